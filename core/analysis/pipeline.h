@@ -1,0 +1,33 @@
+/* The analysis pipeline: encoded audio bytes in, an ss_result out. Deterministic for the same bytes and options. */
+#ifndef SS_ANALYSIS_PIPELINE_H
+#define SS_ANALYSIS_PIPELINE_H
+
+#include <stddef.h>
+
+#include "core/analysis/result.h"
+#include "core/util/error.h"
+
+typedef struct ss_analysis_opts {
+	double max_seconds; /* analyse at most the first max_seconds of audio (config max_analysis_seconds, 30) */
+} ss_analysis_opts;
+
+/* Default options (max_seconds 30). */
+void ss_analysis_opts_default(ss_analysis_opts *o);
+
+/* A short stable string naming the options that change results, e.g. "v1;max=30"; part of cache keys.
+ * Writes into out (at least 64 bytes) and returns out. */
+char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen);
+
+/* Decode and analyse `len` bytes of an encoded audio file held in memory (not copied, not kept).
+ * On success fills *out (caller frees with ss_result_free) and returns 0. On failure returns -1 with
+ * err->code SS_ERR_UNSUPPORTED_MEDIA (not a format we decode), SS_ERR_UNPROCESSABLE (decodable but nothing to
+ * analyse: silence, shorter than 3 s, corrupt stream), SS_ERR_TOO_LARGE or SS_ERR_NOMEM; *out is left initialised. */
+int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, ss_result *out, ss_error *err);
+
+/* As ss_analyze_buffer for a file on disk. */
+int ss_analyze_file(const char *path, const ss_analysis_opts *o, ss_result *out, ss_error *err);
+
+/* Names of the decoders compiled in, e.g. "libsndfile (wav, aiff, flac, ogg, opus, mp3), ffmpeg (aac, m4a)". */
+const char *ss_analysis_decoders(void);
+
+#endif

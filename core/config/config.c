@@ -1,0 +1,270 @@
+#include "core/config/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util/strnum.h"
+
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST } opt_type;
+
+typedef struct {
+	const char *key;
+	opt_type type;
+	size_t off;
+	double min, max;       /* numeric bounds */
+	const char *choices;   /* T_CHOICE: '|'-separated */
+	size_t size;           /* string capacity */
+} opt_def;
+
+#define OFF(f) offsetof(ss_config, f)
+#define SZ(f) sizeof(((ss_config *)0)->f)
+
+static const opt_def opts[] = {
+	{"database", T_PATH, OFF(database), 0, 0, NULL, SZ(database)},
+	{"state_file", T_PATH, OFF(state_file), 0, 0, NULL, SZ(state_file)},
+	{"auth", T_AUTH, OFF(auth), 0, 0, NULL, 0},
+	{"workers", T_INT, OFF(workers), 1, 256, NULL, 0},
+	{"max_requests", T_LONG, OFF(max_requests), 1, 100000000, NULL, 0},
+	{"log_level", T_CHOICE, OFF(log_level), 0, 0, "error|warn|info|debug", SZ(log_level)},
+	{"log_target", T_CHOICE, OFF(log_target), 0, 0, "stderr|syslog", SZ(log_target)},
+	{"shutdown_timeout", T_INT, OFF(shutdown_timeout), 1, 3600, NULL, 0},
+	{"max_body_bytes", T_LLONG, OFF(max_body_bytes), 1024, 1073741824.0, NULL, 0},
+	{"max_analysis_seconds", T_DOUBLE, OFF(max_analysis_seconds), 5, 600, NULL, 0},
+	{"max_concurrent_analyses", T_INT, OFF(max_concurrent_analyses), 0, 256, NULL, 0},
+	{"fetch_timeout_seconds", T_INT, OFF(fetch_timeout_seconds), 1, 600, NULL, 0},
+	{"fetch_max_bytes", T_LLONG, OFF(fetch_max_bytes), 1024, 1073741824.0, NULL, 0},
+	{"fetch_max_redirects", T_INT, OFF(fetch_max_redirects), 0, 20, NULL, 0},
+	{"fetch_allow_private", T_BOOL, OFF(fetch_allow_private), 0, 0, NULL, 0},
+	{"key_cache_ttl", T_INT, OFF(key_cache_ttl), 0, 86400, NULL, 0},
+	{"key_cache_size", T_INT, OFF(key_cache_size), 1, 1000000, NULL, 0},
+	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
+	{"auth_failures_per_minute", T_INT, OFF(auth_failures_per_minute), 1, 1000000, NULL, 0},
+	{"metrics_allow", T_LIST, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
+};
+
+void ss_config_defaults(ss_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->database, sizeof c->database, "%s/lib/songscope/songscope.db", SS_LOCALSTATEDIR);
+	snprintf(c->state_file, sizeof c->state_file, "%s/lib/songscope/songscope.state", SS_LOCALSTATEDIR);
+	c->auth = SS_AUTH_REQUIRED;
+	c->workers = 2;
+	c->max_requests = 10000;
+	snprintf(c->log_level, sizeof c->log_level, "info");
+	snprintf(c->log_target, sizeof c->log_target, "stderr");
+	c->shutdown_timeout = 30;
+	c->max_body_bytes = 50LL * 1024 * 1024;
+	c->max_analysis_seconds = 30;
+	c->max_concurrent_analyses = 0;
+	c->fetch_timeout_seconds = 30;
+	c->fetch_max_bytes = 50LL * 1024 * 1024;
+	c->fetch_max_redirects = 3;
+	c->fetch_allow_private = false;
+	c->key_cache_ttl = 300;
+	c->key_cache_size = 4096;
+	c->rate_limit_per_minute = 60;
+	c->auth_failures_per_minute = 20;
+	c->metrics_allow[0] = '\0';
+}
+
+static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, size_t whylen)
+{
+	char *field = (char *)c + o->off;
+	int64_t i;
+	double d;
+	bool b;
+
+	switch (o->type) {
+	case T_PATH:
+	case T_LIST:
+		if (strlen(v) >= o->size) {
+			snprintf(why, whylen, "value too long (at most %zu bytes)", o->size - 1);
+			return -1;
+		}
+		if (o->type == T_PATH && v[0] == '\0') {
+			snprintf(why, whylen, "empty path");
+			return -1;
+		}
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case T_INT:
+	case T_LONG:
+	case T_LLONG:
+		if (ss_parse_i64(v, (int64_t)o->min, (int64_t)o->max, &i) != 0) {
+			snprintf(why, whylen, "expected an integer from %.0f to %.0f", o->min, o->max);
+			return -1;
+		}
+		if (o->type == T_INT)
+			*(int *)(void *)field = (int)i;
+		else if (o->type == T_LONG)
+			*(long *)(void *)field = (long)i;
+		else
+			*(long long *)(void *)field = (long long)i;
+		return 0;
+	case T_DOUBLE:
+		if (ss_parse_double(v, o->min, o->max, &d) != 0) {
+			snprintf(why, whylen, "expected a number from %g to %g", o->min, o->max);
+			return -1;
+		}
+		*(double *)(void *)field = d;
+		return 0;
+	case T_BOOL:
+		if (ss_parse_bool(v, &b) != 0) {
+			snprintf(why, whylen, "expected true or false");
+			return -1;
+		}
+		*(bool *)(void *)field = b;
+		return 0;
+	case T_AUTH:
+		if (strcmp(v, "required") == 0)
+			c->auth = SS_AUTH_REQUIRED;
+		else if (strcmp(v, "off") == 0)
+			c->auth = SS_AUTH_OFF;
+		else {
+			snprintf(why, whylen, "expected 'required' or 'off'");
+			return -1;
+		}
+		return 0;
+	case T_CHOICE: {
+		size_t n = strlen(v);
+		for (const char *p = o->choices; *p != '\0';) {
+			const char *bar = strchr(p, '|');
+			size_t len = bar ? (size_t)(bar - p) : strlen(p);
+			if (len == n && n > 0 && strncmp(p, v, n) == 0 && n < o->size) {
+				memcpy(field, v, n + 1);
+				return 0;
+			}
+			p += len + (bar ? 1 : 0);
+		}
+		snprintf(why, whylen, "expected one of %s", o->choices);
+		return -1;
+	}
+	}
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name, ss_error *err)
+{
+	size_t pos = 0;
+	int lineno = 0;
+	char line[2048];
+
+	while (pos < len) {
+		size_t end = pos;
+		while (end < len && text[end] != '\n')
+			end++;
+		lineno++;
+		size_t n = end - pos;
+		if (n >= sizeof line)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: line too long", name, lineno);
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos = end + 1;
+		if (memchr(line, '\0', n) != NULL)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: NUL byte in line", name, lineno);
+
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (eq == NULL)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: expected 'key = value'", name, lineno);
+		*eq = '\0';
+		char *key = trim(s);
+		char *val = trim(eq + 1);
+		/* A trailing comment needs whitespace before '#', so values may contain '#'. */
+		for (char *h = val; (h = strchr(h, '#')) != NULL; h++) {
+			if (h > val && (h[-1] == ' ' || h[-1] == '\t')) {
+				*h = '\0';
+				val = trim(val);
+				break;
+			}
+		}
+		/* Optional double quotes around a value. */
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		const opt_def *o = NULL;
+		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+			if (strcmp(opts[i].key, key) == 0)
+				o = &opts[i];
+		if (o == NULL)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: unknown key '%.64s'", name, lineno, key);
+		char why[160];
+		if (set_value(c, o, val, why, sizeof why) != 0)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: bad value for '%s': %s", name, lineno, key,
+					    why);
+	}
+	return 0;
+}
+
+int ss_config_load(ss_config *c, const char *path, ss_error *err)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return ss_error_set(err, SS_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	char chunk[4096];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (len + n > 1024 * 1024) {
+			rc = ss_error_set(err, SS_ERR_CONFIG, "%s: file too large", path);
+			break;
+		}
+		if (len + n > cap) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			while (ncap < len + n)
+				ncap *= 2;
+			char *p = realloc(text, ncap);
+			if (p == NULL) {
+				rc = ss_error_set(err, SS_ERR_NOMEM, "%s: out of memory", path);
+				break;
+			}
+			text = p;
+			cap = ncap;
+		}
+		memcpy(text + len, chunk, n);
+		len += n;
+	}
+	if (rc == 0 && ferror(f))
+		rc = ss_error_set(err, SS_ERR_CONFIG, "%s: read error", path);
+	fclose(f);
+	if (rc == 0)
+		rc = ss_config_parse(c, text ? text : "", len, path, err);
+	free(text);
+	return rc;
+}
+
+int ss_config_validate(const ss_config *c, ss_error *err)
+{
+	if (c->database[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG, "'database' must be set");
+	if (c->state_file[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG, "'state_file' must be set");
+	if (strcmp(c->database, c->state_file) == 0)
+		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
+	return 0;
+}
+
+int ss_config_analysis_slots(const ss_config *c)
+{
+	if (c->max_concurrent_analyses > 0)
+		return c->max_concurrent_analyses;
+	return c->workers > 1 ? c->workers - 1 : 1;
+}

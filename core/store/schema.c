@@ -1,0 +1,75 @@
+#include "core/store/schema.h"
+
+/* Append new steps at the end; never edit a step that has shipped. */
+const ss_migration ss_schema_migrations[] = {
+	{1,
+	 /* Analysed songs. cache_key = sha256 hex of "namespace::url::<url>::<opts>" or
+	  * "namespace::sha256::<content hash>::<opts>". source is the URL or the content hash. */
+	 "CREATE TABLE analysis_cache ("
+	 " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	 " cache_key TEXT NOT NULL UNIQUE,"
+	 " cache_namespace TEXT NOT NULL DEFAULT 'default',"
+	 " source_kind TEXT NOT NULL CHECK (source_kind IN ('url','upload')),"
+	 " source TEXT NOT NULL,"
+	 " preview_url TEXT NOT NULL,"
+	 " title TEXT NOT NULL,"
+	 " artist TEXT NOT NULL,"
+	 " bpm REAL, bpm_confidence REAL, key TEXT, key_confidence REAL,"
+	 " energy REAL, danceability REAL, acousticness REAL, spectral_centroid REAL,"
+	 " time_signature TEXT, valence REAL, mood TEXT, loudness REAL, dynamic_range REAL, silence_ratio REAL,"
+	 " result_json TEXT NOT NULL,"
+	 " analysis_duration REAL,"
+	 " analyzed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"
+	 "CREATE INDEX idx_cache_ns_time ON analysis_cache(cache_namespace, analyzed_at, id);"
+	 "CREATE INDEX idx_cache_time ON analysis_cache(analyzed_at, id);"
+	 "CREATE INDEX idx_cache_source ON analysis_cache(cache_namespace, source);"
+	 /* Manual overrides from /verify, keyed by what identifies the song, not by the cache row, so that
+	  * re-analysis (which replaces the row) cannot wipe them. */
+	 "CREATE TABLE overrides ("
+	 " cache_namespace TEXT NOT NULL,"
+	 " source TEXT NOT NULL,"
+	 " manual_bpm REAL, manual_key TEXT, bpm_notes TEXT,"
+	 " verified_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),"
+	 " PRIMARY KEY (cache_namespace, source)"
+	 ");"
+	 "CREATE TABLE server_stats ("
+	 " id INTEGER PRIMARY KEY CHECK (id = 1),"
+	 " total_analyses INTEGER NOT NULL DEFAULT 0,"
+	 " cache_hits INTEGER NOT NULL DEFAULT 0,"
+	 " cache_misses INTEGER NOT NULL DEFAULT 0,"
+	 " requests_served INTEGER NOT NULL DEFAULT 0,"
+	 " last_updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"
+	 "INSERT INTO server_stats(id) VALUES (1);"
+	 /* API keys: only the SHA-256 of the key is stored; prefix is a short non-secret handle for display. */
+	 "CREATE TABLE api_keys ("
+	 " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	 " key_hash BLOB NOT NULL UNIQUE CHECK (length(key_hash) = 32),"
+	 " prefix TEXT NOT NULL,"
+	 " name TEXT NOT NULL,"
+	 " email TEXT,"
+	 " scope TEXT NOT NULL DEFAULT 'client' CHECK (scope IN ('client','admin')),"
+	 " active INTEGER NOT NULL DEFAULT 1,"
+	 " daily_limit INTEGER NOT NULL DEFAULT 0 CHECK (daily_limit >= 0),"
+	 " rate_limit INTEGER NOT NULL DEFAULT 0 CHECK (rate_limit >= 0),"
+	 " created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now')),"
+	 " last_used TEXT"
+	 ");"
+	 "CREATE TABLE api_usage ("
+	 " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	 " api_key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,"
+	 " endpoint TEXT NOT NULL,"
+	 " status INTEGER NOT NULL,"
+	 " timestamp TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"
+	 "CREATE INDEX idx_usage_key_time ON api_usage(api_key_id, timestamp);"
+	 "CREATE INDEX idx_usage_time ON api_usage(timestamp);"},
+};
+
+const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);
+
+int ss_schema_latest(void)
+{
+	return ss_schema_migrations[ss_schema_migration_count - 1].version;
+}

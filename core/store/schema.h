@@ -1,0 +1,17 @@
+/* The database schema as an ordered list of forward migrations; user_version = number applied. */
+#ifndef SS_STORE_SCHEMA_H
+#define SS_STORE_SCHEMA_H
+
+typedef struct ss_migration {
+	int version;     /* user_version after this step */
+	const char *sql; /* statements to run */
+} ss_migration;
+
+/* The migrations, in order, and their count. */
+extern const ss_migration ss_schema_migrations[];
+extern const int ss_schema_migration_count;
+
+/* Latest schema version this build knows. */
+int ss_schema_latest(void);
+
+#endif

@@ -1,0 +1,31 @@
+/* json-c helpers: finite numbers only (NaN/Inf become null), and safe parsing of untrusted JSON. */
+#ifndef SS_UTIL_JSONUTIL_H
+#define SS_UTIL_JSONUTIL_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* A new json double, or NULL (JSON null) when v is NaN or infinite. Caller owns the result. */
+json_object *ss_json_double(double v);
+
+/* Add key: ss_json_double(v) to obj (ownership of the new value passes to obj). Returns 0 or -1 on ENOMEM. */
+int ss_json_add_double(json_object *obj, const char *key, double v);
+
+/* Add key: string s (NULL → null). Returns 0 or -1. */
+int ss_json_add_string(json_object *obj, const char *key, const char *s);
+
+/* Add key: integer. Returns 0 or -1. */
+int ss_json_add_int(json_object *obj, const char *key, long long v);
+
+/* Add key: bool. Returns 0 or -1. */
+int ss_json_add_bool(json_object *obj, const char *key, int v);
+
+/* Parse untrusted JSON text of exactly len bytes in strict mode with a nesting limit of `depth`.
+ * Returns the root (caller owns it; json_object_put) or NULL on any syntax error or trailing garbage. */
+json_object *ss_json_parse(const char *text, size_t len, int depth);
+
+/* Serialise compactly without escaping '/'. The string belongs to obj (valid until json_object_put). */
+const char *ss_json_text(json_object *obj, size_t *len);
+
+#endif

@@ -1,0 +1,34 @@
+/* One line per event, to stderr or syslog, filtered by level, tagged with the process id. */
+#ifndef SS_UTIL_LOG_H
+#define SS_UTIL_LOG_H
+
+#include <stdbool.h>
+
+typedef enum ss_log_level {
+	SS_LOG_ERROR = 0,
+	SS_LOG_WARN,
+	SS_LOG_INFO,
+	SS_LOG_DEBUG
+} ss_log_level;
+
+/* Set the threshold: events above it are dropped. Default SS_LOG_INFO. */
+void ss_log_set_level(ss_log_level level);
+
+/* Send events to syslog (facility daemon, ident "songscope") instead of stderr. */
+void ss_log_use_syslog(bool on);
+
+/* Parse "error|warn|info|debug". Returns 0 and sets *out, or -1. */
+int ss_log_level_parse(const char *s, ss_log_level *out);
+
+/* Current threshold. */
+ss_log_level ss_log_get_level(void);
+
+/* Log one event. The message must never contain a full API key: log its display prefix instead. */
+void ss_log(ss_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ss_log_error(...) ss_log(SS_LOG_ERROR, __VA_ARGS__)
+#define ss_log_warn(...) ss_log(SS_LOG_WARN, __VA_ARGS__)
+#define ss_log_info(...) ss_log(SS_LOG_INFO, __VA_ARGS__)
+#define ss_log_debug(...) ss_log(SS_LOG_DEBUG, __VA_ARGS__)
+
+#endif
