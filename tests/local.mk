@@ -1,1 +1,14 @@
-# tests/
+# tests/: each area adds its Check suites and integration tests through its own fragment.
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
+AM_TESTS_ENVIRONMENT = SS_TOP_SRCDIR='$(abs_top_srcdir)' SS_TOP_BUILDDIR='$(abs_top_builddir)' \
+	SS_TESTDATA='$(abs_top_srcdir)/../shared/testdata'; export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_TESTDATA;
+include tests/util.mk
+include tests/analysis.mk
+include tests/tempo.mk
+include tests/key.mk
+include tests/store.mk
+include tests/limits.mk
+include tests/net.mk
+include tests/fcgi.mk
+include tests/integration.mk

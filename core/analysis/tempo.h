@@ -1,0 +1,28 @@
+/* Tempo, beats and metre from mono audio: onset novelty, periodicity with a tempo prior, DP beat tracking. */
+#ifndef SS_ANALYSIS_TEMPO_H
+#define SS_ANALYSIS_TEMPO_H
+
+#include <stddef.h>
+
+#include "core/util/error.h"
+
+typedef struct ss_tempo {
+	double bpm;             /* beats per minute (> 0), NaN when there is no pulse */
+	double confidence;      /* 0..1, separates clear from ambiguous rhythm */
+	double *beats;          /* beat times in seconds, ascending; owned */
+	size_t n_beats;
+	int beats_per_bar;      /* 3 or 4 */
+	double pulse_clarity;   /* 0..1: how strongly the novelty is periodic at the chosen tempo */
+	double beat_regularity; /* 0..1: 1 = perfectly even beat intervals */
+	double onset_density;   /* onsets per second detected in the novelty curve */
+} ss_tempo;
+
+/* Analyse n mono samples at sr Hz (any rate from 8 kHz up). Returns 0 and fills *out (free with
+ * ss_tempo_free), or -1 with err (SS_ERR_NOMEM). A signal with no pulse is not an error: bpm is NaN,
+ * confidence 0, no beats. Deterministic. */
+int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
+
+/* Free what t owns and zero it. NULL-safe. */
+void ss_tempo_free(ss_tempo *t);
+
+#endif
