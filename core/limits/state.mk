@@ -1,0 +1,1 @@
+# core/limits: state file, limiter

@@ -1,0 +1,1 @@
+# core/store: analysis cache, overrides, stats

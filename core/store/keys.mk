@@ -1,0 +1,1 @@
+# core/store: API keys and usage
