@@ -1,3 +1,18 @@
+# fcgi/: the responder. Its pieces are a small library so the Check suites can link them.
+noinst_LIBRARIES += fcgi/libssfcgi.a
+fcgi_libssfcgi_a_SOURCES = \
+	fcgi/context.c fcgi/context.h \
+	fcgi/request.c fcgi/request.h \
+	fcgi/response.c fcgi/response.h \
+	fcgi/router.c fcgi/router.h \
+	fcgi/routes.c fcgi/handlers.h \
+	fcgi/auth.c fcgi/auth.h \
+	fcgi/responder.c fcgi/responder.h \
+	fcgi/master.c fcgi/master.h \
+	fcgi/notify.c fcgi/notify.h \
+	fcgi/handlers/health.c
+FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
+
 sbin_PROGRAMS += fcgi/songscope.fcgi
 fcgi_songscope_fcgi_SOURCES = fcgi/main.c
-fcgi_songscope_fcgi_LDADD = $(CORE_LIBS) $(FCGI_LIBS)
+fcgi_songscope_fcgi_LDADD = $(FCGI_APP_LIBS)

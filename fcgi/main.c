@@ -1,9 +1,130 @@
-#include "config.h"
-
+/* songscope.fcgi: the FastCGI responder. Serves fd 0 (spawn-fcgi, lighttpd bin-path, mod_fcgid) or, with
+ * --listen/--workers, runs its own master that preforks and supervises responders. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include "config.h"
+#include "core/config/config.h"
+#include "core/util/log.h"
+#include "core/util/strnum.h"
+#include "core/util/timefmt.h"
+#include "fcgi/context.h"
+#include "fcgi/master.h"
+#include "fcgi/responder.h"
+
+#define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
+
+static void usage(FILE *f)
 {
-	puts(PACKAGE_STRING);
-	return 0;
+	fprintf(f,
+		"usage: songscope.fcgi [--config FILE] [--listen PATH|HOST:PORT] [--workers N]\n"
+		"                      [--check-config] [--version] [--help]\n"
+		"\n"
+		"  --config FILE     configuration file (default " DEFAULT_CONFIG " when it exists)\n"
+		"  --listen SPEC     open this FastCGI socket (unix path, mode 0660, or HOST:PORT) and run a\n"
+		"                    master that preforks and supervises responders\n"
+		"  --workers N       number of responders (default: `workers` from the config); implies the\n"
+		"                    master, on the socket inherited on fd 0 when --listen is not given\n"
+		"  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
+		"  --version         print the version and exit\n"
+		"\n"
+		"Without --listen or --workers, serves the FastCGI socket inherited on fd 0 as one responder\n"
+		"(spawn-fcgi, lighttpd bin-path, Apache mod_fcgid).\n"
+		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+		{"workers", required_argument, NULL, 'w'}, {"check-config", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *config_path = NULL;
+	const char *listen = NULL;
+	int workers = 0;
+	int check_only = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:l:w:CVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'w': {
+			int64_t v;
+			if (ss_parse_i64(optarg, 1, 256, &v) != 0) {
+				fprintf(stderr, "songscope.fcgi: --workers expects a number from 1 to 256\n");
+				return 2;
+			}
+			workers = (int)v;
+			break;
+		}
+		case 'C':
+			check_only = 1;
+			break;
+		case 'V':
+			printf("songscope.fcgi %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "songscope.fcgi: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	static ss_config cfg;
+	ss_error err;
+	ss_error_clear(&err);
+	ss_config_defaults(&cfg);
+	if (config_path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		config_path = DEFAULT_CONFIG;
+	if ((config_path != NULL && ss_config_load(&cfg, config_path, &err) != 0) ||
+	    ss_config_validate(&cfg, &err) != 0) {
+		fprintf(stderr, "songscope.fcgi: %s\n", err.msg);
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: configuration is valid\n", config_path ? config_path : "built-in defaults");
+		return 0;
+	}
+
+	ss_log_level lvl = SS_LOG_INFO;
+	ss_log_level_parse(cfg.log_level, &lvl);
+	ss_log_set_level(lvl);
+	if (strcmp(cfg.log_target, "syslog") == 0)
+		ss_log_use_syslog(true);
+	if (cfg.auth == SS_AUTH_OFF)
+		ss_log_warn("auth = off: every endpoint is open without an API key; use this for local development only");
+
+	if (listen != NULL || workers > 0) {
+		ss_master_opts mo = {.config_path = config_path, .listen = listen, .workers = workers};
+		return ss_master_run(&mo, &cfg);
+	}
+
+	if (!ss_fd_is_listening_socket(0)) {
+		fprintf(stderr, "songscope.fcgi: no FastCGI socket on standard input; run it from a web server or\n"
+				"spawn-fcgi, or use --listen PATH to run standalone (see --help)\n");
+		return 2;
+	}
+	ss_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cfg = &cfg;
+	ctx.config_path = config_path;
+	ctx.service_started_at = ss_time_now();
+	ctx.master_pid = 0;
+	return ss_responder_run(&ctx, 0, cfg.max_requests);
 }

@@ -23,6 +23,13 @@ static const struct {
 	[SS_ERR_DB] = {"internal", 500},
 	[SS_ERR_CONFIG] = {"internal", 500},
 	[SS_ERR_INTERNAL] = {"internal", 500},
+	[SS_ERR_MISSING_KEY] = {"missing_api_key", 401},
+	[SS_ERR_INVALID_KEY] = {"invalid_api_key", 403},
+	[SS_ERR_RATE_LIMITED] = {"rate_limited", 429},
+	[SS_ERR_DAILY_LIMIT] = {"daily_limit_exceeded", 429},
+	[SS_ERR_METHOD] = {"method_not_allowed", 405},
+	[SS_ERR_NOT_IMPLEMENTED] = {"not_implemented", 501},
+	[SS_ERR_UNAVAILABLE] = {"unavailable", 503},
 };
 
 int ss_error_set(ss_error *e, ss_code code, const char *fmt, ...)

@@ -1,0 +1,34 @@
+/* What one responder process owns: opened after fork, used by every handler, closed at exit. */
+#ifndef SS_FCGI_CONTEXT_H
+#define SS_FCGI_CONTEXT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/config/config.h"
+#include "core/store/db.h"
+
+struct ss_state;
+struct ss_keycache;
+struct ss_fetcher;
+
+typedef struct ss_ctx {
+	const ss_config *cfg;
+	const char *config_path;    /* file the config came from, or NULL for built-in defaults */
+	ss_db *db;                  /* NULL while the database cannot be opened (/health answers 503) */
+	double db_retry_at;         /* monotonic time of the next reopen attempt */
+	char db_error[SS_ERROR_MSG_MAX];
+	struct ss_state *state;     /* shared state file: limits, quotas, counters */
+	struct ss_keycache *keys;   /* per-responder API key cache */
+	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
+	double service_started_at;  /* realtime when the service (master) started, for uptime */
+	unsigned long served;       /* requests this responder has served */
+	bool own_master;            /* our own master supervises this responder (POST /shutdown works) */
+	pid_t master_pid;
+} ss_ctx;
+
+/* Make sure ctx->db is open, retrying a failed open at most once a second. Returns 0 when usable,
+ * -1 otherwise (ctx->db_error says why). */
+int ss_ctx_db_ready(ss_ctx *ctx);
+
+#endif

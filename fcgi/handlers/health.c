@@ -1,0 +1,40 @@
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "core/util/jsonutil.h"
+#include "core/util/strnum.h"
+#include "core/util/timefmt.h"
+#include "fcgi/handlers.h"
+#include "fcgi/response.h"
+
+int ss_handle_health(ss_ctx *ctx, ss_request *req)
+{
+	const char *problem = NULL;
+	if (ss_ctx_db_ready(ctx) != 0)
+		problem = "The database is unavailable.";
+
+	int64_t port = 0;
+	const char *sp = ss_req_param(req, "SERVER_PORT");
+	if (sp == NULL || ss_parse_i64(sp, 0, 65535, &port) != 0)
+		port = 0;
+	char now[SS_TIME_STR_LEN];
+	ss_time_format_utc(time(NULL), now);
+	double uptime = ss_time_now() - ctx->service_started_at;
+
+	json_object *o = json_object_new_object();
+	if (o == NULL || ss_json_add_bool(o, "running", 1) || ss_json_add_int(o, "port", port) ||
+	    ss_json_add_string(o, "version", PACKAGE_VERSION) ||
+	    ss_json_add_string(o, "status", problem ? "unhealthy" : "healthy") ||
+	    ss_json_add_string(o, "server", "songscope") || ss_json_add_string(o, "timestamp", now) ||
+	    ss_json_add_double(o, "uptime", uptime < 0 ? 0 : uptime) ||
+	    (problem && (ss_json_add_string(o, "error", "unavailable") || ss_json_add_string(o, "message", problem)))) {
+		json_object_put(o);
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	if (problem)
+		ss_resp_add_header(req, "Retry-After", "5");
+	int rc = ss_resp_json(req, problem ? 503 : 200, o);
+	json_object_put(o);
+	return rc;
+}

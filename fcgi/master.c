@@ -1,0 +1,326 @@
+#include "fcgi/master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "core/util/log.h"
+#include "core/util/timefmt.h"
+#include "fcgi/context.h"
+#include "fcgi/notify.h"
+#include "fcgi/responder.h"
+
+#define MAX_CHILDREN 512
+#define BACKOFF_MIN 0.1
+#define BACKOFF_MAX 10.0
+#define QUICK_DEATH 1.0 /* a responder dying sooner than this after start counts as a crash loop */
+
+typedef struct {
+	pid_t pid;
+	unsigned generation;
+	double started;
+} child;
+
+typedef struct {
+	child kids[MAX_CHILDREN];
+	int nkids;
+	unsigned generation;
+	double backoff;
+	double next_spawn;
+	double service_started;
+} master_state;
+
+static int is_unix_path(const char *listen)
+{
+	return strchr(listen, '/') != NULL;
+}
+
+/* Remove a stale socket file left by a crash, refusing when someone still listens on it. */
+static int clear_stale_socket(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		ss_log_error("%s exists and is not a socket; refusing to replace it", path);
+		return -1;
+	}
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -1;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int in_use = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	if (in_use) {
+		ss_log_error("another process is already serving %s", path);
+		return -1;
+	}
+	return unlink(path);
+}
+
+static int open_listen_socket(const char *listen)
+{
+	if (is_unix_path(listen)) {
+		struct sockaddr_un sa;
+		if (strlen(listen) >= sizeof sa.sun_path) {
+			ss_log_error("socket path too long: %s", listen);
+			return -1;
+		}
+		if (clear_stale_socket(listen) != 0)
+			return -1;
+		mode_t old = umask(0117);
+		int fd = FCGX_OpenSocket(listen, 1024);
+		umask(old);
+		if (fd < 0) {
+			ss_log_error("cannot listen on %s: %s", listen, strerror(errno));
+			return -1;
+		}
+		if (chmod(listen, 0660) != 0)
+			ss_log_warn("cannot set mode 0660 on %s: %s", listen, strerror(errno));
+		return fd;
+	}
+	/* HOST:PORT or :PORT */
+	int fd = FCGX_OpenSocket(listen, 1024);
+	if (fd < 0)
+		ss_log_error("cannot listen on %s: %s", listen, strerror(errno));
+	return fd;
+}
+
+static void child_main(ss_config *cfg, const char *config_path, int listen_fd, pid_t master, double started)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Die with the master even if it is SIGKILLed. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
+
+	ss_ctx ctx;
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cfg = cfg;
+	ctx.config_path = config_path;
+	ctx.service_started_at = started;
+	ctx.own_master = true;
+	ctx.master_pid = master;
+	int status = ss_responder_run(&ctx, listen_fd, cfg->max_requests);
+	fflush(NULL);
+	_exit(status);
+}
+
+static int spawn(master_state *m, ss_config *cfg, const char *config_path, int listen_fd)
+{
+	if (m->nkids >= MAX_CHILDREN)
+		return -1;
+	pid_t master = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		ss_log_error("fork failed: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		child_main(cfg, config_path, listen_fd, master, m->service_started);
+	m->kids[m->nkids].pid = pid;
+	m->kids[m->nkids].generation = m->generation;
+	m->kids[m->nkids].started = ss_time_mono();
+	m->nkids++;
+	return 0;
+}
+
+static int count_generation(const master_state *m, unsigned gen)
+{
+	int n = 0;
+	for (int i = 0; i < m->nkids; i++)
+		n += m->kids[i].generation == gen;
+	return n;
+}
+
+static void signal_all(master_state *m, int sig, int only_old)
+{
+	for (int i = 0; i < m->nkids; i++)
+		if (!only_old || m->kids[i].generation != m->generation)
+			kill(m->kids[i].pid, sig);
+}
+
+static void reap(master_state *m, int stopping)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < m->nkids; i++) {
+			if (m->kids[i].pid != pid)
+				continue;
+			child c = m->kids[i];
+			m->kids[i] = m->kids[--m->nkids];
+			double lived = ss_time_mono() - c.started;
+			int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			if (clean) {
+				ss_log_debug("responder %ld exited (recycled or stopped)", (long)pid);
+				if (lived >= QUICK_DEATH)
+					m->backoff = 0;
+			} else if (!stopping && c.generation == m->generation) {
+				if (WIFSIGNALED(status))
+					ss_log_warn("responder %ld killed by signal %d after %.1f s; replacing it", (long)pid,
+						    WTERMSIG(status), lived);
+				else
+					ss_log_warn("responder %ld exited with status %d after %.1f s; replacing it", (long)pid,
+						    WEXITSTATUS(status), lived);
+				if (lived < QUICK_DEATH) {
+					m->backoff = m->backoff == 0 ? BACKOFF_MIN : m->backoff * 2;
+					if (m->backoff > BACKOFF_MAX)
+						m->backoff = BACKOFF_MAX;
+					m->next_spawn = ss_time_mono() + m->backoff;
+					ss_log_warn("responders are dying at start; next start in %.1f s", m->backoff);
+				} else {
+					m->backoff = 0;
+				}
+			}
+			break;
+		}
+	}
+}
+
+int ss_master_run(const ss_master_opts *o, ss_config *cfg)
+{
+	int listen_fd;
+	int created_socket = 0;
+
+	if (o->listen != NULL) {
+		listen_fd = open_listen_socket(o->listen);
+		if (listen_fd < 0)
+			return 1;
+		created_socket = is_unix_path(o->listen);
+	} else {
+		listen_fd = 0;
+		if (!ss_fd_is_listening_socket(listen_fd)) {
+			ss_log_error("no listening FastCGI socket on standard input; use --listen PATH");
+			return 1;
+		}
+	}
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	static master_state m;
+	memset(&m, 0, sizeof m);
+	m.service_started = ss_time_now();
+	int workers = o->workers > 0 ? o->workers : cfg->workers;
+	int stopping = 0;
+	double deadline = 0;
+	int ready_sent = 0;
+
+	ss_log_info("songscope master %ld listening on %s with %d responders", (long)getpid(),
+		    o->listen ? o->listen : "fd 0", workers);
+
+	for (;;) {
+		double now = ss_time_mono();
+		if (!stopping && now >= m.next_spawn) {
+			while (count_generation(&m, m.generation) < workers)
+				if (spawn(&m, cfg, o->config_path, listen_fd) != 0) {
+					m.next_spawn = now + 1.0;
+					break;
+				}
+			if (!ready_sent) {
+				char msg[64];
+				snprintf(msg, sizeof msg, "READY=1\nMAINPID=%ld", (long)getpid());
+				ss_notify(msg);
+				ready_sent = 1;
+			}
+		}
+		if (stopping && m.nkids == 0)
+			break;
+
+		double wait = 1.0;
+		if (!stopping && m.next_spawn > now && m.next_spawn - now < wait)
+			wait = m.next_spawn - now;
+		if (stopping) {
+			wait = deadline - now;
+			if (wait <= 0) {
+				ss_log_warn("%d responders still busy after %d s; killing them", m.nkids,
+					    cfg->shutdown_timeout);
+				signal_all(&m, SIGKILL, 0);
+				wait = 1.0;
+				deadline = now + 3600;
+			}
+		}
+		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+		siginfo_t info;
+		int sig = sigtimedwait(&set, &info, &ts);
+		if (sig < 0)
+			continue;
+		switch (sig) {
+		case SIGCHLD:
+			reap(&m, stopping);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!stopping) {
+				ss_log_info("stopping: waiting up to %d s for %d responders", cfg->shutdown_timeout, m.nkids);
+				ss_notify("STOPPING=1");
+				stopping = 1;
+				deadline = ss_time_mono() + cfg->shutdown_timeout;
+				signal_all(&m, SIGTERM, 0);
+			}
+			break;
+		case SIGHUP: {
+			if (stopping)
+				break;
+			ss_config fresh;
+			ss_error err;
+			ss_config_defaults(&fresh);
+			ss_error_clear(&err);
+			if ((o->config_path && ss_config_load(&fresh, o->config_path, &err) != 0) ||
+			    ss_config_validate(&fresh, &err) != 0) {
+				ss_log_error("reload refused, keeping the running configuration: %s", err.msg);
+				break;
+			}
+			ss_notify("RELOADING=1");
+			*cfg = fresh;
+			ss_log_level lvl;
+			if (ss_log_level_parse(cfg->log_level, &lvl) == 0)
+				ss_log_set_level(lvl);
+			workers = o->workers > 0 ? o->workers : cfg->workers;
+			m.generation++;
+			m.backoff = 0;
+			m.next_spawn = 0;
+			/* New responders first, then the old ones finish what they are doing and exit. */
+			while (count_generation(&m, m.generation) < workers)
+				if (spawn(&m, cfg, o->config_path, listen_fd) != 0)
+					break;
+			signal_all(&m, SIGTERM, 1);
+			ss_log_info("configuration reloaded; responders replaced (generation %u)", m.generation);
+			ss_notify("READY=1");
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (created_socket && unlink(o->listen) != 0 && errno != ENOENT)
+		ss_log_warn("cannot remove %s: %s", o->listen, strerror(errno));
+	close(listen_fd);
+	ss_log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* Writing responses: JSON bodies, JSON errors with the right status, extra headers, streamed bodies. */
+#ifndef SS_FCGI_RESPONSE_H
+#define SS_FCGI_RESPONSE_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "core/util/error.h"
+#include "fcgi/request.h"
+
+/* Queue a header line ("Name: value") to be sent with the response headers. Must be called before the
+ * body starts. Returns 0 or -1 (headers already sent, or ENOMEM). */
+int ss_resp_add_header(ss_request *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Send status, queued headers, Content-Type: application/json and the serialised body (borrowed: the
+ * caller still owns and puts it). Returns 0 or -1 on a write error (client gone). */
+int ss_resp_json(ss_request *r, int status, json_object *body);
+
+/* Send {"error": ss_code_name(code), "message": ...} with ss_code_http_status(code). Adds
+ * Retry-After: 1 to 429/503 answers unless a Retry-After header is already queued. Returns 0 or -1. */
+int ss_resp_error(ss_request *r, ss_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Send the error held in *e (code and message). */
+int ss_resp_error_from(ss_request *r, const ss_error *e);
+
+/* Start a streamed response: status, queued headers and Content-Type. Then write with ss_resp_write. */
+int ss_resp_begin(ss_request *r, int status, const char *content_type);
+
+/* Write body bytes after ss_resp_begin. Returns 0 or -1 on a write error. */
+int ss_resp_write(ss_request *r, const void *data, size_t len);
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *ss_resp_reason(int status);
+
+#endif

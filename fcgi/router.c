@@ -1,0 +1,97 @@
+#include "fcgi/router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util/log.h"
+#include "core/util/strnum.h"
+#include "fcgi/auth.h"
+#include "fcgi/response.h"
+
+/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits. */
+static bool pattern_match(const char *pattern, const char *path, long long *id)
+{
+	const char *brace = strstr(pattern, "{id}");
+	if (brace == NULL)
+		return strcmp(pattern, path) == 0;
+	size_t pre = (size_t)(brace - pattern);
+	if (strncmp(pattern, path, pre) != 0)
+		return false;
+	const char *digits = path + pre;
+	size_t n = strlen(digits);
+	if (n == 0 || n > 18)
+		return false;
+	int64_t v;
+	if (ss_parse_i64(digits, 0, INT64_MAX, &v) != 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+const ss_route *ss_router_match(const char *path, ss_method method, unsigned *allowed, long long *id)
+{
+	*allowed = 0;
+	*id = -1;
+	for (unsigned i = 0; i < ss_route_count; i++) {
+		long long pid = -1;
+		if (!pattern_match(ss_routes[i].pattern, path, &pid))
+			continue;
+		unsigned m = ss_routes[i].methods;
+		if (m & SS_M_GET)
+			m |= SS_M_HEAD;
+		*allowed |= m;
+		if (m & method) {
+			*id = pid;
+			return &ss_routes[i];
+		}
+	}
+	return NULL;
+}
+
+void ss_router_allow_header(unsigned methods, char *out, size_t outlen)
+{
+	static const struct {
+		unsigned m;
+		const char *name;
+	} names[] = {{SS_M_GET, "GET"},     {SS_M_HEAD, "HEAD"},   {SS_M_POST, "POST"},
+		     {SS_M_PUT, "PUT"},     {SS_M_PATCH, "PATCH"}, {SS_M_DELETE, "DELETE"},
+		     {SS_M_OPTIONS, "OPTIONS"}};
+	size_t j = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!(methods & names[i].m))
+			continue;
+		int n = snprintf(out + j, outlen - j, "%s%s", j ? ", " : "", names[i].name);
+		if (n < 0 || (size_t)n >= outlen - j)
+			break;
+		j += (size_t)n;
+	}
+}
+
+int ss_router_dispatch(ss_ctx *ctx, ss_request *req)
+{
+	unsigned allowed;
+	long long id;
+	const ss_route *route = ss_router_match(req->path, req->method, &allowed, &id);
+
+	if (route == NULL) {
+		if (allowed == 0) {
+			req->route = "not_found";
+			return ss_resp_error(req, SS_ERR_NOT_FOUND, "No such endpoint: %.200s", req->path);
+		}
+		char allow[128];
+		ss_router_allow_header(allowed, allow, sizeof allow);
+		req->route = "method_not_allowed";
+		ss_resp_add_header(req, "Allow", "%s", allow);
+		return ss_resp_error(req, SS_ERR_METHOD, "Method not allowed on %.200s; use %s.", req->path, allow);
+	}
+	req->route = route->name;
+	req->path_id = id;
+
+	int a = ss_auth_authorize(ctx, req, route->scope);
+	if (a != 0)
+		return a < 0 ? -1 : 0;
+	int rc = route->fn(ctx, req);
+	ss_auth_finish(ctx, req);
+	return rc;
+}
