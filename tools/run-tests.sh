@@ -24,7 +24,7 @@ run_build() { # name, configure flags...
 	mkdir -p "$dir"
 	echo "== $name build: configure $*"
 	(cd "$dir" && "$top/configure" --quiet "$@" >/dev/null)
-	make -C "$dir" -j"$jobs" >/dev/null
+	make -C "$dir" -j"$jobs" >"$dir/build.out" 2>&1 || { tail -30 "$dir/build.out"; return 1; }
 	echo "== $name build: make check"
 	if ! make -C "$dir" -j"$jobs" check >"$dir/check.out" 2>&1; then
 		grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$dir/check.out" || true
