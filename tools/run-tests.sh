@@ -23,7 +23,7 @@ run_build() { # name, configure flags...
 	dir="$top/build/$name"
 	mkdir -p "$dir"
 	echo "== $name build: configure $*"
-	(cd "$dir" && "$top/configure" --quiet "$@" >/dev/null)
+	(cd "$dir" && "$top/configure" --quiet "$@" >"$dir/configure.out" 2>&1) || { tail -20 "$dir/configure.out"; return 1; }
 	make -C "$dir" -j"$jobs" >"$dir/build.out" 2>&1 || { tail -30 "$dir/build.out"; return 1; }
 	echo "== $name build: make check"
 	if ! make -C "$dir" -j"$jobs" check >"$dir/check.out" 2>&1; then
