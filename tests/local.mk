@@ -12,3 +12,4 @@ include tests/limits.mk
 include tests/net.mk
 include tests/fcgi.mk
 include tests/integration.mk
+include tests/deploy.mk

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +66,57 @@ bool ss_it_have_nginx(void)
 	return p != NULL && access(p, X_OK) == 0;
 }
 
+/* A program configure found (its path in the environment variable `var`), or NULL. */
+static const char *tool_path(const char *var)
+{
+	const char *p = getenv(var);
+	return p && p[0] && access(p, X_OK) == 0 ? p : NULL;
+}
+
+static const char *apache_modules_dir(void)
+{
+	const char *p = getenv("SS_APACHE_MODULES");
+	return p && p[0] ? p : "/usr/lib/apache2/modules";
+}
+
+static bool have_apache_module(const char *file)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", apache_modules_dir(), file);
+	return access(path, R_OK) == 0;
+}
+
+bool ss_it_have_front(ss_it_front f)
+{
+	switch (f) {
+	case SS_IT_NGINX:
+		return ss_it_have_nginx();
+	case SS_IT_LIGHTTPD:
+	case SS_IT_LIGHTTPD_SPAWN:
+		return tool_path("SS_LIGHTTPD") != NULL;
+	case SS_IT_APACHE_PROXY:
+		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_proxy_fcgi.so") &&
+		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so");
+	case SS_IT_APACHE_FCGID:
+		/* mod_fcgid refuses to run its responders as root: Apache needs an unprivileged user. */
+		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_fcgid.so") &&
+		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
+		       geteuid() == 0 && (getpwnam("www-data") != NULL || getpwnam("nobody") != NULL);
+	case SS_IT_SPAWN_FCGI:
+		return ss_it_have_nginx() && tool_path("SS_SPAWN_FCGI") != NULL;
+	case SS_IT_FRONT_COUNT:
+		break;
+	}
+	return false;
+}
+
+const char *ss_it_front_name(ss_it_front f)
+{
+	static const char *const names[] = {"nginx", "lighttpd", "lighttpd-bin-path", "apache-proxy-fcgi",
+					    "apache-fcgid", "spawn-fcgi"};
+	return (unsigned)f < SS_IT_FRONT_COUNT ? names[f] : "?";
+}
+
 static void tail_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -89,6 +141,12 @@ static void dump_logs(ss_it_server *s)
 	snprintf(p, sizeof p, "%s/songscope.log", s->dir);
 	tail_file(p);
 	snprintf(p, sizeof p, "%s/nginx-error.log", s->dir);
+	tail_file(p);
+	snprintf(p, sizeof p, "%s/lighttpd-error.log", s->dir);
+	tail_file(p);
+	snprintf(p, sizeof p, "%s/apache-error.log", s->dir);
+	tail_file(p);
+	snprintf(p, sizeof p, "%s/web.out", s->dir);
 	tail_file(p);
 }
 
@@ -205,12 +263,12 @@ static pid_t spawn(char *const argv[], const char *log_path, const char *notify)
 	return pid;
 }
 
-void ss_it_start_songscope(ss_it_server *s)
+/* Start argv (songscope's master, directly or through spawn-fcgi) with NOTIFY_SOCKET and wait for READY=1. */
+static void start_master(ss_it_server *s, char *const argv[])
 {
-	char notify[400], log[400], bin[512];
+	char notify[400], log[400];
 	snprintf(notify, sizeof notify, "%s/notify.sock", s->dir);
 	snprintf(log, sizeof log, "%s/songscope.log", s->dir);
-	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
 
 	unlink(notify);
 	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -222,8 +280,6 @@ void ss_it_start_songscope(ss_it_server *s)
 	ck_assert_msg(nfd >= 0 && bind(nfd, (struct sockaddr *)&sa, sizeof sa) == 0, "notify socket: %s",
 		      strerror(errno));
 
-	/* workers come from the config file, so a SIGHUP reload can change them. */
-	char *argv[] = {bin, "--config", s->conf, "--listen", s->socket, NULL};
 	s->master_pid = spawn(argv, log, notify);
 	ck_assert_int_gt(s->master_pid, 0);
 
@@ -252,6 +308,171 @@ void ss_it_start_songscope(ss_it_server *s)
 		dump_logs(s);
 		ck_abort_msg("songscope did not become ready");
 	}
+}
+
+void ss_it_start_songscope(ss_it_server *s)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	/* workers come from the config file, so a SIGHUP reload can change them. */
+	char *argv[] = {bin, "--config", s->conf, "--listen", s->socket, NULL};
+	start_master(s, argv);
+}
+
+/* spawn-fcgi as in conf/spawn-fcgi: it creates the socket and execs songscope's master on fd 0 (-n: in the
+ * foreground, so its pid becomes the master's). */
+static void start_spawn_fcgi(ss_it_server *s)
+{
+	char bin[512], spawn_fcgi[512], workers[16];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	snprintf(spawn_fcgi, sizeof spawn_fcgi, "%s", tool_path("SS_SPAWN_FCGI"));
+	snprintf(workers, sizeof workers, "%d", s->workers);
+	char *argv[] = {spawn_fcgi, "-n", "-s", s->socket, "-M", "0660", "--", bin, "--config", s->conf,
+			"--workers", workers, NULL};
+	start_master(s, argv);
+}
+
+/* Text of a conf/ file with its installation paths replaced by this test's (the same substitutions
+ * `make install` does with the configured prefix, plus the socket and the listen address). */
+static char *site_from_conf(ss_it_server *s, const char *rel)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", ss_it_srcdir(), rel);
+	char *text = read_text(path);
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	struct {
+		const char *from;
+		char to[600];
+	} subst[7];
+	int n = 0;
+	subst[n].from = "/usr/local/etc/songscope/songscope.conf";
+	snprintf(subst[n++].to, sizeof subst[0].to, "%s", s->conf);
+	subst[n].from = "/usr/local/etc/songscope/errors";
+	snprintf(subst[n++].to, sizeof subst[0].to, "%s/conf/errors", ss_it_srcdir());
+	subst[n].from = "/usr/local/sbin";
+	snprintf(subst[n++].to, sizeof subst[0].to, "%s/fcgi", ss_it_builddir());
+	subst[n].from = "/run/songscope/songscope.sock";
+	snprintf(subst[n++].to, sizeof subst[0].to, "%s", s->socket);
+	subst[n].from = "/run/lighttpd/songscope.sock";
+	snprintf(subst[n++].to, sizeof subst[0].to, "%s/lighttpd-fcgi.sock", s->dir);
+	subst[n].from = "127.0.0.1:8080";
+	snprintf(subst[n++].to, sizeof subst[0].to, "127.0.0.1:%d", s->port);
+	for (int i = 0; i < n; i++) {
+		char *next = replace_all(text, subst[i].from, subst[i].to);
+		free(text);
+		text = next;
+	}
+	return text;
+}
+
+/* Wait until the web server accepts connections on s->port; abort with its logs when it exits first. */
+static void wait_web(ss_it_server *s, pid_t pid, const char *name)
+{
+	double deadline = now_mono() + WAIT_SECONDS;
+	while (!port_accepts(s->port)) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid || now_mono() > deadline) {
+			dump_logs(s);
+			ck_abort_msg("%s did not start", name);
+		}
+		brief_pause();
+	}
+}
+
+static void start_lighttpd(ss_it_server *s, bool spawn_responders)
+{
+	char path[512];
+	char *site = site_from_conf(s, spawn_responders ? "conf/lighttpd/songscope-spawn.conf"
+							: "conf/lighttpd/songscope.conf");
+	snprintf(path, sizeof path, "%s/site.conf", s->dir);
+	write_text(path, site);
+	free(site);
+
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	ss_buf_printf(&conf,
+		      "server.document-root = \"%s\"\nserver.bind = \"127.0.0.1\"\nserver.port = %d\n"
+		      "server.errorlog = \"%s/lighttpd-error.log\"\nserver.upload-dirs = ( \"%s\" )\n"
+		      "server.max-worker = 0\ninclude \"%s/site.conf\"\n",
+		      s->dir, s->port, s->dir, s->dir, s->dir);
+	snprintf(path, sizeof path, "%s/lighttpd.conf", s->dir);
+	write_text(path, conf.data);
+	ss_buf_free(&conf);
+
+	char log[400], bin[512];
+	snprintf(log, sizeof log, "%s/web.out", s->dir);
+	snprintf(bin, sizeof bin, "%s", tool_path("SS_LIGHTTPD"));
+	char *argv[] = {bin, "-D", "-f", path, NULL};
+	s->web_pid = spawn(argv, log, NULL);
+	ck_assert_int_gt(s->web_pid, 0);
+	wait_web(s, s->web_pid, "lighttpd");
+}
+
+static void start_apache(ss_it_server *s, bool fcgid)
+{
+	char path[512];
+	/* Apache will not serve as root: its children (and mod_fcgid's responders) run as www-data. */
+	struct passwd *pw = getpwnam("www-data");
+	if (pw == NULL)
+		pw = getpwnam("nobody");
+	ck_assert_msg(pw != NULL, "no unprivileged user for Apache");
+	char user[64];
+	snprintf(user, sizeof user, "%s", pw->pw_name);
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if (fcgid) {
+		/* The responders mod_fcgid spawns create the database and state file in the temp dir. */
+		ck_assert_int_eq(chown(s->dir, uid, gid), 0);
+	} else if (geteuid() == 0) {
+		/* As the systemd unit arranges it: the web server's group may connect to the 0660 socket. */
+		ck_assert_msg(chown(s->socket, (uid_t)-1, gid) == 0, "chown %s: %s", s->socket, strerror(errno));
+	}
+
+	char *site = site_from_conf(s, fcgid ? "conf/apache/songscope-fcgid.conf"
+					     : "conf/apache/songscope-proxy-fcgi.conf");
+	snprintf(path, sizeof path, "%s/site.conf", s->dir);
+	write_text(path, site);
+	free(site);
+
+	const char *m = apache_modules_dir();
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	ss_buf_printf(&conf,
+		      "ServerRoot \"%s\"\nServerName localhost\nListen 127.0.0.1:%d\nPidFile \"%s/apache.pid\"\n"
+		      "DefaultRuntimeDir \"%s\"\nMutex file:%s default\nErrorLog \"%s/apache-error.log\"\n"
+		      "LogLevel warn\n",
+		      s->dir, s->port, s->dir, s->dir, s->dir, s->dir);
+	if (geteuid() == 0)
+		ss_buf_printf(&conf, "User %s\nGroup #%ld\n", user, (long)gid);
+	ss_buf_printf(&conf,
+		      "LoadModule mpm_event_module %s/mod_mpm_event.so\n"
+		      "LoadModule authz_core_module %s/mod_authz_core.so\n"
+		      "LoadModule alias_module %s/mod_alias.so\n"
+		      "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\n"
+		      "MinSpareThreads 1\nMaxSpareThreads 16\nDocumentRoot \"%s\"\n"
+		      "<Directory />\n  Require all denied\n</Directory>\n",
+		      m, m, m, s->dir);
+	if (fcgid)
+		ss_buf_printf(&conf,
+			      "LoadModule fcgid_module %s/mod_fcgid.so\nFcgidIPCDir \"%s/fcgid\"\n"
+			      "FcgidProcessTableFile \"%s/fcgid-shm\"\n",
+			      m, s->dir, s->dir);
+	else
+		ss_buf_printf(&conf,
+			      "LoadModule proxy_module %s/mod_proxy.so\nLoadModule proxy_fcgi_module %s/mod_proxy_fcgi.so\n",
+			      m, m);
+	ss_buf_printf(&conf, "Include \"%s/site.conf\"\n", s->dir);
+	snprintf(path, sizeof path, "%s/apache.conf", s->dir);
+	write_text(path, conf.data);
+	ss_buf_free(&conf);
+
+	char log[400], bin[512];
+	snprintf(log, sizeof log, "%s/web.out", s->dir);
+	snprintf(bin, sizeof bin, "%s", tool_path("SS_APACHE2"));
+	char *argv[] = {bin, "-DFOREGROUND", "-d", s->dir, "-f", path, NULL};
+	s->web_pid = spawn(argv, log, NULL);
+	ck_assert_int_gt(s->web_pid, 0);
+	wait_web(s, s->web_pid, "Apache");
 }
 
 static void start_nginx(ss_it_server *s, const ss_it_opts *o)
@@ -347,9 +568,37 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
-	if (!o->no_songscope)
-		ss_it_start_songscope(s);
-	start_nginx(s, o);
+	s->front = o->front;
+	ck_assert_msg(ss_it_have_front(o->front), "%s is not available", ss_it_front_name(o->front));
+	switch (o->front) {
+	case SS_IT_NGINX:
+	case SS_IT_LIGHTTPD:
+	case SS_IT_APACHE_PROXY:
+		if (!o->no_songscope)
+			ss_it_start_songscope(s);
+		break;
+	case SS_IT_SPAWN_FCGI:
+		if (!o->no_songscope)
+			start_spawn_fcgi(s);
+		break;
+	case SS_IT_LIGHTTPD_SPAWN:
+	case SS_IT_APACHE_FCGID:
+	case SS_IT_FRONT_COUNT:
+		break; /* the web server starts the responders */
+	}
+	switch (o->front) {
+	case SS_IT_LIGHTTPD:
+	case SS_IT_LIGHTTPD_SPAWN:
+		start_lighttpd(s, o->front == SS_IT_LIGHTTPD_SPAWN);
+		break;
+	case SS_IT_APACHE_PROXY:
+	case SS_IT_APACHE_FCGID:
+		start_apache(s, o->front == SS_IT_APACHE_FCGID);
+		break;
+	default:
+		start_nginx(s, o);
+		break;
+	}
 }
 
 /* Wait for pid to exit within `seconds`; returns its status, or -1 after SIGKILL. */
@@ -398,6 +647,12 @@ void ss_it_stop(ss_it_server *s)
 		kill(s->nginx_pid, SIGTERM);
 		wait_exit(s->nginx_pid, 10.0);
 		s->nginx_pid = 0;
+	}
+	if (s->web_pid > 0) {
+		/* lighttpd and Apache stop the responders they spawned themselves. */
+		kill(s->web_pid, SIGTERM);
+		wait_exit(s->web_pid, 20.0);
+		s->web_pid = 0;
 	}
 	ss_it_stop_songscope(s);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)

@@ -1,5 +1,6 @@
 /* Integration-test harness: the real songscope.fcgi (its own master, N responders) behind a real nginx
- * built from conf/nginx/songscope.conf, on a free loopback port, in a private temp dir; libcurl requests. */
+ * built from conf/nginx/songscope.conf, on a free loopback port, in a private temp dir; libcurl requests.
+ * The same for lighttpd, Apache and spawn-fcgi (ss_it_opts.front), each from its file in conf/. */
 #ifndef SS_TESTS_HARNESS_H
 #define SS_TESTS_HARNESS_H
 
@@ -11,6 +12,17 @@
 
 #include "core/util/buf.h"
 
+/* Which web server fronts songscope, and who starts the responders. */
+typedef enum ss_it_front {
+	SS_IT_NGINX = 0,      /* nginx (conf/nginx/songscope.conf); songscope's master on a unix socket */
+	SS_IT_LIGHTTPD,       /* lighttpd (conf/lighttpd/songscope.conf); songscope's master on a unix socket */
+	SS_IT_LIGHTTPD_SPAWN, /* lighttpd (conf/lighttpd/songscope-spawn.conf) spawns the responders (bin-path) */
+	SS_IT_APACHE_PROXY,   /* Apache mod_proxy_fcgi (conf/apache/songscope-proxy-fcgi.conf); songscope's master */
+	SS_IT_APACHE_FCGID,   /* Apache mod_fcgid (conf/apache/songscope-fcgid.conf) spawns the responders */
+	SS_IT_SPAWN_FCGI,     /* spawn-fcgi -n ... -- songscope.fcgi --workers N (fd-0 master), behind nginx */
+	SS_IT_FRONT_COUNT
+} ss_it_front;
+
 typedef struct ss_it_opts {
 	int workers;            /* responders (default 2) */
 	const char *auth;       /* "required" or "off" (default "off") */
@@ -18,6 +30,7 @@ typedef struct ss_it_opts {
 	const char *extra_http; /* text added inside nginx's http {} (e.g. a static file server), or NULL;
 				 * "@DIR@" in it is replaced by the temp dir */
 	bool no_songscope;      /* start only nginx (the test starts the responder itself) */
+	ss_it_front front;      /* default SS_IT_NGINX; extra_http applies to nginx fronts only */
 } ss_it_opts;
 
 typedef struct ss_it_server {
@@ -29,9 +42,12 @@ typedef struct ss_it_server {
 	char base_url[64];     /* http://127.0.0.1:PORT */
 	int port;              /* nginx port */
 	int extra_port;        /* a second free port, for servers in extra_http ("@PORT2@") */
-	pid_t master_pid;      /* songscope master, 0 when not running */
-	pid_t nginx_pid;
+	pid_t master_pid;      /* songscope master, 0 when not running (and always 0 when the web server
+				* spawns the responders) */
+	pid_t nginx_pid;       /* nginx (SS_IT_NGINX, SS_IT_SPAWN_FCGI), else 0 */
 	int workers;
+	ss_it_front front;
+	pid_t web_pid;         /* lighttpd or Apache, else 0 */
 } ss_it_server;
 
 typedef struct ss_it_resp {
@@ -47,13 +63,20 @@ const char *ss_it_srcdir(void);
 /* True when nginx is available; tests call this first and skip (exit 77) otherwise. */
 bool ss_it_have_nginx(void);
 
+/* True when everything front f needs is installed (web server, modules, spawn-fcgi). */
+bool ss_it_have_front(ss_it_front f);
+
+/* Short name of a front for messages ("nginx", "lighttpd", "lighttpd-bin-path", "apache-proxy-fcgi",
+ * "apache-fcgid", "spawn-fcgi"). */
+const char *ss_it_front_name(ss_it_front f);
+
 /* Start everything; aborts the test (ck_abort) on failure with the logs' tails. */
 void ss_it_start(ss_it_server *s, const ss_it_opts *o);
 
 /* Start (or restart) only the songscope master with the server's config; waits for READY=1. */
 void ss_it_start_songscope(ss_it_server *s);
 
-/* Stop nginx and songscope (SIGTERM, bounded wait, then SIGKILL) and remove the temp dir. */
+/* Stop the web server and songscope (SIGTERM, bounded wait, then SIGKILL) and remove the temp dir. */
 void ss_it_stop(ss_it_server *s);
 
 /* SIGTERM the songscope master and wait for it; returns its exit status (or -1 if it had to be killed). */

@@ -1,0 +1,9 @@
+# Deployment tests: the same API checks through nginx, lighttpd, Apache and spawn-fcgi (configs from conf/).
+AM_TESTS_ENVIRONMENT += SS_LIGHTTPD='$(LIGHTTPD)' SS_APACHE2='$(APACHE2)' SS_SPAWN_FCGI='$(SPAWN_FCGI)'; \
+	export SS_LIGHTTPD SS_APACHE2 SS_SPAWN_FCGI;
+
+check_PROGRAMS += tests/integration/check_deploy
+TESTS += tests/integration/check_deploy
+tests_integration_check_deploy_SOURCES = tests/integration/check_deploy.c
+tests_integration_check_deploy_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_deploy_LDADD = $(IT_LIBS)
