@@ -235,6 +235,36 @@ START_TEST(deterministic_and_profiles)
 }
 END_TEST
 
+/* Tiny and poisoned input: no crash, no NaN out. */
+START_TEST(degenerate_input)
+{
+	ss_key k;
+	ss_error err;
+	float tiny[100];
+	for (int i = 0; i < 100; i++)
+		tiny[i] = (float)sin(0.1 * i);
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(ss_key_analyze(tiny, 1, 8000.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+
+	double sr = 22050.0;
+	size_t n = (size_t)(6.0 * sr);
+	float *x = progression(4, 0, 0.0, sr, 6.0, 0.5);
+	x[1000] = NAN;
+	x[50000] = INFINITY;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, 4); /* the clean frames still tell the key */
+	ck_assert_int_eq(k.mode, 0);
+	free(x);
+
+	/* A sample rate that is not a number is an error, not a NaN result. */
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, NAN, SS_KEY_PROFILE_DEFAULT, &k, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+}
+END_TEST
+
 static Suite *key_suite(void)
 {
 	Suite *s = suite_create("key");
@@ -248,6 +278,7 @@ static Suite *key_suite(void)
 	tcase_add_test(tc, single_sine);
 	tcase_add_test(tc, long_input_blocks);
 	tcase_add_test(tc, deterministic_and_profiles);
+	tcase_add_test(tc, degenerate_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -127,8 +127,8 @@ static int key_block(key_run *r, size_t t0, size_t t1, ss_error *err)
 	for (size_t j = j0; j < j1; j++) {
 		double c[12] = {0};
 		double e = ss_chroma_add_frame(&r->map, sg.mag + j * sg.n_bins, c);
-		if (sqrt(e) * level_scale < KEY_SILENT_LEVEL)
-			continue;
+		if (!isfinite(e) || sqrt(e) * level_scale < KEY_SILENT_LEVEL)
+			continue; /* silent, or poisoned by non-finite input */
 		for (int i = 0; i < 12; i++)
 			r->chroma[i] += c[i];
 		r->used_frames++;
@@ -215,7 +215,8 @@ static int key_analyze_params(const float *x, size_t n, double sr, ss_key_profil
 		size_t done = 0;
 		soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
 		soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-		soxr_error_t se = soxr_oneshot(sr, KEY_WORK_SR, 1, x, n, NULL, work, cap, &done, &io, &q, NULL);
+		soxr_runtime_spec_t rt = soxr_runtime_spec(1); /* one thread: the caller owns the parallelism */
+		soxr_error_t se = soxr_oneshot(sr, KEY_WORK_SR, 1, x, n, NULL, work, cap, &done, &io, &q, &rt);
 		if (se != NULL) {
 			free(work);
 			return ss_error_set(err, SS_ERR_INTERNAL, "resampling for key analysis failed: %s", se);

@@ -44,6 +44,8 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 		double dev = cents - 100.0 * floor(cents / 100.0 + 0.5);
 		double ang = 2.0 * M_PI * dev / 100.0;
 		double w = (double)b;
+		if (!isfinite(w) || !isfinite(delta))
+			continue;
 		t->re += w * cos(ang);
 		t->im += w * sin(ang);
 		t->weight += w;
@@ -52,7 +54,7 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 
 double ss_tuning_cents(const ss_tuning *t)
 {
-	if (!(t->weight > 0.0))
+	if (!(t->weight > 0.0) || !isfinite(t->weight) || !isfinite(t->re) || !isfinite(t->im))
 		return 0.0;
 	double len = sqrt(t->re * t->re + t->im * t->im);
 	if (len < 0.1 * t->weight)
