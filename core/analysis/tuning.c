@@ -25,7 +25,7 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 			peak = mag[k];
 	if (!(peak > 1e-9f))
 		return;
-	const float floor_mag = peak * 0.01f; /* -40 dB */
+	const float floor_mag = peak * 0.03f; /* -30 dB */
 	for (size_t k = lo; k <= hi; k++) {
 		float b = mag[k];
 		if (b < floor_mag || b <= mag[k - 1] || b < mag[k + 1])
