@@ -13,7 +13,7 @@ void ss_chroma_params_default(ss_chroma_params *p)
 	p->use_max = 1;
 	p->power = 1;
 	p->log_gamma = 100.0;
-	p->whiten_half = 0;
+	p->whiten_half = 3;
 	p->harmonics = 0.3;
 }
 

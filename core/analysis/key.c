@@ -24,11 +24,15 @@
 /* A frame whose band level (about the amplitude of its strongest partial) is below this is silent. */
 #define KEY_SILENT_LEVEL 1e-4
 
-/* Chroma whose spread (standard deviation over mean of the 12 values) is below KEY_MIN_SPREAD is not tonal
- * (white and coloured noise measure 0.01-0.05); confidence ramps up to full at KEY_FULL_SPREAD (music
- * measures 0.18 and more). */
-#define KEY_MIN_SPREAD 0.06
-#define KEY_FULL_SPREAD 0.15
+/* Tonality gate on the spread of the mean chroma (standard deviation over mean of its 12 values). The chroma
+ * of noise is not perfectly flat: its spread shrinks with the number of frames averaged, about
+ * KEY_NOISE_K / sqrt(frames) (white, pink and red noise measure up to 0.28 over 3 s, 0.13 over 10 s, 0.09
+ * over 30 s), with a floor for coloured noise. Below max(KEY_NOISE_FLOOR, KEY_NOISE_K / sqrt(frames)) there
+ * is no key; confidence ramps to full over the next KEY_TONAL_SPAN. Music measures 0.44 and more (0.47 on
+ * 3 s excerpts) on the development clips. */
+#define KEY_NOISE_FLOOR 0.12
+#define KEY_NOISE_K 0.9
+#define KEY_TONAL_SPAN 0.1
 
 /* Margin of correlation between the best and second-best key that maps to confidence 1 - 1/e. */
 #define KEY_MARGIN_SCALE 0.1
@@ -234,7 +238,7 @@ static int key_block(key_run *r, size_t t0, size_t t1, ss_error *err)
 }
 
 /* Key from a summed chroma: fills key_index, mode, top, confidence, tonal_strength, chroma. */
-static void key_decide(const double sum[12], ss_key_profile_id profile, ss_key *out)
+static void key_decide(const double sum[12], size_t frames, ss_key_profile_id profile, ss_key *out)
 {
 	double mx = 0.0, mean = 0.0;
 	for (int i = 0; i < 12; i++) {
@@ -251,7 +255,10 @@ static void key_decide(const double sum[12], ss_key_profile_id profile, ss_key *
 	for (int i = 0; i < 12; i++)
 		var += (sum[i] - mean) * (sum[i] - mean);
 	double spread = sqrt(var / 12.0) / mean;
-	if (spread < KEY_MIN_SPREAD)
+	double gate = KEY_NOISE_K / sqrt((double)frames);
+	if (gate < KEY_NOISE_FLOOR)
+		gate = KEY_NOISE_FLOOR;
+	if (!(spread >= gate))
 		return;
 
 	double scores[SS_KEY_PROFILE_KEYS];
@@ -277,11 +284,12 @@ static void key_decide(const double sum[12], ss_key_profile_id profile, ss_key *
 	double best = scores[order[0]], second = scores[order[1]];
 	out->key_index = out->top[0].key_index;
 	out->mode = out->top[0].mode;
-	out->tonal_strength = best > 0.0 ? best : 0.0;
 	double margin = best - second;
-	double tonal = (spread - KEY_MIN_SPREAD) / (KEY_FULL_SPREAD - KEY_MIN_SPREAD);
+	double tonal = (spread - gate) / KEY_TONAL_SPAN;
 	if (tonal > 1.0)
 		tonal = 1.0;
+	/* Both are damped near the noise gate, so noise that just passes it reads as barely tonal. */
+	out->tonal_strength = best > 0.0 ? tonal * best : 0.0;
 	out->confidence = tonal * (1.0 - exp(-margin / KEY_MARGIN_SCALE));
 	if (!(out->confidence > 0.0))
 		out->confidence = 0.0;
@@ -306,7 +314,7 @@ static int key_analyze_params(const float *x, size_t n, double sr, ss_key_profil
 	memset(&r, 0, sizeof r);
 	double work_sr = sr > 1.2 * KEY_WORK_SR ? KEY_WORK_SR : sr;
 	r.sr = work_sr;
-	r.n_fft = pow2_at_least(0.3 * work_sr);
+	r.n_fft = pow2_at_least(0.6 * work_sr);
 	r.hop = r.n_fft / 2;
 	r.cp = *cp;
 	size_t half = r.n_fft / 2;
@@ -342,7 +350,7 @@ static int key_analyze_params(const float *x, size_t n, double sr, ss_key_profil
 	out->tuning_cents = r.tuning;
 	if (r.used_frames == 0)
 		return 0;
-	key_decide(r.chroma, profile, out);
+	key_decide(r.chroma, r.used_frames, profile, out);
 	return 0;
 }
 
