@@ -11,14 +11,17 @@
 #include "core/analysis/stft.h"
 #include "core/analysis/tuning.h"
 
-/* The profile used for SS_KEY_PROFILE_DEFAULT (chosen by measurement, see check_key.c and the commit log). */
+/* The profile used for SS_KEY_PROFILE_DEFAULT, chosen by measurement: on 25 labelled accompaniment clips
+ * (MIREX weighted score, whole 30 s clips / 150 excerpts of 5 s) Temperley scored 1.000 / 0.893,
+ * Krumhansl 0.952 / 0.749 and edma 0.932 / 0.747, and Temperley had the largest margin between the true
+ * key and the best wrong one. */
 #define KEY_DEFAULT_PROFILE SS_KEY_PROFILE_TEMPERLEY
 
 /* Input is resampled to this rate (Hz) before the STFT: the chroma stops near 2 kHz, so a quarter of
  * 22050 Hz keeps everything it uses, makes the STFT four times cheaper and every input rate alike. */
 #define KEY_WORK_SR 5512.5
 
-/* Frames per STFT call: bounds memory for long input (about 3 MB at 22050 Hz). */
+/* Frames per STFT call (71 s at the work rate): bounds memory for long input to about 2 MB. */
 #define KEY_BLOCK_FRAMES 192
 
 /* A frame whose band level (about the amplitude of its strongest partial) is below this is silent. */
