@@ -1,53 +1,30 @@
 #include "core/audio/loudness.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 #include <ebur128.h>
 
-struct ss_loudness_meter {
-	ebur128_state *st;
-};
-
-ss_loudness_meter *ss_loudness_meter_new(int channels, double rate, ss_error *err)
+int ss_loudness_measure(const float *x, size_t n, double rate, double *integrated, double *range, ss_error *err)
 {
-	ss_loudness_meter *m = calloc(1, sizeof *m);
-	if (m == NULL) {
-		ss_error_set(err, SS_ERR_NOMEM, "out of memory for loudness meter");
-		return NULL;
+	*integrated = *range = NAN;
+	ebur128_state *st = ebur128_init(1, (unsigned long)rate, EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_HISTOGRAM);
+	if (st == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "cannot create loudness meter");
+	const size_t block = 65536;
+	for (size_t i = 0; i < n; i += block) {
+		size_t m = n - i < block ? n - i : block;
+		if (ebur128_add_frames_float(st, x + i, m) != EBUR128_SUCCESS) {
+			ebur128_destroy(&st);
+			return ss_error_set(err, SS_ERR_INTERNAL, "loudness meter failed");
+		}
 	}
-	m->st = ebur128_init((unsigned)channels, (unsigned long)rate,
-			     EBUR128_MODE_I | EBUR128_MODE_LRA | EBUR128_MODE_HISTOGRAM);
-	if (m->st == NULL) {
-		free(m);
-		ss_error_set(err, SS_ERR_NOMEM, "cannot create loudness meter");
-		return NULL;
-	}
-	return m;
-}
-
-int ss_loudness_meter_add(ss_loudness_meter *m, const float *interleaved, size_t frames, ss_error *err)
-{
-	if (frames > 0 && ebur128_add_frames_float(m->st, interleaved, frames) != EBUR128_SUCCESS)
-		return ss_error_set(err, SS_ERR_INTERNAL, "loudness meter failed");
+	double li = NAN, lr = NAN;
+	if (ebur128_loudness_global(st, &li) != EBUR128_SUCCESS || !isfinite(li))
+		li = NAN;
+	if (isnan(li) || ebur128_loudness_range(st, &lr) != EBUR128_SUCCESS || !isfinite(lr))
+		lr = NAN;
+	ebur128_destroy(&st);
+	*integrated = li;
+	*range = lr;
 	return 0;
-}
-
-void ss_loudness_meter_result(ss_loudness_meter *m, double *integrated, double *range)
-{
-	double i = NAN, r = NAN;
-	if (ebur128_loudness_global(m->st, &i) != EBUR128_SUCCESS || !isfinite(i))
-		i = NAN;
-	if (isnan(i) || ebur128_loudness_range(m->st, &r) != EBUR128_SUCCESS || !isfinite(r))
-		r = NAN;
-	*integrated = i;
-	*range = r;
-}
-
-void ss_loudness_meter_free(ss_loudness_meter *m)
-{
-	if (m == NULL)
-		return;
-	ebur128_destroy(&m->st);
-	free(m);
 }

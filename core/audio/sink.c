@@ -16,10 +16,10 @@ struct ss_audio_sink {
 	size_t max_in;      /* source frames to accept: max_seconds * rate */
 	size_t in_frames;   /* source frames accepted so far */
 	int truncated;
-	ss_loudness_meter *meter;
+	double pow_channels; /* sum over source samples of x^2, all channels */
+	double pow_mono;     /* sum over source frames of the downmix squared */
 	ss_resampler *rs;
 	float *mono;        /* SS_SINK_BLOCK scratch */
-	float *clean;       /* SS_SINK_BLOCK * channels scratch for sanitised interleaved frames */
 	float *out;         /* analysis-rate output, out_cap samples */
 	size_t out_n, out_cap;
 };
@@ -55,14 +55,8 @@ ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts 
 	s->out_cap = (size_t)ceil(o->max_seconds * o->out_rate) + 8192;
 	s->out = malloc(s->out_cap * sizeof *s->out);
 	s->mono = malloc(SS_SINK_BLOCK * sizeof *s->mono);
-	s->clean = malloc((size_t)SS_SINK_BLOCK * (size_t)channels * sizeof *s->clean);
-	if (s->out == NULL || s->mono == NULL || s->clean == NULL) {
+	if (s->out == NULL || s->mono == NULL) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoded audio");
-		ss_audio_sink_free(s);
-		return NULL;
-	}
-	s->meter = ss_loudness_meter_new(channels, rate, err);
-	if (s->meter == NULL) {
 		ss_audio_sink_free(s);
 		return NULL;
 	}
@@ -89,21 +83,27 @@ static int push_block(ss_audio_sink *s, const float *in, size_t frames, ss_error
 {
 	const int c = s->channels;
 	const size_t ns = frames * (size_t)c;
-	for (size_t i = 0; i < ns; i++)
-		s->clean[i] = sanitise(in[i]);
-	if (ss_loudness_meter_add(s->meter, s->clean, frames, err) != 0)
-		return -1;
 	if (c == 1) {
-		memcpy(s->mono, s->clean, frames * sizeof *s->mono);
+		for (size_t i = 0; i < ns; i++)
+			s->mono[i] = sanitise(in[i]);
 	} else {
 		const float g = 1.0f / (float)c;
+		double pc = 0.0, pm = 0.0;
 		for (size_t f = 0; f < frames; f++) {
-			const float *p = s->clean + f * (size_t)c;
-			float acc = 0.0f;
-			for (int ch = 0; ch < c; ch++)
-				acc += p[ch];
-			s->mono[f] = acc * g;
+			const float *p = in + f * (size_t)c;
+			float acc = 0.0f, sq = 0.0f;
+			for (int ch = 0; ch < c; ch++) {
+				float v = sanitise(p[ch]);
+				acc += v;
+				sq += v * v;
+			}
+			acc *= g;
+			s->mono[f] = acc;
+			pc += sq;
+			pm += acc * acc;
 		}
+		s->pow_channels += pc;
+		s->pow_mono += pm;
 	}
 	size_t written = 0;
 	if (ss_resampler_process(s->rs, s->mono, frames, s->out + s->out_n, s->out_cap - s->out_n, &written,
@@ -146,9 +146,23 @@ int ss_audio_sink_finish(ss_audio_sink *s, const char *container, ss_audio *out,
 	while (s->out_n < want && s->out_n < s->out_cap)
 		s->out[s->out_n++] = 0.0f;
 
-	ss_audio_free(out);
+	/* Loudness (ITU-R BS.1770 / EBU R 128 through libebur128) is measured on the analysis signal: the mono
+	 * downmix at the analysis rate, which costs a fraction of metering every source channel at its own rate.
+	 * BS.1770 sums the mean squares of the channels, so the downmix's level is corrected by
+	 * 10*log10(sum_c P_c / P_mono) with P the (unweighted) mean squares of the decoded source. This is exact
+	 * for mono sources and for identical channels (+3.01 dB for a mono recording stored as stereo) and close
+	 * for real stereo; content above the analysis Nyquist frequency (11 kHz) is ignored. The correction is
+	 * capped at +12 dB (nearly phase-cancelled stereo). */
 	double li, lr;
-	ss_loudness_meter_result(s->meter, &li, &lr);
+	if (ss_loudness_measure(s->out, s->out_n, s->out_rate, &li, &lr, err) != 0)
+		return -1;
+	if (s->channels > 1 && !isnan(li)) {
+		double corr = 12.0;
+		if (s->pow_mono > 0 && s->pow_channels > 0 && s->pow_channels < s->pow_mono * 15.8489)
+			corr = 10.0 * log10(s->pow_channels / s->pow_mono);
+		li += corr;
+	}
+	ss_audio_free(out);
 	out->loudness = li;
 	out->loudness_range = lr;
 	out->x = s->out;
@@ -167,10 +181,8 @@ void ss_audio_sink_free(ss_audio_sink *s)
 {
 	if (s == NULL)
 		return;
-	ss_loudness_meter_free(s->meter);
 	ss_resampler_free(s->rs);
 	free(s->mono);
-	free(s->clean);
 	free(s->out);
 	free(s);
 }
