@@ -77,24 +77,27 @@ void ss_spectral_stats_compute(const ss_spectrogram *s, const unsigned char *act
 			if (k >= k_hf)
 				hsum += p;
 		}
+		/* Geometric mean as the log of a product of normalised values q = (p + floor) / mean, each in
+		 * [1e-10, nflat]: eight at a time cannot under- or overflow a double, and one frexp per eight bins
+		 * keeps the running product normalised (one log per frame instead of one per bin). */
 		const size_t nflat = nb - k_lo;
 		const double floor_p = psum / (double)nflat * 1e-10 + 1e-30;
-		/* sum of logs as the log of a product: mantissas multiplied, exponents summed (one log per frame) */
+		const double amean = psum / (double)nflat + floor_p;
+		const double inv = 1.0 / amean;
 		double mant = 1.0;
 		long exps = 0;
-		for (size_t k = k_lo; k < nb; k++) {
+		size_t k = k_lo;
+		while (k < nb) {
+			double prod = 1.0;
+			size_t end = k + 8 < nb ? k + 8 : nb;
+			for (; k < end; k++)
+				prod *= ((double)row[k] * (double)row[k] + floor_p) * inv;
 			int e;
-			double p = (double)row[k] * (double)row[k];
-			mant *= frexp(p + floor_p, &e);
+			mant = frexp(mant * prod, &e);
 			exps += e;
-			if (((k - k_lo) & 31) == 31) {
-				mant = frexp(mant, &e);
-				exps += e;
-			}
 		}
 		logsum = log(mant) + (double)exps * M_LN2;
-		double amean = psum / (double)nflat + floor_p;
-		double flat = exp(logsum / (double)nflat) / amean;
+		double flat = exp(logsum / (double)nflat);
 		n_act++;
 		c_sum += wsum / msum * bin_hz;
 		f_sum += flat > 1.0 ? 1.0 : flat;
@@ -102,10 +105,10 @@ void ss_spectral_stats_compute(const ss_spectrogram *s, const unsigned char *act
 		all_pow += psum;
 		if (prev != NULL) {
 			double fl = 0.0;
-			for (size_t k = 0; k < nb; k++) {
-				double d = (double)row[k] / msum - (double)prev[k] / prev_sum;
-				if (d > 0)
-					fl += d;
+			const double a1 = 1.0 / msum, a0 = 1.0 / prev_sum;
+			for (size_t j = 0; j < nb; j++) {
+				double d = (double)row[j] * a1 - (double)prev[j] * a0;
+				fl += d > 0 ? d : 0.0;
 			}
 			x_sum += fl;
 			n_flux++;

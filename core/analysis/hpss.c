@@ -52,16 +52,10 @@ static int cmp_float(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kernel, const unsigned char *active,
-		   double *harmonic, double *percussive, ss_error *err)
+/* Median-filter HPSS energy over an n_frames x n_bins magnitude matrix (frame-major). */
+static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kernel, size_t freq_kernel,
+		       const unsigned char *active, size_t active_step, double *e_harm, double *e_all, ss_error *err)
 {
-	*harmonic = *percussive = NAN;
-	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
-	    time_kernel > 255 || freq_kernel > 255)
-		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS kernels");
-	const size_t nb = s->n_bins, nf = s->n_frames;
-	if (nb == 0 || nf == 0)
-		return 0;
 	const size_t tw = time_kernel, th = time_kernel / 2, fw = freq_kernel, fh = freq_kernel / 2;
 	float *wins = malloc(nb * tw * sizeof *wins);
 	float *fwin = malloc(fw * sizeof *fwin);
@@ -76,24 +70,24 @@ int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kern
 	for (size_t k = 0; k < nb; k++) {
 		float *w = wins + k * tw;
 		for (size_t j = 0; j < tw; j++)
-			w[j] = s->mag[reflect((long)j - (long)th, nf) * nb + k];
+			w[j] = mag[reflect((long)j - (long)th, nf) * nb + k];
 		qsort(w, tw, sizeof *w, cmp_float);
 	}
-	double e_h = 0.0, e_all = 0.0;
+	double eh = 0.0, ea = 0.0;
 	for (size_t t = 0; t < nf; t++) {
 		if (t > 0) {
 			/* slide every bin's window from frame t-1 to t */
-			const float *old_row = s->mag + reflect((long)t - 1 - (long)th, nf) * nb;
-			const float *new_row = s->mag + reflect((long)t + (long)th, nf) * nb;
+			const float *old_row = mag + reflect((long)t - 1 - (long)th, nf) * nb;
+			const float *new_row = mag + reflect((long)t + (long)th, nf) * nb;
 			for (size_t k = 0; k < nb; k++)
 				window_replace(wins + k * tw, tw, old_row[k], new_row[k]);
 		}
-		if (active != NULL && !active[t])
+		if (active != NULL && !active[t * active_step])
 			continue;
 		for (size_t k = 0; k < nb; k++)
 			hrow[k] = wins[k * tw + th];
 		/* frequency median along this frame, sliding over bins */
-		const float *row = s->mag + t * nb;
+		const float *row = mag + t * nb;
 		for (size_t j = 0; j < fw; j++)
 			fwin[j] = row[reflect((long)j - (long)fh, nb)];
 		qsort(fwin, fw, sizeof *fwin, cmp_float);
@@ -104,15 +98,52 @@ int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kern
 			double h = hrow[k], p = fwin[fh], x = row[k];
 			double h2 = h * h, p2 = p * p, x2 = x * x;
 			double mh = h2 + p2 > 0.0 ? h2 / (h2 + p2) : 0.5;
-			e_h += mh * x2;
-			e_all += x2;
+			eh += mh * x2;
+			ea += x2;
 		}
 	}
 	free(wins);
 	free(fwin);
 	free(hrow);
-	if (e_all > 0.0) {
-		*harmonic = e_h / e_all;
+	*e_harm = eh;
+	*e_all = ea;
+	return 0;
+}
+
+int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kernel, const unsigned char *active,
+		   double *harmonic, double *percussive, ss_error *err)
+{
+	*harmonic = *percussive = NAN;
+	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
+	    time_kernel > 255 || freq_kernel > 255)
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS kernels");
+	if (s->n_bins == 0 || s->n_frames == 0)
+		return 0;
+	/* Pool 2 x 2 cells (power sum: two hops, two bins) so the median filters see a quarter of the cells. */
+	const size_t nf = (s->n_frames + 1) / 2, nb = s->n_bins / 2;
+	if (nb < 1)
+		return 0;
+	float *pooled = malloc(nf * nb * sizeof *pooled);
+	if (pooled == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for HPSS");
+	for (size_t t = 0; t < nf; t++) {
+		const float *r0 = s->mag + (2 * t) * s->n_bins;
+		const float *r1 = 2 * t + 1 < s->n_frames ? r0 + s->n_bins : NULL;
+		float *o = pooled + t * nb;
+		for (size_t k = 0; k < nb; k++) {
+			float p = r0[2 * k] * r0[2 * k] + r0[2 * k + 1] * r0[2 * k + 1];
+			if (r1 != NULL)
+				p += r1[2 * k] * r1[2 * k] + r1[2 * k + 1] * r1[2 * k + 1];
+			o[k] = sqrtf(p);
+		}
+	}
+	double eh = 0.0, ea = 0.0;
+	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, 2, &eh, &ea, err);
+	free(pooled);
+	if (rc != 0)
+		return -1;
+	if (ea > 0.0) {
+		*harmonic = eh / ea;
 		*percussive = 1.0 - *harmonic;
 	}
 	return 0;

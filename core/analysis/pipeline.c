@@ -29,9 +29,10 @@
 /* Shared descriptor STFT: 46 ms frames, 23 ms hop at 22050 Hz. */
 #define DESC_NFFT 1024
 #define DESC_HOP 512
-/* HPSS kernels: 31 frames (0.72 s) along time, 17 bins (366 Hz) along frequency. */
-#define HPSS_TIME_KERNEL 31
-#define HPSS_FREQ_KERNEL 17
+/* HPSS on the 2x2-pooled descriptor STFT (46 ms x 43 Hz cells): 17 cells (0.79 s) along time, 9 cells
+ * (388 Hz) along frequency, close to the usual 31 x 31 kernels on a 2048/512 STFT at 22050 Hz. */
+#define HPSS_TIME_KERNEL 17
+#define HPSS_FREQ_KERNEL 9
 
 void ss_analysis_opts_default(ss_analysis_opts *o)
 {
