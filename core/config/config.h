@@ -1,0 +1,54 @@
+/* songscope.conf: `key = value` lines, `#` comments. Unknown keys and bad values are errors naming the line. */
+#ifndef SS_CONFIG_CONFIG_H
+#define SS_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/util/error.h"
+
+#define SS_CONFIG_PATH_MAX 1024
+#define SS_CONFIG_LIST_MAX 512
+
+typedef enum ss_auth_mode { SS_AUTH_REQUIRED = 0, SS_AUTH_OFF = 1 } ss_auth_mode;
+
+typedef struct ss_config {
+	char database[SS_CONFIG_PATH_MAX];   /* SQLite file */
+	char state_file[SS_CONFIG_PATH_MAX]; /* shared mmap'd state file */
+	ss_auth_mode auth;                   /* required (default) | off */
+	int workers;                         /* responders the master forks (--listen mode) */
+	long max_requests;                   /* requests per responder before it is recycled (±10% jitter) */
+	char log_level[16];                  /* error|warn|info|debug */
+	char log_target[16];                 /* stderr|syslog */
+	int shutdown_timeout;                /* seconds in-flight requests get on stop before SIGKILL */
+	long long max_body_bytes;            /* request body cap (413 above it) */
+	double max_analysis_seconds;         /* analyse at most this much audio */
+	int max_concurrent_analyses;         /* 0 = workers - 1, at least 1 */
+	int fetch_timeout_seconds;           /* total time for one download */
+	long long fetch_max_bytes;           /* download size cap */
+	int fetch_max_redirects;
+	bool fetch_allow_private;            /* allow loopback/private/link-local targets */
+	int key_cache_ttl;                   /* seconds */
+	int key_cache_size;                  /* entries per responder */
+	int rate_limit_per_minute;           /* default per-key limit */
+	int auth_failures_per_minute;        /* failed key attempts allowed per client address */
+	char metrics_allow[SS_CONFIG_LIST_MAX]; /* space/comma separated addresses allowed /metrics without a key */
+} ss_config;
+
+/* Fill c with the documented defaults (conf/songscope.conf). */
+void ss_config_defaults(ss_config *c);
+
+/* Parse config text (len bytes; need not be NUL-terminated) on top of what c holds. `name` is used in
+ * messages. Returns 0, or -1 with err (SS_ERR_CONFIG) naming the line: "FILE:LINE: unknown key 'x'". */
+int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name, ss_error *err);
+
+/* Read and parse a file on top of c. Returns 0 or -1 with err (unreadable file or parse error). */
+int ss_config_load(ss_config *c, const char *path, ss_error *err);
+
+/* Check cross-key constraints after loading (e.g. paths set). Returns 0 or -1 with err. */
+int ss_config_validate(const ss_config *c, ss_error *err);
+
+/* Effective analysis concurrency: max_concurrent_analyses, or workers - 1 (at least 1) when 0. */
+int ss_config_analysis_slots(const ss_config *c);
+
+#endif
