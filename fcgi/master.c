@@ -14,6 +14,7 @@
 
 #include <fcgiapp.h>
 
+#include "core/store/db.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/context.h"
@@ -99,6 +100,18 @@ static int open_listen_socket(const char *listen)
 	if (fd < 0)
 		ss_log_error("cannot listen on %s: %s", listen, strerror(errno));
 	return fd;
+}
+
+/* Create the database and run migrations once before forking, so responders starting together find the
+ * schema ready. A failure is not fatal: responders retry and /health reports it. */
+static void prepare_database(const ss_config *cfg)
+{
+	ss_db *db = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_db_open(cfg->database, &db, &err) != 0)
+		ss_log_error("%s", err.msg);
+	ss_db_close(db);
 }
 
 static void child_main(ss_config *cfg, const char *config_path, int listen_fd, pid_t master, double started)
@@ -233,6 +246,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 
 	ss_log_info("songscope master %ld listening on %s with %d responders", (long)getpid(),
 		    o->listen ? o->listen : "fd 0", workers);
+	prepare_database(cfg);
 
 	for (;;) {
 		double now = ss_time_mono();

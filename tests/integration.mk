@@ -1,1 +1,11 @@
-# tests/integration
+# Integration tests: the real responder behind a real web server on loopback.
+noinst_LIBRARIES += tests/integration/libsstest.a
+tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h
+tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
+IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
+
+check_PROGRAMS += tests/integration/check_server
+TESTS += tests/integration/check_server
+tests_integration_check_server_SOURCES = tests/integration/check_server.c
+tests_integration_check_server_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_server_LDADD = $(IT_LIBS)

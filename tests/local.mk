@@ -2,7 +2,7 @@
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
 AM_TESTS_ENVIRONMENT = SS_TOP_SRCDIR='$(abs_top_srcdir)' SS_TOP_BUILDDIR='$(abs_top_builddir)' \
-	SS_TESTDATA='$(abs_top_srcdir)/../shared/testdata'; export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_TESTDATA;
+	SS_NGINX='$(NGINX)'; export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_NGINX;
 include tests/util.mk
 include tests/analysis.mk
 include tests/tempo.mk

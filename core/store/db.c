@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "core/store/schema.h"
 
@@ -83,10 +84,11 @@ static int migrate(ss_db *db, ss_error *err)
 	return ss_db_exec(db, "COMMIT", err);
 }
 
-int ss_db_open(const char *path, ss_db **out, ss_error *err)
+static int open_once(const char *path, ss_db **out, ss_error *err, int *busy)
 {
 	ss_db *db = calloc(1, sizeof *db);
 	*out = NULL;
+	*busy = 0;
 	if (db == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory opening database");
 	db->path = strdup(path);
@@ -110,11 +112,28 @@ int ss_db_open(const char *path, ss_db **out, ss_error *err)
 		       "PRAGMA journal_size_limit = 67108864;",
 		       err) != 0 ||
 	    migrate(db, err) != 0) {
+		int code = sqlite3_errcode(db->h) & 0xff;
+		*busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
 		ss_db_close(db);
 		return -1;
 	}
 	*out = db;
 	return 0;
+}
+
+int ss_db_open(const char *path, ss_db **out, ss_error *err)
+{
+	/* Switching a new file to WAL and the first migration can report SQLITE_BUSY without waiting when
+	 * several processes start at once; retry those a few times with a growing pause. */
+	for (int attempt = 0;; attempt++) {
+		int busy;
+		if (open_once(path, out, err, &busy) == 0)
+			return 0;
+		if (!busy || attempt >= 20)
+			return -1;
+		struct timespec ts = {0, (long)(10 + 10 * attempt) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void ss_db_close(ss_db *db)

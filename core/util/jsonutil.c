@@ -45,6 +45,31 @@ int ss_json_add_bool(json_object *obj, const char *key, int v)
 	return add_value(obj, key, json_object_new_boolean(v ? 1 : 0), 0);
 }
 
+/* json-c accepts NaN and Infinity literals even in strict mode; they are not JSON. */
+static int all_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (!all_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 json_object *ss_json_parse(const char *text, size_t len, int depth)
 {
 	if (len > (size_t)INT32_MAX)
@@ -52,20 +77,23 @@ json_object *ss_json_parse(const char *text, size_t len, int depth)
 	json_tokener *tok = json_tokener_new_ex(depth);
 	if (tok == NULL)
 		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	json_object *root = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error err = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
 	if (root == NULL && err == json_tokener_continue) {
-		/* Input ended inside a value: feed the terminator to learn whether it is complete (numbers). */
+		/* Input ended inside a value: feed a terminator to learn whether it is complete (a bare number).
+		 * All of text was consumed in that case. */
 		root = json_tokener_parse_ex(tok, "", 1);
 		err = json_tokener_get_error(tok);
+		end = len;
 	}
-	if (err != json_tokener_success || (root == NULL && len == 0)) {
+	if (err != json_tokener_success || root == NULL) {
 		json_object_put(root);
 		root = NULL;
-	} else if (json_tokener_get_parse_end(tok) < len) {
+	} else {
 		/* Only whitespace may follow the value. */
-		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+		for (size_t i = end; i < len; i++) {
 			char c = text[i];
 			if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 				json_object_put(root);
@@ -75,6 +103,10 @@ json_object *ss_json_parse(const char *text, size_t len, int depth)
 		}
 	}
 	json_tokener_free(tok);
+	if (root != NULL && !all_finite(root)) {
+		json_object_put(root);
+		root = NULL;
+	}
 	return root;
 }
 

@@ -1,0 +1,159 @@
+/* Config file parsing: defaults, every value type, and errors that name the line. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config/config.h"
+
+static int parse(ss_config *c, const char *text, ss_error *err)
+{
+	ss_config_defaults(c);
+	ss_error_clear(err);
+	return ss_config_parse(c, text, strlen(text), "test.conf", err);
+}
+
+START_TEST(defaults_are_documented_values)
+{
+	ss_config c;
+	ss_config_defaults(&c);
+	ck_assert_int_eq(c.auth, SS_AUTH_REQUIRED);
+	ck_assert_int_eq(c.workers, 2);
+	ck_assert_int_eq(c.max_requests, 10000);
+	ck_assert_str_eq(c.log_level, "info");
+	ck_assert_int_eq(c.key_cache_ttl, 300);
+	ck_assert_int_eq(c.rate_limit_per_minute, 60);
+	ck_assert_int_eq(c.fetch_max_redirects, 3);
+	ck_assert(c.max_analysis_seconds == 30.0);
+	ck_assert(!c.fetch_allow_private);
+	ck_assert_int_eq(ss_config_analysis_slots(&c), 1);
+	ck_assert_int_eq(ss_config_validate(&c, NULL), 0);
+}
+END_TEST
+
+START_TEST(parses_every_type_comments_and_quotes)
+{
+	ss_config c;
+	ss_error err;
+	const char *text = "# a comment\n"
+			   "\n"
+			   "database = /var/lib/x/db.sqlite   # trailing comment\n"
+			   "  state_file=\"/var/lib/x/state file\"\n"
+			   "auth = off\r\n"
+			   "workers = 8\n"
+			   "max_requests = 500\n"
+			   "log_level = debug\n"
+			   "max_analysis_seconds = 12.5\n"
+			   "fetch_allow_private = yes\n"
+			   "fetch_max_bytes = 1048576\n"
+			   "metrics_allow = 127.0.0.1, ::1\n";
+	ck_assert_int_eq(parse(&c, text, &err), 0);
+	ck_assert_str_eq(c.database, "/var/lib/x/db.sqlite");
+	ck_assert_str_eq(c.state_file, "/var/lib/x/state file");
+	ck_assert_int_eq(c.auth, SS_AUTH_OFF);
+	ck_assert_int_eq(c.workers, 8);
+	ck_assert_int_eq(c.max_requests, 500);
+	ck_assert_str_eq(c.log_level, "debug");
+	ck_assert(c.max_analysis_seconds == 12.5);
+	ck_assert(c.fetch_allow_private);
+	ck_assert_int_eq(c.fetch_max_bytes, 1048576);
+	ck_assert_str_eq(c.metrics_allow, "127.0.0.1, ::1");
+	ck_assert_int_eq(ss_config_analysis_slots(&c), 7);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *fragment)
+{
+	ss_config c;
+	ss_error err;
+	ck_assert_int_eq(parse(&c, text, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+	ck_assert_msg(strstr(err.msg, fragment) != NULL, "message '%s' lacks '%s'", err.msg, fragment);
+}
+
+START_TEST(errors_name_the_line)
+{
+	expect_error("workers = 2\nbogus = 1\n", "test.conf:2: unknown key 'bogus'");
+	expect_error("\n\nworkers = many\n", "test.conf:3: bad value for 'workers'");
+	expect_error("workers = 0\n", "test.conf:1: bad value for 'workers'");
+	expect_error("workers = 257\n", "bad value for 'workers'");
+	expect_error("workers = 2x\n", "bad value");
+	expect_error("workers = -1\n", "bad value");
+	expect_error("auth = maybe\n", "expected 'required' or 'off'");
+	expect_error("log_level = loud\n", "expected one of error|warn|info|debug");
+	expect_error("fetch_allow_private = perhaps\n", "expected true or false");
+	expect_error("max_analysis_seconds = nan\n", "bad value");
+	expect_error("max_analysis_seconds = 1e999\n", "bad value");
+	expect_error("database =\n", "empty path");
+	expect_error("just some words\n", "test.conf:1: expected 'key = value'");
+}
+END_TEST
+
+START_TEST(validate_rejects_same_file_for_db_and_state)
+{
+	ss_config c;
+	ss_error err;
+	ck_assert_int_eq(parse(&c, "database = /x\nstate_file = /x\n", &err), 0);
+	ck_assert_int_eq(ss_config_validate(&c, &err), -1);
+	ck_assert(strstr(err.msg, "different") != NULL);
+}
+END_TEST
+
+START_TEST(load_reads_a_file_and_reports_missing_ones)
+{
+	char path[] = "/tmp/ss-config-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	const char *text = "workers = 3\nauth = required\n";
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_int_eq(ss_config_load(&c, path, &err), 0);
+	ck_assert_int_eq(c.workers, 3);
+	unlink(path);
+	ck_assert_int_eq(ss_config_load(&c, path, &err), -1);
+	ck_assert(strstr(err.msg, "cannot open") != NULL);
+}
+END_TEST
+
+START_TEST(shipped_config_file_is_valid)
+{
+	const char *top = getenv("SS_TOP_SRCDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/conf/songscope.conf", top ? top : ".");
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_msg(ss_config_load(&c, path, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	/* The shipped file documents the defaults: loading it must not change them. */
+	ss_config d;
+	ss_config_defaults(&d);
+	ck_assert_int_eq(c.workers, d.workers);
+	ck_assert_int_eq(c.auth, d.auth);
+	ck_assert_int_eq(c.max_requests, d.max_requests);
+	ck_assert_int_eq(c.rate_limit_per_minute, d.rate_limit_per_minute);
+	ck_assert_int_eq(c.fetch_max_bytes, d.fetch_max_bytes);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("parse");
+	tcase_add_test(tc, defaults_are_documented_values);
+	tcase_add_test(tc, parses_every_type_comments_and_quotes);
+	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
+	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
+	tcase_add_test(tc, shipped_config_file_is_valid);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

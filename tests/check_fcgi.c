@@ -1,0 +1,147 @@
+/* Request parsing (routed path, query strings, Content-Length) and routing (404/405/Allow). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi/request.h"
+#include "fcgi/router.h"
+
+START_TEST(route_path_prefers_path_info)
+{
+	char out[64];
+	ck_assert_int_eq(ss_req_route_path("/health", "/songscope/health", "/songscope", "/songscope/health?x", out,
+					   sizeof out),
+			 0);
+	ck_assert_str_eq(out, "/health");
+	ck_assert_int_eq(ss_req_route_path("", "/cache/12", "", NULL, out, sizeof out), 0);
+	ck_assert_str_eq(out, "/cache/12");
+	ck_assert_int_eq(ss_req_route_path(NULL, NULL, "/stats", NULL, out, sizeof out), 0);
+	ck_assert_str_eq(out, "/stats");
+	ck_assert_int_eq(ss_req_route_path(NULL, NULL, NULL, "/cache/search?q=a/b#frag", out, sizeof out), 0);
+	ck_assert_str_eq(out, "/cache/search");
+	ck_assert_int_eq(ss_req_route_path("/health///", NULL, NULL, NULL, out, sizeof out), 0);
+	ck_assert_str_eq(out, "/health");
+	ck_assert_int_eq(ss_req_route_path("/", NULL, NULL, NULL, out, sizeof out), 0);
+	ck_assert_str_eq(out, "/");
+	ck_assert_int_eq(ss_req_route_path(NULL, NULL, NULL, NULL, out, sizeof out), -1);
+	ck_assert_int_eq(ss_req_route_path("health", NULL, NULL, NULL, out, sizeof out), -1);
+	char longpath[200];
+	memset(longpath, 'a', sizeof longpath - 1);
+	longpath[0] = '/';
+	longpath[sizeof longpath - 1] = '\0';
+	ck_assert_int_eq(ss_req_route_path(longpath, NULL, NULL, NULL, out, sizeof out), -1);
+}
+END_TEST
+
+START_TEST(query_parameters_are_decoded)
+{
+	char v[32];
+	ck_assert_int_eq(ss_query_get("limit=10&offset=5", "offset", v, sizeof v), 1);
+	ck_assert_str_eq(v, "5");
+	ck_assert_int_eq(ss_query_get("q=100%25+pure&x", "q", v, sizeof v), 1);
+	ck_assert_str_eq(v, "100% pure");
+	ck_assert_int_eq(ss_query_get("q=a&x", "x", v, sizeof v), 1);
+	ck_assert_str_eq(v, "");
+	ck_assert_int_eq(ss_query_get("%6Eamespace=all", "namespace", v, sizeof v), 1);
+	ck_assert_str_eq(v, "all");
+	ck_assert_int_eq(ss_query_get("limit=10", "offset", v, sizeof v), 0);
+	ck_assert_int_eq(ss_query_get("", "q", v, sizeof v), 0);
+	ck_assert_int_eq(ss_query_get(NULL, "q", v, sizeof v), 0);
+	ck_assert_int_eq(ss_query_get("q=%zz", "q", v, sizeof v), -1);
+	ck_assert_int_eq(ss_query_get("q=%4", "q", v, sizeof v), -1);
+	ck_assert_int_eq(ss_query_get("q=a%00b", "q", v, sizeof v), -1);
+	ck_assert_int_eq(ss_query_get("q=0123456789012345678901234567890123456789", "q", v, sizeof v), -1);
+	/* The first occurrence wins. */
+	ck_assert_int_eq(ss_query_get("a=1&a=2", "a", v, sizeof v), 1);
+	ck_assert_str_eq(v, "1");
+}
+END_TEST
+
+START_TEST(content_length_is_strict)
+{
+	unsigned long long n;
+	ck_assert_int_eq(ss_req_parse_content_length(NULL, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ss_req_parse_content_length("", &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ss_req_parse_content_length("1048576", &n), 0);
+	ck_assert_uint_eq(n, 1048576);
+	ck_assert_int_eq(ss_req_parse_content_length("-1", &n), -1);
+	ck_assert_int_eq(ss_req_parse_content_length("12 ", &n), -1);
+	ck_assert_int_eq(ss_req_parse_content_length(" 12", &n), -1);
+	ck_assert_int_eq(ss_req_parse_content_length("1e3", &n), -1);
+	ck_assert_int_eq(ss_req_parse_content_length("99999999999999999999999", &n), -1);
+}
+END_TEST
+
+START_TEST(methods_parse)
+{
+	ck_assert_int_eq(ss_req_method_parse("GET"), SS_M_GET);
+	ck_assert_int_eq(ss_req_method_parse("DELETE"), SS_M_DELETE);
+	ck_assert_int_eq(ss_req_method_parse("get"), SS_M_OTHER);
+	ck_assert_int_eq(ss_req_method_parse("BREW"), SS_M_OTHER);
+	ck_assert_int_eq(ss_req_method_parse(NULL), SS_M_OTHER);
+}
+END_TEST
+
+START_TEST(router_finds_routes_and_reports_allowed_methods)
+{
+	unsigned allowed;
+	long long id;
+	const ss_route *r = ss_router_match("/health", SS_M_GET, &allowed, &id);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->name, "health");
+	ck_assert_int_eq(r->scope, SS_SCOPE_NONE);
+	ck_assert_int_eq(id, -1);
+	/* HEAD is served wherever GET is. */
+	ck_assert_ptr_nonnull(ss_router_match("/health", SS_M_HEAD, &allowed, &id));
+	ck_assert_ptr_null(ss_router_match("/health", SS_M_POST, &allowed, &id));
+	ck_assert(allowed & SS_M_GET);
+	ck_assert(!(allowed & SS_M_POST));
+	ck_assert_ptr_null(ss_router_match("/no/such/thing", SS_M_GET, &allowed, &id));
+	ck_assert_uint_eq(allowed, 0);
+	ck_assert_ptr_null(ss_router_match("/Health", SS_M_GET, &allowed, &id));
+	ck_assert_uint_eq(allowed, 0);
+	char allow[64];
+	ss_router_allow_header(SS_M_GET | SS_M_HEAD | SS_M_DELETE, allow, sizeof allow);
+	ck_assert_str_eq(allow, "GET, HEAD, DELETE");
+}
+END_TEST
+
+START_TEST(every_route_is_well_formed)
+{
+	ck_assert_uint_gt(ss_route_count, 0);
+	for (unsigned i = 0; i < ss_route_count; i++) {
+		const ss_route *r = &ss_routes[i];
+		ck_assert_ptr_nonnull(r->fn);
+		ck_assert_ptr_nonnull(r->name);
+		ck_assert_msg(r->pattern[0] == '/', "route %s", r->name);
+		ck_assert_msg(r->methods != 0, "route %s has no method", r->name);
+		const char *brace = strchr(r->pattern, '{');
+		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0, "route %s: only a trailing {id}", r->name);
+		/* Everything but /health needs a key when auth is on. */
+		if (strcmp(r->pattern, "/health") != 0)
+			ck_assert_msg(r->scope != SS_SCOPE_NONE, "route %s is open", r->name);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fcgi");
+	TCase *tc = tcase_create("request");
+	tcase_add_test(tc, route_path_prefers_path_info);
+	tcase_add_test(tc, query_parameters_are_decoded);
+	tcase_add_test(tc, content_length_is_strict);
+	tcase_add_test(tc, methods_parse);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("router");
+	tcase_add_test(tc, router_finds_routes_and_reports_allowed_methods);
+	tcase_add_test(tc, every_route_is_well_formed);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

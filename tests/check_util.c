@@ -1,0 +1,168 @@
+/* Core utilities: capped buffer, strict number parsing, JSON helpers, error codes, key names. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/result.h"
+#include "core/util/buf.h"
+#include "core/util/error.h"
+#include "core/util/jsonutil.h"
+#include "core/util/strnum.h"
+
+START_TEST(buf_grows_and_respects_its_limit)
+{
+	ss_buf b;
+	ss_buf_init(&b, 1000);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(ss_buf_append(&b, "0123456789", 10), 0);
+	ck_assert_uint_eq(b.len, 1000);
+	ck_assert_int_eq(ss_buf_append(&b, "x", 1), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_uint_eq(b.len, 1000);
+	ck_assert_int_eq(b.data[1000], '\0');
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_buf_printf(&b, "%s-%d", "abc", 42), 0);
+	ck_assert_str_eq(b.data, "abc-42");
+	size_t n;
+	char *p = ss_buf_steal(&b, &n);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_ptr_null(b.data);
+	free(p);
+	ss_buf_free(&b);
+	ss_buf_free(&b);
+}
+END_TEST
+
+START_TEST(strict_integers)
+{
+	int64_t v;
+	uint64_t u;
+	ck_assert_int_eq(ss_parse_i64("42", 0, 100, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(ss_parse_i64("-5", -10, 10, &v), 0);
+	ck_assert_int_eq(v, -5);
+	ck_assert_int_eq(ss_parse_i64("-5", 0, 10, &v), -1);
+	ck_assert_int_eq(ss_parse_i64("101", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_i64("", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_i64(" 1", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_i64("+1", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_i64("1 ", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_i64("0x10", 0, 100, &v), -1);
+	ck_assert_int_eq(ss_parse_u64("18446744073709551615", UINT64_MAX, &u), 0);
+	ck_assert_int_eq(ss_parse_u64("18446744073709551616", UINT64_MAX, &u), -1);
+	ck_assert_int_eq(ss_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &v), 0);
+	ck_assert(v == INT64_MIN);
+	ck_assert_int_eq(ss_parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, &v), -1);
+}
+END_TEST
+
+START_TEST(strict_doubles_and_bools)
+{
+	double d;
+	bool b;
+	ck_assert_int_eq(ss_parse_double("1.5", 0, 2, &d), 0);
+	ck_assert(d == 1.5);
+	ck_assert_int_eq(ss_parse_double("inf", 0, 1e300, &d), -1);
+	ck_assert_int_eq(ss_parse_double("nan", -1, 1, &d), -1);
+	ck_assert_int_eq(ss_parse_double("3", 0, 2, &d), -1);
+	ck_assert_int_eq(ss_parse_double("1.5x", 0, 2, &d), -1);
+	ck_assert_int_eq(ss_parse_bool("Yes", &b), 0);
+	ck_assert(b);
+	ck_assert_int_eq(ss_parse_bool("off", &b), 0);
+	ck_assert(!b);
+	ck_assert_int_eq(ss_parse_bool("2", &b), -1);
+}
+END_TEST
+
+START_TEST(json_never_emits_nan)
+{
+	json_object *o = json_object_new_object();
+	ck_assert_int_eq(ss_json_add_double(o, "a", NAN), 0);
+	ck_assert_int_eq(ss_json_add_double(o, "b", INFINITY), 0);
+	ck_assert_int_eq(ss_json_add_double(o, "c", 0.25), 0);
+	ck_assert_int_eq(ss_json_add_string(o, "d", NULL), 0);
+	ck_assert_str_eq(ss_json_text(o, NULL), "{\"a\":null,\"b\":null,\"c\":0.25,\"d\":null}");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(json_parse_is_strict)
+{
+	const char *good = "{\"url\": \"http://x/a\", \"n\": [1,2]}  \n";
+	json_object *o = ss_json_parse(good, strlen(good), 8);
+	ck_assert_ptr_nonnull(o);
+	json_object_put(o);
+	o = ss_json_parse("5", 1, 8);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_get_int(o), 5);
+	json_object_put(o);
+	const char *bad[] = {"{", "{\"a\":1} x", "\"\xff\"", "[1,]", "", "{\"a\":NaN}", "[[[[[[[[[[1]]]]]]]]]]"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(ss_json_parse(bad[i], strlen(bad[i]), 8) == NULL, "accepted %s", bad[i]);
+	/* Embedded NUL inside the given length is not valid JSON text. */
+	ck_assert_ptr_null(ss_json_parse("{}\0{}", 5, 8));
+}
+END_TEST
+
+START_TEST(error_codes_map_to_api_names)
+{
+	ck_assert_str_eq(ss_code_name(SS_ERR_TOO_LARGE), "payload_too_large");
+	ck_assert_int_eq(ss_code_http_status(SS_ERR_TOO_LARGE), 413);
+	ck_assert_str_eq(ss_code_name(SS_ERR_MISSING_KEY), "missing_api_key");
+	ck_assert_int_eq(ss_code_http_status(SS_ERR_MISSING_KEY), 401);
+	ck_assert_int_eq(ss_code_http_status(SS_ERR_DAILY_LIMIT), 429);
+	ck_assert_str_eq(ss_code_name(SS_ERR_NOMEM), "internal");
+	ck_assert_str_eq(ss_code_name((ss_code)999), "internal");
+	for (int c = 0; c < SS_CODE_COUNT; c++)
+		ck_assert_ptr_nonnull(ss_code_name((ss_code)c));
+	ss_error e;
+	ck_assert_int_eq(ss_error_set(&e, SS_ERR_BAD_REQUEST, "x=%d", 3), -1);
+	ck_assert_str_eq(e.msg, "x=3");
+}
+END_TEST
+
+START_TEST(key_names_round_trip)
+{
+	char buf[16];
+	for (int k = 0; k < 12; k++) {
+		for (int m = 0; m < 2; m++) {
+			int k2, m2;
+			ss_key_name(k, m, buf, sizeof buf);
+			ck_assert_int_eq(ss_key_parse(buf, &k2, &m2), 0);
+			ck_assert_int_eq(k2, k);
+			ck_assert_int_eq(m2, m);
+		}
+	}
+	int k, m;
+	ck_assert_str_eq(ss_key_name(1, 0, buf, sizeof buf), "C# Minor");
+	ck_assert_int_eq(ss_key_parse("Bb minor", &k, &m), 0);
+	ck_assert_int_eq(k, 10);
+	ck_assert_int_eq(m, 0);
+	ck_assert_int_eq(ss_key_parse("Cb major", &k, &m), 0);
+	ck_assert_int_eq(k, 11);
+	ck_assert_int_eq(ss_key_parse("H major", &k, &m), -1);
+	ck_assert_int_eq(ss_key_parse("C dorian", &k, &m), -1);
+	ck_assert_str_eq(ss_key_name(12, 1, buf, sizeof buf), "Unknown");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("util");
+	tcase_add_test(tc, buf_grows_and_respects_its_limit);
+	tcase_add_test(tc, strict_integers);
+	tcase_add_test(tc, strict_doubles_and_bools);
+	tcase_add_test(tc, json_never_emits_nan);
+	tcase_add_test(tc, json_parse_is_strict);
+	tcase_add_test(tc, error_codes_map_to_api_names);
+	tcase_add_test(tc, key_names_round_trip);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

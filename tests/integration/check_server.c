@@ -1,0 +1,305 @@
+/* The responder behind a real nginx: /health, JSON 404/405, a killed responder is replaced, recycling,
+ * SIGHUP reload, and SIGTERM stops everything cleanly. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util/jsonutil.h"
+#include "tests/integration/harness.h"
+
+static ss_it_server srv;
+
+static void setup_shared(void)
+{
+	ss_it_opts o = {.workers = 2, .auth = "off"};
+	ss_it_start(&srv, &o);
+}
+
+static void teardown_shared(void)
+{
+	ss_it_stop(&srv);
+}
+
+static json_object *get_field(json_object *o, const char *k, json_type t)
+{
+	json_object *v;
+	ck_assert_msg(json_object_object_get_ex(o, k, &v), "missing field %s", k);
+	ck_assert_msg(json_object_is_type(v, t), "field %s has type %s", k, json_type_to_name(json_object_get_type(v)));
+	return v;
+}
+
+START_TEST(health_reports_healthy_with_client_fields)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	char ct[64];
+	ck_assert(ss_it_header(&r, "Content-Type", ct, sizeof ct));
+	ck_assert_str_eq(ct, "application/json");
+	json_object *o = ss_it_json(&r);
+	/* The clients' ServerStatus model requires running (Bool), port (Int), version (String). */
+	ck_assert(json_object_get_boolean(get_field(o, "running", json_type_boolean)));
+	ck_assert_int_eq(json_object_get_int(get_field(o, "port", json_type_int)), srv.port);
+	ck_assert_str_eq(json_object_get_string(get_field(o, "version", json_type_string)), PACKAGE_VERSION);
+	ck_assert_str_eq(json_object_get_string(get_field(o, "status", json_type_string)), "healthy");
+	ck_assert_str_eq(json_object_get_string(get_field(o, "server", json_type_string)), "songscope");
+	const char *ts = json_object_get_string(get_field(o, "timestamp", json_type_string));
+	ck_assert_uint_eq(strlen(ts), 19);
+	ck_assert(ts[4] == '-' && ts[10] == ' ' && ts[13] == ':');
+	ck_assert(json_object_get_double(get_field(o, "uptime", json_type_double)) >= 0);
+	json_object_put(o);
+	ss_it_resp_free(&r);
+
+	/* Query strings and a trailing slash route to the same endpoint; HEAD is answered without a body. */
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/health/?probe=1", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(ss_it_request(&srv, "HEAD", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body.len, 0);
+	ss_it_resp_free(&r);
+}
+END_TEST
+
+START_TEST(unknown_paths_get_json_404)
+{
+	const char *paths[] = {"/", "/nope", "/health/extra", "/HEALTH", "/cache/abc/def", "/health%20"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&srv, "GET", paths[i], NULL, NULL, 0, &r), 0);
+		ss_it_assert_error(&r, 404, "not_found");
+		ss_it_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(unparsable_requests_get_json_400)
+{
+	/* nginx refuses a path escaping the root before the responder sees it: still JSON. */
+	ss_it_resp r;
+	const char *paths[] = {"/%2e%2e/etc/passwd", "/health%00"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		ck_assert_int_eq(ss_it_request(&srv, "GET", paths[i], NULL, NULL, 0, &r), 0);
+		ss_it_assert_error(&r, 400, "bad_request");
+		ss_it_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(wrong_method_gets_json_405_with_allow)
+{
+	const char *methods[] = {"POST", "DELETE", "PUT", "PATCH"};
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&srv, methods[i], "/health", NULL, "{}", 2, &r), 0);
+		ss_it_assert_error(&r, 405, "method_not_allowed");
+		char allow[64];
+		ck_assert(ss_it_header(&r, "Allow", allow, sizeof allow));
+		ck_assert_str_eq(allow, "GET, HEAD");
+		ss_it_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(oversized_body_is_refused_as_json)
+{
+	/* nginx's client_max_body_size (50m in conf/nginx) answers before the responder sees the body; it
+	 * must still be JSON, never an HTML error page. */
+	size_t n = 51u * 1024 * 1024;
+	char *big = calloc(1, n);
+	ck_assert_ptr_nonnull(big);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "POST", "/health", NULL, big, n, &r), 0);
+	free(big);
+	ss_it_assert_error(&r, 413, "payload_too_large");
+	ss_it_resp_free(&r);
+}
+END_TEST
+
+START_TEST(killed_responder_is_replaced)
+{
+	pid_t kids[8];
+	int n = ss_it_children(srv.master_pid, kids, 8);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(kill(kids[0], SIGKILL), 0);
+	/* The other responder keeps serving while the master replaces the dead one. */
+	for (int i = 0; i < 20; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_msg(ss_it_wait_children(srv.master_pid, 2, &kids[0], 1) == 0, "dead responder was not replaced");
+	pid_t now[8];
+	ck_assert_int_eq(ss_it_children(srv.master_pid, now, 8), 2);
+	ck_assert(now[0] == kids[1] || now[1] == kids[1]);
+}
+END_TEST
+
+/* ---- tests that stop or reconfigure the service get their own instance ---- */
+
+START_TEST(sigterm_stops_everything_cleanly)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 3, .auth = "off"};
+	ss_it_start(&s, &o);
+	pid_t kids[8];
+	int n = ss_it_children(s.master_pid, kids, 8);
+	ck_assert_int_eq(n, 3);
+	struct stat st;
+	ck_assert_int_eq(stat(s.socket, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+
+	ck_assert_int_eq(ss_it_stop_songscope(&s), 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(kill(kids[i], 0) != 0 && errno == ESRCH, "responder %d survived", (int)kids[i]);
+	ck_assert_msg(stat(s.socket, &st) != 0 && errno == ENOENT, "socket file left behind");
+
+	/* With the service down, nginx still answers in JSON (its error_page), with Retry-After. */
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ss_it_assert_error(&r, 503, "busy");
+	char ra[16];
+	ck_assert(ss_it_header(&r, "Retry-After", ra, sizeof ra));
+	ss_it_resp_free(&r);
+	ss_it_stop(&s);
+}
+END_TEST
+
+START_TEST(responders_recycle_after_max_requests)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 2, .auth = "off", .extra_conf = "max_requests = 5\n"};
+	ss_it_start(&s, &o);
+	pid_t first[8];
+	ck_assert_int_eq(ss_it_children(s.master_pid, first, 8), 2);
+	for (int i = 0; i < 40; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+		ck_assert_msg(r.status == 200, "request %d got %ld", i, r.status);
+		ss_it_resp_free(&r);
+	}
+	/* 40 requests across two responders that each serve at most 5 (+-10%): all were replaced. */
+	ck_assert_msg(ss_it_wait_children(s.master_pid, 2, first, 2) == 0, "responders were not recycled");
+	ss_it_stop(&s);
+}
+END_TEST
+
+START_TEST(sighup_reloads_config_and_replaces_responders)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 2, .auth = "off"};
+	ss_it_start(&s, &o);
+	pid_t first[8];
+	ck_assert_int_eq(ss_it_children(s.master_pid, first, 8), 2);
+
+	/* A broken config is refused: responders stay. */
+	FILE *f = fopen(s.conf, "a");
+	fputs("workers = lots\n", f);
+	fclose(f);
+	ck_assert_int_eq(kill(s.master_pid, SIGHUP), 0);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ss_it_resp_free(&r);
+	pid_t same[8];
+	ck_assert_int_eq(ss_it_children(s.master_pid, same, 8), 2);
+	ck_assert((same[0] == first[0] || same[0] == first[1]) && (same[1] == first[0] || same[1] == first[1]));
+
+	/* A valid one with 3 workers: a new generation replaces the old. */
+	char text[1024];
+	snprintf(text, sizeof text, "database = %s\nstate_file = %s\nauth = off\nworkers = 3\n", s.db, s.state);
+	f = fopen(s.conf, "w");
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(kill(s.master_pid, SIGHUP), 0);
+	ck_assert_msg(ss_it_wait_children(s.master_pid, 3, first, 2) == 0, "reload did not replace responders");
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		ss_it_resp_free(&r);
+	}
+	ss_it_stop(&s);
+}
+END_TEST
+
+START_TEST(unusable_database_makes_health_503)
+{
+	ss_it_server s;
+	/* A database path inside a directory that does not exist cannot be opened. */
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "database = /nonexistent-dir/x/songscope.db\n"};
+	ss_it_start(&s, &o);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 503);
+	json_object *o2 = ss_it_json(&r);
+	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
+	ck_assert(json_object_get_boolean(get_field(o2, "running", json_type_boolean)));
+	/* The reason is logged for the operator but no file path is revealed to the caller. */
+	ck_assert(strstr(r.body.data, "nonexistent") == NULL);
+	json_object_put(o2);
+	ss_it_resp_free(&r);
+	ss_it_stop(&s);
+}
+END_TEST
+
+START_TEST(invalid_config_exits_2_naming_the_line)
+{
+	char path[] = "/tmp/ss-badconf-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	const char *text = "workers = 2\n\nfrobnicate = yes\n";
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "%s --check-config --config %s 2>&1", bin, path);
+	FILE *p = popen(cmd, "r");
+	char out[512] = "";
+	size_t got = fread(out, 1, sizeof out - 1, p);
+	out[got] = '\0';
+	int st = pclose(p);
+	unlink(path);
+	ck_assert_int_eq(WEXITSTATUS(st), 2);
+	ck_assert_msg(strstr(out, ":3: unknown key 'frobnicate'") != NULL, "got: %s", out);
+}
+END_TEST
+
+int main(void)
+{
+	if (!ss_it_have_nginx()) {
+		fprintf(stderr, "nginx not found (SS_NGINX); skipping integration tests\n");
+		return 77;
+	}
+	Suite *s = suite_create("server");
+	TCase *tc = tcase_create("shared");
+	tcase_add_unchecked_fixture(tc, setup_shared, teardown_shared);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, health_reports_healthy_with_client_fields);
+	tcase_add_test(tc, unknown_paths_get_json_404);
+	tcase_add_test(tc, unparsable_requests_get_json_400);
+	tcase_add_test(tc, wrong_method_gets_json_405_with_allow);
+	tcase_add_test(tc, oversized_body_is_refused_as_json);
+	tcase_add_test(tc, killed_responder_is_replaced);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, sigterm_stops_everything_cleanly);
+	tcase_add_test(tc, responders_recycle_after_max_requests);
+	tcase_add_test(tc, sighup_reloads_config_and_replaces_responders);
+	tcase_add_test(tc, unusable_database_makes_health_503);
+	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

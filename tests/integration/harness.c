@@ -1,0 +1,591 @@
+#include "tests/integration/harness.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "core/util/jsonutil.h"
+
+#define WAIT_SECONDS 15.0
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The one pause the harness uses: between polls of a condition that has no event to wait on. */
+static void brief_pause(void)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+}
+
+const char *ss_it_builddir(void)
+{
+	const char *d = getenv("SS_TOP_BUILDDIR");
+	return d ? d : ".";
+}
+
+const char *ss_it_srcdir(void)
+{
+	const char *d = getenv("SS_TOP_SRCDIR");
+	return d ? d : ".";
+}
+
+static const char *nginx_path(void)
+{
+	const char *p = getenv("SS_NGINX");
+	return p && p[0] ? p : NULL;
+}
+
+bool ss_it_have_nginx(void)
+{
+	const char *p = nginx_path();
+	return p != NULL && access(p, X_OK) == 0;
+}
+
+static void tail_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- %s ----\n", path);
+	char line[512];
+	long lines = 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		lines++;
+	rewind(f);
+	long skip = lines > 30 ? lines - 30 : 0;
+	for (long i = 0; fgets(line, sizeof line, f) != NULL; i++)
+		if (i >= skip)
+			fputs(line, stderr);
+	fclose(f);
+}
+
+static void dump_logs(ss_it_server *s)
+{
+	char p[400];
+	snprintf(p, sizeof p, "%s/songscope.log", s->dir);
+	tail_file(p);
+	snprintf(p, sizeof p, "%s/nginx-error.log", s->dir);
+	tail_file(p);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+const char *ss_it_write_file(ss_it_server *s, const char *name, const void *data, size_t len)
+{
+	static char path[512];
+	snprintf(path, sizeof path, "%s/%s", s->dir, name);
+	FILE *f = fopen(path, "wb");
+	ck_assert_msg(f != NULL, "cannot write %s", path);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+	return path;
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		ss_buf_append(&b, chunk, n);
+	fclose(f);
+	if (b.data == NULL)
+		ss_buf_append(&b, "", 0);
+	return ss_buf_steal(&b, NULL);
+}
+
+/* Replace every occurrence of `from` by `to` in text (returns a new string). */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	size_t fl = strlen(from);
+	const char *p = text;
+	const char *hit;
+	while ((hit = strstr(p, from)) != NULL) {
+		ss_buf_append(&b, p, (size_t)(hit - p));
+		ss_buf_puts(&b, to);
+		p = hit + fl;
+	}
+	ss_buf_puts(&b, p);
+	return ss_buf_steal(&b, NULL);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = 0;
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static int port_accepts(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static pid_t spawn(char *const argv[], const char *log_path, const char *notify)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Servers never outlive the test process. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+			close(fd);
+		}
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			close(devnull);
+		}
+		if (notify)
+			setenv("NOTIFY_SOCKET", notify, 1);
+		else
+			unsetenv("NOTIFY_SOCKET");
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+void ss_it_start_songscope(ss_it_server *s)
+{
+	char notify[400], log[400], bin[512];
+	snprintf(notify, sizeof notify, "%s/notify.sock", s->dir);
+	snprintf(log, sizeof log, "%s/songscope.log", s->dir);
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+
+	unlink(notify);
+	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	ck_assert(strlen(notify) < sizeof sa.sun_path);
+	strcpy(sa.sun_path, notify);
+	ck_assert_msg(nfd >= 0 && bind(nfd, (struct sockaddr *)&sa, sizeof sa) == 0, "notify socket: %s",
+		      strerror(errno));
+
+	/* workers come from the config file, so a SIGHUP reload can change them. */
+	char *argv[] = {bin, "--config", s->conf, "--listen", s->socket, NULL};
+	s->master_pid = spawn(argv, log, notify);
+	ck_assert_int_gt(s->master_pid, 0);
+
+	/* Wait for the master's READY=1 (it is sent once the socket listens and responders are forked). */
+	int ready = 0;
+	double deadline = now_mono() + WAIT_SECONDS;
+	while (!ready && now_mono() < deadline) {
+		struct pollfd p = {.fd = nfd, .events = POLLIN};
+		if (poll(&p, 1, 200) > 0) {
+			char msg[256];
+			ssize_t n = recv(nfd, msg, sizeof msg - 1, 0);
+			if (n > 0) {
+				msg[n] = '\0';
+				ready = strstr(msg, "READY=1") != NULL;
+			}
+		}
+		int st;
+		if (waitpid(s->master_pid, &st, WNOHANG) == s->master_pid) {
+			s->master_pid = 0;
+			break;
+		}
+	}
+	close(nfd);
+	unlink(notify);
+	if (!ready) {
+		dump_logs(s);
+		ck_abort_msg("songscope did not become ready");
+	}
+}
+
+static void start_nginx(ss_it_server *s, const ss_it_opts *o)
+{
+	char path[512], p2[16], port[16];
+	snprintf(path, sizeof path, "%s/conf/nginx/songscope.conf", ss_it_srcdir());
+	char *site = read_text(path);
+	ck_assert_msg(site != NULL, "cannot read %s", path);
+	snprintf(port, sizeof port, "127.0.0.1:%d", s->port);
+	char *a = replace_all(site, "127.0.0.1:8080", port);
+	char *b = replace_all(a, "/run/songscope/songscope.sock", s->socket);
+	snprintf(path, sizeof path, "%s/site.conf", s->dir);
+	write_text(path, b);
+	free(site);
+	free(a);
+	free(b);
+
+	/* fastcgi_params ships with nginx; the site includes it relative to the conf dir. */
+	char *params = read_text("/etc/nginx/fastcgi_params");
+	ck_assert_msg(params != NULL, "nginx's fastcgi_params not found");
+	snprintf(path, sizeof path, "%s/fastcgi_params", s->dir);
+	write_text(path, params);
+	free(params);
+
+	char *extra = NULL;
+	if (o->extra_http) {
+		char *e1 = replace_all(o->extra_http, "@DIR@", s->dir);
+		snprintf(p2, sizeof p2, "%d", s->extra_port);
+		extra = replace_all(e1, "@PORT2@", p2);
+		free(e1);
+	}
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	if (geteuid() == 0)
+		ss_buf_puts(&conf, "user root root;\n");
+	ss_buf_printf(&conf,
+		      "daemon off;\nmaster_process on;\nworker_processes 1;\npid %s/nginx.pid;\n"
+		      "error_log %s/nginx-error.log warn;\nevents { worker_connections 512; }\n"
+		      "http {\n  access_log off;\n  default_type application/octet-stream;\n"
+		      "  client_body_temp_path %s/tmp-body;\n  fastcgi_temp_path %s/tmp-fcgi;\n"
+		      "  proxy_temp_path %s/tmp-proxy;\n  uwsgi_temp_path %s/tmp-uwsgi;\n  scgi_temp_path %s/tmp-scgi;\n"
+		      "  include %s/site.conf;\n%s\n}\n",
+		      s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, s->dir, extra ? extra : "");
+	free(extra);
+	snprintf(path, sizeof path, "%s/nginx.conf", s->dir);
+	write_text(path, conf.data);
+	ss_buf_free(&conf);
+
+	char log[400], errlog[400], bin[512];
+	snprintf(log, sizeof log, "%s/nginx.out", s->dir);
+	snprintf(errlog, sizeof errlog, "%s/nginx-error.log", s->dir);
+	snprintf(bin, sizeof bin, "%s", nginx_path());
+	char *argv[] = {bin, "-e", errlog, "-p", s->dir, "-c", path, NULL};
+	s->nginx_pid = spawn(argv, log, NULL);
+	ck_assert_int_gt(s->nginx_pid, 0);
+	double deadline = now_mono() + WAIT_SECONDS;
+	while (!port_accepts(s->port)) {
+		int st;
+		if (waitpid(s->nginx_pid, &st, WNOHANG) == s->nginx_pid || now_mono() > deadline) {
+			s->nginx_pid = 0;
+			tail_file(log);
+			dump_logs(s);
+			ck_abort_msg("nginx did not start");
+		}
+		brief_pause();
+	}
+}
+
+void ss_it_start(ss_it_server *s, const ss_it_opts *o)
+{
+	static const ss_it_opts none = {0};
+	if (o == NULL)
+		o = &none;
+	memset(s, 0, sizeof *s);
+	const char *tmp = getenv("TMPDIR");
+	snprintf(s->dir, sizeof s->dir, "%s/ss-it-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	chmod(s->dir, 0755);
+	snprintf(s->conf, sizeof s->conf, "%s/songscope.conf", s->dir);
+	snprintf(s->db, sizeof s->db, "%s/songscope.db", s->dir);
+	snprintf(s->state, sizeof s->state, "%s/songscope.state", s->dir);
+	snprintf(s->socket, sizeof s->socket, "%s/fcgi.sock", s->dir);
+	s->workers = o->workers > 0 ? o->workers : 2;
+	s->port = free_port();
+	s->extra_port = free_port();
+	ck_assert(s->port > 0 && s->extra_port > 0);
+	snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
+
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\n%s\n", s->db,
+		      s->state, o->auth ? o->auth : "off", s->workers, o->extra_conf ? o->extra_conf : "");
+	write_text(s->conf, conf.data);
+	ss_buf_free(&conf);
+
+	if (!o->no_songscope)
+		ss_it_start_songscope(s);
+	start_nginx(s, o);
+}
+
+/* Wait for pid to exit within `seconds`; returns its status, or -1 after SIGKILL. */
+static int wait_exit(pid_t pid, double seconds)
+{
+	double deadline = now_mono() + seconds;
+	int st;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0)
+			return -1;
+		if (now_mono() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		brief_pause();
+	}
+}
+
+int ss_it_stop_songscope(ss_it_server *s)
+{
+	if (s->master_pid <= 0)
+		return 0;
+	kill(s->master_pid, SIGTERM);
+	int st = wait_exit(s->master_pid, 40.0);
+	s->master_pid = 0;
+	if (st < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void ss_it_stop(ss_it_server *s)
+{
+	if (s->nginx_pid > 0) {
+		kill(s->nginx_pid, SIGTERM);
+		wait_exit(s->nginx_pid, 10.0);
+		s->nginx_pid = 0;
+	}
+	ss_it_stop_songscope(s);
+	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
+		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = '\0';
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	ss_buf *b = userdata;
+	size_t n = size * nmemb;
+	return ss_buf_append(b, ptr, n) == 0 ? n : 0;
+}
+
+int ss_it_request_url(const char *method, const char *url, const char *const *headers, const void *body,
+		      size_t len, ss_it_resp *out)
+{
+	memset(out, 0, sizeof *out);
+	ss_buf_init(&out->body, 0);
+	ss_buf_init(&out->headers, 0);
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		return -1;
+	struct curl_slist *hl = NULL;
+	for (const char *const *h = headers; h && *h; h++)
+		hl = curl_slist_append(hl, *h);
+	if (body != NULL)
+		hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->headers);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	if (out->body.data == NULL)
+		ss_buf_append(&out->body, "", 0);
+	if (out->headers.data == NULL)
+		ss_buf_append(&out->headers, "", 0);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+int ss_it_request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
+		  const void *body, size_t len, ss_it_resp *out)
+{
+	char url[2048];
+	snprintf(url, sizeof url, "%s%s", s->base_url, path);
+	return ss_it_request_url(method, url, headers, body, len, out);
+}
+
+void ss_it_resp_free(ss_it_resp *r)
+{
+	ss_buf_free(&r->body);
+	ss_buf_free(&r->headers);
+}
+
+int ss_it_header(const ss_it_resp *r, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+	const char *p = r->headers.data;
+	while (p && *p) {
+		const char *eol = strstr(p, "\r\n");
+		size_t linelen = eol ? (size_t)(eol - p) : strlen(p);
+		if (linelen > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+			while (*v == ' ')
+				v++;
+			size_t vl = linelen - (size_t)(v - p);
+			if (vl >= outlen)
+				vl = outlen - 1;
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+			return 1;
+		}
+		p = eol ? eol + 2 : NULL;
+	}
+	return 0;
+}
+
+json_object *ss_it_json(const ss_it_resp *r)
+{
+	json_object *o = ss_json_parse(r->body.data, r->body.len, 64);
+	ck_assert_msg(o != NULL, "response (status %ld) is not strict JSON: %.300s", r->status, r->body.data);
+	return o;
+}
+
+void ss_it_assert_error(const ss_it_resp *r, long status, const char *code)
+{
+	ck_assert_msg(r->status == status, "status %ld, expected %ld: %.300s", r->status, status, r->body.data);
+	char ct[128];
+	ck_assert_msg(ss_it_header(r, "Content-Type", ct, sizeof ct) && strncmp(ct, "application/json", 16) == 0,
+		      "content type of a %ld answer is not JSON", status);
+	json_object *o = ss_it_json(r);
+	json_object *e, *m;
+	ck_assert_msg(json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string),
+		      "no error code in %.300s", r->body.data);
+	ck_assert_str_eq(json_object_get_string(e), code);
+	ck_assert(json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string));
+	ck_assert_uint_gt(strlen(json_object_get_string(m)), 0);
+	json_object_put(o);
+}
+
+int ss_it_children(pid_t pid, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n < max) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || p <= 0)
+			continue;
+		char path[64], buf[512];
+		snprintf(path, sizeof path, "/proc/%ld/stat", p);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t got = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[got] = '\0';
+		/* pid (comm) state ppid ... — comm may contain spaces, so parse after the last ')'. */
+		char *rp = strrchr(buf, ')');
+		char state;
+		long ppid;
+		if (rp == NULL || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
+			continue;
+		if (ppid == pid && state != 'Z')
+			out[n++] = (pid_t)p;
+	}
+	closedir(d);
+	return n;
+}
+
+int ss_it_wait_children(pid_t pid, int n, const pid_t *old, int n_old)
+{
+	double deadline = now_mono() + 10.0;
+	while (now_mono() < deadline) {
+		pid_t kids[64];
+		int k = ss_it_children(pid, kids, 64);
+		int fresh = 1;
+		for (int i = 0; i < k && fresh; i++)
+			for (int j = 0; j < n_old; j++)
+				if (kids[i] == old[j])
+					fresh = 0;
+		if (k == n && fresh)
+			return 0;
+		brief_pause();
+	}
+	return -1;
+}
+
+int ss_it_run(char *const argv[], ss_buf *out)
+{
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char chunk[4096];
+	ssize_t n;
+	while ((n = read(pfd[0], chunk, sizeof chunk)) > 0)
+		if (out)
+			ss_buf_append(out, chunk, (size_t)n);
+	close(pfd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

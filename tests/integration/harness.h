@@ -1,0 +1,95 @@
+/* Integration-test harness: the real songscope.fcgi (its own master, N responders) behind a real nginx
+ * built from conf/nginx/songscope.conf, on a free loopback port, in a private temp dir; libcurl requests. */
+#ifndef SS_TESTS_HARNESS_H
+#define SS_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "core/util/buf.h"
+
+typedef struct ss_it_opts {
+	int workers;            /* responders (default 2) */
+	const char *auth;       /* "required" or "off" (default "off") */
+	const char *extra_conf; /* lines appended to songscope.conf, or NULL */
+	const char *extra_http; /* text added inside nginx's http {} (e.g. a static file server), or NULL;
+				 * "@DIR@" in it is replaced by the temp dir */
+	bool no_songscope;      /* start only nginx (the test starts the responder itself) */
+} ss_it_opts;
+
+typedef struct ss_it_server {
+	char dir[256];         /* private temp dir, removed by ss_it_stop */
+	char conf[320];        /* songscope.conf */
+	char db[320];          /* SQLite file */
+	char state[320];       /* state file */
+	char socket[320];      /* FastCGI unix socket */
+	char base_url[64];     /* http://127.0.0.1:PORT */
+	int port;              /* nginx port */
+	int extra_port;        /* a second free port, for servers in extra_http ("@PORT2@") */
+	pid_t master_pid;      /* songscope master, 0 when not running */
+	pid_t nginx_pid;
+	int workers;
+} ss_it_server;
+
+typedef struct ss_it_resp {
+	long status;
+	ss_buf body;
+	ss_buf headers; /* raw header block */
+} ss_it_resp;
+
+/* Path of the built songscope binaries and source tree (from the test environment). */
+const char *ss_it_builddir(void);
+const char *ss_it_srcdir(void);
+
+/* True when nginx is available; tests call this first and skip (exit 77) otherwise. */
+bool ss_it_have_nginx(void);
+
+/* Start everything; aborts the test (ck_abort) on failure with the logs' tails. */
+void ss_it_start(ss_it_server *s, const ss_it_opts *o);
+
+/* Start (or restart) only the songscope master with the server's config; waits for READY=1. */
+void ss_it_start_songscope(ss_it_server *s);
+
+/* Stop nginx and songscope (SIGTERM, bounded wait, then SIGKILL) and remove the temp dir. */
+void ss_it_stop(ss_it_server *s);
+
+/* SIGTERM the songscope master and wait for it; returns its exit status (or -1 if it had to be killed). */
+int ss_it_stop_songscope(ss_it_server *s);
+
+/* One HTTP request to nginx. headers: NULL-terminated "Name: value" strings or NULL. Returns 0 or -1 on a
+ * transport error. Caller frees with ss_it_resp_free. */
+int ss_it_request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
+		  const void *body, size_t len, ss_it_resp *out);
+
+/* Same to any URL. */
+int ss_it_request_url(const char *method, const char *url, const char *const *headers, const void *body,
+		      size_t len, ss_it_resp *out);
+
+void ss_it_resp_free(ss_it_resp *r);
+
+/* Value of a response header (case-insensitive) into out; returns 1 found, 0 absent. */
+int ss_it_header(const ss_it_resp *r, const char *name, char *out, size_t outlen);
+
+/* Parse the body as strict JSON (NaN/Infinity refused); aborts the test when it is not JSON. */
+json_object *ss_it_json(const ss_it_resp *r);
+
+/* Assert a JSON error answer: status, {"error": code, "message": non-empty string}, JSON content type. */
+void ss_it_assert_error(const ss_it_resp *r, long status, const char *code);
+
+/* Child pids of pid (from /proc), up to max; returns the count. */
+int ss_it_children(pid_t pid, pid_t *out, int max);
+
+/* Wait (bounded, 10 s) until pid has exactly n children none of which is in `old` (n_old entries).
+ * Returns 0 when reached, -1 on timeout. */
+int ss_it_wait_children(pid_t pid, int n, const pid_t *old, int n_old);
+
+/* Run a command with argv (argv[0] a path), capture stdout into out (may be NULL); returns exit status. */
+int ss_it_run(char *const argv[], ss_buf *out);
+
+/* Write a file in the server dir; returns the full path in a static buffer. */
+const char *ss_it_write_file(ss_it_server *s, const char *name, const void *data, size_t len);
+
+#endif

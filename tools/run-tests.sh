@@ -1,0 +1,62 @@
+#!/bin/sh
+# Build songscope and run every test: the Check suites and the integration tests (real responder behind a
+# real nginx on loopback), once with warnings as errors and once under ASan+UBSan.
+# Usage: tools/run-tests.sh [--quick]   (--quick: skip the sanitizer build)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+"$top/tools/install-deps.sh"
+
+if [ -f "$top/config.status" ]; then
+	echo "run-tests: the source tree has an in-tree build; run 'make distclean' there first" >&2
+	exit 2
+fi
+[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null 2>&1)
+jobs=$(nproc)
+
+run_build() { # name, configure flags...
+	name=$1
+	shift
+	dir="$top/build/$name"
+	mkdir -p "$dir"
+	echo "== $name build: configure $*"
+	(cd "$dir" && "$top/configure" --quiet "$@" >/dev/null)
+	make -C "$dir" -j"$jobs" >"$dir/build.out" 2>&1 || { tail -30 "$dir/build.out"; return 1; }
+	echo "== $name build: make check"
+	if ! make -C "$dir" -j"$jobs" check >"$dir/check.out" 2>&1; then
+		grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$dir/check.out" || true
+		for log in $(grep -lE '^(FAIL|ERROR)' $(find "$dir/tests" -name '*.log') 2>/dev/null); do
+			echo "---- $log"
+			tail -40 "$log"
+		done
+		sed -n '/^====/,$p' "$dir/check.out" | grep -E '^#' || true
+		return 1
+	fi
+	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$dir/check.out"
+	return 0
+}
+
+status=0
+run_build werror --enable-werror || status=1
+if [ $quick -eq 0 ]; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		run_build sanitizers --enable-werror --enable-sanitizers || status=1
+fi
+
+# The closing summary counts every test of every build.
+pass=0
+fail=0
+for out in "$top"/build/werror/check.out "$top"/build/sanitizers/check.out; do
+	[ -f "$out" ] || continue
+	[ $quick -eq 1 ] && [ "$out" = "$top/build/sanitizers/check.out" ] && continue
+	p=$(grep -cE '^PASS:' "$out" || true)
+	f=$(grep -cE '^(FAIL|ERROR|XPASS):' "$out" || true)
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
+[ $status -ne 0 ] && [ $fail -eq 0 ] && fail=1
+echo "$pass passed, $fail failed"
+exit $status
