@@ -1,1 +1,9 @@
-# tools/bench
+# tools/bench: benchmark tools (scripts print markdown tables; results go to man/BENCHMARKS.md).
+# songscope-hello: a bare libfcgi responder, the ceiling the HTTP benchmark compares against.
+# songscope-bench-db: the original server's database micro-benchmarks beside songscope's key path, ns/op.
+noinst_PROGRAMS += tools/songscope-hello tools/songscope-bench-db
+tools_songscope_hello_SOURCES = tools/hello-fcgi.c
+tools_songscope_hello_LDADD = $(FCGI_LIBS)
+tools_songscope_bench_db_SOURCES = tools/bench-db.c
+tools_songscope_bench_db_LDADD = $(CORE_LIBS)
+dist_noinst_SCRIPTS += tools/bench-lib.sh tools/bench-http.sh tools/bench-mem.sh
