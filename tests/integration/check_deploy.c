@@ -149,12 +149,28 @@ static void check_too_large(ss_it_server *s)
 	ss_it_resp_free(&r);
 }
 
+/* Runs last: stops songscope's master (where the web server does not own the responders) and expects the web
+ * server's own "responders unreachable" answer to be JSON. */
+static void check_responders_down(ss_it_server *s)
+{
+	if (s->master_pid <= 0)
+		return; /* lighttpd bin-path and mod_fcgid restart their own responders */
+	ck_assert_int_eq(ss_it_stop_songscope(s), 0);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 502 || r.status == 503 || r.status == 504, "status %ld with the responders down",
+		      r.status);
+	ss_it_assert_error(&r, r.status, "busy");
+	ss_it_resp_free(&r);
+}
+
 static const deploy_check checks[] = {
 	{"health", check_health},
 	{"not_found", check_not_found},
 	{"method_not_allowed", check_method_not_allowed},
 	{"upload", check_upload},
 	{"too_large", check_too_large},
+	{"responders_down", check_responders_down}, /* keep last */
 };
 
 START_TEST(api_checks_through_front)
