@@ -393,8 +393,10 @@ static void start_lighttpd(ss_it_server *s, bool spawn_responders)
 	ss_buf_printf(&conf,
 		      "server.document-root = \"%s\"\nserver.bind = \"127.0.0.1\"\nserver.port = %d\n"
 		      "server.errorlog = \"%s/lighttpd-error.log\"\nserver.upload-dirs = ( \"%s\" )\n"
-		      "server.max-worker = 0\ninclude \"%s/site.conf\"\n",
-		      s->dir, s->port, s->dir, s->dir, s->dir);
+		      /* As Debian's lighttpd.conf: the site must not clash with the server's own settings. */
+		      "mimetype.assign = ( \".html\" => \"text/html\", \".json\" => \"application/json\" )\n"
+		      "include \"%s/site.conf\"\n",
+		      s->dir, s->extra_port, s->dir, s->dir, s->dir);
 	snprintf(path, sizeof path, "%s/lighttpd.conf", s->dir);
 	write_text(path, conf.data);
 	ss_buf_free(&conf);
