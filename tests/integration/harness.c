@@ -96,12 +96,14 @@ bool ss_it_have_front(ss_it_front f)
 		return tool_path("SS_LIGHTTPD") != NULL;
 	case SS_IT_APACHE_PROXY:
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_proxy_fcgi.so") &&
-		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so");
+		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
+		       have_apache_module("mod_rewrite.so");
 	case SS_IT_APACHE_FCGID:
 		/* mod_fcgid refuses to run its responders as root: Apache needs an unprivileged user. */
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_fcgid.so") &&
 		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
-		       geteuid() == 0 && (getpwnam("www-data") != NULL || getpwnam("nobody") != NULL);
+		       have_apache_module("mod_rewrite.so") && geteuid() == 0 &&
+		       (getpwnam("www-data") != NULL || getpwnam("nobody") != NULL);
 	case SS_IT_SPAWN_FCGI:
 		return ss_it_have_nginx() && tool_path("SS_SPAWN_FCGI") != NULL;
 	case SS_IT_FRONT_COUNT:
@@ -450,10 +452,11 @@ static void start_apache(ss_it_server *s, bool fcgid)
 		      "LoadModule mpm_event_module %s/mod_mpm_event.so\n"
 		      "LoadModule authz_core_module %s/mod_authz_core.so\n"
 		      "LoadModule alias_module %s/mod_alias.so\n"
+		      "LoadModule rewrite_module %s/mod_rewrite.so\n"
 		      "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\n"
 		      "MinSpareThreads 1\nMaxSpareThreads 16\nDocumentRoot \"%s\"\n"
 		      "<Directory />\n  Require all denied\n</Directory>\n",
-		      m, m, m, s->dir);
+		      m, m, m, m, s->dir);
 	if (fcgid)
 		ss_buf_printf(&conf,
 			      "LoadModule fcgid_module %s/mod_fcgid.so\nFcgidIPCDir \"%s/fcgid\"\n"
