@@ -96,6 +96,7 @@ bool ss_it_have_front(ss_it_front f)
 		return tool_path("SS_LIGHTTPD") != NULL;
 	case SS_IT_APACHE_PROXY:
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_proxy_fcgi.so") &&
+		       have_apache_module("mod_env.so") &&
 		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
 		       have_apache_module("mod_rewrite.so");
 	case SS_IT_APACHE_FCGID:
@@ -464,8 +465,9 @@ static void start_apache(ss_it_server *s, bool fcgid)
 			      m, s->dir, s->dir);
 	else
 		ss_buf_printf(&conf,
-			      "LoadModule proxy_module %s/mod_proxy.so\nLoadModule proxy_fcgi_module %s/mod_proxy_fcgi.so\n",
-			      m, m);
+			      "LoadModule proxy_module %s/mod_proxy.so\nLoadModule proxy_fcgi_module %s/mod_proxy_fcgi.so\n"
+			      "LoadModule env_module %s/mod_env.so\n",
+			      m, m, m);
 	ss_buf_printf(&conf, "Include \"%s/site.conf\"\n", s->dir);
 	snprintf(path, sizeof path, "%s/apache.conf", s->dir);
 	write_text(path, conf.data);
@@ -638,6 +640,41 @@ int ss_it_stop_songscope(ss_it_server *s)
 	return WEXITSTATUS(st);
 }
 
+/* Every descendant of pid (breadth first), up to max. */
+static int descendants(pid_t pid, pid_t *out, int max)
+{
+	int n = ss_it_children(pid, out, max);
+	for (int i = 0; i < n && n < max; i++)
+		n += ss_it_children(out[i], out + n, max - n);
+	return n;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t got = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[got] = '\0';
+	char *rp = strrchr(buf, ')');
+	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z';
+}
+
+/* Wait (bounded) until none of the pids runs any more; SIGKILL what is left after `seconds`. */
+static void wait_gone(const pid_t *pids, int n, double seconds)
+{
+	double deadline = now_mono() + seconds;
+	for (int i = 0; i < n; i++) {
+		while (pid_alive(pids[i]) && now_mono() < deadline)
+			brief_pause();
+		if (pid_alive(pids[i]))
+			kill(pids[i], SIGKILL);
+	}
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
@@ -654,10 +691,14 @@ void ss_it_stop(ss_it_server *s)
 		s->nginx_pid = 0;
 	}
 	if (s->web_pid > 0) {
-		/* lighttpd and Apache stop the responders they spawned themselves. */
+		/* lighttpd and Apache stop the responders they spawned themselves, but do not wait for them:
+		 * note every descendant first and wait until they are gone before the temp dir is removed. */
+		pid_t desc[64];
+		int nd = descendants(s->web_pid, desc, 64);
 		kill(s->web_pid, SIGTERM);
 		wait_exit(s->web_pid, 20.0);
 		s->web_pid = 0;
+		wait_gone(desc, nd, 20.0);
 	}
 	ss_it_stop_songscope(s);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
