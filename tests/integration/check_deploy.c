@@ -184,6 +184,23 @@ static void check_too_large_chunked(ss_it_server *s)
 	ss_it_resp_free(&r);
 }
 
+/* Paths the web servers normalise, refuse or pass on: whoever answers, the answer is a JSON error. */
+static void check_odd_paths(ss_it_server *s)
+{
+	const char *paths[] = {"/%2e%2e/etc/passwd", "/health%00", "/health%20", "/../../etc/passwd", "/%",
+			       "/.songscope-error/status-413.html"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		/* Known limit (conf/lighttpd): lighttpd's own 400 for an unparsable path is HTML. */
+		if ((s->front == SS_IT_LIGHTTPD || s->front == SS_IT_LIGHTTPD_SPAWN) && strstr(paths[i], "%00"))
+			continue;
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(s, "GET", paths[i], NULL, NULL, 0, &r), 0);
+		ck_assert_msg(r.status == 400 || r.status == 404, "GET %s: %ld %.200s", paths[i], r.status, r.body.data);
+		ss_it_assert_error(&r, r.status, r.status == 400 ? "bad_request" : "not_found");
+		ss_it_resp_free(&r);
+	}
+}
+
 /* Runs last: stops songscope's master (where the web server does not own the responders) and expects the web
  * server's own "responders unreachable" answer to be JSON. */
 static void check_responders_down(ss_it_server *s)
@@ -205,6 +222,7 @@ static const deploy_check checks[] = {
 	{"method_not_allowed", check_method_not_allowed},
 	{"upload", check_upload},
 	{"too_large", check_too_large},
+	{"odd_paths", check_odd_paths},
 	{"upload_chunked", check_upload_chunked},
 	{"too_large_chunked", check_too_large_chunked},
 	{"responders_down", check_responders_down}, /* keep last */
