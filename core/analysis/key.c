@@ -1,3 +1,15 @@
+/* Key detection, in order:
+ * 1. resample to 5512.5 Hz (libsoxr, streamed in pieces so memory does not grow with the input);
+ * 2. magnitude STFT with 0.74 s Hann windows and 50 % overlap (core/analysis/stft.h), a block of frames at
+ *    a time;
+ * 3. tuning: circular mean of the deviations of interpolated spectral peaks from the A440 grid (first
+ *    block, tuning.c);
+ * 4. per frame: tuned semitone spectrum C2-B6, removal of harmonics 3/5/6, log compression, local-mean
+ *    whitening, folded into a max-normalised chroma (chroma.c); silent frames are skipped and the
+ *    others averaged with equal weight;
+ * 5. Pearson correlation of the mean chroma with the 24 rotations of a major/minor profile
+ *    (key_profiles.c); the best is the key, the margin over the runner-up gives the confidence, and a
+ *    chroma too flat to be told from noise gives no key. */
 #include "core/analysis/key.h"
 
 #include <math.h>
