@@ -41,13 +41,17 @@
 
 /* Tonality gate on the spread of the mean chroma (standard deviation over mean of its 12 values). The chroma
  * of noise is not perfectly flat: its spread shrinks with the number of frames averaged, about
- * KEY_NOISE_K / sqrt(frames) (white, pink and red noise measure up to 0.28 over 3 s, 0.13 over 10 s, 0.09
- * over 30 s), with a floor for coloured noise. Below max(KEY_NOISE_FLOOR, KEY_NOISE_K / sqrt(frames)) there
- * is no key; confidence ramps to full over the next KEY_TONAL_SPAN. Music measures 0.44 and more (0.47 on
- * 3 s excerpts) on the development clips. */
+ * KEY_NOISE_K / sqrt(frames) (white, pink and red noise measure up to 0.30 over 3 s = 9 frames, 0.13 over
+ * 10 s, 0.11 over 30 s), with a floor for coloured noise. Below max(KEY_NOISE_FLOOR, KEY_NOISE_K /
+ * sqrt(frames)) there is no key; confidence ramps to full over the next KEY_TONAL_SPAN. Music measures 0.43
+ * and more (0.46 on 3 s excerpts) on the development clips. */
 #define KEY_NOISE_FLOOR 0.12
-#define KEY_NOISE_K 0.9
+#define KEY_NOISE_K 1.1
 #define KEY_TONAL_SPAN 0.1
+
+/* Fewer sounding frames than this (about 1.5 s) name no key: a click or the edges of a DC offset are not
+ * enough to tell one. */
+#define KEY_MIN_FRAMES 4
 
 /* Margin of correlation between the best and second-best key that maps to confidence 1 - 1/e. */
 #define KEY_MARGIN_SCALE 0.1
@@ -363,7 +367,7 @@ static int key_analyze_params(const float *x, size_t n, double sr, ss_key_profil
 	if (rc != 0)
 		return -1;
 	out->tuning_cents = r.tuning;
-	if (r.used_frames == 0)
+	if (r.used_frames < KEY_MIN_FRAMES)
 		return 0;
 	key_decide(r.chroma, r.used_frames, profile, out);
 	return 0;
