@@ -274,6 +274,17 @@ START_TEST(degenerate_input)
 	ck_assert_int_eq(k.mode, 0);
 	free(x);
 
+	/* A DC offset only sounds at its two edges: no key. */
+	float *dc = malloc(n * sizeof *dc);
+	ck_assert_ptr_nonnull(dc);
+	for (size_t i = 0; i < n; i++)
+		dc[i] = 0.5f;
+	ck_assert_int_eq(ss_key_analyze(dc, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, -1);
+	ck_assert_double_eq(k.confidence, 0.0);
+	free(dc);
+
 	/* A sample rate that is not a number is an error, not a NaN result. */
 	ck_assert_int_eq(ss_key_analyze(tiny, 100, NAN, SS_KEY_PROFILE_DEFAULT, &k, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
