@@ -29,7 +29,8 @@
  * had the largest margin between the true key and the best wrong one. Averaging Temperley with Krumhansl
  * lost on every measure. Known bias: Temperley's minor profile expects the raised leading tone, so
  * natural-minor music without it tends to be read as its relative major (on 36 unlabelled rendered-MIDI
- * clips Temperley and Krumhansl disagree on 13, mostly this way); the relative key is then the runner-up. */
+ * clips Temperley and Krumhansl disagree on 13, mostly this way); the relative key is then often the
+ * runner-up in top[1]. */
 #define KEY_DEFAULT_PROFILE SS_KEY_PROFILE_TEMPERLEY
 
 /* Input is resampled to this rate (Hz) before the STFT: the chroma stops near 2 kHz, so a quarter of
