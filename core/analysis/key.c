@@ -28,7 +28,7 @@
  * 1.000 / 0.988 / 0.905, Krumhansl 0.957 / 0.914 / 0.761 and edma 0.939 / 0.914 / 0.745, and Temperley
  * had the largest margin between the true key and the best wrong one. Averaging Temperley with Krumhansl
  * lost on every measure. Known bias: Temperley's minor profile expects the raised leading tone, so
- * natural-minor music without it tends to be read as its relative major (on 36 unlabelled rendered-MIDI
+ * natural-minor music without it tends to be read as its relative major (on 31 unlabelled rendered-MIDI
  * clips Temperley and Krumhansl disagree on 13, mostly this way); the relative key is then often the
  * runner-up in top[1]. */
 #define KEY_DEFAULT_PROFILE SS_KEY_PROFILE_TEMPERLEY
