@@ -108,7 +108,7 @@ void ss_chroma_map_free(ss_chroma_map *m)
 }
 
 /* Remove from each semitone the expected 3rd, 5th and 6th harmonics of the (already cleaned) lower ones:
- * these are the partials that land on another pitch class (a fifth, a major third, a fifth). Their
+ * the lowest partials that land on another pitch class (a fifth, a major third, a fifth). Their
  * expected amplitudes relative to the fundamental are strength, strength^3 and strength^4, a rough
  * geometric fall-off with the partial number; the octaves (2, 4) are left alone, they keep the class. */
 static void remove_harmonics(double *s, int n, double strength)
