@@ -1,7 +1,8 @@
 /* Key checks on every request. Hot path (cached key): one hash, one atomic load of the key-change
  * generation, a key cache hit and one short critical section in the state file — no SQLite. Usage rows are
  * batched: written every SS_USAGE_BATCH_MAX rows or USAGE_MAX_AGE_S seconds, and on graceful stop; a
- * SIGKILLed responder loses at most those pending rows (at most 64, at most about a second's worth). */
+ * SIGKILLed responder loses at most those pending rows: at most SS_USAGE_BATCH_MAX (512) and at most about
+ * one second's worth. Their quota use is still counted in the state file; only the api_usage log lags. */
 #include "fcgi/auth.h"
 
 #include <string.h>
@@ -81,10 +82,26 @@ int ss_auth_open(ss_ctx *ctx)
 	return 0;
 }
 
+static double state_checked_at;
+
 static bool state_ready(ss_ctx *ctx)
 {
-	if (ctx->state != NULL)
-		return true;
+	if (ctx->state != NULL) {
+		/* Once a second: has the file been rebuilt or replaced under us? Then follow it, or key changes
+		 * announced in the new file would go unseen here. */
+		double now = ss_time_mono();
+		if (now - state_checked_at < 1.0)
+			return true;
+		state_checked_at = now;
+		if (ss_state_is_current(ctx->state))
+			return true;
+		ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
+		ss_state_close(ctx->state);
+		ctx->state = NULL;
+		if (ctx->keys != NULL)
+			ss_keycache_clear(ctx->keys);
+		state_retry_at = 0;
+	}
 	if (ss_time_mono() < state_retry_at)
 		return false;
 	return open_state(ctx) == 0;

@@ -41,6 +41,11 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 /* Unregister this process (if registered), unmap and close. NULL is a no-op. */
 void ss_state_close(ss_state *st);
 
+/* False when the file at the path st was opened from has since been replaced (rebuilt by another process,
+ * or deleted and recreated) or this mapping was marked unrecoverable: the caller should close st and open
+ * the path again. One stat() call; call it at most about once a second. */
+bool ss_state_is_current(const ss_state *st);
+
 /* True when this open built a new file (first start, lost file, or layout mismatch). */
 bool ss_state_was_created(const ss_state *st);
 
