@@ -173,6 +173,7 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	if (blocked < 0)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 	if (blocked) {
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
 		ss_resp_add_header(req, "Retry-After", "%d", retry);
 		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
 				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
@@ -194,6 +195,7 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	if (!info.valid) {
 		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
 			ss_log_warn("%s", err.msg);
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
 		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
 	}
 
@@ -215,6 +217,10 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	int rc = 0;
 	if (d.verdict != SS_STATE_ALLOWED) {
 		ss_resp_add_header(req, "Retry-After", "%d", d.retry_after_s);
+		ss_state_counter_add(ctx->state,
+				     d.verdict == SS_STATE_DAILY_LIMITED ? SS_STATE_COUNTER_DAILY_LIMITED
+									 : SS_STATE_COUNTER_RATE_LIMITED,
+				     1);
 		if (d.verdict == SS_STATE_DAILY_LIMITED)
 			rc = ss_resp_error(req, SS_ERR_DAILY_LIMIT,
 					   "Daily limit of %lld requests reached; it resets at 00:00 UTC.",

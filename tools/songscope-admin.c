@@ -161,6 +161,10 @@ static void notify_key_change(int64_t forget_id)
 	ss_state *st = NULL;
 	ss_error err;
 	ss_error_clear(&err);
+	/* No state file: no responder has a cache to drop. Do not create one here (this tool may run as
+	 * another user than the service, which could then not open it). */
+	if (access(cfg.state_file, F_OK) != 0)
+		return;
 	if (ss_state_open(cfg.state_file, NULL, NULL, &st, &err) != 0) {
 		fprintf(stderr,
 			"songscope-admin: warning: %s; running responders will notice the change within "
@@ -314,7 +318,7 @@ static int cmd_show(const opts *o)
 		return db_failed(&err);
 	int64_t quota_used = -1;
 	ss_state *st = NULL;
-	if (ss_state_open(cfg.state_file, NULL, NULL, &st, &err) == 0) {
+	if (access(cfg.state_file, F_OK) == 0 && ss_state_open(cfg.state_file, NULL, NULL, &st, &err) == 0) {
 		quota_used = ss_state_day_count(st, id, now);
 		ss_state_close(st);
 	}

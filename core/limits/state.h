@@ -113,6 +113,16 @@ uint64_t ss_state_bump_key_generation(ss_state *st);
 
 /* ---- named counters (lock-free, relaxed atomics) ---- */
 
+/* Counters kept by fcgi/auth.c (for /metrics); indices below SS_STATE_COUNTER_AUTH_FIRST are free for
+ * other modules to name. */
+enum {
+	SS_STATE_COUNTER_AUTH_FIRST = 56,
+	SS_STATE_COUNTER_RATE_LIMITED = 56,  /* requests refused with rate_limited (per-key limiter) */
+	SS_STATE_COUNTER_DAILY_LIMITED = 57, /* requests refused with daily_limit_exceeded */
+	SS_STATE_COUNTER_KEY_INVALID = 58,   /* requests refused with invalid_api_key */
+	SS_STATE_COUNTER_ADDR_BLOCKED = 59   /* requests refused because their address failed too often */
+};
+
 /* Add delta to counter idx (0 <= idx < SS_STATE_COUNTERS; other indices are ignored). Returns the new value.
  * Which index means what is decided by the caller (see fcgi/ for the names in use). */
 uint64_t ss_state_counter_add(ss_state *st, unsigned idx, uint64_t delta);
