@@ -1,1 +1,13 @@
-# tests/store
+# tests/store: analysis cache, overrides, export, counters, migrations
+check_PROGRAMS += tests/check_store
+TESTS += tests/check_store
+tests_check_store_SOURCES = tests/check_store.c
+tests_check_store_CFLAGS = $(TEST_CFLAGS)
+tests_check_store_LDADD = $(TEST_LIBS)
+
+# Admission control (core/limits/admission.c) guards the cache's misses; its suite lives here with it.
+check_PROGRAMS += tests/check_admission
+TESTS += tests/check_admission
+tests_check_admission_SOURCES = tests/check_admission.c
+tests_check_admission_CFLAGS = $(TEST_CFLAGS)
+tests_check_admission_LDADD = $(TEST_LIBS)

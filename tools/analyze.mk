@@ -1,1 +1,12 @@
-# tools/analyze
+# tools/analyze: songscope-analyze (files -> JSON lines), and the accuracy and speed tools of the analysis.
+bin_PROGRAMS += tools/songscope-analyze
+tools_songscope_analyze_SOURCES = tools/analyze.c
+tools_songscope_analyze_LDADD = $(CORE_LIBS)
+
+# songscope-score DIR: tempo/key accuracy on a folder with labels.csv (markdown table).
+# songscope-bench DIR|FILE...: median ms per clip, real-time factor and peak RSS of one analysis.
+noinst_PROGRAMS += tools/songscope-score tools/songscope-bench
+tools_songscope_score_SOURCES = tools/score.c tools/labels.c tools/labels.h
+tools_songscope_score_LDADD = $(CORE_LIBS)
+tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h
+tools_songscope_bench_LDADD = $(CORE_LIBS)

@@ -1,1 +1,7 @@
-# core/analysis/pipeline
+# core/analysis/pipeline: the pipeline, the descriptors it computes itself and the result encoder.
+core_libsscore_a_SOURCES += \
+	core/analysis/pipeline.c \
+	core/analysis/result_json.c \
+	core/analysis/descriptors.c core/analysis/descriptors.h \
+	core/analysis/hpss.c core/analysis/hpss.h \
+	core/analysis/mood.c core/analysis/mood.h

@@ -1,1 +1,6 @@
-# core/analysis/tempo
+# core/analysis/tempo: onset novelty, tempo, DP beat tracking, metre.
+core_libsscore_a_SOURCES += \
+	core/analysis/onset.c core/analysis/onset.h \
+	core/analysis/beats.c core/analysis/beats.h \
+	core/analysis/meter.c core/analysis/meter.h \
+	core/analysis/tempo.c

@@ -1,1 +1,4 @@
-# core/net
+# core/net: outgoing fetches and the address filter they obey
+core_libsscore_a_SOURCES += \
+	core/net/addrfilter.c core/net/addrfilter.h \
+	core/net/fetch.c core/net/fetch.h

@@ -65,6 +65,9 @@ const ss_migration ss_schema_migrations[] = {
 	 ");"
 	 "CREATE INDEX idx_usage_key_time ON api_usage(api_key_id, timestamp);"
 	 "CREATE INDEX idx_usage_time ON api_usage(timestamp);"},
+	{2,
+	 /* Beat times of a cached analysis (JSON array), served with ?beats=1 without bloating result_json. */
+	 "ALTER TABLE analysis_cache ADD COLUMN beats_json TEXT;"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);

@@ -1,0 +1,150 @@
+#include "core/analysis/hpss.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reflect an index into 0..n-1 the way scipy's "reflect" mode does: d c b a | a b c d | d c b a. */
+static size_t reflect(long i, size_t n)
+{
+	const long nn = (long)n;
+	for (;;) {
+		if (i < 0)
+			i = -i - 1;
+		else if (i >= nn)
+			i = 2 * nn - i - 1;
+		else
+			return (size_t)i;
+	}
+}
+
+/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. */
+static void window_replace(float *win, size_t w, float old, float nw)
+{
+	/* locate old (binary search; the value is present) */
+	size_t lo = 0, hi = w;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (win[mid] < old)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t pos = lo < w ? lo : w - 1;
+	/* shift toward where nw belongs */
+	if (nw > old) {
+		while (pos + 1 < w && win[pos + 1] < nw) {
+			win[pos] = win[pos + 1];
+			pos++;
+		}
+	} else {
+		while (pos > 0 && win[pos - 1] > nw) {
+			win[pos] = win[pos - 1];
+			pos--;
+		}
+	}
+	win[pos] = nw;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median-filter HPSS energy over an n_frames x n_bins magnitude matrix (frame-major). */
+static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kernel, size_t freq_kernel,
+		       const unsigned char *active, size_t active_step, double *e_harm, double *e_all, ss_error *err)
+{
+	const size_t tw = time_kernel, th = time_kernel / 2, fw = freq_kernel, fh = freq_kernel / 2;
+	float *wins = malloc(nb * tw * sizeof *wins);
+	float *fwin = malloc(fw * sizeof *fwin);
+	float *hrow = malloc(nb * sizeof *hrow);
+	if (wins == NULL || fwin == NULL || hrow == NULL) {
+		free(wins);
+		free(fwin);
+		free(hrow);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for HPSS");
+	}
+	/* Time windows for frame 0: frames -th..th reflected. */
+	for (size_t k = 0; k < nb; k++) {
+		float *w = wins + k * tw;
+		for (size_t j = 0; j < tw; j++)
+			w[j] = mag[reflect((long)j - (long)th, nf) * nb + k];
+		qsort(w, tw, sizeof *w, cmp_float);
+	}
+	double eh = 0.0, ea = 0.0;
+	for (size_t t = 0; t < nf; t++) {
+		if (t > 0) {
+			/* slide every bin's window from frame t-1 to t */
+			const float *old_row = mag + reflect((long)t - 1 - (long)th, nf) * nb;
+			const float *new_row = mag + reflect((long)t + (long)th, nf) * nb;
+			for (size_t k = 0; k < nb; k++)
+				window_replace(wins + k * tw, tw, old_row[k], new_row[k]);
+		}
+		if (active != NULL && !active[t * active_step])
+			continue;
+		for (size_t k = 0; k < nb; k++)
+			hrow[k] = wins[k * tw + th];
+		/* frequency median along this frame, sliding over bins */
+		const float *row = mag + t * nb;
+		for (size_t j = 0; j < fw; j++)
+			fwin[j] = row[reflect((long)j - (long)fh, nb)];
+		qsort(fwin, fw, sizeof *fwin, cmp_float);
+		for (size_t k = 0; k < nb; k++) {
+			if (k > 0)
+				window_replace(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
+					       row[reflect((long)k + (long)fh, nb)]);
+			double h = hrow[k], p = fwin[fh], x = row[k];
+			double h2 = h * h, p2 = p * p, x2 = x * x;
+			double mh = h2 + p2 > 0.0 ? h2 / (h2 + p2) : 0.5;
+			eh += mh * x2;
+			ea += x2;
+		}
+	}
+	free(wins);
+	free(fwin);
+	free(hrow);
+	*e_harm = eh;
+	*e_all = ea;
+	return 0;
+}
+
+int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kernel, const unsigned char *active,
+		   double *harmonic, double *percussive, ss_error *err)
+{
+	*harmonic = *percussive = NAN;
+	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
+	    time_kernel > 255 || freq_kernel > 255)
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS kernels");
+	if (s->n_bins == 0 || s->n_frames == 0)
+		return 0;
+	/* Pool 2 x 2 cells (power sum: two hops, two bins) so the median filters see a quarter of the cells. */
+	const size_t nf = (s->n_frames + 1) / 2, nb = s->n_bins / 2;
+	if (nb < 1)
+		return 0;
+	float *pooled = malloc(nf * nb * sizeof *pooled);
+	if (pooled == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for HPSS");
+	for (size_t t = 0; t < nf; t++) {
+		const float *r0 = s->mag + (2 * t) * s->n_bins;
+		const float *r1 = 2 * t + 1 < s->n_frames ? r0 + s->n_bins : NULL;
+		float *o = pooled + t * nb;
+		for (size_t k = 0; k < nb; k++) {
+			float p = r0[2 * k] * r0[2 * k] + r0[2 * k + 1] * r0[2 * k + 1];
+			if (r1 != NULL)
+				p += r1[2 * k] * r1[2 * k] + r1[2 * k + 1] * r1[2 * k + 1];
+			o[k] = sqrtf(p);
+		}
+	}
+	double eh = 0.0, ea = 0.0;
+	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, 2, &eh, &ea, err);
+	free(pooled);
+	if (rc != 0)
+		return -1;
+	if (ea > 0.0) {
+		*harmonic = eh / ea;
+		*percussive = 1.0 - *harmonic;
+	}
+	return 0;
+}

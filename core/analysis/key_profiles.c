@@ -1,0 +1,71 @@
+#include "core/analysis/key_profiles.h"
+
+#include <math.h>
+
+/* Krumhansl & Kessler (1982), probe-tone ratings. */
+static const double krumhansl_major[12] = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
+static const double krumhansl_minor[12] = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
+
+/* Temperley (1999, "What's key for key?"), revised Krumhansl-Schmuckler weights. */
+static const double temperley_major[12] = {5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0};
+static const double temperley_minor[12] = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0};
+
+/* Faraldo, Gomez, Jorda & Herrera (2016, "Key estimation in electronic dance music"), the "edma" profiles
+ * derived automatically from an EDM corpus. */
+static const double edma_major[12] = {1.00, 0.29, 0.50, 0.40, 0.60, 0.56, 0.32, 0.80, 0.31, 0.45, 0.42, 0.39};
+static const double edma_minor[12] = {1.00, 0.31, 0.44, 0.58, 0.33, 0.49, 0.29, 0.78, 0.43, 0.29, 0.53, 0.32};
+
+int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const double **minor)
+{
+	switch (profile) {
+	case SS_KEY_PROFILE_KRUMHANSL:
+		*major = krumhansl_major;
+		*minor = krumhansl_minor;
+		return 0;
+	case SS_KEY_PROFILE_TEMPERLEY:
+		*major = temperley_major;
+		*minor = temperley_minor;
+		return 0;
+	case SS_KEY_PROFILE_EDMA:
+		*major = edma_major;
+		*minor = edma_minor;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Pearson correlation of a with b rotated so that b[0] lines up with a[tonic]. */
+static double correlate_rotated(const double a[12], const double b[12], int tonic)
+{
+	double ma = 0.0, mb = 0.0;
+	for (int i = 0; i < 12; i++) {
+		ma += a[i];
+		mb += b[i];
+	}
+	ma /= 12.0;
+	mb /= 12.0;
+	double sab = 0.0, saa = 0.0, sbb = 0.0;
+	for (int i = 0; i < 12; i++) {
+		double da = a[(i + tonic) % 12] - ma;
+		double db = b[i] - mb;
+		sab += da * db;
+		saa += da * da;
+		sbb += db * db;
+	}
+	if (saa <= 0.0 || sbb <= 0.0)
+		return 0.0;
+	return sab / sqrt(saa * sbb);
+}
+
+int ss_key_profile_correlate(ss_key_profile_id profile, const double chroma[12], double scores[SS_KEY_PROFILE_KEYS])
+{
+	const double *major, *minor;
+	if (ss_key_profile_tables(profile, &major, &minor) != 0)
+		return -1;
+	for (int k = 0; k < 12; k++) {
+		scores[k] = correlate_rotated(chroma, major, k);
+		scores[12 + k] = correlate_rotated(chroma, minor, k);
+	}
+	return 0;
+}

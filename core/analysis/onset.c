@@ -1,0 +1,245 @@
+#include "core/analysis/onset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/stft.h"
+
+#define ONSET_FRAME_RATE 86.1328125 /* 22050 / 256 */
+#define ONSET_BANDS 40
+#define ONSET_FMIN 30.0
+#define ONSET_FMAX 11025.0
+#define ONSET_FFT_HOPS 1.75  /* window: smallest power of two >= this many hops (512 at 22050 Hz) */
+#define ONSET_BLOCK 1024     /* STFT frames computed per block */
+#define ONSET_GAMMA 1000.0   /* log compression: log(1 + gamma * E / mean E) */
+#define ONSET_MEAN_SEC 0.6   /* local mean window */
+
+static double hz_to_mel(double f)
+{
+	return 2595.0 * log10(1.0 + f / 700.0);
+}
+
+static double mel_to_hz(double m)
+{
+	return 700.0 * (pow(10.0, m / 2595.0) - 1.0);
+}
+
+typedef struct filterbank {
+	size_t lo[ONSET_BANDS];  /* first bin */
+	size_t cnt[ONSET_BANDS]; /* bins in the band */
+	size_t off[ONSET_BANDS]; /* offset into w */
+	float *w;
+} filterbank;
+
+/* Triangular mel filters; a band narrower than a bin takes the nearest bin. */
+static int filterbank_init(filterbank *fb, size_t n_fft, double sr)
+{
+	size_t n_bins = n_fft / 2 + 1;
+	double fmax = sr / 2.0 < ONSET_FMAX ? sr / 2.0 : ONSET_FMAX;
+	double mlo = hz_to_mel(ONSET_FMIN), mhi = hz_to_mel(fmax);
+	double edge[ONSET_BANDS + 2];
+	for (size_t i = 0; i < ONSET_BANDS + 2; i++)
+		edge[i] = mel_to_hz(mlo + (mhi - mlo) * (double)i / (double)(ONSET_BANDS + 1));
+	fb->w = malloc((3 * n_bins + ONSET_BANDS) * sizeof *fb->w);
+	if (fb->w == NULL)
+		return -1;
+	double bin_hz = sr / (double)n_fft;
+	size_t used = 0;
+	for (size_t b = 0; b < ONSET_BANDS; b++) {
+		double f0 = edge[b], f1 = edge[b + 1], f2 = edge[b + 2];
+		size_t k0 = (size_t)ceil(f0 / bin_hz), k2 = (size_t)floor(f2 / bin_hz);
+		if (k2 >= n_bins)
+			k2 = n_bins - 1;
+		fb->off[b] = used;
+		fb->lo[b] = k0;
+		fb->cnt[b] = 0;
+		for (size_t k = k0; k <= k2 && k < n_bins; k++) {
+			double f = (double)k * bin_hz;
+			double wt = f <= f1 ? (f - f0) / (f1 - f0) : (f2 - f) / (f2 - f1);
+			if (wt < 0.0)
+				wt = 0.0;
+			fb->w[used++] = (float)wt;
+			fb->cnt[b]++;
+		}
+		double sum = 0.0;
+		for (size_t i = 0; i < fb->cnt[b]; i++)
+			sum += fb->w[fb->off[b] + i];
+		if (sum <= 0.0) {
+			size_t k = (size_t)lround(f1 / bin_hz);
+			if (k >= n_bins)
+				k = n_bins - 1;
+			used = fb->off[b];
+			fb->lo[b] = k;
+			fb->cnt[b] = 1;
+			fb->w[used++] = 1.0f;
+		}
+	}
+	return 0;
+}
+
+int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+{
+	memset(out, 0, sizeof *out);
+	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
+
+	size_t hop = (size_t)lround(sr / ONSET_FRAME_RATE);
+	if (hop < 1)
+		hop = 1;
+	size_t n_fft = 16;
+	while ((double)n_fft < ONSET_FFT_HOPS * (double)hop)
+		n_fft *= 2;
+	size_t n_frames = 1 + n / hop;
+	size_t nb = ONSET_BANDS;
+	if (n_frames > ((size_t)-1) / sizeof(float) / nb)
+		return ss_error_set(err, SS_ERR_TOO_LARGE, "signal too long for onset analysis");
+
+	filterbank fb;
+	if (filterbank_init(&fb, n_fft, sr) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset filterbank");
+	float *bands = malloc(n_frames * nb * sizeof *bands);
+	float *nov = malloc(n_frames * sizeof *nov);
+	float *flux = malloc(n_frames * sizeof *flux);
+	if (bands == NULL || nov == NULL || flux == NULL) {
+		free(fb.w);
+		free(bands);
+		free(nov);
+		free(flux);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset novelty");
+	}
+
+	/* Band energies, block by block. A block of frames [f0, f1) is cut from the signal so that every
+	 * frame sees exactly the samples (or the zero padding) it would see in one whole-signal STFT. */
+	const size_t half = n_fft / 2;
+	const size_t lead = (half + hop - 1) / hop;
+	double e_sum = 0.0;
+	for (size_t f0 = 0; f0 < n_frames; f0 += ONSET_BLOCK) {
+		size_t f1 = f0 + ONSET_BLOCK < n_frames ? f0 + ONSET_BLOCK : n_frames;
+		size_t first = f0 >= lead ? lead : f0;
+		size_t a = (f0 - first) * hop;
+		size_t e = (f1 - 1) * hop + half;
+		if (e > n)
+			e = n;
+		ss_spectrogram s;
+		ss_error e2;
+		if (ss_stft_magnitude(x + a, e - a, sr, n_fft, hop, &s, &e2) != 0) {
+			free(fb.w);
+			free(bands);
+			free(nov);
+			free(flux);
+			if (err != NULL)
+				*err = e2;
+			return -1;
+		}
+		for (size_t t = f0; t < f1; t++) {
+			const float *row = s.mag + (first + t - f0) * s.n_bins;
+			float *eb = bands + t * nb;
+			for (size_t b = 0; b < nb; b++) {
+				const float *w = fb.w + fb.off[b];
+				const float *m = row + fb.lo[b];
+				float acc = 0.0f;
+				for (size_t i = 0; i < fb.cnt[b]; i++)
+					acc += w[i] * m[i] * m[i];
+				if (!isfinite(acc))
+					acc = 0.0f;
+				eb[b] = acc;
+				e_sum += acc;
+			}
+		}
+		ss_spectrogram_free(&s);
+	}
+	free(fb.w);
+
+	/* Log compression relative to the mean band energy, so the novelty does not depend on the gain. */
+	double e_mean = e_sum / (double)(n_frames * nb);
+	float scale = e_mean > 1e-30 ? (float)(ONSET_GAMMA / e_mean) : 0.0f;
+	for (size_t i = 0; i < n_frames * nb; i++)
+		bands[i] = logf(1.0f + scale * bands[i]);
+
+	/* Half-wave rectified flux, averaged over bands. */
+	flux[0] = 0.0f;
+	for (size_t t = 1; t < n_frames; t++) {
+		const float *cur = bands + t * nb, *prev = cur - nb;
+		float acc = 0.0f;
+		for (size_t b = 0; b < nb; b++) {
+			float d = cur[b] - prev[b];
+			if (d > 0.0f)
+				acc += d;
+		}
+		flux[t] = acc / (float)nb;
+	}
+
+	/* Subtract a centred moving average, rectify. */
+	double fr = sr / (double)hop;
+	size_t w = (size_t)lround(ONSET_MEAN_SEC * fr / 2.0);
+	double run = 0.0;
+	size_t lo = 0, hi = 0; /* running sum over flux[lo, hi) */
+	for (size_t t = 0; t < n_frames; t++) {
+		size_t want_lo = t > w ? t - w : 0;
+		size_t want_hi = t + w + 1 < n_frames ? t + w + 1 : n_frames;
+		while (hi < want_hi)
+			run += flux[hi++];
+		while (lo < want_lo)
+			run -= flux[lo++];
+		double mean = run / (double)(hi - lo);
+		double v = (double)flux[t] - mean;
+		nov[t] = v > 0.0 ? (float)v : 0.0f;
+	}
+	free(flux);
+
+	out->novelty = nov;
+	out->bands = bands;
+	out->n_frames = n_frames;
+	out->n_bands = nb;
+	out->frame_rate = fr;
+	return 0;
+}
+
+size_t ss_onset_count(const ss_onset *o)
+{
+	size_t n = o->n_frames;
+	if (n < 3)
+		return 0;
+	double sum = 0.0, sq = 0.0;
+	for (size_t t = 0; t < n; t++) {
+		sum += o->novelty[t];
+		sq += (double)o->novelty[t] * o->novelty[t];
+	}
+	double mean = sum / (double)n;
+	double sd = sqrt(fmax(0.0, sq / (double)n - mean * mean));
+	if (sd <= 0.0)
+		return 0;
+	size_t r = (size_t)lround(0.05 * o->frame_rate);
+	if (r < 1)
+		r = 1;
+	size_t count = 0, last = 0;
+	int have_last = 0;
+	for (size_t t = 1; t + 1 < n; t++) {
+		double v = o->novelty[t];
+		if (v < mean + 0.5 * sd)
+			continue;
+		size_t a = t > r ? t - r : 0, b = t + r < n ? t + r : n - 1;
+		int is_max = 1;
+		for (size_t u = a; u <= b && is_max; u++)
+			if (o->novelty[u] > v || (o->novelty[u] == v && u < t))
+				is_max = 0;
+		if (!is_max)
+			continue;
+		if (have_last && t - last < r)
+			continue;
+		count++;
+		last = t;
+		have_last = 1;
+	}
+	return count;
+}
+
+void ss_onset_free(ss_onset *o)
+{
+	if (o == NULL)
+		return;
+	free(o->novelty);
+	free(o->bands);
+	memset(o, 0, sizeof *o);
+}

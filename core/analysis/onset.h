@@ -1,0 +1,29 @@
+/* Onset novelty for tempo and beat tracking: log-compressed mel-band spectral flux, half-wave rectified and
+ * with its local mean removed. */
+#ifndef SS_ANALYSIS_ONSET_H
+#define SS_ANALYSIS_ONSET_H
+
+#include <stddef.h>
+
+#include "core/util/error.h"
+
+typedef struct ss_onset {
+	float *novelty;    /* n_frames values >= 0; owned */
+	float *bands;      /* n_frames * n_bands log-compressed band energies, frame-major; owned */
+	size_t n_frames;   /* frame t is centred on t / frame_rate seconds */
+	size_t n_bands;
+	double frame_rate; /* frames per second (about 86 at any sample rate) */
+} ss_onset;
+
+/* Novelty of n mono samples at sr Hz (sr >= 1000). Memory is bounded by the signal length: the spectrum is
+ * computed in blocks, only band energies are kept. Non-finite samples count as silence. Returns 0 and fills
+ * *out (free with ss_onset_free), or -1 with err (SS_ERR_NOMEM, SS_ERR_INTERNAL for a bad rate). */
+int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err);
+
+/* Number of onsets in the novelty: local maxima above an adaptive threshold, at least 50 ms apart. */
+size_t ss_onset_count(const ss_onset *o);
+
+/* Free what o owns and zero it. NULL-safe. */
+void ss_onset_free(ss_onset *o);
+
+#endif

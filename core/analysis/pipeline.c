@@ -1,0 +1,283 @@
+/* The analysis pipeline: decode -> mono at 22050 Hz -> DC removal -> frame statistics (silence, zero
+ * crossings) -> tempo and key modules -> one shared magnitude STFT for the spectral descriptors and HPSS ->
+ * perceptual scores. Every number is computed from the samples only, in a fixed order, single-threaded, so
+ * the same bytes and options give the same result. */
+#include "core/analysis/pipeline.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/analysis/descriptors.h"
+#include "core/analysis/hpss.h"
+#include "core/analysis/key.h"
+#include "core/analysis/mood.h"
+#include "core/analysis/stft.h"
+#include "core/analysis/tempo.h"
+#include "core/audio/decode.h"
+
+#define ANALYSIS_RATE 22050.0
+#define MIN_SECONDS 3.0
+#define MAX_SECONDS 3600.0
+#define FILE_MAX_BYTES (1024LL * 1024 * 1024)
+/* Shared descriptor STFT: 46 ms frames, 23 ms hop at 22050 Hz. */
+#define DESC_NFFT 1024
+#define DESC_HOP 512
+/* HPSS on the 2x2-pooled descriptor STFT (46 ms x 43 Hz cells): 17 cells (0.79 s) along time, 9 cells
+ * (388 Hz) along frequency, close to the usual 31 x 31 kernels on a 2048/512 STFT at 22050 Hz. */
+#define HPSS_TIME_KERNEL 17
+#define HPSS_FREQ_KERNEL 9
+
+void ss_analysis_opts_default(ss_analysis_opts *o)
+{
+	o->max_seconds = 30.0;
+}
+
+char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
+{
+	/* v1 names the analysis algorithms; bump it whenever a change alters any number. */
+	snprintf(out, outlen, "v1;max=%g", o->max_seconds);
+	return out;
+}
+
+const char *ss_analysis_decoders(void)
+{
+	return ss_audio_decoders();
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Round to a fixed number of decimals so encoded numbers are short and stable; NaN stays NaN. */
+static double rnd(double v, double scale)
+{
+	if (!isfinite(v))
+		return NAN;
+	return round(v * scale) / scale;
+}
+
+/* Analyse decoded audio a (mono, ANALYSIS_RATE). Consumes nothing; fills out. */
+static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
+{
+	const double sr = a->sr;
+	if ((double)a->n < MIN_SECONDS * sr)
+		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is %.2f s long; at least %.0f s are needed",
+				    (double)a->n / sr, MIN_SECONDS);
+
+	/* A constant offset is not sound: remove the mean (double accumulation, fixed order). */
+	double mean = 0.0;
+	for (size_t i = 0; i < a->n; i++)
+		mean += a->x[i];
+	mean /= (double)a->n;
+	if (mean != 0.0)
+		for (size_t i = 0; i < a->n; i++)
+			a->x[i] = (float)((double)a->x[i] - mean);
+
+	const size_t n_frames = 1 + a->n / DESC_HOP;
+	unsigned char *active = malloc(n_frames);
+	if (active == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for analysis");
+	ss_frame_stats fs;
+	ss_frame_stats_compute(a->x, a->n, DESC_NFFT, DESC_HOP, active, &fs);
+	if (fs.max_rms_dbfs < SS_SILENT_CLIP_DBFS || fs.n_active == 0) {
+		free(active);
+		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is silent (no frame above %.0f dBFS)",
+				    fs.n_active == 0 ? SS_SILENCE_DBFS : SS_SILENT_CLIP_DBFS);
+	}
+
+	ss_tempo tempo;
+	memset(&tempo, 0, sizeof tempo);
+	if (ss_tempo_analyze(a->x, a->n, sr, &tempo, err) != 0) {
+		free(active);
+		return -1;
+	}
+	ss_key key;
+	memset(&key, 0, sizeof key);
+	if (ss_key_analyze(a->x, a->n, sr, SS_KEY_PROFILE_DEFAULT, &key, err) != 0) {
+		ss_tempo_free(&tempo);
+		free(active);
+		return -1;
+	}
+
+	ss_spectrogram spec;
+	if (ss_stft_magnitude(a->x, a->n, sr, DESC_NFFT, DESC_HOP, &spec, err) != 0) {
+		ss_tempo_free(&tempo);
+		free(active);
+		return -1;
+	}
+	ss_spectral_stats ss;
+	ss_spectral_stats_compute(&spec, active, &ss);
+	double harm = NAN, perc = NAN;
+	int rc = ss_hpss_energy(&spec, HPSS_TIME_KERNEL, HPSS_FREQ_KERNEL, active, &harm, &perc, err);
+	ss_spectrogram_free(&spec);
+	free(active);
+	if (rc != 0) {
+		ss_tempo_free(&tempo);
+		return -1;
+	}
+
+	/* tempo */
+	int has_pulse = isfinite(tempo.bpm) && tempo.bpm > 0;
+	out->bpm = has_pulse ? rnd(tempo.bpm, 100) : NAN;
+	out->bpm_confidence = has_pulse && isfinite(tempo.confidence) ? rnd(tempo.confidence, 1000) : 0.0;
+	out->beats_per_bar = tempo.beats_per_bar;
+	out->beats = tempo.beats;
+	out->n_beats = tempo.n_beats;
+	tempo.beats = NULL;
+	tempo.n_beats = 0;
+	for (size_t i = 0; i < out->n_beats; i++)
+		out->beats[i] = rnd(out->beats[i], 1000);
+
+	/* key */
+	out->key_index = key.key_index;
+	out->mode = key.key_index >= 0 ? key.mode : -1;
+	out->key_confidence = key.key_index >= 0 && isfinite(key.confidence) ? rnd(key.confidence, 1000) : 0.0;
+	out->key_profile = key.profile;
+	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
+		out->key_candidates[i] = key.top[i];
+		out->key_candidates[i].score = rnd(key.top[i].score, 10000);
+	}
+	out->tuning_cents = rnd(key.tuning_cents, 10);
+	out->tonal_strength = rnd(key.tonal_strength, 10000);
+
+	/* descriptors */
+	ss_mood_inputs mi = {
+		.loudness = a->loudness,
+		.loudness_range = a->loudness_range,
+		.centroid = ss.centroid,
+		.flatness = ss.flatness,
+		.percussive = perc,
+		.harmonic = harm,
+		.silence_ratio = fs.silence_ratio,
+		.onset_density = tempo.onset_density,
+		.bpm = has_pulse ? tempo.bpm : NAN,
+		.pulse_clarity = has_pulse ? tempo.pulse_clarity : 0.0,
+		.beat_regularity = has_pulse ? tempo.beat_regularity : 0.0,
+		.mode = out->mode,
+		.key_confidence = out->key_confidence,
+	};
+	double energy = ss_mood_energy(&mi);
+	double valence = ss_mood_valence(&mi, energy);
+	out->energy = rnd(energy, 10000);
+	out->danceability = rnd(ss_mood_danceability(&mi), 10000);
+	out->acousticness = rnd(ss_mood_acousticness(&mi), 10000);
+	out->valence = rnd(valence, 10000);
+	out->mood = ss_mood_word(valence, energy);
+	out->spectral_centroid = rnd(ss.centroid, 10);
+	out->loudness = rnd(a->loudness, 100);
+	out->dynamic_range = rnd(a->loudness_range, 100);
+	out->silence_ratio = rnd(fs.silence_ratio, 10000);
+	out->zero_crossing_rate = rnd(fs.zero_crossing_rate, 100000);
+	out->spectral_flux = rnd(ss.flux, 10000);
+	out->percussive_energy_ratio = rnd(perc, 10000);
+	out->harmonic_energy_ratio = rnd(harm, 10000);
+	out->signal_duration = rnd((double)a->n / sr, 1000);
+	ss_tempo_free(&tempo);
+	return 0;
+}
+
+int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, ss_result *out, ss_error *err)
+{
+	double t0 = now_seconds();
+	ss_result_init(out);
+	ss_analysis_opts def;
+	if (o == NULL) {
+		ss_analysis_opts_default(&def);
+		o = &def;
+	}
+	if (!(o->max_seconds >= MIN_SECONDS && o->max_seconds <= MAX_SECONDS))
+		return ss_error_set(err, SS_ERR_INTERNAL, "max_seconds must be between %.0f and %.0f", MIN_SECONDS,
+				    MAX_SECONDS);
+	ss_audio a;
+	ss_audio_init(&a);
+	ss_audio_opts ao = {.max_seconds = o->max_seconds, .out_rate = ANALYSIS_RATE};
+	if (ss_audio_decode(data, len, &ao, &a, err) != 0)
+		return -1;
+	ss_result r;
+	ss_result_init(&r);
+	int rc = analyze_audio(&a, &r, err);
+	ss_audio_free(&a);
+	if (rc != 0) {
+		ss_result_free(&r);
+		return -1;
+	}
+	r.analysis_duration = rnd(now_seconds() - t0, 10000);
+	*out = r;
+	return 0;
+}
+
+int ss_analyze_file(const char *path, const ss_analysis_opts *o, ss_result *out, ss_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ss_error_set(err, SS_ERR_NOT_FOUND, "cannot open %s", path);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return ss_error_set(err, SS_ERR_IO, "cannot stat %s", path);
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (st.st_size == 0) {
+			close(fd);
+			return ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "empty input is not audio");
+		}
+		if (st.st_size > FILE_MAX_BYTES) {
+			close(fd);
+			return ss_error_set(err, SS_ERR_TOO_LARGE, "%s is larger than 1 GiB", path);
+		}
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+		if (p == MAP_FAILED)
+			return ss_error_set(err, SS_ERR_IO, "cannot map %s", path);
+		int rc = ss_analyze_buffer(p, (size_t)st.st_size, o, out, err);
+		munmap(p, (size_t)st.st_size);
+		return rc;
+	}
+	/* pipes and devices: read up to the cap */
+	size_t cap = 1 << 20, len = 0;
+	unsigned char *buf = malloc(cap);
+	if (buf == NULL) {
+		close(fd);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory reading %s", path);
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (size_t)FILE_MAX_BYTES) {
+				free(buf);
+				close(fd);
+				return ss_error_set(err, SS_ERR_TOO_LARGE, "%s is larger than 1 GiB", path);
+			}
+			unsigned char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				close(fd);
+				return ss_error_set(err, SS_ERR_NOMEM, "out of memory reading %s", path);
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0) {
+			free(buf);
+			close(fd);
+			return ss_error_set(err, SS_ERR_IO, "read error on %s", path);
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	int rc = ss_analyze_buffer(buf, len, o, out, err);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,371 @@
+/* Tempo: periodicity of the onset novelty (autocorrelation read through a comb over the first harmonics of
+ * each candidate period), weighted by a log-normal tempo prior; the tempo is doubled when the off-beats are
+ * as strong as the beats; the period is refined to sub-frame precision over many harmonics and then by a
+ * line fit through the beats tracked by dynamic programming. */
+#include "core/analysis/tempo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/beats.h"
+#include "core/analysis/meter.h"
+#include "core/analysis/onset.h"
+
+#define TEMPO_BPM_MIN 40.0
+#define TEMPO_BPM_MAX 250.0
+#define TEMPO_GRID_STEP 1.002   /* ratio between neighbouring candidate tempi */
+#define TEMPO_PRIOR_BPM 120.0   /* centre of the log-normal tempo prior */
+#define TEMPO_PRIOR_OCT 1.0     /* its standard deviation in octaves */
+#define TEMPO_UP_RHO 0.9        /* double the tempo when the off-beats are this strong relative to the beats */
+#define TEMPO_UP_COMB 0.95      /* ... and the doubled tempo's comb salience is at least this fraction */
+#define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
+#define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
+#define TEMPO_NH 4              /* comb teeth for the candidate salience */
+#define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
+#define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
+#define TEMPO_MIN_CLARITY 0.05  /* below this there is no pulse */
+#define TEMPO_MIN_ONSETS 4
+#define TEMPO_TIGHTNESS 100.0
+
+typedef struct acf {
+	double *r; /* r[0..len], r[0] = 1 */
+	size_t len;
+} acf;
+
+/* Linear interpolation of the autocorrelation at a fractional lag; 0 outside. */
+static double acf_at(const acf *a, double lag)
+{
+	if (!(lag >= 0.0) || lag > (double)a->len)
+		return 0.0;
+	size_t i = (size_t)lag;
+	if (i >= a->len)
+		return a->r[a->len];
+	double f = lag - (double)i;
+	return a->r[i] * (1.0 - f) + a->r[i + 1] * f;
+}
+
+/* Comb salience: mean autocorrelation over the first harmonics of the period that fit. */
+static double comb(const acf *a, double period, size_t harmonics)
+{
+	size_t k_max = (size_t)((double)a->len / period);
+	if (k_max > harmonics)
+		k_max = harmonics;
+	if (k_max == 0)
+		return 0.0;
+	double s = 0.0;
+	for (size_t k = 1; k <= k_max; k++)
+		s += acf_at(a, (double)k * period);
+	return s / (double)k_max;
+}
+
+/* Salience of a period: its comb plus a share of the combs of the neighbouring metrical levels (half and
+ * double the period), since a beat usually sits between a periodic bar level and a periodic subdivision;
+ * this keeps estimates off 3:2 relatives. (Subtracting an off-beat comb at odd multiples of half the period
+ * was tried; it pushes estimates to 3:2 relatives.) */
+static double salience(const acf *a, double period)
+{
+	return comb(a, period, TEMPO_NH) +
+	       TEMPO_HIER * 0.5 * (comb(a, period * 2.0, TEMPO_NH) + comb(a, period / 2.0, TEMPO_NH));
+}
+
+static double prior(double bpm)
+{
+	double z = log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCT;
+	return exp(-0.5 * z * z);
+}
+
+static double clamp01(double v)
+{
+	return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+}
+
+/* Sub-frame time of the novelty peak nearest beat frame b (parabolic interpolation within +-2 frames). */
+static double peak_time(const float *v, size_t n, size_t b)
+{
+	size_t a = b >= 2 ? b - 2 : 0, e = b + 2 < n ? b + 2 : n - 1;
+	size_t m = b;
+	for (size_t t = a; t <= e; t++)
+		if (v[t] > v[m])
+			m = t;
+	if (m == 0 || m + 1 >= n)
+		return (double)m;
+	double y0 = v[m - 1], y1 = v[m], y2 = v[m + 1];
+	double den = y0 - 2.0 * y1 + y2;
+	if (den >= 0.0)
+		return (double)m;
+	double d = 0.5 * (y0 - y2) / den;
+	if (d > 0.5)
+		d = 0.5;
+	if (d < -0.5)
+		d = -0.5;
+	return (double)m + d;
+}
+
+/* Mean novelty on the best-aligned pulse train of the given period (on-beats) and half a period later
+ * (off-beats). Returns off / on (0 when there is no on-beat energy). */
+static double offbeat_ratio(const float *v, size_t n, double period)
+{
+	double best_on = 0.0, best_off = 0.0;
+	size_t steps = (size_t)ceil(period);
+	for (size_t ph = 0; ph < steps; ph++) {
+		double on = 0.0, off = 0.0;
+		size_t cnt = 0;
+		for (double at = (double)ph; at + period / 2.0 + 1.0 < (double)n; at += period) {
+			size_t i = (size_t)lround(at), j = (size_t)lround(at + period / 2.0);
+			double a = v[i], b = v[j];
+			if (i > 0 && v[i - 1] > a) a = v[i - 1];
+			if (i + 1 < n && v[i + 1] > a) a = v[i + 1];
+			if (j > 0 && v[j - 1] > b) b = v[j - 1];
+			if (j + 1 < n && v[j + 1] > b) b = v[j + 1];
+			on += a;
+			off += b;
+			cnt++;
+		}
+		if (cnt > 0 && on > best_on) {
+			best_on = on;
+			best_off = off;
+		}
+	}
+	return best_on > 0.0 ? best_off / best_on : 0.0;
+}
+
+static void no_pulse(ss_tempo *out)
+{
+	free(out->beats);
+	out->beats = NULL;
+	out->n_beats = 0;
+	out->bpm = NAN;
+	out->confidence = 0.0;
+	out->beats_per_bar = 4;
+	out->pulse_clarity = 0.0;
+	out->beat_regularity = 0.0;
+}
+
+int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err)
+{
+	memset(out, 0, sizeof *out);
+	no_pulse(out);
+	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for tempo analysis");
+
+	/* Silence (below -100 dBFS RMS) has no pulse. */
+	double e = 0.0;
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(x[i]))
+			e += (double)x[i] * x[i];
+	if (n == 0 || e / (double)n < 1e-10)
+		return 0;
+
+	ss_onset on;
+	if (ss_onset_analyze(x, n, sr, &on, err) != 0)
+		return -1;
+	const size_t N = on.n_frames;
+	const double fr = on.frame_rate;
+	size_t onsets = ss_onset_count(&on);
+	out->onset_density = (double)onsets / ((double)n / sr);
+
+	size_t L = (size_t)ceil(TEMPO_MAX_LAG_SEC * fr);
+	if (L > N / 2)
+		L = N / 2;
+	double min_period = 60.0 * fr / TEMPO_BPM_MAX;
+	if (onsets < TEMPO_MIN_ONSETS || (double)L < 2.0 * min_period) {
+		ss_onset_free(&on);
+		return 0;
+	}
+
+	/* Smoothed, zero-mean novelty and its (unbiased, normalised) autocorrelation. */
+	double *z = malloc(N * sizeof *z);
+	acf a = {malloc((L + 1) * sizeof(double)), L};
+	if (z == NULL || a.r == NULL) {
+		free(z);
+		free(a.r);
+		ss_onset_free(&on);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	}
+	double sig = TEMPO_SMOOTH_SEC * fr;
+	long hw = (long)ceil(3.0 * sig);
+	if (hw > 32)
+		hw = 32;
+	double kern[65], ksum = 0.0;
+	for (long d = -hw; d <= hw; d++) {
+		kern[d + hw] = exp(-0.5 * ((double)d / sig) * ((double)d / sig));
+		ksum += kern[d + hw];
+	}
+	double mean = 0.0;
+	for (size_t t = 0; t < N; t++) {
+		double acc = 0.0;
+		for (long d = -hw; d <= hw; d++) {
+			long u = (long)t + d;
+			if (u >= 0 && u < (long)N)
+				acc += kern[d + hw] * on.novelty[u];
+		}
+		z[t] = acc / ksum;
+		mean += z[t];
+	}
+	mean /= (double)N;
+	for (size_t t = 0; t < N; t++)
+		z[t] -= mean;
+	for (size_t l = 0; l <= L; l++) {
+		double s = 0.0;
+		for (size_t t = 0; t + l < N; t++)
+			s += z[t] * z[t + l];
+		a.r[l] = s / (double)(N - l);
+	}
+	free(z);
+	if (!(a.r[0] > 0.0)) {
+		free(a.r);
+		ss_onset_free(&on);
+		return 0;
+	}
+	for (size_t l = 1; l <= L; l++)
+		a.r[l] /= a.r[0];
+	a.r[0] = 1.0;
+
+	/* Candidate tempi: comb salience times prior. */
+	double best_bpm = NAN, best_s = 0.0;
+	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
+		double c = salience(&a, 60.0 * fr / b);
+		double s = c * prior(b);
+		if (c > 0.0 && s > best_s) {
+			best_s = s;
+			best_bpm = b;
+		}
+	}
+	if (!(best_s > 0.0)) {
+		free(a.r);
+		ss_onset_free(&on);
+		return 0;
+	}
+	/* Off-beats as strong as the beats: the pulse is really twice as fast. */
+	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
+		double pt = 60.0 * fr / best_bpm;
+		double c_slow = comb(&a, pt, TEMPO_NH), c_fast = comb(&a, pt / 2.0, TEMPO_NH);
+		if (offbeat_ratio(on.novelty, N, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
+			best_bpm *= 2.0;
+	}
+	double period = 60.0 * fr / best_bpm;
+	double clarity = clamp01(comb(&a, period, TEMPO_NH));
+	/* Salience of unrelated tempi (not within 4 % of 1, 2, 3, 1/2 or 1/3 times the choice). */
+	double unrel = 0.0;
+	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
+		double q = b / best_bpm;
+		static const double rel[] = {1.0, 2.0, 3.0, 0.5, 1.0 / 3.0};
+		int related = 0;
+		for (size_t i = 0; i < 5; i++)
+			if (fabs(q / rel[i] - 1.0) < 0.04)
+				related = 1;
+		if (related)
+			continue;
+		double c = salience(&a, 60.0 * fr / b) * prior(b);
+		if (c > unrel)
+			unrel = c;
+	}
+	double m_unrel = clamp01(1.0 - unrel / best_s);
+	if (clarity < TEMPO_MIN_CLARITY) {
+		free(a.r);
+		ss_onset_free(&on);
+		out->pulse_clarity = clarity;
+		return 0;
+	}
+
+	/* Sub-frame period: maximise the autocorrelation summed over every harmonic that fits. */
+	double p_best = period, s_best = -INFINITY;
+	for (double p = period * 0.985; p <= period * 1.015; p += 0.002) {
+		double s = 0.0;
+		size_t k_max = (size_t)((double)L / p);
+		for (size_t k = 1; k <= k_max; k++)
+			s += acf_at(&a, (double)k * p);
+		if (s > s_best) {
+			s_best = s;
+			p_best = p;
+		}
+	}
+	period = p_best;
+	free(a.r);
+
+	size_t *bf = NULL, nbf = 0;
+	if (ss_beats_track(on.novelty, N, period, TEMPO_TIGHTNESS, &bf, &nbf, err) != 0) {
+		ss_onset_free(&on);
+		return -1;
+	}
+	double *bt = nbf > 0 ? malloc(nbf * sizeof *bt) : NULL;
+	if (nbf > 0 && bt == NULL) {
+		free(bf);
+		ss_onset_free(&on);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for beats");
+	}
+	for (size_t i = 0; i < nbf; i++)
+		bt[i] = peak_time(on.novelty, N, bf[i]);
+
+	/* Line fit through the beats (beat index from the period, so a skipped beat does not bias it). */
+	if (nbf >= 8) {
+		double sk = 0.0, st = 0.0, skk = 0.0, skt = 0.0;
+		for (size_t i = 0; i < nbf; i++) {
+			double k = round((bt[i] - bt[0]) / period);
+			sk += k;
+			st += bt[i];
+			skk += k * k;
+			skt += k * bt[i];
+		}
+		double m = (double)nbf;
+		double den = m * skk - sk * sk;
+		if (den > 0.0) {
+			double slope = (m * skt - sk * st) / den;
+			double icpt = (st - slope * sk) / m;
+			double res = 0.0;
+			for (size_t i = 0; i < nbf; i++) {
+				double k = round((bt[i] - bt[0]) / period);
+				double d = bt[i] - (icpt + slope * k);
+				res += d * d;
+			}
+			res = sqrt(res / m);
+			if (fabs(slope / period - 1.0) < 0.02 && res < 0.1 * period)
+				period = slope;
+		}
+	}
+
+	int bpb = 4;
+	if (ss_meter_estimate(&on, bf, nbf, &bpb, err) != 0) {
+		free(bf);
+		free(bt);
+		ss_onset_free(&on);
+		return -1;
+	}
+
+	double reg = 0.0;
+	if (nbf >= 3) {
+		double s = 0.0, sq = 0.0;
+		for (size_t i = 1; i < nbf; i++) {
+			double d = bt[i] - bt[i - 1];
+			s += d;
+			sq += d * d;
+		}
+		double m = s / (double)(nbf - 1);
+		double sd = sqrt(fmax(0.0, sq / (double)(nbf - 1) - m * m));
+		reg = m > 0.0 ? clamp01(1.0 - 4.0 * sd / m) : 0.0;
+	}
+	for (size_t i = 0; i < nbf; i++)
+		bt[i] /= fr;
+
+	free(bf);
+	ss_onset_free(&on);
+	out->bpm = 60.0 * fr / period;
+	out->pulse_clarity = clarity;
+	/* Confidence: a strong pulse that stands out from unrelated tempi. (The margin over the octave
+	 * alternatives was measured too; it does not predict which estimates are right.) */
+	out->confidence = sqrt(clamp01(clarity / 0.8) * clamp01(m_unrel / 0.5));
+	out->beats = bt;
+	out->n_beats = nbf;
+	out->beats_per_bar = bpb;
+	out->beat_regularity = reg;
+	return 0;
+}
+
+void ss_tempo_free(ss_tempo *t)
+{
+	if (t == NULL)
+		return;
+	free(t->beats);
+	memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,188 @@
+#include "core/audio/sink.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/audio/loudness.h"
+#include "core/audio/resample.h"
+
+#define SS_SINK_BLOCK 4096 /* mono scratch block, samples */
+#define SS_SAMPLE_LIMIT 16.0f
+
+struct ss_audio_sink {
+	int channels;
+	double rate, out_rate;
+	size_t max_in;      /* source frames to accept: max_seconds * rate */
+	size_t in_frames;   /* source frames accepted so far */
+	int truncated;
+	double pow_channels; /* sum over source samples of x^2, all channels */
+	double pow_mono;     /* sum over source frames of the downmix squared */
+	ss_resampler *rs;
+	float *mono;        /* SS_SINK_BLOCK scratch */
+	float *out;         /* analysis-rate output, out_cap samples */
+	size_t out_n, out_cap;
+};
+
+ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts *o, ss_error *err)
+{
+	if (channels < 1 || channels > SS_AUDIO_MAX_CHANNELS) {
+		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "%d channels is outside the supported 1..%d", channels,
+			     SS_AUDIO_MAX_CHANNELS);
+		return NULL;
+	}
+	if (!(rate >= SS_AUDIO_MIN_RATE && rate <= SS_AUDIO_MAX_RATE)) {
+		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "a sample rate of %.0f Hz is outside the supported %.0f..%.0f Hz",
+			     rate, SS_AUDIO_MIN_RATE, SS_AUDIO_MAX_RATE);
+		return NULL;
+	}
+	if (!(o->max_seconds > 0 && o->max_seconds <= 3600) ||
+	    !(o->out_rate >= SS_AUDIO_MIN_RATE && o->out_rate <= SS_AUDIO_MAX_RATE)) {
+		ss_error_set(err, SS_ERR_INTERNAL, "bad decode options");
+		return NULL;
+	}
+	ss_audio_sink *s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoder");
+		return NULL;
+	}
+	s->channels = channels;
+	s->rate = rate;
+	s->out_rate = o->out_rate;
+	s->max_in = (size_t)floor(o->max_seconds * rate);
+	/* The whole output is allocated once from the options (at most max_seconds of analysis-rate audio plus
+	 * the resampler's flush slack); pages never written are never touched. */
+	s->out_cap = (size_t)ceil(o->max_seconds * o->out_rate) + 8192;
+	s->out = malloc(s->out_cap * sizeof *s->out);
+	s->mono = malloc(SS_SINK_BLOCK * sizeof *s->mono);
+	if (s->out == NULL || s->mono == NULL) {
+		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoded audio");
+		ss_audio_sink_free(s);
+		return NULL;
+	}
+	s->rs = ss_resampler_new(rate, o->out_rate, err);
+	if (s->rs == NULL) {
+		ss_audio_sink_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static inline float sanitise(float v)
+{
+	if (!isfinite(v))
+		return 0.0f;
+	if (v > SS_SAMPLE_LIMIT)
+		return SS_SAMPLE_LIMIT;
+	if (v < -SS_SAMPLE_LIMIT)
+		return -SS_SAMPLE_LIMIT;
+	return v;
+}
+
+static int push_block(ss_audio_sink *s, const float *in, size_t frames, ss_error *err)
+{
+	const int c = s->channels;
+	const size_t ns = frames * (size_t)c;
+	if (c == 1) {
+		for (size_t i = 0; i < ns; i++)
+			s->mono[i] = sanitise(in[i]);
+	} else {
+		const float g = 1.0f / (float)c;
+		double pc = 0.0, pm = 0.0;
+		for (size_t f = 0; f < frames; f++) {
+			const float *p = in + f * (size_t)c;
+			float acc = 0.0f, sq = 0.0f;
+			for (int ch = 0; ch < c; ch++) {
+				float v = sanitise(p[ch]);
+				acc += v;
+				sq += v * v;
+			}
+			acc *= g;
+			s->mono[f] = acc;
+			pc += sq;
+			pm += acc * acc;
+		}
+		s->pow_channels += pc;
+		s->pow_mono += pm;
+	}
+	size_t written = 0;
+	if (ss_resampler_process(s->rs, s->mono, frames, s->out + s->out_n, s->out_cap - s->out_n, &written,
+				 err) != 0)
+		return -1;
+	s->out_n += written;
+	return 0;
+}
+
+int ss_audio_sink_push(ss_audio_sink *s, const float *interleaved, size_t frames, ss_error *err)
+{
+	while (frames > 0) {
+		if (s->in_frames >= s->max_in) {
+			s->truncated = 1;
+			return 1;
+		}
+		size_t m = frames < SS_SINK_BLOCK ? frames : SS_SINK_BLOCK;
+		if (m > s->max_in - s->in_frames)
+			m = s->max_in - s->in_frames;
+		if (push_block(s, interleaved, m, err) != 0)
+			return -1;
+		s->in_frames += m;
+		interleaved += m * (size_t)s->channels;
+		frames -= m;
+	}
+	return s->in_frames >= s->max_in ? 1 : 0;
+}
+
+int ss_audio_sink_finish(ss_audio_sink *s, const char *container, ss_audio *out, ss_error *err)
+{
+	size_t written = 0;
+	if (ss_resampler_process(s->rs, NULL, 0, s->out + s->out_n, s->out_cap - s->out_n, &written, err) != 0)
+		return -1;
+	s->out_n += written;
+	/* Exactly as many output samples as the input duration implies (the filter tail is not signal). */
+	size_t want = (size_t)floor((double)s->in_frames * s->out_rate / s->rate);
+	if (s->out_n > want)
+		s->out_n = want;
+	/* A short resampler output (should not happen) is padded with silence so durations stay exact. */
+	while (s->out_n < want && s->out_n < s->out_cap)
+		s->out[s->out_n++] = 0.0f;
+
+	/* Loudness (ITU-R BS.1770 / EBU R 128 through libebur128) is measured on the analysis signal: the mono
+	 * downmix at the analysis rate, which costs a fraction of metering every source channel at its own rate.
+	 * BS.1770 sums the mean squares of the channels, so the downmix's level is corrected by
+	 * 10*log10(sum_c P_c / P_mono) with P the (unweighted) mean squares of the decoded source. This is exact
+	 * for mono sources and for identical channels (+3.01 dB for a mono recording stored as stereo) and close
+	 * for real stereo; content above the analysis Nyquist frequency (11 kHz) is ignored. The correction is
+	 * capped at +12 dB (nearly phase-cancelled stereo). */
+	double li, lr;
+	if (ss_loudness_measure(s->out, s->out_n, s->out_rate, &li, &lr, err) != 0)
+		return -1;
+	if (s->channels > 1 && !isnan(li)) {
+		double corr = 12.0;
+		if (s->pow_mono > 0 && s->pow_channels > 0 && s->pow_channels < s->pow_mono * 15.8489)
+			corr = 10.0 * log10(s->pow_channels / s->pow_mono);
+		li += corr;
+	}
+	ss_audio_free(out);
+	out->loudness = li;
+	out->loudness_range = lr;
+	out->x = s->out;
+	out->n = s->out_n;
+	out->sr = s->out_rate;
+	out->src_rate = s->rate;
+	out->src_channels = s->channels;
+	out->container = container;
+	out->truncated = s->truncated;
+	s->out = NULL;
+	s->out_n = 0;
+	return 0;
+}
+
+void ss_audio_sink_free(ss_audio_sink *s)
+{
+	if (s == NULL)
+		return;
+	ss_resampler_free(s->rs);
+	free(s->mono);
+	free(s->out);
+	free(s);
+}

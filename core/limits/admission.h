@@ -1,0 +1,53 @@
+/* Admission control for analyses across all responders, crash-safe: open-file-description byte-range locks
+ * (F_OFD_SETLK) on one lock file. Byte i is analysis slot i; a byte picked by hash of the cache key
+ * de-duplicates identical misses; one byte per live responder lets /metrics count them. The kernel drops a
+ * lock when its holder dies, so a SIGKILLed responder never leaks a slot. */
+#ifndef SS_LIMITS_ADMISSION_H
+#define SS_LIMITS_ADMISSION_H
+
+#include <stdbool.h>
+
+#include "core/util/error.h"
+
+#define SS_ADMISSION_MAX_SLOTS 256
+#define SS_ADMISSION_KEY_BYTES 4096
+#define SS_ADMISSION_MAX_RESPONDERS 1024
+
+typedef struct ss_admission ss_admission;
+
+/* Open (creating) the lock file at path with `slots` analysis slots (1..256; every responder must use the
+ * same number). Open after fork. Returns 0 and *out (close with ss_admission_close) or -1 with err. */
+int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error *err);
+
+/* Close the file, dropping every lock this handle holds. NULL is a no-op. */
+void ss_admission_close(ss_admission *a);
+
+/* Take a free analysis slot without waiting. Returns 0 (slot held until ss_admission_release), 1 when every
+ * slot is taken (answer 503 busy), -1 on a lock error (err). A handle holds at most one slot. */
+int ss_admission_acquire(ss_admission *a, ss_error *err);
+
+/* Give back the slot (no-op when none is held). */
+void ss_admission_release(ss_admission *a);
+
+/* Lock the de-duplication byte of cache_key, waiting at most max_wait seconds for another process analysing
+ * the same key. Returns 0 when locked without waiting, 1 when locked after waiting (the caller should look
+ * in the cache again: the other analysis has probably stored the result), 2 when max_wait passed (not
+ * locked), -1 on error. */
+int ss_admission_lock_key(ss_admission *a, const char *cache_key, double max_wait, ss_error *err);
+
+/* Unlock the key byte (no-op when none is held). */
+void ss_admission_unlock_key(ss_admission *a);
+
+/* Register this process as a live responder (one byte for as long as the handle is open). Returns 0 or -1. */
+int ss_admission_register(ss_admission *a, ss_error *err);
+
+/* Number of registered responders alive (this one included when registered), -1 on error. */
+int ss_admission_alive(ss_admission *a);
+
+/* Number of analysis slots currently taken across all processes, -1 on error. */
+int ss_admission_in_use(ss_admission *a);
+
+/* Configured number of slots. */
+int ss_admission_slots(const ss_admission *a);
+
+#endif

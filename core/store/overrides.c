@@ -1,0 +1,53 @@
+#include "core/store/overrides.h"
+
+#include <math.h>
+
+#include "core/store/cache.h"
+
+static const char SQL_UPSERT[] =
+	"INSERT INTO overrides(cache_namespace, source, manual_bpm, manual_key, bpm_notes) VALUES (?1,?2,?3,?4,?5)"
+	" ON CONFLICT(cache_namespace, source) DO UPDATE SET"
+	" manual_bpm = CASE WHEN ?6 THEN excluded.manual_bpm ELSE manual_bpm END,"
+	" manual_key = CASE WHEN ?7 THEN excluded.manual_key ELSE manual_key END,"
+	" bpm_notes = CASE WHEN ?8 THEN excluded.bpm_notes ELSE bpm_notes END,"
+	" verified_at = strftime('%Y-%m-%d %H:%M:%S','now')";
+
+int ss_override_set(ss_db *db, const char *ns, const char *source, const ss_override_update *u, ss_error *err)
+{
+	if (ss_db_begin(db, err) != 0)
+		return -1;
+	int has = ss_cache_has_source(db, ns, source, err);
+	if (has <= 0) {
+		ss_db_rollback(db);
+		return has;
+	}
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_UPSERT);
+	if (st == NULL) {
+		ss_db_rollback(db);
+		return ss_error_set(err, SS_ERR_DB, "database: preparing override: %s", ss_db_errmsg(db));
+	}
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	if (u->set_bpm && isfinite(u->bpm))
+		sqlite3_bind_double(st, 3, u->bpm);
+	if (u->set_key && u->key != NULL)
+		sqlite3_bind_text(st, 4, u->key, -1, SQLITE_STATIC);
+	if (u->set_notes && u->notes != NULL)
+		sqlite3_bind_text(st, 5, u->notes, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, u->set_bpm);
+	sqlite3_bind_int(st, 7, u->set_key);
+	sqlite3_bind_int(st, 8, u->set_notes);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		ss_error_set(err, SS_ERR_DB, "database: storing override: %s", ss_db_errmsg(db));
+		ss_db_rollback(db);
+		return -1;
+	}
+	if (ss_db_commit(db, err) != 0) {
+		ss_db_rollback(db);
+		return -1;
+	}
+	return 1;
+}

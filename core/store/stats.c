@@ -1,0 +1,139 @@
+#include "core/store/stats.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATS_MAGIC 0x5353535441545331ULL /* "SSSTATS1" */
+#define STATS_VERSION 1u
+
+typedef struct stats_file {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t nslots;
+	uint64_t slots[SS_STAT_SLOTS];
+} stats_file;
+
+struct ss_stats {
+	stats_file *map;
+	size_t size;
+};
+
+const double ss_stats_latency_bounds[SS_STAT_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+							     0.05,   0.1,   0.25,   0.5,   1.0,  5.0};
+
+const int ss_stats_statuses[SS_STAT_STATUSES] = {0,   200, 201, 204, 304, 400, 401, 403, 404, 405,
+						 413, 415, 422, 429, 500, 501, 502, 503, 504, 206};
+
+int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
+{
+	*out = NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return ss_error_set(err, SS_ERR_IO, "cannot open counters file %s: %s", path, strerror(errno));
+	size_t size = sizeof(stats_file);
+	if (flock(fd, LOCK_EX) != 0) {
+		int e = errno;
+		close(fd);
+		return ss_error_set(err, SS_ERR_IO, "cannot lock counters file %s: %s", path, strerror(e));
+	}
+	struct stat st;
+	int rc = fstat(fd, &st);
+	bool fresh = rc == 0 && st.st_size == 0;
+	if (rc == 0 && fresh && ftruncate(fd, (off_t)size) != 0)
+		rc = -1;
+	if (rc == 0 && !fresh && (size_t)st.st_size < size) {
+		flock(fd, LOCK_UN);
+		close(fd);
+		return ss_error_set(err, SS_ERR_IO, "counters file %s is truncated or from another version", path);
+	}
+	void *m = rc == 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	int e = errno;
+	if (m == MAP_FAILED) {
+		flock(fd, LOCK_UN);
+		close(fd);
+		return ss_error_set(err, SS_ERR_IO, "cannot map counters file %s: %s", path, strerror(e));
+	}
+	stats_file *f = m;
+	if (fresh) {
+		f->version = STATS_VERSION;
+		f->nslots = SS_STAT_SLOTS;
+		__atomic_store_n(&f->magic, STATS_MAGIC, __ATOMIC_RELEASE);
+	}
+	flock(fd, LOCK_UN);
+	close(fd);
+	if (f->magic != STATS_MAGIC || f->version != STATS_VERSION || f->nslots != SS_STAT_SLOTS) {
+		munmap(m, size);
+		return ss_error_set(err, SS_ERR_IO, "counters file %s has an unknown layout", path);
+	}
+	ss_stats *s = malloc(sizeof *s);
+	if (s == NULL) {
+		munmap(m, size);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
+	}
+	s->map = f;
+	s->size = size;
+	*out = s;
+	return 0;
+}
+
+void ss_stats_close(ss_stats *s)
+{
+	if (s == NULL)
+		return;
+	munmap(s->map, s->size);
+	free(s);
+}
+
+void ss_stats_add(ss_stats *s, unsigned slot, uint64_t n)
+{
+	if (s != NULL && slot < SS_STAT_SLOTS)
+		__atomic_fetch_add(&s->map->slots[slot], n, __ATOMIC_RELAXED);
+}
+
+void ss_stats_set(ss_stats *s, unsigned slot, uint64_t v)
+{
+	if (s != NULL && slot < SS_STAT_SLOTS)
+		__atomic_store_n(&s->map->slots[slot], v, __ATOMIC_RELAXED);
+}
+
+uint64_t ss_stats_get(const ss_stats *s, unsigned slot)
+{
+	if (s == NULL || slot >= SS_STAT_SLOTS)
+		return 0;
+	return __atomic_load_n(&s->map->slots[slot], __ATOMIC_RELAXED);
+}
+
+unsigned ss_stats_status_index(int status)
+{
+	for (unsigned i = 1; i < SS_STAT_STATUSES; i++)
+		if (ss_stats_statuses[i] == status)
+			return i;
+	return 0;
+}
+
+void ss_stats_observe(ss_stats *s, unsigned route_index, int status, double seconds)
+{
+	if (s == NULL)
+		return;
+	if (route_index >= SS_STAT_ROUTES)
+		route_index = SS_STAT_ROUTES - 1;
+	ss_stats_add(s, SS_STAT_ROUTE_BASE + route_index * SS_STAT_STATUSES + ss_stats_status_index(status), 1);
+	ss_stats_add(s, SS_STAT_REQUESTS, 1);
+	if (status == 429)
+		ss_stats_add(s, SS_STAT_RATE_LIMITED, 1);
+	if (!(seconds >= 0))
+		seconds = 0;
+	unsigned b = 0;
+	while (b < SS_STAT_LAT_BUCKETS && seconds > ss_stats_latency_bounds[b])
+		b++;
+	ss_stats_add(s, SS_STAT_LAT_BASE + b, 1); /* non-cumulative here; /metrics accumulates */
+	ss_stats_add(s, SS_STAT_LAT_SUM_US, (uint64_t)(seconds * 1e6));
+	ss_stats_add(s, SS_STAT_LAT_COUNT, 1);
+}

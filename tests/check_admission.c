@@ -1,0 +1,149 @@
+/* Admission control: slots are exclusive across open handles and processes, a killed holder frees its slot
+ * and key byte at once, identical keys serialise, live responders are counted. */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/limits/admission.h"
+
+static char dir[256], path[300];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/ss-adm-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/admission", dir);
+}
+
+static void teardown(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static ss_admission *open_adm(int slots)
+{
+	ss_admission *a = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_admission_open(path, slots, &a, &err), 0);
+	return a;
+}
+
+START_TEST(slots_exclusive)
+{
+	ss_error err;
+	ss_admission *a = open_adm(2), *b = open_adm(2), *c = open_adm(2);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0); /* idempotent: still one slot */
+	ck_assert_int_eq(ss_admission_in_use(c), 1);
+	ck_assert_int_eq(ss_admission_acquire(b, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire(c, &err), 1);
+	ck_assert_int_eq(ss_admission_in_use(c), 2);
+	ss_admission_release(a);
+	ck_assert_int_eq(ss_admission_acquire(c, &err), 0);
+	ss_admission_close(b); /* closing drops the slot */
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0);
+	ss_admission_close(a);
+	ss_admission_close(c);
+	ss_admission_close(NULL);
+	ck_assert_int_eq(ss_admission_open(path, 0, &a, &err), -1);
+}
+END_TEST
+
+START_TEST(killed_holder_frees)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ss_admission *a = NULL;
+		ss_error err;
+		if (ss_admission_open(path, 1, &a, &err) != 0 || ss_admission_acquire(a, &err) != 0 ||
+		    ss_admission_lock_key(a, "k1", 0, &err) != 0 || ss_admission_register(a, &err) != 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char ch;
+	ck_assert_int_eq(read(p[0], &ch, 1), 1);
+	close(p[0]);
+	ss_error err;
+	ss_admission *b = open_adm(1);
+	ck_assert_int_eq(ss_admission_acquire(b, &err), 1);
+	ck_assert_int_eq(ss_admission_lock_key(b, "k1", 0, &err), 2);
+	ck_assert_int_eq(ss_admission_alive(b), 1);
+	kill(pid, SIGKILL);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(ss_admission_acquire(b, &err), 0);
+	ck_assert_int_eq(ss_admission_lock_key(b, "k1", 0, &err), 0);
+	ck_assert_int_eq(ss_admission_alive(b), 0);
+	ss_admission_close(b);
+}
+END_TEST
+
+static void *unlock_later(void *arg)
+{
+	ss_admission_unlock_key(arg);
+	return NULL;
+}
+
+START_TEST(identical_keys_wait)
+{
+	ss_error err;
+	ss_admission *a = open_adm(4), *b = open_adm(4);
+	ck_assert_int_eq(ss_admission_lock_key(a, "same", 0, &err), 0);
+	ck_assert_int_eq(ss_admission_lock_key(b, "same", 0, &err), 2);
+	ck_assert_int_eq(ss_admission_lock_key(b, "different-key", 0, &err), 0);
+	ss_admission_unlock_key(b);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, unlock_later, a), 0);
+	int rc = ss_admission_lock_key(b, "same", 60, &err);
+	ck_assert_msg(rc == 0 || rc == 1, "rc %d", rc); /* 1 when it had to wait, 0 if the unlock came first */
+	pthread_join(t, NULL);
+	ck_assert_int_eq(ss_admission_lock_key(a, "same", 0, &err), 2);
+	ss_admission_close(a);
+	ss_admission_close(b);
+}
+END_TEST
+
+START_TEST(alive_count)
+{
+	ss_error err;
+	ss_admission *a = open_adm(1), *b = open_adm(1);
+	ck_assert_int_eq(ss_admission_alive(a), 0);
+	ck_assert_int_eq(ss_admission_register(a, &err), 0);
+	ck_assert_int_eq(ss_admission_register(b, &err), 0);
+	ck_assert_int_eq(ss_admission_alive(a), 2);
+	ck_assert_int_eq(ss_admission_alive(b), 2);
+	ss_admission_close(b);
+	ck_assert_int_eq(ss_admission_alive(a), 1);
+	ss_admission_close(a);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("admission");
+	TCase *t = tcase_create("admission");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, slots_exclusive);
+	tcase_add_test(t, killed_holder_frees);
+	tcase_add_test(t, identical_keys_wait);
+	tcase_add_test(t, alive_count);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_set_fork_status(r, CK_NOFORK);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

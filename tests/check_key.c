@@ -1,0 +1,295 @@
+/* Key detection: synthesised chord progressions in every key, detuned, at several sample rates; silence,
+ * noise, a single sine, short and long input. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/key.h"
+
+/* Semitone offsets from the tonic of the chords I-IV-V-I (major) or i-iv-V-i (minor, harmonic V). */
+static const int major_chords[4][3] = {{0, 4, 7}, {5, 9, 0}, {7, 11, 2}, {0, 4, 7}};
+static const int minor_chords[4][3] = {{0, 3, 7}, {5, 8, 0}, {7, 11, 2}, {0, 3, 7}};
+
+/* Frequency of MIDI pitch m detuned by cents. */
+static double pitch_hz(int m, double cents)
+{
+	return 440.0 * pow(2.0, ((double)m - 69.0 + cents / 100.0) / 12.0);
+}
+
+/* Add a tone with 6 harmonics of amplitude amp/h (those below Nyquist) to x[0..n). */
+static void add_tone(float *x, size_t n, double sr, double f0, double amp)
+{
+	for (int h = 1; h <= 6; h++) {
+		double f = f0 * h;
+		if (f >= 0.45 * sr)
+			break;
+		double w = 2.0 * M_PI * f / sr;
+		for (size_t i = 0; i < n; i++)
+			x[i] += (float)(amp / h * sin(w * (double)i));
+	}
+}
+
+/* n samples of the progression in the key (tonic 0..11, mode 1 major / 0 minor), chords of chord_s seconds
+ * repeated to fill the buffer: the triad around C4-B4 and the chord root two octaves lower. Caller frees. */
+static float *progression(int tonic, int mode, double cents, double sr, double seconds, double chord_s)
+{
+	size_t n = (size_t)(seconds * sr);
+	size_t per = (size_t)(chord_s * sr);
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	const int(*ch)[3] = mode ? major_chords : minor_chords;
+	for (size_t start = 0, c = 0; start < n; start += per, c = (c + 1) % 4) {
+		size_t len = start + per <= n ? per : n - start;
+		for (int v = 0; v < 3; v++)
+			add_tone(x + start, len, sr, pitch_hz(60 + (tonic + ch[c][v]) % 12, cents), 0.15);
+		add_tone(x + start, len, sr, pitch_hz(36 + (tonic + ch[c][0]) % 12, cents), 0.2);
+		/* Short fades avoid clicks at chord changes. */
+		size_t fade = (size_t)(0.01 * sr);
+		for (size_t i = 0; i < fade && i < len; i++) {
+			x[start + i] *= (float)i / (float)fade;
+			x[start + len - 1 - i] *= (float)i / (float)fade;
+		}
+	}
+	return x;
+}
+
+static void assert_finite(const ss_key *k)
+{
+	ck_assert(isfinite(k->confidence) && k->confidence >= 0.0 && k->confidence <= 1.0);
+	ck_assert(isfinite(k->tonal_strength) && k->tonal_strength >= 0.0 && k->tonal_strength <= 1.0);
+	ck_assert(isfinite(k->tuning_cents) && k->tuning_cents >= -50.0 && k->tuning_cents < 50.0);
+	for (int i = 0; i < 12; i++)
+		ck_assert(isfinite(k->chroma[i]) && k->chroma[i] >= 0.0 && k->chroma[i] <= 1.0);
+	for (int i = 0; i < SS_KEY_CANDIDATES; i++)
+		ck_assert(isfinite(k->top[i].score));
+	ck_assert_ptr_nonnull(k->profile);
+}
+
+/* Progression in a key, detuned, at a sample rate: the detected key must be exact and first in top. */
+static void check_key_at(int tonic, int mode, double cents, double sr, double seconds)
+{
+	float *x = progression(tonic, mode, cents, sr, seconds, 0.5);
+	ss_key k;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, (size_t)(seconds * sr), sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	free(x);
+	assert_finite(&k);
+	ck_assert_msg(k.key_index == tonic && k.mode == mode, "key %d mode %d at %+g cents, %g Hz: got %d mode %d",
+		      tonic, mode, cents, sr, k.key_index, k.mode);
+	ck_assert_int_eq(k.top[0].key_index, tonic);
+	ck_assert_int_eq(k.top[0].mode, mode);
+	ck_assert(k.top[0].score >= k.top[1].score && k.top[1].score >= k.top[2].score);
+	ck_assert_msg(fabs(k.tuning_cents - cents) < 8.0, "tuning %g for %+g cents", k.tuning_cents, cents);
+	ck_assert_msg(k.confidence > 0.1, "confidence %g", k.confidence);
+	ck_assert(k.tonal_strength > 0.5);
+	/* The tonic sounds in three of four chords; the tritone never does. */
+	ck_assert_msg(k.chroma[tonic] > 0.6, "tonic chroma %g", k.chroma[tonic]);
+	ck_assert_msg(k.chroma[(tonic + 6) % 12] < 0.5 * k.chroma[tonic], "tritone chroma %g", k.chroma[(tonic + 6) % 12]);
+}
+
+/* All 24 keys at 22050 Hz, alternately 30 cents sharp and flat. */
+START_TEST(all_keys_detuned)
+{
+	int tonic = _i % 12, mode = _i / 12;
+	check_key_at(tonic, mode, (_i % 2) ? -30.0 : 30.0, 22050.0, 6.0);
+}
+END_TEST
+
+/* Other sample rates, including the minimum of 8000 Hz. */
+START_TEST(sample_rates)
+{
+	/* 6000 Hz is below the required minimum but takes the path without resampling. */
+	static const double rates[] = {8000.0, 16000.0, 44100.0, 48000.0, 6000.0};
+	double sr = rates[_i % 5];
+	check_key_at((_i * 5) % 12, _i % 2, (_i % 3 - 1) * 30.0, sr, 6.0);
+}
+END_TEST
+
+/* 3 seconds are enough for a clear progression. */
+START_TEST(short_input)
+{
+	check_key_at(2, 0, 0.0, 22050.0, 3.0);
+	check_key_at(10, 1, 30.0, 22050.0, 3.0);
+}
+END_TEST
+
+START_TEST(silence)
+{
+	size_t n = 5 * 22050;
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	ss_key k;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, -1);
+	ck_assert_int_eq(k.mode, -1);
+	ck_assert_double_eq(k.confidence, 0.0);
+	ck_assert_double_eq(k.tonal_strength, 0.0);
+	/* Nothing at all is not an error either. */
+	ck_assert_int_eq(ss_key_analyze(x, 0, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	ck_assert_int_eq(k.key_index, -1);
+	ck_assert_double_eq(k.confidence, 0.0);
+	free(x);
+}
+END_TEST
+
+/* Deterministic white noise in [-a, a). */
+static void white_noise(float *x, size_t n, double a, uint32_t seed)
+{
+	uint32_t s = seed;
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = (float)(a * ((double)(s >> 8) / 8388608.0 - 1.0));
+	}
+}
+
+START_TEST(white_noise_low_confidence)
+{
+	static const double seconds[] = {3.0, 10.0, 30.0};
+	size_t n = (size_t)(seconds[_i] * 22050);
+	float *x = malloc(n * sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	white_noise(x, n, 0.5, 12345u + (uint32_t)_i);
+	ss_key k;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_msg(k.confidence < 0.1, "noise confidence %g", k.confidence);
+	ck_assert_msg(k.tonal_strength < 0.3, "noise tonal strength %g", k.tonal_strength);
+	free(x);
+}
+END_TEST
+
+/* A single A4 sine: the chroma is A, and the key has tonic A. */
+START_TEST(single_sine)
+{
+	size_t n = 5 * 22050;
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	add_tone(x, n, 22050.0, 440.0 * pow(2.0, 10.0 / 1200.0), 0.5);
+	ss_key k;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	free(x);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, 9);
+	ck_assert_double_eq(k.chroma[9], 1.0);
+	ck_assert_msg(fabs(k.tuning_cents - 10.0) < 3.0, "tuning %g", k.tuning_cents);
+}
+END_TEST
+
+/* Long input goes through the STFT in blocks: same answer and nearly the same chroma as a short excerpt. */
+START_TEST(long_input_blocks)
+{
+	double sr = 8000.0;
+	size_t per = (size_t)(2.0 * sr); /* one I-IV-V-I cycle */
+	float *cycle = progression(9, 0, -20.0, sr, 2.0, 0.5);
+	size_t n = 150 * (size_t)sr; /* 150 s: several blocks */
+	float *x = malloc(n * sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = cycle[i % per];
+	free(cycle);
+	ss_key a, b;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &a, &err), 0);
+	ck_assert_int_eq(ss_key_analyze(x, 20 * (size_t)sr, sr, SS_KEY_PROFILE_DEFAULT, &b, &err), 0);
+	free(x);
+	assert_finite(&a);
+	ck_assert_int_eq(a.key_index, 9);
+	ck_assert_int_eq(a.mode, 0);
+	ck_assert_int_eq(b.key_index, 9);
+	for (int i = 0; i < 12; i++)
+		ck_assert_msg(fabs(a.chroma[i] - b.chroma[i]) < 0.05, "chroma[%d] %g vs %g", i, a.chroma[i], b.chroma[i]);
+	ck_assert(fabs(a.tuning_cents - b.tuning_cents) < 2.0);
+}
+END_TEST
+
+START_TEST(deterministic_and_profiles)
+{
+	double sr = 22050.0;
+	float *x = progression(7, 1, 0.0, sr, 4.0, 0.5);
+	size_t n = (size_t)(4.0 * sr);
+	ss_error err;
+	for (int p = SS_KEY_PROFILE_DEFAULT; p < SS_KEY_PROFILE_COUNT; p++) {
+		ss_key a, b;
+		ck_assert_int_eq(ss_key_analyze(x, n, sr, (ss_key_profile_id)p, &a, &err), 0);
+		ck_assert_int_eq(ss_key_analyze(x, n, sr, (ss_key_profile_id)p, &b, &err), 0);
+		ck_assert_int_eq(a.key_index, b.key_index);
+		ck_assert_double_eq(a.confidence, b.confidence);
+		ck_assert_int_eq(memcmp(a.chroma, b.chroma, sizeof a.chroma), 0);
+		ck_assert_int_eq(a.key_index, 7);
+		ck_assert_int_eq(a.mode, 1);
+		if (p != SS_KEY_PROFILE_DEFAULT)
+			ck_assert_str_eq(a.profile, ss_key_profile_name((ss_key_profile_id)p));
+	}
+	ss_key k;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_COUNT, &k, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+	free(x);
+	ck_assert_str_eq(ss_key_profile_name(SS_KEY_PROFILE_KRUMHANSL), "krumhansl");
+	ck_assert_str_eq(ss_key_profile_name(SS_KEY_PROFILE_TEMPERLEY), "temperley");
+	ck_assert_str_eq(ss_key_profile_name(SS_KEY_PROFILE_EDMA), "edma");
+	ck_assert_ptr_null(ss_key_profile_name(SS_KEY_PROFILE_COUNT));
+}
+END_TEST
+
+/* Tiny and poisoned input: no crash, no NaN out. */
+START_TEST(degenerate_input)
+{
+	ss_key k;
+	ss_error err;
+	float tiny[100];
+	for (int i = 0; i < 100; i++)
+		tiny[i] = (float)sin(0.1 * i);
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(ss_key_analyze(tiny, 1, 8000.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+
+	double sr = 22050.0;
+	size_t n = (size_t)(6.0 * sr);
+	float *x = progression(4, 0, 0.0, sr, 6.0, 0.5);
+	x[1000] = NAN;
+	x[50000] = INFINITY;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, 4); /* the clean frames still tell the key */
+	ck_assert_int_eq(k.mode, 0);
+	free(x);
+
+	/* A sample rate that is not a number is an error, not a NaN result. */
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, NAN, SS_KEY_PROFILE_DEFAULT, &k, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+}
+END_TEST
+
+static Suite *key_suite(void)
+{
+	Suite *s = suite_create("key");
+	TCase *tc = tcase_create("key");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, all_keys_detuned, 0, 24);
+	tcase_add_loop_test(tc, sample_rates, 0, 10);
+	tcase_add_test(tc, short_input);
+	tcase_add_test(tc, silence);
+	tcase_add_loop_test(tc, white_noise_low_confidence, 0, 3);
+	tcase_add_test(tc, single_sine);
+	tcase_add_test(tc, long_input_blocks);
+	tcase_add_test(tc, deterministic_and_profiles);
+	tcase_add_test(tc, degenerate_input);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(key_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,282 @@
+/* Address filter and fetcher: every refused range, IPv4-mapped IPv6, redirects to refused addresses,
+ * size cap, upstream errors, schemes. A tiny HTTP server thread on 127.0.0.1 plays the remote side. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/net/addrfilter.h"
+#include "core/net/fetch.h"
+
+START_TEST(refused_ranges)
+{
+	static const char *refused[] = {
+		"0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.254", "127.0.0.1",
+		"127.255.0.9", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
+		"192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9",
+		"224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+		"::", "::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:0:192.168.0.1",
+		"::127.0.0.1", "::8.8.8.8", "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b:1::1", "2002:7f00:1::1",
+		"2002:c0a8:101::", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1",
+		"100::1", "2001:db8::1", "2001::1", "2001:0:4136:e378::1", "not an address", "",
+	};
+	static const char *allowed[] = {
+		"8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.1", "172.15.255.255", "172.32.0.1", "192.167.1.1",
+		"198.20.0.1", "223.255.255.255", "::ffff:8.8.8.8", "2606:4700:4700::1111", "2a00:1450::1",
+		"64:ff9b::808:808", "2002:808:808::1", "2001:200::1",
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		ck_assert_msg(ss_addr_refused_str(refused[i]), "%s should be refused", refused[i]);
+	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+		ck_assert_msg(!ss_addr_refused_str(allowed[i]), "%s should be allowed", allowed[i]);
+	struct sockaddr_un_like {
+		sa_family_t f;
+		char pad[32];
+	} other = {.f = AF_UNIX};
+	ck_assert(ss_addr_refused((struct sockaddr *)&other, sizeof other));
+	ck_assert(ss_addr_refused(NULL, 0));
+}
+END_TEST
+
+/* ---- a minimal HTTP server ---- */
+static int srv_fd = -1;
+static int srv_port;
+static pthread_t srv_thread;
+static volatile int srv_connections;
+
+static void reply(int c, const char *path)
+{
+	char hdr[2600];
+	if (strcmp(path, "/ok") == 0) {
+		const char *body = "RIFFfakeaudio";
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 strlen(body), body);
+	} else if (strcmp(path, "/big") == 0) {
+		static char big[70000];
+		memset(big, 'x', sizeof big);
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"); /* no length: streamed */
+		if (write(c, hdr, strlen(hdr)) < 0 || write(c, big, sizeof big) < 0)
+			return;
+		return;
+	} else if (strncmp(path, "/to?", 4) == 0) {
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 path + 4);
+	} else if (strcmp(path, "/loop") == 0) {
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	} else {
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	}
+	if (write(c, hdr, strlen(hdr)) < 0)
+		return;
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int c = accept(srv_fd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		srv_connections++;
+		char req[4096];
+		size_t n = 0;
+		while (n < sizeof req - 1) {
+			ssize_t r = read(c, req + n, sizeof req - 1 - n);
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			req[n] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		req[n] = '\0';
+		char path[2048] = "/";
+		sscanf(req, "GET %2047s", path);
+		reply(c, path);
+		shutdown(c, SHUT_WR);
+		char drain[256];
+		while (read(c, drain, sizeof drain) > 0)
+			;
+		close(c);
+	}
+}
+
+static void srv_start(void)
+{
+	srv_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(srv_fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	ck_assert_int_eq(bind(srv_fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(srv_fd, 16), 0);
+	ck_assert_int_eq(getsockname(srv_fd, (struct sockaddr *)&a, &len), 0);
+	srv_port = ntohs(a.sin_port);
+	srv_connections = 0;
+	ck_assert_int_eq(pthread_create(&srv_thread, NULL, serve, NULL), 0);
+}
+
+static void srv_stop(void)
+{
+	shutdown(srv_fd, SHUT_RDWR);
+	pthread_join(srv_thread, NULL);
+	close(srv_fd);
+	srv_fd = -1;
+}
+
+/* Tests allow exactly 127.0.0.1 (the test server) and refuse what the real filter refuses otherwise. */
+static bool test_policy(const struct sockaddr *sa, socklen_t len, void *arg)
+{
+	(void)arg;
+	if (sa->sa_family == AF_INET && ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+		return false;
+	return ss_addr_refused(sa, len);
+}
+
+static ss_fetcher *new_fetcher(bool allow_private, int redirects)
+{
+	ss_fetch_opts o = {.timeout_seconds = 10, .max_bytes = 65536, .max_redirects = redirects,
+			   .allow_private = allow_private};
+	ss_fetcher *f = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_fetcher_new(&o, &f, &err), 0);
+	return f;
+}
+
+static int fetch(ss_fetcher *f, const char *fmt, ss_buf *b, ss_error *err)
+{
+	char url[1024], port[16];
+	/* fmt holds "%d" placeholders for the server port; substitute them by hand. */
+	snprintf(port, sizeof port, "%d", srv_port);
+	size_t j = 0;
+	for (const char *p = fmt; *p && j + 16 < sizeof url; p++) {
+		if (p[0] == '%' && p[1] == 'd') {
+			memcpy(url + j, port, strlen(port));
+			j += strlen(port);
+			p++;
+		} else {
+			url[j++] = *p;
+		}
+	}
+	url[j] = '\0';
+	ss_error_clear(err);
+	return ss_fetch_url(f, url, b, err);
+}
+
+START_TEST(fetch_default_refuses_loopback)
+{
+	srv_start();
+	ss_fetcher *f = new_fetcher(false, 3);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_FORBIDDEN_URL);
+	ck_assert_int_eq(fetch(f, "http://localhost:%d/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_FORBIDDEN_URL);
+	ck_assert_int_eq(fetch(f, "http://[::ffff:127.0.0.1]:%d/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_FORBIDDEN_URL);
+	ck_assert_int_eq(fetch(f, "http://2130706433:%d/ok", &b, &err), -1); /* 127.0.0.1 as a number */
+	ck_assert_int_eq(err.code, SS_ERR_FORBIDDEN_URL);
+	ck_assert_int_eq(srv_connections, 0); /* refused before connecting */
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(fetch_allowed_and_errors)
+{
+	srv_start();
+	ss_fetcher *f = new_fetcher(true, 3);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/ok", &b, &err), 0);
+	ck_assert_str_eq(b.data, "RIFFfakeaudio");
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/to?/ok", &b, &err), 0); /* one redirect, followed */
+	ck_assert_str_eq(b.data, "RIFFfakeaudio");
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/missing", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_DOWNLOAD);
+	ck_assert_msg(strstr(err.msg, "404") != NULL, "%s", err.msg);
+	ck_assert_int_eq(b.len, 0);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/big", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_DOWNLOAD);
+	ck_assert_msg(strstr(err.msg, "larger") != NULL, "%s", err.msg);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/loop", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_DOWNLOAD);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/to?file:///etc/passwd", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_DOWNLOAD);
+	ck_assert_int_eq(fetch(f, "ftp://127.0.0.1:%d/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(fetch(f, "file:///etc/passwd", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(fetch(f, "not a url", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(fetch(f, "http://user:pw@127.0.0.1:%d/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+
+	/* No redirects allowed: a 302 is a failure naming the status. */
+	f = new_fetcher(true, 0);
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/to?/ok", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_DOWNLOAD);
+	ck_assert_msg(strstr(err.msg, "302") != NULL, "%s", err.msg);
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
+
+START_TEST(fetch_redirect_to_refused)
+{
+	srv_start();
+	ss_fetcher *f = new_fetcher(false, 3);
+	ss_fetcher_set_policy(f, test_policy, NULL);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	/* The first hop is allowed by the test policy... */
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/ok", &b, &err), 0);
+	/* ...but every redirect target is checked again at connect time. */
+	static const char *targets[] = {
+		"http://127.0.0.1:%d/to?http://127.0.0.2:%d/ok",
+		"http://127.0.0.1:%d/to?http://[::1]:%d/ok",
+		"http://127.0.0.1:%d/to?http://[::ffff:127.0.0.2]:%d/ok",
+		"http://127.0.0.1:%d/to?http://169.254.169.254:%d/latest/meta-data",
+		"http://127.0.0.1:%d/to?http://10.0.0.1:%d/",
+		"http://127.0.0.1:%d/to?http://0.0.0.0:%d/",
+	};
+	for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+		ck_assert_int_eq(fetch(f, targets[i], &b, &err), -1);
+		ck_assert_msg(err.code == SS_ERR_FORBIDDEN_URL, "%s: %s", targets[i], err.msg);
+		ck_assert_int_eq(b.len, 0);
+	}
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("net");
+	TCase *t = tcase_create("net");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, refused_ranges);
+	tcase_add_test(t, fetch_default_refuses_loopback);
+	tcase_add_test(t, fetch_allowed_and_errors);
+	tcase_add_test(t, fetch_redirect_to_refused);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

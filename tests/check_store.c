@@ -1,0 +1,419 @@
+/* Store: migrations, cache keys, upserts keeping ids and overrides, search escaping, listing, export, counters. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "core/store/cache.h"
+#include "core/store/db.h"
+#include "core/store/export.h"
+#include "core/store/overrides.h"
+#include "core/store/render.h"
+#include "core/store/schema.h"
+#include "core/store/stats.h"
+#include "core/util/jsonutil.h"
+
+static char dir[256];
+static char dbpath[300];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/ss-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof dbpath, "%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static ss_db *open_db(void)
+{
+	ss_db *db = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_db_open(dbpath, &db, &err) == 0, "%s", err.msg);
+	return db;
+}
+
+static void fake_result(ss_result *r, double bpm)
+{
+	ss_result_init(r);
+	r->bpm = bpm;
+	r->bpm_confidence = 0.8;
+	r->key_index = 1;
+	r->mode = 0;
+	r->key_confidence = 0.3;
+	r->energy = 0.5;
+	r->danceability = 0.6;
+	r->acousticness = NAN;
+	r->spectral_centroid = 1500;
+	r->mood = "happy";
+	r->analysis_duration = 0.05;
+}
+
+static long long put(ss_db *db, const char *ns, const char *kind, const char *source, const char *title,
+		     const char *artist, double bpm)
+{
+	ss_result r;
+	fake_result(&r, bpm);
+	char key[SS_SHA256_HEX];
+	ss_cache_key(ns, kind, source, "v1;max=30", key);
+	char rj[128];
+	snprintf(rj, sizeof rj, "{\"bpm\":%g,\"key\":\"C# Minor\",\"acousticness\":null,\"analysis_duration\":0.05}", bpm);
+	ss_cache_put_args a = {.cache_key = key, .ns = ns, .source_kind = strcmp(kind, "url") ? "upload" : "url",
+			       .source = source, .preview_url = source, .title = title, .artist = artist,
+			       .result = &r, .result_json = rj, .beats_json = "[0.5,1.0]"};
+	long long id = -1;
+	ss_error err;
+	ck_assert_msg(ss_cache_put(db, &a, &id, &err) == 0, "%s", err.msg);
+	ck_assert_int_gt(id, 0);
+	return id;
+}
+
+static json_object *render(ss_db *db, const char *ns, const char *kind, const char *source, bool beats)
+{
+	char key[SS_SHA256_HEX];
+	ss_cache_key(ns, kind, source, "v1;max=30", key);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	int rc = ss_cache_render(db, key, true, beats, &b, &err);
+	ck_assert_int_ge(rc, 0);
+	if (rc == 0) {
+		ss_buf_free(&b);
+		return NULL;
+	}
+	json_object *o = ss_json_parse(b.data, b.len, 16);
+	ck_assert_msg(o != NULL, "invalid JSON: %s", b.data);
+	ss_buf_free(&b);
+	return o;
+}
+
+START_TEST(migrate_empty)
+{
+	ss_db *db = open_db();
+	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ck_assert_int_ge(ss_schema_latest(), 2);
+	ss_error err;
+	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
+	ss_db_close(db);
+	/* Reopening an up-to-date file changes nothing. */
+	db = open_db();
+	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_db_close(db);
+}
+END_TEST
+
+START_TEST(migrate_from_v1)
+{
+	/* Build a version-1 file by hand, with a row, then let ss_db_open bring it forward. */
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h,
+				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
+				      " bpm, result_json) VALUES ('k','url','http://x/a.mp3','http://x/a.mp3','Old','Song',"
+				      " 99, '{\"bpm\":99}'); PRAGMA user_version = 1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+
+	ss_db *db = open_db();
+	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(ss_cache_render(db, "k", true, true, &b, &err), 1);
+	json_object *o = ss_json_parse(b.data, b.len, 16);
+	ck_assert_ptr_nonnull(o);
+	json_object *v;
+	ck_assert(json_object_object_get_ex(o, "bpm", &v));
+	ck_assert_int_eq(json_object_get_int(v), 99);
+	ck_assert(json_object_object_get_ex(o, "beats", &v)); /* new column, empty for old rows */
+	ck_assert_int_eq(json_object_array_length(v), 0);
+	json_object_put(o);
+	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
+START_TEST(refuse_newer_schema)
+{
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ss_db *db = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_db_open(dbpath, &db, &err), -1);
+	ck_assert_ptr_null(db);
+}
+END_TEST
+
+START_TEST(keys_distinct)
+{
+	char a[SS_SHA256_HEX], b[SS_SHA256_HEX], c[SS_SHA256_HEX], d[SS_SHA256_HEX];
+	ss_cache_key("default", "url", "http://x/a", "v1;max=30", a);
+	ss_cache_key("other", "url", "http://x/a", "v1;max=30", b);
+	ss_cache_key("default", "url", "http://x/a", "v1;max=20", c);
+	ss_cache_key("default", "sha256", "http://x/a", "v1;max=30", d);
+	ck_assert_str_ne(a, b);
+	ck_assert_str_ne(a, c);
+	ck_assert_str_ne(a, d);
+	ck_assert_int_eq(strlen(a), 64);
+	ck_assert(ss_cache_namespace_valid("default"));
+	ck_assert(ss_cache_namespace_valid("A-b_9"));
+	ck_assert(!ss_cache_namespace_valid(""));
+	ck_assert(!ss_cache_namespace_valid("a b"));
+	ck_assert(!ss_cache_namespace_valid("ns%"));
+	ck_assert(!ss_cache_namespace_valid("abcdefghijabcdefghijabcdefghijabc")); /* 33 */
+	ck_assert(ss_cache_namespace_valid("abcdefghijabcdefghijabcdefghijab"));   /* 32 */
+	char h[SS_SHA256_HEX];
+	ss_sha256_hex("abc", 3, h);
+	ck_assert_str_eq(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert(ss_sha256_hex_valid(h));
+	ck_assert(!ss_sha256_hex_valid("abc"));
+}
+END_TEST
+
+START_TEST(override_survives_reanalysis)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	long long id = put(db, "default", "url", "http://x/a.mp3", "Song", "Artist", 120);
+
+	/* No such song: nothing stored. */
+	ss_override_update u = {.set_bpm = true, .bpm = 128, .set_key = true, .key = "A Minor"};
+	ck_assert_int_eq(ss_override_set(db, "default", "http://x/missing.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_override_set(db, "other", "http://x/a.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u, &err), 1);
+
+	/* Re-analysis: same id, new numbers, override still there. */
+	long long id2 = put(db, "default", "url", "http://x/a.mp3", "Song (new)", "Artist", 121);
+	ck_assert_int_eq(id, id2);
+	json_object *o = render(db, "default", "url", "http://x/a.mp3", false);
+	json_object *v;
+	ck_assert(json_object_object_get_ex(o, "user_verified", &v) && json_object_get_boolean(v));
+	ck_assert(json_object_object_get_ex(o, "manual_bpm", &v));
+	ck_assert(fabs(json_object_get_double(v) - 128) < 1e-9);
+	ck_assert(json_object_object_get_ex(o, "manual_key", &v));
+	ck_assert_str_eq(json_object_get_string(v), "A Minor");
+	ck_assert(json_object_object_get_ex(o, "bpm", &v));
+	ck_assert_int_eq(json_object_get_int(v), 121);
+	ck_assert(json_object_object_get_ex(o, "title", &v));
+	ck_assert_str_eq(json_object_get_string(v), "Song (new)");
+	ck_assert(json_object_object_get_ex(o, "beats", &v) == 0);
+	json_object_put(o);
+
+	/* A partial update keeps the other fields; explicit null clears. */
+	ss_override_update u2 = {.set_notes = true, .notes = "half time", .set_bpm = true, .bpm = NAN};
+	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u2, &err), 1);
+	o = render(db, "default", "url", "http://x/a.mp3", true);
+	ck_assert(json_object_object_get_ex(o, "manual_key", &v));
+	ck_assert_str_eq(json_object_get_string(v), "A Minor");
+	ck_assert(json_object_object_get_ex(o, "manual_bpm", &v) && v == NULL);
+	ck_assert(json_object_object_get_ex(o, "bpm_notes", &v));
+	ck_assert_str_eq(json_object_get_string(v), "half time");
+	ck_assert(json_object_object_get_ex(o, "beats", &v));
+	ck_assert_int_eq(json_object_array_length(v), 2);
+	json_object_put(o);
+
+	/* Unverified rows say so. */
+	put(db, "default", "url", "http://x/b.mp3", "B", "Artist", 90);
+	o = render(db, "default", "url", "http://x/b.mp3", false);
+	ck_assert(json_object_object_get_ex(o, "user_verified", &v) && !json_object_get_boolean(v));
+	json_object_put(o);
+	ss_db_close(db);
+}
+END_TEST
+
+static int count_array(ss_buf *b)
+{
+	json_object *a = ss_json_parse(b->data, b->len, 16);
+	ck_assert_msg(a != NULL && json_object_is_type(a, json_type_array), "%s", b->data);
+	int n = (int)json_object_array_length(a);
+	json_object_put(a);
+	ss_buf_reset(b);
+	return n;
+}
+
+START_TEST(search_escaping)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	put(db, "default", "url", "u1", "100% Pure", "X", 100);
+	put(db, "default", "url", "u2", "100 Pure", "X", 100);
+	put(db, "default", "url", "u3", "a_b", "Y", 100);
+	put(db, "default", "url", "u4", "axb", "Y", 100);
+	put(db, "default", "url", "u5", "back\\slash", "Z", 100);
+	put(db, "other", "url", "u6", "100% Other", "X", 100);
+
+	ck_assert_int_eq(ss_cache_search(db, "default", "100%", 100, &b, &err), 1);
+	ck_assert_int_eq(count_array(&b), 1);
+	ck_assert_int_eq(ss_cache_search(db, "default", "a_b", 100, &b, &err), 1);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_search(db, "default", "\\", 100, &b, &err), 1);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_search(db, "default", "PURE", 100, &b, &err), 2);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_search(db, NULL, "100%", 100, &b, &err), 2);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_search(db, "default", "y", 100, &b, &err), 2); /* artist match */
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_search(db, "default", "", 100, &b, &err), 5);
+	ck_assert_int_eq(count_array(&b), 5);
+	char *p = ss_cache_like_pattern("a%b_c\\");
+	ck_assert_str_eq(p, "%a\\%b\\_c\\\\%");
+	free(p);
+	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
+START_TEST(list_delete_clear)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	long long ids[5];
+	for (int i = 0; i < 5; i++) {
+		char src[16];
+		snprintf(src, sizeof src, "u%d", i);
+		ids[i] = put(db, i < 3 ? "default" : "ns2", "url", src, "T", "A", 100 + i);
+	}
+	ck_assert_int_eq(ss_cache_list(db, "default", 100, 0, &b, &err), 3);
+	/* newest first: same second, so id breaks the tie */
+	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "id", &v));
+	ck_assert_int_eq(json_object_get_int64(v), ids[2]);
+	json_object_put(a);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_list(db, NULL, 2, 1, &b, &err), 2);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_list(db, NULL, 0, 0, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(ss_cache_list(db, NULL, 501, 0, &b, &err), -1);
+
+	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 1);
+	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 0);
+	long long n;
+	ck_assert_int_eq(ss_cache_clear(db, "ns2", &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 2);
+	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
+	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
+static int sink_buf(void *arg, const void *data, size_t len)
+{
+	return ss_buf_append(arg, data, len);
+}
+
+START_TEST(export_formats)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	put(db, "default", "url", "u1", "=cmd()", "Comma, \"Quoted\"", 100);
+	put(db, "default", "url", "u2", "Plain", "Alpha", 90);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_cache_export(db, "default", SS_EXPORT_JSON, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	json_object *o = ss_json_parse(b.data, b.len, 16), *v;
+	ck_assert_msg(o != NULL, "%s", b.data);
+	ck_assert(json_object_object_get_ex(o, "total_songs", &v));
+	ck_assert_int_eq(json_object_get_int(v), 2);
+	ck_assert(json_object_object_get_ex(o, "songs", &v));
+	ck_assert_int_eq(json_object_array_length(v), 2);
+	json_object *s0 = json_object_array_get_idx(v, 0), *f;
+	ck_assert(json_object_object_get_ex(s0, "artist", &f));
+	ck_assert_str_eq(json_object_get_string(f), "Alpha");
+	ck_assert(json_object_object_get_ex(s0, "acousticness", &f) && f == NULL); /* NaN stored as null */
+	json_object_put(o);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_cache_export(db, NULL, SS_EXPORT_CSV, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	ck_assert_msg(strncmp(b.data, "Title,Artist,Preview URL,BPM,", 29) == 0, "%s", b.data);
+	ck_assert_msg(strstr(b.data, "\r\n'=cmd(),\"Comma, \"\"Quoted\"\"\",u1,100.000,") != NULL, "%s", b.data);
+	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
+START_TEST(render_json_text)
+{
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_render_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9"), 0);
+	ck_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001\xEF\xBF\xBD\xc3\xa9\"");
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_render_json_num(&b, NAN), 0);
+	ck_assert_int_eq(ss_render_json_num(&b, INFINITY), 0);
+	ck_assert_int_eq(ss_render_json_num(&b, 120), 0);
+	ck_assert_str_eq(b.data, "nullnull120.0");
+	ss_buf_free(&b);
+}
+END_TEST
+
+START_TEST(counters_shared)
+{
+	char path[400];
+	snprintf(path, sizeof path, "%s/stats", dir);
+	ss_stats *a = NULL, *b = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_stats_open(path, &a, &err), 0);
+	ck_assert_int_eq(ss_stats_open(path, &b, &err), 0);
+	ss_stats_add(a, SS_STAT_HITS, 3);
+	ss_stats_add(b, SS_STAT_HITS, 4);
+	ss_stats_observe(a, 2, 404, 0.003);
+	ss_stats_observe(b, 2, 404, 100);
+	ck_assert_uint_eq(ss_stats_get(b, SS_STAT_HITS), 7);
+	ck_assert_uint_eq(ss_stats_get(a, SS_STAT_REQUESTS), 2);
+	ck_assert_uint_eq(ss_stats_get(a, SS_STAT_ROUTE_BASE + 2 * SS_STAT_STATUSES + ss_stats_status_index(404)), 2);
+	ck_assert_uint_eq(ss_stats_get(a, SS_STAT_LAT_BASE + SS_STAT_LAT_BUCKETS), 1); /* +Inf bucket */
+	ss_stats_close(a);
+	ss_stats_close(b);
+	/* They survive a restart. */
+	ck_assert_int_eq(ss_stats_open(path, &a, &err), 0);
+	ck_assert_uint_eq(ss_stats_get(a, SS_STAT_HITS), 7);
+	ss_stats_close(a);
+	ss_stats_close(NULL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *t = tcase_create("store");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, migrate_empty);
+	tcase_add_test(t, migrate_from_v1);
+	tcase_add_test(t, refuse_newer_schema);
+	tcase_add_test(t, keys_distinct);
+	tcase_add_test(t, override_survives_reanalysis);
+	tcase_add_test(t, search_escaping);
+	tcase_add_test(t, list_delete_clear);
+	tcase_add_test(t, export_formats);
+	tcase_add_test(t, render_json_text);
+	tcase_add_test(t, counters_shared);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,403 @@
+/* Tempo, beats and metre on synthesised signals: click tracks and drum patterns at several tempi and sample
+ * rates, 3/4 against 4/4 accents, and the degenerate inputs (silence, a sine, DC, clipping, short input). */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/tempo.h"
+
+/* Deterministic noise in [-1, 1). */
+static double noise(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return (double)(*s >> 8) / 8388608.0 - 1.0;
+}
+
+enum drum { KICK, SNARE, HAT, CLICK };
+
+/* Add one drum hit at sample position at. */
+static void hit(float *x, size_t n, double sr, double at, enum drum d, double gain, uint32_t *seed)
+{
+	size_t start = (size_t)llround(at);
+	size_t len = (size_t)(0.12 * sr);
+	for (size_t i = 0; i < len && start + i < n; i++) {
+		double t = (double)i / sr, v = 0.0;
+		switch (d) {
+		case KICK: /* pitch-dropping sine thump */
+			v = sin(2.0 * M_PI * (50.0 * t + 60.0 * (1.0 - exp(-t * 30.0)) / 30.0)) * exp(-t * 25.0);
+			break;
+		case SNARE:
+			v = (0.6 * noise(seed) + 0.4 * sin(2.0 * M_PI * 190.0 * t)) * exp(-t * 30.0);
+			break;
+		case HAT:
+			v = noise(seed) * exp(-t * 120.0);
+			if (sr < 16000.0)
+				v *= 0.5;
+			break;
+		case CLICK:
+			v = (0.5 * noise(seed) + 0.5 * sin(2.0 * M_PI * 1000.0 * t)) * exp(-t * 60.0);
+			break;
+		}
+		x[start + i] += (float)(gain * v);
+	}
+}
+
+/* n = seconds * sr samples; caller frees. */
+static float *alloc_signal(double sr, double seconds, size_t *n)
+{
+	*n = (size_t)(seconds * sr);
+	float *x = calloc(*n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	return x;
+}
+
+/* Clicks (kick + click) on every beat. */
+static float *click_track(double sr, double bpm, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 1;
+	double period = 60.0 / bpm * sr;
+	for (double at = 0.05 * sr; at < (double)*n; at += period) {
+		hit(x, *n, sr, at, KICK, 0.5, &seed);
+		hit(x, *n, sr, at, CLICK, 0.3, &seed);
+	}
+	return x;
+}
+
+/* Rock pattern: kick on 1 and 3, snare on 2 and 4, closed hat on every quarter note. */
+static float *rock(double sr, double bpm, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 7;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		hit(x, *n, sr, at, beat % 2 == 0 ? KICK : SNARE, 0.5, &seed);
+		hit(x, *n, sr, at, HAT, 0.15, &seed);
+	}
+	return x;
+}
+
+/* Bars of `meter` beats: a loud low kick with a chord-like tone change on beat 1, soft high clicks on the
+ * others. */
+static float *accents(double sr, double bpm, int meter, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 3;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		if (beat % (size_t)meter == 0) {
+			hit(x, *n, sr, at, KICK, 0.8, &seed);
+			hit(x, *n, sr, at, CLICK, 0.4, &seed);
+		} else {
+			hit(x, *n, sr, at, CLICK, 0.15, &seed);
+		}
+	}
+	return x;
+}
+
+static double rel_err(double got, double want)
+{
+	return fabs(got - want) / want;
+}
+
+static void assert_no_pulse(const ss_tempo *t)
+{
+	ck_assert_msg(isnan(t->bpm), "expected no pulse, got %.2f BPM", t->bpm);
+	ck_assert(t->confidence == 0.0);
+	ck_assert_uint_eq(t->n_beats, 0);
+	ck_assert_ptr_null(t->beats);
+	ck_assert(isfinite(t->pulse_clarity) && isfinite(t->beat_regularity) && isfinite(t->onset_density));
+}
+
+static void assert_sane(const ss_tempo *t)
+{
+	ck_assert(isfinite(t->confidence) && t->confidence >= 0.0 && t->confidence <= 1.0);
+	ck_assert(isfinite(t->pulse_clarity) && t->pulse_clarity >= 0.0 && t->pulse_clarity <= 1.0);
+	ck_assert(isfinite(t->beat_regularity) && t->beat_regularity >= 0.0 && t->beat_regularity <= 1.0);
+	ck_assert(isfinite(t->onset_density) && t->onset_density >= 0.0);
+	ck_assert(t->beats_per_bar == 3 || t->beats_per_bar == 4);
+	for (size_t i = 1; i < t->n_beats; i++)
+		ck_assert(t->beats[i] > t->beats[i - 1]);
+}
+
+static const double rates[] = {8000.0, 22050.0, 44100.0};
+static const double tempi[] = {60.0, 75.0, 90.0, 120.0, 140.0, 165.0, 200.0};
+
+START_TEST(test_click_tempo)
+{
+	double sr = rates[_i / (int)(sizeof tempi / sizeof tempi[0])];
+	double bpm = tempi[_i % (int)(sizeof tempi / sizeof tempi[0])];
+	size_t n;
+	float *x = click_track(sr, bpm, 20.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.005, "%.0f Hz, %.1f BPM: got %.3f", sr, bpm, t.bpm);
+	ck_assert_msg(t.confidence > 0.5, "%.0f Hz, %.1f BPM: confidence %.2f", sr, bpm, t.confidence);
+	ck_assert_msg(t.pulse_clarity > 0.5, "pulse clarity %.2f", t.pulse_clarity);
+	ck_assert_msg(t.beat_regularity > 0.9, "regularity %.2f", t.beat_regularity);
+
+	/* Beats: one per click, each within 30 ms of a click. */
+	double period = 60.0 / bpm, expect = floor((20.0 - 0.05) / period) + 1.0;
+	ck_assert_msg(fabs((double)t.n_beats - expect) <= 2.0, "%zu beats, expected about %.0f", t.n_beats, expect);
+	for (size_t i = 0; i < t.n_beats; i++) {
+		double k = round((t.beats[i] - 0.05) / period);
+		ck_assert_msg(fabs(t.beats[i] - (0.05 + k * period)) < 0.03, "beat %zu at %.3f s is off the grid", i,
+			      t.beats[i]);
+	}
+	double dens = t.onset_density * 60.0 / bpm;
+	ck_assert_msg(dens > 0.8 && dens < 1.25, "onset density %.2f/s at %.0f BPM", t.onset_density, bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Kick/snare backbeat with a hat on every beat. (Above about 170 BPM such a pattern is heard, and
+ * estimated, in half time, so the tempi stop at 160.) */
+START_TEST(test_rock_tempo)
+{
+	static const double bpms[] = {85.0, 100.0, 128.0, 160.0};
+	double sr = 22050.0;
+	size_t n;
+	float *x = rock(sr, bpms[_i], 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpms[_i]) < 0.005, "%.1f BPM: got %.3f", bpms[_i], t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Sub-BPM precision on a tempo between grid points. */
+START_TEST(test_precision)
+{
+	static const double bpms[] = {97.3, 123.4, 151.7};
+	size_t n;
+	float *x = click_track(22050.0, bpms[_i], 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	ck_assert_msg(fabs(t.bpm - bpms[_i]) < 0.1, "%.2f BPM: got %.3f", bpms[_i], t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_meter)
+{
+	static const struct {
+		double bpm;
+		int meter;
+	} cases[] = {{90.0, 3}, {120.0, 3}, {150.0, 3}, {90.0, 4}, {120.0, 4}, {150.0, 4}};
+	size_t n;
+	float *x = accents(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "%.0f BPM in %d: got %.2f", cases[_i].bpm,
+		      cases[_i].meter, t.bpm);
+	ck_assert_msg(t.beats_per_bar == cases[_i].meter, "%.0f BPM in %d: got %d beats per bar", cases[_i].bpm,
+		      cases[_i].meter, t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_silence)
+{
+	size_t n;
+	float *x = alloc_signal(22050.0, 10.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_no_pulse(&t);
+	ck_assert(t.onset_density == 0.0);
+	ss_tempo_free(&t);
+	/* No samples at all. */
+	ck_assert_int_eq(ss_tempo_analyze(x, 0, 22050.0, &t, &err), 0);
+	assert_no_pulse(&t);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_sine)
+{
+	size_t n;
+	float *x = alloc_signal(22050.0, 20.0, &n);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(0.5 * sin(2.0 * M_PI * 440.0 * (double)i / 22050.0));
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_no_pulse(&t);
+	ck_assert_msg(t.onset_density < 0.5, "onset density %.2f for a steady tone", t.onset_density);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_noise)
+{
+	size_t n;
+	float *x = alloc_signal(22050.0, 20.0, &n);
+	uint32_t seed = 99;
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(0.3 * noise(&seed));
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(t.confidence < 0.3, "confidence %.2f for white noise", t.confidence);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_dc_offset)
+{
+	size_t n;
+	float *x = alloc_signal(22050.0, 10.0, &n);
+	for (size_t i = 0; i < n; i++)
+		x[i] = 0.4f;
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_no_pulse(&t);
+	ss_tempo_free(&t);
+	free(x);
+
+	x = click_track(22050.0, 110.0, 20.0, &n);
+	for (size_t i = 0; i < n; i++)
+		x[i] += 0.4f;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	ck_assert_msg(rel_err(t.bpm, 110.0) < 0.005, "got %.3f with DC offset", t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_clipping)
+{
+	size_t n;
+	float *x = rock(22050.0, 132.0, 20.0, &n);
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i] * 20.0f;
+		x[i] = v > 1.0f ? 1.0f : (v < -1.0f ? -1.0f : v);
+	}
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, 132.0) < 0.005, "got %.3f when clipped", t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_short)
+{
+	size_t n;
+	float *x = click_track(22050.0, 120.0, 3.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, 120.0) < 0.02, "got %.3f from 3 s", t.bpm);
+	ck_assert(t.n_beats >= 4);
+	ss_tempo_free(&t);
+	free(x);
+
+	/* A fraction of a second: no pulse, no error. */
+	x = click_track(22050.0, 120.0, 0.3, &n);
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_no_pulse(&t);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_long)
+{
+	size_t n;
+	float *x = rock(8000.0, 96.0, 600.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 8000.0, &t, &err), 0);
+	ck_assert_msg(rel_err(t.bpm, 96.0) < 0.002, "got %.3f from 600 s", t.bpm);
+	ck_assert_msg(fabs((double)t.n_beats - 960.0) <= 3.0, "%zu beats in 600 s", t.n_beats);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_deterministic_and_free)
+{
+	size_t n;
+	float *x = rock(22050.0, 117.0, 15.0, &n);
+	ss_tempo a, b;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &a, &err), 0);
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &b, &err), 0);
+	ck_assert(a.bpm == b.bpm && a.confidence == b.confidence && a.n_beats == b.n_beats);
+	ck_assert(memcmp(a.beats, b.beats, a.n_beats * sizeof *a.beats) == 0);
+	ss_tempo_free(&a);
+	ck_assert_ptr_null(a.beats);
+	ss_tempo_free(&a);
+	ss_tempo_free(&b);
+	ss_tempo_free(NULL);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_bad_rate)
+{
+	float x[16] = {0};
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, 16, 0.0, &t, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+	ck_assert_int_eq(ss_tempo_analyze(x, 16, NAN, &t, &err), -1);
+	ss_tempo_free(&t);
+}
+END_TEST
+
+static Suite *tempo_suite(void)
+{
+	Suite *s = suite_create("tempo");
+	TCase *tc = tcase_create("synthetic");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_click_tempo, 0,
+			    (int)(sizeof rates / sizeof rates[0] * sizeof tempi / sizeof tempi[0]));
+	tcase_add_loop_test(tc, test_rock_tempo, 0, 4);
+	tcase_add_loop_test(tc, test_precision, 0, 3);
+	tcase_add_loop_test(tc, test_meter, 0, 6);
+	tcase_add_test(tc, test_silence);
+	tcase_add_test(tc, test_sine);
+	tcase_add_test(tc, test_noise);
+	tcase_add_test(tc, test_dc_offset);
+	tcase_add_test(tc, test_clipping);
+	tcase_add_test(tc, test_short);
+	tcase_add_test(tc, test_long);
+	tcase_add_test(tc, test_deterministic_and_free);
+	tcase_add_test(tc, test_bad_rate);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(tempo_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

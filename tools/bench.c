@@ -1,0 +1,347 @@
+/* songscope-bench: speed and memory of one analysis over a folder of clips (or listed files).
+ * Each clip is analysed in a forked child (after one warm-up analysis in the parent, so shared libraries are
+ * loaded and initialised as in a long-running responder): the child reads the file, runs the full analysis
+ * --reps times (decode included) and also times the stages alone; the parent reads the child's peak RSS
+ * (ru_maxrss from wait4). Prints markdown: one row per container and one for all. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/analysis/key.h"
+#include "core/analysis/pipeline.h"
+#include "core/analysis/tempo.h"
+#include "core/audio/decode.h"
+#include "tools/labels.h"
+
+typedef struct clip_stat {
+	int ok;
+	double wall_ms, cpu_ms;        /* medians over reps, full analysis */
+	double decode_ms, tempo_ms, key_ms;
+	double seconds;                /* audio analysed */
+	long base_kb, peak_kb;         /* RSS at child start, peak RSS of the child */
+	char container[24];
+} clip_stat;
+
+static double clock_ms(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double quantile(double *v, int n, double q)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	int i = (int)ceil(q * n) - 1;
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+static long rss_now_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, res = 0;
+	if (f != NULL) {
+		if (fscanf(f, "%ld %ld", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || st.st_size <= 0) {
+		fclose(f);
+		return NULL;
+	}
+	unsigned char *b = malloc((size_t)st.st_size);
+	if (b != NULL && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
+/* In the child: measure one clip. */
+static void measure(const char *path, int reps, const ss_analysis_opts *opts, clip_stat *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	cs->base_kb = rss_now_kb();
+	size_t len = 0;
+	unsigned char *data = read_file(path, &len);
+	if (data == NULL)
+		return;
+	double wall[64], cpu[64], dec[64], tem[64], key[64];
+	if (reps > 64)
+		reps = 64;
+	ss_error err;
+	for (int i = 0; i < reps; i++) {
+		ss_result r;
+		ss_result_init(&r);
+		double w0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+		int rc = ss_analyze_buffer(data, len, opts, &r, &err);
+		cpu[i] = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		wall[i] = clock_ms(CLOCK_MONOTONIC) - w0;
+		cs->seconds = r.signal_duration;
+		ss_result_free(&r);
+		if (rc != 0) {
+			free(data);
+			return;
+		}
+	}
+	/* stages alone: decode, then tempo and key on the decoded audio */
+	for (int i = 0; i < reps; i++) {
+		ss_audio a;
+		ss_audio_init(&a);
+		ss_audio_opts ao = {.max_seconds = opts->max_seconds, .out_rate = 22050.0};
+		double t0 = clock_ms(CLOCK_MONOTONIC);
+		if (ss_audio_decode(data, len, &ao, &a, &err) != 0) {
+			free(data);
+			return;
+		}
+		dec[i] = clock_ms(CLOCK_MONOTONIC) - t0;
+		snprintf(cs->container, sizeof cs->container, "%s", a.container);
+		ss_tempo t;
+		memset(&t, 0, sizeof t);
+		t0 = clock_ms(CLOCK_MONOTONIC);
+		if (ss_tempo_analyze(a.x, a.n, a.sr, &t, &err) == 0)
+			ss_tempo_free(&t);
+		tem[i] = clock_ms(CLOCK_MONOTONIC) - t0;
+		ss_key k;
+		t0 = clock_ms(CLOCK_MONOTONIC);
+		ss_key_analyze(a.x, a.n, a.sr, SS_KEY_PROFILE_DEFAULT, &k, &err);
+		key[i] = clock_ms(CLOCK_MONOTONIC) - t0;
+		ss_audio_free(&a);
+	}
+	free(data);
+	cs->ok = 1;
+	cs->wall_ms = median(wall, reps);
+	cs->cpu_ms = median(cpu, reps);
+	cs->decode_ms = median(dec, reps);
+	cs->tempo_ms = median(tem, reps);
+	cs->key_ms = median(key, reps);
+}
+
+static int run_child(const char *path, int reps, const ss_analysis_opts *opts, clip_stat *cs)
+{
+	int fds[2];
+	memset(cs, 0, sizeof *cs);
+	if (pipe(fds) != 0)
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		clip_stat s;
+		measure(path, reps, opts, &s);
+		ssize_t w = write(fds[1], &s, sizeof s);
+		_exit(w == (ssize_t)sizeof s ? 0 : 1);
+	}
+	close(fds[1]);
+	ssize_t got = read(fds[0], cs, sizeof *cs);
+	close(fds[0]);
+	int status;
+	struct rusage ru;
+	if (wait4(pid, &status, 0, &ru) != pid)
+		return -1;
+	if (got != (ssize_t)sizeof *cs)
+		cs->ok = 0;
+	cs->peak_kb = ru.ru_maxrss;
+	return 0;
+}
+
+typedef struct group {
+	char name[24];
+	int n;
+	double *wall, *cpu, *dec, *tem, *key, *peak, secs;
+} group;
+
+static void group_row(group *g)
+{
+	if (g->n == 0)
+		return;
+	int n = g->n;
+	double mw = median(g->wall, n), p90 = quantile(g->wall, n, 0.9);
+	printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0fx | %.1f | %.1f |\n", g->name, n, mw, p90,
+	       median(g->cpu, n), median(g->dec, n), median(g->tem, n), median(g->key, n),
+	       (g->secs / n) / (mw / 1000.0), median(g->peak, n), quantile(g->peak, n, 1.0));
+}
+
+int main(int argc, char **argv)
+{
+	int reps = 3, verbose = 0;
+	ss_analysis_opts opts;
+	ss_analysis_opts_default(&opts);
+	static const struct option longopts[] = {
+		{"reps", required_argument, NULL, 'r'}, {"max-seconds", required_argument, NULL, 'm'},
+		{"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "r:m:vh", longopts, NULL)) != -1) {
+		if (c == 'r')
+			reps = atoi(optarg) < 1 ? 1 : atoi(optarg);
+		else if (c == 'm')
+			opts.max_seconds = atof(optarg);
+		else if (c == 'v')
+			verbose = 1;
+		else {
+			fprintf(c == 'h' ? stdout : stderr,
+				"Usage: songscope-bench [--reps N] [--max-seconds N] [-v] DIR|FILE...\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "Usage: songscope-bench [--reps N] [--max-seconds N] [-v] DIR|FILE...\n");
+		return 2;
+	}
+	/* collect files */
+	size_t nfiles = 0, cap = 0;
+	char **files = NULL;
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+		char **list = NULL;
+		size_t n = 0;
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (tool_list_audio(argv[i], &list, &n) != 0) {
+				fprintf(stderr, "songscope-bench: cannot list %s\n", argv[i]);
+				return 1;
+			}
+		}
+		size_t add = list ? n : 1;
+		if (nfiles + add + 1 > cap) {
+			cap = (nfiles + add + 1) * 2;
+			char **nf = realloc(files, cap * sizeof *nf);
+			if (nf == NULL)
+				return 1;
+			files = nf;
+		}
+		for (size_t j = 0; j < add; j++)
+			files[nfiles++] = strdup(list ? list[j] : argv[i]);
+		tool_files_free(list);
+	}
+	if (nfiles == 0) {
+		fprintf(stderr, "songscope-bench: no audio files\n");
+		return 1;
+	}
+	/* warm-up in the parent */
+	{
+		ss_result r;
+		ss_result_init(&r);
+		ss_error err;
+		ss_analyze_file(files[0], &opts, &r, &err);
+		ss_result_free(&r);
+	}
+	clip_stat *cs = calloc(nfiles, sizeof *cs);
+	if (cs == NULL)
+		return 1;
+	int failures = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (run_child(files[i], reps, &opts, &cs[i]) != 0 || !cs[i].ok) {
+			fprintf(stderr, "songscope-bench: %s: analysis failed\n", files[i]);
+			failures++;
+		}
+	}
+	enum { MAXG = 16 };
+	group g[MAXG + 1];
+	int ng = 0;
+	memset(g, 0, sizeof g);
+	for (int k = 0; k <= MAXG; k++) {
+		double **arrs[] = {&g[k].wall, &g[k].cpu, &g[k].dec, &g[k].tem, &g[k].key, &g[k].peak};
+		for (size_t a = 0; a < 6; a++) {
+			*arrs[a] = calloc(nfiles, sizeof(double));
+			if (*arrs[a] == NULL)
+				return 1;
+		}
+	}
+	group *all = &g[MAXG];
+	snprintf(all->name, sizeof all->name, "**all**");
+	if (verbose)
+		printf("| file | container | ms | cpu ms | decode | tempo | key | peak RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+	for (size_t i = 0; i < nfiles; i++) {
+		if (!cs[i].ok)
+			continue;
+		if (verbose)
+			printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", files[i], cs[i].container, cs[i].wall_ms,
+			       cs[i].cpu_ms, cs[i].decode_ms, cs[i].tempo_ms, cs[i].key_ms, cs[i].peak_kb / 1024.0);
+		group *gr = NULL;
+		for (int k = 0; k < ng; k++)
+			if (strcmp(g[k].name, cs[i].container) == 0)
+				gr = &g[k];
+		if (gr == NULL && ng < MAXG) {
+			gr = &g[ng++];
+			snprintf(gr->name, sizeof gr->name, "%s", cs[i].container);
+		}
+		group *targets[2] = {gr, all};
+		for (int t = 0; t < 2; t++) {
+			group *x = targets[t];
+			if (x == NULL)
+				continue;
+			x->wall[x->n] = cs[i].wall_ms;
+			x->cpu[x->n] = cs[i].cpu_ms;
+			x->dec[x->n] = cs[i].decode_ms;
+			x->tem[x->n] = cs[i].tempo_ms;
+			x->key[x->n] = cs[i].key_ms;
+			x->peak[x->n] = cs[i].peak_kb / 1024.0;
+			x->secs += cs[i].seconds;
+			x->n++;
+		}
+	}
+	if (verbose)
+		printf("\n");
+	printf("| container | clips | median ms | p90 ms | median CPU ms | decode ms | tempo ms | key ms | real-time factor | median peak RSS MiB | max peak RSS MiB |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int k = 0; k < ng; k++)
+		group_row(&g[k]);
+	group_row(all);
+	printf("\n%zu clips, %d failed, %d repetitions each, max %.0f s analysed; the full analysis includes decoding\n",
+	       nfiles, failures, reps, opts.max_seconds);
+	for (int k = 0; k <= MAXG; k++) {
+		free(g[k].wall);
+		free(g[k].cpu);
+		free(g[k].dec);
+		free(g[k].tem);
+		free(g[k].key);
+		free(g[k].peak);
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	free(cs);
+	return failures ? 1 : 0;
+}

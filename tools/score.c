@@ -1,0 +1,194 @@
+/* songscope-score: accuracy of songscope's tempo and key on a labelled folder (labels.csv: file, bpm, key).
+ * Tempo: Accuracy1 = within 4% of the label; Accuracy2 also forgives x2, x1/2, x3, x1/3 (each within 4%).
+ * Key: MIREX weighted score (1 exact, 0.5 perfect fifth either way in the same mode, 0.3 relative,
+ * 0.2 parallel, else 0) and the exact-key rate, over clips with a key label. Prints a markdown table, one
+ * row per "kind" and one for all; -v adds the per-file misses. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/pipeline.h"
+#include "tools/labels.h"
+
+typedef struct tally {
+	char kind[64];
+	int clips, analysed, tempo_n, acc1, acc2, key_n, key_exact;
+	double mirex;
+} tally;
+
+static int within(double est, double ref, double tol)
+{
+	return fabs(est - ref) <= tol * ref;
+}
+
+static int tempo_acc1(double est, double ref)
+{
+	return isfinite(est) && within(est, ref, 0.04);
+}
+
+static int tempo_acc2(double est, double ref)
+{
+	static const double f[] = {1.0, 2.0, 0.5, 3.0, 1.0 / 3.0};
+	if (!isfinite(est))
+		return 0;
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (within(est, ref * f[i], 0.04))
+			return 1;
+	return 0;
+}
+
+/* MIREX key score of estimate (ek, em) against reference (rk, rm). */
+static double mirex(int ek, int em, int rk, int rm)
+{
+	if (ek < 0 || em < 0)
+		return 0.0;
+	if (ek == rk && em == rm)
+		return 1.0;
+	if (em == rm && (ek == (rk + 7) % 12 || ek == (rk + 5) % 12))
+		return 0.5;
+	if (rm == 1 && em == 0 && ek == (rk + 9) % 12)
+		return 0.3;
+	if (rm == 0 && em == 1 && ek == (rk + 3) % 12)
+		return 0.3;
+	if (ek == rk && em != rm)
+		return 0.2;
+	return 0.0;
+}
+
+static tally *tally_for(tally *t, int *nt, int maxt, const char *kind)
+{
+	for (int i = 0; i < *nt; i++)
+		if (strcmp(t[i].kind, kind) == 0)
+			return &t[i];
+	if (*nt >= maxt)
+		return NULL;
+	tally *x = &t[(*nt)++];
+	memset(x, 0, sizeof *x);
+	snprintf(x->kind, sizeof x->kind, "%s", kind[0] ? kind : "(none)");
+	return x;
+}
+
+static void add(tally *t, int analysed, int has_bpm, int a1, int a2, int has_key, double mx)
+{
+	t->clips++;
+	t->analysed += analysed;
+	t->tempo_n += has_bpm;
+	t->acc1 += a1;
+	t->acc2 += a2;
+	t->key_n += has_key;
+	t->key_exact += has_key && mx == 1.0;
+	t->mirex += has_key ? mx : 0.0;
+}
+
+static void pct(char *out, size_t len, double num, int den)
+{
+	if (den == 0)
+		snprintf(out, len, "-");
+	else
+		snprintf(out, len, "%.1f%%", 100.0 * num / den);
+}
+
+static void row(const tally *t)
+{
+	char a1[16], a2[16], mx[16], ex[16];
+	pct(a1, sizeof a1, t->acc1, t->tempo_n);
+	pct(a2, sizeof a2, t->acc2, t->tempo_n);
+	pct(mx, sizeof mx, t->mirex, t->key_n);
+	pct(ex, sizeof ex, t->key_exact, t->key_n);
+	printf("| %s | %d | %d | %d | %s | %s | %d | %s | %s |\n", t->kind, t->clips, t->analysed, t->tempo_n, a1, a2,
+	       t->key_n, mx, ex);
+}
+
+int main(int argc, char **argv)
+{
+	int verbose = 0;
+	ss_analysis_opts opts;
+	ss_analysis_opts_default(&opts);
+	static const struct option longopts[] = {
+		{"verbose", no_argument, NULL, 'v'}, {"max-seconds", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "vm:h", longopts, NULL)) != -1) {
+		if (c == 'v')
+			verbose = 1;
+		else if (c == 'm')
+			opts.max_seconds = atof(optarg);
+		else {
+			fprintf(c == 'h' ? stdout : stderr, "Usage: songscope-score [-v] [--max-seconds N] DIR\n"
+							    "DIR holds the clips and labels.csv (file,bpm,key[,kind,...]).\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "Usage: songscope-score [-v] [--max-seconds N] DIR\n");
+		return 2;
+	}
+	const char *dir = argv[optind];
+	tool_labels labels;
+	char why[512];
+	if (tool_labels_load(dir, &labels, why, sizeof why) != 0) {
+		fprintf(stderr, "songscope-score: %s\n", why);
+		return 1;
+	}
+	enum { MAXT = 32 };
+	tally kinds[MAXT], all;
+	int nk = 0;
+	memset(&all, 0, sizeof all);
+	snprintf(all.kind, sizeof all.kind, "**all**");
+	char *misses = NULL;
+	size_t misses_len = 0;
+	FILE *mf = open_memstream(&misses, &misses_len);
+	if (mf == NULL) {
+		fprintf(stderr, "songscope-score: out of memory\n");
+		return 1;
+	}
+	double time_sum = 0.0;
+	for (size_t i = 0; i < labels.n; i++) {
+		const tool_label *l = &labels.v[i];
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, l->file);
+		ss_result r;
+		ss_result_init(&r);
+		ss_error err;
+		ss_error_clear(&err);
+		int ok = ss_analyze_file(path, &opts, &r, &err) == 0;
+		int has_bpm = isfinite(l->bpm), has_key = l->key_index >= 0;
+		int a1 = ok && has_bpm && tempo_acc1(r.bpm, l->bpm);
+		int a2 = ok && has_bpm && tempo_acc2(r.bpm, l->bpm);
+		double mx = ok && has_key ? mirex(r.key_index, r.mode, l->key_index, l->mode) : 0.0;
+		if (ok)
+			time_sum += r.analysis_duration;
+		add(&all, ok, has_bpm, a1, a2, has_key, mx);
+		tally *t = tally_for(kinds, &nk, MAXT, l->kind);
+		if (t != NULL)
+			add(t, ok, has_bpm, a1, a2, has_key, mx);
+		char ek[32], rk[32];
+		ss_key_name(r.key_index, r.mode, ek, sizeof ek);
+		ss_key_name(l->key_index, l->mode, rk, sizeof rk);
+		if (!ok)
+			fprintf(mf, "| %s | %.2f | - | %s | - | error: %s |\n", l->file, l->bpm, has_key ? rk : "", err.msg);
+		else if ((has_bpm && !a1) || (has_key && mx < 1.0))
+			fprintf(mf, "| %s | %.2f | %.2f | %s | %s | %s%s%s |\n", l->file, l->bpm, r.bpm, has_key ? rk : "",
+				ek, has_bpm && !a1 ? (a2 ? "tempo octave " : "tempo miss ") : "",
+				has_key && mx < 1.0 ? "key " : "",
+				has_key && mx < 1.0 ? (mx == 0.5 ? "(fifth)" : mx == 0.3 ? "(relative)" : mx == 0.2 ? "(parallel)" : "(wrong)") : "");
+		ss_result_free(&r);
+	}
+	fclose(mf);
+	printf("| kind | clips | analysed | with bpm | tempo Acc1 | tempo Acc2 | with key | key MIREX | key exact |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < nk; i++)
+		row(&kinds[i]);
+	row(&all);
+	printf("\nmean analysis time %.1f ms per clip (%d clips analysed)\n",
+	       all.analysed ? 1000.0 * time_sum / all.analysed : 0.0, all.analysed);
+	if (verbose && misses_len > 0) {
+		printf("\n| file | bpm | estimated | key | estimated | miss |\n|---|---:|---:|---|---|---|\n%s", misses);
+	}
+	free(misses);
+	tool_labels_free(&labels);
+	return all.analysed == all.clips ? 0 : 1;
+}
