@@ -321,6 +321,57 @@ START_TEST(failed_attempts_are_limited_per_address)
 }
 END_TEST
 
+static int admin_status(const char *const *args)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	const char *argv[16] = {bin, "--config", srv.conf};
+	int n = 3;
+	for (; args[n - 3] != NULL && n < 15; n++)
+		argv[n] = args[n - 3];
+	argv[n] = NULL;
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc = ss_it_run((char *const *)argv, &out);
+	ss_buf_free(&out);
+	return rc;
+}
+
+START_TEST(admin_cli_errors_exit_2)
+{
+	const char *bad[][6] = {
+		{"keys", "show", "999", NULL},
+		{"keys", "show", "abc", NULL},
+		{"keys", "activate", "0", NULL},
+		{"keys", "limit", "1", "-5", NULL},
+		{"keys", "rate", "999", "10", NULL},
+		{"keys", "scope", "999", "root", NULL},
+		{"keys", "delete", "999", "--yes", NULL},
+		{"keys", "rotate", "999", NULL},
+		{"keys", "create", NULL},
+		{"keys", "create", "x", "--scope", "root", NULL},
+		{"keys", "frobnicate", NULL},
+		{"usage", "--days", "0", NULL},
+		{"db", "vacuum", NULL},
+		{"--bogus", NULL},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(admin_status(bad[i]) == 2, "case %zu (%s %s) did not exit 2", i, bad[i][0],
+			      bad[i][1] ? bad[i][1] : "");
+	const char *good[][4] = {{"keys", "list", NULL}, {"usage", "--days", "7", NULL}, {"db", "check", NULL},
+				 {"db", "migrate", NULL}};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_int_eq(admin_status(good[i]), 0);
+	char key[128];
+	long long id = create_key("deleteme", "client", NULL, NULL, key, sizeof key);
+	char ids[32];
+	snprintf(ids, sizeof ids, "%lld", id);
+	const char *del_yes[] = {"keys", "delete", ids, "--yes", NULL};
+	ck_assert_int_eq(admin_status(del_yes), 0);
+	ck_assert_int_eq(status_of("/auth/key", key), 403);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx())
@@ -334,6 +385,7 @@ int main(void)
 	tcase_add_test(tc, exact_rate_limit_across_responders);
 	tcase_add_test(tc, deactivation_and_rotation_apply_at_once);
 	tcase_add_test(tc, plain_keys_are_not_in_the_database);
+	tcase_add_test(tc, admin_cli_errors_exit_2);
 	suite_add_tcase(s, tc);
 	TCase *tf = tcase_create("failures");
 	tcase_add_checked_fixture(tf, NULL, teardown);
