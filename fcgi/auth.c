@@ -256,12 +256,16 @@ void ss_auth_flush(ss_ctx *ctx, bool force)
 {
 	if (usage.n == 0 || (!force && !ss_usage_batch_due(&usage, ss_time_mono(), USAGE_MAX_AGE_S)))
 		return;
-	if (ss_ctx_db_ready(ctx) != 0)
-		return;
 	ss_error err;
 	unsigned long long dropped = usage.dropped;
-	if (ss_usage_flush(ctx->db, &usage, &err) != 0)
+	if (ss_ctx_db_ready(ctx) != 0) {
+		usage.first_mono = ss_time_mono(); /* retry in a second, not in a busy loop */
+		return;
+	}
+	if (ss_usage_flush(ctx->db, &usage, &err) != 0) {
 		ss_log_warn("usage rows not written yet (%zu pending): %s", usage.n, err.msg);
+		usage.first_mono = ss_time_mono();
+	}
 	if (dropped != 0) {
 		ss_log_warn("%llu usage rows were dropped while the database was unavailable", dropped);
 		usage.dropped = 0;
