@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -321,6 +322,62 @@ START_TEST(failed_attempts_are_limited_per_address)
 }
 END_TEST
 
+START_TEST(killed_responders_do_not_wedge_or_break_the_quota)
+{
+	char key[128];
+	create_key("chaos", "client", "30", NULL, key, sizeof key);
+	/* tallies[c][0] = 200s, [1] = 429 daily_limit_exceeded, [2] = anything else (a killed responder) */
+	int (*tallies)[3] = mmap(NULL, 8 * sizeof *tallies, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(tallies != MAP_FAILED);
+	memset(tallies, 0, 8 * sizeof *tallies);
+	pid_t pids[8];
+	for (int c = 0; c < 8; c++) {
+		pids[c] = fork();
+		ck_assert_int_ge(pids[c], 0);
+		if (pids[c] == 0) {
+			for (int i = 0; i < 10; i++) {
+				ss_it_resp r;
+				char h[160];
+				snprintf(h, sizeof h, "X-API-Key: %s", key);
+				const char *hdrs[] = {h, NULL};
+				if (ss_it_request(&srv, "GET", "/auth/key", hdrs, NULL, 0, &r) != 0)
+					tallies[c][2]++;
+				else if (r.status == 200)
+					tallies[c][0]++;
+				else if (r.status == 429 && strstr(r.body.data, "daily_limit_exceeded") != NULL)
+					tallies[c][1]++;
+				else
+					tallies[c][2]++;
+				ss_it_resp_free(&r);
+			}
+			_exit(0);
+		}
+	}
+	/* Meanwhile SIGKILL every responder (some die mid-request, maybe holding the state mutex). */
+	pid_t kids[16];
+	int n = ss_it_children(srv.master_pid, kids, 16);
+	for (int i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	for (int c = 0; c < 8; c++) {
+		int st;
+		ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
+	}
+	int ok = 0, other = 0;
+	for (int c = 0; c < 8; c++) {
+		ok += tallies[c][0];
+		other += tallies[c][2];
+	}
+	munmap(tallies, 8 * sizeof *tallies);
+	ck_assert_int_le(ok, 30);
+	/* The replacements serve on; the quota stays exact: every request the state file counted either
+	 * succeeded or died with its responder, and nothing more gets through. */
+	ck_assert_int_eq(ss_it_wait_children(srv.master_pid, 4, kids, n), 0);
+	int more = race(key, 4, 10, "daily_limit_exceeded");
+	ck_assert_int_le(ok + more, 30);
+	ck_assert_int_ge(ok + more + other, 30);
+}
+END_TEST
+
 static int admin_status(const char *const *args)
 {
 	char bin[512];
@@ -386,6 +443,7 @@ int main(void)
 	tcase_add_test(tc, deactivation_and_rotation_apply_at_once);
 	tcase_add_test(tc, plain_keys_are_not_in_the_database);
 	tcase_add_test(tc, admin_cli_errors_exit_2);
+	tcase_add_test(tc, killed_responders_do_not_wedge_or_break_the_quota);
 	suite_add_tcase(s, tc);
 	TCase *tf = tcase_create("failures");
 	tcase_add_checked_fixture(tf, NULL, teardown);
