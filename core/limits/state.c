@@ -61,6 +61,10 @@ typedef struct state_file {
 	alignas(64) addr_slot addrs[SS_STATE_ADDR_SLOTS];
 } state_file;
 
+_Static_assert((SS_STATE_KEY_SLOTS & (SS_STATE_KEY_SLOTS - 1)) == 0, "key slots: a power of two");
+_Static_assert((SS_STATE_ADDR_SLOTS & (SS_STATE_ADDR_SLOTS - 1)) == 0, "address slots: a power of two");
+_Static_assert(PROBE <= SS_STATE_KEY_SLOTS && PROBE <= SS_STATE_ADDR_SLOTS, "probe window fits the tables");
+
 struct ss_state {
 	state_file *f;
 	char *path;
