@@ -68,9 +68,7 @@ static int open_state(ss_ctx *ctx)
 int ss_auth_open(ss_ctx *ctx)
 {
 	ss_usage_batch_init(&usage);
-	if (ctx->cfg->auth == SS_AUTH_OFF)
-		ss_log_warn("auth = off: every endpoint is open without an API key (local development only)");
-	else if (ctx->keys == NULL) {
+	if (ctx->cfg->auth != SS_AUTH_OFF && ctx->keys == NULL) {
 		ss_error err;
 		if (ss_keycache_new((size_t)ctx->cfg->key_cache_size, ctx->cfg->key_cache_ttl, &ctx->keys, &err) != 0) {
 			ss_log_error("%s", err.msg);
@@ -84,7 +82,7 @@ int ss_auth_open(ss_ctx *ctx)
 
 static double state_checked_at;
 
-static bool state_ready(ss_ctx *ctx)
+bool ss_auth_state_ready(ss_ctx *ctx)
 {
 	if (ctx->state != NULL) {
 		/* Once a second: has the file been rebuilt or replaced under us? Then follow it, or key changes
@@ -161,7 +159,7 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	const char *key = ss_req_header(req, "X-API-Key");
 	if (key == NULL || key[0] == '\0')
 		return refuse(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.");
-	if (!state_ready(ctx) || ctx->keys == NULL)
+	if (!ss_auth_state_ready(ctx) || ctx->keys == NULL)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 
 	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";

@@ -182,7 +182,7 @@ START_TEST(responders_recycle_after_max_requests)
 	for (int i = 0; i < 40; i++) {
 		ss_it_resp r;
 		ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
-		ck_assert_msg(r.status == 200, "request %d got %ld", i, r.status);
+		ck_assert_msg(r.status == 200, "request %d got %ld: %s", i, r.status, r.body.data);
 		ss_it_resp_free(&r);
 	}
 	/* 40 requests across two responders that each serve at most 5 (+-10%): all were replaced. */
@@ -249,6 +249,22 @@ START_TEST(unusable_database_makes_health_503)
 }
 END_TEST
 
+START_TEST(unusable_state_file_makes_health_503)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "state_file = /nonexistent-dir/x/songscope.state\n"};
+	ss_it_start(&s, &o);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
+	json_object *o2 = ss_it_json(&r);
+	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
+	json_object_put(o2);
+	ss_it_resp_free(&r);
+	ss_it_stop(&s);
+}
+END_TEST
+
 START_TEST(invalid_config_exits_2_naming_the_line)
 {
 	char path[] = "/tmp/ss-badconf-XXXXXX";
@@ -295,6 +311,7 @@ int main(void)
 	tcase_add_test(tc, responders_recycle_after_max_requests);
 	tcase_add_test(tc, sighup_reloads_config_and_replaces_responders);
 	tcase_add_test(tc, unusable_database_makes_health_503);
+	tcase_add_test(tc, unusable_state_file_makes_health_503);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
