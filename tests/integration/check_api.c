@@ -41,10 +41,10 @@ static char audio_base[128];
 
 /* ---- audio fixtures ---- */
 
-/* Clicks at `bpm` over a sustained A minor triad, 8 s of 44.1 kHz mono 16-bit WAV. */
-static void write_wav(const char *path, double bpm, double gain)
+/* Clicks at `bpm` over a sustained A minor triad, `secs` s of 44.1 kHz mono 16-bit WAV (gain 0: silence). */
+static void write_wav_secs(const char *path, double bpm, double gain, double secs)
 {
-	const int sr = 44100, n = sr * 8;
+	const int sr = 44100, n = (int)(sr * secs);
 	float *x = calloc((size_t)n, sizeof *x);
 	ck_assert_ptr_nonnull(x);
 	const double f[3] = {220.0, 261.63, 329.63};
@@ -54,7 +54,7 @@ static void write_wav(const char *path, double bpm, double gain)
 			x[i] += (float)(0.08 * sin(2 * M_PI * f[k] * t));
 	}
 	double period = 60.0 / bpm;
-	for (double t = 0.1; t < 8.0; t += period) {
+	for (double t = 0.1; t < secs; t += period) {
 		int s0 = (int)(t * sr);
 		unsigned seed = (unsigned)s0;
 		for (int j = 0; j < sr / 40 && s0 + j < n; j++) {
@@ -70,6 +70,11 @@ static void write_wav(const char *path, double bpm, double gain)
 	ck_assert_int_eq(sf_writef_float(f_out, x, n), n);
 	sf_close(f_out);
 	free(x);
+}
+
+static void write_wav(const char *path, double bpm, double gain)
+{
+	write_wav_secs(path, bpm, gain, 8.0);
 }
 
 static void *read_all(const char *path, size_t *len)
@@ -106,6 +111,8 @@ static void make_fixtures(void)
 	write_wav(www("audio/c.wav"), 100, 0.8);
 	write_wav(www("audio/d.wav"), 140, 0.7);
 	write_wav(www("audio/e.wav"), 110, 0.6);
+	write_wav_secs(www("audio/short.wav"), 120, 1.0, 1.0);
+	write_wav_secs(www("audio/silence.wav"), 120, 0.0, 8.0);
 	FILE *f = fopen(www("audio/noise.bin"), "wb");
 	ck_assert_ptr_nonnull(f);
 	for (int i = 0; i < 5000; i++)
@@ -358,6 +365,14 @@ START_TEST(analyze_data_caches_by_content)
 	ck_assert_msg(r.status == 415 || r.status == 422, "status %ld", r.status);
 	ss_it_assert_error(&r, r.status, r.status == 415 ? "unsupported_media_type" : "unprocessable_audio");
 	ss_it_resp_free(&r);
+	/* Decodable but nothing to analyse: too short, or silent. */
+	const char *unproc[] = {"audio/short.wav", "audio/silence.wav"};
+	for (size_t i = 0; i < 2; i++) {
+		size_t ulen;
+		void *u = read_all(www(unproc[i]), &ulen);
+		expect_error("POST", "/analyze_data", NULL, u, ulen, 422, "unprocessable_audio");
+		free(u);
+	}
 	/* Larger than max_body_bytes (3 MB here): 413 before reading. */
 	size_t big = 3200000;
 	char *blob = calloc(1, big);
@@ -883,6 +898,72 @@ START_TEST(private_targets_refused_and_shutdown)
 }
 END_TEST
 
+/* With auth = required every endpoint but /health needs a key (401 missing, 403 unknown), as JSON. */
+START_TEST(auth_required_errors)
+{
+	ss_it_server c;
+	ss_it_opts o = {.workers = 2, .auth = "required"};
+	ss_it_start(&c, &o);
+	static const struct {
+		const char *method, *path;
+	} eps[] = {{"POST", "/analyze"},     {"POST", "/analyze_data"}, {"POST", "/analyze_batch"}, {"GET", "/cache"},
+		   {"GET", "/cache/search"}, {"GET", "/cache/export"},  {"DELETE", "/cache/1"},     {"POST", "/cache/clear"},
+		   {"POST", "/verify"},      {"GET", "/stats"},         {"GET", "/diagnostics"},    {"GET", "/metrics"},
+		   {"POST", "/shutdown"}};
+	const char *bogus[] = {"X-API-Key: not-a-real-key", NULL};
+	for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&c, eps[i].method, eps[i].path, NULL, "{}", 2, &r), 0);
+		assert_json_response(&r);
+		ss_it_assert_error(&r, 401, "missing_api_key");
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(ss_it_request(&c, eps[i].method, eps[i].path, bogus, "{}", 2, &r), 0);
+		assert_json_response(&r);
+		ss_it_assert_error(&r, 403, "invalid_api_key");
+		ss_it_resp_free(&r);
+	}
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&c, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ss_it_resp_free(&r);
+	ss_it_stop(&c);
+}
+END_TEST
+
+static json_object *stats_of(ss_it_server *x)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(x, "GET", "/stats", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
+/* Counters live in a file next to the state file: a restart keeps them. */
+START_TEST(stats_survive_restart)
+{
+	ss_it_server c;
+	ss_it_opts o = {.workers = 2, .auth = "off"};
+	ss_it_start(&c, &o);
+	for (int i = 0; i < 5; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(&c, "GET", "/cache", NULL, NULL, 0, &r), 0);
+		ss_it_resp_free(&r);
+	}
+	json_object *a = stats_of(&c);
+	long long served = integer(a, "requests_served");
+	ck_assert_int_eq(served, 5);
+	json_object_put(a);
+	ck_assert_int_eq(ss_it_stop_songscope(&c), 0);
+	ss_it_start_songscope(&c);
+	a = stats_of(&c);
+	ck_assert_int_eq(integer(a, "requests_served"), served + 1);
+	json_object_put(a);
+	ss_it_stop(&c);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -909,6 +990,8 @@ int main(void)
 	tc = tcase_create("separate");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, private_targets_refused_and_shutdown);
+	tcase_add_test(tc, auth_required_errors);
+	tcase_add_test(tc, stats_survive_restart);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
