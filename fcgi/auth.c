@@ -1,6 +1,158 @@
+/* Key checks on every request. Hot path (cached key): one hash, one atomic load of the key-change
+ * generation, a key cache hit and one short critical section in the state file — no SQLite. Usage rows are
+ * batched: written every SS_USAGE_BATCH_MAX rows or USAGE_MAX_AGE_S seconds, and on graceful stop; a
+ * SIGKILLed responder loses at most those pending rows: at most SS_USAGE_BATCH_MAX (512) and at most about
+ * one second's worth. Their quota use is still counted in the state file; only the api_usage log lags. */
 #include "fcgi/auth.h"
 
+#include <string.h>
+
+#include "core/auth/apikey.h"
+#include "core/auth/keycache.h"
+#include "core/limits/state.h"
+#include "core/store/keys.h"
+#include "core/store/usage.h"
+#include "core/util/log.h"
+#include "core/util/timefmt.h"
 #include "fcgi/response.h"
+
+#define USAGE_MAX_AGE_S 1.0
+
+/* One responder per process: the pending usage rows live here. */
+static ss_usage_batch usage;
+static double state_retry_at;
+
+static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
+{
+	ss_state *st = ((void **)arg)[0];
+	const int64_t *day = ((void **)arg)[1];
+	ss_error err;
+	ss_state_seed_day(st, key_id, *day, count, &err);
+	return 0;
+}
+
+/* State-file seed callback: today's quota-counted usage rows become the daily counters. */
+static int seed_from_db(void *arg, ss_state *st)
+{
+	ss_ctx *ctx = arg;
+	if (ss_ctx_db_ready(ctx) != 0)
+		return -1;
+	int64_t day = ss_state_day(ss_state_now_ns());
+	void *pass[2] = {st, &day};
+	ss_error err;
+	if (ss_usage_day_counts(ctx->db, day, seed_from_usage_row, pass, &err) != 0) {
+		ss_log_error("re-seeding daily counts from api_usage failed: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_state(ss_ctx *ctx)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_state_open(ctx->cfg->state_file, seed_from_db, ctx, &ctx->state, &err) != 0) {
+		double now = ss_time_mono();
+		if (now >= state_retry_at)
+			ss_log_error("%s", err.msg);
+		state_retry_at = now + 1.0;
+		return -1;
+	}
+	if (ss_state_was_created(ctx->state))
+		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
+	if (ss_state_register_responder(ctx->state, &err) != 0)
+		ss_log_warn("%s", err.msg);
+	return 0;
+}
+
+int ss_auth_open(ss_ctx *ctx)
+{
+	ss_usage_batch_init(&usage);
+	if (ctx->cfg->auth == SS_AUTH_OFF)
+		ss_log_warn("auth = off: every endpoint is open without an API key (local development only)");
+	else if (ctx->keys == NULL) {
+		ss_error err;
+		if (ss_keycache_new((size_t)ctx->cfg->key_cache_size, ctx->cfg->key_cache_ttl, &ctx->keys, &err) != 0) {
+			ss_log_error("%s", err.msg);
+			return -1;
+		}
+	}
+	if (ctx->state == NULL && open_state(ctx) != 0)
+		return -1;
+	return 0;
+}
+
+static double state_checked_at;
+
+static bool state_ready(ss_ctx *ctx)
+{
+	if (ctx->state != NULL) {
+		/* Once a second: has the file been rebuilt or replaced under us? Then follow it, or key changes
+		 * announced in the new file would go unseen here. */
+		double now = ss_time_mono();
+		if (now - state_checked_at < 1.0)
+			return true;
+		state_checked_at = now;
+		if (ss_state_is_current(ctx->state))
+			return true;
+		ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
+		ss_state_close(ctx->state);
+		ctx->state = NULL;
+		if (ctx->keys != NULL)
+			ss_keycache_clear(ctx->keys);
+		state_retry_at = 0;
+	}
+	if (ss_time_mono() < state_retry_at)
+		return false;
+	return open_state(ctx) == 0;
+}
+
+static int refuse(ss_request *req, ss_code code, const char *msg)
+{
+	return ss_resp_error(req, code, "%s", msg) ? -1 : 1;
+}
+
+static void log_usage(ss_ctx *ctx, int64_t key_id, const char *endpoint, int status)
+{
+	double now = ss_time_mono();
+	ss_usage_batch_add(&usage, key_id, endpoint, status, (int64_t)ss_time_now(), now);
+	if (ss_usage_batch_due(&usage, now, USAGE_MAX_AGE_S))
+		ss_auth_flush(ctx, true);
+}
+
+/* Find the key: key cache first, the database on a miss. Returns 0 with *info, or -1 (503 sent or
+ * write error: *rc set). */
+static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIKEY_HASH_LEN], ss_keyinfo *info,
+		  int *rc)
+{
+	uint64_t gen = ss_state_key_generation(ctx->state);
+	double now = ss_time_mono();
+	if (ss_keycache_get(ctx->keys, hash, gen, now, info))
+		return 0;
+	if (ss_ctx_db_ready(ctx) != 0) {
+		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
+		return -1;
+	}
+	ss_key_record rec;
+	ss_error err;
+	int found = ss_keys_find_by_hash(ctx->db, hash, &rec, &err);
+	if (found < 0) {
+		ss_log_error("%s", err.msg);
+		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
+		return -1;
+	}
+	memset(info, 0, sizeof *info);
+	info->valid = found == 1 && rec.active;
+	if (found == 1) {
+		info->key_id = rec.id;
+		info->scope = (int)rec.scope;
+		info->daily_limit = rec.daily_limit;
+		info->rate_limit = (int)rec.rate_limit;
+		memcpy(info->prefix, rec.prefix, sizeof info->prefix);
+	}
+	ss_keycache_put(ctx->keys, hash, gen, now, info);
+	return 0;
+}
 
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 {
@@ -8,13 +160,123 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 		return 0;
 	const char *key = ss_req_header(req, "X-API-Key");
 	if (key == NULL || key[0] == '\0')
-		return ss_resp_error(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.") ? -1 : 1;
-	/* No key store in this build yet: every key is unknown. */
-	return ss_resp_error(req, SS_ERR_INVALID_KEY, "The API key is not valid.") ? -1 : 1;
+		return refuse(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.");
+	if (!state_ready(ctx) || ctx->keys == NULL)
+		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+
+	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
+	int per_min = ctx->cfg->auth_failures_per_minute;
+	int64_t now_ns = ss_state_now_ns();
+	int retry = 0;
+	ss_error err;
+	int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+	if (blocked < 0)
+		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+	if (blocked) {
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
+		ss_resp_add_header(req, "Retry-After", "%d", retry);
+		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
+				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
+			       ? -1
+			       : 1;
+	}
+
+	ss_keyinfo info;
+	size_t klen = strnlen(key, SS_APIKEY_INPUT_MAX + 1);
+	if (klen > SS_APIKEY_INPUT_MAX) {
+		info.valid = false;
+	} else {
+		unsigned char hash[SS_APIKEY_HASH_LEN];
+		int rc = 0;
+		ss_apikey_hash(key, klen, hash);
+		if (lookup(ctx, req, hash, &info, &rc) != 0)
+			return rc;
+	}
+	if (!info.valid) {
+		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
+			ss_log_warn("%s", err.msg);
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
+		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
+	}
+
+	req->key_id = info.key_id;
+	req->key_scope = info.scope;
+	memcpy(req->key_prefix, info.prefix, sizeof req->key_prefix < sizeof info.prefix ? sizeof req->key_prefix
+											    : sizeof info.prefix);
+	req->key_prefix[sizeof req->key_prefix - 1] = '\0';
+
+	int rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
+	ss_state_decision d;
+	if (ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+	}
+	ss_resp_add_header(req, "X-RateLimit-Limit", "%d", d.limit);
+	ss_resp_add_header(req, "X-RateLimit-Remaining", "%d", d.remaining);
+	ss_resp_add_header(req, "X-RateLimit-Reset", "%d", d.reset_s);
+	int rc = 0;
+	if (d.verdict != SS_STATE_ALLOWED) {
+		ss_resp_add_header(req, "Retry-After", "%d", d.retry_after_s);
+		ss_state_counter_add(ctx->state,
+				     d.verdict == SS_STATE_DAILY_LIMITED ? SS_STATE_COUNTER_DAILY_LIMITED
+									 : SS_STATE_COUNTER_RATE_LIMITED,
+				     1);
+		if (d.verdict == SS_STATE_DAILY_LIMITED)
+			rc = ss_resp_error(req, SS_ERR_DAILY_LIMIT,
+					   "Daily limit of %lld requests reached; it resets at 00:00 UTC.",
+					   (long long)info.daily_limit);
+		else
+			rc = ss_resp_error(req, SS_ERR_RATE_LIMITED, "Rate limit of %d requests per minute reached.",
+					   rate);
+	} else if (scope == SS_SCOPE_ADMIN && info.scope != SS_KEY_ADMIN) {
+		rc = ss_resp_error(req, SS_ERR_FORBIDDEN, "This endpoint needs an admin key.");
+	} else {
+		return 0;
+	}
+	log_usage(ctx, info.key_id, req->route, req->status);
+	return rc ? -1 : 1;
 }
 
 void ss_auth_finish(ss_ctx *ctx, ss_request *req)
 {
+	if (req->key_id > 0 && ctx->cfg->auth != SS_AUTH_OFF)
+		log_usage(ctx, req->key_id, req->route, req->status);
+}
+
+double ss_auth_flush_due_in(const ss_ctx *ctx)
+{
 	(void)ctx;
-	(void)req;
+	if (usage.n == 0)
+		return -1;
+	double left = usage.first_mono + USAGE_MAX_AGE_S - ss_time_mono();
+	return left > 0 ? left : 0;
+}
+
+void ss_auth_flush(ss_ctx *ctx, bool force)
+{
+	if (usage.n == 0 || (!force && !ss_usage_batch_due(&usage, ss_time_mono(), USAGE_MAX_AGE_S)))
+		return;
+	ss_error err;
+	unsigned long long dropped = usage.dropped;
+	if (ss_ctx_db_ready(ctx) != 0) {
+		usage.first_mono = ss_time_mono(); /* retry in a second, not in a busy loop */
+		return;
+	}
+	if (ss_usage_flush(ctx->db, &usage, &err) != 0) {
+		ss_log_warn("usage rows not written yet (%zu pending): %s", usage.n, err.msg);
+		usage.first_mono = ss_time_mono();
+	}
+	if (dropped != 0) {
+		ss_log_warn("%llu usage rows were dropped while the database was unavailable", dropped);
+		usage.dropped = 0;
+	}
+}
+
+void ss_auth_close(ss_ctx *ctx)
+{
+	ss_auth_flush(ctx, true);
+	ss_keycache_free(ctx->keys);
+	ctx->keys = NULL;
+	ss_state_close(ctx->state);
+	ctx->state = NULL;
 }

@@ -1,6 +1,9 @@
-/* Authorisation of one request against its route's scope. */
+/* Authorisation of one request against its route's scope, and what it needs in each responder: the
+ * shared state file (limits, quotas, counters), the key cache and the batched usage log. */
 #ifndef SS_FCGI_AUTH_H
 #define SS_FCGI_AUTH_H
+
+#include <stdbool.h>
 
 #include "fcgi/context.h"
 #include "fcgi/request.h"
@@ -13,5 +16,20 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope);
 
 /* Called after the handler answered: records usage for authenticated requests. Never fails the request. */
 void ss_auth_finish(ss_ctx *ctx, ss_request *req);
+
+/* In a freshly forked responder (after the database was tried): open the state file into ctx->state
+ * (registering this responder; a newly built file is re-seeded with today's counts from api_usage) and,
+ * with auth = required, the key cache into ctx->keys. Logs a warning when auth = off. Returns 0, or -1
+ * when the state file cannot be opened (logged; keyed requests then get 503 until a later retry works). */
+int ss_auth_open(ss_ctx *ctx);
+
+/* Seconds until the pending usage rows are due to be written (0 = now), or -1 when none are pending. */
+double ss_auth_flush_due_in(const ss_ctx *ctx);
+
+/* Write pending usage rows if due, or all of them when force. Never fails (errors are logged). */
+void ss_auth_flush(ss_ctx *ctx, bool force);
+
+/* Write all pending usage rows, then close the key cache and the state file. Safe to call twice. */
+void ss_auth_close(ss_ctx *ctx);
 
 #endif

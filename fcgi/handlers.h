@@ -62,4 +62,9 @@ bool ss_h_truthy(const char *s);
 /* Make sure the database is usable; otherwise answer 503 unavailable and return 1. */
 int ss_h_need_db(ss_ctx *ctx, ss_request *req);
 
+/* fcgi/handlers/auth_info.c: GET /auth/key (client) describes the calling key (id, prefix, scope,
+ * requests_today) without touching SQLite; GET /auth/usage (admin) lists today's per-key request totals. */
+int ss_handle_auth_key(ss_ctx *ctx, ss_request *req);
+int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req);
+
 #endif

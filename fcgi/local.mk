@@ -15,7 +15,8 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/handlers/analyze.c \
 	fcgi/handlers/cache.c \
 	fcgi/handlers/verify.c \
-	fcgi/handlers/service.c
+	fcgi/handlers/service.c \
+	fcgi/handlers/auth_info.c
 FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
 
 sbin_PROGRAMS += fcgi/songscope.fcgi

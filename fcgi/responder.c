@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -14,6 +15,7 @@
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/handlers.h"
+#include "fcgi/auth.h"
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
@@ -113,12 +115,21 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 	}
 	ss_ctx_db_ready(ctx);
 	ss_handlers_open(ctx);
+	/* State file (limits, quotas, counters) and key cache: opened here, after fork. */
+	ss_auth_open(ctx);
 
 	long limit = jittered(max_requests);
 	int status = 0;
 	while (!stop_requested && (limit == 0 || (long)ctx->served < limit)) {
 		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-		int n = ppoll(&p, 1, NULL, &idle_mask);
+		/* Wake up to write batched usage rows when they are due even if no request comes. */
+		double due = ss_auth_flush_due_in(ctx);
+		struct timespec tmo = {.tv_sec = (time_t)due, .tv_nsec = (long)((due - (double)(time_t)due) * 1e9)};
+		int n = ppoll(&p, 1, due >= 0 ? &tmo : NULL, &idle_mask);
+		if (n == 0) {
+			ss_auth_flush(ctx, false);
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -150,6 +161,7 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 	FCGX_Free(&fx, 1);
 	ss_log_debug("responder stopping after %lu requests", ctx->served);
 	ss_handlers_close(ctx);
+	ss_auth_close(ctx); /* writes pending usage rows: nothing is lost on a graceful stop */
 	ss_db_close(ctx->db);
 	ctx->db = NULL;
 	return status;

@@ -7,30 +7,6 @@
 
 #include "core/util/jsonutil.h"
 
-const char *ss_resp_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
-	}
-}
-
 int ss_resp_add_header(ss_request *r, const char *name, const char *fmt, ...)
 {
 	char value[1024];
@@ -70,8 +46,9 @@ int ss_resp_begin(ss_request *r, int status, const char *content_type)
 		return -1;
 	r->status = status;
 	r->headers_sent = true;
-	if (FCGX_FPrintF(r->fcgx->out, "Status: %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n%s\r\n", status,
-			 ss_resp_reason(status), content_type, r->headers.data ? r->headers.data : "") < 0)
+	/* The web server supplies the reason phrase for the code. */
+	if (FCGX_FPrintF(r->fcgx->out, "Status: %d\r\nContent-Type: %s\r\nCache-Control: no-store\r\n%s\r\n", status,
+			 content_type, r->headers.data ? r->headers.data : "") < 0)
 		return -1;
 	return 0;
 }

@@ -30,7 +30,4 @@ int ss_resp_begin(ss_request *r, int status, const char *content_type);
 /* Write body bytes after ss_resp_begin. Returns 0 or -1 on a write error. */
 int ss_resp_write(ss_request *r, const void *data, size_t len);
 
-/* Reason phrase for a status code ("Not Found"). */
-const char *ss_resp_reason(int status);
-
 #endif

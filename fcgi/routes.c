@@ -18,6 +18,8 @@ const ss_route ss_routes[] = {
 	/* Admin key; addresses in metrics_allow are let through by the authoriser (fcgi/auth.c). */
 	{"/metrics", SS_M_GET, SS_SCOPE_ADMIN, ss_handle_metrics, "metrics"},
 	{"/shutdown", SS_M_POST, SS_SCOPE_ADMIN, ss_handle_shutdown, "shutdown"},
+	{"/auth/key", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_auth_key, "auth_key"},
+	{"/auth/usage", SS_M_GET, SS_SCOPE_ADMIN, ss_handle_auth_usage, "auth_usage"},
 };
 
 const unsigned ss_route_count = sizeof ss_routes / sizeof ss_routes[0];

@@ -100,8 +100,9 @@ END_TEST
 /* Other sample rates, including the minimum of 8000 Hz. */
 START_TEST(sample_rates)
 {
-	static const double rates[] = {8000.0, 16000.0, 44100.0, 48000.0};
-	double sr = rates[_i % 4];
+	/* 6000 Hz is below the required minimum but takes the path without resampling. */
+	static const double rates[] = {8000.0, 16000.0, 44100.0, 48000.0, 6000.0};
+	double sr = rates[_i % 5];
 	check_key_at((_i * 5) % 12, _i % 2, (_i % 3 - 1) * 30.0, sr, 6.0);
 }
 END_TEST
@@ -147,10 +148,11 @@ static void white_noise(float *x, size_t n, double a, uint32_t seed)
 
 START_TEST(white_noise_low_confidence)
 {
-	size_t n = 10 * 22050;
+	static const double seconds[] = {3.0, 10.0, 30.0};
+	size_t n = (size_t)(seconds[_i] * 22050);
 	float *x = malloc(n * sizeof *x);
 	ck_assert_ptr_nonnull(x);
-	white_noise(x, n, 0.5, 12345u);
+	white_noise(x, n, 0.5, 12345u + (uint32_t)_i);
 	ss_key k;
 	ss_error err;
 	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
@@ -235,19 +237,50 @@ START_TEST(deterministic_and_profiles)
 }
 END_TEST
 
+/* Tiny and poisoned input: no crash, no NaN out. */
+START_TEST(degenerate_input)
+{
+	ss_key k;
+	ss_error err;
+	float tiny[100];
+	for (int i = 0; i < 100; i++)
+		tiny[i] = (float)sin(0.1 * i);
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(ss_key_analyze(tiny, 1, 8000.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+
+	double sr = 22050.0;
+	size_t n = (size_t)(6.0 * sr);
+	float *x = progression(4, 0, 0.0, sr, 6.0, 0.5);
+	x[1000] = NAN;
+	x[50000] = INFINITY;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, 4); /* the clean frames still tell the key */
+	ck_assert_int_eq(k.mode, 0);
+	free(x);
+
+	/* A sample rate that is not a number is an error, not a NaN result. */
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, NAN, SS_KEY_PROFILE_DEFAULT, &k, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+}
+END_TEST
+
 static Suite *key_suite(void)
 {
 	Suite *s = suite_create("key");
 	TCase *tc = tcase_create("key");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, all_keys_detuned, 0, 24);
-	tcase_add_loop_test(tc, sample_rates, 0, 8);
+	tcase_add_loop_test(tc, sample_rates, 0, 10);
 	tcase_add_test(tc, short_input);
 	tcase_add_test(tc, silence);
-	tcase_add_test(tc, white_noise_low_confidence);
+	tcase_add_loop_test(tc, white_noise_low_confidence, 0, 3);
 	tcase_add_test(tc, single_sine);
 	tcase_add_test(tc, long_input_blocks);
 	tcase_add_test(tc, deterministic_and_profiles);
+	tcase_add_test(tc, degenerate_input);
 	suite_add_tcase(s, tc);
 	return s;
 }

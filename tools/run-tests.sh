@@ -23,7 +23,7 @@ run_build() { # name, configure flags...
 	dir="$top/build/$name"
 	mkdir -p "$dir"
 	echo "== $name build: configure $*"
-	(cd "$dir" && "$top/configure" --quiet "$@" >/dev/null)
+	(cd "$dir" && "$top/configure" --quiet "$@" >"$dir/configure.out" 2>&1) || { tail -20 "$dir/configure.out"; return 1; }
 	make -C "$dir" -j"$jobs" >"$dir/build.out" 2>&1 || { tail -30 "$dir/build.out"; return 1; }
 	echo "== $name build: make check"
 	if ! make -C "$dir" -j"$jobs" check >"$dir/check.out" 2>&1; then
@@ -41,6 +41,14 @@ run_build() { # name, configure flags...
 
 status=0
 run_build werror --enable-werror || status=1
+if [ $status -eq 0 ]; then
+	echo "== werror build: make distcheck"
+	if ! make -C "$top/build/werror" -j"$jobs" distcheck >"$top/build/werror/distcheck.out" 2>&1; then
+		tail -40 "$top/build/werror/distcheck.out"
+		echo "FAIL: distcheck" >>"$top/build/werror/check.out"
+		status=1
+	fi
+fi
 if [ $quick -eq 0 ]; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		run_build sanitizers --enable-werror --enable-sanitizers || status=1

@@ -4,6 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Chosen on labelled clips (whole clips and 5 s excerpts, all three key profiles), one factor at a time:
+ * * range C2-B6: starting anywhere from E1 to G2 or stopping anywhere from B5 to D#7 moved the mean
+ *   margin by less than 0.01, so the range sits in the middle of that plateau;
+ * * the strongest bin per semitone beat the sum of bins (a sum favours wide high semitones, and makes
+ *   white noise look like a rising chroma);
+ * * removing harmonics 3/5/6 was the largest single gain (fifth and major-third ghosts of every note
+ *   pushed keys to the dominant and to major); 0.2-0.6 are alike;
+ * * log compression with gamma 30-300 beat none; whitening over +-2..6 semitones beat none;
+ * * bass weight 0.5-2 made no consistent difference, so bass and treble weigh the same. */
 void ss_chroma_params_default(ss_chroma_params *p)
 {
 	p->midi_lo = 36;     /* C2, 65 Hz */
@@ -13,7 +22,7 @@ void ss_chroma_params_default(ss_chroma_params *p)
 	p->use_max = 1;
 	p->power = 1;
 	p->log_gamma = 100.0;
-	p->whiten_half = 0;
+	p->whiten_half = 3;
 	p->harmonics = 0.3;
 }
 
@@ -26,7 +35,8 @@ int ss_chroma_map_init(ss_chroma_map *m, size_t n_bins, double bin_hz, double tu
 		       const ss_chroma_params *p, ss_error *err)
 {
 	memset(m, 0, sizeof *m);
-	if (p->midi_lo < 0 || p->midi_hi < p->midi_lo || p->midi_hi - p->midi_lo + 1 > SS_CHROMA_MAX_SEMITONES || n_bins < 2 || !(bin_hz > 0.0))
+	if (p->midi_lo < 0 || p->midi_hi < p->midi_lo || p->midi_hi - p->midi_lo + 1 > SS_CHROMA_MAX_SEMITONES ||
+	    n_bins < 2 || !(bin_hz > 0.0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad chroma parameters");
 	m->p = *p;
 	double shift = tuning_cents / 100.0;

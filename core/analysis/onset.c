@@ -10,7 +10,7 @@
 #define ONSET_BANDS 40
 #define ONSET_FMIN 30.0
 #define ONSET_FMAX 11025.0
-#define ONSET_FFT_HOPS 2     /* window >= this many hops (512 at 22050 Hz) */
+#define ONSET_FFT_HOPS 1.75  /* window: smallest power of two >= this many hops (512 at 22050 Hz) */
 #define ONSET_BLOCK 1024     /* STFT frames computed per block */
 #define ONSET_GAMMA 1000.0   /* log compression: log(1 + gamma * E / mean E) */
 #define ONSET_MEAN_SEC 0.6   /* local mean window */
@@ -88,7 +88,7 @@ int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_erro
 	if (hop < 1)
 		hop = 1;
 	size_t n_fft = 16;
-	while (n_fft < ONSET_FFT_HOPS * hop)
+	while ((double)n_fft < ONSET_FFT_HOPS * (double)hop)
 		n_fft *= 2;
 	size_t n_frames = 1 + n / hop;
 	size_t nb = ONSET_BANDS;

@@ -20,7 +20,8 @@
 #define TEMPO_UP_RHO 0.9        /* double the tempo when the off-beats are this strong relative to the beats */
 #define TEMPO_UP_COMB 0.95      /* ... and the doubled tempo's comb salience is at least this fraction */
 #define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
-#define TEMPO_HARMONICS 4       /* comb teeth for the candidate salience */
+#define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
+#define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.05  /* below this there is no pulse */
@@ -58,11 +59,14 @@ static double comb(const acf *a, double period, size_t harmonics)
 	return s / (double)k_max;
 }
 
-/* Salience of a period: the comb. (Subtracting an off-beat comb at odd multiples of half the period was
- * tried; it pushes estimates to 3:2 relatives.) */
+/* Salience of a period: its comb plus a share of the combs of the neighbouring metrical levels (half and
+ * double the period), since a beat usually sits between a periodic bar level and a periodic subdivision;
+ * this keeps estimates off 3:2 relatives. (Subtracting an off-beat comb at odd multiples of half the period
+ * was tried; it pushes estimates to 3:2 relatives.) */
 static double salience(const acf *a, double period)
 {
-	return comb(a, period, TEMPO_HARMONICS);
+	return comb(a, period, TEMPO_NH) +
+	       TEMPO_HIER * 0.5 * (comb(a, period * 2.0, TEMPO_NH) + comb(a, period / 2.0, TEMPO_NH));
 }
 
 static double prior(double bpm)
@@ -236,12 +240,12 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 	/* Off-beats as strong as the beats: the pulse is really twice as fast. */
 	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
 		double pt = 60.0 * fr / best_bpm;
-		double c_slow = comb(&a, pt, TEMPO_HARMONICS), c_fast = comb(&a, pt / 2.0, TEMPO_HARMONICS);
+		double c_slow = comb(&a, pt, TEMPO_NH), c_fast = comb(&a, pt / 2.0, TEMPO_NH);
 		if (offbeat_ratio(on.novelty, N, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
 			best_bpm *= 2.0;
 	}
 	double period = 60.0 * fr / best_bpm;
-	double clarity = clamp01(comb(&a, period, TEMPO_HARMONICS));
+	double clarity = clamp01(comb(&a, period, TEMPO_NH));
 	/* Salience of unrelated tempi (not within 4 % of 1, 2, 3, 1/2 or 1/3 times the choice). */
 	double unrel = 0.0;
 	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {

@@ -1,0 +1,727 @@
+/* Decoding and the analysis pipeline end to end on files generated here: every container libsndfile can
+ * write (and M4A when built with FFmpeg), rates 8..192 kHz, channel counts, loudness, caps, corrupt and
+ * hostile input, and the edge cases of the pipeline (silence, short, single tone, DC offset, clipping). */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <sndfile.h>
+
+#include "core/analysis/hpss.h"
+#include "core/analysis/mood.h"
+#include "core/analysis/pipeline.h"
+#include "core/analysis/result_json.h"
+#include "core/analysis/stft.h"
+#include "core/audio/decode.h"
+#include "core/audio/resample.h"
+#include "tests/fixtures/synth.h"
+
+static const ss_audio_opts AOPTS = {.max_seconds = 30.0, .out_rate = 22050.0};
+
+/* Dominant frequency from zero crossings (rising edges per second). */
+static double zc_freq(const float *x, size_t n, double sr)
+{
+	size_t rises = 0, first = 0, last = 0;
+	for (size_t i = 1; i < n; i++)
+		if (x[i - 1] < 0.0f && x[i] >= 0.0f) {
+			if (rises == 0)
+				first = i;
+			last = i;
+			rises++;
+		}
+	return rises > 1 ? (double)(rises - 1) * sr / (double)(last - first) : 0.0;
+}
+
+static double rms(const float *x, size_t n)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)x[i] * x[i];
+	return n ? sqrt(s / (double)n) : 0.0;
+}
+
+static int decode(const unsigned char *b, size_t len, ss_audio *a, ss_error *e)
+{
+	ss_audio_init(a);
+	ss_error_clear(e);
+	return ss_audio_decode(b, len, &AOPTS, a, e);
+}
+
+/* ------------------------------------------------------------------ decoding */
+
+static const struct {
+	int format;
+	double sr;
+	const char *container;
+	double len_tol; /* relative tolerance on the decoded length (codec padding) */
+} containers[] = {
+	{SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, "wav", 0.0},
+	{SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, "wav", 0.0},
+	{SF_FORMAT_WAVEX | SF_FORMAT_PCM_24, 48000, "wav", 0.0},
+	{SF_FORMAT_RF64 | SF_FORMAT_PCM_16, 44100, "wav", 0.0},
+	{SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 44100, "aiff", 0.0},
+	{SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, "flac", 0.0},
+	{SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, "ogg/vorbis", 0.02},
+	{SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, "ogg/opus", 0.03},
+	{SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, "mp3", 0.05},
+};
+
+START_TEST(test_decode_container)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(containers[_i].format, containers[_i].sr, 2, 4.0, synth_sine440, &len);
+	if (b == NULL) {
+		/* MP3 writing needs libsndfile built with LAME; decoding is still covered by the other cases */
+		ck_assert_msg(containers[_i].format == (SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III),
+			      "libsndfile cannot write %s", containers[_i].container);
+		return;
+	}
+	ck_assert_int_eq(ss_audio_sniff(b, len), SS_AUDIO_KIND_SNDFILE);
+	ss_audio a;
+	ss_error e;
+	ck_assert_msg(decode(b, len, &a, &e) == 0, "%s: %s", containers[_i].container, e.msg);
+	ck_assert_str_eq(a.container, containers[_i].container);
+	ck_assert(a.sr == 22050.0);
+	ck_assert_int_eq(a.src_channels, 2);
+	ck_assert(a.src_rate == containers[_i].sr);
+	double want = 4.0 * 22050.0;
+	ck_assert_msg(fabs((double)a.n - want) <= want * containers[_i].len_tol + 1, "%s: %zu samples",
+		      containers[_i].container, a.n);
+	/* skip codec warm-up at both ends */
+	double f = zc_freq(a.x + 2205, a.n - 4410, a.sr);
+	ck_assert_msg(fabs(f - 440.0) < 4.0, "%s: %f Hz", containers[_i].container, f);
+	double r = rms(a.x + 2205, a.n - 4410);
+	ck_assert_msg(fabs(r - 0.5 / sqrt(2.0)) < 0.04, "%s: rms %f", containers[_i].container, r);
+	ck_assert(isfinite(a.loudness));
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
+static const double rates[] = {8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 192000};
+
+START_TEST(test_decode_rates)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, rates[_i], 1, 3.0, synth_sine1k, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_audio a;
+	ss_error e;
+	ck_assert_msg(decode(b, len, &a, &e) == 0, "%.0f Hz: %s", rates[_i], e.msg);
+	ck_assert_uint_eq(a.n, (size_t)floor(3.0 * 22050.0));
+	double f = zc_freq(a.x + 1000, a.n - 2000, a.sr);
+	ck_assert_msg(fabs(f - 997.0) < 5.0, "%.0f Hz: %f", rates[_i], f);
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_decode_channels)
+{
+	static const int ch[] = {1, 2, 3, 6, 8, 32};
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAVEX | SF_FORMAT_PCM_16, 44100, ch[_i], 3.0, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_audio a;
+	ss_error e;
+	ck_assert_msg(decode(b, len, &a, &e) == 0, "%d ch: %s", ch[_i], e.msg);
+	ck_assert_int_eq(a.src_channels, ch[_i]);
+	ck_assert(fabs(rms(a.x + 1000, a.n - 2000) - 0.5 / sqrt(2.0)) < 0.01);
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_decode_refuses_bad_formats)
+{
+	size_t len = 0;
+	ss_audio a;
+	ss_error e;
+	/* 33 channels, and rates outside 8..192 kHz: refused before anything is allocated for the stream */
+	unsigned char *b = synth_file(SF_FORMAT_WAVEX | SF_FORMAT_PCM_16, 44100, 33, 0.5, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(decode(b, len, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	free(b);
+	b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 4000, 1, 3.0, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(decode(b, len, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	free(b);
+	b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 384000, 1, 0.5, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(decode(b, len, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	free(b);
+	/* formats libsndfile knows but we do not accept */
+	b = synth_file(SF_FORMAT_AU | SF_FORMAT_PCM_16, 44100, 1, 0.5, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(decode(b, len, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	free(b);
+	/* nothing, text, random bytes */
+	ck_assert_int_eq(decode((const unsigned char *)"", 0, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	const char *txt = "file,bpm,key\nclip.ogg,120,\n";
+	ck_assert_int_eq(decode((const unsigned char *)txt, strlen(txt), &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	ss_audio_free(&a);
+}
+END_TEST
+
+START_TEST(test_decode_loudness)
+{
+	/* A 997 Hz sine of amplitude 0.1 has mean square 0.005; K-weighting adds ~0.69 dB at 1 kHz, which the
+	 * -0.691 of BS.1770 cancels: -23.0 LUFS for one channel, 3.01 LU more for the same signal on two. */
+	size_t len = 0;
+	ss_audio a;
+	ss_error e;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 1, 10.0, synth_sine1k, &len);
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	ck_assert_msg(fabs(a.loudness - (-23.01)) < 0.2, "mono %f LUFS", a.loudness);
+	ck_assert_msg(a.loudness_range < 0.5, "LRA %f", a.loudness_range);
+	ss_audio_free(&a);
+	free(b);
+	b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, 10.0, synth_sine1k, &len);
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	ck_assert_msg(fabs(a.loudness - (-20.0)) < 0.2, "stereo %f LUFS", a.loudness);
+	ss_audio_free(&a);
+	free(b);
+	/* silence has no loudness */
+	b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, 3.0, synth_silence, &len);
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	ck_assert(isnan(a.loudness) && isnan(a.loudness_range));
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_decode_cap)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 12.0, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_audio a;
+	ss_audio_init(&a);
+	ss_error e;
+	ss_audio_opts o = {.max_seconds = 5.0, .out_rate = 22050.0};
+	ck_assert_int_eq(ss_audio_decode(b, len, &o, &a, &e), 0);
+	ck_assert_uint_eq(a.n, 5 * 22050);
+	ck_assert_int_eq(a.truncated, 1);
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
+/* Cut, corrupt and overwrite files of every container: every outcome is a clean success or a clean error. */
+START_TEST(test_decode_damaged)
+{
+	static const int formats[] = {SF_FORMAT_WAV | SF_FORMAT_PCM_16, SF_FORMAT_AIFF | SF_FORMAT_PCM_16,
+				      SF_FORMAT_FLAC | SF_FORMAT_PCM_16, SF_FORMAT_OGG | SF_FORMAT_VORBIS,
+				      SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
+	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+		size_t len = 0;
+		unsigned char *b = synth_file(formats[f], 22050, 2, 2.0, synth_music, &len);
+		if (b == NULL)
+			continue;
+		unsigned char *c = malloc(len);
+		ck_assert_ptr_nonnull(c);
+		unsigned seed = 7u + (unsigned)f;
+		for (int trial = 0; trial < 24; trial++) {
+			memcpy(c, b, len);
+			size_t cl = len;
+			if (trial < 8) {
+				cl = len * (size_t)(trial + 1) / 9; /* truncated */
+			} else {
+				/* flip bytes, more and more of them, header included */
+				for (int k = 0; k < (trial - 7) * 4; k++) {
+					seed = seed * 1103515245u + 12345u;
+					size_t pos = (seed >> 4) % (trial < 16 ? 64 : len);
+					c[pos] ^= (unsigned char)(seed >> 20);
+				}
+			}
+			ss_audio a;
+			ss_error e;
+			int rc = decode(c, cl, &a, &e);
+			if (rc == 0) {
+				ck_assert(a.n <= (size_t)(30 * 22050) + 1);
+				for (size_t i = 0; i < a.n; i++)
+					ck_assert(isfinite(a.x[i]) && fabsf(a.x[i]) <= 16.0f);
+			} else {
+				ck_assert_msg(e.code == SS_ERR_UNSUPPORTED_MEDIA || e.code == SS_ERR_UNPROCESSABLE,
+					      "format %zu trial %d: code %d %s", f, trial, e.code, e.msg);
+			}
+			ss_audio_free(&a);
+		}
+		free(c);
+		free(b);
+	}
+}
+END_TEST
+
+/* Float WAV carrying NaN, Inf and huge values: sanitised, never propagated. */
+static void synth_hostile_float(float *x, size_t n, double sr, int channel)
+{
+	synth_music(x, n, sr, channel);
+	for (size_t i = 0; i < n; i += 97)
+		x[i] = (i / 97) % 3 == 0 ? NAN : (i / 97) % 3 == 1 ? INFINITY : 1e30f;
+}
+
+START_TEST(test_decode_hostile_floats)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_FLOAT, 22050, 1, 5.0, synth_hostile_float, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_audio a;
+	ss_error e;
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	for (size_t i = 0; i < a.n; i++)
+		ck_assert(isfinite(a.x[i]) && fabsf(a.x[i]) <= 16.0f);
+	ss_audio_free(&a);
+	ss_result r;
+	ss_analysis_opts o;
+	ss_analysis_opts_default(&o);
+	if (ss_analyze_buffer(b, len, &o, &r, &e) == 0) {
+		ck_assert(!isinf(r.energy) && !isinf(r.loudness) && !isinf(r.spectral_centroid));
+		ss_result_free(&r);
+	}
+	free(b);
+}
+END_TEST
+
+START_TEST(test_decode_m4a)
+{
+	size_t len = 0;
+	unsigned char *b = synth_m4a(44100, 2, 5.0, synth_sine440, &len);
+#ifdef SS_HAVE_FFMPEG
+	if (b == NULL)
+		return; /* FFmpeg without an AAC encoder: nothing to decode */
+	ck_assert_int_eq(ss_audio_sniff(b, len), SS_AUDIO_KIND_MP4);
+	ss_audio a;
+	ss_error e;
+	ck_assert_msg(decode(b, len, &a, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(a.container, "m4a/aac");
+	ck_assert_int_eq(a.src_channels, 2);
+	ck_assert_msg(fabs((double)a.n - 5.0 * 22050) < 0.05 * 5.0 * 22050, "%zu", a.n);
+	double f = zc_freq(a.x + 4410, a.n - 8820, a.sr);
+	ck_assert_msg(fabs(f - 440.0) < 4.0, "%f Hz", f);
+	ss_audio_free(&a);
+	/* truncated M4A: clean outcome */
+	for (int cut = 1; cut < 8; cut++) {
+		int rc = decode(b, len * (size_t)cut / 8, &a, &e);
+		ck_assert(rc == 0 || e.code == SS_ERR_UNPROCESSABLE || e.code == SS_ERR_UNSUPPORTED_MEDIA);
+		ss_audio_free(&a);
+	}
+	free(b);
+#else
+	ck_assert_ptr_null(b);
+	/* without FFmpeg an M4A is a clear 415 */
+	static const unsigned char m4a_head[16] = {0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'M', '4', 'A', ' '};
+	ss_audio a;
+	ss_error e;
+	ck_assert_int_eq(decode(m4a_head, sizeof m4a_head, &a, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+#endif
+}
+END_TEST
+
+START_TEST(test_sniff)
+{
+	ck_assert_int_eq(ss_audio_sniff("RIFF\0\0\0\0WAVE", 12), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("RIFF\0\0\0\0AVI ", 12), SS_AUDIO_KIND_UNKNOWN);
+	ck_assert_int_eq(ss_audio_sniff("FORM\0\0\0\0AIFF", 12), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("fLaC", 4), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("OggS", 4), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("ID3\3", 4), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("\xFF\xFB\x90\x64", 4), SS_AUDIO_KIND_SNDFILE);
+	ck_assert_int_eq(ss_audio_sniff("\xFF\xF1\x50\x80", 4), SS_AUDIO_KIND_ADTS);
+	ck_assert_int_eq(ss_audio_sniff("\0\0\0\x20" "ftypM4A ", 12), SS_AUDIO_KIND_MP4);
+	ck_assert_int_eq(ss_audio_sniff("\x89PNG\r\n\x1a\n", 8), SS_AUDIO_KIND_UNKNOWN);
+	ck_assert_int_eq(ss_audio_sniff("R", 1), SS_AUDIO_KIND_UNKNOWN);
+}
+END_TEST
+
+START_TEST(test_resampler_streaming)
+{
+	/* block by block equals the expected length and keeps a tone's frequency */
+	ss_error e;
+	ss_resampler *r = ss_resampler_new(48000, 22050, &e);
+	ck_assert_ptr_nonnull(r);
+	size_t n = 48000 * 2;
+	float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+	ck_assert(in && out);
+	synth_sine1k(in, n, 48000, 0);
+	size_t total = 0, w;
+	for (size_t i = 0; i < n; i += 1000) {
+		size_t m = n - i < 1000 ? n - i : 1000;
+		ck_assert_int_eq(ss_resampler_process(r, in + i, m, out + total, n - total, &w, &e), 0);
+		total += w;
+	}
+	ck_assert_int_eq(ss_resampler_process(r, NULL, 0, out + total, n - total, &w, &e), 0);
+	total += w;
+	ck_assert_msg(total >= 44100 - 2 && total <= 44100 + 64, "%zu", total);
+	ck_assert(fabs(zc_freq(out + 500, 40000, 22050) - 997.0) < 3.0);
+	ss_resampler_free(r);
+	ss_resampler_free(NULL);
+	free(in);
+	free(out);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ pipeline */
+
+static int analyze_signal(synth_fn gen, double seconds, double sr, int channels, ss_result *r, ss_error *e)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_FLOAT, sr, channels, seconds, gen, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_analysis_opts o;
+	ss_analysis_opts_default(&o);
+	ss_error_clear(e);
+	int rc = ss_analyze_buffer(b, len, &o, r, e);
+	free(b);
+	return rc;
+}
+
+/* Every number is finite or NaN (encoded as null), every 0..1 score in range. */
+static void assert_well_defined(const ss_result *r)
+{
+	const double v01[] = {r->bpm_confidence, r->key_confidence, r->energy, r->danceability, r->acousticness,
+			      r->valence, r->silence_ratio, r->percussive_energy_ratio, r->harmonic_energy_ratio,
+			      r->tonal_strength, r->spectral_flux};
+	for (size_t i = 0; i < sizeof v01 / sizeof v01[0]; i++)
+		ck_assert_msg(isnan(v01[i]) || (v01[i] >= 0.0 && v01[i] <= 1.0), "score %zu = %f", i, v01[i]);
+	ck_assert(!isinf(r->bpm) && (isnan(r->bpm) || r->bpm > 0));
+	ck_assert(!isinf(r->loudness) && !isinf(r->dynamic_range) && !isinf(r->spectral_centroid));
+	ck_assert(isnan(r->zero_crossing_rate) || (r->zero_crossing_rate >= 0 && r->zero_crossing_rate <= 1));
+	ck_assert(isfinite(r->signal_duration) && r->signal_duration >= 3.0);
+	ck_assert(isfinite(r->energy) && isfinite(r->danceability) && isfinite(r->acousticness));
+	ck_assert_ptr_nonnull(r->mood);
+	for (size_t i = 0; i < r->n_beats; i++)
+		ck_assert(isfinite(r->beats[i]) && r->beats[i] >= 0 && r->beats[i] <= r->signal_duration + 0.1);
+}
+
+START_TEST(test_pipeline_music)
+{
+	ss_result r;
+	ss_error e;
+	ck_assert_msg(analyze_signal(synth_music, 12.0, 44100, 2, &r, &e) == 0, "%s", e.msg);
+	assert_well_defined(&r);
+	/* 120 BPM kick: the pulse or its octave */
+	ck_assert_msg(fabs(r.bpm - 120) < 4.8 || fabs(r.bpm - 240) < 9.6 || fabs(r.bpm - 60) < 2.4, "bpm %f", r.bpm);
+	ck_assert(r.n_beats > 5);
+	ck_assert(fabs(r.signal_duration - 12.0) < 0.01);
+	ck_assert(r.percussive_energy_ratio > 0.2);
+	ck_assert(r.silence_ratio < 0.05);
+	ss_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_pipeline_silence)
+{
+	ss_result r;
+	ss_error e;
+	ck_assert_int_eq(analyze_signal(synth_silence, 10.0, 44100, 2, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNPROCESSABLE);
+	ck_assert(strstr(e.msg, "silent") != NULL);
+	ck_assert(isnan(r.bpm) && r.beats == NULL); /* left initialised */
+}
+END_TEST
+
+START_TEST(test_pipeline_short)
+{
+	ss_result r;
+	ss_error e;
+	ck_assert_int_eq(analyze_signal(synth_music, 2.5, 44100, 1, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNPROCESSABLE);
+	ck_assert(strstr(e.msg, "3 s") != NULL);
+	/* exactly 3 s is enough */
+	ck_assert_msg(analyze_signal(synth_music, 3.0, 44100, 1, &r, &e) == 0, "%s", e.msg);
+	assert_well_defined(&r);
+	ss_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_pipeline_single_tone)
+{
+	ss_result r;
+	ss_error e;
+	ck_assert_msg(analyze_signal(synth_sine440, 8.0, 44100, 1, &r, &e) == 0, "%s", e.msg);
+	assert_well_defined(&r);
+	ck_assert(r.harmonic_energy_ratio > 0.8);
+	ck_assert(fabs(r.spectral_centroid - 440.0) < 60.0);
+	ck_assert(r.zero_crossing_rate > 0 && fabs(r.zero_crossing_rate - 2 * 440.0 / 22050) < 0.005);
+	ss_result_free(&r);
+}
+END_TEST
+
+static void synth_music_dc(float *x, size_t n, double sr, int channel)
+{
+	synth_music(x, n, sr, channel);
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] * 0.5f + 0.4f;
+}
+
+static void synth_music_half(float *x, size_t n, double sr, int channel)
+{
+	synth_music(x, n, sr, channel);
+	for (size_t i = 0; i < n; i++)
+		x[i] *= 0.5f;
+}
+
+START_TEST(test_pipeline_dc_offset)
+{
+	ss_result a, b;
+	ss_error e;
+	ck_assert_int_eq(analyze_signal(synth_music_half, 10.0, 44100, 1, &a, &e), 0);
+	ck_assert_int_eq(analyze_signal(synth_music_dc, 10.0, 44100, 1, &b, &e), 0);
+	assert_well_defined(&b);
+	ck_assert(fabs(a.bpm - b.bpm) < 0.5);
+	ck_assert_msg(fabs(a.spectral_centroid - b.spectral_centroid) < 0.05 * a.spectral_centroid, "%f %f",
+		      a.spectral_centroid, b.spectral_centroid);
+	ck_assert(fabs(a.zero_crossing_rate - b.zero_crossing_rate) < 0.01);
+	ck_assert(fabs(a.loudness - b.loudness) < 0.5); /* K-weighting removes DC */
+	ss_result_free(&a);
+	ss_result_free(&b);
+}
+END_TEST
+
+static void synth_clipped(float *x, size_t n, double sr, int channel)
+{
+	synth_music(x, n, sr, channel);
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i] * 8.0f;
+		x[i] = v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : v;
+	}
+}
+
+START_TEST(test_pipeline_clipping)
+{
+	ss_result r;
+	ss_error e;
+	ck_assert_msg(analyze_signal(synth_clipped, 8.0, 44100, 2, &r, &e) == 0, "%s", e.msg);
+	assert_well_defined(&r);
+	ck_assert(r.loudness > -10.0);
+	ss_result_free(&r);
+}
+END_TEST
+
+START_TEST(test_pipeline_deterministic)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 8.0, synth_music, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_analysis_opts o;
+	ss_analysis_opts_default(&o);
+	char *text[2];
+	for (int k = 0; k < 2; k++) {
+		ss_result r;
+		ss_error e;
+		ck_assert_int_eq(ss_analyze_buffer(b, len, &o, &r, &e), 0);
+		r.analysis_duration = 0.0; /* wall time is the one field that may differ */
+		json_object *j = json_object_new_object();
+		ck_assert_int_eq(ss_result_to_json(&r, true, j), 0);
+		text[k] = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		json_object_put(j);
+		ss_result_free(&r);
+	}
+	ck_assert_str_eq(text[0], text[1]);
+	free(text[0]);
+	free(text[1]);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_pipeline_max_seconds)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 1, 9.0, synth_music, &len);
+	ss_analysis_opts o = {.max_seconds = 5.0};
+	ss_result r;
+	ss_error e;
+	ck_assert_int_eq(ss_analyze_buffer(b, len, &o, &r, &e), 0);
+	ck_assert(fabs(r.signal_duration - 5.0) < 1e-9);
+	ss_result_free(&r);
+	o.max_seconds = 0.5; /* out of range */
+	ck_assert_int_eq(ss_analyze_buffer(b, len, &o, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_INTERNAL);
+	char tag[64];
+	ss_analysis_opts_default(&o);
+	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v1;max=30");
+	free(b);
+}
+END_TEST
+
+START_TEST(test_analyze_file_errors)
+{
+	ss_result r;
+	ss_error e;
+	ss_analysis_opts o;
+	ss_analysis_opts_default(&o);
+	ck_assert_int_eq(ss_analyze_file("/nonexistent/clip.wav", &o, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_NOT_FOUND);
+	ck_assert_int_eq(ss_analyze_file("/dev/null", &o, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
+	ck_assert_ptr_nonnull(ss_analysis_decoders());
+}
+END_TEST
+
+/* ------------------------------------------------------------------ encoder, HPSS, scores */
+
+START_TEST(test_result_json)
+{
+	ss_result r;
+	ss_result_init(&r);
+	json_object *j = json_object_new_object();
+	ck_assert_int_eq(ss_result_to_json(&r, false, j), 0);
+	/* every field present, unknowns are null, no beats unless asked */
+	static const char *const fields[] = {
+		"bpm", "bpm_confidence", "key", "key_index", "mode", "key_confidence", "key_details", "energy",
+		"danceability", "acousticness", "spectral_centroid", "time_signature", "valence", "mood", "loudness",
+		"dynamic_range", "silence_ratio", "zero_crossing_rate", "spectral_flux", "percussive_energy_ratio",
+		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration"};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		json_object *v;
+		ck_assert_msg(json_object_object_get_ex(j, fields[i], &v), "missing %s", fields[i]);
+	}
+	json_object *v;
+	ck_assert(json_object_object_get_ex(j, "bpm", &v) && v == NULL);
+	ck_assert(!json_object_object_get_ex(j, "beats", &v));
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(j, "key")), "Unknown");
+	json_object_put(j);
+
+	r.bpm = 127.5;
+	r.beats_per_bar = 3;
+	r.key_index = 1;
+	r.mode = 0;
+	r.key_candidates[0] = (ss_key_candidate){1, 0, 0.81};
+	r.key_profile = "temperley";
+	r.energy = INFINITY; /* never leaks as a number */
+	double beats[2] = {0.5, 1.0};
+	r.beats = beats;
+	r.n_beats = 2;
+	j = json_object_new_object();
+	ck_assert_int_eq(ss_result_to_json(&r, true, j), 0);
+	const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	ck_assert_msg(strstr(s, "\"bpm\":127.5") != NULL, "%s", s);
+	ck_assert(strstr(s, "\"key\":\"C# Minor\"") != NULL);
+	ck_assert(strstr(s, "\"time_signature\":\"3/4\"") != NULL);
+	ck_assert(strstr(s, "\"energy\":null") != NULL);
+	ck_assert(strstr(s, "\"beats\":[0.5,1]") != NULL || strstr(s, "\"beats\":[0.5,1.0]") != NULL);
+	ck_assert(strstr(s, "\"tonic\":\"C#\"") != NULL && strstr(s, "\"mode\":\"minor\"") != NULL);
+	ck_assert(strstr(s, "\"candidates\":[{\"key\":\"C# Minor\"") != NULL);
+	ck_assert(strstr(s, "NaN") == NULL && strstr(s, "Infinity") == NULL);
+	json_object_put(j);
+}
+END_TEST
+
+START_TEST(test_hpss)
+{
+	const double sr = 22050;
+	size_t n = (size_t)(sr * 4);
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	ss_spectrogram s;
+	ss_error e;
+	double h, p;
+	/* steady tones: harmonic */
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(0.3 * sin(2 * M_PI * 330 * i / sr) + 0.2 * sin(2 * M_PI * 1250 * i / sr));
+	ck_assert_int_eq(ss_stft_magnitude(x, n, sr, 1024, 512, &s, &e), 0);
+	ck_assert_int_eq(ss_hpss_energy(&s, 17, 9, NULL, &h, &p, &e), 0);
+	ck_assert_msg(h > 0.9 && fabs(h + p - 1.0) < 1e-9, "h %f", h);
+	ss_spectrogram_free(&s);
+	/* clicks: percussive */
+	memset(x, 0, n * sizeof *x);
+	for (size_t i = 0; i < n; i += 5000)
+		x[i] = 0.9f;
+	ck_assert_int_eq(ss_stft_magnitude(x, n, sr, 1024, 512, &s, &e), 0);
+	ck_assert_int_eq(ss_hpss_energy(&s, 17, 9, NULL, &h, &p, &e), 0);
+	ck_assert_msg(p > 0.7, "p %f", p);
+	ck_assert_int_eq(ss_hpss_energy(&s, 16, 9, NULL, &h, &p, &e), -1); /* even kernel */
+	ss_spectrogram_free(&s);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_mood_scores)
+{
+	ss_mood_inputs loud = {.loudness = -7, .loudness_range = 4, .centroid = 3000, .flatness = 0.3, .percussive = 0.55,
+			       .harmonic = 0.45, .silence_ratio = 0, .onset_density = 5, .bpm = 124, .pulse_clarity = 0.9,
+			       .beat_regularity = 0.9, .mode = 1, .key_confidence = 0.5};
+	ss_mood_inputs soft = {.loudness = -28, .loudness_range = 14, .centroid = 900, .flatness = 0.02, .percussive = 0.1,
+			       .harmonic = 0.9, .silence_ratio = 0.1, .onset_density = 0.6, .bpm = 66, .pulse_clarity = 0.2,
+			       .beat_regularity = 0.3, .mode = 0, .key_confidence = 0.5};
+	double el = ss_mood_energy(&loud), es = ss_mood_energy(&soft);
+	ck_assert(el > 0.8 && es < 0.2);
+	ck_assert(ss_mood_danceability(&loud) > 0.8 && ss_mood_danceability(&soft) < 0.4);
+	ck_assert(ss_mood_acousticness(&soft) > 0.8 && ss_mood_acousticness(&loud) < 0.3);
+	double vl = ss_mood_valence(&loud, el), vs = ss_mood_valence(&soft, es);
+	ck_assert(vl > 0.7 && vs < 0.3);
+	ck_assert_str_eq(ss_mood_word(vl, el), "energetic");
+	ck_assert_str_eq(ss_mood_word(vs, es), "sad");
+	ck_assert_str_eq(ss_mood_word(0.8, 0.3), "calm");
+	ck_assert_str_eq(ss_mood_word(0.2, 0.7), "tense");
+	ck_assert_str_eq(ss_mood_word(0.7, 0.6), "happy");
+	ck_assert_str_eq(ss_mood_word(0.52, 0.47), "neutral");
+	ck_assert_str_eq(ss_mood_word(NAN, 0.5), "unknown");
+	/* no pulse, NaN inputs: still 0..1 */
+	ss_mood_inputs none = {.loudness = NAN, .loudness_range = NAN, .centroid = NAN, .flatness = NAN, .percussive = NAN,
+			       .harmonic = NAN, .silence_ratio = NAN, .onset_density = NAN, .bpm = NAN,
+			       .pulse_clarity = NAN, .beat_regularity = NAN, .mode = -1, .key_confidence = NAN};
+	double e0 = ss_mood_energy(&none);
+	ck_assert(e0 >= 0 && e0 <= 1);
+	ck_assert(ss_mood_danceability(&none) == 0.0);
+	double a0 = ss_mood_acousticness(&none), v0 = ss_mood_valence(&none, e0);
+	ck_assert(a0 >= 0 && a0 <= 1 && v0 >= 0 && v0 <= 1);
+}
+END_TEST
+
+static Suite *analysis_suite(void)
+{
+	Suite *s = suite_create("analysis");
+	TCase *d = tcase_create("decode");
+	tcase_set_timeout(d, 120);
+	tcase_add_loop_test(d, test_decode_container, 0, (int)(sizeof containers / sizeof containers[0]));
+	tcase_add_loop_test(d, test_decode_rates, 0, (int)(sizeof rates / sizeof rates[0]));
+	tcase_add_loop_test(d, test_decode_channels, 0, 6);
+	tcase_add_test(d, test_decode_refuses_bad_formats);
+	tcase_add_test(d, test_decode_loudness);
+	tcase_add_test(d, test_decode_cap);
+	tcase_add_test(d, test_decode_damaged);
+	tcase_add_test(d, test_decode_hostile_floats);
+	tcase_add_test(d, test_decode_m4a);
+	tcase_add_test(d, test_sniff);
+	tcase_add_test(d, test_resampler_streaming);
+	suite_add_tcase(s, d);
+	TCase *p = tcase_create("pipeline");
+	tcase_set_timeout(p, 120);
+	tcase_add_test(p, test_pipeline_music);
+	tcase_add_test(p, test_pipeline_silence);
+	tcase_add_test(p, test_pipeline_short);
+	tcase_add_test(p, test_pipeline_single_tone);
+	tcase_add_test(p, test_pipeline_dc_offset);
+	tcase_add_test(p, test_pipeline_clipping);
+	tcase_add_test(p, test_pipeline_deterministic);
+	tcase_add_test(p, test_pipeline_max_seconds);
+	tcase_add_test(p, test_analyze_file_errors);
+	suite_add_tcase(s, p);
+	TCase *u = tcase_create("units");
+	tcase_add_test(u, test_result_json);
+	tcase_add_test(u, test_hpss);
+	tcase_add_test(u, test_mood_scores);
+	suite_add_tcase(s, u);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(analysis_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

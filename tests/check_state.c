@@ -1,0 +1,406 @@
+/* The shared state file: creation and rebuild, GCRA limiter and daily quota (exact under racing
+ * processes, day rollover), a lock owner killed mid-update, failed-key limiting, counters, responders. */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/limits/state.h"
+
+#define NS 1000000000LL
+#define DAY_NS (86400LL * NS)
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/ss-state-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/state", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static ss_state *open_state(void)
+{
+	ss_state *st = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_state_open(path, NULL, NULL, &st, &err) == 0, "%s", err.msg);
+	return st;
+}
+
+/* Noon of some UTC day, so tests do not depend on the wall clock. */
+static const int64_t T0 = 20000LL * DAY_NS + 12LL * 3600 * NS;
+
+START_TEST(create_reopen_and_share)
+{
+	ss_state *a = open_state();
+	ck_assert(ss_state_was_created(a));
+	ss_state *b = open_state();
+	ck_assert(!ss_state_was_created(b));
+	uint64_t g = ss_state_key_generation(b);
+	ck_assert_uint_eq(ss_state_bump_key_generation(a), g + 1);
+	ck_assert_uint_eq(ss_state_key_generation(b), g + 1);
+	ck_assert_uint_eq(ss_state_counter_add(a, 3, 5), 5);
+	ck_assert_uint_eq(ss_state_counter_add(b, 3, 2), 7);
+	ck_assert_uint_eq(ss_state_counter_get(a, 3), 7);
+	ck_assert_uint_eq(ss_state_counter_get(a, SS_STATE_COUNTERS), 0); /* out of range: ignored */
+	ss_state_counter_set(b, 3, 1);
+	ck_assert_uint_eq(ss_state_counter_get(a, 3), 1);
+	ss_state_close(a);
+	ss_state_close(b);
+	ss_state_close(NULL);
+	/* Counts survive closing every handle (restart). */
+	ss_state *c = open_state();
+	ck_assert(!ss_state_was_created(c));
+	ck_assert_uint_eq(ss_state_counter_get(c, 3), 1);
+	ss_state_close(c);
+}
+END_TEST
+
+static int seed_calls;
+static int seed_fn(void *arg, ss_state *st)
+{
+	(void)arg;
+	seed_calls++;
+	ss_error err;
+	return ss_state_seed_day(st, 42, ss_state_day(T0), 9, &err);
+}
+
+START_TEST(foreign_file_is_rebuilt_and_reseeded)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	char junk[4096];
+	memset(junk, 0x5a, sizeof junk);
+	ck_assert_int_eq(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	ss_state *st = NULL;
+	ss_error err;
+	seed_calls = 0;
+	ck_assert_int_eq(ss_state_open(path, seed_fn, NULL, &st, &err), 0);
+	ck_assert(ss_state_was_created(st));
+	ck_assert_int_eq(seed_calls, 1);
+	ck_assert_int_eq(ss_state_day_count(st, 42, T0), 9);
+	/* The seeded count holds against the daily limit: 9 used, limit 10 → one more. */
+	ss_state_decision d;
+	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 10, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 10, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
+	ss_state_close(st);
+	/* A valid file is not rebuilt and the seed is not run again. */
+	ck_assert_int_eq(ss_state_open(path, seed_fn, NULL, &st, &err), 0);
+	ck_assert(!ss_state_was_created(st));
+	ck_assert_int_eq(seed_calls, 1);
+	ck_assert_int_eq(ss_state_check(st, &err), 0);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(gcra_full_minute_burst_then_rate)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ss_state_decision d;
+	/* 60/min: a fresh key may send 60 at once... */
+	for (int i = 0; i < 60; i++) {
+		ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+		ck_assert_int_eq(d.limit, 60);
+		ck_assert_int_eq(d.remaining, 59 - i);
+	}
+	ck_assert_int_eq(d.reset_s, 60);
+	/* ...then is held to one per second. */
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(d.retry_after_s, 1);
+	ck_assert_int_eq(d.remaining, 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS / 2, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.remaining, 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	/* A full minute later the whole allowance is back. */
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + 61 * NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.remaining, 59);
+	/* Refused requests were not counted. */
+	ck_assert_int_eq(ss_state_day_count(st, 1, T0), 62);
+	/* A clock that jumps back never holds a key for more than a minute. */
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 - 3600 * NS, &d, &err), 0);
+	ck_assert_int_le(d.retry_after_s, 60);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(daily_limit_and_day_rollover)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ss_state_decision d;
+	int64_t late = ss_state_day(T0) * DAY_NS + DAY_NS - 90 * NS; /* 23:58:30 UTC */
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late, &d, &err), 0);
+		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+		ck_assert_int_eq(d.day_count, i + 1);
+	}
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
+	ck_assert_int_eq(d.retry_after_s, 90); /* to UTC midnight */
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late + 89 * NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
+	/* Midnight: a new day, a new allowance. */
+	int64_t next = late + 90 * NS;
+	ck_assert_int_eq(ss_state_day(next), ss_state_day(late) + 1);
+	ck_assert_int_eq(ss_state_day_count(st, 5, next), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.day_count, 1);
+	/* Raising the limit (admin `keys limit`) applies at once. */
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 4, next, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(ss_state_day(-1), -1);
+	ss_state_close(st);
+}
+END_TEST
+
+/* Children race on one key: each opens its own mapping, tries `tries` times, and reports its successes
+ * through its exit status. */
+static int race(int children, int tries, int64_t key, int rate, int64_t daily, int64_t now)
+{
+	pid_t pids[16];
+	for (int c = 0; c < children; c++) {
+		pids[c] = fork();
+		ck_assert_int_ge(pids[c], 0);
+		if (pids[c] == 0) {
+			ss_state *st = NULL;
+			ss_error err;
+			if (ss_state_open(path, NULL, NULL, &st, &err) != 0)
+				_exit(255);
+			int ok = 0;
+			for (int i = 0; i < tries; i++) {
+				ss_state_decision d;
+				if (ss_state_acquire(st, key, rate, daily, now ? now : ss_state_now_ns(), &d, &err) != 0)
+					_exit(254);
+				ok += d.verdict == SS_STATE_ALLOWED;
+			}
+			ss_state_close(st);
+			_exit(ok);
+		}
+	}
+	int total = 0;
+	for (int c = 0; c < children; c++) {
+		int status;
+		ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_lt(WEXITSTATUS(status), 254);
+		total += WEXITSTATUS(status);
+	}
+	return total;
+}
+
+START_TEST(exact_limits_with_racing_processes)
+{
+	ss_state *st = open_state(); /* create before the children race to open it */
+	/* daily_limit 50, 8 processes x 40 attempts at real time: exactly 50 succeed. */
+	ck_assert_int_eq(race(8, 40, 7, 1000000, 50, 0), 50);
+	ck_assert_int_eq(ss_state_day_count(st, 7, ss_state_now_ns()), 50);
+	/* 30 per minute at one instant: exactly 30 succeed. */
+	ck_assert_int_eq(race(8, 20, 8, 30, 0, T0), 30);
+	ss_error err;
+	ck_assert_int_eq(ss_state_check(st, &err), 0);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(concurrent_first_open_builds_one_file)
+{
+	/* Eight processes open a missing file at once and each bumps a counter: one file, all bumps seen. */
+	pid_t pids[8];
+	for (int c = 0; c < 8; c++) {
+		pids[c] = fork();
+		ck_assert_int_ge(pids[c], 0);
+		if (pids[c] == 0) {
+			ss_state *st = NULL;
+			ss_error err;
+			if (ss_state_open(path, NULL, NULL, &st, &err) != 0)
+				_exit(1);
+			ss_state_counter_add(st, 0, 1);
+			ss_state_close(st);
+			_exit(0);
+		}
+	}
+	for (int c = 0; c < 8; c++) {
+		int status;
+		ck_assert_int_eq(waitpid(pids[c], &status, 0), pids[c]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	ss_state *st = open_state();
+	ck_assert_uint_eq(ss_state_counter_get(st, 0), 8);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(owner_killed_while_holding_the_mutex)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ss_state_decision d;
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ss_state *c = NULL;
+		if (ss_state_open(path, NULL, NULL, &c, &err) != 0 || ss_state_test_lock_and_hold(c) != 0)
+			_exit(1);
+		raise(SIGKILL); /* dies holding the lock, with a torn slot behind it */
+		_exit(2);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	uint64_t before = ss_state_repairs(st);
+	/* The next locker gets EOWNERDEAD, repairs, marks the mutex consistent and carries on. */
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_uint_eq(ss_state_repairs(st), before + 1);
+	ck_assert_msg(ss_state_check(st, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(ss_state_day_count(st, 11, T0), 2);
+	/* And it stays usable for everyone: another process can lock it normally. */
+	ck_assert_int_eq(race(2, 5, 12, 1000, 0, T0), 10);
+	ck_assert_uint_eq(ss_state_repairs(st), before + 1);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(failed_key_attempts_per_address)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	int retry;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ss_state_authfail_blocked(st, "10.0.0.1", 3, T0, &retry, &err), 0);
+		ck_assert_int_eq(ss_state_authfail_record(st, "10.0.0.1", 3, T0, &err), 0);
+	}
+	ck_assert_int_eq(ss_state_authfail_blocked(st, "10.0.0.1", 3, T0, &retry, &err), 1);
+	ck_assert_int_eq(retry, 20);
+	ck_assert_int_eq(ss_state_authfail_blocked(st, "10.0.0.2", 3, T0, &retry, &err), 0);
+	ck_assert_int_eq(ss_state_authfail_blocked(st, "10.0.0.1", 3, T0 + 20 * NS, &retry, &err), 0);
+	/* Many addresses cannot grow anything: the table is fixed and recycles recovered entries. */
+	char a[32];
+	for (int i = 0; i < 3 * SS_STATE_ADDR_SLOTS; i++) {
+		snprintf(a, sizeof a, "192.168.%d.%d", i / 256, i % 256);
+		ck_assert_int_eq(ss_state_authfail_record(st, a, 3, T0, &err), 0);
+	}
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(forgotten_key_starts_fresh_and_table_recycles)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ss_state_decision d;
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(ss_state_forget_key(st, 21, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	/* More keys than slots over several days: yesterday's recovered slots are reused. */
+	for (int day = 0; day < 3; day++)
+		for (int64_t k = 1; k <= SS_STATE_KEY_SLOTS / 2; k++)
+			ck_assert_int_eq(ss_state_acquire(st, k + day * SS_STATE_KEY_SLOTS, 100, 0,
+							  T0 + day * DAY_NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_check(st, &err), 0);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(responders_alive_counts_live_processes)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ck_assert_int_eq(ss_state_responders_alive(st), 0);
+	ck_assert_int_eq(ss_state_register_responder(st, &err), 0);
+	ck_assert_int_eq(ss_state_register_responder(st, &err), 0);
+	ck_assert_int_eq(ss_state_responders_alive(st), 1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ss_state *c = NULL;
+		if (ss_state_open(path, NULL, NULL, &c, &err) != 0 || ss_state_register_responder(c, &err) != 0)
+			_exit(1);
+		_exit(0); /* dies registered (no close) */
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(ss_state_responders_alive(st), 1);
+	ss_state_close(st);
+	st = open_state();
+	ck_assert_int_eq(ss_state_responders_alive(st), 0);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(replaced_file_is_noticed)
+{
+	ss_state *a = open_state();
+	ck_assert(ss_state_is_current(a));
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert(!ss_state_is_current(a));
+	ss_state *b = open_state(); /* e.g. songscope-admin recreates it */
+	ck_assert(ss_state_was_created(b));
+	ck_assert(ss_state_is_current(b));
+	ck_assert(!ss_state_is_current(a));
+	ss_state_close(a);
+	a = open_state(); /* the responder follows the new file and sees its generation */
+	ss_state_bump_key_generation(b);
+	ck_assert_uint_eq(ss_state_key_generation(a), ss_state_key_generation(b));
+	ss_state_close(a);
+	ss_state_close(b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("state");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, create_reopen_and_share);
+	tcase_add_test(tc, foreign_file_is_rebuilt_and_reseeded);
+	tcase_add_test(tc, gcra_full_minute_burst_then_rate);
+	tcase_add_test(tc, daily_limit_and_day_rollover);
+	tcase_add_test(tc, exact_limits_with_racing_processes);
+	tcase_add_test(tc, concurrent_first_open_builds_one_file);
+	tcase_add_test(tc, owner_killed_while_holding_the_mutex);
+	tcase_add_test(tc, failed_key_attempts_per_address);
+	tcase_add_test(tc, forgotten_key_starts_fresh_and_table_recycles);
+	tcase_add_test(tc, responders_alive_counts_live_processes);
+	tcase_add_test(tc, replaced_file_is_noticed);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
