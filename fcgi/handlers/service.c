@@ -8,6 +8,7 @@
 #include "config.h"
 #include "core/analysis/pipeline.h"
 #include "core/limits/admission.h"
+#include "core/limits/state.h"
 #include "core/net/fetch.h"
 #include "core/store/cache.h"
 #include "core/store/stats.h"
@@ -176,13 +177,22 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	}
 	bad |= bad || json_object_object_add(comps, "database", db);
 
-	/* shared counters and admission files */
-	json_object *sf = component(ctx->stats && ctx->adm ? "operational" : "failed");
+	/* the shared state file (limits, quotas), and the counters and admission files beside it */
+	json_object *sf = component(ctx->state && ss_state_is_current(ctx->state) ? "operational" : "failed");
+	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
+	if (!ctx->state || !ss_state_is_current(ctx->state))
+		degraded = true;
+	char path[SS_CONFIG_PATH_MAX + 16];
+	side_path(ctx, ".stats", path, sizeof path);
+	json_object *cf = component(ctx->stats ? "operational" : "failed");
+	bad |= cf == NULL || ss_json_add_string(cf, "path", path) || json_object_object_add(comps, "counters", cf);
+	side_path(ctx, ".admission", path, sizeof path);
+	json_object *af = component(ctx->adm ? "operational" : "failed");
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
-	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) ||
-	       ss_json_add_int(sf, "responders_alive", alive) || ss_json_add_int(sf, "analysis_slots", ss_config_analysis_slots(cfg)) ||
-	       ss_json_add_int(sf, "analysis_slots_in_use", in_use) || json_object_object_add(comps, "state_file", sf);
+	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
+	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
+	       ss_json_add_int(af, "analysis_slots_in_use", in_use) || json_object_object_add(comps, "admission", af);
 	if (!ctx->stats || !ctx->adm)
 		degraded = true;
 
@@ -290,6 +300,20 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 		       "counter", ss_stats_get(s, SS_STAT_DEDUP_WAITS));
 	bad |= counter(&b, "songscope_rate_limited_total", "Requests refused with 429 (rate limit or daily quota).",
 		       "counter", ss_stats_get(s, SS_STAT_RATE_LIMITED));
+	if (ctx->state != NULL) {
+		static const struct {
+			unsigned idx;
+			const char *reason;
+		} auth[] = {{SS_STATE_COUNTER_RATE_LIMITED, "rate_limited"},
+			    {SS_STATE_COUNTER_DAILY_LIMITED, "daily_limit_exceeded"},
+			    {SS_STATE_COUNTER_KEY_INVALID, "invalid_api_key"},
+			    {SS_STATE_COUNTER_ADDR_BLOCKED, "address_blocked"}};
+		bad |= ss_buf_puts(&b, "# HELP songscope_auth_rejections_total Requests refused by the key checks, by reason.\n"
+				       "# TYPE songscope_auth_rejections_total counter\n");
+		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
+			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
+					     (unsigned long long)ss_state_counter_get(ctx->state, auth[i].idx));
+	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
 	bad |= counter(&b, "songscope_responders_alive", "Responder processes alive.", "gauge", alive < 0 ? 0 : (uint64_t)alive);

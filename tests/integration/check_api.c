@@ -722,7 +722,9 @@ START_TEST(service_endpoints)
 	ck_assert_str_eq(str(d, "overall_status"), "healthy");
 	json_object *c = field(d, "components");
 	ck_assert_str_eq(str(field(c, "database"), "status"), "operational");
-	ck_assert_int_eq(integer(field(c, "state_file"), "responders_alive"), 3);
+	ck_assert_int_eq(integer(field(c, "admission"), "responders_alive"), 3);
+	ck_assert_str_eq(str(field(c, "state_file"), "status"), "operational");
+	ck_assert_str_eq(str(field(c, "counters"), "status"), "operational");
 	str(field(c, "decoders"), "available");
 	ck_assert(json_object_is_type(field(d, "warnings"), json_type_array));
 	ck_assert_int_ge(json_object_array_length(field(d, "warnings")), 2); /* auth off, private fetches */
@@ -741,6 +743,7 @@ START_TEST(service_endpoints)
 	ck_assert(strstr(r.body.data, "songscope_request_duration_seconds_bucket{le=\"+Inf\"}") != NULL);
 	ck_assert(strstr(r.body.data, "songscope_responders_alive 3\n") != NULL);
 	ck_assert(strstr(r.body.data, "songscope_cache_hits_total ") != NULL);
+	ck_assert(strstr(r.body.data, "songscope_auth_rejections_total{reason=\"rate_limited\"}") != NULL);
 	ss_it_resp_free(&r);
 }
 END_TEST
