@@ -901,6 +901,22 @@ START_TEST(private_targets_refused_and_shutdown)
 }
 END_TEST
 
+/* Create a key with songscope-admin; copies the one-time secret into key. */
+static void make_key(ss_it_server *x, const char *scope, char *key, size_t keylen)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	char *argv[] = {bin, "--config", x->conf, "--json", "keys", "create", "it", "--scope", (char *)scope, NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	ck_assert_int_eq(ss_it_run(argv, &out), 0);
+	json_object *j = json_tokener_parse(out.data), *v;
+	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "key", &v), "%s", out.data ? out.data : "");
+	snprintf(key, keylen, "%s", json_object_get_string(v));
+	json_object_put(j);
+	ss_buf_free(&out);
+}
+
 /* With auth = required every endpoint but /health needs a key (401 missing, 403 unknown), as JSON. */
 START_TEST(auth_required_errors)
 {
@@ -929,6 +945,38 @@ START_TEST(auth_required_errors)
 	ck_assert_int_eq(ss_it_request(&c, "GET", "/health", NULL, NULL, 0, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	ss_it_resp_free(&r);
+
+	/* Scopes (API.md): client keys use the client endpoints, admin endpoints answer them 403 forbidden. */
+	char client[128], admin_key[128];
+	make_key(&c, "client", client, sizeof client);
+	make_key(&c, "admin", admin_key, sizeof admin_key);
+	char hc[160], ha[160];
+	snprintf(hc, sizeof hc, "X-API-Key: %s", client);
+	snprintf(ha, sizeof ha, "X-API-Key: %s", admin_key);
+	const char *with_client[] = {hc, NULL}, *with_admin[] = {ha, NULL};
+	static const struct {
+		const char *method, *path;
+		bool admin;
+	} scoped[] = {{"GET", "/stats", false},          {"GET", "/cache", false},         {"GET", "/cache/search?q=x", false},
+		      {"GET", "/cache/export", false},   {"POST", "/cache/clear", true},   {"DELETE", "/cache/9999", true},
+		      {"POST", "/verify", true},         {"GET", "/diagnostics", true},    {"GET", "/metrics", true}};
+	for (size_t i = 0; i < sizeof scoped / sizeof scoped[0]; i++) {
+		ck_assert_int_eq(ss_it_request(&c, scoped[i].method, scoped[i].path, with_client, NULL, 0, &r), 0);
+		if (scoped[i].admin) {
+			ss_it_assert_error(&r, 403, "forbidden");
+		} else {
+			ck_assert_msg(r.status == 200, "%s %s: %ld", scoped[i].method, scoped[i].path, r.status);
+			char v[32];
+			ck_assert(ss_it_header(&r, "X-RateLimit-Limit", v, sizeof v));
+			ck_assert(ss_it_header(&r, "X-RateLimit-Remaining", v, sizeof v));
+			ck_assert(ss_it_header(&r, "X-RateLimit-Reset", v, sizeof v));
+		}
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(ss_it_request(&c, scoped[i].method, scoped[i].path, with_admin, NULL, 0, &r), 0);
+		ck_assert_msg(r.status != 401 && r.status != 403, "%s %s with an admin key: %ld", scoped[i].method,
+			      scoped[i].path, r.status);
+		ss_it_resp_free(&r);
+	}
 	ss_it_stop(&c);
 }
 END_TEST
