@@ -124,7 +124,8 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 				    ss_admission_slots(ctx->adm));
 	}
 	int rc = -1;
-	double wait = (double)ctx->cfg->fetch_timeout_seconds + 120.0;
+	/* Long enough for the other request to download and analyse, short of nginx's read timeout. */
+	double wait = (double)ctx->cfg->fetch_timeout_seconds + 30.0;
 	int lk = ss_admission_lock_key(ctx->adm, key, wait, err);
 	if (lk < 0)
 		goto out;
