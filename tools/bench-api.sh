@@ -122,10 +122,10 @@ run() { # name path script conns
 	p50=$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')
 	p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
 	errs=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print "non-2xx:" $5} /Socket errors/ {print "sock"}' | tr '\n' ' ')
-	printf '%-28s %5s %12s %10s %10s  %s\n' "$1" "$4" "$rps" "$p50" "$p99" "${errs:-}"
+	printf '%-36s %5s %12s %10s %10s  %s\n' "$1" "$4" "$rps" "$p50" "$p99" "${errs:-}"
 }
 printf 'songscope API through nginx: %s responders, %s s per run, %s cores\n' "$workers" "$seconds" "$(nproc)"
-printf '%-28s %5s %12s %10s %10s  %s\n' endpoint conns req/s p50 p99 errors
+printf '%-36s %5s %12s %10s %10s  %s\n' endpoint conns req/s p50 p99 errors
 for c in $conns; do
 	run "POST /analyze (cached)" /analyze "$dir/analyze.lua" "$c"
 done
