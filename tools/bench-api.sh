@@ -88,7 +88,8 @@ http {
 NGINX
 
 "$bin" --config "$dir/songscope.conf" --listen "$dir/fcgi.sock" --workers "$workers" 2>"$dir/songscope.log" &
-pids="$pids $!"
+master=$!
+pids="$pids $master"
 "$nginx" -e "$dir/nginx-error.log" -p "$dir" -c "$dir/nginx.conf" &
 pids="$pids $!"
 base="http://127.0.0.1:$port"
@@ -116,6 +117,15 @@ esc = ''.join('\\%03d' % b if (b < 32 or b > 126 or chr(b) in '\\"') else chr(b)
 open(sys.argv[2], 'w').write('wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "audio/wav"\n' % esc)
 PY
 
+rss() { # resident KiB of every responder of the master, space separated
+	for c in $(cat /proc/"$master"/task/*/children 2>/dev/null); do
+		awk '/^VmRSS/ {printf "%s ", $2}' /proc/"$c"/status 2>/dev/null
+	done
+}
+served() { curl -fs "$base/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_served"])'; }
+rss_before=$(rss)
+served_before=$(served)
+
 run() { # name path script conns
 	out=$(wrk -t2 -c"$4" -d"${seconds}s" --latency ${3:+-s "$3"} "$base$2" 2>&1)
 	rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
@@ -134,3 +144,6 @@ for c in $conns; do
 done
 run "GET /stats" /stats "" "$(echo $conns | awk '{print $1}')"
 run "POST /analyze_data (cached, 880 KB)" /analyze_data "$dir/upload.lua" 2
+served_after=$(served)
+printf '\nresponder RSS (KiB) before: %s\nresponder RSS (KiB) after:  %s (over %s requests)\n' "$rss_before" "$(rss)" \
+	"$((served_after - served_before))"
