@@ -285,8 +285,10 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
 	if (ss_h_need_db(ctx, req))
 		goto done;
 
+	const char *rid = ss_req_header(req, "X-Client-Request-Id");
 	job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url, .title = title,
-		 .artist = artist, .force = force, .with_beats = with_beats};
+		 .artist = artist, .force = force, .with_beats = with_beats,
+		 .request_id = rid != NULL && strlen(rid) <= 128 ? rid : NULL};
 	ss_buf out;
 	ss_buf_init(&out, 0);
 	if (run_job(ctx, &j, &out, &err) != 0)
