@@ -11,6 +11,11 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/master.c fcgi/master.h \
 	fcgi/notify.c fcgi/notify.h \
 	fcgi/handlers/health.c \
+	fcgi/handlers/common.c \
+	fcgi/handlers/analyze.c \
+	fcgi/handlers/cache.c \
+	fcgi/handlers/verify.c \
+	fcgi/handlers/service.c \
 	fcgi/handlers/auth_info.c
 FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
 
