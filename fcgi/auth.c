@@ -152,9 +152,27 @@ static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIK
 	return 0;
 }
 
+bool ss_auth_addr_listed(const char *list, const char *addr)
+{
+	size_t n = strlen(addr);
+	if (n == 0)
+		return false;
+	for (const char *p = list; *p != '\0';) {
+		p += strspn(p, " ,\t");
+		size_t len = strcspn(p, " ,\t");
+		if (len == n && strncmp(p, addr, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 {
 	if (scope == SS_SCOPE_NONE || ctx->cfg->auth == SS_AUTH_OFF)
+		return 0;
+	/* Monitoring systems on allow-listed addresses may scrape /metrics without a key. */
+	if (strcmp(req->route, "metrics") == 0 && ss_auth_addr_listed(ctx->cfg->metrics_allow, req->remote_addr))
 		return 0;
 	const char *key = ss_req_header(req, "X-API-Key");
 	if (key == NULL || key[0] == '\0')

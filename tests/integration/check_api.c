@@ -981,6 +981,32 @@ START_TEST(auth_required_errors)
 }
 END_TEST
 
+/* metrics_allow lets a scraper on a listed address read /metrics without a key, and nothing else. */
+START_TEST(metrics_allow_list)
+{
+	ss_it_server c;
+	ss_it_opts o = {.workers = 1, .auth = "required", .extra_conf = "metrics_allow = 10.1.2.3, 127.0.0.1\n"};
+	ss_it_start(&c, &o);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&c, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.body.data);
+	ck_assert(strstr(r.body.data, "# TYPE") != NULL);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(ss_it_request(&c, "GET", "/stats", NULL, NULL, 0, &r), 0);
+	ss_it_assert_error(&r, 401, "missing_api_key");
+	ss_it_resp_free(&r);
+	ss_it_stop(&c);
+
+	/* Not listed: a key is needed. */
+	ss_it_opts o2 = {.workers = 1, .auth = "required", .extra_conf = "metrics_allow = 10.1.2.3\n"};
+	ss_it_start(&c, &o2);
+	ck_assert_int_eq(ss_it_request(&c, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+	ss_it_assert_error(&r, 401, "missing_api_key");
+	ss_it_resp_free(&r);
+	ss_it_stop(&c);
+}
+END_TEST
+
 static json_object *stats_of(ss_it_server *x)
 {
 	ss_it_resp r;
@@ -1042,6 +1068,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, private_targets_refused_and_shutdown);
 	tcase_add_test(tc, auth_required_errors);
+	tcase_add_test(tc, metrics_allow_list);
 	tcase_add_test(tc, stats_survive_restart);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
