@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 #include "core/store/cache.h"
+#include <json-c/json.h>
+
 #include "fcgi/context.h"
 #include "fcgi/request.h"
 
@@ -61,6 +63,17 @@ bool ss_h_truthy(const char *s);
 
 /* Make sure the database is usable; otherwise answer 503 unavailable and return 1. */
 int ss_h_need_db(ss_ctx *ctx, ss_request *req);
+
+/* Read the body (at most cap bytes, and never more than max_body_bytes) and parse it as strict JSON of the
+ * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message)
+ * or 413; then *rc is the result of writing that answer. */
+json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc);
+
+/* X-Force-Reanalyze or X-Bypass-Cache is truthy. */
+bool ss_h_force_header(const ss_request *req);
+
+/* ?beats=1 (any truthy value) asks for beat times in analysis results. */
+bool ss_h_want_beats(const ss_request *req);
 
 /* fcgi/handlers/auth_info.c: GET /auth/key (client) describes the calling key (id, prefix, scope,
  * requests_today) without touching SQLite; GET /auth/usage (admin) lists today's per-key request totals. */

@@ -246,21 +246,11 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	ss_buf body;
-	ss_buf_init(&body, 0);
-	size_t cap = ctx->cfg->max_body_bytes < JSON_BODY_CAP ? (size_t)ctx->cfg->max_body_bytes : JSON_BODY_CAP;
-	if (ss_req_read_body(req, cap, &body, &err) != 0) {
-		ss_buf_free(&body);
-		return ss_resp_error_from(req, &err);
-	}
-	json_object *o = body.len ? ss_json_parse(body.data, body.len, 8) : NULL;
-	ss_buf_free(&body);
-	int rc = 0;
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST,
-				   "Send a JSON object: {\"url\": \"https://...\", \"title\": \"...\", \"artist\": \"...\"}.");
-		goto done;
-	}
+	int rc;
+	json_object *o = ss_h_read_json(ctx, req, JSON_BODY_CAP, json_type_object,
+					"Send a JSON object: {\"url\": \"https://...\", \"title\": \"...\", \"artist\": \"...\"}.", &rc);
+	if (o == NULL)
+		return rc;
 	const char *url, *title, *artist, *ns_in;
 	if (opt_string(req, o, "url", NULL, URL_MAX, &url) || (url == NULL && opt_string(req, o, "audio_url", NULL, URL_MAX, &url)) ||
 	    opt_string(req, o, "title", "Unknown", TEXT_FIELD_MAX, &title) ||
@@ -278,10 +268,8 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
 		goto done;
 	json_object *v;
 	bool force = (json_object_object_get_ex(o, "force_reanalyze", &v) && json_truthy(v)) ||
-		     (json_object_object_get_ex(o, "bypass_cache", &v) && json_truthy(v)) ||
-		     ss_h_truthy(ss_req_header(req, "X-Force-Reanalyze")) || ss_h_truthy(ss_req_header(req, "X-Bypass-Cache"));
-	char beats[8];
-	bool with_beats = ss_query_get(req->query, "beats", beats, sizeof beats) == 1 && ss_h_truthy(beats);
+		     (json_object_object_get_ex(o, "bypass_cache", &v) && json_truthy(v)) || ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
 	if (ss_h_need_db(ctx, req))
 		goto done;
 
@@ -316,9 +304,8 @@ int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
 	char ns[SS_NAMESPACE_MAX + 1];
 	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
 		return 0;
-	bool force = ss_h_truthy(ss_req_header(req, "X-Force-Reanalyze")) || ss_h_truthy(ss_req_header(req, "X-Bypass-Cache"));
-	char beats[8];
-	bool with_beats = ss_query_get(req->query, "beats", beats, sizeof beats) == 1 && ss_h_truthy(beats);
+	bool force = ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
 
 	ss_buf body;
 	ss_buf_init(&body, 0);
@@ -374,9 +361,8 @@ int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
 	char ns[SS_NAMESPACE_MAX + 1];
 	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
 		return 0;
-	bool force = ss_h_truthy(ss_req_header(req, "X-Force-Reanalyze")) || ss_h_truthy(ss_req_header(req, "X-Bypass-Cache"));
-	char beats[8];
-	bool with_beats = ss_query_get(req->query, "beats", beats, sizeof beats) == 1 && ss_h_truthy(beats);
+	bool force = ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
 
 	ss_buf body;
 	ss_buf_init(&body, 0);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/util/jsonutil.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 
@@ -57,4 +58,39 @@ int ss_h_need_db(ss_ctx *ctx, ss_request *req)
 	ss_resp_add_header(req, "Retry-After", "5");
 	ss_resp_error(req, SS_ERR_UNAVAILABLE, "The database is unavailable; try again shortly.");
 	return 1;
+}
+
+json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc)
+{
+	ss_error err;
+	ss_buf body;
+	ss_error_clear(&err);
+	ss_buf_init(&body, 0);
+	if (cap > (size_t)ctx->cfg->max_body_bytes)
+		cap = (size_t)ctx->cfg->max_body_bytes;
+	if (ss_req_read_body(req, cap, &body, &err) != 0) {
+		ss_buf_free(&body);
+		*rc = ss_resp_error_from(req, &err);
+		return NULL;
+	}
+	json_object *o = body.len ? ss_json_parse(body.data, body.len, 8) : NULL;
+	ss_buf_free(&body);
+	if (o == NULL || !json_object_is_type(o, type)) {
+		json_object_put(o);
+		*rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "%s", usage);
+		return NULL;
+	}
+	*rc = 0;
+	return o;
+}
+
+bool ss_h_force_header(const ss_request *req)
+{
+	return ss_h_truthy(ss_req_header(req, "X-Force-Reanalyze")) || ss_h_truthy(ss_req_header(req, "X-Bypass-Cache"));
+}
+
+bool ss_h_want_beats(const ss_request *req)
+{
+	char beats[8];
+	return ss_query_get(req->query, "beats", beats, sizeof beats) == 1 && ss_h_truthy(beats);
 }

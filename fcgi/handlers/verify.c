@@ -19,22 +19,13 @@ int ss_handle_verify(ss_ctx *ctx, ss_request *req)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	ss_buf body;
-	ss_buf_init(&body, 0);
-	size_t cap = ctx->cfg->max_body_bytes < VERIFY_BODY_CAP ? (size_t)ctx->cfg->max_body_bytes : VERIFY_BODY_CAP;
-	if (ss_req_read_body(req, cap, &body, &err) != 0) {
-		ss_buf_free(&body);
-		return ss_resp_error_from(req, &err);
-	}
-	json_object *o = body.len ? ss_json_parse(body.data, body.len, 8) : NULL;
-	ss_buf_free(&body);
-	int rc = 0;
+	int rc;
 	json_object *v;
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST,
-				   "Send a JSON object: {\"url\" or \"content_sha256\", \"manual_bpm\", \"manual_key\", \"bpm_notes\"}.");
-		goto done;
-	}
+	json_object *o = ss_h_read_json(
+		ctx, req, VERIFY_BODY_CAP, json_type_object,
+		"Send a JSON object: {\"url\" or \"content_sha256\", \"manual_bpm\", \"manual_key\", \"bpm_notes\"}.", &rc);
+	if (o == NULL)
+		return rc;
 	const char *url = NULL, *sha = NULL, *ns_in = NULL;
 	if (json_object_object_get_ex(o, "url", &v) && json_object_is_type(v, json_type_string))
 		url = json_object_get_string(v);
