@@ -10,6 +10,7 @@
 #include "core/analysis/key_profiles.h"
 #include "core/analysis/stft.h"
 #include "core/analysis/tuning.h"
+#include "tests/check_main.h"
 
 /* Semitone offsets from the tonic of the chords I-IV-V-I (major) or i-iv-V-i (minor, harmonic V). */
 static const int major_chords[4][3] = {{0, 4, 7}, {5, 9, 0}, {7, 11, 2}, {0, 4, 7}};
@@ -359,9 +360,5 @@ static Suite *key_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(key_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(key_suite());
 }

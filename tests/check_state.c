@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/limits/state.h"
+#include "tests/check_main.h"
 
 #define NS 1000000000LL
 #define DAY_NS (86400LL * NS)
@@ -398,9 +399,5 @@ int main(void)
 	tcase_add_test(tc, responders_alive_counts_live_processes);
 	tcase_add_test(tc, replaced_file_is_noticed);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

@@ -18,6 +18,7 @@
 #include "core/store/schema.h"
 #include "core/store/stats.h"
 #include "core/util/jsonutil.h"
+#include "tests/check_main.h"
 
 static char dir[256];
 static char dbpath[300];
@@ -450,9 +451,5 @@ int main(void)
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ss_check_run(s);
 }

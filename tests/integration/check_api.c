@@ -21,6 +21,7 @@
 #include "core/store/db.h"
 #include "core/util/jsonutil.h"
 #include "tests/integration/harness.h"
+#include "tests/check_main.h"
 
 /* A static file server on the second port: audio, redirects, errors. */
 static const char EXTRA_HTTP[] =
@@ -1071,9 +1072,5 @@ int main(void)
 	tcase_add_test(tc, metrics_allow_list);
 	tcase_add_test(tc, stats_survive_restart);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

@@ -13,6 +13,7 @@
 
 #include "core/util/strnum.h"
 #include "tests/integration/harness.h"
+#include "tests/check_main.h"
 
 static ss_it_server srv;
 
@@ -450,9 +451,5 @@ int main(void)
 	tcase_set_timeout(tf, 120);
 	tcase_add_test(tf, failed_attempts_are_limited_per_address);
 	suite_add_tcase(s, tf);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

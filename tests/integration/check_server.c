@@ -12,6 +12,7 @@
 #include "core/util/jsonutil.h"
 #include "tests/integration/fcgi_client.h"
 #include "tests/integration/harness.h"
+#include "tests/check_main.h"
 
 static ss_it_server srv;
 
@@ -358,9 +359,5 @@ int main(void)
 	tcase_add_test(tc, request_bodies_are_bounded_and_exact);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }
