@@ -1,7 +1,8 @@
 /* Key checks on every request. Hot path (cached key): one hash, one atomic load of the key-change
  * generation, a key cache hit and one short critical section in the state file — no SQLite. Usage rows are
  * batched: written every SS_USAGE_BATCH_MAX rows or USAGE_MAX_AGE_S seconds, and on graceful stop; a
- * SIGKILLed responder loses at most those pending rows (at most 64, at most about a second's worth). */
+ * SIGKILLed responder loses at most those pending rows: at most SS_USAGE_BATCH_MAX (512) and at most about
+ * one second's worth. Their quota use is still counted in the state file; only the api_usage log lags. */
 #include "fcgi/auth.h"
 
 #include <string.h>
@@ -67,9 +68,7 @@ static int open_state(ss_ctx *ctx)
 int ss_auth_open(ss_ctx *ctx)
 {
 	ss_usage_batch_init(&usage);
-	if (ctx->cfg->auth == SS_AUTH_OFF)
-		ss_log_warn("auth = off: every endpoint is open without an API key (local development only)");
-	else if (ctx->keys == NULL) {
+	if (ctx->cfg->auth != SS_AUTH_OFF && ctx->keys == NULL) {
 		ss_error err;
 		if (ss_keycache_new((size_t)ctx->cfg->key_cache_size, ctx->cfg->key_cache_ttl, &ctx->keys, &err) != 0) {
 			ss_log_error("%s", err.msg);
@@ -81,10 +80,26 @@ int ss_auth_open(ss_ctx *ctx)
 	return 0;
 }
 
-static bool state_ready(ss_ctx *ctx)
+static double state_checked_at;
+
+bool ss_auth_state_ready(ss_ctx *ctx)
 {
-	if (ctx->state != NULL)
-		return true;
+	if (ctx->state != NULL) {
+		/* Once a second: has the file been rebuilt or replaced under us? Then follow it, or key changes
+		 * announced in the new file would go unseen here. */
+		double now = ss_time_mono();
+		if (now - state_checked_at < 1.0)
+			return true;
+		state_checked_at = now;
+		if (ss_state_is_current(ctx->state))
+			return true;
+		ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
+		ss_state_close(ctx->state);
+		ctx->state = NULL;
+		if (ctx->keys != NULL)
+			ss_keycache_clear(ctx->keys);
+		state_retry_at = 0;
+	}
 	if (ss_time_mono() < state_retry_at)
 		return false;
 	return open_state(ctx) == 0;
@@ -137,14 +152,32 @@ static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIK
 	return 0;
 }
 
+bool ss_auth_addr_listed(const char *list, const char *addr)
+{
+	size_t n = strlen(addr);
+	if (n == 0)
+		return false;
+	for (const char *p = list; *p != '\0';) {
+		p += strspn(p, " ,\t");
+		size_t len = strcspn(p, " ,\t");
+		if (len == n && strncmp(p, addr, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 {
 	if (scope == SS_SCOPE_NONE || ctx->cfg->auth == SS_AUTH_OFF)
 		return 0;
+	/* Monitoring systems on allow-listed addresses may scrape /metrics without a key. */
+	if (strcmp(req->route, "metrics") == 0 && ss_auth_addr_listed(ctx->cfg->metrics_allow, req->remote_addr))
+		return 0;
 	const char *key = ss_req_header(req, "X-API-Key");
 	if (key == NULL || key[0] == '\0')
 		return refuse(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.");
-	if (!state_ready(ctx) || ctx->keys == NULL)
+	if (!ss_auth_state_ready(ctx) || ctx->keys == NULL)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 
 	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
@@ -156,6 +189,7 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	if (blocked < 0)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 	if (blocked) {
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
 		ss_resp_add_header(req, "Retry-After", "%d", retry);
 		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
 				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
@@ -177,6 +211,7 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	if (!info.valid) {
 		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
 			ss_log_warn("%s", err.msg);
+		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
 		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
 	}
 
@@ -198,6 +233,10 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	int rc = 0;
 	if (d.verdict != SS_STATE_ALLOWED) {
 		ss_resp_add_header(req, "Retry-After", "%d", d.retry_after_s);
+		ss_state_counter_add(ctx->state,
+				     d.verdict == SS_STATE_DAILY_LIMITED ? SS_STATE_COUNTER_DAILY_LIMITED
+									 : SS_STATE_COUNTER_RATE_LIMITED,
+				     1);
 		if (d.verdict == SS_STATE_DAILY_LIMITED)
 			rc = ss_resp_error(req, SS_ERR_DAILY_LIMIT,
 					   "Daily limit of %lld requests reached; it resets at 00:00 UTC.",
@@ -233,12 +272,16 @@ void ss_auth_flush(ss_ctx *ctx, bool force)
 {
 	if (usage.n == 0 || (!force && !ss_usage_batch_due(&usage, ss_time_mono(), USAGE_MAX_AGE_S)))
 		return;
-	if (ss_ctx_db_ready(ctx) != 0)
-		return;
 	ss_error err;
 	unsigned long long dropped = usage.dropped;
-	if (ss_usage_flush(ctx->db, &usage, &err) != 0)
+	if (ss_ctx_db_ready(ctx) != 0) {
+		usage.first_mono = ss_time_mono(); /* retry in a second, not in a busy loop */
+		return;
+	}
+	if (ss_usage_flush(ctx->db, &usage, &err) != 0) {
 		ss_log_warn("usage rows not written yet (%zu pending): %s", usage.n, err.msg);
+		usage.first_mono = ss_time_mono();
+	}
 	if (dropped != 0) {
 		ss_log_warn("%llu usage rows were dropped while the database was unavailable", dropped);
 		usage.dropped = 0;

@@ -23,6 +23,13 @@ void ss_auth_finish(ss_ctx *ctx, ss_request *req);
  * when the state file cannot be opened (logged; keyed requests then get 503 until a later retry works). */
 int ss_auth_open(ss_ctx *ctx);
 
+/* Is addr (REMOTE_ADDR text) one of the addresses in list (separated by spaces or commas)? Exact match. */
+bool ss_auth_addr_listed(const char *list, const char *addr);
+
+/* Is the shared state file open and current (reopening it when it was replaced, at most once a second
+ * after a failure)? */
+bool ss_auth_state_ready(ss_ctx *ctx);
+
 /* Seconds until the pending usage rows are due to be written (0 = now), or -1 when none are pending. */
 double ss_auth_flush_due_in(const ss_ctx *ctx);
 

@@ -11,6 +11,8 @@
 struct ss_state;
 struct ss_keycache;
 struct ss_fetcher;
+struct ss_stats;
+struct ss_admission;
 
 typedef struct ss_ctx {
 	const ss_config *cfg;
@@ -25,6 +27,9 @@ typedef struct ss_ctx {
 	unsigned long served;       /* requests this responder has served */
 	bool own_master;            /* our own master supervises this responder (POST /shutdown works) */
 	pid_t master_pid;
+	/* API objects, opened after fork by ss_handlers_open (fcgi/handlers.h) */
+	struct ss_stats *stats;     /* shared service counters */
+	struct ss_admission *adm;   /* analysis admission control */
 } ss_ctx;
 
 /* Make sure ctx->db is open, retrying a failed open at most once a second. Returns 0 when usable,

@@ -2,10 +2,82 @@
 #ifndef SS_FCGI_HANDLERS_H
 #define SS_FCGI_HANDLERS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/store/cache.h"
+#include <json-c/json.h>
+
 #include "fcgi/context.h"
 #include "fcgi/request.h"
 
 /* fcgi/handlers/health.c: GET /health (no key). 200 healthy, 503 when the database is unusable. */
 int ss_handle_health(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/analyze.c: POST /analyze (JSON {url|audio_url, title, artist, force_reanalyze,
+ * cache_namespace}), POST /analyze_data (raw bytes, X-Song-* headers), POST /analyze_batch (JSON array of
+ * up to 10 {audio_data base64, title, artist}). Cache first; a miss needs an analysis slot (503 busy). */
+int ss_handle_analyze(ss_ctx *ctx, ss_request *req);
+int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req);
+int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/cache.c: GET /cache, GET /cache/search, GET /cache/export, DELETE /cache/{id},
+ * POST /cache/clear. */
+int ss_handle_cache_list(ss_ctx *ctx, ss_request *req);
+int ss_handle_cache_search(ss_ctx *ctx, ss_request *req);
+int ss_handle_cache_export(ss_ctx *ctx, ss_request *req);
+int ss_handle_cache_delete(ss_ctx *ctx, ss_request *req);
+int ss_handle_cache_clear(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/verify.c: POST /verify (admin): manual overrides for a cached song; 404 when none. */
+int ss_handle_verify(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/service.c: GET /stats, GET /diagnostics (admin), GET /metrics (admin; allow-listed
+ * addresses are the authoriser's business), POST /shutdown (admin). */
+int ss_handle_stats(ss_ctx *ctx, ss_request *req);
+int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req);
+int ss_handle_metrics(ss_ctx *ctx, ss_request *req);
+int ss_handle_shutdown(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/service.c: per-responder objects of the API (counters, admission file, fetcher), opened
+ * after fork by the responder and closed when it stops. Failures are logged; the responder still serves
+ * (the affected endpoints answer 503). Paths: "<state_file>.stats" and "<state_file>.admission". */
+void ss_handlers_open(ss_ctx *ctx);
+void ss_handlers_close(ss_ctx *ctx);
+
+/* Count one answered request (requests served, per-endpoint/status counters, latency histogram). */
+void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds);
+
+/* fcgi/handlers/common.c: helpers shared by the handlers. */
+
+/* Send JSON text (len bytes) with Content-Length. Returns 0 or -1 on a write error. */
+int ss_h_send_text(ss_request *req, int status, const char *content_type, const char *text, size_t len);
+
+/* Resolve a namespace value (NULL or "" → def). With allow_all, "all" and "*" (any case) set *all and
+ * leave out empty. Invalid names answer 400 and return 1; otherwise return 0 with out filled. */
+int ss_h_namespace(ss_request *req, const char *value, const char *def, bool allow_all,
+		   char out[SS_NAMESPACE_MAX + 1], bool *all);
+
+/* Truthy flag: "1", "true", "yes", "on", "y" (case-insensitive, trimmed). NULL is false. */
+bool ss_h_truthy(const char *s);
+
+/* Make sure the database is usable; otherwise answer 503 unavailable and return 1. */
+int ss_h_need_db(ss_ctx *ctx, ss_request *req);
+
+/* Read the body (at most cap bytes, and never more than max_body_bytes) and parse it as strict JSON of the
+ * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message)
+ * or 413; then *rc is the result of writing that answer. */
+json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc);
+
+/* X-Force-Reanalyze or X-Bypass-Cache is truthy. */
+bool ss_h_force_header(const ss_request *req);
+
+/* ?beats=1 (any truthy value) asks for beat times in analysis results. */
+bool ss_h_want_beats(const ss_request *req);
+
+/* fcgi/handlers/auth_info.c: GET /auth/key (client) describes the calling key (id, prefix, scope,
+ * requests_today) without touching SQLite; GET /auth/usage (admin) lists today's per-key request totals. */
+int ss_handle_auth_key(ss_ctx *ctx, ss_request *req);
+int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req);
 
 #endif

@@ -10,7 +10,13 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/responder.c fcgi/responder.h \
 	fcgi/master.c fcgi/master.h \
 	fcgi/notify.c fcgi/notify.h \
-	fcgi/handlers/health.c
+	fcgi/handlers/health.c \
+	fcgi/handlers/common.c \
+	fcgi/handlers/analyze.c \
+	fcgi/handlers/cache.c \
+	fcgi/handlers/verify.c \
+	fcgi/handlers/service.c \
+	fcgi/handlers/auth_info.c
 FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
 
 sbin_PROGRAMS += fcgi/songscope.fcgi

@@ -14,6 +14,7 @@
 
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
+#include "fcgi/handlers.h"
 #include "fcgi/auth.h"
 #include "fcgi/request.h"
 #include "fcgi/response.h"
@@ -61,6 +62,7 @@ static void handle_one(ss_ctx *ctx, FCGX_Request *fx)
 	if (!req.headers_sent)
 		rc = ss_resp_error(&req, SS_ERR_INTERNAL, "The request could not be answered.");
 	double ms = (ss_time_mono() - req.t_start) * 1000.0;
+	ss_handlers_observe(ctx, &req, ms / 1000.0);
 	if (rc != 0)
 		ss_log_info("%s %s: client went away before the response was written", ss_req_param(&req, "REQUEST_METHOD"),
 			    req.path);
@@ -112,6 +114,7 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 		return 1;
 	}
 	ss_ctx_db_ready(ctx);
+	ss_handlers_open(ctx);
 	/* State file (limits, quotas, counters) and key cache: opened here, after fork. */
 	ss_auth_open(ctx);
 
@@ -157,6 +160,7 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 	}
 	FCGX_Free(&fx, 1);
 	ss_log_debug("responder stopping after %lu requests", ctx->served);
+	ss_handlers_close(ctx);
 	ss_auth_close(ctx); /* writes pending usage rows: nothing is lost on a graceful stop */
 	ss_db_close(ctx->db);
 	ctx->db = NULL;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/config/config.h"
+#include "tests/check_main.h"
 
 static int parse(ss_config *c, const char *text, ss_error *err)
 {
@@ -151,9 +152,5 @@ int main(void)
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

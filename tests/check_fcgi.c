@@ -5,6 +5,7 @@
 
 #include "fcgi/request.h"
 #include "fcgi/router.h"
+#include "tests/check_main.h"
 
 START_TEST(route_path_prefers_path_info)
 {
@@ -139,9 +140,5 @@ int main(void)
 	tcase_add_test(tc, router_finds_routes_and_reports_allowed_methods);
 	tcase_add_test(tc, every_route_is_well_formed);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include "core/store/db.h"
 #include "core/store/keys.h"
 #include "core/store/usage.h"
+#include "tests/check_main.h"
 
 static char dir[64];
 static char dbpath[128];
@@ -321,9 +322,5 @@ int main(void)
 	tcase_add_test(tc, cache_generation_change_invalidates_everything);
 	tcase_add_test(tc, cache_is_bounded_under_random_invalid_keys);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

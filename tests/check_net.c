@@ -12,6 +12,7 @@
 
 #include "core/net/addrfilter.h"
 #include "core/net/fetch.h"
+#include "tests/check_main.h"
 
 START_TEST(refused_ranges)
 {
@@ -274,9 +275,5 @@ int main(void)
 	tcase_add_test(t, fetch_allowed_and_errors);
 	tcase_add_test(t, fetch_redirect_to_refused);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ss_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/limits/state.h"
+#include "tests/check_main.h"
 
 #define NS 1000000000LL
 #define DAY_NS (86400LL * NS)
@@ -361,6 +362,25 @@ START_TEST(responders_alive_counts_live_processes)
 }
 END_TEST
 
+START_TEST(replaced_file_is_noticed)
+{
+	ss_state *a = open_state();
+	ck_assert(ss_state_is_current(a));
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert(!ss_state_is_current(a));
+	ss_state *b = open_state(); /* e.g. songscope-admin recreates it */
+	ck_assert(ss_state_was_created(b));
+	ck_assert(ss_state_is_current(b));
+	ck_assert(!ss_state_is_current(a));
+	ss_state_close(a);
+	a = open_state(); /* the responder follows the new file and sees its generation */
+	ss_state_bump_key_generation(b);
+	ck_assert_uint_eq(ss_state_key_generation(a), ss_state_key_generation(b));
+	ss_state_close(a);
+	ss_state_close(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("state");
@@ -377,10 +397,7 @@ int main(void)
 	tcase_add_test(tc, failed_key_attempts_per_address);
 	tcase_add_test(tc, forgotten_key_starts_fresh_and_table_recycles);
 	tcase_add_test(tc, responders_alive_counts_live_processes);
+	tcase_add_test(tc, replaced_file_is_noticed);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

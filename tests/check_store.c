@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -17,6 +18,7 @@
 #include "core/store/schema.h"
 #include "core/store/stats.h"
 #include "core/util/jsonutil.h"
+#include "tests/check_main.h"
 
 static char dir[256];
 static char dbpath[300];
@@ -142,6 +144,43 @@ START_TEST(migrate_from_v1)
 	ck_assert_int_eq(json_object_array_length(v), 0);
 	json_object_put(o);
 	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
+/* Several processes opening a new file at once: one migrates, the others find the work done. */
+START_TEST(concurrent_first_open)
+{
+	enum { N = 6 };
+	pid_t kids[N];
+	int go[2];
+	ck_assert_int_eq(pipe(go), 0);
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			char c;
+			close(go[1]);
+			if (read(go[0], &c, 1) != 0) /* released together when the parent closes the pipe */
+				_exit(3);
+			ss_db *db = NULL;
+			ss_error err;
+			if (ss_db_open(dbpath, &db, &err) != 0)
+				_exit(1);
+			int ok = ss_db_schema_version(db) == ss_schema_latest();
+			ss_db_close(db);
+			_exit(ok ? 0 : 2);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (int i = 0; i < N; i++) {
+		int st;
+		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d status %d", i, st);
+	}
+	ss_db *db = open_db();
+	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
 	ss_db_close(db);
 }
 END_TEST
@@ -403,6 +442,7 @@ int main(void)
 	tcase_add_test(t, migrate_empty);
 	tcase_add_test(t, migrate_from_v1);
 	tcase_add_test(t, refuse_newer_schema);
+	tcase_add_test(t, concurrent_first_open);
 	tcase_add_test(t, keys_distinct);
 	tcase_add_test(t, override_survives_reanalysis);
 	tcase_add_test(t, search_escaping);
@@ -411,9 +451,5 @@ int main(void)
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ss_check_run(s);
 }

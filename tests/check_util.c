@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
+#include "tests/check_main.h"
 
 START_TEST(buf_grows_and_respects_its_limit)
 {
@@ -160,9 +161,5 @@ int main(void)
 	tcase_add_test(tc, error_codes_map_to_api_names);
 	tcase_add_test(tc, key_names_round_trip);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

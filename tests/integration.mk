@@ -10,3 +10,10 @@ TESTS += tests/integration/check_server
 tests_integration_check_server_SOURCES = tests/integration/check_server.c
 tests_integration_check_server_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_server_LDADD = $(IT_LIBS)
+
+# The HTTP API end to end: every endpoint, client field contracts, caching, admission, fetch guards.
+check_PROGRAMS += tests/integration/check_api
+TESTS += tests/integration/check_api
+tests_integration_check_api_SOURCES = tests/integration/check_api.c
+tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_api_LDADD = $(IT_LIBS)

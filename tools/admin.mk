@@ -2,3 +2,4 @@
 bin_PROGRAMS += tools/songscope-admin
 tools_songscope_admin_SOURCES = tools/songscope-admin.c
 tools_songscope_admin_LDADD = $(CORE_LIBS)
+EXTRA_DIST += tools/bench-auth.sh

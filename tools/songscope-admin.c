@@ -155,13 +155,32 @@ static void print_record_text(const ss_key_record *r)
 	printf("last_used:   %s\n", r->last_used[0] ? r->last_used : "never");
 }
 
+static int seed_row(void *arg, int64_t key_id, int64_t count)
+{
+	ss_error err;
+	ss_state_seed_day(arg, key_id, ss_state_day(ss_state_now_ns()), count, &err);
+	return 0;
+}
+
+/* Used if opening has to rebuild a broken or foreign state file: today's counts come from api_usage. */
+static int seed_state(void *arg, ss_state *st)
+{
+	(void)arg;
+	ss_error err;
+	return ss_usage_day_counts(db, ss_state_day(ss_state_now_ns()), seed_row, st, &err);
+}
+
 /* Tell every responder that keys changed (and optionally forget a deleted key's limiter state). */
 static void notify_key_change(int64_t forget_id)
 {
 	ss_state *st = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	if (ss_state_open(cfg.state_file, NULL, NULL, &st, &err) != 0) {
+	/* No state file: no responder has a cache to drop. Do not create one here (this tool may run as
+	 * another user than the service, which could then not open it). */
+	if (access(cfg.state_file, F_OK) != 0)
+		return;
+	if (ss_state_open(cfg.state_file, seed_state, NULL, &st, &err) != 0) {
 		fprintf(stderr,
 			"songscope-admin: warning: %s; running responders will notice the change within "
 			"key_cache_ttl (%d s)\n",
@@ -314,7 +333,7 @@ static int cmd_show(const opts *o)
 		return db_failed(&err);
 	int64_t quota_used = -1;
 	ss_state *st = NULL;
-	if (ss_state_open(cfg.state_file, NULL, NULL, &st, &err) == 0) {
+	if (access(cfg.state_file, F_OK) == 0 && ss_state_open(cfg.state_file, seed_state, NULL, &st, &err) == 0) {
 		quota_used = ss_state_day_count(st, id, now);
 		ss_state_close(st);
 	}

@@ -61,8 +61,13 @@ typedef struct state_file {
 	alignas(64) addr_slot addrs[SS_STATE_ADDR_SLOTS];
 } state_file;
 
+_Static_assert((SS_STATE_KEY_SLOTS & (SS_STATE_KEY_SLOTS - 1)) == 0, "key slots: a power of two");
+_Static_assert((SS_STATE_ADDR_SLOTS & (SS_STATE_ADDR_SLOTS - 1)) == 0, "address slots: a power of two");
+_Static_assert(PROBE <= SS_STATE_KEY_SLOTS && PROBE <= SS_STATE_ADDR_SLOTS, "probe window fits the tables");
+
 struct ss_state {
 	state_file *f;
+	char *path;
 	int fd;
 	bool created;
 	bool registered;
@@ -253,11 +258,17 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
 	st->fd = -1;
 	st->pid = getpid();
+	st->path = strdup(path);
+	if (st->path == NULL) {
+		free(st);
+		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
+	}
 
 	for (int attempt = 0; attempt < 8; attempt++) {
 		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 		if (fd < 0) {
 			ss_error_set(err, SS_ERR_IO, "Cannot open the state file %s: %s", path, strerror(errno));
+			free(st->path);
 			free(st);
 			return -1;
 		}
@@ -269,6 +280,7 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		if (rc != 0 || fstat(fd, &a) != 0) {
 			ss_error_set(err, SS_ERR_IO, "Cannot lock the state file %s: %s", path, strerror(errno));
 			close(fd);
+			free(st->path);
 			free(st);
 			return -1;
 		}
@@ -293,12 +305,14 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		rc = build_new(st, path, seed, seed_arg, err);
 		close(fd); /* releases the lock on the old inode */
 		if (rc != 0) {
+			free(st->path);
 			free(st);
 			return -1;
 		}
 		*out = st;
 		return 0;
 	}
+	free(st->path);
 	free(st);
 	return ss_error_set(err, SS_ERR_IO, "The state file %s keeps being replaced.", path);
 }
@@ -318,7 +332,18 @@ void ss_state_close(ss_state *st)
 	munmap(st->f, sizeof(state_file));
 	if (st->fd >= 0)
 		close(st->fd);
+	free(st->path);
 	free(st);
+}
+
+bool ss_state_is_current(const ss_state *st)
+{
+	struct stat a, b;
+	if (__atomic_load_n(&st->f->ready, __ATOMIC_ACQUIRE) != READY_OK)
+		return false;
+	if (fstat(st->fd, &a) != 0 || stat(st->path, &b) != 0)
+		return false;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
 bool ss_state_was_created(const ss_state *st)

@@ -41,6 +41,11 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 /* Unregister this process (if registered), unmap and close. NULL is a no-op. */
 void ss_state_close(ss_state *st);
 
+/* False when the file at the path st was opened from has since been replaced (rebuilt by another process,
+ * or deleted and recreated) or this mapping was marked unrecoverable: the caller should close st and open
+ * the path again. One stat() call; call it at most about once a second. */
+bool ss_state_is_current(const ss_state *st);
+
 /* True when this open built a new file (first start, lost file, or layout mismatch). */
 bool ss_state_was_created(const ss_state *st);
 
@@ -107,6 +112,16 @@ uint64_t ss_state_key_generation(const ss_state *st);
 uint64_t ss_state_bump_key_generation(ss_state *st);
 
 /* ---- named counters (lock-free, relaxed atomics) ---- */
+
+/* Counters kept by fcgi/auth.c (for /metrics); indices below SS_STATE_COUNTER_AUTH_FIRST are free for
+ * other modules to name. */
+enum {
+	SS_STATE_COUNTER_AUTH_FIRST = 56,
+	SS_STATE_COUNTER_RATE_LIMITED = 56,  /* requests refused with rate_limited (per-key limiter) */
+	SS_STATE_COUNTER_DAILY_LIMITED = 57, /* requests refused with daily_limit_exceeded */
+	SS_STATE_COUNTER_KEY_INVALID = 58,   /* requests refused with invalid_api_key */
+	SS_STATE_COUNTER_ADDR_BLOCKED = 59   /* requests refused because their address failed too often */
+};
 
 /* Add delta to counter idx (0 <= idx < SS_STATE_COUNTERS; other indices are ignored). Returns the new value.
  * Which index means what is decided by the caller (see fcgi/ for the names in use). */

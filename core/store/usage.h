@@ -10,7 +10,7 @@
 #include "core/store/db.h"
 #include "core/util/error.h"
 
-#define SS_USAGE_BATCH_MAX 64 /* rows kept in memory before a flush is forced */
+#define SS_USAGE_BATCH_MAX 512 /* rows kept in memory before a flush is forced */
 #define SS_USAGE_ENDPOINT_MAX 48
 
 typedef struct ss_usage_row {

@@ -5,6 +5,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
+#include "fcgi/auth.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 
@@ -13,6 +14,8 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	const char *problem = NULL;
 	if (ss_ctx_db_ready(ctx) != 0)
 		problem = "The database is unavailable.";
+	else if (!ss_auth_state_ready(ctx))
+		problem = "The shared state file is unavailable.";
 
 	int64_t port = 0;
 	const char *sp = ss_req_param(req, "SERVER_PORT");

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "core/util/jsonutil.h"
+#include "tests/integration/fcgi_client.h"
 #include "tests/integration/harness.h"
+#include "tests/check_main.h"
 
 static ss_it_server srv;
 
@@ -182,7 +184,7 @@ START_TEST(responders_recycle_after_max_requests)
 	for (int i = 0; i < 40; i++) {
 		ss_it_resp r;
 		ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
-		ck_assert_msg(r.status == 200, "request %d got %ld", i, r.status);
+		ck_assert_msg(r.status == 200, "request %d got %ld: %s", i, r.status, r.body.data);
 		ss_it_resp_free(&r);
 	}
 	/* 40 requests across two responders that each serve at most 5 (+-10%): all were replaced. */
@@ -249,6 +251,64 @@ START_TEST(unusable_database_makes_health_503)
 }
 END_TEST
 
+START_TEST(unusable_state_file_makes_health_503)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "state_file = /nonexistent-dir/x/songscope.state\n"};
+	ss_it_start(&s, &o);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
+	json_object *o2 = ss_it_json(&r);
+	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
+	json_object_put(o2);
+	ss_it_resp_free(&r);
+	ss_it_stop(&s);
+}
+END_TEST
+
+/* Straight to the FastCGI socket: what nginx would never forward. */
+static void raw_upload(ss_it_server *s, const char *content_length, const char *body, size_t len, int want_status,
+		       const char *want_code, const char *want_text)
+{
+	char cl[64];
+	snprintf(cl, sizeof cl, "CONTENT_LENGTH=%s", content_length);
+	const char *params[] = {"REQUEST_METHOD=POST", "PATH_INFO=/analyze_data", "SERVER_PORT=80",
+				"REMOTE_ADDR=127.0.0.1", cl, NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int status = 0;
+	ck_assert_int_eq(ss_fcgi_call(s->socket, params, body, len, &out, &status), 0);
+	ck_assert_msg(status == want_status, "CONTENT_LENGTH=%s: status %d: %s", content_length, status, out.data);
+	ck_assert_msg(strstr(out.data, want_code) != NULL, "no %s in %s", want_code, out.data);
+	if (want_text)
+		ck_assert_msg(strstr(out.data, want_text) != NULL, "no '%s' in %s", want_text, out.data);
+	ss_buf_free(&out);
+}
+
+START_TEST(request_bodies_are_bounded_and_exact)
+{
+	ss_it_server s;
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "max_body_bytes = 65536\n"};
+	ss_it_start(&s, &o);
+	raw_upload(&s, "12x", "x", 1, 400, "\"bad_request\"", "Content-Length");
+	raw_upload(&s, "-5", "x", 1, 400, "\"bad_request\"", "Content-Length");
+	/* Over the cap: refused from the header alone, before any byte is read (none is sent). */
+	raw_upload(&s, "99999999999", NULL, 0, 413, "\"payload_too_large\"", NULL);
+	raw_upload(&s, "65537", NULL, 0, 413, "\"payload_too_large\"", NULL);
+	/* Shorter than announced: a clear 400, not a hang. */
+	raw_upload(&s, "100", "0123456789", 10, 400, "\"bad_request\"", "10 of 100");
+	/* An empty upload is a 400 too. */
+	raw_upload(&s, "0", NULL, 0, 400, "\"bad_request\"", NULL);
+	/* The responder is still healthy afterwards. */
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ss_it_resp_free(&r);
+	ss_it_stop(&s);
+}
+END_TEST
+
 START_TEST(invalid_config_exits_2_naming_the_line)
 {
 	char path[] = "/tmp/ss-badconf-XXXXXX";
@@ -295,11 +355,9 @@ int main(void)
 	tcase_add_test(tc, responders_recycle_after_max_requests);
 	tcase_add_test(tc, sighup_reloads_config_and_replaces_responders);
 	tcase_add_test(tc, unusable_database_makes_health_503);
+	tcase_add_test(tc, unusable_state_file_makes_health_503);
+	tcase_add_test(tc, request_bodies_are_bounded_and_exact);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

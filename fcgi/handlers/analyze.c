@@ -1,0 +1,456 @@
+/* POST /analyze, /analyze_data, /analyze_batch: cache first; a miss takes an analysis slot (or 503 busy),
+ * waits for an identical analysis already running instead of repeating it, then fetches, analyses, stores. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "core/analysis/pipeline.h"
+#include "core/analysis/result_json.h"
+#include "core/limits/admission.h"
+#include "core/net/fetch.h"
+#include "core/store/cache.h"
+#include "core/store/stats.h"
+#include "core/util/jsonutil.h"
+#include "core/util/log.h"
+#include "core/util/timefmt.h"
+#include "fcgi/handlers.h"
+#include "fcgi/response.h"
+
+#define JSON_BODY_CAP (64 * 1024) /* POST /analyze bodies are a few hundred bytes */
+#define TEXT_FIELD_MAX 512        /* title, artist */
+#define URL_MAX 4096
+#define BATCH_MAX 10
+#define CHECKPOINT_WAL_BYTES (16LL * 1024 * 1024)
+
+typedef struct job {
+	const char *ns;
+	const char *kind;        /* "url" or "sha256" (cache key part) */
+	const char *source_kind; /* "url" or "upload" (column) */
+	const char *source;      /* URL or content hash */
+	const char *preview_url;
+	const char *title;
+	const char *artist;
+	bool force;
+	bool with_beats;
+	const void *data; /* upload bytes; NULL for a URL job */
+	size_t len;
+	const char *request_id;
+} job;
+
+static void touch_stats(ss_ctx *ctx)
+{
+	ss_stats_set(ctx->stats, SS_STAT_LAST_UPDATED, (uint64_t)time(NULL));
+}
+
+static int beats_json(const ss_result *r, ss_buf *b)
+{
+	if (ss_buf_puts(b, "[") != 0)
+		return -1;
+	for (size_t i = 0; i < r->n_beats; i++)
+		if (isfinite(r->beats[i]) && ss_buf_printf(b, "%s%.3f", b->len > 1 ? "," : "", r->beats[i]) != 0)
+			return -1;
+	return ss_buf_puts(b, "]");
+}
+
+/* Analyse bytes and store the result under key. */
+static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
+			     const ss_analysis_opts *opts, ss_error *err)
+{
+	ss_result r;
+	ss_result_init(&r);
+	if (ss_analyze_buffer(data, len, opts, &r, err) != 0) {
+		ss_result_free(&r);
+		return -1;
+	}
+	json_object *o = json_object_new_object();
+	ss_buf beats;
+	ss_buf_init(&beats, 0);
+	int rc = -1;
+	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || beats_json(&r, &beats) != 0) {
+		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
+		goto out;
+	}
+	size_t tlen;
+	const char *text = ss_json_text(o, &tlen);
+	if (text == NULL) {
+		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
+		goto out;
+	}
+	ss_cache_put_args a = {.cache_key = key, .ns = j->ns, .source_kind = j->source_kind, .source = j->source,
+			       .preview_url = j->preview_url, .title = j->title, .artist = j->artist, .result = &r,
+			       .result_json = text, .beats_json = beats.data};
+	rc = ss_cache_put(ctx->db, &a, NULL, err);
+out:
+	json_object_put(o);
+	ss_buf_free(&beats);
+	ss_result_free(&r);
+	return rc;
+}
+
+/* One job: append its result object to out. Returns 0, or -1 with err (err->code picks the answer). */
+static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
+{
+	ss_analysis_opts opts;
+	char tag[64], key[SS_SHA256_HEX];
+	ss_analysis_opts_default(&opts);
+	opts.max_seconds = ctx->cfg->max_analysis_seconds;
+	ss_analysis_opts_tag(&opts, tag, sizeof tag);
+	ss_cache_key(j->ns, j->kind, j->source, tag, key);
+
+	if (!j->force) {
+		int rc = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 1) {
+			ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
+			touch_stats(ctx);
+			return 0;
+		}
+	}
+
+	/* A miss: CPU work. Take a slot or refuse at once. */
+	if (ctx->adm == NULL)
+		return ss_error_set(err, SS_ERR_UNAVAILABLE, "Analysis admission is unavailable on this responder.");
+	int a = ss_admission_acquire(ctx->adm, err);
+	if (a < 0)
+		return -1;
+	if (a == 1) {
+		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
+		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
+				    ss_admission_slots(ctx->adm));
+	}
+	int rc = -1;
+	/* Long enough for the other request to download and analyse, short of nginx's read timeout. */
+	double wait = (double)ctx->cfg->fetch_timeout_seconds + 30.0;
+	int lk = ss_admission_lock_key(ctx->adm, key, wait, err);
+	if (lk < 0)
+		goto out;
+	if (lk == 1) {
+		/* An identical request was being analysed: its result is most likely stored now. */
+		ss_stats_add(ctx->stats, SS_STAT_DEDUP_WAITS, 1);
+		if (!j->force) {
+			int h = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
+			if (h < 0)
+				goto out;
+			if (h == 1) {
+				ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
+				touch_stats(ctx);
+				rc = 0;
+				goto out;
+			}
+		}
+	}
+	/* lk == 2: the other analysis is taking too long; do our own. */
+	const void *data = j->data;
+	size_t len = j->len;
+	ss_buf dl;
+	ss_buf_init(&dl, 0);
+	if (data == NULL) {
+		if (ctx->fetch == NULL) {
+			ss_error_set(err, SS_ERR_UNAVAILABLE, "The URL fetcher is unavailable on this responder.");
+			goto out;
+		}
+		if (ss_fetch_url(ctx->fetch, j->source, &dl, err) != 0) {
+			ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
+			ss_log_info("fetch %.200s: %s", j->source, err->msg);
+			ss_buf_free(&dl);
+			goto out;
+		}
+		data = dl.data;
+		len = dl.len;
+	}
+	double t0 = ss_time_mono();
+	rc = analyse_and_store(ctx, j, key, data, len, &opts, err);
+	ss_buf_free(&dl);
+	if (rc != 0) {
+		ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
+		ss_log_info("analysis of %.200s%s%s failed: %s", j->preview_url, j->request_id ? " request " : "",
+			    j->request_id ? j->request_id : "", err->msg);
+		goto out;
+	}
+	ss_log_info("analysed %.200s in %.0f ms%s%.64s", j->preview_url, (ss_time_mono() - t0) * 1000.0,
+		    j->request_id ? ", request " : "", j->request_id ? j->request_id : "");
+	ss_stats_add(ctx->stats, SS_STAT_ANALYSES, 1);
+	ss_stats_add(ctx->stats, SS_STAT_MISSES, 1);
+	touch_stats(ctx);
+	ss_db_checkpoint(ctx->db, CHECKPOINT_WAL_BYTES);
+	int f = ss_cache_render(ctx->db, key, false, j->with_beats, out, err);
+	rc = f == 1 ? 0 : -1;
+	if (f == 0)
+		ss_error_set(err, SS_ERR_INTERNAL, "The result was stored but could not be read back.");
+out:
+	ss_admission_unlock_key(ctx->adm);
+	ss_admission_release(ctx->adm);
+	return rc;
+}
+
+static int send_job_error(ss_request *req, const ss_error *err)
+{
+	if (err->code == SS_ERR_BUSY)
+		ss_resp_add_header(req, "Retry-After", "2");
+	if (err->code == SS_ERR_UNAVAILABLE)
+		ss_resp_add_header(req, "Retry-After", "5");
+	if (err->code == SS_ERR_DB || err->code == SS_ERR_IO || err->code == SS_ERR_INTERNAL)
+		ss_log_error("%s %s: %s", ss_req_param(req, "REQUEST_METHOD"), req->path, err->msg);
+	return ss_resp_error_from(req, err);
+}
+
+static int send_buf(ss_request *req, ss_buf *b)
+{
+	if (ss_buf_puts(b, "\n") != 0)
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	return ss_h_send_text(req, 200, "application/json", b->data, b->len);
+}
+
+/* A string member (absent → def, JSON null → def); 1 = wrong type or too long (answered). */
+static int opt_string(ss_request *req, json_object *o, const char *name, const char *def, size_t max,
+		      const char **out)
+{
+	json_object *v;
+	*out = def;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) > max) {
+		ss_resp_error(req, SS_ERR_BAD_REQUEST, "'%s' must be a string of at most %zu bytes.", name, max);
+		return 1;
+	}
+	*out = json_object_get_string(v);
+	if ((*out)[0] == '\0')
+		*out = def;
+	return 0;
+}
+
+static bool json_truthy(json_object *v)
+{
+	if (v == NULL)
+		return false;
+	switch (json_object_get_type(v)) {
+	case json_type_boolean: return json_object_get_boolean(v);
+	case json_type_int: return json_object_get_int64(v) != 0;
+	case json_type_double: return json_object_get_double(v) != 0;
+	case json_type_string: return ss_h_truthy(json_object_get_string(v));
+	default: return false;
+	}
+}
+
+static bool header_len_ok(const char *s, size_t max)
+{
+	return s == NULL || strlen(s) <= max;
+}
+
+int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	int rc;
+	json_object *o = ss_h_read_json(ctx, req, JSON_BODY_CAP, json_type_object,
+					"Send a JSON object: {\"url\": \"https://...\", \"title\": \"...\", \"artist\": \"...\"}.", &rc);
+	if (o == NULL)
+		return rc;
+	const char *url, *title, *artist, *ns_in;
+	if (opt_string(req, o, "url", NULL, URL_MAX, &url) || (url == NULL && opt_string(req, o, "audio_url", NULL, URL_MAX, &url)) ||
+	    opt_string(req, o, "title", "Unknown", TEXT_FIELD_MAX, &title) ||
+	    opt_string(req, o, "artist", "Unknown", TEXT_FIELD_MAX, &artist) ||
+	    opt_string(req, o, "cache_namespace", NULL, 64, &ns_in) ||
+	    (ns_in == NULL && opt_string(req, o, "cacheNamespace", NULL, 64, &ns_in)))
+		goto done;
+	if (url == NULL) {
+		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "Missing preview URL: send 'url' (or 'audio_url').");
+		goto done;
+	}
+	const char *hns = ss_req_header(req, "X-Cache-Namespace");
+	char ns[SS_NAMESPACE_MAX + 1];
+	if (ss_h_namespace(req, hns && hns[0] ? hns : ns_in, "default", false, ns, NULL) != 0)
+		goto done;
+	json_object *v;
+	bool force = (json_object_object_get_ex(o, "force_reanalyze", &v) && json_truthy(v)) ||
+		     (json_object_object_get_ex(o, "bypass_cache", &v) && json_truthy(v)) || ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
+	if (ss_h_need_db(ctx, req))
+		goto done;
+
+	const char *rid = ss_req_header(req, "X-Client-Request-Id");
+	job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url, .title = title,
+		 .artist = artist, .force = force, .with_beats = with_beats,
+		 .request_id = rid != NULL && strlen(rid) <= 128 ? rid : NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	if (run_job(ctx, &j, &out, &err) != 0)
+		rc = send_job_error(req, &err);
+	else
+		rc = send_buf(req, &out);
+	ss_buf_free(&out);
+done:
+	json_object_put(o);
+	return rc;
+}
+
+int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	const char *title = ss_req_header(req, "X-Song-Title");
+	const char *artist = ss_req_header(req, "X-Song-Artist");
+	const char *rid = ss_req_header(req, "X-Client-Request-Id");
+	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX))
+		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
+				     TEXT_FIELD_MAX);
+	if (rid != NULL && strlen(rid) > 128)
+		rid = NULL;
+	char ns[SS_NAMESPACE_MAX + 1];
+	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
+		return 0;
+	bool force = ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
+
+	ss_buf body;
+	ss_buf_init(&body, 0);
+	if (ss_req_read_body(req, (size_t)ctx->cfg->max_body_bytes, &body, &err) != 0) {
+		ss_buf_free(&body);
+		return ss_resp_error_from(req, &err);
+	}
+	int rc;
+	if (body.len == 0) {
+		ss_buf_free(&body);
+		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "No audio data provided: send the file as the request body.");
+	}
+	if (ss_h_need_db(ctx, req)) {
+		ss_buf_free(&body);
+		return 0;
+	}
+	char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
+	ss_sha256_hex(body.data, body.len, hash);
+	snprintf(preview, sizeof preview, "sha256:%s", hash);
+	job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
+		 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
+		 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len, .request_id = rid};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	if (run_job(ctx, &j, &out, &err) != 0)
+		rc = send_job_error(req, &err);
+	else
+		rc = send_buf(req, &out);
+	ss_buf_free(&out);
+	ss_buf_free(&body);
+	return rc;
+}
+
+static int item_error(ss_buf *out, ss_code code, const char *msg, size_t index)
+{
+	json_object *e = json_object_new_object();
+	if (e == NULL || ss_json_add_string(e, "error", ss_code_name(code)) || ss_json_add_string(e, "message", msg) ||
+	    ss_json_add_int(e, "index", (long long)index)) {
+		json_object_put(e);
+		return -1;
+	}
+	size_t len;
+	const char *t = ss_json_text(e, &len);
+	int rc = t ? ss_buf_append(out, t, len) : -1;
+	json_object_put(e);
+	return rc;
+}
+
+int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	char ns[SS_NAMESPACE_MAX + 1];
+	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
+		return 0;
+	bool force = ss_h_force_header(req);
+	bool with_beats = ss_h_want_beats(req);
+
+	ss_buf body;
+	ss_buf_init(&body, 0);
+	if (ss_req_read_body(req, (size_t)ctx->cfg->max_body_bytes, &body, &err) != 0) {
+		ss_buf_free(&body);
+		return ss_resp_error_from(req, &err);
+	}
+	json_object *arr = body.len ? ss_json_parse(body.data, body.len, 4) : NULL;
+	ss_buf_free(&body);
+	int rc = 0;
+	if (arr == NULL || !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) == 0) {
+		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "Send a JSON array of {audio_data (base64), title, artist}.");
+		goto done;
+	}
+	size_t n = json_object_array_length(arr);
+	if (n > BATCH_MAX) {
+		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "At most %d files per batch; received %zu.", BATCH_MAX, n);
+		goto done;
+	}
+	if (ss_h_need_db(ctx, req))
+		goto done;
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	if (ss_buf_puts(&out, "[") != 0)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && ss_buf_puts(&out, ",") != 0)
+			goto nomem;
+		json_object *it = json_object_array_get_idx(arr, i), *v;
+		if (!json_object_is_type(it, json_type_object) || !json_object_object_get_ex(it, "audio_data", &v) ||
+		    !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+			if (item_error(&out, SS_ERR_BAD_REQUEST, "Missing audio_data (base64 string).", i) != 0)
+				goto nomem;
+			continue;
+		}
+		const char *title = "Unknown", *artist = "Unknown";
+		json_object *t;
+		if (json_object_object_get_ex(it, "title", &t) && json_object_is_type(t, json_type_string) &&
+		    json_object_get_string_len(t) > 0 && json_object_get_string_len(t) <= TEXT_FIELD_MAX)
+			title = json_object_get_string(t);
+		if (json_object_object_get_ex(it, "artist", &t) && json_object_is_type(t, json_type_string) &&
+		    json_object_get_string_len(t) > 0 && json_object_get_string_len(t) <= TEXT_FIELD_MAX)
+			artist = json_object_get_string(t);
+		const char *b64 = json_object_get_string(v);
+		size_t b64len = (size_t)json_object_get_string_len(v);
+		size_t maxbin = b64len / 4 * 3 + 3;
+		unsigned char *bin = malloc(maxbin);
+		if (bin == NULL)
+			goto nomem;
+		size_t binlen = 0;
+		const char *end = NULL;
+		if (sodium_base642bin(bin, maxbin, b64, b64len, " \t\r\n", &binlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    (end != NULL && end != b64 + b64len) || binlen == 0) {
+			free(bin);
+			if (item_error(&out, SS_ERR_BAD_REQUEST, "audio_data is not valid base64.", i) != 0)
+				goto nomem;
+			continue;
+		}
+		char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
+		ss_sha256_hex(bin, binlen, hash);
+		snprintf(preview, sizeof preview, "sha256:%s", hash);
+		job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
+			 .title = title, .artist = artist, .force = force, .with_beats = with_beats, .data = bin,
+			 .len = binlen};
+		size_t mark = out.len;
+		ss_error_clear(&err);
+		int jr = run_job(ctx, &j, &out, &err);
+		free(bin);
+		if (jr != 0) {
+			out.len = mark;
+			out.data[mark] = '\0';
+			if (err.code == SS_ERR_NOMEM)
+				goto nomem;
+			if (err.code == SS_ERR_DB || err.code == SS_ERR_INTERNAL)
+				ss_log_error("batch item %zu: %s", i, err.msg);
+			if (item_error(&out, err.code, err.msg, i) != 0)
+				goto nomem;
+		}
+	}
+	if (ss_buf_puts(&out, "]") != 0)
+		goto nomem;
+	rc = send_buf(req, &out);
+	ss_buf_free(&out);
+	goto done;
+nomem:
+	ss_buf_free(&out);
+	rc = ss_resp_error(req, SS_ERR_NOMEM, "Out of memory while answering the batch.");
+done:
+	json_object_put(arr);
+	return rc;
+}

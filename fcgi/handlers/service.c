@@ -1,0 +1,354 @@
+/* GET /stats, GET /diagnostics, GET /metrics, POST /shutdown, and the per-responder objects they rely on. */
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "core/analysis/pipeline.h"
+#include "core/limits/admission.h"
+#include "core/limits/state.h"
+#include "core/net/fetch.h"
+#include "core/store/cache.h"
+#include "core/store/stats.h"
+#include "core/util/jsonutil.h"
+#include "core/util/log.h"
+#include "core/util/timefmt.h"
+#include "fcgi/handlers.h"
+#include "fcgi/response.h"
+#include "fcgi/router.h"
+
+static void side_path(const ss_ctx *ctx, const char *suffix, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s", ctx->cfg->state_file, suffix);
+}
+
+void ss_handlers_open(ss_ctx *ctx)
+{
+	char path[SS_CONFIG_PATH_MAX + 16];
+	ss_error err;
+	ss_error_clear(&err);
+	side_path(ctx, ".stats", path, sizeof path);
+	if (ctx->stats == NULL && ss_stats_open(path, &ctx->stats, &err) != 0)
+		ss_log_error("%s", err.msg);
+	side_path(ctx, ".admission", path, sizeof path);
+	if (ctx->adm == NULL) {
+		if (ss_admission_open(path, ss_config_analysis_slots(ctx->cfg), &ctx->adm, &err) != 0)
+			ss_log_error("%s", err.msg);
+		else if (ss_admission_register(ctx->adm, &err) != 0)
+			ss_log_warn("%s", err.msg);
+	}
+	if (ctx->fetch == NULL) {
+		ss_fetch_opts fo = {.timeout_seconds = ctx->cfg->fetch_timeout_seconds,
+				    .max_bytes = ctx->cfg->fetch_max_bytes,
+				    .max_redirects = ctx->cfg->fetch_max_redirects,
+				    .allow_private = ctx->cfg->fetch_allow_private};
+		if (ss_fetcher_new(&fo, &ctx->fetch, &err) != 0)
+			ss_log_error("%s", err.msg);
+	}
+}
+
+void ss_handlers_close(ss_ctx *ctx)
+{
+	ss_fetcher_free(ctx->fetch);
+	ctx->fetch = NULL;
+	ss_admission_close(ctx->adm);
+	ctx->adm = NULL;
+	ss_stats_close(ctx->stats);
+	ctx->stats = NULL;
+}
+
+/* Route slots: the route table's index; the last two for 405 and unrouted (404/400) answers. */
+static unsigned route_index(const char *name)
+{
+	if (name != NULL) {
+		for (unsigned i = 0; i < ss_route_count && i < SS_STAT_ROUTES - 2; i++)
+			if (strcmp(ss_routes[i].name, name) == 0)
+				return i;
+		if (strcmp(name, "method_not_allowed") == 0)
+			return SS_STAT_ROUTES - 2;
+	}
+	return SS_STAT_ROUTES - 1;
+}
+
+static const char *route_name(unsigned i)
+{
+	if (i < ss_route_count && i < SS_STAT_ROUTES - 2)
+		return ss_routes[i].name;
+	return i == SS_STAT_ROUTES - 2 ? "method_not_allowed" : "unrouted";
+}
+
+void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds)
+{
+	ss_stats_observe(ctx->stats, route_index(req->route), req->status, seconds);
+}
+
+/* Baseline from the database (counts kept there by earlier versions or tools), 0 when unavailable. */
+static const char SQL_STATS[] =
+	"SELECT total_analyses, cache_hits, cache_misses, requests_served, last_updated FROM server_stats WHERE id = 1";
+
+int ss_handle_stats(ss_ctx *ctx, ss_request *req)
+{
+	if (ss_h_need_db(ctx, req))
+		return 0;
+	long long base[4] = {0, 0, 0, 0};
+	char last[SS_TIME_STR_LEN] = "";
+	sqlite3_stmt *st = ss_db_prepare(ctx->db, SQL_STATS);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < 4; i++)
+			base[i] = sqlite3_column_int64(st, i);
+		const char *t = (const char *)sqlite3_column_text(st, 4);
+		if (t != NULL)
+			snprintf(last, sizeof last, "%s", t);
+	}
+	if (st != NULL)
+		sqlite3_reset(st);
+	ss_error err;
+	ss_error_clear(&err);
+	long long songs = ss_cache_count(ctx->db, NULL, &err);
+	if (songs < 0) {
+		ss_log_error("stats: %s", err.msg);
+		return ss_resp_error_from(req, &err);
+	}
+	long long analyses = base[0] + (long long)ss_stats_get(ctx->stats, SS_STAT_ANALYSES);
+	long long hits = base[1] + (long long)ss_stats_get(ctx->stats, SS_STAT_HITS);
+	long long misses = base[2] + (long long)ss_stats_get(ctx->stats, SS_STAT_MISSES);
+	long long served = base[3] + (long long)ss_stats_get(ctx->stats, SS_STAT_REQUESTS);
+	uint64_t lu = ss_stats_get(ctx->stats, SS_STAT_LAST_UPDATED);
+	if (lu > 0 || last[0] == '\0')
+		ss_time_format_utc(lu > 0 ? (time_t)lu : time(NULL), last);
+	double rate = hits + misses > 0 ? (double)hits / (double)(hits + misses) : 0.0;
+	double uptime = ss_time_now() - ctx->service_started_at;
+	json_object *o = json_object_new_object();
+	if (o == NULL || ss_json_add_int(o, "total_analyses", analyses) || ss_json_add_int(o, "cache_hits", hits) ||
+	    ss_json_add_int(o, "cache_misses", misses) ||
+	    json_object_object_add(o, "cache_hit_rate", json_object_new_double(rate)) ||
+	    ss_json_add_string(o, "last_updated", last) || ss_json_add_int(o, "total_cached_songs", songs) ||
+	    ss_json_add_int(o, "requests_served", served) || ss_json_add_double(o, "uptime", uptime < 0 ? 0 : uptime)) {
+		json_object_put(o);
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	int rc = ss_resp_json(req, 200, o);
+	json_object_put(o);
+	return rc;
+}
+
+static json_object *component(const char *status)
+{
+	json_object *c = json_object_new_object();
+	if (c != NULL && ss_json_add_string(c, "status", status) != 0) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
+{
+	const ss_config *cfg = ctx->cfg;
+	json_object *o = json_object_new_object();
+	json_object *comps = json_object_new_object();
+	json_object *conf = json_object_new_object();
+	json_object *warn = json_object_new_array();
+	int bad = o == NULL || comps == NULL || conf == NULL || warn == NULL;
+	bool unhealthy = false, degraded = false;
+	char ts[SS_TIME_STR_LEN];
+	ss_time_format_utc(time(NULL), ts);
+
+	/* database */
+	json_object *db = NULL;
+	if (!bad && ss_ctx_db_ready(ctx) == 0) {
+		ss_error err;
+		ss_error_clear(&err);
+		long long n = ss_cache_count(ctx->db, NULL, &err);
+		db = component(n >= 0 ? "operational" : "failed");
+		bad |= db == NULL || ss_json_add_string(db, "path", ss_db_path(ctx->db)) ||
+		       ss_json_add_int(db, "schema_version", ss_db_schema_version(ctx->db)) ||
+		       ss_json_add_int(db, "cache_entries", n < 0 ? 0 : n);
+		if (n < 0) {
+			unhealthy = true;
+			bad |= ss_json_add_string(db, "error", err.msg);
+		}
+	} else if (!bad) {
+		unhealthy = true;
+		db = component("failed");
+		bad |= db == NULL || ss_json_add_string(db, "error", ctx->db_error);
+	}
+	bad |= bad || json_object_object_add(comps, "database", db);
+
+	/* the shared state file (limits, quotas), and the counters and admission files beside it */
+	json_object *sf = component(ctx->state && ss_state_is_current(ctx->state) ? "operational" : "failed");
+	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
+	if (!ctx->state || !ss_state_is_current(ctx->state))
+		degraded = true;
+	char path[SS_CONFIG_PATH_MAX + 16];
+	side_path(ctx, ".stats", path, sizeof path);
+	json_object *cf = component(ctx->stats ? "operational" : "failed");
+	bad |= cf == NULL || ss_json_add_string(cf, "path", path) || json_object_object_add(comps, "counters", cf);
+	side_path(ctx, ".admission", path, sizeof path);
+	json_object *af = component(ctx->adm ? "operational" : "failed");
+	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
+	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
+	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
+	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
+	       ss_json_add_int(af, "analysis_slots_in_use", in_use) || json_object_object_add(comps, "admission", af);
+	if (!ctx->stats || !ctx->adm)
+		degraded = true;
+
+	json_object *dec = component("operational");
+	bad |= dec == NULL || ss_json_add_string(dec, "available", ss_analysis_decoders()) ||
+	       json_object_object_add(comps, "decoders", dec);
+	json_object *fe = component(ctx->fetch ? "operational" : "failed");
+	bad |= fe == NULL || ss_json_add_string(fe, "library", ss_fetch_version()) ||
+	       json_object_object_add(comps, "fetcher", fe);
+	if (!ctx->fetch)
+		degraded = true;
+
+	/* configuration in effect, no secrets */
+	bad |= bad || ss_json_add_string(conf, "auth", cfg->auth == SS_AUTH_OFF ? "off" : "required") ||
+	       ss_json_add_int(conf, "workers", cfg->workers) || ss_json_add_int(conf, "max_requests", cfg->max_requests) ||
+	       ss_json_add_int(conf, "max_body_bytes", cfg->max_body_bytes) ||
+	       ss_json_add_double(conf, "max_analysis_seconds", cfg->max_analysis_seconds) ||
+	       ss_json_add_int(conf, "max_concurrent_analyses", ss_config_analysis_slots(cfg)) ||
+	       ss_json_add_int(conf, "fetch_timeout_seconds", cfg->fetch_timeout_seconds) ||
+	       ss_json_add_int(conf, "fetch_max_bytes", cfg->fetch_max_bytes) ||
+	       ss_json_add_int(conf, "fetch_max_redirects", cfg->fetch_max_redirects) ||
+	       ss_json_add_bool(conf, "fetch_allow_private", cfg->fetch_allow_private) ||
+	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
+	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
+	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
+	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
+	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
+	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);
+
+	if (cfg->auth == SS_AUTH_OFF)
+		bad |= json_object_array_add(warn, json_object_new_string("auth is off: every endpoint is open (local development only)"));
+	if (cfg->fetch_allow_private)
+		bad |= json_object_array_add(warn, json_object_new_string("fetch_allow_private is on: /analyze may fetch from loopback and private addresses"));
+	if (unhealthy)
+		bad |= json_object_array_add(warn, json_object_new_string("database check failed"));
+	if (degraded)
+		bad |= json_object_array_add(warn, json_object_new_string("a per-responder component failed to open (see components)"));
+
+	bad |= bad || ss_json_add_string(o, "timestamp", ts) || ss_json_add_string(o, "build", PACKAGE_VERSION) ||
+	       ss_json_add_string(o, "mode", cfg->auth == SS_AUTH_OFF ? "development" : "production") ||
+	       ss_json_add_bool(o, "own_master", ctx->own_master) ||
+	       json_object_object_add(o, "components", comps) || json_object_object_add(o, "configuration", conf) ||
+	       json_object_object_add(o, "warnings", warn) ||
+	       ss_json_add_string(o, "overall_status", unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy");
+	if (bad) {
+		json_object_put(o);
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	int rc = ss_resp_json(req, 200, o);
+	json_object_put(o);
+	return rc;
+}
+
+static int counter(ss_buf *b, const char *name, const char *help, const char *type, uint64_t v)
+{
+	return ss_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+			     (unsigned long long)v);
+}
+
+int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
+{
+	const ss_stats *s = ctx->stats;
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	int bad = ss_buf_puts(&b, "# HELP songscope_requests_total Requests answered, by endpoint and status.\n"
+				  "# TYPE songscope_requests_total counter\n");
+	for (unsigned r = 0; r < SS_STAT_ROUTES && !bad; r++)
+		for (unsigned k = 0; k < SS_STAT_STATUSES && !bad; k++) {
+			uint64_t v = ss_stats_get(s, SS_STAT_ROUTE_BASE + r * SS_STAT_STATUSES + k);
+			if (v == 0)
+				continue;
+			char status[8];
+			if (ss_stats_statuses[k] == 0)
+				snprintf(status, sizeof status, "other");
+			else
+				snprintf(status, sizeof status, "%d", ss_stats_statuses[k]);
+			bad |= ss_buf_printf(&b, "songscope_requests_total{endpoint=\"%s\",status=\"%s\"} %llu\n", route_name(r),
+					     status, (unsigned long long)v);
+		}
+	bad |= ss_buf_puts(&b, "# HELP songscope_request_duration_seconds Time to answer a request.\n"
+			       "# TYPE songscope_request_duration_seconds histogram\n");
+	uint64_t cum = 0;
+	for (unsigned i = 0; i <= SS_STAT_LAT_BUCKETS && !bad; i++) {
+		cum += ss_stats_get(s, SS_STAT_LAT_BASE + i);
+		if (i < SS_STAT_LAT_BUCKETS)
+			bad |= ss_buf_printf(&b, "songscope_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+					     ss_stats_latency_bounds[i], (unsigned long long)cum);
+		else
+			bad |= ss_buf_printf(&b, "songscope_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+					     (unsigned long long)cum);
+	}
+	bad |= ss_buf_printf(&b, "songscope_request_duration_seconds_sum %.6f\nsongscope_request_duration_seconds_count %llu\n",
+			     (double)ss_stats_get(s, SS_STAT_LAT_SUM_US) / 1e6,
+			     (unsigned long long)ss_stats_get(s, SS_STAT_LAT_COUNT));
+	bad |= counter(&b, "songscope_analyses_total", "Analyses performed.", "counter", ss_stats_get(s, SS_STAT_ANALYSES));
+	bad |= counter(&b, "songscope_cache_hits_total", "Analysis requests answered from the cache.", "counter",
+		       ss_stats_get(s, SS_STAT_HITS));
+	bad |= counter(&b, "songscope_cache_misses_total", "Analysis requests answered by analysing.", "counter",
+		       ss_stats_get(s, SS_STAT_MISSES));
+	bad |= counter(&b, "songscope_analysis_failures_total", "Downloads or analyses that failed.", "counter",
+		       ss_stats_get(s, SS_STAT_FAILED));
+	bad |= counter(&b, "songscope_busy_rejections_total", "Misses refused with 503 busy (no free analysis slot).",
+		       "counter", ss_stats_get(s, SS_STAT_BUSY));
+	bad |= counter(&b, "songscope_dedup_waits_total", "Misses that waited for an identical analysis in progress.",
+		       "counter", ss_stats_get(s, SS_STAT_DEDUP_WAITS));
+	bad |= counter(&b, "songscope_rate_limited_total", "Requests refused with 429 (rate limit or daily quota).",
+		       "counter", ss_stats_get(s, SS_STAT_RATE_LIMITED));
+	if (ctx->state != NULL) {
+		static const struct {
+			unsigned idx;
+			const char *reason;
+		} auth[] = {{SS_STATE_COUNTER_RATE_LIMITED, "rate_limited"},
+			    {SS_STATE_COUNTER_DAILY_LIMITED, "daily_limit_exceeded"},
+			    {SS_STATE_COUNTER_KEY_INVALID, "invalid_api_key"},
+			    {SS_STATE_COUNTER_ADDR_BLOCKED, "address_blocked"}};
+		bad |= ss_buf_puts(&b, "# HELP songscope_auth_rejections_total Requests refused by the key checks, by reason.\n"
+				       "# TYPE songscope_auth_rejections_total counter\n");
+		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
+			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
+					     (unsigned long long)ss_state_counter_get(ctx->state, auth[i].idx));
+	}
+	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
+	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
+	bad |= counter(&b, "songscope_responders_alive", "Responder processes alive.", "gauge", alive < 0 ? 0 : (uint64_t)alive);
+	bad |= counter(&b, "songscope_analysis_slots", "Analyses allowed at once.", "gauge",
+		       (uint64_t)ss_config_analysis_slots(ctx->cfg));
+	bad |= counter(&b, "songscope_analysis_slots_in_use", "Analyses running now.", "gauge", in_use < 0 ? 0 : (uint64_t)in_use);
+	double up = ss_time_now() - ctx->service_started_at;
+	bad |= ss_buf_printf(&b, "# HELP songscope_uptime_seconds Seconds since the service started.\n"
+				 "# TYPE songscope_uptime_seconds gauge\nsongscope_uptime_seconds %.3f\n",
+			     up < 0 ? 0 : up);
+	int rc;
+	if (bad)
+		rc = ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	else
+		rc = ss_h_send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	ss_buf_free(&b);
+	return rc;
+}
+
+int ss_handle_shutdown(ss_ctx *ctx, ss_request *req)
+{
+	if (!ctx->own_master || ctx->master_pid <= 0)
+		return ss_resp_error(req, SS_ERR_NOT_IMPLEMENTED,
+				     "songscope runs under an external process manager here; stop it through that manager "
+				     "(e.g. systemctl stop or the web server's FastCGI control).");
+	ss_log_warn("POST /shutdown from %s: stopping the service", req->remote_addr);
+	json_object *o = json_object_new_object();
+	if (o == NULL || ss_json_add_string(o, "status", "shutting_down") ||
+	    ss_json_add_string(o, "message", "Server shutting down...")) {
+		json_object_put(o);
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	int rc = ss_resp_json(req, 200, o);
+	json_object_put(o);
+	/* The master stops every responder gracefully; this one finishes its response first. */
+	kill(ctx->master_pid, SIGTERM);
+	return rc;
+}
