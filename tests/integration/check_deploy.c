@@ -12,6 +12,7 @@
 #include <sndfile.h>
 
 #include "core/util/buf.h"
+#include "tests/check_main.h"
 #include "tests/integration/harness.h"
 
 typedef struct deploy_check {
@@ -253,9 +254,5 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, api_checks_through_front, 0, SS_IT_FRONT_COUNT);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return ss_check_run(su);
 }
