@@ -96,11 +96,11 @@ bool ss_it_have_front(ss_it_front f)
 		return tool_path("SS_LIGHTTPD") != NULL;
 	case SS_IT_APACHE_PROXY:
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_proxy_fcgi.so") &&
-		       have_apache_module("mod_env.so") &&
-		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
-		       have_apache_module("mod_rewrite.so");
+		       have_apache_module("mod_env.so") && have_apache_module("mod_mpm_event.so") &&
+		       have_apache_module("mod_alias.so") && have_apache_module("mod_rewrite.so");
 	case SS_IT_APACHE_FCGID:
-		/* mod_fcgid refuses to run its responders as root: Apache needs an unprivileged user. */
+		/* Apache will not serve as root, so mod_fcgid's responders run as www-data (or nobody) and need
+		 * the temp dir handed to that user: only root can arrange that. */
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_fcgid.so") &&
 		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
 		       have_apache_module("mod_rewrite.so") && geteuid() == 0 &&
