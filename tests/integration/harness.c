@@ -106,6 +106,7 @@ bool ss_it_have_front(ss_it_front f)
 		       have_apache_module("mod_rewrite.so") && geteuid() == 0 &&
 		       (getpwnam("www-data") != NULL || getpwnam("nobody") != NULL);
 	case SS_IT_SPAWN_FCGI:
+	case SS_IT_SPAWN_FCGI_ONE:
 		return ss_it_have_nginx() && tool_path("SS_SPAWN_FCGI") != NULL;
 	case SS_IT_FRONT_COUNT:
 		break;
@@ -116,7 +117,7 @@ bool ss_it_have_front(ss_it_front f)
 const char *ss_it_front_name(ss_it_front f)
 {
 	static const char *const names[] = {"nginx", "lighttpd", "lighttpd-bin-path", "apache-proxy-fcgi",
-					    "apache-fcgid", "spawn-fcgi"};
+					    "apache-fcgid", "spawn-fcgi", "spawn-fcgi-fd0"};
 	return (unsigned)f < SS_IT_FRONT_COUNT ? names[f] : "?";
 }
 
@@ -333,6 +334,40 @@ static void start_spawn_fcgi(ss_it_server *s)
 	char *argv[] = {spawn_fcgi, "-n", "-s", s->socket, "-M", "0660", "--", bin, "--config", s->conf,
 			"--workers", workers, NULL};
 	start_master(s, argv);
+}
+
+/* The fd-0 form: spawn-fcgi creates the socket and execs one songscope responder on it (no master, no
+ * READY=1), so wait until the socket accepts connections. */
+static void start_spawn_fcgi_one(ss_it_server *s)
+{
+	char bin[512], spawn_fcgi[512], log[400];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	snprintf(spawn_fcgi, sizeof spawn_fcgi, "%s", tool_path("SS_SPAWN_FCGI"));
+	snprintf(log, sizeof log, "%s/songscope.log", s->dir);
+	char *argv[] = {spawn_fcgi, "-n", "-s", s->socket, "-M", "0660", "--", bin, "--config", s->conf, NULL};
+	s->master_pid = spawn(argv, log, NULL);
+	ck_assert_int_gt(s->master_pid, 0);
+	double deadline = now_mono() + WAIT_SECONDS;
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sun_family = AF_UNIX;
+		ck_assert(strlen(s->socket) < sizeof sa.sun_path);
+		memcpy(sa.sun_path, s->socket, strlen(s->socket) + 1);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		int st;
+		if (waitpid(s->master_pid, &st, WNOHANG) == s->master_pid || now_mono() > deadline) {
+			s->master_pid = 0;
+			dump_logs(s);
+			ck_abort_msg("spawn-fcgi (fd-0 form) did not start");
+		}
+		brief_pause();
+	}
 }
 
 /* Text of a conf/ file with its installation paths replaced by this test's (the same substitutions
@@ -587,6 +622,10 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	case SS_IT_SPAWN_FCGI:
 		if (!o->no_songscope)
 			start_spawn_fcgi(s);
+		break;
+	case SS_IT_SPAWN_FCGI_ONE:
+		if (!o->no_songscope)
+			start_spawn_fcgi_one(s);
 		break;
 	case SS_IT_LIGHTTPD_SPAWN:
 	case SS_IT_APACHE_FCGID:

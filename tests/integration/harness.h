@@ -20,6 +20,7 @@ typedef enum ss_it_front {
 	SS_IT_APACHE_PROXY,   /* Apache mod_proxy_fcgi (conf/apache/songscope-proxy-fcgi.conf); songscope's master */
 	SS_IT_APACHE_FCGID,   /* Apache mod_fcgid (conf/apache/songscope-fcgid.conf) spawns the responders */
 	SS_IT_SPAWN_FCGI,     /* spawn-fcgi -n ... -- songscope.fcgi --workers N (fd-0 master), behind nginx */
+	SS_IT_SPAWN_FCGI_ONE, /* spawn-fcgi -n ... -- songscope.fcgi (the fd-0 form: one responder), behind nginx */
 	SS_IT_FRONT_COUNT
 } ss_it_front;
 
@@ -67,7 +68,7 @@ bool ss_it_have_nginx(void);
 bool ss_it_have_front(ss_it_front f);
 
 /* Short name of a front for messages ("nginx", "lighttpd", "lighttpd-bin-path", "apache-proxy-fcgi",
- * "apache-fcgid", "spawn-fcgi"). */
+ * "apache-fcgid", "spawn-fcgi", "spawn-fcgi-fd0"). */
 const char *ss_it_front_name(ss_it_front f);
 
 /* Start everything; aborts the test (ck_abort) on failure with the logs' tails. */
