@@ -1,6 +1,7 @@
 /* The same API checks through every supported deployment: nginx, lighttpd (external socket and bin-path),
  * Apache (mod_proxy_fcgi and mod_fcgid) and spawn-fcgi (songscope's master on fd 0, and the fd-0 form with
- * one responder), each started from its file in conf/ on a free loopback port and stopped afterwards. A front whose web server is not installed is skipped.
+ * one responder), each started from its file in conf/ on a free loopback port and stopped afterwards.
+ * A front whose web server is not installed is skipped.
  * To add a check, write a function taking the running server and add it to `checks` below. */
 #include <check.h>
 #include <math.h>
