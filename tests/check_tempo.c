@@ -245,6 +245,29 @@ START_TEST(test_sine)
 }
 END_TEST
 
+/* A held chord: partials closer than the analysis bandwidth beat against each other; that must not turn
+ * into a tempo. */
+START_TEST(test_chord)
+{
+	static const double roots[] = {110.0, 220.0, 440.0};
+	double sr = 22050.0;
+	size_t n;
+	float *x = alloc_signal(sr, 20.0, &n);
+	double f0 = roots[_i];
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / sr;
+		x[i] = (float)(0.2 * (sin(2.0 * M_PI * f0 * t) + sin(2.0 * M_PI * f0 * 1.26 * t) +
+				      sin(2.0 * M_PI * f0 * 1.498 * t)));
+	}
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_no_pulse(&t);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_noise)
 {
 	size_t n;
@@ -382,6 +405,7 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_meter, 0, 6);
 	tcase_add_test(tc, test_silence);
 	tcase_add_test(tc, test_sine);
+	tcase_add_loop_test(tc, test_chord, 0, 3);
 	tcase_add_test(tc, test_noise);
 	tcase_add_test(tc, test_dc_offset);
 	tcase_add_test(tc, test_clipping);

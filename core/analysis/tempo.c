@@ -15,7 +15,7 @@
 #define TEMPO_BPM_MIN 40.0
 #define TEMPO_BPM_MAX 250.0
 #define TEMPO_GRID_STEP 1.002   /* ratio between neighbouring candidate tempi */
-#define TEMPO_PRIOR_BPM 120.0   /* centre of the log-normal tempo prior */
+#define TEMPO_PRIOR_BPM 130.0   /* centre of the log-normal tempo prior */
 #define TEMPO_PRIOR_OCT 1.0     /* its standard deviation in octaves */
 #define TEMPO_UP_RHO 0.9        /* double the tempo when the off-beats are this strong relative to the beats */
 #define TEMPO_UP_COMB 0.95      /* ... and the doubled tempo's comb salience is at least this fraction */
@@ -24,7 +24,7 @@
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
-#define TEMPO_MIN_CLARITY 0.05  /* below this there is no pulse */
+#define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
 #define TEMPO_MIN_ONSETS 4
 #define TEMPO_TIGHTNESS 100.0
 
@@ -262,7 +262,7 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 			unrel = c;
 	}
 	double m_unrel = clamp01(1.0 - unrel / best_s);
-	if (clarity < TEMPO_MIN_CLARITY) {
+	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
 		free(a.r);
 		ss_onset_free(&on);
 		out->pulse_clarity = clarity;
@@ -346,7 +346,7 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 		reg = m > 0.0 ? clamp01(1.0 - 4.0 * sd / m) : 0.0;
 	}
 	for (size_t i = 0; i < nbf; i++)
-		bt[i] /= fr;
+		bt[i] = fmax(0.0, bt[i] / fr + on.lead);
 
 	free(bf);
 	ss_onset_free(&on);
