@@ -90,15 +90,37 @@ typedef struct hf_src {
 } hf_src;
 
 static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, ss_onset *out, ss_error *err);
+static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err);
 
 int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
+	/* Non-finite samples become silence (a NaN would spread through the resampler's filter blocks). */
+	float *clean = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (isfinite(x[i]))
+			continue;
+		clean = malloc(n * sizeof *clean);
+		if (clean == NULL)
+			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
+		for (size_t j = 0; j < n; j++)
+			clean[j] = isfinite(x[j]) ? x[j] : 0.0f;
+		x = clean;
+		break;
+	}
+	int rc;
 	if (sr <= ONSET_WORK_RATE * 1.05 || n == 0)
-		return onset_at_rate(x, n, sr, NULL, out, err);
+		rc = onset_at_rate(x, n, sr, NULL, out, err);
+	else
+		rc = onset_resampled(x, n, sr, out, err);
+	free(clean);
+	return rc;
+}
 
+static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+{
 	/* Work at about 11 kHz: a 46 ms window then costs a 512-point FFT, and a window of four hops keeps
 	 * the beating of unresolved partials (chords) from aliasing into the frame rate. */
 	double ratio = ONSET_WORK_RATE / sr;
