@@ -13,7 +13,7 @@
 #define ONSET_FMIN 30.0
 #define ONSET_FMAX 11025.0
 #define ONSET_HF_WEIGHT 8.0 /* the band above the working band counts as this many bands */
-#define ONSET_SMOOTH 1
+#define ONSET_RESAMPLE_BLOCK 65536 /* input samples per resampler call */
 #define ONSET_WORK_RATE 11025.0 /* higher rates are resampled to this first */
 #define ONSET_FFT_HOPS 4     /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
 #define ONSET_BLOCK 1024     /* STFT frames computed per block */
@@ -128,9 +128,27 @@ static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, s
 	float *y = malloc(cap * sizeof *y);
 	if (y == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for resampling");
+	/* Streamed in blocks: the one-shot call buffers several times the signal internally. */
 	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
 	soxr_quality_spec_t q = soxr_quality_spec(SOXR_LQ, 0);
-	soxr_error_t se = soxr_oneshot(sr, ONSET_WORK_RATE, 1, x, n, NULL, y, cap, &done, &io, &q, NULL);
+	soxr_error_t se = NULL;
+	soxr_t rs = soxr_create(sr, ONSET_WORK_RATE, 1, &se, &io, &q, NULL);
+	if (rs == NULL || se != NULL) {
+		soxr_delete(rs);
+		free(y);
+		return ss_error_set(err, SS_ERR_INTERNAL, "resampler for onset analysis failed");
+	}
+	size_t pos = 0;
+	while (se == NULL && done < cap) {
+		size_t ilen = n - pos < ONSET_RESAMPLE_BLOCK ? n - pos : ONSET_RESAMPLE_BLOCK;
+		size_t idone = 0, odone = 0;
+		se = soxr_process(rs, pos < n ? x + pos : NULL, ilen, &idone, y + done, cap - done, &odone);
+		pos += idone;
+		done += odone;
+		if (pos >= n && idone == 0 && odone == 0)
+			break;
+	}
+	soxr_delete(rs);
 	if (se != NULL) {
 		free(y);
 		return ss_error_set(err, SS_ERR_INTERNAL, "resampling for onset analysis failed");
@@ -244,7 +262,7 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	/* Smooth each band over time with binomial weights (1 4 6 4 1)/16: this removes the fast beating of
 	 * unresolved partials (a low chord), whose rectified log flux would otherwise show slow periodicities,
 	 * and keeps onsets (a rise stays a rise). */
-	if (ONSET_SMOOTH && n_frames >= 5) {
+	if (n_frames >= 5) {
 		float *row = flux; /* scratch */
 		for (size_t b = 0; b < nb; b++) {
 			for (size_t t = 0; t < n_frames; t++) {
