@@ -326,6 +326,7 @@ START_TEST(test_noise)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
 	assert_sane(&t);
 	ck_assert_msg(t.confidence < 0.3, "confidence %.2f for white noise", t.confidence);
+	ck_assert_msg(t.onset_density < 5.0, "%.1f onsets/s in white noise", t.onset_density);
 	ss_tempo_free(&t);
 	free(x);
 }

@@ -14,6 +14,7 @@
 #define ONSET_FMAX 11025.0
 #define ONSET_HF_WEIGHT 8.0 /* the band above the working band counts as this many bands */
 #define ONSET_RESAMPLE_BLOCK 65536 /* input samples per resampler call */
+#define ONSET_PEAK_FLOOR 0.03 /* an onset peak is at least this high (about the 95th percentile of white noise) */
 #define ONSET_WORK_RATE 11025.0 /* higher rates are resampled to this first */
 #define ONSET_FFT_HOPS 4     /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
 #define ONSET_BLOCK 1024     /* STFT frames computed per block */
@@ -370,7 +371,7 @@ size_t ss_onset_count(const ss_onset *o)
 	int have_last = 0;
 	for (size_t t = 1; t + 1 < n; t++) {
 		double v = o->novelty[t];
-		if (v < mean + 0.5 * sd)
+		if (v < mean + 0.5 * sd || v < ONSET_PEAK_FLOOR)
 			continue;
 		size_t a = t > r ? t - r : 0, b = t + r < n ? t + r : n - 1;
 		int is_max = 1;
