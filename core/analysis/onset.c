@@ -1,3 +1,6 @@
+/* Onset novelty: mel-band energies from the shared STFT (46 ms window, ~86 frames/s, input above 11.6 kHz
+ * resampled to 11025 Hz first, plus one band for 5.5-11 kHz from the full-rate signal), smoothed over time,
+ * log-compressed, half-wave rectified flux averaged over bands, minus its local mean. */
 #include "core/analysis/onset.h"
 
 #include <math.h>
@@ -8,18 +11,18 @@
 
 #include "core/analysis/stft.h"
 
-#define ONSET_FRAME_RATE 86.1328125 /* 22050 / 256 */
-#define ONSET_BANDS 40
-#define ONSET_FMIN 30.0
-#define ONSET_FMAX 11025.0
-#define ONSET_HF_WEIGHT 8.0 /* the band above the working band counts as this many bands */
-#define ONSET_RESAMPLE_BLOCK 65536 /* input samples per resampler call */
-#define ONSET_PEAK_FLOOR 0.03 /* an onset peak is at least this high (about the 95th percentile of white noise) */
-#define ONSET_WORK_RATE 11025.0 /* higher rates are resampled to this first */
-#define ONSET_FFT_HOPS 4     /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
-#define ONSET_BLOCK 1024     /* STFT frames computed per block */
-#define ONSET_GAMMA 1000.0   /* log compression: log(1 + gamma * E / mean E) */
-#define ONSET_MEAN_SEC 0.6   /* local mean window */
+#define ONSET_FRAME_RATE 86.1328125  /* frames per second (22050 / 256) */
+#define ONSET_BANDS 40               /* mel bands */
+#define ONSET_FMIN 30.0              /* lowest band edge, Hz */
+#define ONSET_FMAX 11025.0           /* highest band edge, Hz (or the Nyquist frequency) */
+#define ONSET_WORK_RATE 11025.0      /* higher rates are resampled to this first */
+#define ONSET_HF_WEIGHT 8.0          /* the band above the working band counts as this many bands */
+#define ONSET_FFT_HOPS 4             /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
+#define ONSET_BLOCK 1024             /* STFT frames computed per block */
+#define ONSET_RESAMPLE_BLOCK 65536   /* input samples per resampler call */
+#define ONSET_GAMMA 1000.0           /* log compression: log(1 + gamma * E / mean E) */
+#define ONSET_MEAN_SEC 0.6           /* local mean window, s */
+#define ONSET_PEAK_FLOOR 0.03        /* an onset peak is at least this high (~95th percentile of white noise) */
 
 static double hz_to_mel(double f)
 {
