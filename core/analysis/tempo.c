@@ -248,8 +248,9 @@ static double refine_period(const acf *a, double period)
 }
 
 /* Least-squares line through the beat frames bt[] against their beat numbers (counted in periods from
- * the first, so a skipped beat does not bias it). Returns its slope when it is close to `period` and the
- * beats sit near the line, else `period`. */
+ * the first, so a skipped beat does not bias it). Returns its slope when it is within 2 % of `period` and
+ * the rms distance of the beats from the line is below TEMPO_FIT_RES periods, else `period` (the
+ * autocorrelation estimate is the more robust one for irregular beat tracks). */
 static double fit_period(const double *bt, size_t nb, double period)
 {
 	if (nb < 8)
