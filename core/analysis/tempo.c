@@ -168,10 +168,18 @@ static int novelty_acf(const float *nov, size_t n, double fr, size_t len, acf *a
 	for (size_t t = 0; t < n; t++)
 		z[t] -= mean;
 	for (size_t l = 0; l <= len; l++) {
-		double s = 0.0;
-		for (size_t t = 0; t + l < n; t++)
-			s += z[t] * z[t + l];
-		r[l] = s / (double)(n - l);
+		/* four partial sums: the loop is bound by the latency of the additions otherwise */
+		double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+		size_t m = n - l, t = 0;
+		for (; t + 4 <= m; t += 4) {
+			s0 += z[t] * z[t + l];
+			s1 += z[t + 1] * z[t + 1 + l];
+			s2 += z[t + 2] * z[t + 2 + l];
+			s3 += z[t + 3] * z[t + 3 + l];
+		}
+		for (; t < m; t++)
+			s0 += z[t] * z[t + l];
+		r[l] = (s0 + s1 + s2 + s3) / (double)m;
 	}
 	free(z);
 	if (!(r[0] > 0.0)) {
@@ -350,11 +358,15 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for tempo analysis");
 
-	/* Silence (below -100 dBFS RMS) has no pulse. */
-	double e = 0.0;
-	for (size_t i = 0; i < n; i++)
-		if (isfinite(x[i]))
-			e += (double)x[i] * x[i];
+	/* Silence (below -100 dBFS RMS) has no pulse. Four partial sums, as in novelty_acf. */
+	double e4[4] = {0.0, 0.0, 0.0, 0.0};
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4)
+		for (size_t k = 0; k < 4; k++)
+			e4[k] += isfinite(x[i + k]) ? (double)x[i + k] * x[i + k] : 0.0;
+	for (; i < n; i++)
+		e4[0] += isfinite(x[i]) ? (double)x[i] * x[i] : 0.0;
+	double e = e4[0] + e4[1] + e4[2] + e4[3];
 	if (n == 0 || e / (double)n < 1e-10)
 		return 0;
 
