@@ -23,6 +23,7 @@
 #define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
+#define TEMPO_TIE 0.1           /* candidates within this fraction of the best score are near-ties */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
@@ -193,6 +194,30 @@ static int novelty_acf(const float *nov, size_t n, double fr, size_t len, acf *a
 	return 0;
 }
 
+/* Mean novelty (max over +-1 frame) on the best-aligned pulse train of the given period. */
+static double pulse_strength(const float *v, size_t n, double period)
+{
+	double best = 0.0;
+	size_t steps = (size_t)ceil(period);
+	for (size_t ph = 0; ph < steps; ph++) {
+		double on = 0.0;
+		size_t cnt = 0;
+		for (double at = (double)ph; at + 1.0 < (double)n; at += period) {
+			size_t i = (size_t)lround(at);
+			double a = v[i];
+			if (i > 0 && v[i - 1] > a)
+				a = v[i - 1];
+			if (i + 1 < n && v[i + 1] > a)
+				a = v[i + 1];
+			on += a;
+			cnt++;
+		}
+		if (cnt > 0 && on / (double)cnt > best)
+			best = on / (double)cnt;
+	}
+	return best;
+}
+
 /* The tempo with the best prior-weighted salience (its score in *score), doubled when the off-beats are as
  * strong as the beats. NaN when nothing is periodic. */
 static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, double *score)
@@ -205,6 +230,35 @@ static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, 
 			best_s = s;
 			best_bpm = b;
 		}
+	}
+	/* Near-ties with a 2:3, 3:2, 3:4 or 4:3 relative (the prior cannot judge those) go to the tempo whose
+	 * pulse train hits the stronger onsets. */
+	if (best_s > 0.0) {
+		static const double rr[] = {2.0 / 3.0, 1.5, 0.75, 4.0 / 3.0};
+		double cur = pulse_strength(nov, n, 60.0 * fr / best_bpm), pick = best_bpm, pick_s = best_s;
+		for (size_t i = 0; i < sizeof rr / sizeof rr[0]; i++) {
+			double bs = 0.0, bb = 0.0;
+			for (double f = 0.98; f <= 1.0201; f += 0.002) {
+				double b = best_bpm * rr[i] * f;
+				if (b < TEMPO_BPM_MIN || b > TEMPO_BPM_MAX)
+					continue;
+				double c = salience(a, 60.0 * fr / b) * prior(b);
+				if (c > bs) {
+					bs = c;
+					bb = b;
+				}
+			}
+			if (bs < (1.0 - TEMPO_TIE) * best_s)
+				continue;
+			double st = pulse_strength(nov, n, 60.0 * fr / bb);
+			if (st > cur) {
+				cur = st;
+				pick = bb;
+				pick_s = bs;
+			}
+		}
+		best_bpm = pick;
+		best_s = pick_s;
 	}
 	*score = best_s;
 	if (!(best_s > 0.0))
