@@ -1,7 +1,9 @@
 /* Tempo: periodicity of the onset novelty (autocorrelation read through a comb over the first harmonics of
- * each candidate period), weighted by a log-normal tempo prior; the tempo is doubled when the off-beats are
- * as strong as the beats; the period is refined to sub-frame precision over many harmonics and then by a
- * line fit through the beats tracked by dynamic programming. */
+ * each candidate period, plus a share of the neighbouring metrical levels), weighted by a log-normal tempo
+ * prior; near-ties with a 3:2 or 4:3 relative go to the stronger pulse train, and the tempo is doubled when
+ * the off-beats are as strong as the beats. The period is refined to sub-frame precision over every
+ * harmonic of the autocorrelation and then by a line fit through the beats tracked by dynamic programming
+ * (beats.c); the metre comes from beat-synchronous accents (meter.c). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
