@@ -397,9 +397,10 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 
 	out->bpm = 60.0 * on->frame_rate / period;
 	out->pulse_clarity = clarity;
-	/* Confidence: a strong pulse that stands out from unrelated tempi. (The margin over the octave
-	 * alternatives was measured too; it does not predict which estimates are right.) */
-	out->confidence = sqrt(clamp01(clarity / 0.8) * clamp01(margin / 0.5));
+	/* Confidence: a strong pulse that stands out from unrelated tempi; a reported tempo keeps at least a
+	 * little confidence even when an unrelated tempo scores as well (0 means no pulse). (The margin over
+	 * the octave alternatives was measured too; it does not predict which estimates are right.) */
+	out->confidence = sqrt(clamp01(clarity / 0.8) * (0.1 + 0.9 * clamp01(margin / 0.5)));
 	out->beats = bt;
 	out->n_beats = nbf;
 	out->beats_per_bar = bpb;
