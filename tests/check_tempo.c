@@ -165,6 +165,8 @@ START_TEST(test_click_tempo)
 	ck_assert_msg(t.confidence > 0.5, "%.0f Hz, %.1f BPM: confidence %.2f", sr, bpm, t.confidence);
 	ck_assert_msg(t.pulse_clarity > 0.5, "pulse clarity %.2f", t.pulse_clarity);
 	ck_assert_msg(t.beat_regularity > 0.9, "regularity %.2f", t.beat_regularity);
+	ck_assert_msg(t.beats_per_bar == 4, "identical clicks at %.0f Hz, %.1f BPM: %d beats per bar", sr, bpm,
+		      t.beats_per_bar);
 
 	/* Beats: one per click, each within 30 ms of a click. */
 	double period = 60.0 / bpm, expect = floor((20.0 - 0.05) / period) + 1.0;
