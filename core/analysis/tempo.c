@@ -1,10 +1,10 @@
-/* Tempo: periodicity of the onset novelty (autocorrelation read through a comb over the first harmonics of
- * each candidate period, plus a share of the neighbouring metrical levels and of the low-band (bass, kick)
- * flux's own comb), weighted by a log-normal tempo
- * prior; near-ties with a 3:2 or 4:3 relative go to the stronger pulse train, and the tempo is doubled when
- * the off-beats are as strong as the beats. The period is refined to sub-frame precision over every
- * harmonic of the autocorrelation and then by a line fit through the beats tracked by dynamic programming
- * (beats.c); the metre comes from beat-synchronous accents (meter.c). */
+/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first
+ * harmonics of each candidate period, plus a share of the neighbouring metrical levels and of the comb of
+ * the low-band (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3
+ * relative go to the stronger pulse train, and the tempo is doubled when the off-beats are as strong as
+ * the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
+ * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
+ * beat-synchronous accents (meter.c). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
