@@ -181,9 +181,32 @@ int ss_req_parse_content_length(const char *s, unsigned long long *out)
 int ss_req_read_body(ss_request *r, size_t cap, ss_buf *out, ss_error *err)
 {
 	unsigned long long want;
+	const char *cl = ss_req_param(r, "CONTENT_LENGTH");
 
 	ss_buf_reset(out);
-	if (ss_req_parse_content_length(ss_req_param(r, "CONTENT_LENGTH"), &want) != 0)
+	if (cl == NULL || cl[0] == '\0') {
+		/* No length (a web server passing a chunked body through): read to the end of the stream, at
+		 * most cap bytes. */
+		out->limit = cap;
+		for (;;) {
+			if (out->len == cap) {
+				char probe;
+				if (FCGX_GetStr(&probe, 1, r->fcgx->in) > 0)
+					return ss_error_set(err, SS_ERR_TOO_LARGE,
+							    "Request body exceeds the limit of %zu bytes.", cap);
+				return 0;
+			}
+			size_t chunk = cap - out->len < BODY_CHUNK ? cap - out->len : BODY_CHUNK;
+			if (ss_buf_reserve(out, chunk) != 0)
+				return ss_error_set(err, SS_ERR_NOMEM, "Out of memory reading the request body.");
+			int got = FCGX_GetStr(out->data + out->len, (int)chunk, r->fcgx->in);
+			if (got <= 0)
+				return 0;
+			out->len += (size_t)got;
+			out->data[out->len] = '\0';
+		}
+	}
+	if (ss_req_parse_content_length(cl, &want) != 0)
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "Content-Length is not a valid number.");
 	if (want > cap)
 		return ss_error_set(err, SS_ERR_TOO_LARGE, "Request body of %llu bytes exceeds the limit of %zu bytes.",

@@ -74,9 +74,10 @@ int ss_query_get(const char *query, const char *name, char *out, size_t outlen);
 /* Parse a CONTENT_LENGTH value strictly: NULL or "" → 0; digits only otherwise. Returns 0 or -1. */
 int ss_req_parse_content_length(const char *s, unsigned long long *out);
 
-/* Read the whole body into out (reset first). Fails with SS_ERR_BAD_REQUEST for a malformed
- * CONTENT_LENGTH or a body shorter than it, SS_ERR_TOO_LARGE (before reading anything) when it exceeds
- * `cap` bytes, SS_ERR_NOMEM. Reads in fixed chunks; memory grows only with bytes actually received. */
+/* Read the whole body into out (reset first). With a CONTENT_LENGTH: fails with SS_ERR_BAD_REQUEST when it
+ * is malformed or the body is shorter, SS_ERR_TOO_LARGE (before reading anything) when it exceeds `cap`.
+ * Without one (absent or empty): reads to the end of the stream, SS_ERR_TOO_LARGE past `cap` bytes.
+ * SS_ERR_NOMEM. Reads in fixed chunks; memory grows only with bytes actually received. */
 int ss_req_read_body(ss_request *r, size_t cap, ss_buf *out, ss_error *err);
 
 #endif

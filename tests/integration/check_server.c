@@ -300,6 +300,11 @@ START_TEST(request_bodies_are_bounded_and_exact)
 	raw_upload(&s, "100", "0123456789", 10, 400, "\"bad_request\"", "10 of 100");
 	/* An empty upload is a 400 too. */
 	raw_upload(&s, "0", NULL, 0, 400, "\"bad_request\"", NULL);
+	/* Without a length the body is read to its end, up to the cap. */
+	static char big[65537];
+	memset(big, 'x', sizeof big);
+	raw_upload(&s, "", big, sizeof big, 413, "\"payload_too_large\"", NULL);
+	raw_upload(&s, "", big, 1000, 415, "\"unsupported_media_type\"", NULL);
 	/* The responder is still healthy afterwards. */
 	ss_it_resp r;
 	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
