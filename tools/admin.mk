@@ -2,4 +2,3 @@
 bin_PROGRAMS += tools/songscope-admin
 tools_songscope_admin_SOURCES = tools/songscope-admin.c
 tools_songscope_admin_LDADD = $(CORE_LIBS)
-EXTRA_DIST += tools/bench-auth.sh
