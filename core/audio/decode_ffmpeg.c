@@ -243,8 +243,11 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "not a decodable MP4/M4A or AAC file");
 		goto out;
 	}
-	if (avformat_find_stream_info(fmt, NULL) < 0) {
-		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/AAC stream is corrupt or truncated");
+	/* No avformat_find_stream_info: the mov and aac demuxers know the codec from the headers, the decoder
+	 * reads its own configuration, and the sink takes rate and channels from the first decoded frame. Probing
+	 * would decode and buffer packets a second time (time and megabytes for nothing). */
+	if (fmt->nb_streams == 0) {
+		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/AAC file holds no stream");
 		goto out;
 	}
 	int si = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
