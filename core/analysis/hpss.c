@@ -18,32 +18,45 @@ static size_t reflect(long i, size_t n)
 	}
 }
 
-/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. */
-static void window_replace(float *win, size_t w, float old, float nw)
+/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. Positions are found by
+ * counting (branch-free, vectorisable) rather than by searching; then one memmove. */
+static inline void window_replace(float *win, size_t w, float old, float nw)
 {
-	/* locate old (binary search; the value is present) */
-	size_t lo = 0, hi = w;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (win[mid] < old)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t i = 0, k = 0;
+	for (size_t j = 0; j < w; j++) {
+		i += win[j] < old;
+		k += win[j] < nw;
 	}
-	size_t pos = lo < w ? lo : w - 1;
-	/* shift toward where nw belongs */
-	if (nw > old) {
-		while (pos + 1 < w && win[pos + 1] < nw) {
-			win[pos] = win[pos + 1];
-			pos++;
-		}
+	/* win[i] == old. nw > old: k counts old too, so k >= i + 1 and nw lands at k - 1 after removal.
+	 * nw <= old: k <= i and nw lands at k. */
+	if (k > i) {
+		memmove(win + i, win + i + 1, (k - 1 - i) * sizeof *win);
+		win[k - 1] = nw;
 	} else {
-		while (pos > 0 && win[pos - 1] > nw) {
-			win[pos] = win[pos - 1];
-			pos--;
-		}
+		memmove(win + k + 1, win + k, (i - k) * sizeof *win);
+		win[k] = nw;
 	}
-	win[pos] = nw;
+}
+
+/* The two kernel sizes the pipeline uses, with the loop bounds known to the compiler. */
+static void window_replace_17(float *win, float old, float nw)
+{
+	window_replace(win, 17, old, nw);
+}
+
+static void window_replace_9(float *win, float old, float nw)
+{
+	window_replace(win, 9, old, nw);
+}
+
+static void window_replace_any(float *win, size_t w, float old, float nw)
+{
+	if (w == 17)
+		window_replace_17(win, old, nw);
+	else if (w == 9)
+		window_replace_9(win, old, nw);
+	else
+		window_replace(win, w, old, nw);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -80,7 +93,7 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 			const float *old_row = mag + reflect((long)t - 1 - (long)th, nf) * nb;
 			const float *new_row = mag + reflect((long)t + (long)th, nf) * nb;
 			for (size_t k = 0; k < nb; k++)
-				window_replace(wins + k * tw, tw, old_row[k], new_row[k]);
+				window_replace_any(wins + k * tw, tw, old_row[k], new_row[k]);
 		}
 		if (active != NULL && !active[t * active_step])
 			continue;
@@ -93,7 +106,7 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 		qsort(fwin, fw, sizeof *fwin, cmp_float);
 		for (size_t k = 0; k < nb; k++) {
 			if (k > 0)
-				window_replace(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
+				window_replace_any(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
 					       row[reflect((long)k + (long)fh, nb)]);
 			double h = hrow[k], p = fwin[fh], x = row[k];
 			double h2 = h * h, p2 = p * p, x2 = x * x;
