@@ -89,10 +89,10 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for analysis");
 	ss_frame_stats fs;
 	ss_frame_stats_compute(a->x, a->n, DESC_NFFT, DESC_HOP, active, &fs);
-	if (fs.max_rms_dbfs < SS_SILENT_CLIP_DBFS || fs.n_active == 0) {
+	if (fs.n_active == 0) {
 		free(active);
-		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is silent (no frame above %.0f dBFS)",
-				    fs.n_active == 0 ? SS_SILENCE_DBFS : SS_SILENT_CLIP_DBFS);
+		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is silent (no 46 ms frame above %.0f dBFS RMS)",
+				    SS_SILENCE_DBFS);
 	}
 
 	ss_tempo tempo;
