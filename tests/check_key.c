@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/analysis/key.h"
+#include "core/analysis/key_profiles.h"
+#include "core/analysis/stft.h"
+#include "core/analysis/tuning.h"
 
 /* Semitone offsets from the tonic of the chords I-IV-V-I (major) or i-iv-V-i (minor, harmonic V). */
 static const int major_chords[4][3] = {{0, 4, 7}, {5, 9, 0}, {7, 11, 2}, {0, 4, 7}};
@@ -87,21 +90,32 @@ static void check_key_at(int tonic, int mode, double cents, double sr, double se
 	/* The tonic sounds in three of four chords; the tritone never does. */
 	ck_assert_msg(k.chroma[tonic] > 0.6, "tonic chroma %g", k.chroma[tonic]);
 	ck_assert_msg(k.chroma[(tonic + 6) % 12] < 0.5 * k.chroma[tonic], "tritone chroma %g", k.chroma[(tonic + 6) % 12]);
+	/* Neither does the semitone above the tonic: detuned energy must not leak into it. */
+	ck_assert_msg(k.chroma[(tonic + 1) % 12] < 0.5 * k.chroma[tonic], "chroma above tonic %g",
+		      k.chroma[(tonic + 1) % 12]);
 }
 
-/* All 24 keys at 22050 Hz, alternately 30 cents sharp and flat. */
+/* All 24 keys at 22050 Hz, each 30 cents sharp and 30 cents flat. */
 START_TEST(all_keys_detuned)
 {
-	int tonic = _i % 12, mode = _i / 12;
-	check_key_at(tonic, mode, (_i % 2) ? -30.0 : 30.0, 22050.0, 6.0);
+	int tonic = _i % 12, mode = (_i / 12) % 2;
+	check_key_at(tonic, mode, _i < 24 ? 30.0 : -30.0, 22050.0, 6.0);
+}
+END_TEST
+
+/* Nearly a quarter tone off: only a tuned chroma keeps the notes in their semitones. */
+START_TEST(quarter_tone_detuned)
+{
+	check_key_at((_i * 7) % 12, _i % 2, (_i % 2) ? 45.0 : -45.0, 22050.0, 6.0);
 }
 END_TEST
 
 /* Other sample rates, including the minimum of 8000 Hz. */
 START_TEST(sample_rates)
 {
-	static const double rates[] = {8000.0, 16000.0, 44100.0, 48000.0};
-	double sr = rates[_i % 4];
+	/* 6000 Hz is below the required minimum but takes the path without resampling. */
+	static const double rates[] = {8000.0, 16000.0, 44100.0, 48000.0, 6000.0};
+	double sr = rates[_i % 5];
 	check_key_at((_i * 5) % 12, _i % 2, (_i % 3 - 1) * 30.0, sr, 6.0);
 }
 END_TEST
@@ -147,10 +161,11 @@ static void white_noise(float *x, size_t n, double a, uint32_t seed)
 
 START_TEST(white_noise_low_confidence)
 {
-	size_t n = 10 * 22050;
+	static const double seconds[] = {3.0, 10.0, 30.0};
+	size_t n = (size_t)(seconds[_i] * 22050);
 	float *x = malloc(n * sizeof *x);
 	ck_assert_ptr_nonnull(x);
-	white_noise(x, n, 0.5, 12345u);
+	white_noise(x, n, 0.5, 12345u + (uint32_t)_i);
 	ss_key k;
 	ss_error err;
 	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
@@ -235,19 +250,109 @@ START_TEST(deterministic_and_profiles)
 }
 END_TEST
 
+/* Tiny and poisoned input: no crash, no NaN out. */
+START_TEST(degenerate_input)
+{
+	ss_key k;
+	ss_error err;
+	float tiny[100];
+	for (int i = 0; i < 100; i++)
+		tiny[i] = (float)sin(0.1 * i);
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(ss_key_analyze(tiny, 1, 8000.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+
+	double sr = 22050.0;
+	size_t n = (size_t)(6.0 * sr);
+	float *x = progression(4, 0, 0.0, sr, 6.0, 0.5);
+	x[1000] = NAN;
+	x[50000] = INFINITY;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, 4); /* the clean frames still tell the key */
+	ck_assert_int_eq(k.mode, 0);
+	free(x);
+
+	/* A DC offset only sounds at its two edges: no key. */
+	float *dc = malloc(n * sizeof *dc);
+	ck_assert_ptr_nonnull(dc);
+	for (size_t i = 0; i < n; i++)
+		dc[i] = 0.5f;
+	ck_assert_int_eq(ss_key_analyze(dc, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	assert_finite(&k);
+	ck_assert_int_eq(k.key_index, -1);
+	ck_assert_double_eq(k.confidence, 0.0);
+	free(dc);
+
+	/* A sample rate that is not a number is an error, not a NaN result. */
+	ck_assert_int_eq(ss_key_analyze(tiny, 100, NAN, SS_KEY_PROFILE_DEFAULT, &k, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+}
+END_TEST
+
+/* The pieces on their own: a profile correlates perfectly with its own key, tuning reads a known offset. */
+START_TEST(profiles_and_tuning_units)
+{
+	for (int p = 0; p < SS_KEY_PROFILE_COUNT; p++) {
+		const double *major, *minor;
+		ck_assert_int_eq(ss_key_profile_tables((ss_key_profile_id)p, &major, &minor), 0);
+		double chroma[12], scores[SS_KEY_PROFILE_KEYS];
+		for (int i = 0; i < 12; i++)
+			chroma[(i + 5) % 12] = minor[i]; /* F minor */
+		ck_assert_int_eq(ss_key_profile_correlate((ss_key_profile_id)p, chroma, scores), 0);
+		ck_assert_double_eq_tol(scores[12 + 5], 1.0, 1e-12);
+		for (int k = 0; k < SS_KEY_PROFILE_KEYS; k++)
+			ck_assert(k == 12 + 5 || scores[k] < 0.999);
+		for (int i = 0; i < 12; i++)
+			chroma[(i + 10) % 12] = major[i]; /* Bb major */
+		ck_assert_int_eq(ss_key_profile_correlate((ss_key_profile_id)p, chroma, scores), 0);
+		ck_assert_double_eq_tol(scores[10], 1.0, 1e-12);
+		for (int i = 0; i < 12; i++)
+			chroma[i] = 1.0; /* flat: no key */
+		ck_assert_int_eq(ss_key_profile_correlate((ss_key_profile_id)p, chroma, scores), 0);
+		ck_assert_double_eq(scores[0], 0.0);
+	}
+	const double *major, *minor;
+	ck_assert_int_eq(ss_key_profile_tables(SS_KEY_PROFILE_COUNT, &major, &minor), -1);
+
+	/* An A tuned to 445 Hz (+19.6 cents) with its harmonics, one frame of a 4096-point spectrum at 5512.5 Hz. */
+	size_t n_fft = 4096;
+	double sr = 5512.5;
+	float *x = calloc(2 * n_fft, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	add_tone(x, 2 * n_fft, sr, 445.0, 0.5);
+	ss_spectrogram sg;
+	ss_error err;
+	/* Frame 1 is centred on sample n_fft: its whole window lies inside the tone. */
+	ck_assert_int_eq(ss_stft_magnitude(x, 2 * n_fft, sr, n_fft, n_fft, &sg, &err), 0);
+	free(x);
+	ss_tuning tu;
+	ss_tuning_init(&tu);
+	ck_assert_double_eq(ss_tuning_cents(&tu), 0.0);
+	ss_tuning_add_frame(&tu, sg.mag + 1 * sg.n_bins, sg.n_bins, sr / (double)n_fft, 100.0, 2000.0);
+	ss_spectrogram_free(&sg);
+	double expect = 1200.0 * log2(445.0 / 440.0);
+	ck_assert_msg(fabs(ss_tuning_cents(&tu) - expect) < 1.0, "tuning %g, expected %g", ss_tuning_cents(&tu), expect);
+}
+END_TEST
+
 static Suite *key_suite(void)
 {
 	Suite *s = suite_create("key");
 	TCase *tc = tcase_create("key");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, all_keys_detuned, 0, 24);
-	tcase_add_loop_test(tc, sample_rates, 0, 8);
+	tcase_add_loop_test(tc, all_keys_detuned, 0, 48);
+	tcase_add_loop_test(tc, sample_rates, 0, 10);
+	tcase_add_loop_test(tc, quarter_tone_detuned, 0, 4);
 	tcase_add_test(tc, short_input);
 	tcase_add_test(tc, silence);
-	tcase_add_test(tc, white_noise_low_confidence);
+	tcase_add_loop_test(tc, white_noise_low_confidence, 0, 3);
 	tcase_add_test(tc, single_sine);
 	tcase_add_test(tc, long_input_blocks);
 	tcase_add_test(tc, deterministic_and_profiles);
+	tcase_add_test(tc, degenerate_input);
+	tcase_add_test(tc, profiles_and_tuning_units);
 	suite_add_tcase(s, tc);
 	return s;
 }

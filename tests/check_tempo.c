@@ -99,6 +99,30 @@ static float *accents(double sr, double bpm, int meter, double seconds, size_t *
 	return x;
 }
 
+/* Oom-pah-pah (or oom-pah in 4): a low bass note on beat 1, a mid-register chord on the other beats; the
+ * harmony moves every bar. No level accents: the metre shows in timbre and harmony only. */
+static float *oompah(double sr, double bpm, int meter, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	static const double roots[] = {98.0, 130.8, 110.0, 146.8};
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		size_t start = (size_t)llround(at), len = (size_t)(0.9 * period);
+		double root = roots[(beat / (size_t)meter) % 4];
+		for (size_t i = 0; i < len && start + i < *n; i++) {
+			double t = (double)i / sr, env = (1.0 - exp(-t * 300.0)) * exp(-t * 6.0), v;
+			if (beat % (size_t)meter == 0)
+				v = 0.5 * sin(2.0 * M_PI * root * t);
+			else
+				v = 0.15 * (sin(2.0 * M_PI * root * 4.0 * t) + sin(2.0 * M_PI * root * 5.04 * t) +
+					    sin(2.0 * M_PI * root * 6.0 * t));
+			x[start + i] += (float)(env * v);
+		}
+	}
+	return x;
+}
+
 static double rel_err(double got, double want)
 {
 	return fabs(got - want) / want;
@@ -170,6 +194,7 @@ START_TEST(test_rock_tempo)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, bpms[_i]) < 0.005, "%.1f BPM: got %.3f", bpms[_i], t.bpm);
+	ck_assert_msg(t.beats_per_bar == 4, "%.1f BPM backbeat: %d beats per bar", bpms[_i], t.beats_per_bar);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -198,6 +223,27 @@ START_TEST(test_meter)
 	} cases[] = {{90.0, 3}, {120.0, 3}, {150.0, 3}, {90.0, 4}, {120.0, 4}, {150.0, 4}};
 	size_t n;
 	float *x = accents(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "%.0f BPM in %d: got %.2f", cases[_i].bpm,
+		      cases[_i].meter, t.bpm);
+	ck_assert_msg(t.beats_per_bar == cases[_i].meter, "%.0f BPM in %d: got %d beats per bar", cases[_i].bpm,
+		      cases[_i].meter, t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_meter_oompah)
+{
+	static const struct {
+		double bpm;
+		int meter;
+	} cases[] = {{100.0, 3}, {140.0, 3}, {100.0, 4}, {140.0, 4}};
+	size_t n;
+	float *x = oompah(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
 	ss_tempo t;
 	ss_error err;
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
@@ -240,6 +286,29 @@ START_TEST(test_sine)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
 	assert_no_pulse(&t);
 	ck_assert_msg(t.onset_density < 0.5, "onset density %.2f for a steady tone", t.onset_density);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A held chord: partials closer than the analysis bandwidth beat against each other; that must not turn
+ * into a tempo. */
+START_TEST(test_chord)
+{
+	static const double roots[] = {110.0, 220.0, 440.0};
+	double sr = 22050.0;
+	size_t n;
+	float *x = alloc_signal(sr, 20.0, &n);
+	double f0 = roots[_i];
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / sr;
+		x[i] = (float)(0.2 * (sin(2.0 * M_PI * f0 * t) + sin(2.0 * M_PI * f0 * 1.26 * t) +
+				      sin(2.0 * M_PI * f0 * 1.498 * t)));
+	}
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_no_pulse(&t);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -298,6 +367,24 @@ START_TEST(test_clipping)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, 132.0) < 0.005, "got %.3f when clipped", t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A few non-finite samples (a broken decoder) must not poison the result. */
+START_TEST(test_non_finite)
+{
+	size_t n;
+	float *x = click_track(22050.0, 104.0, 20.0, &n);
+	x[1000] = NAN;
+	x[n / 2] = INFINITY;
+	x[n / 2 + 7] = -INFINITY;
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, 104.0) < 0.005, "got %.3f with NaN/Inf samples", t.bpm);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -380,11 +467,14 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_rock_tempo, 0, 4);
 	tcase_add_loop_test(tc, test_precision, 0, 3);
 	tcase_add_loop_test(tc, test_meter, 0, 6);
+	tcase_add_loop_test(tc, test_meter_oompah, 0, 4);
 	tcase_add_test(tc, test_silence);
 	tcase_add_test(tc, test_sine);
+	tcase_add_loop_test(tc, test_chord, 0, 3);
 	tcase_add_test(tc, test_noise);
 	tcase_add_test(tc, test_dc_offset);
 	tcase_add_test(tc, test_clipping);
+	tcase_add_test(tc, test_non_finite);
 	tcase_add_test(tc, test_short);
 	tcase_add_test(tc, test_long);
 	tcase_add_test(tc, test_deterministic_and_free);

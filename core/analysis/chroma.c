@@ -4,6 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Chosen on labelled clips (whole clips and 5 s excerpts, all three key profiles), one factor at a time:
+ * * range C2-B6: starting anywhere from E1 to G2 or stopping anywhere from B5 to D#7 moved the mean
+ *   margin by less than 0.01, so the range sits in the middle of that plateau;
+ * * the strongest bin per semitone beat the sum of bins (a sum favours wide high semitones, and makes
+ *   white noise look like a rising chroma);
+ * * removing harmonics 3/5/6 was the largest single gain (fifth and major-third ghosts of every note
+ *   pushed keys to the dominant and to major); 0.2-0.6 are alike;
+ * * log compression with gamma 30-300 beat none; whitening over +-2..6 semitones beat none;
+ * * bass weight 0.5-2 made no consistent difference, so bass and treble weigh the same. */
 void ss_chroma_params_default(ss_chroma_params *p)
 {
 	p->midi_lo = 36;     /* C2, 65 Hz */
@@ -13,7 +22,7 @@ void ss_chroma_params_default(ss_chroma_params *p)
 	p->use_max = 1;
 	p->power = 1;
 	p->log_gamma = 100.0;
-	p->whiten_half = 0;
+	p->whiten_half = 3;
 	p->harmonics = 0.3;
 }
 
@@ -26,7 +35,8 @@ int ss_chroma_map_init(ss_chroma_map *m, size_t n_bins, double bin_hz, double tu
 		       const ss_chroma_params *p, ss_error *err)
 {
 	memset(m, 0, sizeof *m);
-	if (p->midi_lo < 0 || p->midi_hi < p->midi_lo || p->midi_hi - p->midi_lo + 1 > SS_CHROMA_MAX_SEMITONES || n_bins < 2 || !(bin_hz > 0.0))
+	if (p->midi_lo < 0 || p->midi_hi < p->midi_lo || p->midi_hi - p->midi_lo + 1 > SS_CHROMA_MAX_SEMITONES ||
+	    n_bins < 2 || !(bin_hz > 0.0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad chroma parameters");
 	m->p = *p;
 	double shift = tuning_cents / 100.0;
@@ -54,7 +64,8 @@ int ss_chroma_map_init(ss_chroma_map *m, size_t n_bins, double bin_hz, double tu
 	m->semitone = malloc(nb * sizeof *m->semitone);
 	m->weight = malloc(nb * sizeof *m->weight);
 	m->work = malloc((size_t)m->n_semitones * sizeof *m->work);
-	if (m->semitone == NULL || m->weight == NULL || m->work == NULL) {
+	m->flat = calloc((size_t)m->n_semitones, sizeof *m->flat);
+	if (m->semitone == NULL || m->weight == NULL || m->work == NULL || m->flat == NULL) {
 		ss_chroma_map_free(m);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for chroma map");
 	}
@@ -72,7 +83,16 @@ int ss_chroma_map_init(ss_chroma_map *m, size_t n_bins, double bin_hz, double tu
 		double c = cos(M_PI * d);
 		m->semitone[i] = s;
 		m->weight[i] = (float)(c * c);
+		/* Response to a flat spectrum: the largest weight (max mode) or the sum of weights. */
+		if (p->use_max) {
+			if (c * c > m->flat[s])
+				m->flat[s] = c * c;
+		} else {
+			m->flat[s] += c * c;
+		}
 	}
+	for (int s = 0; s < m->n_semitones; s++)
+		m->flat[s] = m->flat[s] > 0.0 ? 1.0 / m->flat[s] : 0.0;
 	return 0;
 }
 
@@ -83,12 +103,18 @@ void ss_chroma_map_free(ss_chroma_map *m)
 	free(m->semitone);
 	free(m->weight);
 	free(m->work);
+	free(m->flat);
 	memset(m, 0, sizeof *m);
 }
 
-/* Remove from each semitone the expected 3rd, 5th and 6th harmonics of the (already cleaned) lower ones. */
+/* Remove from each semitone the expected 3rd, 5th and 6th harmonics of the (already cleaned) lower ones:
+ * the lowest partials that land on another pitch class (a fifth, a major third, a fifth). Their
+ * expected amplitudes relative to the fundamental are strength, strength^3 and strength^4, a rough
+ * geometric fall-off with the partial number; the octaves (2, 4) are left alone, they keep the class. */
 static void remove_harmonics(double *s, int n, double strength)
 {
+	if (strength <= 0.0)
+		return;
 	static const int offset[3] = {19, 28, 31}; /* semitones above the fundamental of harmonics 3, 5, 6 */
 	double a[3] = {strength, strength * strength * strength, strength * strength * strength * strength};
 	for (int i = 0; i < n; i++) {
@@ -102,6 +128,41 @@ static void remove_harmonics(double *s, int n, double strength)
 			if (s[j] < 0.0)
 				s[j] = 0.0;
 		}
+	}
+}
+
+/* s = log(1 + gamma * s / max(s)); nothing when gamma <= 0. */
+static void compress_log(double *s, int n, double gamma)
+{
+	if (gamma <= 0.0)
+		return;
+	double mx = 0.0;
+	for (int i = 0; i < n; i++)
+		if (s[i] > mx)
+			mx = s[i];
+	if (mx > 0.0)
+		for (int i = 0; i < n; i++)
+			s[i] = log1p(gamma * s[i] / mx);
+}
+
+/* Subtract the centred mean of +-half semitones (a local floor) and clip at zero; nothing when half <= 0. */
+static void whiten(double *s, int n, int half)
+{
+	if (half <= 0)
+		return;
+	double orig[SS_CHROMA_MAX_SEMITONES];
+	memcpy(orig, s, (size_t)n * sizeof *orig);
+	for (int i = 0; i < n; i++) {
+		int a = i - half, b = i + half;
+		if (a < 0)
+			a = 0;
+		if (b > n - 1)
+			b = n - 1;
+		double sum = 0.0;
+		for (int j = a; j <= b; j++)
+			sum += orig[j];
+		double v = orig[i] - sum / (double)(b - a + 1);
+		s[i] = v > 0.0 ? v : 0.0;
 	}
 }
 
@@ -129,37 +190,14 @@ double ss_chroma_add_frame(ss_chroma_map *m, const float *mag, double chroma[12]
 	}
 	if (!(energy > 0.0))
 		return 0.0;
+	for (int i = 0; i < n; i++)
+		s[i] *= m->flat[i];
 
-	if (p->harmonics > 0.0)
-		remove_harmonics(s, n, p->harmonics);
-
-	if (p->log_gamma > 0.0) {
-		double mx = 0.0;
-		for (int i = 0; i < n; i++)
-			if (s[i] > mx)
-				mx = s[i];
-		if (mx > 0.0)
-			for (int i = 0; i < n; i++)
-				s[i] = log1p(p->log_gamma * s[i] / mx);
-	}
-
-	if (p->whiten_half > 0) {
-		/* Subtract a centred running mean (a local noise floor) and clip at zero. */
-		double orig[SS_CHROMA_MAX_SEMITONES];
-		memcpy(orig, s, (size_t)n * sizeof *orig);
-		for (int i = 0; i < n; i++) {
-			int a = i - p->whiten_half, b = i + p->whiten_half;
-			if (a < 0)
-				a = 0;
-			if (b > n - 1)
-				b = n - 1;
-			double sum = 0.0;
-			for (int j = a; j <= b; j++)
-				sum += orig[j];
-			double v = orig[i] - sum / (double)(b - a + 1);
-			s[i] = v > 0.0 ? v : 0.0;
-		}
-	}
+	/* This order measured best: whitening before the harmonic removal or the log lost margin on every
+	 * profile (whiten-harmonics-log: Temperley mean margin 0.219 vs 0.239). */
+	remove_harmonics(s, n, p->harmonics);
+	compress_log(s, n, p->log_gamma);
+	whiten(s, n, p->whiten_half);
 
 	double c[12] = {0};
 	for (int i = 0; i < n; i++) {

@@ -31,6 +31,8 @@ typedef struct ss_chroma_map {
 	int *semitone;          /* per used bin: semitone index 0..n_semitones-1 */
 	float *weight;          /* per used bin: weight of that bin in its semitone */
 	int n_semitones;        /* midi_hi - midi_lo + 1, possibly fewer below Nyquist */
+	double *flat;           /* per semitone: 1 / its response to a flat spectrum, so that a flat spectrum
+				 * gives a flat semitone spectrum whatever the alignment of bins and semitones */
 	double *work;           /* n_semitones scratch values */
 } ss_chroma_map;
 

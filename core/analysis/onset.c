@@ -4,13 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <soxr.h>
+
 #include "core/analysis/stft.h"
 
 #define ONSET_FRAME_RATE 86.1328125 /* 22050 / 256 */
 #define ONSET_BANDS 40
 #define ONSET_FMIN 30.0
 #define ONSET_FMAX 11025.0
-#define ONSET_FFT_HOPS 2     /* window >= this many hops (512 at 22050 Hz) */
+#define ONSET_HF_WEIGHT 8.0 /* the band above the working band counts as this many bands */
+#define ONSET_SMOOTH 1
+#define ONSET_WORK_RATE 11025.0 /* higher rates are resampled to this first */
+#define ONSET_FFT_HOPS 4     /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
 #define ONSET_BLOCK 1024     /* STFT frames computed per block */
 #define ONSET_GAMMA 1000.0   /* log compression: log(1 + gamma * E / mean E) */
 #define ONSET_MEAN_SEC 0.6   /* local mean window */
@@ -78,17 +83,102 @@ static int filterbank_init(filterbank *fb, size_t n_fft, double sr)
 	return 0;
 }
 
+typedef struct hf_src {
+	const float *x; /* the signal at its own rate, or NULL */
+	size_t n;
+	double sr;
+} hf_src;
+
+static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, ss_onset *out, ss_error *err);
+static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err);
+
 int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
 {
 	memset(out, 0, sizeof *out);
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
+	/* Non-finite samples become silence (a NaN would spread through the resampler's filter blocks). */
+	float *clean = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (isfinite(x[i]))
+			continue;
+		clean = malloc(n * sizeof *clean);
+		if (clean == NULL)
+			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
+		for (size_t j = 0; j < n; j++)
+			clean[j] = isfinite(x[j]) ? x[j] : 0.0f;
+		x = clean;
+		break;
+	}
+	int rc;
+	if (sr <= ONSET_WORK_RATE * 1.05 || n == 0)
+		rc = onset_at_rate(x, n, sr, NULL, out, err);
+	else
+		rc = onset_resampled(x, n, sr, out, err);
+	free(clean);
+	return rc;
+}
 
+static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+{
+	/* Work at about 11 kHz: a 46 ms window then costs a 512-point FFT, and a window of four hops keeps
+	 * the beating of unresolved partials (chords) from aliasing into the frame rate. */
+	double ratio = ONSET_WORK_RATE / sr;
+	size_t cap = (size_t)ceil((double)n * ratio) + 16, done = 0;
+	float *y = malloc(cap * sizeof *y);
+	if (y == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for resampling");
+	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+	soxr_quality_spec_t q = soxr_quality_spec(SOXR_LQ, 0);
+	soxr_error_t se = soxr_oneshot(sr, ONSET_WORK_RATE, 1, x, n, NULL, y, cap, &done, &io, &q, NULL);
+	if (se != NULL) {
+		free(y);
+		return ss_error_set(err, SS_ERR_INTERNAL, "resampling for onset analysis failed");
+	}
+	hf_src hf = {x, n, sr};
+	int rc = onset_at_rate(y, done, ONSET_WORK_RATE, &hf, out, err);
+	free(y);
+	return rc;
+}
+
+/* Energy above the working band, per frame: the squared second difference of the full-rate signal (a
+ * 12 dB/octave high-frequency emphasis, as in high-frequency-content onset detection) summed over one hop
+ * around each frame centre, then smoothed over five hops with binomial weights so that it is sampled
+ * like an STFT frame of four hops. blk holds n_frames scratch values. */
+static void hf_energy(const hf_src *hf, double frame_sec, size_t n_frames, float *blk, float *e)
+{
+	double h = frame_sec * hf->sr;
+	for (size_t j = 0; j < n_frames; j++) {
+		double a = ceil(((double)j - 0.5) * h), b = ceil(((double)j + 0.5) * h);
+		size_t s0 = a < 2.0 ? 2 : (size_t)a, s1 = b < 0.0 ? 0 : (size_t)b;
+		if (s1 > hf->n)
+			s1 = hf->n;
+		float acc = 0.0f;
+		for (size_t i = s0; i < s1; i++) {
+			float d = hf->x[i] - 2.0f * hf->x[i - 1] + hf->x[i - 2];
+			acc += d * d;
+		}
+		blk[j] = isfinite(acc) ? acc : 0.0f;
+	}
+	static const float w[5] = {1.0f / 16, 4.0f / 16, 6.0f / 16, 4.0f / 16, 1.0f / 16};
+	for (size_t t = 0; t < n_frames; t++) {
+		float acc = 0.0f;
+		for (int k = -2; k <= 2; k++) {
+			long j = (long)t + k;
+			if (j >= 0 && (size_t)j < n_frames)
+				acc += w[k + 2] * blk[j];
+		}
+		e[t] = acc;
+	}
+}
+
+static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, ss_onset *out, ss_error *err)
+{
 	size_t hop = (size_t)lround(sr / ONSET_FRAME_RATE);
 	if (hop < 1)
 		hop = 1;
 	size_t n_fft = 16;
-	while (n_fft < ONSET_FFT_HOPS * hop)
+	while ((double)n_fft < ONSET_FFT_HOPS * (double)hop)
 		n_fft *= 2;
 	size_t n_frames = 1 + n / hop;
 	size_t nb = ONSET_BANDS;
@@ -151,13 +241,54 @@ int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_erro
 	}
 	free(fb.w);
 
+	/* Smooth each band over time with binomial weights (1 4 6 4 1)/16: this removes the fast beating of
+	 * unresolved partials (a low chord), whose rectified log flux would otherwise show slow periodicities,
+	 * and keeps onsets (a rise stays a rise). */
+	if (ONSET_SMOOTH && n_frames >= 5) {
+		float *row = flux; /* scratch */
+		for (size_t b = 0; b < nb; b++) {
+			for (size_t t = 0; t < n_frames; t++) {
+				size_t m2 = t >= 2 ? t - 2 : 0, m1 = t >= 1 ? t - 1 : 0;
+				size_t p1 = t + 1 < n_frames ? t + 1 : n_frames - 1;
+				size_t p2 = t + 2 < n_frames ? t + 2 : n_frames - 1;
+				row[t] = (bands[m2 * nb + b] + 4.0f * bands[m1 * nb + b] + 6.0f * bands[t * nb + b] +
+					  4.0f * bands[p1 * nb + b] + bands[p2 * nb + b]) /
+					 16.0f;
+			}
+			for (size_t t = 0; t < n_frames; t++)
+				bands[t * nb + b] = row[t];
+		}
+	}
+
 	/* Log compression relative to the mean band energy, so the novelty does not depend on the gain. */
 	double e_mean = e_sum / (double)(n_frames * nb);
 	float scale = e_mean > 1e-30 ? (float)(ONSET_GAMMA / e_mean) : 0.0f;
 	for (size_t i = 0; i < n_frames * nb; i++)
 		bands[i] = logf(1.0f + scale * bands[i]);
 
+	/* Above the working band (when the input was resampled down): one extra band from the full-rate
+	 * signal, log-compressed against its own mean, weighted like ONSET_HF_WEIGHT bands. */
+	float *hfe = NULL;
+	if (hf != NULL) {
+		hfe = malloc(n_frames * sizeof *hfe);
+		if (hfe == NULL) {
+			free(bands);
+			free(nov);
+			free(flux);
+			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset novelty");
+		}
+		hf_energy(hf, (double)hop / sr, n_frames, nov, hfe);
+		double hsum = 0.0;
+		for (size_t t = 0; t < n_frames; t++)
+			hsum += hfe[t];
+		double hmean = hsum / (double)n_frames;
+		float hscale = hmean > 1e-30 ? (float)(ONSET_GAMMA / hmean) : 0.0f;
+		for (size_t t = 0; t < n_frames; t++)
+			hfe[t] = logf(1.0f + hscale * hfe[t]);
+	}
+
 	/* Half-wave rectified flux, averaged over bands. */
+	float hw = hfe != NULL ? (float)ONSET_HF_WEIGHT : 0.0f;
 	flux[0] = 0.0f;
 	for (size_t t = 1; t < n_frames; t++) {
 		const float *cur = bands + t * nb, *prev = cur - nb;
@@ -167,8 +298,11 @@ int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_erro
 			if (d > 0.0f)
 				acc += d;
 		}
-		flux[t] = acc / (float)nb;
+		if (hfe != NULL && hfe[t] > hfe[t - 1])
+			acc += hw * (hfe[t] - hfe[t - 1]);
+		flux[t] = acc / ((float)nb + hw);
 	}
+	free(hfe);
 
 	/* Subtract a centred moving average, rectify. */
 	double fr = sr / (double)hop;
@@ -193,6 +327,7 @@ int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_erro
 	out->n_frames = n_frames;
 	out->n_bands = nb;
 	out->frame_rate = fr;
+	out->lead = (double)(n_fft / 2) / sr;
 	return 0;
 }
 

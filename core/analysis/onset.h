@@ -13,6 +13,8 @@ typedef struct ss_onset {
 	size_t n_frames;   /* frame t is centred on t / frame_rate seconds */
 	size_t n_bands;
 	double frame_rate; /* frames per second (about 86 at any sample rate) */
+	double lead;       /* seconds by which the novelty peaks before the onset (half the window): an onset
+			      at frame t happened at t / frame_rate + lead */
 } ss_onset;
 
 /* Novelty of n mono samples at sr Hz (sr >= 1000). Memory is bounded by the signal length: the spectrum is

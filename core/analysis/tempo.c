@@ -15,15 +15,16 @@
 #define TEMPO_BPM_MIN 40.0
 #define TEMPO_BPM_MAX 250.0
 #define TEMPO_GRID_STEP 1.002   /* ratio between neighbouring candidate tempi */
-#define TEMPO_PRIOR_BPM 120.0   /* centre of the log-normal tempo prior */
+#define TEMPO_PRIOR_BPM 130.0   /* centre of the log-normal tempo prior */
 #define TEMPO_PRIOR_OCT 1.0     /* its standard deviation in octaves */
 #define TEMPO_UP_RHO 0.9        /* double the tempo when the off-beats are this strong relative to the beats */
 #define TEMPO_UP_COMB 0.95      /* ... and the doubled tempo's comb salience is at least this fraction */
 #define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
-#define TEMPO_HARMONICS 4       /* comb teeth for the candidate salience */
+#define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
+#define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
-#define TEMPO_MIN_CLARITY 0.05  /* below this there is no pulse */
+#define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
 #define TEMPO_MIN_ONSETS 4
 #define TEMPO_TIGHTNESS 100.0
 
@@ -58,11 +59,14 @@ static double comb(const acf *a, double period, size_t harmonics)
 	return s / (double)k_max;
 }
 
-/* Salience of a period: the comb. (Subtracting an off-beat comb at odd multiples of half the period was
- * tried; it pushes estimates to 3:2 relatives.) */
+/* Salience of a period: its comb plus a share of the combs of the neighbouring metrical levels (half and
+ * double the period), since a beat usually sits between a periodic bar level and a periodic subdivision;
+ * this keeps estimates off 3:2 relatives. (Subtracting an off-beat comb at odd multiples of half the period
+ * was tried; it pushes estimates to 3:2 relatives.) */
 static double salience(const acf *a, double period)
 {
-	return comb(a, period, TEMPO_HARMONICS);
+	return comb(a, period, TEMPO_NH) +
+	       TEMPO_HIER * 0.5 * (comb(a, period * 2.0, TEMPO_NH) + comb(a, period / 2.0, TEMPO_NH));
 }
 
 static double prior(double bpm)
@@ -126,6 +130,168 @@ static double offbeat_ratio(const float *v, size_t n, double period)
 	return best_on > 0.0 ? best_off / best_on : 0.0;
 }
 
+/* Autocorrelation of the novelty, smoothed with a small Gaussian and made zero-mean, for lags 0..len
+ * (unbiased, normalised so r[0] = 1). Leaves a->r NULL when the novelty is constant. */
+static int novelty_acf(const float *nov, size_t n, double fr, size_t len, acf *a, ss_error *err)
+{
+	a->r = NULL;
+	a->len = len;
+	double *z = malloc(n * sizeof *z);
+	double *r = malloc((len + 1) * sizeof *r);
+	if (z == NULL || r == NULL) {
+		free(z);
+		free(r);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	}
+	double sig = TEMPO_SMOOTH_SEC * fr;
+	long hw = (long)ceil(3.0 * sig);
+	if (hw > 32)
+		hw = 32;
+	double kern[65], ksum = 0.0;
+	for (long d = -hw; d <= hw; d++) {
+		kern[d + hw] = exp(-0.5 * ((double)d / sig) * ((double)d / sig));
+		ksum += kern[d + hw];
+	}
+	double mean = 0.0;
+	for (size_t t = 0; t < n; t++) {
+		double acc = 0.0;
+		for (long d = -hw; d <= hw; d++) {
+			long u = (long)t + d;
+			if (u >= 0 && u < (long)n)
+				acc += kern[d + hw] * nov[u];
+		}
+		z[t] = acc / ksum;
+		mean += z[t];
+	}
+	mean /= (double)n;
+	for (size_t t = 0; t < n; t++)
+		z[t] -= mean;
+	for (size_t l = 0; l <= len; l++) {
+		double s = 0.0;
+		for (size_t t = 0; t + l < n; t++)
+			s += z[t] * z[t + l];
+		r[l] = s / (double)(n - l);
+	}
+	free(z);
+	if (!(r[0] > 0.0)) {
+		free(r);
+		return 0;
+	}
+	for (size_t l = 1; l <= len; l++)
+		r[l] /= r[0];
+	r[0] = 1.0;
+	a->r = r;
+	return 0;
+}
+
+/* The tempo with the best prior-weighted salience (its score in *score), doubled when the off-beats are as
+ * strong as the beats. NaN when nothing is periodic. */
+static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, double *score)
+{
+	double best_bpm = NAN, best_s = 0.0;
+	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
+		double c = salience(a, 60.0 * fr / b);
+		double s = c * prior(b);
+		if (c > 0.0 && s > best_s) {
+			best_s = s;
+			best_bpm = b;
+		}
+	}
+	*score = best_s;
+	if (!(best_s > 0.0))
+		return NAN;
+	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
+		double pt = 60.0 * fr / best_bpm;
+		double c_slow = comb(a, pt, TEMPO_NH), c_fast = comb(a, pt / 2.0, TEMPO_NH);
+		if (offbeat_ratio(nov, n, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
+			best_bpm *= 2.0;
+	}
+	return best_bpm;
+}
+
+/* 1 - (best prior-weighted salience of a tempo unrelated to bpm) / best_s, where related means within 4 %
+ * of 1, 2, 3, 1/2 or 1/3 times bpm. */
+static double unrelated_margin(const acf *a, double fr, double bpm, double best_s)
+{
+	static const double rel[] = {1.0, 2.0, 3.0, 0.5, 1.0 / 3.0};
+	double unrel = 0.0;
+	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
+		int related = 0;
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+			if (fabs(b / bpm / rel[i] - 1.0) < 0.04)
+				related = 1;
+		if (related)
+			continue;
+		double c = salience(a, 60.0 * fr / b) * prior(b);
+		if (c > unrel)
+			unrel = c;
+	}
+	return clamp01(1.0 - unrel / best_s);
+}
+
+/* Sub-frame period near `period`: maximise the autocorrelation summed over every multiple that fits. */
+static double refine_period(const acf *a, double period)
+{
+	double p_best = period, s_best = -INFINITY;
+	for (double p = period * 0.985; p <= period * 1.015; p += 0.002) {
+		double s = 0.0;
+		size_t k_max = (size_t)((double)a->len / p);
+		for (size_t k = 1; k <= k_max; k++)
+			s += acf_at(a, (double)k * p);
+		if (s > s_best) {
+			s_best = s;
+			p_best = p;
+		}
+	}
+	return p_best;
+}
+
+/* Least-squares line through the beat frames bt[] against their beat numbers (counted in periods from
+ * the first, so a skipped beat does not bias it). Returns its slope when it is close to `period` and the
+ * beats sit near the line, else `period`. */
+static double fit_period(const double *bt, size_t nb, double period)
+{
+	if (nb < 8)
+		return period;
+	double sk = 0.0, st = 0.0, skk = 0.0, skt = 0.0;
+	for (size_t i = 0; i < nb; i++) {
+		double k = round((bt[i] - bt[0]) / period);
+		sk += k;
+		st += bt[i];
+		skk += k * k;
+		skt += k * bt[i];
+	}
+	double m = (double)nb;
+	double den = m * skk - sk * sk;
+	if (!(den > 0.0))
+		return period;
+	double slope = (m * skt - sk * st) / den;
+	double icpt = (st - slope * sk) / m;
+	double res = 0.0;
+	for (size_t i = 0; i < nb; i++) {
+		double d = bt[i] - (icpt + slope * round((bt[i] - bt[0]) / period));
+		res += d * d;
+	}
+	res = sqrt(res / m);
+	return fabs(slope / period - 1.0) < 0.02 && res < 0.1 * period ? slope : period;
+}
+
+/* 1 - 4 * (coefficient of variation of the beat intervals), clamped to 0..1. */
+static double regularity(const double *bt, size_t nb)
+{
+	if (nb < 3)
+		return 0.0;
+	double s = 0.0, sq = 0.0;
+	for (size_t i = 1; i < nb; i++) {
+		double d = bt[i] - bt[i - 1];
+		s += d;
+		sq += d * d;
+	}
+	double m = s / (double)(nb - 1);
+	double sd = sqrt(fmax(0.0, sq / (double)(nb - 1) - m * m));
+	return m > 0.0 ? clamp01(1.0 - 4.0 * sd / m) : 0.0;
+}
+
 static void no_pulse(ss_tempo *out)
 {
 	free(out->beats);
@@ -136,6 +302,43 @@ static void no_pulse(ss_tempo *out)
 	out->beats_per_bar = 4;
 	out->pulse_clarity = 0.0;
 	out->beat_regularity = 0.0;
+}
+
+/* Beats, their sub-frame times, the fitted period and the metre; fills out. */
+static int track(const ss_onset *on, double period, double clarity, double margin, ss_tempo *out,
+		 ss_error *err)
+{
+	size_t *bf = NULL, nbf = 0;
+	if (ss_beats_track(on->novelty, on->n_frames, period, TEMPO_TIGHTNESS, &bf, &nbf, err) != 0)
+		return -1;
+	double *bt = nbf > 0 ? malloc(nbf * sizeof *bt) : NULL;
+	if (nbf > 0 && bt == NULL) {
+		free(bf);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for beats");
+	}
+	for (size_t i = 0; i < nbf; i++)
+		bt[i] = peak_time(on->novelty, on->n_frames, bf[i]);
+	period = fit_period(bt, nbf, period);
+	int bpb = 4;
+	if (ss_meter_estimate(on, bf, nbf, &bpb, err) != 0) {
+		free(bf);
+		free(bt);
+		return -1;
+	}
+	free(bf);
+	for (size_t i = 0; i < nbf; i++)
+		bt[i] = fmax(0.0, bt[i] / on->frame_rate + on->lead);
+
+	out->bpm = 60.0 * on->frame_rate / period;
+	out->pulse_clarity = clarity;
+	/* Confidence: a strong pulse that stands out from unrelated tempi. (The margin over the octave
+	 * alternatives was measured too; it does not predict which estimates are right.) */
+	out->confidence = sqrt(clamp01(clarity / 0.8) * clamp01(margin / 0.5));
+	out->beats = bt;
+	out->n_beats = nbf;
+	out->beats_per_bar = bpb;
+	out->beat_regularity = regularity(bt, nbf);
+	return 0;
 }
 
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err)
@@ -164,198 +367,36 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 	size_t L = (size_t)ceil(TEMPO_MAX_LAG_SEC * fr);
 	if (L > N / 2)
 		L = N / 2;
-	double min_period = 60.0 * fr / TEMPO_BPM_MAX;
-	if (onsets < TEMPO_MIN_ONSETS || (double)L < 2.0 * min_period) {
+	if (onsets < TEMPO_MIN_ONSETS || (double)L < 2.0 * 60.0 * fr / TEMPO_BPM_MAX) {
 		ss_onset_free(&on);
 		return 0;
 	}
-
-	/* Smoothed, zero-mean novelty and its (unbiased, normalised) autocorrelation. */
-	double *z = malloc(N * sizeof *z);
-	acf a = {malloc((L + 1) * sizeof(double)), L};
-	if (z == NULL || a.r == NULL) {
-		free(z);
-		free(a.r);
+	acf a;
+	if (novelty_acf(on.novelty, N, fr, L, &a, err) != 0) {
 		ss_onset_free(&on);
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+		return -1;
 	}
-	double sig = TEMPO_SMOOTH_SEC * fr;
-	long hw = (long)ceil(3.0 * sig);
-	if (hw > 32)
-		hw = 32;
-	double kern[65], ksum = 0.0;
-	for (long d = -hw; d <= hw; d++) {
-		kern[d + hw] = exp(-0.5 * ((double)d / sig) * ((double)d / sig));
-		ksum += kern[d + hw];
-	}
-	double mean = 0.0;
-	for (size_t t = 0; t < N; t++) {
-		double acc = 0.0;
-		for (long d = -hw; d <= hw; d++) {
-			long u = (long)t + d;
-			if (u >= 0 && u < (long)N)
-				acc += kern[d + hw] * on.novelty[u];
-		}
-		z[t] = acc / ksum;
-		mean += z[t];
-	}
-	mean /= (double)N;
-	for (size_t t = 0; t < N; t++)
-		z[t] -= mean;
-	for (size_t l = 0; l <= L; l++) {
-		double s = 0.0;
-		for (size_t t = 0; t + l < N; t++)
-			s += z[t] * z[t + l];
-		a.r[l] = s / (double)(N - l);
-	}
-	free(z);
-	if (!(a.r[0] > 0.0)) {
+	double best_s = 0.0;
+	double bpm = a.r != NULL ? choose_tempo(&a, on.novelty, N, fr, &best_s) : NAN;
+	if (isnan(bpm)) {
 		free(a.r);
 		ss_onset_free(&on);
 		return 0;
 	}
-	for (size_t l = 1; l <= L; l++)
-		a.r[l] /= a.r[0];
-	a.r[0] = 1.0;
-
-	/* Candidate tempi: comb salience times prior. */
-	double best_bpm = NAN, best_s = 0.0;
-	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
-		double c = salience(&a, 60.0 * fr / b);
-		double s = c * prior(b);
-		if (c > 0.0 && s > best_s) {
-			best_s = s;
-			best_bpm = b;
-		}
-	}
-	if (!(best_s > 0.0)) {
-		free(a.r);
-		ss_onset_free(&on);
-		return 0;
-	}
-	/* Off-beats as strong as the beats: the pulse is really twice as fast. */
-	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
-		double pt = 60.0 * fr / best_bpm;
-		double c_slow = comb(&a, pt, TEMPO_HARMONICS), c_fast = comb(&a, pt / 2.0, TEMPO_HARMONICS);
-		if (offbeat_ratio(on.novelty, N, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
-			best_bpm *= 2.0;
-	}
-	double period = 60.0 * fr / best_bpm;
-	double clarity = clamp01(comb(&a, period, TEMPO_HARMONICS));
-	/* Salience of unrelated tempi (not within 4 % of 1, 2, 3, 1/2 or 1/3 times the choice). */
-	double unrel = 0.0;
-	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
-		double q = b / best_bpm;
-		static const double rel[] = {1.0, 2.0, 3.0, 0.5, 1.0 / 3.0};
-		int related = 0;
-		for (size_t i = 0; i < 5; i++)
-			if (fabs(q / rel[i] - 1.0) < 0.04)
-				related = 1;
-		if (related)
-			continue;
-		double c = salience(&a, 60.0 * fr / b) * prior(b);
-		if (c > unrel)
-			unrel = c;
-	}
-	double m_unrel = clamp01(1.0 - unrel / best_s);
-	if (clarity < TEMPO_MIN_CLARITY) {
+	double period = 60.0 * fr / bpm;
+	double clarity = clamp01(comb(&a, period, TEMPO_NH));
+	double margin = unrelated_margin(&a, fr, bpm, best_s);
+	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
 		free(a.r);
 		ss_onset_free(&on);
 		out->pulse_clarity = clarity;
 		return 0;
 	}
-
-	/* Sub-frame period: maximise the autocorrelation summed over every harmonic that fits. */
-	double p_best = period, s_best = -INFINITY;
-	for (double p = period * 0.985; p <= period * 1.015; p += 0.002) {
-		double s = 0.0;
-		size_t k_max = (size_t)((double)L / p);
-		for (size_t k = 1; k <= k_max; k++)
-			s += acf_at(&a, (double)k * p);
-		if (s > s_best) {
-			s_best = s;
-			p_best = p;
-		}
-	}
-	period = p_best;
+	period = refine_period(&a, period);
 	free(a.r);
-
-	size_t *bf = NULL, nbf = 0;
-	if (ss_beats_track(on.novelty, N, period, TEMPO_TIGHTNESS, &bf, &nbf, err) != 0) {
-		ss_onset_free(&on);
-		return -1;
-	}
-	double *bt = nbf > 0 ? malloc(nbf * sizeof *bt) : NULL;
-	if (nbf > 0 && bt == NULL) {
-		free(bf);
-		ss_onset_free(&on);
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for beats");
-	}
-	for (size_t i = 0; i < nbf; i++)
-		bt[i] = peak_time(on.novelty, N, bf[i]);
-
-	/* Line fit through the beats (beat index from the period, so a skipped beat does not bias it). */
-	if (nbf >= 8) {
-		double sk = 0.0, st = 0.0, skk = 0.0, skt = 0.0;
-		for (size_t i = 0; i < nbf; i++) {
-			double k = round((bt[i] - bt[0]) / period);
-			sk += k;
-			st += bt[i];
-			skk += k * k;
-			skt += k * bt[i];
-		}
-		double m = (double)nbf;
-		double den = m * skk - sk * sk;
-		if (den > 0.0) {
-			double slope = (m * skt - sk * st) / den;
-			double icpt = (st - slope * sk) / m;
-			double res = 0.0;
-			for (size_t i = 0; i < nbf; i++) {
-				double k = round((bt[i] - bt[0]) / period);
-				double d = bt[i] - (icpt + slope * k);
-				res += d * d;
-			}
-			res = sqrt(res / m);
-			if (fabs(slope / period - 1.0) < 0.02 && res < 0.1 * period)
-				period = slope;
-		}
-	}
-
-	int bpb = 4;
-	if (ss_meter_estimate(&on, bf, nbf, &bpb, err) != 0) {
-		free(bf);
-		free(bt);
-		ss_onset_free(&on);
-		return -1;
-	}
-
-	double reg = 0.0;
-	if (nbf >= 3) {
-		double s = 0.0, sq = 0.0;
-		for (size_t i = 1; i < nbf; i++) {
-			double d = bt[i] - bt[i - 1];
-			s += d;
-			sq += d * d;
-		}
-		double m = s / (double)(nbf - 1);
-		double sd = sqrt(fmax(0.0, sq / (double)(nbf - 1) - m * m));
-		reg = m > 0.0 ? clamp01(1.0 - 4.0 * sd / m) : 0.0;
-	}
-	for (size_t i = 0; i < nbf; i++)
-		bt[i] /= fr;
-
-	free(bf);
+	int rc = track(&on, period, clarity, margin, out, err);
 	ss_onset_free(&on);
-	out->bpm = 60.0 * fr / period;
-	out->pulse_clarity = clarity;
-	/* Confidence: a strong pulse that stands out from unrelated tempi. (The margin over the octave
-	 * alternatives was measured too; it does not predict which estimates are right.) */
-	out->confidence = sqrt(clamp01(clarity / 0.8) * clamp01(m_unrel / 0.5));
-	out->beats = bt;
-	out->n_beats = nbf;
-	out->beats_per_bar = bpb;
-	out->beat_regularity = reg;
-	return 0;
+	return rc;
 }
 
 void ss_tempo_free(ss_tempo *t)

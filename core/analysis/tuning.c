@@ -25,7 +25,7 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 			peak = mag[k];
 	if (!(peak > 1e-9f))
 		return;
-	const float floor_mag = peak * 0.01f; /* -40 dB */
+	const float floor_mag = peak * 0.03f; /* -30 dB */
 	for (size_t k = lo; k <= hi; k++) {
 		float b = mag[k];
 		if (b < floor_mag || b <= mag[k - 1] || b < mag[k + 1])
@@ -44,6 +44,8 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 		double dev = cents - 100.0 * floor(cents / 100.0 + 0.5);
 		double ang = 2.0 * M_PI * dev / 100.0;
 		double w = (double)b;
+		if (!isfinite(w) || !isfinite(delta))
+			continue;
 		t->re += w * cos(ang);
 		t->im += w * sin(ang);
 		t->weight += w;
@@ -52,7 +54,7 @@ void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double b
 
 double ss_tuning_cents(const ss_tuning *t)
 {
-	if (!(t->weight > 0.0))
+	if (!(t->weight > 0.0) || !isfinite(t->weight) || !isfinite(t->re) || !isfinite(t->im))
 		return 0.0;
 	double len = sqrt(t->re * t->re + t->im * t->im);
 	if (len < 0.1 * t->weight)

@@ -15,7 +15,7 @@ typedef struct ss_tuning {
 void ss_tuning_init(ss_tuning *t);
 
 /* Add the spectral peaks of one magnitude frame (n_bins values, bin k at k * bin_hz Hz) that lie between
- * fmin and fmax Hz and within 40 dB of the frame's strongest peak in that range. Peak frequencies are refined
+ * fmin and fmax Hz and within 30 dB of the frame's strongest peak in that range. Peak frequencies are refined
  * by parabolic interpolation of the log magnitude. */
 void ss_tuning_add_frame(ss_tuning *t, const float *mag, size_t n_bins, double bin_hz, double fmin, double fmax);
 
