@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <json-c/json.h>
 #include <sndfile.h>
 
@@ -324,6 +327,16 @@ START_TEST(test_decode_m4a)
 		ss_audio_free(&a);
 	}
 	free(b);
+	/* raw AAC in ADTS frames, mono 48 kHz */
+	b = synth_aac("adts", 48000, 1, 4.0, synth_sine440, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(ss_audio_sniff(b, len), SS_AUDIO_KIND_ADTS);
+	ck_assert_msg(decode(b, len, &a, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(a.container, "aac");
+	ck_assert(a.src_rate == 48000 && a.src_channels == 1);
+	ck_assert(fabs(zc_freq(a.x + 4410, a.n - 8820, a.sr) - 440.0) < 4.0);
+	ss_audio_free(&a);
+	free(b);
 #else
 	ck_assert_ptr_null(b);
 	/* without FFmpeg an M4A is a clear 415 */
@@ -577,6 +590,62 @@ START_TEST(test_analyze_file_errors)
 }
 END_TEST
 
+/* songscope-analyze: one JSON line per file, the API fields plus "file", errors inline, exit status 1. */
+START_TEST(test_analyze_cli)
+{
+	const char *top = getenv("SS_TOP_BUILDDIR");
+	if (top == NULL)
+		top = ".";
+	char tool[1024];
+	snprintf(tool, sizeof tool, "%s/tools/songscope-analyze", top);
+	if (access(tool, X_OK) != 0)
+		return; /* run outside the build tree */
+	const char *dir = getenv("TMPDIR");
+	char wav[512], bad[512];
+	snprintf(wav, sizeof wav, "%s/ss-cli-%d.wav", dir && *dir ? dir : "/tmp", (int)getpid());
+	snprintf(bad, sizeof bad, "%s/ss-cli-%d.txt", dir && *dir ? dir : "/tmp", (int)getpid());
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 1, 6.0, synth_music, &len);
+	FILE *f = fopen(wav, "wb");
+	ck_assert(f != NULL && fwrite(b, 1, len, f) == len && fclose(f) == 0);
+	f = fopen(bad, "wb");
+	ck_assert(f != NULL && fputs("not audio\n", f) >= 0 && fclose(f) == 0);
+	free(b);
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "'%s' --beats '%s' '%s'", tool, wav, bad);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	char line[65536];
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+	json_object *j = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(j);
+	json_object *v;
+	ck_assert(json_object_object_get_ex(j, "file", &v) && strcmp(json_object_get_string(v), wav) == 0);
+	ck_assert(json_object_object_get_ex(j, "bpm", &v) && json_object_object_get_ex(j, "beats", &v));
+	ck_assert(json_object_object_get_ex(j, "key_details", &v) && !json_object_object_get_ex(j, "error", &v));
+	json_object_put(j);
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+	j = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_object_object_get_ex(j, "error", &v) &&
+		  strcmp(json_object_get_string(v), "unsupported_media_type") == 0);
+	ck_assert(json_object_object_get_ex(j, "message", &v) && json_object_object_get_ex(j, "file", &v));
+	json_object_put(j);
+	ck_assert_ptr_null(fgets(line, sizeof line, p));
+	int st = pclose(p);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	/* all good: 0; usage error: 2 */
+	snprintf(cmd, sizeof cmd, "'%s' --max-seconds 5 '%s' >/dev/null", tool, wav);
+	st = system(cmd);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	snprintf(cmd, sizeof cmd, "'%s' --max-seconds 1 '%s' >/dev/null 2>&1", tool, wav);
+	st = system(cmd);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	unlink(wav);
+	unlink(bad);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ encoder, HPSS, scores */
 
 START_TEST(test_result_json)
@@ -716,6 +785,7 @@ static Suite *analysis_suite(void)
 	tcase_add_test(p, test_pipeline_deterministic);
 	tcase_add_test(p, test_pipeline_max_seconds);
 	tcase_add_test(p, test_analyze_file_errors);
+	tcase_add_test(p, test_analyze_cli);
 	suite_add_tcase(s, p);
 	TCase *u = tcase_create("units");
 	tcase_set_timeout(u, 60);

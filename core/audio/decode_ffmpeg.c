@@ -250,7 +250,11 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/AAC file holds no stream");
 		goto out;
 	}
-	int si = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+	/* The first audio stream (av_find_best_stream would want probed parameters). */
+	int si = -1;
+	for (unsigned i = 0; i < fmt->nb_streams && si < 0; i++)
+		if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+			si = (int)i;
 	if (si < 0) {
 		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the file holds no audio stream");
 		goto out;
