@@ -60,7 +60,10 @@ static int64_t io_seek(void *opaque, int64_t off, int whence)
 	return m->pos;
 }
 
-/* Library code never prints: FFmpeg's logger is silenced once for the process. */
+/* Library code never prints: FFmpeg's logger is silenced once for the process. Once per process too, no
+ * single FFmpeg allocation may exceed FFMPEG_MAX_ALLOC, whatever a hostile header asks for (decoding an
+ * M4A preview needs far less). */
+#define FFMPEG_MAX_ALLOC (64u << 20)
 static void silent_log(void *avcl, int level, const char *fmt, va_list vl)
 {
 }
@@ -70,6 +73,7 @@ static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 static void quiet_ffmpeg(void)
 {
 	av_log_set_callback(silent_log);
+	av_max_alloc(FFMPEG_MAX_ALLOC);
 }
 
 /* Convert one decoded frame to interleaved float in dst (nb_samples * ch floats). Returns 0 or -1 for a
@@ -233,7 +237,8 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 	fmt->pb = avio;
 	fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
 	if (av_dict_set(&opts, "format_whitelist", "mov,aac", 0) < 0 ||
-	    av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0) {
+	    av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0 ||
+	    av_dict_set(&opts, "max_streams", "16", 0) < 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
