@@ -38,12 +38,7 @@ static inline void window_replace(float *win, size_t w, float old, float nw)
 	}
 }
 
-/* The two kernel sizes the pipeline uses, with the loop bounds known to the compiler. */
-static void window_replace_17(float *win, float old, float nw)
-{
-	window_replace(win, 17, old, nw);
-}
-
+/* The kernel size the pipeline uses, with the loop bounds known to the compiler. */
 static void window_replace_9(float *win, float old, float nw)
 {
 	window_replace(win, 9, old, nw);
@@ -51,9 +46,7 @@ static void window_replace_9(float *win, float old, float nw)
 
 static void window_replace_any(float *win, size_t w, float old, float nw)
 {
-	if (w == 17)
-		window_replace_17(win, old, nw);
-	else if (w == 9)
+	if (w == 9)
 		window_replace_9(win, old, nw);
 	else
 		window_replace(win, w, old, nw);

@@ -31,14 +31,14 @@
  * wherever it falls. The silence/zero-crossing frames use the same grid. */
 #define DESC_NFFT 1024
 #define DESC_HOP 1024
-/* HPSS on cells of 1 frame x 2 bins (46 ms x 43 Hz): 17 cells (0.79 s) along time and 9 cells (388 Hz)
+/* HPSS on cells of 2 frames x 2 bins (93 ms x 43 Hz): 9 cells (0.84 s) along time and 9 cells (388 Hz)
  * along frequency, close in extent to the usual 31 x 31 kernels on a 2048/512 STFT at 22050 Hz (0.72 s x
- * 334 Hz) at a quarter of the cells. Coarser cells than that reference read more energy as percussive
- * (partials blur across a wide bin): on the development clips this gives ratios about 0.1-0.3 higher than
- * the 2048/512 reference, with the same ordering; 4-bin cells would save ~4 ms but double that bias. */
-#define HPSS_POOL_FRAMES 1
+ * 334 Hz) at a sixteenth of the cells. Coarser cells than that reference read more energy as percussive
+ * (partials blur across a wider bin): on the development clips the ratio is 0.05-0.25 above the 2048/512
+ * reference with the same ordering; 46 ms x 43 Hz cells with 17 x 9 kernels are no closer and cost twice. */
+#define HPSS_POOL_FRAMES 2
 #define HPSS_POOL_BINS 2
-#define HPSS_TIME_KERNEL 17
+#define HPSS_TIME_KERNEL 9
 #define HPSS_FREQ_KERNEL 9
 
 void ss_analysis_opts_default(ss_analysis_opts *o)
