@@ -326,6 +326,7 @@ START_TEST(test_noise)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
 	assert_sane(&t);
 	ck_assert_msg(t.confidence < 0.3, "confidence %.2f for white noise", t.confidence);
+	ck_assert_msg(t.onset_density < 5.0, "%.1f onsets/s in white noise", t.onset_density);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -421,6 +422,19 @@ START_TEST(test_long)
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 8000.0, &t, &err), 0);
 	ck_assert_msg(rel_err(t.bpm, 96.0) < 0.002, "got %.3f from 600 s", t.bpm);
 	ck_assert_msg(fabs((double)t.n_beats - 960.0) <= 3.0, "%zu beats in 600 s", t.n_beats);
+	ss_tempo_free(&t);
+	free(x);
+
+	/* 90 s at 44.1 kHz: many resampler and STFT blocks. */
+	x = rock(44100.0, 131.0, 90.0, &n);
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 44100.0, &t, &err), 0);
+	ck_assert_msg(rel_err(t.bpm, 131.0) < 0.002, "got %.3f from 90 s at 44.1 kHz", t.bpm);
+	ck_assert_msg(fabs((double)t.n_beats - 196.0) <= 3.0, "%zu beats in 90 s", t.n_beats);
+	for (size_t i = 0; i < t.n_beats; i++) {
+		double k = round((t.beats[i] - 0.1) / (60.0 / 131.0));
+		ck_assert_msg(fabs(t.beats[i] - (0.1 + k * 60.0 / 131.0)) < 0.03, "beat %zu at %.3f s is off the grid",
+			      i, t.beats[i]);
+	}
 	ss_tempo_free(&t);
 	free(x);
 }

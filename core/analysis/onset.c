@@ -1,3 +1,6 @@
+/* Onset novelty: mel-band energies from the shared STFT (46 ms window, ~86 frames/s, input above 11.6 kHz
+ * resampled to 11025 Hz first, plus one band for 5.5-11 kHz from the full-rate signal), smoothed over time,
+ * log-compressed, half-wave rectified flux averaged over bands, minus its local mean. */
 #include "core/analysis/onset.h"
 
 #include <math.h>
@@ -8,17 +11,18 @@
 
 #include "core/analysis/stft.h"
 
-#define ONSET_FRAME_RATE 86.1328125 /* 22050 / 256 */
-#define ONSET_BANDS 40
-#define ONSET_FMIN 30.0
-#define ONSET_FMAX 11025.0
-#define ONSET_HF_WEIGHT 8.0 /* the band above the working band counts as this many bands */
-#define ONSET_SMOOTH 1
-#define ONSET_WORK_RATE 11025.0 /* higher rates are resampled to this first */
-#define ONSET_FFT_HOPS 4     /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
-#define ONSET_BLOCK 1024     /* STFT frames computed per block */
-#define ONSET_GAMMA 1000.0   /* log compression: log(1 + gamma * E / mean E) */
-#define ONSET_MEAN_SEC 0.6   /* local mean window */
+#define ONSET_FRAME_RATE 86.1328125  /* frames per second (22050 / 256) */
+#define ONSET_BANDS 40               /* mel bands */
+#define ONSET_FMIN 30.0              /* lowest band edge, Hz */
+#define ONSET_FMAX 11025.0           /* highest band edge, Hz (or the Nyquist frequency) */
+#define ONSET_WORK_RATE 11025.0      /* higher rates are resampled to this first */
+#define ONSET_HF_WEIGHT 8.0          /* the band above the working band counts as this many bands */
+#define ONSET_FFT_HOPS 4             /* window: smallest power of two >= this many hops (512 at 11025 Hz) */
+#define ONSET_BLOCK 1024             /* STFT frames computed per block */
+#define ONSET_RESAMPLE_BLOCK 65536   /* input samples per resampler call */
+#define ONSET_GAMMA 1000.0           /* log compression: log(1 + gamma * E / mean E) */
+#define ONSET_MEAN_SEC 0.6           /* local mean window, s */
+#define ONSET_PEAK_FLOOR 0.03        /* an onset peak is at least this high (~95th percentile of white noise) */
 
 static double hz_to_mel(double f)
 {
@@ -128,9 +132,27 @@ static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, s
 	float *y = malloc(cap * sizeof *y);
 	if (y == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for resampling");
+	/* Streamed in blocks: the one-shot call buffers several times the signal internally. */
 	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
 	soxr_quality_spec_t q = soxr_quality_spec(SOXR_LQ, 0);
-	soxr_error_t se = soxr_oneshot(sr, ONSET_WORK_RATE, 1, x, n, NULL, y, cap, &done, &io, &q, NULL);
+	soxr_error_t se = NULL;
+	soxr_t rs = soxr_create(sr, ONSET_WORK_RATE, 1, &se, &io, &q, NULL);
+	if (rs == NULL || se != NULL) {
+		soxr_delete(rs);
+		free(y);
+		return ss_error_set(err, SS_ERR_INTERNAL, "resampler for onset analysis failed");
+	}
+	size_t pos = 0;
+	while (se == NULL && done < cap) {
+		size_t ilen = n - pos < ONSET_RESAMPLE_BLOCK ? n - pos : ONSET_RESAMPLE_BLOCK;
+		size_t idone = 0, odone = 0;
+		se = soxr_process(rs, pos < n ? x + pos : NULL, ilen, &idone, y + done, cap - done, &odone);
+		pos += idone;
+		done += odone;
+		if (pos >= n && idone == 0 && odone == 0)
+			break;
+	}
+	soxr_delete(rs);
 	if (se != NULL) {
 		free(y);
 		return ss_error_set(err, SS_ERR_INTERNAL, "resampling for onset analysis failed");
@@ -244,7 +266,7 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	/* Smooth each band over time with binomial weights (1 4 6 4 1)/16: this removes the fast beating of
 	 * unresolved partials (a low chord), whose rectified log flux would otherwise show slow periodicities,
 	 * and keeps onsets (a rise stays a rise). */
-	if (ONSET_SMOOTH && n_frames >= 5) {
+	if (n_frames >= 5) {
 		float *row = flux; /* scratch */
 		for (size_t b = 0; b < nb; b++) {
 			for (size_t t = 0; t < n_frames; t++) {
@@ -352,7 +374,7 @@ size_t ss_onset_count(const ss_onset *o)
 	int have_last = 0;
 	for (size_t t = 1; t + 1 < n; t++) {
 		double v = o->novelty[t];
-		if (v < mean + 0.5 * sd)
+		if (v < mean + 0.5 * sd || v < ONSET_PEAK_FLOOR)
 			continue;
 		size_t a = t > r ? t - r : 0, b = t + r < n ? t + r : n - 1;
 		int is_max = 1;

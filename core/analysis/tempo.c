@@ -22,6 +22,7 @@
 #define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
 #define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
+#define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
@@ -247,8 +248,9 @@ static double refine_period(const acf *a, double period)
 }
 
 /* Least-squares line through the beat frames bt[] against their beat numbers (counted in periods from
- * the first, so a skipped beat does not bias it). Returns its slope when it is close to `period` and the
- * beats sit near the line, else `period`. */
+ * the first, so a skipped beat does not bias it). Returns its slope when it is within 2 % of `period` and
+ * the rms distance of the beats from the line is below TEMPO_FIT_RES periods, else `period` (the
+ * autocorrelation estimate is the more robust one for irregular beat tracks). */
 static double fit_period(const double *bt, size_t nb, double period)
 {
 	if (nb < 8)
@@ -273,7 +275,7 @@ static double fit_period(const double *bt, size_t nb, double period)
 		res += d * d;
 	}
 	res = sqrt(res / m);
-	return fabs(slope / period - 1.0) < 0.02 && res < 0.1 * period ? slope : period;
+	return fabs(slope / period - 1.0) < 0.02 && res < TEMPO_FIT_RES * period ? slope : period;
 }
 
 /* 1 - 4 * (coefficient of variation of the beat intervals), clamped to 0..1. */
