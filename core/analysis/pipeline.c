@@ -73,7 +73,7 @@ static double rnd(double v, double scale)
 	return round(v * scale) / scale;
 }
 
-/* Analyse decoded audio a (mono, ANALYSIS_RATE). Consumes nothing; fills out. */
+/* Analyse decoded audio a (mono, ANALYSIS_RATE): removes its DC offset in place, then fills out. */
 static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 {
 	const double sr = a->sr;
