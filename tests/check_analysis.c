@@ -327,6 +327,16 @@ START_TEST(test_decode_m4a)
 		ss_audio_free(&a);
 	}
 	free(b);
+	/* ALAC in M4A (integer planar samples from the decoder) */
+	b = synth_ffmpeg("ipod", "alac", 44100, 2, 4.0, synth_sine440, &len);
+	if (b != NULL) {
+		ck_assert_msg(decode(b, len, &a, &e) == 0, "%s", e.msg);
+		ck_assert_str_eq(a.container, "m4a/alac");
+		ck_assert(a.n >= 4 * 22050 && a.n <= 4 * 22050 + 2048); /* last frame zero-padded by the fixture */
+		ck_assert(fabs(rms(a.x + 2205, a.n - 4410) - 0.5 / sqrt(2.0)) < 0.01);
+		ss_audio_free(&a);
+		free(b);
+	}
 	/* raw AAC in ADTS frames, mono 48 kHz */
 	b = synth_aac("adts", 48000, 1, 4.0, synth_sine440, &len);
 	ck_assert_ptr_nonnull(b);
