@@ -594,6 +594,8 @@ START_TEST(test_analyze_file_errors)
 	ss_analysis_opts_default(&o);
 	ck_assert_int_eq(ss_analyze_file("/nonexistent/clip.wav", &o, &r, &e), -1);
 	ck_assert_int_eq(e.code, SS_ERR_NOT_FOUND);
+	ck_assert_int_eq(ss_analyze_file(".", &o, &r, &e), -1);
+	ck_assert_int_eq(e.code, SS_ERR_NOT_FOUND);
 	ck_assert_int_eq(ss_analyze_file("/dev/null", &o, &r, &e), -1);
 	ck_assert_int_eq(e.code, SS_ERR_UNSUPPORTED_MEDIA);
 	ck_assert_ptr_nonnull(ss_analysis_decoders());

@@ -234,6 +234,10 @@ int ss_analyze_file(const char *path, const ss_analysis_opts *o, ss_result *out,
 		close(fd);
 		return ss_error_set(err, SS_ERR_IO, "cannot stat %s", path);
 	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return ss_error_set(err, SS_ERR_NOT_FOUND, "%s is a directory", path);
+	}
 	if (S_ISREG(st.st_mode)) {
 		if (st.st_size == 0) {
 			close(fd);
