@@ -273,6 +273,58 @@ START_TEST(test_decode_damaged)
 }
 END_TEST
 
+/* WAV headers that lie: absurd rates and channel counts are refused before the stream is decoded. */
+START_TEST(test_decode_lying_header)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 1, 3.5, synth_music, &len);
+	ck_assert_ptr_nonnull(b);
+	ck_assert(len > 44 && memcmp(b + 12, "fmt ", 4) == 0);
+	unsigned char *c = malloc(len);
+	ck_assert_ptr_nonnull(c);
+	static const uint32_t bad_rates[] = {0, 1, 7999, 192001, 1000000000u, 0xFFFFFFFFu};
+	for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
+		memcpy(c, b, len);
+		uint32_t r = bad_rates[i];
+		c[24] = (unsigned char)r;
+		c[25] = (unsigned char)(r >> 8);
+		c[26] = (unsigned char)(r >> 16);
+		c[27] = (unsigned char)(r >> 24);
+		ss_audio a;
+		ss_error e;
+		ck_assert_int_eq(decode(c, len, &a, &e), -1);
+		ck_assert_msg(e.code == SS_ERR_UNSUPPORTED_MEDIA || e.code == SS_ERR_UNPROCESSABLE, "rate %u: %d", r, e.code);
+		ss_audio_free(&a);
+	}
+	static const uint16_t bad_channels[] = {0, 33, 1024, 65535};
+	for (size_t i = 0; i < sizeof bad_channels / sizeof bad_channels[0]; i++) {
+		memcpy(c, b, len);
+		c[22] = (unsigned char)bad_channels[i];
+		c[23] = (unsigned char)(bad_channels[i] >> 8);
+		ss_audio a;
+		ss_error e;
+		ck_assert_int_eq(decode(c, len, &a, &e), -1);
+		ck_assert_msg(e.code == SS_ERR_UNSUPPORTED_MEDIA || e.code == SS_ERR_UNPROCESSABLE, "channels %u: %d",
+			      bad_channels[i], e.code);
+		ss_audio_free(&a);
+	}
+	/* a data chunk claiming 4 GiB of frames: decodes what is there, allocates nothing for the claim */
+	memcpy(c, b, len);
+	for (size_t off = 36; off + 8 <= len; off++)
+		if (memcmp(c + off, "data", 4) == 0) {
+			c[off + 4] = c[off + 5] = c[off + 6] = c[off + 7] = 0xFF;
+			break;
+		}
+	ss_audio a;
+	ss_error e;
+	if (decode(c, len, &a, &e) == 0)
+		ck_assert(fabs((double)a.n - 3.5 * 22050) < 2);
+	ss_audio_free(&a);
+	free(c);
+	free(b);
+}
+END_TEST
+
 /* Float WAV carrying NaN, Inf and huge values: sanitised, never propagated. */
 static void synth_hostile_float(float *x, size_t n, double sr, int channel)
 {
@@ -781,6 +833,7 @@ static Suite *analysis_suite(void)
 	tcase_add_test(d, test_decode_loudness);
 	tcase_add_test(d, test_decode_cap);
 	tcase_add_test(d, test_decode_damaged);
+	tcase_add_test(d, test_decode_lying_header);
 	tcase_add_test(d, test_decode_hostile_floats);
 	tcase_add_test(d, test_decode_m4a);
 	tcase_add_test(d, test_sniff);
