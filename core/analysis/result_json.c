@@ -13,6 +13,8 @@ static json_object *num(double v)
 {
 	if (!isfinite(v))
 		return NULL;
+	if (v == 0.0)
+		v = 0.0; /* no "-0" */
 	char buf[32];
 	snprintf(buf, sizeof buf, "%.10g", v);
 	return json_object_new_double_s(v, buf);
