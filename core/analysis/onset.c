@@ -175,12 +175,19 @@ static void hf_energy(const hf_src *hf, double frame_sec, size_t n_frames, float
 		size_t s0 = a < 2.0 ? 2 : (size_t)a, s1 = b < 0.0 ? 0 : (size_t)b;
 		if (s1 > hf->n)
 			s1 = hf->n;
-		float acc = 0.0f;
-		for (size_t i = s0; i < s1; i++) {
+		float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+		size_t i = s0;
+		for (; i + 4 <= s1; i += 4)
+			for (size_t k = 0; k < 4; k++) {
+				float d = hf->x[i + k] - 2.0f * hf->x[i + k - 1] + hf->x[i + k - 2];
+				acc[k] += d * d;
+			}
+		for (; i < s1; i++) {
 			float d = hf->x[i] - 2.0f * hf->x[i - 1] + hf->x[i - 2];
-			acc += d * d;
+			acc[0] += d * d;
 		}
-		blk[j] = isfinite(acc) ? acc : 0.0f;
+		float sum = acc[0] + acc[1] + acc[2] + acc[3];
+		blk[j] = isfinite(sum) ? sum : 0.0f;
 	}
 	static const float w[5] = {1.0f / 16, 4.0f / 16, 6.0f / 16, 4.0f / 16, 1.0f / 16};
 	for (size_t t = 0; t < n_frames; t++) {

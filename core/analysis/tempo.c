@@ -1,7 +1,9 @@
 /* Tempo: periodicity of the onset novelty (autocorrelation read through a comb over the first harmonics of
- * each candidate period), weighted by a log-normal tempo prior; the tempo is doubled when the off-beats are
- * as strong as the beats; the period is refined to sub-frame precision over many harmonics and then by a
- * line fit through the beats tracked by dynamic programming. */
+ * each candidate period, plus a share of the neighbouring metrical levels), weighted by a log-normal tempo
+ * prior; near-ties with a 3:2 or 4:3 relative go to the stronger pulse train, and the tempo is doubled when
+ * the off-beats are as strong as the beats. The period is refined to sub-frame precision over every
+ * harmonic of the autocorrelation and then by a line fit through the beats tracked by dynamic programming
+ * (beats.c); the metre comes from beat-synchronous accents (meter.c). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
@@ -23,6 +25,7 @@
 #define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
+#define TEMPO_TIE 0.1           /* candidates within this fraction of the best score are near-ties */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
@@ -168,10 +171,18 @@ static int novelty_acf(const float *nov, size_t n, double fr, size_t len, acf *a
 	for (size_t t = 0; t < n; t++)
 		z[t] -= mean;
 	for (size_t l = 0; l <= len; l++) {
-		double s = 0.0;
-		for (size_t t = 0; t + l < n; t++)
-			s += z[t] * z[t + l];
-		r[l] = s / (double)(n - l);
+		/* four partial sums: the loop is bound by the latency of the additions otherwise */
+		double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+		size_t m = n - l, t = 0;
+		for (; t + 4 <= m; t += 4) {
+			s0 += z[t] * z[t + l];
+			s1 += z[t + 1] * z[t + 1 + l];
+			s2 += z[t + 2] * z[t + 2 + l];
+			s3 += z[t + 3] * z[t + 3 + l];
+		}
+		for (; t < m; t++)
+			s0 += z[t] * z[t + l];
+		r[l] = (s0 + s1 + s2 + s3) / (double)m;
 	}
 	free(z);
 	if (!(r[0] > 0.0)) {
@@ -183,6 +194,30 @@ static int novelty_acf(const float *nov, size_t n, double fr, size_t len, acf *a
 	r[0] = 1.0;
 	a->r = r;
 	return 0;
+}
+
+/* Mean novelty (max over +-1 frame) on the best-aligned pulse train of the given period. */
+static double pulse_strength(const float *v, size_t n, double period)
+{
+	double best = 0.0;
+	size_t steps = (size_t)ceil(period);
+	for (size_t ph = 0; ph < steps; ph++) {
+		double on = 0.0;
+		size_t cnt = 0;
+		for (double at = (double)ph; at + 1.0 < (double)n; at += period) {
+			size_t i = (size_t)lround(at);
+			double a = v[i];
+			if (i > 0 && v[i - 1] > a)
+				a = v[i - 1];
+			if (i + 1 < n && v[i + 1] > a)
+				a = v[i + 1];
+			on += a;
+			cnt++;
+		}
+		if (cnt > 0 && on / (double)cnt > best)
+			best = on / (double)cnt;
+	}
+	return best;
 }
 
 /* The tempo with the best prior-weighted salience (its score in *score), doubled when the off-beats are as
@@ -197,6 +232,35 @@ static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, 
 			best_s = s;
 			best_bpm = b;
 		}
+	}
+	/* Near-ties with a 2:3, 3:2, 3:4 or 4:3 relative (the prior cannot judge those) go to the tempo whose
+	 * pulse train hits the stronger onsets. */
+	if (best_s > 0.0) {
+		static const double rr[] = {2.0 / 3.0, 1.5, 0.75, 4.0 / 3.0};
+		double cur = pulse_strength(nov, n, 60.0 * fr / best_bpm), pick = best_bpm, pick_s = best_s;
+		for (size_t i = 0; i < sizeof rr / sizeof rr[0]; i++) {
+			double bs = 0.0, bb = 0.0;
+			for (double f = 0.98; f <= 1.0201; f += 0.002) {
+				double b = best_bpm * rr[i] * f;
+				if (b < TEMPO_BPM_MIN || b > TEMPO_BPM_MAX)
+					continue;
+				double c = salience(a, 60.0 * fr / b) * prior(b);
+				if (c > bs) {
+					bs = c;
+					bb = b;
+				}
+			}
+			if (bs < (1.0 - TEMPO_TIE) * best_s)
+				continue;
+			double st = pulse_strength(nov, n, 60.0 * fr / bb);
+			if (st > cur) {
+				cur = st;
+				pick = bb;
+				pick_s = bs;
+			}
+		}
+		best_bpm = pick;
+		best_s = pick_s;
 	}
 	*score = best_s;
 	if (!(best_s > 0.0))
@@ -333,9 +397,10 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 
 	out->bpm = 60.0 * on->frame_rate / period;
 	out->pulse_clarity = clarity;
-	/* Confidence: a strong pulse that stands out from unrelated tempi. (The margin over the octave
-	 * alternatives was measured too; it does not predict which estimates are right.) */
-	out->confidence = sqrt(clamp01(clarity / 0.8) * clamp01(margin / 0.5));
+	/* Confidence: a strong pulse that stands out from unrelated tempi; a reported tempo keeps at least a
+	 * little confidence even when an unrelated tempo scores as well (0 means no pulse). (The margin over
+	 * the octave alternatives was measured too; it does not predict which estimates are right.) */
+	out->confidence = sqrt(clamp01(clarity / 0.8) * (0.1 + 0.9 * clamp01(margin / 0.5)));
 	out->beats = bt;
 	out->n_beats = nbf;
 	out->beats_per_bar = bpb;
@@ -350,11 +415,15 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for tempo analysis");
 
-	/* Silence (below -100 dBFS RMS) has no pulse. */
-	double e = 0.0;
-	for (size_t i = 0; i < n; i++)
-		if (isfinite(x[i]))
-			e += (double)x[i] * x[i];
+	/* Silence (below -100 dBFS RMS) has no pulse. Four partial sums, as in novelty_acf. */
+	double e4[4] = {0.0, 0.0, 0.0, 0.0};
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4)
+		for (size_t k = 0; k < 4; k++)
+			e4[k] += isfinite(x[i + k]) ? (double)x[i + k] * x[i + k] : 0.0;
+	for (; i < n; i++)
+		e4[0] += isfinite(x[i]) ? (double)x[i] * x[i] : 0.0;
+	double e = e4[0] + e4[1] + e4[2] + e4[3];
 	if (n == 0 || e / (double)n < 1e-10)
 		return 0;
 
