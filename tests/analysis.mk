@@ -29,7 +29,11 @@ $(FUZZ_DIR)/make_seeds: $(FUZZ_DIR)/make_seeds.c tests/fixtures/synth.c tests/fi
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/$(FUZZ_DIR)/make_seeds.c \
 	  $(top_srcdir)/tests/fixtures/synth.c $(FUZZ_LIBS)
 
-fuzz: $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
+fuzz:
+	@if test -z "$(CLANG)"; then echo "fuzz: clang was not found by configure; nothing to do"; exit 0; fi; \
+	$(MAKE) $(AM_MAKEFLAGS) fuzz-run
+
+fuzz-run: $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 	rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/$(FUZZ_DIR)/lsan.supp \
@@ -37,4 +41,4 @@ fuzz: $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 	  -rss_limit_mb=1024 -max_len=262144 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 	  $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-run
