@@ -710,6 +710,59 @@ START_TEST(test_analyze_cli)
 }
 END_TEST
 
+/* songscope-score and songscope-bench on a two-clip labelled folder: they run and print their tables. */
+static int run_capture(const char *cmd, char *out, size_t outlen)
+{
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_score_and_bench_tools)
+{
+	const char *top = getenv("SS_TOP_BUILDDIR");
+	if (top == NULL)
+		top = ".";
+	char score[1024], bench[1024];
+	snprintf(score, sizeof score, "%s/tools/songscope-score", top);
+	snprintf(bench, sizeof bench, "%s/tools/songscope-bench", top);
+	if (access(score, X_OK) != 0 || access(bench, X_OK) != 0)
+		return;
+	const char *tmp = getenv("TMPDIR");
+	char dir[512], path[600];
+	snprintf(dir, sizeof dir, "%s/ss-labels-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 6.0, synth_music, &len);
+	snprintf(path, sizeof path, "%s/groove.flac", dir);
+	FILE *f = fopen(path, "wb");
+	ck_assert(f != NULL && fwrite(b, 1, len, f) == len && fclose(f) == 0);
+	free(b);
+	snprintf(path, sizeof path, "%s/labels.csv", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL && fputs("file,bpm,key,kind\ngroove.flac,120,C major,synth\n", f) >= 0 && fclose(f) == 0);
+	char cmd[2048], out[16384];
+	snprintf(cmd, sizeof cmd, "'%s' -v '%s' 2>/dev/null", score, dir);
+	ck_assert_int_eq(run_capture(cmd, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "| synth | 1 | 1 | 1 |") != NULL, "%s", out);
+	ck_assert(strstr(out, "| **all** | 1 | 1 | 1 |") != NULL && strstr(out, "key MIREX") != NULL);
+	snprintf(cmd, sizeof cmd, "'%s' --reps 1 '%s' 2>/dev/null", bench, dir);
+	ck_assert_int_eq(run_capture(cmd, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "| flac | 1 |") != NULL && strstr(out, "real-time factor") != NULL, "%s", out);
+	/* a folder without labels.csv is an error for the scorer */
+	snprintf(cmd, sizeof cmd, "'%s' '%s/nope' 2>/dev/null", score, dir);
+	ck_assert_int_eq(run_capture(cmd, out, sizeof out), 1);
+	snprintf(path, sizeof path, "%s/groove.flac", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/labels.csv", dir);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ encoder, HPSS, scores */
 
 START_TEST(test_result_json)
@@ -851,6 +904,7 @@ static Suite *analysis_suite(void)
 	tcase_add_test(p, test_pipeline_max_seconds);
 	tcase_add_test(p, test_analyze_file_errors);
 	tcase_add_test(p, test_analyze_cli);
+	tcase_add_test(p, test_score_and_bench_tools);
 	suite_add_tcase(s, p);
 	TCase *u = tcase_create("units");
 	tcase_set_timeout(u, 60);
