@@ -146,6 +146,39 @@ START_TEST(test_decode_channels)
 }
 END_TEST
 
+/* Right channel in opposite polarity: the mean cancels, so the first channel is analysed; its loudness is
+ * that of the two channels (BS.1770 sums channel powers): same as identical channels. */
+static void synth_antiphase(float *x, size_t n, double sr, int channel)
+{
+	synth_sine1k(x, n, sr, channel);
+	if (channel == 1)
+		for (size_t i = 0; i < n; i++)
+			x[i] = -x[i];
+}
+
+START_TEST(test_decode_antiphase)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, 6.0, synth_antiphase, &len);
+	ck_assert_ptr_nonnull(b);
+	ss_audio a;
+	ss_error e;
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	ck_assert_uint_eq(a.n, 6 * 22050);
+	ck_assert_msg(fabs(rms(a.x + 1000, a.n - 2000) - 0.1 / sqrt(2.0)) < 0.005, "rms %f", rms(a.x, a.n));
+	ck_assert_msg(fabs(a.loudness - (-20.0)) < 0.2, "%f LUFS", a.loudness);
+	ss_audio_free(&a);
+	free(b);
+	/* a clip shorter than the hold-back second is decided at the end */
+	b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 48000, 2, 0.5, synth_antiphase, &len);
+	ck_assert_int_eq(decode(b, len, &a, &e), 0);
+	ck_assert_uint_eq(a.n, 22050 / 2);
+	ck_assert(rms(a.x + 500, a.n - 1000) > 0.05);
+	ss_audio_free(&a);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_decode_refuses_bad_formats)
 {
 	size_t len = 0;
@@ -882,6 +915,7 @@ static Suite *analysis_suite(void)
 	tcase_add_loop_test(d, test_decode_container, 0, (int)(sizeof containers / sizeof containers[0]));
 	tcase_add_loop_test(d, test_decode_rates, 0, (int)(sizeof rates / sizeof rates[0]));
 	tcase_add_loop_test(d, test_decode_channels, 0, 6);
+	tcase_add_test(d, test_decode_antiphase);
 	tcase_add_test(d, test_decode_refuses_bad_formats);
 	tcase_add_test(d, test_decode_loudness);
 	tcase_add_test(d, test_decode_cap);
