@@ -245,7 +245,8 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 	if (avformat_open_input(&fmt, NULL, NULL, &opts) < 0) {
 		/* avformat_open_input frees fmt on failure */
 		fmt = NULL;
-		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "not a decodable MP4/M4A or AAC file");
+		/* the bytes looked like MP4 or ADTS (see ss_audio_sniff), so this is a damaged file */
+		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/M4A or AAC file is corrupt or truncated");
 		goto out;
 	}
 	/* No avformat_find_stream_info: the mov and aac demuxers know the codec from the headers, the decoder
