@@ -32,6 +32,7 @@ struct ss_audio_sink {
 	size_t hold_n, hold_cap;
 	ss_resampler *rs;
 	float *mono;        /* SS_SINK_BLOCK scratch */
+	float *clean;       /* SS_SINK_BLOCK * channels scratch for sanitised frames (rarely used) */
 	float *out;         /* analysis-rate output, out_cap samples */
 	size_t out_n, out_cap;
 };
@@ -67,13 +68,14 @@ ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts 
 	s->out_cap = (size_t)ceil(o->max_seconds * o->out_rate) + 8192;
 	s->out = malloc(s->out_cap * sizeof *s->out);
 	s->mono = malloc(SS_SINK_BLOCK * sizeof *s->mono);
+	s->clean = malloc((size_t)SS_SINK_BLOCK * (size_t)channels * sizeof *s->clean);
 	s->downmix = channels == 1 ? DOWNMIX_MEAN : DOWNMIX_UNDECIDED;
 	if (channels > 1) {
 		s->hold_cap = (size_t)ceil(SS_HOLD_SECONDS * rate);
 		s->hold_mean = malloc(s->hold_cap * sizeof *s->hold_mean);
 		s->hold_first = malloc(s->hold_cap * sizeof *s->hold_first);
 	}
-	if (s->out == NULL || s->mono == NULL || (channels > 1 && (s->hold_mean == NULL || s->hold_first == NULL))) {
+	if (s->out == NULL || s->mono == NULL || s->clean == NULL || (channels > 1 && (s->hold_mean == NULL || s->hold_first == NULL))) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoded audio");
 		ss_audio_sink_free(s);
 		return NULL;
@@ -86,15 +88,13 @@ ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts 
 	return s;
 }
 
+/* NaN becomes 0, everything else is clamped to +-SS_SAMPLE_LIMIT (so +-Inf too); branch-free. */
 static inline float sanitise(float v)
 {
-	if (!isfinite(v))
-		return 0.0f;
-	if (v > SS_SAMPLE_LIMIT)
-		return SS_SAMPLE_LIMIT;
-	if (v < -SS_SAMPLE_LIMIT)
-		return -SS_SAMPLE_LIMIT;
-	return v;
+	/* plain comparisons (fminf/fmaxf are library calls without -ffinite-math-only) */
+	v = v == v ? v : 0.0f;
+	v = v < SS_SAMPLE_LIMIT ? v : SS_SAMPLE_LIMIT;
+	return v > -SS_SAMPLE_LIMIT ? v : -SS_SAMPLE_LIMIT;
 }
 
 /* Resample n mono source samples into the output. */
@@ -121,42 +121,70 @@ static int decide(ss_audio_sink *s, ss_error *err)
 	return rc;
 }
 
+/* 1 when every sample is finite and within +-SS_SAMPLE_LIMIT (the usual case: no sanitising pass). */
+static int all_clean(const float *x, size_t n)
+{
+	int ok = 1;
+	for (size_t i = 0; i < n; i++)
+		ok &= (x[i] > -SS_SAMPLE_LIMIT) & (x[i] < SS_SAMPLE_LIMIT); /* NaN fails both */
+	return ok;
+}
+
+/* Sum of squares of x[0], x[stride], ... (n terms), four accumulators to keep the adds independent. */
+static double sumsq(const float *x, size_t n, size_t stride)
+{
+	float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		float v0 = x[i * stride], v1 = x[(i + 1) * stride], v2 = x[(i + 2) * stride], v3 = x[(i + 3) * stride];
+		a0 += v0 * v0;
+		a1 += v1 * v1;
+		a2 += v2 * v2;
+		a3 += v3 * v3;
+	}
+	for (; i < n; i++)
+		a0 += x[i * stride] * x[i * stride];
+	return (double)a0 + (double)a1 + (double)a2 + (double)a3;
+}
+
 static int push_block(ss_audio_sink *s, const float *in, size_t frames, ss_error *err)
 {
 	const int c = s->channels;
-	if (c == 1) {
-		for (size_t i = 0; i < frames; i++)
-			s->mono[i] = sanitise(in[i]);
-		return emit(s, s->mono, frames, err);
+	const size_t ns = frames * (size_t)c;
+	if (!all_clean(in, ns)) {
+		for (size_t i = 0; i < ns; i++)
+			s->clean[i] = sanitise(in[i]);
+		in = s->clean;
 	}
-	const float g = 1.0f / (float)c;
-	double pc = 0.0, pm = 0.0, pf = 0.0;
-	const int first = s->downmix == DOWNMIX_FIRST;
-	for (size_t f = 0; f < frames; f++) {
-		const float *p = in + f * (size_t)c;
-		float acc = 0.0f, sq = 0.0f, v0 = sanitise(p[0]);
-		for (int ch = 0; ch < c; ch++) {
-			float v = ch == 0 ? v0 : sanitise(p[ch]);
-			acc += v;
-			sq += v * v;
+	if (c == 1)
+		return emit(s, in, frames, err);
+	float *mean_out = s->downmix == DOWNMIX_UNDECIDED ? s->hold_mean + s->hold_n : s->mono;
+	if (c == 2) {
+		for (size_t f = 0; f < frames; f++)
+			mean_out[f] = (in[2 * f] + in[2 * f + 1]) * 0.5f;
+	} else {
+		const float g = 1.0f / (float)c;
+		for (size_t f = 0; f < frames; f++) {
+			const float *p = in + f * (size_t)c;
+			float acc = p[0];
+			for (int ch = 1; ch < c; ch++)
+				acc += p[ch];
+			mean_out[f] = acc * g;
 		}
-		acc *= g;
-		if (s->downmix == DOWNMIX_UNDECIDED) {
-			s->hold_mean[s->hold_n] = acc;
-			s->hold_first[s->hold_n] = v0;
-			s->hold_n++;
-		} else {
-			s->mono[f] = first ? v0 : acc;
-		}
-		pc += sq;
-		pm += acc * acc;
-		pf += v0 * v0;
 	}
-	s->pow_channels += pc;
-	s->pow_mono += pm;
-	s->pow_first += pf;
-	if (s->downmix == DOWNMIX_UNDECIDED)
+	s->pow_channels += sumsq(in, ns, 1);
+	s->pow_mono += sumsq(mean_out, frames, 1);
+	s->pow_first += sumsq(in, frames, (size_t)c);
+	if (s->downmix == DOWNMIX_UNDECIDED) {
+		float *first_out = s->hold_first + s->hold_n;
+		for (size_t f = 0; f < frames; f++)
+			first_out[f] = in[f * (size_t)c];
+		s->hold_n += frames;
 		return s->hold_n >= s->hold_cap ? decide(s, err) : 0;
+	}
+	if (s->downmix == DOWNMIX_FIRST) /* channels cancel: analyse the first one */
+		for (size_t f = 0; f < frames; f++)
+			s->mono[f] = in[f * (size_t)c];
 	return emit(s, s->mono, frames, err);
 }
 
@@ -238,6 +266,7 @@ void ss_audio_sink_free(ss_audio_sink *s)
 	free(s->hold_mean);
 	free(s->hold_first);
 	free(s->mono);
+	free(s->clean);
 	free(s->out);
 	free(s);
 }
