@@ -165,6 +165,8 @@ START_TEST(test_click_tempo)
 	ck_assert_msg(t.confidence > 0.5, "%.0f Hz, %.1f BPM: confidence %.2f", sr, bpm, t.confidence);
 	ck_assert_msg(t.pulse_clarity > 0.5, "pulse clarity %.2f", t.pulse_clarity);
 	ck_assert_msg(t.beat_regularity > 0.9, "regularity %.2f", t.beat_regularity);
+	ck_assert_msg(t.beats_per_bar == 4, "identical clicks at %.0f Hz, %.1f BPM: %d beats per bar", sr, bpm,
+		      t.beats_per_bar);
 
 	/* Beats: one per click, each within 30 ms of a click. */
 	double period = 60.0 / bpm, expect = floor((20.0 - 0.05) / period) + 1.0;
@@ -195,6 +197,32 @@ START_TEST(test_rock_tempo)
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, bpms[_i]) < 0.005, "%.1f BPM: got %.3f", bpms[_i], t.bpm);
 	ck_assert_msg(t.beats_per_bar == 4, "%.1f BPM backbeat: %d beats per bar", bpms[_i], t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Swung backbeat: hats on the beat and on the last triplet of each beat. The triplet grid must not pull
+ * the estimate to a 3:2 relative. */
+START_TEST(test_swing)
+{
+	static const double bpms[] = {90.0, 120.0, 150.0};
+	double sr = 22050.0;
+	size_t n;
+	float *x = alloc_signal(sr, 30.0, &n);
+	uint32_t seed = 9;
+	double period = 60.0 / bpms[_i] * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)n; at += period, beat++) {
+		hit(x, n, sr, at, beat % 2 == 0 ? KICK : SNARE, 0.5, &seed);
+		hit(x, n, sr, at, HAT, 0.15, &seed);
+		hit(x, n, sr, at + period * 2.0 / 3.0, HAT, 0.1, &seed);
+	}
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpms[_i]) < 0.005, "swing at %.0f BPM: got %.3f", bpms[_i], t.bpm);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -479,6 +507,7 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_click_tempo, 0,
 			    (int)(sizeof rates / sizeof rates[0] * sizeof tempi / sizeof tempi[0]));
 	tcase_add_loop_test(tc, test_rock_tempo, 0, 4);
+	tcase_add_loop_test(tc, test_swing, 0, 3);
 	tcase_add_loop_test(tc, test_precision, 0, 3);
 	tcase_add_loop_test(tc, test_meter, 0, 6);
 	tcase_add_loop_test(tc, test_meter_oompah, 0, 4);

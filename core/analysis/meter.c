@@ -5,8 +5,11 @@
 
 #define METER_MIN_BEATS 12
 #define METER_LOW_BANDS 8
+#define METER_FLOOR 0.03 /* features varying less than this (log-energy units) carry no accent */
 
-static void standardise(double *v, size_t n)
+/* Zero-mean, unit-variance v; all zero when v hardly varies (st. dev. below floor or 5 % of the mean), so
+ * that jitter between identical beats cannot decide the metre. */
+static void standardise(double *v, size_t n, double floor)
 {
 	double sum = 0.0, sq = 0.0;
 	for (size_t i = 0; i < n; i++)
@@ -15,8 +18,9 @@ static void standardise(double *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		sq += (v[i] - mean) * (v[i] - mean);
 	double sd = sqrt(sq / (double)n);
+	int flat = !(sd > floor) || sd < 0.05 * fabs(mean);
 	for (size_t i = 0; i < n; i++)
-		v[i] = sd > 1e-12 ? (v[i] - mean) / sd : 0.0;
+		v[i] = flat ? 0.0 : (v[i] - mean) / sd;
 }
 
 /* How much one phase of a bar of m beats stands out: best phase mean minus the mean of the rest. */
@@ -65,29 +69,34 @@ int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, in
 		free(cur);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for metre");
 	}
+	size_t span = (size_t)-1;
+	for (size_t i = 1; i < n_beats; i++)
+		if (beats[i] - beats[i - 1] < span)
+			span = beats[i] - beats[i - 1];
+	if (span == 0)
+		span = 1;
 	for (size_t i = 0; i < n_beats; i++) {
 		size_t b = beats[i];
 		size_t a = b >= 2 ? b - 2 : 0, e = b + 3 < o->n_frames ? b + 3 : o->n_frames;
+		/* sums over the window rather than peaks: a peak's height depends on where the onset falls
+		 * between two frames, which for some tempi cycles every few beats and would fake a metre */
 		double m = 0.0, lf = 0.0;
 		for (size_t t = a; t < e; t++) {
-			if (o->novelty[t] > m)
-				m = o->novelty[t];
+			m += o->novelty[t];
 			if (t == 0)
 				continue;
-			double s = 0.0;
 			for (size_t k = 0; k < nlow; k++) {
 				double d = (double)o->bands[t * nb + k] - (double)o->bands[(t - 1) * nb + k];
 				if (d > 0.0)
-					s += d;
+					lf += d;
 			}
-			if (s > lf)
-				lf = s;
 		}
 		acc[i] = m;
 		low[i] = lf;
 
-		/* Mean band spectrum over this beat's span, compared with the previous beat's. */
-		size_t s0 = b, s1 = i + 1 < n_beats ? beats[i + 1] : b + (i > 0 ? b - beats[i - 1] : 1);
+		/* Mean band spectrum over a fixed span from this beat (the shortest beat interval, so that spans
+		 * of unequal length cannot fake accents), compared with the previous beat's. */
+		size_t s0 = b, s1 = b + span;
 		if (s1 > o->n_frames)
 			s1 = o->n_frames;
 		if (s1 <= s0)
@@ -107,9 +116,9 @@ int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, in
 		chg[i] = d / (double)nb;
 	}
 	chg[0] = chg[1];
-	standardise(acc, n_beats);
-	standardise(low, n_beats);
-	standardise(chg, n_beats);
+	standardise(acc, n_beats, METER_FLOOR);
+	standardise(low, n_beats, METER_FLOOR);
+	standardise(chg, n_beats, METER_FLOOR);
 	for (size_t i = 0; i < n_beats; i++)
 		acc[i] = acc[i] + low[i] + chg[i];
 	double c3 = bar_contrast(acc, n_beats, 3);

@@ -1,9 +1,10 @@
-/* Tempo: periodicity of the onset novelty (autocorrelation read through a comb over the first harmonics of
- * each candidate period, plus a share of the neighbouring metrical levels), weighted by a log-normal tempo
- * prior; near-ties with a 3:2 or 4:3 relative go to the stronger pulse train, and the tempo is doubled when
- * the off-beats are as strong as the beats. The period is refined to sub-frame precision over every
- * harmonic of the autocorrelation and then by a line fit through the beats tracked by dynamic programming
- * (beats.c); the metre comes from beat-synchronous accents (meter.c). */
+/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first
+ * harmonics of each candidate period, plus a share of the neighbouring metrical levels and of the comb of
+ * the low-band (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3
+ * relative go to the stronger pulse train, and the tempo is doubled when the off-beats are as strong as
+ * the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
+ * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
+ * beat-synchronous accents (meter.c). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
@@ -26,6 +27,8 @@
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
 #define TEMPO_TIE 0.1           /* candidates within this fraction of the best score are near-ties */
+#define TEMPO_LOW 0.5           /* weight of the low-band comb in the salience */
+#define TEMPO_LOW_BANDS 8       /* low bands: the lowest 8 of 40 mel bands (30 Hz to about 500 Hz) */
 #define TEMPO_MAX_LAG_SEC 6.0   /* longest autocorrelation lag */
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
@@ -67,10 +70,21 @@ static double comb(const acf *a, double period, size_t harmonics)
  * double the period), since a beat usually sits between a periodic bar level and a periodic subdivision;
  * this keeps estimates off 3:2 relatives. (Subtracting an off-beat comb at odd multiples of half the period
  * was tried; it pushes estimates to 3:2 relatives.) */
-static double salience(const acf *a, double period)
+/* The periodicity evidence: autocorrelations of the full-band novelty and of the low-band (bass, kick)
+ * flux. */
+typedef struct evidence {
+	acf full;
+	acf low; /* r NULL when the low bands are silent */
+} evidence;
+
+static double salience(const evidence *ev, double period)
 {
-	return comb(a, period, TEMPO_NH) +
-	       TEMPO_HIER * 0.5 * (comb(a, period * 2.0, TEMPO_NH) + comb(a, period / 2.0, TEMPO_NH));
+	const acf *a = &ev->full;
+	double s = comb(a, period, TEMPO_NH) +
+		   TEMPO_HIER * 0.5 * (comb(a, period * 2.0, TEMPO_NH) + comb(a, period / 2.0, TEMPO_NH));
+	if (ev->low.r != NULL)
+		s += TEMPO_LOW * comb(&ev->low, period, TEMPO_NH);
+	return s;
 }
 
 static double prior(double bpm)
@@ -222,11 +236,11 @@ static double pulse_strength(const float *v, size_t n, double period)
 
 /* The tempo with the best prior-weighted salience (its score in *score), doubled when the off-beats are as
  * strong as the beats. NaN when nothing is periodic. */
-static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, double *score)
+static double choose_tempo(const evidence *ev, const float *nov, size_t n, double fr, double *score)
 {
 	double best_bpm = NAN, best_s = 0.0;
 	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
-		double c = salience(a, 60.0 * fr / b);
+		double c = salience(ev, 60.0 * fr / b);
 		double s = c * prior(b);
 		if (c > 0.0 && s > best_s) {
 			best_s = s;
@@ -244,7 +258,7 @@ static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, 
 				double b = best_bpm * rr[i] * f;
 				if (b < TEMPO_BPM_MIN || b > TEMPO_BPM_MAX)
 					continue;
-				double c = salience(a, 60.0 * fr / b) * prior(b);
+				double c = salience(ev, 60.0 * fr / b) * prior(b);
 				if (c > bs) {
 					bs = c;
 					bb = b;
@@ -267,7 +281,7 @@ static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, 
 		return NAN;
 	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
 		double pt = 60.0 * fr / best_bpm;
-		double c_slow = comb(a, pt, TEMPO_NH), c_fast = comb(a, pt / 2.0, TEMPO_NH);
+		double c_slow = comb(&ev->full, pt, TEMPO_NH), c_fast = comb(&ev->full, pt / 2.0, TEMPO_NH);
 		if (offbeat_ratio(nov, n, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
 			best_bpm *= 2.0;
 	}
@@ -276,7 +290,7 @@ static double choose_tempo(const acf *a, const float *nov, size_t n, double fr, 
 
 /* 1 - (best prior-weighted salience of a tempo unrelated to bpm) / best_s, where related means within 4 %
  * of 1, 2, 3, 1/2 or 1/3 times bpm. */
-static double unrelated_margin(const acf *a, double fr, double bpm, double best_s)
+static double unrelated_margin(const evidence *ev, double fr, double bpm, double best_s)
 {
 	static const double rel[] = {1.0, 2.0, 3.0, 0.5, 1.0 / 3.0};
 	double unrel = 0.0;
@@ -287,7 +301,7 @@ static double unrelated_margin(const acf *a, double fr, double bpm, double best_
 				related = 1;
 		if (related)
 			continue;
-		double c = salience(a, 60.0 * fr / b) * prior(b);
+		double c = salience(ev, 60.0 * fr / b) * prior(b);
 		if (c > unrel)
 			unrel = c;
 	}
@@ -356,6 +370,26 @@ static double regularity(const double *bt, size_t nb)
 	double m = s / (double)(nb - 1);
 	double sd = sqrt(fmax(0.0, sq / (double)(nb - 1) - m * m));
 	return m > 0.0 ? clamp01(1.0 - 4.0 * sd / m) : 0.0;
+}
+
+/* Low-band flux: half-wave rectified rise of the lowest TEMPO_LOW_BANDS log band energies, averaged.
+ * Returns a malloc'd array of n_frames values or NULL (out of memory). */
+static float *low_novelty(const ss_onset *on)
+{
+	size_t n = on->n_frames, nb = on->n_bands, nl = nb < TEMPO_LOW_BANDS ? nb : TEMPO_LOW_BANDS;
+	float *v = malloc((n > 0 ? n : 1) * sizeof *v);
+	if (v == NULL)
+		return NULL;
+	for (size_t t = 0; t < n; t++) {
+		float acc = 0.0f;
+		for (size_t k = 0; t > 0 && k < nl; k++) {
+			float d = on->bands[t * nb + k] - on->bands[(t - 1) * nb + k];
+			if (d > 0.0f)
+				acc += d;
+		}
+		v[t] = nl > 0 ? acc / (float)nl : 0.0f;
+	}
+	return v;
 }
 
 static void no_pulse(ss_tempo *out)
@@ -442,30 +476,42 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 		ss_onset_free(&on);
 		return 0;
 	}
-	acf a;
-	if (novelty_acf(on.novelty, N, fr, L, &a, err) != 0) {
+	evidence ev = {{NULL, 0}, {NULL, 0}};
+	float *lown = low_novelty(&on);
+	if (lown == NULL) {
+		ss_onset_free(&on);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	}
+	int rc = novelty_acf(on.novelty, N, fr, L, &ev.full, err);
+	if (rc == 0)
+		rc = novelty_acf(lown, N, fr, L, &ev.low, err);
+	free(lown);
+	if (rc != 0) {
+		free(ev.full.r);
 		ss_onset_free(&on);
 		return -1;
 	}
 	double best_s = 0.0;
-	double bpm = a.r != NULL ? choose_tempo(&a, on.novelty, N, fr, &best_s) : NAN;
+	double bpm = ev.full.r != NULL ? choose_tempo(&ev, on.novelty, N, fr, &best_s) : NAN;
 	if (isnan(bpm)) {
-		free(a.r);
+		free(ev.full.r);
+		free(ev.low.r);
 		ss_onset_free(&on);
 		return 0;
 	}
 	double period = 60.0 * fr / bpm;
-	double clarity = clamp01(comb(&a, period, TEMPO_NH));
-	double margin = unrelated_margin(&a, fr, bpm, best_s);
+	double clarity = clamp01(comb(&ev.full, period, TEMPO_NH));
+	double margin = unrelated_margin(&ev, fr, bpm, best_s);
+	free(ev.low.r);
 	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
-		free(a.r);
+		free(ev.full.r);
 		ss_onset_free(&on);
 		out->pulse_clarity = clarity;
 		return 0;
 	}
-	period = refine_period(&a, period);
-	free(a.r);
-	int rc = track(&on, period, clarity, margin, out, err);
+	period = refine_period(&ev.full, period);
+	free(ev.full.r);
+	rc = track(&on, period, clarity, margin, out, err);
 	ss_onset_free(&on);
 	return rc;
 }
