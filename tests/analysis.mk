@@ -12,8 +12,8 @@ FUZZ_DIR = tests/fuzz
 FUZZ_CFLAGS = -g -O1 -std=c11 -fno-omit-frame-pointer $(AM_CPPFLAGS) $(SNDFILE_CFLAGS) $(KISSFFT_CFLAGS) \
 	$(JSONC_CFLAGS) $(SOXR_CFLAGS) $(EBUR128_CFLAGS) $(FFMPEG_CFLAGS) $(SQLITE_CFLAGS) $(CURL_CFLAGS) \
 	$(SODIUM_CFLAGS) $(FCGI_CFLAGS)
-FUZZ_LIBS = $(SQLITE_LIBS) $(SNDFILE_LIBS) $(KISSFFT_LIBS) $(JSONC_LIBS) $(CURL_LIBS) $(SOXR_LIBS) \
-	$(EBUR128_LIBS) $(SODIUM_LIBS) $(FFMPEG_LIBS) -lpthread -lm
+# the core's link line without the (gcc-built) library itself: the sources are compiled in instead
+FUZZ_LIBS = $(CORE_LIBS:core/libsscore.a=)
 EXTRA_DIST += $(FUZZ_DIR)/fuzz_analyze.c $(FUZZ_DIR)/make_seeds.c $(FUZZ_DIR)/lsan.supp
 CLEANFILES += $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 
