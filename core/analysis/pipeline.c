@@ -1,7 +1,20 @@
 /* The analysis pipeline: decode -> mono at 22050 Hz -> DC removal -> frame statistics (silence, zero
  * crossings) -> tempo and key modules -> one shared magnitude STFT for the spectral descriptors and HPSS ->
  * perceptual scores. Every number is computed from the samples only, in a fixed order, single-threaded, so
- * the same bytes and options give the same result. */
+ * the same bytes and options give the same result.
+ *
+ * Where each result field comes from:
+ *   bpm, bpm_confidence, beats, time_signature   tempo module (bpm null and confidence 0 without a pulse)
+ *   key*, tonal_strength, key_details             key module ("Unknown"/null without tonal content)
+ *   loudness, dynamic_range                       libebur128 integrated loudness and loudness range (audio/sink)
+ *   silence_ratio, zero_crossing_rate             46 ms frames of the time signal (descriptors.h)
+ *   spectral_centroid, spectral_flux              46 ms Hann frames of the shared STFT (descriptors.h)
+ *   percussive/harmonic_energy_ratio              median-filter HPSS on that STFT (hpss.h)
+ *   energy, danceability, acousticness, valence,
+ *   mood                                          documented formulas over the above (mood.h)
+ *   signal_duration                               seconds analysed (at most max_seconds)
+ *   analysis_duration                             wall time of decode + analysis (the only non-deterministic field)
+ * Values are rounded to their meaningful precision (bpm 0.01, scores 1e-4, beats 1 ms) so encodings are short. */
 #include "core/analysis/pipeline.h"
 
 #include <fcntl.h>
