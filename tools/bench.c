@@ -247,12 +247,20 @@ int main(int argc, char **argv)
 		if (nfiles + add + 1 > cap) {
 			cap = (nfiles + add + 1) * 2;
 			char **nf = realloc(files, cap * sizeof *nf);
-			if (nf == NULL)
+			if (nf == NULL) {
+				fprintf(stderr, "songscope-bench: out of memory\n");
 				return 1;
+			}
 			files = nf;
 		}
-		for (size_t j = 0; j < add; j++)
-			files[nfiles++] = strdup(list ? list[j] : argv[i]);
+		for (size_t j = 0; j < add; j++) {
+			files[nfiles] = strdup(list ? list[j] : argv[i]);
+			if (files[nfiles] == NULL) {
+				fprintf(stderr, "songscope-bench: out of memory\n");
+				return 1;
+			}
+			nfiles++;
+		}
 		tool_files_free(list);
 	}
 	if (nfiles == 0) {
