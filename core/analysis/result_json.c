@@ -123,7 +123,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 			return -1;
 		for (size_t i = 0; i < r->n_beats; i++) {
 			json_object *v = num(r->beats[i]);
-			if (json_object_array_add(b, v) != 0) {
+			if ((v == NULL && isfinite(r->beats[i])) || json_object_array_add(b, v) != 0) {
 				json_object_put(v);
 				json_object_put(b);
 				return -1;
