@@ -7,10 +7,9 @@
 
 #include "core/analysis/stft.h"
 
-/* Frames quieter than this RMS (dBFS, a full-scale sine is -3 dBFS) count as silent. */
+/* Frames quieter than this RMS (dBFS, a full-scale sine is -3 dBFS) count as silent; a clip without a
+ * single louder frame is silence and is not analysed. */
 #define SS_SILENCE_DBFS (-60.0)
-/* A clip whose loudest frame is quieter than this RMS (dBFS) is treated as silence and not analysed. */
-#define SS_SILENT_CLIP_DBFS (-70.0)
 
 typedef struct ss_frame_stats {
 	size_t n_frames;          /* frames on the grid (same grid as the spectrogram: centred, hop apart) */

@@ -18,32 +18,38 @@ static size_t reflect(long i, size_t n)
 	}
 }
 
-/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. */
-static void window_replace(float *win, size_t w, float old, float nw)
+/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. Positions are found by
+ * counting (branch-free, vectorisable) rather than by searching; then one memmove. */
+static inline void window_replace(float *win, size_t w, float old, float nw)
 {
-	/* locate old (binary search; the value is present) */
-	size_t lo = 0, hi = w;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (win[mid] < old)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t i = 0, k = 0;
+	for (size_t j = 0; j < w; j++) {
+		i += win[j] < old;
+		k += win[j] < nw;
 	}
-	size_t pos = lo < w ? lo : w - 1;
-	/* shift toward where nw belongs */
-	if (nw > old) {
-		while (pos + 1 < w && win[pos + 1] < nw) {
-			win[pos] = win[pos + 1];
-			pos++;
-		}
+	/* win[i] == old. nw > old: k counts old too, so k >= i + 1 and nw lands at k - 1 after removal.
+	 * nw <= old: k <= i and nw lands at k. */
+	if (k > i) {
+		memmove(win + i, win + i + 1, (k - 1 - i) * sizeof *win);
+		win[k - 1] = nw;
 	} else {
-		while (pos > 0 && win[pos - 1] > nw) {
-			win[pos] = win[pos - 1];
-			pos--;
-		}
+		memmove(win + k + 1, win + k, (i - k) * sizeof *win);
+		win[k] = nw;
 	}
-	win[pos] = nw;
+}
+
+/* The kernel size the pipeline uses, with the loop bounds known to the compiler. */
+static void window_replace_9(float *win, float old, float nw)
+{
+	window_replace(win, 9, old, nw);
+}
+
+static void window_replace_any(float *win, size_t w, float old, float nw)
+{
+	if (w == 9)
+		window_replace_9(win, old, nw);
+	else
+		window_replace(win, w, old, nw);
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -80,7 +86,7 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 			const float *old_row = mag + reflect((long)t - 1 - (long)th, nf) * nb;
 			const float *new_row = mag + reflect((long)t + (long)th, nf) * nb;
 			for (size_t k = 0; k < nb; k++)
-				window_replace(wins + k * tw, tw, old_row[k], new_row[k]);
+				window_replace_any(wins + k * tw, tw, old_row[k], new_row[k]);
 		}
 		if (active != NULL && !active[t * active_step])
 			continue;
@@ -93,7 +99,7 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 		qsort(fwin, fw, sizeof *fwin, cmp_float);
 		for (size_t k = 0; k < nb; k++) {
 			if (k > 0)
-				window_replace(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
+				window_replace_any(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
 					       row[reflect((long)k + (long)fh, nb)]);
 			double h = hrow[k], p = fwin[fh], x = row[k];
 			double h2 = h * h, p2 = p * p, x2 = x * x;
@@ -110,35 +116,38 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 	return 0;
 }
 
-int ss_hpss_energy(const ss_spectrogram *s, size_t time_kernel, size_t freq_kernel, const unsigned char *active,
-		   double *harmonic, double *percussive, ss_error *err)
+int ss_hpss_energy(const ss_spectrogram *s, size_t pool_frames, size_t pool_bins, size_t time_kernel,
+		   size_t freq_kernel, const unsigned char *active, double *harmonic, double *percussive, ss_error *err)
 {
 	*harmonic = *percussive = NAN;
 	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
-	    time_kernel > 255 || freq_kernel > 255)
-		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS kernels");
+	    time_kernel > 255 || freq_kernel > 255 || pool_frames < 1 || pool_frames > 16 || pool_bins < 1 ||
+	    pool_bins > 16)
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS parameters");
 	if (s->n_bins == 0 || s->n_frames == 0)
 		return 0;
-	/* Pool 2 x 2 cells (power sum: two hops, two bins) so the median filters see a quarter of the cells. */
-	const size_t nf = (s->n_frames + 1) / 2, nb = s->n_bins / 2;
+	/* Pool cells (power sum over pool_frames frames and pool_bins bins) so the median filters see fewer. */
+	const size_t nf = (s->n_frames + pool_frames - 1) / pool_frames, nb = s->n_bins / pool_bins;
 	if (nb < 1)
 		return 0;
 	float *pooled = malloc(nf * nb * sizeof *pooled);
 	if (pooled == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for HPSS");
 	for (size_t t = 0; t < nf; t++) {
-		const float *r0 = s->mag + (2 * t) * s->n_bins;
-		const float *r1 = 2 * t + 1 < s->n_frames ? r0 + s->n_bins : NULL;
 		float *o = pooled + t * nb;
-		for (size_t k = 0; k < nb; k++) {
-			float p = r0[2 * k] * r0[2 * k] + r0[2 * k + 1] * r0[2 * k + 1];
-			if (r1 != NULL)
-				p += r1[2 * k] * r1[2 * k] + r1[2 * k + 1] * r1[2 * k + 1];
-			o[k] = sqrtf(p);
+		for (size_t k = 0; k < nb; k++)
+			o[k] = 0.0f;
+		for (size_t f = t * pool_frames; f < (t + 1) * pool_frames && f < s->n_frames; f++) {
+			const float *r = s->mag + f * s->n_bins;
+			for (size_t k = 0; k < nb; k++)
+				for (size_t j = 0; j < pool_bins; j++)
+					o[k] += r[k * pool_bins + j] * r[k * pool_bins + j];
 		}
+		for (size_t k = 0; k < nb; k++)
+			o[k] = sqrtf(o[k]);
 	}
 	double eh = 0.0, ea = 0.0;
-	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, 2, &eh, &ea, err);
+	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, pool_frames, &eh, &ea, err);
 	free(pooled);
 	if (rc != 0)
 		return -1;

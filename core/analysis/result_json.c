@@ -13,6 +13,8 @@ static json_object *num(double v)
 {
 	if (!isfinite(v))
 		return NULL;
+	if (v == 0.0)
+		v = 0.0; /* no "-0" */
 	char buf[32];
 	snprintf(buf, sizeof buf, "%.10g", v);
 	return json_object_new_double_s(v, buf);
@@ -121,7 +123,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 			return -1;
 		for (size_t i = 0; i < r->n_beats; i++) {
 			json_object *v = num(r->beats[i]);
-			if (json_object_array_add(b, v) != 0) {
+			if ((v == NULL && isfinite(r->beats[i])) || json_object_array_add(b, v) != 0) {
 				json_object_put(v);
 				json_object_put(b);
 				return -1;

@@ -60,7 +60,10 @@ static int64_t io_seek(void *opaque, int64_t off, int whence)
 	return m->pos;
 }
 
-/* Library code never prints: FFmpeg's logger is silenced once for the process. */
+/* Library code never prints: FFmpeg's logger is silenced once for the process. Once per process too, no
+ * single FFmpeg allocation may exceed FFMPEG_MAX_ALLOC, whatever a hostile header asks for (decoding an
+ * M4A preview needs far less). */
+#define FFMPEG_MAX_ALLOC (64u << 20)
 static void silent_log(void *avcl, int level, const char *fmt, va_list vl)
 {
 }
@@ -70,6 +73,7 @@ static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 static void quiet_ffmpeg(void)
 {
 	av_log_set_callback(silent_log);
+	av_max_alloc(FFMPEG_MAX_ALLOC);
 }
 
 /* Convert one decoded frame to interleaved float in dst (nb_samples * ch floats). Returns 0 or -1 for a
@@ -233,21 +237,30 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 	fmt->pb = avio;
 	fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
 	if (av_dict_set(&opts, "format_whitelist", "mov,aac", 0) < 0 ||
-	    av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0) {
+	    av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0 ||
+	    av_dict_set(&opts, "max_streams", "16", 0) < 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
 	if (avformat_open_input(&fmt, NULL, NULL, &opts) < 0) {
 		/* avformat_open_input frees fmt on failure */
 		fmt = NULL;
-		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "not a decodable MP4/M4A or AAC file");
+		/* the bytes looked like MP4 or ADTS (see ss_audio_sniff), so this is a damaged file */
+		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/M4A or AAC file is corrupt or truncated");
 		goto out;
 	}
-	if (avformat_find_stream_info(fmt, NULL) < 0) {
-		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/AAC stream is corrupt or truncated");
+	/* No avformat_find_stream_info: the mov and aac demuxers know the codec from the headers, the decoder
+	 * reads its own configuration, and the sink takes rate and channels from the first decoded frame. Probing
+	 * would decode and buffer packets a second time (time and megabytes for nothing). */
+	if (fmt->nb_streams == 0) {
+		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the MP4/AAC file holds no stream");
 		goto out;
 	}
-	int si = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+	/* The first audio stream (av_find_best_stream would want probed parameters). */
+	int si = -1;
+	for (unsigned i = 0; i < fmt->nb_streams && si < 0; i++)
+		if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+			si = (int)i;
 	if (si < 0) {
 		ss_error_set(err, SS_ERR_UNPROCESSABLE, "the file holds no audio stream");
 		goto out;

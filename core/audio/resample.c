@@ -25,10 +25,10 @@ ss_resampler *ss_resampler_new(double in_rate, double out_rate, ss_error *err)
 	r->ratio = out_rate / in_rate;
 	if (in_rate == out_rate)
 		return r;
-	/* Low quality (a proper band-limited filter, ~96 dB stop band at 16 bits) is plenty for analysis and
-	 * several times faster than the default; one thread keeps results bit-identical run to run. */
+	/* Medium quality (a proper band-limited filter) is plenty for analysis; measured as fast as the low and
+	 * quick recipes here (about 4 ms for 30 s of 44.1 kHz mono). One thread keeps results bit-identical. */
 	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-	soxr_quality_spec_t q = soxr_quality_spec(SOXR_LQ, 0);
+	soxr_quality_spec_t q = soxr_quality_spec(SOXR_MQ, 0);
 	soxr_runtime_spec_t rt = soxr_runtime_spec(1);
 	soxr_error_t e = NULL;
 	r->soxr = soxr_create(in_rate, out_rate, 1, &e, &io, &q, &rt);

@@ -1,5 +1,6 @@
 /* Where every decoder delivers its samples: validates the stream format, sanitises samples, measures loudness
- * on the source channels, downmixes to mono, resamples to the analysis rate and stops at max_seconds.
+ * on the source channels, downmixes to mono (the mean of the channels; the first channel when the channels
+ * cancel out, judged on the first second), resamples to the analysis rate and stops at max_seconds.
  * Memory is bounded by the options, never by what a file header claims. */
 #ifndef SS_AUDIO_SINK_H
 #define SS_AUDIO_SINK_H
