@@ -32,6 +32,15 @@ static int add_num(json_object *obj, const char *key, double v)
 	return 0;
 }
 
+/* The fields the original's clients decode as required Doubles (bpm, bpm_confidence, key_confidence, energy,
+ * danceability, acousticness, spectral_centroid): null would fail their whole decode, so an unknown value is
+ * 0 there — what the original sent for a track without a beat; the iOS client treats bpm <= 0 as "no
+ * tempo". Every other unknown number is null. */
+static int add_required(json_object *obj, const char *key, double v)
+{
+	return add_num(obj, key, isfinite(v) ? v : 0.0);
+}
+
 static int add_obj(json_object *obj, const char *key, json_object *val)
 {
 	if (val == NULL)
@@ -92,17 +101,17 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	int has_ts = isfinite(r->bpm) && r->beats_per_bar >= 2 && r->beats_per_bar <= 16;
 	if (has_ts)
 		snprintf(ts, sizeof ts, "%d/4", r->beats_per_bar);
-	if (add_num(obj, "bpm", r->bpm) != 0 ||
-	    add_num(obj, "bpm_confidence", r->bpm_confidence) != 0 ||
+	if (add_required(obj, "bpm", r->bpm) != 0 ||
+	    add_required(obj, "bpm_confidence", r->bpm_confidence) != 0 ||
 	    ss_json_add_string(obj, "key", ss_key_name(r->key_index, r->mode, key, sizeof key)) != 0 ||
 	    (ok ? ss_json_add_int(obj, "key_index", r->key_index) : ss_json_add_string(obj, "key_index", NULL)) != 0 ||
 	    (ok ? ss_json_add_int(obj, "mode", r->mode) : ss_json_add_string(obj, "mode", NULL)) != 0 ||
-	    add_num(obj, "key_confidence", r->key_confidence) != 0 ||
+	    add_required(obj, "key_confidence", r->key_confidence) != 0 ||
 	    add_obj(obj, "key_details", key_details(r)) != 0 ||
-	    add_num(obj, "energy", r->energy) != 0 ||
-	    add_num(obj, "danceability", r->danceability) != 0 ||
-	    add_num(obj, "acousticness", r->acousticness) != 0 ||
-	    add_num(obj, "spectral_centroid", r->spectral_centroid) != 0 ||
+	    add_required(obj, "energy", r->energy) != 0 ||
+	    add_required(obj, "danceability", r->danceability) != 0 ||
+	    add_required(obj, "acousticness", r->acousticness) != 0 ||
+	    add_required(obj, "spectral_centroid", r->spectral_centroid) != 0 ||
 	    ss_json_add_string(obj, "time_signature", has_ts ? ts : NULL) != 0 ||
 	    add_num(obj, "valence", r->valence) != 0 ||
 	    ss_json_add_string(obj, "mood", r->mood) != 0 ||
