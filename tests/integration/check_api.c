@@ -902,22 +902,6 @@ START_TEST(private_targets_refused_and_shutdown)
 }
 END_TEST
 
-/* Create a key with songscope-admin; copies the one-time secret into key. */
-static void make_key(ss_it_server *x, const char *scope, char *key, size_t keylen)
-{
-	char bin[512];
-	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
-	char *argv[] = {bin, "--config", x->conf, "--json", "keys", "create", "it", "--scope", (char *)scope, NULL};
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	ck_assert_int_eq(ss_it_run(argv, &out), 0);
-	json_object *j = json_tokener_parse(out.data), *v;
-	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "key", &v), "%s", out.data ? out.data : "");
-	snprintf(key, keylen, "%s", json_object_get_string(v));
-	json_object_put(j);
-	ss_buf_free(&out);
-}
-
 /* With auth = required every endpoint but /health needs a key (401 missing, 403 unknown), as JSON. */
 START_TEST(auth_required_errors)
 {
@@ -949,8 +933,8 @@ START_TEST(auth_required_errors)
 
 	/* Scopes (API.md): client keys use the client endpoints, admin endpoints answer them 403 forbidden. */
 	char client[128], admin_key[128];
-	make_key(&c, "client", client, sizeof client);
-	make_key(&c, "admin", admin_key, sizeof admin_key);
+	ss_it_make_key(&c, "client", client, sizeof client);
+	ss_it_make_key(&c, "admin", admin_key, sizeof admin_key);
 	char hc[160], ha[160];
 	snprintf(hc, sizeof hc, "X-API-Key: %s", client);
 	snprintf(ha, sizeof ha, "X-API-Key: %s", admin_key);

@@ -12,7 +12,9 @@
 
 #include <sndfile.h>
 
+#include "core/store/cache.h"
 #include "core/util/buf.h"
+#include "core/util/jsonutil.h"
 #include "tests/check_main.h"
 #include "tests/integration/harness.h"
 
@@ -27,6 +29,22 @@ static json_object *field(json_object *o, const char *k, json_type t)
 	ck_assert_msg(json_object_object_get_ex(o, k, &v), "missing field %s", k);
 	ck_assert_msg(json_object_is_type(v, t), "field %s has type %s", k, json_type_to_name(json_object_get_type(v)));
 	return v;
+}
+
+/* Every deployment runs with auth = required and an admin key made by songscope-admin: the key header must
+ * cross each web server too. */
+static char key_header[192];
+
+/* A request with the key header first, then `extra` (NULL-terminated, may be NULL). */
+static void req(ss_it_server *s, const char *method, const char *path, const char *const *extra, const void *body,
+		size_t len, ss_it_resp *r)
+{
+	const char *h[8] = {key_header};
+	size_t n = 1;
+	for (const char *const *e = extra; e && *e && n < 7; e++)
+		h[n++] = *e;
+	h[n] = NULL;
+	ck_assert_msg(ss_it_request(s, method, path, h, body, len, r) == 0, "%s %s: transport error", method, path);
 }
 
 static void check_health(ss_it_server *s)
@@ -55,7 +73,7 @@ static void check_not_found(ss_it_server *s)
 	const char *paths[] = {"/", "/nope", "/health/extra", "/cache/abc/def"};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		ss_it_resp r;
-		ck_assert_int_eq(ss_it_request(s, "GET", paths[i], NULL, NULL, 0, &r), 0);
+		req(s, "GET", paths[i], NULL, NULL, 0, &r);
 		ss_it_assert_error(&r, 404, "not_found");
 		ss_it_resp_free(&r);
 	}
@@ -107,28 +125,125 @@ static void make_wav(ss_it_server *s, ss_buf *out)
 	unlink(path);
 }
 
+static const char upload_title[] = "Deploy Check";
+static char upload_sha[SS_SHA256_HEX];
+
+/* The fields the original's clients decode as required, with their types (API.md, reference §1.5). */
+static void assert_client_result(json_object *o, bool cached)
+{
+	ck_assert(json_object_get_double(field(o, "bpm", json_type_double)) > 0);
+	const char *nums[] = {"bpm_confidence", "key_confidence", "energy", "danceability", "acousticness",
+			      "spectral_centroid"};
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		json_object *v;
+		ck_assert_msg(json_object_object_get_ex(o, nums[i], &v) &&
+				      (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)),
+			      "%s is not a number", nums[i]);
+	}
+	field(o, "key", json_type_string);
+	ck_assert(json_object_get_boolean(field(o, "cached", json_type_boolean)) == cached);
+}
+
 static void check_upload(ss_it_server *s)
 {
 	ss_buf wav;
 	ss_buf_init(&wav, 0);
 	make_wav(s, &wav);
 	ck_assert_uint_gt(wav.len, 128 * 1024);
+	ss_sha256_hex(wav.data, wav.len, upload_sha);
 	const char *headers[] = {"Content-Type: application/octet-stream", "X-Song-Title: Deploy Check",
 				 "X-Song-Artist: songscope tests", NULL};
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", headers, wav.data, wav.len, &r), 0);
-	ss_buf_free(&wav);
-	if (r.status == 404) {
-		/* The endpoint is not built into this tree yet: the body still reached the responder. */
-		ss_it_assert_error(&r, 404, "not_found");
-	} else {
+	for (int pass = 0; pass < 2; pass++) {
+		ss_it_resp r;
+		req(s, "POST", "/analyze_data", headers, wav.data, wav.len, &r);
 		ck_assert_msg(r.status == 200, "POST /analyze_data: %ld %.300s", r.status, r.body.data);
 		json_object *o = ss_it_json(&r);
-		ck_assert(json_object_is_type(o, json_type_object));
-		json_object *bpm;
-		ck_assert(json_object_object_get_ex(o, "bpm", &bpm));
+		/* The second identical upload is served from the cache. */
+		assert_client_result(o, pass == 1);
 		json_object_put(o);
+		ss_it_resp_free(&r);
 	}
+	ss_buf_free(&wav);
+}
+
+/* Keys cross the web server: missing 401, unknown 403, valid 200 with the rate-limit headers. */
+static void check_keys(ss_it_server *s)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", "/stats", NULL, NULL, 0, &r), 0);
+	ss_it_assert_error(&r, 401, "missing_api_key");
+	ss_it_resp_free(&r);
+	const char *bogus[] = {"X-API-Key: ssk_not_a_key", NULL};
+	ck_assert_int_eq(ss_it_request(s, "GET", "/stats", bogus, NULL, 0, &r), 0);
+	ss_it_assert_error(&r, 403, "invalid_api_key");
+	ss_it_resp_free(&r);
+	req(s, "GET", "/stats", NULL, NULL, 0, &r);
+	ck_assert_msg(r.status == 200, "GET /stats: %ld %.300s", r.status, r.body.data);
+	char v[32];
+	ck_assert(ss_it_header(&r, "X-RateLimit-Limit", v, sizeof v));
+	ck_assert(ss_it_header(&r, "X-RateLimit-Remaining", v, sizeof v));
+	ck_assert(ss_it_header(&r, "X-RateLimit-Reset", v, sizeof v));
+	json_object *o = ss_it_json(&r);
+	ck_assert_int_ge(json_object_get_int(field(o, "total_analyses", json_type_int)), 0);
+	json_object_put(o);
+	ss_it_resp_free(&r);
+}
+
+/* List, search, export (JSON and CSV), verify and delete the uploaded song. */
+static void check_cache(ss_it_server *s)
+{
+	ss_it_resp r;
+	req(s, "GET", "/cache?limit=10", NULL, NULL, 0, &r);
+	ck_assert_msg(r.status == 200, "GET /cache: %ld %.300s", r.status, r.body.data);
+	json_object *a = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	ck_assert(json_object_is_type(a, json_type_array));
+	long long id = -1;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *row = json_object_array_get_idx(a, i);
+		if (strcmp(json_object_get_string(field(row, "title", json_type_string)), upload_title) == 0) {
+			id = json_object_get_int64(field(row, "id", json_type_int));
+			ck_assert(!json_object_get_boolean(field(row, "user_verified", json_type_boolean)));
+		}
+	}
+	json_object_put(a);
+	ck_assert_msg(id > 0, "the uploaded song is not listed");
+
+	req(s, "GET", "/cache/search?q=deploy%20CHECK", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	a = ss_it_json(&r);
+	ck_assert_uint_ge(json_object_array_length(a), 1);
+	json_object_put(a);
+	ss_it_resp_free(&r);
+
+	req(s, "GET", "/cache/export", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	a = ss_it_json(&r);
+	ck_assert_int_ge(json_object_get_int(field(a, "total_songs", json_type_int)), 1);
+	json_object_put(a);
+	ss_it_resp_free(&r);
+	req(s, "GET", "/cache/export?format=csv", NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	char ct[64];
+	ck_assert(ss_it_header(&r, "Content-Type", ct, sizeof ct) && strncmp(ct, "text/csv", 8) == 0);
+	ck_assert_msg(strstr(r.body.data, upload_title) != NULL, "CSV lacks the song");
+	ss_it_resp_free(&r);
+
+	char body[256];
+	snprintf(body, sizeof body, "{\"content_sha256\":\"%s\",\"manual_bpm\":120,\"manual_key\":\"A Major\"}",
+		 upload_sha);
+	const char *json_ct[] = {"Content-Type: application/json", NULL};
+	req(s, "POST", "/verify", json_ct, body, strlen(body), &r);
+	ck_assert_msg(r.status == 200, "POST /verify: %ld %.300s", r.status, r.body.data);
+	ss_it_resp_free(&r);
+
+	char path[64];
+	snprintf(path, sizeof path, "/cache/%lld", id);
+	req(s, "DELETE", path, NULL, NULL, 0, &r);
+	ck_assert_msg(r.status == 200, "DELETE %s: %ld %.300s", path, r.status, r.body.data);
+	ss_it_resp_free(&r);
+	req(s, "DELETE", path, NULL, NULL, 0, &r);
+	ss_it_assert_error(&r, 404, "not_found");
 	ss_it_resp_free(&r);
 }
 
@@ -139,7 +254,7 @@ static void check_too_large(ss_it_server *s)
 	char *big = calloc(1, n);
 	ck_assert_ptr_nonnull(big);
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", NULL, big, n, &r), 0);
+	req(s, "POST", "/analyze_data", NULL, big, n, &r);
 	free(big);
 	ss_it_assert_error(&r, 413, "payload_too_large");
 	ss_it_resp_free(&r);
@@ -153,17 +268,12 @@ static void check_upload_chunked(ss_it_server *s)
 	make_wav(s, &wav);
 	const char *headers[] = {"Transfer-Encoding: chunked", "Content-Type: application/octet-stream", NULL};
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", headers, wav.data, wav.len, &r), 0);
+	req(s, "POST", "/analyze_data", headers, wav.data, wav.len, &r);
 	ss_buf_free(&wav);
-	if (r.status == 404) {
-		ss_it_assert_error(&r, 404, "not_found"); /* endpoint not in this tree yet */
-	} else {
-		ck_assert_msg(r.status == 200, "chunked POST /analyze_data: %ld %.300s", r.status, r.body.data);
-		json_object *o = ss_it_json(&r);
-		json_object *bpm;
-		ck_assert(json_object_object_get_ex(o, "bpm", &bpm));
-		json_object_put(o);
-	}
+	ck_assert_msg(r.status == 200, "chunked POST /analyze_data: %ld %.300s", r.status, r.body.data);
+	json_object *o = ss_it_json(&r);
+	assert_client_result(o, false);
+	json_object_put(o);
 	ss_it_resp_free(&r);
 }
 
@@ -175,12 +285,10 @@ static void check_too_large_chunked(ss_it_server *s)
 	ck_assert_ptr_nonnull(big);
 	const char *headers[] = {"Transfer-Encoding: chunked", NULL};
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", headers, big, n, &r), 0);
+	req(s, "POST", "/analyze_data", headers, big, n, &r);
 	free(big);
 	if (s->front == SS_IT_APACHE_FCGID)
 		ss_it_assert_error(&r, 500, "internal"); /* mod_fcgid's own refusal (documented in conf/) */
-	else if (r.status == 404)
-		ss_it_assert_error(&r, 404, "not_found"); /* spooled by Apache, endpoint not in this tree yet */
 	else
 		ss_it_assert_error(&r, 413, "payload_too_large");
 	ss_it_resp_free(&r);
@@ -222,7 +330,9 @@ static const deploy_check checks[] = {
 	{"health", check_health},
 	{"not_found", check_not_found},
 	{"method_not_allowed", check_method_not_allowed},
+	{"keys", check_keys},
 	{"upload", check_upload},
+	{"cache", check_cache},
 	{"too_large", check_too_large},
 	{"odd_paths", check_odd_paths},
 	{"upload_chunked", check_upload_chunked},
@@ -238,8 +348,11 @@ START_TEST(api_checks_through_front)
 		return;
 	}
 	ss_it_server srv;
-	ss_it_opts o = {.workers = 2, .auth = "off", .front = front};
+	ss_it_opts o = {.workers = 2, .auth = "required", .front = front};
 	ss_it_start(&srv, &o);
+	char key[128];
+	ss_it_make_key(&srv, "admin", key, sizeof key);
+	snprintf(key_header, sizeof key_header, "X-API-Key: %s", key);
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		fprintf(stderr, "%s: %s\n", ss_it_front_name(front), checks[i].name);
 		checks[i].run(&srv);

@@ -929,3 +929,29 @@ int ss_it_run(char *const argv[], ss_buf *out)
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void ss_it_make_key(ss_it_server *s, const char *scope, char *key, size_t keylen)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	char *argv[] = {bin, "--config", s->conf, "--json", "keys", "create", "it", "--scope", (char *)scope, NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	ck_assert_int_eq(ss_it_run(argv, &out), 0);
+	json_object *j = out.data ? ss_json_parse(out.data, out.len, 8) : NULL, *v;
+	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "key", &v), "%s", out.data ? out.data : "");
+	snprintf(key, keylen, "%s", json_object_get_string(v));
+	json_object_put(j);
+	ss_buf_free(&out);
+	/* songscope-admin ran as the test's user: give what it created to the user the responders run as
+	 * (the dir's owner; www-data when Apache's mod_fcgid spawns them), as an operator would. */
+	struct stat dst;
+	ck_assert_int_eq(stat(s->dir, &dst), 0);
+	const char *suffix[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		char p[400];
+		snprintf(p, sizeof p, "%s%s", s->db, suffix[i]);
+		if (access(p, F_OK) == 0)
+			ck_assert_msg(chown(p, dst.st_uid, dst.st_gid) == 0, "chown %s: %s", p, strerror(errno));
+	}
+}

@@ -113,6 +113,10 @@ int ss_it_wait_children(pid_t pid, int n, const pid_t *old, int n_old);
 /* Run a command with argv (argv[0] a path), capture stdout into out (may be NULL); returns exit status. */
 int ss_it_run(char *const argv[], ss_buf *out);
 
+/* Create an API key of scope "client" or "admin" with songscope-admin (aborts the test on failure); copies
+ * the one-time secret into key. */
+void ss_it_make_key(ss_it_server *s, const char *scope, char *key, size_t keylen);
+
 /* Write a file in the server dir; returns the full path in a static buffer. */
 const char *ss_it_write_file(ss_it_server *s, const char *name, const void *data, size_t len);
 
