@@ -67,6 +67,15 @@ static void reply(int c, const char *path)
 	} else if (strncmp(path, "/to?", 4) == 0) {
 		snprintf(hdr, sizeof hdr, "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 			 path + 4);
+	} else if (strcmp(path, "/stall") == 0) {
+		/* Half an answer, then nothing until the client gives up and closes. */
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nRIFF");
+		if (write(c, hdr, strlen(hdr)) < 0)
+			return;
+		char sink[256];
+		while (read(c, sink, sizeof sink) > 0)
+			;
+		return;
 	} else if (strcmp(path, "/loop") == 0) {
 		snprintf(hdr, sizeof hdr, "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 	} else {
@@ -167,6 +176,25 @@ static int fetch(ss_fetcher *f, const char *fmt, ss_buf *b, ss_error *err)
 	ss_error_clear(err);
 	return ss_fetch_url(f, url, b, err);
 }
+
+START_TEST(fetch_times_out_as_504)
+{
+	srv_start();
+	ss_fetch_opts o = {.timeout_seconds = 1, .max_bytes = 65536, .max_redirects = 0, .allow_private = true};
+	ss_fetcher *f = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_fetcher_new(&o, &f, &err), 0);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/stall", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_int_eq(ss_code_http_status(err.code), 504);
+	ck_assert_uint_eq(b.len, 0);
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
 
 START_TEST(fetch_default_refuses_loopback)
 {
@@ -274,6 +302,7 @@ int main(void)
 	tcase_add_test(t, fetch_default_refuses_loopback);
 	tcase_add_test(t, fetch_allowed_and_errors);
 	tcase_add_test(t, fetch_redirect_to_refused);
+	tcase_add_test(t, fetch_times_out_as_504);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

@@ -202,7 +202,7 @@ int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err)
 		return ss_error_set(err, SS_ERR_DOWNLOAD, "Download failed: the file is larger than %lld bytes.",
 				    f->o.max_bytes);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return ss_error_set(err, SS_ERR_DOWNLOAD, "Download failed: no complete answer within %ld s.",
+		return ss_error_set(err, SS_ERR_TIMEOUT, "Download timed out: no complete answer within %ld s.",
 				    f->o.timeout_seconds);
 	if (rc == CURLE_TOO_MANY_REDIRECTS)
 		return ss_error_set(err, SS_ERR_DOWNLOAD, "Download failed: more than %d redirects.", f->o.max_redirects);

@@ -36,7 +36,8 @@ void ss_fetcher_set_policy(ss_fetcher *f, ss_fetch_policy_fn fn, void *arg);
 /* GET url into out (reset first; out's own limit is ignored, the fetcher's cap applies). Errors:
  * SS_ERR_BAD_REQUEST (not an http/https URL, or malformed), SS_ERR_FORBIDDEN_URL (an address the policy
  * refuses, first hop or after a redirect), SS_ERR_DOWNLOAD (connection failure, upstream status >= 400
- * named in the message, too many redirects, body larger than the cap, total timeout). */
+ * named in the message, too many redirects, body larger than the cap), SS_ERR_TIMEOUT (no complete answer
+ * within the total timeout: 504 timeout). */
 int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err);
 
 /* The HTTP status of the last fetch (0 when none was received). */
