@@ -14,7 +14,7 @@ FUZZ_CFLAGS = -g -O1 -std=c11 -fno-omit-frame-pointer $(AM_CPPFLAGS) $(SNDFILE_C
 	$(SODIUM_CFLAGS) $(FCGI_CFLAGS)
 # the core's link line without the (gcc-built) library itself: the sources are compiled in instead
 FUZZ_LIBS = $(CORE_LIBS:core/libsscore.a=)
-EXTRA_DIST += $(FUZZ_DIR)/fuzz_analyze.c $(FUZZ_DIR)/make_seeds.c $(FUZZ_DIR)/lsan.supp
+EXTRA_DIST += $(FUZZ_DIR)/fuzz_analyze.c $(FUZZ_DIR)/make_seeds.c
 CLEANFILES += $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 
 $(FUZZ_DIR)/fuzz_analyze: $(FUZZ_DIR)/fuzz_analyze.c $(core_libsscore_a_SOURCES)
@@ -36,7 +36,7 @@ fuzz:
 fuzz-run: $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 	rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds
-	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/$(FUZZ_DIR)/lsan.supp \
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp \
 	  $(FUZZ_DIR)/fuzz_analyze -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
 	  -rss_limit_mb=1024 -max_len=262144 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 	  $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
