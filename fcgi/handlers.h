@@ -75,6 +75,10 @@ bool ss_h_force_header(const ss_request *req);
 /* ?beats=1 (any truthy value) asks for beat times in analysis results. */
 bool ss_h_want_beats(const ss_request *req);
 
+/* The options of an upload taken from its headers and query: namespace (X-Cache-Namespace), force and beats.
+ * Returns 0, or 1 after answering 400 for a bad namespace. */
+int ss_h_upload_opts(ss_request *req, char ns[SS_NAMESPACE_MAX + 1], bool *force, bool *with_beats);
+
 /* fcgi/handlers/auth_info.c: GET /auth/key (client) describes the calling key (id, prefix, scope,
  * requests_today) without touching SQLite; GET /auth/usage (admin) lists today's per-key request totals. */
 int ss_handle_auth_key(ss_ctx *ctx, ss_request *req);

@@ -71,6 +71,17 @@ static int check_fields(const char *name, const char *email, int64_t daily, int6
 	return 0;
 }
 
+/* A fresh secret in key_out, with its SHA-256 (what is stored) and display prefix. */
+static int new_secret(char key_out[SS_APIKEY_TEXT_MAX], unsigned char hash[SS_APIKEY_HASH_LEN],
+		      char prefix[SS_APIKEY_PREFIX_MAX], ss_error *err)
+{
+	if (ss_apikey_generate(key_out, err) != 0)
+		return -1;
+	ss_apikey_hash(key_out, strlen(key_out), hash);
+	ss_apikey_prefix(key_out, prefix);
+	return 0;
+}
+
 int ss_keys_create(ss_db *db, const char *name, const char *email, ss_key_scope scope, int64_t daily_limit,
 		   int64_t rate_limit, ss_key_record *rec, char key_out[SS_APIKEY_TEXT_MAX], ss_error *err)
 {
@@ -78,10 +89,8 @@ int ss_keys_create(ss_db *db, const char *name, const char *email, ss_key_scope 
 		return -1;
 	unsigned char hash[SS_APIKEY_HASH_LEN];
 	char prefix[SS_APIKEY_PREFIX_MAX];
-	if (ss_apikey_generate(key_out, err) != 0)
+	if (new_secret(key_out, hash, prefix, err) != 0)
 		return -1;
-	ss_apikey_hash(key_out, strlen(key_out), hash);
-	ss_apikey_prefix(key_out, prefix);
 
 	sqlite3_stmt *st = ss_db_prepare(db, SQL_INSERT);
 	if (st == NULL)
@@ -234,10 +243,8 @@ int ss_keys_rotate(ss_db *db, int64_t id, char key_out[SS_APIKEY_TEXT_MAX], ss_e
 {
 	unsigned char hash[SS_APIKEY_HASH_LEN];
 	char prefix[SS_APIKEY_PREFIX_MAX];
-	if (ss_apikey_generate(key_out, err) != 0)
+	if (new_secret(key_out, hash, prefix, err) != 0)
 		return -1;
-	ss_apikey_hash(key_out, strlen(key_out), hash);
-	ss_apikey_prefix(key_out, prefix);
 	sqlite3_stmt *st = ss_db_prepare(db, SQL_ROTATE);
 	if (st == NULL)
 		return db_fail(db, err, "Cannot prepare the key rotation");

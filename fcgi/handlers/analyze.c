@@ -302,10 +302,9 @@ int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
 	if (rid != NULL && strlen(rid) > 128)
 		rid = NULL;
 	char ns[SS_NAMESPACE_MAX + 1];
-	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
+	bool force, with_beats;
+	if (ss_h_upload_opts(req, ns, &force, &with_beats) != 0)
 		return 0;
-	bool force = ss_h_force_header(req);
-	bool with_beats = ss_h_want_beats(req);
 
 	ss_buf body;
 	ss_buf_init(&body, 0);
@@ -359,22 +358,17 @@ int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
 	ss_error err;
 	ss_error_clear(&err);
 	char ns[SS_NAMESPACE_MAX + 1];
-	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
+	bool force, with_beats;
+	if (ss_h_upload_opts(req, ns, &force, &with_beats) != 0)
 		return 0;
-	bool force = ss_h_force_header(req);
-	bool with_beats = ss_h_want_beats(req);
 
-	ss_buf body;
-	ss_buf_init(&body, 0);
-	if (ss_req_read_body(req, (size_t)ctx->cfg->max_body_bytes, &body, &err) != 0) {
-		ss_buf_free(&body);
-		return ss_resp_error_from(req, &err);
-	}
-	json_object *arr = body.len ? ss_json_parse(body.data, body.len, 4) : NULL;
-	ss_buf_free(&body);
-	int rc = 0;
-	if (arr == NULL || !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) == 0) {
-		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "Send a JSON array of {audio_data (base64), title, artist}.");
+	static const char usage[] = "Send a JSON array of {audio_data (base64), title, artist}.";
+	int rc;
+	json_object *arr = ss_h_read_json(ctx, req, SIZE_MAX, json_type_array, usage, &rc);
+	if (arr == NULL)
+		return rc;
+	if (json_object_array_length(arr) == 0) {
+		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "%s", usage);
 		goto done;
 	}
 	size_t n = json_object_array_length(arr);

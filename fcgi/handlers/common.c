@@ -94,3 +94,12 @@ bool ss_h_want_beats(const ss_request *req)
 	char beats[8];
 	return ss_query_get(req->query, "beats", beats, sizeof beats) == 1 && ss_h_truthy(beats);
 }
+
+int ss_h_upload_opts(ss_request *req, char ns[SS_NAMESPACE_MAX + 1], bool *force, bool *with_beats)
+{
+	if (ss_h_namespace(req, ss_req_header(req, "X-Cache-Namespace"), "default", false, ns, NULL) != 0)
+		return 1;
+	*force = ss_h_force_header(req);
+	*with_beats = ss_h_want_beats(req);
+	return 0;
+}
