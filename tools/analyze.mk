@@ -10,4 +10,3 @@ tools_songscope_score_SOURCES = tools/score.c tools/labels.c tools/labels.h
 tools_songscope_score_LDADD = $(CORE_LIBS)
 tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h
 tools_songscope_bench_LDADD = $(CORE_LIBS)
-dist_man_MANS += tools/songscope-analyze.1
