@@ -21,11 +21,13 @@ done
 "$top/tools/install-deps.sh" --runtime-only
 
 build="$top/build/quickstart"
+# A tree already configured in place cannot also be built out of tree: use that build.
+[ -f "$top/config.status" ] && build="$top"
 if [ ! -x "$build/fcgi/songscope.fcgi" ] || [ -n "$(find "$top/core" "$top/fcgi" "$top/tools" -newer "$build/fcgi/songscope.fcgi" -name '*.[ch]' 2>/dev/null | head -1)" ]; then
 	echo "quickstart: building (this takes a minute the first time)"
 	[ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null 2>&1)
 	mkdir -p "$build"
-	if [ ! -f "$build/Makefile" ]; then
+	if [ ! -f "$build/Makefile" ] && [ "$build" != "$top" ]; then
 		(cd "$build" && "$top/configure" --quiet --prefix="$build/prefix" >/dev/null)
 	fi
 	make -C "$build" -j"$(nproc)" >/dev/null
