@@ -243,6 +243,19 @@ START_TEST(test_precision)
 }
 END_TEST
 
+/* Analyse x (22050 Hz, owned: freed here) and expect bpm within 1 % and the given beats per bar. */
+static void check_meter(float *x, size_t n, double bpm, int meter)
+{
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%.0f BPM in %d: got %.2f", bpm, meter, t.bpm);
+	ck_assert_msg(t.beats_per_bar == meter, "%.0f BPM in %d: got %d beats per bar", bpm, meter, t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+
 START_TEST(test_meter)
 {
 	static const struct {
@@ -251,16 +264,7 @@ START_TEST(test_meter)
 	} cases[] = {{90.0, 3}, {120.0, 3}, {150.0, 3}, {90.0, 4}, {120.0, 4}, {150.0, 4}};
 	size_t n;
 	float *x = accents(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
-	ss_tempo t;
-	ss_error err;
-	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
-	assert_sane(&t);
-	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "%.0f BPM in %d: got %.2f", cases[_i].bpm,
-		      cases[_i].meter, t.bpm);
-	ck_assert_msg(t.beats_per_bar == cases[_i].meter, "%.0f BPM in %d: got %d beats per bar", cases[_i].bpm,
-		      cases[_i].meter, t.beats_per_bar);
-	ss_tempo_free(&t);
-	free(x);
+	check_meter(x, n, cases[_i].bpm, cases[_i].meter);
 }
 END_TEST
 
@@ -272,16 +276,7 @@ START_TEST(test_meter_oompah)
 	} cases[] = {{100.0, 3}, {140.0, 3}, {100.0, 4}, {140.0, 4}};
 	size_t n;
 	float *x = oompah(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
-	ss_tempo t;
-	ss_error err;
-	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
-	assert_sane(&t);
-	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "%.0f BPM in %d: got %.2f", cases[_i].bpm,
-		      cases[_i].meter, t.bpm);
-	ck_assert_msg(t.beats_per_bar == cases[_i].meter, "%.0f BPM in %d: got %d beats per bar", cases[_i].bpm,
-		      cases[_i].meter, t.beats_per_bar);
-	ss_tempo_free(&t);
-	free(x);
+	check_meter(x, n, cases[_i].bpm, cases[_i].meter);
 }
 END_TEST
 

@@ -231,15 +231,15 @@ START_TEST(sighup_reloads_config_and_replaces_responders)
 }
 END_TEST
 
-START_TEST(unusable_database_makes_health_503)
+/* Start one responder with extra_conf and expect /health to answer 503 "unhealthy" without naming paths. */
+static void assert_unhealthy(const char *extra_conf)
 {
 	ss_it_server s;
-	/* A database path inside a directory that does not exist cannot be opened. */
-	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "database = /nonexistent-dir/x/songscope.db\n"};
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = extra_conf};
 	ss_it_start(&s, &o);
 	ss_it_resp r;
 	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
-	ck_assert_int_eq(r.status, 503);
+	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
 	json_object *o2 = ss_it_json(&r);
 	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
 	ck_assert(json_object_get_boolean(get_field(o2, "running", json_type_boolean)));
@@ -249,21 +249,17 @@ START_TEST(unusable_database_makes_health_503)
 	ss_it_resp_free(&r);
 	ss_it_stop(&s);
 }
+
+START_TEST(unusable_database_makes_health_503)
+{
+	/* A database path inside a directory that does not exist cannot be opened. */
+	assert_unhealthy("database = /nonexistent-dir/x/songscope.db\n");
+}
 END_TEST
 
 START_TEST(unusable_state_file_makes_health_503)
 {
-	ss_it_server s;
-	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "state_file = /nonexistent-dir/x/songscope.state\n"};
-	ss_it_start(&s, &o);
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
-	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
-	json_object *o2 = ss_it_json(&r);
-	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
-	json_object_put(o2);
-	ss_it_resp_free(&r);
-	ss_it_stop(&s);
+	assert_unhealthy("state_file = /nonexistent-dir/x/songscope.state\n");
 }
 END_TEST
 
