@@ -882,6 +882,70 @@ START_TEST(test_hpss)
 }
 END_TEST
 
+/* Reference HPSS for test_hpss_matches_reference: medians by sorting, reflected edges, no pooling. */
+static int cmp_f(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+static long refl(long i, long n)
+{
+	while (i < 0 || i >= n)
+		i = i < 0 ? -i - 1 : 2 * n - i - 1;
+	return i;
+}
+
+static double hpss_reference(const float *m, long nf, long nb, long tk, long fk)
+{
+	float w[64];
+	double eh = 0, ea = 0;
+	for (long t = 0; t < nf; t++)
+		for (long k = 0; k < nb; k++) {
+			for (long j = 0; j < tk; j++)
+				w[j] = m[refl(t + j - tk / 2, nf) * nb + k];
+			qsort(w, (size_t)tk, sizeof *w, cmp_f);
+			double h = w[tk / 2];
+			for (long j = 0; j < fk; j++)
+				w[j] = m[t * nb + refl(k + j - fk / 2, nb)];
+			qsort(w, (size_t)fk, sizeof *w, cmp_f);
+			double p = w[fk / 2], x = m[t * nb + k];
+			double mh = h * h + p * p > 0 ? h * h / (h * h + p * p) : 0.5;
+			eh += mh * x * x;
+			ea += x * x;
+		}
+	return eh / ea;
+}
+
+START_TEST(test_hpss_matches_reference)
+{
+	/* odd sizes (a partial last vector of bins), ties, zeros and kernels longer than the matrix */
+	const size_t shapes[][2] = {{37, 29}, {5, 3}, {64, 130}};
+	const size_t kernels[][2] = {{9, 9}, {17, 9}, {3, 5}, {31, 11}};
+	uint32_t seed = 12345;
+	for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+		size_t nf = shapes[si][0], nb = shapes[si][1];
+		ss_spectrogram s = {.n_fft = 2 * (nb - 1), .hop = 1, .n_frames = nf, .n_bins = nb, .sr = 8000};
+		s.mag = malloc(nf * nb * sizeof *s.mag);
+		ck_assert_ptr_nonnull(s.mag);
+		for (size_t i = 0; i < nf * nb; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			unsigned v = seed >> 24;
+			s.mag[i] = v < 40 ? 0.0f : (float)(v % 16) * 0.25f; /* many equal values */
+		}
+		for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++) {
+			double h, p;
+			ss_error e;
+			ck_assert_int_eq(ss_hpss_energy(&s, 1, 1, kernels[ki][0], kernels[ki][1], NULL, &h, &p, &e), 0);
+			double want = hpss_reference(s.mag, (long)nf, (long)nb, (long)kernels[ki][0], (long)kernels[ki][1]);
+			ck_assert_msg(fabs(h - want) < 1e-12, "%zux%zu kernels %zu/%zu: %.15f vs %.15f", nf, nb,
+				      kernels[ki][0], kernels[ki][1], h, want);
+		}
+		free(s.mag);
+	}
+}
+END_TEST
+
 START_TEST(test_mood_scores)
 {
 	ss_mood_inputs loud = {.loudness = -7, .loudness_range = 4, .centroid = 3000, .flatness = 0.3, .percussive = 0.55,
@@ -952,6 +1016,7 @@ static Suite *analysis_suite(void)
 	tcase_set_timeout(u, 60);
 	tcase_add_test(u, test_result_json);
 	tcase_add_test(u, test_hpss);
+	tcase_add_test(u, test_hpss_matches_reference);
 	tcase_add_test(u, test_mood_scores);
 	suite_add_tcase(s, u);
 	return s;

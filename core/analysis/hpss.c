@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 /* Reflect an index into 0..n-1 the way scipy's "reflect" mode does: d c b a | a b c d | d c b a. */
 static size_t reflect(long i, size_t n)
 {
@@ -18,99 +22,122 @@ static size_t reflect(long i, size_t n)
 	}
 }
 
-/* Sorted window of w floats: remove one value equal to old, insert nw, keep sorted. Positions are found by
- * counting (branch-free, vectorisable) rather than by searching; then one memmove. */
-static inline void window_replace(float *win, size_t w, float old, float nw)
+/* Element-wise medians with sorting networks on 4-float vectors: out[k] = median(r[0][k] .. r[w-1][k]).
+ * A network is a fixed sequence of compare-exchanges, so four columns are ordered at once and there are no
+ * data-dependent branches; the median is exact (the same value a sort picks). */
+typedef float v4f __attribute__((vector_size(16)));
+
+#if defined(__SSE__)
+static inline v4f vmin(v4f a, v4f b)
 {
-	size_t i = 0, k = 0;
-	for (size_t j = 0; j < w; j++) {
-		i += win[j] < old;
-		k += win[j] < nw;
+	return (v4f)_mm_min_ps((__m128)a, (__m128)b);
+}
+static inline v4f vmax(v4f a, v4f b)
+{
+	return (v4f)_mm_max_ps((__m128)a, (__m128)b);
+}
+#else
+typedef int v4i __attribute__((vector_size(16)));
+static inline v4f vmin(v4f a, v4f b)
+{
+	v4i m = a < b;
+	return (v4f)((m & (v4i)a) | (~m & (v4i)b));
+}
+static inline v4f vmax(v4f a, v4f b)
+{
+	v4i m = a < b;
+	return (v4f)((m & (v4i)b) | (~m & (v4i)a));
+}
+#endif
+
+#define CX(i, j)                                  \
+	do {                                      \
+		v4f lo_ = vmin(p[i], p[j]);       \
+		p[j] = vmax(p[i], p[j]);          \
+		p[i] = lo_;                       \
+	} while (0)
+
+/* Median of p[0..w-1] (w odd, <= SS_HPSS_MAX_KERNEL), lane by lane. Nine values take Paeth's 19-exchange
+ * median network (Graphics Gems, 1990); other sizes a full insertion network (w(w-1)/2 exchanges). */
+static v4f median_v4(v4f *p, size_t w)
+{
+	if (w == 9) {
+		CX(1, 2); CX(4, 5); CX(7, 8); CX(0, 1); CX(3, 4); CX(6, 7); CX(1, 2); CX(4, 5); CX(7, 8);
+		CX(0, 3); CX(5, 8); CX(4, 7); CX(3, 6); CX(1, 4); CX(2, 5); CX(4, 7); CX(4, 2); CX(6, 4);
+		CX(4, 2);
+		return p[4];
 	}
-	/* win[i] == old. nw > old: k counts old too, so k >= i + 1 and nw lands at k - 1 after removal.
-	 * nw <= old: k <= i and nw lands at k. */
-	if (k > i) {
-		memmove(win + i, win + i + 1, (k - 1 - i) * sizeof *win);
-		win[k - 1] = nw;
-	} else {
-		memmove(win + k + 1, win + k, (i - k) * sizeof *win);
-		win[k] = nw;
+	for (size_t i = 1; i < w; i++)
+		for (size_t j = i; j > 0; j--)
+			CX(j - 1, j);
+	return p[w / 2];
+}
+
+#define SS_HPSS_MAX_KERNEL 255
+
+/* out[k] = median over j < w of r[j][k], for k < n. */
+static void median_rows(const float *const *r, size_t w, float *out, size_t n)
+{
+	v4f p[SS_HPSS_MAX_KERNEL];
+	size_t k = 0;
+	for (; k + 4 <= n; k += 4) {
+		for (size_t j = 0; j < w; j++)
+			memcpy(&p[j], r[j] + k, sizeof p[j]);
+		v4f m = median_v4(p, w);
+		memcpy(out + k, &m, sizeof m);
 	}
-}
-
-/* The kernel size the pipeline uses, with the loop bounds known to the compiler. */
-static void window_replace_9(float *win, float old, float nw)
-{
-	window_replace(win, 9, old, nw);
-}
-
-static void window_replace_any(float *win, size_t w, float old, float nw)
-{
-	if (w == 9)
-		window_replace_9(win, old, nw);
-	else
-		window_replace(win, w, old, nw);
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
+	if (k < n) {
+		const size_t rest = n - k;
+		for (size_t j = 0; j < w; j++) {
+			memset(&p[j], 0, sizeof p[j]);
+			memcpy(&p[j], r[j] + k, rest * sizeof(float));
+		}
+		v4f m = median_v4(p, w);
+		memcpy(out + k, &m, rest * sizeof(float));
+	}
 }
 
 /* Median-filter HPSS energy over an n_frames x n_bins magnitude matrix (frame-major). */
 static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kernel, size_t freq_kernel,
 		       const unsigned char *active, size_t active_step, double *e_harm, double *e_all, ss_error *err)
 {
-	const size_t tw = time_kernel, th = time_kernel / 2, fw = freq_kernel, fh = freq_kernel / 2;
-	float *wins = malloc(nb * tw * sizeof *wins);
-	float *fwin = malloc(fw * sizeof *fwin);
+	const size_t th = time_kernel / 2, fh = freq_kernel / 2;
 	float *hrow = malloc(nb * sizeof *hrow);
-	if (wins == NULL || fwin == NULL || hrow == NULL) {
-		free(wins);
-		free(fwin);
+	float *prow = malloc(nb * sizeof *prow);
+	float *padded = malloc((nb + 2 * fh) * sizeof *padded);
+	if (hrow == NULL || prow == NULL || padded == NULL) {
 		free(hrow);
+		free(prow);
+		free(padded);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for HPSS");
 	}
-	/* Time windows for frame 0: frames -th..th reflected. */
-	for (size_t k = 0; k < nb; k++) {
-		float *w = wins + k * tw;
-		for (size_t j = 0; j < tw; j++)
-			w[j] = mag[reflect((long)j - (long)th, nf) * nb + k];
-		qsort(w, tw, sizeof *w, cmp_float);
-	}
+	const float *rows[SS_HPSS_MAX_KERNEL];
 	double eh = 0.0, ea = 0.0;
 	for (size_t t = 0; t < nf; t++) {
-		if (t > 0) {
-			/* slide every bin's window from frame t-1 to t */
-			const float *old_row = mag + reflect((long)t - 1 - (long)th, nf) * nb;
-			const float *new_row = mag + reflect((long)t + (long)th, nf) * nb;
-			for (size_t k = 0; k < nb; k++)
-				window_replace_any(wins + k * tw, tw, old_row[k], new_row[k]);
-		}
 		if (active != NULL && !active[t * active_step])
 			continue;
-		for (size_t k = 0; k < nb; k++)
-			hrow[k] = wins[k * tw + th];
-		/* frequency median along this frame, sliding over bins */
+		/* H: median along time of each bin, frames t-th..t+th reflected at the ends */
+		for (size_t j = 0; j < time_kernel; j++)
+			rows[j] = mag + reflect((long)t + (long)j - (long)th, nf) * nb;
+		median_rows(rows, time_kernel, hrow, nb);
+		/* P: median along frequency within frame t, bins reflected at the ends */
 		const float *row = mag + t * nb;
-		for (size_t j = 0; j < fw; j++)
-			fwin[j] = row[reflect((long)j - (long)fh, nb)];
-		qsort(fwin, fw, sizeof *fwin, cmp_float);
+		for (size_t i = 0; i < nb + 2 * fh; i++)
+			padded[i] = row[reflect((long)i - (long)fh, nb)];
+		for (size_t j = 0; j < freq_kernel; j++)
+			rows[j] = padded + j;
+		median_rows(rows, freq_kernel, prow, nb);
 		for (size_t k = 0; k < nb; k++) {
-			if (k > 0)
-				window_replace_any(fwin, fw, row[reflect((long)k - 1 - (long)fh, nb)],
-					       row[reflect((long)k + (long)fh, nb)]);
-			double h = hrow[k], p = fwin[fh], x = row[k];
+			double h = hrow[k], p = prow[k], x = row[k];
 			double h2 = h * h, p2 = p * p, x2 = x * x;
 			double mh = h2 + p2 > 0.0 ? h2 / (h2 + p2) : 0.5;
 			eh += mh * x2;
 			ea += x2;
 		}
 	}
-	free(wins);
-	free(fwin);
 	free(hrow);
+	free(prow);
+	free(padded);
 	*e_harm = eh;
 	*e_all = ea;
 	return 0;
@@ -121,7 +148,7 @@ int ss_hpss_energy(const ss_spectrogram *s, size_t pool_frames, size_t pool_bins
 {
 	*harmonic = *percussive = NAN;
 	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
-	    time_kernel > 255 || freq_kernel > 255 || pool_frames < 1 || pool_frames > 16 || pool_bins < 1 ||
+	    time_kernel > SS_HPSS_MAX_KERNEL || freq_kernel > SS_HPSS_MAX_KERNEL || pool_frames < 1 || pool_frames > 16 || pool_bins < 1 ||
 	    pool_bins > 16)
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS parameters");
 	if (s->n_bins == 0 || s->n_frames == 0)
