@@ -87,6 +87,24 @@ static int filterbank_init(filterbank *fb, size_t n_fft, double sr)
 	return 0;
 }
 
+/* Frames whose band energies mel_energies computes together: independent sums keep the FPU busy. */
+#define MEL_FRAMES 4
+
+/* out[j][b] = sum over the band's bins of weight * power, for MEL_FRAMES power rows; a non-finite sum is 0. */
+static void mel_energies(const filterbank *fb, const float *const rows[MEL_FRAMES], float *const out[MEL_FRAMES])
+{
+	for (size_t b = 0; b < ONSET_BANDS; b++) {
+		const float *w = fb->w + fb->off[b];
+		const size_t lo = fb->lo[b], cnt = fb->cnt[b];
+		float acc[MEL_FRAMES] = {0.0f};
+		for (size_t i = 0; i < cnt; i++)
+			for (size_t j = 0; j < MEL_FRAMES; j++)
+				acc[j] += w[i] * rows[j][lo + i];
+		for (size_t j = 0; j < MEL_FRAMES; j++)
+			out[j][b] = isfinite(acc[j]) ? acc[j] : 0.0f;
+	}
+}
+
 typedef struct hf_src {
 	const float *x; /* the signal at its own rate, or NULL */
 	size_t n;
@@ -242,7 +260,7 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 			e = n;
 		ss_spectrogram s;
 		ss_error e2;
-		if (ss_stft_magnitude(x + a, e - a, sr, n_fft, hop, &s, &e2) != 0) {
+		if (ss_stft_power(x + a, e - a, sr, n_fft, hop, &s, &e2) != 0) {
 			free(fb.w);
 			free(bands);
 			free(nov);
@@ -251,21 +269,18 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 				*err = e2;
 			return -1;
 		}
-		for (size_t t = f0; t < f1; t++) {
-			const float *row = s.mag + (first + t - f0) * s.n_bins;
-			float *eb = bands + t * nb;
-			for (size_t b = 0; b < nb; b++) {
-				const float *w = fb.w + fb.off[b];
-				const float *m = row + fb.lo[b];
-				float acc = 0.0f;
-				for (size_t i = 0; i < fb.cnt[b]; i++)
-					acc += w[i] * m[i] * m[i];
-				if (!isfinite(acc))
-					acc = 0.0f;
-				eb[b] = acc;
-				e_sum += acc;
+		for (size_t t = f0; t < f1; t += MEL_FRAMES) {
+			const float *rows[MEL_FRAMES];
+			float *eb[MEL_FRAMES], spare[ONSET_BANDS];
+			for (size_t j = 0; j < MEL_FRAMES; j++) {
+				size_t tj = t + j < f1 ? t + j : f1 - 1; /* past the block: recompute its last frame */
+				rows[j] = s.mag + (first + tj - f0) * s.n_bins;
+				eb[j] = t + j < f1 ? bands + (t + j) * nb : spare;
 			}
+			mel_energies(&fb, rows, eb);
 		}
+		for (size_t i = f0 * nb; i < f1 * nb; i++)
+			e_sum += bands[i];
 		ss_spectrogram_free(&s);
 	}
 	free(fb.w);

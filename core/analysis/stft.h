@@ -12,7 +12,8 @@ typedef struct ss_spectrogram {
 	size_t n_frames; /* number of frames */
 	size_t n_bins;   /* n_fft / 2 + 1 */
 	double sr;       /* sample rate of the input, Hz */
-	float *mag;      /* n_frames * n_bins magnitudes, frame-major: mag[t * n_bins + k]; owned */
+	int power;       /* 1: mag holds squared magnitudes (ss_stft_power) */
+	float *mag;      /* n_frames * n_bins magnitudes (or their squares), frame-major: mag[t * n_bins + k]; owned */
 } ss_spectrogram;
 
 /* Magnitude STFT of x (n samples at sr Hz) with a periodic Hann window, frames centred on t*hop (the
@@ -21,6 +22,9 @@ typedef struct ss_spectrogram {
  * SS_ERR_INTERNAL for bad parameters). */
 int ss_stft_magnitude(const float *x, size_t n, double sr, size_t n_fft, size_t hop, ss_spectrogram *out,
 		      ss_error *err);
+
+/* As ss_stft_magnitude, but mag holds the squared magnitudes |X|^2 (no square root) and power is 1. */
+int ss_stft_power(const float *x, size_t n, double sr, size_t n_fft, size_t hop, ss_spectrogram *out, ss_error *err);
 
 /* Free the magnitudes and zero *s. NULL-safe. */
 void ss_spectrogram_free(ss_spectrogram *s);
