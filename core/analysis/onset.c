@@ -9,6 +9,7 @@
 
 #include <soxr.h>
 
+#include "core/analysis/signal.h"
 #include "core/analysis/stft.h"
 
 #define ONSET_FRAME_RATE 86.1328125  /* frames per second (22050 / 256) */
@@ -121,16 +122,13 @@ int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_erro
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
 	/* Non-finite samples become silence (a NaN would spread through the resampler's filter blocks). */
 	float *clean = NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (isfinite(x[i]))
-			continue;
+	if (!ss_signal_all_finite(x, n)) {
 		clean = malloc(n * sizeof *clean);
 		if (clean == NULL)
 			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
 		for (size_t j = 0; j < n; j++)
 			clean[j] = isfinite(x[j]) ? x[j] : 0.0f;
 		x = clean;
-		break;
 	}
 	int rc;
 	if (sr <= ONSET_WORK_RATE * 1.05 || n == 0)

@@ -31,6 +31,7 @@
 #include "core/analysis/hpss.h"
 #include "core/analysis/key.h"
 #include "core/analysis/mood.h"
+#include "core/analysis/signal.h"
 #include "core/analysis/stft.h"
 #include "core/analysis/tempo.h"
 #include "core/audio/decode.h"
@@ -95,13 +96,12 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 				    (double)a->n / sr, MIN_SECONDS);
 
 	/* A constant offset is not sound: remove the mean (double accumulation, fixed order). */
-	double mean = 0.0;
-	for (size_t i = 0; i < a->n; i++)
-		mean += a->x[i];
-	mean /= (double)a->n;
-	if (mean != 0.0)
+	const double mean = ss_signal_mean(a->x, a->n);
+	if (mean != 0.0) {
+		const float m = (float)mean;
 		for (size_t i = 0; i < a->n; i++)
-			a->x[i] = (float)((double)a->x[i] - mean);
+			a->x[i] -= m;
+	}
 
 	const size_t n_frames = 1 + a->n / DESC_HOP;
 	unsigned char *active = malloc(n_frames);

@@ -14,6 +14,7 @@
 #include "core/analysis/beats.h"
 #include "core/analysis/meter.h"
 #include "core/analysis/onset.h"
+#include "core/analysis/signal.h"
 
 #define TEMPO_BPM_MIN 40.0
 #define TEMPO_BPM_MAX 250.0
@@ -449,15 +450,8 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for tempo analysis");
 
-	/* Silence (below -100 dBFS RMS) has no pulse. Four partial sums, as in novelty_acf. */
-	double e4[4] = {0.0, 0.0, 0.0, 0.0};
-	size_t i = 0;
-	for (; i + 4 <= n; i += 4)
-		for (size_t k = 0; k < 4; k++)
-			e4[k] += isfinite(x[i + k]) ? (double)x[i + k] * x[i + k] : 0.0;
-	for (; i < n; i++)
-		e4[0] += isfinite(x[i]) ? (double)x[i] * x[i] : 0.0;
-	double e = e4[0] + e4[1] + e4[2] + e4[3];
+	/* Silence (below -100 dBFS RMS) has no pulse. */
+	double e = ss_signal_energy(x, n);
 	if (n == 0 || e / (double)n < 1e-10)
 		return 0;
 
