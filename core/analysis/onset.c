@@ -91,16 +91,23 @@ static int filterbank_init(filterbank *fb, size_t n_fft, double sr)
 /* Frames whose band energies mel_energies computes together: independent sums keep the FPU busy. */
 #define MEL_FRAMES 4
 
-/* out[j][b] = sum over the band's bins of weight * power, for MEL_FRAMES power rows; a non-finite sum is 0. */
-static void mel_energies(const filterbank *fb, const float *const rows[MEL_FRAMES], float *const out[MEL_FRAMES])
+/* out[j][b] = sum over the band's bins of weight * power, for MEL_FRAMES power rows of n_bins; a non-finite
+ * sum is 0. inter (n_bins * MEL_FRAMES floats) receives the rows interleaved, so that each weight multiplies
+ * the same bin of every frame in one vector operation. */
+static void mel_energies(const filterbank *fb, const float *const rows[MEL_FRAMES], size_t n_bins, float *inter,
+			 float *const out[MEL_FRAMES])
 {
+	for (size_t k = 0; k < n_bins; k++)
+		for (size_t j = 0; j < MEL_FRAMES; j++)
+			inter[k * MEL_FRAMES + j] = rows[j][k];
 	for (size_t b = 0; b < ONSET_BANDS; b++) {
 		const float *w = fb->w + fb->off[b];
-		const size_t lo = fb->lo[b], cnt = fb->cnt[b];
+		const float *p = inter + fb->lo[b] * MEL_FRAMES;
+		const size_t cnt = fb->cnt[b];
 		float acc[MEL_FRAMES] = {0.0f};
 		for (size_t i = 0; i < cnt; i++)
 			for (size_t j = 0; j < MEL_FRAMES; j++)
-				acc[j] += w[i] * rows[j][lo + i];
+				acc[j] += w[i] * p[i * MEL_FRAMES + j];
 		for (size_t j = 0; j < MEL_FRAMES; j++)
 			out[j][b] = isfinite(acc[j]) ? acc[j] : 0.0f;
 	}
@@ -236,7 +243,9 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	float *bands = malloc(n_frames * nb * sizeof *bands);
 	float *nov = malloc(n_frames * sizeof *nov);
 	float *flux = malloc(n_frames * sizeof *flux);
-	if (bands == NULL || nov == NULL || flux == NULL) {
+	float *inter = malloc((n_fft / 2 + 1) * MEL_FRAMES * sizeof *inter);
+	if (bands == NULL || nov == NULL || flux == NULL || inter == NULL) {
+		free(inter);
 		free(fb.w);
 		free(bands);
 		free(nov);
@@ -248,7 +257,7 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	 * frame sees exactly the samples (or the zero padding) it would see in one whole-signal STFT. */
 	const size_t half = n_fft / 2;
 	const size_t lead = (half + hop - 1) / hop;
-	double e_sum = 0.0;
+	double band_sum[ONSET_BANDS] = {0.0}; /* per band: independent sums */
 	for (size_t f0 = 0; f0 < n_frames; f0 += ONSET_BLOCK) {
 		size_t f1 = f0 + ONSET_BLOCK < n_frames ? f0 + ONSET_BLOCK : n_frames;
 		size_t first = f0 >= lead ? lead : f0;
@@ -259,6 +268,7 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 		ss_spectrogram s;
 		ss_error e2;
 		if (ss_stft_power(x + a, e - a, sr, n_fft, hop, &s, &e2) != 0) {
+			free(inter);
 			free(fb.w);
 			free(bands);
 			free(nov);
@@ -275,13 +285,19 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 				rows[j] = s.mag + (first + tj - f0) * s.n_bins;
 				eb[j] = t + j < f1 ? bands + (t + j) * nb : spare;
 			}
-			mel_energies(&fb, rows, eb);
+			mel_energies(&fb, rows, s.n_bins, inter, eb);
+			for (size_t j = 0; j < MEL_FRAMES && t + j < f1; j++)
+				for (size_t b = 0; b < ONSET_BANDS; b++)
+					band_sum[b] += eb[j][b];
 		}
-		for (size_t i = f0 * nb; i < f1 * nb; i++)
-			e_sum += bands[i];
 		ss_spectrogram_free(&s);
 	}
+	free(inter);
 	free(fb.w);
+	double e_sum = 0.0;
+	for (size_t b = 0; b < ONSET_BANDS; b++)
+		e_sum += band_sum[b];
+	const double e_mean = e_sum / (double)(n_frames * nb);
 
 	/* Smooth each band over time with binomial weights (1 4 6 4 1)/16: this removes the fast beating of
 	 * unresolved partials (a low chord), whose rectified log flux would otherwise show slow periodicities,
@@ -303,7 +319,6 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	}
 
 	/* Log compression relative to the mean band energy, so the novelty does not depend on the gain. */
-	double e_mean = e_sum / (double)(n_frames * nb);
 	float scale = e_mean > 1e-30 ? (float)(ONSET_GAMMA / e_mean) : 0.0f;
 	for (size_t i = 0; i < n_frames * nb; i++)
 		bands[i] = logf(1.0f + scale * bands[i]);

@@ -39,13 +39,12 @@ double ss_signal_energy(const float *x, size_t n)
 {
 	double acc[LANES] = {0.0};
 	size_t i = 0;
-	for (; i + LANES <= n; i += LANES)
-		for (size_t k = 0; k < LANES; k++) {
-			float v = x[i + k];
-			v = finite_f(v) ? v : 0.0f;
-			acc[k] += (double)v * (double)v;
-		}
-	for (size_t k = 0; i < n; i++, k++) {
+	if (ss_signal_all_finite(x, n)) { /* the usual case: a loop without conditions, which vectorises */
+		for (; i + LANES <= n; i += LANES)
+			for (size_t k = 0; k < LANES; k++)
+				acc[k] += (double)x[i + k] * (double)x[i + k];
+	}
+	for (size_t k = 0; i < n; i++, k = (k + 1) % LANES) {
 		float v = x[i];
 		v = finite_f(v) ? v : 0.0f;
 		acc[k] += (double)v * (double)v;
