@@ -120,41 +120,47 @@ typedef struct hf_src {
 } hf_src;
 
 static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, ss_onset *out, ss_error *err);
-static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err);
 
-int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+/* A copy of x with non-finite samples replaced by 0 in *clean (owned by the caller), or NULL in *clean when x
+ * is all finite. -1 on allocation failure. */
+static int finite_copy(const float *x, size_t n, float **clean)
 {
-	memset(out, 0, sizeof *out);
-	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
-		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
-	/* Non-finite samples become silence (a NaN would spread through the resampler's filter blocks). */
-	float *clean = NULL;
-	if (!ss_signal_all_finite(x, n)) {
-		clean = malloc(n * sizeof *clean);
-		if (clean == NULL)
-			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
-		for (size_t j = 0; j < n; j++)
-			clean[j] = isfinite(x[j]) ? x[j] : 0.0f;
-		x = clean;
-	}
-	int rc;
-	if (sr <= ONSET_WORK_RATE * 1.05 || n == 0)
-		rc = onset_at_rate(x, n, sr, NULL, out, err);
-	else
-		rc = onset_resampled(x, n, sr, out, err);
-	free(clean);
-	return rc;
+	*clean = NULL;
+	if (ss_signal_all_finite(x, n))
+		return 0;
+	float *c = malloc(n * sizeof *c);
+	if (c == NULL)
+		return -1;
+	for (size_t j = 0; j < n; j++)
+		c[j] = isfinite(x[j]) ? x[j] : 0.0f;
+	*clean = c;
+	return 0;
 }
 
-static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+int ss_onset_work_signal(const float *x, size_t n, double sr, ss_work_signal *w, ss_error *err)
 {
+	memset(w, 0, sizeof *w);
+	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
+	w->sr = sr;
+	w->n = n;
+	if (sr <= ONSET_WORK_RATE * 1.05 || n == 0)
+		return 0; /* analysed at its own rate */
+	/* Non-finite samples become silence (a NaN would spread through the resampler's filter blocks). */
+	float *clean;
+	if (finite_copy(x, n, &clean) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
+	if (clean != NULL)
+		x = clean;
 	/* Work at about 11 kHz: a 46 ms window then costs a 512-point FFT, and a window of four hops keeps
 	 * the beating of unresolved partials (chords) from aliasing into the frame rate. */
 	double ratio = ONSET_WORK_RATE / sr;
 	size_t cap = (size_t)ceil((double)n * ratio) + 16, done = 0;
 	float *y = malloc(cap * sizeof *y);
-	if (y == NULL)
+	if (y == NULL) {
+		free(clean);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for resampling");
+	}
 	/* Streamed in blocks: the one-shot call buffers several times the signal internally. */
 	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
 	soxr_quality_spec_t q = soxr_quality_spec(SOXR_LQ, 0);
@@ -163,6 +169,7 @@ static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, s
 	if (rs == NULL || se != NULL) {
 		soxr_delete(rs);
 		free(y);
+		free(clean);
 		return ss_error_set(err, SS_ERR_INTERNAL, "resampler for onset analysis failed");
 	}
 	size_t pos = 0;
@@ -176,13 +183,55 @@ static int onset_resampled(const float *x, size_t n, double sr, ss_onset *out, s
 			break;
 	}
 	soxr_delete(rs);
+	free(clean);
 	if (se != NULL) {
 		free(y);
 		return ss_error_set(err, SS_ERR_INTERNAL, "resampling for onset analysis failed");
 	}
-	hf_src hf = {x, n, sr};
-	int rc = onset_at_rate(y, done, ONSET_WORK_RATE, &hf, out, err);
-	free(y);
+	w->x = y;
+	w->n = done;
+	w->sr = ONSET_WORK_RATE;
+	return 0;
+}
+
+void ss_work_signal_free(ss_work_signal *w)
+{
+	if (w == NULL)
+		return;
+	free(w->x);
+	memset(w, 0, sizeof *w);
+}
+
+int ss_onset_analyze_work(const float *x, size_t n, double sr, const ss_work_signal *w, ss_onset *out,
+			  ss_error *err)
+{
+	memset(out, 0, sizeof *out);
+	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
+		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
+	float *clean;
+	if (finite_copy(x, n, &clean) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
+	if (clean != NULL)
+		x = clean;
+	int rc;
+	if (w->x == NULL) {
+		rc = onset_at_rate(x, n, sr, NULL, out, err);
+	} else {
+		hf_src hf = {x, n, sr};
+		rc = onset_at_rate(w->x, w->n, w->sr, &hf, out, err);
+	}
+	free(clean);
+	return rc;
+}
+
+int ss_onset_analyze(const float *x, size_t n, double sr, ss_onset *out, ss_error *err)
+{
+	memset(out, 0, sizeof *out);
+	ss_work_signal w;
+	if (ss_onset_work_signal(x, n, sr, &w, err) != 0)
+		return -1;
+	int rc = ss_onset_analyze_work(x, n, sr, &w, out, err);
+	ss_work_signal_free(&w);
 	return rc;
 }
 

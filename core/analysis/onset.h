@@ -17,6 +17,26 @@ typedef struct ss_onset {
 			      at frame t happened at t / frame_rate + lead */
 } ss_onset;
 
+/* The signal the onset analysis works on: above about 11.6 kHz the input resampled to 11025 Hz (libsoxr,
+ * low quality: a band-limited filter with a passband to about 5 kHz), else the input itself. Other stages
+ * that need no more bandwidth (the key) can share it. */
+typedef struct ss_work_signal {
+	float *x;  /* n samples at sr Hz, owned; NULL when the input is used as it is */
+	size_t n;
+	double sr;
+} ss_work_signal;
+
+/* Fill *w for n mono samples of x at sr Hz (sr >= 1000; non-finite samples count as silence). Returns 0 (free
+ * with ss_work_signal_free), or -1 with err (SS_ERR_NOMEM, SS_ERR_INTERNAL for a bad rate). */
+int ss_onset_work_signal(const float *x, size_t n, double sr, ss_work_signal *w, ss_error *err);
+
+/* Free what w owns and zero it. NULL-safe. */
+void ss_work_signal_free(ss_work_signal *w);
+
+/* ss_onset_analyze with the work signal w that ss_onset_work_signal made from the same x, n and sr. */
+int ss_onset_analyze_work(const float *x, size_t n, double sr, const ss_work_signal *w, ss_onset *out,
+			  ss_error *err);
+
 /* Novelty of n mono samples at sr Hz (sr >= 1000). Memory is bounded by the signal length: the spectrum is
  * computed in blocks, only band energies are kept. Non-finite samples count as silence. Returns 0 and fills
  * *out (free with ss_onset_free), or -1 with err (SS_ERR_NOMEM, SS_ERR_INTERNAL for a bad rate). */

@@ -447,6 +447,19 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 {
 	memset(out, 0, sizeof *out);
 	no_pulse(out);
+	ss_work_signal w;
+	if (ss_onset_work_signal(x, n, sr, &w, err) != 0)
+		return -1;
+	int rc = ss_tempo_analyze_work(x, n, sr, &w, out, err);
+	ss_work_signal_free(&w);
+	return rc;
+}
+
+int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_signal *w, ss_tempo *out,
+			  ss_error *err)
+{
+	memset(out, 0, sizeof *out);
+	no_pulse(out);
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for tempo analysis");
 
@@ -456,7 +469,7 @@ int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_erro
 		return 0;
 
 	ss_onset on;
-	if (ss_onset_analyze(x, n, sr, &on, err) != 0)
+	if (ss_onset_analyze_work(x, n, sr, w, &on, err) != 0)
 		return -1;
 	const size_t N = on.n_frames;
 	const double fr = on.frame_rate;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "core/analysis/onset.h"
 #include "core/util/error.h"
 
 typedef struct ss_tempo {
@@ -21,6 +22,11 @@ typedef struct ss_tempo {
  * ss_tempo_free), or -1 with err (SS_ERR_NOMEM). A signal with no pulse is not an error: bpm is NaN,
  * confidence 0, no beats. Deterministic. */
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
+
+/* ss_tempo_analyze with the work signal that ss_onset_work_signal made from the same x, n and sr (shared
+ * with other stages instead of resampled again). */
+int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_signal *w, ss_tempo *out,
+			  ss_error *err);
 
 /* Free what t owns and zero it. NULL-safe. */
 void ss_tempo_free(ss_tempo *t);
