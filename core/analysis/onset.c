@@ -152,6 +152,7 @@ int ss_onset_work_signal(const float *x, size_t n, double sr, ss_work_signal *w,
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
 	if (clean != NULL)
 		x = clean;
+	w->src_finite = clean == NULL;
 	/* Work at about 11 kHz: a 46 ms window then costs a 512-point FFT, and a window of four hops keeps
 	 * the beating of unresolved partials (chords) from aliasing into the frame rate. */
 	double ratio = ONSET_WORK_RATE / sr;
@@ -208,8 +209,8 @@ int ss_onset_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	memset(out, 0, sizeof *out);
 	if (!(sr >= 1000.0) || !isfinite(sr) || (x == NULL && n > 0))
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad input for onset analysis");
-	float *clean;
-	if (finite_copy(x, n, &clean) != 0)
+	float *clean = NULL;
+	if (!w->src_finite && finite_copy(x, n, &clean) != 0)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for onset analysis");
 	if (clean != NULL)
 		x = clean;

@@ -24,6 +24,7 @@ typedef struct ss_work_signal {
 	float *x;  /* n samples at sr Hz, owned; NULL when the input is used as it is */
 	size_t n;
 	double sr;
+	int src_finite; /* 1: the input was checked and holds only finite samples */
 } ss_work_signal;
 
 /* Fill *w for n mono samples of x at sr Hz (sr >= 1000; non-finite samples count as silence). Returns 0 (free

@@ -37,15 +37,22 @@ static double lanes_sum(const double acc[LANES])
 
 double ss_signal_energy(const float *x, size_t n)
 {
+	/* One pass without conditions (it vectorises); squares of finite floats cannot overflow a double, so
+	 * a non-finite total means non-finite input, which a second, conditional pass then skips. */
 	double acc[LANES] = {0.0};
 	size_t i = 0;
-	if (ss_signal_all_finite(x, n)) { /* the usual case: a loop without conditions, which vectorises */
-		for (; i + LANES <= n; i += LANES)
-			for (size_t k = 0; k < LANES; k++)
-				acc[k] += (double)x[i + k] * (double)x[i + k];
-	}
-	for (size_t k = 0; i < n; i++, k = (k + 1) % LANES) {
-		float v = x[i];
+	for (; i + LANES <= n; i += LANES)
+		for (size_t k = 0; k < LANES; k++)
+			acc[k] += (double)x[i + k] * (double)x[i + k];
+	for (size_t k = 0; i < n; i++, k++)
+		acc[k] += (double)x[i] * (double)x[i];
+	double s = lanes_sum(acc);
+	if (s - s == 0.0)
+		return s;
+	for (size_t k = 0; k < LANES; k++)
+		acc[k] = 0.0;
+	for (size_t j = 0, k = 0; j < n; j++, k = (k + 1) % LANES) {
+		float v = x[j];
 		v = finite_f(v) ? v : 0.0f;
 		acc[k] += (double)v * (double)v;
 	}
