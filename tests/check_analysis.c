@@ -853,6 +853,49 @@ START_TEST(test_result_json)
 }
 END_TEST
 
+START_TEST(test_stft_matches_dft)
+{
+	/* Both code paths (one real FFT per frame below 1024 points, two frames per complex FFT from 1024 on),
+	 * odd and even frame counts, frames at both ends: magnitude and power against a direct DFT. */
+	const size_t cases[][3] = {{16, 4, 101}, {64, 64, 640}, {1024, 1024, 5000}, {1024, 256, 4096}, {2048, 700, 9000}};
+	uint32_t seed = 777;
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const size_t n_fft = cases[c][0], hop = cases[c][1], n = cases[c][2];
+		float *x = malloc(n * sizeof *x);
+		ck_assert_ptr_nonnull(x);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			x[i] = (float)((double)(seed >> 8) / 16777216.0 - 0.5);
+		}
+		ss_spectrogram m, p;
+		ss_error e;
+		ck_assert_int_eq(ss_stft_magnitude(x, n, 8000, n_fft, hop, &m, &e), 0);
+		ck_assert_int_eq(ss_stft_power(x, n, 8000, n_fft, hop, &p, &e), 0);
+		ck_assert_uint_eq(m.n_frames, 1 + n / hop);
+		ck_assert_int_eq(p.power, 1);
+		for (size_t t = 0; t < m.n_frames; t += (t % 7 == 0) ? 1 : 5) {
+			for (size_t k = 0; k < m.n_bins; k += 1 + m.n_bins / 23) {
+				double re = 0, im = 0;
+				for (size_t i = 0; i < n_fft; i++) {
+					long j = (long)(t * hop) - (long)(n_fft / 2) + (long)i;
+					double v = j >= 0 && (size_t)j < n ? x[j] : 0.0;
+					v *= 0.5 - 0.5 * cos(2 * M_PI * (double)i / (double)n_fft);
+					re += v * cos(2 * M_PI * (double)(i * k) / (double)n_fft);
+					im -= v * sin(2 * M_PI * (double)(i * k) / (double)n_fft);
+				}
+				double want = sqrt(re * re + im * im), tol = 1e-4 * sqrt((double)n_fft);
+				ck_assert_msg(fabs(m.mag[t * m.n_bins + k] - want) < tol, "n_fft %zu frame %zu bin %zu: %f vs %f",
+					      n_fft, t, k, m.mag[t * m.n_bins + k], want);
+				ck_assert(fabs(p.mag[t * p.n_bins + k] - want * want) < tol * (2 * want + tol));
+			}
+		}
+		ss_spectrogram_free(&m);
+		ss_spectrogram_free(&p);
+		free(x);
+	}
+}
+END_TEST
+
 START_TEST(test_hpss)
 {
 	const double sr = 22050;
@@ -1015,6 +1058,7 @@ static Suite *analysis_suite(void)
 	TCase *u = tcase_create("units");
 	tcase_set_timeout(u, 60);
 	tcase_add_test(u, test_result_json);
+	tcase_add_test(u, test_stft_matches_dft);
 	tcase_add_test(u, test_hpss);
 	tcase_add_test(u, test_hpss_matches_reference);
 	tcase_add_test(u, test_mood_scores);
