@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "core/analysis/pipeline.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/handlers.h"
@@ -90,6 +91,7 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 		sigaddset(&block, stop_signals[i]);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	ss_analysis_process_init(); /* keep analysis buffers mapped between requests */
 	/* Stop signals stay blocked except inside ppoll(): a stop arriving mid-request waits until the
 	 * response is written, and one arriving while idle wakes ppoll at once. */
 	sigprocmask(SIG_BLOCK, &block, &idle_mask);

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
 	bool beats = false, pretty = false;
 	ss_analysis_opts opts;
 	ss_analysis_opts_default(&opts);
+	ss_analysis_process_init(); /* many files in one process */
 	static const struct option longopts[] = {
 		{"beats", no_argument, NULL, 'b'},     {"pretty", no_argument, NULL, 'p'},
 		{"max-seconds", required_argument, NULL, 'm'}, {"version", no_argument, NULL, 'V'},

@@ -207,6 +207,7 @@ int main(int argc, char **argv)
 	int reps = 3, verbose = 0;
 	ss_analysis_opts opts;
 	ss_analysis_opts_default(&opts);
+	ss_analysis_process_init(); /* the allocator policy of a responder */
 	static const struct option longopts[] = {
 		{"reps", required_argument, NULL, 'r'}, {"max-seconds", required_argument, NULL, 'm'},
 		{"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},

@@ -106,6 +106,7 @@ int main(int argc, char **argv)
 	int verbose = 0;
 	ss_analysis_opts opts;
 	ss_analysis_opts_default(&opts);
+	ss_analysis_process_init(); /* many files in one process */
 	static const struct option longopts[] = {
 		{"verbose", no_argument, NULL, 'v'}, {"max-seconds", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0},

@@ -18,6 +18,9 @@
 #include "core/analysis/pipeline.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,18 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	/* v1 names the analysis algorithms; bump it whenever a change alters any number. */
 	snprintf(out, outlen, "v1;max=%g", o->max_seconds);
 	return out;
+}
+
+/* Blocks above this are mapped on their own; the heap keeps up to SS_TRIM_BYTES free before trimming. */
+#define SS_MMAP_BYTES (4 * 1024 * 1024)
+#define SS_TRIM_BYTES (32 * 1024 * 1024)
+
+void ss_analysis_process_init(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, SS_MMAP_BYTES);
+	mallopt(M_TRIM_THRESHOLD, SS_TRIM_BYTES);
+#endif
 }
 
 const char *ss_analysis_decoders(void)
