@@ -23,7 +23,9 @@
 #define ONSET_RESAMPLE_BLOCK 65536   /* input samples per resampler call */
 #define ONSET_GAMMA 1000.0           /* log compression: log(1 + gamma * E / mean E) */
 #define ONSET_MEAN_SEC 0.6           /* local mean window, s */
+#define FLUX_LANES 8                 /* partial sums of the flux; ONSET_BANDS is a multiple of this */
 #define ONSET_PEAK_FLOOR 0.03        /* an onset peak is at least this high (~95th percentile of white noise) */
+_Static_assert(ONSET_BANDS % FLUX_LANES == 0, "the flux sums whole lanes");
 
 static double hz_to_mel(double f)
 {
@@ -353,18 +355,18 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	 * unresolved partials (a low chord), whose rectified log flux would otherwise show slow periodicities,
 	 * and keeps onsets (a rise stays a rise). */
 	if (n_frames >= 5) {
-		float *row = flux; /* scratch */
-		for (size_t b = 0; b < nb; b++) {
-			for (size_t t = 0; t < n_frames; t++) {
-				size_t m2 = t >= 2 ? t - 2 : 0, m1 = t >= 1 ? t - 1 : 0;
-				size_t p1 = t + 1 < n_frames ? t + 1 : n_frames - 1;
-				size_t p2 = t + 2 < n_frames ? t + 2 : n_frames - 1;
-				row[t] = (bands[m2 * nb + b] + 4.0f * bands[m1 * nb + b] + 6.0f * bands[t * nb + b] +
-					  4.0f * bands[p1 * nb + b] + bands[p2 * nb + b]) /
-					 16.0f;
-			}
-			for (size_t t = 0; t < n_frames; t++)
-				bands[t * nb + b] = row[t];
+		/* Row by row, in place: ring[r % 3] keeps the original of row r once it is overwritten (rows after
+		 * t are still original); edges repeat the first and last frame. */
+		float ring[3][ONSET_BANDS];
+		for (size_t t = 0; t < n_frames; t++) {
+			float *row = bands + t * ONSET_BANDS;
+			memcpy(ring[t % 3], row, sizeof ring[0]);
+			const float *m2 = ring[(t >= 2 ? t - 2 : 0) % 3], *m1 = ring[(t >= 1 ? t - 1 : 0) % 3];
+			const float *c0 = ring[t % 3];
+			const float *p1 = t + 1 < n_frames ? row + ONSET_BANDS : c0;
+			const float *p2 = t + 2 < n_frames ? row + 2 * ONSET_BANDS : p1;
+			for (size_t b = 0; b < ONSET_BANDS; b++)
+				row[b] = (m2[b] + 4.0f * m1[b] + 6.0f * c0[b] + 4.0f * p1[b] + p2[b]) / 16.0f;
 		}
 	}
 
@@ -398,13 +400,16 @@ static int onset_at_rate(const float *x, size_t n, double sr, const hf_src *hf, 
 	float hw = hfe != NULL ? (float)ONSET_HF_WEIGHT : 0.0f;
 	flux[0] = 0.0f;
 	for (size_t t = 1; t < n_frames; t++) {
-		const float *cur = bands + t * nb, *prev = cur - nb;
+		const float *cur = bands + t * ONSET_BANDS, *prev = cur - ONSET_BANDS;
+		float lane[FLUX_LANES] = {0.0f}; /* partial sums, added in a fixed order */
+		for (size_t b = 0; b < ONSET_BANDS; b += FLUX_LANES)
+			for (size_t j = 0; j < FLUX_LANES; j++) {
+				float d = cur[b + j] - prev[b + j];
+				lane[j] += d > 0.0f ? d : 0.0f;
+			}
 		float acc = 0.0f;
-		for (size_t b = 0; b < nb; b++) {
-			float d = cur[b] - prev[b];
-			if (d > 0.0f)
-				acc += d;
-		}
+		for (size_t j = 0; j < FLUX_LANES; j++)
+			acc += lane[j];
 		if (hfe != NULL && hfe[t] > hfe[t - 1])
 			acc += hw * (hfe[t] - hfe[t - 1]);
 		flux[t] = acc / ((float)nb + hw);
