@@ -8,5 +8,5 @@ tools_songscope_analyze_LDADD = $(CORE_LIBS)
 noinst_PROGRAMS += tools/songscope-score tools/songscope-bench
 tools_songscope_score_SOURCES = tools/score.c tools/labels.c tools/labels.h
 tools_songscope_score_LDADD = $(CORE_LIBS)
-tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h
+tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h tools/stereo_clip.c tools/stereo_clip.h
 tools_songscope_bench_LDADD = $(CORE_LIBS)

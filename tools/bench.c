@@ -20,6 +20,7 @@
 #include "core/analysis/tempo.h"
 #include "core/audio/decode.h"
 #include "tools/labels.h"
+#include "tools/stereo_clip.h"
 
 typedef struct clip_stat {
 	int ok;
@@ -28,6 +29,7 @@ typedef struct clip_stat {
 	double seconds;                /* audio analysed */
 	long base_kb, peak_kb;         /* RSS at child start, peak RSS of the child */
 	char container[24];
+	char skipped[64];              /* --stereo: why the clip could not be re-encoded ("" otherwise) */
 } clip_stat;
 
 static double clock_ms(clockid_t id)
@@ -185,6 +187,72 @@ static int run_child(const char *path, int reps, const ss_analysis_opts *opts, c
 	return 0;
 }
 
+/* --stereo: re-encode every clip as 44.1 kHz stereo into a new temporary folder (tmpdir receives its path),
+ * each in a forked child so the encoders' memory never reaches the measured children; files[i] becomes the
+ * stereo copy, or cs[i].skipped says why there is none. Returns 0, or -1 if the folder cannot be made. */
+static int stereo_files(char **files, size_t nfiles, const ss_analysis_opts *opts, clip_stat *cs, char *tmpdir,
+			size_t tmplen)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(tmpdir, tmplen, "%s/songscope-bench-XXXXXX", base != NULL && base[0] != '\0' ? base : "/tmp");
+	if (mkdtemp(tmpdir) == NULL) {
+		fprintf(stderr, "songscope-bench: cannot create %s\n", tmpdir);
+		tmpdir[0] = '\0';
+		return -1;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		const char *name = strrchr(files[i], '/');
+		name = name != NULL ? name + 1 : files[i];
+		char *out = malloc(strlen(tmpdir) + strlen(name) + 2);
+		if (out == NULL)
+			return -1;
+		sprintf(out, "%s/%s", tmpdir, name);
+		int fds[2];
+		if (pipe(fds) != 0) {
+			free(out);
+			return -1;
+		}
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			const char *why = "cannot read the clip";
+			size_t len = 0, slen = 0;
+			unsigned char *data = read_file(files[i], &len), *s = NULL;
+			if (data != NULL)
+				s = tool_stereo_clip(data, len, opts->max_seconds, &slen, &why);
+			FILE *f = s != NULL ? fopen(out, "wb") : NULL;
+			if (s != NULL && (f == NULL || fwrite(s, 1, slen, f) != slen))
+				why = "cannot write the stereo clip";
+			else if (s != NULL)
+				why = "";
+			if (f != NULL && fclose(f) != 0)
+				why = "cannot write the stereo clip";
+			ssize_t w = write(fds[1], why, strlen(why) + 1);
+			_exit(w > 0 ? 0 : 1);
+		}
+		close(fds[1]);
+		char why[sizeof cs[i].skipped] = "encoder failed";
+		if (pid > 0) {
+			ssize_t got = read(fds[0], why, sizeof why - 1);
+			why[got > 0 ? got : 0] = '\0';
+			if (got <= 0)
+				snprintf(why, sizeof why, "encoder failed");
+			waitpid(pid, NULL, 0);
+		}
+		close(fds[0]);
+		if (why[0] != '\0') {
+			snprintf(cs[i].skipped, sizeof cs[i].skipped, "%s", why);
+			unlink(out);
+			free(out);
+			continue;
+		}
+		free(files[i]);
+		files[i] = out;
+	}
+	return 0;
+}
+
 typedef struct group {
 	char name[24];
 	int n;
@@ -204,31 +272,34 @@ static void group_row(group *g)
 
 int main(int argc, char **argv)
 {
-	int reps = 3, verbose = 0;
+	int reps = 3, verbose = 0, stereo = 0;
 	ss_analysis_opts opts;
 	ss_analysis_opts_default(&opts);
 	ss_analysis_process_init(); /* the allocator policy of a responder */
 	static const struct option longopts[] = {
 		{"reps", required_argument, NULL, 'r'}, {"max-seconds", required_argument, NULL, 'm'},
-		{"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},    {"stereo", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "r:m:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:vsh", longopts, NULL)) != -1) {
 		if (c == 'r')
 			reps = atoi(optarg) < 1 ? 1 : atoi(optarg);
 		else if (c == 'm')
 			opts.max_seconds = atof(optarg);
 		else if (c == 'v')
 			verbose = 1;
+		else if (c == 's')
+			stereo = 1;
 		else {
 			fprintf(c == 'h' ? stdout : stderr,
-				"Usage: songscope-bench [--reps N] [--max-seconds N] [-v] DIR|FILE...\n");
+				"Usage: songscope-bench [--reps N] [--max-seconds N] [--stereo] [-v] DIR|FILE...\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "Usage: songscope-bench [--reps N] [--max-seconds N] [-v] DIR|FILE...\n");
+		fprintf(stderr, "Usage: songscope-bench [--reps N] [--max-seconds N] [--stereo] [-v] DIR|FILE...\n");
 		return 2;
 	}
 	/* collect files */
@@ -279,9 +350,15 @@ int main(int argc, char **argv)
 	clip_stat *cs = calloc(nfiles, sizeof *cs);
 	if (cs == NULL)
 		return 1;
-	int failures = 0;
+	char tmpdir[4096] = "";
+	if (stereo && stereo_files(files, nfiles, &opts, cs, tmpdir, sizeof tmpdir) != 0)
+		return 1;
+	int failures = 0, skipped = 0;
 	for (size_t i = 0; i < nfiles; i++) {
-		if (run_child(files[i], reps, &opts, &cs[i]) != 0 || !cs[i].ok) {
+		if (cs[i].skipped[0] != '\0') {
+			fprintf(stderr, "songscope-bench: %s: skipped: %s\n", files[i], cs[i].skipped);
+			skipped++;
+		} else if (run_child(files[i], reps, &opts, &cs[i]) != 0 || !cs[i].ok) {
 			fprintf(stderr, "songscope-bench: %s: analysis failed\n", files[i]);
 			failures++;
 		}
@@ -339,6 +416,10 @@ int main(int argc, char **argv)
 	for (int k = 0; k < ng; k++)
 		group_row(&g[k]);
 	group_row(all);
+	if (stereo)
+		printf("\nEvery clip re-encoded as 44.1 kHz stereo in its own container before measuring (%d skipped: no\n"
+		       "encoder for the container).",
+		       skipped);
 	printf("\n%zu clips, %d failed, %d repetitions each, max %.0f s analysed. \"median ms\" is the wall time of the\n"
 	       "full analysis from encoded bytes (decode included); stage columns time decode, tempo and key alone, \"rest\"\n"
 	       "is the remainder (descriptor STFT, HPSS, loudness-independent statistics). Peak RSS is the ru_maxrss of\n"
@@ -353,8 +434,13 @@ int main(int argc, char **argv)
 		free(g[k].rest);
 		free(g[k].peak);
 	}
-	for (size_t i = 0; i < nfiles; i++)
+	for (size_t i = 0; i < nfiles; i++) {
+		if (tmpdir[0] != '\0' && cs[i].skipped[0] == '\0')
+			unlink(files[i]);
 		free(files[i]);
+	}
+	if (tmpdir[0] != '\0')
+		rmdir(tmpdir);
 	free(files);
 	free(cs);
 	return failures ? 1 : 0;
