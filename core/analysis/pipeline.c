@@ -65,8 +65,9 @@ void ss_analysis_opts_default(ss_analysis_opts *o)
 
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 {
-	/* v1 names the analysis algorithms; bump it whenever a change alters any number. */
-	snprintf(out, outlen, "v1;max=%g", o->max_seconds);
+	/* v<N> names the analysis algorithms; bump it whenever a change alters any number (v2: the key reads
+	 * the onset stage's 11 kHz signal, paired FFTs, reordered sums), so cached results are recomputed. */
+	snprintf(out, outlen, "v2;max=%g", o->max_seconds);
 	return out;
 }
 
