@@ -5,6 +5,7 @@
  * (ru_maxrss from wait4). Prints markdown: one row per container and one for all. */
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "core/analysis/key.h"
 #include "core/analysis/pipeline.h"
+#include "core/analysis/stft.h"
 #include "core/analysis/tempo.h"
 #include "core/audio/decode.h"
 #include "tools/labels.h"
@@ -187,6 +189,35 @@ static int run_child(const char *path, int reps, const ss_analysis_opts *opts, c
 	return 0;
 }
 
+/* A fixed reference workload, to tell a quiet machine from a busy one (virtual machines share cores): the
+ * 512-point power STFT of 30 s of noise at 11025 Hz, hop 128 (the onset stage's), fastest of 9 runs, in ms. */
+static double reference_ms(void)
+{
+	const size_t n = 330750;
+	float *x = malloc(n * sizeof *x);
+	if (x == NULL)
+		return NAN;
+	uint32_t seed = 1;
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		x[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+	}
+	double best = INFINITY;
+	for (int r = 0; r < 9; r++) {
+		ss_spectrogram s;
+		ss_error err;
+		double t0 = clock_ms(CLOCK_MONOTONIC);
+		if (ss_stft_power(x, n, 11025.0, 512, 128, &s, &err) != 0)
+			break;
+		double t = clock_ms(CLOCK_MONOTONIC) - t0;
+		ss_spectrogram_free(&s);
+		if (t < best)
+			best = t;
+	}
+	free(x);
+	return best;
+}
+
 /* --stereo: re-encode every clip as 44.1 kHz stereo into a new temporary folder (tmpdir receives its path),
  * each in a forked child so the encoders' memory never reaches the measured children; files[i] becomes the
  * stereo copy, or cs[i].skipped says why there is none. Returns 0, or -1 if the folder cannot be made. */
@@ -339,6 +370,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "songscope-bench: no audio files\n");
 		return 1;
 	}
+	const double ref_before = reference_ms();
 	/* warm-up in the parent */
 	{
 		ss_result r;
@@ -416,6 +448,9 @@ int main(int argc, char **argv)
 	for (int k = 0; k < ng; k++)
 		group_row(&g[k]);
 	group_row(all);
+	printf("\nReference workload (the onset STFT of 30 s, fastest of 9): %.2f ms before the clips, %.2f ms after;\n"
+	       "figures from a busy machine show here as a slower reference.\n",
+	       ref_before, reference_ms());
 	if (stereo)
 		printf("\nEvery clip re-encoded as 44.1 kHz stereo in its own container before measuring (%d skipped: no\n"
 		       "encoder for the container).",
