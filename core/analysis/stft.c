@@ -66,7 +66,7 @@ static void split_pair(const kiss_fft_cpx *z, size_t n_fft, float *ra, float *rb
 {
 	const size_t n_bins = n_fft / 2 + 1;
 	for (size_t k = 0; k < n_bins; k++) {
-		const kiss_fft_cpx zk = z[k], zn = z[(n_fft - k) % n_fft];
+		const kiss_fft_cpx zk = z[k], zn = z[k == 0 ? 0 : n_fft - k];
 		float ar = 0.5f * (zk.r + zn.r), ai = 0.5f * (zk.i - zn.i);
 		float br = 0.5f * (zk.i + zn.i), bi = 0.5f * (zn.r - zk.r);
 		ra[k] = ar * ar + ai * ai;
