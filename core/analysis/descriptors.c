@@ -83,19 +83,6 @@ static void row_sums(const float *m, size_t n, double *sum, double *weighted)
 	*weighted = lanes_total(w);
 }
 
-/* Sum of m[k]^2, k < n. */
-static double power_sum(const float *m, size_t n)
-{
-	double s[SUM_LANES] = {0.0};
-	size_t k = 0;
-	for (; k + SUM_LANES <= n; k += SUM_LANES)
-		for (size_t j = 0; j < SUM_LANES; j++)
-			s[j] += (double)m[k + j] * (double)m[k + j];
-	for (size_t j = 0; k < n; k++, j++)
-		s[j] += (double)m[k] * (double)m[k];
-	return lanes_total(s);
-}
-
 /* Sum over k < n of max(0, cur[k] * a1 - prev[k] * a0): the rise of the normalised spectrum. */
 static double rise_sum(const float *cur, const float *prev, size_t n, double a1, double a0)
 {
@@ -176,8 +163,8 @@ void ss_spectral_stats_compute(const ss_spectrogram *s, const unsigned char *act
 			prev = NULL;
 			continue;
 		}
-		const double hsum = power_sum(row + k_hf, nb - k_hf);
-		const double psum = power_sum(row + k_lo, k_hf - k_lo) + hsum;
+		const double hsum = ss_signal_energy(row + k_hf, nb - k_hf);
+		const double psum = ss_signal_energy(row + k_lo, k_hf - k_lo) + hsum;
 		const size_t nflat = nb > k_lo ? nb - k_lo : 1;
 		const double floor_p = psum / (double)nflat * 1e-10 + 1e-30;
 		const double amean = psum / (double)nflat + floor_p;
