@@ -83,6 +83,14 @@ static int to_interleaved(const AVFrame *f, int ch, float *dst)
 	const int n = f->nb_samples;
 	switch (f->format) {
 	case AV_SAMPLE_FMT_FLTP:
+		if (ch == 2) { /* stereo AAC, the usual preview: both planes in one sequential pass */
+			const float *l = (const float *)f->extended_data[0], *r = (const float *)f->extended_data[1];
+			for (int i = 0; i < n; i++) {
+				dst[2 * (size_t)i] = l[i];
+				dst[2 * (size_t)i + 1] = r[i];
+			}
+			return 0;
+		}
 		for (int c = 0; c < ch; c++) {
 			const float *s = (const float *)f->extended_data[c];
 			for (int i = 0; i < n; i++)

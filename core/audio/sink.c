@@ -153,33 +153,34 @@ static double sumsq(const float *x, size_t n, size_t stride)
 }
 
 /* The common two-channel case in one pass: mean[f] = (l + r) / 2, and the powers sumsq would give (both
- * channels, the mean, the first channel) added to *pc, *pm and *pf. Eight partial sums per power in fixed-size
- * chunks, which the compiler vectorises. */
+ * channels, the mean, the first channel) added to *pc, *pm and *pf. Two frames per step with separate
+ * partial sums, kept in registers. */
 static void stereo_downmix(const float *in, size_t frames, float *mean, double *pc, double *pm, double *pf)
 {
-	enum { L = 8 };
-	float ac[L] = {0.0f}, am[L] = {0.0f}, af[L] = {0.0f};
+	float c0 = 0.0f, c1 = 0.0f, m0 = 0.0f, m1 = 0.0f, f0 = 0.0f, f1 = 0.0f;
 	size_t f = 0;
-	for (; f + L <= frames; f += L)
-		for (size_t j = 0; j < L; j++) {
-			const float l = in[2 * (f + j)], r = in[2 * (f + j) + 1], m = (l + r) * 0.5f;
-			mean[f + j] = m;
-			ac[j] += l * l + r * r;
-			am[j] += m * m;
-			af[j] += l * l;
-		}
-	for (size_t j = 0; f < frames; f++, j++) {
-		const float l = in[2 * f], r = in[2 * f + 1], m = (l + r) * 0.5f;
-		mean[f] = m;
-		ac[j] += l * l + r * r;
-		am[j] += m * m;
-		af[j] += l * l;
+	for (; f + 2 <= frames; f += 2) {
+		const float l0 = in[2 * f], r0 = in[2 * f + 1], l1 = in[2 * f + 2], r1 = in[2 * f + 3];
+		const float a = (l0 + r0) * 0.5f, b = (l1 + r1) * 0.5f;
+		mean[f] = a;
+		mean[f + 1] = b;
+		c0 += l0 * l0 + r0 * r0;
+		c1 += l1 * l1 + r1 * r1;
+		m0 += a * a;
+		m1 += b * b;
+		f0 += l0 * l0;
+		f1 += l1 * l1;
 	}
-	for (size_t j = 0; j < L; j++) {
-		*pc += (double)ac[j];
-		*pm += (double)am[j];
-		*pf += (double)af[j];
+	if (f < frames) {
+		const float l = in[2 * f], r = in[2 * f + 1], a = (l + r) * 0.5f;
+		mean[f] = a;
+		c0 += l * l + r * r;
+		m0 += a * a;
+		f0 += l * l;
 	}
+	*pc += (double)c0 + (double)c1;
+	*pm += (double)m0 + (double)m1;
+	*pf += (double)f0 + (double)f1;
 }
 
 static int push_block(ss_audio_sink *s, const float *in, size_t frames, ss_error *err)
