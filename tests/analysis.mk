@@ -19,6 +19,7 @@ CLEANFILES += $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/make_seeds
 
 $(FUZZ_DIR)/fuzz_analyze: $(FUZZ_DIR)/fuzz_analyze.c $(core_libsscore_a_SOURCES)
 	@if test -z "$(CLANG)"; then echo "clang not found: cannot build the fuzz target"; exit 1; fi
+	@$(MKDIR_P) $(FUZZ_DIR)
 	$(AM_V_CC)srcs=; for f in $(core_libsscore_a_SOURCES); do \
 	  case $$f in *.c) srcs="$$srcs $(top_srcdir)/$$f";; esac; done; \
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(top_srcdir)/$(FUZZ_DIR)/fuzz_analyze.c \
@@ -26,6 +27,7 @@ $(FUZZ_DIR)/fuzz_analyze: $(FUZZ_DIR)/fuzz_analyze.c $(core_libsscore_a_SOURCES)
 
 $(FUZZ_DIR)/make_seeds: $(FUZZ_DIR)/make_seeds.c tests/fixtures/synth.c tests/fixtures/synth.h
 	@if test -z "$(CLANG)"; then echo "clang not found: cannot build the fuzz target"; exit 1; fi
+	@$(MKDIR_P) $(FUZZ_DIR)
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/$(FUZZ_DIR)/make_seeds.c \
 	  $(top_srcdir)/tests/fixtures/synth.c $(FUZZ_LIBS)
 
