@@ -17,9 +17,10 @@ typedef struct ss_onset {
 			      at frame t happened at t / frame_rate + lead */
 } ss_onset;
 
-/* The signal the onset analysis works on: above about 11.6 kHz the input resampled to 11025 Hz (libsoxr,
- * low quality: a band-limited filter with a passband to about 5 kHz), else the input itself. Other stages
- * that need no more bandwidth (the key) can share it. */
+/* The signal the onset analysis works on: above about 5.8 kHz (so always, for accepted rates) the input
+ * resampled to 5512.5 Hz (libsoxr, low quality: a band-limited filter with a passband to about 2.5 kHz),
+ * else the input itself. Other stages that need no more bandwidth (the key, whose chroma ends below 2 kHz)
+ * can share it. */
 typedef struct ss_work_signal {
 	float *x;  /* n samples at sr Hz, owned; NULL when the input is used as it is */
 	size_t n;

@@ -65,8 +65,8 @@ void ss_analysis_opts_default(ss_analysis_opts *o)
 
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 {
-	/* v<N> names the analysis algorithms; bump it whenever a change alters any number (v2: the key reads
-	 * the onset stage's 11 kHz signal, paired FFTs, reordered sums), so cached results are recomputed. */
+	/* v<N> names the analysis algorithms; bump it whenever a change alters any number (v2: the onset
+	 * stage works at 5512.5 Hz and the key reads its signal, paired FFTs, reordered sums), so cached results are recomputed. */
 	snprintf(out, outlen, "v2;max=%g", o->max_seconds);
 	return out;
 }
@@ -131,8 +131,8 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 				    SS_SILENCE_DBFS);
 	}
 
-	/* Tempo and key share the onset stage's band-limited copy (about 11 kHz): the key needs less than 2 kHz
-	 * of it and resamples it further, a quarter of the work of starting from the analysis rate. */
+	/* Tempo and key share the onset stage's band-limited 5512.5 Hz copy, which is the key's working rate:
+	 * its chroma needs less than 2 kHz, so the key does no resampling of its own. */
 	ss_work_signal w;
 	if (ss_onset_work_signal(a->x, a->n, sr, &w, err) != 0) {
 		free(active);
