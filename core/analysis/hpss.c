@@ -148,8 +148,8 @@ int ss_hpss_energy(const ss_spectrogram *s, size_t pool_frames, size_t pool_bins
 {
 	*harmonic = *percussive = NAN;
 	if (time_kernel < 3 || (time_kernel & 1) == 0 || freq_kernel < 3 || (freq_kernel & 1) == 0 ||
-	    time_kernel > SS_HPSS_MAX_KERNEL || freq_kernel > SS_HPSS_MAX_KERNEL || pool_frames < 1 || pool_frames > 16 || pool_bins < 1 ||
-	    pool_bins > 16)
+	    time_kernel > SS_HPSS_MAX_KERNEL || freq_kernel > SS_HPSS_MAX_KERNEL || pool_frames < 1 ||
+	    pool_frames > 16 || pool_bins < 1 || pool_bins > 16)
 		return ss_error_set(err, SS_ERR_INTERNAL, "bad HPSS parameters");
 	if (s->n_bins == 0 || s->n_frames == 0)
 		return 0;

@@ -65,8 +65,9 @@ void ss_analysis_opts_default(ss_analysis_opts *o)
 
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 {
-	/* v<N> names the analysis algorithms; bump it whenever a change alters any number (v2: the onset
-	 * stage works at 5512.5 Hz and the key reads its signal, paired FFTs, reordered sums), so cached results are recomputed. */
+	/* v<N> names the analysis algorithms; bump it whenever a change alters any number, so cached results
+	 * are recomputed (v2: the onset stage works at 5512.5 Hz and the key reads its signal, paired FFTs,
+	 * reordered sums). */
 	snprintf(out, outlen, "v2;max=%g", o->max_seconds);
 	return out;
 }
