@@ -2,6 +2,7 @@
  * write (and M4A when built with FFmpeg), rates 8..192 kHz, channel counts, loudness, caps, corrupt and
  * hostile input, and the edge cases of the pipeline (silence, short, single tone, DC offset, clipping). */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "core/analysis/mood.h"
 #include "core/analysis/pipeline.h"
 #include "core/analysis/result_json.h"
+#include "core/analysis/signal.h"
 #include "core/analysis/stft.h"
 #include "core/audio/decode.h"
 #include "core/audio/resample.h"
@@ -853,6 +855,38 @@ START_TEST(test_result_json)
 }
 END_TEST
 
+START_TEST(test_signal_scans)
+{
+	/* lengths around the eight-sample chunks, and non-finite samples anywhere */
+	for (size_t n = 0; n < 40; n++) {
+		float x[40];
+		double want_e = 0.0, want_sum = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			x[i] = (float)((int)(i % 7) - 3) * 0.25f;
+			want_e += (double)x[i] * x[i];
+			want_sum += x[i];
+		}
+		ck_assert_int_eq(ss_signal_all_finite(x, n), 1);
+		ck_assert(fabs(ss_signal_energy(x, n) - want_e) < 1e-9);
+		ck_assert(fabs(ss_signal_mean(x, n) - (n ? want_sum / (double)n : 0.0)) < 1e-9);
+		for (size_t bad = 0; bad < n; bad += 5) {
+			float keep = x[bad];
+			x[bad] = bad % 2 ? NAN : -INFINITY;
+			ck_assert_int_eq(ss_signal_all_finite(x, n), 0);
+			/* non-finite samples count as silence in the energy */
+			ck_assert(fabs(ss_signal_energy(x, n) - (want_e - (double)keep * keep)) < 1e-9);
+			ck_assert(!isfinite(ss_signal_mean(x, n)));
+			x[bad] = keep;
+		}
+	}
+	/* the largest finite samples: their squares do not overflow a double */
+	float big[9];
+	for (size_t i = 0; i < 9; i++)
+		big[i] = FLT_MAX;
+	ck_assert(isfinite(ss_signal_energy(big, 9)) && ss_signal_energy(big, 9) > 1e77);
+}
+END_TEST
+
 START_TEST(test_stft_matches_dft)
 {
 	/* Both code paths (one real FFT per frame below 1024 points, two frames per complex FFT from 1024 on),
@@ -1058,6 +1092,7 @@ static Suite *analysis_suite(void)
 	TCase *u = tcase_create("units");
 	tcase_set_timeout(u, 60);
 	tcase_add_test(u, test_result_json);
+	tcase_add_test(u, test_signal_scans);
 	tcase_add_test(u, test_stft_matches_dft);
 	tcase_add_test(u, test_hpss);
 	tcase_add_test(u, test_hpss_matches_reference);
