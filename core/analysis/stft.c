@@ -1,6 +1,7 @@
 #include "core/analysis/stft.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,17 @@ static void window_frame(float *restrict frame, const float *restrict src, const
 		frame[i] = src[i] * win[i];
 }
 
+/* row[k] = sqrt(row[k]) for k < n. */
+static void sqrt_row(float *row, size_t n)
+{
+	size_t k = 0;
+	for (; k + SS_STFT_CHUNK <= n; k += SS_STFT_CHUNK)
+		for (size_t j = 0; j < SS_STFT_CHUNK; j++)
+			row[k + j] = sqrtf(row[k + j]);
+	for (; k < n; k++)
+		row[k] = sqrtf(row[k]);
+}
+
 /* row[k] = |spec[k]|^2, or |spec[k]| unless power, for k < n. */
 static void spectrum_row(float *restrict row, const kiss_fft_cpx *restrict spec, size_t n, int power)
 {
@@ -31,21 +43,16 @@ static void spectrum_row(float *restrict row, const kiss_fft_cpx *restrict spec,
 			row[k + j] = spec[k + j].r * spec[k + j].r + spec[k + j].i * spec[k + j].i;
 	for (; k < n; k++)
 		row[k] = spec[k].r * spec[k].r + spec[k].i * spec[k].i;
-	if (power)
-		return;
-	for (k = 0; k + SS_STFT_CHUNK <= n; k += SS_STFT_CHUNK)
-		for (size_t j = 0; j < SS_STFT_CHUNK; j++)
-			row[k + j] = sqrtf(row[k + j]);
-	for (; k < n; k++)
-		row[k] = sqrtf(row[k]);
+	if (!power)
+		sqrt_row(row, n);
 }
 
 /* From 1024 points on, one complex FFT of two real frames (a in the real part, b in the imaginary part)
  * costs about 80 % of two real FFTs with kissfft; below that it costs more. */
 #define SS_STFT_PAIR_MIN 1024
 
-/* Window frame t of x (n samples) into out (n_fft floats, stride floats apart): frames are centred on
- * t * hop and the signal is zero outside [0, n). */
+/* Window frame t of x (n samples) into frame (n_fft floats): frames are centred on t * hop and the signal is
+ * zero outside [0, n). */
 static void load_frame(const float *x, size_t n, size_t t, size_t hop, const float *win, size_t n_fft,
 		       float *frame)
 {
@@ -62,21 +69,34 @@ static void load_frame(const float *x, size_t n, size_t t, size_t hop, const flo
 
 /* Rows ra and rb (n_fft/2 + 1 values) of the two real frames whose packed transform is z (n_fft values):
  * A[k] = (Z[k] + conj Z[N-k]) / 2, B[k] = (Z[k] - conj Z[N-k]) / 2i. */
-static void split_pair(const kiss_fft_cpx *z, size_t n_fft, float *ra, float *rb, int power)
+static void split_pair(const kiss_fft_cpx *restrict z, size_t n_fft, float *restrict ra, float *restrict rb,
+		       int power)
 {
 	const size_t n_bins = n_fft / 2 + 1;
-	for (size_t k = 0; k < n_bins; k++) {
-		const kiss_fft_cpx zk = z[k], zn = z[k == 0 ? 0 : n_fft - k];
-		float ar = 0.5f * (zk.r + zn.r), ai = 0.5f * (zk.i - zn.i);
-		float br = 0.5f * (zk.i + zn.i), bi = 0.5f * (zn.r - zk.r);
+	ra[0] = z[0].r * z[0].r; /* bin 0 is its own mirror: A = Re Z[0], B = Im Z[0] */
+	rb[0] = z[0].i * z[0].i;
+	/* bins 1 .. n_bins-1 pair with z[n_fft - k], read backwards; chunks of SS_STFT_CHUNK vectorise */
+	const kiss_fft_cpx *restrict mirror = z + n_fft;
+	size_t k = 1;
+	for (; k + SS_STFT_CHUNK <= n_bins; k += SS_STFT_CHUNK)
+		for (size_t j = 0; j < SS_STFT_CHUNK; j++) {
+			const kiss_fft_cpx zk = z[k + j], zn = mirror[-(ptrdiff_t)(k + j)];
+			const float ar = 0.5f * (zk.r + zn.r), ai = 0.5f * (zk.i - zn.i);
+			const float br = 0.5f * (zk.i + zn.i), bi = 0.5f * (zn.r - zk.r);
+			ra[k + j] = ar * ar + ai * ai;
+			rb[k + j] = br * br + bi * bi;
+		}
+	for (; k < n_bins; k++) {
+		const kiss_fft_cpx zk = z[k], zn = mirror[-(ptrdiff_t)k];
+		const float ar = 0.5f * (zk.r + zn.r), ai = 0.5f * (zk.i - zn.i);
+		const float br = 0.5f * (zk.i + zn.i), bi = 0.5f * (zn.r - zk.r);
 		ra[k] = ar * ar + ai * ai;
 		rb[k] = br * br + bi * bi;
 	}
-	if (!power)
-		for (size_t k = 0; k < n_bins; k++) {
-			ra[k] = sqrtf(ra[k]);
-			rb[k] = sqrtf(rb[k]);
-		}
+	if (!power) {
+		sqrt_row(ra, n_bins);
+		sqrt_row(rb, n_bins);
+	}
 }
 
 static int stft_run(const float *x, size_t n, double sr, size_t n_fft, size_t hop, int power, ss_spectrogram *out,
