@@ -868,6 +868,10 @@ START_TEST(test_signal_scans)
 		}
 		ck_assert_int_eq(ss_signal_all_finite(x, n), 1);
 		ck_assert(fabs(ss_signal_energy(x, n) - want_e) < 1e-9);
+		ss_signal_subtract(x, n, 0.5f);
+		for (size_t i = 0; i < n; i++)
+			ck_assert(x[i] == (float)((int)(i % 7) - 3) * 0.25f - 0.5f);
+		ss_signal_subtract(x, n, -0.5f);
 		ck_assert(fabs(ss_signal_mean(x, n) - (n ? want_sum / (double)n : 0.0)) < 1e-9);
 		for (size_t bad = 0; bad < n; bad += 5) {
 			float keep = x[bad];

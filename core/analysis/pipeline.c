@@ -114,11 +114,8 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 
 	/* A constant offset is not sound: remove the mean (double accumulation, fixed order). */
 	const double mean = ss_signal_mean(a->x, a->n);
-	if (mean != 0.0) {
-		const float m = (float)mean;
-		for (size_t i = 0; i < a->n; i++)
-			a->x[i] -= m;
-	}
+	if (mean != 0.0)
+		ss_signal_subtract(a->x, a->n, (float)mean);
 
 	const size_t n_frames = 1 + a->n / DESC_HOP;
 	unsigned char *active = malloc(n_frames);

@@ -59,6 +59,16 @@ double ss_signal_energy(const float *x, size_t n)
 	return lanes_sum(acc);
 }
 
+void ss_signal_subtract(float *x, size_t n, float d)
+{
+	size_t i = 0;
+	for (; i + LANES <= n; i += LANES)
+		for (size_t k = 0; k < LANES; k++)
+			x[i + k] -= d;
+	for (; i < n; i++)
+		x[i] -= d;
+}
+
 double ss_signal_mean(const float *x, size_t n)
 {
 	if (n == 0)

@@ -1,4 +1,4 @@
-/* Whole-signal scans shared by the analysis stages (finite check, energy, mean). Each runs in fixed-size
+/* Whole-signal scans shared by the analysis stages (finite check, energy, mean, offset). Each runs in fixed-size
  * chunks that the compiler vectorises, so a scan of 30 s costs a fraction of a millisecond. */
 #ifndef SS_ANALYSIS_SIGNAL_H
 #define SS_ANALYSIS_SIGNAL_H
@@ -14,5 +14,8 @@ double ss_signal_energy(const float *x, size_t n);
 /* Arithmetic mean of the n samples (double accumulation); 0 for n == 0. Non-finite input gives a non-finite
  * mean. */
 double ss_signal_mean(const float *x, size_t n);
+
+/* x[i] -= d for the n samples of x. */
+void ss_signal_subtract(float *x, size_t n, float d);
 
 #endif
