@@ -23,8 +23,8 @@ typedef struct ss_onset {
  * can share it. */
 typedef struct ss_work_signal {
 	float *x;  /* n samples at sr Hz, owned; NULL when the input is used as it is */
-	size_t n;
-	double sr;
+	size_t n;  /* samples of x, or of the input when x is NULL */
+	double sr; /* rate of x, or of the input when x is NULL */
 	int src_finite; /* 1: the input was checked and holds only finite samples */
 } ss_work_signal;
 

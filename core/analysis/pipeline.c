@@ -145,8 +145,8 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 	}
 	ss_key key;
 	memset(&key, 0, sizeof key);
-	int krc = w.x != NULL ? ss_key_analyze(w.x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, &key, err)
-			      : ss_key_analyze(a->x, a->n, sr, SS_KEY_PROFILE_DEFAULT, &key, err);
+	/* w.n and w.sr describe the input itself when it was not resampled */
+	int krc = ss_key_analyze(w.x != NULL ? w.x : a->x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, &key, err);
 	ss_work_signal_free(&w);
 	if (krc != 0) {
 		ss_tempo_free(&tempo);
