@@ -1,5 +1,7 @@
-/* Key checks on every request. Hot path (cached key): one hash, one atomic load of the key-change
- * generation, a key cache hit and one short critical section in the state file — no SQLite. Usage rows are
+/* Key checks on every request. Hot path (cached key): one hash, one fstat() and one atomic load to check
+ * the state file's mapping is still usable (so a corrupted or truncated file is left on the very next
+ * request; about a microsecond), one atomic load of the key-change generation, a key cache hit and one short
+ * critical section in the state file — no SQLite. Usage rows are
  * batched: written every SS_USAGE_BATCH_MAX rows or USAGE_MAX_AGE_S seconds, and on graceful stop; a
  * SIGKILLed responder loses at most those pending rows: at most SS_USAGE_BATCH_MAX (512) and at most about
  * one second's worth. Their quota use is still counted in the state file; only the api_usage log lags. */
