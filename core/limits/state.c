@@ -320,9 +320,31 @@ static uint32_t mono_ms32(void)
 	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
+/* This process's pid without a system call per lock: cached, and forgotten in a child after fork(). */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+	cached_pid = 0;
+}
+
+static void pid_once_init(void)
+{
+	pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static pid_t my_pid(void)
+{
+	pthread_once(&pid_once, pid_once_init);
+	if (cached_pid == 0)
+		cached_pid = getpid();
+	return cached_pid;
+}
+
 static void holder_set(state_file *f)
 {
-	uint64_t h = ((uint64_t)(uint32_t)getpid() << 32) | mono_ms32();
+	uint64_t h = ((uint64_t)(uint32_t)my_pid() << 32) | mono_ms32();
 	__atomic_store_n(&f->holder, h, __ATOMIC_RELEASE);
 }
 
