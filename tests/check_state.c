@@ -483,7 +483,10 @@ START_TEST(corrupted_mutex_bytes_are_rebuilt)
 			junk[i] = seed == 1 ? 0xff : seed == 2 ? 0x00 : (unsigned char)(rand() >> 5);
 		if (seed == 3) /* looks locked by a process that does not exist */
 			memcpy(junk, &(int32_t){0x3ffffff0}, 4);
-		scribble(192, junk, sizeof junk);
+		if (seed == 4) /* only the lock word: names a live process that never took the lock */
+			scribble(192, &(int32_t){(int32_t)getppid()}, 4);
+		else
+			scribble(192, junk, sizeof junk);
 		/* The mapped copy: at most one failed call, then the mapping says it is not current. */
 		if (ss_state_acquire(st, 5, 100, 0, T0, &d, &err) != 0)
 			ck_assert(!ss_state_is_current(st));

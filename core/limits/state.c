@@ -210,6 +210,39 @@ static const char *mutex_problem(const state_file *f)
 #endif
 }
 
+/* After a lock timeout (2 s) with a live owner: NULL when the holder record names that owner (a stopped or
+ * stuck process: the master deals with it), else why the lock word cannot be believed (e.g. a stray write
+ * that happens to name a live process that never took the lock). */
+static const char *owner_unrecorded(const state_file *f)
+{
+#ifdef __GLIBC__
+	uint32_t w = (uint32_t)__atomic_load_n(&f->lock.__data.__lock, __ATOMIC_ACQUIRE);
+	int32_t tid = (int32_t)(w & FUTEX_WORD_TID_MASK);
+	uint64_t h = __atomic_load_n(&f->holder, __ATOMIC_ACQUIRE);
+	int32_t holder = (int32_t)(h >> 32);
+	if (w == 0 || (w & FUTEX_WORD_OWNER_DIED) != 0 || tid == holder)
+		return NULL;
+	if (holder != 0) { /* the owner may be another thread of the recorded process */
+		char p[64], line[128];
+		snprintf(p, sizeof p, "/proc/%ld/status", (long)tid);
+		FILE *sf = fopen(p, "re");
+		long tgid = -1;
+		if (sf != NULL) {
+			while (fgets(line, sizeof line, sf) != NULL)
+				if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+					break;
+			fclose(sf);
+		}
+		if (tgid == holder || tgid < 0)
+			return NULL; /* the same process, or we cannot tell: do not rebuild on a guess */
+	}
+	return "its mutex names an owner that never recorded taking it";
+#else
+	(void)f;
+	return NULL;
+#endif
+}
+
 /* ---- SIGBUS: a mapping whose file was truncated under it ---- */
 
 static struct {
@@ -398,6 +431,12 @@ static int state_lock(ss_state *st, ss_error *err)
 	}
 	if (rc == ETIMEDOUT) {
 		const char *bad = mutex_problem(f);
+		if (bad == NULL && owner_unrecorded(f) != NULL) {
+			/* Look again a moment later: a new owner may just not have written its record yet. */
+			struct timespec pause = {0, 20 * 1000 * 1000};
+			nanosleep(&pause, NULL);
+			bad = owner_unrecorded(f);
+		}
 		if (bad == NULL)
 			return ss_error_set(err, SS_ERR_UNAVAILABLE, "The shared state file is busy.");
 		mark_broken(st, bad);
@@ -565,9 +604,17 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		return -1;
 
 	for (int attempt = 0; attempt < 8; attempt++) {
-		struct stat pre;
-		bool existed = stat(path, &pre) == 0;
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+		/* Only the process that creates the (empty) file knows it is new; anyone else who finds it empty
+		 * is looking at a truncated file (or at one whose creator has not taken the lock yet, a window of
+		 * two system calls: that creator then finds the file replaced and maps the new one). */
+		bool existed = true;
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+			if (fd < 0 && errno == EEXIST)
+				continue;
+			existed = false;
+		}
 		if (fd < 0) {
 			ss_error_set(err, SS_ERR_IO, "Cannot open the state file %s: %s", path, strerror(errno));
 			state_free(st);
