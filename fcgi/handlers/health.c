@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include "config.h"
-#include "core/config/config.h"
 #include "core/limits/state.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
@@ -15,13 +14,11 @@
 int ss_handle_health(ss_ctx *ctx, ss_request *req)
 {
 	const char *problem = NULL;
-	char state_msg[SS_CONFIG_PATH_MAX + 64];
-	if (ss_ctx_db_ready(ctx) != 0) {
+	/* Name the component, never its path: /health answers anyone (the log has the path and the reason). */
+	if (ss_ctx_db_ready(ctx) != 0)
 		problem = "The database is unavailable.";
-	} else if (!ss_auth_state_ready(ctx)) {
-		snprintf(state_msg, sizeof state_msg, "The shared state file %s is unavailable.", ctx->cfg->state_file);
-		problem = state_msg;
-	}
+	else if (!ss_auth_state_ready(ctx))
+		problem = "The shared state file (rate limits, quotas) is unavailable.";
 	/* After a rebuild (of a corrupted, truncated or broken file): when and why, for whoever watches. */
 	char why[200], at[SS_TIME_STR_LEN];
 	int64_t at_ns = 0;

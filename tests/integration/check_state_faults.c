@@ -157,8 +157,8 @@ static long health(char *reason, size_t len)
 		snprintf(reason, len, "%s", json_object_get_string(v));
 	if (st != 200) {
 		ck_assert(json_object_object_get_ex(j, "message", &v));
-		ck_assert_msg(strstr(json_object_get_string(v), srv.state) != NULL, "/health does not name %s: %s",
-			      srv.state, json_object_get_string(v));
+		ck_assert_msg(strstr(json_object_get_string(v), "state file") != NULL, "/health does not name it: %s",
+			      json_object_get_string(v));
 	}
 	json_object_put(j);
 	ss_it_resp_free(&r);
@@ -246,6 +246,42 @@ START_TEST(truncated_file_is_rebuilt_and_nobody_dies)
 	ck_assert_int_le(until_ok("/auth/key", 8), 2);
 	ck_assert_int_eq(children(after), n);
 	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+}
+END_TEST
+
+/* While the state file cannot be rebuilt (its path is taken by a directory), /health says the state file
+ * is unavailable and keyed requests answer 503; once the path is free again both recover by themselves. */
+START_TEST(unbuildable_state_file_makes_health_503_then_recovers)
+{
+	start(2);
+	char reason[256];
+	ck_assert_int_eq(health(reason, sizeof reason), 200);
+	ck_assert_int_eq(unlink(srv.state), 0);
+	ck_assert_int_eq(mkdir(srv.state, 0700), 0);
+	double deadline = mono() + 20.0;
+	while (health(reason, sizeof reason) != 503) { /* each responder notices within a second */
+		ck_assert_msg(mono() < deadline, "/health never said the state file is unavailable");
+		pause_a_little();
+	}
+	ss_it_resp r;
+	while (get_keyed("/auth/key", &r) != 503) { /* the other responder too */
+		ck_assert_msg(mono() < deadline, "keyed requests never answered 503");
+		ss_it_resp_free(&r);
+		pause_a_little();
+	}
+	ss_it_assert_error(&r, 503, "unavailable");
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(rmdir(srv.state), 0);
+	deadline = mono() + 20.0;
+	for (;;) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), r.status);
+		long st = r.status;
+		ss_it_resp_free(&r);
+		if (st == 200 && health(reason, sizeof reason) == 200)
+			break;
+		ck_assert_msg(mono() < deadline, "the service did not recover once the state file could be built");
+		pause_a_little();
+	}
 }
 END_TEST
 
@@ -354,6 +390,7 @@ int main(void)
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_while_running);
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_at_start);
 	tcase_add_test(tc, truncated_file_is_rebuilt_and_nobody_dies);
+	tcase_add_test(tc, unbuildable_state_file_makes_health_503_then_recovers);
 #ifdef SS_TEST_HOOKS
 	tcase_add_test(tc, stopped_lock_holder_is_killed_by_the_master);
 #endif
