@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/limits/state.h"
 #include "tests/integration/harness.h"
 #include "tests/check_main.h"
 
@@ -285,6 +286,41 @@ START_TEST(unbuildable_state_file_makes_health_503_then_recovers)
 }
 END_TEST
 
+/* A process that is not one of the master's responders (here: this test, through the core library, as
+ * songscope-admin would) stopped while holding the lock: the master only warns, kills nothing, and the
+ * service recovers as soon as that process is gone (the next locker repairs). */
+START_TEST(stopped_foreign_holder_is_only_logged)
+{
+	start(2);
+	ss_it_resp r;
+	ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+	ss_it_resp_free(&r);
+	pid_t before[16], after[16];
+	int n = children(before);
+	pid_t holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		ss_state *st = NULL;
+		ss_error err;
+		if (ss_state_open(srv.state, NULL, NULL, &st, &err) != 0 || ss_state_test_lock_and_hold(st) != 0)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(holder, &status, WUNTRACED), holder);
+	ck_assert(WIFSTOPPED(status));
+	wait_log("not a responder of this master");
+	ck_assert_int_eq(kill(holder, 0), 0); /* still there: not the master's to kill */
+	ck_assert_int_eq(kill(holder, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	ck_assert_int_le(until_ok("/auth/key", 8), 2);
+	ck_assert_int_eq(children(after), n);
+	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder was replaced");
+	ck_assert(!log_has("killed it"));
+}
+END_TEST
+
 #ifdef SS_TEST_HOOKS
 /* Value of metric `name` in /metrics (asserts it is there). */
 static unsigned long long metric(const char *name)
@@ -391,6 +427,7 @@ int main(void)
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_at_start);
 	tcase_add_test(tc, truncated_file_is_rebuilt_and_nobody_dies);
 	tcase_add_test(tc, unbuildable_state_file_makes_health_503_then_recovers);
+	tcase_add_test(tc, stopped_foreign_holder_is_only_logged);
 #ifdef SS_TEST_HOOKS
 	tcase_add_test(tc, stopped_lock_holder_is_killed_by_the_master);
 #endif
