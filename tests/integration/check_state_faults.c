@@ -390,7 +390,6 @@ START_TEST(stopped_lock_holder_is_killed_by_the_master)
 	int status;
 	ck_assert_int_eq(waitpid(req, &status, 0), req);
 	/* The stopped responder is gone and the master started a replacement. */
-	pid_t old[1] = {(pid_t)stopped};
 	deadline = mono() + 20.0;
 	for (;;) {
 		pid_t kids[16];
@@ -402,9 +401,16 @@ START_TEST(stopped_lock_holder_is_killed_by_the_master)
 		ck_assert_msg(mono() < deadline, "the stopped responder %ld is still there", stopped);
 		pause_a_little();
 	}
-	(void)old;
 	wait_log("held the state lock");
 	ck_assert_int_eq(metric("songscope_state_lock_holders_killed_total"), 1);
+	ck_assert_int_eq(get_keyed("/diagnostics", &r), 200);
+	json_object *dj = ss_it_json(&r), *comps, *sfo, *killed;
+	ck_assert(json_object_object_get_ex(dj, "components", &comps));
+	ck_assert(json_object_object_get_ex(comps, "state_file", &sfo));
+	ck_assert(json_object_object_get_ex(sfo, "lock_holders_killed", &killed));
+	ck_assert_int_eq(json_object_get_int64(killed), 1);
+	json_object_put(dj);
+	ss_it_resp_free(&r);
 	for (int i = 0; i < 6; i++) {
 		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
 		ss_it_resp_free(&r);
