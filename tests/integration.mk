@@ -17,3 +17,10 @@ TESTS += tests/integration/check_api
 tests_integration_check_api_SOURCES = tests/integration/check_api.c
 tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_api_LDADD = $(IT_LIBS)
+
+# Faults in the shared state file (corrupted lock bytes, a stopped lock holder, truncation) on the real stack.
+check_PROGRAMS += tests/integration/check_state_faults
+TESTS += tests/integration/check_state_faults
+tests_integration_check_state_faults_SOURCES = tests/integration/check_state_faults.c
+tests_integration_check_state_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_state_faults_LDADD = $(IT_LIBS)

@@ -180,8 +180,21 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	/* the shared state file (limits, quotas), and the counters and admission files beside it */
 	json_object *sf = component(ctx->state && ss_state_is_current(ctx->state) ? "operational" : "failed");
 	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
-	if (!ctx->state || !ss_state_is_current(ctx->state))
+	if (!ctx->state || !ss_state_is_current(ctx->state)) {
 		degraded = true;
+		const char *why = ctx->state ? ss_state_problem(ctx->state) : "not open";
+		bad |= bad || ss_json_add_string(sf, "error", why ? why : "unknown");
+	} else {
+		char why[200], at[SS_TIME_STR_LEN];
+		int64_t at_ns;
+		bad |= bad || ss_json_add_int(sf, "lock_holders_killed",
+					      (int64_t)ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED)) ||
+		       ss_json_add_int(sf, "lock_repairs", (int64_t)ss_state_repairs(ctx->state));
+		if (ss_state_rebuild_info(ctx->state, &at_ns, why, sizeof why)) {
+			ss_time_format_utc((time_t)(at_ns / 1000000000LL), at);
+			bad |= bad || ss_json_add_string(sf, "rebuilt_at", at) || ss_json_add_string(sf, "rebuilt_reason", why);
+		}
+	}
 	char path[SS_CONFIG_PATH_MAX + 16];
 	side_path(ctx, ".stats", path, sizeof path);
 	json_object *cf = component(ctx->stats ? "operational" : "failed");
@@ -313,6 +326,12 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
 			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
 					     (unsigned long long)ss_state_counter_get(ctx->state, auth[i].idx));
+		bad |= counter(&b, "songscope_state_lock_holders_killed_total",
+			       "Responders the master killed because they held the state lock too long (stopped or stuck).",
+			       "counter", ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED));
+		bad |= counter(&b, "songscope_state_lock_repairs_total",
+			       "Times the state lock was found with a dead owner and the tables repaired.", "counter",
+			       ss_state_repairs(ctx->state));
 	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
