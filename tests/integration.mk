@@ -17,3 +17,11 @@ TESTS += tests/integration/check_api
 tests_integration_check_api_SOURCES = tests/integration/check_api.c
 tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_api_LDADD = $(IT_LIBS)
+
+# Slow upstreams: downloads hold no analysis slot, identical slow requests share one fetch, own deadlines,
+# the minimum transfer rate.
+check_PROGRAMS += tests/integration/check_fetch_faults
+TESTS += tests/integration/check_fetch_faults
+tests_integration_check_fetch_faults_SOURCES = tests/integration/check_fetch_faults.c
+tests_integration_check_fetch_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_fetch_faults_LDADD = $(IT_LIBS)

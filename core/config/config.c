@@ -37,6 +37,9 @@ static const opt_def opts[] = {
 	{"fetch_max_bytes", T_LLONG, OFF(fetch_max_bytes), 1024, 1073741824.0, NULL, 0},
 	{"fetch_max_redirects", T_INT, OFF(fetch_max_redirects), 0, 20, NULL, 0},
 	{"fetch_allow_private", T_BOOL, OFF(fetch_allow_private), 0, 0, NULL, 0},
+	{"fetch_low_speed_bytes_per_second", T_INT, OFF(fetch_low_speed_bytes_per_second), 0, 1073741824.0, NULL, 0},
+	{"fetch_low_speed_seconds", T_INT, OFF(fetch_low_speed_seconds), 0, 600, NULL, 0},
+	{"dedup_wait_seconds", T_INT, OFF(dedup_wait_seconds), 1, 600, NULL, 0},
 	{"key_cache_ttl", T_INT, OFF(key_cache_ttl), 0, 86400, NULL, 0},
 	{"key_cache_size", T_INT, OFF(key_cache_size), 1, 1000000, NULL, 0},
 	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
@@ -62,6 +65,9 @@ void ss_config_defaults(ss_config *c)
 	c->fetch_max_bytes = 50LL * 1024 * 1024;
 	c->fetch_max_redirects = 3;
 	c->fetch_allow_private = false;
+	c->fetch_low_speed_bytes_per_second = 1024;
+	c->fetch_low_speed_seconds = 5;
+	c->dedup_wait_seconds = 30;
 	c->key_cache_ttl = 300;
 	c->key_cache_size = 4096;
 	c->rate_limit_per_minute = 60;

@@ -28,6 +28,9 @@ typedef struct ss_config {
 	long long fetch_max_bytes;           /* download size cap */
 	int fetch_max_redirects;
 	bool fetch_allow_private;            /* allow loopback/private/link-local targets */
+	int fetch_low_speed_bytes_per_second; /* minimum download rate (0 = none)... */
+	int fetch_low_speed_seconds;         /* ...over this many seconds (0 = none) */
+	int dedup_wait_seconds;              /* wait for an identical analysis beyond the request's fetch time */
 	int key_cache_ttl;                   /* seconds */
 	int key_cache_size;                  /* entries per responder */
 	int rate_limit_per_minute;           /* default per-key limit */

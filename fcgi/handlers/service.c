@@ -43,7 +43,9 @@ void ss_handlers_open(ss_ctx *ctx)
 		ss_fetch_opts fo = {.timeout_seconds = ctx->cfg->fetch_timeout_seconds,
 				    .max_bytes = ctx->cfg->fetch_max_bytes,
 				    .max_redirects = ctx->cfg->fetch_max_redirects,
-				    .allow_private = ctx->cfg->fetch_allow_private};
+				    .allow_private = ctx->cfg->fetch_allow_private,
+				    .low_speed_bytes = ctx->cfg->fetch_low_speed_bytes_per_second,
+				    .low_speed_seconds = ctx->cfg->fetch_low_speed_seconds};
 		if (ss_fetcher_new(&fo, &ctx->fetch, &err) != 0)
 			ss_log_error("%s", err.msg);
 	}
@@ -215,6 +217,9 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "fetch_max_bytes", cfg->fetch_max_bytes) ||
 	       ss_json_add_int(conf, "fetch_max_redirects", cfg->fetch_max_redirects) ||
 	       ss_json_add_bool(conf, "fetch_allow_private", cfg->fetch_allow_private) ||
+	       ss_json_add_int(conf, "fetch_low_speed_bytes_per_second", cfg->fetch_low_speed_bytes_per_second) ||
+	       ss_json_add_int(conf, "fetch_low_speed_seconds", cfg->fetch_low_speed_seconds) ||
+	       ss_json_add_int(conf, "dedup_wait_seconds", cfg->dedup_wait_seconds) ||
 	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
 	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
