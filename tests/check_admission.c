@@ -134,6 +134,34 @@ START_TEST(alive_count)
 }
 END_TEST
 
+/* Download slots are exclusive across handles, independent of analysis slots, and freed on close. */
+START_TEST(download_slots)
+{
+	ss_error err;
+	ss_admission *a = open_adm(1), *b = open_adm(1), *c = open_adm(1);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0); /* the analysis slot does not count */
+	ck_assert_int_eq(ss_admission_acquire_download(a, 2, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire_download(a, 2, &err), 0); /* idempotent */
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 1);
+	ck_assert_int_eq(ss_admission_acquire_download(b, 2, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 2, &err), 1);
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 2);
+	ck_assert_int_eq(ss_admission_in_use(c), 1);
+	ss_admission_release_download(a);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 2, &err), 0);
+	ss_admission_close(b);
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 1);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 0, &err), -1);
+	ck_assert_int_eq(ss_admission_downloads(c, SS_ADMISSION_MAX_DOWNLOADS + 1), -1);
+	ss_admission_release_download(c);
+	ss_admission_release_download(c);
+	ss_admission_release_download(NULL);
+	ck_assert_int_eq(ss_admission_downloads(a, 2), 0);
+	ss_admission_close(a);
+	ss_admission_close(c);
+}
+END_TEST
+
 typedef struct waiter {
 	ss_admission *a;
 	int rc;
@@ -237,6 +265,7 @@ int main(void)
 	tcase_add_test(t, identical_keys_wait);
 	tcase_add_test(t, alive_count);
 	tcase_add_test(t, waiting_is_counted);
+	tcase_add_test(t, download_slots);
 	tcase_add_test(t, outcome_records);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);

@@ -150,6 +150,12 @@ START_TEST(fetch_rate_and_wait_keys)
 	ck_assert_int_eq(c.fetch_low_speed_bytes_per_second, 1024);
 	ck_assert_int_eq(c.fetch_low_speed_seconds, 5);
 	ck_assert_int_eq(c.dedup_wait_seconds, 30);
+	ck_assert_int_eq(c.max_concurrent_downloads, 0);
+	ck_assert_int_eq(ss_config_download_slots(&c), 1); /* 2 workers - 1 */
+	c.workers = 8;
+	ck_assert_int_eq(ss_config_download_slots(&c), 7);
+	c.max_concurrent_downloads = 3;
+	ck_assert_int_eq(ss_config_download_slots(&c), 3);
 	ck_assert_int_eq(parse(&c, "fetch_low_speed_bytes_per_second = 0\nfetch_low_speed_seconds = 0\n"
 				   "dedup_wait_seconds = 600\n", &err), 0);
 	ck_assert_int_eq(c.fetch_low_speed_bytes_per_second, 0);

@@ -33,6 +33,7 @@ static const opt_def opts[] = {
 	{"max_body_bytes", T_LLONG, OFF(max_body_bytes), 1024, 1073741824.0, NULL, 0},
 	{"max_analysis_seconds", T_DOUBLE, OFF(max_analysis_seconds), 5, 600, NULL, 0},
 	{"max_concurrent_analyses", T_INT, OFF(max_concurrent_analyses), 0, 256, NULL, 0},
+	{"max_concurrent_downloads", T_INT, OFF(max_concurrent_downloads), 0, 256, NULL, 0},
 	{"fetch_timeout_seconds", T_INT, OFF(fetch_timeout_seconds), 1, 600, NULL, 0},
 	{"fetch_max_bytes", T_LLONG, OFF(fetch_max_bytes), 1024, 1073741824.0, NULL, 0},
 	{"fetch_max_redirects", T_INT, OFF(fetch_max_redirects), 0, 20, NULL, 0},
@@ -61,6 +62,7 @@ void ss_config_defaults(ss_config *c)
 	c->max_body_bytes = 50LL * 1024 * 1024;
 	c->max_analysis_seconds = 30;
 	c->max_concurrent_analyses = 0;
+	c->max_concurrent_downloads = 0;
 	c->fetch_timeout_seconds = 30;
 	c->fetch_max_bytes = 50LL * 1024 * 1024;
 	c->fetch_max_redirects = 3;
@@ -266,6 +268,13 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 	if (strcmp(c->database, c->state_file) == 0)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
 	return 0;
+}
+
+int ss_config_download_slots(const ss_config *c)
+{
+	if (c->max_concurrent_downloads > 0)
+		return c->max_concurrent_downloads;
+	return c->workers > 1 ? c->workers - 1 : 1;
 }
 
 int ss_config_analysis_slots(const ss_config *c)

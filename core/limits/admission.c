@@ -18,9 +18,10 @@
 #define OFF_KEYS (OFF_SLOTS + SS_ADMISSION_MAX_SLOTS)
 #define OFF_ALIVE (OFF_KEYS + SS_ADMISSION_KEY_BYTES)
 #define OFF_WAIT (OFF_ALIVE + SS_ADMISSION_MAX_RESPONDERS)
+#define OFF_DOWNLOADS (OFF_WAIT + SS_ADMISSION_MAX_RESPONDERS)
 #define OFF_RECORDS 8192L
 
-_Static_assert(OFF_WAIT + SS_ADMISSION_MAX_RESPONDERS <= OFF_RECORDS, "lock ranges overlap the outcome records");
+_Static_assert(OFF_DOWNLOADS + SS_ADMISSION_MAX_DOWNLOADS <= OFF_RECORDS, "lock ranges overlap the outcome records");
 
 #define RECORD_MAGIC 0x53534f31u /* "SSO1" */
 
@@ -38,6 +39,7 @@ struct ss_admission {
 	int fd;
 	int slots;
 	int slot;      /* held slot or -1 */
+	int download;  /* held download slot or -1 */
 	long key_byte; /* held key byte or -1 */
 	long alive_byte;
 	long wait_byte; /* held while waiting in ss_admission_lock_key, else -1 */
@@ -98,6 +100,7 @@ int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error 
 	a->fd = fd;
 	a->slots = slots;
 	a->slot = -1;
+	a->download = -1;
 	a->key_byte = -1;
 	a->alive_byte = -1;
 	a->wait_byte = -1;
@@ -114,17 +117,16 @@ void ss_admission_close(ss_admission *a)
 	free(a);
 }
 
-int ss_admission_acquire(ss_admission *a, ss_error *err)
+/* Lock one free byte of [base, base + n), starting at a random one so that responders do not all probe the
+ * same bytes first. 0 with *held set, 1 when all are taken, -1 on a lock error. */
+static int take_one(ss_admission *a, long base, int n, int *held, ss_error *err)
 {
-	if (a->slot >= 0)
-		return 0;
-	/* Start at a random slot so responders do not all probe the same bytes first. */
-	int start = (int)(rand_r(&a->seed) % (unsigned)a->slots);
-	for (int i = 0; i < a->slots; i++) {
-		int s = (start + i) % a->slots;
-		int rc = try_lock(a->fd, OFF_SLOTS + s);
+	int start = (int)(rand_r(&a->seed) % (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		int s = (start + i) % n;
+		int rc = try_lock(a->fd, base + s);
 		if (rc == 0) {
-			a->slot = s;
+			*held = s;
 			return 0;
 		}
 		if (rc < 0)
@@ -133,12 +135,36 @@ int ss_admission_acquire(ss_admission *a, ss_error *err)
 	return 1;
 }
 
+int ss_admission_acquire(ss_admission *a, ss_error *err)
+{
+	if (a->slot >= 0)
+		return 0;
+	return take_one(a, OFF_SLOTS, a->slots, &a->slot, err);
+}
+
 void ss_admission_release(ss_admission *a)
 {
 	if (a == NULL || a->slot < 0)
 		return;
 	unlock(a->fd, OFF_SLOTS + a->slot);
 	a->slot = -1;
+}
+
+int ss_admission_acquire_download(ss_admission *a, int limit, ss_error *err)
+{
+	if (limit < 1 || limit > SS_ADMISSION_MAX_DOWNLOADS)
+		return ss_error_set(err, SS_ERR_CONFIG, "download slots must be 1..%d", SS_ADMISSION_MAX_DOWNLOADS);
+	if (a->download >= 0)
+		return 0;
+	return take_one(a, OFF_DOWNLOADS, limit, &a->download, err);
+}
+
+void ss_admission_release_download(ss_admission *a)
+{
+	if (a == NULL || a->download < 0)
+		return;
+	unlock(a->fd, OFF_DOWNLOADS + a->download);
+	a->download = -1;
 }
 
 /* Mark this handle as waiting (for ss_admission_waiting): the waiting byte paired with its alive byte when
@@ -324,6 +350,13 @@ int ss_admission_alive(ss_admission *a)
 int ss_admission_waiting(ss_admission *a)
 {
 	return count_held(a, OFF_WAIT, SS_ADMISSION_MAX_RESPONDERS, a->wait_byte);
+}
+
+int ss_admission_downloads(ss_admission *a, int limit)
+{
+	if (limit < 1 || limit > SS_ADMISSION_MAX_DOWNLOADS)
+		return -1;
+	return count_held(a, OFF_DOWNLOADS, limit, a->download >= 0 ? OFF_DOWNLOADS + a->download : -1);
 }
 
 int ss_admission_in_use(ss_admission *a)

@@ -5,8 +5,9 @@
  * SIGKILLed responder never leaks a slot. The only data written to the file is, per key byte, the outcome
  * of the last failed attempt, so that requests that waited for it answer the same instead of repeating it.
  *
- * A slot bounds CPU work (decode and analysis) only: a download holds no slot. Concurrent downloads are
- * bounded by the responders, each serving one request at a time. */
+ * An analysis slot bounds CPU work (decode and analysis) only: a download holds no analysis slot but a
+ * download slot of its own (bytes after the responder bytes), so that slow upstreams can take at most that
+ * many responders; each responder serves one request at a time, so the responders bound both in the end. */
 #ifndef SS_LIMITS_ADMISSION_H
 #define SS_LIMITS_ADMISSION_H
 
@@ -17,6 +18,7 @@
 #define SS_ADMISSION_MAX_SLOTS 256
 #define SS_ADMISSION_KEY_BYTES 4096
 #define SS_ADMISSION_MAX_RESPONDERS 1024
+#define SS_ADMISSION_MAX_DOWNLOADS 256
 
 typedef struct ss_admission ss_admission;
 
@@ -33,6 +35,17 @@ int ss_admission_acquire(ss_admission *a, ss_error *err);
 
 /* Give back the slot (no-op when none is held). */
 void ss_admission_release(ss_admission *a);
+
+/* Take one of `limit` download slots (1..SS_ADMISSION_MAX_DOWNLOADS; every responder must use the same
+ * limit) without waiting. Returns 0 (held until ss_admission_release_download), 1 when all are taken (answer
+ * 503 busy), -1 on a lock error (err). A handle holds at most one download slot. */
+int ss_admission_acquire_download(ss_admission *a, int limit, ss_error *err);
+
+/* Give back the download slot (no-op when none is held). */
+void ss_admission_release_download(ss_admission *a);
+
+/* Number of download slots of `limit` taken across all processes, -1 on error. */
+int ss_admission_downloads(ss_admission *a, int limit);
 
 /* Lock the de-duplication byte of cache_key, waiting at most max_wait seconds for another process analysing
  * the same key (marked as waiting meanwhile, see ss_admission_waiting). Returns 0 when locked without

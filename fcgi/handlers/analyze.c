@@ -147,8 +147,9 @@ static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const voi
 /* One job: append its result object to out. Returns 0, or -1 with err (err->code picks the answer).
  *
  * A miss first takes the key's de-duplication lock (waiting, holding nothing else, for an identical request
- * in progress), then downloads a URL without any analysis slot, and takes a slot only to decode and
- * analyse: a slow upstream ties up one responder, never the CPU admission. Every wait counts against this
+ * in progress), then downloads a URL holding a download slot but no analysis slot, and takes an analysis
+ * slot only to decode and analyse: a slow upstream ties up one responder and one download slot, never the
+ * CPU admission, and never every responder. Every wait counts against this
  * request's own deadline: a URL request gets fetch_timeout_seconds from its arrival to have its bytes, and
  * dedup_wait_seconds more for an identical analysis to finish; past that it answers 504 timeout. An upload
  * waits dedup_wait_seconds for its twin, then analyses on its own. */
@@ -234,7 +235,19 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 			ss_error_set(err, SS_ERR_UNAVAILABLE, "The URL fetcher is unavailable on this responder.");
 			goto out;
 		}
-		if (ss_fetch_url_within(ctx->fetch, j->source, fetch_deadline - ss_time_mono(), &dl, err) != 0) {
+		/* A download slot keeps slow upstreams from taking every responder. */
+		int d = ss_admission_acquire_download(ctx->adm, ss_config_download_slots(ctx->cfg), err);
+		if (d < 0)
+			goto out;
+		if (d == 1) {
+			ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
+			ss_error_set(err, SS_ERR_BUSY, "All %d download slots are busy; retry shortly.",
+				     ss_config_download_slots(ctx->cfg));
+			goto out;
+		}
+		int fr = ss_fetch_url_within(ctx->fetch, j->source, fetch_deadline - ss_time_mono(), &dl, err);
+		ss_admission_release_download(ctx->adm);
+		if (fr != 0) {
 			ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
 			ss_log_info("fetch %.200s: %s", j->source, err->msg);
 			goto out;

@@ -194,7 +194,11 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
 	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
 	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
-	       ss_json_add_int(af, "analysis_slots_in_use", in_use) || json_object_object_add(comps, "admission", af);
+	       ss_json_add_int(af, "analysis_slots_in_use", in_use) ||
+	       ss_json_add_int(af, "download_slots", ss_config_download_slots(cfg)) ||
+	       ss_json_add_int(af, "downloads_in_flight",
+			       ctx->adm ? ss_admission_downloads(ctx->adm, ss_config_download_slots(cfg)) : -1) ||
+	       json_object_object_add(comps, "admission", af);
 	if (!ctx->stats || !ctx->adm)
 		degraded = true;
 
@@ -213,6 +217,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "max_body_bytes", cfg->max_body_bytes) ||
 	       ss_json_add_double(conf, "max_analysis_seconds", cfg->max_analysis_seconds) ||
 	       ss_json_add_int(conf, "max_concurrent_analyses", ss_config_analysis_slots(cfg)) ||
+	       ss_json_add_int(conf, "max_concurrent_downloads", ss_config_download_slots(cfg)) ||
 	       ss_json_add_int(conf, "fetch_timeout_seconds", cfg->fetch_timeout_seconds) ||
 	       ss_json_add_int(conf, "fetch_max_bytes", cfg->fetch_max_bytes) ||
 	       ss_json_add_int(conf, "fetch_max_redirects", cfg->fetch_max_redirects) ||
@@ -325,6 +330,14 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 	bad |= counter(&b, "songscope_analysis_slots", "Analyses allowed at once.", "gauge",
 		       (uint64_t)ss_config_analysis_slots(ctx->cfg));
 	bad |= counter(&b, "songscope_analysis_slots_in_use", "Analyses running now.", "gauge", in_use < 0 ? 0 : (uint64_t)in_use);
+	int dl_slots = ss_config_download_slots(ctx->cfg);
+	int dl_in_use = ctx->adm ? ss_admission_downloads(ctx->adm, dl_slots) : -1;
+	bad |= counter(&b, "songscope_download_slots", "URL downloads allowed at once.", "gauge", (uint64_t)dl_slots);
+	bad |= counter(&b, "songscope_downloads_in_flight", "URL downloads running now.", "gauge",
+		       dl_in_use < 0 ? 0 : (uint64_t)dl_in_use);
+	int waiting = ctx->adm ? ss_admission_waiting(ctx->adm) : -1;
+	bad |= counter(&b, "songscope_dedup_waiting", "Requests waiting for an identical one in progress.", "gauge",
+		       waiting < 0 ? 0 : (uint64_t)waiting);
 	double up = ss_time_now() - ctx->service_started_at;
 	bad |= ss_buf_printf(&b, "# HELP songscope_uptime_seconds Seconds since the service started.\n"
 				 "# TYPE songscope_uptime_seconds gauge\nsongscope_uptime_seconds %.3f\n",

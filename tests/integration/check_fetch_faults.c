@@ -2,7 +2,8 @@
  * download never holds an analysis slot, identical slow requests share one fetch and its failure, a waiter
  * answers at its own deadline, and a trickle is cut off by the minimum transfer rate. The remote side is a
  * small HTTP server in this process on a free loopback port that paces its answers and counts connections
- * per path, so the tests assert outcomes and connection counts, never durations. */
+ * per path, so the tests assert outcomes and connection counts, never durations. Slow downloads also take
+ * at most max_concurrent_downloads responders. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -404,6 +405,43 @@ START_TEST(downloads_do_not_hold_analysis_slots)
 }
 END_TEST
 
+/* Slow downloads take at most max_concurrent_downloads responders: beyond it a URL miss gets 503 busy at
+ * once without connecting, and the responder left over still serves health checks and uploads. */
+START_TEST(download_slots_keep_a_responder_free)
+{
+	start_service(3, "max_concurrent_downloads = 2\nfetch_timeout_seconds = 120\n");
+	ss_admission *p = probe(2);
+	call c[2];
+	call_start(&c[0], "/fast/a", "dl");
+	call_start(&c[1], "/fast/b", "dl");
+	WAIT_UNTIL(up_active() == 2 && ss_admission_downloads(p, 2) == 2, "two downloads in flight");
+
+	call third;
+	call_start(&third, "/fast/c", "dl");
+	call_join_expect(&third, 503, "busy");
+	ck_assert_msg(strstr(third.message, "download") != NULL, "%s", third.message);
+	ck_assert_int_eq(up_conns("/fast/c"), 0);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ss_it_resp_free(&r);
+	ck_assert(metric_is("songscope_downloads_in_flight 2\n"));
+	size_t len;
+	void *bytes = wav_bytes(&len);
+	char code[64];
+	long st = upload(bytes, len, "dl", code, sizeof code);
+	ck_assert_msg(st == 200, "upload with every download slot taken: %ld %s", st, code);
+	free(bytes);
+
+	up_release();
+	for (int i = 0; i < 2; i++)
+		call_join_expect(&c[i], 502, "download_failed");
+	ck_assert_int_eq(ss_admission_downloads(p, 2), 0);
+	ss_admission_close(p);
+	stop_service();
+}
+END_TEST
+
 /* Three identical requests for one slow URL: one connection upstream, the two late ones wait for it without
  * holding a slot, and all three answer 504 timeout when the first is cut off (they used to fetch again one
  * after the other, each for a full timeout). */
@@ -489,6 +527,7 @@ int main(void)
 	TCase *t = tcase_create("fetch_faults");
 	tcase_set_timeout(t, 240);
 	tcase_add_test(t, downloads_do_not_hold_analysis_slots);
+	tcase_add_test(t, download_slots_keep_a_responder_free);
 	tcase_add_test(t, identical_slow_requests_share_one_fetch);
 	tcase_add_test(t, waiter_answers_at_its_own_deadline);
 	tcase_add_test(t, trickle_is_cut_off_by_minimum_rate);
