@@ -149,10 +149,10 @@ static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const voi
  * A miss first takes the key's de-duplication lock (waiting, holding nothing else, for an identical request
  * in progress), then downloads a URL holding a download slot but no analysis slot, and takes an analysis
  * slot only to decode and analyse: a slow upstream ties up one responder and one download slot, never the
- * CPU admission, and never every responder. Every wait counts against this
- * request's own deadline: a URL request gets fetch_timeout_seconds from its arrival to have its bytes, and
- * dedup_wait_seconds more for an identical analysis to finish; past that it answers 504 timeout. An upload
- * waits dedup_wait_seconds for its twin, then analyses on its own. */
+ * CPU admission, and never every responder. Every wait counts against this request's own deadline: a URL
+ * request gets fetch_timeout_seconds from its arrival to have its bytes, and dedup_wait_seconds more for an
+ * identical analysis to finish; past that it answers 504 timeout. An upload waits dedup_wait_seconds for
+ * its twin, then analyses on its own. */
 static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 {
 	const double arrived = ss_time_mono();
@@ -189,8 +189,6 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 	const double deadline = fetch_deadline + (double)ctx->cfg->dedup_wait_seconds;
 	int rc = -1;
 	bool noted = false; /* the outcome is someone else's (shared) or the key is not ours: record nothing */
-	ss_buf dl;
-	ss_buf_init(&dl, 0);
 	int lk = ss_admission_lock_key(ctx->adm, key, deadline - ss_time_mono(), err);
 	if (lk < 0)
 		return -1;
@@ -205,6 +203,8 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 		}
 		/* An upload whose twin takes too long: analyse it here, without de-duplication. */
 	}
+	ss_buf dl;
+	ss_buf_init(&dl, 0);
 	if (lk == 1) {
 		/* An identical request was in progress: its result is most likely stored now, or it failed for a
 		 * reason this request shares (the same URL, the same bytes). */

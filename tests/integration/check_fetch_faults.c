@@ -130,7 +130,7 @@ static void *serve_conn(void *arg)
 	static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: 10000000\r\n"
 				  "Connection: close\r\n\r\n";
 	bool trickle = strncmp(path, "/trickle/", 9) == 0, fast = strncmp(path, "/fast/", 6) == 0;
-	static char chunk[2048];
+	char chunk[2048];
 	memset(chunk, 'R', sizeof chunk);
 	if (send(c->fd, hdr, sizeof hdr - 1, MSG_NOSIGNAL) < 0)
 		goto out;
