@@ -24,3 +24,11 @@ TESTS += tests/integration/check_state_faults
 tests_integration_check_state_faults_SOURCES = tests/integration/check_state_faults.c
 tests_integration_check_state_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_state_faults_LDADD = $(IT_LIBS)
+
+# Slow upstreams: downloads hold no analysis slot, identical slow requests share one fetch, own deadlines,
+# the minimum transfer rate.
+check_PROGRAMS += tests/integration/check_fetch_faults
+TESTS += tests/integration/check_fetch_faults
+tests_integration_check_fetch_faults_SOURCES = tests/integration/check_fetch_faults.c
+tests_integration_check_fetch_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_fetch_faults_LDADD = $(IT_LIBS)
