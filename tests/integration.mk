@@ -17,3 +17,11 @@ TESTS += tests/integration/check_api
 tests_integration_check_api_SOURCES = tests/integration/check_api.c
 tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_api_LDADD = $(IT_LIBS)
+
+# The web servers' own errors (bad request lines, limits, methods, versions, responders down) are JSON on every
+# front in conf/, provoked with raw requests.
+check_PROGRAMS += tests/integration/check_front_errors
+TESTS += tests/integration/check_front_errors
+tests_integration_check_front_errors_SOURCES = tests/integration/check_front_errors.c
+tests_integration_check_front_errors_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_front_errors_LDADD = $(IT_LIBS)
