@@ -289,8 +289,8 @@ START_TEST(busy_has_retry_after)
 		      ss_it_front_name(f), r.status);
 	ss_it_assert_error(&r, r.status, "busy");
 	char v[32];
-	ck_assert_msg(ss_it_header(&r, "Retry-After", v, sizeof v), "%s: a %ld without Retry-After", ss_it_front_name(f),
-		      r.status);
+	ck_assert_msg(ss_it_header(&r, "Retry-After", v, sizeof v), "%s: a %ld without Retry-After",
+		      ss_it_front_name(f), r.status);
 	ck_assert_int_gt(atoi(v), 0);
 	ss_it_resp_free(&r);
 	ss_it_stop(&s);
