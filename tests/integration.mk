@@ -32,3 +32,11 @@ TESTS += tests/integration/check_fetch_faults
 tests_integration_check_fetch_faults_SOURCES = tests/integration/check_fetch_faults.c
 tests_integration_check_fetch_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_fetch_faults_LDADD = $(IT_LIBS)
+
+# The web servers' own errors (bad request lines, limits, methods, versions, responders down) are JSON on every
+# front in conf/, provoked with raw requests.
+check_PROGRAMS += tests/integration/check_front_errors
+TESTS += tests/integration/check_front_errors
+tests_integration_check_front_errors_SOURCES = tests/integration/check_front_errors.c
+tests_integration_check_front_errors_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_front_errors_LDADD = $(IT_LIBS)
