@@ -65,8 +65,9 @@ bool ss_h_truthy(const char *s);
 int ss_h_need_db(ss_ctx *ctx, ss_request *req);
 
 /* Read the body (at most cap bytes, and never more than max_body_bytes) and parse it as strict JSON of the
- * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message)
- * or 413; then *rc is the result of writing that answer. */
+ * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message,
+ * or saying that a \u0000 escape is refused: no string read from the result has an embedded NUL) or 413;
+ * then *rc is the result of writing that answer. */
 json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc);
 
 /* X-Force-Reanalyze or X-Bypass-Cache is truthy. */

@@ -64,6 +64,24 @@ START_TEST(parses_every_type_comments_and_quotes)
 }
 END_TEST
 
+START_TEST(quoted_values_keep_hash_and_spaces)
+{
+	/* Inside double quotes '#' is text even after a space; the comment starts only outside quotes. */
+	ss_config c;
+	ss_error err;
+	const char *text = "database = \"/srv/a #1/db\"   # the database\n"
+			   "state_file = \"/srv/b # 2\"#no space before this comment\n"
+			   "metrics_allow = \"10.0.0.1 # not a comment\"\n";
+	ck_assert_msg(parse(&c, text, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(c.database, "/srv/a #1/db");
+	ck_assert_str_eq(c.state_file, "/srv/b # 2");
+	ck_assert_str_eq(c.metrics_allow, "10.0.0.1 # not a comment");
+	/* Unquoted values keep the old rule: a comment needs whitespace before '#'. */
+	ck_assert_int_eq(parse(&c, "database = /srv/x#1 # comment\n", &err), 0);
+	ck_assert_str_eq(c.database, "/srv/x#1");
+}
+END_TEST
+
 static void expect_error(const char *text, const char *fragment)
 {
 	ss_config c;
@@ -88,6 +106,8 @@ START_TEST(errors_name_the_line)
 	expect_error("max_analysis_seconds = 1e999\n", "bad value");
 	expect_error("database =\n", "empty path");
 	expect_error("just some words\n", "test.conf:1: expected 'key = value'");
+	expect_error("database = \"/srv/a #1/db\n", "test.conf:1: bad value for 'database': no closing quote");
+	expect_error("database = \"/srv/a\" trailing\n", "text after the closing quote");
 }
 END_TEST
 
@@ -175,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, fetch_rate_and_wait_keys);
 	tcase_add_test(tc, parses_every_type_comments_and_quotes);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);

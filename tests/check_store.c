@@ -408,6 +408,32 @@ START_TEST(render_json_text)
 }
 END_TEST
 
+START_TEST(csv_guard_covers_leading_cr_lf_and_tab)
+{
+	/* OWASP: a cell starting with = + - @ tab CR or LF may run as a formula once a spreadsheet trims it. */
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"\r=1+1", "\"'\r=1+1\""}, {"\n=1+1", "\"'\n=1+1\""}, {"\t=1+1", "'\t=1+1"}, {"=1", "'=1"},
+		{"+1", "'+1"},             {"-1", "'-1"},             {"@SUM(A1)", "'@SUM(A1)"}, {"a\r\nb", "\"a\r\nb\""},
+		{"plain", "plain"},
+	};
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ss_buf_reset(&b);
+		ck_assert_int_eq(ss_render_csv_cell(&b, cases[i].in, true), 0);
+		ck_assert_msg(b.data != NULL && strcmp(b.data, cases[i].out) == 0, "case %zu: got [%s]", i,
+			      b.data ? b.data : "");
+	}
+	/* Non-text cells (numbers, dates) are never prefixed. */
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_render_csv_cell(&b, "-1.5", false), 0);
+	ck_assert_str_eq(b.data, "-1.5");
+	ss_buf_free(&b);
+}
+END_TEST
+
 START_TEST(counters_shared)
 {
 	char path[400];
@@ -450,6 +476,7 @@ int main(void)
 	tcase_add_test(t, export_formats);
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);
+	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

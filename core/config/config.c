@@ -163,6 +163,38 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Cut the comment off a trimmed value, in place. A value in double quotes runs to the next quote (no escapes);
+ * after it only whitespace or a comment may follow. Unquoted, a comment needs whitespace before '#', so
+ * values may contain '#'. Returns 0, or -1 with why. */
+static int split_value(char **val, char *why, size_t whylen)
+{
+	char *v = *val;
+	if (v[0] == '"') {
+		char *close = strchr(v + 1, '"');
+		if (close == NULL) {
+			snprintf(why, whylen, "no closing quote");
+			return -1;
+		}
+		*close = '\0';
+		const char *rest = close + 1;
+		rest += strspn(rest, " \t");
+		if (*rest != '\0' && *rest != '#') {
+			snprintf(why, whylen, "text after the closing quote (put a comment after '#')");
+			return -1;
+		}
+		*val = v + 1;
+		return 0;
+	}
+	for (char *h = v; (h = strchr(h, '#')) != NULL; h++) {
+		if (h > v && (h[-1] == ' ' || h[-1] == '\t')) {
+			*h = '\0';
+			*val = trim(v);
+			break;
+		}
+	}
+	return 0;
+}
+
 int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name, ss_error *err)
 {
 	size_t pos = 0;
@@ -192,20 +224,6 @@ int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name
 		*eq = '\0';
 		char *key = trim(s);
 		char *val = trim(eq + 1);
-		/* A trailing comment needs whitespace before '#', so values may contain '#'. */
-		for (char *h = val; (h = strchr(h, '#')) != NULL; h++) {
-			if (h > val && (h[-1] == ' ' || h[-1] == '\t')) {
-				*h = '\0';
-				val = trim(val);
-				break;
-			}
-		}
-		/* Optional double quotes around a value. */
-		size_t vl = strlen(val);
-		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-			val[vl - 1] = '\0';
-			val++;
-		}
 		const opt_def *o = NULL;
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			if (strcmp(opts[i].key, key) == 0)
@@ -213,7 +231,7 @@ int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name
 		if (o == NULL)
 			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: unknown key '%.64s'", name, lineno, key);
 		char why[160];
-		if (set_value(c, o, val, why, sizeof why) != 0)
+		if (split_value(&val, why, sizeof why) != 0 || set_value(c, o, val, why, sizeof why) != 0)
 			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: bad value for '%s': %s", name, lineno, key,
 					    why);
 	}
