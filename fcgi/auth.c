@@ -293,9 +293,10 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 
 	int rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
 	ss_state_decision d;
-	int got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+	int burst = ss_config_rate_burst(ctx->cfg, rate);
+	int got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
 	if (got != 0 && state_recovered(ctx))
-		got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+		got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
 	if (got != 0) {
 		ss_log_error("%s", err.msg);
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");

@@ -111,6 +111,33 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+START_TEST(rate_limit_burst_count_or_percentage)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	/* Default 10% of the key's rate, rounded down. */
+	ck_assert_int_eq(ss_config_rate_burst(&c, 60), 6);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 30), 3);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 19), 1);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 2), 0);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 3\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 2), 3);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 1000), 3);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 0\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 1000), 0);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 150%\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 7), 10);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = \"25%\"  # quoted\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 100000), 25000);
+	expect_error("rate_limit_burst = -1\n", "bad value for 'rate_limit_burst'");
+	expect_error("rate_limit_burst = 10 %\n", "bad value");
+	expect_error("rate_limit_burst = %\n", "bad value");
+	expect_error("rate_limit_burst = 1001%\n", "bad value");
+	expect_error("rate_limit_burst = 5x\n", "bad value");
+}
+END_TEST
+
 START_TEST(validate_rejects_same_file_for_db_and_state)
 {
 	ss_config c;
@@ -157,6 +184,8 @@ START_TEST(shipped_config_file_is_valid)
 	ck_assert_int_eq(c.auth, d.auth);
 	ck_assert_int_eq(c.max_requests, d.max_requests);
 	ck_assert_int_eq(c.rate_limit_per_minute, d.rate_limit_per_minute);
+	ck_assert_int_eq(c.rate_limit_burst, d.rate_limit_burst);
+	ck_assert(c.rate_limit_burst_percent == d.rate_limit_burst_percent);
 	ck_assert_int_eq(c.fetch_max_bytes, d.fetch_max_bytes);
 }
 END_TEST
@@ -196,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, parses_every_type_comments_and_quotes);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
+	tcase_add_test(tc, rate_limit_burst_count_or_percentage);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);

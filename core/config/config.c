@@ -7,7 +7,7 @@
 
 #include "core/util/strnum.h"
 
-typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST } opt_type;
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_BURST } opt_type;
 
 typedef struct {
 	const char *key;
@@ -44,6 +44,7 @@ static const opt_def opts[] = {
 	{"key_cache_ttl", T_INT, OFF(key_cache_ttl), 0, 86400, NULL, 0},
 	{"key_cache_size", T_INT, OFF(key_cache_size), 1, 1000000, NULL, 0},
 	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
+	{"rate_limit_burst", T_BURST, OFF(rate_limit_burst), 0, 1000000, NULL, 0},
 	{"auth_failures_per_minute", T_INT, OFF(auth_failures_per_minute), 1, 1000000, NULL, 0},
 	{"metrics_allow", T_LIST, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
 };
@@ -73,6 +74,8 @@ void ss_config_defaults(ss_config *c)
 	c->key_cache_ttl = 300;
 	c->key_cache_size = 4096;
 	c->rate_limit_per_minute = 60;
+	c->rate_limit_burst = 10;
+	c->rate_limit_burst_percent = true;
 	c->auth_failures_per_minute = 20;
 	c->metrics_allow[0] = '\0';
 }
@@ -125,6 +128,25 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 		}
 		*(bool *)(void *)field = b;
 		return 0;
+	case T_BURST: {
+		/* "N" requests, or "N%" of the key's rate (at most 1000%). */
+		size_t n = strlen(v);
+		bool pct = n > 0 && v[n - 1] == '%';
+		char num[32];
+		size_t digits = n - (pct ? 1 : 0);
+		if (digits < sizeof num) {
+			memcpy(num, v, digits);
+			num[digits] = '\0';
+		}
+		if (digits >= sizeof num || ss_parse_i64(num, 0, pct ? 1000 : (int64_t)o->max, &i) != 0) {
+			snprintf(why, whylen, "expected a count from 0 to %.0f or a percentage from 0%% to 1000%% (e.g. 10%%)",
+				 o->max);
+			return -1;
+		}
+		c->rate_limit_burst = (int)i;
+		c->rate_limit_burst_percent = pct;
+		return 0;
+	}
 	case T_AUTH:
 		if (strcmp(v, "required") == 0)
 			c->auth = SS_AUTH_REQUIRED;
@@ -293,6 +315,15 @@ int ss_config_download_slots(const ss_config *c)
 	if (c->max_concurrent_downloads > 0)
 		return c->max_concurrent_downloads;
 	return c->workers > 1 ? c->workers - 1 : 1;
+}
+
+int ss_config_rate_burst(const ss_config *c, int rate)
+{
+	if (!c->rate_limit_burst_percent)
+		return c->rate_limit_burst;
+	if (rate < 1)
+		rate = 1;
+	return (int)((int64_t)rate * c->rate_limit_burst / 100);
 }
 
 int ss_config_analysis_slots(const ss_config *c)

@@ -35,6 +35,8 @@ typedef struct ss_config {
 	int key_cache_ttl;                   /* seconds */
 	int key_cache_size;                  /* entries per responder */
 	int rate_limit_per_minute;           /* default per-key limit */
+	int rate_limit_burst;                /* requests a key may make at once beyond the steady rate: a count, */
+	bool rate_limit_burst_percent;       /* ...or, when true, a percentage of the key's rate (rounded down) */
 	int auth_failures_per_minute;        /* failed key attempts allowed per client address */
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* space/comma separated addresses allowed /metrics without a key */
 } ss_config;
@@ -54,6 +56,9 @@ int ss_config_validate(const ss_config *c, ss_error *err);
 
 /* Effective download concurrency: max_concurrent_downloads, or workers - 1 (at least 1) when 0. */
 int ss_config_download_slots(const ss_config *c);
+/* rate_limit_burst for a key whose per-minute rate is `rate` (>= 1): the count, or rate * percent / 100
+ * rounded down. Always >= 0. */
+int ss_config_rate_burst(const ss_config *c, int rate);
 
 /* Effective analysis concurrency: max_concurrent_analyses, or workers - 1 (at least 1) when 0. */
 int ss_config_analysis_slots(const ss_config *c);
