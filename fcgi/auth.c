@@ -248,25 +248,8 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	test_hook_hold_lock(ctx);
 #endif
 
-	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
-	int per_min = ctx->cfg->auth_failures_per_minute;
-	int64_t now_ns = ss_state_now_ns();
-	int retry = 0;
-	ss_error err;
-	int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-	if (blocked < 0 && state_recovered(ctx))
-		blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-	if (blocked < 0)
-		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
-	if (blocked) {
-		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
-		ss_resp_add_header(req, "Retry-After", "%d", retry);
-		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
-				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
-			       ? -1
-			       : 1;
-	}
-
+	/* The key first: a valid key goes on to its own limits whatever its address did, so a stranger's bad
+	 * keys from a shared address (NAT, a proxy) can never lock its owner out. Only failures are throttled. */
 	ss_keyinfo info;
 	size_t klen = strnlen(key, SS_APIKEY_INPUT_MAX + 1);
 	if (klen > SS_APIKEY_INPUT_MAX) {
@@ -278,7 +261,26 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 		if (lookup(ctx, req, hash, &info, &rc) != 0)
 			return rc;
 	}
+	int64_t now_ns = ss_state_now_ns();
+	ss_error err;
 	if (!info.valid) {
+		const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
+		int per_min = ctx->cfg->auth_failures_per_minute;
+		int retry = 0;
+		int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+		if (blocked < 0 && state_recovered(ctx))
+			blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+		if (blocked < 0)
+			return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+		if (blocked) {
+			ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
+			ss_resp_add_header(req, "Retry-After", "%d", retry);
+			return ss_resp_error(req, SS_ERR_RATE_LIMITED,
+					     "Too many requests with invalid API keys from this address; retry in %d s.",
+					     retry)
+				       ? -1
+				       : 1;
+		}
 		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
 			ss_log_warn("%s", err.msg);
 		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
