@@ -76,6 +76,21 @@ static int open_state(ss_ctx *ctx)
 	return 0;
 }
 
+int ss_auth_create_state(ss_ctx *ctx)
+{
+	ss_state *st = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_state_open(ctx->cfg->state_file, seed_from_db, ctx, &st, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return -1;
+	}
+	if (ss_state_was_created(st))
+		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
+	ss_state_close(st);
+	return 0;
+}
+
 int ss_auth_open(ss_ctx *ctx)
 {
 	ss_usage_batch_init(&usage);

@@ -45,6 +45,10 @@ int ss_handle_shutdown(ss_ctx *ctx, ss_request *req);
 void ss_handlers_open(ss_ctx *ctx);
 void ss_handlers_close(ss_ctx *ctx);
 
+/* Suffixes of the files beside the state file that ss_handlers_open opens (".stats", ".admission"),
+ * NULL-terminated: the master creates them before dropping privileges. */
+extern const char *const ss_handlers_side_files[];
+
 /* Count one answered request (requests served, per-endpoint/status counters, latency histogram). */
 void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds);
 

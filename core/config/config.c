@@ -7,7 +7,7 @@
 
 #include "core/util/strnum.h"
 
-typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_BURST } opt_type;
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST } opt_type;
 
 typedef struct {
 	const char *key;
@@ -47,6 +47,9 @@ static const opt_def opts[] = {
 	{"rate_limit_burst", T_BURST, OFF(rate_limit_burst), 0, 1000000, NULL, 0},
 	{"auth_failures_per_minute", T_INT, OFF(auth_failures_per_minute), 1, 1000000, NULL, 0},
 	{"metrics_allow", T_LIST, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
+	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
+	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
+	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -88,6 +91,14 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 	bool b;
 
 	switch (o->type) {
+	case T_NAME:
+		/* A user or group name: what useradd accepts, or a number. */
+		if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v) ||
+		    v[0] == '-') {
+			snprintf(why, whylen, "expected a user or group name");
+			return -1;
+		}
+		/* fall through */
 	case T_PATH:
 	case T_LIST:
 		if (strlen(v) >= o->size) {

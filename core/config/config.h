@@ -9,6 +9,7 @@
 
 #define SS_CONFIG_PATH_MAX 1024
 #define SS_CONFIG_LIST_MAX 512
+#define SS_CONFIG_NAME_MAX 64
 
 typedef enum ss_auth_mode { SS_AUTH_REQUIRED = 0, SS_AUTH_OFF = 1 } ss_auth_mode;
 
@@ -39,6 +40,9 @@ typedef struct ss_config {
 	bool rate_limit_burst_percent;       /* ...or, when true, a percentage of the key's rate (rounded down) */
 	int auth_failures_per_minute;        /* failed key attempts allowed per client address */
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* space/comma separated addresses allowed /metrics without a key */
+	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
+	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
+	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
 } ss_config;
 
 /* Fill c with the documented defaults (conf/songscope.conf). */

@@ -505,9 +505,7 @@ static int build_new(ss_state *st, const char *path, const char *reason, ss_stat
 		free(tmp);
 		return -1;
 	}
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fd, 0660 & ~um);
+	fchmod(fd, 0600); /* the owner only, whatever the umask */
 	state_file *f = NULL;
 	if (ftruncate(fd, (off_t)sizeof(state_file)) != 0 || (f = map_fd(fd)) == NULL) {
 		ss_error_set(err, SS_ERR_IO, "Cannot size or map the state file %s: %s", tmp, strerror(errno));
@@ -611,7 +609,7 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		bool existed = true;
 		int fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			if (fd < 0 && errno == EEXIST)
 				continue;
 			existed = false;

@@ -19,6 +19,8 @@
 #include "fcgi/response.h"
 #include "fcgi/router.h"
 
+const char *const ss_handlers_side_files[] = {".stats", ".admission", NULL};
+
 static void side_path(const ss_ctx *ctx, const char *suffix, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s%s", ctx->cfg->state_file, suffix);
