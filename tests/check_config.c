@@ -138,6 +138,30 @@ START_TEST(rate_limit_burst_count_or_percentage)
 }
 END_TEST
 
+START_TEST(user_group_and_listen_allow_remote)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.user, "");
+	ck_assert_str_eq(c.group, "");
+	ck_assert(!c.listen_allow_remote);
+	ck_assert_int_eq(parse(&c, "user = songscope\ngroup = www-data\nlisten_allow_remote = true\n", &err), 0);
+	ck_assert_str_eq(c.user, "songscope");
+	ck_assert_str_eq(c.group, "www-data");
+	ck_assert(c.listen_allow_remote);
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	ck_assert_int_eq(parse(&c, "user = 65534\n", &err), 0);
+	expect_error("user = a b\n", "expected a user or group name");
+	expect_error("user = -root\n", "expected a user or group name");
+	expect_error("group = x/y\n", "expected a user or group name");
+	/* A group alone means nothing: songscope only switches ids when it has a user to become. */
+	ck_assert_int_eq(parse(&c, "group = nogroup\n", &err), 0);
+	ck_assert_int_eq(ss_config_validate(&c, &err), -1);
+	ck_assert(strstr(err.msg, "'group' needs 'user'") != NULL);
+}
+END_TEST
+
 START_TEST(validate_rejects_same_file_for_db_and_state)
 {
 	ss_config c;
@@ -226,6 +250,7 @@ int main(void)
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
 	tcase_add_test(tc, rate_limit_burst_count_or_percentage);
+	tcase_add_test(tc, user_group_and_listen_allow_remote);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);

@@ -318,6 +318,8 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 		return ss_error_set(err, SS_ERR_CONFIG, "'state_file' must be set");
 	if (strcmp(c->database, c->state_file) == 0)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
+	if (c->group[0] != '\0' && c->user[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG, "'group' needs 'user': set the user to run as");
 	return 0;
 }
 
