@@ -723,6 +723,23 @@ START_TEST(burst_headers_mean_what_they_say)
 }
 END_TEST
 
+START_TEST(state_file_is_owner_only_whatever_the_umask)
+{
+	static const mode_t masks[] = {0, 077};
+	for (size_t m = 0; m < 2; m++) {
+		mode_t old = umask(masks[m]);
+		unlink(path);
+		ss_state *st = open_state(); /* built new */
+		ck_assert(ss_state_was_created(st));
+		struct stat sb;
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_msg((sb.st_mode & 07777) == 0600, "mode %03o under umask %03o", sb.st_mode & 07777, masks[m]);
+		ss_state_close(st);
+		umask(old);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("state");
@@ -747,6 +764,7 @@ int main(void)
 	tcase_add_test(tc, burst_bounds_every_window_for_a_hammering_client);
 	tcase_add_test(tc, burst_bounds_every_window_for_an_adversarial_client);
 	tcase_add_test(tc, burst_headers_mean_what_they_say);
+	tcase_add_test(tc, state_file_is_owner_only_whatever_the_umask);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -434,6 +435,43 @@ START_TEST(csv_guard_covers_leading_cr_lf_and_tab)
 }
 END_TEST
 
+static unsigned file_mode(const char *path)
+{
+	struct stat st;
+	ck_assert_msg(stat(path, &st) == 0, "%s missing", path);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+START_TEST(new_files_are_owner_only_whatever_the_umask)
+{
+	static const mode_t masks[] = {0, 077};
+	for (size_t m = 0; m < 2; m++) {
+		mode_t old = umask(masks[m]);
+		char p[400];
+		snprintf(p, sizeof p, "%s/m%zu.db", dir, m);
+		ss_db *db = NULL;
+		ss_error err;
+		ck_assert_msg(ss_db_open(p, &db, &err) == 0, "%s", err.msg);
+		/* -wal and -shm exist while the connection is open; SQLite gives them the database's mode. */
+		ck_assert_int_eq(ss_db_exec(db, "CREATE TABLE IF NOT EXISTS t(x)", &err), 0);
+		char q[420];
+		snprintf(q, sizeof q, "%s", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		snprintf(q, sizeof q, "%s-wal", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		snprintf(q, sizeof q, "%s-shm", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		ss_db_close(db);
+		snprintf(p, sizeof p, "%s/m%zu.stats", dir, m);
+		ss_stats *s = NULL;
+		ck_assert_msg(ss_stats_open(p, &s, &err) == 0, "%s", err.msg);
+		ck_assert_uint_eq(file_mode(p), 0600);
+		ss_stats_close(s);
+		umask(old);
+	}
+}
+END_TEST
+
 START_TEST(counters_shared)
 {
 	char path[400];
@@ -477,6 +515,7 @@ int main(void)
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
+	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }
