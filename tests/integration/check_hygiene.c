@@ -423,6 +423,22 @@ START_TEST(root_drops_to_the_configured_user)
 	ck_assert_int_ge(sqlite3_column_int(q, 0), 5); /* written by the responders running as nobody */
 	sqlite3_finalize(q);
 	sqlite3_close(db);
+	ss_it_stop(&srv);
+
+	/* The fd-0 form (spawn-fcgi, as root, execs one responder on its socket) drops before serving too. */
+	if (!ss_it_have_front(SS_IT_SPAWN_FCGI_ONE)) {
+		fprintf(stderr, "skipped: the fd-0 form needs spawn-fcgi\n");
+		return;
+	}
+	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "user = nobody\ngroup = nogroup\n",
+			.front = SS_IT_SPAWN_FCGI_ONE};
+	ss_it_start(&srv, &o);
+	ck_assert_int_eq(get("/health", NULL, &r), 200); /* answered by the responder, so it has dropped */
+	ss_it_resp_free(&r);
+	assert_ids(srv.master_pid, uid, gid);
+	ck_assert_int_eq(get("/stats", NULL, &r), 200);
+	ss_it_resp_free(&r);
+	ck_assert(stat(srv.db, &st) == 0 && st.st_uid == uid);
 }
 END_TEST
 
