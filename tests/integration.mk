@@ -40,3 +40,11 @@ TESTS += tests/integration/check_front_errors
 tests_integration_check_front_errors_SOURCES = tests/integration/check_front_errors.c
 tests_integration_check_front_errors_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_front_errors_LDADD = $(IT_LIBS)
+
+# Limits that cannot be turned against users and process hygiene: failed-key throttle vs valid keys, the
+# per-minute burst, refused JSON NULs, privilege drop and --allow-root, file modes, loopback-only listening.
+check_PROGRAMS += tests/integration/check_hygiene
+TESTS += tests/integration/check_hygiene
+tests_integration_check_hygiene_SOURCES = tests/integration/check_hygiene.c
+tests_integration_check_hygiene_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_hygiene_LDADD = $(IT_LIBS)

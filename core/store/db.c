@@ -1,10 +1,12 @@
 #include "core/store/db.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/store/schema.h"
 
@@ -95,6 +97,14 @@ static int open_once(const char *path, ss_db **out, ss_error *err, int *busy)
 	if (db->path == NULL) {
 		free(db);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory opening database");
+	}
+	/* A new database is the owner's only, whatever the umask; SQLite gives its -wal and -shm the same mode. */
+	if (strcmp(path, ":memory:") != 0 && path[0] != '\0') {
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			fchmod(fd, 0600);
+			close(fd);
+		}
 	}
 	int rc = sqlite3_open_v2(path, &db->h,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
