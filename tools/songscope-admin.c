@@ -1,4 +1,5 @@
-/* songscope-admin: manage API keys, inspect usage, check and migrate the database.
+/* songscope-admin: manage API keys, inspect usage, check, migrate and back up the database, import an
+ * original server's database (command groups in tools/admin/).
  * Every change to a key bumps the key-change generation in the shared state file so that every responder
  * drops its cached key lookups on its next request. Exit status: 0 done, 1 failure, 2 bad arguments or
  * unknown id. */
@@ -21,10 +22,9 @@
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
+#include "tools/admin/admin.h"
 
 #define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
 
 static const char USAGE[] =
 	"usage: songscope-admin [--config FILE] COMMAND [--json]\n"
@@ -37,28 +37,22 @@ static const char USAGE[] =
 	"  keys scope ID client|admin\n"
 	"  keys rotate ID           new secret, same record\n"
 	"  keys delete ID [--yes]\n"
+	"  keys import NAME --key-stdin [--email E] [--scope S] [--daily-limit N] [--rate-limit N]\n"
+	"                           register an existing key read from standard input\n"
 	"  usage [--days N]\n"
 	"  db check | db migrate\n"
+	"  db backup FILE [--force] online, consistent copy of the database\n"
+	"  import-legacy OLD.db [--batch N]\n"
+	"                           take an original (Python) server's database over\n"
 	"  state                    the shared state file: responders, lock holder, repairs, rebuilds\n"
 	"--json prints machine-readable output. `keys create` and `keys rotate` show the key once.\n";
 
-typedef struct opts {
-	const char *config;
-	const char *email;
-	const char *scope;
-	const char *daily;
-	const char *rate;
-	const char *days;
-	bool json, yes;
-	const char *pos[8];
-	int npos;
-} opts;
+typedef admin_opts opts;
 
 static ss_config cfg;
 static ss_db *db;
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int admin_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -83,6 +77,14 @@ static int parse_args(int argc, char **argv, opts *o)
 			o->yes = true;
 			continue;
 		}
+		if (strcmp(a, "--force") == 0) {
+			o->force = true;
+			continue;
+		}
+		if (strcmp(a, "--key-stdin") == 0) {
+			o->key_stdin = true;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(USAGE, stdout);
 			exit(0);
@@ -99,22 +101,24 @@ static int parse_args(int argc, char **argv, opts *o)
 			slot = &o->rate;
 		else if (strcmp(a, "--days") == 0)
 			slot = &o->days;
+		else if (strcmp(a, "--batch") == 0)
+			slot = &o->batch;
 		else if (a[0] == '-' && a[1] != '\0')
-			return usage_error("unknown option %s", a);
+			return admin_usage_error("unknown option %s", a);
 		if (slot != NULL) {
 			if (i + 1 >= argc)
-				return usage_error("%s needs a value", a);
+				return admin_usage_error("%s needs a value", a);
 			*slot = argv[++i];
 			continue;
 		}
 		if (o->npos >= (int)(sizeof o->pos / sizeof o->pos[0]))
-			return usage_error("too many arguments (%s)", a);
+			return admin_usage_error("too many arguments (%s)", a);
 		o->pos[o->npos++] = a;
 	}
 	return 0;
 }
 
-static void print_json(json_object *o)
+void admin_print_json(json_object *o)
 {
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -174,8 +178,9 @@ static int seed_state(void *arg, ss_state *st)
 }
 
 /* Tell every responder that keys changed (and optionally forget a deleted key's limiter state). */
-static void notify_key_change(int64_t forget_id)
+void admin_notify_key_change(const ss_config *c, int64_t forget_id)
 {
+	(void)c; /* the same object as cfg */
 	ss_state *st = NULL;
 	ss_error err;
 	ss_error_clear(&err);
@@ -199,7 +204,7 @@ static void notify_key_change(int64_t forget_id)
 static int parse_id(const char *s, int64_t *id)
 {
 	if (s == NULL || ss_parse_i64(s, 1, INT64_MAX, id) != 0)
-		return usage_error("bad key id '%s' (a positive integer)", s ? s : "");
+		return admin_usage_error("bad key id '%s' (a positive integer)", s ? s : "");
 	return 0;
 }
 
@@ -235,7 +240,7 @@ static int show_new_key(const opts *o, int64_t id, const char *key, const char *
 		if (j == NULL)
 			return EXIT_FAIL;
 		ss_json_add_string(j, "key", key);
-		print_json(j);
+		admin_print_json(j);
 	} else {
 		print_record_text(&r);
 		printf("\n%s key (shown once, store it now):\n%s\n", what, key);
@@ -246,11 +251,11 @@ static int show_new_key(const opts *o, int64_t id, const char *key, const char *
 static int cmd_create(const opts *o)
 {
 	if (o->npos != 3)
-		return usage_error("%s", "keys create needs exactly one NAME");
+		return admin_usage_error("%s", "keys create needs exactly one NAME");
 	ss_key_scope scope = SS_KEY_CLIENT;
 	int64_t daily = 0, rate = 0;
 	if (o->scope && ss_key_scope_parse(o->scope, &scope) != 0)
-		return usage_error("bad scope '%s' (client or admin)", o->scope);
+		return admin_usage_error("bad scope '%s' (client or admin)", o->scope);
 	if (o->daily && parse_limit(o->daily, "daily limit", INT64_MAX, &daily))
 		return EXIT_USAGE;
 	if (o->rate && parse_limit(o->rate, "rate limit", 1000000, &rate))
@@ -260,7 +265,7 @@ static int cmd_create(const opts *o)
 	ss_error err;
 	if (ss_keys_create(db, o->pos[2], o->email, scope, daily, rate, &r, key, &err) != 0)
 		return db_failed(&err);
-	notify_key_change(0);
+	admin_notify_key_change(&cfg, 0);
 	return show_new_key(o, r.id, key, "New");
 }
 
@@ -282,7 +287,7 @@ static int list_row(void *arg, const ss_key_record *r)
 static int cmd_list(const opts *o)
 {
 	if (o->npos != 2)
-		return usage_error("%s", "keys list takes no arguments");
+		return admin_usage_error("%s", "keys list takes no arguments");
 	ss_error err;
 	json_object *arr = NULL;
 	if (o->json && (arr = json_object_new_array()) == NULL)
@@ -295,7 +300,7 @@ static int cmd_list(const opts *o)
 		return db_failed(&err);
 	}
 	if (arr != NULL)
-		print_json(arr);
+		admin_print_json(arr);
 	return 0;
 }
 
@@ -320,7 +325,7 @@ static int cmd_show(const opts *o)
 {
 	int64_t id;
 	if (o->npos != 3)
-		return usage_error("%s", "keys show needs an ID");
+		return admin_usage_error("%s", "keys show needs an ID");
 	if (parse_id(o->pos[2], &id))
 		return EXIT_USAGE;
 	ss_key_record r;
@@ -358,7 +363,7 @@ static int cmd_show(const opts *o)
 			return db_failed(&err);
 		}
 		json_object_object_add(j, "recent_requests", recent);
-		print_json(j);
+		admin_print_json(j);
 		return 0;
 	}
 	print_record_text(&r);
@@ -378,7 +383,7 @@ static int cmd_change(const opts *o, const char *verb)
 {
 	bool needs_value = strcmp(verb, "limit") == 0 || strcmp(verb, "rate") == 0 || strcmp(verb, "scope") == 0;
 	if (o->npos != (needs_value ? 4 : 3))
-		return usage_error(needs_value ? "keys %s needs an ID and a value" : "keys %s needs an ID", verb);
+		return admin_usage_error(needs_value ? "keys %s needs an ID and a value" : "keys %s needs an ID", verb);
 	int64_t id, v = 0;
 	if (parse_id(o->pos[2], &id))
 		return EXIT_USAGE;
@@ -388,7 +393,7 @@ static int cmd_change(const opts *o, const char *verb)
 	if (strcmp(verb, "rate") == 0 && parse_limit(o->pos[3], "rate limit", 1000000, &v))
 		return EXIT_USAGE;
 	if (strcmp(verb, "scope") == 0 && ss_key_scope_parse(o->pos[3], &scope) != 0)
-		return usage_error("bad scope '%s' (client or admin)", o->pos[3]);
+		return admin_usage_error("bad scope '%s' (client or admin)", o->pos[3]);
 
 	ss_key_record before;
 	ss_error err;
@@ -428,7 +433,7 @@ static int cmd_change(const opts *o, const char *verb)
 	if (rc == 0)
 		return no_such_key(id);
 	bool deleted = strcmp(verb, "delete") == 0;
-	notify_key_change(deleted ? id : 0);
+	admin_notify_key_change(&cfg, deleted ? id : 0);
 
 	if (deleted) {
 		if (o->json) {
@@ -437,7 +442,7 @@ static int cmd_change(const opts *o, const char *verb)
 				return EXIT_FAIL;
 			ss_json_add_int(j, "id", id);
 			ss_json_add_bool(j, "deleted", 1);
-			print_json(j);
+			admin_print_json(j);
 		} else {
 			printf("deleted key %lld (%s)\n", (long long)id, before.name);
 		}
@@ -447,7 +452,7 @@ static int cmd_change(const opts *o, const char *verb)
 	if (ss_keys_get(db, id, &after, &err) != 1)
 		return db_failed(&err);
 	if (o->json)
-		print_json(record_json(&after));
+		admin_print_json(record_json(&after));
 	else
 		print_record_text(&after);
 	return 0;
@@ -457,7 +462,7 @@ static int cmd_rotate(const opts *o)
 {
 	int64_t id;
 	if (o->npos != 3)
-		return usage_error("%s", "keys rotate needs an ID");
+		return admin_usage_error("%s", "keys rotate needs an ID");
 	if (parse_id(o->pos[2], &id))
 		return EXIT_USAGE;
 	char key[SS_APIKEY_TEXT_MAX];
@@ -467,7 +472,7 @@ static int cmd_rotate(const opts *o)
 		return db_failed(&err);
 	if (rc == 0)
 		return no_such_key(id);
-	notify_key_change(0);
+	admin_notify_key_change(&cfg, 0);
 	return show_new_key(o, id, key, "Rotated");
 }
 
@@ -494,9 +499,9 @@ static int cmd_usage(const opts *o)
 {
 	int64_t days = 1;
 	if (o->npos != 1)
-		return usage_error("%s", "usage takes no arguments besides --days N");
+		return admin_usage_error("%s", "usage takes no arguments besides --days N");
 	if (o->days && ss_parse_i64(o->days, 1, 3660, &days) != 0)
-		return usage_error("bad --days '%s' (1..3660)", o->days);
+		return admin_usage_error("bad --days '%s' (1..3660)", o->days);
 	ss_error err;
 	json_object *arr = NULL;
 	if (o->json && (arr = json_object_new_array()) == NULL)
@@ -516,7 +521,7 @@ static int cmd_usage(const opts *o)
 		}
 		ss_json_add_int(j, "days", days);
 		json_object_object_add(j, "keys", arr);
-		print_json(j);
+		admin_print_json(j);
 	}
 	return 0;
 }
@@ -524,7 +529,7 @@ static int cmd_usage(const opts *o)
 static int cmd_db(const opts *o)
 {
 	if (o->npos != 2)
-		return usage_error("%s", "db needs check or migrate");
+		return admin_usage_error("%s", "db needs check or migrate");
 	ss_error err;
 	if (strcmp(o->pos[1], "check") == 0) {
 		int rc = ss_db_check(db, 1, &err);
@@ -535,7 +540,7 @@ static int cmd_db(const opts *o)
 			ss_json_add_bool(j, "ok", rc == 0);
 			if (rc != 0)
 				ss_json_add_string(j, "problem", err.msg);
-			print_json(j);
+			admin_print_json(j);
 		} else {
 			printf(rc == 0 ? "%s: ok\n" : "%s: %s\n", ss_db_path(db), err.msg);
 		}
@@ -548,20 +553,20 @@ static int cmd_db(const opts *o)
 			if (j == NULL)
 				return EXIT_FAIL;
 			ss_json_add_int(j, "schema_version", ss_db_schema_version(db));
-			print_json(j);
+			admin_print_json(j);
 		} else {
 			printf("%s: schema version %d\n", ss_db_path(db), ss_db_schema_version(db));
 		}
 		return 0;
 	}
-	return usage_error("unknown db command '%s'", o->pos[1]);
+	return admin_usage_error("unknown db command '%s'", o->pos[1]);
 }
 
 /* `state`: what the shared state file says now. Maps an existing file only (never builds one). */
 static int cmd_state(const opts *o)
 {
 	if (o->npos != 1)
-		return usage_error("%s", "state takes no arguments");
+		return admin_usage_error("%s", "state takes no arguments");
 	ss_state *st = NULL;
 	ss_error err;
 	if (ss_state_attach(cfg.state_file, &st, &err) != 0) {
@@ -596,7 +601,7 @@ static int cmd_state(const opts *o)
 			json_object_put(j);
 			return EXIT_FAIL;
 		}
-		print_json(j);
+		admin_print_json(j);
 		return 0;
 	}
 	printf("path:                %s\n", cfg.state_file);
@@ -621,24 +626,32 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.npos == 0)
-		return usage_error("%s", "a command is needed");
+		return admin_usage_error("%s", "a command is needed");
 	bool keys = strcmp(o.pos[0], "keys") == 0;
 	bool state = strcmp(o.pos[0], "state") == 0;
-	if (!keys && !state && strcmp(o.pos[0], "usage") != 0 && strcmp(o.pos[0], "db") != 0)
-		return usage_error("unknown command '%s'", o.pos[0]);
+	bool legacy = strcmp(o.pos[0], "import-legacy") == 0;
+	if (!keys && !state && !legacy && strcmp(o.pos[0], "usage") != 0 && strcmp(o.pos[0], "db") != 0)
+		return admin_usage_error("unknown command '%s'", o.pos[0]);
 	if (keys && o.npos < 2)
-		return usage_error("%s", "keys needs a subcommand");
+		return admin_usage_error("%s", "keys needs a subcommand");
 	static const char *const key_cmds[] = {"create", "list",  "show",  "activate", "deactivate", "limit",
-					       "rate",   "scope", "rotate", "delete"};
+					       "rate",   "scope", "rotate", "delete", "import"};
 	if (keys) {
 		bool known = false;
 		for (size_t i = 0; i < sizeof key_cmds / sizeof key_cmds[0]; i++)
 			known = known || strcmp(o.pos[1], key_cmds[i]) == 0;
 		if (!known)
-			return usage_error("unknown keys command '%s'", o.pos[1]);
+			return admin_usage_error("unknown keys command '%s'", o.pos[1]);
 	}
-	if ((o.email || o.scope || o.daily || o.rate) && !(keys && strcmp(o.pos[1], "create") == 0))
-		return usage_error("%s", "--email/--scope/--daily-limit/--rate-limit belong to keys create");
+	bool key_new = keys && (strcmp(o.pos[1], "create") == 0 || strcmp(o.pos[1], "import") == 0);
+	if ((o.email || o.scope || o.daily || o.rate) && !key_new)
+		return admin_usage_error("%s", "--email/--scope/--daily-limit/--rate-limit belong to keys create/import");
+	if (o.key_stdin && !(keys && strcmp(o.pos[1], "import") == 0))
+		return admin_usage_error("%s", "--key-stdin belongs to keys import");
+	if (o.batch && !legacy)
+		return admin_usage_error("%s", "--batch belongs to import-legacy");
+	if (o.force && !(o.npos >= 2 && strcmp(o.pos[0], "db") == 0 && strcmp(o.pos[1], "backup") == 0))
+		return admin_usage_error("%s", "--force belongs to db backup");
 
 	ss_error err;
 	ss_error_clear(&err);
@@ -660,8 +673,14 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
-	if (!keys)
+	if (legacy)
+		rc = admin_cmd_import_legacy(&o, &cfg, db);
+	else if (!keys && strcmp(o.pos[0], "db") == 0 && o.npos >= 2 && strcmp(o.pos[1], "backup") == 0)
+		rc = admin_cmd_db_backup(&o, db);
+	else if (!keys)
 		rc = strcmp(o.pos[0], "usage") == 0 ? cmd_usage(&o) : cmd_db(&o);
+	else if (strcmp(o.pos[1], "import") == 0)
+		rc = admin_cmd_keys_import(&o, &cfg, db);
 	else if (strcmp(o.pos[1], "create") == 0)
 		rc = cmd_create(&o);
 	else if (strcmp(o.pos[1], "list") == 0)

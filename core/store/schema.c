@@ -68,6 +68,16 @@ const ss_migration ss_schema_migrations[] = {
 	{2,
 	 /* Beat times of a cached analysis (JSON array), served with ?beats=1 without bloating result_json. */
 	 "ALTER TABLE analysis_cache ADD COLUMN beats_json TEXT;"},
+	{3,
+	 /* Statistics taken over from an original (Python) server's database by `songscope-admin import-legacy`,
+	  * one row per distinct server_stats row, so importing the same database twice adds its counters once. */
+	 "CREATE TABLE legacy_imports ("
+	 " signature TEXT PRIMARY KEY,"
+	 " total_analyses INTEGER NOT NULL,"
+	 " cache_hits INTEGER NOT NULL,"
+	 " cache_misses INTEGER NOT NULL,"
+	 " imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);
