@@ -2,6 +2,8 @@
 #ifndef SS_STORE_DB_H
 #define SS_STORE_DB_H
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "core/util/error.h"
@@ -46,6 +48,12 @@ int ss_db_schema_version(ss_db *db);
 
 /* Checkpoint the WAL with TRUNCATE when it is larger than max_bytes (0 = always). Returns 0 or -1. */
 int ss_db_checkpoint(ss_db *db, long long max_bytes);
+
+/* Was the file rewritten in place under this connection (e.g. `cp backup.db live.db` while running: same
+ * inode, other content)? Reads the 4-byte identity stamp from the file's header (one pread) and compares it
+ * with the one seen at open. Once true it stays true, and closing the connection then never checkpoints the
+ * (stale) WAL into the new content. The caller stops using the connection and reports it. */
+bool ss_db_overwritten(ss_db *db);
 
 /* Run PRAGMA quick_check (full=0) or integrity_check (full=1). Returns 0 when "ok", else -1 with the
  * first problem in err. */

@@ -16,7 +16,9 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	const char *problem = NULL;
 	/* Name the component, never its path: /health answers anyone (the log has the path and the reason). */
 	if (ss_ctx_db_ready(ctx) != 0)
-		problem = "The database is unavailable.";
+		problem = ctx->db != NULL ? "The database file was overwritten while in use; the service needs a restart "
+					    "(see songscope-admin(1), RESTORE)."
+					  : "The database is unavailable.";
 	else if (!ss_auth_state_ready(ctx))
 		problem = "The shared state file (rate limits, quotas) is unavailable.";
 	/* After a rebuild (of a corrupted, truncated or broken file): when and why, for whoever watches. */
