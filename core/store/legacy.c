@@ -297,7 +297,7 @@ static int import_row(run *r, sqlite3_stmt *st, ss_error *err)
 		ns = "default";
 	if (!ss_cache_namespace_valid(ns)) {
 		r->c->cache_skipped++;
-		skipped(r, "cache row", id, "its namespace is not [A-Za-z0-9_-]{1,32}");
+		skipped(r, "cache row", id, "its namespace is not 1 to 32 ASCII letters, digits, - or _");
 		return 0;
 	}
 	size_t n = pv != NULL ? strlen(pv) : 0;
