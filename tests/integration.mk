@@ -17,3 +17,11 @@ TESTS += tests/integration/check_api
 tests_integration_check_api_SOURCES = tests/integration/check_api.c
 tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_api_LDADD = $(IT_LIBS)
+
+# Storage faults: a locked database, a full disk, a read-only file system, a deleted or overwritten database
+# file, and usage rows against the quota after SIGKILLed responders.
+check_PROGRAMS += tests/integration/check_store_faults
+TESTS += tests/integration/check_store_faults
+tests_integration_check_store_faults_SOURCES = tests/integration/check_store_faults.c
+tests_integration_check_store_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_store_faults_LDADD = $(IT_LIBS)
