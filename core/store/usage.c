@@ -55,7 +55,7 @@ bool ss_usage_batch_due(const ss_usage_batch *b, double now_mono, double max_age
 
 static int db_fail(ss_db *db, ss_error *err, const char *what)
 {
-	return ss_error_set(err, SS_ERR_DB, "%s: %s", what, ss_db_errmsg(db));
+	return ss_error_set(err, ss_db_fault(db), "%s: %s", what, ss_db_errmsg(db));
 }
 
 static void day_bounds(int64_t day, char from[SS_TIME_STR_LEN], char to[SS_TIME_STR_LEN])

@@ -30,6 +30,12 @@ static char mounts[2][400]; /* mount points to undo in teardown, innermost last 
 
 static void teardown(void)
 {
+	if (getenv("SS_IT_VERBOSE") != NULL && srv.dir[0] != '\0') {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "tail -n 40 %s/songscope.log >&2", srv.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+	}
 	for (int i = 1; i >= 0; i--) {
 		if (mounts[i][0] != '\0') {
 			if (umount2(mounts[i], MNT_DETACH) != 0)
