@@ -156,6 +156,17 @@ static int migrate(ss_db *db, ss_error *err)
 	return ss_db_exec(db, "COMMIT", err);
 }
 
+/* SQLite's automatic checkpoint (at 1000 WAL pages), but only while the path still names the file this
+ * connection has open: a connection to a deleted file must not copy pages that other processes' connections
+ * (to the file now at the path) share through the same WAL into the deleted file and reset the WAL. */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+	ss_db *db = arg;
+	if (pages >= 1000 && ss_db_file_check(db) == SS_DB_FILE_SAME)
+		sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 /* "file:" URI of path with everything but unreserved characters and '/' percent-encoded. */
 static char *file_uri(const char *path, const char *query)
 {
@@ -275,6 +286,8 @@ static int open_once(const char *path, unsigned flags, ss_db **out, ss_error *er
 		ss_db_close(db);
 		return -1;
 	}
+	if (!db->readonly)
+		sqlite3_wal_hook(db->h, wal_hook, db);
 	if (stat(path, &st) == 0) {
 		db->dev = st.st_dev;
 		db->ino = st.st_ino;
@@ -504,6 +517,8 @@ void ss_db_rollback(ss_db *db)
 
 int ss_db_checkpoint(ss_db *db, long long max_bytes)
 {
+	if (ss_db_file_check(db) != SS_DB_FILE_SAME)
+		return 0; /* see wal_hook */
 	if (max_bytes > 0) {
 		char wal[4096];
 		struct stat st;

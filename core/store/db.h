@@ -94,7 +94,8 @@ const char *ss_db_errmsg(ss_db *db);
 /* Schema version of the open file (PRAGMA user_version). */
 int ss_db_schema_version(ss_db *db);
 
-/* Checkpoint the WAL with TRUNCATE when it is larger than max_bytes (0 = always). Returns 0 or -1. */
+/* Checkpoint the WAL with TRUNCATE when it is larger than max_bytes (0 = always). Skipped (returns 0) when the
+ * path no longer names the open file (it was deleted or replaced). Returns 0 or -1. */
 int ss_db_checkpoint(ss_db *db, long long max_bytes);
 
 /* Run PRAGMA quick_check (full=0) or integrity_check (full=1). Returns 0 when "ok", else -1 with the
