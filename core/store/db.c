@@ -102,7 +102,7 @@ int ss_db_exec(ss_db *db, const char *sql, ss_error *err)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		ss_error_set(err, ss_db_fault(db), "database %s: %s", db->path, msg ? msg : sqlite3_errmsg(db->h));
+		ss_error_set(err, ss_db_fault(db), "database: %s", msg ? msg : sqlite3_errmsg(db->h));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -281,6 +281,11 @@ static int open_once(const char *path, unsigned flags, ss_db **out, ss_error *er
 			      "PRAGMA journal_size_limit = 67108864;",
 			      err) != 0 ||
 		   migrate(db, err) != 0) {
+		if (err != NULL && strncmp(err->msg, "database: ", 10) == 0) {
+			char m[SS_ERROR_MSG_MAX];
+			snprintf(m, sizeof m, "%s", err->msg + 10);
+			ss_error_set(err, err->code, "database %s: %s", path, m);
+		}
 		int code = sqlite3_errcode(db->h) & 0xff;
 		*busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
 		ss_db_close(db);

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "core/util/jsonutil.h"
+#include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
 #include "fcgi/auth.h"
@@ -11,33 +12,50 @@
 #include "fcgi/response.h"
 
 /* The database as a request needs it: open, the file at the path, readable, writable. Returns the
- * component's word for /health ("ok", "read-only", "full", "unavailable") and fills problem when not ok. */
-static const char *database_health(ss_ctx *ctx, char *problem, size_t len)
+ * component's word for /health ("ok", "read-only", "full", "busy", "unavailable") and a message for the
+ * caller in *problem (NULL when ok). The caller learns no path: the details go to the log, once per change. */
+static const char *database_health(ss_ctx *ctx, const char **problem)
 {
-	if (ss_ctx_db_ready(ctx) != 0) {
-		snprintf(problem, len, "The database is unavailable: %s", ctx->db_error);
-		return "unavailable";
-	}
+	static char logged[SS_ERROR_MSG_MAX]; /* the detail last logged, so a polling balancer does not flood */
 	ss_error err;
 	ss_error_clear(&err);
-	ss_code c = ss_db_probe(ctx->db, &err);
-	if (c == SS_OK)
+	ss_code c = SS_ERR_UNAVAILABLE;
+	if (ss_ctx_db_ready(ctx) != 0)
+		snprintf(err.msg, sizeof err.msg, "%s", ctx->db_error);
+	else
+		c = ss_db_probe(ctx->db, &err);
+	if (c == SS_OK) {
+		logged[0] = '\0';
+		*problem = NULL;
 		return "ok";
-	snprintf(problem, len, "%s", err.msg);
-	if (ss_db_needs_reopen(ctx->db))
+	}
+	if (strcmp(logged, err.msg) != 0) {
+		ss_log_error("health: %s", err.msg);
+		snprintf(logged, sizeof logged, "%s", err.msg);
+	}
+	if (ctx->db != NULL && ss_db_needs_reopen(ctx->db))
 		ss_ctx_db_ready(ctx); /* start the reopen now rather than on the next request */
-	return c == SS_ERR_READ_ONLY ? "read-only" : c == SS_ERR_STORAGE_FULL ? "full" : c == SS_ERR_BUSY ? "busy"
-												     : "unavailable";
+	switch (c) {
+	case SS_ERR_READ_ONLY:
+		*problem = "The database is read-only.";
+		return "read-only";
+	case SS_ERR_STORAGE_FULL:
+		*problem = "The database's file system is full.";
+		return "full";
+	case SS_ERR_BUSY:
+		*problem = "The database is busy.";
+		return "busy";
+	default:
+		*problem = "The database is unavailable.";
+		return "unavailable";
+	}
 }
 
 int ss_handle_health(ss_ctx *ctx, ss_request *req)
 {
-	char dbproblem[SS_ERROR_MSG_MAX + 64] = "";
-	const char *dbstate = database_health(ctx, dbproblem, sizeof dbproblem);
 	const char *problem = NULL;
-	if (dbproblem[0] != '\0')
-		problem = dbproblem;
-	else if (!ss_auth_state_ready(ctx))
+	const char *dbstate = database_health(ctx, &problem);
+	if (problem == NULL && !ss_auth_state_ready(ctx))
 		problem = "The shared state file is unavailable.";
 
 	int64_t port = 0;
