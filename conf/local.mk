@@ -10,9 +10,10 @@ CONF_EXAMPLES = \
 CONF_ERRORS = \
 	conf/errors/status-400.html conf/errors/status-403.html conf/errors/status-404.html \
 	conf/errors/status-405.html conf/errors/status-408.html conf/errors/status-411.html \
-	conf/errors/status-413.html conf/errors/status-414.html conf/errors/status-500.html \
+	conf/errors/status-413.html conf/errors/status-414.html conf/errors/status-417.html \
+	conf/errors/status-431.html conf/errors/status-500.html \
 	conf/errors/status-501.html conf/errors/status-502.html conf/errors/status-503.html \
-	conf/errors/status-504.html
+	conf/errors/status-504.html conf/errors/status-505.html
 EXTRA_DIST += conf/songscope.conf $(CONF_EXAMPLES) $(CONF_ERRORS) man/BENCHMARKS.md
 
 dist_man_MANS += man/songscope.fcgi.8 man/songscope-admin.1 man/songscope-analyze.1 man/songscope.conf.5

@@ -1,14 +1,21 @@
-/* Key checks on every request. Hot path (cached key): one hash, one atomic load of the key-change
- * generation, a key cache hit and one short critical section in the state file — no SQLite. Usage rows are
- * written ahead into this responder's mapped journal (core/store/usage_journal.h) before the response leaves
- * the responder's FastCGI buffer, and flushed to api_usage every USAGE_MAX_AGE_S seconds or half a journal,
- * and on graceful stop. A SIGKILLed responder's journal is imported by the next responder (at its start, and
- * at most once a second when it flushes), exactly once; so a kill loses only the row of the request in
- * flight in that responder (counted in the state file, not yet answered). Without a journal (the database's
- * directory not writable) rows are batched in memory as before and a kill loses up to one second of them. */
+/* Key checks on every request. Hot path (cached key): one hash, one fstat() and one atomic load to check
+ * the state file's mapping is still usable (so a corrupted or truncated file is left on the very next
+ * request; about a microsecond), one atomic load of the key-change generation, a key cache hit and one short
+ * critical section in the state file — no SQLite. Usage rows are written ahead into this responder's mapped
+ * journal (core/store/usage_journal.h) before the response leaves the responder's FastCGI buffer, and
+ * flushed to api_usage every USAGE_MAX_AGE_S seconds or half a journal, and on graceful stop. A SIGKILLed
+ * responder's journal is imported by the next responder (at its start, and at most once a second when it
+ * flushes), exactly once; so a kill loses only the row of the request in flight in that responder (counted
+ * in the state file, not yet answered). Without a journal (the database's directory not writable) rows are
+ * batched in memory and a kill loses up to one second of them. */
 #include "fcgi/auth.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "config.h"
 
 #include "core/auth/apikey.h"
 #include "core/auth/keycache.h"
@@ -88,7 +95,11 @@ static int open_state(ss_ctx *ctx)
 		state_retry_at = now + 1.0;
 		return -1;
 	}
-	if (ss_state_was_created(ctx->state))
+	const char *why = ss_state_built_reason(ctx->state);
+	if (why != NULL)
+		ss_log_warn("rebuilt the state file %s because %s (daily counts re-seeded from api_usage)",
+			    ctx->cfg->state_file, why);
+	else if (ss_state_was_created(ctx->state))
 		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
 	if (ss_state_register_responder(ctx->state, &err) != 0)
 		ss_log_warn("%s", err.msg);
@@ -124,28 +135,82 @@ int ss_auth_open(ss_ctx *ctx)
 
 static double state_checked_at;
 
+static void drop_state(ss_ctx *ctx)
+{
+	ss_state_close(ctx->state);
+	ctx->state = NULL;
+	if (ctx->keys != NULL)
+		ss_keycache_clear(ctx->keys);
+	state_retry_at = 0;
+}
+
+/* Every call (so every authenticated request): ss_state_is_usable, one fstat() and one atomic load, so a
+ * mapping marked broken or a truncated file is left on the very next request; about once a second also
+ * whether the file was replaced (one stat()). */
 bool ss_auth_state_ready(ss_ctx *ctx)
 {
 	if (ctx->state != NULL) {
-		/* Once a second: has the file been rebuilt or replaced under us? Then follow it, or key changes
-		 * announced in the new file would go unseen here. */
-		double now = ss_time_mono();
-		if (now - state_checked_at < 1.0)
-			return true;
-		state_checked_at = now;
-		if (ss_state_is_current(ctx->state))
-			return true;
-		ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
-		ss_state_close(ctx->state);
-		ctx->state = NULL;
-		if (ctx->keys != NULL)
-			ss_keycache_clear(ctx->keys);
-		state_retry_at = 0;
+		if (!ss_state_is_usable(ctx->state)) {
+			const char *why = ss_state_problem(ctx->state);
+			ss_log_warn("state file %s is unusable (%s); reopening it", ctx->cfg->state_file,
+				    why != NULL ? why : "no reason given");
+			drop_state(ctx);
+		} else {
+			/* Has the file been rebuilt or replaced under us? Then follow it, or key changes
+			 * announced in the new file would go unseen here. */
+			double now = ss_time_mono();
+			if (now - state_checked_at < 1.0)
+				return true;
+			state_checked_at = now;
+			if (ss_state_is_current(ctx->state))
+				return true;
+			ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
+			drop_state(ctx);
+		}
 	}
 	if (ss_time_mono() < state_retry_at)
 		return false;
 	return open_state(ctx) == 0;
 }
+
+/* After a state call failed: when the mapping turned out broken (corrupted mutex, truncated file), reopen
+ * (which rebuilds) so the caller can try once more. True when the caller should retry. */
+static bool state_recovered(ss_ctx *ctx)
+{
+	if (ctx->state == NULL || ss_state_is_usable(ctx->state))
+		return false;
+	return ss_auth_state_ready(ctx) && ctx->state != NULL;
+}
+
+#ifdef SS_TEST_HOOKS
+/* Test builds only (configure --enable-test-hooks): when $SONGSCOPE_TEST_HOLD_LOCK names a file that exists,
+ * the first responder to rename it away takes the state lock, writes its pid to FILE.held and stops
+ * itself (SIGSTOP) holding the lock, as a responder stopped by an operator or a debugger would. */
+static void test_hook_hold_lock(ss_ctx *ctx)
+{
+	static const char *trigger;
+	static bool looked;
+	if (!looked) {
+		trigger = getenv("SONGSCOPE_TEST_HOLD_LOCK");
+		looked = true;
+	}
+	if (trigger == NULL || ctx->state == NULL)
+		return;
+	char taken[1100], held[1100], tmp[1100];
+	snprintf(taken, sizeof taken, "%s.taken", trigger);
+	snprintf(held, sizeof held, "%s.held", trigger);
+	snprintf(tmp, sizeof tmp, "%s.held.tmp", trigger);
+	if (rename(trigger, taken) != 0 || ss_state_test_lock_and_hold(ctx->state) != 0)
+		return;
+	FILE *f = fopen(tmp, "w");
+	if (f != NULL) {
+		fprintf(f, "%ld\n", (long)getpid());
+		fclose(f);
+		rename(tmp, held);
+	}
+	raise(SIGSTOP);
+}
+#endif
 
 static int refuse(ss_request *req, ss_code code, const char *msg)
 {
@@ -228,6 +293,9 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 		return refuse(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.");
 	if (!ss_auth_state_ready(ctx) || ctx->keys == NULL)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+#ifdef SS_TEST_HOOKS
+	test_hook_hold_lock(ctx);
+#endif
 
 	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
 	int per_min = ctx->cfg->auth_failures_per_minute;
@@ -235,6 +303,8 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	int retry = 0;
 	ss_error err;
 	int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+	if (blocked < 0 && state_recovered(ctx))
+		blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
 	if (blocked < 0)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 	if (blocked) {
@@ -272,7 +342,10 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 
 	int rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
 	ss_state_decision d;
-	if (ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err) != 0) {
+	int got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+	if (got != 0 && state_recovered(ctx))
+		got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+	if (got != 0) {
 		ss_log_error("%s", err.msg);
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 	}

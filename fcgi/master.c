@@ -14,6 +14,7 @@
 
 #include <fcgiapp.h>
 
+#include "core/limits/state.h"
 #include "core/store/db.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
@@ -40,6 +41,91 @@ typedef struct {
 	double next_spawn;
 	double service_started;
 } master_state;
+
+/* ---- the state-lock watchdog ----
+ * Responders hold the state file's lock for a few loads and stores. One that holds it for longer than
+ * SS_STATE_LOCK_HOLD_MAX_MS is stopped (SIGSTOP, a debugger) or stuck, and every other responder would
+ * wait 2 s and answer 503 until it resumes. The master, which never takes the lock itself, maps the file
+ * (ss_state_attach: it never creates one) and SIGKILLs such a holder when it is one of its own responders
+ * (SIGKILL works on a stopped process; the robust mutex then hands EOWNERDEAD to the next locker, which
+ * repairs the tables). A holder that is not its child (songscope-admin, another master) is only logged. */
+
+typedef struct {
+	ss_state *st;
+	double retry_at;  /* next attach attempt */
+	double checked_at; /* last ss_state_is_current */
+	pid_t warned;     /* last foreign holder warned about, and when */
+	double warned_at;
+	pid_t killed;     /* last holder killed (until it is reaped its record may still be seen) */
+} watchdog;
+
+static watchdog wd; /* the master's; a responder closes its inherited copy at start */
+
+static void watchdog_drop(watchdog *w)
+{
+	ss_state_close(w->st);
+	w->st = NULL;
+	w->retry_at = 0;
+}
+
+static const child *find_child(const master_state *m, pid_t pid)
+{
+	for (int i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid)
+			return &m->kids[i];
+	return NULL;
+}
+
+/* One look at the lock's holder. Returns the seconds until the next look is due. */
+static double watchdog_check(watchdog *w, const master_state *m, const char *path)
+{
+	const double idle = 1.0, watching = 0.1;
+	double now = ss_time_mono();
+	if (w->st != NULL && (!ss_state_is_usable(w->st) || now - w->checked_at >= 1.0)) {
+		w->checked_at = now;
+		if (!ss_state_is_current(w->st))
+			watchdog_drop(w); /* rebuilt, replaced or broken: follow the new file */
+	}
+	if (w->st == NULL) {
+		if (now < w->retry_at)
+			return idle;
+		ss_error err;
+		if (ss_state_attach(path, &w->st, &err) != 0) {
+			w->retry_at = now + 1.0; /* not there yet: the responders build it */
+			return idle;
+		}
+		w->checked_at = now;
+	}
+	pid_t pid;
+	int64_t held_ms;
+	if (!ss_state_lock_holder(w->st, &pid, &held_ms))
+		return idle;
+	if (held_ms < SS_STATE_LOCK_HOLD_MAX_MS) {
+		double left = (double)(SS_STATE_LOCK_HOLD_MAX_MS - held_ms) / 1000.0 + 0.01;
+		return left < watching ? watching : left;
+	}
+	if (pid == w->killed || kill(pid, 0) != 0)
+		return watching; /* dead or being reaped: the next locker repairs */
+	const child *c = find_child(m, pid);
+	/* The holder must have existed when the hold began (a recycled pid must not be killed for it). */
+	if (c != NULL && c->started <= now - (double)held_ms / 1000.0) {
+		kill(pid, SIGKILL);
+		w->killed = pid;
+		uint64_t n = ss_state_counter_add(w->st, SS_STATE_COUNTER_HOLDERS_KILLED, 1);
+		ss_log_error("responder %ld held the state lock for %lld ms (stopped or stuck; the bound is %d ms): "
+			     "killed it (%llu so far)",
+			     (long)pid, (long long)held_ms, SS_STATE_LOCK_HOLD_MAX_MS, (unsigned long long)n);
+		return watching;
+	}
+	if (pid != w->warned || now - w->warned_at >= 10.0) {
+		ss_log_warn("process %ld, not a responder of this master, has held the state lock for %lld ms; "
+			    "requests will fail until it releases it",
+			    (long)pid, (long long)held_ms);
+		w->warned = pid;
+		w->warned_at = now;
+	}
+	return watching;
+}
 
 static int is_unix_path(const char *listen)
 {
@@ -124,6 +210,7 @@ static void child_main(ss_config *cfg, const char *config_path, int listen_fd, p
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
+	watchdog_drop(&wd); /* the master's mapping of the state file is not the responder's */
 
 	ss_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
@@ -247,6 +334,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	ss_log_info("songscope master %ld listening on %s with %d responders", (long)getpid(),
 		    o->listen ? o->listen : "fd 0", workers);
 	prepare_database(cfg);
+	memset(&wd, 0, sizeof wd);
 
 	for (;;) {
 		double now = ss_time_mono();
@@ -266,7 +354,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 		if (stopping && m.nkids == 0)
 			break;
 
-		double wait = 1.0;
+		double watch_wait = watchdog_check(&wd, &m, cfg->state_file);
+		double wait = watch_wait;
 		if (!stopping && m.next_spawn > now && m.next_spawn - now < wait)
 			wait = m.next_spawn - now;
 		if (stopping) {
@@ -278,6 +367,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 				wait = 1.0;
 				deadline = now + 3600;
 			}
+			if (watch_wait < wait)
+				wait = watch_wait;
 		}
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
 		siginfo_t info;
@@ -312,6 +403,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			}
 			ss_notify("RELOADING=1");
 			*cfg = fresh;
+			watchdog_drop(&wd); /* state_file may have changed */
 			ss_log_level lvl;
 			if (ss_log_level_parse(cfg->log_level, &lvl) == 0)
 				ss_log_set_level(lvl);
@@ -335,6 +427,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	if (created_socket && unlink(o->listen) != 0 && errno != ENOENT)
 		ss_log_warn("cannot remove %s: %s", o->listen, strerror(errno));
 	close(listen_fd);
+	watchdog_drop(&wd);
 	ss_log_info("stopped");
 	return 0;
 }

@@ -2,13 +2,17 @@
  * and key byte at once, identical keys serialise, live responders are counted. */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/limits/admission.h"
+#include "core/util/timefmt.h"
 
 static char dir[256], path[300];
 
@@ -130,6 +134,127 @@ START_TEST(alive_count)
 }
 END_TEST
 
+/* Download slots are exclusive across handles, independent of analysis slots, and freed on close. */
+START_TEST(download_slots)
+{
+	ss_error err;
+	ss_admission *a = open_adm(1), *b = open_adm(1), *c = open_adm(1);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0); /* the analysis slot does not count */
+	ck_assert_int_eq(ss_admission_acquire_download(a, 2, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire_download(a, 2, &err), 0); /* idempotent */
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 1);
+	ck_assert_int_eq(ss_admission_acquire_download(b, 2, &err), 0);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 2, &err), 1);
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 2);
+	ck_assert_int_eq(ss_admission_in_use(c), 1);
+	ss_admission_release_download(a);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 2, &err), 0);
+	ss_admission_close(b);
+	ck_assert_int_eq(ss_admission_downloads(c, 2), 1);
+	ck_assert_int_eq(ss_admission_acquire_download(c, 0, &err), -1);
+	ck_assert_int_eq(ss_admission_downloads(c, SS_ADMISSION_MAX_DOWNLOADS + 1), -1);
+	ss_admission_release_download(c);
+	ss_admission_release_download(c);
+	ss_admission_release_download(NULL);
+	ck_assert_int_eq(ss_admission_downloads(a, 2), 0);
+	ss_admission_close(a);
+	ss_admission_close(c);
+}
+END_TEST
+
+typedef struct waiter {
+	ss_admission *a;
+	int rc;
+} waiter;
+
+static void *wait_for_same(void *arg)
+{
+	waiter *w = arg;
+	ss_error err;
+	w->rc = ss_admission_lock_key(w->a, "same", 60, &err);
+	return NULL;
+}
+
+/* A process waiting for an identical key is counted as waiting (and holds no slot) until it gets the key. */
+START_TEST(waiting_is_counted)
+{
+	ss_error err;
+	ss_admission *a = open_adm(2), *b = open_adm(2), *c = open_adm(2);
+	ck_assert_int_eq(ss_admission_register(b, &err), 0);
+	ck_assert_int_eq(ss_admission_waiting(c), 0);
+	ck_assert_int_eq(ss_admission_lock_key(a, "same", 0, &err), 0);
+	waiter w = {.a = b, .rc = -9};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_for_same, &w), 0);
+	double until = ss_time_mono() + 30;
+	while (ss_admission_waiting(c) != 1) {
+		ck_assert_msg(ss_time_mono() < until, "the waiter was never counted");
+		sched_yield();
+	}
+	ck_assert_int_eq(ss_admission_in_use(c), 0);
+	ss_admission_unlock_key(a);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.rc, 1);
+	ck_assert_int_eq(ss_admission_waiting(c), 0);
+	ck_assert_int_eq(ss_admission_lock_key(c, "same", 0.05, &err), 2); /* b holds it: a bounded wait */
+	ck_assert_int_eq(ss_admission_waiting(a), 0);
+	ss_admission_close(a);
+	ss_admission_close(b);
+	ss_admission_close(c);
+}
+END_TEST
+
+/* The failure of an attempt reaches whoever holds the key next, only for that exact key and only when it
+ * happened at or after the given time; a success clears it. */
+START_TEST(outcome_records)
+{
+	ss_error err, got;
+	ss_admission *a = open_adm(1), *b = open_adm(1);
+	double before = ss_time_mono();
+	ck_assert_int_eq(ss_admission_lock_key(b, "k1", 0, &err), 0);
+	ck_assert_int_eq(ss_admission_failure_since(b, "k1", before, &got), 0); /* nothing recorded yet */
+	ss_admission_unlock_key(b);
+
+	ck_assert_int_eq(ss_admission_lock_key(a, "k1", 0, &err), 0);
+	ss_error fail;
+	ss_error_set(&fail, SS_ERR_TIMEOUT, "Download too slow.");
+	ck_assert_int_eq(ss_admission_note_outcome(a, "k1", &fail, &err), 0);
+	/* A key that shares k1's byte, found through the locks themselves: it never sees k1's failure. */
+	char other[32] = "";
+	for (int i = 0; i < 1000000 && other[0] == '\0'; i++) {
+		char cand[32];
+		snprintf(cand, sizeof cand, "x%d", i);
+		if (ss_admission_lock_key(b, cand, 0, &err) == 2)
+			snprintf(other, sizeof other, "%s", cand);
+		ss_admission_unlock_key(b);
+	}
+	ck_assert(other[0] != '\0');
+	ss_admission_unlock_key(a);
+
+	ck_assert_int_eq(ss_admission_lock_key(b, other, 0, &err), 0);
+	ck_assert_int_eq(ss_admission_failure_since(b, other, before, &got), 0);
+	ss_admission_unlock_key(b);
+	ck_assert_int_eq(ss_admission_lock_key(b, "k1", 0, &err), 0);
+	ck_assert_int_eq(ss_admission_failure_since(b, "k1", before, &got), 1);
+	ck_assert_int_eq(got.code, SS_ERR_TIMEOUT);
+	ck_assert_str_eq(got.msg, "Download too slow.");
+	ck_assert_int_eq(ss_admission_failure_since(b, "k1", ss_time_mono() + 1.0, &got), 0); /* older than asked */
+	ck_assert_int_eq(ss_admission_note_outcome(b, "k1", NULL, &err), 0);
+	ck_assert_int_eq(ss_admission_failure_since(b, "k1", before, &got), 0); /* a success clears it */
+	ss_admission_unlock_key(b);
+
+	/* A cache key too long for the record is not recorded (and nothing breaks). */
+	char longkey[200];
+	memset(longkey, 'k', sizeof longkey - 1);
+	longkey[sizeof longkey - 1] = '\0';
+	ck_assert_int_eq(ss_admission_lock_key(a, longkey, 0, &err), 0);
+	ck_assert_int_eq(ss_admission_note_outcome(a, longkey, &fail, &err), 0);
+	ck_assert_int_eq(ss_admission_failure_since(a, longkey, before, &got), 0);
+	ss_admission_close(a);
+	ss_admission_close(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("admission");
@@ -139,6 +264,9 @@ int main(void)
 	tcase_add_test(t, killed_holder_frees);
 	tcase_add_test(t, identical_keys_wait);
 	tcase_add_test(t, alive_count);
+	tcase_add_test(t, waiting_is_counted);
+	tcase_add_test(t, download_slots);
+	tcase_add_test(t, outcome_records);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_set_fork_status(r, CK_NOFORK);

@@ -141,11 +141,38 @@ START_TEST(shipped_config_file_is_valid)
 }
 END_TEST
 
+/* The slow-upstream keys: documented defaults, 0 turns the minimum rate off, bounds are enforced. */
+START_TEST(fetch_rate_and_wait_keys)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_int_eq(c.fetch_low_speed_bytes_per_second, 1024);
+	ck_assert_int_eq(c.fetch_low_speed_seconds, 5);
+	ck_assert_int_eq(c.dedup_wait_seconds, 30);
+	ck_assert_int_eq(c.max_concurrent_downloads, 0);
+	ck_assert_int_eq(ss_config_download_slots(&c), 1); /* 2 workers - 1 */
+	c.workers = 8;
+	ck_assert_int_eq(ss_config_download_slots(&c), 7);
+	c.max_concurrent_downloads = 3;
+	ck_assert_int_eq(ss_config_download_slots(&c), 3);
+	ck_assert_int_eq(parse(&c, "fetch_low_speed_bytes_per_second = 0\nfetch_low_speed_seconds = 0\n"
+				   "dedup_wait_seconds = 600\n", &err), 0);
+	ck_assert_int_eq(c.fetch_low_speed_bytes_per_second, 0);
+	ck_assert_int_eq(c.fetch_low_speed_seconds, 0);
+	ck_assert_int_eq(c.dedup_wait_seconds, 600);
+	ck_assert_int_eq(parse(&c, "dedup_wait_seconds = 0\n", &err), -1);
+	ck_assert_int_eq(parse(&c, "fetch_low_speed_seconds = 601\n", &err), -1);
+	ck_assert_int_eq(parse(&c, "fetch_low_speed_bytes_per_second = -1\n", &err), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, defaults_are_documented_values);
+	tcase_add_test(tc, fetch_rate_and_wait_keys);
 	tcase_add_test(tc, parses_every_type_comments_and_quotes);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,20 @@ static void reply(int c, const char *path)
 		char sink[256];
 		while (read(c, sink, sizeof sink) > 0)
 			;
+		return;
+	} else if (strcmp(path, "/trickle") == 0) {
+		/* A byte every 100 ms of an announced 100000 until the client gives up: far under any useful
+		 * rate, and it would last for hours. */
+		snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n");
+		if (send(c, hdr, strlen(hdr), MSG_NOSIGNAL) < 0)
+			return;
+		for (int i = 0; i < 100000; i++) {
+			struct pollfd p = {.fd = c, .events = POLLIN};
+			if (poll(&p, 1, 100) > 0)
+				return; /* the client closed (or sent something): stop */
+			if (send(c, "R", 1, MSG_NOSIGNAL) < 0)
+				return;
+		}
 		return;
 	} else if (strcmp(path, "/loop") == 0) {
 		snprintf(hdr, sizeof hdr, "HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -196,6 +211,67 @@ START_TEST(fetch_times_out_as_504)
 }
 END_TEST
 
+/* The minimum transfer rate cuts a trickle off long before the total timeout, and says so; with no
+ * minimum the same trickle runs into the total timeout instead. */
+START_TEST(fetch_trickle_cut_off_by_minimum_rate)
+{
+	srv_start();
+	ss_fetch_opts o = {.timeout_seconds = 40, .max_bytes = 1 << 20, .allow_private = true,
+			   .low_speed_bytes = 1024, .low_speed_seconds = 1};
+	ss_fetcher *f = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_fetcher_new(&o, &f, &err), 0);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/trickle", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_msg(strstr(err.msg, "too slow") != NULL && strstr(err.msg, "1024 bytes per second for 1 s") != NULL,
+		      "%s", err.msg);
+	ck_assert_uint_eq(b.len, 0);
+	ss_fetcher_free(f);
+
+	o = (ss_fetch_opts){.timeout_seconds = 1, .max_bytes = 1 << 20, .allow_private = true};
+	ck_assert_int_eq(ss_fetcher_new(&o, &f, &err), 0);
+	ck_assert_int_eq(fetch(f, "http://127.0.0.1:%d/trickle", &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_msg(strstr(err.msg, "timed out") != NULL, "%s", err.msg);
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
+
+/* A per-call bound shorter than the configured timeout applies (the message says it is this request's own
+ * time), and no time left fails at once without connecting. */
+START_TEST(fetch_within_own_time)
+{
+	srv_start();
+	ss_fetcher *f = new_fetcher(true, 0);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(ss_fetch_url_within(f, "http://127.0.0.1:1/ok", 0.0, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_int_eq(ss_fetch_url_within(f, "http://127.0.0.1:1/ok", -3.0, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_int_eq(ss_fetch_url_within(f, "ftp://127.0.0.1/ok", 0.0, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST); /* a bad URL is still a bad URL */
+	ck_assert_int_eq(srv_connections, 0);
+
+	char url[128];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/stall", srv_port);
+	ck_assert_int_eq(ss_fetch_url_within(f, url, 0.3, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_TIMEOUT);
+	ck_assert_msg(strstr(err.msg, "arrival") != NULL, "%s", err.msg);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", srv_port);
+	ck_assert_int_eq(ss_fetch_url_within(f, url, 5.0, &b, &err), 0);
+	ck_assert_str_eq(b.data, "RIFFfakeaudio");
+	ss_buf_free(&b);
+	ss_fetcher_free(f);
+	srv_stop();
+}
+END_TEST
+
 START_TEST(fetch_default_refuses_loopback)
 {
 	srv_start();
@@ -303,6 +379,8 @@ int main(void)
 	tcase_add_test(t, fetch_allowed_and_errors);
 	tcase_add_test(t, fetch_redirect_to_refused);
 	tcase_add_test(t, fetch_times_out_as_504);
+	tcase_add_test(t, fetch_trickle_cut_off_by_minimum_rate);
+	tcase_add_test(t, fetch_within_own_time);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

@@ -18,6 +18,29 @@ tests_integration_check_api_SOURCES = tests/integration/check_api.c
 tests_integration_check_api_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_api_LDADD = $(IT_LIBS)
 
+# Faults in the shared state file (corrupted lock bytes, a stopped lock holder, truncation) on the real stack.
+check_PROGRAMS += tests/integration/check_state_faults
+TESTS += tests/integration/check_state_faults
+tests_integration_check_state_faults_SOURCES = tests/integration/check_state_faults.c
+tests_integration_check_state_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_state_faults_LDADD = $(IT_LIBS)
+
+# Slow upstreams: downloads hold no analysis slot, identical slow requests share one fetch, own deadlines,
+# the minimum transfer rate.
+check_PROGRAMS += tests/integration/check_fetch_faults
+TESTS += tests/integration/check_fetch_faults
+tests_integration_check_fetch_faults_SOURCES = tests/integration/check_fetch_faults.c
+tests_integration_check_fetch_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_fetch_faults_LDADD = $(IT_LIBS)
+
+# The web servers' own errors (bad request lines, limits, methods, versions, responders down) are JSON on every
+# front in conf/, provoked with raw requests.
+check_PROGRAMS += tests/integration/check_front_errors
+TESTS += tests/integration/check_front_errors
+tests_integration_check_front_errors_SOURCES = tests/integration/check_front_errors.c
+tests_integration_check_front_errors_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_front_errors_LDADD = $(IT_LIBS)
+
 # Storage faults: a locked database, a full disk, a read-only file system, a deleted or overwritten database
 # file, and usage rows against the quota after SIGKILLed responders.
 check_PROGRAMS += tests/integration/check_store_faults

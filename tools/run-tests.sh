@@ -40,7 +40,7 @@ run_build() { # name, configure flags...
 }
 
 status=0
-run_build werror --enable-werror || status=1
+run_build werror --enable-werror --enable-test-hooks || status=1
 if [ $status -eq 0 ]; then
 	echo "== werror build: make distcheck"
 	if ! make -C "$top/build/werror" -j"$jobs" distcheck >"$top/build/werror/distcheck.out" 2>&1; then
@@ -51,7 +51,7 @@ if [ $status -eq 0 ]; then
 fi
 if [ $quick -eq 0 ]; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_build sanitizers --enable-werror --enable-sanitizers || status=1
+		run_build sanitizers --enable-werror --enable-sanitizers --enable-test-hooks || status=1
 fi
 
 # The closing summary counts every test of every build.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -19,6 +20,7 @@
 #include "core/store/usage.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
+#include "core/util/timefmt.h"
 
 #define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
 #define EXIT_FAIL 1
@@ -37,6 +39,7 @@ static const char USAGE[] =
 	"  keys delete ID [--yes]\n"
 	"  usage [--days N]\n"
 	"  db check | db migrate\n"
+	"  state                    the shared state file: responders, lock holder, repairs, rebuilds\n"
 	"--json prints machine-readable output. `keys create` and `keys rotate` show the key once.\n";
 
 typedef struct opts {
@@ -554,6 +557,63 @@ static int cmd_db(const opts *o)
 	return usage_error("unknown db command '%s'", o->pos[1]);
 }
 
+/* `state`: what the shared state file says now. Maps an existing file only (never builds one). */
+static int cmd_state(const opts *o)
+{
+	if (o->npos != 1)
+		return usage_error("%s", "state takes no arguments");
+	ss_state *st = NULL;
+	ss_error err;
+	if (ss_state_attach(cfg.state_file, &st, &err) != 0) {
+		fprintf(stderr, "songscope-admin: %s\n", err.msg);
+		return EXIT_FAIL;
+	}
+	pid_t holder = 0;
+	int64_t held_ms = 0;
+	bool held = ss_state_lock_holder(st, &holder, &held_ms);
+	int64_t rebuilt_ns = 0;
+	char reason[128] = "";
+	bool rebuilt = ss_state_rebuild_info(st, &rebuilt_ns, reason, sizeof reason);
+	long long alive = ss_state_responders_alive(st);
+	unsigned long long repairs = (unsigned long long)ss_state_repairs(st);
+	unsigned long long killed = (unsigned long long)ss_state_counter_get(st, SS_STATE_COUNTER_HOLDERS_KILLED);
+	unsigned long long generation = (unsigned long long)ss_state_key_generation(st);
+	bool usable = ss_state_is_usable(st);
+	ss_state_close(st);
+	char when[SS_TIME_STR_LEN] = "";
+	if (rebuilt)
+		ss_time_format_utc((time_t)(rebuilt_ns / 1000000000LL), when);
+	if (o->json) {
+		json_object *j = json_object_new_object();
+		if (j == NULL || ss_json_add_string(j, "path", cfg.state_file) || ss_json_add_bool(j, "usable", usable) ||
+		    ss_json_add_int(j, "responders_alive", alive) ||
+		    ss_json_add_int(j, "lock_holder_pid", held ? (int64_t)holder : 0) ||
+		    ss_json_add_int(j, "lock_held_ms", held ? held_ms : 0) ||
+		    ss_json_add_int(j, "lock_repairs", (int64_t)repairs) ||
+		    ss_json_add_int(j, "lock_holders_killed", (int64_t)killed) ||
+		    ss_json_add_int(j, "key_generation", (int64_t)generation) ||
+		    (rebuilt && (ss_json_add_string(j, "rebuilt_at", when) || ss_json_add_string(j, "rebuilt_reason", reason)))) {
+			json_object_put(j);
+			return EXIT_FAIL;
+		}
+		print_json(j);
+		return 0;
+	}
+	printf("path:                %s\n", cfg.state_file);
+	printf("usable:              %s\n", usable ? "yes" : "no");
+	printf("responders_alive:    %lld\n", alive);
+	if (held)
+		printf("lock_holder:         pid %ld for %lld ms\n", (long)holder, (long long)held_ms);
+	else
+		printf("lock_holder:         none\n");
+	printf("lock_repairs:        %llu\n", repairs);
+	printf("lock_holders_killed: %llu\n", killed);
+	printf("key_generation:      %llu\n", generation);
+	if (rebuilt)
+		printf("rebuilt:             %s UTC (%s)\n", when, reason);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	opts o;
@@ -563,7 +623,8 @@ int main(int argc, char **argv)
 	if (o.npos == 0)
 		return usage_error("%s", "a command is needed");
 	bool keys = strcmp(o.pos[0], "keys") == 0;
-	if (!keys && strcmp(o.pos[0], "usage") != 0 && strcmp(o.pos[0], "db") != 0)
+	bool state = strcmp(o.pos[0], "state") == 0;
+	if (!keys && !state && strcmp(o.pos[0], "usage") != 0 && strcmp(o.pos[0], "db") != 0)
 		return usage_error("unknown command '%s'", o.pos[0]);
 	if (keys && o.npos < 2)
 		return usage_error("%s", "keys needs a subcommand");
@@ -589,6 +650,10 @@ int main(int argc, char **argv)
 	    ss_config_validate(&cfg, &err) != 0) {
 		fprintf(stderr, "songscope-admin: %s\n", err.msg);
 		return EXIT_USAGE;
+	}
+	if (state) { /* the state file alone: no database needed */
+		rc = cmd_state(&o);
+		return fflush(stdout) != 0 && rc == 0 ? EXIT_FAIL : rc;
 	}
 	if (ss_db_open(cfg.database, &db, &err) != 0) {
 		fprintf(stderr, "songscope-admin: %s\n", err.msg);

@@ -34,10 +34,14 @@ static const opt_def opts[] = {
 	{"max_body_bytes", T_LLONG, OFF(max_body_bytes), 1024, 1073741824.0, NULL, 0},
 	{"max_analysis_seconds", T_DOUBLE, OFF(max_analysis_seconds), 5, 600, NULL, 0},
 	{"max_concurrent_analyses", T_INT, OFF(max_concurrent_analyses), 0, 256, NULL, 0},
+	{"max_concurrent_downloads", T_INT, OFF(max_concurrent_downloads), 0, 256, NULL, 0},
 	{"fetch_timeout_seconds", T_INT, OFF(fetch_timeout_seconds), 1, 600, NULL, 0},
 	{"fetch_max_bytes", T_LLONG, OFF(fetch_max_bytes), 1024, 1073741824.0, NULL, 0},
 	{"fetch_max_redirects", T_INT, OFF(fetch_max_redirects), 0, 20, NULL, 0},
 	{"fetch_allow_private", T_BOOL, OFF(fetch_allow_private), 0, 0, NULL, 0},
+	{"fetch_low_speed_bytes_per_second", T_INT, OFF(fetch_low_speed_bytes_per_second), 0, 1073741824.0, NULL, 0},
+	{"fetch_low_speed_seconds", T_INT, OFF(fetch_low_speed_seconds), 0, 600, NULL, 0},
+	{"dedup_wait_seconds", T_INT, OFF(dedup_wait_seconds), 1, 600, NULL, 0},
 	{"key_cache_ttl", T_INT, OFF(key_cache_ttl), 0, 86400, NULL, 0},
 	{"key_cache_size", T_INT, OFF(key_cache_size), 1, 1000000, NULL, 0},
 	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
@@ -60,10 +64,14 @@ void ss_config_defaults(ss_config *c)
 	c->max_body_bytes = 50LL * 1024 * 1024;
 	c->max_analysis_seconds = 30;
 	c->max_concurrent_analyses = 0;
+	c->max_concurrent_downloads = 0;
 	c->fetch_timeout_seconds = 30;
 	c->fetch_max_bytes = 50LL * 1024 * 1024;
 	c->fetch_max_redirects = 3;
 	c->fetch_allow_private = false;
+	c->fetch_low_speed_bytes_per_second = 1024;
+	c->fetch_low_speed_seconds = 5;
+	c->dedup_wait_seconds = 30;
 	c->key_cache_ttl = 300;
 	c->key_cache_size = 4096;
 	c->rate_limit_per_minute = 60;
@@ -262,6 +270,13 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 	if (strcmp(c->database, c->state_file) == 0)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
 	return 0;
+}
+
+int ss_config_download_slots(const ss_config *c)
+{
+	if (c->max_concurrent_downloads > 0)
+		return c->max_concurrent_downloads;
+	return c->workers > 1 ? c->workers - 1 : 1;
 }
 
 int ss_config_analysis_slots(const ss_config *c)

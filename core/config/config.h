@@ -25,10 +25,14 @@ typedef struct ss_config {
 	long long max_body_bytes;            /* request body cap (413 above it) */
 	double max_analysis_seconds;         /* analyse at most this much audio */
 	int max_concurrent_analyses;         /* 0 = workers - 1, at least 1 */
+	int max_concurrent_downloads;        /* URL downloads at once; 0 = workers - 1, at least 1 */
 	int fetch_timeout_seconds;           /* total time for one download */
 	long long fetch_max_bytes;           /* download size cap */
 	int fetch_max_redirects;
 	bool fetch_allow_private;            /* allow loopback/private/link-local targets */
+	int fetch_low_speed_bytes_per_second; /* minimum download rate (0 = none)... */
+	int fetch_low_speed_seconds;         /* ...over this many seconds (0 = none) */
+	int dedup_wait_seconds;              /* wait for an identical analysis beyond the request's fetch time */
 	int key_cache_ttl;                   /* seconds */
 	int key_cache_size;                  /* entries per responder */
 	int rate_limit_per_minute;           /* default per-key limit */
@@ -48,6 +52,9 @@ int ss_config_load(ss_config *c, const char *path, ss_error *err);
 
 /* Check cross-key constraints after loading (e.g. paths set). Returns 0 or -1 with err. */
 int ss_config_validate(const ss_config *c, ss_error *err);
+
+/* Effective download concurrency: max_concurrent_downloads, or workers - 1 (at least 1) when 0. */
+int ss_config_download_slots(const ss_config *c);
 
 /* Effective analysis concurrency: max_concurrent_analyses, or workers - 1 (at least 1) when 0. */
 int ss_config_analysis_slots(const ss_config *c);

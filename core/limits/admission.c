@@ -1,8 +1,10 @@
 #include "core/limits/admission.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,17 +12,37 @@
 
 #include "core/util/timefmt.h"
 
-/* Byte layout of the lock file (nothing is ever written; only ranges are locked). */
+/* Byte layout of the lock file. The lock ranges hold no data; the outcome records after them are the only
+ * bytes ever written (a sparse file: records never written read as zeros). */
 #define OFF_SLOTS 0
 #define OFF_KEYS (OFF_SLOTS + SS_ADMISSION_MAX_SLOTS)
 #define OFF_ALIVE (OFF_KEYS + SS_ADMISSION_KEY_BYTES)
+#define OFF_WAIT (OFF_ALIVE + SS_ADMISSION_MAX_RESPONDERS)
+#define OFF_DOWNLOADS (OFF_WAIT + SS_ADMISSION_MAX_RESPONDERS)
+#define OFF_RECORDS 8192L
+
+_Static_assert(OFF_DOWNLOADS + SS_ADMISSION_MAX_DOWNLOADS <= OFF_RECORDS, "lock ranges overlap the outcome records");
+
+#define RECORD_MAGIC 0x53534f31u /* "SSO1" */
+
+/* The outcome of the last attempt for the key that owns a key byte; read and written only by the holder of
+ * that key byte, so never torn. */
+typedef struct outcome_rec {
+	uint32_t magic; /* RECORD_MAGIC for a failure; anything else: no failure recorded */
+	int32_t code;   /* ss_code */
+	double at;      /* ss_time_mono() when recorded (CLOCK_MONOTONIC is system-wide) */
+	char key[128];
+	char msg[SS_ERROR_MSG_MAX];
+} outcome_rec;
 
 struct ss_admission {
 	int fd;
 	int slots;
 	int slot;      /* held slot or -1 */
+	int download;  /* held download slot or -1 */
 	long key_byte; /* held key byte or -1 */
 	long alive_byte;
+	long wait_byte; /* held while waiting in ss_admission_lock_key, else -1 */
 	unsigned seed;
 };
 
@@ -78,8 +100,10 @@ int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error 
 	a->fd = fd;
 	a->slots = slots;
 	a->slot = -1;
+	a->download = -1;
 	a->key_byte = -1;
 	a->alive_byte = -1;
+	a->wait_byte = -1;
 	a->seed = (unsigned)getpid() ^ (unsigned)ss_time_now_ns();
 	*out = a;
 	return 0;
@@ -93,17 +117,16 @@ void ss_admission_close(ss_admission *a)
 	free(a);
 }
 
-int ss_admission_acquire(ss_admission *a, ss_error *err)
+/* Lock one free byte of [base, base + n), starting at a random one so that responders do not all probe the
+ * same bytes first. 0 with *held set, 1 when all are taken, -1 on a lock error. */
+static int take_one(ss_admission *a, long base, int n, int *held, ss_error *err)
 {
-	if (a->slot >= 0)
-		return 0;
-	/* Start at a random slot so responders do not all probe the same bytes first. */
-	int start = (int)(rand_r(&a->seed) % (unsigned)a->slots);
-	for (int i = 0; i < a->slots; i++) {
-		int s = (start + i) % a->slots;
-		int rc = try_lock(a->fd, OFF_SLOTS + s);
+	int start = (int)(rand_r(&a->seed) % (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		int s = (start + i) % n;
+		int rc = try_lock(a->fd, base + s);
 		if (rc == 0) {
-			a->slot = s;
+			*held = s;
 			return 0;
 		}
 		if (rc < 0)
@@ -112,12 +135,66 @@ int ss_admission_acquire(ss_admission *a, ss_error *err)
 	return 1;
 }
 
+int ss_admission_acquire(ss_admission *a, ss_error *err)
+{
+	if (a->slot >= 0)
+		return 0;
+	return take_one(a, OFF_SLOTS, a->slots, &a->slot, err);
+}
+
 void ss_admission_release(ss_admission *a)
 {
 	if (a == NULL || a->slot < 0)
 		return;
 	unlock(a->fd, OFF_SLOTS + a->slot);
 	a->slot = -1;
+}
+
+int ss_admission_acquire_download(ss_admission *a, int limit, ss_error *err)
+{
+	if (limit < 1 || limit > SS_ADMISSION_MAX_DOWNLOADS)
+		return ss_error_set(err, SS_ERR_CONFIG, "download slots must be 1..%d", SS_ADMISSION_MAX_DOWNLOADS);
+	if (a->download >= 0)
+		return 0;
+	return take_one(a, OFF_DOWNLOADS, limit, &a->download, err);
+}
+
+void ss_admission_release_download(ss_admission *a)
+{
+	if (a == NULL || a->download < 0)
+		return;
+	unlock(a->fd, OFF_DOWNLOADS + a->download);
+	a->download = -1;
+}
+
+/* Mark this handle as waiting (for ss_admission_waiting): the waiting byte paired with its alive byte when
+ * registered, else any free one. Counting only, so a failure is ignored. */
+static void mark_waiting(ss_admission *a)
+{
+	if (a->wait_byte >= 0)
+		return;
+	if (a->alive_byte >= 0) {
+		long off = OFF_WAIT + (a->alive_byte - OFF_ALIVE);
+		if (try_lock(a->fd, off) == 0)
+			a->wait_byte = off;
+		return;
+	}
+	int start = (int)(rand_r(&a->seed) % SS_ADMISSION_MAX_RESPONDERS);
+	for (int i = 0; i < SS_ADMISSION_MAX_RESPONDERS; i++) {
+		long off = OFF_WAIT + (start + i) % SS_ADMISSION_MAX_RESPONDERS;
+		if (try_lock(a->fd, off) == 0) {
+			a->wait_byte = off;
+			return;
+		}
+	}
+}
+
+static void unmark_waiting(ss_admission *a)
+{
+	if (a->wait_byte < 0)
+		return;
+	unlock(a->fd, a->wait_byte);
+	a->wait_byte = -1;
 }
 
 static long key_byte(const char *key)
@@ -141,25 +218,85 @@ int ss_admission_lock_key(ss_admission *a, const char *cache_key, double max_wai
 	}
 	if (rc < 0)
 		return ss_error_set(err, SS_ERR_INTERNAL, "admission lock failed: %s", strerror(errno));
+	if (!(max_wait > 0))
+		return 2;
 	/* Someone is analysing the same key (or a colliding one): poll with a growing pause until it is done.
 	 * Polling keeps the wait bounded without signals; the pause is tiny next to an analysis. */
+	mark_waiting(a);
 	double deadline = ss_time_mono() + max_wait;
 	long pause_us = 2000;
+	int result;
 	for (;;) {
-		struct timespec ts = {0, pause_us * 1000};
-		nanosleep(&ts, NULL);
+		double left = deadline - ss_time_mono();
+		long step_us = left * 1e6 < (double)pause_us ? (long)(left * 1e6) : pause_us;
+		if (step_us > 0) {
+			struct timespec ts = {step_us / 1000000, (step_us % 1000000) * 1000};
+			nanosleep(&ts, NULL);
+		}
 		rc = try_lock(a->fd, off);
 		if (rc == 0) {
 			a->key_byte = off;
-			return 1;
+			result = 1;
+			break;
 		}
-		if (rc < 0)
-			return ss_error_set(err, SS_ERR_INTERNAL, "admission lock failed: %s", strerror(errno));
-		if (ss_time_mono() >= deadline)
-			return 2;
+		if (rc < 0) {
+			result = ss_error_set(err, SS_ERR_INTERNAL, "admission lock failed: %s", strerror(errno));
+			break;
+		}
+		if (ss_time_mono() >= deadline) {
+			result = 2;
+			break;
+		}
 		if (pause_us < 50000)
 			pause_us *= 2;
 	}
+	unmark_waiting(a);
+	return result;
+}
+
+static long record_off(long key_off)
+{
+	return OFF_RECORDS + (key_off - OFF_KEYS) * (long)sizeof(outcome_rec);
+}
+
+int ss_admission_note_outcome(ss_admission *a, const char *cache_key, const ss_error *failure, ss_error *err)
+{
+	long off = key_byte(cache_key);
+	assert(a->key_byte == off);
+	outcome_rec r;
+	memset(&r, 0, sizeof r);
+	size_t klen = strlen(cache_key);
+	if (failure != NULL && klen < sizeof r.key) {
+		r.magic = RECORD_MAGIC;
+		r.code = (int32_t)failure->code;
+		r.at = ss_time_mono();
+		memcpy(r.key, cache_key, klen + 1);
+		snprintf(r.msg, sizeof r.msg, "%s", failure->msg);
+	}
+	ssize_t n = pwrite(a->fd, &r, sizeof r, record_off(off));
+	if (n != (ssize_t)sizeof r)
+		return ss_error_set(err, SS_ERR_IO, "cannot write the admission outcome record: %s",
+				    n < 0 ? strerror(errno) : "short write");
+	return 0;
+}
+
+int ss_admission_failure_since(ss_admission *a, const char *cache_key, double since, ss_error *failure)
+{
+	long off = key_byte(cache_key);
+	assert(a->key_byte == off);
+	outcome_rec r;
+	ssize_t n = pread(a->fd, &r, sizeof r, record_off(off));
+	if (n < 0)
+		return -1;
+	if (n != (ssize_t)sizeof r || r.magic != RECORD_MAGIC || r.code <= SS_OK || r.code >= SS_CODE_COUNT ||
+	    !(r.at >= since))
+		return 0;
+	r.key[sizeof r.key - 1] = '\0';
+	r.msg[sizeof r.msg - 1] = '\0';
+	if (strcmp(r.key, cache_key) != 0)
+		return 0;
+	ss_error_set(failure, (ss_code)r.code, "%s", r.msg);
+	return 1;
 }
 
 void ss_admission_unlock_key(ss_admission *a)
@@ -208,6 +345,18 @@ static int count_held(ss_admission *a, long from, int n, long own)
 int ss_admission_alive(ss_admission *a)
 {
 	return count_held(a, OFF_ALIVE, SS_ADMISSION_MAX_RESPONDERS, a->alive_byte);
+}
+
+int ss_admission_waiting(ss_admission *a)
+{
+	return count_held(a, OFF_WAIT, SS_ADMISSION_MAX_RESPONDERS, a->wait_byte);
+}
+
+int ss_admission_downloads(ss_admission *a, int limit)
+{
+	if (limit < 1 || limit > SS_ADMISSION_MAX_DOWNLOADS)
+		return -1;
+	return count_held(a, OFF_DOWNLOADS, limit, a->download >= 0 ? OFF_DOWNLOADS + a->download : -1);
 }
 
 int ss_admission_in_use(ss_admission *a)

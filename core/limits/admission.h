@@ -1,7 +1,13 @@
 /* Admission control for analyses across all responders, crash-safe: open-file-description byte-range locks
  * (F_OFD_SETLK) on one lock file. Byte i is analysis slot i; a byte picked by hash of the cache key
- * de-duplicates identical misses; one byte per live responder lets /metrics count them. The kernel drops a
- * lock when its holder dies, so a SIGKILLed responder never leaks a slot. */
+ * de-duplicates identical misses; one byte per live responder lets /metrics count them, and one more per
+ * responder marks it as waiting for an identical miss. The kernel drops a lock when its holder dies, so a
+ * SIGKILLed responder never leaks a slot. The only data written to the file is, per key byte, the outcome
+ * of the last failed attempt, so that requests that waited for it answer the same instead of repeating it.
+ *
+ * An analysis slot bounds CPU work (decode and analysis) only: a download holds no analysis slot but a
+ * download slot of its own (bytes after the responder bytes), so that slow upstreams can take at most that
+ * many responders; each responder serves one request at a time, so the responders bound both in the end. */
 #ifndef SS_LIMITS_ADMISSION_H
 #define SS_LIMITS_ADMISSION_H
 
@@ -12,6 +18,7 @@
 #define SS_ADMISSION_MAX_SLOTS 256
 #define SS_ADMISSION_KEY_BYTES 4096
 #define SS_ADMISSION_MAX_RESPONDERS 1024
+#define SS_ADMISSION_MAX_DOWNLOADS 256
 
 typedef struct ss_admission ss_admission;
 
@@ -29,11 +36,37 @@ int ss_admission_acquire(ss_admission *a, ss_error *err);
 /* Give back the slot (no-op when none is held). */
 void ss_admission_release(ss_admission *a);
 
+/* Take one of `limit` download slots (1..SS_ADMISSION_MAX_DOWNLOADS; every responder must use the same
+ * limit) without waiting. Returns 0 (held until ss_admission_release_download), 1 when all are taken (answer
+ * 503 busy), -1 on a lock error (err). A handle holds at most one download slot. */
+int ss_admission_acquire_download(ss_admission *a, int limit, ss_error *err);
+
+/* Give back the download slot (no-op when none is held). */
+void ss_admission_release_download(ss_admission *a);
+
+/* Number of download slots of `limit` taken across all processes, -1 on error. */
+int ss_admission_downloads(ss_admission *a, int limit);
+
 /* Lock the de-duplication byte of cache_key, waiting at most max_wait seconds for another process analysing
- * the same key. Returns 0 when locked without waiting, 1 when locked after waiting (the caller should look
- * in the cache again: the other analysis has probably stored the result), 2 when max_wait passed (not
- * locked), -1 on error. */
+ * the same key (marked as waiting meanwhile, see ss_admission_waiting). Returns 0 when locked without
+ * waiting, 1 when locked after waiting (the caller should look in the cache again: the other analysis has
+ * probably stored the result, or see ss_admission_failure_since), 2 when max_wait passed (not locked), -1 on
+ * error. */
 int ss_admission_lock_key(ss_admission *a, const char *cache_key, double max_wait, ss_error *err);
+
+/* Record the outcome of the work done for cache_key while holding its key byte (an assert checks it):
+ * failure NULL for a success (clears the record), else the error the request answers. Cache keys longer
+ * than 127 bytes are not recorded. Returns 0, or -1 with err when the file cannot be written. */
+int ss_admission_note_outcome(ss_admission *a, const char *cache_key, const ss_error *failure, ss_error *err);
+
+/* While holding cache_key's byte: when the last attempt for exactly this key failed at or after `since`
+ * (ss_time_mono seconds, e.g. when the caller arrived), copy its error into *failure and return 1; 0 when
+ * there is no such failure (it succeeded, its process died first, or the byte served another key); -1 when
+ * the file cannot be read. */
+int ss_admission_failure_since(ss_admission *a, const char *cache_key, double since, ss_error *failure);
+
+/* Number of processes waiting in ss_admission_lock_key right now, -1 on error. */
+int ss_admission_waiting(ss_admission *a);
 
 /* Unlock the key byte (no-op when none is held). */
 void ss_admission_unlock_key(ss_admission *a);

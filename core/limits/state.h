@@ -6,16 +6,33 @@
  * PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST mutex held for a few loads and stores (never across I/O);
  * a process killed while holding it does not wedge the others (the next locker repairs the tables).
  *
- * The file is mapped once per process and never remapped. A file whose header does not match this build
- * (magic, layout version, sizes, mutex size/alignment) is replaced by a freshly built one (written beside
- * it and renamed over it), never trusted; creation is serialised with flock(). Times are CLOCK_REALTIME
- * nanoseconds; the UTC day is floor(seconds / 86400).
+ * The file is mapped once per process and never remapped. What is mapped is validated before it is
+ * trusted: the header (magic, layout version, sizes, mutex size/alignment and a checksum over them), the
+ * mutex's own state (its kind bytes equal those of a mutex initialised with the same attributes; a locked
+ * mutex names a live owner or carries the owner-died bit) and the tables' per-field bounds (clamped). A
+ * file that fails is replaced by a freshly built one (written beside it, re-seeded through the seed
+ * callback, renamed over it; the reason is kept in the new file), never trusted; creation is serialised
+ * with flock().
+ *
+ * Faults at run time never wedge or kill the process. A lock attempt that fails other than by success or a
+ * dead owner (bad kind bytes, EINVAL, ENOTRECOVERABLE, a timeout with no live owner) marks the file broken
+ * for every process; a file truncated under a mapping raises SIGBUS, which a handler installed by
+ * ss_state_open/ss_state_attach turns into anonymous zero pages over that mapping (a SIGBUS anywhere else
+ * keeps its previous disposition). Either way every call on that mapping then fails with
+ * SS_ERR_UNAVAILABLE (or returns 0 for the lock-free readers), ss_state_is_usable turns false, and the
+ * caller closes it and opens the path again, which rebuilds the file.
+ *
+ * The lock records its holder (pid and CLOCK_MONOTONIC acquire time) right after acquiring and clears it
+ * before releasing, so a supervisor can find a holder that is stopped or stuck (ss_state_lock_holder).
+ * Times are CLOCK_REALTIME nanoseconds unless said otherwise; the UTC day is floor(seconds / 86400).
  */
 #ifndef SS_LIMITS_STATE_H
 #define SS_LIMITS_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/util/error.h"
 
@@ -29,25 +46,56 @@ typedef struct ss_state ss_state;
 
 #define SS_STATE_PERIOD_NS 60000000000LL /* the rate-limit period: one minute */
 
+/* A process holding the lock longer than this is stopped or stuck: critical sections are a few loads and
+ * stores (the longest, repair(), well under a millisecond), and lockers give up after 2 s. The master
+ * SIGKILLs one of its own responders found holding it longer (see fcgi/master.c). */
+#define SS_STATE_LOCK_HOLD_MAX_MS 500
+
 /* Called once, under the creation lock, when a new file has just been built and before any other
  * process can use it: re-seed today's daily counters (ss_state_seed_day) from durable storage.
  * Returns 0, or -1 (the new file is used anyway; daily counts then start from zero). */
 typedef int (*ss_state_seed_fn)(void *arg, ss_state *st);
 
 /* Open (creating or rebuilding when needed) the state file at path and map it. `seed` may be NULL.
- * Returns 0 and *out (close with ss_state_close), or -1 with err (SS_ERR_IO naming the path). */
+ * A missing, wrongly sized, foreign, corrupted or broken file is rebuilt (ss_state_built_reason says why).
+ * Installs the process's SIGBUS handler on first use. Returns 0 and *out (close with ss_state_close), or -1
+ * with err (SS_ERR_IO naming the path). */
 int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_state **out, ss_error *err);
+
+/* Map an existing, valid state file without ever creating or rebuilding it (for a supervisor that must
+ * not build a file without the seed callback). Returns 0 and *out, or -1 with err (SS_ERR_UNAVAILABLE:
+ * missing, wrong size or a bad header; try again later). */
+int ss_state_attach(const char *path, ss_state **out, ss_error *err);
 
 /* Unregister this process (if registered), unmap and close. NULL is a no-op. */
 void ss_state_close(ss_state *st);
 
-/* False when the file at the path st was opened from has since been replaced (rebuilt by another process,
- * or deleted and recreated) or this mapping was marked unrecoverable: the caller should close st and open
- * the path again. One stat() call; call it at most about once a second. */
+/* False when this mapping must not be used any more: marked broken (by this or another process), or the
+ * file's size is wrong (truncated). Cheap enough for every request: one fstat() and one atomic load.
+ * When false, close st and open the path again (that rebuilds the file). */
+bool ss_state_is_usable(const ss_state *st);
+
+/* ss_state_is_usable, and the file at the path st was opened from is still the one mapped (not rebuilt by
+ * another process, or deleted and recreated). One fstat() and one stat(); call it about once a second. */
 bool ss_state_is_current(const ss_state *st);
 
-/* True when this open built a new file (first start, lost file, or layout mismatch). */
+/* Why st is not current, as one lowercase phrase (kept in st until the next call), or NULL when it is. */
+const char *ss_state_problem(ss_state *st);
+
+/* True when this open built a new file (first start, lost file, layout mismatch, corruption). */
 bool ss_state_was_created(const ss_state *st);
+
+/* When this open replaced an existing file: why (one lowercase phrase, owned by st); else NULL. */
+const char *ss_state_built_reason(const ss_state *st);
+
+/* When the mapped file replaced an earlier one (by whichever process built it): true, *at_ns its build
+ * time and its reason copied into reason (len bytes, truncated). False for a first creation. */
+bool ss_state_rebuild_info(const ss_state *st, int64_t *at_ns, char *reason, size_t len);
+
+/* The process holding the lock now, if any: true with *pid and *held_ms (milliseconds since it took the
+ * lock). The record is written right after acquiring and cleared before releasing; a holder that died
+ * leaves its record until the next locker repairs. Lock-free: one atomic load. */
+bool ss_state_lock_holder(const ss_state *st, pid_t *pid, int64_t *held_ms);
 
 /* Current time in the state file's time base (CLOCK_REALTIME ns). */
 int64_t ss_state_now_ns(void);
@@ -116,6 +164,7 @@ uint64_t ss_state_bump_key_generation(ss_state *st);
 /* Counters kept by fcgi/auth.c (for /metrics); indices below SS_STATE_COUNTER_AUTH_FIRST are free for
  * other modules to name. */
 enum {
+	SS_STATE_COUNTER_HOLDERS_KILLED = 55, /* lock holders the master killed (stopped or stuck; fcgi/master.c) */
 	SS_STATE_COUNTER_AUTH_FIRST = 56,
 	SS_STATE_COUNTER_RATE_LIMITED = 56,  /* requests refused with rate_limited (per-key limiter) */
 	SS_STATE_COUNTER_DAILY_LIMITED = 57, /* requests refused with daily_limit_exceeded */
@@ -144,7 +193,8 @@ int ss_state_responders_alive(ss_state *st);
 
 /* ---- diagnostics and tests ---- */
 
-/* Take the mutex and return without releasing it (tests: a child calls this, then dies). Returns 0 or -1. */
+/* Take the mutex and return without releasing it (tests: a child calls this, then dies or stops; the holder
+ * record names it). Returns 0 or -1. */
 int ss_state_test_lock_and_hold(ss_state *st);
 
 /* Times the mutex was found with a dead owner and repaired, over the file's life. */

@@ -139,10 +139,22 @@ static int check_url(const char *url, ss_error *err)
 
 int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err)
 {
+	return ss_fetch_url_within(f, url, (double)f->o.timeout_seconds, out, err);
+}
+
+int ss_fetch_url_within(ss_fetcher *f, const char *url, double seconds, ss_buf *out, ss_error *err)
+{
 	ss_buf_reset(out);
 	f->status = 0;
 	if (check_url(url, err) != 0)
 		return -1;
+	if (!(seconds > 0.0))
+		return ss_error_set(err, SS_ERR_TIMEOUT,
+				    "Download timed out: no time was left within %ld s of this request's arrival.",
+				    f->o.timeout_seconds);
+	long timeout_ms = seconds >= (double)f->o.timeout_seconds ? f->o.timeout_seconds * 1000L : (long)(seconds * 1000.0);
+	if (timeout_ms < 1)
+		timeout_ms = 1;
 	CURL *h = f->h;
 	curl_easy_reset(h);
 	f->out = out;
@@ -157,8 +169,14 @@ int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, f->o.max_redirects > 0 ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)f->o.max_redirects);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, f->o.timeout_seconds);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, f->o.timeout_seconds < 10 ? f->o.timeout_seconds : 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000L ? timeout_ms : 10000L);
+	if (f->o.low_speed_bytes > 0 && f->o.low_speed_seconds > 0) {
+		/* A trickle that stays under the rate for the whole window is cut off then, not at the total
+		 * timeout; this covers the wait for the response headers as well as the body. */
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, f->o.low_speed_bytes);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, f->o.low_speed_seconds);
+	}
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->o.max_bytes);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* a proxy would make the connected address meaningless */
@@ -201,6 +219,15 @@ int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err)
 	if (f->too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		return ss_error_set(err, SS_ERR_DOWNLOAD, "Download failed: the file is larger than %lld bytes.",
 				    f->o.max_bytes);
+	if (rc == CURLE_OPERATION_TIMEDOUT && f->o.low_speed_bytes > 0 && f->o.low_speed_seconds > 0 &&
+	    strstr(f->errbuf, "too slow") != NULL) /* curl's own wording for the LOW_SPEED abort */
+		return ss_error_set(err, SS_ERR_TIMEOUT,
+				    "Download too slow: the server sent less than %ld bytes per second for %ld s.",
+				    f->o.low_speed_bytes, f->o.low_speed_seconds);
+	if (rc == CURLE_OPERATION_TIMEDOUT && timeout_ms < f->o.timeout_seconds * 1000L)
+		return ss_error_set(err, SS_ERR_TIMEOUT,
+				    "Download timed out: no complete answer within %ld s of this request's arrival.",
+				    f->o.timeout_seconds);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return ss_error_set(err, SS_ERR_TIMEOUT, "Download timed out: no complete answer within %ld s.",
 				    f->o.timeout_seconds);

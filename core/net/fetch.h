@@ -1,6 +1,6 @@
 /* Downloading a remote audio file for POST /analyze: one reusable libcurl handle per responder, http and
- * https only, total timeout, size cap enforced while downloading, bounded redirects each re-checked, TLS
- * verification on, and an address filter applied to every address curl actually connects to (so DNS
+ * https only, total timeout, minimum transfer rate, size cap enforced while downloading, bounded redirects
+ * each re-checked, TLS verification on, and an address filter applied to every address curl actually connects to (so DNS
  * rebinding cannot slip a private address in between a check and the connect). */
 #ifndef SS_NET_FETCH_H
 #define SS_NET_FETCH_H
@@ -16,6 +16,8 @@ typedef struct ss_fetch_opts {
 	long long max_bytes;      /* body cap */
 	int max_redirects;        /* 0 = redirects are an error */
 	bool allow_private;       /* skip the address filter (local development and tests) */
+	long low_speed_bytes;     /* minimum rate in bytes per second... */
+	long low_speed_seconds;   /* ...averaged over this many seconds; either 0 = no minimum rate */
 } ss_fetch_opts;
 
 /* Decides whether an address may be connected to; returns true to refuse. */
@@ -37,8 +39,14 @@ void ss_fetcher_set_policy(ss_fetcher *f, ss_fetch_policy_fn fn, void *arg);
  * SS_ERR_BAD_REQUEST (not an http/https URL, or malformed), SS_ERR_FORBIDDEN_URL (an address the policy
  * refuses, first hop or after a redirect), SS_ERR_DOWNLOAD (connection failure, upstream status >= 400
  * named in the message, too many redirects, body larger than the cap), SS_ERR_TIMEOUT (no complete answer
- * within the total timeout: 504 timeout). */
+ * within the total timeout, or slower than the minimum rate for its whole window, the message saying
+ * which: 504 timeout). */
 int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err);
+
+/* ss_fetch_url bounded by at most `seconds` (wall time, fractions allowed) instead of the configured total
+ * timeout when that is shorter: for a request that has already spent part of its own time waiting.
+ * seconds <= 0 fails at once with SS_ERR_TIMEOUT without connecting. */
+int ss_fetch_url_within(ss_fetcher *f, const char *url, double seconds, ss_buf *out, ss_error *err);
 
 /* The HTTP status of the last fetch (0 when none was received). */
 long ss_fetcher_last_status(const ss_fetcher *f);

@@ -1,5 +1,6 @@
-/* POST /analyze, /analyze_data, /analyze_batch: cache first; a miss takes an analysis slot (or 503 busy),
- * waits for an identical analysis already running instead of repeating it, then fetches, analyses, stores. */
+/* POST /analyze, /analyze_data, /analyze_batch: cache first; a miss waits for an identical one already in
+ * progress instead of repeating it, downloads (holding no analysis slot), then takes an analysis slot (or
+ * 503 busy) to decode, analyse and store. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +92,70 @@ out:
 	return rc;
 }
 
-/* One job: append its result object to out. Returns 0, or -1 with err (err->code picks the answer). */
+/* Errors that belong to the source itself (the URL's server, the bytes): a request that waited for an
+ * identical attempt answers the same instead of repeating it. The rest (busy, database, internal) say
+ * nothing about the source, and a waiter then tries on its own. */
+static bool shared_error(ss_code c)
+{
+	switch (c) {
+	case SS_ERR_BAD_REQUEST:
+	case SS_ERR_FORBIDDEN_URL:
+	case SS_ERR_DOWNLOAD:
+	case SS_ERR_TIMEOUT:
+	case SS_ERR_TOO_LARGE:
+	case SS_ERR_UNSUPPORTED_MEDIA:
+	case SS_ERR_UNPROCESSABLE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Decode, analyse, store and render, holding an analysis slot for exactly that CPU work. */
+static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
+			   const ss_analysis_opts *opts, ss_buf *out, ss_error *err)
+{
+	int a = ss_admission_acquire(ctx->adm, err);
+	if (a < 0)
+		return -1;
+	if (a == 1) {
+		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
+		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
+				    ss_admission_slots(ctx->adm));
+	}
+	double t0 = ss_time_mono();
+	int rc = analyse_and_store(ctx, j, key, data, len, opts, err);
+	ss_admission_release(ctx->adm);
+	if (rc != 0) {
+		ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
+		ss_log_info("analysis of %.200s%s%s failed: %s", j->preview_url, j->request_id ? " request " : "",
+			    j->request_id ? j->request_id : "", err->msg);
+		return -1;
+	}
+	ss_log_info("analysed %.200s in %.0f ms%s%.64s", j->preview_url, (ss_time_mono() - t0) * 1000.0,
+		    j->request_id ? ", request " : "", j->request_id ? j->request_id : "");
+	ss_stats_add(ctx->stats, SS_STAT_ANALYSES, 1);
+	ss_stats_add(ctx->stats, SS_STAT_MISSES, 1);
+	touch_stats(ctx);
+	ss_db_checkpoint(ctx->db, CHECKPOINT_WAL_BYTES);
+	int f = ss_cache_render(ctx->db, key, false, j->with_beats, out, err);
+	if (f == 0)
+		ss_error_set(err, SS_ERR_INTERNAL, "The result was stored but could not be read back.");
+	return f == 1 ? 0 : -1;
+}
+
+/* One job: append its result object to out. Returns 0, or -1 with err (err->code picks the answer).
+ *
+ * A miss first takes the key's de-duplication lock (waiting, holding nothing else, for an identical request
+ * in progress), then downloads a URL holding a download slot but no analysis slot, and takes an analysis
+ * slot only to decode and analyse: a slow upstream ties up one responder and one download slot, never the
+ * CPU admission, and never every responder. Every wait counts against this request's own deadline: a URL
+ * request gets fetch_timeout_seconds from its arrival to have its bytes, and dedup_wait_seconds more for an
+ * identical analysis to finish; past that it answers 504 timeout. An upload waits dedup_wait_seconds for
+ * its twin, then analyses on its own. */
 static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 {
+	const double arrived = ss_time_mono();
 	ss_analysis_opts opts;
 	char tag[64], key[SS_SHA256_HEX];
 	ss_analysis_opts_default(&opts);
@@ -112,25 +174,40 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 		}
 	}
 
-	/* A miss: CPU work. Take a slot or refuse at once. */
+	/* A miss: CPU work ahead. With every slot taken now, refuse at once rather than download for nothing. */
 	if (ctx->adm == NULL)
 		return ss_error_set(err, SS_ERR_UNAVAILABLE, "Analysis admission is unavailable on this responder.");
-	int a = ss_admission_acquire(ctx->adm, err);
-	if (a < 0)
-		return -1;
-	if (a == 1) {
+	int used = ss_admission_in_use(ctx->adm);
+	if (used >= ss_admission_slots(ctx->adm)) {
 		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
 		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
 				    ss_admission_slots(ctx->adm));
 	}
+
+	const bool is_url = j->data == NULL;
+	const double fetch_deadline = arrived + (is_url ? (double)ctx->cfg->fetch_timeout_seconds : 0.0);
+	const double deadline = fetch_deadline + (double)ctx->cfg->dedup_wait_seconds;
 	int rc = -1;
-	/* Long enough for the other request to download and analyse, short of nginx's read timeout. */
-	double wait = (double)ctx->cfg->fetch_timeout_seconds + 30.0;
-	int lk = ss_admission_lock_key(ctx->adm, key, wait, err);
+	bool noted = false; /* the outcome is someone else's (shared) or the key is not ours: record nothing */
+	int lk = ss_admission_lock_key(ctx->adm, key, deadline - ss_time_mono(), err);
 	if (lk < 0)
-		goto out;
+		return -1;
+	if (lk == 2) {
+		noted = true;
+		if (is_url) {
+			ss_log_info("gave up waiting for an identical request for %.200s", j->source);
+			return ss_error_set(err, SS_ERR_TIMEOUT,
+					    "An identical request for this URL was still in progress after this request's "
+					    "%d s; retry shortly.",
+					    ctx->cfg->fetch_timeout_seconds + ctx->cfg->dedup_wait_seconds);
+		}
+		/* An upload whose twin takes too long: analyse it here, without de-duplication. */
+	}
+	ss_buf dl;
+	ss_buf_init(&dl, 0);
 	if (lk == 1) {
-		/* An identical request was being analysed: its result is most likely stored now. */
+		/* An identical request was in progress: its result is most likely stored now, or it failed for a
+		 * reason this request shares (the same URL, the same bytes). */
 		ss_stats_add(ctx->stats, SS_STAT_DEDUP_WAITS, 1);
 		if (!j->force) {
 			int h = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
@@ -140,51 +217,54 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 				ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
 				touch_stats(ctx);
 				rc = 0;
+				noted = true;
 				goto out;
 			}
 		}
+		int f = ss_admission_failure_since(ctx->adm, key, arrived, err);
+		if (f == 1) {
+			ss_log_info("%.200s: the identical request this one waited for failed: %s", j->preview_url, err->msg);
+			noted = true;
+			goto out;
+		}
 	}
-	/* lk == 2: the other analysis is taking too long; do our own. */
 	const void *data = j->data;
 	size_t len = j->len;
-	ss_buf dl;
-	ss_buf_init(&dl, 0);
-	if (data == NULL) {
+	if (is_url) {
 		if (ctx->fetch == NULL) {
 			ss_error_set(err, SS_ERR_UNAVAILABLE, "The URL fetcher is unavailable on this responder.");
 			goto out;
 		}
-		if (ss_fetch_url(ctx->fetch, j->source, &dl, err) != 0) {
+		/* A download slot keeps slow upstreams from taking every responder. */
+		int d = ss_admission_acquire_download(ctx->adm, ss_config_download_slots(ctx->cfg), err);
+		if (d < 0)
+			goto out;
+		if (d == 1) {
+			ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
+			ss_error_set(err, SS_ERR_BUSY, "All %d download slots are busy; retry shortly.",
+				     ss_config_download_slots(ctx->cfg));
+			goto out;
+		}
+		int fr = ss_fetch_url_within(ctx->fetch, j->source, fetch_deadline - ss_time_mono(), &dl, err);
+		ss_admission_release_download(ctx->adm);
+		if (fr != 0) {
 			ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
 			ss_log_info("fetch %.200s: %s", j->source, err->msg);
-			ss_buf_free(&dl);
 			goto out;
 		}
 		data = dl.data;
 		len = dl.len;
 	}
-	double t0 = ss_time_mono();
-	rc = analyse_and_store(ctx, j, key, data, len, &opts, err);
-	ss_buf_free(&dl);
-	if (rc != 0) {
-		ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
-		ss_log_info("analysis of %.200s%s%s failed: %s", j->preview_url, j->request_id ? " request " : "",
-			    j->request_id ? j->request_id : "", err->msg);
-		goto out;
-	}
-	ss_log_info("analysed %.200s in %.0f ms%s%.64s", j->preview_url, (ss_time_mono() - t0) * 1000.0,
-		    j->request_id ? ", request " : "", j->request_id ? j->request_id : "");
-	ss_stats_add(ctx->stats, SS_STAT_ANALYSES, 1);
-	ss_stats_add(ctx->stats, SS_STAT_MISSES, 1);
-	touch_stats(ctx);
-	ss_db_checkpoint(ctx->db, CHECKPOINT_WAL_BYTES);
-	int f = ss_cache_render(ctx->db, key, false, j->with_beats, out, err);
-	rc = f == 1 ? 0 : -1;
-	if (f == 0)
-		ss_error_set(err, SS_ERR_INTERNAL, "The result was stored but could not be read back.");
+	rc = analyse_in_slot(ctx, j, key, data, len, &opts, out, err);
 out:
+	ss_buf_free(&dl);
+	if (!noted) {
+		/* Tell whoever waited for this attempt how it ended (a success is in the cache). */
+		ss_error werr;
+		if (ss_admission_note_outcome(ctx->adm, key, rc != 0 && shared_error(err->code) ? err : NULL, &werr) != 0)
+			ss_log_warn("%s", werr.msg);
+	}
 	ss_admission_unlock_key(ctx->adm);
-	ss_admission_release(ctx->adm);
 	return rc;
 }
 

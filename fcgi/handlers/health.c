@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "core/limits/state.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
@@ -54,9 +55,16 @@ static const char *database_health(ss_ctx *ctx, const char **problem)
 int ss_handle_health(ss_ctx *ctx, ss_request *req)
 {
 	const char *problem = NULL;
+	/* Name the component, never its path: /health answers anyone (the log has the path and the reason). */
 	const char *dbstate = database_health(ctx, &problem);
 	if (problem == NULL && !ss_auth_state_ready(ctx))
-		problem = "The shared state file is unavailable.";
+		problem = "The shared state file (rate limits, quotas) is unavailable.";
+	/* After a rebuild (of a corrupted, truncated or broken file): when and why, for whoever watches. */
+	char why[200], at[SS_TIME_STR_LEN];
+	int64_t at_ns = 0;
+	bool rebuilt = ctx->state != NULL && ss_state_rebuild_info(ctx->state, &at_ns, why, sizeof why);
+	if (rebuilt)
+		ss_time_format_utc((time_t)(at_ns / 1000000000LL), at);
 
 	int64_t port = 0;
 	const char *sp = ss_req_param(req, "SERVER_PORT");
@@ -82,6 +90,16 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 		json_object_put(comps);
 		json_object_put(o);
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	if (rebuilt) {
+		json_object *sf = json_object_new_object();
+		if (sf == NULL || json_object_object_add(o, "state_file", sf) != 0 ||
+		    ss_json_add_string(sf, "rebuilt_at", at) || ss_json_add_string(sf, "rebuilt_reason", why)) {
+			if (json_object_object_get_ex(o, "state_file", NULL) == 0)
+				json_object_put(sf);
+			json_object_put(o);
+			return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+		}
 	}
 	if (problem)
 		ss_resp_add_header(req, "Retry-After", "5");

@@ -43,7 +43,9 @@ void ss_handlers_open(ss_ctx *ctx)
 		ss_fetch_opts fo = {.timeout_seconds = ctx->cfg->fetch_timeout_seconds,
 				    .max_bytes = ctx->cfg->fetch_max_bytes,
 				    .max_redirects = ctx->cfg->fetch_max_redirects,
-				    .allow_private = ctx->cfg->fetch_allow_private};
+				    .allow_private = ctx->cfg->fetch_allow_private,
+				    .low_speed_bytes = ctx->cfg->fetch_low_speed_bytes_per_second,
+				    .low_speed_seconds = ctx->cfg->fetch_low_speed_seconds};
 		if (ss_fetcher_new(&fo, &ctx->fetch, &err) != 0)
 			ss_log_error("%s", err.msg);
 	}
@@ -180,8 +182,21 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	/* the shared state file (limits, quotas), and the counters and admission files beside it */
 	json_object *sf = component(ctx->state && ss_state_is_current(ctx->state) ? "operational" : "failed");
 	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
-	if (!ctx->state || !ss_state_is_current(ctx->state))
+	if (!ctx->state || !ss_state_is_current(ctx->state)) {
 		degraded = true;
+		const char *why = ctx->state ? ss_state_problem(ctx->state) : "not open";
+		bad |= bad || ss_json_add_string(sf, "error", why ? why : "unknown");
+	} else {
+		char why[200], at[SS_TIME_STR_LEN];
+		int64_t at_ns;
+		bad |= bad || ss_json_add_int(sf, "lock_holders_killed",
+					      (int64_t)ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED)) ||
+		       ss_json_add_int(sf, "lock_repairs", (int64_t)ss_state_repairs(ctx->state));
+		if (ss_state_rebuild_info(ctx->state, &at_ns, why, sizeof why)) {
+			ss_time_format_utc((time_t)(at_ns / 1000000000LL), at);
+			bad |= bad || ss_json_add_string(sf, "rebuilt_at", at) || ss_json_add_string(sf, "rebuilt_reason", why);
+		}
+	}
 	char path[SS_CONFIG_PATH_MAX + 16];
 	side_path(ctx, ".stats", path, sizeof path);
 	json_object *cf = component(ctx->stats ? "operational" : "failed");
@@ -192,7 +207,11 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
 	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
 	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
-	       ss_json_add_int(af, "analysis_slots_in_use", in_use) || json_object_object_add(comps, "admission", af);
+	       ss_json_add_int(af, "analysis_slots_in_use", in_use) ||
+	       ss_json_add_int(af, "download_slots", ss_config_download_slots(cfg)) ||
+	       ss_json_add_int(af, "downloads_in_flight",
+			       ctx->adm ? ss_admission_downloads(ctx->adm, ss_config_download_slots(cfg)) : -1) ||
+	       json_object_object_add(comps, "admission", af);
 	if (!ctx->stats || !ctx->adm)
 		degraded = true;
 
@@ -211,10 +230,14 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "max_body_bytes", cfg->max_body_bytes) ||
 	       ss_json_add_double(conf, "max_analysis_seconds", cfg->max_analysis_seconds) ||
 	       ss_json_add_int(conf, "max_concurrent_analyses", ss_config_analysis_slots(cfg)) ||
+	       ss_json_add_int(conf, "max_concurrent_downloads", ss_config_download_slots(cfg)) ||
 	       ss_json_add_int(conf, "fetch_timeout_seconds", cfg->fetch_timeout_seconds) ||
 	       ss_json_add_int(conf, "fetch_max_bytes", cfg->fetch_max_bytes) ||
 	       ss_json_add_int(conf, "fetch_max_redirects", cfg->fetch_max_redirects) ||
 	       ss_json_add_bool(conf, "fetch_allow_private", cfg->fetch_allow_private) ||
+	       ss_json_add_int(conf, "fetch_low_speed_bytes_per_second", cfg->fetch_low_speed_bytes_per_second) ||
+	       ss_json_add_int(conf, "fetch_low_speed_seconds", cfg->fetch_low_speed_seconds) ||
+	       ss_json_add_int(conf, "dedup_wait_seconds", cfg->dedup_wait_seconds) ||
 	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
 	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
@@ -313,6 +336,12 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
 			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
 					     (unsigned long long)ss_state_counter_get(ctx->state, auth[i].idx));
+		bad |= counter(&b, "songscope_state_lock_holders_killed_total",
+			       "Responders the master killed because they held the state lock too long (stopped or stuck).",
+			       "counter", ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED));
+		bad |= counter(&b, "songscope_state_lock_repairs_total",
+			       "Times the state lock was found with a dead owner and the tables repaired.", "counter",
+			       ss_state_repairs(ctx->state));
 	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
@@ -320,6 +349,14 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 	bad |= counter(&b, "songscope_analysis_slots", "Analyses allowed at once.", "gauge",
 		       (uint64_t)ss_config_analysis_slots(ctx->cfg));
 	bad |= counter(&b, "songscope_analysis_slots_in_use", "Analyses running now.", "gauge", in_use < 0 ? 0 : (uint64_t)in_use);
+	int dl_slots = ss_config_download_slots(ctx->cfg);
+	int dl_in_use = ctx->adm ? ss_admission_downloads(ctx->adm, dl_slots) : -1;
+	bad |= counter(&b, "songscope_download_slots", "URL downloads allowed at once.", "gauge", (uint64_t)dl_slots);
+	bad |= counter(&b, "songscope_downloads_in_flight", "URL downloads running now.", "gauge",
+		       dl_in_use < 0 ? 0 : (uint64_t)dl_in_use);
+	int waiting = ctx->adm ? ss_admission_waiting(ctx->adm) : -1;
+	bad |= counter(&b, "songscope_dedup_waiting", "Requests waiting for an identical one in progress.", "gauge",
+		       waiting < 0 ? 0 : (uint64_t)waiting);
 	double up = ss_time_now() - ctx->service_started_at;
 	bad |= ss_buf_printf(&b, "# HELP songscope_uptime_seconds Seconds since the service started.\n"
 				 "# TYPE songscope_uptime_seconds gauge\nsongscope_uptime_seconds %.3f\n",

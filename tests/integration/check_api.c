@@ -822,9 +822,11 @@ START_TEST(identical_misses_are_analysed_once)
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, send_analyze, &f[i]), 0);
-	/* Both requests hold a slot and wait on the key: observed through the lock file, not by sleeping. */
-	while (ss_admission_in_use(probe) < 2)
+	/* Both requests wait on the key, holding no analysis slot: observed through the lock file, not by
+	 * sleeping. */
+	while (ss_admission_waiting(probe) < 2)
 		sched_yield();
+	ck_assert_int_eq(ss_admission_in_use(probe), 0);
 
 	/* "Finish" the first analysis: analyse the bytes here and store them under the same key. */
 	size_t len;

@@ -1,6 +1,7 @@
 #include "tests/integration/harness.h"
 
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,13 +98,14 @@ bool ss_it_have_front(ss_it_front f)
 	case SS_IT_APACHE_PROXY:
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_proxy_fcgi.so") &&
 		       have_apache_module("mod_env.so") && have_apache_module("mod_mpm_event.so") &&
-		       have_apache_module("mod_alias.so") && have_apache_module("mod_rewrite.so");
+		       have_apache_module("mod_alias.so") && have_apache_module("mod_rewrite.so") &&
+		       have_apache_module("mod_headers.so");
 	case SS_IT_APACHE_FCGID:
 		/* Apache will not serve as root, so mod_fcgid's responders run as www-data (or nobody) and need
 		 * the temp dir handed to that user: only root can arrange that. */
 		return tool_path("SS_APACHE2") != NULL && have_apache_module("mod_fcgid.so") &&
 		       have_apache_module("mod_mpm_event.so") && have_apache_module("mod_alias.so") &&
-		       have_apache_module("mod_rewrite.so") && geteuid() == 0 &&
+		       have_apache_module("mod_rewrite.so") && have_apache_module("mod_headers.so") && geteuid() == 0 &&
 		       (getpwnam("www-data") != NULL || getpwnam("nobody") != NULL);
 	case SS_IT_SPAWN_FCGI:
 	case SS_IT_SPAWN_FCGI_ONE:
@@ -489,10 +491,11 @@ static void start_apache(ss_it_server *s, bool fcgid)
 		      "LoadModule authz_core_module %s/mod_authz_core.so\n"
 		      "LoadModule alias_module %s/mod_alias.so\n"
 		      "LoadModule rewrite_module %s/mod_rewrite.so\n"
+		      "LoadModule headers_module %s/mod_headers.so\n"
 		      "StartServers 1\nServerLimit 1\nThreadsPerChild 16\nMaxRequestWorkers 16\n"
 		      "MinSpareThreads 1\nMaxSpareThreads 16\nDocumentRoot \"%s\"\n"
 		      "<Directory />\n  Require all denied\n</Directory>\n",
-		      m, m, m, m, s->dir);
+		      m, m, m, m, m, s->dir);
 	if (fcgid)
 		ss_buf_printf(&conf,
 			      "LoadModule fcgid_module %s/mod_fcgid.so\nFcgidIPCDir \"%s/fcgid\"\n"
@@ -800,6 +803,150 @@ int ss_it_request(ss_it_server *s, const char *method, const char *path, const c
 	char url[2048];
 	snprintf(url, sizeof url, "%s%s", s->base_url, path);
 	return ss_it_request_url(method, url, headers, body, len, out);
+}
+
+/* Where the header block of a raw answer ends (just past its blank line), or 0 while it has not ended. */
+static size_t raw_header_end(const ss_buf *b)
+{
+	for (size_t i = 0; i + 3 < b->len; i++)
+		if (memcmp(b->data + i, "\r\n\r\n", 4) == 0)
+			return i + 4;
+	return 0;
+}
+
+/* Value of header `name` in the block [p, p+n) into out; 1 found, 0 absent. */
+static int raw_header_value(const char *p, size_t n, const char *name, char *out, size_t outlen)
+{
+	ss_it_resp tmp;
+	memset(&tmp, 0, sizeof tmp);
+	ss_buf_init(&tmp.headers, 0);
+	int found = ss_buf_append(&tmp.headers, p, n) == 0 && ss_it_header(&tmp, name, out, outlen);
+	ss_buf_free(&tmp.headers);
+	return found;
+}
+
+/* Decode a chunked body [p, p+n) into out; returns 1 when the last chunk has arrived, 0 when more is needed,
+ * -1 when it is not chunked coding or memory ran out. */
+static int raw_dechunk(const char *p, size_t n, ss_buf *out)
+{
+	size_t i = 0;
+	for (;;) {
+		size_t size = 0, digits = 0;
+		while (i < n && isxdigit((unsigned char)p[i])) {
+			int c = tolower((unsigned char)p[i++]);
+			size = size * 16 + (size_t)(isdigit(c) ? c - '0' : c - 'a' + 10);
+			if (++digits > 10)
+				return -1;
+		}
+		const char *eol = memchr(p + i, '\n', n - i);
+		if (eol == NULL)
+			return 0;
+		if (digits == 0)
+			return -1;
+		i = (size_t)(eol - p) + 1; /* past chunk extensions and the line end */
+		if (size == 0)
+			return 1; /* trailers, if any, are not kept */
+		if (n - i < size + 2)
+			return 0;
+		if (ss_buf_append(out, p + i, size) != 0)
+			return -1;
+		i += size + 2;
+	}
+}
+
+/* Parse the raw answer in b into out (replacing what it held). Returns 1 when the answer is complete
+ * (headers, and the body by Content-Length, chunks, or the server's close), 0 when more is to come, -1 when
+ * memory ran out. */
+static int raw_parse(const ss_buf *b, bool closed, ss_it_resp *out)
+{
+	ss_buf_reset(&out->headers);
+	ss_buf_reset(&out->body);
+	out->status = 0;
+	if (b->len >= 5 && memcmp(b->data, "HTTP/", 5) != 0) {
+		/* No status line (an HTTP/0.9 answer): everything is the body. */
+		return ss_buf_append(&out->body, b->data, b->len) != 0 ? -1 : closed;
+	}
+	size_t hend = raw_header_end(b);
+	if (hend == 0)
+		return closed;
+	if (ss_buf_append(&out->headers, b->data, hend) != 0)
+		return -1;
+	const char *sp = memchr(b->data, ' ', hend);
+	if (sp != NULL)
+		out->status = strtol(sp + 1, NULL, 10);
+	char v[64];
+	const char *body = b->data + hend;
+	size_t blen = b->len - hend;
+	if (raw_header_value(b->data, hend, "Transfer-Encoding", v, sizeof v) && strcasecmp(v, "chunked") == 0) {
+		int r = raw_dechunk(body, blen, &out->body);
+		return r < 0 && !closed ? -1 : (r == 1 || closed);
+	}
+	size_t want = blen;
+	if (raw_header_value(b->data, hend, "Content-Length", v, sizeof v))
+		want = (size_t)strtoull(v, NULL, 10);
+	else if (!closed && out->status != 204 && out->status != 304)
+		return 0; /* the body ends when the server closes */
+	if (ss_buf_append(&out->body, body, blen < want ? blen : want) != 0)
+		return -1;
+	return blen >= want || closed;
+}
+
+int ss_it_raw_request(ss_it_server *s, const void *req, size_t len, ss_it_resp *out)
+{
+	memset(out, 0, sizeof *out);
+	ss_buf_init(&out->body, 0);
+	ss_buf_init(&out->headers, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)s->port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	ss_buf in;
+	ss_buf_init(&in, 0);
+	size_t sent = 0;
+	bool closed = false;
+	int done = 0;
+	bool failed = false;
+	double deadline = now_mono() + 30.0;
+	while (!done && !closed && !failed && now_mono() < deadline) {
+		/* Keep writing until the server has answered (it may answer before reading everything). */
+		struct pollfd p = {.fd = fd, .events = POLLIN | (sent < len && in.len == 0 ? POLLOUT : 0)};
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		if (p.revents & POLLIN || p.revents & (POLLHUP | POLLERR)) {
+			char chunk[16384];
+			ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+			if (n > 0)
+				failed = ss_buf_append(&in, chunk, (size_t)n) != 0;
+			else if (n == 0 || errno != EINTR)
+				closed = true; /* the end, or a reset after the answer */
+			if (in.len > 0 && !failed) {
+				done = raw_parse(&in, closed, out);
+				failed = done < 0;
+			}
+		} else if (p.revents & POLLOUT) {
+			ssize_t n = send(fd, (const char *)req + sent, len - sent, MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EINTR && errno != EAGAIN)
+				sent = len; /* the server stopped reading: wait for its answer */
+		}
+	}
+	close(fd);
+	if (done == 0 && !failed && in.len > 0)
+		done = raw_parse(&in, true, out);
+	ss_buf_free(&in);
+	if (out->body.data == NULL)
+		ss_buf_append(&out->body, "", 0);
+	if (out->headers.data == NULL)
+		ss_buf_append(&out->headers, "", 0);
+	return done == 1 && !failed ? 0 : -1;
 }
 
 void ss_it_resp_free(ss_it_resp *r)

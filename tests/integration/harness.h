@@ -94,6 +94,15 @@ int ss_it_request_url(const char *method, const char *url, const char *const *he
 
 void ss_it_resp_free(ss_it_resp *r);
 
+/* One request written as raw bytes (req, len: anything, well-formed or not) to the web server's port on
+ * 127.0.0.1, for what a client library will not send. Stops writing once the server answers, reads the whole
+ * answer (to Content-Length, the last chunk or the server's close; bounded to 30 s) and fills out: status
+ * (0 when the answer has no status line), headers (the raw block, status line first, as ss_it_request gives
+ * it) and body (chunked transfer coding removed). Returns 0, or -1 when nothing could be sent or read.
+ * Caller frees with ss_it_resp_free. */
+int ss_it_raw_request(ss_it_server *s, const void *req, size_t len, ss_it_resp *out);
+
+
 /* Value of a response header (case-insensitive) into out; returns 1 found, 0 absent. */
 int ss_it_header(const ss_it_resp *r, const char *name, char *out, size_t outlen);
 
