@@ -64,20 +64,20 @@ static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
 	return 0;
 }
 
-/* State-file seed callback: today's quota-counted usage rows become the daily counters. */
+/* State-file seed callback: today's quota-counted usage rows, in api_usage or still in a journal, become the
+ * daily counters. */
 static int seed_from_db(void *arg, ss_state *st)
 {
 	ss_ctx *ctx = arg;
 	if (ss_ctx_db_ready(ctx) != 0)
 		return -1;
-	/* Rows still in journals count too: this responder's own, and those of responders that died. */
-	if (journal != NULL && ss_usage_journal_pending(journal) > 0)
-		ss_auth_flush(ctx, true);
+	/* Rows still in journals count too: those of responders that died are imported first, and those
+	 * that live responders (this one included) have not flushed yet are counted from their journals. */
 	recover_journals(ctx, true);
 	int64_t day = ss_state_day(ss_state_now_ns());
 	void *pass[2] = {st, &day};
 	ss_error err;
-	if (ss_usage_day_counts(ctx->db, day, seed_from_usage_row, pass, &err) != 0) {
+	if (ss_usage_journal_day_counts(ctx->db, ctx->cfg->database, day, seed_from_usage_row, pass, &err) != 0) {
 		ss_log_error("re-seeding daily counts from api_usage failed: %s", err.msg);
 		return -1;
 	}

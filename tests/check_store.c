@@ -631,6 +631,42 @@ START_TEST(usage_journal_exactly_once)
 }
 END_TEST
 
+static int sum_counts(void *arg, int64_t key_id, int64_t count)
+{
+	((int64_t *)arg)[key_id == 1 ? 0 : 1] += count;
+	return 0;
+}
+
+/* What a rebuilt state file is seeded with: rows in api_usage plus rows live journals have not flushed, each
+ * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
+START_TEST(usage_journal_day_counts)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+				    &err),
+			 0);
+	child_journal(4, 4); /* 4 rows of day 20000 in api_usage (its empty journal stays) */
+	ss_usage_journal *mine;
+	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20000 + 100 + i, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 429, 86400 * 20000 + 200, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20001, 0), 0);
+	int64_t sums[2] = {0, 0};
+	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
+	ck_assert_int_eq(sums[0], 7);
+	ck_assert_int_eq(sums[1], 0);
+	ck_assert_int_eq(ss_usage_journal_flush(mine, db, &err), 0);
+	sums[0] = 0;
+	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
+	ck_assert_int_eq(sums[0], 7);
+	ss_usage_journal_close(mine, true);
+	ss_db_close(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -650,6 +686,7 @@ int main(void)
 	tcase_add_test(t, fault_codes);
 	tcase_add_test(t, restore_deleted_file);
 	tcase_add_test(t, usage_journal_exactly_once);
+	tcase_add_test(t, usage_journal_day_counts);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

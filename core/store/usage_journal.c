@@ -344,3 +344,111 @@ long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err)
 	free(base);
 	return failed ? -1 : total;
 }
+
+typedef struct key_count {
+	int64_t key_id, count;
+} key_count;
+
+typedef struct counts {
+	key_count *v;
+	size_t n, cap;
+	int failed;
+} counts;
+
+static int counts_add(void *arg, int64_t key_id, int64_t count)
+{
+	counts *c = arg;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].key_id == key_id) {
+			c->v[i].count += count;
+			return 0;
+		}
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		key_count *v = realloc(c->v, cap * sizeof *v);
+		if (v == NULL) {
+			c->failed = 1;
+			return 1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (key_count){key_id, count};
+	return 0;
+}
+
+/* Add the rows of the journal at path above its mark (read in the caller's transaction) to c. */
+static int count_journal(ss_db *db, const char *path, int64_t day, counts *c, ss_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0; /* imported and deleted meanwhile: its rows are in the snapshot or were not yet */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < JOURNAL_BYTES) {
+		close(fd);
+		return 0;
+	}
+	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return io_fail(err, "cannot map", path);
+	const journal_hdr *h = m;
+	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
+	int rc = 0;
+	int64_t mark = 0;
+	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) == 0 && h->version == JOURNAL_VERSION &&
+	    h->capacity == SS_USAGE_JOURNAL_ROWS && h->id > 0) {
+		rc = ss_usage_journal_mark(db, h->id, &mark, err);
+		int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+		for (int64_t s = head - SS_USAGE_JOURNAL_ROWS > mark ? head - SS_USAGE_JOURNAL_ROWS + 1 : mark + 1;
+		     rc == 0 && s <= head; s++) {
+			const journal_rec *r = &recs[s % SS_USAGE_JOURNAL_ROWS];
+			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != s)
+				continue;
+			ss_usage_row row = r->row;
+			if (row.status != 429 && row.time_s >= day * 86400 && row.time_s < (day + 1) * 86400 &&
+			    counts_add(c, row.key_id, 1) != 0)
+				rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+		}
+	}
+	munmap(m, JOURNAL_BYTES);
+	return rc;
+}
+
+int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
+				int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg, ss_error *err)
+{
+	char *dir, *base;
+	if (split_path(db_path, &dir, &base) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+	counts c = {0};
+	int rc = ss_db_exec(db, "BEGIN", err);
+	if (rc == 0) {
+		rc = ss_usage_day_counts(db, day, counts_add, &c, err);
+		if (rc == 0 && c.failed)
+			rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+		DIR *d = rc == 0 ? opendir(dir) : NULL;
+		if (rc == 0 && d == NULL)
+			rc = io_fail(err, "cannot read the directory", dir);
+		struct dirent *de;
+		while (rc == 0 && d != NULL && (de = readdir(d)) != NULL) {
+			bool half;
+			char path[4096];
+			if (!is_journal_name(de->d_name, base, &half) || half ||
+			    (size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+				continue;
+			rc = count_journal(db, path, day, &c, err);
+		}
+		if (d != NULL)
+			closedir(d);
+		ss_db_rollback(db); /* a read transaction: nothing to keep */
+	}
+	for (size_t i = 0; rc == 0 && i < c.n; i++)
+		if (fn(arg, c.v[i].key_id, c.v[i].count) != 0)
+			break;
+	free(c.v);
+	free(dir);
+	free(base);
+	return rc;
+}

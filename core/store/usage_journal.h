@@ -63,4 +63,12 @@ int ss_usage_journal_flush(ss_usage_journal *j, ss_db *db, ss_error *err);
  * cannot be read or a write failed (the journals not imported stay for a later call). */
 long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err);
 
+/* Per-key counts of the UTC day `day` (days since the epoch) that a rebuilt state file must start from: the
+ * quota-counted rows in api_usage (ss_usage_day_counts) plus those every journal beside db_path still holds
+ * above its mark (rows of live responders not flushed yet, and of dead ones not imported yet), all read in
+ * one read transaction so that a flush running meanwhile is counted once. Calls fn once per key with rows.
+ * Returns 0 or -1 with err. */
+int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
+				int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg, ss_error *err);
+
 #endif
