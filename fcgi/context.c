@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
@@ -47,6 +48,34 @@ static int drop_connection(ss_ctx *ctx, ss_db_file_state f)
 	return 0;
 }
 
+/* The file at the path when an open last failed: a change to it (restored, repaired, replaced) is worth a
+ * new attempt at once rather than after the once-a-second pause. */
+static struct {
+	bool valid, exists;
+	struct stat st;
+} failed_on;
+
+static void note_failed_file(const char *path)
+{
+	failed_on.valid = true;
+	failed_on.exists = stat(path, &failed_on.st) == 0;
+}
+
+static bool file_changed_since_failure(const char *path)
+{
+	if (!failed_on.valid)
+		return false;
+	struct stat st;
+	bool exists = stat(path, &st) == 0;
+	if (exists != failed_on.exists)
+		return true;
+	if (!exists)
+		return false;
+	return st.st_dev != failed_on.st.st_dev || st.st_ino != failed_on.st.st_ino || st.st_size != failed_on.st.st_size ||
+	       st.st_mtim.tv_sec != failed_on.st.st_mtim.tv_sec || st.st_mtim.tv_nsec != failed_on.st.st_mtim.tv_nsec ||
+	       st.st_ctim.tv_sec != failed_on.st.st_ctim.tv_sec || st.st_ctim.tv_nsec != failed_on.st.st_ctim.tv_nsec;
+}
+
 int ss_ctx_db_ready(ss_ctx *ctx)
 {
 	if (ctx->db != NULL) {
@@ -57,18 +86,20 @@ int ss_ctx_db_ready(ss_ctx *ctx)
 			return -1;
 	}
 	double now = ss_time_mono();
-	if (now < ctx->db_retry_at)
+	if (now < ctx->db_retry_at && !file_changed_since_failure(ctx->cfg->database))
 		return -1;
 	ctx->db_retry_at = now + 1.0;
 	ss_error err;
 	ss_error_clear(&err);
 	if (ss_db_open_flags(ctx->cfg->database, ctx->db_seen ? SS_DB_NO_CREATE : 0, &ctx->db, &err) != 0) {
+		note_failed_file(ctx->cfg->database);
 		if (ctx->db_error[0] == '\0' || strstr(ctx->db_error, "being reopened") != NULL)
 			ss_log_error("%s", err.msg);
 		snprintf(ctx->db_error, sizeof ctx->db_error, "%s", err.msg);
 		return -1;
 	}
 	ctx->db_seen = true;
+	failed_on.valid = false;
 	ss_db_set_busy_timeout(ctx->db, ctx->cfg->database_busy_timeout_ms);
 	if (ss_db_is_readonly(ctx->db))
 		ss_log_warn("database %s is open read-only (file, directory or file system not writable): reads are "

@@ -34,7 +34,7 @@ typedef struct ss_ctx {
 } ss_ctx;
 
 /* Make sure ctx->db is open and still the file at the configured path, retrying a failed open at most once
- * a second. Each call costs one stat(). A file deleted while open is restored from this connection
+ * a second, or at once when the file changed since (restored, repaired, replaced). Each call costs one stat(). A file deleted while open is restored from this connection
  * (ss_db_restore) and reopened; a file replaced on disk, or a connection that hit corruption or an I/O error,
  * is reopened. Every such event is logged. Returns 0 when usable, -1 otherwise (ctx->db_error says why).
  * May close and reopen ctx->db: never keep statements of it across a call. */
