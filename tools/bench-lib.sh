@@ -109,10 +109,7 @@ NGINX
 
 # Responder pids (children of the master).
 bench_responders() {
-	for p in /proc/[0-9]*; do
-		[ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$bench_master" ] && echo "${p#/proc/}"
-	done
-	return 0
+	pgrep -P "$bench_master" || true
 }
 
 # bench_lua FILE METHOD BODYFILE HEADER...: write a wrk script sending one fixed request and printing

@@ -31,9 +31,14 @@ done
 command -v sqlite3 >/dev/null || bench_die "sqlite3 is needed"
 [ "$seconds" -ge 10 ] && [ "$seconds" -le 3600 ] || bench_die "--seconds must be 10..3600"
 
+# The trigger file of the lock-holding test hook (test-hook builds only), outside the server's temp dir
+# because the master's environment is set before that dir exists.
+hold_trigger=$(mktemp -u "${TMPDIR:-/tmp}/songscope-soak-hold.XXXXXX")
+export SONGSCOPE_TEST_HOLD_LOCK="$hold_trigger"
 bench_setup "$workers" "max_requests = 100000000
 shutdown_timeout = 10"
 d=$bench_dir
+trap 'bench_cleanup; rm -f "$hold_trigger" "$hold_trigger".*' EXIT
 conf=$d/songscope.conf
 admin() { "$bench_build/tools/songscope-admin" --config "$conf" "$@"; }
 newkey() { admin --json keys create "$@" | sed -n 's/.*"key" *: *"\([^"]*\)".*/\1/p'; }
@@ -126,41 +131,50 @@ killer() {
 	echo "$stop_note" >"$d/stop_note"
 }
 
-# Stop responders one at a time until one is caught holding the lock (bounded tries); then wait (bounded) until
-# the master has killed it. Prints what happened.
+# Stop a responder while it holds the state file's lock, then wait (bounded) until the master has killed it.
+# Prints what happened. A build configured with --enable-test-hooks does it exactly: touching the trigger file
+# makes the next responder to serve a request take the lock and SIGSTOP itself. Other builds stop responders
+# at random until `songscope-admin state` names a stopped one as the lock's holder (bounded tries).
 stop_lock_holder() {
-	holder_cmd=$("$bench_build/tools/songscope-admin" --help 2>&1 | grep -c 'state' || true)
-	if [ "$holder_cmd" -eq 0 ]; then
-		echo "skipped: songscope-admin has no state command"
+	victim=""
+	tries=0
+	if grep -q 'define SS_TEST_HOOKS 1' "$bench_build/config.h" 2>/dev/null; then
+		: >"$hold_trigger"
+		i=0
+		while [ ! -s "$hold_trigger.held" ] && [ $i -lt 500 ]; do
+			i=$((i + 1))
+			sleep 0.01
+		done
+		victim=$(cat "$hold_trigger.held" 2>/dev/null || true)
+		how="the test hook stopped $victim holding the lock"
+	else
+		end=$(($(date +%s) + 20))
+		while [ -z "$victim" ] && [ $tries -lt 3000 ] && [ "$(date +%s)" -lt "$end" ]; do
+			tries=$((tries + 1))
+			v=$(bench_responders | shuf -n1)
+			[ -n "$v" ] && kill -STOP "$v" 2>/dev/null || continue
+			holder=$(admin --json state 2>/dev/null | sed -n 's/.*"lock_holder_pid" *: *\([0-9]*\).*/\1/p')
+			if [ "$holder" = "$v" ]; then victim=$v; else kill -CONT "$v" 2>/dev/null || true; fi
+		done
+		how="caught $victim holding the lock after $tries random SIGSTOPs"
+	fi
+	if [ -z "$victim" ]; then
+		echo "no responder was stopped holding the lock ($tries tries)"
 		return 0
 	fi
-	tries=0
-	while [ $tries -lt 3000 ]; do
-		tries=$((tries + 1))
-		set -- $(bench_responders)
-		[ $# -gt 0 ] || continue
-		victim=$(shuf -n1 -e "$@")
-		kill -STOP "$victim" 2>/dev/null || continue
-		holder=$(admin --json state 2>/dev/null | sed -n 's/.*"lock_holder_pid" *: *\([0-9]*\).*/\1/p')
-		if [ "$holder" = "$victim" ]; then
-			t0=$(date +%s.%N)
-			i=0
-			while [ -d "/proc/$victim" ] && [ "$(state_of "$victim")" != Z ] && [ $i -lt 1000 ]; do
-				i=$((i + 1))
-				sleep 0.01
-			done
-			t1=$(date +%s.%N)
-			if [ -d "/proc/$victim" ] && [ "$(state_of "$victim")" != Z ]; then
-				kill -CONT "$victim" 2>/dev/null || true
-				echo "caught $victim holding the lock after $tries tries; NOT killed by the master within 10 s"
-			else
-				echo "caught $victim holding the lock after $tries tries; the master killed it after $(echo "$t1 - $t0" | bc) s"
-			fi
-			return 0
-		fi
-		kill -CONT "$victim" 2>/dev/null || true
+	t0=$(date +%s%N)
+	i=0
+	while [ -d "/proc/$victim" ] && [ "$(state_of "$victim")" != Z ] && [ $i -lt 1000 ]; do
+		i=$((i + 1))
+		sleep 0.01
 	done
-	echo "no responder caught holding the lock in $tries tries"
+	t1=$(date +%s%N)
+	if [ -d "/proc/$victim" ] && [ "$(state_of "$victim")" != Z ]; then
+		kill -CONT "$victim" 2>/dev/null || true
+		echo "$how; NOT killed by the master within 10 s"
+	else
+		echo "$how; the master killed it $(((t1 - t0) / 1000000)) ms later"
+	fi
 }
 
 killer &
