@@ -28,7 +28,6 @@ struct ss_db {
 	bool have_id;
 	bool readonly;   /* opened read-only */
 	bool reopen;     /* a failure showed the connection must be reopened */
-	ss_code fault;   /* SS_ERR_STORAGE_FULL / SS_ERR_READ_ONLY seen on a write, until a write commits */
 };
 
 /* Below this much free space a file system that filled up still counts as full. */
@@ -45,23 +44,19 @@ ss_code ss_db_fault(ss_db *db)
 	case SQLITE_LOCKED:
 		return SS_ERR_BUSY;
 	case SQLITE_FULL:
-		db->fault = SS_ERR_STORAGE_FULL;
 		return SS_ERR_STORAGE_FULL;
 	case SQLITE_READONLY:
 		if (ext == SQLITE_READONLY_DBMOVED) {
 			db->reopen = true;
 			return SS_ERR_UNAVAILABLE;
 		}
-		db->fault = SS_ERR_READ_ONLY;
 		return SS_ERR_READ_ONLY;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 		if (sys == ENOSPC || sys == EDQUOT) {
-			db->fault = SS_ERR_STORAGE_FULL;
 			return SS_ERR_STORAGE_FULL;
 		}
 		if (sys == EROFS) {
-			db->fault = SS_ERR_READ_ONLY;
 			return SS_ERR_READ_ONLY;
 		}
 		db->reopen = true;
@@ -430,19 +425,18 @@ ss_code ss_db_probe(ss_db *db, ss_error *err)
 			     sqlite3_errmsg(db->h));
 		return c == SS_ERR_DB ? SS_ERR_UNAVAILABLE : c;
 	}
-	if (db->readonly || db->fault == SS_ERR_READ_ONLY || fs_readonly(db->path)) {
+	/* What the file and its file system say now, not a remembered write failure (another responder may be the
+	 * one whose write failed, and a remembered failure would not clear while /health keeps writes away):
+	 * opened read-only, a read-only mount or file, less than SS_DB_FREE_MIN free. */
+	struct statvfs v;
+	bool have_vfs = statvfs(db->path, &v) == 0;
+	if (db->readonly || (have_vfs && (v.f_flag & ST_RDONLY) != 0) || access(db->path, W_OK) != 0) {
 		ss_error_set(err, SS_ERR_READ_ONLY, "The database %s is read-only.", db->path);
 		return SS_ERR_READ_ONLY;
 	}
-	/* Full is what the file system says now (another responder may be the one whose write failed). */
-	struct statvfs v;
-	if (statvfs(db->path, &v) == 0) {
-		if ((unsigned long long)v.f_bavail * v.f_frsize < SS_DB_FREE_MIN) {
-			ss_error_set(err, SS_ERR_STORAGE_FULL, "The file system of the database %s is full.", db->path);
-			return SS_ERR_STORAGE_FULL;
-		}
-		if (db->fault == SS_ERR_STORAGE_FULL)
-			db->fault = SS_OK; /* space came back */
+	if (have_vfs && (unsigned long long)v.f_bavail * v.f_frsize < SS_DB_FREE_MIN) {
+		ss_error_set(err, SS_ERR_STORAGE_FULL, "The file system of the database %s is full.", db->path);
+		return SS_ERR_STORAGE_FULL;
 	}
 	return SS_OK;
 }
@@ -510,7 +504,6 @@ int ss_db_commit(ss_db *db, ss_error *err)
 		ss_db_rollback(db);
 		return -1;
 	}
-	db->fault = SS_OK; /* a write went through: neither full nor read-only any more */
 	return 0;
 }
 

@@ -38,7 +38,7 @@ bool ss_db_is_readonly(ss_db *db);
  * SQLITE_BUSY/SQLITE_LOCKED (after busy_timeout) -> SS_ERR_BUSY; SQLITE_FULL or ENOSPC -> SS_ERR_STORAGE_FULL;
  * SQLITE_READONLY or EROFS -> SS_ERR_READ_ONLY; SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_IOERR, SQLITE_CANTOPEN
  * and a moved file -> SS_ERR_UNAVAILABLE, and the connection is marked for reopening (ss_db_needs_reopen);
- * anything else SS_ERR_DB. Full and read-only are remembered for ss_db_probe until a write commits. */
+ * anything else SS_ERR_DB. */
 ss_code ss_db_fault(ss_db *db);
 
 /* True once a failure showed that this connection cannot be trusted any more (see ss_db_fault): close it
