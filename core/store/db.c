@@ -403,13 +403,16 @@ ss_code ss_db_probe(ss_db *db, ss_error *err)
 	case SS_DB_FILE_SAME:
 		break;
 	}
-	/* The header as it is on disk: a page cache or the WAL could hide an overwritten one. */
+	/* The header as it is on disk (a page cache or the WAL could hide an overwritten one), read through
+	 * SQLite's own file handle: opening and closing another descriptor of the file would drop the POSIX
+	 * locks SQLite holds on it in this process. */
 	unsigned char hdr[16];
-	int fd = open(db->path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? pread(fd, hdr, sizeof hdr, 0) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n != (ssize_t)sizeof hdr || memcmp(hdr, "SQLite format 3", 16) != 0) {
+	sqlite3_file *f = NULL;
+	int rd = SQLITE_ERROR;
+	if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+	    f->pMethods != NULL)
+		rd = f->pMethods->xRead(f, hdr, (int)sizeof hdr, 0);
+	if (rd != SQLITE_OK || memcmp(hdr, "SQLite format 3", 16) != 0) {
 		db->reopen = true;
 		ss_error_set(err, SS_ERR_UNAVAILABLE, "The database %s does not start with an SQLite header.", db->path);
 		return SS_ERR_UNAVAILABLE;
