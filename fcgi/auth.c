@@ -106,6 +106,21 @@ static int open_state(ss_ctx *ctx)
 	return 0;
 }
 
+int ss_auth_create_state(ss_ctx *ctx)
+{
+	ss_state *st = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_state_open(ctx->cfg->state_file, seed_from_db, ctx, &st, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return -1;
+	}
+	if (ss_state_was_created(st))
+		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
+	ss_state_close(st);
+	return 0;
+}
+
 int ss_auth_open(ss_ctx *ctx)
 {
 	ss_usage_batch_init(&usage);
@@ -297,25 +312,8 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	test_hook_hold_lock(ctx);
 #endif
 
-	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
-	int per_min = ctx->cfg->auth_failures_per_minute;
-	int64_t now_ns = ss_state_now_ns();
-	int retry = 0;
-	ss_error err;
-	int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-	if (blocked < 0 && state_recovered(ctx))
-		blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-	if (blocked < 0)
-		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
-	if (blocked) {
-		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
-		ss_resp_add_header(req, "Retry-After", "%d", retry);
-		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
-				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
-			       ? -1
-			       : 1;
-	}
-
+	/* The key first: a valid key goes on to its own limits whatever its address did, so a stranger's bad
+	 * keys from a shared address (NAT, a proxy) can never lock its owner out. Only failures are throttled. */
 	ss_keyinfo info;
 	size_t klen = strnlen(key, SS_APIKEY_INPUT_MAX + 1);
 	if (klen > SS_APIKEY_INPUT_MAX) {
@@ -327,7 +325,26 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 		if (lookup(ctx, req, hash, &info, &rc) != 0)
 			return rc;
 	}
+	int64_t now_ns = ss_state_now_ns();
+	ss_error err;
 	if (!info.valid) {
+		const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
+		int per_min = ctx->cfg->auth_failures_per_minute;
+		int retry = 0;
+		int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+		if (blocked < 0 && state_recovered(ctx))
+			blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
+		if (blocked < 0)
+			return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+		if (blocked) {
+			ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
+			ss_resp_add_header(req, "Retry-After", "%d", retry);
+			return ss_resp_error(req, SS_ERR_RATE_LIMITED,
+					     "Too many requests with invalid API keys from this address; retry in %d s.",
+					     retry)
+				       ? -1
+				       : 1;
+		}
 		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
 			ss_log_warn("%s", err.msg);
 		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
@@ -342,9 +359,10 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 
 	int rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
 	ss_state_decision d;
-	int got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+	int burst = ss_config_rate_burst(ctx->cfg, rate);
+	int got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
 	if (got != 0 && state_recovered(ctx))
-		got = ss_state_acquire(ctx->state, info.key_id, rate, info.daily_limit, now_ns, &d, &err);
+		got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
 	if (got != 0) {
 		ss_log_error("%s", err.msg);
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");

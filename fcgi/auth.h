@@ -23,6 +23,10 @@ void ss_auth_finish(ss_ctx *ctx, ss_request *req);
  * when the state file cannot be opened (logged; keyed requests then get 503 until a later retry works). */
 int ss_auth_open(ss_ctx *ctx);
 
+/* Before any responder runs (the master, still root, about to drop privileges): open the state file once,
+ * building and seeding it from ctx->db when missing or unusable, and close it. Returns 0, or -1 (logged). */
+int ss_auth_create_state(ss_ctx *ctx);
+
 /* Is addr (REMOTE_ADDR text) one of the addresses in list (separated by spaces or commas)? Exact match. */
 bool ss_auth_addr_listed(const char *list, const char *addr);
 

@@ -45,6 +45,10 @@ int ss_handle_shutdown(ss_ctx *ctx, ss_request *req);
 void ss_handlers_open(ss_ctx *ctx);
 void ss_handlers_close(ss_ctx *ctx);
 
+/* Suffixes of the files beside the state file that ss_handlers_open opens (".stats", ".admission"),
+ * NULL-terminated: the master creates them before dropping privileges. */
+extern const char *const ss_handlers_side_files[];
+
 /* Count one answered request (requests served, per-endpoint/status counters, latency histogram). */
 void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds);
 
@@ -65,8 +69,9 @@ bool ss_h_truthy(const char *s);
 int ss_h_need_db(ss_ctx *ctx, ss_request *req);
 
 /* Read the body (at most cap bytes, and never more than max_body_bytes) and parse it as strict JSON of the
- * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message)
- * or 413; then *rc is the result of writing that answer. */
+ * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message,
+ * or saying that a \u0000 escape is refused: no string read from the result has an embedded NUL) or 413;
+ * then *rc is the result of writing that answer. */
 json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc);
 
 /* X-Force-Reanalyze or X-Bypass-Cache is truthy. */

@@ -9,6 +9,8 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/auth.c fcgi/auth.h \
 	fcgi/responder.c fcgi/responder.h \
 	fcgi/master.c fcgi/master.h \
+	fcgi/listen.c fcgi/listen.h \
+	fcgi/privileges.c fcgi/privileges.h \
 	fcgi/notify.c fcgi/notify.h \
 	fcgi/handlers/health.c \
 	fcgi/handlers/common.c \

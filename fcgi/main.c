@@ -1,6 +1,7 @@
 /* songscope.fcgi: the FastCGI responder. Serves fd 0 (spawn-fcgi, lighttpd bin-path, mod_fcgid) or, with
  * --listen/--workers, runs its own master that preforks and supervises responders. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
 #include "fcgi/context.h"
+#include "fcgi/listen.h"
 #include "fcgi/master.h"
+#include "fcgi/privileges.h"
 #include "fcgi/responder.h"
 
 #define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
@@ -21,13 +24,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: songscope.fcgi [--config FILE] [--listen PATH|HOST:PORT] [--workers N]\n"
-		"                      [--check-config] [--version] [--help]\n"
+		"                      [--allow-root] [--check-config] [--version] [--help]\n"
 		"\n"
 		"  --config FILE     configuration file (default " DEFAULT_CONFIG " when it exists)\n"
 		"  --listen SPEC     open this FastCGI socket (unix path, mode 0660, or HOST:PORT) and run a\n"
 		"                    master that preforks and supervises responders\n"
 		"  --workers N       number of responders (default: `workers` from the config); implies the\n"
 		"                    master, on the socket inherited on fd 0 when --listen is not given\n"
+		"  --allow-root      run as root when the configuration sets no `user` to drop to\n"
+		"                    (refused otherwise)\n"
 		"  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
 		"  --version         print the version and exit\n"
 		"\n"
@@ -42,11 +47,12 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
 		{"workers", required_argument, NULL, 'w'}, {"check-config", no_argument, NULL, 'C'},
 		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+		{"allow-root", no_argument, NULL, 'R'},   {NULL, 0, NULL, 0}};
 	const char *config_path = NULL;
 	const char *listen = NULL;
 	int workers = 0;
 	int check_only = 0;
+	bool allow_root = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:l:w:CVh", longopts, NULL)) != -1) {
@@ -68,6 +74,9 @@ int main(int argc, char **argv)
 		}
 		case 'C':
 			check_only = 1;
+			break;
+		case 'R':
+			allow_root = true;
 			break;
 		case 'V':
 			printf("songscope.fcgi %s\n", PACKAGE_VERSION);
@@ -110,8 +119,15 @@ int main(int argc, char **argv)
 	if (cfg.auth == SS_AUTH_OFF)
 		ss_log_warn("auth = off: every endpoint is open without an API key; use this for local development only");
 
+	/* Never decode untrusted audio as root by accident: drop to `user`, or refuse without --allow-root. */
+	ss_priv priv;
+	if (ss_priv_plan(&cfg, allow_root, &priv, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return 2;
+	}
+
 	if (listen != NULL || workers > 0) {
-		ss_master_opts mo = {.config_path = config_path, .listen = listen, .workers = workers};
+		ss_master_opts mo = {.config_path = config_path, .listen = listen, .workers = workers, .priv = &priv};
 		return ss_master_run(&mo, &cfg);
 	}
 
@@ -119,6 +135,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "songscope.fcgi: no FastCGI socket on standard input; run it from a web server or\n"
 				"spawn-fcgi, or use --listen PATH to run standalone (see --help)\n");
 		return 2;
+	}
+	char why[256];
+	if (!cfg.listen_allow_remote && !ss_listen_fd_is_local(0, why, sizeof why)) {
+		ss_log_error("%s; refusing: listen on a unix socket or 127.0.0.1, or set listen_allow_remote = true", why);
+		return 2;
+	}
+	if (ss_priv_prepare_files(&priv, &cfg, NULL, &err) != 0 || ss_priv_drop(&priv, &cfg, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return 1;
 	}
 	ss_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);

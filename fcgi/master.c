@@ -19,6 +19,7 @@
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/context.h"
+#include "fcgi/listen.h"
 #include "fcgi/notify.h"
 #include "fcgi/responder.h"
 
@@ -301,7 +302,15 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	int listen_fd;
 	int created_socket = 0;
 
+	char why[256];
 	if (o->listen != NULL) {
+		/* Whoever reaches the FastCGI socket sets REMOTE_ADDR and every other parameter: loopback only,
+		 * unless the operator says otherwise. Checked before binding, and on the bound socket after. */
+		if (!cfg->listen_allow_remote && !ss_listen_spec_is_local(o->listen, why, sizeof why)) {
+			ss_log_error("%s; refusing: listen on a unix socket or 127.0.0.1, or set listen_allow_remote = true",
+				     why);
+			return 2;
+		}
 		listen_fd = open_listen_socket(o->listen);
 		if (listen_fd < 0)
 			return 1;
@@ -310,6 +319,26 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 		listen_fd = 0;
 		if (!ss_fd_is_listening_socket(listen_fd)) {
 			ss_log_error("no listening FastCGI socket on standard input; use --listen PATH");
+			return 1;
+		}
+	}
+	if (!cfg->listen_allow_remote && !ss_listen_fd_is_local(listen_fd, why, sizeof why)) {
+		ss_log_error("%s; refusing: listen on a unix socket or 127.0.0.1, or set listen_allow_remote = true", why);
+		if (created_socket)
+			unlink(o->listen);
+		close(listen_fd);
+		return 2;
+	}
+	if (o->priv != NULL && o->priv->drop) {
+		/* Socket and files are ready as root; everything after this runs as the unprivileged user. */
+		ss_error err;
+		ss_error_clear(&err);
+		if (ss_priv_prepare_files(o->priv, cfg, created_socket ? o->listen : NULL, &err) != 0 ||
+		    ss_priv_drop(o->priv, cfg, &err) != 0) {
+			ss_log_error("%s", err.msg);
+			if (created_socket)
+				unlink(o->listen);
+			close(listen_fd);
 			return 1;
 		}
 	}
@@ -333,7 +362,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 
 	ss_log_info("songscope master %ld listening on %s with %d responders", (long)getpid(),
 		    o->listen ? o->listen : "fd 0", workers);
-	prepare_database(cfg);
+	if (o->priv == NULL || !o->priv->drop)
+		prepare_database(cfg); /* else done before dropping privileges */
 	memset(&wd, 0, sizeof wd);
 
 	for (;;) {
@@ -401,6 +431,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 				ss_log_error("reload refused, keeping the running configuration: %s", err.msg);
 				break;
 			}
+			if (strcmp(fresh.user, cfg->user) != 0 || strcmp(fresh.group, cfg->group) != 0)
+				ss_log_warn("'user' and 'group' changes apply at the next start, not on reload");
 			ss_notify("RELOADING=1");
 			*cfg = fresh;
 			watchdog_drop(&wd); /* state_file may have changed */

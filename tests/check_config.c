@@ -64,6 +64,24 @@ START_TEST(parses_every_type_comments_and_quotes)
 }
 END_TEST
 
+START_TEST(quoted_values_keep_hash_and_spaces)
+{
+	/* Inside double quotes '#' is text even after a space; the comment starts only outside quotes. */
+	ss_config c;
+	ss_error err;
+	const char *text = "database = \"/srv/a #1/db\"   # the database\n"
+			   "state_file = \"/srv/b # 2\"#no space before this comment\n"
+			   "metrics_allow = \"10.0.0.1 # not a comment\"\n";
+	ck_assert_msg(parse(&c, text, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(c.database, "/srv/a #1/db");
+	ck_assert_str_eq(c.state_file, "/srv/b # 2");
+	ck_assert_str_eq(c.metrics_allow, "10.0.0.1 # not a comment");
+	/* Unquoted values keep the old rule: a comment needs whitespace before '#'. */
+	ck_assert_int_eq(parse(&c, "database = /srv/x#1 # comment\n", &err), 0);
+	ck_assert_str_eq(c.database, "/srv/x#1");
+}
+END_TEST
+
 static void expect_error(const char *text, const char *fragment)
 {
 	ss_config c;
@@ -88,6 +106,59 @@ START_TEST(errors_name_the_line)
 	expect_error("max_analysis_seconds = 1e999\n", "bad value");
 	expect_error("database =\n", "empty path");
 	expect_error("just some words\n", "test.conf:1: expected 'key = value'");
+	expect_error("database = \"/srv/a #1/db\n", "test.conf:1: bad value for 'database': no closing quote");
+	expect_error("database = \"/srv/a\" trailing\n", "text after the closing quote");
+}
+END_TEST
+
+START_TEST(rate_limit_burst_count_or_percentage)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	/* Default 10% of the key's rate, rounded down. */
+	ck_assert_int_eq(ss_config_rate_burst(&c, 60), 6);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 30), 3);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 19), 1);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 2), 0);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 3\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 2), 3);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 1000), 3);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 0\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 1000), 0);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = 150%\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 7), 10);
+	ck_assert_int_eq(parse(&c, "rate_limit_burst = \"25%\"  # quoted\n", &err), 0);
+	ck_assert_int_eq(ss_config_rate_burst(&c, 100000), 25000);
+	expect_error("rate_limit_burst = -1\n", "bad value for 'rate_limit_burst'");
+	expect_error("rate_limit_burst = 10 %\n", "bad value");
+	expect_error("rate_limit_burst = %\n", "bad value");
+	expect_error("rate_limit_burst = 1001%\n", "bad value");
+	expect_error("rate_limit_burst = 5x\n", "bad value");
+}
+END_TEST
+
+START_TEST(user_group_and_listen_allow_remote)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.user, "");
+	ck_assert_str_eq(c.group, "");
+	ck_assert(!c.listen_allow_remote);
+	ck_assert_int_eq(parse(&c, "user = songscope\ngroup = www-data\nlisten_allow_remote = true\n", &err), 0);
+	ck_assert_str_eq(c.user, "songscope");
+	ck_assert_str_eq(c.group, "www-data");
+	ck_assert(c.listen_allow_remote);
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	ck_assert_int_eq(parse(&c, "user = 65534\n", &err), 0);
+	expect_error("user = a b\n", "expected a user or group name");
+	expect_error("user = -root\n", "expected a user or group name");
+	expect_error("group = x/y\n", "expected a user or group name");
+	/* A group alone means nothing: songscope only switches ids when it has a user to become. */
+	ck_assert_int_eq(parse(&c, "group = nogroup\n", &err), 0);
+	ck_assert_int_eq(ss_config_validate(&c, &err), -1);
+	ck_assert(strstr(err.msg, "'group' needs 'user'") != NULL);
 }
 END_TEST
 
@@ -137,6 +208,8 @@ START_TEST(shipped_config_file_is_valid)
 	ck_assert_int_eq(c.auth, d.auth);
 	ck_assert_int_eq(c.max_requests, d.max_requests);
 	ck_assert_int_eq(c.rate_limit_per_minute, d.rate_limit_per_minute);
+	ck_assert_int_eq(c.rate_limit_burst, d.rate_limit_burst);
+	ck_assert(c.rate_limit_burst_percent == d.rate_limit_burst_percent);
 	ck_assert_int_eq(c.fetch_max_bytes, d.fetch_max_bytes);
 }
 END_TEST
@@ -175,6 +248,9 @@ int main(void)
 	tcase_add_test(tc, fetch_rate_and_wait_keys);
 	tcase_add_test(tc, parses_every_type_comments_and_quotes);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
+	tcase_add_test(tc, rate_limit_burst_count_or_percentage);
+	tcase_add_test(tc, user_group_and_listen_allow_remote);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);

@@ -1,7 +1,14 @@
-/* Request parsing (routed path, query strings, Content-Length) and routing (404/405/Allow). */
+/* Request parsing (routed path, query strings, Content-Length), routing (404/405/Allow), and which listen
+ * addresses count as this host only. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fcgi/listen.h"
 
 #include "fcgi/request.h"
 #include "fcgi/router.h"
@@ -127,6 +134,57 @@ START_TEST(every_route_is_well_formed)
 }
 END_TEST
 
+START_TEST(listen_addresses_must_stay_on_this_host)
+{
+	char why[256] = "";
+	/* libfcgi's reading: a '/' makes a unix path; HOST:PORT with a port number is TCP. */
+	ck_assert(!ss_listen_spec_is_tcp("/run/songscope/songscope.sock"));
+	ck_assert(!ss_listen_spec_is_tcp("sock"));
+	ck_assert(ss_listen_spec_is_tcp(":9000"));
+	ck_assert(ss_listen_spec_is_tcp("127.0.0.1:9000"));
+	ck_assert(ss_listen_spec_is_local("/run/songscope/songscope.sock", why, sizeof why));
+	static const char *const local[] = {"127.0.0.1:9000", "127.1.2.3:9000", "localhost:9000"};
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+		ck_assert_msg(ss_listen_spec_is_local(local[i], why, sizeof why), "%s: %s", local[i], why);
+	static const char *const remote[] = {":9000", "*:9000", "0.0.0.0:9000", "10.1.2.3:9000", "192.0.2.1:9000",
+					     "128.0.0.1:9000"};
+	for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
+		why[0] = '\0';
+		ck_assert_msg(!ss_listen_spec_is_local(remote[i], why, sizeof why), "%s accepted", remote[i]);
+		ck_assert_msg(strstr(why, remote[i]) != NULL, "%s: the reason does not name it: %s", remote[i], why);
+	}
+	/* A bound socket: loopback and unix are local; something that is not a socket is not. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	ck_assert_msg(ss_listen_fd_is_local(fd, why, sizeof why), "%s", why);
+	close(fd);
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		struct sockaddr_in6 s6;
+		memset(&s6, 0, sizeof s6);
+		s6.sin6_family = AF_INET6;
+		s6.sin6_addr = in6addr_loopback;
+		if (bind(fd, (struct sockaddr *)&s6, sizeof s6) == 0)
+			ck_assert_msg(ss_listen_fd_is_local(fd, why, sizeof why), "%s", why);
+		close(fd);
+	}
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert(ss_listen_fd_is_local(sv[0], why, sizeof why));
+	close(sv[0]);
+	close(sv[1]);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(!ss_listen_fd_is_local(p[0], why, sizeof why));
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fcgi");
@@ -139,6 +197,7 @@ int main(void)
 	tc = tcase_create("router");
 	tcase_add_test(tc, router_finds_routes_and_reports_allowed_methods);
 	tcase_add_test(tc, every_route_is_well_formed);
+	tcase_add_test(tc, listen_addresses_must_stay_on_this_host);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -98,9 +98,9 @@ START_TEST(foreign_file_is_rebuilt_and_reseeded)
 	ck_assert_int_eq(ss_state_day_count(st, 42, T0), 9);
 	/* The seeded count holds against the daily limit: 9 used, limit 10 → one more. */
 	ss_state_decision d;
-	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 10, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 0, 10, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
-	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 10, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 42, 100, 0, 10, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
 	ss_state_close(st);
 	/* A valid file is not rebuilt and the seed is not run again. */
@@ -117,34 +117,34 @@ START_TEST(gcra_full_minute_burst_then_rate)
 	ss_state *st = open_state();
 	ss_error err;
 	ss_state_decision d;
-	/* 60/min: a fresh key may send 60 at once... */
+	/* 60/min with a burst of 59: a fresh key may send 60 at once... */
 	for (int i = 0; i < 60; i++) {
-		ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0, &d, &err), 0);
 		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 		ck_assert_int_eq(d.limit, 60);
 		ck_assert_int_eq(d.remaining, 59 - i);
 	}
 	ck_assert_int_eq(d.reset_s, 60);
 	/* ...then is held to one per second. */
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
 	ck_assert_int_eq(d.retry_after_s, 1);
 	ck_assert_int_eq(d.remaining, 0);
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS / 2, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0 + NS / 2, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0 + NS, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert_int_eq(d.remaining, 0);
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0 + NS, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
 	/* A full minute later the whole allowance is back. */
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 + 61 * NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0 + 61 * NS, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert_int_eq(d.remaining, 59);
 	/* Refused requests were not counted. */
 	ck_assert_int_eq(ss_state_day_count(st, 1, T0), 62);
 	/* A clock that jumps back never holds a key for more than a minute. */
-	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 0, T0 - 3600 * NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 1, 60, 59, 0, T0 - 3600 * NS, &d, &err), 0);
 	ck_assert_int_le(d.retry_after_s, 60);
 	ss_state_close(st);
 }
@@ -157,28 +157,28 @@ START_TEST(daily_limit_and_day_rollover)
 	ss_state_decision d;
 	int64_t late = ss_state_day(T0) * DAY_NS + DAY_NS - 90 * NS; /* 23:58:30 UTC */
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, late, &d, &err), 0);
 		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 		ck_assert_int_eq(d.day_count, i + 1);
 	}
-	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, late, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
 	ck_assert_int_eq(d.retry_after_s, 90); /* to UTC midnight */
-	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, late + 89 * NS, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, late + 89 * NS, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
 	/* Midnight: a new day, a new allowance. */
 	int64_t next = late + 90 * NS;
 	ck_assert_int_eq(ss_state_day(next), ss_state_day(late) + 1);
 	ck_assert_int_eq(ss_state_day_count(st, 5, next), 0);
-	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, next, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert_int_eq(d.day_count, 1);
 	/* Raising the limit (admin `keys limit`) applies at once. */
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
-	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 3, next, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, next, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 3, next, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_DAILY_LIMITED);
-	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 4, next, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 5, 1000, 1000, 4, next, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert_int_eq(ss_state_day(-1), -1);
 	ss_state_close(st);
@@ -187,7 +187,7 @@ END_TEST
 
 /* Children race on one key: each opens its own mapping, tries `tries` times, and reports its successes
  * through its exit status. */
-static int race(int children, int tries, int64_t key, int rate, int64_t daily, int64_t now)
+static int race(int children, int tries, int64_t key, int rate, int burst, int64_t daily, int64_t now)
 {
 	pid_t pids[16];
 	for (int c = 0; c < children; c++) {
@@ -201,7 +201,7 @@ static int race(int children, int tries, int64_t key, int rate, int64_t daily, i
 			int ok = 0;
 			for (int i = 0; i < tries; i++) {
 				ss_state_decision d;
-				if (ss_state_acquire(st, key, rate, daily, now ? now : ss_state_now_ns(), &d, &err) != 0)
+				if (ss_state_acquire(st, key, rate, burst, daily, now ? now : ss_state_now_ns(), &d, &err) != 0)
 					_exit(254);
 				ok += d.verdict == SS_STATE_ALLOWED;
 			}
@@ -224,10 +224,10 @@ START_TEST(exact_limits_with_racing_processes)
 {
 	ss_state *st = open_state(); /* create before the children race to open it */
 	/* daily_limit 50, 8 processes x 40 attempts at real time: exactly 50 succeed. */
-	ck_assert_int_eq(race(8, 40, 7, 1000000, 50, 0), 50);
+	ck_assert_int_eq(race(8, 40, 7, 1000000, 1000000, 50, 0), 50);
 	ck_assert_int_eq(ss_state_day_count(st, 7, ss_state_now_ns()), 50);
-	/* 30 per minute at one instant: exactly 30 succeed. */
-	ck_assert_int_eq(race(8, 20, 8, 30, 0, T0), 30);
+	/* 30 per minute with a burst of 3 at one instant: exactly 4 succeed. */
+	ck_assert_int_eq(race(8, 20, 8, 30, 3, 0, T0), 4);
 	ss_error err;
 	ck_assert_int_eq(ss_state_check(st, &err), 0);
 	ss_state_close(st);
@@ -267,7 +267,7 @@ START_TEST(owner_killed_while_holding_the_mutex)
 	ss_state *st = open_state();
 	ss_error err;
 	ss_state_decision d;
-	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 10, 0, T0, &d, &err), 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -282,13 +282,13 @@ START_TEST(owner_killed_while_holding_the_mutex)
 	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	uint64_t before = ss_state_repairs(st);
 	/* The next locker gets EOWNERDEAD, repairs, marks the mutex consistent and carries on. */
-	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 10, 0, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert_uint_eq(ss_state_repairs(st), before + 1);
 	ck_assert_msg(ss_state_check(st, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(ss_state_day_count(st, 11, T0), 2);
 	/* And it stays usable for everyone: another process can lock it normally. */
-	ck_assert_int_eq(race(2, 5, 12, 1000, 0, T0), 10);
+	ck_assert_int_eq(race(2, 5, 12, 1000, 100, 0, T0), 10);
 	ck_assert_uint_eq(ss_state_repairs(st), before + 1);
 	ss_state_close(st);
 }
@@ -322,16 +322,16 @@ START_TEST(forgotten_key_starts_fresh_and_table_recycles)
 	ss_state *st = open_state();
 	ss_error err;
 	ss_state_decision d;
-	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
-	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, 0, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
 	ck_assert_int_eq(ss_state_forget_key(st, 21, &err), 0);
-	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 21, 1, 0, 0, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	/* More keys than slots over several days: yesterday's recovered slots are reused. */
 	for (int day = 0; day < 3; day++)
 		for (int64_t k = 1; k <= SS_STATE_KEY_SLOTS / 2; k++)
-			ck_assert_int_eq(ss_state_acquire(st, k + day * SS_STATE_KEY_SLOTS, 100, 0,
+			ck_assert_int_eq(ss_state_acquire(st, k + day * SS_STATE_KEY_SLOTS, 100, 10, 0,
 							  T0 + day * DAY_NS, &d, &err), 0);
 	ck_assert_int_eq(ss_state_check(st, &err), 0);
 	ss_state_close(st);
@@ -392,7 +392,7 @@ START_TEST(lock_holder_is_recorded)
 	pid_t who;
 	int64_t held;
 	ck_assert(!ss_state_lock_holder(st, &who, &held));
-	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 10, 0, T0, &d, &err), 0);
 	ck_assert(!ss_state_lock_holder(st, &who, &held)); /* cleared before unlocking */
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -413,7 +413,7 @@ START_TEST(lock_holder_is_recorded)
 	ck_assert_int_ge(held, 0);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(ss_state_acquire(st, 11, 100, 10, 0, T0, &d, &err), 0);
 	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 	ck_assert(!ss_state_lock_holder(watch, &who, &held));
 	ck_assert_msg(ss_state_check(st, &err) == 0, "%s", err.msg);
@@ -451,7 +451,7 @@ static void call_everything(ss_state *st)
 	(void)ss_state_built_reason(st);
 	(void)ss_state_rebuild_info(st, &at, why, sizeof why);
 	(void)ss_state_lock_holder(st, &who, &held);
-	(void)ss_state_acquire(st, 5, 100, 10, T0, &d, &err);
+	(void)ss_state_acquire(st, 5, 100, 10, 10, T0, &d, &err);
 	(void)ss_state_day_count(st, 5, T0);
 	(void)ss_state_seed_day(st, 5, ss_state_day(T0), 3, &err);
 	(void)ss_state_forget_key(st, 5, &err);
@@ -476,7 +476,7 @@ START_TEST(corrupted_mutex_bytes_are_rebuilt)
 	ss_state_decision d;
 	for (unsigned seed = 1; seed <= 12; seed++) {
 		ss_state *st = open_state();
-		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 10, 0, T0, &d, &err), 0);
 		unsigned char junk[40];
 		srand(seed);
 		for (size_t i = 0; i < sizeof junk; i++)
@@ -488,7 +488,7 @@ START_TEST(corrupted_mutex_bytes_are_rebuilt)
 		else
 			scribble(192, junk, sizeof junk);
 		/* The mapped copy: at most one failed call, then the mapping says it is not current. */
-		if (ss_state_acquire(st, 5, 100, 0, T0, &d, &err) != 0)
+		if (ss_state_acquire(st, 5, 100, 10, 0, T0, &d, &err) != 0)
 			ck_assert(!ss_state_is_current(st));
 		ss_state_close(st);
 		st = open_state();
@@ -498,7 +498,7 @@ START_TEST(corrupted_mutex_bytes_are_rebuilt)
 		char why[200];
 		ck_assert(ss_state_rebuild_info(st, &at, why, sizeof why));
 		ck_assert_str_eq(why, ss_state_built_reason(st));
-		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 10, 0, T0, &d, &err), 0);
 		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 		ck_assert_msg(ss_state_check(st, &err) == 0, "%s", err.msg);
 		ss_state_close(st);
@@ -515,7 +515,7 @@ START_TEST(truncated_file_every_function_returns)
 		ss_state *st = open_state();
 		ss_error err;
 		ss_state_decision d;
-		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 10, 0, T0, &d, &err), 0);
 		ck_assert_int_eq(truncate(path, sizes[k]), 0);
 		call_everything(st);
 		ck_assert(!ss_state_is_current(st));
@@ -526,7 +526,7 @@ START_TEST(truncated_file_every_function_returns)
 		st = open_state();
 		ck_assert(ss_state_was_created(st));
 		ck_assert_ptr_nonnull(ss_state_built_reason(st));
-		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(ss_state_acquire(st, 5, 100, 10, 0, T0, &d, &err), 0);
 		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
 		ss_state_close(st);
 	}
@@ -562,6 +562,184 @@ START_TEST(foreign_sigbus_still_crashes)
 }
 END_TEST
 
+/* ---- rate_limit_burst: over any 60 s window a key gets at most rate + burst requests ---- */
+
+#define PERIOD_NS SS_STATE_PERIOD_NS
+
+/* The most allowed timestamps (sorted) inside any half-open window [a, a + 60 s). The best window starts at
+ * an allowed request, so trying each of them as the start covers every window. */
+static int max_in_any_window(const int64_t *t, int n)
+{
+	int best = 0;
+	for (int i = 0, j = 0; i < n; i++) {
+		if (j < i)
+			j = i;
+		while (j < n && t[j] < t[i] + PERIOD_NS)
+			j++;
+		if (j - i > best)
+			best = j - i;
+	}
+	return best;
+}
+
+/* One request of key at time now; appends now to t[] when allowed. Returns the decision's verdict. */
+static int attempt(ss_state *st, int64_t key, int rate, int burst, int64_t now, int64_t *t, int *n, int cap,
+		   ss_state_decision *d)
+{
+	ss_error err;
+	ck_assert_msg(ss_state_acquire(st, key, rate, burst, 0, now, d, &err) == 0, "%s", err.msg);
+	if (d->verdict == SS_STATE_ALLOWED) {
+		ck_assert_int_lt(*n, cap);
+		if (*n > 0)
+			ck_assert_int_ge(now, t[*n - 1]);
+		t[(*n)++] = now;
+	}
+	return d->verdict;
+}
+
+static const struct {
+	int rate, burst;
+} burst_pairs[] = {{1, 0}, {1, 2}, {2, 3}, {7, 0}, {7, 2}, {30, 3}, {60, 6}, {61, 60}, {1000, 100}};
+
+START_TEST(burst_bounds_every_window_for_a_hammering_client)
+{
+	ss_state *st = open_state();
+	enum { CAP = 20000 };
+	int64_t *t = malloc(CAP * sizeof *t);
+	ck_assert_ptr_nonnull(t);
+	for (size_t p = 0; p < sizeof burst_pairs / sizeof burst_pairs[0]; p++) {
+		int rate = burst_pairs[p].rate, burst = burst_pairs[p].burst, n = 0;
+		int64_t key = 100 + (int64_t)p;
+		ss_state_decision d;
+		/* A fresh key gets burst + 1 at once, and no more. */
+		for (int i = 0; i <= burst; i++) {
+			ck_assert_int_eq(attempt(st, key, rate, burst, T0, t, &n, CAP, &d), SS_STATE_ALLOWED);
+			ck_assert_int_eq(d.limit, rate);
+			ck_assert_int_eq(d.remaining, burst - i);
+		}
+		ck_assert_int_eq(attempt(st, key, rate, burst, T0, t, &n, CAP, &d), SS_STATE_RATE_LIMITED);
+		ck_assert_int_ge(d.retry_after_s, 1);
+		ck_assert_int_eq(d.remaining, 0);
+		/* Then a request every millisecond for four minutes, and again after a pause long enough to
+		 * recover the whole burst. */
+		for (int64_t now = T0 + 1000000; now < T0 + 240 * NS; now += 1000000)
+			attempt(st, key, rate, burst, now, t, &n, CAP, &d);
+		int64_t later = T0 + 240 * NS + (int64_t)(burst + 1) * (PERIOD_NS / rate + 1) + PERIOD_NS;
+		for (int64_t now = later; now < later + 120 * NS; now += 1000000)
+			attempt(st, key, rate, burst, now, t, &n, CAP, &d);
+		ck_assert_msg(max_in_any_window(t, n) == rate + burst, "rate %d burst %d: %d in one window", rate,
+			      burst, max_in_any_window(t, n));
+	}
+	free(t);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(burst_bounds_every_window_for_an_adversarial_client)
+{
+	/* A client that knows the algorithm's edges: it retries exactly on the emission interval and a
+	 * nanosecond either side of it, waits out Retry-After to the nanosecond, idles to rebuild its burst
+	 * and fires it at window edges. Whatever it does, no 60 s window holds more than rate + burst. */
+	ss_state *st = open_state();
+	enum { CAP = 200000 };
+	int64_t *t = malloc(CAP * sizeof *t);
+	ck_assert_ptr_nonnull(t);
+	unsigned seed = 12345;
+	for (size_t p = 0; p < sizeof burst_pairs / sizeof burst_pairs[0]; p++) {
+		int rate = burst_pairs[p].rate, burst = burst_pairs[p].burst, n = 0;
+		int64_t key = 200 + (int64_t)p;
+		const int64_t T = (PERIOD_NS + rate - 1) / rate;
+		int64_t now = T0;
+		ss_state_decision d;
+		int best = 0;
+		/* First the greedy opening: the whole burst at once, then one request every T. */
+		for (int i = 0; i <= burst; i++)
+			ck_assert_int_eq(attempt(st, key, rate, burst, now, t, &n, CAP, &d), SS_STATE_ALLOWED);
+		for (int i = 1; i < rate; i++)
+			ck_assert_int_eq(attempt(st, key, rate, burst, now + i * T, t, &n, CAP, &d), SS_STATE_ALLOWED);
+		now += (rate - 1) * T;
+		for (int step = 0; step < 40000 && now < T0 + 3600 * NS; step++) {
+			int verdict = attempt(st, key, rate, burst, now, t, &n, CAP, &d);
+			int64_t gap;
+			switch (rand_r(&seed) % 10) {
+			case 0: gap = 0; break;
+			case 1: gap = 1; break;
+			case 2: gap = T - 1; break;
+			case 3: gap = T; break;
+			case 4: gap = T + 1; break;
+			case 5: gap = verdict == SS_STATE_ALLOWED ? 0 : (int64_t)d.retry_after_s * NS - (int64_t)(rand_r(&seed) % 3); break;
+			case 6: gap = (int64_t)(rand_r(&seed) % 1000) * (T / 1000 + 1); break;
+			case 7: gap = PERIOD_NS - 1 - (int64_t)(rand_r(&seed) % 2) * T; break;
+			case 8: gap = rand_r(&seed) % 50 == 0 ? (int64_t)(burst + 2) * T : 1000; break;
+			default: gap = (int64_t)(rand_r(&seed) % 1000000); break;
+			}
+			now += gap < 0 ? 0 : gap;
+		}
+		best = max_in_any_window(t, n);
+		ck_assert_msg(best <= rate + burst, "rate %d burst %d: %d in one window", rate, burst, best);
+		/* The opening reached the bound (the fresh burst plus the steady rate). */
+		ck_assert_msg(best == rate + burst, "rate %d burst %d: at most %d in a window", rate, burst, best);
+	}
+	free(t);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(burst_headers_mean_what_they_say)
+{
+	ss_state *st = open_state();
+	ss_error err;
+	ss_state_decision d;
+	/* 30/min (one every 2 s) with a burst of 3: four at once, then one every 2 s. */
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(ss_state_acquire(st, 300, 30, 3, 0, T0, &d, &err), 0);
+		ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+		ck_assert_int_eq(d.limit, 30);
+		ck_assert_int_eq(d.remaining, 3 - i);           /* requests that would succeed right now */
+		ck_assert_int_eq(d.reset_s, 2 * (i + 1));        /* until the whole burst is back */
+	}
+	ck_assert_int_eq(ss_state_acquire(st, 300, 30, 3, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(d.retry_after_s, 2);
+	ck_assert_int_eq(d.reset_s, 8);
+	ck_assert_int_eq(ss_state_acquire(st, 300, 30, 3, 0, T0 + 2 * NS - 1, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(ss_state_acquire(st, 300, 30, 3, 0, T0 + 2 * NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.remaining, 0);
+	/* After Reset seconds the whole burst is back. */
+	ck_assert_int_eq(ss_state_acquire(st, 300, 30, 3, 0, T0 + 2 * NS + d.reset_s * NS, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.remaining, 3);
+	/* Burst 0: exactly the steady rate. */
+	ck_assert_int_eq(ss_state_acquire(st, 301, 2, 0, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_ALLOWED);
+	ck_assert_int_eq(d.remaining, 0);
+	ck_assert_int_eq(ss_state_acquire(st, 301, 2, 0, 0, T0, &d, &err), 0);
+	ck_assert_int_eq(d.verdict, SS_STATE_RATE_LIMITED);
+	ck_assert_int_eq(d.retry_after_s, 30);
+	ck_assert_msg(ss_state_check(st, &err) == 0, "%s", err.msg);
+	ss_state_close(st);
+}
+END_TEST
+
+START_TEST(state_file_is_owner_only_whatever_the_umask)
+{
+	static const mode_t masks[] = {0, 077};
+	for (size_t m = 0; m < 2; m++) {
+		mode_t old = umask(masks[m]);
+		unlink(path);
+		ss_state *st = open_state(); /* built new */
+		ck_assert(ss_state_was_created(st));
+		struct stat sb;
+		ck_assert_int_eq(stat(path, &sb), 0);
+		ck_assert_msg((sb.st_mode & 07777) == 0600, "mode %03o under umask %03o", sb.st_mode & 07777, masks[m]);
+		ss_state_close(st);
+		umask(old);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("state");
@@ -583,6 +761,10 @@ int main(void)
 	tcase_add_test(tc, truncated_file_every_function_returns);
 	tcase_add_test(tc, foreign_sigbus_still_crashes);
 	tcase_add_test(tc, lock_holder_is_recorded);
+	tcase_add_test(tc, burst_bounds_every_window_for_a_hammering_client);
+	tcase_add_test(tc, burst_bounds_every_window_for_an_adversarial_client);
+	tcase_add_test(tc, burst_headers_mean_what_they_say);
+	tcase_add_test(tc, state_file_is_owner_only_whatever_the_umask);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -415,6 +415,69 @@ START_TEST(render_json_text)
 }
 END_TEST
 
+START_TEST(csv_guard_covers_leading_cr_lf_and_tab)
+{
+	/* OWASP: a cell starting with = + - @ tab CR or LF may run as a formula once a spreadsheet trims it. */
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"\r=1+1", "\"'\r=1+1\""}, {"\n=1+1", "\"'\n=1+1\""}, {"\t=1+1", "'\t=1+1"}, {"=1", "'=1"},
+		{"+1", "'+1"},             {"-1", "'-1"},             {"@SUM(A1)", "'@SUM(A1)"}, {"a\r\nb", "\"a\r\nb\""},
+		{"plain", "plain"},
+	};
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ss_buf_reset(&b);
+		ck_assert_int_eq(ss_render_csv_cell(&b, cases[i].in, true), 0);
+		ck_assert_msg(b.data != NULL && strcmp(b.data, cases[i].out) == 0, "case %zu: got [%s]", i,
+			      b.data ? b.data : "");
+	}
+	/* Non-text cells (numbers, dates) are never prefixed. */
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_render_csv_cell(&b, "-1.5", false), 0);
+	ck_assert_str_eq(b.data, "-1.5");
+	ss_buf_free(&b);
+}
+END_TEST
+
+static unsigned file_mode(const char *path)
+{
+	struct stat st;
+	ck_assert_msg(stat(path, &st) == 0, "%s missing", path);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+START_TEST(new_files_are_owner_only_whatever_the_umask)
+{
+	static const mode_t masks[] = {0, 077};
+	for (size_t m = 0; m < 2; m++) {
+		mode_t old = umask(masks[m]);
+		char p[400];
+		snprintf(p, sizeof p, "%s/m%zu.db", dir, m);
+		ss_db *db = NULL;
+		ss_error err;
+		ck_assert_msg(ss_db_open(p, &db, &err) == 0, "%s", err.msg);
+		/* -wal and -shm exist while the connection is open; SQLite gives them the database's mode. */
+		ck_assert_int_eq(ss_db_exec(db, "CREATE TABLE IF NOT EXISTS t(x)", &err), 0);
+		char q[420];
+		snprintf(q, sizeof q, "%s", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		snprintf(q, sizeof q, "%s-wal", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		snprintf(q, sizeof q, "%s-shm", p);
+		ck_assert_uint_eq(file_mode(q), 0600);
+		ss_db_close(db);
+		snprintf(p, sizeof p, "%s/m%zu.stats", dir, m);
+		ss_stats *s = NULL;
+		ck_assert_msg(ss_stats_open(p, &s, &err) == 0, "%s", err.msg);
+		ck_assert_uint_eq(file_mode(p), 0600);
+		ss_stats_close(s);
+		umask(old);
+	}
+}
+END_TEST
+
 START_TEST(counters_shared)
 {
 	char path[400];
@@ -687,6 +750,8 @@ int main(void)
 	tcase_add_test(t, restore_deleted_file);
 	tcase_add_test(t, usage_journal_exactly_once);
 	tcase_add_test(t, usage_journal_day_counts);
+	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
+	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

@@ -107,6 +107,26 @@ START_TEST(json_parse_is_strict)
 }
 END_TEST
 
+START_TEST(json_parse_refuses_embedded_nul)
+{
+	/* A \u0000 escape would silently cut the C string json-c hands out (a URL, a key): refused. */
+	const char *bad[] = {"{\"url\": \"http://x/a\\u0000.mp3\"}", "[\"\\u0000\"]", "{\"u\\u0000rl\": \"x\"}",
+			     "\"a\\u0000\"", "{\"t\": \"\\\\\\u0000\"}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(ss_json_has_nul_escape(bad[i], strlen(bad[i])), "missed %s", bad[i]);
+		ck_assert_msg(ss_json_parse(bad[i], strlen(bad[i]), 8) == NULL, "accepted %s", bad[i]);
+	}
+	/* An escaped backslash followed by the letters u0000 is no NUL; \u0001 and \u00000 are other text. */
+	const char *good[] = {"[\"\\\\u0000\"]", "[\"\\u0001\"]", "[\"u0000\"]", "[\"\\\\\\\\u0000\"]"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		ck_assert_msg(!ss_json_has_nul_escape(good[i], strlen(good[i])), "false alarm on %s", good[i]);
+		json_object *o = ss_json_parse(good[i], strlen(good[i]), 8);
+		ck_assert_msg(o != NULL, "refused %s", good[i]);
+		json_object_put(o);
+	}
+}
+END_TEST
+
 START_TEST(error_codes_map_to_api_names)
 {
 	ck_assert_str_eq(ss_code_name(SS_ERR_TOO_LARGE), "payload_too_large");
@@ -158,6 +178,7 @@ int main(void)
 	tcase_add_test(tc, strict_doubles_and_bools);
 	tcase_add_test(tc, json_never_emits_nan);
 	tcase_add_test(tc, json_parse_is_strict);
+	tcase_add_test(tc, json_parse_refuses_embedded_nul);
 	tcase_add_test(tc, error_codes_map_to_api_names);
 	tcase_add_test(tc, key_names_round_trip);
 	suite_add_tcase(s, tc);

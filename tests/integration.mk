@@ -48,3 +48,11 @@ TESTS += tests/integration/check_store_faults
 tests_integration_check_store_faults_SOURCES = tests/integration/check_store_faults.c
 tests_integration_check_store_faults_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_faults_LDADD = $(IT_LIBS)
+
+# Limits that cannot be turned against users and process hygiene: failed-key throttle vs valid keys, the
+# per-minute burst, refused JSON NULs, privilege drop and --allow-root, file modes, loopback-only listening.
+check_PROGRAMS += tests/integration/check_hygiene
+TESTS += tests/integration/check_hygiene
+tests_integration_check_hygiene_SOURCES = tests/integration/check_hygiene.c
+tests_integration_check_hygiene_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_hygiene_LDADD = $(IT_LIBS)

@@ -277,7 +277,7 @@ static void ours_limiter(void *arg, int iters)
 	ss_state_decision d;
 	ss_error err;
 	for (int i = 0; i < iters; i++) {
-		if (ss_state_acquire(c->state, c->ids[c->n++ % 8], 1000000000, 0, ss_state_now_ns(), &d, &err) != 0)
+		if (ss_state_acquire(c->state, c->ids[c->n++ % 8], 1000000000, 1000000000, 0, ss_state_now_ns(), &d, &err) != 0)
 			die("state acquire", err.msg);
 	}
 }
@@ -296,7 +296,7 @@ static void ours_full_hit(void *arg, int iters)
 		uint64_t gen = ss_state_key_generation(c->state);
 		if (!ss_keycache_get(c->cache, hash, gen, 1.0, &info))
 			die("key cache", "expected a hit");
-		if (ss_state_acquire(c->state, info.key_id, 1000000000, 0, ss_state_now_ns(), &d, &err) != 0)
+		if (ss_state_acquire(c->state, info.key_id, 1000000000, 1000000000, 0, ss_state_now_ns(), &d, &err) != 0)
 			die("state acquire", err.msg);
 	}
 }

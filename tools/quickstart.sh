@@ -81,7 +81,11 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-"$build/fcgi/songscope.fcgi" --config "$conf" --listen "$sock" 2>>"$data/songscope.log" &
+# As root (a container, a fresh VM) songscope refuses to start without a `user` to drop to; this is a
+# local try-out, so allow it.
+allow_root=""
+[ "$(id -u)" = 0 ] && allow_root="--allow-root"
+"$build/fcgi/songscope.fcgi" --config "$conf" --listen "$sock" $allow_root 2>>"$data/songscope.log" &
 pids="$!"
 nginx -e "$data/nginx/error.log" -p "$data/nginx" -c "$data/nginx/nginx.conf" &
 pids="$pids $!"

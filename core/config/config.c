@@ -7,7 +7,7 @@
 
 #include "core/util/strnum.h"
 
-typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST } opt_type;
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST } opt_type;
 
 typedef struct {
 	const char *key;
@@ -45,8 +45,12 @@ static const opt_def opts[] = {
 	{"key_cache_ttl", T_INT, OFF(key_cache_ttl), 0, 86400, NULL, 0},
 	{"key_cache_size", T_INT, OFF(key_cache_size), 1, 1000000, NULL, 0},
 	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
+	{"rate_limit_burst", T_BURST, OFF(rate_limit_burst), 0, 1000000, NULL, 0},
 	{"auth_failures_per_minute", T_INT, OFF(auth_failures_per_minute), 1, 1000000, NULL, 0},
 	{"metrics_allow", T_LIST, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
+	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
+	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
+	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -75,6 +79,8 @@ void ss_config_defaults(ss_config *c)
 	c->key_cache_ttl = 300;
 	c->key_cache_size = 4096;
 	c->rate_limit_per_minute = 60;
+	c->rate_limit_burst = 10;
+	c->rate_limit_burst_percent = true;
 	c->auth_failures_per_minute = 20;
 	c->metrics_allow[0] = '\0';
 }
@@ -87,6 +93,14 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 	bool b;
 
 	switch (o->type) {
+	case T_NAME:
+		/* A user or group name: what useradd accepts, or a number. */
+		if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v) ||
+		    v[0] == '-') {
+			snprintf(why, whylen, "expected a user or group name");
+			return -1;
+		}
+		/* fall through */
 	case T_PATH:
 	case T_LIST:
 		if (strlen(v) >= o->size) {
@@ -127,6 +141,25 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 		}
 		*(bool *)(void *)field = b;
 		return 0;
+	case T_BURST: {
+		/* "N" requests, or "N%" of the key's rate (at most 1000%). */
+		size_t n = strlen(v);
+		bool pct = n > 0 && v[n - 1] == '%';
+		char num[32];
+		size_t digits = n - (pct ? 1 : 0);
+		if (digits < sizeof num) {
+			memcpy(num, v, digits);
+			num[digits] = '\0';
+		}
+		if (digits >= sizeof num || ss_parse_i64(num, 0, pct ? 1000 : (int64_t)o->max, &i) != 0) {
+			snprintf(why, whylen, "expected a count from 0 to %.0f or a percentage from 0%% to 1000%% (e.g. 10%%)",
+				 o->max);
+			return -1;
+		}
+		c->rate_limit_burst = (int)i;
+		c->rate_limit_burst_percent = pct;
+		return 0;
+	}
 	case T_AUTH:
 		if (strcmp(v, "required") == 0)
 			c->auth = SS_AUTH_REQUIRED;
@@ -165,6 +198,38 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Cut the comment off a trimmed value, in place. A value in double quotes runs to the next quote (no escapes);
+ * after it only whitespace or a comment may follow. Unquoted, a comment needs whitespace before '#', so
+ * values may contain '#'. Returns 0, or -1 with why. */
+static int split_value(char **val, char *why, size_t whylen)
+{
+	char *v = *val;
+	if (v[0] == '"') {
+		char *close = strchr(v + 1, '"');
+		if (close == NULL) {
+			snprintf(why, whylen, "no closing quote");
+			return -1;
+		}
+		*close = '\0';
+		const char *rest = close + 1;
+		rest += strspn(rest, " \t");
+		if (*rest != '\0' && *rest != '#') {
+			snprintf(why, whylen, "text after the closing quote (put a comment after '#')");
+			return -1;
+		}
+		*val = v + 1;
+		return 0;
+	}
+	for (char *h = v; (h = strchr(h, '#')) != NULL; h++) {
+		if (h > v && (h[-1] == ' ' || h[-1] == '\t')) {
+			*h = '\0';
+			*val = trim(v);
+			break;
+		}
+	}
+	return 0;
+}
+
 int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name, ss_error *err)
 {
 	size_t pos = 0;
@@ -194,20 +259,6 @@ int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name
 		*eq = '\0';
 		char *key = trim(s);
 		char *val = trim(eq + 1);
-		/* A trailing comment needs whitespace before '#', so values may contain '#'. */
-		for (char *h = val; (h = strchr(h, '#')) != NULL; h++) {
-			if (h > val && (h[-1] == ' ' || h[-1] == '\t')) {
-				*h = '\0';
-				val = trim(val);
-				break;
-			}
-		}
-		/* Optional double quotes around a value. */
-		size_t vl = strlen(val);
-		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-			val[vl - 1] = '\0';
-			val++;
-		}
 		const opt_def *o = NULL;
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			if (strcmp(opts[i].key, key) == 0)
@@ -215,7 +266,7 @@ int ss_config_parse(ss_config *c, const char *text, size_t len, const char *name
 		if (o == NULL)
 			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: unknown key '%.64s'", name, lineno, key);
 		char why[160];
-		if (set_value(c, o, val, why, sizeof why) != 0)
+		if (split_value(&val, why, sizeof why) != 0 || set_value(c, o, val, why, sizeof why) != 0)
 			return ss_error_set(err, SS_ERR_CONFIG, "%s:%d: bad value for '%s': %s", name, lineno, key,
 					    why);
 	}
@@ -269,6 +320,8 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 		return ss_error_set(err, SS_ERR_CONFIG, "'state_file' must be set");
 	if (strcmp(c->database, c->state_file) == 0)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
+	if (c->group[0] != '\0' && c->user[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG, "'group' needs 'user': set the user to run as");
 	return 0;
 }
 
@@ -277,6 +330,15 @@ int ss_config_download_slots(const ss_config *c)
 	if (c->max_concurrent_downloads > 0)
 		return c->max_concurrent_downloads;
 	return c->workers > 1 ? c->workers - 1 : 1;
+}
+
+int ss_config_rate_burst(const ss_config *c, int rate)
+{
+	if (!c->rate_limit_burst_percent)
+		return c->rate_limit_burst;
+	if (rate < 1)
+		rate = 1;
+	return (int)((int64_t)rate * c->rate_limit_burst / 100);
 }
 
 int ss_config_analysis_slots(const ss_config *c)

@@ -9,6 +9,7 @@
 
 #define SS_CONFIG_PATH_MAX 1024
 #define SS_CONFIG_LIST_MAX 512
+#define SS_CONFIG_NAME_MAX 64
 
 typedef enum ss_auth_mode { SS_AUTH_REQUIRED = 0, SS_AUTH_OFF = 1 } ss_auth_mode;
 
@@ -36,8 +37,13 @@ typedef struct ss_config {
 	int key_cache_ttl;                   /* seconds */
 	int key_cache_size;                  /* entries per responder */
 	int rate_limit_per_minute;           /* default per-key limit */
+	int rate_limit_burst;                /* requests a key may make at once beyond the steady rate: a count, */
+	bool rate_limit_burst_percent;       /* ...or, when true, a percentage of the key's rate (rounded down) */
 	int auth_failures_per_minute;        /* failed key attempts allowed per client address */
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* space/comma separated addresses allowed /metrics without a key */
+	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
+	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
+	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
 } ss_config;
 
 /* Fill c with the documented defaults (conf/songscope.conf). */
@@ -55,6 +61,9 @@ int ss_config_validate(const ss_config *c, ss_error *err);
 
 /* Effective download concurrency: max_concurrent_downloads, or workers - 1 (at least 1) when 0. */
 int ss_config_download_slots(const ss_config *c);
+/* rate_limit_burst for a key whose per-minute rate is `rate` (>= 1): the count, or rate * percent / 100
+ * rounded down. Always >= 0. */
+int ss_config_rate_burst(const ss_config *c, int rate);
 
 /* Effective analysis concurrency: max_concurrent_analyses, or workers - 1 (at least 1) when 0. */
 int ss_config_analysis_slots(const ss_config *c);

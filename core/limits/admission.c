@@ -89,7 +89,7 @@ int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error 
 	*out = NULL;
 	if (slots < 1 || slots > SS_ADMISSION_MAX_SLOTS)
 		return ss_error_set(err, SS_ERR_CONFIG, "analysis slots must be 1..%d", SS_ADMISSION_MAX_SLOTS);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ss_error_set(err, SS_ERR_IO, "cannot open admission lock file %s: %s", path, strerror(errno));
 	ss_admission *a = calloc(1, sizeof *a);

@@ -36,7 +36,8 @@ enum { READY_BUILDING = 0, READY_OK = 1, READY_BROKEN = 2 };
 /* A slot's key_id: 0 = never used (ends a probe), -1 = free again (does not end a probe), > 0 = a key. */
 typedef struct key_slot {
 	int64_t key_id;
-	int64_t tat_ns; /* GCRA theoretical arrival time; 0 = fresh */
+	int64_t tat_ns; /* GCRA: earliest time of the key's next request (TAT minus the burst tolerance), so it
+			 * stays within one emission interval of now whatever the burst; 0 = fresh */
 	int64_t day;    /* UTC day `count` belongs to */
 	int64_t count;  /* requests counted on `day` */
 } key_slot;
@@ -504,9 +505,7 @@ static int build_new(ss_state *st, const char *path, const char *reason, ss_stat
 		free(tmp);
 		return -1;
 	}
-	mode_t um = umask(0);
-	umask(um);
-	fchmod(fd, 0660 & ~um);
+	fchmod(fd, 0600); /* the owner only, whatever the umask */
 	state_file *f = NULL;
 	if (ftruncate(fd, (off_t)sizeof(state_file)) != 0 || (f = map_fd(fd)) == NULL) {
 		ss_error_set(err, SS_ERR_IO, "Cannot size or map the state file %s: %s", tmp, strerror(errno));
@@ -610,7 +609,7 @@ int ss_state_open(const char *path, ss_state_seed_fn seed, void *seed_arg, ss_st
 		bool existed = true;
 		int fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 			if (fd < 0 && errno == EEXIST)
 				continue;
 			existed = false;
@@ -872,14 +871,29 @@ static int ceil_s(int64_t ns)
 	return s > INT_MAX ? INT_MAX : (int)s;
 }
 
-int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int64_t daily_limit, int64_t now,
+/* Requests a key could make at `now` without waiting, given its next-request time s (see key_slot). */
+static int allowance(int64_t s, int64_t now, int64_t tau, int64_t T)
+{
+	if (s > now)
+		return 0;
+	int64_t base = s > now - tau ? s : now - tau;
+	return (int)((now - base) / T) + 1;
+}
+
+int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int burst, int64_t daily_limit, int64_t now,
 		     ss_state_decision *d, ss_error *err)
 {
 	memset(d, 0, sizeof *d);
 	if (rate_per_min < 1)
 		rate_per_min = 1;
+	if (burst < 0)
+		burst = 0;
 	const int64_t P = SS_STATE_PERIOD_NS;
-	const int64_t T = P / rate_per_min;
+	/* Emission interval rounded up, so that rate * T >= P: then no 60 s window holds more than rate + burst. */
+	const int64_t T = (P + rate_per_min - 1) / rate_per_min;
+	if (burst > SS_STATE_MAX_TOLERANCE_NS / T)
+		burst = (int)(SS_STATE_MAX_TOLERANCE_NS / T);
+	const int64_t tau = (int64_t)burst * T;
 	const int64_t today = ss_state_day(now);
 	d->limit = rate_per_min;
 
@@ -891,33 +905,31 @@ int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int64_t dai
 			return -1;
 		return ss_error_set(err, SS_ERR_UNAVAILABLE, "The shared state file's key table is full.");
 	}
-	int64_t tat = s->tat_ns;
-	if (tat < now)
-		tat = now;
-	if (tat > now + P) /* the clock went back: never hold a key longer than one period */
-		tat = now + P;
+	int64_t next = s->tat_ns;
+	if (next > now + P) /* the clock went back: never hold a key longer than one period */
+		next = now + P;
 	int64_t count = s->day == today ? s->count : 0;
-	int64_t next = tat + T;
 
 	if (daily_limit > 0 && count >= daily_limit) {
 		d->verdict = SS_STATE_DAILY_LIMITED;
 		int64_t midnight = (today + 1) * 86400LL * 1000000000LL;
 		d->retry_after_s = ceil_s(midnight - now);
-		d->remaining = (int)((P - (tat - now)) / T);
-		d->reset_s = ceil_s(tat - now);
-	} else if (next - now > P) {
+		d->remaining = allowance(next, now, tau, T);
+		d->reset_s = ceil_s(next + tau - now);
+	} else if (next > now) {
 		d->verdict = SS_STATE_RATE_LIMITED;
-		d->retry_after_s = ceil_s(next - now - P);
+		d->retry_after_s = ceil_s(next - now);
 		d->remaining = 0;
-		d->reset_s = ceil_s(tat - now);
+		d->reset_s = ceil_s(next + tau - now);
 	} else {
 		d->verdict = SS_STATE_ALLOWED;
-		/* count before tat: a prefix counts a request the dead process may not have served (safe side). */
+		next = (next > now - tau ? next : now - tau) + T;
+		/* count before next: a prefix counts a request the dead process may not have served (safe side). */
 		s->day = today;
 		s->count = ++count;
 		s->tat_ns = next;
-		d->remaining = (int)((P - (next - now)) / T);
-		d->reset_s = ceil_s(next - now);
+		d->remaining = allowance(next, now, tau, T);
+		d->reset_s = ceil_s(next + tau - now);
 	}
 	if (state_unlock(st, err) != 0) {
 		memset(d, 0, sizeof *d);
@@ -925,8 +937,6 @@ int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int64_t dai
 	}
 	if (d->retry_after_s < 1 && d->verdict != SS_STATE_ALLOWED)
 		d->retry_after_s = 1;
-	if (d->remaining < 0)
-		d->remaining = 0;
 	d->day_count = count;
 	return 0;
 }

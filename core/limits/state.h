@@ -45,6 +45,7 @@ typedef struct ss_state ss_state;
 #define SS_STATE_RESPONDERS 512      /* live responder registrations */
 
 #define SS_STATE_PERIOD_NS 60000000000LL /* the rate-limit period: one minute */
+#define SS_STATE_MAX_TOLERANCE_NS (86400LL * 1000000000LL) /* a burst is capped at one day of the rate */
 
 /* A process holding the lock longer than this is stopped or stuck: critical sections are a few loads and
  * stores (the longest, repair(), well under a millisecond), and lockers give up after 2 s. The master
@@ -113,21 +114,23 @@ typedef enum ss_state_verdict {
 
 typedef struct ss_state_decision {
 	ss_state_verdict verdict;
-	int limit;              /* per-minute limit applied (X-RateLimit-Limit) */
-	int remaining;          /* requests still allowed right now (X-RateLimit-Remaining), >= 0 */
-	int reset_s;            /* seconds until the full minute's allowance is back (X-RateLimit-Reset) */
+	int limit;              /* steady per-minute rate applied (X-RateLimit-Limit) */
+	int remaining;          /* requests that would succeed if sent right now, 0..burst+1 (X-RateLimit-Remaining) */
+	int reset_s;            /* seconds until remaining is back at burst + 1 (X-RateLimit-Reset) */
 	int retry_after_s;      /* when refused: seconds until the next request can succeed (>= 1); else 0 */
 	int64_t day_count;      /* requests counted today for the key, including this one when allowed */
 } ss_state_decision;
 
 /* Atomically check and, when allowed, count one request of key `key_id` (> 0) at time now_ns:
- * GCRA with `rate_per_min` (>= 1) requests per minute — a fresh key may use the whole minute's allowance
- * at once, then is held to the rate — and at most `daily_limit` requests per UTC day (0 = unlimited).
+ * GCRA with emission interval T = 60 s / `rate_per_min` (>= 1; rounded up to the nanosecond) and a
+ * tolerance of `burst` (>= 0; capped at SS_STATE_MAX_TOLERANCE_NS / T) intervals — a fresh key may send
+ * burst + 1 requests at once, then one per T, and over ANY 60 s window (half-open) at most
+ * rate_per_min + burst — and at most `daily_limit` requests per UTC day (0 = unlimited).
  * A refused request consumes nothing. The daily check comes first (its Retry-After is the time to UTC
  * midnight). Returns 0 with *d filled, or -1 with err (SS_ERR_UNAVAILABLE: mutex unrecoverable or table
  * full of live entries). */
-int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int64_t daily_limit, int64_t now_ns,
-		     ss_state_decision *d, ss_error *err);
+int ss_state_acquire(ss_state *st, int64_t key_id, int rate_per_min, int burst, int64_t daily_limit,
+		     int64_t now_ns, ss_state_decision *d, ss_error *err);
 
 /* Requests counted today (the UTC day of now_ns) for key_id. Returns the count (0 when unknown) or -1. */
 int64_t ss_state_day_count(ss_state *st, int64_t key_id, int64_t now_ns);

@@ -229,6 +229,14 @@ static int open_once(const char *path, unsigned flags, ss_db **out, ss_error *er
 			return -1;
 		}
 	}
+	/* A new database is the owner's only, whatever the umask; SQLite gives its -wal and -shm the same mode. */
+	if ((flags & SS_DB_NO_CREATE) == 0 && strcmp(path, ":memory:") != 0 && path[0] != '\0') {
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			fchmod(fd, 0600);
+			close(fd);
+		}
+	}
 	int rc = sqlite3_open_v2(path, &db->h,
 				 SQLITE_OPEN_READWRITE | ((flags & SS_DB_NO_CREATE) ? 0 : SQLITE_OPEN_CREATE) |
 					 SQLITE_OPEN_NOMUTEX,

@@ -103,7 +103,7 @@ int ss_render_csv_cell(ss_buf *b, const char *s, bool text)
 {
 	if (s == NULL)
 		return 0;
-	bool formula = text && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t');
+	bool formula = text && s[0] != '\0' && strchr("=+-@\t\r\n", s[0]) != NULL;
 	bool quote = strpbrk(s, ",\"\r\n") != NULL;
 	if (quote && ss_buf_append(b, "\"", 1) != 0)
 		return -1;

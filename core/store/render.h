@@ -15,7 +15,7 @@ int ss_render_json_str(ss_buf *b, const char *s);
 int ss_render_json_num(ss_buf *b, double v);
 
 /* Append one CSV cell (RFC 4180: quoted when it holds a comma, quote, CR or LF). Text cells (text = true)
- * starting with = + - @ or a tab are prefixed with a single quote so spreadsheets do not run them as
+ * starting with = + - @, tab, CR or LF (OWASP's list) are prefixed with a single quote so spreadsheets do not run them as
  * formulas. NULL appends an empty cell. Returns 0 or -1. */
 int ss_render_csv_cell(ss_buf *b, const char *s, bool text);
 

@@ -34,7 +34,7 @@ const int ss_stats_statuses[SS_STAT_STATUSES] = {0,   200, 201, 204, 304, 400, 4
 int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
 {
 	*out = NULL;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ss_error_set(err, SS_ERR_IO, "cannot open counters file %s: %s", path, strerror(errno));
 	size_t size = sizeof(stats_file);

@@ -70,9 +70,21 @@ static int all_finite(json_object *o)
 	}
 }
 
+bool ss_json_has_nul_escape(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+			return true;
+		i++; /* skip the escaped character (an escaped backslash included) */
+	}
+	return false;
+}
+
 json_object *ss_json_parse(const char *text, size_t len, int depth)
 {
-	if (len > (size_t)INT32_MAX)
+	if (len > (size_t)INT32_MAX || ss_json_has_nul_escape(text, len))
 		return NULL;
 	json_tokener *tok = json_tokener_new_ex(depth);
 	if (tok == NULL)

@@ -2,6 +2,7 @@
 #ifndef SS_UTIL_JSONUTIL_H
 #define SS_UTIL_JSONUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -21,8 +22,15 @@ int ss_json_add_int(json_object *obj, const char *key, long long v);
 /* Add key: bool. Returns 0 or -1. */
 int ss_json_add_bool(json_object *obj, const char *key, int v);
 
+/* Does JSON text (len bytes) contain a \u0000 escape, i.e. a string or member name with an embedded NUL?
+ * An escaped backslash followed by "u0000" is not one. Only meaningful for text that is otherwise valid JSON
+ * (outside strings a backslash is a syntax error anyway). */
+bool ss_json_has_nul_escape(const char *text, size_t len);
+
 /* Parse untrusted JSON text of exactly len bytes in strict mode with a nesting limit of `depth`.
- * Returns the root (caller owns it; json_object_put) or NULL on any syntax error or trailing garbage. */
+ * Returns the root (caller owns it; json_object_put) or NULL on any syntax error, trailing garbage or a
+ * \u0000 escape anywhere (json-c's C strings would silently end there): every string and member name in
+ * the result is a whole C string (json_object_get_string_len == strlen). */
 json_object *ss_json_parse(const char *text, size_t len, int depth);
 
 /* Serialise compactly without escaping '/'. The string belongs to obj (valid until json_object_put). */

@@ -73,6 +73,11 @@ json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type 
 		*rc = ss_resp_error_from(req, &err);
 		return NULL;
 	}
+	if (ss_json_has_nul_escape(body.data, body.len)) {
+		ss_buf_free(&body);
+		*rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "JSON strings must not contain NUL characters (\\u0000).");
+		return NULL;
+	}
 	json_object *o = body.len ? ss_json_parse(body.data, body.len, 8) : NULL;
 	ss_buf_free(&body);
 	if (o == NULL || !json_object_is_type(o, type)) {

@@ -19,6 +19,8 @@
 #include "fcgi/response.h"
 #include "fcgi/router.h"
 
+const char *const ss_handlers_side_files[] = {".stats", ".admission", NULL};
+
 static void side_path(const ss_ctx *ctx, const char *suffix, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s%s", ctx->cfg->state_file, suffix);
@@ -230,6 +232,8 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 		degraded = true;
 
 	/* configuration in effect, no secrets */
+	char burst[24];
+	snprintf(burst, sizeof burst, cfg->rate_limit_burst_percent ? "%d%%" : "%d", cfg->rate_limit_burst);
 	bad |= bad || ss_json_add_string(conf, "auth", cfg->auth == SS_AUTH_OFF ? "off" : "required") ||
 	       ss_json_add_int(conf, "workers", cfg->workers) || ss_json_add_int(conf, "max_requests", cfg->max_requests) ||
 	       ss_json_add_int(conf, "database_busy_timeout_ms", cfg->database_busy_timeout_ms) ||
@@ -247,6 +251,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
 	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
+	       ss_json_add_string(conf, "rate_limit_burst", burst) ||
 	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
 	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
 	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);

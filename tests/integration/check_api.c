@@ -908,7 +908,8 @@ END_TEST
 START_TEST(auth_required_errors)
 {
 	ss_it_server c;
-	ss_it_opts o = {.workers = 2, .auth = "required"};
+	/* Not a rate-limit test: room for every request below at once. */
+	ss_it_opts o = {.workers = 2, .auth = "required", .extra_conf = "rate_limit_burst = 100%\n"};
 	ss_it_start(&c, &o);
 	static const struct {
 		const char *method, *path;
