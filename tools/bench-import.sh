@@ -30,7 +30,7 @@ d=$(mktemp -d "${TMPDIR:-/tmp}/bench-import.XXXXXX")
 printf 'database = %s/songscope.db\nstate_file = %s/state\n' "$d" "$d" > "$d/songscope.conf"
 
 t0=$(date +%s.%N)
-sqlite3 "$d/old.db" <<SQL
+sqlite3 "$d/old.db" > /dev/null <<SQL
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE analysis_cache (id INTEGER PRIMARY KEY AUTOINCREMENT, preview_url_hash TEXT UNIQUE NOT NULL,
