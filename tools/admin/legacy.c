@@ -69,7 +69,7 @@ int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_db *db
 		return EXIT_FAIL;
 	}
 	if (c.keys_new > 0)
-		admin_notify_key_change(cfg, 0);
+		admin_notify_key_change(cfg, db, 0);
 	if (o->json) {
 		json_object *j = json_object_new_object();
 		if (j == NULL || ss_json_add_string(j, "schema", ss_legacy_schema_name(v)) ||
@@ -152,7 +152,7 @@ int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_db *db)
 			(long long)id);
 		return EXIT_FAIL;
 	}
-	admin_notify_key_change(cfg, 0);
+	admin_notify_key_change(cfg, db, 0);
 	ss_key_record r;
 	if (ss_keys_get(db, id, &r, &err) != 1) {
 		fprintf(stderr, "songscope-admin: the imported key %lld cannot be read back\n", (long long)id);
