@@ -235,6 +235,69 @@ START_TEST(odd_original_rows)
 }
 END_TEST
 
+static long long stats_hits(ss_db *db)
+{
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT cache_hits FROM server_stats", -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	long long n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static ss_legacy_counts import_old(ss_db *db)
+{
+	ss_legacy *l = NULL;
+	ss_error err;
+	ck_assert_msg(ss_legacy_open(oldpath, &l, &err) == 0, "%s", err.msg);
+	ss_legacy_opts o = {.opts_tag = "t"};
+	ss_legacy_counts c;
+	ck_assert_msg(ss_legacy_import(l, db, &o, &c, &err) == 0, "%s", err.msg);
+	ss_legacy_close(l);
+	return c;
+}
+
+/* The old server may keep running between a trial import and the final one: only what it counted since is
+ * added; the same file adds nothing; a reset counter adds nothing. */
+START_TEST(stats_added_once_per_original)
+{
+	exec_old("CREATE TABLE analysis_cache (id INTEGER PRIMARY KEY AUTOINCREMENT, preview_url_hash TEXT UNIQUE NOT"
+		 " NULL, title TEXT NOT NULL, artist TEXT NOT NULL, preview_url TEXT NOT NULL, bpm REAL, bpm_confidence"
+		 " REAL, key TEXT, key_confidence REAL, energy REAL, danceability REAL, acousticness REAL,"
+		 " spectral_centroid REAL, analyzed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, analysis_duration REAL,"
+		 " user_verified INTEGER DEFAULT 0, manual_bpm REAL, manual_key TEXT, bpm_notes TEXT);"
+		 "CREATE TABLE server_stats (id INTEGER PRIMARY KEY AUTOINCREMENT, total_analyses INTEGER DEFAULT 0,"
+		 " cache_hits INTEGER DEFAULT 0, cache_misses INTEGER DEFAULT 0, last_updated TIMESTAMP DEFAULT"
+		 " CURRENT_TIMESTAMP);"
+		 "INSERT INTO server_stats (total_analyses, cache_hits, cache_misses) VALUES (10, 20, 10);"
+		 "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url) VALUES ('h', 'T', 'A', 'u://1');");
+	ss_db *db = open_db();
+	long long base = stats_hits(db);
+	ss_legacy_counts c = import_old(db);
+	ck_assert(c.stats_new);
+	ck_assert_int_eq(c.stats_hits, 20);
+	ck_assert_int_eq(stats_hits(db), base + 20);
+	c = import_old(db);
+	ck_assert(!c.stats_new);
+	ck_assert_int_eq(stats_hits(db), base + 20);
+	exec_old("UPDATE server_stats SET cache_hits = 25, last_updated = '2030-01-01 00:00:00';");
+	c = import_old(db);
+	ck_assert(c.stats_new);
+	ck_assert_int_eq(c.stats_hits, 5);
+	ck_assert_int_eq(stats_hits(db), base + 25);
+	exec_old("UPDATE server_stats SET cache_hits = 3;"); /* V1-V3's /cache/clear reset it */
+	c = import_old(db);
+	ck_assert_int_eq(c.stats_hits, 0);
+	ck_assert_int_eq(stats_hits(db), base + 25);
+	exec_old("UPDATE server_stats SET cache_hits = 7;");
+	c = import_old(db);
+	ck_assert_int_eq(c.stats_hits, 4);
+	ck_assert_int_eq(stats_hits(db), base + 29);
+	ss_db_close(db);
+}
+END_TEST
+
 /* The identity stamp: the same file after checkpoints is not "overwritten"; another stamp on a valid header
  * is; a damaged header is left to the fault handling. */
 START_TEST(overwritten_file_is_told_by_its_stamp)
@@ -282,6 +345,7 @@ int main(void)
 	tcase_add_test(t, imported_key_hashed_once);
 	tcase_add_test(t, cache_import_never_overwrites);
 	tcase_add_test(t, odd_original_rows);
+	tcase_add_test(t, stats_added_once_per_original);
 	tcase_add_test(t, overwritten_file_is_told_by_its_stamp);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);

@@ -456,16 +456,41 @@ static int import_keys(run *r, ss_error *err)
 	return 0;
 }
 
-/* Add the original's counters to songscope's server_stats once: legacy_imports remembers the row. V4+ counted
- * hits in total_analyses ("requests served"); songscope's total_analyses counts analyses (= misses there). */
+/* Which original database this is, stable while that server keeps running: its first cache row's hash and
+ * first key's hash (an empty database has neither; all empty ones are one). */
+static int legacy_identity(ss_legacy *l, char out[SS_SHA256_HEX], ss_error *err)
+{
+	sqlite3_stmt *st;
+	const char *sql = l->has_keys ? "SELECT (SELECT preview_url_hash FROM analysis_cache ORDER BY id LIMIT 1),"
+					" (SELECT key FROM api_keys ORDER BY id LIMIT 1)"
+				      : "SELECT (SELECT preview_url_hash FROM analysis_cache ORDER BY id LIMIT 1), NULL";
+	if (sqlite3_prepare_v2(l->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return lfail(l, err, "reading the database's identity");
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return lfail(l, err, "reading the database's identity");
+	}
+	const char *a = col_text(st, 0), *b = col_text(st, 1);
+	char key_hash[SS_SHA256_HEX] = "";
+	if (b != NULL)
+		ss_sha256_hex(b, strlen(b), key_hash); /* the key itself is never stored */
+	ss_cache_key("legacy", "stats", a != NULL ? a : "", key_hash, out);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Add the original's counters to songscope's server_stats. legacy_imports remembers, per original database,
+ * what was added: importing it again adds only what that server counted since (nothing for the same file);
+ * a counter that went down (the original reset it) adds nothing. V4+ counted hits in total_analyses
+ * ("requests served"); songscope's total_analyses counts analyses (= misses there). */
 static int import_stats(run *r, ss_error *err)
 {
 	if (!r->l->has_stats)
 		return 0;
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(r->l->h,
-			       "SELECT COALESCE(total_analyses,0), COALESCE(cache_hits,0), COALESCE(cache_misses,0),"
-			       " COALESCE(last_updated,'') FROM server_stats ORDER BY id LIMIT 1",
+			       "SELECT COALESCE(total_analyses,0), COALESCE(cache_hits,0), COALESCE(cache_misses,0)"
+			       " FROM server_stats ORDER BY id LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return lfail(r->l, err, "reading server_stats");
 	int rc = sqlite3_step(st);
@@ -473,47 +498,68 @@ static int import_stats(run *r, ss_error *err)
 		sqlite3_finalize(st);
 		return rc == SQLITE_DONE ? 0 : lfail(r->l, err, "reading server_stats");
 	}
-	long long total = sqlite3_column_int64(st, 0), hits = sqlite3_column_int64(st, 1),
-		  misses = sqlite3_column_int64(st, 2);
-	char sig[160];
-	snprintf(sig, sizeof sig, "%lld/%lld/%lld/%.60s", total, hits, misses, col_text(st, 3));
+	long long total = sqlite3_column_int64(st, 0), now[3] = {0, sqlite3_column_int64(st, 1),
+								  sqlite3_column_int64(st, 2)};
 	sqlite3_finalize(st);
-	long long analyses = r->l->version == SS_LEGACY_V4 ? misses : total;
+	now[0] = r->l->version == SS_LEGACY_V4 ? now[2] : total;
+	char sig[SS_SHA256_HEX];
+	if (legacy_identity(r->l, sig, err) != 0)
+		return -1;
 	r->c->has_stats = true;
-	r->c->stats_analyses = analyses;
-	r->c->stats_hits = hits;
-	r->c->stats_misses = misses;
 
-	static const char SQL_MARK[] =
+	static const char SQL_GET[] =
+		"SELECT total_analyses, cache_hits, cache_misses FROM legacy_imports WHERE signature = ?1";
+	static const char SQL_PUT[] =
 		"INSERT INTO legacy_imports(signature, total_analyses, cache_hits, cache_misses) VALUES (?1,?2,?3,?4)"
-		" ON CONFLICT(signature) DO NOTHING";
+		" ON CONFLICT(signature) DO UPDATE SET total_analyses = excluded.total_analyses,"
+		" cache_hits = excluded.cache_hits, cache_misses = excluded.cache_misses,"
+		" imported_at = strftime('%Y-%m-%d %H:%M:%S','now')";
 	static const char SQL_ADD[] =
 		"UPDATE server_stats SET total_analyses = total_analyses + ?1, cache_hits = cache_hits + ?2,"
 		" cache_misses = cache_misses + ?3, requests_served = requests_served + ?2 + ?3 WHERE id = 1";
-	sqlite3_stmt *m = ss_db_prepare(r->db, SQL_MARK);
+	long long before[3] = {0, 0, 0};
+	sqlite3_stmt *g = ss_db_prepare(r->db, SQL_GET);
+	if (g == NULL)
+		return ss_error_set(err, SS_ERR_DB, "database: preparing the import record: %s", ss_db_errmsg(r->db));
+	sqlite3_bind_text(g, 1, sig, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(g);
+	if (rc == SQLITE_ROW)
+		for (int i = 0; i < 3; i++)
+			before[i] = sqlite3_column_int64(g, i);
+	sqlite3_reset(g);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ss_error_set(err, SS_ERR_DB, "database: reading the import record: %s", ss_db_errmsg(r->db));
+	long long add[3];
+	bool any = false;
+	for (int i = 0; i < 3; i++) {
+		add[i] = now[i] > before[i] ? now[i] - before[i] : 0;
+		any = any || add[i] > 0 || now[i] != before[i];
+	}
+	r->c->stats_analyses = add[0];
+	r->c->stats_hits = add[1];
+	r->c->stats_misses = add[2];
+	if (!any && rc == SQLITE_ROW)
+		return 0;
+	sqlite3_stmt *m = ss_db_prepare(r->db, SQL_PUT);
 	if (m == NULL)
 		return ss_error_set(err, SS_ERR_DB, "database: preparing the import record: %s", ss_db_errmsg(r->db));
 	sqlite3_bind_text(m, 1, sig, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(m, 2, analyses);
-	sqlite3_bind_int64(m, 3, hits);
-	sqlite3_bind_int64(m, 4, misses);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(m, i + 2, now[i]);
 	rc = sqlite3_step(m);
 	sqlite3_reset(m);
 	if (rc != SQLITE_DONE)
 		return ss_error_set(err, SS_ERR_DB, "database: recording the import: %s", ss_db_errmsg(r->db));
-	if (sqlite3_changes(ss_db_handle(r->db)) == 0)
-		return 0;
 	sqlite3_stmt *u = ss_db_prepare(r->db, SQL_ADD);
 	if (u == NULL)
 		return ss_error_set(err, SS_ERR_DB, "database: preparing the stats update: %s", ss_db_errmsg(r->db));
-	sqlite3_bind_int64(u, 1, analyses);
-	sqlite3_bind_int64(u, 2, hits);
-	sqlite3_bind_int64(u, 3, misses);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(u, i + 1, add[i]);
 	rc = sqlite3_step(u);
 	sqlite3_reset(u);
 	if (rc != SQLITE_DONE)
 		return ss_error_set(err, SS_ERR_DB, "database: adding the statistics: %s", ss_db_errmsg(r->db));
-	r->c->stats_new = true;
+	r->c->stats_new = add[0] > 0 || add[1] > 0 || add[2] > 0;
 	return 0;
 }
 

@@ -12,7 +12,8 @@
  *  - rows from before namespaces belong to "default"; a namespace songscope cannot hold (more than 32
  *    characters, or characters other than ASCII letters, digits, '-' and '_') is skipped and counted.
  * Keys are stored hashed, with their names, emails, active flags, daily limits and creation times; the
- * original's server_stats row is added to songscope's server_stats once per distinct row. */
+ * original's server_stats counters are added to songscope's; importing the same original database again adds
+ * only what it counted since the last import (nothing for an unchanged file). */
 #ifndef SS_STORE_LEGACY_H
 #define SS_STORE_LEGACY_H
 
@@ -49,8 +50,8 @@ typedef struct ss_legacy_counts {
 	long long overrides_new, overrides_existing;
 	long long keys_total, keys_new, keys_existing, keys_skipped;
 	bool has_stats;      /* the original had a server_stats row */
-	bool stats_new;      /* its counters were added now (false: added by an earlier import) */
-	long long stats_analyses, stats_hits, stats_misses;
+	bool stats_new;      /* something was added now (false: an earlier import added all of it) */
+	long long stats_analyses, stats_hits, stats_misses; /* what was added now */
 } ss_legacy_counts;
 
 typedef struct ss_legacy_opts {

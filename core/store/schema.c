@@ -78,8 +78,9 @@ const ss_migration ss_schema_migrations[] = {
 	 " updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
 	 ");"},
 	{4,
-	 /* Statistics taken over from an original (Python) server's database by `songscope-admin import-legacy`,
-	  * one row per distinct server_stats row, so importing the same database twice adds its counters once. */
+	 /* Statistics taken over from an original (Python) server's database by `songscope-admin import-legacy`:
+	  * per original database (signature: a hash of its first cache row and first key), the counters already
+	  * added, so importing it again adds only what it counted since. */
 	 "CREATE TABLE legacy_imports ("
 	 " signature TEXT PRIMARY KEY,"
 	 " total_analyses INTEGER NOT NULL,"
