@@ -43,7 +43,8 @@ $(FUZZ_LIB): $(FUZZ_LIB_SRCS)
 	for p in $$pids; do wait $$p || fail=1; done; \
 	test $$fail = 0 && $(AR) $(ARFLAGS) $@ $$objs
 
-FUZZ_LINK = $(AM_V_CCLD)$(MKDIR_P) $(FUZZ_DIR) && $(CLANG) $(FUZZ_CFLAGS) -Wall -Wextra -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@
+FUZZ_LINK = $(AM_V_CCLD)$(MKDIR_P) $(FUZZ_DIR) && \
+	$(CLANG) $(FUZZ_CFLAGS) -Wall -Wextra -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@
 FUZZ_DEPS = $(FUZZ_LIB) $(FUZZ_COMMON)
 FUZZ_COMMON_SRCS = $(top_srcdir)/$(FUZZ_DIR)/fuzz_fcgi.c $(top_srcdir)/$(FUZZ_DIR)/fuzz_check.c
 

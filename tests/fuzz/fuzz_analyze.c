@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof unit / sizeof unit[0]; i++)
 		if (!(unit[i] >= 0.0 && unit[i] <= 1.0))
 			abort();
-	if (isinf(r.bpm) || isinf(r.loudness) || isinf(r.spectral_centroid) || r.signal_duration < SS_ANALYSIS_MIN_SECONDS - 1e-9 ||
-	    r.signal_duration > o.max_seconds + 0.1)
+	if (isinf(r.bpm) || isinf(r.loudness) || isinf(r.spectral_centroid) ||
+	    r.signal_duration < SS_ANALYSIS_MIN_SECONDS - 1e-9 || r.signal_duration > o.max_seconds + 0.1)
 		abort();
 	json_object *j = json_object_new_object();
 	if (j == NULL || ss_result_to_json(&r, true, j) != 0)

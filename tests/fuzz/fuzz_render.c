@@ -261,8 +261,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sprintf(prev_b, "b:%s", p[5]);
 	put_row("source-a", p[0], p[1], prev_a, num);
 	put_row("source-b", p[3], p[4], prev_b, num);
-	ss_override_update u = {.set_bpm = true, .bpm = fabs(num[2]) <= 1e300 ? num[2] : NAN, .set_key = true, .key = p[7], .set_notes = true,
-				.notes = p[6]};
+	ss_override_update u = {.set_bpm = true, .bpm = fabs(num[2]) <= 1e300 ? num[2] : NAN,
+				.set_key = true, .key = p[7], .set_notes = true, .notes = p[6]};
 	FZ_ASSERT(ss_override_set(db, "default", "source-b", &u, &err) == 1, err.msg);
 
 	ss_buf out;

@@ -75,7 +75,8 @@ for t in $batch; do
 	for f in "$dir/findings/$t"/*; do
 		[ -f "$f" ] && echo "input: $f (reproduce: $dir/fuzz_$t $f)"
 	done
-	grep -E 'ERROR|SUMMARY|Assertion|runtime error|FUZZ-ASSERT|deadly signal|Test unit written' "$dir/logs/$t.log" | head -20
+	grep -E 'ERROR|SUMMARY|runtime error|FUZZ-ASSERT|deadly signal|Test unit written' "$dir/logs/$t.log" |
+		head -20
 	tail -30 "$dir/logs/$t.log"
 done
 echo "fuzz: $count targets, $secs s each, $jobs at a time: $(($(date +%s) - start)) s"
