@@ -1,13 +1,13 @@
-/* libFuzzer target: request bodies through the real handlers of POST /analyze (JSON), /analyze_data (raw
- * bytes and X-Song-* headers), /analyze_batch (JSON array with base64 audio) and /verify (JSON), with their
- * own field checks, against a real SQLite file in a temporary directory. No analysis or download runs: this
- * context has no analysis slots or fetcher, so input that passes every check ends in 503 "unavailable"
- * (analyze; batch items) or 404 (verify: nothing is cached). Input: one control byte (low two bits pick the
- * handler, the rest the body fragment size), "NAME=value" CGI lines, an empty line, the body. Checked: the
- * HTTP contract of every answer (fuzz_fcgi.h), the statuses each handler may give, that input with a field
- * the handler must refuse (wrong type, too long, bad namespace, bad hash, bpm out of range, unknown key) is
- * refused with 400, that a URL containing NUL (\u0000) is never accepted, and per batch item an error object
- * with its index. */
+/* libFuzzer target: requests through the real handlers of POST /analyze (JSON), /analyze_data (raw bytes and
+ * X-Song-* headers), /analyze_batch (JSON array with base64 audio), /verify (JSON) and GET /cache, /cache/search,
+ * /cache/export (query strings), with their own field checks, against a real SQLite file in a temporary
+ * directory holding a few cached rows. No analysis or download runs: this context has no analysis slots or
+ * fetcher, so an analysis that passes every check ends in 503 "unavailable" (analyze; batch items). Input: one
+ * control byte (low three bits pick the handler, the rest the body fragment size), "NAME=value" CGI lines, an
+ * empty line, the body. Checked: the HTTP contract of every answer (fuzz_fcgi.h), the statuses each handler may
+ * give, that input with a field the handler must refuse (wrong type, too long, bad namespace, bad hash, bpm out
+ * of range, unknown key) is refused with 400, that a URL containing NUL (\u0000) is never accepted, per batch
+ * item an error object with its index, and that every search result contains the search text. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/analysis/result.h"
+#include "core/analysis/result_json.h"
 #include "core/config/config.h"
 #include "core/store/cache.h"
 #include "core/util/jsonutil.h"
@@ -61,6 +62,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ctx.cfg = &cfg;
 	FZ_ASSERT(ss_ctx_db_ready(&ctx) == 0, "the database opens");
 	atexit(cleanup);
+	static const char *const rows[][4] = {{"default", "https://e.com/a", "Song One", "Artist"},
+					      {"default", "https://e.com/b", "100% Pure_Love", "A\\B"},
+					      {"default", "https://e.com/c", "caf\xc3\xa9 \xc3\xbc", "=HYPERLINK(1)"},
+					      {"other", "https://e.com/a", "Other Song", "Other, \"Artist\""}};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		ss_result r;
+		ss_result_init(&r);
+		r.bpm = 120.5 + (double)i;
+		json_object *o = json_object_new_object();
+		size_t tl;
+		FZ_ASSERT(o != NULL && ss_result_to_json(&r, false, o) == 0, "out of memory");
+		char key[SS_SHA256_HEX];
+		ss_cache_key(rows[i][0], "url", rows[i][1], "fuzz", key);
+		ss_cache_put_args a = {.cache_key = key, .ns = rows[i][0], .source_kind = "url", .source = rows[i][1],
+				       .preview_url = rows[i][1], .title = rows[i][2], .artist = rows[i][3], .result = &r,
+				       .result_json = ss_json_text(o, &tl), .beats_json = "[]"};
+		ss_error err;
+		FZ_ASSERT(ss_cache_put(ctx.db, &a, NULL, &err) == 0, err.msg);
+		json_object_put(o);
+	}
 	return 0;
 }
 
@@ -148,8 +169,9 @@ static void check_batch(const fz_request *q, const fz_response *r)
 
 static void check_verify(const fz_request *q, const fz_response *r)
 {
-	FZ_ASSERT(r->status == 400 || r->status == 404 || r->status == 413, "/verify: 400, 404 or 413");
-	if (r->status != 404)
+	FZ_ASSERT(r->status == 200 || r->status == 400 || r->status == 404 || r->status == 413,
+		  "/verify: 200, 400, 404 or 413");
+	if (r->status != 404 && r->status != 200)
 		return;
 	json_object *o = fz_json_parse((const char *)q->body, q->body_len), *v;
 	FZ_ASSERT(o != NULL && json_object_is_type(o, json_type_object), "accepted bodies are objects");
@@ -179,16 +201,42 @@ static void check_verify(const fz_request *q, const fz_response *r)
 	json_object_put(o);
 }
 
+/* GET /cache, /cache/search, /cache/export: 200 or 400; a listing is an array of rows; every search result
+ * holds the search text (ASCII case-insensitive) in its title or artist. */
+static void check_listing(const fz_request *q, const fz_response *r, int which)
+{
+	FZ_ASSERT(r->status == 200 || r->status == 400, "listings: 200 or 400");
+	if (r->status != 200 || which == 6)
+		return;
+	FZ_ASSERT(json_object_is_type(r->json, json_type_array), "a listing is an array");
+	if (which != 5)
+		return;
+	char text[257];
+	const char *qs = fz_env(q, "QUERY_STRING");
+	if (ss_query_get(qs ? qs : "", "q", text, sizeof text) != 1)
+		text[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(r->json); i++) {
+		json_object *row = json_object_array_get_idx(r->json, i), *t, *a;
+		FZ_ASSERT(json_object_object_get_ex(row, "title", &t) && json_object_object_get_ex(row, "artist", &a),
+			  "a row has a title and an artist");
+		FZ_ASSERT(strcasestr(json_object_get_string(t), text) != NULL ||
+				  strcasestr(json_object_get_string(a), text) != NULL,
+			  "a search result contains the search text");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	static const char *const paths[4] = {"PATH_INFO=/analyze", "PATH_INFO=/analyze_data",
-					     "PATH_INFO=/analyze_batch", "PATH_INFO=/verify"};
-	int which = data[0] & 3;
-	const char *extra[] = {"REQUEST_METHOD=POST", paths[which], NULL};
+	static const char *const paths[8] = {"PATH_INFO=/analyze",       "PATH_INFO=/analyze_data",
+					     "PATH_INFO=/analyze_batch", "PATH_INFO=/verify",
+					     "PATH_INFO=/cache",         "PATH_INFO=/cache/search",
+					     "PATH_INFO=/cache/export",  "PATH_INFO=/cache"};
+	int which = data[0] & 7;
+	const char *extra[] = {which < 4 ? "REQUEST_METHOD=POST" : "REQUEST_METHOD=GET", paths[which], NULL};
 	fz_request q;
-	fz_request_build(&q, data + 1, size - 1, extra, 1 + (size_t)(data[0] >> 2) * 61);
+	fz_request_build(&q, data + 1, size - 1, extra, 1 + (size_t)(data[0] >> 3) * 127);
 	ss_request r;
 	ss_req_init(&r, &q.fcgx);
 	int rc;
@@ -196,7 +244,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: rc = ss_handle_analyze(&ctx, &r); break;
 	case 1: rc = ss_handle_analyze_data(&ctx, &r); break;
 	case 2: rc = ss_handle_analyze_batch(&ctx, &r); break;
-	default: rc = ss_handle_verify(&ctx, &r); break;
+	case 3: rc = ss_handle_verify(&ctx, &r); break;
+	case 5: rc = ss_handle_cache_search(&ctx, &r); break;
+	case 6: rc = ss_handle_cache_export(&ctx, &r); break;
+	default: rc = ss_handle_cache_list(&ctx, &r); break;
 	}
 	FZ_ASSERT(rc == 0, "writing to memory does not fail");
 	fz_response resp;
@@ -206,7 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: check_analyze(&q, &resp); break;
 	case 1: check_data(&q, &resp); break;
 	case 2: check_batch(&q, &resp); break;
-	default: check_verify(&q, &resp); break;
+	case 3: check_verify(&q, &resp); break;
+	default: check_listing(&q, &resp, which); break;
 	}
 	fz_response_free(&resp);
 	ss_req_cleanup(&r);

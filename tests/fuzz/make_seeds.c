@@ -86,8 +86,8 @@ static int request_seeds(void)
 	return rc;
 }
 
-/* fuzz_body: control byte (low two bits: 0 /analyze, 1 /analyze_data, 2 /analyze_batch, 3 /verify), CGI
- * parameters, empty line, body. */
+/* fuzz_body: control byte (low three bits: 0 /analyze, 1 /analyze_data, 2 /analyze_batch, 3 /verify, 4 and 7
+ * /cache, 5 /cache/search, 6 /cache/export), CGI parameters, empty line, body. */
 static int body_seeds(void)
 {
 	int rc = 0;
@@ -112,6 +112,16 @@ static int body_seeds(void)
 	rc |= TEXT("\x23\n{\"url\":\"u\",\"content_sha256\":\"00\",\"manual_bpm\":-1,\"manual_key\":\"H major\"}");
 	rc |= TEXT("\x33\n{\"url\":\"https://e.com/a\",\"manual_bpm\":1e308,\"manual_key\":\"bb minor\",\"cache_namespace\":"
 		   "\"all\"}");
+	rc |= TEXT("\x0b\n{\"url\":\"https://e.com/b\",\"manual_bpm\":99,\"manual_key\":\"Db Major\",\"bpm_notes\":\"=1+1\"}");
+	rc |= TEXT("\x04QUERY_STRING=limit=2&offset=1&namespace=all\n\n");
+	rc |= TEXT("\x0cQUERY_STRING=limit=0\nHTTP_X_CACHE_NAMESPACE=other\n\n");
+	rc |= TEXT("\x05QUERY_STRING=q=100%25&namespace=*\n\n");
+	rc |= TEXT("\x0dQUERY_STRING=q=_\n\n");
+	rc |= TEXT("\x15QUERY_STRING=q=CAF%C3%A9\n\n");
+	rc |= TEXT("\x06QUERY_STRING=format=csv&namespace=default\n\n");
+	rc |= TEXT("\x0eQUERY_STRING=format=json\n\n");
+	rc |= TEXT("\x16QUERY_STRING=format=xml&namespace=%ZZ\n\n");
+	rc |= TEXT("\x07QUERY_STRING=offset=-1&limit=500\n\n");
 	return rc;
 }
 
