@@ -84,7 +84,7 @@ fuzz-build: $(FUZZ_PROGS) $(FUZZ_DIR)/make_seeds
 
 fuzz-run: fuzz-build
 	LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp \
-	  $(SHELL) $(top_srcdir)/$(FUZZ_DIR)/run-fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+	  $(SHELL) $(top_srcdir)/$(FUZZ_DIR)/run-fuzzers.sh $(abs_top_builddir)/$(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 clean-local: clean-fuzz
 clean-fuzz:

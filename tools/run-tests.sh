@@ -58,8 +58,11 @@ if [ $status -eq 0 ]; then
 		sed -n '/^target /,/^fuzz: /p' "$top/build/werror/fuzz.out"
 		echo "PASS: fuzz" >>"$top/build/werror/check.out"
 	else
-		sed -n '/^target /,$p' "$top/build/werror/fuzz.out" | head -80
-		tail -5 "$top/build/werror/fuzz.out"
+		if grep -q '^target ' "$top/build/werror/fuzz.out"; then
+			sed -n '/^target /,/^fuzz: /p' "$top/build/werror/fuzz.out" | head -150
+		else
+			tail -30 "$top/build/werror/fuzz.out"
+		fi
 		echo "FAIL: fuzz" >>"$top/build/werror/check.out"
 		status=1
 	fi
