@@ -10,13 +10,18 @@
  *     the methods the path does accept (none of them the request's);
  *   - the body reader against CONTENT_LENGTH and the cap: exactly the announced bytes, 400 for a malformed or
  *     short length, 413 above the cap, the whole stream up to the cap without a length;
- *   - the 404/405 answer of the dispatcher (and a 400 naming the path): the HTTP contract (fuzz_fcgi.h). */
+ *   - the 404/405 answer of the dispatcher (and a 400 naming the path): the HTTP contract (fuzz_fcgi.h);
+ *   - REMOTE_ADDR against an address list (the parameter SS_LIST stands for metrics_allow): listed exactly when
+ *     it is one of the list's space/comma/tab separated words; the display prefix of X-API-Key is its first
+ *     12 bytes at most. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth/apikey.h"
 #include "core/util/log.h"
+#include "fcgi/auth.h"
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
@@ -97,6 +102,19 @@ static bool ref_u64(const char *s, unsigned long long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* Reference: is addr one of the words of list? */
+static bool ref_listed(const char *list, const char *addr)
+{
+	if (addr[0] == '\0')
+		return false;
+	char *copy = fz_strndup(list, strlen(list)), *save = NULL;
+	bool found = false;
+	for (char *w = strtok_r(copy, " ,\t", &save); w != NULL && !found; w = strtok_r(NULL, " ,\t", &save))
+		found = strcmp(w, addr) == 0;
+	free(copy);
+	return found;
 }
 
 static void check_body(fz_request *q, ss_request *r, size_t cap)
@@ -198,6 +216,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_route(&r);
 	check_body(&q, &r, cap);
+
+	const char *list = fz_env(&q, "SS_LIST");
+	if (list != NULL)
+		FZ_ASSERT(ss_auth_addr_listed(list, r.remote_addr) == ref_listed(list, r.remote_addr),
+			  "an address is listed exactly when it is a word of the list");
+	const char *key = ss_req_header(&r, "X-API-Key");
+	if (key != NULL) {
+		char prefix[SS_APIKEY_PREFIX_MAX];
+		ss_apikey_prefix(key, prefix);
+		size_t n = strlen(prefix);
+		FZ_ASSERT(n <= 12 && n < sizeof prefix && strncmp(prefix, key, n) == 0 && (n == 12 || key[n] == '\0'),
+			  "the key prefix is its first 12 bytes");
+	}
 
 	/* the dispatcher's own answers (404, 405) never reach a handler or the context */
 	unsigned allowed;

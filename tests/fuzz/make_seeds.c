@@ -83,6 +83,8 @@ static int request_seeds(void)
 	rc |= TEXT("\x07REQUEST_METHOD=POST\nPATH_INFO=relative\nREQUEST_URI=/analyze_batch?beats=1\n\n[]");
 	rc |= TEXT("\x11REQUEST_METHOD=HEAD\nPATH_INFO=\nDOCUMENT_URI=/metrics\nHTTP_X_CACHE_NAMESPACE=ns\n\n");
 	rc |= TEXT("\x22REQUEST_METHOD=OPTIONS\nPATH_INFO=/auth/key\nCONTENT_LENGTH=\n\n0123456789abcdef");
+	rc |= TEXT("\x31REQUEST_METHOD=GET\nPATH_INFO=/metrics\nREMOTE_ADDR=::1\nSS_LIST=127.0.0.1, ::1\t10.0.0.1,,\n"
+		   "HTTP_X_API_KEY=ssk_0123456789abcdefghij\n\n");
 	return rc;
 }
 
