@@ -22,6 +22,8 @@
 
 static void usage(FILE *f)
 {
+	static ss_config defaults;
+	ss_config_defaults(&defaults);
 	fprintf(f,
 		"usage: songscope.fcgi [--config FILE] [--listen PATH|HOST:PORT] [--workers N]\n"
 		"                      [--allow-root] [--check-config] [--version] [--help]\n"
@@ -33,12 +35,20 @@ static void usage(FILE *f)
 		"                    master, on the socket inherited on fd 0 when --listen is not given\n"
 		"  --allow-root      run as root when the configuration sets no `user` to drop to\n"
 		"                    (refused otherwise)\n"
-		"  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
+		"  --check-config    validate the configuration and check that the database and state file\n"
+		"                    can be used (their directories exist or can be created, and are writable\n"
+		"                    by the user the service runs as), then exit (0 usable, 2 not)\n"
 		"  --version         print the version and exit\n"
+		"  --help            print this help and exit\n"
+		"\n"
+		"Built-in defaults (when the configuration does not set them):\n"
+		"  database          %s\n"
+		"  state_file        %s\n"
 		"\n"
 		"Without --listen or --workers, serves the FastCGI socket inherited on fd 0 as one responder\n"
 		"(spawn-fcgi, lighttpd bin-path, Apache mod_fcgid).\n"
-		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n");
+		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n",
+		defaults.database, defaults.state_file);
 }
 
 int main(int argc, char **argv)
