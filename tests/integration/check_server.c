@@ -2,11 +2,17 @@
  * SIGHUP reload, and SIGTERM stops everything cleanly. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util/jsonutil.h"
@@ -333,6 +339,158 @@ START_TEST(invalid_config_exits_2_naming_the_line)
 }
 END_TEST
 
+/* Write a songscope.conf into dir with extra lines; returns its path in conf. */
+static void write_conf(const char *dir, const char *extra, char *conf, size_t len)
+{
+	snprintf(conf, len, "%s/songscope.conf", dir);
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "auth = off\nworkers = 1\n%s", extra);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* songscope.fcgi --check-config --config conf: exit status, output (stdout and stderr) into out. */
+static int check_config(const char *conf, char *out, size_t len)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "%s/fcgi/songscope.fcgi --check-config --config %s 2>&1", ss_it_builddir(), conf);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t got = fread(out, 1, len - 1, p);
+	out[got] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Start the master on dir/fcgi.sock with NOTIFY_SOCKET set as systemd does, wait (bounded) for it to exit by
+ * itself, and report its exit status, whether it sent READY=1, and its log in out. A master still running
+ * after 30 s is killed and the test fails. */
+static int start_master_expecting_exit(const char *dir, const char *conf, bool *ready, char *out, size_t len)
+{
+	char notify[300], sock[300], log[300];
+	snprintf(notify, sizeof notify, "%s/notify.sock", dir);
+	snprintf(sock, sizeof sock, "%s/fcgi.sock", dir);
+	snprintf(log, sizeof log, "%s/master.log", dir);
+	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	ck_assert(strlen(notify) < sizeof sa.sun_path);
+	strcpy(sa.sun_path, notify);
+	ck_assert_msg(nfd >= 0 && bind(nfd, (struct sockaddr *)&sa, sizeof sa) == 0, "%s", strerror(errno));
+	chmod(notify, 0666);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("NOTIFY_SOCKET", notify, 1);
+		char *argv[] = {bin, "--config", (char *)conf, "--listen", sock, geteuid() == 0 ? "--allow-root" : NULL,
+				NULL};
+		execv(bin, argv);
+		_exit(127);
+	}
+	int st = 0;
+	bool exited = false;
+	for (int i = 0; i < 3000 && !exited; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			exited = true;
+		else
+			poll(NULL, 0, 10);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	*ready = false;
+	char msg[256];
+	ssize_t n;
+	while ((n = recv(nfd, msg, sizeof msg - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		if (strstr(msg, "READY=1") != NULL)
+			*ready = true;
+	}
+	close(nfd);
+	unlink(notify);
+	ck_assert_msg(exited, "the master did not exit by itself with an unusable data directory");
+	FILE *f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t got = fread(out, 1, len - 1, f);
+	out[got] = '\0';
+	fclose(f);
+	ck_assert_msg(access(sock, F_OK) != 0, "the master left its socket %s", sock);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A database or state file whose directory cannot be created, or that the service's user cannot write, is
+ * refused by --check-config (exit 2) and at start-up (non-zero exit, no READY=1), with a log line that names
+ * the path and the reason. */
+START_TEST(unusable_data_directory_is_refused_before_ready)
+{
+	char dir[] = "/tmp/ss-datadir-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char file[300], extra[1200], conf[300], out[4096];
+	bool ready;
+	/* A parent that is a plain file: the directory can never be created. */
+	snprintf(file, sizeof file, "%s/plain", dir);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	const char *key[] = {"database", "state_file"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof extra, "%s = %s/data/x\n", key[i], file);
+		write_conf(dir, extra, conf, sizeof conf);
+		ck_assert_int_eq(check_config(conf, out, sizeof out), 2);
+		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
+			      "--check-config: %s", out);
+		ck_assert_int_ne(start_master_expecting_exit(dir, conf, &ready, out, sizeof out), 0);
+		ck_assert_msg(!ready, "READY=1 sent with %s", extra);
+		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
+			      "start-up log: %s", out);
+	}
+
+	/* A directory the service's user cannot write: as root, the configured `user`; otherwise ourselves. */
+	char data[300];
+	snprintf(data, sizeof data, "%s/ro", dir);
+	ck_assert_int_eq(mkdir(data, 0755), 0);
+	if (geteuid() == 0)
+		snprintf(extra, sizeof extra, "user = nobody\ndatabase = %s/songscope.db\n", data);
+	else {
+		ck_assert_int_eq(chmod(data, 0555), 0);
+		snprintf(extra, sizeof extra, "database = %s/songscope.db\n", data);
+	}
+	write_conf(dir, extra, conf, sizeof conf);
+	ck_assert_int_eq(check_config(conf, out, sizeof out), 2);
+	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "--check-config: %s", out);
+	ck_assert_int_ne(start_master_expecting_exit(dir, conf, &ready, out, sizeof out), 0);
+	ck_assert(!ready);
+	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "start-up log: %s", out);
+	ck_assert_int_ne(access(data, W_OK) == 0 && geteuid() != 0, 1);
+
+	/* A missing directory that can be created passes --check-config (which creates nothing). */
+	snprintf(extra, sizeof extra, "database = %s/new/sub/songscope.db\nstate_file = %s/new/songscope.state\n", dir,
+		 dir);
+	write_conf(dir, extra, conf, sizeof conf);
+	ck_assert_msg(check_config(conf, out, sizeof out) == 0, "%s", out);
+	snprintf(data, sizeof data, "%s/new", dir);
+	ck_assert_int_ne(access(data, F_OK), 0);
+	chmod(dir, 0755);
+	snprintf(data, sizeof data, "%s/ro", dir);
+	chmod(data, 0755);
+	remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -359,6 +517,7 @@ int main(void)
 	tcase_add_test(tc, unusable_state_file_makes_health_503);
 	tcase_add_test(tc, request_bodies_are_bounded_and_exact);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
+	tcase_add_test(tc, unusable_data_directory_is_refused_before_ready);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
