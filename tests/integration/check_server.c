@@ -237,12 +237,28 @@ START_TEST(sighup_reloads_config_and_replaces_responders)
 }
 END_TEST
 
-/* Start one responder with extra_conf and expect /health to answer 503 "unhealthy" without naming paths. */
-static void assert_unhealthy(const char *extra_conf)
+/* One responder; then `path` (the database or the state file) becomes unusable under it: replaced by a directory,
+ * and the responder killed so that its replacement has to open it. /health must answer 503 "unhealthy" without
+ * naming paths. (A path that is unusable from the start stops the service before it is ready: see
+ * unusable_data_directory_is_refused_before_ready.) */
+static void assert_unhealthy(bool database)
 {
 	ss_it_server s;
-	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = extra_conf};
+	ss_it_opts o = {.workers = 1, .auth = "off"};
 	ss_it_start(&s, &o);
+	const char *path = database ? s.db : s.state;
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	char p[400];
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+		unlink(p);
+	}
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	pid_t old[4];
+	int n = ss_it_children(s.master_pid, old, 4);
+	ck_assert_int_eq(n, 1);
+	kill(old[0], SIGKILL);
+	ck_assert_int_eq(ss_it_wait_children(s.master_pid, 1, old, n), 0);
 	ss_it_resp r;
 	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
 	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
@@ -250,22 +266,22 @@ static void assert_unhealthy(const char *extra_conf)
 	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
 	ck_assert(json_object_get_boolean(get_field(o2, "running", json_type_boolean)));
 	/* The reason is logged for the operator but no file path is revealed to the caller. */
-	ck_assert(strstr(r.body.data, "nonexistent") == NULL);
+	ck_assert(strstr(r.body.data, s.dir) == NULL);
 	json_object_put(o2);
 	ss_it_resp_free(&r);
+	rmdir(path);
 	ss_it_stop(&s);
 }
 
 START_TEST(unusable_database_makes_health_503)
 {
-	/* A database path inside a directory that does not exist cannot be opened. */
-	assert_unhealthy("database = /nonexistent-dir/x/songscope.db\n");
+	assert_unhealthy(true);
 }
 END_TEST
 
 START_TEST(unusable_state_file_makes_health_503)
 {
-	assert_unhealthy("state_file = /nonexistent-dir/x/songscope.state\n");
+	assert_unhealthy(false);
 }
 END_TEST
 
