@@ -13,3 +13,7 @@ tests_integration_check_deploy_LDADD = $(IT_LIBS)
 AM_TESTS_ENVIRONMENT += SS_MAKE='$(MAKE)'; export SS_MAKE;
 TESTS += tests/check_install.sh
 EXTRA_DIST += tests/check_install.sh
+
+# tools/ scripts' options (run-tests.sh --help, quickstart.sh --help) and configure's cleanups.
+TESTS += tests/check_tools.sh
+EXTRA_DIST += tests/check_tools.sh m4/.gitkeep
