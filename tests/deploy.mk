@@ -17,3 +17,7 @@ EXTRA_DIST += tests/check_install.sh
 # tools/ scripts' options (run-tests.sh --help, quickstart.sh --help) and configure's cleanups.
 TESTS += tests/check_tools.sh
 EXTRA_DIST += tests/check_tools.sh m4/.gitkeep
+
+# songscope-admin, songscope-analyze and songscope.fcgi against their man pages (exit codes, stdin, --help).
+TESTS += tests/check_cli.sh
+EXTRA_DIST += tests/check_cli.sh
