@@ -4,7 +4,9 @@
 #   an unknown option is an error (exit 2);
 # * tools/quickstart.sh --help names --port;
 # * configure's compile and link tests do not `rm -f core` (our core/ directory made each of them print
-#   "rm: cannot remove 'core'"), and m4/ (AC_CONFIG_MACRO_DIR) exists so aclocal does not warn.
+#   "rm: cannot remove 'core'"), and m4/ (AC_CONFIG_MACRO_DIR) exists so aclocal does not warn;
+# * every systemd unit in conf/ that has systemd create a StateDirectory= names the User= (and Group=) it is
+#   for: without one the directory is root's and the service, once it drops to songscope, cannot write it.
 set -eu
 
 src=${SS_TOP_SRCDIR:?run through make check}
@@ -42,4 +44,9 @@ if [ -f "$src/configure" ]; then
 	[ "$n" -eq 0 ] || fail "configure runs 'rm -f core conftest...' $n times (prints 'cannot remove core')"
 fi
 [ -d "$src/m4" ] || fail "m4/ (AC_CONFIG_MACRO_DIR) is missing: aclocal warns"
+for unit in $(find "$src/conf" -name '*.service'); do
+	grep -q '^StateDirectory=' "$unit" || continue
+	grep -q '^User=songscope$' "$unit" || fail "$unit creates a StateDirectory without User=songscope"
+	grep -q '^Group=songscope$' "$unit" || fail "$unit creates a StateDirectory without Group=songscope"
+done
 echo "PASS: tools and build files"
