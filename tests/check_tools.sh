@@ -6,7 +6,9 @@
 # * configure's compile and link tests do not `rm -f core` (our core/ directory made each of them print
 #   "rm: cannot remove 'core'"), and m4/ (AC_CONFIG_MACRO_DIR) exists so aclocal does not warn;
 # * every systemd unit in conf/ that has systemd create a StateDirectory= names the User= (and Group=) it is
-#   for: without one the directory is root's and the service, once it drops to songscope, cannot write it.
+#   for: without one the directory is root's and the service, once it drops to songscope, cannot write it;
+# * every document a Markdown file in man/ or README.md cites by name (`NAME.md`) is in the repository,
+#   beside the citing file (man/) or as the link says.
 set -eu
 
 src=${SS_TOP_SRCDIR:?run through make check}
@@ -48,5 +50,11 @@ for unit in $(find "$src/conf" -name '*.service'); do
 	grep -q '^StateDirectory=' "$unit" || continue
 	grep -q '^User=songscope$' "$unit" || fail "$unit creates a StateDirectory without User=songscope"
 	grep -q '^Group=songscope$' "$unit" || fail "$unit creates a StateDirectory without Group=songscope"
+done
+for doc in "$src/README.md" "$src"/man/*.md; do
+	d=$(dirname "$doc")
+	for cited in $(grep -o '[A-Za-z_/.-]*[A-Z][A-Za-z_-]*\.md' "$doc" | sort -u); do
+		[ -f "$d/$cited" ] || [ -f "$src/$cited" ] || fail "$doc cites $cited, which is not in the repository"
+	done
 done
 echo "PASS: tools and build files"
