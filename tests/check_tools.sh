@@ -7,8 +7,8 @@
 #   "rm: cannot remove 'core'"), and m4/ (AC_CONFIG_MACRO_DIR) exists so aclocal does not warn;
 # * every systemd unit in conf/ that has systemd create a StateDirectory= names the User= (and Group=) it is
 #   for: without one the directory is root's and the service, once it drops to songscope, cannot write it;
-# * every document a Markdown file in man/ or README.md cites by name (`NAME.md`) is in the repository,
-#   beside the citing file (man/) or as the link says.
+# * every Markdown link to a .md file in README.md and man/*.md, and every mention of the project's own
+#   documents (DESIGN.md, API.md, HACKING.md, BENCHMARKS.md), resolves to a file in the repository.
 set -eu
 
 src=${SS_TOP_SRCDIR:?run through make check}
@@ -53,8 +53,12 @@ for unit in $(find "$src/conf" -name '*.service'); do
 done
 for doc in "$src/README.md" "$src"/man/*.md; do
 	d=$(dirname "$doc")
-	for cited in $(grep -o '[A-Za-z_/.-]*[A-Z][A-Za-z_-]*\.md' "$doc" | sort -u); do
-		[ -f "$d/$cited" ] || [ -f "$src/$cited" ] || fail "$doc cites $cited, which is not in the repository"
+	# Links, and the project's own documents named in the text (the original server's are not ours).
+	for cited in $({
+		grep -o '](\([A-Za-z_/.-]*\.md\))' "$doc" | sed 's/^](\(.*\))$/\1/'
+		grep -o '\(DESIGN\|API\|HACKING\|BENCHMARKS\)\.md' "$doc"
+	} | sort -u); do
+		[ -f "$d/$cited" ] || [ -f "$src/$cited" ] || [ -f "$src/man/$cited" ] || fail "$doc cites $cited, which is not in the repository"
 	done
 done
 echo "PASS: tools and build files"
