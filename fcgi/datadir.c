@@ -116,11 +116,18 @@ static int check_one(const ss_priv *p, const char *key, const char *file, bool c
 	}
 	if (!S_ISDIR(st.st_mode))
 		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: %s: %s", key, file, dir, strerror(ENOTDIR));
-	if (!user_may(p, dir, &st, 3))
+	/* The service's user writes the directory (SQLite and state-file rebuilds create files there) -- unless
+	 * root prepares every file and gives it away before dropping: then root must be able to create them and
+	 * the user only to reach them (ss_priv_drop warns that rebuilds will fail). */
+	if (!user_may(p, dir, &st, p->drop ? 1 : 3))
 		return ss_error_set(err, SS_ERR_CONFIG,
-				    "%s %s: the directory %s is not writable by %s (owner uid %ld, mode %03o); SQLite "
-				    "and state-file rebuilds create files there: give it to that user",
-				    key, file, dir, who(p, name, sizeof name), (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+				    "%s %s: the directory %s is not %s by %s (owner uid %ld, mode %03o); give it to that "
+				    "user",
+				    key, file, dir, p->drop ? "searchable" : "writable", who(p, name, sizeof name),
+				    (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	if (p->drop && access(dir, W_OK | X_OK) != 0)
+		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: the directory %s is not writable: %s", key, file, dir,
+				    strerror(errno));
 	struct statvfs vfs;
 	if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
 		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: the directory %s is not writable: %s", key, file, dir,

@@ -13,10 +13,10 @@
 
 /* Check the database and the state file of cfg for the user the service runs as (p's user when p->drop,
  * else this process): each one's directory must exist, or be creatable by this process (its nearest
- * existing ancestor writable), and be a directory that user can write and search on a writable
- * filesystem (SQLite and state-file rebuilds create files there); an existing file must be a regular file
- * that user can read and write (a file of root's passes when p->drop: it is given to the user before the
- * drop). With create, missing directories are created (mode 0750) and, when p->drop, given to p's user;
+ * existing ancestor writable), and be a directory on a writable filesystem that user can write and search
+ * (SQLite and state-file rebuilds create files there) -- when p->drop, that root can write and the user
+ * can search (root creates the files and gives them away before the drop); an existing file must be a
+ * regular file that user can read and write (a file of root's passes when p->drop: it is given away). With create, missing directories are created (mode 0750) and, when p->drop, given to p's user;
  * without it nothing is changed. Returns 0, or -1 with err (SS_ERR_CONFIG) naming the key, the path and
  * the reason. */
 int ss_datadir_check(const ss_priv *p, const ss_config *cfg, bool create, ss_error *err);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -365,23 +367,52 @@ static void write_conf(const char *dir, const char *extra, char *conf, size_t le
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* songscope.fcgi --check-config --config conf: exit status, output (stdout and stderr) into out. */
-static int check_config(const char *conf, char *out, size_t len)
+/* In a child about to exec: become `nobody` as systemd's User= would, when as_nobody (root only). */
+static void become(bool as_nobody)
 {
-	char cmd[1200];
-	snprintf(cmd, sizeof cmd, "%s/fcgi/songscope.fcgi --check-config --config %s 2>&1", ss_it_builddir(), conf);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t got = fread(out, 1, len - 1, p);
+	if (!as_nobody)
+		return;
+	struct passwd *pw = getpwnam("nobody");
+	if (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		_exit(125);
+}
+
+/* songscope.fcgi --check-config --config conf (as nobody when as_nobody): exit status, output (stdout and
+ * stderr) into out. */
+static int check_config(const char *conf, bool as_nobody, char *out, size_t len)
+{
+	char bin[512], log[400];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	snprintf(log, sizeof log, "%s.check", conf);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		become(as_nobody);
+		execl(bin, bin, "--check-config", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	FILE *f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t got = fread(out, 1, len - 1, f);
 	out[got] = '\0';
-	int st = pclose(p);
+	fclose(f);
+	unlink(log);
+	ck_assert_msg(!WIFEXITED(st) || WEXITSTATUS(st) < 125, "could not run %s: %d", bin, WEXITSTATUS(st));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Start the master on dir/fcgi.sock with NOTIFY_SOCKET set as systemd does, wait (bounded) for it to exit by
  * itself, and report its exit status, whether it sent READY=1, and its log in out. A master still running
  * after 30 s is killed and the test fails. */
-static int start_master_expecting_exit(const char *dir, const char *conf, bool *ready, char *out, size_t len)
+static int start_master_expecting_exit(const char *dir, const char *conf, bool as_nobody, bool *ready, char *out,
+				       size_t len)
 {
 	char notify[300], sock[300], log[300];
 	snprintf(notify, sizeof notify, "%s/notify.sock", dir);
@@ -404,6 +435,7 @@ static int start_master_expecting_exit(const char *dir, const char *conf, bool *
 			dup2(fd, 2);
 		}
 		setenv("NOTIFY_SOCKET", notify, 1);
+		become(as_nobody);
 		char *argv[] = {bin, "--config", (char *)conf, "--listen", sock, geteuid() == 0 ? "--allow-root" : NULL,
 				NULL};
 		execv(bin, argv);
@@ -464,40 +496,44 @@ START_TEST(unusable_data_directory_is_refused_before_ready)
 	fclose(f);
 	const char *key[] = {"database", "state_file"};
 	for (int i = 0; i < 2; i++) {
-		snprintf(extra, sizeof extra, "%s = %s/data/x\n", key[i], file);
+		/* The other file in the scratch dir: nothing may be created outside it. */
+		snprintf(extra, sizeof extra, "%s = %s/data/x\n%s = %s/other\n", key[i], file, key[1 - i], dir);
 		write_conf(dir, extra, conf, sizeof conf);
-		ck_assert_int_eq(check_config(conf, out, sizeof out), 2);
+		ck_assert_int_eq(check_config(conf, false, out, sizeof out), 2);
 		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
 			      "--check-config: %s", out);
-		ck_assert_int_ne(start_master_expecting_exit(dir, conf, &ready, out, sizeof out), 0);
+		ck_assert_int_ne(start_master_expecting_exit(dir, conf, false, &ready, out, sizeof out), 0);
 		ck_assert_msg(!ready, "READY=1 sent with %s", extra);
 		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
 			      "start-up log: %s", out);
 	}
 
-	/* A directory the service's user cannot write: as root, the configured `user`; otherwise ourselves. */
+	/* A directory the service's user cannot write. As root, run it as nobody, as systemd's User= does
+	 * (ExecStartPre=... --check-config, then the service); otherwise as ourselves. */
 	char data[300];
 	snprintf(data, sizeof data, "%s/ro", dir);
 	ck_assert_int_eq(mkdir(data, 0755), 0);
-	if (geteuid() == 0)
-		snprintf(extra, sizeof extra, "user = nobody\ndatabase = %s/songscope.db\n", data);
-	else {
+	bool as_nobody = geteuid() == 0;
+	if (as_nobody) {
+		ck_assert_msg(getpwnam("nobody") != NULL, "no user nobody");
+		ck_assert_int_eq(chmod(dir, 0755), 0);
+	} else {
 		ck_assert_int_eq(chmod(data, 0555), 0);
-		snprintf(extra, sizeof extra, "database = %s/songscope.db\n", data);
 	}
+	snprintf(extra, sizeof extra, "database = %s/songscope.db\nstate_file = %s/songscope.state\n", data, data);
 	write_conf(dir, extra, conf, sizeof conf);
-	ck_assert_int_eq(check_config(conf, out, sizeof out), 2);
+	chmod(conf, 0644);
+	ck_assert_int_eq(check_config(conf, as_nobody, out, sizeof out), 2);
 	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "--check-config: %s", out);
-	ck_assert_int_ne(start_master_expecting_exit(dir, conf, &ready, out, sizeof out), 0);
+	ck_assert_int_ne(start_master_expecting_exit(dir, conf, as_nobody, &ready, out, sizeof out), 0);
 	ck_assert(!ready);
 	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "start-up log: %s", out);
-	ck_assert_int_ne(access(data, W_OK) == 0 && geteuid() != 0, 1);
 
 	/* A missing directory that can be created passes --check-config (which creates nothing). */
 	snprintf(extra, sizeof extra, "database = %s/new/sub/songscope.db\nstate_file = %s/new/songscope.state\n", dir,
 		 dir);
 	write_conf(dir, extra, conf, sizeof conf);
-	ck_assert_msg(check_config(conf, out, sizeof out) == 0, "%s", out);
+	ck_assert_msg(check_config(conf, false, out, sizeof out) == 0, "%s", out);
 	snprintf(data, sizeof data, "%s/new", dir);
 	ck_assert_int_ne(access(data, F_OK), 0);
 	chmod(dir, 0755);
