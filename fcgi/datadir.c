@@ -9,6 +9,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/util/log.h"
+
 /* The directory part of path into out ("." for a bare name, "/" for a file in the root). */
 static void dir_of(const char *path, char *out, size_t len)
 {
@@ -78,7 +80,8 @@ static int make_dirs(const ss_priv *p, const char *key, const char *dir, ss_erro
 	return 0;
 }
 
-static int check_one(const ss_priv *p, const char *key, const char *file, bool create, ss_error *err)
+static int check_one(const ss_priv *p, const char *key, const char *file, bool read_only_ok, bool create,
+		     ss_error *err)
 {
 	char dir[PATH_MAX], name[96];
 	if (strlen(file) >= sizeof dir)
@@ -119,37 +122,49 @@ static int check_one(const ss_priv *p, const char *key, const char *file, bool c
 	/* The service's user writes the directory (SQLite and state-file rebuilds create files there) -- unless
 	 * root prepares every file and gives it away before dropping: then root must be able to create them and
 	 * the user only to reach them (ss_priv_drop warns that rebuilds will fail). */
-	if (!user_may(p, dir, &st, p->drop ? 1 : 3))
-		return ss_error_set(err, SS_ERR_CONFIG,
-				    "%s %s: the directory %s is not %s by %s (owner uid %ld, mode %03o); give it to that "
-				    "user",
-				    key, file, dir, p->drop ? "searchable" : "writable", who(p, name, sizeof name),
-				    (long)st.st_uid, (unsigned)(st.st_mode & 07777));
-	if (p->drop && access(dir, W_OK | X_OK) != 0)
-		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: the directory %s is not writable: %s", key, file, dir,
-				    strerror(errno));
+	char why[256] = "";
 	struct statvfs vfs;
-	if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
-		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: the directory %s is not writable: %s", key, file, dir,
-				    strerror(EROFS));
+	if (!user_may(p, dir, &st, p->drop ? 1 : 3)) {
+		snprintf(why, sizeof why, "is not %s by %s (owner uid %ld, mode %03o); give it to that user",
+			 p->drop ? "searchable" : "writable", who(p, name, sizeof name), (long)st.st_uid,
+			 (unsigned)(st.st_mode & 07777));
+	} else if (p->drop && access(dir, W_OK | X_OK) != 0) {
+		snprintf(why, sizeof why, "is not writable: %s", strerror(errno));
+	} else if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		snprintf(why, sizeof why, "is not writable: %s", strerror(EROFS));
+	}
+	bool dir_ok = why[0] == '\0';
+	bool searchable = user_may(p, dir, &st, 1);
 
-	if (stat(file, &st) != 0)
-		return errno == ENOENT ? 0
-				       : ss_error_set(err, SS_ERR_CONFIG, "%s %s: %s", key, file, strerror(errno));
+	if (stat(file, &st) != 0) {
+		if (errno == ENOENT && dir_ok)
+			return 0;
+		if (errno == ENOENT)
+			return ss_error_set(err, SS_ERR_CONFIG, "%s %s: cannot be created: the directory %s %s", key, file, dir,
+					    why);
+		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: %s", key, file, strerror(errno));
+	}
 	if (!S_ISREG(st.st_mode))
 		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: not a regular file", key, file);
-	if (p->drop && st.st_uid == 0)
-		return 0; /* given to the user before the drop */
-	if (!user_may(p, file, &st, 6))
-		return ss_error_set(err, SS_ERR_CONFIG,
-				    "%s %s: not readable and writable by %s (owner uid %ld, mode %03o)", key, file,
-				    who(p, name, sizeof name), (long)st.st_uid, (unsigned)(st.st_mode & 07777));
-	return 0;
+	bool rw = (p->drop && st.st_uid == 0) || user_may(p, file, &st, 6); /* root's files are given away */
+	if (dir_ok && rw)
+		return 0;
+	/* An existing database that can be read is served read-only: reads work, writes answer 503 read_only
+	 * and /health says why (the store's own handling). The state file must be writable. */
+	if (read_only_ok && searchable && (rw || user_may(p, file, &st, 4))) {
+		ss_log_warn("%s %s: %s: serving it read-only (writes answer 503 read_only)", key, file,
+			    dir_ok ? "the file is not writable" : "its directory is not writable");
+		return 0;
+	}
+	if (!dir_ok)
+		return ss_error_set(err, SS_ERR_CONFIG, "%s %s: the directory %s %s", key, file, dir, why);
+	return ss_error_set(err, SS_ERR_CONFIG, "%s %s: not readable and writable by %s (owner uid %ld, mode %03o)",
+			    key, file, who(p, name, sizeof name), (long)st.st_uid, (unsigned)(st.st_mode & 07777));
 }
 
 int ss_datadir_check(const ss_priv *p, const ss_config *cfg, bool create, ss_error *err)
 {
-	if (check_one(p, "database", cfg->database, create, err) != 0)
+	if (check_one(p, "database", cfg->database, true, create, err) != 0)
 		return -1;
-	return check_one(p, "state_file", cfg->state_file, create, err);
+	return check_one(p, "state_file", cfg->state_file, false, create, err);
 }
