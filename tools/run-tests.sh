@@ -9,7 +9,8 @@ usage() {
 	cat <<USAGE
 Usage: tools/run-tests.sh [--quick] [--help]
 Install missing build dependencies (tools/install-deps.sh), then build songscope out of tree and run every
-test: build/werror (warnings as errors, make check, make distcheck) and build/sanitizers (ASan+UBSan).
+test: build/werror (warnings as errors, make check, make distcheck, then every fuzz target for 30 s) and
+build/sanitizers (ASan+UBSan).
   --quick   skip the sanitizer build
   --help    print this help and exit
 USAGE
