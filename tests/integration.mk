@@ -64,3 +64,11 @@ TESTS += tests/integration/check_legacy
 tests_integration_check_legacy_SOURCES = tests/integration/check_legacy.c
 tests_integration_check_legacy_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_legacy_LDADD = $(IT_LIBS)
+
+# tools/quickstart.sh run for real with this build: a port in use is reported, a second run says how to make a
+# key.
+check_PROGRAMS += tests/integration/check_quickstart
+TESTS += tests/integration/check_quickstart
+tests_integration_check_quickstart_SOURCES = tests/integration/check_quickstart.c
+tests_integration_check_quickstart_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_quickstart_LDADD = $(IT_LIBS)

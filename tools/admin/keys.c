@@ -112,7 +112,7 @@ static int parse_limit(const char *s, const char *what, int64_t max, int64_t *v)
 static int no_such_key(int64_t id)
 {
 	fprintf(stderr, "songscope-admin: no key with id %lld\n", (long long)id);
-	return EXIT_USAGE;
+	return EXIT_FAIL;
 }
 
 static int show_new_key(const opts *o, int64_t id, const char *key, const char *what)
@@ -297,7 +297,7 @@ static int cmd_change(const opts *o, const char *verb)
 		char line[16];
 		if (fgets(line, sizeof line, stdin) == NULL || (line[0] != 'y' && line[0] != 'Y')) {
 			fprintf(stderr, "not deleted\n");
-			return EXIT_USAGE;
+			return EXIT_FAIL;
 		}
 	}
 
