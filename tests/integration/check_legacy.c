@@ -702,17 +702,16 @@ static void fill(int n)
 	sql_file(old, V4_SQL, NULL, NULL);
 	sqlite3 *h = NULL;
 	ck_assert_int_eq(sqlite3_open(old, &h), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(h,
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
-				      " INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, bpm,"
-				      " bpm_confidence, key, key_confidence, energy, danceability, acousticness,"
-				      " spectral_centroid) SELECT 'h' || i, 'Title ' || i, 'Artist ' || (i % 97),"
-				      " 'https://bulk.example.com/' || i || '.m4a', 60 + i % 120, 0.5, 'C Major', 0.9, 0.5,"
-				      " 0.5, 0.5, 2000 FROM n",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+		 " INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, bpm, bpm_confidence, key,"
+		 " key_confidence, energy, danceability, acousticness, spectral_centroid) SELECT 'h' || i, 'Title ' || i,"
+		 " 'Artist ' || (i %% 97), 'https://bulk.example.com/' || i || '.m4a', 60 + i %% 120, 0.5, 'C Major', 0.9,"
+		 " 0.5, 0.5, 0.5, 2000 FROM n",
+		 n);
+	ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
-	(void)n;
 	json_object_put(import_json(old, 0));
 }
 
