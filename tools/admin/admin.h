@@ -1,4 +1,4 @@
-/* songscope-admin's shared parts: parsed options, exit codes, helpers and one entry point per command group
+/* songscope-admin's shared parts: parsed options, exit codes, shared functions and one entry point per command group
  * (songscope-admin.c parses the command line and dispatches; tools/admin/: keys.c, usage.c, db.c, state.c,
  * legacy.c for import-legacy and keys import, backup.c for db backup). */
 #ifndef SS_TOOLS_ADMIN_H
