@@ -33,10 +33,11 @@ static bool wait_until(bool (*cond)(void *), void *arg)
 	return true;
 }
 
-/* A distinct few-second WAV per index: different lengths give different bytes, so no de-duplication. */
+/* A distinct WAV per index, about as long as a store's preview clip: different lengths give different bytes,
+ * so no de-duplication. */
 static unsigned char *wav(int i, size_t *len)
 {
-	unsigned char *p = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 1, 5.0 + 0.5 * i, synth_music, len);
+	unsigned char *p = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, 28.0 + 0.5 * i, synth_music, len);
 	ck_assert_ptr_nonnull(p);
 	return p;
 }
@@ -95,8 +96,9 @@ START_TEST(parallel_uploads_are_queued)
 		bytes[i] = wav(i, &u[i].len);
 		u[i].s = &s;
 		u[i].data = bytes[i];
-		ck_assert_int_eq(pthread_create(&t[i], NULL, send_upload, &u[i]), 0);
 	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, send_upload, &u[i]), 0);
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_msg(u[i].status == 200, "upload %d: %ld %s", i, u[i].status, u[i].error);
