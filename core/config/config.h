@@ -43,7 +43,7 @@ typedef struct ss_config {
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* addresses/CIDR ranges (space/comma separated) allowed /metrics
 						 * without a key */
 	char anonymous_networks[SS_CONFIG_LIST_MAX]; /* ranges whose requests without a key act as anonymous_key */
-	char anonymous_key[SS_CONFIG_NAME_MAX];      /* name of the client key those requests act as */
+	char anonymous_key[128];                     /* name of the client key those requests act as */
 	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
 	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
 	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */

@@ -7,7 +7,9 @@
  *
  * An analysis slot bounds CPU work (decode and analysis) only: a download holds no analysis slot but a
  * download slot of its own (bytes after the responder bytes), so that slow upstreams can take at most that
- * many responders; each responder serves one request at a time, so the responders bound both in the end. */
+ * many responders; each responder serves one request at a time, so the responders bound both in the end.
+ * A miss that finds every analysis slot taken may wait for one only while holding a queue seat (bytes after
+ * the download slots), so that the number of responders waiting is bounded too. */
 #ifndef SS_LIMITS_ADMISSION_H
 #define SS_LIMITS_ADMISSION_H
 
