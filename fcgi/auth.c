@@ -1,10 +1,13 @@
 /* Key checks on every request. Hot path (cached key): one hash, one fstat() and one atomic load to check
  * the state file's mapping is still usable (so a corrupted or truncated file is left on the very next
  * request; about a microsecond), one atomic load of the key-change generation, a key cache hit and one short
- * critical section in the state file — no SQLite. Usage rows are
- * batched: written every SS_USAGE_BATCH_MAX rows or USAGE_MAX_AGE_S seconds, and on graceful stop; a
- * SIGKILLed responder loses at most those pending rows: at most SS_USAGE_BATCH_MAX (512) and at most about
- * one second's worth. Their quota use is still counted in the state file; only the api_usage log lags. */
+ * critical section in the state file — no SQLite. Usage rows are written ahead into this responder's mapped
+ * journal (core/store/usage_journal.h) before the response leaves the responder's FastCGI buffer, and
+ * flushed to api_usage every USAGE_MAX_AGE_S seconds or half a journal, and on graceful stop. A SIGKILLed
+ * responder's journal is imported by the next responder (at its start, and at most once a second when it
+ * flushes), exactly once; so a kill loses only the row of the request in flight in that responder (counted
+ * in the state file, not yet answered). Without a journal (the database's directory not writable) rows are
+ * batched in memory and a kill loses up to one second of them. */
 #include "fcgi/auth.h"
 
 #include <signal.h>
@@ -21,15 +24,38 @@
 #include "core/net/cidr.h"
 #include "core/store/keys.h"
 #include "core/store/usage.h"
+#include "core/store/usage_journal.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/response.h"
 
 #define USAGE_MAX_AGE_S 1.0
 
-/* One responder per process: the pending usage rows live here. */
+/* One responder per process: the pending usage rows live here (the journal, or the batch without one). */
 static ss_usage_batch usage;
+static ss_usage_journal *journal;
+static double recover_at; /* monotonic time of the next orphan-journal import */
 static double state_retry_at;
+
+#define JOURNAL_MARK_DAYS 7 /* journal marks older than this are forgotten */
+
+/* Import the usage journals of dead responders (at most once a second unless force). */
+static void recover_journals(ss_ctx *ctx, bool force)
+{
+	double now = ss_time_mono();
+	if (!force && now < recover_at)
+		return;
+	recover_at = now + 1.0;
+	if (ss_ctx_db_ready(ctx) != 0 || ss_db_is_readonly(ctx->db))
+		return;
+	ss_error err;
+	ss_error_clear(&err);
+	long n = ss_usage_journal_recover(ctx->db, ctx->cfg->database, &err);
+	if (n < 0)
+		ss_log_warn("usage journals of stopped responders not imported yet: %s", err.msg);
+	else if (n > 0)
+		ss_log_info("imported %ld usage rows from the journals of stopped responders", n);
+}
 
 static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
 {
@@ -40,16 +66,20 @@ static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
 	return 0;
 }
 
-/* State-file seed callback: today's quota-counted usage rows become the daily counters. */
+/* State-file seed callback: today's quota-counted usage rows, in api_usage or still in a journal, become the
+ * daily counters. */
 static int seed_from_db(void *arg, ss_state *st)
 {
 	ss_ctx *ctx = arg;
 	if (ss_ctx_db_ready(ctx) != 0)
 		return -1;
+	/* Rows still in journals count too: those of responders that died are imported first, and those
+	 * that live responders (this one included) have not flushed yet are counted from their journals. */
+	recover_journals(ctx, true);
 	int64_t day = ss_state_day(ss_state_now_ns());
 	void *pass[2] = {st, &day};
 	ss_error err;
-	if (ss_usage_day_counts(ctx->db, day, seed_from_usage_row, pass, &err) != 0) {
+	if (ss_usage_journal_day_counts(ctx->db, ctx->cfg->database, day, seed_from_usage_row, pass, &err) != 0) {
 		ss_log_error("re-seeding daily counts from api_usage failed: %s", err.msg);
 		return -1;
 	}
@@ -96,6 +126,18 @@ int ss_auth_create_state(ss_ctx *ctx)
 int ss_auth_open(ss_ctx *ctx)
 {
 	ss_usage_batch_init(&usage);
+	if (ctx->cfg->auth != SS_AUTH_OFF && journal == NULL) {
+		ss_error err;
+		ss_error_clear(&err);
+		if (ss_usage_journal_open(ctx->cfg->database, &journal, &err) != 0)
+			ss_log_warn("usage rows are kept in memory only (a killed responder loses up to a second of them): "
+				    "%s",
+				    err.msg);
+		recover_journals(ctx, true);
+		if (ss_ctx_db_ready(ctx) == 0 && !ss_db_is_readonly(ctx->db) &&
+		    ss_usage_journal_prune(ctx->db, JOURNAL_MARK_DAYS, &err) != 0)
+			ss_log_warn("%s", err.msg);
+	}
 	if (ctx->cfg->auth != SS_AUTH_OFF && ctx->keys == NULL) {
 		ss_error err;
 		if (ss_keycache_new((size_t)ctx->cfg->key_cache_size, ctx->cfg->key_cache_ttl, &ctx->keys, &err) != 0) {
@@ -195,6 +237,13 @@ static int refuse(ss_request *req, ss_code code, const char *msg)
 static void log_usage(ss_ctx *ctx, int64_t key_id, const char *endpoint, int status)
 {
 	double now = ss_time_mono();
+	if (journal != NULL) {
+		if (ss_usage_journal_append(journal, key_id, endpoint, status, (int64_t)ss_time_now(), now) != 0)
+			usage.dropped++;
+		if (ss_usage_journal_due(journal, now, USAGE_MAX_AGE_S))
+			ss_auth_flush(ctx, true);
+		return;
+	}
 	ss_usage_batch_add(&usage, key_id, endpoint, status, (int64_t)ss_time_now(), now);
 	if (ss_usage_batch_due(&usage, now, USAGE_MAX_AGE_S))
 		ss_auth_flush(ctx, true);
@@ -423,35 +472,58 @@ void ss_auth_finish(ss_ctx *ctx, ss_request *req)
 double ss_auth_flush_due_in(const ss_ctx *ctx)
 {
 	(void)ctx;
-	if (usage.n == 0)
+	double first;
+	if (journal != NULL && ss_usage_journal_pending(journal) > 0)
+		first = ss_usage_journal_first_mono(journal);
+	else if (journal == NULL && usage.n > 0)
+		first = usage.first_mono;
+	else
 		return -1;
-	double left = usage.first_mono + USAGE_MAX_AGE_S - ss_time_mono();
+	double left = first + USAGE_MAX_AGE_S - ss_time_mono();
 	return left > 0 ? left : 0;
 }
 
 void ss_auth_flush(ss_ctx *ctx, bool force)
 {
-	if (usage.n == 0 || (!force && !ss_usage_batch_due(&usage, ss_time_mono(), USAGE_MAX_AGE_S)))
+	double now = ss_time_mono();
+	size_t pending = journal != NULL ? ss_usage_journal_pending(journal) : usage.n;
+	bool due = journal != NULL ? ss_usage_journal_due(journal, now, USAGE_MAX_AGE_S)
+				   : ss_usage_batch_due(&usage, now, USAGE_MAX_AGE_S);
+	if (pending == 0 || (!force && !due))
 		return;
 	ss_error err;
+	ss_error_clear(&err);
 	unsigned long long dropped = usage.dropped;
 	if (ss_ctx_db_ready(ctx) != 0) {
-		usage.first_mono = ss_time_mono(); /* retry in a second, not in a busy loop */
+		/* retry in a second, not in a busy loop */
+		if (journal != NULL)
+			ss_usage_journal_defer(journal, now);
+		else
+			usage.first_mono = now;
 		return;
 	}
-	if (ss_usage_flush(ctx->db, &usage, &err) != 0) {
-		ss_log_warn("usage rows not written yet (%zu pending): %s", usage.n, err.msg);
-		usage.first_mono = ss_time_mono();
+	int rc = journal != NULL ? ss_usage_journal_flush(journal, ctx->db, &err) : ss_usage_flush(ctx->db, &usage, &err);
+	if (rc != 0) {
+		ss_log_warn("usage rows not written yet (%zu pending): %s", pending, err.msg);
+		if (journal != NULL)
+			ss_usage_journal_defer(journal, now);
+		else
+			usage.first_mono = now;
 	}
 	if (dropped != 0) {
 		ss_log_warn("%llu usage rows were dropped while the database was unavailable", dropped);
 		usage.dropped = 0;
 	}
+	if (rc == 0 && journal != NULL)
+		recover_journals(ctx, false);
 }
 
 void ss_auth_close(ss_ctx *ctx)
 {
 	ss_auth_flush(ctx, true);
+	/* Rows that could not be written stay in the file for the next responder to import. */
+	ss_usage_journal_close(journal, true);
+	journal = NULL;
 	ss_keycache_free(ctx->keys);
 	ctx->keys = NULL;
 	ss_state_close(ctx->state);

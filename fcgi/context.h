@@ -20,6 +20,7 @@ typedef struct ss_ctx {
 	ss_db *db;                  /* NULL while the database cannot be opened (/health answers 503) */
 	double db_retry_at;         /* monotonic time of the next reopen attempt */
 	char db_error[SS_ERROR_MSG_MAX];
+	bool db_seen;               /* a database was open once: never create an empty one in its place */
 	struct ss_state *state;     /* shared state file: limits, quotas, counters */
 	struct ss_keycache *keys;   /* per-responder API key cache */
 	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
@@ -32,8 +33,11 @@ typedef struct ss_ctx {
 	struct ss_admission *adm;   /* analysis admission control */
 } ss_ctx;
 
-/* Make sure ctx->db is open, retrying a failed open at most once a second. Returns 0 when usable,
- * -1 otherwise (ctx->db_error says why). */
+/* Make sure ctx->db is open and still the file at the configured path, retrying a failed open at most once
+ * a second, or at once when the file changed since (restored, repaired, replaced). Each call costs one stat(). A file deleted while open is restored from this connection
+ * (ss_db_restore) and reopened; a file replaced on disk, or a connection that hit corruption or an I/O error,
+ * is reopened. Every such event is logged. Returns 0 when usable, -1 otherwise (ctx->db_error says why).
+ * May close and reopen ctx->db: never keep statements of it across a call. */
 int ss_ctx_db_ready(ss_ctx *ctx);
 
 #endif

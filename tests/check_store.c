@@ -1,9 +1,13 @@
-/* Store: migrations, cache keys, upserts keeping ids and overrides, search escaping, listing, export, counters. */
+/* Store: migrations, cache keys, upserts keeping ids and overrides, search escaping, listing, export, counters,
+ * error codes of SQLite failures, restoring a deleted file, and the usage journals' exactly-once import. */
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +22,8 @@
 #include "core/store/render.h"
 #include "core/store/schema.h"
 #include "core/store/stats.h"
+#include "core/store/usage.h"
+#include "core/store/usage_journal.h"
 #include "core/util/jsonutil.h"
 #include "tests/check_main.h"
 
@@ -498,6 +504,232 @@ START_TEST(counters_shared)
 }
 END_TEST
 
+
+/* Failures map to what a client can do: a held write lock is busy (503), not internal (500). */
+START_TEST(fault_codes)
+{
+	ss_db *db = open_db();
+	ss_db_set_busy_timeout(db, 0);
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_begin(db, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BUSY);
+	ck_assert_str_eq(ss_code_name(err.code), "busy");
+	ck_assert_int_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ck_assert_int_eq(ss_db_probe(db, &err), SS_OK);
+	ck_assert(!ss_db_needs_reopen(db));
+	ck_assert_int_eq(ss_code_http_status(SS_ERR_STORAGE_FULL), 507);
+	ck_assert_str_eq(ss_code_name(SS_ERR_STORAGE_FULL), "insufficient_storage");
+	ck_assert_int_eq(ss_code_http_status(SS_ERR_READ_ONLY), 503);
+	ck_assert_str_eq(ss_code_name(SS_ERR_READ_ONLY), "read_only");
+
+	/* An overwritten header: the probe reads the file itself and asks for a reopen, which then fails (after a
+	 * checkpoint, so that no copy of page 1 in the WAL hides the damage). */
+	ck_assert_int_eq(ss_db_checkpoint(db, 0), 0);
+	int fd = open(dbpath, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	unsigned char saved[100], junk[100];
+	ck_assert_int_eq(pread(fd, saved, sizeof saved, 0), 100);
+	memset(junk, 0x5a, sizeof junk);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, 0), 100);
+	ck_assert_int_eq(ss_db_probe(db, &err), SS_ERR_UNAVAILABLE);
+	ck_assert(ss_db_needs_reopen(db));
+	ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
+	ss_db_close(db);
+	ss_db *again = NULL;
+	ck_assert_int_eq(ss_db_open_flags(dbpath, SS_DB_NO_CREATE, &again, &err), -1);
+	ck_assert_ptr_null(again);
+	ck_assert_int_eq(pwrite(fd, saved, sizeof saved, 0), 100);
+	close(fd);
+	ck_assert_int_eq(ss_db_open_flags(dbpath, SS_DB_NO_CREATE, &again, &err), 0);
+	ck_assert_int_eq(ss_db_probe(again, &err), SS_OK);
+	ss_db_close(again);
+}
+END_TEST
+
+/* A file deleted while open comes back from the open connection, once, and a new open never creates an empty
+ * database in its place meanwhile. */
+START_TEST(restore_deleted_file)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 's')", &err), 0);
+	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_SAME);
+	ck_assert_int_eq(unlink(dbpath), 0);
+	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_MISSING);
+	ss_db *other = NULL;
+	ck_assert_int_eq(ss_db_open(dbpath, &other, &err), -1); /* its -shm is still there */
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	/* Written after the deletion: still in the copy. */
+	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 't')", &err), 0);
+	ck_assert_int_eq(ss_db_restore(db, &err), 1);
+	ck_assert_int_eq(ss_db_restore(db, &err), 0); /* the path is taken now: never replaced */
+	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_REPLACED);
+	ss_db_close(db);
+	struct stat st;
+	ck_assert_int_eq(stat(dbpath, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	db = open_db();
+	sqlite3_stmt *q;
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM overrides", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+	sqlite3_finalize(q);
+	ss_db_close(db);
+}
+END_TEST
+
+static long long usage_rows(ss_db *db)
+{
+	sqlite3_stmt *q;
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM api_usage", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	long long n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+static int journal_files(void)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -c -- '-usage-'", dir);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	int n = 0;
+	ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* In a child: open a journal, append n rows, flush the first `flush` of them, and die without cleanup
+ * (as SIGKILL would leave it). */
+static void child_journal(int n, int flush)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ss_usage_journal *j;
+		ss_error err;
+		ss_db *db = NULL;
+		if (ss_db_open(dbpath, &db, &err) != 0 || ss_usage_journal_open(dbpath, &j, &err) != 0)
+			_exit(2);
+		for (int i = 0; i < n; i++) {
+			if (ss_usage_journal_append(j, 1, "auth/key", 200, 86400 * 20000 + i, 0) != 0)
+				_exit(3);
+			if (i + 1 == flush && ss_usage_journal_flush(j, db, &err) != 0)
+				_exit(4);
+		}
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+START_TEST(usage_journal_exactly_once)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+				    &err),
+			 0);
+	/* A live journal (this process holds its lock) is never imported by someone else. */
+	ss_usage_journal *mine;
+	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20000, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_pending(mine), 1);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(usage_rows(db), 0);
+
+	/* A dead process's journal: 7 rows, 3 of them flushed before it died; the other 4 are imported once. */
+	child_journal(7, 3);
+	ck_assert_int_eq(usage_rows(db), 3);
+	ck_assert_int_eq(journal_files(), 2);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 4);
+	ck_assert_int_eq(usage_rows(db), 7);
+	ck_assert_int_eq(journal_files(), 1);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(usage_rows(db), 7);
+
+	/* Killed between the flush's commit and noting it in the file: the mark keeps the rows from counting
+	 * twice. (The header's `flushed` field is the fifth 8-byte word, at offset 32.) */
+	child_journal(5, 5);
+	ck_assert_int_eq(usage_rows(db), 12);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -- '-usage-' ", dir);
+	FILE *p = popen(cmd, "r");
+	char name[256], orphan[600] = "";
+	while (fgets(name, sizeof name, p) != NULL) {
+		name[strcspn(name, "\n")] = '\0';
+		char path[600];
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		int fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			snprintf(orphan, sizeof orphan, "%s", path);
+		close(fd);
+	}
+	pclose(p);
+	ck_assert(orphan[0] != '\0');
+	int fd = open(orphan, O_RDWR);
+	int64_t zero = 0;
+	ck_assert_int_eq(pwrite(fd, &zero, sizeof zero, 32), (ssize_t)sizeof zero);
+	close(fd);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(usage_rows(db), 12);
+
+	/* Our own rows flush with the mark; closing removes the empty journal. */
+	ck_assert_int_eq(ss_usage_journal_flush(mine, db, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_pending(mine), 0);
+	ck_assert_int_eq(usage_rows(db), 13);
+	ss_usage_journal_close(mine, true);
+	ck_assert_int_eq(journal_files(), 0);
+	ss_db_close(db);
+}
+END_TEST
+
+static int sum_counts(void *arg, int64_t key_id, int64_t count)
+{
+	((int64_t *)arg)[key_id == 1 ? 0 : 1] += count;
+	return 0;
+}
+
+/* What a rebuilt state file is seeded with: rows in api_usage plus rows live journals have not flushed, each
+ * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
+START_TEST(usage_journal_day_counts)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+				    &err),
+			 0);
+	child_journal(4, 4); /* 4 rows of day 20000 in api_usage (its empty journal stays) */
+	ss_usage_journal *mine;
+	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20000 + 100 + i, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 429, 86400 * 20000 + 200, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20001, 0), 0);
+	int64_t sums[2] = {0, 0};
+	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
+	ck_assert_int_eq(sums[0], 7);
+	ck_assert_int_eq(sums[1], 0);
+	ck_assert_int_eq(ss_usage_journal_flush(mine, db, &err), 0);
+	sums[0] = 0;
+	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
+	ck_assert_int_eq(sums[0], 7);
+	ss_usage_journal_close(mine, true);
+	ss_db_close(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -514,6 +746,10 @@ int main(void)
 	tcase_add_test(t, export_formats);
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);
+	tcase_add_test(t, fault_codes);
+	tcase_add_test(t, restore_deleted_file);
+	tcase_add_test(t, usage_journal_exactly_once);
+	tcase_add_test(t, usage_journal_day_counts);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	suite_add_tcase(s, t);

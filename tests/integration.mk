@@ -41,6 +41,14 @@ tests_integration_check_front_errors_SOURCES = tests/integration/check_front_err
 tests_integration_check_front_errors_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_front_errors_LDADD = $(IT_LIBS)
 
+# Storage faults: a locked database, a full disk, a read-only file system, a deleted or overwritten database
+# file, and usage rows against the quota after SIGKILLed responders.
+check_PROGRAMS += tests/integration/check_store_faults
+TESTS += tests/integration/check_store_faults
+tests_integration_check_store_faults_SOURCES = tests/integration/check_store_faults.c
+tests_integration_check_store_faults_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_store_faults_LDADD = $(IT_LIBS)
+
 # Limits that cannot be turned against users and process hygiene: failed-key throttle vs valid keys, the
 # per-minute burst, refused JSON NULs, privilege drop and --allow-root, file modes, loopback-only listening.
 check_PROGRAMS += tests/integration/check_hygiene

@@ -109,6 +109,19 @@ NGINX
 	done
 }
 
+# bench_small_clip FILE: 8 s of generated 22.05 kHz mono WAV (a tone with a click every half second), for the
+# benchmarks that only need a cache hit to aim at.
+bench_small_clip() {
+	python3 - "$1" <<'PY'
+import math, struct, sys, wave
+rate = 22050
+w = wave.open(sys.argv[1], "wb")
+w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)) + (12000 if (i % (rate // 2)) < 200 else 0)) for i in range(rate * 8)))
+w.close()
+PY
+}
+
 # Responder pids (children of the master).
 bench_responders() {
 	pgrep -P "$bench_master" || true

@@ -25,14 +25,7 @@ bench_setup "$workers" "max_requests = 100000000"
 d=$bench_dir
 
 # A small generated clip served statically, so cached /analyze has something to hit.
-python3 - "$d/www/clip.wav" <<'PY'
-import math, struct, sys, wave
-rate = 22050
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
-w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)) + (12000 if (i % (rate // 2)) < 200 else 0)) for i in range(rate * 8)))
-w.close()
-PY
+bench_small_clip "$d/www/clip.wav"
 body=$(printf '{"url": "http://127.0.0.1:%s/clip.wav", "title": "Mem", "artist": "Bench"}' "$bench_static_port")
 code() { curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $bench_key" "$@"; }
 

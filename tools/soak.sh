@@ -47,14 +47,7 @@ quota_key=$(newkey soak-quota --daily-limit "$daily" --rate-limit 1000000)
 [ -n "$admin_key" ] && [ -n "$quota_key" ] || bench_die "could not create keys"
 
 # A generated clip served statically: the load's /analyze calls are cache hits after the first.
-python3 - "$d/www/clip.wav" <<'PY'
-import math, struct, sys, wave
-rate = 22050
-w = wave.open(sys.argv[1], "wb")
-w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
-w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)) + (12000 if (i % (rate // 2)) < 200 else 0)) for i in range(rate * 8)))
-w.close()
-PY
+bench_small_clip "$d/www/clip.wav"
 body=$(printf '{"url": "http://127.0.0.1:%s/clip.wav", "title": "Soak", "artist": "Bench"}' "$bench_static_port")
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $bench_key" -H 'Content-Type: application/json' \
 	--data "$body" "$bench_url/analyze")

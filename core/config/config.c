@@ -25,6 +25,7 @@ typedef struct {
 static const opt_def opts[] = {
 	{"database", T_PATH, OFF(database), 0, 0, NULL, SZ(database)},
 	{"state_file", T_PATH, OFF(state_file), 0, 0, NULL, SZ(state_file)},
+	{"database_busy_timeout_ms", T_INT, OFF(database_busy_timeout_ms), 0, 600000, NULL, 0},
 	{"auth", T_AUTH, OFF(auth), 0, 0, NULL, 0},
 	{"workers", T_INT, OFF(workers), 1, 256, NULL, 0},
 	{"max_requests", T_LONG, OFF(max_requests), 1, 100000000, NULL, 0},
@@ -61,6 +62,7 @@ void ss_config_defaults(ss_config *c)
 	memset(c, 0, sizeof *c);
 	snprintf(c->database, sizeof c->database, "%s/lib/songscope/songscope.db", SS_LOCALSTATEDIR);
 	snprintf(c->state_file, sizeof c->state_file, "%s/lib/songscope/songscope.state", SS_LOCALSTATEDIR);
+	c->database_busy_timeout_ms = 5000;
 	c->auth = SS_AUTH_REQUIRED;
 	c->workers = 2;
 	c->max_requests = 10000;

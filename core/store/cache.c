@@ -60,7 +60,7 @@ void ss_cache_key(const char *ns, const char *kind, const char *source, const ch
 
 static int db_err(ss_db *db, ss_error *err, const char *what)
 {
-	return ss_error_set(err, SS_ERR_DB, "database: %s: %s", what, ss_db_errmsg(db));
+	return ss_error_set(err, ss_db_fault(db), "database: %s: %s", what, ss_db_errmsg(db));
 }
 
 static void bind_num(sqlite3_stmt *st, int i, double v)
@@ -99,8 +99,9 @@ int ss_cache_put(ss_db *db, const ss_cache_put_args *a, long long *id, ss_error 
 		return -1;
 	sqlite3_stmt *st = ss_db_prepare(db, SQL_PUT);
 	if (st == NULL) {
+		db_err(db, err, "preparing cache insert");
 		ss_db_rollback(db);
-		return db_err(db, err, "preparing cache insert");
+		return -1;
 	}
 	sqlite3_bind_text(st, 1, a->cache_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, a->ns, -1, SQLITE_STATIC);
@@ -324,8 +325,9 @@ static int exec_changes(ss_db *db, const char *sql, const char *text, long long 
 		return -1;
 	sqlite3_stmt *st = ss_db_prepare(db, sql);
 	if (st == NULL) {
+		db_err(db, err, what);
 		ss_db_rollback(db);
-		return db_err(db, err, what);
+		return -1;
 	}
 	if (text != NULL)
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);

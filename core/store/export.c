@@ -89,7 +89,7 @@ int ss_cache_export(ss_db *db, const char *ns, ss_export_format fmt, const char 
 	sqlite3_stmt *cnt = ss_db_prepare(db, ns ? SQL_COUNT_NS : SQL_COUNT_ALL);
 	sqlite3_stmt *st = ss_db_prepare(db, ns ? SQL_EXPORT_NS : SQL_EXPORT_ALL);
 	if (cnt == NULL || st == NULL) {
-		ss_error_set(err, SS_ERR_DB, "database: preparing export: %s", ss_db_errmsg(db));
+		ss_error_set(err, ss_db_fault(db), "database: preparing export: %s", ss_db_errmsg(db));
 		goto out;
 	}
 	long long total = 0;
@@ -98,7 +98,7 @@ int ss_cache_export(ss_db *db, const char *ns, ss_export_format fmt, const char 
 		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	}
 	if (sqlite3_step(cnt) != SQLITE_ROW) {
-		ss_error_set(err, SS_ERR_DB, "database: counting rows: %s", ss_db_errmsg(db));
+		ss_error_set(err, ss_db_fault(db), "database: counting rows: %s", ss_db_errmsg(db));
 		sqlite3_reset(cnt);
 		goto out;
 	}
@@ -128,7 +128,7 @@ int ss_cache_export(ss_db *db, const char *ns, ss_export_format fmt, const char 
 		}
 	}
 	if (step != SQLITE_DONE) {
-		ss_error_set(err, wrote ? SS_ERR_IO : SS_ERR_DB, "database: reading rows: %s", ss_db_errmsg(db));
+		ss_error_set(err, wrote ? SS_ERR_IO : ss_db_fault(db), "database: reading rows: %s", ss_db_errmsg(db));
 		goto out;
 	}
 	if (fmt == SS_EXPORT_JSON && ss_buf_puts(&b, "]}") != 0)

@@ -36,7 +36,7 @@ int ss_key_scope_parse(const char *s, ss_key_scope *out)
 
 static int db_fail(ss_db *db, ss_error *err, const char *what)
 {
-	return ss_error_set(err, SS_ERR_DB, "%s: %s", what, ss_db_errmsg(db));
+	return ss_error_set(err, ss_db_fault(db), "%s: %s", what, ss_db_errmsg(db));
 }
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)

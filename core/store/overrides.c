@@ -24,7 +24,7 @@ int ss_override_set(ss_db *db, const char *ns, const char *source, const ss_over
 	sqlite3_stmt *st = ss_db_prepare(db, SQL_UPSERT);
 	if (st == NULL) {
 		ss_db_rollback(db);
-		return ss_error_set(err, SS_ERR_DB, "database: preparing override: %s", ss_db_errmsg(db));
+		return ss_error_set(err, ss_db_fault(db), "database: preparing override: %s", ss_db_errmsg(db));
 	}
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
@@ -41,7 +41,7 @@ int ss_override_set(ss_db *db, const char *ns, const char *source, const ss_over
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE) {
-		ss_error_set(err, SS_ERR_DB, "database: storing override: %s", ss_db_errmsg(db));
+		ss_error_set(err, ss_db_fault(db), "database: storing override: %s", ss_db_errmsg(db));
 		ss_db_rollback(db);
 		return -1;
 	}

@@ -68,6 +68,15 @@ const ss_migration ss_schema_migrations[] = {
 	{2,
 	 /* Beat times of a cached analysis (JSON array), served with ?beats=1 without bloating result_json. */
 	 "ALTER TABLE analysis_cache ADD COLUMN beats_json TEXT;"},
+	{3,
+	 /* Usage journals (core/store/usage_journal.h): the last sequence number of each responder's journal
+	  * whose rows are in api_usage, written in the same transaction as the rows, so that importing a
+	  * journal left by a killed responder can never count a row twice. */
+	 "CREATE TABLE usage_journal ("
+	 " journal_id INTEGER PRIMARY KEY,"
+	 " last_seq INTEGER NOT NULL,"
+	 " updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);

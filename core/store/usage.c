@@ -11,6 +11,10 @@ static const char SQL_INSERT[] =
 	" SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?1)";
 static const char SQL_LAST_USED[] =
 	"UPDATE api_keys SET last_used = ?2 WHERE id = ?1 AND (last_used IS NULL OR last_used < ?2)";
+static const char SQL_MARK[] =
+	"INSERT INTO usage_journal (journal_id, last_seq) VALUES (?1, ?2) ON CONFLICT (journal_id) DO UPDATE SET"
+	" last_seq = max(last_seq, excluded.last_seq), updated_at = excluded.updated_at";
+static const char SQL_MARK_GET[] = "SELECT last_seq FROM usage_journal WHERE journal_id = ?1";
 static const char SQL_DAY_COUNTS[] =
 	"SELECT api_key_id, count(*) FROM api_usage WHERE timestamp >= ?1 AND timestamp < ?2 AND status <> 429"
 	" GROUP BY api_key_id";
@@ -55,7 +59,7 @@ bool ss_usage_batch_due(const ss_usage_batch *b, double now_mono, double max_age
 
 static int db_fail(ss_db *db, ss_error *err, const char *what)
 {
-	return ss_error_set(err, SS_ERR_DB, "%s: %s", what, ss_db_errmsg(db));
+	return ss_error_set(err, ss_db_fault(db), "%s: %s", what, ss_db_errmsg(db));
 }
 
 static void day_bounds(int64_t day, char from[SS_TIME_STR_LEN], char to[SS_TIME_STR_LEN])
@@ -66,13 +70,22 @@ static void day_bounds(int64_t day, char from[SS_TIME_STR_LEN], char to[SS_TIME_
 
 int ss_usage_flush(ss_db *db, ss_usage_batch *b, ss_error *err)
 {
-	if (b->n == 0)
+	if (ss_usage_write(db, b->rows, b->n, 0, 0, err) != 0)
+		return -1;
+	b->n = 0;
+	return 0;
+}
+
+int ss_usage_write(ss_db *db, const ss_usage_row *rows, size_t n, int64_t journal_id, int64_t last_seq,
+		   ss_error *err)
+{
+	if (n == 0 && journal_id == 0)
 		return 0;
 	if (ss_db_begin(db, err) != 0)
 		return -1;
 	char ts[SS_TIME_STR_LEN];
-	for (size_t i = 0; i < b->n; i++) {
-		const ss_usage_row *r = &b->rows[i];
+	for (size_t i = 0; i < n; i++) {
+		const ss_usage_row *r = &rows[i];
 		sqlite3_stmt *st = ss_db_prepare(db, SQL_INSERT);
 		if (st == NULL)
 			goto fail;
@@ -87,18 +100,29 @@ int ss_usage_flush(ss_db *db, ss_usage_batch *b, ss_error *err)
 			goto fail;
 	}
 	/* last_used: the newest row per key (rows are in time order, so the last one of each key wins). */
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		bool newer_follows = false;
-		for (size_t j = i + 1; j < b->n && !newer_follows; j++)
-			newer_follows = b->rows[j].key_id == b->rows[i].key_id;
+		for (size_t j = i + 1; j < n && !newer_follows; j++)
+			newer_follows = rows[j].key_id == rows[i].key_id;
 		if (newer_follows)
 			continue;
 		sqlite3_stmt *st = ss_db_prepare(db, SQL_LAST_USED);
 		if (st == NULL)
 			goto fail;
-		ss_time_format_utc((time_t)b->rows[i].time_s, ts);
-		sqlite3_bind_int64(st, 1, b->rows[i].key_id);
+		ss_time_format_utc((time_t)rows[i].time_s, ts);
+		sqlite3_bind_int64(st, 1, rows[i].key_id);
 		sqlite3_bind_text(st, 2, ts, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto fail;
+	}
+	if (journal_id != 0) {
+		sqlite3_stmt *st = ss_db_prepare(db, SQL_MARK);
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, journal_id);
+		sqlite3_bind_int64(st, 2, last_seq);
 		int rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
@@ -108,12 +132,34 @@ int ss_usage_flush(ss_db *db, ss_usage_batch *b, ss_error *err)
 		ss_db_rollback(db);
 		return -1;
 	}
-	b->n = 0;
 	return 0;
 fail:
 	db_fail(db, err, "Cannot write API usage");
 	ss_db_rollback(db);
 	return -1;
+}
+
+int ss_usage_journal_prune(ss_db *db, int days, ss_error *err)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql,
+		 "DELETE FROM usage_journal WHERE updated_at < strftime('%%Y-%%m-%%d %%H:%%M:%%S', 'now', '-%d days')",
+		 days < 1 ? 1 : days);
+	return ss_db_exec(db, sql, err);
+}
+
+int ss_usage_journal_mark(ss_db *db, int64_t journal_id, int64_t *seq, ss_error *err)
+{
+	*seq = 0;
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_MARK_GET);
+	if (st == NULL)
+		return db_fail(db, err, "Cannot prepare the usage journal mark");
+	sqlite3_bind_int64(st, 1, journal_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(db, err, "Cannot read the usage journal mark");
 }
 
 int ss_usage_day_counts(ss_db *db, int64_t day, int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg,

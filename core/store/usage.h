@@ -43,6 +43,18 @@ bool ss_usage_batch_due(const ss_usage_batch *b, double now_mono, double max_age
  * rows stay queued. Returns 0 or -1 with err (SS_ERR_DB). */
 int ss_usage_flush(ss_db *db, ss_usage_batch *b, ss_error *err);
 
+/* Write rows[0..n) as ss_usage_flush does and, when journal_id != 0, record in the same transaction that
+ * journal journal_id's rows up to sequence number last_seq are written (see core/store/usage_journal.h).
+ * Returns 0 or -1 with err (nothing written). */
+int ss_usage_write(ss_db *db, const ss_usage_row *rows, size_t n, int64_t journal_id, int64_t last_seq,
+		   ss_error *err);
+
+/* Forget journal marks not updated for `days` days (their journals are long imported). Returns 0 or -1. */
+int ss_usage_journal_prune(ss_db *db, int days, ss_error *err);
+
+/* The last sequence number recorded for journal_id (0 when none) into *seq. Returns 0 or -1 with err. */
+int ss_usage_journal_mark(ss_db *db, int64_t journal_id, int64_t *seq, ss_error *err);
+
 /* Per-key count of today's quota-counted rows (every row but the limiter's own 429 refusals) in the UTC
  * day `day` (days since the epoch). Calls fn for each key with rows. Returns 0 or -1 with err. */
 int ss_usage_day_counts(ss_db *db, int64_t day, int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg,

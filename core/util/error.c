@@ -30,6 +30,8 @@ static const struct {
 	[SS_ERR_METHOD] = {"method_not_allowed", 405},
 	[SS_ERR_NOT_IMPLEMENTED] = {"not_implemented", 501},
 	[SS_ERR_UNAVAILABLE] = {"unavailable", 503},
+	[SS_ERR_STORAGE_FULL] = {"insufficient_storage", 507},
+	[SS_ERR_READ_ONLY] = {"read_only", 503},
 };
 
 int ss_error_set(ss_error *e, ss_code code, const char *fmt, ...)

@@ -29,6 +29,8 @@ typedef enum ss_code {
 	SS_ERR_METHOD,            /* method_not_allowed 405 */
 	SS_ERR_NOT_IMPLEMENTED,   /* not_implemented 501 */
 	SS_ERR_UNAVAILABLE,       /* unavailable 503 (database or state file unusable) */
+	SS_ERR_STORAGE_FULL,      /* insufficient_storage 507 (the database's file system is full) */
+	SS_ERR_READ_ONLY,         /* read_only 503 (the database cannot be written) */
 	SS_CODE_COUNT
 } ss_code;
 

@@ -58,7 +58,7 @@ int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req)
 	json_object_object_add(o, "keys", arr);
 	if (ss_usage_summary(ctx->db, 1, usage_row, arr, &err) != 0) {
 		json_object_put(o);
-		return ss_resp_error(req, SS_ERR_DB, "Usage cannot be read.");
+		return ss_resp_error(req, err.code == SS_OK ? SS_ERR_DB : err.code, "Usage cannot be read.");
 	}
 	int rc = ss_resp_json(req, 200, o);
 	json_object_put(o);

@@ -5,19 +5,59 @@
 #include "config.h"
 #include "core/limits/state.h"
 #include "core/util/jsonutil.h"
+#include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
 #include "fcgi/auth.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 
+/* The database as a request needs it: open, the file at the path, readable, writable. Returns the
+ * component's word for /health ("ok", "read-only", "full", "busy", "unavailable") and a message for the
+ * caller in *problem (NULL when ok). The caller learns no path: the details go to the log, once per change. */
+static const char *database_health(ss_ctx *ctx, const char **problem)
+{
+	static char logged[SS_ERROR_MSG_MAX]; /* the detail last logged, so a polling balancer does not flood */
+	ss_error err;
+	ss_error_clear(&err);
+	ss_code c = SS_ERR_UNAVAILABLE;
+	if (ss_ctx_db_ready(ctx) != 0)
+		snprintf(err.msg, sizeof err.msg, "%s", ctx->db_error);
+	else
+		c = ss_db_probe(ctx->db, &err);
+	if (c == SS_OK) {
+		logged[0] = '\0';
+		*problem = NULL;
+		return "ok";
+	}
+	if (strcmp(logged, err.msg) != 0) {
+		ss_log_error("health: %s", err.msg);
+		snprintf(logged, sizeof logged, "%s", err.msg);
+	}
+	if (ctx->db != NULL && ss_db_needs_reopen(ctx->db))
+		ss_ctx_db_ready(ctx); /* start the reopen now rather than on the next request */
+	switch (c) {
+	case SS_ERR_READ_ONLY:
+		*problem = "The database is read-only.";
+		return "read-only";
+	case SS_ERR_STORAGE_FULL:
+		*problem = "The database's file system is full.";
+		return "full";
+	case SS_ERR_BUSY:
+		*problem = "The database is busy.";
+		return "busy";
+	default:
+		*problem = "The database is unavailable.";
+		return "unavailable";
+	}
+}
+
 int ss_handle_health(ss_ctx *ctx, ss_request *req)
 {
 	const char *problem = NULL;
 	/* Name the component, never its path: /health answers anyone (the log has the path and the reason). */
-	if (ss_ctx_db_ready(ctx) != 0)
-		problem = "The database is unavailable.";
-	else if (!ss_auth_state_ready(ctx))
+	const char *dbstate = database_health(ctx, &problem);
+	if (problem == NULL && !ss_auth_state_ready(ctx))
 		problem = "The shared state file (rate limits, quotas) is unavailable.";
 	/* After a rebuild (of a corrupted, truncated or broken file): when and why, for whoever watches. */
 	char why[200], at[SS_TIME_STR_LEN];
@@ -41,6 +81,13 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	    ss_json_add_string(o, "server", "songscope") || ss_json_add_string(o, "timestamp", now) ||
 	    ss_json_add_double(o, "uptime", uptime < 0 ? 0 : uptime) ||
 	    (problem && (ss_json_add_string(o, "error", "unavailable") || ss_json_add_string(o, "message", problem)))) {
+		json_object_put(o);
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	}
+	json_object *comps = json_object_new_object();
+	if (comps == NULL || ss_json_add_string(comps, "database", dbstate) ||
+	    json_object_object_add(o, "components", comps)) {
+		json_object_put(comps);
 		json_object_put(o);
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
 	}

@@ -166,14 +166,19 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 		ss_error err;
 		ss_error_clear(&err);
 		long long n = ss_cache_count(ctx->db, NULL, &err);
-		db = component(n >= 0 ? "operational" : "failed");
+		/* Readable but not writable (read-only, full) is degraded; see ss_db_probe. */
+		ss_code probe = n >= 0 ? ss_db_probe(ctx->db, &err) : SS_OK;
+		db = component(n < 0 || probe == SS_ERR_UNAVAILABLE ? "failed" : probe != SS_OK ? "degraded" : "operational");
 		bad |= db == NULL || ss_json_add_string(db, "path", ss_db_path(ctx->db)) ||
 		       ss_json_add_int(db, "schema_version", ss_db_schema_version(ctx->db)) ||
-		       ss_json_add_int(db, "cache_entries", n < 0 ? 0 : n);
-		if (n < 0) {
+		       ss_json_add_int(db, "cache_entries", n < 0 ? 0 : n) ||
+		       ss_json_add_bool(db, "read_only", ss_db_is_readonly(ctx->db) || probe == SS_ERR_READ_ONLY);
+		if (n < 0 || probe == SS_ERR_UNAVAILABLE)
 			unhealthy = true;
+		else if (probe != SS_OK)
+			degraded = true;
+		if (n < 0 || probe != SS_OK)
 			bad |= ss_json_add_string(db, "error", err.msg);
-		}
 	} else if (!bad) {
 		unhealthy = true;
 		db = component("failed");
@@ -233,6 +238,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	snprintf(burst, sizeof burst, cfg->rate_limit_burst_percent ? "%d%%" : "%d", cfg->rate_limit_burst);
 	bad |= bad || ss_json_add_string(conf, "auth", cfg->auth == SS_AUTH_OFF ? "off" : "required") ||
 	       ss_json_add_int(conf, "workers", cfg->workers) || ss_json_add_int(conf, "max_requests", cfg->max_requests) ||
+	       ss_json_add_int(conf, "database_busy_timeout_ms", cfg->database_busy_timeout_ms) ||
 	       ss_json_add_int(conf, "max_body_bytes", cfg->max_body_bytes) ||
 	       ss_json_add_double(conf, "max_analysis_seconds", cfg->max_analysis_seconds) ||
 	       ss_json_add_int(conf, "max_concurrent_analyses", ss_config_analysis_slots(cfg)) ||

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -285,7 +286,10 @@ START_TEST(plain_keys_are_not_in_the_database)
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(status_of("/auth/key", key), 200);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
+	/* The key's record is in the main file or, when the responders closed at the same moment and none of
+	 * them could checkpoint, still in the WAL: the scan must find the record's name in one of them. */
 	const char *suffixes[] = {"", "-wal"};
+	bool record_seen = false;
 	for (int i = 0; i < 2; i++) {
 		char p[400];
 		snprintf(p, sizeof p, "%s%s", srv.db, suffixes[i]);
@@ -296,8 +300,9 @@ START_TEST(plain_keys_are_not_in_the_database)
 		size_t n = fread(buf, 1, sizeof buf, f);
 		fclose(f);
 		ck_assert_msg(memmem(buf, n, key + 4, strlen(key) - 4) == NULL, "plain key found in %s", p);
-		ck_assert(memmem(buf, n, "secret", 6) != NULL || i == 1);
+		record_seen = record_seen || memmem(buf, n, "secret", 6) != NULL;
 	}
+	ck_assert_msg(record_seen, "the key's record was in neither the database nor its WAL");
 }
 END_TEST
 

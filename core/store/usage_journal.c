@@ -1,0 +1,454 @@
+#include "core/store/usage_journal.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define JOURNAL_MAGIC "SSUSAGJ1"
+#define JOURNAL_VERSION 1u
+
+/* The mapped file: a header, then a ring of SS_USAGE_JOURNAL_ROWS records. Record seq s lives in slot
+ * s % SS_USAGE_JOURNAL_ROWS; rows (flushed, head] are pending. The writer stores a record, then its seq,
+ * then head (release), so a reader of a dead writer's file trusts a slot only when its seq is the expected
+ * one. */
+typedef struct journal_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t capacity;
+	int64_t id;      /* random, > 0: the key of the mark in usage_journal */
+	int64_t head;    /* seq of the newest stored row (0 = none) */
+	int64_t flushed; /* seq of the newest row known to be in api_usage */
+	int64_t pid;
+	int64_t reserved[2];
+} journal_hdr;
+
+typedef struct journal_rec {
+	int64_t seq;
+	ss_usage_row row;
+} journal_rec;
+
+#define JOURNAL_BYTES (sizeof(journal_hdr) + SS_USAGE_JOURNAL_ROWS * sizeof(journal_rec))
+
+struct ss_usage_journal {
+	int fd;
+	char *path;
+	journal_hdr *h;
+	journal_rec *recs;
+	double first_mono;
+	ss_usage_row scratch[SS_USAGE_JOURNAL_ROWS];
+};
+
+static int io_fail(ss_error *err, const char *what, const char *path)
+{
+	return ss_error_set(err, SS_ERR_IO, "usage journal %s: %s: %s", path, what, strerror(errno));
+}
+
+/* Split db_path into its directory and base name (malloc'd; free both). */
+static int split_path(const char *db_path, char **dir, char **base)
+{
+	char *a = strdup(db_path), *b = strdup(db_path);
+	*dir = *base = NULL;
+	if (a == NULL || b == NULL) {
+		free(a);
+		free(b);
+		return -1;
+	}
+	*dir = strdup(dirname(a));
+	*base = strdup(basename(b));
+	free(a);
+	free(b);
+	if (*dir == NULL || *base == NULL) {
+		free(*dir);
+		free(*base);
+		return -1;
+	}
+	return 0;
+}
+
+int ss_usage_journal_open(const char *db_path, ss_usage_journal **out, ss_error *err)
+{
+	*out = NULL;
+	ss_usage_journal *j = calloc(1, sizeof *j);
+	size_t plen = strlen(db_path) + 40;
+	char *tmp = malloc(plen);
+	if (j == NULL || tmp == NULL || (j->path = malloc(plen)) == NULL) {
+		free(tmp);
+		free(j);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory opening the usage journal");
+	}
+	int64_t id;
+	do {
+		randombytes_buf(&id, sizeof id);
+		id &= INT64_MAX;
+	} while (id == 0);
+	snprintf(tmp, plen, "%s-usage-new.%ld", db_path, (long)getpid());
+	snprintf(j->path, plen, "%s-usage-%016llx", db_path, (unsigned long long)id);
+	j->fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (j->fd < 0) {
+		io_fail(err, "cannot create", tmp);
+		goto fail;
+	}
+	int e;
+	if (fchmod(j->fd, 0600) != 0 || flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+		io_fail(err, "cannot lock", tmp);
+		goto fail_unlink;
+	}
+	/* Allocate every page now: storing into a mapped page of a full file system would be SIGBUS. */
+	if ((e = posix_fallocate(j->fd, 0, (off_t)JOURNAL_BYTES)) != 0) {
+		errno = e;
+		io_fail(err, "cannot allocate", tmp);
+		goto fail_unlink;
+	}
+	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	if (m == MAP_FAILED) {
+		io_fail(err, "cannot map", tmp);
+		goto fail_unlink;
+	}
+	j->h = m;
+	j->recs = (journal_rec *)((char *)m + sizeof(journal_hdr));
+	memcpy(j->h->magic, JOURNAL_MAGIC, sizeof j->h->magic);
+	j->h->version = JOURNAL_VERSION;
+	j->h->capacity = SS_USAGE_JOURNAL_ROWS;
+	j->h->id = id;
+	j->h->pid = (int64_t)getpid();
+	if (rename(tmp, j->path) != 0) {
+		io_fail(err, "cannot rename", tmp);
+		munmap(m, JOURNAL_BYTES);
+		goto fail_unlink;
+	}
+	free(tmp);
+	*out = j;
+	return 0;
+fail_unlink:
+	unlink(tmp);
+fail:
+	if (j->fd >= 0)
+		close(j->fd);
+	free(tmp);
+	free(j->path);
+	free(j);
+	return -1;
+}
+
+size_t ss_usage_journal_pending(const ss_usage_journal *j)
+{
+	return (size_t)(j->h->head - j->h->flushed);
+}
+
+void ss_usage_journal_close(ss_usage_journal *j, bool remove)
+{
+	if (j == NULL)
+		return;
+	if (remove && ss_usage_journal_pending(j) == 0)
+		unlink(j->path);
+	munmap(j->h, JOURNAL_BYTES);
+	close(j->fd); /* releases the flock */
+	free(j->path);
+	free(j);
+}
+
+int ss_usage_journal_append(ss_usage_journal *j, int64_t key_id, const char *endpoint, int status, int64_t time_s,
+			    double now_mono)
+{
+	if (ss_usage_journal_pending(j) >= SS_USAGE_JOURNAL_ROWS)
+		return -1;
+	if (ss_usage_journal_pending(j) == 0)
+		j->first_mono = now_mono;
+	int64_t seq = j->h->head + 1;
+	journal_rec *r = &j->recs[seq % SS_USAGE_JOURNAL_ROWS];
+	r->row.key_id = key_id;
+	snprintf(r->row.endpoint, sizeof r->row.endpoint, "%s", endpoint != NULL ? endpoint : "");
+	r->row.status = status;
+	r->row.time_s = time_s;
+	__atomic_store_n(&r->seq, seq, __ATOMIC_RELEASE);
+	__atomic_store_n(&j->h->head, seq, __ATOMIC_RELEASE);
+	return 0;
+}
+
+bool ss_usage_journal_due(const ss_usage_journal *j, double now_mono, double max_age_s)
+{
+	size_t n = ss_usage_journal_pending(j);
+	return n >= SS_USAGE_JOURNAL_ROWS / 2 || (n > 0 && now_mono - j->first_mono >= max_age_s);
+}
+
+double ss_usage_journal_first_mono(const ss_usage_journal *j)
+{
+	return j->first_mono;
+}
+
+void ss_usage_journal_defer(ss_usage_journal *j, double now_mono)
+{
+	j->first_mono = now_mono;
+}
+
+/* Copy the valid rows with seq in (from, to] of a mapped journal into out; returns how many. */
+static size_t collect(const journal_hdr *h, const journal_rec *recs, int64_t from, int64_t to, ss_usage_row *out)
+{
+	size_t n = 0;
+	if (to - from > SS_USAGE_JOURNAL_ROWS)
+		from = to - SS_USAGE_JOURNAL_ROWS; /* older slots were reused (cannot happen: appends refuse) */
+	(void)h;
+	for (int64_t s = from + 1; s <= to; s++) {
+		const journal_rec *r = &recs[s % SS_USAGE_JOURNAL_ROWS];
+		if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != s)
+			continue;
+		out[n] = r->row;
+		out[n].endpoint[sizeof out[n].endpoint - 1] = '\0';
+		n++;
+	}
+	return n;
+}
+
+int ss_usage_journal_flush(ss_usage_journal *j, ss_db *db, ss_error *err)
+{
+	int64_t head = j->h->head, flushed = j->h->flushed;
+	if (head == flushed)
+		return 0;
+	size_t n = collect(j->h, j->recs, flushed, head, j->scratch);
+	if (ss_usage_write(db, j->scratch, n, j->h->id, head, err) != 0)
+		return -1;
+	/* Killed here, the mark in the database still keeps an importer from writing these rows again. */
+	__atomic_store_n(&j->h->flushed, head, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static bool is_journal_name(const char *name, const char *base, bool *half_created)
+{
+	size_t bl = strlen(base);
+	*half_created = false;
+	if (strncmp(name, base, bl) != 0)
+		return false;
+	name += bl;
+	if (strncmp(name, "-usage-new.", 11) == 0) {
+		*half_created = name[11] != '\0' && strspn(name + 11, "0123456789") == strlen(name + 11);
+		return *half_created;
+	}
+	if (strncmp(name, "-usage-", 7) != 0)
+		return false;
+	name += 7;
+	return strlen(name) == 16 && strspn(name, "0123456789abcdef") == 16;
+}
+
+/* Import one journal file whose lock this process now holds (fd). Returns rows imported, or -1 with err. */
+static long import_one(ss_db *db, int fd, const char *path, ss_usage_row *scratch, ss_error *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return io_fail(err, "cannot stat", path);
+	if (st.st_nlink == 0)
+		return 0; /* another importer finished it and deleted it while we waited */
+	if ((size_t)st.st_size < JOURNAL_BYTES) {
+		unlink(path); /* not one of ours, or never initialised: nothing in it can be a row */
+		return 0;
+	}
+	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return io_fail(err, "cannot map", path);
+	const journal_hdr *h = m;
+	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
+	long out = 0;
+	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) != 0 || h->version != JOURNAL_VERSION ||
+	    h->capacity != SS_USAGE_JOURNAL_ROWS || h->id <= 0) {
+		unlink(path);
+		munmap(m, JOURNAL_BYTES);
+		return 0;
+	}
+	int64_t mark = 0, head = h->head, from = h->flushed;
+	if (ss_usage_journal_mark(db, h->id, &mark, err) != 0) {
+		munmap(m, JOURNAL_BYTES);
+		return -1;
+	}
+	if (mark > from)
+		from = mark;
+	if (head > from) {
+		size_t n = collect(h, recs, from, head, scratch);
+		if (ss_usage_write(db, scratch, n, h->id, head, err) != 0) {
+			munmap(m, JOURNAL_BYTES);
+			return -1;
+		}
+		out = (long)n;
+	}
+	munmap(m, JOURNAL_BYTES);
+	unlink(path); /* only after the commit: the mark covers a kill before this line */
+	return out;
+}
+
+long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err)
+{
+	char *dir, *base;
+	if (split_path(db_path, &dir, &base) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory recovering usage journals");
+	ss_usage_row *scratch = NULL;
+	DIR *d = opendir(dir);
+	long total = 0;
+	int failed = 0;
+	if (d == NULL) {
+		io_fail(err, "cannot read the directory", dir);
+		failed = 1;
+	}
+	struct dirent *de;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		bool half;
+		if (!is_journal_name(de->d_name, base, &half))
+			continue;
+		char path[4096];
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+			continue;
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue; /* gone meanwhile */
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			close(fd); /* its owner is alive */
+			continue;
+		}
+		if (half) {
+			long pid = strtol(de->d_name + strlen(base) + 11, NULL, 10);
+			if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+				close(fd); /* its creator is still setting it up */
+				continue;
+			}
+			unlink(path); /* its creator died before it held a row */
+			close(fd);
+			continue;
+		}
+		if (scratch == NULL && (scratch = malloc(SS_USAGE_JOURNAL_ROWS * sizeof *scratch)) == NULL) {
+			close(fd);
+			ss_error_set(err, SS_ERR_NOMEM, "out of memory recovering usage journals");
+			failed = 1;
+			break;
+		}
+		long n = import_one(db, fd, path, scratch, err);
+		close(fd);
+		if (n < 0) {
+			failed = 1;
+			break;
+		}
+		total += n;
+	}
+	if (d != NULL)
+		closedir(d);
+	free(scratch);
+	free(dir);
+	free(base);
+	return failed ? -1 : total;
+}
+
+typedef struct key_count {
+	int64_t key_id, count;
+} key_count;
+
+typedef struct counts {
+	key_count *v;
+	size_t n, cap;
+	int failed;
+} counts;
+
+static int counts_add(void *arg, int64_t key_id, int64_t count)
+{
+	counts *c = arg;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i].key_id == key_id) {
+			c->v[i].count += count;
+			return 0;
+		}
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		key_count *v = realloc(c->v, cap * sizeof *v);
+		if (v == NULL) {
+			c->failed = 1;
+			return 1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (key_count){key_id, count};
+	return 0;
+}
+
+/* Add the rows of the journal at path above its mark (read in the caller's transaction) to c. */
+static int count_journal(ss_db *db, const char *path, int64_t day, counts *c, ss_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0; /* imported and deleted meanwhile: its rows are in the snapshot or were not yet */
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < JOURNAL_BYTES) {
+		close(fd);
+		return 0;
+	}
+	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return io_fail(err, "cannot map", path);
+	const journal_hdr *h = m;
+	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
+	int rc = 0;
+	int64_t mark = 0;
+	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) == 0 && h->version == JOURNAL_VERSION &&
+	    h->capacity == SS_USAGE_JOURNAL_ROWS && h->id > 0) {
+		rc = ss_usage_journal_mark(db, h->id, &mark, err);
+		int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+		for (int64_t s = head - SS_USAGE_JOURNAL_ROWS > mark ? head - SS_USAGE_JOURNAL_ROWS + 1 : mark + 1;
+		     rc == 0 && s <= head; s++) {
+			const journal_rec *r = &recs[s % SS_USAGE_JOURNAL_ROWS];
+			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != s)
+				continue;
+			ss_usage_row row = r->row;
+			if (row.status != 429 && row.time_s >= day * 86400 && row.time_s < (day + 1) * 86400 &&
+			    counts_add(c, row.key_id, 1) != 0)
+				rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+		}
+	}
+	munmap(m, JOURNAL_BYTES);
+	return rc;
+}
+
+int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
+				int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg, ss_error *err)
+{
+	char *dir, *base;
+	if (split_path(db_path, &dir, &base) != 0)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+	counts c = {0};
+	int rc = ss_db_exec(db, "BEGIN", err);
+	if (rc == 0) {
+		rc = ss_usage_day_counts(db, day, counts_add, &c, err);
+		if (rc == 0 && c.failed)
+			rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
+		DIR *d = rc == 0 ? opendir(dir) : NULL;
+		if (rc == 0 && d == NULL)
+			rc = io_fail(err, "cannot read the directory", dir);
+		struct dirent *de;
+		while (rc == 0 && d != NULL && (de = readdir(d)) != NULL) {
+			bool half;
+			char path[4096];
+			if (!is_journal_name(de->d_name, base, &half) || half ||
+			    (size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+				continue;
+			rc = count_journal(db, path, day, &c, err);
+		}
+		if (d != NULL)
+			closedir(d);
+		ss_db_rollback(db); /* a read transaction: nothing to keep */
+	}
+	for (size_t i = 0; rc == 0 && i < c.n; i++)
+		if (fn(arg, c.v[i].key_id, c.v[i].count) != 0)
+			break;
+	free(c.v);
+	free(dir);
+	free(base);
+	return rc;
+}
