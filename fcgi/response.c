@@ -1,5 +1,6 @@
 #include "fcgi/response.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,8 +120,41 @@ int ss_resp_json(ss_request *r, int status, json_object *body)
 	return 0;
 }
 
-static int send_error(ss_request *r, ss_code code, const char *msg)
+/* Copy msg into out as valid UTF-8: every byte that does not start a well-formed sequence (a path that is not
+ * UTF-8, a message cut inside a character) becomes U+FFFD, so the JSON body stays UTF-8 (RFC 8259). */
+static void utf8_clean(const char *msg, char *out, size_t outlen)
 {
+	const unsigned char *p = (const unsigned char *)msg;
+	size_t j = 0;
+	assert(outlen >= 4);
+	while (*p != '\0') {
+		size_t n = *p < 0x80 ? 1 : *p >= 0xC2 && *p <= 0xDF ? 2 : *p >= 0xE0 && *p <= 0xEF ? 3
+			 : *p >= 0xF0 && *p <= 0xF4 ? 4 : 0;
+		unsigned cp = n <= 1 ? *p : *p & (0x7Fu >> n);
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xC0) != 0x80) { /* also stops at the terminating NUL */
+				n = 0;
+				break;
+			}
+			cp = (cp << 6) | (p[i] & 0x3Fu);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+			n = 0;
+		const char *src = n ? (const char *)p : "\xEF\xBF\xBD";
+		size_t len = n ? n : 3;
+		if (j + len >= outlen)
+			break;
+		memcpy(out + j, src, len);
+		j += len;
+		p += n ? n : 1;
+	}
+	out[j] = '\0';
+}
+
+static int send_error(ss_request *r, ss_code code, const char *raw)
+{
+	char msg[SS_ERROR_MSG_MAX * 3];
+	utf8_clean(raw, msg, sizeof msg);
 	int status = ss_code_http_status(code);
 	if ((status == 429 || status == 503) && !has_header(r, "Retry-After"))
 		ss_resp_add_header(r, "Retry-After", "1");

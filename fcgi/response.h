@@ -17,7 +17,8 @@ int ss_resp_add_header(ss_request *r, const char *name, const char *fmt, ...) __
  * caller still owns and puts it). Returns 0 or -1 on a write error (client gone). */
 int ss_resp_json(ss_request *r, int status, json_object *body);
 
-/* Send {"error": ss_code_name(code), "message": ...} with ss_code_http_status(code). Adds
+/* Send {"error": ss_code_name(code), "message": ...} with ss_code_http_status(code). The message is made valid
+ * UTF-8 first (bytes that are not, e.g. from a request path, become U+FFFD). Adds
  * Retry-After: 1 to 429/503 answers unless a Retry-After header is already queued. Returns 0 or -1. */
 int ss_resp_error(ss_request *r, ss_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

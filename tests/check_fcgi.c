@@ -1,5 +1,5 @@
-/* Request parsing (routed path, query strings, Content-Length), routing (404/405/Allow), and which listen
- * addresses count as this host only. */
+/* Request parsing (routed path, query strings, Content-Length), routing (404/405/Allow), which listen
+ * addresses count as this host only, and error bodies. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
@@ -10,6 +10,9 @@
 
 #include "fcgi/listen.h"
 
+#include <json-c/json.h>
+
+#include "core/util/buf.h"
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
@@ -202,6 +205,81 @@ START_TEST(listen_addresses_must_stay_on_this_host)
 }
 END_TEST
 
+/* A FastCGI output stream that collects everything written into an ss_buf. */
+typedef struct mem_out {
+	FCGX_Stream s;
+	unsigned char win[64];
+	ss_buf data;
+} mem_out;
+
+static void mem_flush(FCGX_Stream *s, int doClose)
+{
+	(void)doClose;
+	mem_out *m = s->data;
+	ck_assert_int_eq(ss_buf_append(&m->data, m->win, (size_t)(s->wrNext - m->win)), 0);
+	s->wrNext = m->win;
+}
+
+static bool utf8_valid(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t k = p[i] < 0x80 ? 1 : p[i] >= 0xC2 && p[i] <= 0xDF ? 2 : p[i] >= 0xE0 && p[i] <= 0xEF ? 3
+			 : p[i] >= 0xF0 && p[i] <= 0xF4 ? 4 : 0;
+		if (k == 0 || i + k > n)
+			return false;
+		for (size_t j = 1; j < k; j++)
+			if ((p[i + j] & 0xC0) != 0x80)
+				return false;
+		unsigned cp = k == 1 ? p[i] : p[i] & (0x7F >> k);
+		for (size_t j = 1; j < k; j++)
+			cp = (cp << 6) | (p[i + j] & 0x3F);
+		if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* A path that is not UTF-8 (nginx hands PATH_INFO over percent-decoded: GET /%FF%C3) and a message cut in
+ * the middle of a character must still give a UTF-8 JSON error body that names what it can. */
+START_TEST(error_bodies_are_utf8_whatever_the_path)
+{
+	static const char *const paths[] = {"/\xff\xfe", "/caf\xc3", "/\xc0\xaf", "/\xed\xa0\x80", "/ok\xe2\x82\xac"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		mem_out m;
+		memset(&m, 0, sizeof m);
+		ss_buf_init(&m.data, 0);
+		m.s.wrNext = m.s.rdNext = m.s.stopUnget = m.win;
+		m.s.stop = m.win + sizeof m.win;
+		m.s.emptyBuffProc = mem_flush;
+		m.s.data = &m;
+		FCGX_Request fcgx;
+		memset(&fcgx, 0, sizeof fcgx);
+		char *env[] = {NULL};
+		fcgx.envp = env;
+		fcgx.out = &m.s;
+		ss_request r;
+		ss_req_init(&r, &fcgx);
+		ck_assert_int_eq(ss_resp_error(&r, SS_ERR_NOT_FOUND, "No such endpoint: %.200s", paths[i]), 0);
+		mem_flush(&m.s, 0);
+		const char *body = strstr(m.data.data, "\r\n\r\n");
+		ck_assert_ptr_nonnull(body);
+		body += 4;
+		size_t n = m.data.len - (size_t)(body - m.data.data);
+		ck_assert_msg(utf8_valid((const unsigned char *)body, n), "path %zu: body is not UTF-8: %s", i, body);
+		json_object *o = json_tokener_parse(body), *msg;
+		ck_assert_ptr_nonnull(o);
+		ck_assert(json_object_object_get_ex(o, "message", &msg));
+		ck_assert_ptr_nonnull(strstr(json_object_get_string(msg), "No such endpoint: /"));
+		if (i == 4) /* valid UTF-8 is kept as it is */
+			ck_assert_str_eq(json_object_get_string(msg), "No such endpoint: /ok\xe2\x82\xac");
+		json_object_put(o);
+		ss_req_cleanup(&r);
+		ss_buf_free(&m.data);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fcgi");
@@ -216,6 +294,9 @@ int main(void)
 	tcase_add_test(tc, router_finds_routes_and_reports_allowed_methods);
 	tcase_add_test(tc, every_route_is_well_formed);
 	tcase_add_test(tc, listen_addresses_must_stay_on_this_host);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("response");
+	tcase_add_test(tc, error_bodies_are_utf8_whatever_the_path);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

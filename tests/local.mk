@@ -16,3 +16,4 @@ include tests/net.mk
 include tests/fcgi.mk
 include tests/integration.mk
 include tests/deploy.mk
+include tests/fuzz.mk

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build songscope and run every test: the Check suites and the integration tests (real responder behind a
-# real nginx on loopback), once with warnings as errors and once under ASan+UBSan.
+# real nginx on loopback), once with warnings as errors (then every fuzz target for 30 s) and once under
+# ASan+UBSan.
 # Usage: tools/run-tests.sh [--quick]   (--quick: skip the sanitizer build)
 set -eu
 
@@ -46,6 +47,28 @@ if [ $status -eq 0 ]; then
 	if ! make -C "$top/build/werror" -j"$jobs" distcheck >"$top/build/werror/distcheck.out" 2>&1; then
 		tail -40 "$top/build/werror/distcheck.out"
 		echo "FAIL: distcheck" >>"$top/build/werror/check.out"
+		status=1
+	fi
+fi
+# Every libFuzzer target (tests/fuzz.mk) for 30 s, two at a time: a finding fails the run and is named with its
+# input. Needs clang (configure finds it); the whole step takes under 5 minutes on two cores.
+if [ $status -eq 0 ]; then
+	echo "== werror build: make fuzz FUZZ_SECONDS=30"
+	if make -C "$top/build/werror" fuzz FUZZ_SECONDS=30 FUZZ_JOBS=2 >"$top/build/werror/fuzz.out" 2>&1; then
+		if grep -q '^target ' "$top/build/werror/fuzz.out"; then
+			sed -n '/^target /,/^fuzz: /p' "$top/build/werror/fuzz.out"
+			echo "PASS: fuzz" >>"$top/build/werror/check.out"
+		else # configure found no clang: say so instead of counting a pass
+			tail -3 "$top/build/werror/fuzz.out"
+			echo "SKIP: fuzz" >>"$top/build/werror/check.out"
+		fi
+	else
+		if grep -q '^target ' "$top/build/werror/fuzz.out"; then
+			sed -n '/^target /,/^fuzz: /p' "$top/build/werror/fuzz.out" | head -150
+		else
+			tail -30 "$top/build/werror/fuzz.out"
+		fi
+		echo "FAIL: fuzz" >>"$top/build/werror/check.out"
 		status=1
 	fi
 fi

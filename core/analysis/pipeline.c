@@ -40,7 +40,7 @@
 #include "core/audio/decode.h"
 
 #define ANALYSIS_RATE 22050.0
-#define MIN_SECONDS 3.0
+#define MIN_SECONDS SS_ANALYSIS_MIN_SECONDS
 #define MAX_SECONDS 3600.0
 #define FILE_MAX_BYTES (1024LL * 1024 * 1024)
 /* Descriptor STFT: 46 ms Hann frames tiling the signal (hop = frame). Every descriptor is an average over a
@@ -109,7 +109,7 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 {
 	const double sr = a->sr;
 	if ((double)a->n < MIN_SECONDS * sr)
-		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is %.2f s long; at least %.0f s are needed",
+		return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio is %.2f s long; at least %g s are needed",
 				    (double)a->n / sr, MIN_SECONDS);
 
 	/* A constant offset is not sound: remove the mean (double accumulation, fixed order). */
@@ -242,7 +242,7 @@ int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, s
 		o = &def;
 	}
 	if (!(o->max_seconds >= MIN_SECONDS && o->max_seconds <= MAX_SECONDS))
-		return ss_error_set(err, SS_ERR_INTERNAL, "max_seconds must be between %.0f and %.0f", MIN_SECONDS,
+		return ss_error_set(err, SS_ERR_INTERNAL, "max_seconds must be between %g and %.0f", MIN_SECONDS,
 				    MAX_SECONDS);
 	ss_audio a;
 	ss_audio_init(&a);

@@ -7,6 +7,12 @@
 #include "core/analysis/result.h"
 #include "core/util/error.h"
 
+/* Shortest audio analysed, in seconds (shorter is SS_ERR_UNPROCESSABLE; max_seconds may not be below it). Only
+ * the fuzz build changes it (to analyse 2 s per run instead of at least 3 s); products always use 3. */
+#ifndef SS_ANALYSIS_MIN_SECONDS
+#define SS_ANALYSIS_MIN_SECONDS 3.0
+#endif
+
 typedef struct ss_analysis_opts {
 	double max_seconds; /* analyse at most the first max_seconds of audio (config max_analysis_seconds, 30) */
 } ss_analysis_opts;
@@ -21,7 +27,7 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen);
 /* Decode and analyse `len` bytes of an encoded audio file held in memory (not copied, not kept).
  * On success fills *out (caller frees with ss_result_free) and returns 0. On failure returns -1 with
  * err->code SS_ERR_UNSUPPORTED_MEDIA (not a format we decode), SS_ERR_UNPROCESSABLE (decodable but nothing to
- * analyse: silence, shorter than 3 s, corrupt stream), SS_ERR_TOO_LARGE or SS_ERR_NOMEM; *out is left initialised. */
+ * analyse: silence, shorter than SS_ANALYSIS_MIN_SECONDS, corrupt stream), SS_ERR_TOO_LARGE or SS_ERR_NOMEM; *out is left initialised. */
 int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, ss_result *out, ss_error *err);
 
 /* As ss_analyze_buffer for a file on disk. */

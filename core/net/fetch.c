@@ -137,6 +137,11 @@ static int check_url(const char *url, ss_error *err)
 	return rc;
 }
 
+int ss_fetch_check_url(const char *url, ss_error *err)
+{
+	return check_url(url, err);
+}
+
 int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err)
 {
 	return ss_fetch_url_within(f, url, (double)f->o.timeout_seconds, out, err);

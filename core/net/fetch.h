@@ -48,6 +48,11 @@ int ss_fetch_url(ss_fetcher *f, const char *url, ss_buf *out, ss_error *err);
  * seconds <= 0 fails at once with SS_ERR_TIMEOUT without connecting. */
 int ss_fetch_url_within(ss_fetcher *f, const char *url, double seconds, ss_buf *out, ss_error *err);
 
+/* The check ss_fetch_url applies to a URL before any network access: an absolute http or https URL with a
+ * host, without credentials, at most 8192 bytes. Returns 0, or -1 with err (SS_ERR_BAD_REQUEST, or
+ * SS_ERR_NOMEM). Pure apart from allocation; used by the fuzz target. */
+int ss_fetch_check_url(const char *url, ss_error *err);
+
 /* The HTTP status of the last fetch (0 when none was received). */
 long ss_fetcher_last_status(const ss_fetcher *f);
 
