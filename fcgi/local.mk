@@ -11,6 +11,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/master.c fcgi/master.h \
 	fcgi/listen.c fcgi/listen.h \
 	fcgi/privileges.c fcgi/privileges.h \
+	fcgi/datadir.c fcgi/datadir.h \
 	fcgi/notify.c fcgi/notify.h \
 	fcgi/handlers/health.c \
 	fcgi/handlers/common.c \

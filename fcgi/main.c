@@ -13,6 +13,7 @@
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
 #include "fcgi/context.h"
+#include "fcgi/datadir.h"
 #include "fcgi/listen.h"
 #include "fcgi/master.h"
 #include "fcgi/privileges.h"
@@ -22,6 +23,8 @@
 
 static void usage(FILE *f)
 {
+	static ss_config defaults;
+	ss_config_defaults(&defaults);
 	fprintf(f,
 		"usage: songscope.fcgi [--config FILE] [--listen PATH|HOST:PORT] [--workers N]\n"
 		"                      [--allow-root] [--check-config] [--version] [--help]\n"
@@ -33,12 +36,20 @@ static void usage(FILE *f)
 		"                    master, on the socket inherited on fd 0 when --listen is not given\n"
 		"  --allow-root      run as root when the configuration sets no `user` to drop to\n"
 		"                    (refused otherwise)\n"
-		"  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
+		"  --check-config    validate the configuration and check that the database and state file\n"
+		"                    can be used (their directories exist or can be created, and are writable\n"
+		"                    by the user the service runs as), then exit (0 usable, 2 not)\n"
 		"  --version         print the version and exit\n"
+		"  --help            print this help and exit\n"
+		"\n"
+		"Built-in defaults (when the configuration does not set them):\n"
+		"  database          %s\n"
+		"  state_file        %s\n"
 		"\n"
 		"Without --listen or --workers, serves the FastCGI socket inherited on fd 0 as one responder\n"
 		"(spawn-fcgi, lighttpd bin-path, Apache mod_fcgid).\n"
-		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n");
+		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n",
+		defaults.database, defaults.state_file);
 }
 
 int main(int argc, char **argv)
@@ -106,8 +117,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "songscope.fcgi: %s\n", err.msg);
 		return 2;
 	}
+	ss_priv priv;
 	if (check_only) {
-		printf("%s: configuration is valid\n", config_path ? config_path : "built-in defaults");
+		/* The data files as the service will use them: as `user` when started as root with one. Root without
+		 * one is checked as root (whether it may run so is --allow-root's business at start-up). */
+		memset(&priv, 0, sizeof priv);
+		if ((cfg.user[0] != '\0' && ss_priv_plan(&cfg, true, &priv, &err) != 0) ||
+		    ss_datadir_check(&priv, &cfg, false, &err) != 0) {
+			fprintf(stderr, "songscope.fcgi: %s\n", err.msg);
+			return 2;
+		}
+		printf("%s: configuration is valid; database %s and state file %s are usable\n",
+		       config_path ? config_path : "built-in defaults", cfg.database, cfg.state_file);
 		return 0;
 	}
 
@@ -120,10 +141,15 @@ int main(int argc, char **argv)
 		ss_log_warn("auth = off: every endpoint is open without an API key; use this for local development only");
 
 	/* Never decode untrusted audio as root by accident: drop to `user`, or refuse without --allow-root. */
-	ss_priv priv;
 	if (ss_priv_plan(&cfg, allow_root, &priv, &err) != 0) {
 		ss_log_error("%s", err.msg);
 		return 2;
+	}
+	/* Before any socket, file or READY=1: a database or state file that cannot be used stops the service
+	 * here with the reason, instead of a ready master whose responders all fail. */
+	if (ss_datadir_check(&priv, &cfg, true, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		return 1;
 	}
 
 	if (listen != NULL || workers > 0) {

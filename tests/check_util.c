@@ -3,12 +3,16 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/analysis/result.h"
 #include "core/util/buf.h"
 #include "core/util/error.h"
 #include "core/util/jsonutil.h"
+#include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "tests/check_main.h"
 
@@ -169,6 +173,65 @@ START_TEST(key_names_round_trip)
 }
 END_TEST
 
+/* Point stderr at a fresh file, log one line per level with JOURNAL_STREAM set to `journal` ("dev:ino" or
+ * NULL: unset; "@" means the file's own), and return what was written (static buffer). Runs in the test's
+ * own process (Check forks one per test), so the logger sees this stderr first. */
+static const char *log_through(const char *journal)
+{
+	char path[] = "/tmp/ss-log-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	char env[64];
+	if (journal != NULL && strcmp(journal, "@") == 0)
+		snprintf(env, sizeof env, "%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	else if (journal != NULL)
+		snprintf(env, sizeof env, "%s", journal);
+	if (journal != NULL)
+		ck_assert_int_eq(setenv("JOURNAL_STREAM", env, 1), 0);
+	else
+		unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	int saved = dup(2);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	ss_log_set_level(SS_LOG_DEBUG);
+	ss_log_error("e %d", 1);
+	ss_log_warn("w");
+	ss_log_info("i");
+	ss_log_debug("d\nx");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	static char out[2048];
+	ssize_t n = pread(fd, out, sizeof out - 1, 0);
+	ck_assert_int_ge(n, 0);
+	out[n] = '\0';
+	close(fd);
+	return out;
+}
+
+START_TEST(log_lines_for_the_journal_carry_priorities_and_no_timestamp)
+{
+	/* systemd connected stderr to the journal: sd-daemon priorities, no timestamp of our own. */
+	const char *out = log_through("@");
+	ck_assert_str_eq(out, "<3>error: e 1\n<4>warn: w\n<6>info: i\n<7>debug: d x\n");
+}
+END_TEST
+
+START_TEST(log_lines_elsewhere_keep_their_timestamp)
+{
+	/* JOURNAL_STREAM inherited by a process whose stderr went elsewhere (a pipe, a file): plain lines. */
+	const char *out = log_through("1:2");
+	ck_assert_msg(out[0] != '<' && strstr(out, "Z songscope[") != NULL && strstr(out, "] warn: w\n") != NULL, "%s",
+		      out);
+	out = log_through(NULL);
+	ck_assert_msg(out[0] != '<' && strstr(out, "Z songscope[") != NULL && strstr(out, "] error: e 1\n") != NULL,
+		      "%s", out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -181,6 +244,8 @@ int main(void)
 	tcase_add_test(tc, json_parse_refuses_embedded_nul);
 	tcase_add_test(tc, error_codes_map_to_api_names);
 	tcase_add_test(tc, key_names_round_trip);
+	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
+	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

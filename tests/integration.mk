@@ -64,3 +64,11 @@ TESTS += tests/integration/check_queue
 tests_integration_check_queue_SOURCES = tests/integration/check_queue.c tests/fixtures/synth.c tests/fixtures/synth.h
 tests_integration_check_queue_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_queue_LDADD = $(IT_LIBS)
+
+# tools/quickstart.sh run for real with this build: a port in use is reported, a second run says how to make a
+# key.
+check_PROGRAMS += tests/integration/check_quickstart
+TESTS += tests/integration/check_quickstart
+tests_integration_check_quickstart_SOURCES = tests/integration/check_quickstart.c
+tests_integration_check_quickstart_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_quickstart_LDADD = $(IT_LIBS)

@@ -15,6 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: songscope-analyze [--beats] [--pretty] [--max-seconds N] FILE...\n"
+		"A FILE of - reads the audio from standard input.\n"
 		"Analyse audio files (WAV, AIFF, FLAC, Ogg Vorbis/Opus, MP3, AAC/M4A when built with FFmpeg) and print\n"
 		"one JSON object per line per file: \"file\" plus the fields the HTTP API returns for a result.\n"
 		"A file that cannot be analysed prints {\"file\", \"error\", \"message\"}; the exit status is then 1.\n"
@@ -24,6 +25,43 @@ static void usage(FILE *f)
 		"  --max-seconds N   analyse at most the first N seconds (default 30, 3..3600)\n"
 		"  --version         print the version and the decoders compiled in\n"
 		"  --help            print this help\n");
+}
+
+/* All of standard input into *out (caller frees), at most max bytes. Returns 0, or -1 with err. */
+static int read_stdin(unsigned char **out, size_t *len, size_t max, ss_error *err)
+{
+	size_t cap = 1 << 20, n = 0;
+	unsigned char *buf = malloc(cap);
+	if (buf == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max) {
+				free(buf);
+				return ss_error_set(err, SS_ERR_TOO_LARGE, "standard input is larger than %zu bytes", max);
+			}
+			size_t ncap = cap * 2 > max ? max : cap * 2;
+			unsigned char *nb = realloc(buf, ncap);
+			if (nb == NULL) {
+				free(buf);
+				return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t got = fread(buf + n, 1, cap - n, stdin);
+		n += got;
+		if (got == 0) {
+			if (ferror(stdin)) {
+				free(buf);
+				return ss_error_set(err, SS_ERR_IO, "cannot read standard input");
+			}
+			break;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
 }
 
 static int print_obj(json_object *o, bool pretty)
@@ -95,7 +133,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "songscope-analyze: out of memory\n");
 			return 1;
 		}
-		int rc = ss_analyze_file(path, &opts, &r, &err);
+		int rc;
+		if (strcmp(path, "-") == 0) {
+			/* Standard input (once: a second - finds it at its end). Capped like an upload. */
+			unsigned char *data = NULL;
+			size_t len = 0;
+			rc = read_stdin(&data, &len, (size_t)1 << 30, &err);
+			if (rc == 0)
+				rc = ss_analyze_buffer(data, len, &opts, &r, &err);
+			free(data);
+		} else {
+			rc = ss_analyze_file(path, &opts, &r, &err);
+		}
 		int enc;
 		if (rc == 0) {
 			enc = ss_result_to_json(&r, beats, o);

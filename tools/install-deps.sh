@@ -45,7 +45,10 @@ cleanup() { [ "$own_policy" -eq 1 ] && $SUDO rm -f "$policy"; return 0; }
 trap cleanup EXIT INT TERM
 
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
-	$SUDO apt-get update -qq >/dev/null
-	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Another apt or dpkg (unattended-upgrades on a fresh machine, a second terminal) may hold the lock: wait
+# for it, up to 10 minutes, instead of failing at once. dpkg-query above needs no lock.
+apt="apt-get -o DPkg::Lock::Timeout=600"
+if ! $SUDO $apt install -y -qq --no-install-recommends $missing >/dev/null; then
+	$SUDO $apt update -qq >/dev/null
+	$SUDO $apt install -y -qq --no-install-recommends $missing >/dev/null
 fi

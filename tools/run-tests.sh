@@ -5,9 +5,34 @@
 # Usage: tools/run-tests.sh [--quick]   (--quick: skip the sanitizer build)
 set -eu
 
+usage() {
+	cat <<USAGE
+Usage: tools/run-tests.sh [--quick] [--help]
+Install missing build dependencies (tools/install-deps.sh), then build songscope out of tree and run every
+test: build/werror (warnings as errors, make check, make distcheck, then every fuzz target for 30 s) and
+build/sanitizers (ASan+UBSan).
+  --quick   skip the sanitizer build
+  --help    print this help and exit
+USAGE
+}
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "run-tests: unknown option '$1'" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
 
 "$top/tools/install-deps.sh"
 

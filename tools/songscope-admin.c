@@ -215,7 +215,7 @@ static int parse_limit(const char *s, const char *what, int64_t max, int64_t *v)
 static int no_such_key(int64_t id)
 {
 	fprintf(stderr, "songscope-admin: no key with id %lld\n", (long long)id);
-	return EXIT_USAGE;
+	return EXIT_FAIL;
 }
 
 static int db_failed(const ss_error *err)
@@ -406,7 +406,7 @@ static int cmd_change(const opts *o, const char *verb)
 		char line[16];
 		if (fgets(line, sizeof line, stdin) == NULL || (line[0] != 'y' && line[0] != 'Y')) {
 			fprintf(stderr, "not deleted\n");
-			return EXIT_USAGE;
+			return EXIT_FAIL;
 		}
 	}
 

@@ -60,8 +60,8 @@ static const opt_def opts[] = {
 void ss_config_defaults(ss_config *c)
 {
 	memset(c, 0, sizeof *c);
-	snprintf(c->database, sizeof c->database, "%s/lib/songscope/songscope.db", SS_LOCALSTATEDIR);
-	snprintf(c->state_file, sizeof c->state_file, "%s/lib/songscope/songscope.state", SS_LOCALSTATEDIR);
+	snprintf(c->database, sizeof c->database, "%s/songscope.db", SS_STATEDIR);
+	snprintf(c->state_file, sizeof c->state_file, "%s/songscope.state", SS_STATEDIR);
 	c->database_busy_timeout_ms = 5000;
 	c->auth = SS_AUTH_REQUIRED;
 	c->workers = 2;

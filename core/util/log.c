@@ -1,15 +1,19 @@
 #include "core/util/log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 static ss_log_level log_level = SS_LOG_INFO;
 static bool log_syslog;
+static int log_journal = -1; /* -1: not looked yet */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -28,6 +32,19 @@ void ss_log_use_syslog(bool on)
 	if (on && !log_syslog)
 		openlog("songscope", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = on;
+}
+
+bool ss_log_detect_journal(void)
+{
+	/* systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the stream it connected; a child whose stderr
+	 * went elsewhere inherits the variable, hence the comparison. */
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char tail;
+	struct stat st;
+	log_journal = v != NULL && sscanf(v, "%llu:%llu%c", &dev, &ino, &tail) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+		      (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	return log_journal == 1;
 }
 
 int ss_log_level_parse(const char *s, ss_log_level *out)
@@ -59,6 +76,14 @@ void ss_log(ss_log_level level, const char *fmt, ...)
 	if (log_syslog) {
 		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 		syslog(prio[level], "%s: %s", level_names[level], msg);
+		return;
+	}
+	if (log_journal < 0)
+		ss_log_detect_journal();
+	if (log_journal) {
+		/* sd-daemon(3) prefixes: the journal records time, pid and priority itself. */
+		static const int prio[] = {3, 4, 6, 7};
+		fprintf(stderr, "<%d>%s: %s\n", prio[level], level_names[level], msg);
 		return;
 	}
 	struct timespec ts;

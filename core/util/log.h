@@ -1,4 +1,5 @@
-/* One line per event, to stderr or syslog, filtered by level, tagged with the process id. */
+/* One line per event, to stderr or syslog, filtered by level, tagged with the process id. Under systemd
+ * with stderr connected to the journal, lines carry sd-daemon priorities instead of a timestamp. */
 #ifndef SS_UTIL_LOG_H
 #define SS_UTIL_LOG_H
 
@@ -16,6 +17,13 @@ void ss_log_set_level(ss_log_level level);
 
 /* Send events to syslog (facility daemon, ident "songscope") instead of stderr. */
 void ss_log_use_syslog(bool on);
+
+/* Look at JOURNAL_STREAM: when it names the device and inode of standard error (systemd connected it to the
+ * journal), events are written as "<N>level: message" with sd-daemon(3) priorities (3 error, 4 warn, 6 info,
+ * 7 debug) and no timestamp or pid of their own, which the journal records; otherwise as
+ * "TIME songscope[PID] level: message". Done by the first ss_log; call it again after redirecting stderr.
+ * Returns whether lines go to the journal. */
+bool ss_log_detect_journal(void);
 
 /* Parse "error|warn|info|debug". Returns 0 and sets *out, or -1. */
 int ss_log_level_parse(const char *s, ss_log_level *out);

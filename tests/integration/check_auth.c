@@ -403,15 +403,21 @@ static int admin_status(const char *const *args)
 
 START_TEST(admin_cli_errors_exit_2)
 {
-	const char *bad[][6] = {
+	/* A key that does not exist is a failure (1), as songscope-admin(1) says; usage errors are 2. */
+	const char *missing[][6] = {
 		{"keys", "show", "999", NULL},
+		{"keys", "rate", "999", "10", NULL},
+		{"keys", "delete", "999", "--yes", NULL},
+		{"keys", "rotate", "999", NULL},
+	};
+	for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
+		ck_assert_msg(admin_status(missing[i]) == 1, "case %zu (%s %s %s) did not exit 1", i, missing[i][0],
+			      missing[i][1], missing[i][2]);
+	const char *bad[][6] = {
 		{"keys", "show", "abc", NULL},
 		{"keys", "activate", "0", NULL},
 		{"keys", "limit", "1", "-5", NULL},
-		{"keys", "rate", "999", "10", NULL},
 		{"keys", "scope", "999", "root", NULL},
-		{"keys", "delete", "999", "--yes", NULL},
-		{"keys", "rotate", "999", NULL},
 		{"keys", "create", NULL},
 		{"keys", "create", "x", "--scope", "root", NULL},
 		{"keys", "frobnicate", NULL},

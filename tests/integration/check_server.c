@@ -2,11 +2,19 @@
  * SIGHUP reload, and SIGTERM stops everything cleanly. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util/jsonutil.h"
@@ -231,12 +239,28 @@ START_TEST(sighup_reloads_config_and_replaces_responders)
 }
 END_TEST
 
-/* Start one responder with extra_conf and expect /health to answer 503 "unhealthy" without naming paths. */
-static void assert_unhealthy(const char *extra_conf)
+/* One responder; then `path` (the database or the state file) becomes unusable under it: replaced by a directory,
+ * and the responder killed so that its replacement has to open it. /health must answer 503 "unhealthy" without
+ * naming paths. (A path that is unusable from the start stops the service before it is ready: see
+ * unusable_data_directory_is_refused_before_ready.) */
+static void assert_unhealthy(bool database)
 {
 	ss_it_server s;
-	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = extra_conf};
+	ss_it_opts o = {.workers = 1, .auth = "off"};
 	ss_it_start(&s, &o);
+	const char *path = database ? s.db : s.state;
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	char p[400];
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+		unlink(p);
+	}
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	pid_t old[4];
+	int n = ss_it_children(s.master_pid, old, 4);
+	ck_assert_int_eq(n, 1);
+	kill(old[0], SIGKILL);
+	ck_assert_int_eq(ss_it_wait_children(s.master_pid, 1, old, n), 0);
 	ss_it_resp r;
 	ck_assert_int_eq(ss_it_request(&s, "GET", "/health", NULL, NULL, 0, &r), 0);
 	ck_assert_msg(r.status == 503, "status %ld: %s", r.status, r.body.data);
@@ -244,22 +268,22 @@ static void assert_unhealthy(const char *extra_conf)
 	ck_assert_str_eq(json_object_get_string(get_field(o2, "status", json_type_string)), "unhealthy");
 	ck_assert(json_object_get_boolean(get_field(o2, "running", json_type_boolean)));
 	/* The reason is logged for the operator but no file path is revealed to the caller. */
-	ck_assert(strstr(r.body.data, "nonexistent") == NULL);
+	ck_assert(strstr(r.body.data, s.dir) == NULL);
 	json_object_put(o2);
 	ss_it_resp_free(&r);
+	rmdir(path);
 	ss_it_stop(&s);
 }
 
 START_TEST(unusable_database_makes_health_503)
 {
-	/* A database path inside a directory that does not exist cannot be opened. */
-	assert_unhealthy("database = /nonexistent-dir/x/songscope.db\n");
+	assert_unhealthy(true);
 }
 END_TEST
 
 START_TEST(unusable_state_file_makes_health_503)
 {
-	assert_unhealthy("state_file = /nonexistent-dir/x/songscope.state\n");
+	assert_unhealthy(false);
 }
 END_TEST
 
@@ -333,6 +357,192 @@ START_TEST(invalid_config_exits_2_naming_the_line)
 }
 END_TEST
 
+/* Write a songscope.conf into dir with extra lines; returns its path in conf. */
+static void write_conf(const char *dir, const char *extra, char *conf, size_t len)
+{
+	snprintf(conf, len, "%s/songscope.conf", dir);
+	FILE *f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "auth = off\nworkers = 1\n%s", extra);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* In a child about to exec: become `nobody` as systemd's User= would, when as_nobody (root only). */
+static void become(bool as_nobody)
+{
+	if (!as_nobody)
+		return;
+	struct passwd *pw = getpwnam("nobody");
+	if (pw == NULL || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		_exit(125);
+}
+
+/* songscope.fcgi --check-config --config conf (as nobody when as_nobody): exit status, output (stdout and
+ * stderr) into out. */
+static int check_config(const char *conf, bool as_nobody, char *out, size_t len)
+{
+	char bin[512], log[400];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	snprintf(log, sizeof log, "%s.check", conf);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		become(as_nobody);
+		execl(bin, bin, "--check-config", "--config", conf, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	FILE *f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t got = fread(out, 1, len - 1, f);
+	out[got] = '\0';
+	fclose(f);
+	unlink(log);
+	ck_assert_msg(!WIFEXITED(st) || WEXITSTATUS(st) < 125, "could not run %s: %d", bin, WEXITSTATUS(st));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Start the master on dir/fcgi.sock with NOTIFY_SOCKET set as systemd does, wait (bounded) for it to exit by
+ * itself, and report its exit status, whether it sent READY=1, and its log in out. A master still running
+ * after 30 s is killed and the test fails. */
+static int start_master_expecting_exit(const char *dir, const char *conf, bool as_nobody, bool *ready, char *out,
+				       size_t len)
+{
+	char notify[300], sock[300], log[300];
+	snprintf(notify, sizeof notify, "%s/notify.sock", dir);
+	snprintf(sock, sizeof sock, "%s/fcgi.sock", dir);
+	snprintf(log, sizeof log, "%s/master.log", dir);
+	int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	ck_assert(strlen(notify) < sizeof sa.sun_path);
+	strcpy(sa.sun_path, notify);
+	ck_assert_msg(nfd >= 0 && bind(nfd, (struct sockaddr *)&sa, sizeof sa) == 0, "%s", strerror(errno));
+	chmod(notify, 0666);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("NOTIFY_SOCKET", notify, 1);
+		become(as_nobody);
+		char *argv[] = {bin, "--config", (char *)conf, "--listen", sock, geteuid() == 0 ? "--allow-root" : NULL,
+				NULL};
+		execv(bin, argv);
+		_exit(127);
+	}
+	int st = 0;
+	bool exited = false;
+	for (int i = 0; i < 3000 && !exited; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			exited = true;
+		else
+			poll(NULL, 0, 10);
+	}
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	*ready = false;
+	char msg[256];
+	ssize_t n;
+	while ((n = recv(nfd, msg, sizeof msg - 1, MSG_DONTWAIT)) > 0) {
+		msg[n] = '\0';
+		if (strstr(msg, "READY=1") != NULL)
+			*ready = true;
+	}
+	close(nfd);
+	unlink(notify);
+	ck_assert_msg(exited, "the master did not exit by itself with an unusable data directory");
+	FILE *f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t got = fread(out, 1, len - 1, f);
+	out[got] = '\0';
+	fclose(f);
+	ck_assert_msg(access(sock, F_OK) != 0, "the master left its socket %s", sock);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A database or state file whose directory cannot be created, or that the service's user cannot write, is
+ * refused by --check-config (exit 2) and at start-up (non-zero exit, no READY=1), with a log line that names
+ * the path and the reason. */
+START_TEST(unusable_data_directory_is_refused_before_ready)
+{
+	char dir[] = "/tmp/ss-datadir-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char file[300], extra[1200], conf[300], out[4096];
+	bool ready;
+	/* A parent that is a plain file: the directory can never be created. */
+	snprintf(file, sizeof file, "%s/plain", dir);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	const char *key[] = {"database", "state_file"};
+	for (int i = 0; i < 2; i++) {
+		/* The other file in the scratch dir: nothing may be created outside it. */
+		snprintf(extra, sizeof extra, "%s = %s/data/x\n%s = %s/other\n", key[i], file, key[1 - i], dir);
+		write_conf(dir, extra, conf, sizeof conf);
+		ck_assert_int_eq(check_config(conf, false, out, sizeof out), 2);
+		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
+			      "--check-config: %s", out);
+		ck_assert_int_ne(start_master_expecting_exit(dir, conf, false, &ready, out, sizeof out), 0);
+		ck_assert_msg(!ready, "READY=1 sent with %s", extra);
+		ck_assert_msg(strstr(out, key[i]) != NULL && strstr(out, file) != NULL && strstr(out, "Not a directory"),
+			      "start-up log: %s", out);
+	}
+
+	/* A directory the service's user cannot write. As root, run it as nobody, as systemd's User= does
+	 * (ExecStartPre=... --check-config, then the service); otherwise as ourselves. */
+	char data[300];
+	snprintf(data, sizeof data, "%s/ro", dir);
+	ck_assert_int_eq(mkdir(data, 0755), 0);
+	bool as_nobody = geteuid() == 0;
+	if (as_nobody) {
+		ck_assert_msg(getpwnam("nobody") != NULL, "no user nobody");
+		ck_assert_int_eq(chmod(dir, 0755), 0);
+	} else {
+		ck_assert_int_eq(chmod(data, 0555), 0);
+	}
+	snprintf(extra, sizeof extra, "database = %s/songscope.db\nstate_file = %s/songscope.state\n", data, data);
+	write_conf(dir, extra, conf, sizeof conf);
+	chmod(conf, 0644);
+	ck_assert_int_eq(check_config(conf, as_nobody, out, sizeof out), 2);
+	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "--check-config: %s", out);
+	ck_assert_int_ne(start_master_expecting_exit(dir, conf, as_nobody, &ready, out, sizeof out), 0);
+	ck_assert(!ready);
+	ck_assert_msg(strstr(out, data) != NULL && strstr(out, "not writable") != NULL, "start-up log: %s", out);
+
+	/* A missing directory that can be created passes --check-config (which creates nothing). */
+	snprintf(extra, sizeof extra, "database = %s/new/sub/songscope.db\nstate_file = %s/new/songscope.state\n", dir,
+		 dir);
+	write_conf(dir, extra, conf, sizeof conf);
+	ck_assert_msg(check_config(conf, false, out, sizeof out) == 0, "%s", out);
+	snprintf(data, sizeof data, "%s/new", dir);
+	ck_assert_int_ne(access(data, F_OK), 0);
+	chmod(dir, 0755);
+	snprintf(data, sizeof data, "%s/ro", dir);
+	chmod(data, 0755);
+	remove_tree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -359,6 +569,7 @@ int main(void)
 	tcase_add_test(tc, unusable_state_file_makes_health_503);
 	tcase_add_test(tc, request_bodies_are_bounded_and_exact);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
+	tcase_add_test(tc, unusable_data_directory_is_refused_before_ready);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
