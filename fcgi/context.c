@@ -78,6 +78,18 @@ static bool file_changed_since_failure(const char *path)
 
 int ss_ctx_db_ready(ss_ctx *ctx)
 {
+	if (ctx->db != NULL && ss_db_overwritten(ctx->db)) {
+		/* Not reopened: the -wal and -shm next to it belong to the old content and would be replayed into
+		 * the new one. Unavailable (503, /health says so) until the service is restarted properly. */
+		if (strstr(ctx->db_error, "overwritten while in use") == NULL) {
+			snprintf(ctx->db_error, sizeof ctx->db_error,
+				 "database %.120s was overwritten while in use (a copy written over the live file?); stop the "
+				 "service, remove its -wal and -shm, then start it",
+				 ctx->cfg->database);
+			ss_log_error("%s", ctx->db_error);
+		}
+		return -1;
+	}
 	if (ctx->db != NULL) {
 		ss_db_file_state f = ss_db_file_check(ctx->db);
 		if (f == SS_DB_FILE_SAME && !ss_db_needs_reopen(ctx->db))

@@ -65,6 +65,14 @@ tests_integration_check_queue_SOURCES = tests/integration/check_queue.c tests/fi
 tests_integration_check_queue_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_queue_LDADD = $(IT_LIBS)
 
+# Moving from the original server (import-legacy of each schema version, then the original clients' requests
+# replayed and decoded), keys import, db backup under writes, restore, and a backup copied over the live file.
+check_PROGRAMS += tests/integration/check_legacy
+TESTS += tests/integration/check_legacy
+tests_integration_check_legacy_SOURCES = tests/integration/check_legacy.c
+tests_integration_check_legacy_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_legacy_LDADD = $(IT_LIBS)
+
 # tools/quickstart.sh run for real with this build: a port in use is reported, a second run says how to make a
 # key.
 check_PROGRAMS += tests/integration/check_quickstart

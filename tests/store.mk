@@ -11,3 +11,10 @@ TESTS += tests/check_admission
 tests_check_admission_SOURCES = tests/check_admission.c
 tests_check_admission_CFLAGS = $(TEST_CFLAGS)
 tests_check_admission_LDADD = $(TEST_LIBS)
+
+# Store side of import-legacy and keys import, and the identity stamp that tells an overwritten database.
+check_PROGRAMS += tests/check_import
+TESTS += tests/check_import
+tests_check_import_SOURCES = tests/check_import.c
+tests_check_import_CFLAGS = $(TEST_CFLAGS)
+tests_check_import_LDADD = $(TEST_LIBS)

@@ -1,5 +1,6 @@
 #include "core/store/cache.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,57 @@ int ss_cache_put(ss_db *db, const ss_cache_put_args *a, long long *id, ss_error 
 	if (id != NULL)
 		*id = rid;
 	return 0;
+}
+
+static const char SQL_IMPORT[] =
+	"INSERT INTO analysis_cache(cache_key, cache_namespace, source_kind, source, preview_url, title, artist,"
+	" bpm, bpm_confidence, key, key_confidence, energy, danceability, acousticness, spectral_centroid,"
+	" time_signature, valence, mood, loudness, dynamic_range, silence_ratio, result_json, analysis_duration,"
+	" analyzed_at)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,"
+	" COALESCE(strftime('%Y-%m-%d %H:%M:%S', ?24), strftime('%Y-%m-%d %H:%M:%S','now')))"
+	" ON CONFLICT(cache_key) DO NOTHING";
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int ss_cache_import(ss_db *db, const ss_cache_import_args *a, ss_error *err)
+{
+	assert(!sqlite3_get_autocommit(ss_db_handle(db))); /* the caller's transaction is open */
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_IMPORT);
+	if (st == NULL)
+		return db_err(db, err, "preparing cache import");
+	const char *text[7] = {a->cache_key, a->ns, a->source_kind, a->source, a->preview_url, a->title, a->artist};
+	for (int i = 0; i < 7; i++)
+		sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_STATIC);
+	bind_num(st, 8, a->bpm);
+	bind_num(st, 9, a->bpm_confidence);
+	bind_text_or_null(st, 10, a->key);
+	bind_num(st, 11, a->key_confidence);
+	bind_num(st, 12, a->energy);
+	bind_num(st, 13, a->danceability);
+	bind_num(st, 14, a->acousticness);
+	bind_num(st, 15, a->spectral_centroid);
+	bind_text_or_null(st, 16, a->time_signature);
+	bind_num(st, 17, a->valence);
+	bind_text_or_null(st, 18, a->mood);
+	bind_num(st, 19, a->loudness);
+	bind_num(st, 20, a->dynamic_range);
+	bind_num(st, 21, a->silence_ratio);
+	sqlite3_bind_text(st, 22, a->result_json, -1, SQLITE_STATIC);
+	bind_num(st, 23, a->analysis_duration);
+	bind_text_or_null(st, 24, a->analyzed_at);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return db_err(db, err, "importing a cache row");
+	return sqlite3_changes(ss_db_handle(db)) > 0 ? 1 : 0;
 }
 
 /* Columns every rendering query selects, in this order. */

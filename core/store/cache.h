@@ -50,6 +50,24 @@ typedef struct ss_cache_put_args {
  * err (SS_ERR_DB). */
 int ss_cache_put(ss_db *db, const ss_cache_put_args *a, long long *id, ss_error *err);
 
+/* A row taken over from another store (songscope-admin import-legacy): the listing columns are given as they
+ * are (no ss_result), the analysis time is kept. Strings are borrowed; NaN numbers are stored as NULL. */
+typedef struct ss_cache_import_args {
+	const char *cache_key, *ns, *source_kind, *source, *preview_url, *title, *artist;
+	double bpm, bpm_confidence;
+	const char *key; /* "C# Minor" or NULL */
+	double key_confidence, energy, danceability, acousticness, spectral_centroid;
+	const char *time_signature, *mood; /* or NULL */
+	double valence, loudness, dynamic_range, silence_ratio, analysis_duration;
+	const char *result_json; /* JSON object, as for ss_cache_put */
+	const char *analyzed_at; /* any SQLite time string (UTC); NULL or unparsable = now */
+} ss_cache_import_args;
+
+/* Insert the row unless one with the same cache_key exists (an existing row is left exactly as it is).
+ * Must run inside the caller's transaction (ss_db_begin), so that many rows share one commit.
+ * Returns 1 inserted, 0 already there, -1 with err (SS_ERR_DB). */
+int ss_cache_import(ss_db *db, const ss_cache_import_args *a, ss_error *err);
+
 /* Append the result object of the row with cache_key to out: row fields, "cached": cached, the stored
  * result fields, beats when with_beats, and user_verified plus the manual override fields.
  * Returns 1 when found, 0 when there is no such row (out unchanged), -1 with err. */

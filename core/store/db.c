@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +25,16 @@ struct ss_db {
 		sqlite3_stmt *stmt;
 	} stmts[SS_DB_STMT_SLOTS];
 	int nstmts;
+	uint32_t stamp; /* application_id at open: what the file's header must keep saying */
+	bool overwritten;
 	dev_t dev;       /* the file opened, to notice it being deleted or replaced */
 	ino_t ino;
 	bool have_id;
 	bool readonly;   /* opened read-only */
 	bool reopen;     /* a failure showed the connection must be reopened */
 };
+
+static int stamp_if_new(ss_db *db, ss_error *err);
 
 /* Below this much free space a file system that filled up still counts as full. */
 #define SS_DB_FREE_MIN (256 * 1024)
@@ -148,7 +154,78 @@ static int migrate(ss_db *db, ss_error *err)
 			return -1;
 		}
 	}
+	if (stamp_if_new(db, err) != 0) {
+		ss_db_rollback(db);
+		return -1;
+	}
 	return ss_db_exec(db, "COMMIT", err);
+}
+
+/* The file's identity stamp (SQLite's application_id header field): a random non-zero value given at first
+ * open, and a fresh one in every `songscope-admin db backup` copy, so a copy written over the live file is
+ * told apart from the file the connection opened (ss_db_overwritten). */
+static int64_t app_id(ss_db *db)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA application_id", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* Inside migrate's exclusive transaction, so that processes opening at once agree on one stamp. */
+static int stamp_if_new(ss_db *db, ss_error *err)
+{
+	int64_t id = app_id(db);
+	if (id < 0)
+		return db_fail(db, err, "reading application_id");
+	if (id != 0 || strcmp(db->path, ":memory:") == 0 || db->path[0] == '\0')
+		return 0;
+	uint32_t r = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &r, sizeof r) != (ssize_t)sizeof r)
+			r = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+		close(fd);
+	}
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA application_id = %u", (unsigned)((r & 0x7fffffffu) | 1u));
+	return ss_db_exec(db, sql, err);
+}
+
+static int read_stamp(ss_db *db, ss_error *err)
+{
+	int64_t id = app_id(db);
+	if (id < 0)
+		return db_fail(db, err, "reading application_id");
+	db->stamp = (uint32_t)id;
+	return 0;
+}
+
+bool ss_db_overwritten(ss_db *db)
+{
+	if (db->overwritten)
+		return true;
+	sqlite3_file *f = NULL;
+	if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || f == NULL ||
+	    f->pMethods == NULL)
+		return false;
+	/* The raw header as it is on disk now (SQLite's cache and WAL index would not notice a rewrite). Before
+	 * the first checkpoint the file may still say 0 (or be empty): that is not a different file. A header
+	 * that is not SQLite's is damage, not another database: ss_db_probe and ss_db_fault handle that. */
+	unsigned char b[72];
+	memset(b, 0, sizeof b);
+	int rc = f->pMethods->xRead(f, b, sizeof b, 0);
+	if ((rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ) || memcmp(b, "SQLite format 3", 16) != 0)
+		return false;
+	uint32_t now = (uint32_t)b[68] << 24 | (uint32_t)b[69] << 16 | (uint32_t)b[70] << 8 | b[71];
+	if (now == 0 || now == db->stamp)
+		return false;
+	db->overwritten = true;
+	/* Its -wal belongs to the old content: closing must not checkpoint it into the new file. */
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+	return true;
 }
 
 /* SQLite's automatic checkpoint (at 1000 WAL pages), but only while the path still names the file this
@@ -291,6 +368,10 @@ static int open_once(const char *path, unsigned flags, ss_db **out, ss_error *er
 		}
 		int code = sqlite3_errcode(db->h) & 0xff;
 		*busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+		ss_db_close(db);
+		return -1;
+	}
+	if (read_stamp(db, err) != 0) {
 		ss_db_close(db);
 		return -1;
 	}

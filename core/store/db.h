@@ -98,6 +98,12 @@ int ss_db_schema_version(ss_db *db);
  * path no longer names the open file (it was deleted or replaced). Returns 0 or -1. */
 int ss_db_checkpoint(ss_db *db, long long max_bytes);
 
+/* Was the file rewritten in place under this connection (e.g. `cp backup.db live.db` while running: same
+ * inode, other content)? Reads the 4-byte identity stamp from the file's header (one pread) and compares it
+ * with the one seen at open. Once true it stays true, and closing the connection then never checkpoints the
+ * (stale) WAL into the new content. The caller stops using the connection and reports it. */
+bool ss_db_overwritten(ss_db *db);
+
 /* Run PRAGMA quick_check (full=0) or integrity_check (full=1). Returns 0 when "ok", else -1 with the
  * first problem in err. */
 int ss_db_check(ss_db *db, int full, ss_error *err);

@@ -7,6 +7,12 @@ static const char SQL_INSERT[] =
 	"INSERT INTO api_keys (key_hash, prefix, name, email, scope, active, daily_limit, rate_limit)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)";
 #define KEY_COLS "id, key_hash, prefix, name, email, scope, active, daily_limit, rate_limit, created_at, last_used"
+static const char SQL_IMPORT[] =
+	"INSERT INTO api_keys (key_hash, prefix, name, email, scope, active, daily_limit, rate_limit, created_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	" COALESCE(strftime('%Y-%m-%d %H:%M:%S', ?9), strftime('%Y-%m-%d %H:%M:%S','now')))"
+	" ON CONFLICT(key_hash) DO NOTHING RETURNING id";
+static const char SQL_ID_BY_HASH[] = "SELECT id FROM api_keys WHERE key_hash = ?1";
 static const char SQL_BY_HASH[] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?1";
 static const char SQL_BY_ID[] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1";
 static const char SQL_BY_NAME[] = "SELECT " KEY_COLS " FROM api_keys WHERE name = ?1 ORDER BY id LIMIT 2";
@@ -270,4 +276,79 @@ int ss_keys_rotate(ss_db *db, int64_t id, char key_out[SS_APIKEY_TEXT_MAX], ss_e
 	sqlite3_bind_blob(st, 2, hash, sizeof hash, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, prefix, -1, SQLITE_TRANSIENT);
 	return update(db, SQL_ROTATE, id, &st, err);
+}
+
+int ss_keys_import_check(const char *key, size_t len, ss_error *err)
+{
+	if (key == NULL || len < SS_KEY_IMPORT_MIN || len > SS_KEY_IMPORT_MAX)
+		return ss_error_set(err, SS_ERR_BAD_REQUEST, "An imported key must have %d to %d characters.",
+				    SS_KEY_IMPORT_MIN, SS_KEY_IMPORT_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)key[i];
+		if (c <= 0x20 || c >= 0x7f)
+			return ss_error_set(err, SS_ERR_BAD_REQUEST,
+					    "An imported key may hold printable ASCII only: no spaces, control characters "
+					    "or other bytes (character %zu is not).",
+					    i + 1);
+	}
+	return 0;
+}
+
+int ss_keys_import(ss_db *db, const char *key, size_t len, const ss_key_import *k, int64_t *id, ss_error *err)
+{
+	if (ss_keys_import_check(key, len, err) != 0 ||
+	    check_fields(k->name, k->email, k->daily_limit, k->rate_limit, err) != 0)
+		return -1;
+	unsigned char hash[SS_APIKEY_HASH_LEN];
+	ss_apikey_hash(key, len, hash);
+	/* A short non-secret handle: a quarter of the key at most, so a 16-character key shows 4. */
+	char prefix[SS_APIKEY_PREFIX_MAX];
+	size_t plen = len / 4 < 8 ? len / 4 : 8;
+	memcpy(prefix, key, plen);
+	prefix[plen] = '\0';
+
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_IMPORT);
+	if (st == NULL)
+		return db_fail(db, err, "Cannot prepare the key import");
+	sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, prefix, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, k->name, -1, SQLITE_TRANSIENT);
+	if (k->email != NULL && k->email[0] != '\0')
+		sqlite3_bind_text(st, 4, k->email, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, ss_key_scope_name(k->scope), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, k->active ? 1 : 0);
+	sqlite3_bind_int64(st, 7, k->daily_limit);
+	sqlite3_bind_int64(st, 8, k->rate_limit);
+	if (k->created_at != NULL)
+		sqlite3_bind_text(st, 9, k->created_at, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 9);
+	int rc = sqlite3_step(st);
+	int out;
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+		out = 1;
+	} else {
+		out = 0;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, err, "Cannot store the imported key");
+	if (out == 1)
+		return 1;
+	st = ss_db_prepare(db, SQL_ID_BY_HASH);
+	if (st == NULL)
+		return db_fail(db, err, "Cannot prepare the key lookup");
+	sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, err, "Cannot find the existing key");
+	return 0;
 }

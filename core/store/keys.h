@@ -65,4 +65,29 @@ int ss_keys_delete(ss_db *db, int64_t id, ss_error *err);
  * plain key into key_out. Returns 1, 0 (no such id) or -1 with err. */
 int ss_keys_rotate(ss_db *db, int64_t id, char key_out[SS_APIKEY_TEXT_MAX], ss_error *err);
 
+/* An existing key string that is registered as it is (songscope-admin keys import, import-legacy). */
+#define SS_KEY_IMPORT_MIN 16                      /* shortest accepted key, bytes */
+#define SS_KEY_IMPORT_MAX (SS_APIKEY_INPUT_MAX - 1) /* longest: what the auth path still hashes */
+
+typedef struct ss_key_import {
+	const char *name;       /* 1..127 bytes */
+	const char *email;      /* or NULL */
+	ss_key_scope scope;
+	bool active;
+	int64_t daily_limit;    /* >= 0, 0 = unlimited */
+	int64_t rate_limit;     /* 0..1000000 per minute, 0 = server default */
+	const char *created_at; /* SQLite time string (UTC); NULL or unparsable = now */
+} ss_key_import;
+
+/* Is key (len bytes) acceptable as an imported secret: SS_KEY_IMPORT_MIN..SS_KEY_IMPORT_MAX bytes of printable
+ * ASCII without spaces (what an X-API-Key header carries unchanged)? Returns 0, or -1 with err
+ * (SS_ERR_BAD_REQUEST, naming the rule, never the key). */
+int ss_keys_import_check(const char *key, size_t len, ss_error *err);
+
+/* Register an existing secret: stores only its SHA-256 and a short display prefix (at most a quarter of the
+ * key, and at most 8 characters). Returns 1 with *id of the new key, 0 when a key with this secret already
+ * exists (*id = its id, nothing changed), -1 with err (SS_ERR_BAD_REQUEST for a bad key or fields, SS_ERR_DB).
+ * Works inside or outside a transaction. */
+int ss_keys_import(ss_db *db, const char *key, size_t len, const ss_key_import *k, int64_t *id, ss_error *err);
+
 #endif

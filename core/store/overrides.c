@@ -1,5 +1,6 @@
 #include "core/store/overrides.h"
 
+#include <assert.h>
 #include <math.h>
 
 #include "core/store/cache.h"
@@ -50,4 +51,35 @@ int ss_override_set(ss_db *db, const char *ns, const char *source, const ss_over
 		return -1;
 	}
 	return 1;
+}
+
+static const char SQL_IMPORT[] =
+	"INSERT INTO overrides(cache_namespace, source, manual_bpm, manual_key, bpm_notes, verified_at)"
+	" VALUES (?1,?2,?3,?4,?5,"
+	" COALESCE(strftime('%Y-%m-%d %H:%M:%S', ?6), strftime('%Y-%m-%d %H:%M:%S','now')))"
+	" ON CONFLICT(cache_namespace, source) DO NOTHING";
+
+int ss_override_import(ss_db *db, const char *ns, const char *source, double bpm, const char *key, const char *notes,
+		       const char *verified_at, ss_error *err)
+{
+	assert(!sqlite3_get_autocommit(ss_db_handle(db))); /* the caller's transaction is open */
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_IMPORT);
+	if (st == NULL)
+		return ss_error_set(err, SS_ERR_DB, "database: preparing override import: %s", ss_db_errmsg(db));
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+	if (isfinite(bpm))
+		sqlite3_bind_double(st, 3, bpm);
+	if (key != NULL)
+		sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
+	if (notes != NULL)
+		sqlite3_bind_text(st, 5, notes, -1, SQLITE_STATIC);
+	if (verified_at != NULL)
+		sqlite3_bind_text(st, 6, verified_at, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return ss_error_set(err, SS_ERR_DB, "database: importing an override: %s", ss_db_errmsg(db));
+	return sqlite3_changes(ss_db_handle(db)) > 0 ? 1 : 0;
 }

@@ -77,6 +77,17 @@ const ss_migration ss_schema_migrations[] = {
 	 " last_seq INTEGER NOT NULL,"
 	 " updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
 	 ");"},
+	{4,
+	 /* Statistics taken over from an original (Python) server's database by `songscope-admin import-legacy`:
+	  * per original database (signature: a hash of its first cache row and first key), the counters already
+	  * added, so importing it again adds only what it counted since. */
+	 "CREATE TABLE legacy_imports ("
+	 " signature TEXT PRIMARY KEY,"
+	 " total_analyses INTEGER NOT NULL,"
+	 " cache_hits INTEGER NOT NULL,"
+	 " cache_misses INTEGER NOT NULL,"
+	 " imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
+	 ");"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);

@@ -47,6 +47,11 @@ static const char *database_health(ss_ctx *ctx, const char **problem)
 		*problem = "The database is busy.";
 		return "busy";
 	default:
+		if (ctx->db != NULL && ss_db_overwritten(ctx->db)) {
+			*problem = "The database file was overwritten while in use; the service needs a restart "
+				   "(songscope-admin(1), RESTORE).";
+			return "overwritten";
+		}
 		*problem = "The database is unavailable.";
 		return "unavailable";
 	}
