@@ -215,6 +215,8 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
 	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
 	       ss_json_add_int(af, "analysis_slots_in_use", in_use) ||
+	       ss_json_add_int(af, "analysis_queue_seats", ss_config_queue_seats(cfg)) ||
+	       ss_json_add_int(af, "analysis_queued", ctx->adm ? ss_admission_queued(ctx->adm) : -1) ||
 	       ss_json_add_int(af, "download_slots", ss_config_download_slots(cfg)) ||
 	       ss_json_add_int(af, "downloads_in_flight",
 			       ctx->adm ? ss_admission_downloads(ctx->adm, ss_config_download_slots(cfg)) : -1) ||
@@ -248,6 +250,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "fetch_low_speed_bytes_per_second", cfg->fetch_low_speed_bytes_per_second) ||
 	       ss_json_add_int(conf, "fetch_low_speed_seconds", cfg->fetch_low_speed_seconds) ||
 	       ss_json_add_int(conf, "dedup_wait_seconds", cfg->dedup_wait_seconds) ||
+	       ss_json_add_double(conf, "analysis_queue_timeout", cfg->analysis_queue_timeout) ||
 	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
 	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
@@ -365,6 +368,11 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 	bad |= counter(&b, "songscope_download_slots", "URL downloads allowed at once.", "gauge", (uint64_t)dl_slots);
 	bad |= counter(&b, "songscope_downloads_in_flight", "URL downloads running now.", "gauge",
 		       dl_in_use < 0 ? 0 : (uint64_t)dl_in_use);
+	int queued = ctx->adm ? ss_admission_queued(ctx->adm) : -1;
+	bad |= counter(&b, "songscope_analysis_queued", "Misses waiting for an analysis slot.", "gauge",
+		       queued < 0 ? 0 : (uint64_t)queued);
+	bad |= counter(&b, "songscope_analysis_queue_seats", "Misses allowed to wait for an analysis slot at once.",
+		       "gauge", (uint64_t)ss_config_queue_seats(ctx->cfg));
 	int waiting = ctx->adm ? ss_admission_waiting(ctx->adm) : -1;
 	bad |= counter(&b, "songscope_dedup_waiting", "Requests waiting for an identical one in progress.", "gauge",
 		       waiting < 0 ? 0 : (uint64_t)waiting);
