@@ -3,4 +3,5 @@ check_PROGRAMS += tests/check_analysis
 TESTS += tests/check_analysis
 tests_check_analysis_SOURCES = tests/check_analysis.c tests/fixtures/synth.c tests/fixtures/synth.h
 tests_check_analysis_CFLAGS = $(TEST_CFLAGS)
-tests_check_analysis_LDADD = $(TEST_LIBS)
+# $(FFMPEG_LIBS): the fixtures encode M4A/AAC with FFmpeg; the decoder under test still dlopens it.
+tests_check_analysis_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)
