@@ -86,6 +86,25 @@ static void upload_wav(void)
 }
 
 #if !defined(SS_HAVE_FFMPEG) || defined(SS_TEST_HOOKS)
+/* GET /diagnostics (auth is off in these tests): the decoders component's `ffmpeg` and the overall status. */
+static void diagnostics(char *ffmpeg, size_t ffmpeg_len, char *overall, size_t overall_len, char *ffmpeg_error,
+			size_t error_len)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/diagnostics", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *d = ss_it_json(&r), *c, *dec, *v;
+	ck_assert(json_object_object_get_ex(d, "components", &c) && json_object_object_get_ex(c, "decoders", &dec));
+	ck_assert(json_object_object_get_ex(dec, "ffmpeg", &v));
+	snprintf(ffmpeg, ffmpeg_len, "%s", json_object_get_string(v));
+	ck_assert(json_object_object_get_ex(d, "overall_status", &v));
+	snprintf(overall, overall_len, "%s", json_object_get_string(v));
+	snprintf(ffmpeg_error, error_len, "%s",
+		 json_object_object_get_ex(dec, "ffmpeg_error", &v) ? json_object_get_string(v) : "");
+	json_object_put(d);
+	ss_it_resp_free(&r);
+}
+
 /* Count the lines of the service's log containing `what`. */
 static int log_count(const char *what)
 {
@@ -115,6 +134,9 @@ START_TEST(default_preloads_in_the_master)
 	ck_assert(pid_maps(srv.master_pid, "/libavformat.so"));
 	for (int i = 0; i < n; i++)
 		ck_assert(pid_maps(kids[i], "/libavformat.so") && pid_maps(kids[i], "/libavcodec.so"));
+	char ff[32], overall[32], ff_error[256];
+	diagnostics(ff, sizeof ff, overall, sizeof overall, ff_error, sizeof ff_error);
+	ck_assert_str_eq(ff, "loaded");
 	/* and it decodes: the M4A head reaches FFmpeg, which finds no movie in it (422, not 415) */
 	ss_it_resp r;
 	upload(m4a_head, sizeof m4a_head, 422, "unprocessable_audio", &r);
@@ -124,6 +146,9 @@ START_TEST(default_preloads_in_the_master)
 	ss_it_resp r;
 	upload(m4a_head, sizeof m4a_head, 415, "unsupported_media_type", &r);
 	ss_it_resp_free(&r);
+	char ff[32], overall[32], ff_error[256];
+	diagnostics(ff, sizeof ff, overall, sizeof overall, ff_error, sizeof ff_error);
+	ck_assert_str_eq(ff, "not_built");
 #endif
 	upload_wav();
 }
@@ -145,6 +170,10 @@ START_TEST(no_preload_and_wav_maps_no_ffmpeg)
 				      !pid_maps(kids[i], "/libavutil.so"),
 			      "responder %ld maps FFmpeg after WAV uploads", (long)kids[i]);
 #ifdef SS_HAVE_FFMPEG
+	char ff[32], overall[32], ff_error[256];
+	diagnostics(ff, sizeof ff, overall, sizeof overall, ff_error, sizeof ff_error);
+	ck_assert_str_eq(ff, "on_demand");
+	ck_assert_str_eq(overall, "healthy");
 	/* The first AAC file loads it in the responder that gets it. */
 	ss_it_resp r;
 	upload(m4a_head, sizeof m4a_head, 422, "unprocessable_audio", &r);
@@ -174,6 +203,12 @@ START_TEST(unloadable_ffmpeg_is_a_415_logged_once)
 	 * again (each failed request still has its own line, as every failed analysis does). */
 	ck_assert_int_eq(log_count("cannot load FFmpeg"), 1);
 	ck_assert_int_eq(log_count("/nonexistent/ffmpeg-libs/libavutil.so."), 1);
+	/* /diagnostics says so, with the reason. */
+	char ff[32], overall[32], ff_error[256];
+	diagnostics(ff, sizeof ff, overall, sizeof overall, ff_error, sizeof ff_error);
+	ck_assert_str_eq(ff, "unavailable");
+	ck_assert_str_eq(overall, "degraded");
+	ck_assert_msg(strstr(ff_error, "/nonexistent/ffmpeg-libs/libavutil.so.") != NULL, "%s", ff_error);
 }
 END_TEST
 #endif
