@@ -162,6 +162,21 @@ START_TEST(user_group_and_listen_allow_remote)
 }
 END_TEST
 
+START_TEST(preload_ffmpeg_choices)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.preload_ffmpeg, "auto");
+	ck_assert_int_eq(parse(&c, "preload_ffmpeg = no\n", &err), 0);
+	ck_assert_str_eq(c.preload_ffmpeg, "no");
+	ck_assert_int_eq(parse(&c, "preload_ffmpeg = yes\n", &err), 0);
+	ck_assert_str_eq(c.preload_ffmpeg, "yes");
+	expect_error("preload_ffmpeg = maybe\n", "bad value for 'preload_ffmpeg'");
+	expect_error("preload_ffmpeg = true\n", "bad value for 'preload_ffmpeg'");
+}
+END_TEST
+
 START_TEST(validate_rejects_same_file_for_db_and_state)
 {
 	ss_config c;
@@ -298,6 +313,7 @@ int main(void)
 	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
 	tcase_add_test(tc, rate_limit_burst_count_or_percentage);
 	tcase_add_test(tc, user_group_and_listen_allow_remote);
+	tcase_add_test(tc, preload_ffmpeg_choices);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);

@@ -80,3 +80,11 @@ TESTS += tests/integration/check_quickstart
 tests_integration_check_quickstart_SOURCES = tests/integration/check_quickstart.c
 tests_integration_check_quickstart_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_quickstart_LDADD = $(IT_LIBS)
+
+# FFmpeg in the service: preloaded in the master before fork (preload_ffmpeg), not mapped at all for WAV with
+# preload_ffmpeg = no, a JSON 415 logged once when it cannot be loaded.
+check_PROGRAMS += tests/integration/check_ffmpeg
+TESTS += tests/integration/check_ffmpeg
+tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
+tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)

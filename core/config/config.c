@@ -55,6 +55,7 @@ static const opt_def opts[] = {
 	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
 	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
 	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
+	{"preload_ffmpeg", T_CHOICE, OFF(preload_ffmpeg), 0, 0, "auto|yes|no", SZ(preload_ffmpeg)},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -90,6 +91,7 @@ void ss_config_defaults(ss_config *c)
 	c->metrics_allow[0] = '\0';
 	c->anonymous_networks[0] = '\0';
 	c->anonymous_key[0] = '\0';
+	snprintf(c->preload_ffmpeg, sizeof c->preload_ffmpeg, "auto");
 }
 
 static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, size_t whylen)

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "core/analysis/pipeline.h"
+#include "core/audio/decode.h"
 #include "core/limits/admission.h"
 #include "core/limits/state.h"
 #include "core/net/fetch.h"
@@ -224,8 +225,20 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	if (!ctx->stats || !ctx->adm)
 		degraded = true;
 
-	json_object *dec = component("operational");
+	/* FFmpeg in this responder: loaded (preloaded by the master, or at an earlier AAC file), on_demand (loaded
+	 * at the first AAC file), unavailable (loading failed: AAC/M4A gets 415), not_built. */
+	const char *ff_error = ss_audio_ffmpeg_load_error();
+#ifdef SS_HAVE_FFMPEG
+	const bool ff_missing = ff_error[0] != '\0';
+	const char *ff = ss_audio_ffmpeg_loaded() ? "loaded" : ff_missing ? "unavailable" : "on_demand";
+#else
+	const bool ff_missing = false;
+	const char *ff = "not_built";
+#endif
+	json_object *dec = component(ff_missing ? "degraded" : "operational");
 	bad |= dec == NULL || ss_json_add_string(dec, "available", ss_analysis_decoders()) ||
+	       ss_json_add_string(dec, "ffmpeg", ff) ||
+	       (ff_missing && ss_json_add_string(dec, "ffmpeg_error", ff_error)) ||
 	       json_object_object_add(comps, "decoders", dec);
 	json_object *fe = component(ctx->fetch ? "operational" : "failed");
 	bad |= fe == NULL || ss_json_add_string(fe, "library", ss_fetch_version()) ||
@@ -257,6 +270,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_string(conf, "rate_limit_burst", burst) ||
 	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
 	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
+	       ss_json_add_string(conf, "preload_ffmpeg", cfg->preload_ffmpeg) ||
 	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);
 
 	if (cfg->auth == SS_AUTH_OFF)
@@ -267,13 +281,17 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 		bad |= json_object_array_add(warn, json_object_new_string("database check failed"));
 	if (degraded)
 		bad |= json_object_array_add(warn, json_object_new_string("a per-responder component failed to open (see components)"));
+	if (ff_missing)
+		bad |= json_object_array_add(warn, json_object_new_string("FFmpeg could not be loaded: AAC/M4A uploads are "
+									  "answered 415 (see components.decoders)"));
 
 	bad |= bad || ss_json_add_string(o, "timestamp", ts) || ss_json_add_string(o, "build", PACKAGE_VERSION) ||
 	       ss_json_add_string(o, "mode", cfg->auth == SS_AUTH_OFF ? "development" : "production") ||
 	       ss_json_add_bool(o, "own_master", ctx->own_master) ||
 	       json_object_object_add(o, "components", comps) || json_object_object_add(o, "configuration", conf) ||
 	       json_object_object_add(o, "warnings", warn) ||
-	       ss_json_add_string(o, "overall_status", unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy");
+	       ss_json_add_string(o, "overall_status",
+				  unhealthy ? "unhealthy" : degraded || ff_missing ? "degraded" : "healthy");
 	if (bad) {
 		json_object_put(o);
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
