@@ -157,7 +157,8 @@ static void make_fixtures(void)
 static void setup_shared(void)
 {
 	ss_it_opts o = {.workers = 3, .auth = "off", .extra_http = EXTRA_HTTP,
-			.extra_conf = "fetch_allow_private = true\nmax_body_bytes = 3000000\n"};
+			.extra_conf = "fetch_allow_private = true\nmax_body_bytes = 3000000\n"
+				      "analysis_queue_timeout = 0\n"};
 	ss_it_start(&srv, &o);
 	make_fixtures();
 }
@@ -858,7 +859,8 @@ START_TEST(service_endpoints)
 }
 END_TEST
 
-/* Hold every analysis slot from outside: a miss gets 503 busy at once, a cached request still succeeds. */
+/* Hold every analysis slot from outside: a miss gets 503 busy at once (analysis_queue_timeout = 0 here: no
+ * queue; tests/integration/check_queue.c covers the queue), a cached request still succeeds. */
 START_TEST(busy_when_all_slots_taken)
 {
 	json_object *a = analyze_url("url", "audio/b.wav", ",\"cache_namespace\":\"busy\"", 200);
