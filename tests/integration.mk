@@ -63,7 +63,8 @@ check_PROGRAMS += tests/integration/check_queue
 TESTS += tests/integration/check_queue
 tests_integration_check_queue_SOURCES = tests/integration/check_queue.c tests/fixtures/synth.c tests/fixtures/synth.h
 tests_integration_check_queue_CFLAGS = $(TEST_CFLAGS)
-tests_integration_check_queue_LDADD = $(IT_LIBS)
+# $(FFMPEG_LIBS): the fixtures (synth.c) encode M4A/AAC with FFmpeg.
+tests_integration_check_queue_LDADD = $(IT_LIBS) $(FFMPEG_LIBS)
 
 # Moving from the original server (import-legacy of each schema version, then the original clients' requests
 # replayed and decoded), keys import, db backup under writes, restore, and a backup copied over the live file.

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		"one JSON object per line per file: \"file\" plus the fields the HTTP API returns for a result.\n"
 		"A file that cannot be analysed prints {\"file\", \"error\", \"message\"}; the exit status is then 1.\n"
 		"\n"
-		"  --beats           include the beat times (seconds)\n"
+		"  --beats           include the beat and downbeat times (seconds)\n"
 		"  --pretty          indent the JSON (several lines per file)\n"
 		"  --max-seconds N   analyse at most the first N seconds (default 30, 3..3600)\n"
 		"  --version         print the version and the decoders compiled in\n"

@@ -47,16 +47,6 @@ static void touch_stats(ss_ctx *ctx)
 	ss_stats_set(ctx->stats, SS_STAT_LAST_UPDATED, (uint64_t)time(NULL));
 }
 
-static int beats_json(const ss_result *r, ss_buf *b)
-{
-	if (ss_buf_puts(b, "[") != 0)
-		return -1;
-	for (size_t i = 0; i < r->n_beats; i++)
-		if (isfinite(r->beats[i]) && ss_buf_printf(b, "%s%.3f", b->len > 1 ? "," : "", r->beats[i]) != 0)
-			return -1;
-	return ss_buf_puts(b, "]");
-}
-
 /* Analyse bytes and store the result under key. */
 static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
 			     const ss_analysis_opts *opts, ss_error *err)
@@ -71,7 +61,7 @@ static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const v
 	ss_buf beats;
 	ss_buf_init(&beats, 0);
 	int rc = -1;
-	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || beats_json(&r, &beats) != 0) {
+	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || ss_result_beats_text(&r, &beats) != 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
 		goto out;
 	}
