@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
 #include "core/auth/apikey.h"
 #include "core/auth/keycache.h"
 #include "core/limits/state.h"
+#include "core/net/cidr.h"
 #include "core/store/keys.h"
 #include "core/store/usage.h"
 #include "core/store/usage_journal.h"
@@ -281,19 +283,77 @@ static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIK
 	return 0;
 }
 
-bool ss_auth_addr_listed(const char *list, const char *addr)
+/* The key a request carries: X-API-Key, else an `Authorization: Bearer KEY` header (what Prometheus and most
+ * HTTP clients send); NULL when neither holds one. Bearer keys are cut at the first space or tab. */
+static const char *request_key(ss_request *req, char *buf, size_t cap)
 {
-	size_t n = strlen(addr);
+	const char *key = ss_req_header(req, "X-API-Key");
+	if (key != NULL && key[0] != '\0')
+		return key;
+	const char *auth = ss_req_header(req, "Authorization");
+	if (auth == NULL || strncasecmp(auth, "Bearer", 6) != 0 || (auth[6] != ' ' && auth[6] != '\t'))
+		return NULL;
+	auth += 6;
+	auth += strspn(auth, " \t");
+	size_t n = strcspn(auth, " \t");
 	if (n == 0)
-		return false;
-	for (const char *p = list; *p != '\0';) {
-		p += strspn(p, " ,\t");
-		size_t len = strcspn(p, " ,\t");
-		if (len == n && strncmp(p, addr, n) == 0)
-			return true;
-		p += len;
+		return NULL;
+	if (n >= cap)
+		n = cap - 1; /* too long for any key: still refused as invalid below */
+	memcpy(buf, auth, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The key that requests without one from anonymous_networks act as, looked up by name and kept for the key
+ * cache's time to live or until a key changes (so deactivating it takes effect like any key change). */
+static struct {
+	bool loaded;
+	uint64_t gen;
+	double at;
+	ss_keyinfo info;
+} anon;
+
+/* 0 with *info (info->valid false when the key is missing, inactive or ambiguous), or -1 (503 sent: *rc). */
+static int anonymous_key(ss_ctx *ctx, ss_request *req, ss_keyinfo *info, int *rc)
+{
+	uint64_t gen = ss_state_key_generation(ctx->state);
+	double now = ss_time_mono();
+	if (anon.loaded && anon.gen == gen && now - anon.at < (double)ctx->cfg->key_cache_ttl) {
+		*info = anon.info;
+		return 0;
 	}
-	return false;
+	if (ss_ctx_db_ready(ctx) != 0) {
+		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
+		return -1;
+	}
+	ss_key_record rec;
+	ss_error err;
+	int found = ss_keys_find_by_name(ctx->db, ctx->cfg->anonymous_key, &rec, &err);
+	if (found < 0) {
+		ss_log_error("%s", err.msg);
+		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
+		return -1;
+	}
+	memset(info, 0, sizeof *info);
+	if (found == 0)
+		ss_log_warn("anonymous_key '%s' names no key: requests without a key are refused", ctx->cfg->anonymous_key);
+	else if (found == 2)
+		ss_log_warn("anonymous_key '%s' names several keys: requests without a key are refused until one is "
+			    "renamed or deleted", ctx->cfg->anonymous_key);
+	else {
+		info->valid = rec.active;
+		info->key_id = rec.id;
+		info->scope = (int)rec.scope;
+		info->daily_limit = rec.daily_limit;
+		info->rate_limit = (int)rec.rate_limit;
+		memcpy(info->prefix, rec.prefix, sizeof info->prefix);
+	}
+	anon.loaded = true;
+	anon.gen = gen;
+	anon.at = now;
+	anon.info = *info;
+	return 0;
 }
 
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
@@ -301,11 +361,16 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	if (scope == SS_SCOPE_NONE || ctx->cfg->auth == SS_AUTH_OFF)
 		return 0;
 	/* Monitoring systems on allow-listed addresses may scrape /metrics without a key. */
-	if (strcmp(req->route, "metrics") == 0 && ss_auth_addr_listed(ctx->cfg->metrics_allow, req->remote_addr))
+	if (strcmp(req->route, "metrics") == 0 && ss_cidr_list_contains(ctx->cfg->metrics_allow, req->remote_addr))
 		return 0;
-	const char *key = ss_req_header(req, "X-API-Key");
-	if (key == NULL || key[0] == '\0')
-		return refuse(req, SS_ERR_MISSING_KEY, "An API key is required: send it in the X-API-Key header.");
+	char bearer[SS_APIKEY_INPUT_MAX + 2];
+	const char *key = request_key(req, bearer, sizeof bearer);
+	/* Without a key, a client-scope request from anonymous_networks acts as anonymous_key. */
+	const bool anonymous = key == NULL && scope == SS_SCOPE_CLIENT && ctx->cfg->anonymous_networks[0] != '\0' &&
+			       ss_cidr_list_contains(ctx->cfg->anonymous_networks, req->remote_addr);
+	static const char missing[] = "An API key is required: send it in the X-API-Key header (or Authorization: Bearer).";
+	if (key == NULL && !anonymous)
+		return refuse(req, SS_ERR_MISSING_KEY, missing);
 	if (!ss_auth_state_ready(ctx) || ctx->keys == NULL)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
 #ifdef SS_TEST_HOOKS
@@ -315,13 +380,18 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	/* The key first: a valid key goes on to its own limits whatever its address did, so a stranger's bad
 	 * keys from a shared address (NAT, a proxy) can never lock its owner out. Only failures are throttled. */
 	ss_keyinfo info;
-	size_t klen = strnlen(key, SS_APIKEY_INPUT_MAX + 1);
-	if (klen > SS_APIKEY_INPUT_MAX) {
+	if (anonymous) {
+		int rc = 0;
+		if (anonymous_key(ctx, req, &info, &rc) != 0)
+			return rc;
+		if (!info.valid) /* missing, deactivated or ambiguous: the operator turned it off */
+			return refuse(req, SS_ERR_MISSING_KEY, missing);
+	} else if (strnlen(key, SS_APIKEY_INPUT_MAX + 1) > SS_APIKEY_INPUT_MAX) {
 		info.valid = false;
 	} else {
 		unsigned char hash[SS_APIKEY_HASH_LEN];
 		int rc = 0;
-		ss_apikey_hash(key, klen, hash);
+		ss_apikey_hash(key, strlen(key), hash);
 		if (lookup(ctx, req, hash, &info, &rc) != 0)
 			return rc;
 	}

@@ -9,8 +9,10 @@
 #include "fcgi/request.h"
 #include "fcgi/router.h"
 
-/* Decide whether req may use a route of `scope`. On success returns 0 (req->key_id/key_scope set when a key
- * was used). Otherwise sends the JSON error (401 missing_api_key, 403 invalid_api_key or forbidden, 429,
+/* Decide whether req may use a route of `scope`. The key is X-API-Key, else `Authorization: Bearer KEY`; a
+ * request without one from anonymous_networks to a client-scope route acts as the key named anonymous_key
+ * (its limits and usage; refused as without a key when that key is missing or inactive); /metrics from
+ * metrics_allow needs none. On success returns 0 (req->key_id/key_scope set when a key was used). Otherwise sends the JSON error (401 missing_api_key, 403 invalid_api_key or forbidden, 429,
  * 503 when the key store is unusable) and returns 1. Returns -1 on a write error. */
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope);
 
@@ -26,9 +28,6 @@ int ss_auth_open(ss_ctx *ctx);
 /* Before any responder runs (the master, still root, about to drop privileges): open the state file once,
  * building and seeding it from ctx->db when missing or unusable, and close it. Returns 0, or -1 (logged). */
 int ss_auth_create_state(ss_ctx *ctx);
-
-/* Is addr (REMOTE_ADDR text) one of the addresses in list (separated by spaces or commas)? Exact match. */
-bool ss_auth_addr_listed(const char *list, const char *addr);
 
 /* Is the shared state file open and current (reopening it when it was replaced, at most once a second
  * after a failure)? */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/audio/decode.h"
 #include "core/config/config.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
@@ -50,6 +51,40 @@ static void usage(FILE *f)
 		"(spawn-fcgi, lighttpd bin-path, Apache mod_fcgid).\n"
 		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n",
 		defaults.database, defaults.state_file);
+}
+
+/* Logged once per process: the first AAC/M4A file (or the preload) that finds FFmpeg missing. Children forked
+ * after a failed preload inherit the failure and do not try again. */
+static void ffmpeg_load_failed(const char *reason)
+{
+	ss_log_warn("AAC/M4A decoding is unavailable (uploads of it are answered 415): cannot load FFmpeg: %s",
+		    reason);
+}
+
+/* preload_ffmpeg: load FFmpeg now, before any fork, so every responder shares the mapped libraries instead of
+ * each loading them at its first AAC/M4A file. auto: when this build has FFmpeg, and go on without it if it
+ * cannot be loaded; yes: the same but refuse to start; no: each responder loads it at its first AAC/M4A file.
+ * Returns 0, or -1 when the service must not start. */
+static int preload_ffmpeg(const ss_config *cfg)
+{
+	ss_audio_ffmpeg_on_load_failure(ffmpeg_load_failed);
+	if (strcmp(cfg->preload_ffmpeg, "no") == 0)
+		return 0;
+	ss_error err;
+	ss_error_clear(&err);
+	int rc = ss_audio_ffmpeg_preload(&err);
+	if (rc == 1 && strcmp(cfg->preload_ffmpeg, "yes") == 0) {
+		ss_log_error("preload_ffmpeg = yes, but this build has no FFmpeg (configured --with-ffmpeg=no or without "
+			     "its development files); refusing to start");
+		return -1;
+	}
+	if (rc < 0 && strcmp(cfg->preload_ffmpeg, "yes") == 0) {
+		ss_log_error("preload_ffmpeg = yes and FFmpeg cannot be loaded; refusing to start");
+		return -1;
+	}
+	if (rc == 0)
+		ss_log_debug("FFmpeg loaded for AAC/M4A before the responders start");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -151,6 +186,9 @@ int main(int argc, char **argv)
 		ss_log_error("%s", err.msg);
 		return 1;
 	}
+
+	if (preload_ffmpeg(&cfg) != 0)
+		return 1;
 
 	if (listen != NULL || workers > 0) {
 		ss_master_opts mo = {.config_path = config_path, .listen = listen, .workers = workers, .priv = &priv};

@@ -433,6 +433,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			}
 			if (strcmp(fresh.user, cfg->user) != 0 || strcmp(fresh.group, cfg->group) != 0)
 				ss_log_warn("'user' and 'group' changes apply at the next start, not on reload");
+			if (strcmp(fresh.preload_ffmpeg, cfg->preload_ffmpeg) != 0)
+				ss_log_warn("'preload_ffmpeg' changes apply at the next start, not on reload");
 			ss_notify("RELOADING=1");
 			*cfg = fresh;
 			watchdog_drop(&wd); /* state_file may have changed */

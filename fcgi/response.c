@@ -41,15 +41,50 @@ static bool has_header(const ss_request *r, const char *name)
 	return false;
 }
 
+const char *ss_resp_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 507: return "Insufficient Storage";
+	default: return NULL;
+	}
+}
+
 int ss_resp_begin(ss_request *r, int status, const char *content_type)
 {
 	if (r->headers_sent)
 		return -1;
 	r->status = status;
 	r->headers_sent = true;
-	/* The web server supplies the reason phrase for the code. */
-	if (FCGX_FPrintF(r->fcgx->out, "Status: %d\r\nContent-Type: %s\r\nCache-Control: no-store\r\n%s\r\n", status,
-			 content_type, r->headers.data ? r->headers.data : "") < 0)
+	/* With the reason phrase: the web servers pass the Status line through as it is (nginx would send
+	 * "HTTP/1.1 200" without one). */
+	const char *reason = ss_resp_reason(status);
+	if (FCGX_FPrintF(r->fcgx->out, "Status: %d%s%s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n%s\r\n", status,
+			 reason ? " " : "", reason ? reason : "", content_type, r->headers.data ? r->headers.data : "") < 0)
 		return -1;
 	return 0;
 }

@@ -25,6 +25,10 @@ int ss_resp_error(ss_request *r, ss_code code, const char *fmt, ...) __attribute
 /* Send the error held in *e (code and message). */
 int ss_resp_error_from(ss_request *r, const ss_error *e);
 
+/* The standard reason phrase for an HTTP status code (RFC 9110), or NULL for a code it does not know. Every
+ * code songscope sends (ss_code_http_status, handlers) has one. */
+const char *ss_resp_reason(int status);
+
 /* Start a streamed response: status, queued headers and Content-Type. Then write with ss_resp_write. */
 int ss_resp_begin(ss_request *r, int status, const char *content_type);
 

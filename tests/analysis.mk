@@ -3,4 +3,17 @@ check_PROGRAMS += tests/check_analysis
 TESTS += tests/check_analysis
 tests_check_analysis_SOURCES = tests/check_analysis.c tests/fixtures/synth.c tests/fixtures/synth.h
 tests_check_analysis_CFLAGS = $(TEST_CFLAGS)
-tests_check_analysis_LDADD = $(TEST_LIBS)
+# $(FFMPEG_LIBS): the fixtures encode M4A/AAC with FFmpeg; the decoder under test still dlopens it.
+tests_check_analysis_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)
+
+# FFmpeg only when needed: this program does not link FFmpeg, so its /proc/self/maps shows what the decoder
+# loaded (nothing for WAV; FFmpeg at the first M4A; a failed load is a 415).
+check_PROGRAMS += tests/check_ffmpeg_dl
+TESTS += tests/check_ffmpeg_dl
+tests_check_ffmpeg_dl_SOURCES = tests/check_ffmpeg_dl.c
+tests_check_ffmpeg_dl_CFLAGS = $(TEST_CFLAGS)
+tests_check_ffmpeg_dl_LDADD = $(TEST_LIBS)
+
+# No program has a NEEDED entry for an FFmpeg library.
+TESTS += tests/check_ffmpeg_link.sh
+EXTRA_DIST += tests/check_ffmpeg_link.sh

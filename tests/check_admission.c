@@ -204,6 +204,75 @@ START_TEST(waiting_is_counted)
 }
 END_TEST
 
+typedef struct slot_waiter {
+	ss_admission *a;
+	double max_wait;
+	int rc;
+} slot_waiter;
+
+static void *wait_for_slot(void *arg)
+{
+	slot_waiter *w = arg;
+	ss_error err;
+	w->rc = ss_admission_acquire_wait(w->a, w->max_wait, &err);
+	return NULL;
+}
+
+/* Queue seats are exclusive and counted; a seat holder waits for a slot in the kernel, bounded by its time,
+ * and gets the slot once it is given back (with two slots, whichever is given back); no timer signal is left
+ * pending after a wait. */
+START_TEST(queue_seats_and_waiting_for_a_slot)
+{
+	ss_error err;
+	ss_admission *a = open_adm(1), *b = open_adm(1), *c = open_adm(1);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 0);
+	ck_assert_int_eq(ss_admission_queued(c), 0);
+	ck_assert_int_eq(ss_admission_take_seat(b, 1, &err), 0);
+	ck_assert_int_eq(ss_admission_take_seat(c, 1, &err), 1);
+	ck_assert_int_eq(ss_admission_queued(c), 1);
+	ck_assert_int_eq(ss_admission_take_seat(c, 0, &err), -1);
+	ck_assert_int_eq(ss_admission_take_seat(c, SS_ADMISSION_MAX_SEATS + 1, &err), -1);
+	/* Bounded: the slot stays taken. */
+	ck_assert_int_eq(ss_admission_acquire_wait(b, 0.05, &err), 1);
+	ck_assert_int_eq(ss_admission_acquire_wait(b, 0, &err), 1);
+	sigset_t pending;
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGRTMIN + 2));
+	/* Given back while b waits: b gets it. */
+	slot_waiter w = {.a = b, .max_wait = 60, .rc = -9};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_for_slot, &w), 0);
+	ss_admission_release(a);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.rc, 0);
+	ck_assert_int_eq(ss_admission_in_use(c), 1);
+	ck_assert_int_eq(ss_admission_acquire(a, &err), 1);
+	ss_admission_leave_seat(b);
+	ck_assert_int_eq(ss_admission_queued(c), 0);
+	ck_assert_int_eq(ss_admission_take_seat(c, 1, &err), 0);
+	ss_admission_release(b);
+	ss_admission_close(a);
+	ss_admission_close(b);
+	ss_admission_close(c);
+
+	/* Two slots, both taken: a waiter gets whichever is given back first. */
+	for (int round = 0; round < 2; round++) {
+		ss_admission *h[2] = {open_adm(2), open_adm(2)}, *x = open_adm(2);
+		ck_assert_int_eq(ss_admission_acquire(h[0], &err), 0);
+		ck_assert_int_eq(ss_admission_acquire(h[1], &err), 0);
+		ck_assert_int_eq(ss_admission_take_seat(x, 1, &err), 0);
+		slot_waiter v = {.a = x, .max_wait = 60, .rc = -9};
+		ck_assert_int_eq(pthread_create(&t, NULL, wait_for_slot, &v), 0);
+		ss_admission_close(h[round]);
+		pthread_join(t, NULL);
+		ck_assert_int_eq(v.rc, 0);
+		ck_assert_int_eq(ss_admission_in_use(h[1 - round]), 2);
+		ss_admission_close(h[1 - round]);
+		ss_admission_close(x);
+	}
+}
+END_TEST
+
 /* The failure of an attempt reaches whoever holds the key next, only for that exact key and only when it
  * happened at or after the given time; a success clears it. */
 START_TEST(outcome_records)
@@ -267,6 +336,7 @@ int main(void)
 	tcase_add_test(t, waiting_is_counted);
 	tcase_add_test(t, download_slots);
 	tcase_add_test(t, outcome_records);
+	tcase_add_test(t, queue_seats_and_waiting_for_a_slot);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_set_fork_status(r, CK_NOFORK);

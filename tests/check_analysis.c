@@ -668,7 +668,7 @@ START_TEST(test_pipeline_max_seconds)
 	ck_assert_int_eq(e.code, SS_ERR_INTERNAL);
 	char tag[64];
 	ss_analysis_opts_default(&o);
-	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v2;max=30");
+	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v3;max=30");
 	free(b);
 }
 END_TEST
@@ -811,7 +811,7 @@ START_TEST(test_result_json)
 		"bpm", "bpm_confidence", "key", "key_index", "mode", "key_confidence", "key_details", "energy",
 		"danceability", "acousticness", "spectral_centroid", "time_signature", "valence", "mood", "loudness",
 		"dynamic_range", "silence_ratio", "zero_crossing_rate", "spectral_flux", "percussive_energy_ratio",
-		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration"};
+		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration", "bpm_candidates"};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		json_object *v;
 		ck_assert_msg(json_object_object_get_ex(j, fields[i], &v), "missing %s", fields[i]);
@@ -827,6 +827,13 @@ START_TEST(test_result_json)
 	ck_assert(json_object_object_get_ex(j, "valence", &v) && v == NULL);
 	ck_assert(json_object_object_get_ex(j, "loudness", &v) && v == NULL);
 	ck_assert(!json_object_object_get_ex(j, "beats", &v));
+	ck_assert(!json_object_object_get_ex(j, "downbeats", &v));
+	ck_assert(json_object_object_get_ex(j, "bpm_candidates", &v) && json_object_is_type(v, json_type_array) &&
+		  json_object_array_length(v) == 0);
+	ck_assert(json_object_object_get_ex(j, "time_signature", &v) && v == NULL);
+	json_object *kd = json_object_object_get(j, "key_details");
+	ck_assert(json_object_object_get_ex(kd, "camelot", &v) && v == NULL);
+	ck_assert(json_object_object_get_ex(kd, "open_key", &v) && v == NULL);
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(j, "key")), "Unknown");
 	json_object_put(j);
 
@@ -837,9 +844,14 @@ START_TEST(test_result_json)
 	r.key_candidates[0] = (ss_key_candidate){1, 0, 0.81};
 	r.key_profile = "temperley";
 	r.energy = INFINITY; /* never leaks as a number */
-	double beats[2] = {0.5, 1.0};
+	double beats[2] = {0.5, 1.0}, downbeats[1] = {1.0};
 	r.beats = beats;
 	r.n_beats = 2;
+	r.downbeats = downbeats;
+	r.n_downbeats = 1;
+	r.bpm_candidates[0] = (ss_bpm_candidate){127.5, 0.9};
+	r.bpm_candidates[1] = (ss_bpm_candidate){85.0, 0.95};
+	r.n_bpm_candidates = 2;
 	j = json_object_new_object();
 	ck_assert_int_eq(ss_result_to_json(&r, true, j), 0);
 	const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -851,7 +863,58 @@ START_TEST(test_result_json)
 	ck_assert(strstr(s, "\"tonic\":\"C#\"") != NULL && strstr(s, "\"mode\":\"minor\"") != NULL);
 	ck_assert(strstr(s, "\"candidates\":[{\"key\":\"C# Minor\"") != NULL);
 	ck_assert(strstr(s, "NaN") == NULL && strstr(s, "Infinity") == NULL);
+	ck_assert_msg(strstr(s, "\"downbeats\":[1]") != NULL || strstr(s, "\"downbeats\":[1.0]") != NULL, "%s", s);
+	ck_assert_msg(strstr(s, "\"bpm_candidates\":[{\"bpm\":127.5,\"score\":0.9},{\"bpm\":85,\"score\":0.95}]") !=
+			      NULL,
+		      "%s", s);
+	ck_assert(strstr(s, "\"camelot\":\"12A\"") != NULL && strstr(s, "\"open_key\":\"5m\"") != NULL);
 	json_object_put(j);
+
+	/* a time signature from the metre stage wins over beats_per_bar; what the cache stores for ?beats=1 */
+	r.time_signature = "6/8";
+	r.beats_per_bar = 2;
+	j = json_object_new_object();
+	ck_assert_int_eq(ss_result_to_json(&r, false, j), 0);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(j, "time_signature")), "6/8");
+	json_object_put(j);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_result_beats_text(&r, &b), 0);
+	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000]}");
+	ss_buf_free(&b);
+}
+END_TEST
+
+/* Camelot and Open Key for all 24 keys, as the published wheels print them (Mixed In Key's Camelot wheel,
+ * Beatunes/Traktor's Open Key), written here with the wheels' own spellings (flats) and parsed. */
+START_TEST(test_key_wheels)
+{
+	static const struct {
+		const char *key, *camelot, *open_key;
+	} wheel[] = {
+		{"Ab minor", "1A", "6m"},  {"B major", "1B", "6d"},   {"Eb minor", "2A", "7m"},  {"F# major", "2B", "7d"},
+		{"Bb minor", "3A", "8m"},  {"Db major", "3B", "8d"},  {"F minor", "4A", "9m"},   {"Ab major", "4B", "9d"},
+		{"C minor", "5A", "10m"},  {"Eb major", "5B", "10d"}, {"G minor", "6A", "11m"},  {"Bb major", "6B", "11d"},
+		{"D minor", "7A", "12m"},  {"F major", "7B", "12d"},  {"A minor", "8A", "1m"},   {"C major", "8B", "1d"},
+		{"E minor", "9A", "2m"},   {"G major", "9B", "2d"},   {"B minor", "10A", "3m"},  {"D major", "10B", "3d"},
+		{"F# minor", "11A", "4m"}, {"A major", "11B", "4d"},  {"Db minor", "12A", "5m"}, {"E major", "12B", "5d"},
+	};
+	int seen[24] = {0};
+	for (size_t i = 0; i < sizeof wheel / sizeof wheel[0]; i++) {
+		int k, m;
+		ck_assert_int_eq(ss_key_parse(wheel[i].key, &k, &m), 0);
+		seen[k * 2 + m]++;
+		ck_assert_msg(ss_key_camelot(k, m) != NULL && strcmp(ss_key_camelot(k, m), wheel[i].camelot) == 0,
+			      "%s: Camelot %s, want %s", wheel[i].key, ss_key_camelot(k, m), wheel[i].camelot);
+		ck_assert_msg(ss_key_open_key(k, m) != NULL && strcmp(ss_key_open_key(k, m), wheel[i].open_key) == 0,
+			      "%s: Open Key %s, want %s", wheel[i].key, ss_key_open_key(k, m), wheel[i].open_key);
+	}
+	for (int i = 0; i < 24; i++)
+		ck_assert_int_eq(seen[i], 1);
+	ck_assert_ptr_null(ss_key_camelot(-1, 0));
+	ck_assert_ptr_null(ss_key_camelot(12, 1));
+	ck_assert_ptr_null(ss_key_open_key(0, -1));
+	ck_assert_ptr_null(ss_key_open_key(0, 2));
 }
 END_TEST
 
@@ -1096,6 +1159,7 @@ static Suite *analysis_suite(void)
 	TCase *u = tcase_create("units");
 	tcase_set_timeout(u, 60);
 	tcase_add_test(u, test_result_json);
+	tcase_add_test(u, test_key_wheels);
 	tcase_add_test(u, test_signal_scans);
 	tcase_add_test(u, test_stft_matches_dft);
 	tcase_add_test(u, test_hpss);

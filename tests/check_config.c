@@ -71,11 +71,11 @@ START_TEST(quoted_values_keep_hash_and_spaces)
 	ss_error err;
 	const char *text = "database = \"/srv/a #1/db\"   # the database\n"
 			   "state_file = \"/srv/b # 2\"#no space before this comment\n"
-			   "metrics_allow = \"10.0.0.1 # not a comment\"\n";
+			   "metrics_allow = \"10.0.0.1 ::1\" # a comment\n";
 	ck_assert_msg(parse(&c, text, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(c.database, "/srv/a #1/db");
 	ck_assert_str_eq(c.state_file, "/srv/b # 2");
-	ck_assert_str_eq(c.metrics_allow, "10.0.0.1 # not a comment");
+	ck_assert_str_eq(c.metrics_allow, "10.0.0.1 ::1");
 	/* Unquoted values keep the old rule: a comment needs whitespace before '#'. */
 	ck_assert_int_eq(parse(&c, "database = /srv/x#1 # comment\n", &err), 0);
 	ck_assert_str_eq(c.database, "/srv/x#1");
@@ -162,6 +162,21 @@ START_TEST(user_group_and_listen_allow_remote)
 }
 END_TEST
 
+START_TEST(preload_ffmpeg_choices)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.preload_ffmpeg, "auto");
+	ck_assert_int_eq(parse(&c, "preload_ffmpeg = no\n", &err), 0);
+	ck_assert_str_eq(c.preload_ffmpeg, "no");
+	ck_assert_int_eq(parse(&c, "preload_ffmpeg = yes\n", &err), 0);
+	ck_assert_str_eq(c.preload_ffmpeg, "yes");
+	expect_error("preload_ffmpeg = maybe\n", "bad value for 'preload_ffmpeg'");
+	expect_error("preload_ffmpeg = true\n", "bad value for 'preload_ffmpeg'");
+}
+END_TEST
+
 START_TEST(validate_rejects_same_file_for_db_and_state)
 {
 	ss_config c;
@@ -240,6 +255,53 @@ START_TEST(fetch_rate_and_wait_keys)
 }
 END_TEST
 
+/* Address lists take addresses and CIDR ranges (IPv4, IPv6) and refuse anything else at load, naming the line;
+ * a host name is refused with the ranges to write instead. */
+START_TEST(address_lists_are_cidr_ranges)
+{
+	ss_config c;
+	ss_error err;
+	ck_assert_int_eq(parse(&c, "metrics_allow = 127.0.0.0/8, ::1 10.1.2.3 fd00::/8\n", &err), 0);
+	ck_assert_int_eq(parse(&c, "anonymous_networks = 192.168.0.0/16\nanonymous_key = \"iOS app\"\n", &err), 0);
+	ck_assert_str_eq(c.anonymous_networks, "192.168.0.0/16");
+	ck_assert_str_eq(c.anonymous_key, "iOS app");
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	expect_error("workers = 2\nmetrics_allow = localhost\n", "test.conf:2: bad value for 'metrics_allow'");
+	expect_error("metrics_allow = localhost\n", "127.0.0.1/8 and ::1");
+	expect_error("metrics_allow = 127.0.0.0/33\n", "'127.0.0.0/33' is not an address or CIDR range");
+	expect_error("metrics_allow = 10.0.0.1, 10.0.0.0/\n", "'10.0.0.0/' is not");
+	expect_error("metrics_allow = ::1/129\n", "bad value");
+	expect_error("metrics_allow = 300.1.1.1\n", "bad value");
+	expect_error("anonymous_networks = example.org\n", "test.conf:1: bad value for 'anonymous_networks'");
+	/* Networks without the key their requests act as: refused. */
+	ss_config_defaults(&c);
+	ck_assert_int_eq(parse(&c, "anonymous_networks = 10.0.0.0/8\n", &err), 0);
+	ck_assert_int_eq(ss_config_validate(&c, &err), -1);
+	ck_assert_msg(strstr(err.msg, "anonymous_key") != NULL, "%s", err.msg);
+}
+END_TEST
+
+/* analysis_queue_timeout: how long a miss waits for an analysis slot; 0 refuses at once. The queue has
+ * workers - slots - 1 seats (so a responder stays free), at least 1. */
+START_TEST(analysis_queue_keys)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert(c.analysis_queue_timeout > 0 && c.analysis_queue_timeout < 30);
+	ck_assert_int_eq(ss_config_queue_seats(&c), 1); /* 2 workers, 1 slot */
+	c.workers = 8;
+	ck_assert_int_eq(ss_config_queue_seats(&c), 1); /* 7 slots */
+	c.max_concurrent_analyses = 4;
+	ck_assert_int_eq(ss_config_queue_seats(&c), 3);
+	ck_assert_int_eq(parse(&c, "analysis_queue_timeout = 0.25\n", &err), 0);
+	ck_assert(c.analysis_queue_timeout == 0.25);
+	ck_assert_int_eq(parse(&c, "analysis_queue_timeout = 0\n", &err), 0);
+	ck_assert_int_eq(parse(&c, "analysis_queue_timeout = -1\n", &err), -1);
+	ck_assert_int_eq(parse(&c, "analysis_queue_timeout = 601\n", &err), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -251,9 +313,12 @@ int main(void)
 	tcase_add_test(tc, quoted_values_keep_hash_and_spaces);
 	tcase_add_test(tc, rate_limit_burst_count_or_percentage);
 	tcase_add_test(tc, user_group_and_listen_allow_remote);
+	tcase_add_test(tc, preload_ffmpeg_choices);
 	tcase_add_test(tc, validate_rejects_same_file_for_db_and_state);
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);
+	tcase_add_test(tc, address_lists_are_cidr_ranges);
+	tcase_add_test(tc, analysis_queue_keys);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -16,7 +16,23 @@
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
+#include "core/util/error.h"
 #include "tests/check_main.h"
+
+/* Every status songscope can send has its standard reason phrase for the Status line. */
+START_TEST(every_status_has_a_reason_phrase)
+{
+	for (int c = 0; c < SS_CODE_COUNT; c++) {
+		int st = ss_code_http_status((ss_code)c);
+		ck_assert_msg(ss_resp_reason(st) != NULL, "status %d (code %d) has no reason phrase", st, c);
+	}
+	ck_assert_str_eq(ss_resp_reason(200), "OK");
+	ck_assert_str_eq(ss_resp_reason(401), "Unauthorized");
+	ck_assert_str_eq(ss_resp_reason(429), "Too Many Requests");
+	ck_assert_str_eq(ss_resp_reason(503), "Service Unavailable");
+	ck_assert_ptr_null(ss_resp_reason(299));
+}
+END_TEST
 
 START_TEST(route_path_prefers_path_info)
 {
@@ -268,6 +284,7 @@ int main(void)
 {
 	Suite *s = suite_create("fcgi");
 	TCase *tc = tcase_create("request");
+	tcase_add_test(tc, every_status_has_a_reason_phrase);
 	tcase_add_test(tc, route_path_prefers_path_info);
 	tcase_add_test(tc, query_parameters_are_decoded);
 	tcase_add_test(tc, content_length_is_strict);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/net/addrfilter.h"
+#include "core/net/cidr.h"
 #include "core/net/fetch.h"
 #include "tests/check_main.h"
 
@@ -42,6 +43,60 @@ START_TEST(refused_ranges)
 	} other = {.f = AF_UNIX};
 	ck_assert(ss_addr_refused((struct sockaddr *)&other, sizeof other));
 	ck_assert(ss_addr_refused(NULL, 0));
+}
+END_TEST
+
+/* CIDR ranges: IPv4 and IPv6, host bits ignored, IPv4-mapped addresses on either side, bad text refused. */
+START_TEST(cidr_ranges_match)
+{
+	static const struct {
+		const char *range, *addr;
+		bool in;
+	} cases[] = {
+		{"127.0.0.0/8", "127.0.0.1", true},       {"127.0.0.0/8", "127.255.1.2", true},
+		{"127.0.0.0/8", "128.0.0.1", false},      {"127.0.0.1/8", "127.9.9.9", true},
+		{"10.1.2.3", "10.1.2.3", true},           {"10.1.2.3", "10.1.2.4", false},
+		{"0.0.0.0/0", "203.0.113.9", true},       {"0.0.0.0/0", "::1", false},
+		{"192.168.0.0/23", "192.168.1.255", true}, {"192.168.0.0/23", "192.168.2.0", false},
+		{"::1", "::1", true},                     {"::1", "::2", false},
+		{"::1/128", "::1", true},                 {"fd00::/8", "fd12:3456::1", true},
+		{"fd00::/8", "fe80::1", false},           {"2001:db8::/32", "2001:db8:ffff::1", true},
+		{"2001:db8::/33", "2001:db8:8000::1", false}, {"::/0", "2a00:1450::1", true},
+		{"::/0", "8.8.8.8", false},               {"127.0.0.0/8", "::ffff:127.0.0.1", true},
+		{"::ffff:10.0.0.0/104", "10.2.3.4", true}, {"::ffff:10.0.0.0/104", "11.2.3.4", false},
+		{"10.0.0.0/8", "", false},                {"10.0.0.0/8", "garbage", false},
+		{"10.0.0.0/31", "10.0.0.1", true},        {"10.0.0.0/32", "10.0.0.1", false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ss_cidr c;
+		char why[160];
+		ck_assert_msg(ss_cidr_parse(cases[i].range, &c, why, sizeof why) == 0, "%s: %s", cases[i].range, why);
+		ck_assert_msg(ss_cidr_contains(&c, cases[i].addr) == cases[i].in, "%s in %s should be %d", cases[i].addr,
+			      cases[i].range, cases[i].in);
+	}
+	static const char *bad[] = {"localhost", "", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/8x",
+				    "10.0.0", "1.2.3.4.5", "300.0.0.0", "fe80::1%eth0", "10.0.0.0/ 8", "::1/0128",
+				    "example.org", "10.0.0.0/8/8", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ss_cidr c;
+		char why[160];
+		ck_assert_msg(ss_cidr_parse(bad[i], &c, why, sizeof why) != 0, "'%s' parsed", bad[i]);
+		ck_assert(why[0] != '\0');
+	}
+	char why[160];
+	ck_assert_int_eq(ss_cidr_parse("localhost", &(ss_cidr){0}, why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "127.0.0.1/8") != NULL && strstr(why, "::1") != NULL, "%s", why);
+	/* Lists. */
+	ck_assert_int_eq(ss_cidr_list_check("", why, sizeof why), 0);
+	ck_assert_int_eq(ss_cidr_list_check(" 10.0.0.0/8,  ::1\t192.168.1.1 ", why, sizeof why), 0);
+	ck_assert_int_eq(ss_cidr_list_check("10.0.0.0/8, localhost", why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "localhost") != NULL, "%s", why);
+	ck_assert(ss_cidr_list_contains("10.0.0.0/8, 127.0.0.0/8 ::1", "127.0.0.1"));
+	ck_assert(ss_cidr_list_contains("10.0.0.0/8, 127.0.0.0/8 ::1", "::1"));
+	ck_assert(!ss_cidr_list_contains("10.0.0.0/8, 127.0.0.0/8 ::1", "192.168.0.1"));
+	ck_assert(!ss_cidr_list_contains("", "127.0.0.1"));
+	ck_assert(!ss_cidr_list_contains("127.0.0.0/8", ""));
+	ck_assert(!ss_cidr_list_contains("127.0.0.0/8", NULL));
 }
 END_TEST
 
@@ -375,6 +430,7 @@ int main(void)
 	TCase *t = tcase_create("net");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, refused_ranges);
+	tcase_add_test(t, cidr_ranges_match);
 	tcase_add_test(t, fetch_default_refuses_loopback);
 	tcase_add_test(t, fetch_allowed_and_errors);
 	tcase_add_test(t, fetch_redirect_to_refused);

@@ -1,5 +1,5 @@
 /* Tempo, beats and metre on synthesised signals: click tracks and drum patterns at several tempi and sample
- * rates, 3/4 against 4/4 accents, and the degenerate inputs (silence, a sine, DC, clipping, short input). */
+ * rates, 3/4, 4/4 and 6/8 accents with their downbeats, the tempo readings offered (bpm_candidates), and the degenerate inputs (silence, a sine, DC, clipping, short input). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -123,6 +123,25 @@ static float *oompah(double sr, double bpm, int meter, double seconds, size_t *n
 	return x;
 }
 
+/* 6/8: eighth notes at 3 * bpm (bpm counts dotted quarters); a loud low kick with a click on the first
+ * eighth of the bar, a medium click on the fourth, soft clicks on the rest. */
+static float *compound(double sr, double bpm, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 5;
+	double eighth = 60.0 / bpm / 3.0 * sr;
+	size_t k = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += eighth, k++) {
+		if (k % 6 == 0) {
+			hit(x, *n, sr, at, KICK, 0.8, &seed);
+			hit(x, *n, sr, at, CLICK, 0.4, &seed);
+		} else {
+			hit(x, *n, sr, at, CLICK, k % 6 == 3 ? 0.25 : 0.1, &seed);
+		}
+	}
+	return x;
+}
+
 static double rel_err(double got, double want)
 {
 	return fabs(got - want) / want;
@@ -143,9 +162,27 @@ static void assert_sane(const ss_tempo *t)
 	ck_assert(isfinite(t->pulse_clarity) && t->pulse_clarity >= 0.0 && t->pulse_clarity <= 1.0);
 	ck_assert(isfinite(t->beat_regularity) && t->beat_regularity >= 0.0 && t->beat_regularity <= 1.0);
 	ck_assert(isfinite(t->onset_density) && t->onset_density >= 0.0);
-	ck_assert(t->beats_per_bar == 3 || t->beats_per_bar == 4);
+	ck_assert(t->beats_per_bar == 2 || t->beats_per_bar == 3 || t->beats_per_bar == 4 || t->beats_per_bar == 6);
 	for (size_t i = 1; i < t->n_beats; i++)
 		ck_assert(t->beats[i] > t->beats[i - 1]);
+	/* every downbeat is one of the beats, bars are beats_per_bar beats long */
+	size_t j = 0;
+	for (size_t i = 0; i < t->n_downbeats; i++) {
+		while (j < t->n_beats && t->beats[j] != t->downbeats[i])
+			j++;
+		ck_assert_msg(j < t->n_beats, "downbeat %.3f is not a beat", t->downbeats[i]);
+		j += (size_t)t->beats_per_bar;
+		if (i + 1 < t->n_downbeats)
+			ck_assert(j < t->n_beats && t->beats[j] == t->downbeats[i + 1]);
+	}
+	if (isfinite(t->bpm)) {
+		ck_assert(t->time_signature != NULL);
+		ck_assert(t->n_candidates >= 1 && t->n_candidates <= SS_BPM_CANDIDATES);
+		ck_assert(t->candidates[0].bpm == t->bpm);
+		for (size_t i = 0; i < t->n_candidates; i++)
+			ck_assert(isfinite(t->candidates[i].score) && t->candidates[i].score >= 0.0 &&
+				  t->candidates[i].score <= 1.0 && t->candidates[i].bpm > 0.0);
+	}
 }
 
 static const double rates[] = {8000.0, 22050.0, 44100.0};
@@ -277,6 +314,95 @@ START_TEST(test_meter_oompah)
 	size_t n;
 	float *x = oompah(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
 	check_meter(x, n, cases[_i].bpm, cases[_i].meter);
+}
+END_TEST
+
+/* Every downbeat within a quarter of a beat (t's own beat period) of a bar start of the synthesised
+ * pattern (first bar at 0.1 s, bars bar_s seconds long), and at least half of the bars found. */
+static void check_downbeats(const ss_tempo *t, double bar_s, double seconds)
+{
+	double beat = 60.0 / t->bpm;
+	size_t bars = (size_t)((seconds - 0.1) / bar_s);
+	ck_assert_msg(t->n_downbeats * 2 >= bars, "%zu downbeats for %zu bars", t->n_downbeats, bars);
+	for (size_t i = 0; i < t->n_downbeats; i++) {
+		double k = round((t->downbeats[i] - 0.1) / bar_s);
+		double off = fabs(t->downbeats[i] - (0.1 + k * bar_s)) / beat;
+		ck_assert_msg(off < 0.25, "downbeat %.3f is %.2f beats from a bar start (bar %.3f s, %s, %.2f BPM)",
+			      t->downbeats[i], off, bar_s, t->time_signature, t->bpm);
+	}
+}
+
+/* 3/4 and 4/4 accent patterns: the time signature, and downbeats on the accented beats. */
+START_TEST(test_downbeats_simple)
+{
+	static const struct {
+		double bpm;
+		int meter;
+		const char *ts;
+	} cases[] = {{90.0, 3, "3/4"}, {120.0, 3, "3/4"}, {150.0, 3, "3/4"},
+		     {90.0, 4, "4/4"}, {120.0, 4, "4/4"}, {150.0, 4, "4/4"}};
+	size_t n;
+	float *x = accents(22050.0, cases[_i].bpm, cases[_i].meter, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "got %.2f BPM", t.bpm);
+	ck_assert_str_eq(t.time_signature, cases[_i].ts);
+	check_downbeats(&t, 60.0 / cases[_i].bpm * cases[_i].meter, 30.0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* 6/8 at several tempi: whatever beat level the tempo stage picks (dotted quarter or eighth), the time
+ * signature is 6/8 and the downbeats fall on the bar accents. */
+START_TEST(test_downbeats_compound)
+{
+	static const double bpms[] = {45.0, 55.0, 60.0, 80.0, 90.0}; /* eighth, quarter and dotted-quarter beats */
+	double bpm = bpms[_i];
+	size_t n;
+	float *x = compound(22050.0, bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(t.time_signature != NULL && strcmp(t.time_signature, "6/8") == 0,
+		      "6/8 at %.0f dotted quarters per minute: got %s at %.2f BPM (%d beats per bar)", bpm,
+		      t.time_signature ? t.time_signature : "(null)", t.bpm, t.beats_per_bar);
+	check_downbeats(&t, 2.0 * 60.0 / bpm, 30.0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A plain 4/4 pulse: the first candidate is the tempo, the others are its half and double. */
+START_TEST(test_candidates)
+{
+	static const double bpms[] = {90.0, 120.0, 140.0};
+	size_t n;
+	float *x = click_track(22050.0, bpms[_i], 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert(rel_err(t.bpm, bpms[_i]) < 0.005);
+	ck_assert_str_eq(t.time_signature, "4/4");
+	ck_assert_uint_eq(t.n_candidates, 3);
+	ck_assert(t.candidates[0].bpm == t.bpm);
+	int half = 0, dbl = 0;
+	for (size_t i = 1; i < t.n_candidates; i++) {
+		half |= rel_err(t.candidates[i].bpm, t.bpm / 2.0) < 1e-9;
+		dbl |= rel_err(t.candidates[i].bpm, t.bpm * 2.0) < 1e-9;
+	}
+	ck_assert_msg(half && dbl, "%.2f BPM: candidates %.2f, %.2f", t.bpm, t.candidates[1].bpm, t.candidates[2].bpm);
+	/* best first after the chosen tempo; identical clicks: the chosen reading is the best-scored one */
+	ck_assert(t.candidates[1].score >= t.candidates[2].score);
+	ck_assert(t.candidates[0].score >= t.candidates[1].score);
+	/* identical beats: no bar lines to show */
+	ck_assert_uint_eq(t.n_downbeats, 0);
+	ss_tempo_free(&t);
+	free(x);
 }
 END_TEST
 
@@ -506,6 +632,9 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_precision, 0, 3);
 	tcase_add_loop_test(tc, test_meter, 0, 6);
 	tcase_add_loop_test(tc, test_meter_oompah, 0, 4);
+	tcase_add_loop_test(tc, test_downbeats_simple, 0, 6);
+	tcase_add_loop_test(tc, test_downbeats_compound, 0, 5);
+	tcase_add_loop_test(tc, test_candidates, 0, 3);
 	tcase_add_test(tc, test_silence);
 	tcase_add_test(tc, test_sine);
 	tcase_add_loop_test(tc, test_chord, 0, 3);

@@ -70,11 +70,12 @@ $(FUZZ_DIR)/fuzz_render: $(FUZZ_DIR)/fuzz_render.c $(FUZZ_DEPS)
 	$(FUZZ_LINK) $(top_srcdir)/$(FUZZ_DIR)/fuzz_render.c $(FUZZ_COMMON_SRCS) $(FUZZ_LIB) $(FUZZ_LIBS)
 
 # The seed generator is an ordinary program (no coverage): audio clips for fuzz_analyze, text for the others.
+# It encodes its M4A seeds with FFmpeg, so it links FFmpeg (the core does not).
 $(FUZZ_DIR)/make_seeds: $(FUZZ_DIR)/make_seeds.c tests/fixtures/synth.c tests/fixtures/synth.h
 	@if test -z "$(CLANG)"; then echo "clang not found: cannot build the fuzz seeds"; exit 1; fi
 	@$(MKDIR_P) $(FUZZ_DIR)
 	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/$(FUZZ_DIR)/make_seeds.c \
-	  $(top_srcdir)/tests/fixtures/synth.c $(FUZZ_LIBS)
+	  $(top_srcdir)/tests/fixtures/synth.c $(FUZZ_LIBS) $(FFMPEG_LIBS)
 
 fuzz:
 	@if test -z "$(CLANG)"; then echo "fuzz: clang was not found by configure; nothing to do"; exit 0; fi; \

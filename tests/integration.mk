@@ -57,6 +57,15 @@ tests_integration_check_hygiene_SOURCES = tests/integration/check_hygiene.c
 tests_integration_check_hygiene_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_hygiene_LDADD = $(IT_LIBS)
 
+# Misses queue for an analysis slot (bounded), metrics_allow CIDR ranges and Bearer keys, status reason
+# phrases, anonymous_networks.
+check_PROGRAMS += tests/integration/check_queue
+TESTS += tests/integration/check_queue
+tests_integration_check_queue_SOURCES = tests/integration/check_queue.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_integration_check_queue_CFLAGS = $(TEST_CFLAGS)
+# $(FFMPEG_LIBS): the fixtures (synth.c) encode M4A/AAC with FFmpeg.
+tests_integration_check_queue_LDADD = $(IT_LIBS) $(FFMPEG_LIBS)
+
 # Moving from the original server (import-legacy of each schema version, then the original clients' requests
 # replayed and decoded), keys import, db backup under writes, restore, and a backup copied over the live file.
 check_PROGRAMS += tests/integration/check_legacy
@@ -72,3 +81,11 @@ TESTS += tests/integration/check_quickstart
 tests_integration_check_quickstart_SOURCES = tests/integration/check_quickstart.c
 tests_integration_check_quickstart_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_quickstart_LDADD = $(IT_LIBS)
+
+# FFmpeg in the service: preloaded in the master before fork (preload_ffmpeg), not mapped at all for WAV with
+# preload_ffmpeg = no, a JSON 415 logged once when it cannot be loaded.
+check_PROGRAMS += tests/integration/check_ffmpeg
+TESTS += tests/integration/check_ffmpeg
+tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
+tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)

@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		"order the files were named. A file that cannot be analysed prints {\"file\", \"error\", \"message\"};\n"
 		"the exit status is then 1.\n"
 		"\n"
-		"  --beats           include the beat times (seconds)\n"
+		"  --beats           include the beat and downbeat times (seconds)\n"
 		"  --pretty          indent the JSON (several lines per file)\n"
 		"  --max-seconds N   analyse at most the first N seconds (default 30, 3..3600)\n"
 		"  -j, --jobs N      analyse N files at a time, in N processes (default: the processors available, %u)\n"

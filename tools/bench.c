@@ -375,11 +375,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const double ref_before = reference_ms();
-	/* warm-up in the parent */
+	/* warm-up in the parent; FFmpeg loaded before fork too, as a responder's master does (preload_ffmpeg) */
 	{
 		ss_result r;
 		ss_result_init(&r);
 		ss_error err;
+		ss_audio_ffmpeg_preload(&err);
 		ss_analyze_file(files[0], &opts, &r, &err);
 		ss_result_free(&r);
 	}

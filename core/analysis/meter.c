@@ -1,3 +1,21 @@
+/* Metre and downbeats.
+ *
+ * Bar length: the beat-synchronous accent features are compared across the beats of each candidate bar
+ * length, in the manner of Gouyon & Herrera, "Determination of the meter of musical audio signals: seeking
+ * recurrences in beat segment descriptors" (AES 114th Convention, 2003): the bar length whose one position
+ * stands out most from the others is the metre.
+ *
+ * Downbeats: the position within that bar with the strongest accent, where the accent includes the spectral
+ * difference between consecutive beats, after Davies & Plumbley, "A spectral difference approach to downbeat
+ * extraction in musical audio" (EUSIPCO 2006): the downbeat is the beat phase at which the spectrum changes
+ * most (harmony changes at bar lines) together with onset and bass-onset strength.
+ *
+ * Beat division (simple or compound time): onset strength one third and two thirds of the way through each
+ * beat against half way, as in the tatum analysis of Klapuri, Eronen & Astola, "Analysis of the meter of
+ * acoustic musical signals" (IEEE TASLP 14(1), 2006): a beat divided in three, with bars of two beats, is 6/8
+ * read at the dotted quarter; bars of six beats with the accent pattern repeating every six (not every three)
+ * are 6/8 read at the eighth note (when those beats are fast and undivided, as eighths are); bars of three beats whose secondary accent falls half way through the bar
+ * (between the second and third beats, a hemiola against 3/4) are 6/8 read at the quarter note. */
 #include "core/analysis/meter.h"
 
 #include <math.h>
@@ -6,6 +24,15 @@
 #define METER_MIN_BEATS 12
 #define METER_LOW_BANDS 8
 #define METER_FLOOR 0.03 /* features varying less than this (log-energy units) carry no accent */
+#define METER_MIN_CONTRAST 0.5 /* a bar position must stand out by this much (in st. dev. of the accents) */
+#define METER_WIN 1.2          /* ... and by this factor over the other bar lengths */
+#define METER_DIVISION_ON 0.15 /* beat thirds or halves: onsets at least this fraction of the beats' ... */
+#define METER_TERNARY_HALF 2.0 /* ... and this many times those half way through the beat */
+#define METER_EIGHTH_MIN_BPM 100.0 /* 6/8 read at the eighth note: eighths at least this fast (slower, the same
+				    * accents are 3/4 with alternating bars) */
+#define METER_DOTTED_MAX_BPM 100.0 /* 6/8 read at the dotted quarter: at most this fast (eighths at 300 per
+				    * minute); faster beats divided in three are swung or shuffled quarter notes */
+#define METER_HEMIOLA 1.2      /* 6/8 read in quarters: mid-bar onsets this many times the weak beats' */
 
 /* Zero-mean, unit-variance v; all zero when v hardly varies (st. dev. below floor or 5 % of the mean), so
  * that jitter between identical beats cannot decide the metre. */
@@ -23,10 +50,12 @@ static void standardise(double *v, size_t n, double floor)
 		v[i] = flat ? 0.0 : (v[i] - mean) / sd;
 }
 
-/* How much one phase of a bar of m beats stands out: best phase mean minus the mean of the rest. */
-static double bar_contrast(const double *f, size_t n, size_t m)
+/* How much one phase of a bar of m beats stands out: best phase mean minus the mean of the rest; that phase
+ * (the first on ties) in *phase. */
+static double bar_contrast(const double *f, size_t n, size_t m, size_t *phase)
 {
 	double best = -INFINITY;
+	*phase = 0;
 	for (size_t ph = 0; ph < m; ph++) {
 		double in = 0.0, out = 0.0;
 		size_t nin = 0, nout = 0;
@@ -42,16 +71,81 @@ static double bar_contrast(const double *f, size_t n, size_t m)
 		if (nin == 0 || nout == 0)
 			continue;
 		double c = in / (double)nin - out / (double)nout;
-		if (c > best)
+		if (c > best) {
 			best = c;
+			*phase = ph;
+		}
 	}
 	return best;
+}
+
+/* Largest novelty within +-1 frame of fractional frame position at. */
+static double novelty_near(const ss_onset *o, double at)
+{
+	if (!(at >= 0.0))
+		return 0.0;
+	size_t i = (size_t)lround(at);
+	if (i >= o->n_frames)
+		return 0.0;
+	double v = o->novelty[i];
+	if (i > 0 && o->novelty[i - 1] > v)
+		v = o->novelty[i - 1];
+	if (i + 1 < o->n_frames && o->novelty[i + 1] > v)
+		v = o->novelty[i + 1];
+	return v;
+}
+
+/* How the beat is divided: mean onset strength at both one and two thirds of each beat interval (the smaller
+ * of the two, so that a swung off-beat alone does not count) and half way, against the beat's own. Returns 3
+ * for a beat divided in three, 2 for one divided in two, 0 for undivided beats (or too short to tell). */
+static int beat_division(const ss_onset *o, const size_t *beats, size_t n_beats)
+{
+	double on = 0.0, half = 0.0, third = 0.0;
+	for (size_t i = 0; i + 1 < n_beats; i++) {
+		double b = (double)beats[i], d = (double)(beats[i + 1] - beats[i]);
+		if (d < 6.0) /* too short to tell a third from a half (+-1 frame) */
+			return 0;
+		on += novelty_near(o, b);
+		half += novelty_near(o, b + d / 2.0);
+		third += fmin(novelty_near(o, b + d / 3.0), novelty_near(o, b + 2.0 * d / 3.0));
+	}
+	if (!(on > 0.0))
+		return 0;
+	if (third > METER_DIVISION_ON * on && third > METER_TERNARY_HALF * half)
+		return 3;
+	return half > METER_DIVISION_ON * on ? 2 : 0;
+}
+
+/* Bars of three beats that are really 6/8 read at the quarter note (two eighths per beat): the strongest
+ * onsets after the downbeat fall half way through the bar's second beat (the fourth eighth) rather than on
+ * its second and third beats. Mean onset strength at that point against those beats, bars starting at
+ * beats[phase]. */
+static int hemiola(const ss_onset *o, const size_t *beats, size_t n_beats, size_t phase)
+{
+	double mid = 0.0, weak = 0.0, down = 0.0;
+	for (size_t i = phase; i + 2 < n_beats; i += 3) {
+		down += novelty_near(o, (double)beats[i]);
+		weak += 0.5 * (novelty_near(o, (double)beats[i + 1]) + novelty_near(o, (double)beats[i + 2]));
+		mid += novelty_near(o, 0.5 * (double)(beats[i + 1] + beats[i + 2]));
+	}
+	return mid > METER_HEMIOLA * weak && mid > METER_DIVISION_ON * down;
 }
 
 int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, int *beats_per_bar,
 		      ss_error *err)
 {
-	*beats_per_bar = 4;
+	ss_meter m;
+	int rc = ss_meter_analyze(o, beats, n_beats, &m, err);
+	*beats_per_bar = m.beats_per_bar;
+	return rc;
+}
+
+int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_meter *out, ss_error *err)
+{
+	out->beats_per_bar = 4;
+	out->phase = 0;
+	out->has_downbeats = 0;
+	out->time_signature = "4/4";
 	if (n_beats < METER_MIN_BEATS || o->n_frames == 0)
 		return 0;
 	size_t nb = o->n_bands;
@@ -121,10 +215,45 @@ int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, in
 	standardise(chg, n_beats, METER_FLOOR);
 	for (size_t i = 0; i < n_beats; i++)
 		acc[i] = acc[i] + low[i] + chg[i];
-	double c3 = bar_contrast(acc, n_beats, 3);
-	double c4 = bar_contrast(acc, n_beats, 4);
-	if (c3 > 0.5 && c3 > 1.2 * c4)
-		*beats_per_bar = 3;
+	size_t ph2, ph3, ph4, ph6;
+	double c2 = bar_contrast(acc, n_beats, 2, &ph2);
+	double c3 = bar_contrast(acc, n_beats, 3, &ph3);
+	double c4 = bar_contrast(acc, n_beats, 4, &ph4);
+	double c6 = bar_contrast(acc, n_beats, 6, &ph6);
+	int division = beat_division(o, beats, n_beats), ternary = division == 3;
+	/* the beat rate, from the mean beat interval */
+	double beat_bpm = 60.0 * o->frame_rate * (double)(n_beats - 1) / (double)(beats[n_beats - 1] - beats[0]);
+	double c;
+	if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST && c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
+		/* a bar of six beats with one accent per bar: 6/8 at the eighth-note level */
+		out->beats_per_bar = 6;
+		out->phase = ph6;
+		out->time_signature = "6/8";
+		c = c6;
+	} else if (c3 > METER_MIN_CONTRAST && c3 > METER_WIN * c4) {
+		out->beats_per_bar = 3;
+		out->phase = ph3;
+		/* (a beat divided in three here is 9/8 in notation, rare enough to name 3/4) */
+		out->time_signature = !ternary && hemiola(o, beats, n_beats, ph3) ? "6/8" : "3/4";
+		c = c3;
+	} else if (ternary && beat_bpm <= METER_DOTTED_MAX_BPM && c2 >= c4) {
+		/* compound duple: two dotted-quarter beats per bar */
+		out->beats_per_bar = 2;
+		out->phase = ph2;
+		out->time_signature = "6/8";
+		c = c2;
+	} else {
+		out->beats_per_bar = 4;
+		out->phase = ph4;
+		/* (a beat divided in three here is 12/8, or a swung or shuffled 4/4 as it is usually written) */
+		out->time_signature = "4/4";
+		c = c4;
+	}
+	/* Bar lines are placed only where some position of the bar stands out; identical beats give a metre by
+	 * default and no downbeats. */
+	out->has_downbeats = c > METER_MIN_CONTRAST;
+	if (!out->has_downbeats)
+		out->phase = 0;
 	free(acc);
 	free(low);
 	free(chg);

@@ -1,5 +1,6 @@
-/* Metre (3 or 4 beats per bar) from beat-synchronous accents: onset strength at the beat, low-band onset
- * strength, and the spectral change from the previous beat (harmony tends to change at bar lines). */
+/* Metre and downbeats from beat-synchronous accents: onset strength at the beat, low-band onset strength, and
+ * the spectral change from the previous beat (harmony tends to change at bar lines), plus the division of the
+ * beat (two or three onsets per beat). */
 #ifndef SS_ANALYSIS_METER_H
 #define SS_ANALYSIS_METER_H
 
@@ -8,9 +9,20 @@
 #include "core/analysis/onset.h"
 #include "core/util/error.h"
 
-/* Estimate beats per bar from the novelty and band energies in o and n_beats ascending beat frames.
- * Stores 3 or 4 in *beats_per_bar (4 when there are too few beats to tell). Returns 0, or -1 with err
- * (SS_ERR_NOMEM). */
+typedef struct ss_meter {
+	int beats_per_bar;          /* tracked beats per bar: 2 (6/8 at the dotted quarter), 3, 4, 6 (6/8 at the
+				     * eighth note) */
+	size_t phase;               /* index of the first downbeat in the beat list (< beats_per_bar) */
+	int has_downbeats;          /* 0: too few beats to place bar lines (phase is 0, the metre the default) */
+	const char *time_signature; /* static "3/4", "4/4" or "6/8" */
+} ss_meter;
+
+/* Estimate the metre and the bar phase from the novelty and band energies in o and n_beats ascending beat
+ * frames. Defaults (too few beats to tell): 4 beats per bar, "4/4", no downbeats. Returns 0, or -1 with err
+ * (SS_ERR_NOMEM). Deterministic. */
+int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_meter *out, ss_error *err);
+
+/* ss_meter_analyze's beats per bar alone. */
 int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, int *beats_per_bar,
 		      ss_error *err);
 

@@ -5,7 +5,9 @@
  *
  * Where each result field comes from:
  *   bpm, bpm_confidence, beats, time_signature   tempo module (bpm null and confidence 0 without a pulse)
- *   key*, tonal_strength, key_details             key module ("Unknown"/null without tonal content)
+ *   bpm_candidates, downbeats                     tempo module (tempo.c readings, meter.c bar lines)
+ *   key*, tonal_strength, key_details             key module ("Unknown"/null without tonal content);
+ *                                                 key_details.camelot/open_key from the key (result.c)
  *   loudness, dynamic_range                       libebur128 integrated loudness and loudness range (audio/sink)
  *   silence_ratio, zero_crossing_rate             46 ms frames of the time signal (descriptors.h)
  *   spectral_centroid, spectral_flux              46 ms Hann frames of the shared STFT (descriptors.h)
@@ -65,10 +67,11 @@ void ss_analysis_opts_default(ss_analysis_opts *o)
 
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 {
-	/* v<N> names the analysis algorithms; bump it whenever a change alters any number, so cached results
-	 * are recomputed (v2: the onset stage works at 5512.5 Hz and the key reads its signal, paired FFTs,
-	 * reordered sums). */
-	snprintf(out, outlen, "v2;max=%g", o->max_seconds);
+	/* v<N> names the analysis algorithms and the result's fields; bump it whenever a change alters any
+	 * number or adds a field, so cached results are recomputed (v2: the onset stage works at 5512.5 Hz and
+	 * the key reads its signal, paired FFTs, reordered sums; v3: bpm_candidates, downbeats, 6/8 time
+	 * signatures, key_details.camelot and open_key). */
+	snprintf(out, outlen, "v3;max=%g", o->max_seconds);
 	return out;
 }
 
@@ -183,6 +186,18 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 	tempo.n_beats = 0;
 	for (size_t i = 0; i < out->n_beats; i++)
 		out->beats[i] = rnd(out->beats[i], 1000);
+	out->time_signature = has_pulse ? tempo.time_signature : NULL;
+	out->downbeats = tempo.downbeats; /* each one of the beats: rounded the same way, so equal to it */
+	out->n_downbeats = tempo.n_downbeats;
+	tempo.downbeats = NULL;
+	tempo.n_downbeats = 0;
+	for (size_t i = 0; i < out->n_downbeats; i++)
+		out->downbeats[i] = rnd(out->downbeats[i], 1000);
+	out->n_bpm_candidates = has_pulse ? tempo.n_candidates : 0;
+	for (size_t i = 0; i < out->n_bpm_candidates; i++) {
+		out->bpm_candidates[i].bpm = i == 0 ? out->bpm : rnd(tempo.candidates[i].bpm, 100);
+		out->bpm_candidates[i].score = rnd(tempo.candidates[i].score, 10000);
+	}
 
 	/* key */
 	out->key_index = key.key_index;

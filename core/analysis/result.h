@@ -6,6 +6,14 @@
 #include <stddef.h>
 
 #define SS_KEY_CANDIDATES 3
+#define SS_BPM_CANDIDATES 3
+
+/* One reading of the tempo (API.md "bpm_candidates"). */
+typedef struct ss_bpm_candidate {
+	double bpm;   /* beats per minute, > 0 */
+	double score; /* 0..1: the tempo stage's prior-weighted periodicity evidence for this reading, relative to
+		       * the best reading over its whole tempo range */
+} ss_bpm_candidate;
 
 typedef struct ss_key_candidate {
 	int key_index; /* 0..11, C = 0 */
@@ -19,7 +27,14 @@ typedef struct ss_result {
 	double bpm_confidence; /* 0..1 */
 	double *beats;         /* beat times in seconds, owned (free with ss_result_free) */
 	size_t n_beats;
-	int beats_per_bar;     /* time signature numerator: 3 or 4 (denominator 4) */
+	int beats_per_bar;     /* tracked beats per bar: 2 (6/8 read at the dotted quarter), 3, 4 or 6 (6/8 read
+				* at the eighth note) */
+	const char *time_signature; /* static "3/4", "4/4", "6/8" ...; NULL without a tempo */
+	double *downbeats;     /* bar starts in seconds, each one of beats[] (same value); owned */
+	size_t n_downbeats;
+	ss_bpm_candidate bpm_candidates[SS_BPM_CANDIDATES]; /* the chosen tempo first (bpm_candidates[0].bpm ==
+							    * bpm), then its half/double (2/3, 3/2) readings */
+	size_t n_bpm_candidates; /* 0 without a tempo */
 
 	/* key */
 	int key_index;         /* 0..11, C = 0 */
@@ -49,11 +64,20 @@ typedef struct ss_result {
 /* Set every field to its "unknown" value (NaN, zero counts, NULL pointers). */
 void ss_result_init(ss_result *r);
 
-/* Free what r owns (beats) and re-initialise it. Safe on an initialised or zeroed result. */
+/* Free what r owns (beats, downbeats) and re-initialise it. Safe on an initialised or zeroed result. */
 void ss_result_free(ss_result *r);
 
 /* "C# Minor" style name for a key index and mode, into out (at least 16 bytes). Returns out. */
 char *ss_key_name(int key_index, int mode, char *out, size_t outlen);
+
+/* The time signature string ("3/4", "4/4", "6/8" ...): r->time_signature, else "<beats_per_bar>/4" written
+ * into buf (len >= 8), or NULL without a tempo. */
+const char *ss_result_time_signature(const ss_result *r, char *buf, size_t len);
+
+/* The key's position on the Camelot wheel ("8A" for A minor, "8B" for C major) and in Open Key notation
+ * ("1m" for A minor, "1d" for C major): static strings, or NULL for an invalid key_index or mode. */
+const char *ss_key_camelot(int key_index, int mode);
+const char *ss_key_open_key(int key_index, int mode);
 
 /* Parse "C# Minor" / "Db major" / "a minor" into key_index and mode. Returns 0 or -1. */
 int ss_key_parse(const char *s, int *key_index, int *mode);

@@ -66,6 +66,8 @@ static json_object *key_details(const ss_result *r)
 	json_object *cands = json_object_new_array();
 	if (cands == NULL || ss_json_add_string(d, "tonic", ok ? tonic_names[r->key_index] : NULL) != 0 ||
 	    ss_json_add_string(d, "mode", ok ? (r->mode ? "major" : "minor") : NULL) != 0 ||
+	    ss_json_add_string(d, "camelot", ok ? ss_key_camelot(r->key_index, r->mode) : NULL) != 0 ||
+	    ss_json_add_string(d, "open_key", ok ? ss_key_open_key(r->key_index, r->mode) : NULL) != 0 ||
 	    ss_json_add_string(d, "profile", r->key_profile) != 0 || add_num(d, "tuning_cents", r->tuning_cents) != 0)
 		goto fail;
 	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
@@ -94,15 +96,75 @@ fail:
 	return NULL;
 }
 
+/* [{"bpm", "score"}, ...]: the chosen tempo first; empty without a tempo. */
+static json_object *bpm_candidates(const ss_result *r)
+{
+	json_object *a = json_object_new_array();
+	if (a == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->n_bpm_candidates && i < SS_BPM_CANDIDATES; i++) {
+		const ss_bpm_candidate *c = &r->bpm_candidates[i];
+		if (!isfinite(c->bpm) || !(c->bpm > 0.0))
+			continue;
+		json_object *e = json_object_new_object();
+		if (e == NULL || add_num(e, "bpm", c->bpm) != 0 || add_num(e, "score", c->score) != 0 ||
+		    json_object_array_add(a, e) != 0) {
+			json_object_put(e);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* A JSON array of n times in seconds. */
+static json_object *times(const double *t, size_t n)
+{
+	json_object *b = json_object_new_array_ext((int)(n < 1 ? 1 : n));
+	if (b == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = num(t[i]);
+		if ((v == NULL && isfinite(t[i])) || json_object_array_add(b, v) != 0) {
+			json_object_put(v);
+			json_object_put(b);
+			return NULL;
+		}
+	}
+	return b;
+}
+
+static int times_text(ss_buf *b, const char *name, const double *t, size_t n)
+{
+	if (ss_buf_printf(b, "\"%s\":[", name) != 0)
+		return -1;
+	int first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(t[i]))
+			continue;
+		if (ss_buf_printf(b, "%s%.3f", first ? "" : ",", t[i]) != 0)
+			return -1;
+		first = 0;
+	}
+	return ss_buf_puts(b, "]");
+}
+
+int ss_result_beats_text(const ss_result *r, ss_buf *b)
+{
+	if (ss_buf_puts(b, "{") != 0 || times_text(b, "beats", r->beats, r->n_beats) != 0 ||
+	    ss_buf_puts(b, ",") != 0 || times_text(b, "downbeats", r->downbeats, r->n_downbeats) != 0)
+		return -1;
+	return ss_buf_puts(b, "}");
+}
+
 int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 {
-	char key[32], ts[16];
+	char key[32], tsbuf[16];
 	int ok = valid_key(r->key_index, r->mode);
-	int has_ts = isfinite(r->bpm) && r->beats_per_bar >= 2 && r->beats_per_bar <= 16;
-	if (has_ts)
-		snprintf(ts, sizeof ts, "%d/4", r->beats_per_bar);
+	const char *ts = ss_result_time_signature(r, tsbuf, sizeof tsbuf);
 	if (add_required(obj, "bpm", r->bpm) != 0 ||
 	    add_required(obj, "bpm_confidence", r->bpm_confidence) != 0 ||
+	    add_obj(obj, "bpm_candidates", bpm_candidates(r)) != 0 ||
 	    ss_json_add_string(obj, "key", ss_key_name(r->key_index, r->mode, key, sizeof key)) != 0 ||
 	    (ok ? ss_json_add_int(obj, "key_index", r->key_index) : ss_json_add_string(obj, "key_index", NULL)) != 0 ||
 	    (ok ? ss_json_add_int(obj, "mode", r->mode) : ss_json_add_string(obj, "mode", NULL)) != 0 ||
@@ -112,7 +174,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    add_required(obj, "danceability", r->danceability) != 0 ||
 	    add_required(obj, "acousticness", r->acousticness) != 0 ||
 	    add_required(obj, "spectral_centroid", r->spectral_centroid) != 0 ||
-	    ss_json_add_string(obj, "time_signature", has_ts ? ts : NULL) != 0 ||
+	    ss_json_add_string(obj, "time_signature", ts) != 0 ||
 	    add_num(obj, "valence", r->valence) != 0 ||
 	    ss_json_add_string(obj, "mood", r->mood) != 0 ||
 	    add_num(obj, "loudness", r->loudness) != 0 ||
@@ -126,20 +188,8 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    add_num(obj, "signal_duration", r->signal_duration) != 0 ||
 	    add_num(obj, "analysis_duration", r->analysis_duration) != 0)
 		return -1;
-	if (with_beats) {
-		json_object *b = json_object_new_array_ext((int)(r->n_beats < 1 ? 1 : r->n_beats));
-		if (b == NULL)
-			return -1;
-		for (size_t i = 0; i < r->n_beats; i++) {
-			json_object *v = num(r->beats[i]);
-			if ((v == NULL && isfinite(r->beats[i])) || json_object_array_add(b, v) != 0) {
-				json_object_put(v);
-				json_object_put(b);
-				return -1;
-			}
-		}
-		if (add_obj(obj, "beats", b) != 0)
-			return -1;
-	}
+	if (with_beats && (add_obj(obj, "beats", times(r->beats, r->n_beats)) != 0 ||
+			   add_obj(obj, "downbeats", times(r->downbeats, r->n_downbeats)) != 0))
+		return -1;
 	return 0;
 }

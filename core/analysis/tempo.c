@@ -35,6 +35,8 @@
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
 #define TEMPO_MIN_ONSETS 4
 #define TEMPO_TIGHTNESS 100.0
+#define TEMPO_ALT_MIN 30.0      /* bpm_candidates: readings considered, a little wider than the search range */
+#define TEMPO_ALT_MAX 300.0
 
 typedef struct acf {
 	double *r; /* r[0..len], r[0] = 1 */
@@ -393,11 +395,74 @@ static float *low_novelty(const ss_onset *on)
 	return v;
 }
 
+/* The best prior-weighted salience over the tempo grid (the scale of the candidates' scores). */
+static double grid_best(const evidence *ev, double fr)
+{
+	double best = 0.0;
+	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
+		double c = salience(ev, 60.0 * fr / b) * prior(b);
+		if (c > best)
+			best = c;
+	}
+	return best;
+}
+
+/* Score of the reading bpm: its best prior-weighted salience within +-2 % (the tolerance choose_tempo gives
+ * a relative), over the best on the grid, clamped to 0..1. */
+static double reading_score(const evidence *ev, double fr, double bpm, double best)
+{
+	double s = 0.0;
+	for (double f = 0.98; f <= 1.0201; f += 0.002) {
+		double b = bpm * f;
+		double c = salience(ev, 60.0 * fr / b) * prior(b);
+		if (c > s)
+			s = c;
+	}
+	return best > 0.0 ? clamp01(s / best) : 0.0;
+}
+
+/* The readings a DJ would weigh against the chosen tempo out->bpm: half and double, and in a metre of three
+ * (3/4, 6/8, 9/8, 12/8) also 2/3 and 3/2, each scored by the same periodicity evidence and prior that chose
+ * the tempo. The chosen tempo comes first (whatever its score: the off-beat and near-tie rules may prefer it
+ * to a better-scored relative), then the best two of the others within 30..300 BPM, best first (ties
+ * in the order listed). Fills out->candidates. */
+static void tempo_candidates(const evidence *ev, double fr, ss_tempo *out)
+{
+	static const double ratios[] = {0.5, 2.0, 2.0 / 3.0, 1.5};
+	double best = grid_best(ev, fr);
+	int triple = out->time_signature != NULL && strcmp(out->time_signature, "4/4") != 0;
+	size_t nr = triple ? 4 : 2;
+	ss_bpm_candidate alt[4];
+	size_t na = 0;
+	out->candidates[0].bpm = out->bpm;
+	out->candidates[0].score = reading_score(ev, fr, out->bpm, best);
+	out->n_candidates = 1;
+	for (size_t i = 0; i < nr; i++) {
+		double b = out->bpm * ratios[i];
+		if (b < TEMPO_ALT_MIN || b > TEMPO_ALT_MAX)
+			continue;
+		ss_bpm_candidate c = {.bpm = b, .score = reading_score(ev, fr, b, best)};
+		size_t j = na++;
+		while (j > 0 && alt[j - 1].score < c.score) { /* insertion sort: stable, best first */
+			alt[j] = alt[j - 1];
+			j--;
+		}
+		alt[j] = c;
+	}
+	for (size_t i = 0; i < na && out->n_candidates < SS_BPM_CANDIDATES; i++)
+		out->candidates[out->n_candidates++] = alt[i];
+}
+
 static void no_pulse(ss_tempo *out)
 {
 	free(out->beats);
 	out->beats = NULL;
 	out->n_beats = 0;
+	free(out->downbeats);
+	out->downbeats = NULL;
+	out->n_downbeats = 0;
+	out->n_candidates = 0;
+	out->time_signature = NULL;
 	out->bpm = NAN;
 	out->confidence = 0.0;
 	out->beats_per_bar = 4;
@@ -420,8 +485,8 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	for (size_t i = 0; i < nbf; i++)
 		bt[i] = peak_time(on->novelty, on->n_frames, bf[i]);
 	period = fit_period(bt, nbf, period);
-	int bpb = 4;
-	if (ss_meter_estimate(on, bf, nbf, &bpb, err) != 0) {
+	ss_meter meter;
+	if (ss_meter_analyze(on, bf, nbf, &meter, err) != 0) {
 		free(bf);
 		free(bt);
 		return -1;
@@ -429,6 +494,18 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	free(bf);
 	for (size_t i = 0; i < nbf; i++)
 		bt[i] = fmax(0.0, bt[i] / on->frame_rate + on->lead);
+	size_t bpb = (size_t)meter.beats_per_bar, nd = 0;
+	double *db = NULL;
+	if (meter.has_downbeats && meter.phase < nbf) {
+		nd = (nbf - meter.phase + bpb - 1) / bpb;
+		db = malloc(nd * sizeof *db);
+		if (db == NULL) {
+			free(bt);
+			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for downbeats");
+		}
+		for (size_t i = 0; i < nd; i++)
+			db[i] = bt[meter.phase + i * bpb];
+	}
 
 	out->bpm = 60.0 * on->frame_rate / period;
 	out->pulse_clarity = clarity;
@@ -438,7 +515,10 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	out->confidence = sqrt(clamp01(clarity / 0.8) * (0.1 + 0.9 * clamp01(margin / 0.5)));
 	out->beats = bt;
 	out->n_beats = nbf;
-	out->beats_per_bar = bpb;
+	out->beats_per_bar = meter.beats_per_bar;
+	out->time_signature = meter.time_signature;
+	out->downbeats = db;
+	out->n_downbeats = nd;
 	out->beat_regularity = regularity(bt, nbf);
 	return 0;
 }
@@ -509,16 +589,19 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	double period = 60.0 * fr / bpm;
 	double clarity = clamp01(comb(&ev.full, period, TEMPO_NH));
 	double margin = unrelated_margin(&ev, fr, bpm, best_s);
-	free(ev.low.r);
 	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
 		free(ev.full.r);
+		free(ev.low.r);
 		ss_onset_free(&on);
 		out->pulse_clarity = clarity;
 		return 0;
 	}
 	period = refine_period(&ev.full, period);
-	free(ev.full.r);
 	rc = track(&on, period, clarity, margin, out, err);
+	if (rc == 0)
+		tempo_candidates(&ev, fr, out);
+	free(ev.full.r);
+	free(ev.low.r);
 	ss_onset_free(&on);
 	return rc;
 }
@@ -528,5 +611,6 @@ void ss_tempo_free(ss_tempo *t)
 	if (t == NULL)
 		return;
 	free(t->beats);
+	free(t->downbeats);
 	memset(t, 0, sizeof *t);
 }

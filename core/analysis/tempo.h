@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/analysis/onset.h"
+#include "core/analysis/result.h"
 #include "core/util/error.h"
 
 typedef struct ss_tempo {
@@ -12,7 +13,13 @@ typedef struct ss_tempo {
 	double confidence;      /* 0..1, separates clear from ambiguous rhythm */
 	double *beats;          /* beat times in seconds, ascending; owned */
 	size_t n_beats;
-	int beats_per_bar;      /* 3 or 4 */
+	int beats_per_bar;      /* tracked beats per bar: 2, 3, 4 or 6 (meter.h) */
+	const char *time_signature; /* static "3/4", "4/4", "6/8" ... (meter.h); NULL without a pulse */
+	double *downbeats;      /* bar starts in seconds, each equal to one of beats[]; owned; NULL when the
+				 * bar lines cannot be told (identical beats, too few beats) */
+	size_t n_downbeats;
+	ss_bpm_candidate candidates[SS_BPM_CANDIDATES]; /* candidates[0].bpm == bpm, then the other readings */
+	size_t n_candidates;    /* 0 without a pulse */
 	double pulse_clarity;   /* 0..1: how strongly the novelty is periodic at the chosen tempo */
 	double beat_regularity; /* 0..1: 1 = perfectly even beat intervals */
 	double onset_density;   /* onsets per second detected in the novelty curve */

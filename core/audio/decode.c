@@ -2,6 +2,10 @@
 
 #include <string.h>
 
+#ifdef SS_HAVE_FFMPEG
+#include "core/audio/ffmpeg_dl.h"
+#endif
+
 ss_audio_kind ss_audio_sniff(const void *data, size_t len)
 {
 	const unsigned char *b = data;
@@ -28,9 +32,46 @@ ss_audio_kind ss_audio_sniff(const void *data, size_t len)
 const char *ss_audio_decoders(void)
 {
 #ifdef SS_HAVE_FFMPEG
-	return "libsndfile (wav, aiff, flac, ogg/vorbis, ogg/opus, mp3), ffmpeg (m4a/aac, alac, adts aac)";
+	return "libsndfile (wav, aiff, flac, ogg/vorbis, ogg/opus, mp3), ffmpeg (m4a/aac, alac, adts aac; loaded when "
+	       "needed)";
 #else
 	return "libsndfile (wav, aiff, flac, ogg/vorbis, ogg/opus, mp3)";
+#endif
+}
+
+int ss_audio_ffmpeg_preload(ss_error *err)
+{
+#ifdef SS_HAVE_FFMPEG
+	return ss_ffmpeg_load(err) != NULL ? 0 : -1;
+#else
+	return 1;
+#endif
+}
+
+bool ss_audio_ffmpeg_loaded(void)
+{
+#ifdef SS_HAVE_FFMPEG
+	return ss_ffmpeg_loaded();
+#else
+	return false;
+#endif
+}
+
+const char *ss_audio_ffmpeg_load_error(void)
+{
+#ifdef SS_HAVE_FFMPEG
+	return ss_ffmpeg_load_error();
+#else
+	return "";
+#endif
+}
+
+void ss_audio_ffmpeg_on_load_failure(void (*fn)(const char *reason))
+{
+#ifdef SS_HAVE_FFMPEG
+	ss_ffmpeg_on_load_failure(fn);
+#else
+	(void)fn;
 #endif
 }
 

@@ -1,17 +1,14 @@
 /* FFmpeg decoder for MP4/M4A (AAC, ALAC) and ADTS AAC over an in-memory buffer (custom AVIOContext). Only the
- * "mov" and "aac" demuxers and the AAC/ALAC decoders are allowed, whatever the bytes claim to be. */
+ * "mov" and "aac" demuxers and the AAC/ALAC decoders are allowed, whatever the bytes claim to be. FFmpeg is
+ * called through the table ffmpeg_dl.c loads on first use (`ff->name` is FFmpeg's `name`), so no program
+ * links it. */
 #include "core/audio/decode.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/avutil.h>
-#include <libavutil/mem.h>
-
+#include "core/audio/ffmpeg_dl.h"
 #include "core/audio/sink.h"
 
 #define AVIO_BUF_SIZE 32768
@@ -58,22 +55,6 @@ static int64_t io_seek(void *opaque, int64_t off, int whence)
 		return AVERROR(EINVAL);
 	m->pos = base + off;
 	return m->pos;
-}
-
-/* Library code never prints: FFmpeg's logger is silenced once for the process. Once per process too, no
- * single FFmpeg allocation may exceed FFMPEG_MAX_ALLOC, whatever a hostile header asks for (decoding an
- * M4A preview needs far less). */
-#define FFMPEG_MAX_ALLOC (64u << 20)
-static void silent_log(void *avcl, int level, const char *fmt, va_list vl)
-{
-}
-
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-
-static void quiet_ffmpeg(void)
-{
-	av_log_set_callback(silent_log);
-	av_max_alloc(FFMPEG_MAX_ALLOC);
 }
 
 /* Convert one decoded frame to interleaved float in dst (nb_samples * ch floats). Returns 0 or -1 for a
@@ -145,6 +126,7 @@ static int to_interleaved(const AVFrame *f, int ch, float *dst)
 }
 
 typedef struct dec_state {
+	const ss_ffmpeg *ff;
 	AVCodecContext *cc;
 	AVFrame *frame;
 	ss_audio_sink *sink;
@@ -158,8 +140,9 @@ typedef struct dec_state {
 /* Drain decoded frames into the sink. Returns 0 or -1 with err. */
 static int drain(dec_state *d, ss_error *err)
 {
+	const ss_ffmpeg *ff = d->ff;
 	for (;;) {
-		int r = avcodec_receive_frame(d->cc, d->frame);
+		int r = ff->avcodec_receive_frame(d->cc, d->frame);
 		if (r == AVERROR(EAGAIN) || r == AVERROR_EOF)
 			return 0;
 		if (r < 0)
@@ -167,7 +150,7 @@ static int drain(dec_state *d, ss_error *err)
 		const AVFrame *f = d->frame;
 		int ch = SS_CH_COUNT(f);
 		if (d->done || f->nb_samples <= 0) {
-			av_frame_unref(d->frame);
+			ff->av_frame_unref(d->frame);
 			continue;
 		}
 		if (d->sink == NULL) {
@@ -175,34 +158,34 @@ static int drain(dec_state *d, ss_error *err)
 			d->rate = f->sample_rate;
 			d->sink = ss_audio_sink_new(ch, (double)f->sample_rate, d->o, err);
 			if (d->sink == NULL) {
-				av_frame_unref(d->frame);
+				ff->av_frame_unref(d->frame);
 				return -1;
 			}
 		} else if (ch != d->channels || f->sample_rate != d->rate) {
 			d->done = 1; /* the stream changed format mid-way: analyse what came before */
-			av_frame_unref(d->frame);
+			ff->av_frame_unref(d->frame);
 			continue;
 		}
 		if (f->nb_samples > MAX_FRAME_SAMPLES) {
-			av_frame_unref(d->frame);
+			ff->av_frame_unref(d->frame);
 			return ss_error_set(err, SS_ERR_UNPROCESSABLE, "the AAC stream is corrupt (oversized frame)");
 		}
 		size_t need = (size_t)f->nb_samples * (size_t)ch;
 		if (need > d->scratch_cap) {
 			float *p = realloc(d->scratch, need * sizeof *p);
 			if (p == NULL) {
-				av_frame_unref(d->frame);
+				ff->av_frame_unref(d->frame);
 				return ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 			}
 			d->scratch = p;
 			d->scratch_cap = need;
 		}
 		if (to_interleaved(f, ch, d->scratch) != 0) {
-			av_frame_unref(d->frame);
+			ff->av_frame_unref(d->frame);
 			return ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "unsupported decoded sample format");
 		}
 		int s = ss_audio_sink_push(d->sink, d->scratch, (size_t)f->nb_samples, err);
-		av_frame_unref(d->frame);
+		ff->av_frame_unref(d->frame);
 		if (s < 0)
 			return -1;
 		if (s > 0)
@@ -212,9 +195,11 @@ static int drain(dec_state *d, ss_error *err)
 
 int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o, ss_audio *out, ss_error *err)
 {
-	pthread_once(&log_once, quiet_ffmpeg);
 	if (len > (size_t)INT64_MAX / 2)
 		return ss_error_set(err, SS_ERR_TOO_LARGE, "input too large");
+	const ss_ffmpeg *ff = ss_ffmpeg_load(err);
+	if (ff == NULL)
+		return -1;
 
 	membuf m = {.data = data, .len = (int64_t)len, .pos = 0};
 	AVFormatContext *fmt = NULL;
@@ -223,34 +208,35 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 	AVDictionary *opts = NULL;
 	dec_state d;
 	memset(&d, 0, sizeof d);
+	d.ff = ff;
 	d.o = o;
 	int rc = -1;
 
-	uint8_t *iobuf = av_malloc(AVIO_BUF_SIZE);
+	uint8_t *iobuf = ff->av_malloc(AVIO_BUF_SIZE);
 	if (iobuf == NULL) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
-	avio = avio_alloc_context(iobuf, AVIO_BUF_SIZE, 0, &m, io_read, NULL, io_seek);
+	avio = ff->avio_alloc_context(iobuf, AVIO_BUF_SIZE, 0, &m, io_read, NULL, io_seek);
 	if (avio == NULL) {
-		av_free(iobuf);
+		ff->av_free(iobuf);
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
-	fmt = avformat_alloc_context();
+	fmt = ff->avformat_alloc_context();
 	if (fmt == NULL) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
 	fmt->pb = avio;
 	fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-	if (av_dict_set(&opts, "format_whitelist", "mov,aac", 0) < 0 ||
-	    av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0 ||
-	    av_dict_set(&opts, "max_streams", "16", 0) < 0) {
+	if (ff->av_dict_set(&opts, "format_whitelist", "mov,aac", 0) < 0 ||
+	    ff->av_dict_set(&opts, "codec_whitelist", "aac,aac_fixed,alac", 0) < 0 ||
+	    ff->av_dict_set(&opts, "max_streams", "16", 0) < 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
-	if (avformat_open_input(&fmt, NULL, NULL, &opts) < 0) {
+	if (ff->avformat_open_input(&fmt, NULL, NULL, &opts) < 0) {
 		/* avformat_open_input frees fmt on failure */
 		fmt = NULL;
 		/* the bytes looked like MP4 or ADTS (see ss_audio_sniff), so this is a damaged file */
@@ -284,48 +270,48 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "unsupported channel count or sample rate");
 		goto out;
 	}
-	const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+	const AVCodec *codec = ff->avcodec_find_decoder(par->codec_id);
 	if (codec == NULL) {
 		ss_error_set(err, SS_ERR_UNSUPPORTED_MEDIA, "no decoder for this codec");
 		goto out;
 	}
-	d.cc = avcodec_alloc_context3(codec);
-	d.frame = av_frame_alloc();
-	pkt = av_packet_alloc();
+	d.cc = ff->avcodec_alloc_context3(codec);
+	d.frame = ff->av_frame_alloc();
+	pkt = ff->av_packet_alloc();
 	if (d.cc == NULL || d.frame == NULL || pkt == NULL) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
-	if (avcodec_parameters_to_context(d.cc, par) < 0) {
+	if (ff->avcodec_parameters_to_context(d.cc, par) < 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
 		goto out;
 	}
 	d.cc->thread_count = 1; /* deterministic and within one analysis's CPU share */
-	if (avcodec_open2(d.cc, codec, NULL) < 0) {
+	if (ff->avcodec_open2(d.cc, codec, NULL) < 0) {
 		ss_error_set(err, SS_ERR_UNPROCESSABLE, "cannot open the audio decoder (corrupt codec setup)");
 		goto out;
 	}
 
 	int errors = 0;
 	while (!d.done) {
-		int r = av_read_frame(fmt, pkt);
+		int r = ff->av_read_frame(fmt, pkt);
 		if (r < 0)
 			break; /* end of file, or truncated: analyse what was decoded */
 		if (pkt->stream_index == si) {
-			if (avcodec_send_packet(d.cc, pkt) < 0 && ++errors > MAX_DECODE_ERRORS) {
-				av_packet_unref(pkt);
+			if (ff->avcodec_send_packet(d.cc, pkt) < 0 && ++errors > MAX_DECODE_ERRORS) {
+				ff->av_packet_unref(pkt);
 				ss_error_set(err, SS_ERR_UNPROCESSABLE, "the audio stream is corrupt");
 				goto out;
 			}
 			if (drain(&d, err) != 0) {
-				av_packet_unref(pkt);
+				ff->av_packet_unref(pkt);
 				goto out;
 			}
 		}
-		av_packet_unref(pkt);
+		ff->av_packet_unref(pkt);
 	}
 	if (!d.done) {
-		avcodec_send_packet(d.cc, NULL);
+		ff->avcodec_send_packet(d.cc, NULL);
 		if (drain(&d, err) != 0)
 			goto out;
 	}
@@ -337,16 +323,16 @@ int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o,
 					  : strcmp(fmt->iformat->name, "aac") == 0 ? "aac" : "m4a/aac",
 				  out, err);
 out:
-	av_dict_free(&opts);
-	av_packet_free(&pkt);
-	av_frame_free(&d.frame);
-	avcodec_free_context(&d.cc);
+	ff->av_dict_free(&opts);
+	ff->av_packet_free(&pkt);
+	ff->av_frame_free(&d.frame);
+	ff->avcodec_free_context(&d.cc);
 	ss_audio_sink_free(d.sink);
 	free(d.scratch);
-	avformat_close_input(&fmt);
+	ff->avformat_close_input(&fmt);
 	if (avio != NULL) {
-		av_freep(&avio->buffer);
-		avio_context_free(&avio);
+		ff->av_freep(&avio->buffer);
+		ff->avio_context_free(&avio);
 	}
 	return rc;
 }

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/net/cidr.h"
 #include "core/util/strnum.h"
 
-typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST } opt_type;
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST, T_CIDRS, T_TEXT } opt_type;
 
 typedef struct {
 	const char *key;
@@ -47,10 +48,14 @@ static const opt_def opts[] = {
 	{"rate_limit_per_minute", T_INT, OFF(rate_limit_per_minute), 1, 1000000, NULL, 0},
 	{"rate_limit_burst", T_BURST, OFF(rate_limit_burst), 0, 1000000, NULL, 0},
 	{"auth_failures_per_minute", T_INT, OFF(auth_failures_per_minute), 1, 1000000, NULL, 0},
-	{"metrics_allow", T_LIST, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
+	{"analysis_queue_timeout", T_DOUBLE, OFF(analysis_queue_timeout), 0, 600, NULL, 0},
+	{"metrics_allow", T_CIDRS, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
+	{"anonymous_networks", T_CIDRS, OFF(anonymous_networks), 0, 0, NULL, SZ(anonymous_networks)},
+	{"anonymous_key", T_TEXT, OFF(anonymous_key), 0, 0, NULL, SZ(anonymous_key)},
 	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
 	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
 	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
+	{"preload_ffmpeg", T_CHOICE, OFF(preload_ffmpeg), 0, 0, "auto|yes|no", SZ(preload_ffmpeg)},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -82,7 +87,11 @@ void ss_config_defaults(ss_config *c)
 	c->rate_limit_burst = 10;
 	c->rate_limit_burst_percent = true;
 	c->auth_failures_per_minute = 20;
+	c->analysis_queue_timeout = 10;
 	c->metrics_allow[0] = '\0';
+	c->anonymous_networks[0] = '\0';
+	c->anonymous_key[0] = '\0';
+	snprintf(c->preload_ffmpeg, sizeof c->preload_ffmpeg, "auto");
 }
 
 static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, size_t whylen)
@@ -103,6 +112,8 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 		/* fall through */
 	case T_PATH:
 	case T_LIST:
+	case T_CIDRS:
+	case T_TEXT:
 		if (strlen(v) >= o->size) {
 			snprintf(why, whylen, "value too long (at most %zu bytes)", o->size - 1);
 			return -1;
@@ -111,6 +122,13 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 			snprintf(why, whylen, "empty path");
 			return -1;
 		}
+		if (o->type == T_CIDRS && ss_cidr_list_check(v, why, whylen) != 0)
+			return -1;
+		for (const char *p = v; o->type == T_TEXT && *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				snprintf(why, whylen, "control characters are not allowed");
+				return -1;
+			}
 		memcpy(field, v, strlen(v) + 1);
 		return 0;
 	case T_INT:
@@ -322,6 +340,9 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
 	if (c->group[0] != '\0' && c->user[0] == '\0')
 		return ss_error_set(err, SS_ERR_CONFIG, "'group' needs 'user': set the user to run as");
+	if (c->anonymous_networks[0] != '\0' && c->anonymous_key[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG,
+				    "'anonymous_networks' needs 'anonymous_key': the name of the client key those requests act as");
 	return 0;
 }
 
@@ -346,4 +367,10 @@ int ss_config_analysis_slots(const ss_config *c)
 	if (c->max_concurrent_analyses > 0)
 		return c->max_concurrent_analyses;
 	return c->workers > 1 ? c->workers - 1 : 1;
+}
+
+int ss_config_queue_seats(const ss_config *c)
+{
+	int seats = c->workers - ss_config_analysis_slots(c) - 1;
+	return seats > 1 ? seats : 1;
 }

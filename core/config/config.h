@@ -40,10 +40,15 @@ typedef struct ss_config {
 	int rate_limit_burst;                /* requests a key may make at once beyond the steady rate: a count, */
 	bool rate_limit_burst_percent;       /* ...or, when true, a percentage of the key's rate (rounded down) */
 	int auth_failures_per_minute;        /* failed key attempts allowed per client address */
-	char metrics_allow[SS_CONFIG_LIST_MAX]; /* space/comma separated addresses allowed /metrics without a key */
+	double analysis_queue_timeout;       /* seconds a miss waits for an analysis slot (0 = refuse at once) */
+	char metrics_allow[SS_CONFIG_LIST_MAX]; /* addresses/CIDR ranges (space/comma separated) allowed /metrics
+						 * without a key */
+	char anonymous_networks[SS_CONFIG_LIST_MAX]; /* ranges whose requests without a key act as anonymous_key */
+	char anonymous_key[128];                     /* name of the client key those requests act as */
 	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
 	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
 	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
+	char preload_ffmpeg[8];              /* auto|yes|no: load FFmpeg at start (before fork), not at the first AAC */
 } ss_config;
 
 /* Fill c with the documented defaults (conf/songscope.conf). */
@@ -67,5 +72,10 @@ int ss_config_rate_burst(const ss_config *c, int rate);
 
 /* Effective analysis concurrency: max_concurrent_analyses, or workers - 1 (at least 1) when 0. */
 int ss_config_analysis_slots(const ss_config *c);
+
+/* Requests that may wait for an analysis slot at once (queue seats): workers - slots - 1, so that one
+ * responder stays free for cache hits and /health, but at least 1 (with the default workers = slots + 1,
+ * one request may wait and then no responder is free until an analysis ends; see songscope.conf(5)). */
+int ss_config_queue_seats(const ss_config *c);
 
 #endif

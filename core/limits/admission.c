@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "core/util/timefmt.h"
 
+static int count_held(ss_admission *a, long from, int n, long own);
+
 /* Byte layout of the lock file. The lock ranges hold no data; the outcome records after them are the only
  * bytes ever written (a sparse file: records never written read as zeros). */
 #define OFF_SLOTS 0
@@ -19,9 +22,19 @@
 #define OFF_ALIVE (OFF_KEYS + SS_ADMISSION_KEY_BYTES)
 #define OFF_WAIT (OFF_ALIVE + SS_ADMISSION_MAX_RESPONDERS)
 #define OFF_DOWNLOADS (OFF_WAIT + SS_ADMISSION_MAX_RESPONDERS)
+#define OFF_SEATS (OFF_DOWNLOADS + SS_ADMISSION_MAX_DOWNLOADS)
 #define OFF_RECORDS 8192L
 
-_Static_assert(OFF_DOWNLOADS + SS_ADMISSION_MAX_DOWNLOADS <= OFF_RECORDS, "lock ranges overlap the outcome records");
+_Static_assert(OFF_SEATS + SS_ADMISSION_MAX_SEATS <= OFF_RECORDS, "lock ranges overlap the outcome records");
+
+/* The signal that ends a blocking wait for a slot (a per-thread timer sends it to the waiting thread). */
+#define WAIT_SIGNAL (SIGRTMIN + 2)
+/* With several slots, a waiter blocks on one slot byte at a time for at most this long before trying them all. */
+#define WAIT_SLICE_S 0.2
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
 
 #define RECORD_MAGIC 0x53534f31u /* "SSO1" */
 
@@ -40,6 +53,7 @@ struct ss_admission {
 	int slots;
 	int slot;      /* held slot or -1 */
 	int download;  /* held download slot or -1 */
+	int seat;      /* held queue seat or -1 */
 	long key_byte; /* held key byte or -1 */
 	long alive_byte;
 	long wait_byte; /* held while waiting in ss_admission_lock_key, else -1 */
@@ -101,6 +115,7 @@ int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error 
 	a->slots = slots;
 	a->slot = -1;
 	a->download = -1;
+	a->seat = -1;
 	a->key_byte = -1;
 	a->alive_byte = -1;
 	a->wait_byte = -1;
@@ -142,6 +157,92 @@ int ss_admission_acquire(ss_admission *a, ss_error *err)
 	return take_one(a, OFF_SLOTS, a->slots, &a->slot, err);
 }
 
+static void on_wait_signal(int sig)
+{
+	(void)sig; /* only there to interrupt F_OFD_SETLKW with EINTR */
+}
+
+/* Lock byte off, blocking at most `seconds`: 0 locked, 1 not within that time, -1 error (errno). A timer
+ * signals this thread when the time is up (and every 10 ms after, in case the first signal came before the
+ * fcntl call blocked); the handler does nothing and has no SA_RESTART, so the fcntl call fails with EINTR. A
+ * signal still pending when the timer is deleted is taken off before returning. */
+static int lock_wait(int fd, long off, double seconds)
+{
+	static bool installed;
+	if (!installed) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_wait_signal;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(WAIT_SIGNAL, &sa, NULL) != 0)
+			return -1;
+		installed = true;
+	}
+	sigset_t sig, old;
+	sigemptyset(&sig);
+	sigaddset(&sig, WAIT_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &sig, &old);
+	struct sigevent sev;
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = WAIT_SIGNAL;
+	sev.sigev_notify_thread_id = gettid();
+	timer_t timer;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (seconds < 0.001)
+		seconds = 0.001;
+	struct itimerspec its = {.it_interval = {0, 10 * 1000 * 1000},
+				 .it_value = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)}};
+	int rc, saved = 0;
+	if (timer_settime(timer, 0, &its, NULL) != 0) {
+		saved = errno;
+		rc = -1;
+	} else {
+		rc = lock_byte(fd, off, F_WRLCK, F_OFD_SETLKW);
+		saved = errno;
+		rc = rc == 0 ? 0 : saved == EINTR ? 1 : -1;
+	}
+	/* Stop the timer and take off a signal it may have left pending. */
+	pthread_sigmask(SIG_BLOCK, &sig, NULL);
+	timer_delete(timer);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&sig, NULL, &zero) == WAIT_SIGNAL)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return rc;
+}
+
+int ss_admission_acquire_wait(ss_admission *a, double max_wait, ss_error *err)
+{
+	if (a->slot >= 0)
+		return 0;
+	const double deadline = ss_time_mono() + max_wait;
+	for (;;) {
+		int rc = take_one(a, OFF_SLOTS, a->slots, &a->slot, err);
+		if (rc != 1)
+			return rc;
+		double left = deadline - ss_time_mono();
+		if (left <= 0)
+			return 1;
+		if (a->slots > 1 && left > WAIT_SLICE_S)
+			left = WAIT_SLICE_S;
+		/* Seats spread the waiters over the slots: with as many waiters as slots, each slot has one. */
+		unsigned pick = a->seat >= 0 ? (unsigned)a->seat : (unsigned)rand_r(&a->seed);
+		int target = (int)(pick % (unsigned)a->slots);
+		rc = lock_wait(a->fd, OFF_SLOTS + target, left);
+		if (rc == 0) {
+			a->slot = target;
+			return 0;
+		}
+		if (rc < 0)
+			return ss_error_set(err, SS_ERR_INTERNAL, "admission wait failed: %s", strerror(errno));
+	}
+}
+
 void ss_admission_release(ss_admission *a)
 {
 	if (a == NULL || a->slot < 0)
@@ -165,6 +266,28 @@ void ss_admission_release_download(ss_admission *a)
 		return;
 	unlock(a->fd, OFF_DOWNLOADS + a->download);
 	a->download = -1;
+}
+
+int ss_admission_take_seat(ss_admission *a, int seats, ss_error *err)
+{
+	if (seats < 1 || seats > SS_ADMISSION_MAX_SEATS)
+		return ss_error_set(err, SS_ERR_CONFIG, "queue seats must be 1..%d", SS_ADMISSION_MAX_SEATS);
+	if (a->seat >= 0)
+		return 0;
+	return take_one(a, OFF_SEATS, seats, &a->seat, err);
+}
+
+void ss_admission_leave_seat(ss_admission *a)
+{
+	if (a == NULL || a->seat < 0)
+		return;
+	unlock(a->fd, OFF_SEATS + a->seat);
+	a->seat = -1;
+}
+
+int ss_admission_queued(ss_admission *a)
+{
+	return count_held(a, OFF_SEATS, SS_ADMISSION_MAX_SEATS, a->seat >= 0 ? OFF_SEATS + a->seat : -1);
 }
 
 /* Mark this handle as waiting (for ss_admission_waiting): the waiting byte paired with its alive byte when

@@ -7,7 +7,9 @@
  *
  * An analysis slot bounds CPU work (decode and analysis) only: a download holds no analysis slot but a
  * download slot of its own (bytes after the responder bytes), so that slow upstreams can take at most that
- * many responders; each responder serves one request at a time, so the responders bound both in the end. */
+ * many responders; each responder serves one request at a time, so the responders bound both in the end.
+ * A miss that finds every analysis slot taken may wait for one only while holding a queue seat (bytes after
+ * the download slots), so that the number of responders waiting is bounded too. */
 #ifndef SS_LIMITS_ADMISSION_H
 #define SS_LIMITS_ADMISSION_H
 
@@ -19,6 +21,7 @@
 #define SS_ADMISSION_KEY_BYTES 4096
 #define SS_ADMISSION_MAX_RESPONDERS 1024
 #define SS_ADMISSION_MAX_DOWNLOADS 256
+#define SS_ADMISSION_MAX_SEATS 1024
 
 typedef struct ss_admission ss_admission;
 
@@ -33,8 +36,27 @@ void ss_admission_close(ss_admission *a);
  * slot is taken (answer 503 busy), -1 on a lock error (err). A handle holds at most one slot. */
 int ss_admission_acquire(ss_admission *a, ss_error *err);
 
+/* Take a free analysis slot, waiting for one at most max_wait seconds: blocked in the kernel on a slot's lock
+ * byte (F_OFD_SETLKW ended by a per-thread timer signal), no polling; with more than one slot the wait is cut
+ * into slices of at most 0.2 s after which every slot is tried again, so a slot freed elsewhere is taken
+ * too. Returns 0 (slot held until ss_admission_release), 1 when max_wait passed (answer 503 busy), -1 on a
+ * lock error (err). max_wait <= 0 is ss_admission_acquire. Waiting this way is for holders of a queue seat
+ * (ss_admission_take_seat), which bounds how many responders can wait at once. */
+int ss_admission_acquire_wait(ss_admission *a, double max_wait, ss_error *err);
+
 /* Give back the slot (no-op when none is held). */
 void ss_admission_release(ss_admission *a);
+
+/* Take one of `seats` queue seats (1..SS_ADMISSION_MAX_SEATS; every responder must use the same number)
+ * without waiting: the right to wait for an analysis slot. Returns 0 (held until ss_admission_leave_seat),
+ * 1 when all are taken (answer 503 busy at once), -1 on a lock error (err). A handle holds at most one. */
+int ss_admission_take_seat(ss_admission *a, int seats, ss_error *err);
+
+/* Give back the queue seat (no-op when none is held). */
+void ss_admission_leave_seat(ss_admission *a);
+
+/* Number of queue seats taken across all processes (requests waiting for an analysis slot), -1 on error. */
+int ss_admission_queued(ss_admission *a);
 
 /* Take one of `limit` download slots (1..SS_ADMISSION_MAX_DOWNLOADS; every responder must use the same
  * limit) without waiting. Returns 0 (held until ss_admission_release_download), 1 when all are taken (answer

@@ -92,9 +92,11 @@ static const char SQL_PUT[] =
 int ss_cache_put(ss_db *db, const ss_cache_put_args *a, long long *id, ss_error *err)
 {
 	const ss_result *r = a->result;
-	char key[16], ts[8];
+	char key[16], tsbuf[16];
 	ss_key_name(r->key_index, r->mode, key, sizeof key);
-	snprintf(ts, sizeof ts, "%d/4", r->beats_per_bar > 0 && r->beats_per_bar < 100 ? r->beats_per_bar : 4);
+	const char *ts = ss_result_time_signature(r, tsbuf, sizeof tsbuf);
+	if (ts == NULL) /* the column has always held a metre, "4/4" without a tempo */
+		ts = "4/4";
 
 	if (ss_db_begin(db, err) != 0)
 		return -1;
@@ -235,9 +237,18 @@ static int append_row(sqlite3_stmt *st, bool cached, bool with_beats, ss_buf *b)
 		}
 	}
 	if (with_beats) {
+		/* {"beats":[...],"downbeats":[...]} (ss_result_beats_text): its members are spliced; rows stored
+		 * before downbeats existed hold the beats array alone */
 		const char *beats = (const char *)sqlite3_column_text(st, 7);
-		if (ss_buf_puts(b, ",\"beats\":") || ss_buf_puts(b, beats ? beats : "[]"))
+		const char *open = beats != NULL ? strchr(beats, '{') : NULL;
+		const char *close = open != NULL ? strrchr(open, '}') : NULL;
+		if (open != NULL && close != NULL && close > open + 1) {
+			if (ss_buf_append(b, ",", 1) || ss_buf_append(b, open + 1, (size_t)(close - open - 1)))
+				return -1;
+		} else if (ss_buf_puts(b, ",\"beats\":") || ss_buf_puts(b, beats != NULL && open == NULL ? beats : "[]") ||
+			   ss_buf_puts(b, ",\"downbeats\":[]")) {
 			return -1;
+		}
 	}
 	bool verified = sqlite3_column_int(st, 8) != 0;
 	if (ss_buf_puts(b, verified ? ",\"user_verified\":true" : ",\"user_verified\":false") ||

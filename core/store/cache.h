@@ -31,7 +31,8 @@ void ss_cache_key(const char *ns, const char *kind, const char *source, const ch
 		  char out[SS_SHA256_HEX]);
 
 /* What a fresh analysis stores. Strings are borrowed. result_json is the JSON object of the analysis fields
- * (without beats, id, title, artist, cached, analyzed_at); beats_json a JSON array or NULL. */
+ * (without beats, id, title, artist, cached, analyzed_at); beats_json the object ss_result_beats_text writes
+ * ({"beats":[...],"downbeats":[...]}) or NULL. */
 typedef struct ss_cache_put_args {
 	const char *cache_key;
 	const char *ns;
@@ -69,7 +70,7 @@ typedef struct ss_cache_import_args {
 int ss_cache_import(ss_db *db, const ss_cache_import_args *a, ss_error *err);
 
 /* Append the result object of the row with cache_key to out: row fields, "cached": cached, the stored
- * result fields, beats when with_beats, and user_verified plus the manual override fields.
+ * result fields, beats and downbeats when with_beats, and user_verified plus the manual override fields.
  * Returns 1 when found, 0 when there is no such row (out unchanged), -1 with err. */
 int ss_cache_render(ss_db *db, const char *cache_key, bool cached, bool with_beats, ss_buf *out, ss_error *err);
 

@@ -15,6 +15,7 @@ static const char SQL_IMPORT[] =
 static const char SQL_ID_BY_HASH[] = "SELECT id FROM api_keys WHERE key_hash = ?1";
 static const char SQL_BY_HASH[] = "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?1";
 static const char SQL_BY_ID[] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1";
+static const char SQL_BY_NAME[] = "SELECT " KEY_COLS " FROM api_keys WHERE name = ?1 ORDER BY id LIMIT 2";
 static const char SQL_LIST[] = "SELECT " KEY_COLS " FROM api_keys ORDER BY id";
 static const char SQL_ACTIVE[] = "UPDATE api_keys SET active = ?2 WHERE id = ?1";
 static const char SQL_DAILY[] = "UPDATE api_keys SET daily_limit = ?2 WHERE id = ?1";
@@ -155,6 +156,24 @@ int ss_keys_find_by_hash(ss_db *db, const unsigned char hash[SS_APIKEY_HASH_LEN]
 	} else if (rc != SQLITE_DONE) {
 		out = db_fail(db, err, "Cannot look up the API key");
 	}
+	sqlite3_reset(st);
+	return out;
+}
+
+int ss_keys_find_by_name(ss_db *db, const char *name, ss_key_record *rec, ss_error *err)
+{
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_BY_NAME);
+	if (st == NULL)
+		return db_fail(db, err, "Cannot prepare the key lookup by name");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	int out = 0, rc;
+	while (out < 2 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out == 0)
+			read_row(st, rec);
+		out++;
+	}
+	if (out < 2 && rc != SQLITE_DONE)
+		out = db_fail(db, err, "Cannot look up the API key by name");
 	sqlite3_reset(st);
 	return out;
 }

@@ -43,6 +43,10 @@ int ss_keys_create(ss_db *db, const char *name, const char *email, ss_key_scope 
  * Returns 1 with *rec, 0 when there is none, -1 with err (SS_ERR_DB). */
 int ss_keys_find_by_hash(ss_db *db, const unsigned char hash[SS_APIKEY_HASH_LEN], ss_key_record *rec, ss_error *err);
 
+/* The key named `name` (exact match): 1 with *rec when exactly one key has that name, 0 when none, 2 when
+ * several do (*rec is the oldest; the caller should refuse to guess), -1 on a database error (err). */
+int ss_keys_find_by_name(ss_db *db, const char *name, ss_key_record *rec, ss_error *err);
+
 /* The key with this id. Returns 1 with *rec, 0 when there is none, -1 with err. */
 int ss_keys_get(ss_db *db, int64_t id, ss_key_record *rec, ss_error *err);
 

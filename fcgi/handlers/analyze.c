@@ -1,6 +1,6 @@
 /* POST /analyze, /analyze_data, /analyze_batch: cache first; a miss waits for an identical one already in
- * progress instead of repeating it, downloads (holding no analysis slot), then takes an analysis slot (or
- * 503 busy) to decode, analyse and store. */
+ * progress instead of repeating it, downloads (holding no analysis slot), then takes an analysis slot,
+ * queueing for one up to analysis_queue_timeout (or 503 busy), to decode, analyse and store. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,16 +47,6 @@ static void touch_stats(ss_ctx *ctx)
 	ss_stats_set(ctx->stats, SS_STAT_LAST_UPDATED, (uint64_t)time(NULL));
 }
 
-static int beats_json(const ss_result *r, ss_buf *b)
-{
-	if (ss_buf_puts(b, "[") != 0)
-		return -1;
-	for (size_t i = 0; i < r->n_beats; i++)
-		if (isfinite(r->beats[i]) && ss_buf_printf(b, "%s%.3f", b->len > 1 ? "," : "", r->beats[i]) != 0)
-			return -1;
-	return ss_buf_puts(b, "]");
-}
-
 /* Analyse bytes and store the result under key. */
 static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
 			     const ss_analysis_opts *opts, ss_error *err)
@@ -71,7 +61,7 @@ static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const v
 	ss_buf beats;
 	ss_buf_init(&beats, 0);
 	int rc = -1;
-	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || beats_json(&r, &beats) != 0) {
+	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || ss_result_beats_text(&r, &beats) != 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
 		goto out;
 	}
@@ -111,11 +101,29 @@ static bool shared_error(ss_code c)
 	}
 }
 
-/* Decode, analyse, store and render, holding an analysis slot for exactly that CPU work. */
-static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
-			   const ss_analysis_opts *opts, ss_buf *out, ss_error *err)
+/* Take an analysis slot: at once when one is free, else wait for one up to analysis_queue_timeout seconds
+ * holding a queue seat. Without a seat (every one taken: a responder must stay free for cache hits and
+ * /health) or after the wait, 503 busy. Returns 0 (slot held) or -1 with err. */
+static int take_slot(ss_ctx *ctx, const job *j, ss_error *err)
 {
 	int a = ss_admission_acquire(ctx->adm, err);
+	const double queue_timeout = ctx->cfg->analysis_queue_timeout;
+	if (a == 1 && queue_timeout > 0) {
+		int seat = ss_admission_take_seat(ctx->adm, ss_config_queue_seats(ctx->cfg), err);
+		if (seat < 0)
+			return -1;
+		if (seat == 0) {
+			double t0 = ss_time_mono();
+			a = ss_admission_acquire_wait(ctx->adm, queue_timeout, err);
+			ss_admission_leave_seat(ctx->adm);
+			if (a == 0)
+				ss_log_debug("%.200s waited %.0f ms for an analysis slot", j->preview_url,
+					     (ss_time_mono() - t0) * 1000.0);
+			else if (a == 1)
+				ss_log_info("%.200s: no analysis slot within analysis_queue_timeout (%g s)", j->preview_url,
+					    queue_timeout);
+		}
+	}
 	if (a < 0)
 		return -1;
 	if (a == 1) {
@@ -123,6 +131,15 @@ static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const voi
 		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
 				    ss_admission_slots(ctx->adm));
 	}
+	return 0;
+}
+
+/* Decode, analyse, store and render, holding an analysis slot for exactly that CPU work. */
+static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
+			   const ss_analysis_opts *opts, ss_buf *out, ss_error *err)
+{
+	if (take_slot(ctx, j, err) != 0)
+		return -1;
 	double t0 = ss_time_mono();
 	int rc = analyse_and_store(ctx, j, key, data, len, opts, err);
 	ss_admission_release(ctx->adm);
@@ -174,11 +191,14 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 		}
 	}
 
-	/* A miss: CPU work ahead. With every slot taken now, refuse at once rather than download for nothing. */
+	/* A miss: CPU work ahead. With every slot taken and no seat left in the queue for one (or no queue),
+	 * refuse at once rather than download for nothing. */
 	if (ctx->adm == NULL)
 		return ss_error_set(err, SS_ERR_UNAVAILABLE, "Analysis admission is unavailable on this responder.");
 	int used = ss_admission_in_use(ctx->adm);
-	if (used >= ss_admission_slots(ctx->adm)) {
+	if (used >= ss_admission_slots(ctx->adm) &&
+	    (!(ctx->cfg->analysis_queue_timeout > 0) ||
+	     ss_admission_queued(ctx->adm) >= ss_config_queue_seats(ctx->cfg))) {
 		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
 		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
 				    ss_admission_slots(ctx->adm));

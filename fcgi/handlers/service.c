@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "core/analysis/pipeline.h"
+#include "core/audio/decode.h"
 #include "core/limits/admission.h"
 #include "core/limits/state.h"
 #include "core/net/fetch.h"
@@ -215,6 +216,8 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	bad |= af == NULL || ss_json_add_string(af, "path", path) || ss_json_add_int(af, "responders_alive", alive) ||
 	       ss_json_add_int(af, "analysis_slots", ss_config_analysis_slots(cfg)) ||
 	       ss_json_add_int(af, "analysis_slots_in_use", in_use) ||
+	       ss_json_add_int(af, "analysis_queue_seats", ss_config_queue_seats(cfg)) ||
+	       ss_json_add_int(af, "analysis_queued", ctx->adm ? ss_admission_queued(ctx->adm) : -1) ||
 	       ss_json_add_int(af, "download_slots", ss_config_download_slots(cfg)) ||
 	       ss_json_add_int(af, "downloads_in_flight",
 			       ctx->adm ? ss_admission_downloads(ctx->adm, ss_config_download_slots(cfg)) : -1) ||
@@ -222,8 +225,20 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	if (!ctx->stats || !ctx->adm)
 		degraded = true;
 
-	json_object *dec = component("operational");
+	/* FFmpeg in this responder: loaded (preloaded by the master, or at an earlier AAC file), on_demand (loaded
+	 * at the first AAC file), unavailable (loading failed: AAC/M4A gets 415), not_built. */
+	const char *ff_error = ss_audio_ffmpeg_load_error();
+#ifdef SS_HAVE_FFMPEG
+	const bool ff_missing = ff_error[0] != '\0';
+	const char *ff = ss_audio_ffmpeg_loaded() ? "loaded" : ff_missing ? "unavailable" : "on_demand";
+#else
+	const bool ff_missing = false;
+	const char *ff = "not_built";
+#endif
+	json_object *dec = component(ff_missing ? "degraded" : "operational");
 	bad |= dec == NULL || ss_json_add_string(dec, "available", ss_analysis_decoders()) ||
+	       ss_json_add_string(dec, "ffmpeg", ff) ||
+	       (ff_missing && ss_json_add_string(dec, "ffmpeg_error", ff_error)) ||
 	       json_object_object_add(comps, "decoders", dec);
 	json_object *fe = component(ctx->fetch ? "operational" : "failed");
 	bad |= fe == NULL || ss_json_add_string(fe, "library", ss_fetch_version()) ||
@@ -248,12 +263,14 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "fetch_low_speed_bytes_per_second", cfg->fetch_low_speed_bytes_per_second) ||
 	       ss_json_add_int(conf, "fetch_low_speed_seconds", cfg->fetch_low_speed_seconds) ||
 	       ss_json_add_int(conf, "dedup_wait_seconds", cfg->dedup_wait_seconds) ||
+	       ss_json_add_double(conf, "analysis_queue_timeout", cfg->analysis_queue_timeout) ||
 	       ss_json_add_int(conf, "key_cache_ttl", cfg->key_cache_ttl) ||
 	       ss_json_add_int(conf, "key_cache_size", cfg->key_cache_size) ||
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
 	       ss_json_add_string(conf, "rate_limit_burst", burst) ||
 	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
 	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
+	       ss_json_add_string(conf, "preload_ffmpeg", cfg->preload_ffmpeg) ||
 	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);
 
 	if (cfg->auth == SS_AUTH_OFF)
@@ -264,13 +281,17 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 		bad |= json_object_array_add(warn, json_object_new_string("database check failed"));
 	if (degraded)
 		bad |= json_object_array_add(warn, json_object_new_string("a per-responder component failed to open (see components)"));
+	if (ff_missing)
+		bad |= json_object_array_add(warn, json_object_new_string("FFmpeg could not be loaded: AAC/M4A uploads are "
+									  "answered 415 (see components.decoders)"));
 
 	bad |= bad || ss_json_add_string(o, "timestamp", ts) || ss_json_add_string(o, "build", PACKAGE_VERSION) ||
 	       ss_json_add_string(o, "mode", cfg->auth == SS_AUTH_OFF ? "development" : "production") ||
 	       ss_json_add_bool(o, "own_master", ctx->own_master) ||
 	       json_object_object_add(o, "components", comps) || json_object_object_add(o, "configuration", conf) ||
 	       json_object_object_add(o, "warnings", warn) ||
-	       ss_json_add_string(o, "overall_status", unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy");
+	       ss_json_add_string(o, "overall_status",
+				  unhealthy ? "unhealthy" : degraded || ff_missing ? "degraded" : "healthy");
 	if (bad) {
 		json_object_put(o);
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
@@ -365,6 +386,11 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 	bad |= counter(&b, "songscope_download_slots", "URL downloads allowed at once.", "gauge", (uint64_t)dl_slots);
 	bad |= counter(&b, "songscope_downloads_in_flight", "URL downloads running now.", "gauge",
 		       dl_in_use < 0 ? 0 : (uint64_t)dl_in_use);
+	int queued = ctx->adm ? ss_admission_queued(ctx->adm) : -1;
+	bad |= counter(&b, "songscope_analysis_queued", "Misses waiting for an analysis slot.", "gauge",
+		       queued < 0 ? 0 : (uint64_t)queued);
+	bad |= counter(&b, "songscope_analysis_queue_seats", "Misses allowed to wait for an analysis slot at once.",
+		       "gauge", (uint64_t)ss_config_queue_seats(ctx->cfg));
 	int waiting = ctx->adm ? ss_admission_waiting(ctx->adm) : -1;
 	bad |= counter(&b, "songscope_dedup_waiting", "Requests waiting for an identical one in progress.", "gauge",
 		       waiting < 0 ? 0 : (uint64_t)waiting);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/util/error.h"
+#include "fcgi/response.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static void fill(FCGX_Stream *s)
@@ -148,11 +149,17 @@ void fz_response_check(fz_request *q, fz_response *r, bool allow_empty)
 		FZ_ASSERT(t[i] >= '0' && t[i] <= '9', "a three-digit status");
 		status = status * 10 + (t[i] - '0');
 	}
-	FZ_ASSERT(t[11] == '\r' && status >= 200 && status <= 599, "status 200..599");
+	FZ_ASSERT(status >= 200 && status <= 599, "status 200..599");
+	/* "Status: NNN Reason\r\n": the code's standard reason phrase */
+	const char *reason = ss_resp_reason(status);
+	size_t rlen = reason != NULL ? strlen(reason) : 0;
+	FZ_ASSERT(reason != NULL && len > 14 + rlen && t[11] == ' ' && memcmp(t + 12, reason, rlen) == 0 &&
+			  t[12 + rlen] == '\r' && t[13 + rlen] == '\n',
+		  "the status line carries the code's reason phrase");
 	const char *hend = strstr(t, "\r\n\r\n");
 	FZ_ASSERT(hend != NULL, "headers end with an empty line");
 	r->status = status;
-	r->headers = t + 13;
+	r->headers = t + 14 + rlen;
 	r->headers_len = (size_t)(hend + 2 - r->headers);
 	r->body = hend + 4;
 	r->body_len = len - (size_t)(r->body - t);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/auth/apikey.h"
+#include "core/net/cidr.h"
 #include "core/util/log.h"
 #include "fcgi/auth.h"
 #include "fcgi/request.h"
@@ -104,15 +105,21 @@ static bool ref_u64(const char *s, unsigned long long *out)
 	return true;
 }
 
-/* Reference: is addr one of the words of list? */
+/* Reference: is addr inside a range that is one of the words of list? An address that is itself a word of
+ * the list is always inside. */
 static bool ref_listed(const char *list, const char *addr)
 {
 	if (addr[0] == '\0')
 		return false;
 	char *copy = fz_strndup(list, strlen(list)), *save = NULL;
 	bool found = false;
-	for (char *w = strtok_r(copy, " ,\t", &save); w != NULL && !found; w = strtok_r(NULL, " ,\t", &save))
-		found = strcmp(w, addr) == 0;
+	for (char *w = strtok_r(copy, " ,\t", &save); w != NULL && !found; w = strtok_r(NULL, " ,\t", &save)) {
+		ss_cidr c;
+		if (ss_cidr_parse(w, &c, NULL, 0) != 0)
+			continue;
+		found = ss_cidr_contains(&c, addr);
+		FZ_ASSERT(found || strcmp(w, addr) != 0, "an address is inside its own /32 or /128");
+	}
 	free(copy);
 	return found;
 }
@@ -219,8 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	const char *list = fz_env(&q, "SS_LIST");
 	if (list != NULL)
-		FZ_ASSERT(ss_auth_addr_listed(list, r.remote_addr) == ref_listed(list, r.remote_addr),
-			  "an address is listed exactly when it is a word of the list");
+		FZ_ASSERT(ss_cidr_list_contains(list, r.remote_addr) == ref_listed(list, r.remote_addr),
+			  "an address is listed exactly when a range of the list holds it");
 	const char *key = ss_req_header(&r, "X-API-Key");
 	if (key != NULL) {
 		char prefix[SS_APIKEY_PREFIX_MAX];

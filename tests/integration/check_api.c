@@ -73,6 +73,37 @@ static void write_wav_secs(const char *path, double bpm, double gain, double sec
 	free(x);
 }
 
+/* secs of a waltz at bpm over an A minor chord: a low thump and a loud click on the first beat of each bar
+ * of three (the first at 0.1 s), soft clicks on the others. */
+static void write_waltz(const char *path, double bpm, double secs)
+{
+	const int sr = 44100, n = (int)(sr * secs);
+	float *x = calloc((size_t)n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	const double f[3] = {220.0, 261.63, 329.63};
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 3; k++)
+			x[i] += (float)(0.05 * sin(2 * M_PI * f[k] * (double)i / sr));
+	int beat = 0;
+	for (double t = 0.1; t < secs; t += 60.0 / bpm, beat++) {
+		int s0 = (int)(t * sr);
+		unsigned seed = (unsigned)s0;
+		double g = beat % 3 == 0 ? 0.6 : 0.15;
+		for (int j = 0; j < sr / 8 && s0 + j < n; j++) {
+			double u = (double)j / sr;
+			x[s0 + j] += (float)(g * exp(-u / 0.005) * ((double)rand_r(&seed) / RAND_MAX * 2 - 1));
+			if (beat % 3 == 0)
+				x[s0 + j] += (float)(0.5 * exp(-u * 25.0) * sin(2 * M_PI * 60.0 * u));
+		}
+	}
+	SF_INFO info = {.samplerate = sr, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SNDFILE *f_out = sf_open(path, SFM_WRITE, &info);
+	ck_assert_msg(f_out != NULL, "sf_open %s: %s", path, sf_strerror(NULL));
+	ck_assert_int_eq(sf_writef_float(f_out, x, n), n);
+	sf_close(f_out);
+	free(x);
+}
+
 static void write_wav(const char *path, double bpm, double gain)
 {
 	write_wav_secs(path, bpm, gain, 8.0);
@@ -114,6 +145,7 @@ static void make_fixtures(void)
 	write_wav(www("audio/e.wav"), 110, 0.6);
 	write_wav_secs(www("audio/short.wav"), 120, 1.0, 1.0);
 	write_wav_secs(www("audio/silence.wav"), 120, 0.0, 8.0);
+	write_waltz(www("audio/waltz.wav"), 100, 15.0);
 	FILE *f = fopen(www("audio/noise.bin"), "wb");
 	ck_assert_ptr_nonnull(f);
 	for (int i = 0; i < 5000; i++)
@@ -125,7 +157,8 @@ static void make_fixtures(void)
 static void setup_shared(void)
 {
 	ss_it_opts o = {.workers = 3, .auth = "off", .extra_http = EXTRA_HTTP,
-			.extra_conf = "fetch_allow_private = true\nmax_body_bytes = 3000000\n"};
+			.extra_conf = "fetch_allow_private = true\nmax_body_bytes = 3000000\n"
+				      "analysis_queue_timeout = 0\n"};
 	ss_it_start(&srv, &o);
 	make_fixtures();
 }
@@ -394,6 +427,83 @@ static char *b64(const void *p, size_t n)
 	sodium_bin2base64(s, m, p, n, sodium_base64_VARIANT_ORIGINAL);
 	return s;
 }
+
+/* The v3 fields: bpm_candidates (the chosen tempo first), time_signature, key_details.camelot/open_key, and
+ * with ?beats=1 downbeats, each one of the beats, the same from the cache. A row cached under the v2 tag is
+ * not served: the bytes are analysed again. */
+START_TEST(analyze_data_alternatives_and_downbeats)
+{
+	size_t len;
+	void *w = read_all(www("audio/waltz.wav"), &len);
+
+	/* a stale v2 row for the same bytes */
+	char sha[SS_SHA256_HEX], key[SS_SHA256_HEX];
+	ss_sha256_hex(w, len, sha);
+	ss_cache_key("alts", "sha256", sha, "v2;max=30", key);
+	ss_db *db = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_db_open(srv.db, &db, &err), 0);
+	ss_result res;
+	ss_result_init(&res);
+	res.bpm = 50.0;
+	ss_cache_put_args pa = {.cache_key = key, .ns = "alts", .source_kind = "upload", .source = sha,
+				.preview_url = "", .title = "v2 row", .artist = "Unknown", .result = &res,
+				.result_json = "{\"bpm\":50.0}", .beats_json = "[1.0,2.0]"};
+	ck_assert_int_eq(ss_cache_put(db, &pa, NULL, &err), 0);
+	ss_db_close(db);
+
+	const char *h[] = {"X-Song-Title: Waltz", "X-Cache-Namespace: alts", "Content-Type: audio/wav", NULL};
+	for (int pass = 0; pass < 2; pass++) {
+		json_object *o = request_json("POST", "/analyze_data?beats=1", h, w, len, 200);
+		assert_result(o);
+		ck_assert(boolean(o, "cached") == (pass == 1));
+		ck_assert_str_eq(str(o, "title"), "Waltz");
+		double bpm = num(o, "bpm");
+		ck_assert_msg(fabs(bpm - 100.0) < 1.0, "bpm %.2f for a 100 BPM waltz", bpm);
+		ck_assert_str_eq(str(o, "time_signature"), "3/4");
+
+		json_object *c = field(o, "bpm_candidates");
+		ck_assert(json_object_is_type(c, json_type_array));
+		size_t nc = json_object_array_length(c);
+		ck_assert(nc >= 1 && nc <= 3);
+		ck_assert(num(json_object_array_get_idx(c, 0), "bpm") == bpm);
+		for (size_t i = 0; i < nc; i++) {
+			double sc = num(json_object_array_get_idx(c, i), "score");
+			ck_assert(sc >= 0.0 && sc <= 1.0);
+		}
+
+		json_object *kd = field(o, "key_details");
+		ck_assert_str_eq(str(o, "key"), "A Minor");
+		ck_assert_str_eq(str(kd, "camelot"), "8A");
+		ck_assert_str_eq(str(kd, "open_key"), "1m");
+
+		json_object *b = field(o, "beats"), *d = field(o, "downbeats");
+		ck_assert(json_object_is_type(b, json_type_array) && json_object_is_type(d, json_type_array));
+		size_t nb = json_object_array_length(b), nd = json_object_array_length(d);
+		ck_assert_msg(nd >= 3 && nd * 3 <= nb + 2, "%zu downbeats for %zu beats", nd, nb);
+		for (size_t i = 0; i < nd; i++) {
+			double t = json_object_get_double(json_object_array_get_idx(d, i));
+			size_t k = 0;
+			while (k < nb && json_object_get_double(json_object_array_get_idx(b, k)) != t)
+				k++;
+			ck_assert_msg(k < nb, "downbeat %.3f is not one of the beats", t);
+			/* on the accented beats: 0.1 s + a whole number of 1.8 s bars, within a quarter beat */
+			double bars = (t - 0.1) / 1.8;
+			ck_assert_msg(fabs(bars - round(bars)) * 3.0 < 0.25, "downbeat %.3f is off the bar lines", t);
+		}
+		json_object_put(o);
+	}
+
+	/* without beats=1: the candidates, no beats and no downbeats */
+	json_object *o = request_json("POST", "/analyze_data", h, w, len, 200);
+	ck_assert(boolean(o, "cached"));
+	ck_assert(json_object_is_type(field(o, "bpm_candidates"), json_type_array));
+	ck_assert(!json_object_object_get_ex(o, "beats", NULL));
+	ck_assert(!json_object_object_get_ex(o, "downbeats", NULL));
+	json_object_put(o);
+	free(w);
+}
+END_TEST
 
 START_TEST(batch_with_bad_items)
 {
@@ -749,7 +859,8 @@ START_TEST(service_endpoints)
 }
 END_TEST
 
-/* Hold every analysis slot from outside: a miss gets 503 busy at once, a cached request still succeeds. */
+/* Hold every analysis slot from outside: a miss gets 503 busy at once (analysis_queue_timeout = 0 here: no
+ * queue; tests/integration/check_queue.c covers the queue), a cached request still succeeds. */
 START_TEST(busy_when_all_slots_taken)
 {
 	json_object *a = analyze_url("url", "audio/b.wav", ",\"cache_namespace\":\"busy\"", 200);
@@ -1043,6 +1154,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, analyze_by_url_caches_by_namespace_and_url);
 	tcase_add_test(tc, analyze_data_caches_by_content);
+	tcase_add_test(tc, analyze_data_alternatives_and_downbeats);
 	tcase_add_test(tc, batch_with_bad_items);
 	tcase_add_test(tc, cache_list_search_export_delete_clear);
 	tcase_add_test(tc, verify_overrides_survive_reanalysis);

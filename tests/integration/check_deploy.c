@@ -66,6 +66,14 @@ static void check_health(ss_it_server *s)
 	ck_assert_int_eq(ss_it_request(s, "GET", "/health/?probe=1", NULL, NULL, 0, &r), 0);
 	ck_assert_int_eq(r.status, 200);
 	ss_it_resp_free(&r);
+
+	/* The status line has its reason phrase, for songscope's own answers too. */
+	static const char raw[] = "GET /stats HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	ck_assert_int_eq(ss_it_raw_request(s, raw, sizeof raw - 1, &r), 0);
+	static const char line[] = "HTTP/1.1 401 Unauthorized\r\n";
+	ck_assert_msg(r.headers.data != NULL && strncmp(r.headers.data, line, sizeof line - 1) == 0,
+		      "status line: %.40s", r.headers.data ? r.headers.data : "(none)");
+	ss_it_resp_free(&r);
 }
 
 static void check_not_found(ss_it_server *s)
@@ -186,6 +194,13 @@ static void check_keys(ss_it_server *s)
 	json_object *o = ss_it_json(&r);
 	ck_assert_int_ge(json_object_get_int(field(o, "total_analyses", json_type_int)), 0);
 	json_object_put(o);
+	ss_it_resp_free(&r);
+	/* The same key as a Bearer token (Prometheus' way): every front must pass Authorization on. */
+	char bearer[256];
+	snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", key_header + strlen("X-API-Key: "));
+	const char *hb[] = {bearer, NULL};
+	ck_assert_int_eq(ss_it_request(s, "GET", "/stats", hb, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == 200, "GET /stats with a Bearer key: %ld %.300s", r.status, r.body.data);
 	ss_it_resp_free(&r);
 }
 
