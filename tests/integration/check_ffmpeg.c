@@ -85,7 +85,6 @@ static void upload_wav(void)
 	free(wav);
 }
 
-#if !defined(SS_HAVE_FFMPEG) || defined(SS_TEST_HOOKS)
 /* GET /diagnostics (auth is off in these tests): the decoders component's `ffmpeg` and the overall status. */
 static void diagnostics(char *ffmpeg, size_t ffmpeg_len, char *overall, size_t overall_len, char *ffmpeg_error,
 			size_t error_len)
@@ -105,6 +104,7 @@ static void diagnostics(char *ffmpeg, size_t ffmpeg_len, char *overall, size_t o
 	ss_it_resp_free(&r);
 }
 
+#if !defined(SS_HAVE_FFMPEG) || defined(SS_TEST_HOOKS)
 /* Count the lines of the service's log containing `what`. */
 static int log_count(const char *what)
 {
