@@ -180,7 +180,22 @@ int tool_pool_run(size_t n, const tool_pool_opts *o, char *why, size_t whylen)
 	for (unsigned k = 0; k < nw; k++)
 		ws[k].fd = -1;
 	size_t next_job = 0, next_emit = 0, done = 0, failed = 0;
-	while (next_emit < n) {
+	for (;;) {
+		/* Print what is ready in order first: that moves the window on before jobs are handed out. */
+		while (next_emit < n && slots[next_emit % nslots].ready) {
+			pool_slot *s = &slots[next_emit % nslots];
+			int rc = o->emit(next_emit, s->text, s->len, s->failed, s->wstatus, o->ctx);
+			free(s->text);
+			memset(s, 0, sizeof *s);
+			next_emit++;
+			if (rc != 0) {
+				ret = -1;
+				goto out;
+			}
+		}
+		if (next_emit == n)
+			break;
+
 		/* Hand each idle worker the next job, while the results held for ordering stay within the window. */
 		for (unsigned k = 0; k < nw && next_job < n && next_job < next_emit + nslots; k++) {
 			pool_worker *w = &ws[k];
@@ -211,21 +226,9 @@ int tool_pool_run(size_t n, const tool_pool_opts *o, char *why, size_t whylen)
 			w->job = next_job++;
 			w->got = 0;
 		}
-		while (next_emit < n && slots[next_emit % nslots].ready) {
-			pool_slot *s = &slots[next_emit % nslots];
-			int rc = o->emit(next_emit, s->text, s->len, s->failed, s->wstatus, o->ctx);
-			free(s->text);
-			memset(s, 0, sizeof *s);
-			next_emit++;
-			if (rc != 0) {
-				ret = -1;
-				goto out;
-			}
-		}
-		if (next_emit == n)
-			break;
 
-		/* The oldest job is not done, so it runs on a worker: wait for any busy one. */
+		/* The oldest job is not done, so it runs on a worker (it was within the window, and a worker was idle or
+		 * could be started): wait for any busy one. */
 		nfds_t np = 0;
 		for (unsigned k = 0; k < nw; k++) {
 			if (ws[k].busy) {
@@ -300,7 +303,8 @@ out:
 			if (ws[k].pid == 0)
 				continue;
 			if (ret != 0)
-				kill(ws[k].pid, SIGTERM); /* stopped early: do not wait for the files in progress */
+				kill(ws[k].pid, SIGKILL); /* stopped early: do not wait for the jobs in progress (SIGKILL:
+							   * a handler inherited from the caller must not run) */
 			reap(&ws[k]);                   /* an idle worker exits at the end of its socket */
 		}
 	}

@@ -35,7 +35,8 @@ typedef struct tool_pool_opts {
  * job it was running is emitted as lost, so no other job is lost with it. Standard output is flushed before
  * every fork; workers never write to it. Returns 0 when every job was emitted; -1 when emit stopped the run
  * or no worker could be started (fork, socketpair fail), with a reason in why (why[0] is '\0' when emit
- * stopped it). Every worker has exited and been reaped when this returns. */
+ * stopped it); the workers still running a job are then killed (SIGKILL). Every worker has exited and been
+ * reaped when this returns. */
 int tool_pool_run(size_t n, const tool_pool_opts *o, char *why, size_t whylen);
 
 #endif
