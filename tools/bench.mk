@@ -9,3 +9,5 @@ tools_songscope_bench_db_LDADD = $(CORE_LIBS)
 dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http.sh tools/bench-mem.sh tools/bench-queue.sh tools/soak.sh
 # bench-startup.sh: start-up and one-clip wall time of songscope-analyze builds, run in turns.
 dist_noinst_SCRIPTS += tools/bench-startup.sh
+# bench-analyze-jobs.sh FOLDER: files/s of songscope-analyze -r with --jobs 1 and 2, and the speed-up.
+dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
