@@ -4,7 +4,9 @@
  * relative go to the stronger pulse train, and the tempo is doubled when the off-beats are as strong as
  * the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
- * beat-synchronous accents (meter.c). */
+ * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
+ * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
+ * noise, a steady tone). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
