@@ -1,5 +1,7 @@
 /* Tempo, beats and metre on synthesised signals: click tracks and drum patterns at several tempi and sample
- * rates, 3/4, 4/4 and 6/8 accents with their downbeats, the tempo readings offered (bpm_candidates), and slow music without sharp onsets (a hymn, a legato line), and the degenerate inputs (silence, a sine, noise, DC, clipping, short input). */
+ * rates, 3/4, 4/4 and 6/8 accents with their downbeats, the tempo readings offered (bpm_candidates), slow music
+ * without sharp onsets (a hymn, a legato line), and the degenerate inputs (silence, a sine, noise, DC, clipping,
+ * short input). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>

@@ -14,8 +14,8 @@ typedef enum tool_key_rel {
 	TOOL_KEY_NREL
 } tool_key_rel;
 
-/* Relation of estimate (ek 0..11 from C, em 1 major / 0 minor, as in result.h) to label (rk, rm). A negative or out-of-range
- * estimate is TOOL_KEY_OTHER; the label must be valid (asserted). */
+/* Relation of estimate (ek 0..11 from C, em 1 major / 0 minor, as in result.h) to label (rk, rm). A negative or
+ * out-of-range estimate is TOOL_KEY_OTHER; the label must be valid (asserted). */
 tool_key_rel tool_key_relation(int ek, int em, int rk, int rm);
 
 /* mir_eval's weight of a relation: 1, 0.5, 0, 0.3, 0.2, 0 in enum order. */
