@@ -1,8 +1,9 @@
 /* songscope-score: accuracy of songscope's tempo and key on a labelled folder (labels.csv: file, bpm, key).
  * Tempo: Accuracy1 = within 4% of the label; Accuracy2 also forgives x2, x1/2, x3, x1/3 (each within 4%).
- * Key: MIREX weighted score (1 exact, 0.5 perfect fifth either way in the same mode, 0.3 relative,
- * 0.2 parallel, else 0) and the exact-key rate, over clips with a key label. Prints a markdown table, one
- * row per "kind" and one for all; -v adds the per-file misses. */
+ * Key: MIREX weighted score as mir_eval computes it (1 exact, 0.5 a perfect fifth above in the same mode,
+ * 0.3 relative, 0.2 parallel, else 0; keycmp.h) and the exact-key rate, over clips with a key label, then the
+ * confusion counts (same, fifth, fourth, relative, parallel, other). Prints markdown tables, one row per
+ * "kind" and one for all; -v adds the per-file misses. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,12 +11,14 @@
 #include <string.h>
 
 #include "core/analysis/pipeline.h"
+#include "tools/keycmp.h"
 #include "tools/labels.h"
 
 typedef struct tally {
 	char kind[64];
 	int clips, analysed, tempo_n, acc1, acc2, key_n, key_exact;
 	double mirex;
+	int rel[TOOL_KEY_NREL]; /* key confusion counts over clips with a key label */
 } tally;
 
 static int within(double est, double ref, double tol)
@@ -39,24 +42,6 @@ static int tempo_acc2(double est, double ref)
 	return 0;
 }
 
-/* MIREX key score of estimate (ek, em) against reference (rk, rm). */
-static double mirex(int ek, int em, int rk, int rm)
-{
-	if (ek < 0 || em < 0)
-		return 0.0;
-	if (ek == rk && em == rm)
-		return 1.0;
-	if (em == rm && (ek == (rk + 7) % 12 || ek == (rk + 5) % 12))
-		return 0.5;
-	if (rm == 1 && em == 0 && ek == (rk + 9) % 12)
-		return 0.3;
-	if (rm == 0 && em == 1 && ek == (rk + 3) % 12)
-		return 0.3;
-	if (ek == rk && em != rm)
-		return 0.2;
-	return 0.0;
-}
-
 static tally *tally_for(tally *t, int *nt, int maxt, const char *kind)
 {
 	for (int i = 0; i < *nt; i++)
@@ -70,8 +55,9 @@ static tally *tally_for(tally *t, int *nt, int maxt, const char *kind)
 	return x;
 }
 
-static void add(tally *t, int analysed, int has_bpm, int a1, int a2, int has_key, double mx)
+static void add(tally *t, int analysed, int has_bpm, int a1, int a2, int has_key, tool_key_rel rel)
 {
+	double mx = tool_key_weight(rel);
 	t->clips++;
 	t->analysed += analysed;
 	t->tempo_n += has_bpm;
@@ -80,6 +66,8 @@ static void add(tally *t, int analysed, int has_bpm, int a1, int a2, int has_key
 	t->key_n += has_key;
 	t->key_exact += has_key && mx == 1.0;
 	t->mirex += has_key ? mx : 0.0;
+	if (has_key)
+		t->rel[rel]++;
 }
 
 static void pct(char *out, size_t len, double num, int den)
@@ -99,6 +87,16 @@ static void row(const tally *t)
 	pct(ex, sizeof ex, t->key_exact, t->key_n);
 	printf("| %s | %d | %d | %d | %s | %s | %d | %s | %s |\n", t->kind, t->clips, t->analysed, t->tempo_n, a1, a2,
 	       t->key_n, mx, ex);
+}
+
+/* Key confusion counts of one tally: same, fifth (a fifth above the label), fourth (a fourth above, the
+ * subdominant), relative, parallel, other. */
+static void confusion_row(const tally *t)
+{
+	printf("| %s | %d |", t->kind, t->key_n);
+	for (int k = 0; k < TOOL_KEY_NREL; k++)
+		printf(" %d |", t->rel[k]);
+	printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -159,23 +157,25 @@ int main(int argc, char **argv)
 		int has_bpm = isfinite(l->bpm), has_key = l->key_index >= 0;
 		int a1 = ok && has_bpm && tempo_acc1(r.bpm, l->bpm);
 		int a2 = ok && has_bpm && tempo_acc2(r.bpm, l->bpm);
-		double mx = ok && has_key ? mirex(r.key_index, r.mode, l->key_index, l->mode) : 0.0;
+		tool_key_rel rel = ok && has_key ? tool_key_relation(r.key_index, r.mode, l->key_index, l->mode)
+						 : TOOL_KEY_OTHER;
 		if (ok)
 			time_sum += r.analysis_duration;
-		add(&all, ok, has_bpm, a1, a2, has_key, mx);
+		add(&all, ok, has_bpm, a1, a2, has_key, rel);
 		tally *t = tally_for(kinds, &nk, MAXT, l->kind);
 		if (t != NULL)
-			add(t, ok, has_bpm, a1, a2, has_key, mx);
+			add(t, ok, has_bpm, a1, a2, has_key, rel);
 		char ek[32], rk[32];
 		ss_key_name(r.key_index, r.mode, ek, sizeof ek);
 		ss_key_name(l->key_index, l->mode, rk, sizeof rk);
 		if (!ok)
 			fprintf(mf, "| %s | %.2f | - | %s | - | error: %s |\n", l->file, l->bpm, has_key ? rk : "", err.msg);
-		else if ((has_bpm && !a1) || (has_key && mx < 1.0))
-			fprintf(mf, "| %s | %.2f | %.2f | %s | %s | %s%s%s |\n", l->file, l->bpm, r.bpm, has_key ? rk : "",
+		else if ((has_bpm && !a1) || (has_key && rel != TOOL_KEY_SAME))
+			fprintf(mf, "| %s | %.2f | %.2f | %s | %s | %s%s%s%s |\n", l->file, l->bpm, r.bpm, has_key ? rk : "",
 				ek, has_bpm && !a1 ? (a2 ? "tempo octave " : "tempo miss ") : "",
-				has_key && mx < 1.0 ? "key " : "",
-				has_key && mx < 1.0 ? (mx == 0.5 ? "(fifth)" : mx == 0.3 ? "(relative)" : mx == 0.2 ? "(parallel)" : "(wrong)") : "");
+				has_key && rel != TOOL_KEY_SAME ? "key (" : "",
+				has_key && rel != TOOL_KEY_SAME ? tool_key_rel_name(rel) : "",
+				has_key && rel != TOOL_KEY_SAME ? ")" : "");
 		ss_result_free(&r);
 	}
 	fclose(mf);
@@ -184,6 +184,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nk; i++)
 		row(&kinds[i]);
 	row(&all);
+	printf("\n| kind | with key |");
+	for (int k = 0; k < TOOL_KEY_NREL; k++)
+		printf(" %s |", tool_key_rel_name((tool_key_rel)k));
+	printf("\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < nk; i++)
+		if (kinds[i].key_n > 0)
+			confusion_row(&kinds[i]);
+	confusion_row(&all);
 	printf("\nmean analysis time %.1f ms per clip (%d clips analysed)\n",
 	       all.analysed ? 1000.0 * time_sum / all.analysed : 0.0, all.analysed);
 	if (verbose && misses_len > 0) {

@@ -4,7 +4,9 @@
  * relative go to the stronger pulse train, and the tempo is doubled when the off-beats are as strong as
  * the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
- * beat-synchronous accents (meter.c). */
+ * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
+ * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
+ * noise, a steady tone). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
@@ -34,6 +36,9 @@
 #define TEMPO_SMOOTH_SEC 0.015  /* Gaussian smoothing of the novelty before autocorrelation */
 #define TEMPO_MIN_CLARITY 0.1   /* below this (or 2.5 / sqrt(frames), the noise level) there is no pulse */
 #define TEMPO_MIN_ONSETS 4
+#define TEMPO_SLOW_SEC 0.1      /* slow rises (swelled notes): band energy rise over this span */
+#define TEMPO_SLOW_CONF 0.5     /* confidence scale of a pulse found only in the slow rises */
+#define TEMPO_SLOW_CV 0.6       /* ... looked for only when they vary this much (sd / mean; stationary noise: 0.3) */
 #define TEMPO_TIGHTNESS 100.0
 #define TEMPO_ALT_MIN 30.0      /* bpm_candidates: readings considered, a little wider than the search range */
 #define TEMPO_ALT_MAX 300.0
@@ -523,6 +528,99 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	return 0;
 }
 
+/* The pulse in on->novelty: sets *found and fills out (bpm, beats, metre, candidates; the confidence scaled
+ * by conf_scale) when the novelty has at least TEMPO_MIN_ONSETS onsets and is periodic above the noise
+ * level, else leaves out without a pulse (pulse_clarity set when it was measured). Returns 0 or -1 with
+ * err. */
+static int pulse(const ss_onset *on, size_t onsets, double conf_scale, int *found, ss_tempo *out, ss_error *err)
+{
+	const size_t N = on->n_frames;
+	const double fr = on->frame_rate;
+	*found = 0;
+	size_t L = (size_t)ceil(TEMPO_MAX_LAG_SEC * fr);
+	if (L > N / 2)
+		L = N / 2;
+	if (onsets < TEMPO_MIN_ONSETS || (double)L < 2.0 * 60.0 * fr / TEMPO_BPM_MAX)
+		return 0;
+	evidence ev = {{NULL, 0}, {NULL, 0}};
+	float *lown = low_novelty(on);
+	if (lown == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	int rc = novelty_acf(on->novelty, N, fr, L, &ev.full, err);
+	if (rc == 0)
+		rc = novelty_acf(lown, N, fr, L, &ev.low, err);
+	free(lown);
+	if (rc != 0) {
+		free(ev.full.r);
+		return -1;
+	}
+	double best_s = 0.0;
+	double bpm = ev.full.r != NULL ? choose_tempo(&ev, on->novelty, N, fr, &best_s) : NAN;
+	if (isnan(bpm)) {
+		free(ev.full.r);
+		free(ev.low.r);
+		return 0;
+	}
+	double period = 60.0 * fr / bpm;
+	double clarity = clamp01(comb(&ev.full, period, TEMPO_NH));
+	double margin = unrelated_margin(&ev, fr, bpm, best_s);
+	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
+		free(ev.full.r);
+		free(ev.low.r);
+		out->pulse_clarity = clarity;
+		return 0;
+	}
+	period = refine_period(&ev.full, period);
+	rc = track(on, period, clarity, margin, out, err);
+	if (rc == 0) {
+		out->confidence *= conf_scale;
+		tempo_candidates(&ev, fr, out);
+		*found = 1;
+	}
+	free(ev.full.r);
+	free(ev.low.r);
+	return rc;
+}
+
+/* Slow rises: the half-wave rectified rise of every log band energy over TEMPO_SLOW_SEC, averaged over the
+ * bands. Returns a malloc'd array of n_frames values or NULL (out of memory). */
+static float *slow_novelty(const ss_onset *on)
+{
+	size_t n = on->n_frames, nb = on->n_bands;
+	size_t k = (size_t)lround(TEMPO_SLOW_SEC * on->frame_rate);
+	if (k < 1)
+		k = 1;
+	float *v = malloc((n > 0 ? n : 1) * sizeof *v);
+	if (v == NULL)
+		return NULL;
+	for (size_t t = 0; t < n; t++) {
+		float acc = 0.0f;
+		for (size_t b = 0; t >= k && b < nb; b++) {
+			float d = on->bands[t * nb + b] - on->bands[(t - k) * nb + b];
+			if (d > 0.0f)
+				acc += d;
+		}
+		v[t] = nb > 0 ? acc / (float)nb : 0.0f;
+	}
+	return v;
+}
+
+/* 1 when the slow rises v[0..n) fluctuate as evenly as those of stationary noise (their standard deviation
+ * below TEMPO_SLOW_CV times their mean; swelled notes give a few large rises and many small ones), or are
+ * all zero. */
+static int stationary(const float *v, size_t n)
+{
+	double s = 0.0, sq = 0.0;
+	for (size_t t = 0; t < n; t++) {
+		s += v[t];
+		sq += (double)v[t] * v[t];
+	}
+	if (n == 0 || !(s > 0.0))
+		return 1;
+	double m = s / (double)n, sd = sqrt(fmax(0.0, sq / (double)n - m * m));
+	return sd < TEMPO_SLOW_CV * m;
+}
+
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err)
 {
 	memset(out, 0, sizeof *out);
@@ -551,57 +649,33 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	ss_onset on;
 	if (ss_onset_analyze_work(x, n, sr, w, &on, err) != 0)
 		return -1;
-	const size_t N = on.n_frames;
-	const double fr = on.frame_rate;
 	size_t onsets = ss_onset_count(&on);
 	out->onset_density = (double)onsets / ((double)n / sr);
-
-	size_t L = (size_t)ceil(TEMPO_MAX_LAG_SEC * fr);
-	if (L > N / 2)
-		L = N / 2;
-	if (onsets < TEMPO_MIN_ONSETS || (double)L < 2.0 * 60.0 * fr / TEMPO_BPM_MAX) {
-		ss_onset_free(&on);
-		return 0;
+	int found = 0;
+	int rc = pulse(&on, onsets, 1.0, &found, out, err);
+	if (rc == 0 && !found) {
+		/* No pulse in the onset novelty. Music whose notes swell in (a slow hymn, soft legato lines) has
+		 * its rhythm in slower rises of the band energies, which the novelty's local mean removes: look
+		 * for the pulse there, with the same gates (at least TEMPO_MIN_ONSETS rises, periodicity above
+		 * the noise level) and half the confidence, unless the rises are as even as those of stationary
+		 * noise. A steady tone or chord, stationary noise and silence have no periodic rises and keep no
+		 * tempo. */
+		float *slow = slow_novelty(&on);
+		if (slow == NULL) {
+			rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+		} else if (stationary(slow, on.n_frames)) {
+			free(slow);
+		} else {
+			float *fast = on.novelty;
+			on.novelty = slow;
+			double clarity = out->pulse_clarity;
+			rc = pulse(&on, ss_onset_count(&on), TEMPO_SLOW_CONF, &found, out, err);
+			on.novelty = fast;
+			free(slow);
+			if (rc == 0 && !found)
+				out->pulse_clarity = clarity;
+		}
 	}
-	evidence ev = {{NULL, 0}, {NULL, 0}};
-	float *lown = low_novelty(&on);
-	if (lown == NULL) {
-		ss_onset_free(&on);
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
-	}
-	int rc = novelty_acf(on.novelty, N, fr, L, &ev.full, err);
-	if (rc == 0)
-		rc = novelty_acf(lown, N, fr, L, &ev.low, err);
-	free(lown);
-	if (rc != 0) {
-		free(ev.full.r);
-		ss_onset_free(&on);
-		return -1;
-	}
-	double best_s = 0.0;
-	double bpm = ev.full.r != NULL ? choose_tempo(&ev, on.novelty, N, fr, &best_s) : NAN;
-	if (isnan(bpm)) {
-		free(ev.full.r);
-		free(ev.low.r);
-		ss_onset_free(&on);
-		return 0;
-	}
-	double period = 60.0 * fr / bpm;
-	double clarity = clamp01(comb(&ev.full, period, TEMPO_NH));
-	double margin = unrelated_margin(&ev, fr, bpm, best_s);
-	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
-		free(ev.full.r);
-		free(ev.low.r);
-		ss_onset_free(&on);
-		out->pulse_clarity = clarity;
-		return 0;
-	}
-	period = refine_period(&ev.full, period);
-	rc = track(&on, period, clarity, margin, out, err);
-	if (rc == 0)
-		tempo_candidates(&ev, fr, out);
-	free(ev.full.r);
-	free(ev.low.r);
 	ss_onset_free(&on);
 	return rc;
 }

@@ -26,8 +26,10 @@ typedef struct ss_tempo {
 } ss_tempo;
 
 /* Analyse n mono samples at sr Hz (any rate from 8 kHz up). Returns 0 and fills *out (free with
- * ss_tempo_free), or -1 with err (SS_ERR_NOMEM). A signal with no pulse is not an error: bpm is NaN,
- * confidence 0, no beats. Deterministic. */
+ * ss_tempo_free), or -1 with err (SS_ERR_NOMEM). A signal with no pulse (silence, stationary noise, a steady
+ * tone or chord, a fraction of a second) is not an error: bpm is NaN, confidence 0, no beats. Music gets a tempo,
+ * from the slow rises of its band energies at half the confidence when its notes have no sharp onsets.
+ * Deterministic. */
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
 
 /* ss_tempo_analyze with the work signal that ss_onset_work_signal made from the same x, n and sr (shared
