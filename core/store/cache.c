@@ -321,8 +321,13 @@ static const char SQL_LIST_ALL[] = "SELECT " ROW_COLS ROW_FROM
 
 int ss_cache_list(ss_db *db, const char *ns, int limit, long long offset, ss_buf *out, ss_error *err)
 {
-	if (limit < 1 || limit > SS_CACHE_LIST_MAX || offset < 0)
-		return ss_error_set(err, SS_ERR_BAD_REQUEST, "limit must be 1..%d and offset >= 0.", SS_CACHE_LIST_MAX);
+	if (limit < 1 || limit > SS_CACHE_LIST_MAX)
+		return ss_error_set(err, SS_ERR_BAD_REQUEST, "limit must be 1..%d.", SS_CACHE_LIST_MAX);
+	if (offset < 0 || offset > SS_CACHE_OFFSET_MAX)
+		return ss_error_set(err, SS_ERR_BAD_REQUEST,
+				    "offset must be 0..%d (each page skips the rows before it); to read the whole cache"
+				    " use GET /cache/export, which streams every row.",
+				    SS_CACHE_OFFSET_MAX);
 	sqlite3_stmt *st = ss_db_prepare(db, ns ? SQL_LIST_NS : SQL_LIST_ALL);
 	if (st == NULL)
 		return db_err(db, err, "preparing cache listing");
@@ -351,33 +356,93 @@ char *ss_cache_like_pattern(const char *q)
 	return p;
 }
 
-static const char SQL_SEARCH_NS[] =
-	"SELECT " ROW_COLS ROW_FROM " WHERE c.cache_namespace = ?1"
-	" AND (c.title LIKE ?2 ESCAPE '\\' OR c.artist LIKE ?2 ESCAPE '\\')"
-	" ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3";
-static const char SQL_SEARCH_ALL[] = "SELECT " ROW_COLS ROW_FROM
-				     " WHERE (c.title LIKE ?2 ESCAPE '\\' OR c.artist LIKE ?2 ESCAPE '\\')"
-				     " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3";
+/* Search: 3 or more characters go through the trigram index (schema step 5), which yields every row whose
+ * title or artist contains q case-folded (a superset of what LIKE accepts); each candidate is then checked
+ * with the same LIKE as always, so the answer is exactly the LIKE answer. The CROSS JOIN keeps SQLite from
+ * walking the time index instead. Shorter queries cannot use trigrams: they scan the newest
+ * SS_CACHE_SHORT_SEARCH_ROWS rows only, bounded like everything a client can ask for. */
+#define SEARCH_LIKE " (c.title LIKE ?2 ESCAPE '\\' OR c.artist LIKE ?2 ESCAPE '\\')"
+#define SEARCH_TAIL                                                                                     \
+	" LEFT JOIN overrides o ON o.cache_namespace = c.cache_namespace AND o.source = c.source WHERE" \
+	SEARCH_LIKE
+#define SEARCH_ORDER " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3"
+static const char SQL_SEARCH_FTS_NS[] =
+	"SELECT " ROW_COLS " FROM (SELECT rowid AS fid FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?4) f"
+	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL " AND c.cache_namespace = ?1" SEARCH_ORDER;
+static const char SQL_SEARCH_FTS_ALL[] =
+	"SELECT " ROW_COLS " FROM (SELECT rowid AS fid FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?4) f"
+	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+static const char SQL_SEARCH_SHORT_NS[] =
+	"SELECT " ROW_COLS " FROM (SELECT id AS fid FROM analysis_cache WHERE cache_namespace = ?1"
+	" ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f"
+	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+static const char SQL_SEARCH_SHORT_ALL[] =
+	"SELECT " ROW_COLS " FROM (SELECT id AS fid FROM analysis_cache ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f"
+	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+
+/* Characters (UTF-8 code points) in s. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* q as one FTS5 phrase: in double quotes, inner quotes doubled. Caller frees; NULL on ENOMEM. */
+static char *fts_phrase(const char *q)
+{
+	size_t n = strlen(q);
+	char *p = malloc(2 * n + 3);
+	if (p == NULL)
+		return NULL;
+	size_t j = 0;
+	p[j++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (q[i] == '"')
+			p[j++] = '"';
+		p[j++] = q[i];
+	}
+	p[j++] = '"';
+	p[j] = '\0';
+	return p;
+}
 
 int ss_cache_search(ss_db *db, const char *ns, const char *q, int limit, ss_buf *out, ss_error *err)
 {
 	if (limit < 1 || limit > SS_CACHE_SEARCH_MAX)
 		limit = SS_CACHE_SEARCH_MAX;
-	char *pat = ss_cache_like_pattern(q ? q : "");
-	if (pat == NULL)
+	if (q == NULL)
+		q = "";
+	bool fts = utf8_chars(q) >= 3;
+	char *pat = ss_cache_like_pattern(q);
+	char *phrase = fts ? fts_phrase(q) : NULL;
+	if (pat == NULL || (fts && phrase == NULL)) {
+		free(pat);
+		free(phrase);
 		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
-	sqlite3_stmt *st = ss_db_prepare(db, ns ? SQL_SEARCH_NS : SQL_SEARCH_ALL);
+	}
+	const char *sql = fts ? (ns ? SQL_SEARCH_FTS_NS : SQL_SEARCH_FTS_ALL)
+			      : (ns ? SQL_SEARCH_SHORT_NS : SQL_SEARCH_SHORT_ALL);
+	sqlite3_stmt *st = ss_db_prepare(db, sql);
 	if (st == NULL) {
 		free(pat);
+		free(phrase);
 		return db_err(db, err, "preparing cache search");
 	}
 	if (ns)
 		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pat, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, limit);
+	if (fts)
+		sqlite3_bind_text(st, 4, phrase, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int(st, 4, SS_CACHE_SHORT_SEARCH_ROWS);
 	int n = append_rows(db, st, out, err);
 	sqlite3_clear_bindings(st);
 	free(pat);
+	free(phrase);
 	return n;
 }
 
