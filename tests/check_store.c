@@ -489,6 +489,16 @@ START_TEST(search_short_queries)
 	ck_assert_str_eq(t, "zq elsewhere");
 	search_titles(db, "default", "zq ", t, sizeof t); /* 3 characters: the index sees every row */
 	ck_assert_str_eq(t, "Old zq song");
+	/* A q in more rows than the index is worth sorting takes the scan, with the same answer. */
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(ss_cache_search(db, "default", "FIL", 100, &b, &err), 100);
+	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "title", &v));
+	ck_assert_str_eq(json_object_get_string(v), "filler");
+	json_object_put(a);
+	ss_buf_free(&b);
 	ss_db_close(db);
 }
 END_TEST

@@ -358,27 +358,61 @@ char *ss_cache_like_pattern(const char *q)
 
 /* Search: 3 or more characters go through the trigram index (schema step 5), which yields every row whose
  * title or artist contains q case-folded (a superset of what LIKE accepts); each candidate is then checked
- * with the same LIKE as always, so the answer is exactly the LIKE answer. The CROSS JOIN keeps SQLite from
- * walking the time index instead. Shorter queries cannot use trigrams: they scan the newest
- * SS_CACHE_SHORT_SEARCH_ROWS rows only, bounded like everything a client can ask for. */
+ * with the same LIKE as always, so the answer is exactly the LIKE answer. The candidates are ordered by time
+ * on (time, id) alone and only the newest rows are read whole; the CROSS JOINs keep SQLite from walking the
+ * time index instead. Each candidate costs a row read in id order (about 7 times a row of the scan, measured
+ * by tools/bench-search.c), while a scan newest first stops after the limit's matches: about
+ * limit * rows / candidates rows when matches are spread evenly. So a q with more than sqrt(16 * rows)
+ * candidates (bounded to SEARCH_INDEX_MIN..SS_CACHE_SEARCH_INDEX_MAX) is common enough to take the scan; the
+ * cost of either path stays near sqrt(rows). Queries of 0-2 characters cannot use trigrams: they scan the
+ * newest SS_CACHE_SHORT_SEARCH_ROWS rows only. */
+#define SEARCH_INDEX_MIN 1000
 #define SEARCH_LIKE " (c.title LIKE ?2 ESCAPE '\\' OR c.artist LIKE ?2 ESCAPE '\\')"
-#define SEARCH_TAIL                                                                                     \
-	" LEFT JOIN overrides o ON o.cache_namespace = c.cache_namespace AND o.source = c.source WHERE" \
-	SEARCH_LIKE
-#define SEARCH_ORDER " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3"
-static const char SQL_SEARCH_FTS_NS[] =
-	"SELECT " ROW_COLS " FROM (SELECT rowid AS fid FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?4) f"
-	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL " AND c.cache_namespace = ?1" SEARCH_ORDER;
-static const char SQL_SEARCH_FTS_ALL[] =
-	"SELECT " ROW_COLS " FROM (SELECT rowid AS fid FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?4) f"
-	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+#define SEARCH_TOP(from, where)                                                                          \
+	"SELECT " ROW_COLS " FROM (SELECT c.id AS rid FROM " from " CROSS JOIN analysis_cache c ON c.id = f.fid" \
+	" WHERE" SEARCH_LIKE where " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3) t"                    \
+	" CROSS JOIN analysis_cache c ON c.id = t.rid LEFT JOIN overrides o ON o.cache_namespace ="          \
+	" c.cache_namespace AND o.source = c.source ORDER BY c.analyzed_at DESC, c.id DESC"
+#define FTS_FROM "(SELECT rowid AS fid FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?4) f"
+static const char SQL_SEARCH_FTS_COUNT[] =
+	"SELECT (SELECT count(*) FROM (SELECT 1 FROM analysis_cache_fts WHERE analysis_cache_fts MATCH ?1 LIMIT ?2)),"
+	" (SELECT max(id) FROM analysis_cache)";
+static const char SQL_SEARCH_FTS_NS[] = SEARCH_TOP(FTS_FROM, " AND c.cache_namespace = ?1");
+static const char SQL_SEARCH_FTS_ALL[] = SEARCH_TOP(FTS_FROM, "");
 static const char SQL_SEARCH_SHORT_NS[] =
-	"SELECT " ROW_COLS " FROM (SELECT id AS fid FROM analysis_cache WHERE cache_namespace = ?1"
-	" ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f"
-	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+	SEARCH_TOP("(SELECT id AS fid FROM analysis_cache WHERE cache_namespace = ?1"
+		   " ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f", "");
 static const char SQL_SEARCH_SHORT_ALL[] =
-	"SELECT " ROW_COLS " FROM (SELECT id AS fid FROM analysis_cache ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f"
-	" CROSS JOIN analysis_cache c ON c.id = f.fid" SEARCH_TAIL SEARCH_ORDER;
+	SEARCH_TOP("(SELECT id AS fid FROM analysis_cache ORDER BY analyzed_at DESC, id DESC LIMIT ?4) f", "");
+static const char SQL_SEARCH_SCAN_NS[] = "SELECT " ROW_COLS ROW_FROM " WHERE c.cache_namespace = ?1 AND"
+					 SEARCH_LIKE " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3";
+static const char SQL_SEARCH_SCAN_ALL[] = "SELECT " ROW_COLS ROW_FROM " WHERE" SEARCH_LIKE
+					  " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT ?3";
+
+/* Does the index serve phrase (1), or is it common enough for the scan (0)? -1 with err. */
+static int fts_worth_it(ss_db *db, const char *phrase, ss_error *err)
+{
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_SEARCH_FTS_COUNT);
+	if (st == NULL)
+		return db_err(db, err, "preparing cache search");
+	sqlite3_bind_text(st, 1, phrase, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, SS_CACHE_SEARCH_INDEX_MAX + 1);
+	int rv = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		long long cand = sqlite3_column_int64(st, 0), rows = sqlite3_column_int64(st, 1);
+		long long k = (long long)sqrt(16.0 * (double)rows);
+		if (k < SEARCH_INDEX_MIN)
+			k = SEARCH_INDEX_MIN;
+		if (k > SS_CACHE_SEARCH_INDEX_MAX)
+			k = SS_CACHE_SEARCH_INDEX_MAX;
+		rv = cand <= k;
+	} else {
+		db_err(db, err, "searching the cache index");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
 
 /* Characters (UTF-8 code points) in s. */
 static size_t utf8_chars(const char *s)
@@ -425,6 +459,18 @@ int ss_cache_search(ss_db *db, const char *ns, const char *q, int limit, ss_buf 
 	}
 	const char *sql = fts ? (ns ? SQL_SEARCH_FTS_NS : SQL_SEARCH_FTS_ALL)
 			      : (ns ? SQL_SEARCH_SHORT_NS : SQL_SEARCH_SHORT_ALL);
+	if (fts) {
+		int use = fts_worth_it(db, phrase, err);
+		if (use < 0) {
+			free(pat);
+			free(phrase);
+			return -1;
+		}
+		if (use == 0) {
+			sql = ns ? SQL_SEARCH_SCAN_NS : SQL_SEARCH_SCAN_ALL;
+			fts = false;
+		}
+	}
 	sqlite3_stmt *st = ss_db_prepare(db, sql);
 	if (st == NULL) {
 		free(pat);
@@ -437,7 +483,7 @@ int ss_cache_search(ss_db *db, const char *ns, const char *q, int limit, ss_buf 
 	sqlite3_bind_int(st, 3, limit);
 	if (fts)
 		sqlite3_bind_text(st, 4, phrase, -1, SQLITE_STATIC);
-	else
+	else if (phrase == NULL)
 		sqlite3_bind_int(st, 4, SS_CACHE_SHORT_SEARCH_ROWS);
 	int n = append_rows(db, st, out, err);
 	sqlite3_clear_bindings(st);
