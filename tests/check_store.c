@@ -327,6 +327,182 @@ START_TEST(search_escaping)
 }
 END_TEST
 
+/* Titles of the rows a search returns, in order, joined by '|'. */
+static void search_titles(ss_db *db, const char *ns, const char *q, char *out, size_t cap)
+{
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_msg(ss_cache_search(db, ns, q, 100, &b, &err) >= 0, "%s", err.msg);
+	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
+	ck_assert_ptr_nonnull(a);
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, i), "title", &v));
+		if (i > 0)
+			strncat(out, "|", cap - strlen(out) - 1);
+		strncat(out, json_object_get_string(v), cap - strlen(out) - 1);
+	}
+	json_object_put(a);
+	ss_buf_free(&b);
+}
+
+/* The trigram index (3+ characters): substrings inside words, either case, '%' and '_' literal, the
+ * namespace filter, newest first, and the same answer as LIKE where Unicode case folding would differ. */
+START_TEST(search_index_substrings)
+{
+	ss_db *db = open_db();
+	char t[512];
+	put(db, "default", "url", "s1", "Moonlight Sonata", "Beethoven", 100);
+	put(db, "default", "url", "s2", "Blue MOON Rising", "Nobody", 100);
+	put(db, "default", "url", "s3", "Sunrise", "The Honeymooners", 100);
+	put(db, "other", "url", "s4", "Moonshadow", "Cat", 100);
+	put(db, "default", "url", "s5", "50%_off", "Deal", 100);
+	put(db, "default", "url", "s6", "50% off", "Deal", 100);
+	put(db, "default", "url", "s7", "Café Élan", "Ünïcode", 100);
+
+	search_titles(db, "default", "oon", t, sizeof t); /* middle of words, title and artist, newest first */
+	ck_assert_str_eq(t, "Sunrise|Blue MOON Rising|Moonlight Sonata");
+	search_titles(db, "default", "mOoNl", t, sizeof t);
+	ck_assert_str_eq(t, "Moonlight Sonata");
+	search_titles(db, NULL, "moon", t, sizeof t);
+	ck_assert_str_eq(t, "Moonshadow|Sunrise|Blue MOON Rising|Moonlight Sonata");
+	search_titles(db, "other", "moon", t, sizeof t);
+	ck_assert_str_eq(t, "Moonshadow");
+	search_titles(db, "default", "eethov", t, sizeof t);
+	ck_assert_str_eq(t, "Moonlight Sonata");
+	search_titles(db, "default", "0%_", t, sizeof t); /* literal, not wildcards */
+	ck_assert_str_eq(t, "50%_off");
+	search_titles(db, "default", "50%", t, sizeof t);
+	ck_assert_str_eq(t, "50% off|50%_off");
+	search_titles(db, "default", "% o", t, sizeof t);
+	ck_assert_str_eq(t, "50% off");
+	search_titles(db, "default", "0_o", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "nothing like it", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "\"moon", t, sizeof t); /* FTS5 syntax in q is text, not an error */
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "Élan", t, sizeof t);
+	ck_assert_str_eq(t, "Café Élan");
+	/* LIKE folds ASCII only; the index folds more, and the answer stays LIKE's. */
+	search_titles(db, "default", "élan", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "CAFé", t, sizeof t);
+	ck_assert_str_eq(t, "Café Élan");
+	ss_db_close(db);
+}
+END_TEST
+
+/* The triggers: an upsert that renames a song, a delete and a clear are seen by the next search. */
+START_TEST(search_index_follows_rows)
+{
+	ss_db *db = open_db();
+	ss_error err;
+	char t[256];
+	long long id = put(db, "default", "url", "r1", "Yesterday", "Beatles", 100);
+	put(db, "default", "url", "r2", "Today", "Someone", 100);
+	search_titles(db, "default", "sterd", t, sizeof t);
+	ck_assert_str_eq(t, "Yesterday");
+	ck_assert_int_eq(put(db, "default", "url", "r1", "Tomorrow", "Beatles", 101), id); /* same row, new title */
+	search_titles(db, "default", "sterd", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "morro", t, sizeof t);
+	ck_assert_str_eq(t, "Tomorrow");
+	search_titles(db, "default", "eatl", t, sizeof t);
+	ck_assert_str_eq(t, "Tomorrow");
+	ck_assert_int_eq(ss_cache_delete(db, id, &err), 1);
+	search_titles(db, "default", "morro", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	search_titles(db, "default", "oda", t, sizeof t);
+	ck_assert_str_eq(t, "Today");
+	long long n;
+	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	search_titles(db, "default", "oda", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	/* The index agrees with its content table. */
+	ck_assert_int_eq(sqlite3_exec(ss_db_handle(db),
+				      "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('integrity-check')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ss_db_close(db);
+}
+END_TEST
+
+/* A database made before the index (schema 4) gets it filled from its rows when opened. */
+START_TEST(search_index_migration_fills)
+{
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	for (int i = 0; i < ss_schema_migration_count && ss_schema_migrations[i].version <= 4; i++)
+		ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h,
+				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
+				      " result_json) VALUES ('k1','url','u1','u1','Hallelujah','Cohen','{}'),"
+				      " ('k2','url','u2','u2','Suzanne','Leonard Cohen','{}'); PRAGMA user_version = 4;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	ss_db *db = open_db();
+	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	char t[256];
+	search_titles(db, "default", "lelu", t, sizeof t);
+	ck_assert_str_eq(t, "Hallelujah");
+	search_titles(db, "default", "COHEN", t, sizeof t);
+	ck_assert_str_eq(t, "Suzanne|Hallelujah");
+	ss_db_close(db);
+}
+END_TEST
+
+/* 1-2 characters cannot use trigrams: they match within the newest SS_CACHE_SHORT_SEARCH_ROWS rows only. */
+START_TEST(search_short_queries)
+{
+	ss_db *db = open_db();
+	char t[256];
+	put(db, "default", "url", "q1", "Old zq song", "A", 100);
+	sqlite3 *h = ss_db_handle(db);
+	ck_assert_int_eq(sqlite3_exec(h, "UPDATE analysis_cache SET analyzed_at = '2020-01-01 00:00:00'", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	put(db, "default", "url", "q2", "New zq", "B", 100);
+	put(db, "other", "url", "q3", "zq elsewhere", "C", 100);
+	search_titles(db, "default", "Q", t, sizeof t);
+	ck_assert_str_eq(t, "New zq|Old zq song");
+	search_titles(db, "default", "zq", t, sizeof t);
+	ck_assert_str_eq(t, "New zq|Old zq song");
+	search_titles(db, NULL, "zQ", t, sizeof t);
+	ck_assert_str_eq(t, "zq elsewhere|New zq|Old zq song");
+	search_titles(db, "default", "%", t, sizeof t);
+	ck_assert_str_eq(t, "");
+	/* Push the old row out of the window of "default" with newer rows; the window is per namespace. */
+	char sql[400];
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+		 " INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist, result_json)"
+		 " SELECT 'f' || i, 'url', 'f' || i, 'f' || i, 'filler', 'x', '{}' FROM n;"
+		 " UPDATE analysis_cache SET analyzed_at = '2021-01-01 00:00:00' WHERE title = 'filler'",
+		 SS_CACHE_SHORT_SEARCH_ROWS - 1);
+	ck_assert_int_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	search_titles(db, "default", "zq", t, sizeof t);
+	ck_assert_str_eq(t, "New zq");
+	search_titles(db, "other", "zq", t, sizeof t);
+	ck_assert_str_eq(t, "zq elsewhere");
+	search_titles(db, "default", "zq ", t, sizeof t); /* 3 characters: the index sees every row */
+	ck_assert_str_eq(t, "Old zq song");
+	/* A q in more rows than the index is worth sorting takes the scan, with the same answer. */
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ss_error err;
+	ck_assert_int_eq(ss_cache_search(db, "default", "FIL", 100, &b, &err), 100);
+	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "title", &v));
+	ck_assert_str_eq(json_object_get_string(v), "filler");
+	json_object_put(a);
+	ss_buf_free(&b);
+	ss_db_close(db);
+}
+END_TEST
+
 START_TEST(list_delete_clear)
 {
 	ss_db *db = open_db();
@@ -351,6 +527,10 @@ START_TEST(list_delete_clear)
 	ck_assert_int_eq(ss_cache_list(db, NULL, 0, 0, &b, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
 	ck_assert_int_eq(ss_cache_list(db, NULL, 501, 0, &b, &err), -1);
+	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX, &b, &err), 0); /* deepest allowed */
+	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX + 1, &b, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/cache/export"));
 
 	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 1);
 	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 0);
@@ -742,6 +922,10 @@ int main(void)
 	tcase_add_test(t, keys_distinct);
 	tcase_add_test(t, override_survives_reanalysis);
 	tcase_add_test(t, search_escaping);
+	tcase_add_test(t, search_index_substrings);
+	tcase_add_test(t, search_index_follows_rows);
+	tcase_add_test(t, search_index_migration_fills);
+	tcase_add_test(t, search_short_queries);
 	tcase_add_test(t, list_delete_clear);
 	tcase_add_test(t, export_formats);
 	tcase_add_test(t, render_json_text);

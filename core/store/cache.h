@@ -15,6 +15,9 @@
 #define SS_NAMESPACE_MAX 32    /* characters of a namespace */
 #define SS_CACHE_LIST_MAX 500  /* largest page of GET /cache */
 #define SS_CACHE_SEARCH_MAX 100
+#define SS_CACHE_OFFSET_MAX 10000       /* deepest offset of GET /cache: the skipped rows are read, so bound them */
+#define SS_CACHE_SHORT_SEARCH_ROWS 10000 /* a 1-2 character search looks at this many newest rows only */
+#define SS_CACHE_SEARCH_INDEX_MAX 20000  /* a search the index finds in more rows scans the rows newest first */
 
 /* Does ns match [A-Za-z0-9_-]{1,32}? */
 bool ss_cache_namespace_valid(const char *ns);
@@ -74,12 +77,15 @@ int ss_cache_import(ss_db *db, const ss_cache_import_args *a, ss_error *err);
  * Returns 1 when found, 0 when there is no such row (out unchanged), -1 with err. */
 int ss_cache_render(ss_db *db, const char *cache_key, bool cached, bool with_beats, ss_buf *out, ss_error *err);
 
-/* Append a JSON array of row objects, newest first. ns NULL = every namespace. limit 1..500, offset >= 0.
- * Returns the number of rows or -1 with err. */
+/* Append a JSON array of row objects, newest first. ns NULL = every namespace. limit 1..500, offset
+ * 0..SS_CACHE_OFFSET_MAX (else SS_ERR_BAD_REQUEST). Returns the number of rows or -1 with err. */
 int ss_cache_list(ss_db *db, const char *ns, int limit, long long offset, ss_buf *out, ss_error *err);
 
 /* Append a JSON array of rows whose title or artist contains q (case-insensitive for ASCII; '%', '_' and
- * '\\' are literal), newest first, at most limit rows. Returns the row count or -1 with err. */
+ * '\\' are literal), newest first, at most limit rows. q of 3 or more characters is served by the trigram
+ * index over every row (a q in very many rows scans the rows newest first instead, same answer); q of 0-2
+ * characters only looks at the SS_CACHE_SHORT_SEARCH_ROWS newest rows of ns.
+ * Returns the row count or -1 with err. */
 int ss_cache_search(ss_db *db, const char *ns, const char *q, int limit, ss_buf *out, ss_error *err);
 
 /* Escape q for LIKE ... ESCAPE '\\' and wrap it in '%': into out (caller frees). Returns NULL on ENOMEM. */

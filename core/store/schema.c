@@ -88,6 +88,27 @@ const ss_migration ss_schema_migrations[] = {
 	 " cache_misses INTEGER NOT NULL,"
 	 " imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%S','now'))"
 	 ");"},
+	{5,
+	 /* A trigram index over title and artist, so that /cache/search finds substrings of 3 or more characters
+	  * without reading every row (core/store/cache.c checks each candidate with the same LIKE as before, so
+	  * results are unchanged). External content: the text stays in analysis_cache; the triggers keep the
+	  * index in step with every insert, upsert, update and delete, and 'rebuild' fills it from the rows
+	  * already there. */
+	 "CREATE VIRTUAL TABLE analysis_cache_fts USING fts5(title, artist, content='analysis_cache',"
+	 " content_rowid='id', tokenize='trigram');"
+	 "CREATE TRIGGER analysis_cache_fts_insert AFTER INSERT ON analysis_cache BEGIN"
+	 " INSERT INTO analysis_cache_fts(rowid, title, artist) VALUES (new.id, new.title, new.artist);"
+	 " END;"
+	 "CREATE TRIGGER analysis_cache_fts_delete AFTER DELETE ON analysis_cache BEGIN"
+	 " INSERT INTO analysis_cache_fts(analysis_cache_fts, rowid, title, artist)"
+	 " VALUES ('delete', old.id, old.title, old.artist);"
+	 " END;"
+	 "CREATE TRIGGER analysis_cache_fts_update AFTER UPDATE OF id, title, artist ON analysis_cache BEGIN"
+	 " INSERT INTO analysis_cache_fts(analysis_cache_fts, rowid, title, artist)"
+	 " VALUES ('delete', old.id, old.title, old.artist);"
+	 " INSERT INTO analysis_cache_fts(rowid, title, artist) VALUES (new.id, new.title, new.artist);"
+	 " END;"
+	 "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('rebuild');"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);

@@ -601,6 +601,9 @@ START_TEST(cache_list_search_export_delete_clear)
 	rows = request_json("GET", "/cache?namespace=lists&limit=1&offset=1", NULL, NULL, 0, 200);
 	ck_assert_int_eq(json_object_array_length(rows), 1);
 	json_object_put(rows);
+	rows = request_json("GET", "/cache?namespace=lists&offset=10000", NULL, NULL, 0, 200); /* deepest offset */
+	ck_assert_int_eq(json_object_array_length(rows), 0);
+	json_object_put(rows);
 	rows = request_json("GET", "/cache?namespace=all&limit=500", NULL, NULL, 0, 200);
 	ck_assert(find_row(rows, id_b) != NULL);
 	json_object_put(rows);
@@ -673,7 +676,7 @@ START_TEST(cache_list_search_export_delete_clear)
 
 	/* Parameter validation. */
 	const char *bad[] = {"/cache?limit=0", "/cache?limit=501", "/cache?limit=abc", "/cache?limit=-1",
-			     "/cache?offset=-5", "/cache?namespace=bad%20ns", "/cache?namespace=x%2Fy",
+			     "/cache?offset=-5", "/cache?offset=10001", "/cache?namespace=bad%20ns", "/cache?namespace=x%2Fy",
 			     "/cache/search?namespace=a.b", "/cache/clear?namespace=no!"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		expect_error(strncmp(bad[i], "/cache/clear", 12) == 0 ? "POST" : "GET", bad[i], NULL, NULL, 0, 400,
