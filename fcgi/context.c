@@ -78,6 +78,12 @@ static bool file_changed_since_failure(const char *path)
 
 int ss_ctx_db_ready(ss_ctx *ctx)
 {
+	/* The on-disk checks (a header read and a stat) run once per request: handlers, auth and the usage
+	 * flush may each ask within one request, and the file does not change identity between their calls
+	 * often enough to pay for the system calls again. A connection that reported an error is still dropped
+	 * at once. */
+	if (ctx->db != NULL && ctx->db_checked && !ss_db_needs_reopen(ctx->db))
+		return 0;
 	if (ctx->db != NULL && ss_db_overwritten(ctx->db)) {
 		/* Not reopened: the -wal and -shm next to it belong to the old content and would be replayed into
 		 * the new one. Unavailable (503, /health says so) until the service is restarted properly. */
@@ -92,8 +98,10 @@ int ss_ctx_db_ready(ss_ctx *ctx)
 	}
 	if (ctx->db != NULL) {
 		ss_db_file_state f = ss_db_file_check(ctx->db);
-		if (f == SS_DB_FILE_SAME && !ss_db_needs_reopen(ctx->db))
+		if (f == SS_DB_FILE_SAME && !ss_db_needs_reopen(ctx->db)) {
+			ctx->db_checked = true;
 			return 0;
+		}
 		if (drop_connection(ctx, f) != 0)
 			return -1;
 	}
@@ -111,6 +119,7 @@ int ss_ctx_db_ready(ss_ctx *ctx)
 		return -1;
 	}
 	ctx->db_seen = true;
+	ctx->db_checked = true;
 	failed_on.valid = false;
 	ss_db_set_busy_timeout(ctx->db, ctx->cfg->database_busy_timeout_ms);
 	if (ss_db_is_readonly(ctx->db))

@@ -21,6 +21,7 @@ typedef struct ss_ctx {
 	double db_retry_at;         /* monotonic time of the next reopen attempt */
 	char db_error[SS_ERROR_MSG_MAX];
 	bool db_seen;               /* a database was open once: never create an empty one in its place */
+	bool db_checked;            /* the file checks passed in the request in progress (cleared before and after) */
 	struct ss_state *state;     /* shared state file: limits, quotas, counters */
 	struct ss_keycache *keys;   /* per-responder API key cache */
 	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
@@ -34,9 +35,12 @@ typedef struct ss_ctx {
 } ss_ctx;
 
 /* Make sure ctx->db is open and still the file at the configured path, retrying a failed open at most once
- * a second, or at once when the file changed since (restored, repaired, replaced). Each call costs one stat(). A file deleted while open is restored from this connection
- * (ss_db_restore) and reopened; a file replaced on disk, or a connection that hit corruption or an I/O error,
- * is reopened. Every such event is logged. Returns 0 when usable, -1 otherwise (ctx->db_error says why).
+ * a second, or at once when the file changed since (restored, repaired, replaced). The file checks (a read
+ * of the on-disk header and one stat()) run at the first call of each request (ctx->db_checked) and at every
+ * call between requests; later calls in the same request cost nothing unless the connection reported an
+ * error. A file deleted while open is restored from this connection (ss_db_restore) and reopened; a file
+ * replaced on disk, or a connection that hit corruption or an I/O error, is reopened. Every such event is
+ * logged. Returns 0 when usable, -1 otherwise (ctx->db_error says why).
  * May close and reopen ctx->db: never keep statements of it across a call. */
 int ss_ctx_db_ready(ss_ctx *ctx);
 

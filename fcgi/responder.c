@@ -55,6 +55,7 @@ static void handle_one(ss_ctx *ctx, FCGX_Request *fx)
 {
 	ss_request req;
 	int rc;
+	ctx->db_checked = false; /* the database file checks run again for this request (fcgi/context.h) */
 
 	if (ss_req_init(&req, fx) != 0)
 		rc = ss_resp_error(&req, SS_ERR_BAD_REQUEST, "The request path is not usable.");
@@ -73,6 +74,7 @@ static void handle_one(ss_ctx *ctx, FCGX_Request *fx)
 		ss_log_debug("%s %s -> %d (%.1f ms)", ss_req_param(&req, "REQUEST_METHOD"), req.path, req.status, ms);
 	ss_req_cleanup(&req);
 	ctx->served++;
+	ctx->db_checked = false; /* calls between requests (the usage flush) check the file each time */
 }
 
 int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
