@@ -1,7 +1,8 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h \
+	tests/integration/pg_server.c tests/integration/pg_server.h
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "core/util/jsonutil.h"
+#include "tests/integration/pg_server.h"
 
 #define WAIT_SECONDS 15.0
 
@@ -599,6 +600,24 @@ static void start_nginx(ss_it_server *s, const ss_it_opts *o)
 	}
 }
 
+bool ss_it_store_postgresql(void)
+{
+	const char *v = getenv("SS_IT_STORE");
+	return v != NULL && strcmp(v, "postgresql") == 0;
+}
+
+/* SS_IT_STORE=postgresql: a PostgreSQL of the test's own in s->dir, and the config lines that select it. */
+static void start_store(ss_it_server *s, ss_buf *conf)
+{
+	if (!ss_it_store_postgresql())
+		return;
+	s->pg = calloc(1, sizeof *s->pg);
+	ck_assert(s->pg != NULL);
+	char msg[1024];
+	ck_assert_msg(ss_pg_server_start(s->pg, s->dir, msg, sizeof msg) == 0, "PostgreSQL for the test: %s", msg);
+	ss_buf_printf(conf, "store = postgresql\npostgresql = %s\n", s->pg->conninfo);
+}
+
 void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 {
 	static const ss_it_opts none = {0};
@@ -623,6 +642,7 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	ss_buf_init(&conf, 0);
 	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\n%s\n", s->db,
 		      s->state, o->auth ? o->auth : "off", s->workers, o->extra_conf ? o->extra_conf : "");
+	start_store(s, &conf);
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
@@ -756,6 +776,11 @@ void ss_it_stop(ss_it_server *s)
 		wait_gone(desc, nd, 20.0);
 	}
 	ss_it_stop_songscope(s);
+	if (s->pg != NULL) {
+		ss_pg_server_destroy(s->pg);
+		free(s->pg);
+		s->pg = NULL;
+	}
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = '\0';

@@ -49,6 +49,7 @@ typedef struct ss_it_server {
 	int workers;
 	ss_it_front front;
 	pid_t web_pid;         /* lighttpd or Apache, else 0 */
+	struct ss_pg_server *pg; /* the test's own PostgreSQL when SS_IT_STORE=postgresql (see ss_it_start), else NULL */
 } ss_it_server;
 
 typedef struct ss_it_resp {
@@ -71,7 +72,13 @@ bool ss_it_have_front(ss_it_front f);
  * "apache-fcgid", "spawn-fcgi", "spawn-fcgi-fd0"). */
 const char *ss_it_front_name(ss_it_front f);
 
-/* Start everything; aborts the test (ck_abort) on failure with the logs' tails. */
+/* The store backend the integration tests run against: SS_IT_STORE=postgresql selects PostgreSQL (each
+ * ss_it_start then starts its own server, see tests/integration/pg_server.h); anything else SQLite. */
+bool ss_it_store_postgresql(void);
+
+/* Start everything; aborts the test (ck_abort) on failure with the logs' tails. With ss_it_store_postgresql(),
+ * a PostgreSQL server is started first in the temp dir and songscope.conf gets `store = postgresql` and its
+ * `postgresql = ...` conninfo. */
 void ss_it_start(ss_it_server *s, const ss_it_opts *o);
 
 /* Start (or restart) only the songscope master with the server's config; waits for READY=1. */
