@@ -121,10 +121,12 @@ static int write_settings(ss_pg_server *pg)
 	FILE *f = fopen(path, "a");
 	if (f == NULL)
 		return -1;
-	/* No TCP at all; the socket in the test's folder; nothing the test needs survives a crash anyway. */
+	/* No TCP at all; the socket in the test's folder. fsync off (the operating system keeps what was written
+	 * when only the server stops), but synchronous_commit stays on: a commit is written before it is
+	 * acknowledged, so that a stop like a crash (ss_pg_server_stop) loses nothing acknowledged. */
 	fprintf(f,
 		"\n# songscope test server\nlisten_addresses = ''\nunix_socket_directories = '%s'\nport = 5432\n"
-		"fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\n"
+		"fsync = off\nfull_page_writes = off\nmax_connections = 60\n"
 		"shared_buffers = 16MB\nlog_min_messages = warning\nTimeZone = 'UTC'\n",
 		pg->dir);
 	return fclose(f) == 0 ? 0 : -1;
