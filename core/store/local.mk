@@ -1,3 +1,5 @@
+# core/store/store.h: the interface every caller uses; backend.h: what each backend implements.
+core_libsscore_a_SOURCES += core/store/store.h core/store/backend.h
 core_libsscore_a_SOURCES += \
 	core/store/db.c core/store/db.h \
 	core/store/schema.c core/store/schema.h \
