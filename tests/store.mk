@@ -18,3 +18,10 @@ TESTS += tests/check_import
 tests_check_import_SOURCES = tests/check_import.c
 tests_check_import_CFLAGS = $(TEST_CFLAGS)
 tests_check_import_LDADD = $(TEST_LIBS)
+
+# The PostgreSQL store backend against a real server the suite starts (skips with 77 without postgresql-15).
+check_PROGRAMS += tests/check_store_pg
+TESTS += tests/check_store_pg
+tests_check_store_pg_SOURCES = tests/check_store_pg.c
+tests_check_store_pg_CFLAGS = $(TEST_CFLAGS)
+tests_check_store_pg_LDADD = tests/integration/libsstest.a $(TEST_LIBS)

@@ -7,3 +7,4 @@ core_libsscore_a_SOURCES += \
 # cache.mk: analysis cache, overrides and stats; keys.mk: API keys and usage.
 include core/store/cache.mk
 include core/store/keys.mk
+include core/store/postgresql/local.mk
