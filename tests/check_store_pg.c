@@ -767,6 +767,36 @@ START_TEST(test_server_restart_reconnects)
 }
 END_TEST
 
+/* Identical misses on two processes (or hosts): one claims, the other waits and is told when the claim is still
+ * held; a claim goes with its connection. */
+START_TEST(test_claim)
+{
+	ss_store *a = open_store(), *b = open_store();
+	ss_error err;
+	ss_error_clear(&err);
+	const char *k = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	const char *other = "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	ck_assert_int_eq(ss_pg_claim(a, k, 0, &err), 1);
+	ck_assert_int_eq(ss_pg_claim(b, other, 0, &err), 1); /* another song is not held up */
+	ck_assert_int_eq(ss_pg_claim(b, k, 0, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BUSY);
+	ck_assert_int_eq(ss_pg_claim(b, k, 100, &err), -1); /* waits 100 ms, then gives up */
+	ck_assert_int_eq(err.code, SS_ERR_BUSY);
+	/* the lock timeout is back to the store's own */
+	ck_assert_str_eq(sql1("SELECT 1"), "1");
+	ss_pg_release(a, k);
+	ck_assert_int_eq(ss_pg_claim(b, k, 100, &err), 1);
+	ss_pg_release(b, k);
+	ck_assert_int_eq(ss_pg_claim(a, k, 0, &err), 1);
+	ops->destroy(a); /* a responder that dies: its connection closes and the claim goes with it */
+	int rc = ss_pg_claim(b, k, 5000, &err); /* at once, or once the server noticed the closed session */
+	ck_assert_msg(rc == 1 || rc == 2, "claim after the holder went away: %d %s", rc, err.msg);
+	ss_pg_release(b, k);
+	ss_pg_release(b, other);
+	ops->destroy(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -790,6 +820,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_usage);
 	tcase_add_test(tc, test_stats_baseline_and_legacy);
 	tcase_add_test(tc, test_busy_and_read_only_codes);
+	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_server_restart_reconnects); /* last: it stops the shared server */
 	suite_add_tcase(s, tc);
 	return s;

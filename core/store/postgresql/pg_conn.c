@@ -72,6 +72,11 @@ ss_pgconn *ss_pgconn_new(const char *conninfo, int lock_timeout_ms)
 	return c;
 }
 
+int ss_pgconn_lock_timeout(const ss_pgconn *c)
+{
+	return c->lock_timeout_ms;
+}
+
 static void disconnect(ss_pgconn *c)
 {
 	if (c->conn != NULL)

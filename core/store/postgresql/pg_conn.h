@@ -22,6 +22,9 @@ typedef struct ss_pgconn ss_pgconn;
  * table lock before it fails with SS_ERR_BUSY (<= 0: 5000). Returns NULL when out of memory. */
 ss_pgconn *ss_pgconn_new(const char *conninfo, int lock_timeout_ms);
 
+/* The lock timeout the session is set up with, milliseconds. */
+int ss_pgconn_lock_timeout(const ss_pgconn *c);
+
 /* Disconnect and free. NULL is a no-op. */
 void ss_pgconn_free(ss_pgconn *c);
 

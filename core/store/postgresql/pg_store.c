@@ -2,6 +2,7 @@
  * transactions, and the ops table. */
 #include "core/store/postgresql/pg_store.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,68 @@ static int pg_read_begin(ss_store *st, ss_error *err)
 static void pg_read_end(ss_store *st)
 {
 	ss_pgconn_rollback(ss_pgstore_of(st)->c); /* nothing was written */
+}
+
+/* The advisory lock key of a cache key: its first 16 hex digits (a SHA-256 prefix) as a signed 64-bit number. */
+static void claim_key(const char *cache_key, ss_pgparams *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16 && cache_key[i] != '\0'; i++) {
+		char ch = cache_key[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : (unsigned char)ch & 15;
+		v = v << 4 | (uint64_t)d;
+	}
+	ss_pgparams_int(p, (int64_t)v);
+}
+
+int ss_pg_claim(ss_store *st, const char *cache_key, int wait_ms, ss_error *err)
+{
+	static const char SQL_TRY[] = "SELECT pg_try_advisory_lock($1::bigint)";
+	static const char SQL_WAIT[] = "SELECT set_config('lock_timeout', $2, false), pg_advisory_lock($1::bigint)";
+	static const char SQL_TIMEOUT[] = "SELECT set_config('lock_timeout', $1, false)";
+	ss_pgstore *s = ss_pgstore_of(st);
+	ss_pgparams p;
+	ss_pgparams_init(&p);
+	claim_key(cache_key, &p);
+	PGresult *r = ss_pgconn_run(s->c, SQL_TRY, &p, "claiming an analysis", err);
+	if (r == NULL)
+		return -1;
+	bool got = ss_pg_bool(r, 0, 0);
+	PQclear(r);
+	if (got)
+		return 1;
+	if (wait_ms <= 0)
+		return ss_error_set(err, SS_ERR_BUSY, "an identical analysis is in progress");
+	char ms[24];
+	snprintf(ms, sizeof ms, "%d", wait_ms);
+	ss_pgparams_text(&p, ms);
+	r = ss_pgconn_run(s->c, SQL_WAIT, &p, "waiting for an identical analysis", err);
+	int rc = r != NULL ? 2 : -1;
+	PQclear(r);
+	if (rc < 0 && err != NULL && err->code == SS_ERR_BUSY)
+		snprintf(err->msg, sizeof err->msg, "an identical analysis is still in progress after %d ms", wait_ms);
+	/* back to the store's own lock wait */
+	ss_pgparams_init(&p);
+	snprintf(ms, sizeof ms, "%d", ss_pgconn_lock_timeout(s->c));
+	ss_pgparams_text(&p, ms);
+	ss_error e2;
+	r = ss_pgconn_run(s->c, SQL_TIMEOUT, &p, "restoring the lock timeout", &e2);
+	PQclear(r);
+	return rc;
+}
+
+void ss_pg_release(ss_store *st, const char *cache_key)
+{
+	static const char SQL_RELEASE[] = "SELECT pg_advisory_unlock($1::bigint)";
+	ss_pgstore *s = ss_pgstore_of(st);
+	if (!ss_pgconn_connected(s->c))
+		return;
+	ss_pgparams p;
+	ss_pgparams_init(&p);
+	claim_key(cache_key, &p);
+	ss_error e;
+	PGresult *r = ss_pgconn_run(s->c, SQL_RELEASE, &p, "releasing a claim", &e);
+	PQclear(r);
 }
 
 const ss_store_ops ss_store_postgresql_ops = {
