@@ -209,11 +209,6 @@ int main(int argc, char **argv)
 		ss_log_error("%s", err.msg);
 		return 1;
 	}
-	ss_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.cfg = &cfg;
-	ctx.config_path = config_path;
-	ctx.service_started_at = ss_time_now();
-	ctx.master_pid = 0;
-	return ss_responder_run(&ctx, 0, cfg.max_requests);
+	ss_ctx_params cp = {.cfg = &cfg, .config_path = config_path, .service_started_at = ss_time_now(), .master_pid = 0};
+	return ss_responder_run(&cp, 0, cfg.max_requests);
 }

@@ -15,16 +15,16 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "core/analysis/result.h"
 #include "core/store/cache.h"
-#include "core/store/db.h"
-#include "core/store/export.h"
-#include "core/store/overrides.h"
-#include "core/store/render.h"
-#include "core/store/schema.h"
+#include "core/store/sqlite/schema.h"
+#include "core/store/sqlite/sqlite.h"
 #include "core/store/stats.h"
 #include "core/store/usage.h"
 #include "core/store/usage_journal.h"
 #include "core/util/jsonutil.h"
+#include "core/util/render.h"
+#include "fcgi/present.h"
 #include "tests/check_main.h"
 
 static char dir[256];
@@ -44,14 +44,18 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static ss_db *open_db(void)
+static ss_store *open_db(void)
 {
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_msg(ss_db_open(dbpath, &db, &err) == 0, "%s", err.msg);
+	ss_store_params p = {.backend = "sqlite", .path = dbpath};
+	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
 	return db;
 }
+
+/* The SQLite connection behind a store, for the tests of the backend itself. */
+#define SQ(store) ss_sqlite_db(store)
 
 static void fake_result(ss_result *r, double bpm)
 {
@@ -69,7 +73,7 @@ static void fake_result(ss_result *r, double bpm)
 	r->analysis_duration = 0.05;
 }
 
-static long long put(ss_db *db, const char *ns, const char *kind, const char *source, const char *title,
+static long long put(ss_store *db, const char *ns, const char *kind, const char *source, const char *title,
 		     const char *artist, double bpm)
 {
 	ss_result r;
@@ -81,21 +85,21 @@ static long long put(ss_db *db, const char *ns, const char *kind, const char *so
 	ss_cache_put_args a = {.cache_key = key, .ns = ns, .source_kind = strcmp(kind, "url") ? "upload" : "url",
 			       .source = source, .preview_url = source, .title = title, .artist = artist,
 			       .result = &r, .result_json = rj, .beats_json = "[0.5,1.0]"};
-	long long id = -1;
+	int64_t id = -1;
 	ss_error err;
-	ck_assert_msg(ss_cache_put(db, &a, &id, &err) == 0, "%s", err.msg);
+	ck_assert_msg(ss_store_cache_put(db, &a, &id, &err) == 0, "%s", err.msg);
 	ck_assert_int_gt(id, 0);
 	return id;
 }
 
-static json_object *render(ss_db *db, const char *ns, const char *kind, const char *source, bool beats)
+static json_object *render(ss_store *db, const char *ns, const char *kind, const char *source, bool beats)
 {
 	char key[SS_SHA256_HEX];
 	ss_cache_key(ns, kind, source, "v1;max=30", key);
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	int rc = ss_cache_render(db, key, true, beats, &b, &err);
+	int rc = ss_present_cache_get(db, key, true, beats, &b, &err);
 	ck_assert_int_ge(rc, 0);
 	if (rc == 0) {
 		ss_buf_free(&b);
@@ -109,16 +113,16 @@ static json_object *render(ss_db *db, const char *ns, const char *kind, const ch
 
 START_TEST(migrate_empty)
 {
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	ck_assert_int_ge(ss_schema_latest(), 2);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 0);
+	ss_store_close(db);
 	/* Reopening an up-to-date file changes nothing. */
 	db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
+	ss_store_close(db);
 }
 END_TEST
 
@@ -136,12 +140,12 @@ START_TEST(migrate_from_v1)
 			 SQLITE_OK);
 	sqlite3_close(h);
 
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_render(db, "k", true, true, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_get(db, "k", true, true, &b, &err), 1);
 	json_object *o = ss_json_parse(b.data, b.len, 16);
 	ck_assert_ptr_nonnull(o);
 	json_object *v;
@@ -151,7 +155,7 @@ START_TEST(migrate_from_v1)
 	ck_assert_int_eq(json_object_array_length(v), 0);
 	json_object_put(o);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -186,9 +190,9 @@ START_TEST(concurrent_first_open)
 		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d status %d", i, st);
 	}
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
-	ss_db_close(db);
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
+	ss_store_close(db);
 }
 END_TEST
 
@@ -233,15 +237,15 @@ END_TEST
 
 START_TEST(override_survives_reanalysis)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	long long id = put(db, "default", "url", "http://x/a.mp3", "Song", "Artist", 120);
 
 	/* No such song: nothing stored. */
 	ss_override_update u = {.set_bpm = true, .bpm = 128, .set_key = true, .key = "A Minor"};
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/missing.mp3", &u, &err), 0);
-	ck_assert_int_eq(ss_override_set(db, "other", "http://x/a.mp3", &u, &err), 0);
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u, &err), 1);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/missing.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_store_override_set(db, "other", "http://x/a.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/a.mp3", &u, &err), 1);
 
 	/* Re-analysis: same id, new numbers, override still there. */
 	long long id2 = put(db, "default", "url", "http://x/a.mp3", "Song (new)", "Artist", 121);
@@ -262,7 +266,7 @@ START_TEST(override_survives_reanalysis)
 
 	/* A partial update keeps the other fields; explicit null clears. */
 	ss_override_update u2 = {.set_notes = true, .notes = "half time", .set_bpm = true, .bpm = NAN};
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u2, &err), 1);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/a.mp3", &u2, &err), 1);
 	o = render(db, "default", "url", "http://x/a.mp3", true);
 	ck_assert(json_object_object_get_ex(o, "manual_key", &v));
 	ck_assert_str_eq(json_object_get_string(v), "A Minor");
@@ -278,7 +282,7 @@ START_TEST(override_survives_reanalysis)
 	o = render(db, "default", "url", "http://x/b.mp3", false);
 	ck_assert(json_object_object_get_ex(o, "user_verified", &v) && !json_object_get_boolean(v));
 	json_object_put(o);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -294,7 +298,7 @@ static int count_array(ss_buf *b)
 
 START_TEST(search_escaping)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_buf b;
 	ss_buf_init(&b, 0);
@@ -305,35 +309,35 @@ START_TEST(search_escaping)
 	put(db, "default", "url", "u5", "back\\slash", "Z", 100);
 	put(db, "other", "url", "u6", "100% Other", "X", 100);
 
-	ck_assert_int_eq(ss_cache_search(db, "default", "100%", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "100%", 100, &b, &err), 1);
 	ck_assert_int_eq(count_array(&b), 1);
-	ck_assert_int_eq(ss_cache_search(db, "default", "a_b", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "a_b", 100, &b, &err), 1);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "\\", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "\\", 100, &b, &err), 1);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "PURE", 100, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "PURE", 100, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, NULL, "100%", 100, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_search(db, NULL, "100%", 100, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "y", 100, &b, &err), 2); /* artist match */
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "y", 100, &b, &err), 2); /* artist match */
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "", 100, &b, &err), 5);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "", 100, &b, &err), 5);
 	ck_assert_int_eq(count_array(&b), 5);
-	char *p = ss_cache_like_pattern("a%b_c\\");
+	char *p = ss_sqlite_like_pattern("a%b_c\\");
 	ck_assert_str_eq(p, "%a\\%b\\_c\\\\%");
 	free(p);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* Titles of the rows a search returns, in order, joined by '|'. */
-static void search_titles(ss_db *db, const char *ns, const char *q, char *out, size_t cap)
+static void search_titles(ss_store *db, const char *ns, const char *q, char *out, size_t cap)
 {
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_msg(ss_cache_search(db, ns, q, 100, &b, &err) >= 0, "%s", err.msg);
+	ck_assert_msg(ss_present_cache_search(db, ns, q, 100, &b, &err) >= 0, "%s", err.msg);
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert_ptr_nonnull(a);
 	out[0] = '\0';
@@ -351,7 +355,7 @@ static void search_titles(ss_db *db, const char *ns, const char *q, char *out, s
  * namespace filter, newest first, and the same answer as LIKE where Unicode case folding would differ. */
 START_TEST(search_index_substrings)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	char t[512];
 	put(db, "default", "url", "s1", "Moonlight Sonata", "Beethoven", 100);
 	put(db, "default", "url", "s2", "Blue MOON Rising", "Nobody", 100);
@@ -390,14 +394,14 @@ START_TEST(search_index_substrings)
 	ck_assert_str_eq(t, "");
 	search_titles(db, "default", "CAFé", t, sizeof t);
 	ck_assert_str_eq(t, "Café Élan");
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* The triggers: an upsert that renames a song, a delete and a clear are seen by the next search. */
 START_TEST(search_index_follows_rows)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	char t[256];
 	long long id = put(db, "default", "url", "r1", "Yesterday", "Beatles", 100);
@@ -411,21 +415,21 @@ START_TEST(search_index_follows_rows)
 	ck_assert_str_eq(t, "Tomorrow");
 	search_titles(db, "default", "eatl", t, sizeof t);
 	ck_assert_str_eq(t, "Tomorrow");
-	ck_assert_int_eq(ss_cache_delete(db, id, &err), 1);
+	ck_assert_int_eq(ss_store_cache_delete(db, id, &err), 1);
 	search_titles(db, "default", "morro", t, sizeof t);
 	ck_assert_str_eq(t, "");
 	search_titles(db, "default", "oda", t, sizeof t);
 	ck_assert_str_eq(t, "Today");
 	long long n;
-	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_clear(db, NULL, &n, &err), 0);
 	search_titles(db, "default", "oda", t, sizeof t);
 	ck_assert_str_eq(t, "");
 	/* The index agrees with its content table. */
-	ck_assert_int_eq(sqlite3_exec(ss_db_handle(db),
+	ck_assert_int_eq(sqlite3_exec(ss_db_handle(SQ(db)),
 				      "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('integrity-check')",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -443,24 +447,24 @@ START_TEST(search_index_migration_fills)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(h);
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	char t[256];
 	search_titles(db, "default", "lelu", t, sizeof t);
 	ck_assert_str_eq(t, "Hallelujah");
 	search_titles(db, "default", "COHEN", t, sizeof t);
 	ck_assert_str_eq(t, "Suzanne|Hallelujah");
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* 1-2 characters cannot use trigrams: they match within the newest SS_CACHE_SHORT_SEARCH_ROWS rows only. */
 START_TEST(search_short_queries)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	char t[256];
 	put(db, "default", "url", "q1", "Old zq song", "A", 100);
-	sqlite3 *h = ss_db_handle(db);
+	sqlite3 *h = ss_db_handle(SQ(db));
 	ck_assert_int_eq(sqlite3_exec(h, "UPDATE analysis_cache SET analyzed_at = '2020-01-01 00:00:00'", NULL, NULL,
 				      NULL),
 			 SQLITE_OK);
@@ -493,19 +497,19 @@ START_TEST(search_short_queries)
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_search(db, "default", "FIL", 100, &b, &err), 100);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "FIL", 100, &b, &err), 100);
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "title", &v));
 	ck_assert_str_eq(json_object_get_string(v), "filler");
 	json_object_put(a);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 START_TEST(list_delete_clear)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_buf b;
 	ss_buf_init(&b, 0);
@@ -515,34 +519,34 @@ START_TEST(list_delete_clear)
 		snprintf(src, sizeof src, "u%d", i);
 		ids[i] = put(db, i < 3 ? "default" : "ns2", "url", src, "T", "A", 100 + i);
 	}
-	ck_assert_int_eq(ss_cache_list(db, "default", 100, 0, &b, &err), 3);
+	ck_assert_int_eq(ss_present_cache_list(db, "default", 100, 0, &b, &err), 3);
 	/* newest first: same second, so id breaks the tie */
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "id", &v));
 	ck_assert_int_eq(json_object_get_int64(v), ids[2]);
 	json_object_put(a);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 2, 1, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 2, 1, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 0, 0, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 0, 0, &b, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 501, 0, &b, &err), -1);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX, &b, &err), 0); /* deepest allowed */
-	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX + 1, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 501, 0, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX, &b, &err), 0); /* deepest allowed */
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX + 1, &b, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/cache/export"));
 
-	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 1);
-	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 0);
+	ck_assert_int_eq(ss_store_cache_delete(db, ids[0], &err), 1);
+	ck_assert_int_eq(ss_store_cache_delete(db, ids[0], &err), 0);
 	long long n;
-	ck_assert_int_eq(ss_cache_clear(db, "ns2", &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_clear(db, "ns2", &n, &err), 0);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 2);
-	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 2);
+	ck_assert_int_eq(ss_store_cache_clear(db, NULL, &n, &err), 0);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 0);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -553,13 +557,13 @@ static int sink_buf(void *arg, const void *data, size_t len)
 
 START_TEST(export_formats)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	put(db, "default", "url", "u1", "=cmd()", "Comma, \"Quoted\"", 100);
 	put(db, "default", "url", "u2", "Plain", "Alpha", 90);
 	ss_buf b;
 	ss_buf_init(&b, 0);
-	ck_assert_int_eq(ss_cache_export(db, "default", SS_EXPORT_JSON, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	ck_assert_int_eq(ss_present_cache_export(db, "default", SS_EXPORT_JSON, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
 	json_object *o = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert_msg(o != NULL, "%s", b.data);
 	ck_assert(json_object_object_get_ex(o, "total_songs", &v));
@@ -572,11 +576,11 @@ START_TEST(export_formats)
 	ck_assert(json_object_object_get_ex(s0, "acousticness", &f) && f == NULL); /* NaN stored as null */
 	json_object_put(o);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_export(db, NULL, SS_EXPORT_CSV, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	ck_assert_int_eq(ss_present_cache_export(db, NULL, SS_EXPORT_CSV, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
 	ck_assert_msg(strncmp(b.data, "Title,Artist,Preview URL,BPM,", 29) == 0, "%s", b.data);
 	ck_assert_msg(strstr(b.data, "\r\n'=cmd(),\"Comma, \"\"Quoted\"\"\",u1,100.000,") != NULL, "%s", b.data);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -688,20 +692,20 @@ END_TEST
 /* Failures map to what a client can do: a held write lock is busy (503), not internal (500). */
 START_TEST(fault_codes)
 {
-	ss_db *db = open_db();
-	ss_db_set_busy_timeout(db, 0);
+	ss_store *db = open_db();
+	ss_db_set_busy_timeout(SQ(db), 0);
 	sqlite3 *h;
 	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_begin(db, &err), -1);
+	ck_assert_int_eq(ss_db_begin(SQ(db), &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BUSY);
 	ck_assert_str_eq(ss_code_name(err.code), "busy");
 	ck_assert_int_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
-	ck_assert_int_eq(ss_db_probe(db, &err), SS_OK);
-	ck_assert(!ss_db_needs_reopen(db));
+	ck_assert_int_eq(ss_db_probe(SQ(db), &err), SS_OK);
+	ck_assert(!ss_db_needs_reopen(SQ(db)));
 	ck_assert_int_eq(ss_code_http_status(SS_ERR_STORAGE_FULL), 507);
 	ck_assert_str_eq(ss_code_name(SS_ERR_STORAGE_FULL), "insufficient_storage");
 	ck_assert_int_eq(ss_code_http_status(SS_ERR_READ_ONLY), 503);
@@ -709,17 +713,17 @@ START_TEST(fault_codes)
 
 	/* An overwritten header: the probe reads the file itself and asks for a reopen, which then fails (after a
 	 * checkpoint, so that no copy of page 1 in the WAL hides the damage). */
-	ck_assert_int_eq(ss_db_checkpoint(db, 0), 0);
+	ck_assert_int_eq(ss_db_checkpoint(SQ(db), 0), 0);
 	int fd = open(dbpath, O_RDWR);
 	ck_assert_int_ge(fd, 0);
 	unsigned char saved[100], junk[100];
 	ck_assert_int_eq(pread(fd, saved, sizeof saved, 0), 100);
 	memset(junk, 0x5a, sizeof junk);
 	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, 0), 100);
-	ck_assert_int_eq(ss_db_probe(db, &err), SS_ERR_UNAVAILABLE);
-	ck_assert(ss_db_needs_reopen(db));
+	ck_assert_int_eq(ss_db_probe(SQ(db), &err), SS_ERR_UNAVAILABLE);
+	ck_assert(ss_db_needs_reopen(SQ(db)));
 	ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
-	ss_db_close(db);
+	ss_store_close(db);
 	ss_db *again = NULL;
 	ck_assert_int_eq(ss_db_open_flags(dbpath, SS_DB_NO_CREATE, &again, &err), -1);
 	ck_assert_ptr_null(again);
@@ -735,39 +739,39 @@ END_TEST
  * database in its place meanwhile. */
 START_TEST(restore_deleted_file)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 's')", &err), 0);
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_SAME);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 's')", &err), 0);
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_SAME);
 	ck_assert_int_eq(unlink(dbpath), 0);
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_MISSING);
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_MISSING);
 	ss_db *other = NULL;
 	ck_assert_int_eq(ss_db_open(dbpath, &other, &err), -1); /* its -shm is still there */
 	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
 	/* Written after the deletion: still in the copy. */
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 't')", &err), 0);
-	ck_assert_int_eq(ss_db_restore(db, &err), 1);
-	ck_assert_int_eq(ss_db_restore(db, &err), 0); /* the path is taken now: never replaced */
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_REPLACED);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 't')", &err), 0);
+	ck_assert_int_eq(ss_db_restore(SQ(db), &err), 1);
+	ck_assert_int_eq(ss_db_restore(SQ(db), &err), 0); /* the path is taken now: never replaced */
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_REPLACED);
+	ss_store_close(db);
 	struct stat st;
 	ck_assert_int_eq(stat(dbpath, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	db = open_db();
 	sqlite3_stmt *q;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM overrides", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT count(*) FROM overrides", -1, &q, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
 	sqlite3_finalize(q);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
-static long long usage_rows(ss_db *db)
+static long long usage_rows(ss_store *db)
 {
 	sqlite3_stmt *q;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM api_usage", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT count(*) FROM api_usage", -1, &q, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
 	long long n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
@@ -795,8 +799,9 @@ static void child_journal(int n, int flush)
 	if (pid == 0) {
 		ss_usage_journal *j;
 		ss_error err;
-		ss_db *db = NULL;
-		if (ss_db_open(dbpath, &db, &err) != 0 || ss_usage_journal_open(dbpath, &j, &err) != 0)
+		ss_store *db = NULL;
+		ss_store_params p = {.backend = "sqlite", .path = dbpath};
+		if (ss_store_open(&p, &db, &err) != 0 || ss_usage_journal_open(dbpath, &j, &err) != 0)
 			_exit(2);
 		for (int i = 0; i < n; i++) {
 			if (ss_usage_journal_append(j, 1, "auth/key", 200, 86400 * 20000 + i, 0) != 0)
@@ -813,10 +818,10 @@ static void child_journal(int n, int flush)
 
 START_TEST(usage_journal_exactly_once)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
 				    &err),
 			 0);
 	/* A live journal (this process holds its lock) is never imported by someone else. */
@@ -870,7 +875,7 @@ START_TEST(usage_journal_exactly_once)
 	ck_assert_int_eq(usage_rows(db), 13);
 	ss_usage_journal_close(mine, true);
 	ck_assert_int_eq(journal_files(), 0);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -884,10 +889,10 @@ static int sum_counts(void *arg, int64_t key_id, int64_t count)
  * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
 START_TEST(usage_journal_day_counts)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
 				    &err),
 			 0);
 	child_journal(4, 4); /* 4 rows of day 20000 in api_usage (its empty journal stays) */
@@ -906,7 +911,7 @@ START_TEST(usage_journal_day_counts)
 	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
 	ck_assert_int_eq(sums[0], 7);
 	ss_usage_journal_close(mine, true);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
