@@ -915,6 +915,87 @@ START_TEST(usage_journal_day_counts)
 }
 END_TEST
 
+/* The API's bytes for one row, exactly: what /analyze, /cache, /cache/search and /cache/export answered before
+ * rendering moved out of the store (recorded from that code), so the presentation module cannot drift. */
+static int bytes_sink(void *arg, const void *data, size_t len)
+{
+	return ss_buf_append(arg, data, len);
+}
+
+START_TEST(present_bytes)
+{
+	ss_store *db = open_db();
+	ss_result r;
+	ss_result_init(&r);
+	r.bpm = 128.25;
+	r.bpm_confidence = 0.75;
+	r.key_index = 1;
+	r.mode = 0;
+	r.key_confidence = 0.5;
+	r.energy = 0.625;
+	r.danceability = NAN;
+	r.acousticness = 0.125;
+	r.spectral_centroid = 1234.5;
+	r.mood = "happy";
+	r.analysis_duration = 0.05;
+	char key[SS_SHA256_HEX];
+	ss_cache_key("default", "url", "https://e.com/a", "v1", key);
+	ss_cache_put_args a = {.cache_key = key, .ns = "default", .source_kind = "url", .source = "https://e.com/a",
+			       .preview_url = "https://e.com/a", .title = "Caf\xc3\xa9 \"Q\", =1", .artist = "A\\B",
+			       .result = &r, .result_json = "{\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2]}",
+			       .beats_json = "{\"beats\":[0.5,1],\"downbeats\":[0.5]}"};
+	ss_error err;
+	ck_assert_msg(ss_store_cache_put(db, &a, NULL, &err) == 0, "%s", err.msg);
+	ss_override_update u = {.set_bpm = true, .bpm = 64.5, .set_key = true, .key = "D Minor", .set_notes = true,
+				.notes = "half\ntime"};
+	ck_assert_int_eq(ss_store_override_set(db, "default", "https://e.com/a", &u, &err), 1);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "UPDATE analysis_cache SET analyzed_at = '2024-05-06 07:08:09'", &err), 0);
+
+	static const char get_beats[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+		"m/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"beats\":[0.5,1],\"downbeats\":[0.5],\"user_ve"
+		"rified\":true,\"manual_bpm\":64.5,\"manual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
+	static const char get_plain[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+		"m/a\",\"cache_namespace\":\"default\",\"cached\":false,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
+		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
+	static const char list[] = "[{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.c"
+		"om/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
+		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}]";
+	static const char export_json[] = "{\"total_songs\":1,\"exported_at\":\"2024-01-01 00:00:00\",\"songs\":[{\"title\":\"Café \\\"Q"
+		"\\\", =1\",\"artist\":\"A\\\\B\",\"bpm\":128.25,\"key\":\"C# Minor\",\"energy\":0.625,\"danceab"
+		"ility\":null,\"acousticness\":0.125,\"analyzed_at\":\"2024-05-06 07:08:09\",\"preview_url\":\"h"
+		"ttps://e.com/a\",\"user_verified\":true,\"manual_bpm\":64.5,\"manual_key\":\"D Minor\"}]}";
+	static const char export_csv[] = "Title,Artist,Preview URL,BPM,BPM Confidence,Key,Key Confidence,Energy,Danceability,Acousticness"
+		",Spectral Centroid (Hz),Time Signature,Valence,Mood,Loudness (LUFS),Dynamic Range (LU),Silence "
+		"Ratio,Analysis Duration (s),Analyzed At,Namespace,User Verified,Manual BPM,Manual Key,BPM Notes"
+		"\r\n\"Café \"\"Q\"\", =1\",A\\B,https://e.com/a,128.250,0.7500,C# Minor,0.5000,0.6250,,0.1250,1"
+		"234.5,4/4,,happy,,,,0.050,2024-05-06 07:08:09,default,true,64.500,D Minor,\"half\ntime\"\r\n";
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_present_cache_get(db, key, true, true, &b, &err), 1);
+	ck_assert_str_eq(b.data, get_beats);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_get(db, key, false, false, &b, &err), 1);
+	ck_assert_str_eq(b.data, get_plain);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, 0, &b, &err), 1);
+	ck_assert_str_eq(b.data, list);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "caf", 10, &b, &err), 1);
+	ck_assert_str_eq(b.data, list);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_export(db, NULL, SS_EXPORT_JSON, "2024-01-01 00:00:00", bytes_sink, &b, &err), 0);
+	ck_assert_str_eq(b.data, export_json);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_export(db, "default", SS_EXPORT_CSV, "x", bytes_sink, &b, &err), 0);
+	ck_assert_str_eq(b.data, export_csv);
+	ss_buf_free(&b);
+	ss_store_close(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -941,6 +1022,7 @@ int main(void)
 	tcase_add_test(t, usage_journal_day_counts);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
+	tcase_add_test(t, present_bytes);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }
