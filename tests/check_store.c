@@ -16,6 +16,8 @@
 #include <sqlite3.h>
 
 #include "core/analysis/result.h"
+#include "core/auth/apikey.h"
+#include "core/config/config.h"
 #include "core/store/cache.h"
 #include "core/store/sqlite/schema.h"
 #include "core/store/sqlite/sqlite.h"
@@ -915,6 +917,163 @@ START_TEST(usage_journal_day_counts)
 }
 END_TEST
 
+/* The backend is picked by name; a name this build lacks is a configuration error at once, before anything is
+ * opened, and a store that cannot be reached answers every operation with unavailable and says why. */
+START_TEST(store_backend_by_name_and_unreachable_store)
+{
+	ss_store *st = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ss_store_params p = {.backend = "nosuch", .path = dbpath};
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+	ck_assert_ptr_null(st);
+	p.backend = "postgresql";
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+	ck_assert_msg(strstr(err.msg, "PostgreSQL") != NULL, "%s", err.msg);
+	p.backend = "sqlite";
+	p.path = "";
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+
+	/* NULL is the default backend; nothing is opened until the store is used. */
+	char missing[400];
+	snprintf(missing, sizeof missing, "%s/no/such/dir/t.db", dir);
+	p.backend = NULL;
+	p.path = missing;
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), 0);
+	ck_assert_str_eq(ss_store_backend(st), "sqlite");
+	ck_assert(!ss_store_connected(st));
+	ck_assert_int_eq(ss_store_cache_count(st, NULL, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	ck_assert_str_ne(ss_store_error(st), "");
+	ck_assert_int_eq(ss_store_health(st, &err), SS_ERR_UNAVAILABLE);
+	ss_key_record rec;
+	ck_assert_int_eq(ss_store_key_get(st, 1, &rec, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	ss_store_close(st);
+	ck_assert_int_eq(ss_store_open(&p, &st, &err), -1);
+	ck_assert_ptr_null(st);
+
+	/* The configuration's names reach the parameters. */
+	ss_config cfg;
+	ss_config_defaults(&cfg);
+	snprintf(cfg.database, sizeof cfg.database, "%s", dbpath);
+	cfg.database_busy_timeout_ms = 1234;
+	ss_store_params_from_config(&cfg, &p);
+	ck_assert_str_eq(p.backend, "sqlite");
+	ck_assert_str_eq(p.path, dbpath);
+	ck_assert_int_eq(p.busy_timeout_ms, 1234);
+	ck_assert_int_eq(ss_store_open(&p, &st, &err), 0);
+	ck_assert(ss_store_connected(st));
+	ck_assert_str_eq(ss_store_describe(st), dbpath);
+	ck_assert_int_eq(ss_store_schema_version(st), ss_store_schema_latest(st));
+	ck_assert_int_eq(ss_store_health(st, &err), SS_OK);
+	ck_assert_int_eq(ss_store_check(st, false, &err), 0);
+	ck_assert_int_eq(ss_store_maintain(st, &err), 0);
+	ss_store_close(st);
+}
+END_TEST
+
+static int stop_at_first(void *arg, const ss_cache_row *row)
+{
+	(void)row;
+	++*(int *)arg;
+	return 1;
+}
+
+static int collect_override(void *arg, const ss_override_row *o)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s|%s|%g|%s|%s;", o->ns, o->source, o->manual_bpm, o->manual_key ? o->manual_key : "-",
+		 o->notes ? o->notes : "-");
+	return 0;
+}
+
+static int collect_usage(void *arg, const ss_usage_row *r)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%lld|%s|%d|%lld;", (long long)r->key_id, r->endpoint, r->status, (long long)r->time_s);
+	return 0;
+}
+
+static int export_beats(void *arg, const ss_cache_row *row)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s|%s|%s;", row->title, row->source_kind, row->beats_json ? row->beats_json : "NULL");
+	return 0;
+}
+
+/* What copying one store into another needs: overrides (also those whose song was deleted), usage rows from a
+ * time on, key hashes, keys registered by hash, rows with their beats; and a callback that stops an operation. */
+START_TEST(store_reads_for_copying)
+{
+	ss_store *db = open_db();
+	ss_error err;
+	put(db, "default", "url", "https://a/1", "One", "X", 100);
+	put(db, "other", "url", "https://a/2", "Two", "Y", 110);
+	ss_override_update u = {.set_bpm = true, .bpm = 50, .set_notes = true, .notes = "n"};
+	ck_assert_int_eq(ss_store_override_set(db, "default", "https://a/1", &u, &err), 1);
+	u = (ss_override_update){.set_key = true, .key = "A Minor"};
+	ck_assert_int_eq(ss_store_override_set(db, "other", "https://a/2", &u, &err), 1);
+	long long deleted;
+	ck_assert_int_eq(ss_store_cache_clear(db, "other", &deleted, &err), 0);
+	ck_assert_int_eq(deleted, 1);
+	char out[512] = "";
+	ck_assert_int_eq(ss_store_override_list(db, collect_override, out, &err), 2);
+	ck_assert_str_eq(out, "default|https://a/1|50|-|n;other|https://a/2|nan|A Minor|-;");
+
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_cache_export(db, NULL, SS_CACHE_ROW_BEATS, NULL, export_beats, out, &err), 1);
+	ck_assert_str_eq(out, "One|url|[0.5,1.0];");
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_cache_export(db, NULL, 0, NULL, export_beats, out, &err), 1);
+	ck_assert_str_eq(out, "One|url|NULL;");
+	int seen = 0;
+	put(db, "default", "url", "https://a/3", "Three", "Z", 120);
+	ck_assert_int_eq(ss_store_cache_list(db, NULL, 10, 0, stop_at_first, &seen, &err), -2);
+	ck_assert_int_eq(seen, 1);
+
+	ss_key_record rec, again;
+	char key[SS_APIKEY_TEXT_MAX];
+	ck_assert_int_eq(ss_store_key_create(db, "k", NULL, SS_KEY_ADMIN, 7, 0, &rec, key, &err), 0);
+	unsigned char h[SS_APIKEY_HASH_LEN];
+	ss_apikey_hash(key, strlen(key), h);
+	ck_assert_int_eq(memcmp(rec.hash, h, sizeof h), 0);
+	ss_key_import k = {.name = "copied", .scope = SS_KEY_CLIENT, .active = false, .daily_limit = 3,
+			   .created_at = "2020-02-03 04:05:06"};
+	unsigned char other[SS_APIKEY_HASH_LEN];
+	memset(other, 0x5a, sizeof other);
+	int64_t id = 0, id2 = 0;
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "ab", &k, &id, &err), 1);
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "ab", &k, &id2, &err), 0);
+	ck_assert_int_eq(id, id2);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, other, &again, &err), 1);
+	ck_assert_str_eq(again.name, "copied");
+	ck_assert_str_eq(again.prefix, "ab");
+	ck_assert_str_eq(again.created_at, "2020-02-03 04:05:06");
+	ck_assert(!again.active);
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "0123456789abcdefXYZ", &k, &id2, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+
+	ss_usage_row rows[3] = {{.key_id = rec.id, .endpoint = "a", .status = 200, .time_s = 86400 * 20000 - 1},
+				{.key_id = rec.id, .endpoint = "b", .status = 429, .time_s = 86400 * 20000},
+				{.key_id = id, .endpoint = "c", .status = 500, .time_s = 86400 * 20000 + 5}};
+	ck_assert_int_eq(ss_store_usage_write(db, rows, 3, 0, 0, &err), 0);
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_usage_rows(db, 86400 * 20000, collect_usage, out, &err), 2);
+	char want[200];
+	snprintf(want, sizeof want, "%lld|b|429|%d;%lld|c|500|%d;", (long long)rec.id, 86400 * 20000, (long long)id,
+		 86400 * 20000 + 5);
+	ck_assert_str_eq(out, want);
+	ss_store_close(db);
+}
+END_TEST
+
 /* The API's bytes for one row, exactly: what /analyze, /cache, /cache/search and /cache/export answered before
  * rendering moved out of the store (recorded from that code), so the presentation module cannot drift. */
 static int bytes_sink(void *arg, const void *data, size_t len)
@@ -1023,6 +1182,8 @@ int main(void)
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	tcase_add_test(t, present_bytes);
+	tcase_add_test(t, store_backend_by_name_and_unreachable_store);
+	tcase_add_test(t, store_reads_for_copying);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }
