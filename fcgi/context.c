@@ -6,6 +6,18 @@
 #include "fcgi/auth.h"
 #include "fcgi/handlers.h"
 
+/* The store's events go to the log. */
+static void store_notice(void *arg, ss_store_level level, const char *msg)
+{
+	(void)arg;
+	if (level == SS_STORE_ERROR)
+		ss_log_error("%s", msg);
+	else if (level == SS_STORE_WARN)
+		ss_log_warn("%s", msg);
+	else
+		ss_log_info("%s", msg);
+}
+
 int ss_ctx_open(ss_ctx *ctx, const ss_ctx_params *p, ss_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
@@ -16,6 +28,7 @@ int ss_ctx_open(ss_ctx *ctx, const ss_ctx_params *p, ss_error *err)
 	ctx->master_pid = p->master_pid;
 	ss_store_params sp;
 	ss_store_params_from_config(p->cfg, &sp);
+	sp.notice = store_notice;
 	if (ss_store_new(&sp, &ctx->store, err) != 0)
 		return -1;
 	ss_store_ready(ctx->store, NULL); /* a failure is logged by the store and retried per request */

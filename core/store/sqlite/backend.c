@@ -3,12 +3,12 @@
  * reopened or restored when it must be; and the ops table that core/store/store.c dispatches through. */
 #include "core/store/sqlite/sqlite.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/store/sqlite/schema.h"
-#include "core/util/log.h"
 #include "core/util/timefmt.h"
 
 #define CHECKPOINT_WAL_BYTES (16LL * 1024 * 1024) /* ss_store_maintain checkpoints a WAL beyond this */
@@ -28,8 +28,22 @@ static int create(const ss_store_params *p, ss_store **out, ss_error *err)
 	q->path = path;
 	q->flags = p->flags;
 	q->busy_timeout_ms = p->busy_timeout_ms > 0 ? p->busy_timeout_ms : SS_DB_BUSY_TIMEOUT_MS;
+	q->notice = p->notice;
+	q->notice_arg = p->notice_arg;
 	*out = &q->base;
 	return 0;
+}
+
+void ss_sqlite_notice(ss_sqlite *q, ss_store_level level, const char *fmt, ...)
+{
+	if (q->notice == NULL)
+		return;
+	char msg[SS_ERROR_MSG_MAX + 128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	q->notice(q->notice_arg, level, msg);
 }
 
 static void close_db(ss_sqlite *q)
@@ -71,24 +85,26 @@ static int drop_connection(ss_sqlite *q, ss_db_file_state f)
 		if (now < q->restore_retry_at)
 			return -1;
 		q->restore_retry_at = now + 1.0;
-		ss_log_error("database %s was deleted while in use; restoring it from this responder's open connection",
-			     path);
+		ss_sqlite_notice(q, SS_STORE_ERROR,
+				 "database %s was deleted while in use; restoring it from this responder's open connection",
+				 path);
 		int r = ss_db_restore(q->db, &err);
 		if (r < 0) {
-			ss_log_error("database %s could not be restored (requests are refused until it is): %s", path,
-				     err.msg);
+			ss_sqlite_notice(q, SS_STORE_ERROR,
+					 "database %s could not be restored (requests are refused until it is): %s", path,
+					 err.msg);
 			snprintf(q->error, sizeof q->error, "The database %.200s was deleted and could not be restored.",
 				 path);
 			return -1;
 		}
 		if (r > 0)
-			ss_log_warn("database %s restored from the open connection; reopening it", path);
+			ss_sqlite_notice(q, SS_STORE_WARN, "database %s restored from the open connection; reopening it", path);
 		else
-			ss_log_warn("database %s was put back by another process; reopening it", path);
+			ss_sqlite_notice(q, SS_STORE_WARN, "database %s was put back by another process; reopening it", path);
 	} else if (f == SS_DB_FILE_REPLACED) {
-		ss_log_warn("database %s was replaced on disk; reopening it", path);
+		ss_sqlite_notice(q, SS_STORE_WARN, "database %s was replaced on disk; reopening it", path);
 	} else {
-		ss_log_error("database %s failed (%s); reopening it", path, ss_db_errmsg(q->db));
+		ss_sqlite_notice(q, SS_STORE_ERROR, "database %s failed (%s); reopening it", path, ss_db_errmsg(q->db));
 	}
 	close_db(q);
 	q->retry_at = 0;
@@ -144,7 +160,7 @@ static int ready(ss_store *s, ss_error *err)
 				 "database %.120s was overwritten while in use (a copy written over the live file?); stop the "
 				 "service, remove its -wal and -shm, then start it",
 				 q->path);
-			ss_log_error("%s", q->error);
+			ss_sqlite_notice(q, SS_STORE_ERROR, "%s", q->error);
 		}
 		return unusable(q, err);
 	}
@@ -167,7 +183,7 @@ static int ready(ss_store *s, ss_error *err)
 	if (ss_db_open_flags(q->path, flags, &q->db, &e) != 0) {
 		note_failed_file(q);
 		if (q->error[0] == '\0' || strstr(q->error, "being reopened") != NULL)
-			ss_log_error("%s", e.msg);
+			ss_sqlite_notice(q, SS_STORE_ERROR, "%s", e.msg);
 		snprintf(q->error, sizeof q->error, "%s", e.msg);
 		q->db = NULL;
 		return ss_error_set(err, e.code, "%s", e.msg);
@@ -177,11 +193,12 @@ static int ready(ss_store *s, ss_error *err)
 	q->failed_on.valid = false;
 	ss_db_set_busy_timeout(q->db, q->busy_timeout_ms);
 	if (ss_db_is_readonly(q->db))
-		ss_log_warn("database %s is open read-only (file, directory or file system not writable): reads are "
-			    "served, writes answer 503 read_only",
-			    q->path);
+		ss_sqlite_notice(q, SS_STORE_WARN,
+				 "database %s is open read-only (file, directory or file system not writable): reads are "
+				 "served, writes answer 503 read_only",
+				 q->path);
 	if (q->error[0] != '\0')
-		ss_log_info("database %s is usable again", q->path);
+		ss_sqlite_notice(q, SS_STORE_INFO, "database %s is usable again", q->path);
 	q->error[0] = '\0';
 	return 0;
 }

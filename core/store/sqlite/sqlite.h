@@ -24,6 +24,8 @@ typedef struct ss_sqlite {
 	bool checked;                /* the file checks passed since the last ss_store_recheck */
 	int txn;                     /* open bulk or read transactions (0 or 1): never reopen inside one */
 	char error[SS_ERROR_MSG_MAX]; /* why the store is unusable, "" when usable */
+	void (*notice)(void *arg, ss_store_level level, const char *msg); /* ss_store_params.notice */
+	void *notice_arg;
 	struct {
 		bool valid, exists;
 		struct stat st;
@@ -35,6 +37,9 @@ static inline ss_sqlite *ss_sqlite_of(ss_store *s)
 {
 	return (ss_sqlite *)s;
 }
+
+/* Report an event through the store's notice hook (printf-style). */
+void ss_sqlite_notice(ss_sqlite *q, ss_store_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The open connection of s when s is an SQLite store and connected, else NULL (tools that work on the file
  * itself: backup). Owned by s; ss_store_ready may replace it. */
