@@ -3,7 +3,7 @@ check_PROGRAMS += tests/check_store
 TESTS += tests/check_store
 tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(TEST_CFLAGS)
-tests_check_store_LDADD = $(TEST_LIBS)
+tests_check_store_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
 
 # Admission control (core/limits/admission.c) guards the cache's misses; its suite lives here with it.
 check_PROGRAMS += tests/check_admission
@@ -17,7 +17,7 @@ check_PROGRAMS += tests/check_import
 TESTS += tests/check_import
 tests_check_import_SOURCES = tests/check_import.c
 tests_check_import_CFLAGS = $(TEST_CFLAGS)
-tests_check_import_LDADD = $(TEST_LIBS)
+tests_check_import_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
 
 # The PostgreSQL store backend against a real server the suite starts (skips with 77 without postgresql-15).
 check_PROGRAMS += tests/check_store_pg

@@ -112,6 +112,7 @@ struct ss_store {
 
 /* The backends of this build (ss_store_new looks them up by name). */
 extern const ss_store_ops ss_store_sqlite_ops;
-/* PostgreSQL: ss_store_postgresql_ops, in core/store/postgresql/, when built with libpq (see store.c). */
+/* PostgreSQL (core/store/postgresql/, libpq). */
+extern const ss_store_ops ss_store_postgresql_ops;
 
 #endif

@@ -44,12 +44,20 @@ typedef struct ss_store ss_store;
 #define SS_STORE_KEEP_SIDE_FILES 2u  /* SQLite: keep -wal and -shm when closing (their directory may not be
 				      * writable by the user that opens the file next); ignored elsewhere */
 
+/* How much an event the store reports matters (ss_store_params.notice). */
+typedef enum ss_store_level { SS_STORE_INFO = 0, SS_STORE_WARN, SS_STORE_ERROR } ss_store_level;
+
 typedef struct ss_store_params {
 	const char *backend;   /* "sqlite" (NULL = "sqlite") or "postgresql" */
 	const char *path;      /* sqlite: the database file */
 	const char *conninfo;  /* postgresql: a libpq conninfo string */
 	int busy_timeout_ms;   /* how long a write waits for another writer before SS_ERR_BUSY; <= 0: the default */
 	unsigned flags;        /* SS_STORE_* */
+	/* Events worth a log line, each reported once when it happens (connection lost, reopened, restored, usable
+	 * again, opened read-only), with a one-line message (valid during the call). NULL: silent. The store
+	 * itself never logs. */
+	void (*notice)(void *arg, ss_store_level level, const char *msg);
+	void *notice_arg;
 } ss_store_params;
 
 /* The parameters a configuration names (store, database, postgresql, database_busy_timeout_ms). The strings

@@ -14,6 +14,7 @@
 #include "core/limits/admission.h"
 #include "core/net/fetch.h"
 #include "core/store/cache.h"
+#include "fcgi/present.h"
 #include "core/store/stats.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
@@ -25,7 +26,6 @@
 #define TEXT_FIELD_MAX 512        /* title, artist */
 #define URL_MAX 4096
 #define BATCH_MAX 10
-#define CHECKPOINT_WAL_BYTES (16LL * 1024 * 1024)
 
 typedef struct job {
 	const char *ns;
@@ -74,7 +74,7 @@ static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const v
 	ss_cache_put_args a = {.cache_key = key, .ns = j->ns, .source_kind = j->source_kind, .source = j->source,
 			       .preview_url = j->preview_url, .title = j->title, .artist = j->artist, .result = &r,
 			       .result_json = text, .beats_json = beats.data};
-	rc = ss_cache_put(ctx->db, &a, NULL, err);
+	rc = ss_store_cache_put(ctx->store, &a, NULL, err);
 out:
 	json_object_put(o);
 	ss_buf_free(&beats);
@@ -154,8 +154,8 @@ static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const voi
 	ss_stats_add(ctx->stats, SS_STAT_ANALYSES, 1);
 	ss_stats_add(ctx->stats, SS_STAT_MISSES, 1);
 	touch_stats(ctx);
-	ss_db_checkpoint(ctx->db, CHECKPOINT_WAL_BYTES);
-	int f = ss_cache_render(ctx->db, key, false, j->with_beats, out, err);
+	ss_store_maintain(ctx->store, NULL); /* e.g. the WAL checkpoint, after a write */
+	int f = ss_present_cache_get(ctx->store, key, false, j->with_beats, out, err);
 	if (f == 0)
 		ss_error_set(err, SS_ERR_INTERNAL, "The result was stored but could not be read back.");
 	return f == 1 ? 0 : -1;
@@ -181,7 +181,7 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 	ss_cache_key(j->ns, j->kind, j->source, tag, key);
 
 	if (!j->force) {
-		int rc = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
+		int rc = ss_present_cache_get(ctx->store, key, true, j->with_beats, out, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 1) {
@@ -230,7 +230,7 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 		 * reason this request shares (the same URL, the same bytes). */
 		ss_stats_add(ctx->stats, SS_STAT_DEDUP_WAITS, 1);
 		if (!j->force) {
-			int h = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
+			int h = ss_present_cache_get(ctx->store, key, true, j->with_beats, out, err);
 			if (h < 0)
 				goto out;
 			if (h == 1) {

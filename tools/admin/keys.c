@@ -6,8 +6,6 @@
 #include <unistd.h>
 
 #include "core/limits/state.h"
-#include "core/store/keys.h"
-#include "core/store/usage.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "tools/admin/admin.h"
@@ -16,7 +14,7 @@ typedef admin_opts opts;
 
 /* This run's configuration and database (set by admin_cmd_keys). */
 static const ss_config *cfg;
-static ss_db *db;
+static ss_store *db;
 
 static json_object *record_json(const ss_key_record *r)
 {
@@ -67,11 +65,11 @@ static int seed_row(void *arg, int64_t key_id, int64_t count)
 static int seed_state(void *arg, ss_state *st)
 {
 	ss_error err;
-	return ss_usage_day_counts(arg, ss_state_day(ss_state_now_ns()), seed_row, st, &err);
+	return ss_store_usage_day_counts(arg, ss_state_day(ss_state_now_ns()), seed_row, st, &err);
 }
 
 /* Tell every responder that keys changed (and optionally forget a deleted key's limiter state). */
-void admin_notify_key_change(const ss_config *c, ss_db *d, int64_t forget_id)
+void admin_notify_key_change(const ss_config *c, ss_store *d, int64_t forget_id)
 {
 	ss_state *st = NULL;
 	ss_error err;
@@ -119,7 +117,7 @@ static int show_new_key(const opts *o, int64_t id, const char *key, const char *
 {
 	ss_key_record r;
 	ss_error err;
-	if (ss_keys_get(db, id, &r, &err) != 1)
+	if (ss_store_key_get(db, id, &r, &err) != 1)
 		return admin_db_failed(&err);
 	if (o->json) {
 		json_object *j = record_json(&r);
@@ -149,7 +147,7 @@ static int cmd_create(const opts *o)
 	ss_key_record r;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	if (ss_keys_create(db, o->pos[2], o->email, scope, daily, rate, &r, key, &err) != 0)
+	if (ss_store_key_create(db, o->pos[2], o->email, scope, daily, rate, &r, key, &err) != 0)
 		return admin_db_failed(&err);
 	admin_notify_key_change(cfg, db, 0);
 	return show_new_key(o, r.id, key, "New");
@@ -181,7 +179,7 @@ static int cmd_list(const opts *o)
 	if (!o->json)
 		printf("%-5s %-14s %-7s %-6s %11s %7s  %-19s  %s\n", "ID", "PREFIX", "SCOPE", "ACTIVE", "DAILY_LIMIT",
 		       "RATE", "LAST_USED", "NAME");
-	if (ss_keys_list(db, list_row, arr, &err) != 0) {
+	if (ss_store_key_list(db, list_row, arr, &err) != 0) {
 		json_object_put(arr);
 		return admin_db_failed(&err);
 	}
@@ -216,14 +214,14 @@ static int cmd_show(const opts *o)
 		return EXIT_USAGE;
 	ss_key_record r;
 	ss_error err;
-	int f = ss_keys_get(db, id, &r, &err);
+	int f = ss_store_key_get(db, id, &r, &err);
 	if (f < 0)
 		return admin_db_failed(&err);
 	if (f == 0)
 		return no_such_key(id);
 	int64_t now = ss_state_now_ns();
 	ss_usage_stats s;
-	if (ss_usage_key_stats(db, id, ss_state_day(now), &s, &err) != 0)
+	if (ss_store_usage_key_stats(db, id, ss_state_day(now), &s, &err) != 0)
 		return admin_db_failed(&err);
 	int64_t quota_used = -1;
 	ss_state *st = NULL;
@@ -243,7 +241,7 @@ static int cmd_show(const opts *o)
 		ss_json_add_int(j, "successful_requests", s.successful);
 		if (quota_used >= 0)
 			ss_json_add_int(j, "quota_used_today", quota_used);
-		if (ss_usage_recent(db, id, 10, recent_row, recent, &err) != 0) {
+		if (ss_store_usage_recent(db, id, 10, recent_row, recent, &err) != 0) {
 			json_object_put(j);
 			json_object_put(recent);
 			return admin_db_failed(&err);
@@ -259,7 +257,7 @@ static int cmd_show(const opts *o)
 	printf("total_requests:      %lld\n", (long long)s.total);
 	printf("successful_requests: %lld\n", (long long)s.successful);
 	printf("last 10 requests:\n");
-	if (ss_usage_recent(db, id, 10, recent_row, NULL, &err) != 0)
+	if (ss_store_usage_recent(db, id, 10, recent_row, NULL, &err) != 0)
 		return admin_db_failed(&err);
 	return 0;
 }
@@ -283,7 +281,7 @@ static int cmd_change(const opts *o, const char *verb)
 
 	ss_key_record before;
 	ss_error err;
-	int f = ss_keys_get(db, id, &before, &err);
+	int f = ss_store_key_get(db, id, &before, &err);
 	if (f < 0)
 		return admin_db_failed(&err);
 	if (f == 0)
@@ -303,17 +301,17 @@ static int cmd_change(const opts *o, const char *verb)
 
 	int rc;
 	if (strcmp(verb, "activate") == 0)
-		rc = ss_keys_set_active(db, id, true, &err);
+		rc = ss_store_key_set_active(db, id, true, &err);
 	else if (strcmp(verb, "deactivate") == 0)
-		rc = ss_keys_set_active(db, id, false, &err);
+		rc = ss_store_key_set_active(db, id, false, &err);
 	else if (strcmp(verb, "limit") == 0)
-		rc = ss_keys_set_daily_limit(db, id, v, &err);
+		rc = ss_store_key_set_daily_limit(db, id, v, &err);
 	else if (strcmp(verb, "rate") == 0)
-		rc = ss_keys_set_rate_limit(db, id, v, &err);
+		rc = ss_store_key_set_rate_limit(db, id, v, &err);
 	else if (strcmp(verb, "scope") == 0)
-		rc = ss_keys_set_scope(db, id, scope, &err);
+		rc = ss_store_key_set_scope(db, id, scope, &err);
 	else
-		rc = ss_keys_delete(db, id, &err);
+		rc = ss_store_key_delete(db, id, &err);
 	if (rc < 0)
 		return admin_db_failed(&err);
 	if (rc == 0)
@@ -335,7 +333,7 @@ static int cmd_change(const opts *o, const char *verb)
 		return 0;
 	}
 	ss_key_record after;
-	if (ss_keys_get(db, id, &after, &err) != 1)
+	if (ss_store_key_get(db, id, &after, &err) != 1)
 		return admin_db_failed(&err);
 	if (o->json)
 		admin_print_json(record_json(&after));
@@ -353,7 +351,7 @@ static int cmd_rotate(const opts *o)
 		return EXIT_USAGE;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	int rc = ss_keys_rotate(db, id, key, &err);
+	int rc = ss_store_key_rotate(db, id, key, &err);
 	if (rc < 0)
 		return admin_db_failed(&err);
 	if (rc == 0)
@@ -362,7 +360,7 @@ static int cmd_rotate(const opts *o)
 	return show_new_key(o, id, key, "Rotated");
 }
 
-int admin_cmd_keys(const admin_opts *o, const ss_config *c, ss_db *d)
+int admin_cmd_keys(const admin_opts *o, const ss_config *c, ss_store *d)
 {
 	cfg = c;
 	db = d;

@@ -171,7 +171,8 @@ int ss_pg_cache_get(ss_store *s, const char *cache_key, unsigned flags, ss_cache
 
 static const char SQL_LIST_NS[] = "SELECT " ROW_COLS ROW_FROM " WHERE c.cache_namespace = $1"
 				  " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT $2 OFFSET $3";
-static const char SQL_LIST_ALL[] = "SELECT " ROW_COLS ROW_FROM " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT $1 OFFSET $2";
+static const char SQL_LIST_ALL[] =
+	"SELECT " ROW_COLS ROW_FROM " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT $1 OFFSET $2";
 
 int ss_pg_cache_list(ss_store *s, const char *ns, int limit, long long offset, ss_cache_row_fn fn, void *arg,
 		     ss_error *err)
@@ -222,7 +223,8 @@ static size_t utf8_chars(const char *s)
 #define SEARCH_ORDER " ORDER BY c.analyzed_at DESC, c.id DESC LIMIT $3"
 static const char SQL_SEARCH_NS[] = "SELECT " ROW_COLS ROW_FROM " WHERE c.cache_namespace = $1 AND" SEARCH_MATCH
 				    SEARCH_ORDER;
-static const char SQL_SEARCH_ALL[] = "SELECT " ROW_COLS ROW_FROM " WHERE $1::text IS NULL AND" SEARCH_MATCH SEARCH_ORDER;
+static const char SQL_SEARCH_ALL[] =
+	"SELECT " ROW_COLS ROW_FROM " WHERE $1::text IS NULL AND" SEARCH_MATCH SEARCH_ORDER;
 static const char SQL_SEARCH_SHORT_NS[] =
 	"SELECT " ROW_COLS " FROM (SELECT * FROM analysis_cache WHERE cache_namespace = $1"
 	" ORDER BY analyzed_at DESC, id DESC LIMIT $4) c" ROW_JOIN " WHERE" SEARCH_MATCH SEARCH_ORDER;
@@ -273,7 +275,8 @@ static int export_row(void *arg, const PGresult *r, int i)
 #define EXPORT_ORDER " ORDER BY lower(c.artist), lower(c.title), c.id"
 static const char SQL_EXPORT_NS[] = "SELECT " ROW_COLS ROW_FROM " WHERE c.cache_namespace = $1" EXPORT_ORDER;
 static const char SQL_EXPORT_ALL[] = "SELECT " ROW_COLS ROW_FROM EXPORT_ORDER;
-static const char SQL_EXPORT_NS_BEATS[] = "SELECT " ROW_COLS_BEATS ROW_FROM " WHERE c.cache_namespace = $1" EXPORT_ORDER;
+static const char SQL_EXPORT_NS_BEATS[] =
+	"SELECT " ROW_COLS_BEATS ROW_FROM " WHERE c.cache_namespace = $1" EXPORT_ORDER;
 static const char SQL_EXPORT_ALL_BEATS[] = "SELECT " ROW_COLS_BEATS ROW_FROM EXPORT_ORDER;
 static const char SQL_COUNT_NS[] = "SELECT count(*) FROM analysis_cache WHERE cache_namespace = $1";
 static const char SQL_COUNT_ALL[] = "SELECT count(*) FROM analysis_cache";

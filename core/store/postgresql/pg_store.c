@@ -2,24 +2,41 @@
  * transactions, and the ops table. */
 #include "core/store/postgresql/pg_store.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/store/postgresql/pg_schema.h"
-#include "core/util/log.h"
+
+/* Report an event worth a log line through the caller's hook (the store never logs itself). */
+static void notice(ss_pgstore *s, ss_store_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void notice(ss_pgstore *s, ss_store_level level, const char *fmt, ...)
+{
+	if (s->notice == NULL)
+		return;
+	char msg[SS_ERROR_MSG_MAX + 64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	s->notice(s->notice_arg, level, msg);
+}
 
 static int pg_create(const ss_store_params *p, ss_store **out, ss_error *err)
 {
 	*out = NULL;
 	if (p->conninfo == NULL || p->conninfo[0] == '\0')
-		return ss_error_set(err, SS_ERR_CONFIG, "'store = postgresql' needs 'postgresql': a libpq connection string");
+		return ss_error_set(err, SS_ERR_CONFIG,
+				    "'store = postgresql' needs 'postgresql': a libpq connection string naming the PostgreSQL server");
 	ss_pgstore *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
 	s->base.ops = &ss_store_postgresql_ops;
 	s->flags = p->flags;
+	s->notice = p->notice;
+	s->notice_arg = p->notice_arg;
 	s->c = ss_pgconn_new(p->conninfo, p->busy_timeout_ms);
 	if (s->c == NULL) {
 		free(s);
@@ -86,7 +103,7 @@ static int pg_ready(ss_store *st, ss_error *err)
 		return 0;
 	if (ss_pgconn_connected(s->c) && !ss_pgconn_alive(s->c)) {
 		/* The server closed the connection (restart, crash, an administrator): replace it now. */
-		ss_log_warn("database %s closed the connection; reconnecting", s->describe);
+		notice(s, SS_STORE_WARN, "database %s closed the connection; reconnecting", s->describe);
 		ss_pgconn_disconnect(s->c);
 		s->schema = 0;
 	}
@@ -100,7 +117,7 @@ static int pg_ready(ss_store *st, ss_error *err)
 	}
 	if (rc < 0) {
 		if (!s->lost_logged)
-			ss_log_error("%s", e.msg);
+			notice(s, SS_STORE_ERROR, "%s", e.msg);
 		s->lost_logged = true;
 		s->schema = 0;
 		snprintf(s->error, sizeof s->error, "%s", e.msg);
@@ -111,7 +128,11 @@ static int pg_ready(ss_store *st, ss_error *err)
 		return -1;
 	}
 	if (s->lost_logged)
-		ss_log_info("database %s is usable again", s->describe);
+		notice(s, SS_STORE_INFO, "database %s is usable again", s->describe);
+	if (s->is_readonly && (s->lost_logged || !s->seen))
+		notice(s, SS_STORE_WARN, "database %s takes no writes: reads are served, writes answer 503 read_only",
+		       s->describe);
+	s->seen = true;
 	s->lost_logged = false;
 	s->error[0] = '\0';
 	s->checked = true;
@@ -263,7 +284,10 @@ static void claim_key(const char *cache_key, ss_pgparams *p)
 	uint64_t v = 0;
 	for (int i = 0; i < 16 && cache_key[i] != '\0'; i++) {
 		char ch = cache_key[i];
-		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : (unsigned char)ch & 15;
+		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+						 : (unsigned char)ch & 15;
 		v = v << 4 | (uint64_t)d;
 	}
 	ss_pgparams_int(p, (int64_t)v);

@@ -19,7 +19,10 @@ typedef struct ss_pgstore {
 	int schema;           /* schema version of the connected database, 0 when not connected */
 	bool is_readonly;     /* the server takes no writes (a standby, or default_transaction_read_only) */
 	bool checked;         /* ready's checks ran since the last recheck */
+	bool seen;            /* connected once */
 	bool lost_logged;     /* the lost connection was logged (once per outage) */
+	void (*notice)(void *arg, ss_store_level level, const char *msg); /* ss_store_params.notice */
+	void *notice_arg;
 	char error[SS_ERROR_MSG_MAX];
 	char describe[300];
 } ss_pgstore;
