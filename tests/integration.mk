@@ -90,3 +90,14 @@ TESTS += tests/integration/check_ffmpeg
 tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
+
+# The store on PostgreSQL (a real server the harness starts): the server stopped under requests (503s, /health,
+# the same responders, recovery by itself) and two hosts sharing one cache. check_api and check_auth run a
+# second time on PostgreSQL through on_postgresql.sh. All skip (77) without postgresql-15.
+check_PROGRAMS += tests/integration/check_store_pg
+TESTS += tests/integration/check_store_pg
+tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
+tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_store_pg_LDADD = $(IT_LIBS)
+TESTS += tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+EXTRA_DIST += tests/integration/on_postgresql.sh tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh

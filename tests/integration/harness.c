@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 
+#include "core/store/store.h"
 #include "core/util/jsonutil.h"
 #include "tests/integration/pg_server.h"
 
@@ -604,6 +605,14 @@ bool ss_it_store_postgresql(void)
 {
 	const char *v = getenv("SS_IT_STORE");
 	return v != NULL && strcmp(v, "postgresql") == 0;
+}
+
+void ss_it_store_params(const ss_it_server *s, ss_store_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->backend = s->pg != NULL ? "postgresql" : "sqlite";
+	p->path = s->db;
+	p->conninfo = s->pg != NULL ? s->pg->conninfo : NULL;
 }
 
 /* SS_IT_STORE=postgresql: a PostgreSQL of the test's own in s->dir, and the config lines that select it. */

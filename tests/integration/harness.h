@@ -76,6 +76,11 @@ const char *ss_it_front_name(ss_it_front f);
  * ss_it_start then starts its own server, see tests/integration/pg_server.h); anything else SQLite. */
 bool ss_it_store_postgresql(void);
 
+/* The store parameters of the server s runs (its SQLite file, or its PostgreSQL), for a test that opens the same
+ * store with ss_store_open. The strings point into s. */
+struct ss_store_params;
+void ss_it_store_params(const ss_it_server *s, struct ss_store_params *p);
+
 /* Start everything; aborts the test (ck_abort) on failure with the logs' tails. With ss_it_store_postgresql(),
  * a PostgreSQL server is started first in the temp dir and songscope.conf gets `store = postgresql` and its
  * `postgresql = ...` conninfo. */

@@ -1,0 +1,243 @@
+/* songscope on PostgreSQL through the real stack (nginx, songscope's master and responders, a real PostgreSQL the
+ * harness starts): the server stopped under requests gives JSON 503s with Retry-After and /health 503 naming the
+ * database, no responder dies, and the service resumes by itself once the server is back, with nothing that was
+ * acknowledged lost. Two masters sharing one PostgreSQL see one cache. Skips (77) without nginx or PostgreSQL. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/check_main.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/pg_server.h"
+
+static ss_it_server srv, srv2;
+
+static void teardown(void)
+{
+	if (getenv("SS_IT_VERBOSE") != NULL && srv.dir[0] != '\0') {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "tail -n 40 %s/songscope.log >&2", srv.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+	}
+	ss_it_stop(&srv2);
+	ss_it_stop(&srv);
+}
+
+/* A mono 16-bit WAV of 4 s at 22.05 kHz: a tone of hz with clicks at 120 BPM (distinct bytes per hz). */
+static unsigned char *make_wav(double hz, size_t *len)
+{
+	const int sr = 22050;
+	size_t frames = (size_t)(4.0 * sr), data = frames * 2;
+	unsigned char *w = malloc(44 + data);
+	ck_assert_ptr_nonnull(w);
+	uint32_t v32;
+	uint16_t v16;
+	memcpy(w, "RIFF", 4);
+	v32 = (uint32_t)(36 + data);
+	memcpy(w + 4, &v32, 4);
+	memcpy(w + 8, "WAVEfmt ", 8);
+	v32 = 16;
+	memcpy(w + 16, &v32, 4);
+	v16 = 1;
+	memcpy(w + 20, &v16, 2);
+	memcpy(w + 22, &v16, 2);
+	v32 = (uint32_t)sr;
+	memcpy(w + 24, &v32, 4);
+	v32 = (uint32_t)sr * 2;
+	memcpy(w + 28, &v32, 4);
+	v16 = 2;
+	memcpy(w + 32, &v16, 2);
+	v16 = 16;
+	memcpy(w + 34, &v16, 2);
+	memcpy(w + 36, "data", 4);
+	v32 = (uint32_t)data;
+	memcpy(w + 40, &v32, 4);
+	for (size_t i = 0; i < frames; i++) {
+		double t = (double)i / sr, beat = fmod(t, 0.5);
+		double x = 0.3 * sin(2.0 * M_PI * hz * t) + (beat < 0.01 ? 0.5 * (1.0 - beat / 0.01) : 0.0);
+		int16_t s = (int16_t)lrint(x * 32000.0);
+		memcpy(w + 44 + 2 * i, &s, 2);
+	}
+	*len = 44 + data;
+	return w;
+}
+
+/* POST /analyze_data of tone hz to s; returns the status, and whether the answer came from the cache. */
+static long analyze(ss_it_server *s, double hz, bool *cached, ss_it_resp *r)
+{
+	size_t len;
+	unsigned char *wav = make_wav(hz, &len);
+	char title[64];
+	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
+	const char *hdrs[] = {title, "Content-Type: audio/wav", NULL};
+	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", hdrs, wav, len, r), 0);
+	free(wav);
+	if (cached != NULL) {
+		*cached = false;
+		if (r->status == 200) {
+			json_object *o = ss_it_json(r), *v;
+			*cached = json_object_object_get_ex(o, "cached", &v) && json_object_get_boolean(v);
+			json_object_put(o);
+		}
+	}
+	return r->status;
+}
+
+static long status_of(ss_it_server *s, const char *path)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", path, NULL, NULL, 0, &r), 0);
+	long st = r.status;
+	ss_it_resp_free(&r);
+	return st;
+}
+
+/* Poll (bounded: 20 s) until path answers want on every responder in a row; returns the last status. */
+static long wait_status(ss_it_server *s, const char *path, long want)
+{
+	long st = 0;
+	int in_a_row = 0;
+	for (int i = 0; i < 2000 && in_a_row < 2 * s->workers; i++) {
+		st = status_of(s, path);
+		in_a_row = st == want ? in_a_row + 1 : 0;
+		if (in_a_row == 0) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL); /* a bounded poll, not a synchronisation */
+		}
+	}
+	return st;
+}
+
+/* /health: status, and components.database into comp. */
+static long health(char *comp, size_t complen)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+	long st = r.status;
+	json_object *o = ss_it_json(&r), *c, *d;
+	comp[0] = '\0';
+	if (json_object_object_get_ex(o, "components", &c) && json_object_object_get_ex(c, "database", &d))
+		snprintf(comp, complen, "%s", json_object_get_string(d));
+	json_object_put(o);
+	ss_it_resp_free(&r);
+	return st;
+}
+
+static int sorted_children(pid_t master, pid_t *out, int max)
+{
+	int n = ss_it_children(master, out, max);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			pid_t t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+START_TEST(server_down_gives_503_and_service_resumes)
+{
+	ss_it_opts o = {.workers = 2};
+	ss_it_start(&srv, &o);
+	ck_assert_ptr_nonnull(srv.pg);
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+	ck_assert(cached);
+	ss_it_resp_free(&r);
+	char comp[64];
+	ck_assert_int_eq(health(comp, sizeof comp), 200);
+	ck_assert_str_eq(comp, "ok");
+	pid_t before[8], after[8];
+	int nb = sorted_children(srv.master_pid, before, 8);
+	ck_assert_int_eq(nb, 2);
+
+	ck_assert_int_eq(ss_pg_server_stop(srv.pg), 0);
+	/* every responder, several times: a JSON 503 with Retry-After, never a hang or a crash */
+	for (int i = 0; i < 3 * srv.workers; i++) {
+		ck_assert_int_eq(analyze(&srv, 440, NULL, &r), 503);
+		ss_it_assert_error(&r, 503, "unavailable");
+		char ra[16];
+		ck_assert_msg(ss_it_header(&r, "Retry-After", ra, sizeof ra), "503 without Retry-After");
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(ss_it_request(&srv, "GET", "/cache?limit=5", NULL, NULL, 0, &r), 0);
+		ss_it_assert_error(&r, 503, "unavailable");
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(health(comp, sizeof comp), 503);
+		ck_assert_str_eq(comp, "unavailable");
+	}
+	ck_assert_int_eq(sorted_children(srv.master_pid, after, 8), nb);
+	ck_assert(memcmp(before, after, (size_t)nb * sizeof before[0]) == 0); /* the same responders */
+
+	ck_assert_int_eq(ss_pg_server_restart(srv.pg), 0);
+	ck_assert_int_eq(wait_status(&srv, "/health", 200), 200);
+	ck_assert_int_eq(health(comp, sizeof comp), 200);
+	ck_assert_str_eq(comp, "ok");
+	/* what was stored before the outage is still there: a hit on every responder */
+	for (int i = 0; i < 2 * srv.workers; i++) {
+		ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+		ck_assert(cached);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(analyze(&srv, 550, &cached, &r), 200); /* and writes work again */
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(sorted_children(srv.master_pid, after, 8), nb);
+	ck_assert(memcmp(before, after, (size_t)nb * sizeof before[0]) == 0);
+}
+END_TEST
+
+/* Two masters (each with its own state file and nginx) on one PostgreSQL: a song analysed through one is a
+ * cache hit through the other. */
+START_TEST(two_hosts_share_the_cache)
+{
+	ss_it_opts o = {.workers = 1};
+	ss_it_start(&srv, &o);
+	char extra[900];
+	snprintf(extra, sizeof extra, "store = postgresql\npostgresql = %s\n", srv.pg->conninfo);
+	ss_it_opts o2 = {.workers = 1, .extra_conf = extra};
+	unsetenv("SS_IT_STORE"); /* the second host uses the first host's server */
+	ss_it_start(&srv2, &o2);
+	setenv("SS_IT_STORE", "postgresql", 1);
+	ck_assert_ptr_null(srv2.pg);
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 660, &cached, &r), 200);
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(analyze(&srv2, 660, &cached, &r), 200);
+	ck_assert(cached);
+	ss_it_resp_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	if (!ss_it_have_nginx()) {
+		printf("SKIP: nginx is not installed\n");
+		return 77;
+	}
+	if (!ss_pg_server_available()) {
+		printf("SKIP: PostgreSQL is not installed (no %s/initdb; tools/install-deps.sh installs postgresql-15)\n",
+		       ss_pg_server_bindir());
+		return 77;
+	}
+	setenv("SS_IT_STORE", "postgresql", 1);
+	Suite *s = suite_create("store_pg_faults");
+	TCase *tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, server_down_gives_503_and_service_resumes);
+	tcase_add_test(tc, two_hosts_share_the_cache);
+	suite_add_tcase(s, tc);
+	return ss_check_run(s);
+}
