@@ -11,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/store/cache.h"
 #include "tests/check_main.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/pg_server.h"
 
 static ss_it_server srv, srv2;
+static ss_pg_server pg; /* a server of the test's own (db copy), beside the harness's */
 
 static void teardown(void)
 {
@@ -27,6 +29,7 @@ static void teardown(void)
 	}
 	ss_it_stop(&srv2);
 	ss_it_stop(&srv);
+	ss_pg_server_destroy(&pg);
 }
 
 /* A mono 16-bit WAV of 4 s at 22.05 kHz: a tone of hz with clicks at 120 BPM (distinct bytes per hz). */
@@ -68,14 +71,17 @@ static unsigned char *make_wav(double hz, size_t *len)
 	return w;
 }
 
+static const char *api_key; /* sent with every request when set */
+
 /* POST /analyze_data of tone hz to s; returns the status, and whether the answer came from the cache. */
 static long analyze(ss_it_server *s, double hz, bool *cached, ss_it_resp *r)
 {
 	size_t len;
 	unsigned char *wav = make_wav(hz, &len);
-	char title[64];
+	char title[64], kh[160];
 	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
-	const char *hdrs[] = {title, "Content-Type: audio/wav", NULL};
+	snprintf(kh, sizeof kh, "X-API-Key: %s", api_key != NULL ? api_key : "");
+	const char *hdrs[] = {title, "Content-Type: audio/wav", api_key != NULL ? kh : NULL, NULL};
 	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", hdrs, wav, len, r), 0);
 	free(wav);
 	if (cached != NULL) {
@@ -220,6 +226,124 @@ START_TEST(two_hosts_share_the_cache)
 }
 END_TEST
 
+/* GET path with key; returns the body as JSON (caller puts it) and the status in *status. */
+static json_object *get_json(ss_it_server *s, const char *path, const char *key, long *status)
+{
+	char kh[160];
+	snprintf(kh, sizeof kh, "X-API-Key: %s", key);
+	const char *hdrs[] = {kh, NULL};
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", path, hdrs, NULL, 0, &r), 0);
+	*status = r.status;
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
+static long long int_member(json_object *o, const char *name)
+{
+	json_object *v;
+	ck_assert_msg(json_object_object_get_ex(o, name, &v), "no %s in %s", name, json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+/* Run songscope-admin db copy --to postgresql with s's config; returns its exit status and the JSON counts. */
+static int db_copy(ss_it_server *s, json_object **counts)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	char *argv[] = {bin, "--config", s->conf, "--json", "db", "copy", "--to", "postgresql", NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc = ss_it_run(argv, &out);
+	*counts = rc == 0 ? json_tokener_parse(out.data != NULL ? out.data : "") : NULL;
+	ss_buf_free(&out);
+	return rc;
+}
+
+static void append_conf(ss_it_server *s, const char *text)
+{
+	FILE *f = fopen(s->conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* An SQLite installation moved to PostgreSQL with songscope-admin db copy --to postgresql: the same keys work
+ * (secrets, scopes, today's usage against the quota), cached songs are hits with their overrides, and a second
+ * copy adds nothing. */
+START_TEST(db_copy_moves_an_sqlite_installation)
+{
+	unsetenv("SS_IT_STORE");
+	ss_it_opts o = {.workers = 1, .auth = "required"};
+	ss_it_start(&srv, &o);
+	setenv("SS_IT_STORE", "postgresql", 1);
+	ck_assert_ptr_null(srv.pg);
+	char admin[128], client[128];
+	ss_it_make_key(&srv, "admin", admin, sizeof admin);
+	ss_it_make_key(&srv, "client", client, sizeof client);
+	api_key = client;
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 770, &cached, &r), 200);
+	ss_it_resp_free(&r);
+	size_t len;
+	unsigned char *wav = make_wav(770, &len);
+	char sha[SS_SHA256_HEX], body[256], kh[160];
+	ss_sha256_hex(wav, len, sha);
+	free(wav);
+	snprintf(body, sizeof body, "{\"content_sha256\":\"%s\",\"manual_bpm\":123.5,\"manual_key\":\"D Minor\"}", sha);
+	snprintf(kh, sizeof kh, "X-API-Key: %s", admin);
+	const char *hdrs[] = {kh, "Content-Type: application/json", NULL};
+	ck_assert_int_eq(ss_it_request(&srv, "POST", "/verify", hdrs, body, strlen(body), &r), 0);
+	ck_assert_msg(r.status == 200, "verify: %ld %s", r.status, r.body.data);
+	ss_it_resp_free(&r);
+	long st;
+	json_object *k = get_json(&srv, "/auth/key", client, &st);
+	ck_assert_int_eq(st, 200);
+	long long today = int_member(k, "requests_today");
+	json_object_put(k);
+	ck_assert_int_ge(today, 2);
+	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0); /* usage rows are written at the latest when it stops */
+
+	char msg[1024];
+	ck_assert_msg(ss_pg_server_start(&pg, srv.dir, msg, sizeof msg) == 0, "%s", msg);
+	char line[700];
+	snprintf(line, sizeof line, "postgresql = %s\n", pg.conninfo);
+	append_conf(&srv, line);
+	json_object *n;
+	ck_assert_int_eq(db_copy(&srv, &n), 0);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(int_member(n, "songs"), 1);
+	ck_assert_int_eq(int_member(n, "overrides"), 1);
+	ck_assert_int_eq(int_member(n, "keys"), 2);
+	ck_assert_int_ge(int_member(n, "usage_rows"), today);
+	json_object_put(n);
+	ck_assert_int_eq(db_copy(&srv, &n), 0); /* again: everything is there already */
+	ck_assert_int_eq(int_member(n, "songs"), 0);
+	ck_assert_int_eq(int_member(n, "songs_present"), 1);
+	ck_assert_int_eq(int_member(n, "keys"), 0);
+	ck_assert_int_eq(int_member(n, "keys_present"), 2);
+	ck_assert_int_eq(int_member(n, "usage_rows"), 0);
+	json_object_put(n);
+
+	/* The service on PostgreSQL, with a new state file: today's counts come from the copied usage rows. */
+	append_conf(&srv, "store = postgresql\n");
+	ck_assert_int_eq(unlink(srv.state), 0);
+	ss_it_start_songscope(&srv);
+	k = get_json(&srv, "/auth/key", client, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(int_member(k, "requests_today"), today + 1);
+	json_object_put(k);
+	ck_assert_int_eq(analyze(&srv, 770, &cached, &r), 200);
+	ck_assert(cached);
+	json_object *j = ss_it_json(&r), *v;
+	ck_assert(json_object_object_get_ex(j, "manual_bpm", &v) && json_object_get_double(v) == 123.5);
+	json_object_put(j);
+	ss_it_resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -238,6 +362,7 @@ int main(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, server_down_gives_503_and_service_resumes);
 	tcase_add_test(tc, two_hosts_share_the_cache);
+	tcase_add_test(tc, db_copy_moves_an_sqlite_installation);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
