@@ -85,6 +85,7 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	}
 	json_object *comps = json_object_new_object();
 	if (comps == NULL || ss_json_add_string(comps, "database", dbstate) ||
+	    (ctx->store != NULL && ss_json_add_string(comps, "database_backend", ss_store_backend(ctx->store))) ||
 	    json_object_object_add(o, "components", comps)) {
 		json_object_put(comps);
 		json_object_put(o);

@@ -120,7 +120,7 @@ static long wait_status(ss_it_server *s, const char *path, long want)
 	return st;
 }
 
-/* /health: status, and components.database into comp. */
+/* /health: status, and components.database into comp; components.database_backend says postgresql. */
 static long health(char *comp, size_t complen)
 {
 	ss_it_resp r;
@@ -130,6 +130,8 @@ static long health(char *comp, size_t complen)
 	comp[0] = '\0';
 	if (json_object_object_get_ex(o, "components", &c) && json_object_object_get_ex(c, "database", &d))
 		snprintf(comp, complen, "%s", json_object_get_string(d));
+	ck_assert(json_object_object_get_ex(o, "components", &c) && json_object_object_get_ex(c, "database_backend", &d));
+	ck_assert_str_eq(json_object_get_string(d), "postgresql");
 	json_object_put(o);
 	ss_it_resp_free(&r);
 	return st;
