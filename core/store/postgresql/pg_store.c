@@ -255,12 +255,30 @@ static int pg_maintain(ss_store *st, ss_error *err)
 
 static int pg_bulk_begin(ss_store *st, ss_error *err)
 {
+	ss_pgstore_of(st)->bulk_rows = 0;
 	return ss_pgconn_begin(ss_pgstore_of(st)->c, "BEGIN", err);
 }
 
+/* After a bulk load (db copy, import-legacy) the planner's statistics describe the tables before it, and with them
+ * a search may walk the whole cache instead of the trigram index until autovacuum gets round to it: refresh them
+ * now, and set the visibility map so that deep /cache pages skip rows in the index alone (one pass over the
+ * table, outside the transaction). */
+#define BULK_ANALYZE_ROWS 1000
+
 static int pg_bulk_commit(ss_store *st, ss_error *err)
 {
-	return ss_pgconn_commit(ss_pgstore_of(st)->c, err);
+	ss_pgstore *s = ss_pgstore_of(st);
+	if (ss_pgconn_commit(s->c, err) != 0)
+		return -1;
+	if (s->bulk_rows >= BULK_ANALYZE_ROWS) {
+		ss_error e;
+		ss_error_clear(&e);
+		if (ss_pgconn_exec(s->c, "VACUUM (ANALYZE) analysis_cache, overrides, api_keys", "refreshing statistics",
+				   &e) != 0)
+			notice(s, SS_STORE_WARN, "%s", e.msg); /* the rows are in; autovacuum will analyse later */
+	}
+	s->bulk_rows = 0;
+	return 0;
 }
 
 static void pg_bulk_rollback(ss_store *st)

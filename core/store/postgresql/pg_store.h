@@ -20,6 +20,7 @@ typedef struct ss_pgstore {
 	bool is_readonly;     /* the server takes no writes (a standby, or default_transaction_read_only) */
 	bool checked;         /* ready's checks ran since the last recheck */
 	bool seen;            /* connected once */
+	long long bulk_rows;  /* rows imported in the open bulk transaction */
 	bool lost_logged;     /* the lost connection was logged (once per outage) */
 	void (*notice)(void *arg, ss_store_level level, const char *msg); /* ss_store_params.notice */
 	void *notice_arg;
