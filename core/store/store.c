@@ -225,6 +225,21 @@ int ss_store_cache_has_source(ss_store *s, const char *ns, const char *source, s
 	return s->ops->cache_has_source(s, ns, source, err);
 }
 
+int ss_store_claim(ss_store *s, const char *cache_key, int wait_ms, ss_error *err)
+{
+	assert(cache_key != NULL);
+	if (s->ops->claim == NULL)
+		return 1;
+	READY(s, err);
+	return s->ops->claim(s, cache_key, wait_ms, err);
+}
+
+void ss_store_release(ss_store *s, const char *cache_key)
+{
+	if (s->ops->release != NULL)
+		s->ops->release(s, cache_key);
+}
+
 int ss_store_override_set(ss_store *s, const char *ns, const char *source, const ss_override_update *u,
 			  ss_error *err)
 {

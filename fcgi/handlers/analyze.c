@@ -209,6 +209,7 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 	const double deadline = fetch_deadline + (double)ctx->cfg->dedup_wait_seconds;
 	int rc = -1;
 	bool noted = false; /* the outcome is someone else's (shared) or the key is not ours: record nothing */
+	bool claimed = false; /* the store's claim on the key is ours (ss_store_claim) */
 	int lk = ss_admission_lock_key(ctx->adm, key, deadline - ss_time_mono(), err);
 	if (lk < 0)
 		return -1;
@@ -244,6 +245,34 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 		int f = ss_admission_failure_since(ctx->adm, key, arrived, err);
 		if (f == 1) {
 			ss_log_info("%.200s: the identical request this one waited for failed: %s", j->preview_url, err->msg);
+			noted = true;
+			goto out;
+		}
+	}
+	/* Hosts sharing the store: an identical miss in progress on another host is waited for the same way (a
+	 * no-op on a store only one host uses). */
+	double left = deadline - ss_time_mono();
+	int cl = ss_store_claim(ctx->store, key, left > 0 ? (int)(left * 1000.0) : 0, err);
+	if (cl < 0 && err->code != SS_ERR_BUSY)
+		goto out;
+	if (cl < 0 && is_url) {
+		noted = true;
+		ss_log_info("gave up waiting for an identical request on another host for %.200s", j->source);
+		ss_error_set(err, SS_ERR_TIMEOUT,
+			     "An identical request for this URL was still in progress after this request's %d s; retry shortly.",
+			     ctx->cfg->fetch_timeout_seconds + ctx->cfg->dedup_wait_seconds);
+		goto out;
+	}
+	claimed = cl > 0; /* an upload whose twin elsewhere takes too long is analysed here all the same */
+	if (cl == 2 && !j->force) {
+		ss_stats_add(ctx->stats, SS_STAT_DEDUP_WAITS, 1);
+		int h = ss_present_cache_get(ctx->store, key, true, j->with_beats, out, err);
+		if (h < 0)
+			goto out;
+		if (h == 1) {
+			ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
+			touch_stats(ctx);
+			rc = 0;
 			noted = true;
 			goto out;
 		}
@@ -284,6 +313,8 @@ out:
 		if (ss_admission_note_outcome(ctx->adm, key, rc != 0 && shared_error(err->code) ? err : NULL, &werr) != 0)
 			ss_log_warn("%s", werr.msg);
 	}
+	if (claimed)
+		ss_store_release(ctx->store, key);
 	ss_admission_unlock_key(ctx->adm);
 	return rc;
 }

@@ -11,7 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <libpq-fe.h>
+
+#include "core/analysis/pipeline.h"
+#include "core/analysis/result.h"
 #include "core/store/cache.h"
+#include "core/store/store.h"
 #include "tests/check_main.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/pg_server.h"
@@ -346,6 +353,116 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 }
 END_TEST
 
+typedef struct inflight {
+	double hz;
+	long status;
+	bool cached;
+	char title[64];
+} inflight;
+
+static void *send_analyze(void *arg)
+{
+	inflight *f = arg;
+	ss_it_resp r;
+	f->status = analyze(&srv, f->hz, &f->cached, &r);
+	if (f->status == 200) {
+		json_object *o = ss_it_json(&r), *v;
+		if (json_object_object_get_ex(o, "title", &v))
+			snprintf(f->title, sizeof f->title, "%s", json_object_get_string(v));
+		json_object_put(o);
+	}
+	ss_it_resp_free(&r);
+	return NULL;
+}
+
+/* Requests waiting on an advisory lock of the test's PostgreSQL (the store's claims), or -1. */
+static int claim_waiters(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	int n = -1;
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	PQfinish(c);
+	return n;
+}
+
+static long long stat_of(ss_it_server *s, const char *name)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", "/stats", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *o = ss_it_json(&r), *v;
+	ck_assert(json_object_object_get_ex(o, name, &v));
+	long long n = json_object_get_int64(v);
+	json_object_put(o);
+	ss_it_resp_free(&r);
+	return n;
+}
+
+/* An identical miss in progress on another host sharing the store is waited for, not repeated: the test plays
+ * the other host by holding the store's claim on the song's key and storing the result itself; the request
+ * then answers from the cache (that result) without analysing. */
+START_TEST(identical_miss_on_another_host_is_analysed_once)
+{
+	ss_it_opts o = {.workers = 1};
+	ss_it_start(&srv, &o);
+	size_t len;
+	unsigned char *wav = make_wav(880, &len);
+	char sha[SS_SHA256_HEX], tag[64], key[SS_SHA256_HEX];
+	ss_sha256_hex(wav, len, sha);
+	free(wav);
+	ss_analysis_opts opts;
+	ss_analysis_opts_default(&opts);
+	opts.max_seconds = 30;
+	ss_analysis_opts_tag(&opts, tag, sizeof tag);
+	ss_cache_key("default", "sha256", sha, tag, key);
+
+	ss_store_params sp;
+	ss_it_store_params(&srv, &sp);
+	ss_store *other = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_store_open(&sp, &other, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(ss_store_claim(other, key, 0, &err), 1);
+	long long analyses = stat_of(&srv, "total_analyses");
+
+	inflight f = {.hz = 880};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, send_analyze, &f), 0);
+	/* the request waits on the claim: seen in the server's lock table (a bounded poll) */
+	int waiting = 0;
+	for (int i = 0; i < 2000 && waiting < 1; i++) {
+		waiting = claim_waiters(srv.pg->conninfo);
+		if (waiting < 1) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	ck_assert_int_eq(waiting, 1);
+
+	/* "the other host" finishes: stores its result and lets go */
+	ss_result res;
+	ss_result_init(&res);
+	res.bpm = 120.0;
+	ss_cache_put_args pa = {.cache_key = key, .ns = "default", .source_kind = "upload", .source = sha,
+				.preview_url = "", .title = "stored by the other host", .artist = "Unknown", .result = &res,
+				.result_json = "{\"bpm\":120.0}"};
+	ck_assert_msg(ss_store_cache_put(other, &pa, NULL, &err) == 0, "%s", err.msg);
+	ss_store_release(other, key);
+	ss_result_free(&res);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(f.status, 200);
+	ck_assert(f.cached);
+	ck_assert_str_eq(f.title, "stored by the other host");
+	ck_assert_int_eq(stat_of(&srv, "total_analyses"), analyses); /* nothing analysed here */
+	ss_store_close(other);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -365,6 +482,7 @@ int main(void)
 	tcase_add_test(tc, server_down_gives_503_and_service_resumes);
 	tcase_add_test(tc, two_hosts_share_the_cache);
 	tcase_add_test(tc, db_copy_moves_an_sqlite_installation);
+	tcase_add_test(tc, identical_miss_on_another_host_is_analysed_once);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
