@@ -25,3 +25,10 @@ TESTS += tests/check_store_pg
 tests_check_store_pg_SOURCES = tests/check_store_pg.c
 tests_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_check_store_pg_LDADD = tests/integration/libsstest.a $(TEST_LIBS)
+
+# The "analyse a song" flow (core/song) on a real store, admission file and generated audio.
+check_PROGRAMS += tests/check_song
+TESTS += tests/check_song
+tests_check_song_SOURCES = tests/check_song.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_check_song_CFLAGS = $(TEST_CFLAGS)
+tests_check_song_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)

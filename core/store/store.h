@@ -92,8 +92,11 @@ const char *ss_store_describe(const ss_store *s);
  * (SQLite: the path still names the open file, which was not overwritten in place; a file deleted while open
  * is restored from the open connection; a replaced file or a connection that hit corruption is reopened).
  * Later calls cost nothing unless an operation failed in a way that needs a new connection. Every change is
- * logged once. Returns 0 when usable, -1 with err (SS_ERR_UNAVAILABLE; ss_store_error keeps the message).
- * Every other operation assumes a successful ss_store_ready; they fail with SS_ERR_UNAVAILABLE otherwise. */
+ * reported once through ss_store_params.notice. Returns 0 when usable, -1 with err (SS_ERR_UNAVAILABLE, or
+ * what the connection attempt reported; ss_store_error keeps the message). Every operation below calls it
+ * first (so callers need not), except ss_store_bulk_commit/_rollback and ss_store_read_end, which finish what
+ * a ready store began; an operation on a store that is not ready fails with that error. A backend never
+ * reconnects inside an open bulk or read transaction: the operation fails with SS_ERR_UNAVAILABLE instead. */
 int ss_store_ready(ss_store *s, ss_error *err);
 
 /* The next ss_store_ready runs its checks again. The responder calls it before and after each request. */
