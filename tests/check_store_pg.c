@@ -797,6 +797,41 @@ START_TEST(test_claim)
 }
 END_TEST
 
+/* The connection dropped in the middle of a bulk transaction (db copy, import-legacy): what the server rolled back
+ * must not be followed by rows written one by one on a new connection and a commit that "succeeds". Every call
+ * until the caller rolls back fails with SS_ERR_UNAVAILABLE; then the handle reconnects. */
+START_TEST(test_connection_lost_inside_a_transaction)
+{
+	ss_store *s = open_store();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ops->bulk_begin(s, &err), 0);
+	ss_cache_write w1 = song("k1", "default", "T1", "A", 100), w2 = song("k2", "default", "T2", "A", 100);
+	ck_assert_int_eq(ops->cache_import(s, &w1, &err), 1);
+	ck_assert_str_eq(sql1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name ="
+			      " 'songscope'"), "1");
+	/* until the server has ended that session (a bounded poll) */
+	for (int i = 0; i < 1000 && strcmp(sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+						 " 'songscope'"), "0") != 0; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ops->recheck(s); /* as between two requests, or before the next wrapper call */
+	int rc = ops->ready(s, &err);
+	if (rc == 0)
+		rc = ops->cache_import(s, &w2, &err);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	ck_assert_int_eq(ops->bulk_commit(s, &err), -1);
+	ops->bulk_rollback(s);
+	ck_assert_str_eq(sql1("SELECT count(*) FROM analysis_cache"), "0");
+	ops->recheck(s);
+	ck_assert_msg(ops->ready(s, &err) == 0, "%s", err.msg); /* after the rollback, a new connection */
+	ck_assert_int_eq(ops->cache_count(s, NULL, &err), 0);
+	ops->destroy(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -821,6 +856,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_stats_baseline_and_legacy);
 	tcase_add_test(tc, test_busy_and_read_only_codes);
 	tcase_add_test(tc, test_claim);
+	tcase_add_test(tc, test_connection_lost_inside_a_transaction);
 	tcase_add_test(tc, test_server_restart_reconnects); /* last: it stops the shared server */
 	suite_add_tcase(s, tc);
 	return s;

@@ -21,6 +21,7 @@ struct ss_pgconn {
 	PGconn *conn;       /* NULL when not connected */
 	int lock_timeout_ms;
 	double retry_at;    /* monotonic time before which a failed connect is not tried again */
+	bool tx;            /* a transaction was begun and not yet committed or rolled back */
 	prepared *stmts;
 	size_t nstmts, capstmts;
 	unsigned next_name;
@@ -132,6 +133,12 @@ int ss_pgconn_connect(ss_pgconn *c, bool force, ss_error *err)
 	if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK)
 		return 0;
 	disconnect(c);
+	/* The server rolled the transaction back with the connection: carrying on in a new session would write the
+	 * rest on its own and commit nothing of what came before. The caller rolls back first. */
+	if (c->tx)
+		return ss_error_set(err, SS_ERR_UNAVAILABLE,
+				    "database %s: the connection was lost inside a transaction (rolled back by the server)",
+				    c->describe);
 	double now = ss_time_mono();
 	if (!force && now < c->retry_at)
 		return ss_error_set(err, SS_ERR_UNAVAILABLE, "database %s is unreachable (retrying shortly)", c->describe);
@@ -419,16 +426,35 @@ int ss_pgconn_exec(ss_pgconn *c, const char *sql, const char *what, ss_error *er
 
 int ss_pgconn_begin(ss_pgconn *c, const char *sql, ss_error *err)
 {
-	return ss_pgconn_exec(c, sql != NULL ? sql : "BEGIN", "starting a transaction", err);
+	if (ss_pgconn_exec(c, sql != NULL ? sql : "BEGIN", "starting a transaction", err) != 0)
+		return -1;
+	c->tx = true;
+	return 0;
 }
 
 int ss_pgconn_commit(ss_pgconn *c, ss_error *err)
 {
-	return ss_pgconn_exec(c, "COMMIT", "committing", err);
+	if (c->conn == NULL)
+		return ss_error_set(err, SS_ERR_UNAVAILABLE, "database %s: the connection was lost before the commit",
+				    c->describe);
+	/* A transaction the server aborted answers COMMIT with ROLLBACK: that is a failure, not a commit. */
+	PGresult *r = PQexec(c->conn, "COMMIT");
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = fail(c, r, "committing", err);
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = ss_error_set(err, SS_ERR_DB, "database: committing: the transaction had failed and was rolled back");
+	PQclear(r);
+	if (rc == 0)
+		c->tx = false;
+	return rc;
 }
 
 void ss_pgconn_rollback(ss_pgconn *c)
 {
+	if (c->tx && c->conn == NULL)
+		c->retry_at = 0; /* the connection was lost, no connect failed: the next one may try at once */
+	c->tx = false;
 	if (ss_pgconn_in_transaction(c)) {
 		PGresult *r = PQexec(c->conn, "ROLLBACK");
 		PQclear(r);

@@ -29,7 +29,7 @@ int ss_pgconn_lock_timeout(const ss_pgconn *c);
 void ss_pgconn_free(ss_pgconn *c);
 
 /* Connect when not connected or when the connection is known to be broken, at most once per
- * SS_PG_RECONNECT_PAUSE_S (force: now). A new connection gets the session settings (UTC, timeouts); prepared
+ * SS_PG_RECONNECT_PAUSE_S (force: now), but never inside a transaction begun on the lost connection. A new connection gets the session settings (UTC, timeouts); prepared
  * statements are prepared again as they are used. Returns 1 when a new connection was made, 0 when the open one
  * is kept, -1 with err (SS_ERR_UNAVAILABLE with the server's reason; during the pause without trying). */
 int ss_pgconn_connect(ss_pgconn *c, bool force, ss_error *err);
@@ -93,7 +93,9 @@ long long ss_pgconn_run_count(ss_pgconn *c, const char *sql, const ss_pgparams *
 int ss_pgconn_exec(ss_pgconn *c, const char *sql, const char *what, ss_error *err);
 
 /* Open a transaction (sql: "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ...), commit it, roll
- * it back (a no-op outside a transaction or on a broken connection). Return 0 or -1 with err. */
+ * it back (a no-op outside a transaction or on a broken connection). Return 0 or -1 with err. A connection lost
+ * between begin and commit or rollback is not replaced (ss_pgconn_connect fails) until the caller rolls back;
+ * a commit the server answers with ROLLBACK (the transaction had failed) is a failure. */
 int ss_pgconn_begin(ss_pgconn *c, const char *sql, ss_error *err);
 int ss_pgconn_commit(ss_pgconn *c, ss_error *err);
 void ss_pgconn_rollback(ss_pgconn *c);
