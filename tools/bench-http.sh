@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--connections) conns=$2; shift 2 ;;
 	--clip) clip=$2; shift 2 ;;
 	--postgresql) pg=$2; shift 2 ;;
-	-h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) bench_die "unknown option $1" ;;
 	esac
 done
