@@ -678,6 +678,9 @@ START_TEST(test_sqlstate_codes)
 	ck_assert_str_eq(ss_pg_time_text("2024-01-02T03:04", t), "2024-01-02 03:04:00");
 	ck_assert_str_eq(ss_pg_time_text("2024-01-02 03:04:05.999Z", t), "2024-01-02 03:04:05");
 	ck_assert_ptr_null(ss_pg_time_text("2024-13-02 03:04:05", t));
+	ck_assert_ptr_null(ss_pg_time_text("2023-02-29 00:00:00", t)); /* not a leap year */
+	ck_assert_str_eq(ss_pg_time_text("2024-02-29 00:00:00", t), "2024-02-29 00:00:00");
+	ck_assert_ptr_null(ss_pg_time_text("2024-04-31 00:00:00", t));
 	ck_assert_ptr_null(ss_pg_time_text("2024-01-02", t));
 	ck_assert_ptr_null(ss_pg_time_text("now", t));
 	ck_assert_ptr_null(ss_pg_time_text(NULL, t));

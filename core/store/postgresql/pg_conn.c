@@ -526,8 +526,11 @@ const char *ss_pg_time_text(const char *s, char out[20])
 	int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
 	int h = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0');
 	int se = (sec[0] - '0') * 10 + (sec[1] - '0');
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		return NULL;
+	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 || se > 59)
+		return NULL; /* the server would refuse it: the caller uses now, as SQLite does with a bad date */
 	snprintf(out, 20, "%.4s-%.2s-%.2s %.2s:%.2s:%.2s", s, s + 5, s + 8, s + 11, s + 14, sec);
 	return out;
 }
