@@ -5,10 +5,12 @@
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +172,49 @@ static int pick_user(ss_pg_server *pg, char *msg, size_t msglen)
 	return 0;
 }
 
+/* A child that waits for its parent's death (PR_SET_PDEATHSIG) and then stops the server. 0 or -1. */
+static int start_watcher(ss_pg_server *pg)
+{
+	pid_t parent = getpid();
+	sigset_t term, old;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old); /* no SIGTERM is lost between fork and sigwait */
+	pid_t pid = fork();
+	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	if (pid == 0) {
+		int sig = 0;
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			_exit(1);
+		if (getppid() == parent) /* else the parent is already gone */
+			sigwait(&term, &sig);
+		/* the parent died (or destroy stopped the server and sends SIGKILL instead): stop it */
+		pg->watcher = 0;
+		char bin[512], data[400];
+		tool(bin, sizeof bin, "pg_ctl");
+		snprintf(data, sizeof data, "%s/data", pg->dir);
+		char *argv[] = {bin, "-D", data, "-m", "immediate", "-w", "-t", "30", "stop", NULL};
+		run(pg, argv);
+		_exit(0);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	pg->watcher = pid;
+	return 0;
+}
+
+static void stop_watcher(ss_pg_server *pg)
+{
+	if (pg->watcher <= 0)
+		return;
+	kill(pg->watcher, SIGKILL);
+	while (waitpid(pg->watcher, NULL, 0) < 0 && errno == EINTR)
+		;
+	pg->watcher = 0;
+}
+
 int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t msglen)
 {
 	memset(pg, 0, sizeof *pg);
@@ -228,6 +273,11 @@ int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t m
 	}
 	snprintf(pg->conninfo, sizeof pg->conninfo, "host=%s port=5432 dbname=" SS_PG_SERVER_DB " user=" PG_USER,
 		 pg->dir);
+	if (start_watcher(pg) != 0) {
+		set_msg(msg, msglen, "fork: %s", strerror(errno));
+		ss_pg_server_stop(pg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -268,6 +318,7 @@ void ss_pg_server_destroy(ss_pg_server *pg)
 {
 	if (pg->dir[0] == '\0')
 		return;
+	stop_watcher(pg);
 	ss_pg_server_stop(pg);
 	if (getenv("SS_KEEP_TEST_DIRS") == NULL) {
 		nftw(pg->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -20,6 +20,7 @@ typedef struct ss_pg_server {
 	bool as_other;      /* the server runs as uid/gid below (the test runs as root) */
 	uid_t uid;
 	gid_t gid;
+	pid_t watcher;      /* stops the server if the test process dies without ss_pg_server_destroy, or 0 */
 } ss_pg_server;
 
 /* Directory of initdb/pg_ctl. */
@@ -30,7 +31,9 @@ bool ss_pg_server_available(void);
 
 /* Initialise a cluster in parent/pg (parent NULL: a new folder under $TMPDIR), start it, wait until it accepts
  * connections and create the database SS_PG_SERVER_DB. Returns 0, or -1 with the reason (and the log's tail)
- * in msg; then nothing is left running (call ss_pg_server_destroy anyway to remove the folder). */
+ * in msg; then nothing is left running (call ss_pg_server_destroy anyway to remove the folder). The server
+ * daemonises, so a watcher child of the calling process stops it (pg_ctl stop -m immediate) when that process
+ * ends without ss_pg_server_destroy: a failed assertion ends a Check test without its teardown. */
 int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t msglen);
 
 /* Stop the server at once (pg_ctl stop -m immediate: like a crash, clients see their connection drop). The
