@@ -687,7 +687,7 @@ START_TEST(test_sqlstate_codes)
 }
 END_TEST
 
-/* A row lock held by another session beyond the lock timeout is SS_ERR_BUSY, and a read-only session
+/* A row lock held by another connection beyond the lock timeout is SS_ERR_BUSY, and a read-only database
  * SS_ERR_READ_ONLY, through the real server's errors. */
 START_TEST(test_busy_and_read_only_codes)
 {
@@ -792,7 +792,7 @@ START_TEST(test_claim)
 	ss_pg_release(b, k);
 	ck_assert_int_eq(ss_pg_claim(a, k, 0, &err), 1);
 	ops->destroy(a); /* a responder that dies: its connection closes and the claim goes with it */
-	int rc = ss_pg_claim(b, k, 5000, &err); /* at once, or once the server noticed the closed session */
+	int rc = ss_pg_claim(b, k, 5000, &err); /* at once, or once the server noticed the closed connection */
 	ck_assert_msg(rc == 1 || rc == 2, "claim after the holder went away: %d %s", rc, err.msg);
 	ss_pg_release(b, k);
 	ss_pg_release(b, other);
@@ -813,7 +813,7 @@ START_TEST(test_connection_lost_inside_a_transaction)
 	ck_assert_int_eq(ops->cache_import(s, &w1, &err), 1);
 	ck_assert_str_eq(sql1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name ="
 			      " 'songscope'"), "1");
-	/* until the server has ended that session (a bounded poll) */
+	/* until the server has ended that connection (a bounded poll) */
 	for (int i = 0; i < 1000 && strcmp(sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
 						 " 'songscope'"), "0") != 0; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};

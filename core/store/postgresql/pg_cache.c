@@ -339,7 +339,8 @@ int ss_pg_cache_clear(ss_store *s, const char *ns, long long *deleted, ss_error 
 	if (ns != NULL)
 		ss_pgparams_text(&p, ns);
 	*deleted = 0;
-	long long n = ss_pgconn_run_count(conn(s), ns != NULL ? SQL_CLEAR_NS : SQL_CLEAR_ALL, &p, "clearing the cache", err);
+	long long n =
+		ss_pgconn_run_count(conn(s), ns != NULL ? SQL_CLEAR_NS : SQL_CLEAR_ALL, &p, "clearing the cache", err);
 	if (n < 0)
 		return -1;
 	*deleted = n;

@@ -133,7 +133,7 @@ int ss_pgconn_connect(ss_pgconn *c, bool force, ss_error *err)
 	if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK)
 		return 0;
 	disconnect(c);
-	/* The server rolled the transaction back with the connection: carrying on in a new session would write the
+	/* The server rolled the transaction back with the connection: carrying on over a new connection would write the
 	 * rest on its own and commit nothing of what came before. The caller rolls back first. */
 	if (c->tx)
 		return ss_error_set(err, SS_ERR_UNAVAILABLE,
@@ -161,10 +161,9 @@ int ss_pgconn_connect(ss_pgconn *c, bool force, ss_error *err)
 	c->conn = conn;
 	char set[256];
 	snprintf(set, sizeof set,
-		 "SET TimeZone = 'UTC'; SET statement_timeout = %d; SET lock_timeout = %d;"
-		 " SET idle_in_transaction_session_timeout = %d",
-		 SS_PG_STATEMENT_TIMEOUT_MS, c->lock_timeout_ms, 2 * SS_PG_STATEMENT_TIMEOUT_MS);
-	if (ss_pgconn_exec(c, set, "setting up the session", err) != 0) {
+		 "SET TimeZone = 'UTC'; SET statement_timeout = %d; SET lock_timeout = %d", SS_PG_STATEMENT_TIMEOUT_MS,
+		 c->lock_timeout_ms);
+	if (ss_pgconn_exec(c, set, "setting up the connection", err) != 0) {
 		disconnect(c);
 		return -1;
 	}

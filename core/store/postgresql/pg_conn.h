@@ -22,16 +22,17 @@ typedef struct ss_pgconn ss_pgconn;
  * table lock before it fails with SS_ERR_BUSY (<= 0: 5000). Returns NULL when out of memory. */
 ss_pgconn *ss_pgconn_new(const char *conninfo, int lock_timeout_ms);
 
-/* The lock timeout the session is set up with, milliseconds. */
+/* The lock timeout each connection is set up with, milliseconds. */
 int ss_pgconn_lock_timeout(const ss_pgconn *c);
 
 /* Disconnect and free. NULL is a no-op. */
 void ss_pgconn_free(ss_pgconn *c);
 
 /* Connect when not connected or when the connection is known to be broken, at most once per
- * SS_PG_RECONNECT_PAUSE_S (force: now), but never inside a transaction begun on the lost connection. A new connection gets the session settings (UTC, timeouts); prepared
- * statements are prepared again as they are used. Returns 1 when a new connection was made, 0 when the open one
- * is kept, -1 with err (SS_ERR_UNAVAILABLE with the server's reason; during the pause without trying). */
+ * SS_PG_RECONNECT_PAUSE_S (force: now), but never inside a transaction begun on the lost connection. A new
+ * connection gets its settings (UTC, timeouts); prepared statements are prepared again as they are used.
+ * Returns 1 when a new connection was made, 0 when the open one is kept, -1 with err (SS_ERR_UNAVAILABLE with
+ * the server's reason; during the pause without trying). */
 int ss_pgconn_connect(ss_pgconn *c, bool force, ss_error *err);
 
 /* Close the connection (statements go with it); the next ss_pgconn_connect opens a new one. */
@@ -109,8 +110,7 @@ bool ss_pgconn_in_transaction(ss_pgconn *c);
  * 53100 disk full -> SS_ERR_STORAGE_FULL; 25006 read-only transaction -> SS_ERR_READ_ONLY; else SS_ERR_DB. */
 ss_code ss_pgconn_code(const char *sqlstate);
 
-/* The statement's text with numbers formatted for PostgreSQL: helpers for row reading. A NULL column reads as
- * NULL / NaN / 0. */
+/* A result's column as a string, number, integer or boolean. A NULL column reads as NULL / NaN / 0 / false. */
 const char *ss_pg_str(const PGresult *r, int row, int col);
 double ss_pg_num(const PGresult *r, int row, int col);
 int64_t ss_pg_int(const PGresult *r, int row, int col);

@@ -33,8 +33,8 @@ static inline ss_pgstore *ss_pgstore_of(ss_store *s)
 	return (ss_pgstore *)s;
 }
 
-/* ss_store_claim / ss_store_release: a session-level advisory lock on the cache key, so a responder that dies lets go with its
- * connection. Returns 1 when claimed at once (analyse, store, then release), 2 when claimed after another
+/* ss_store_claim / ss_store_release: a connection-level advisory lock on the cache key, so a responder that dies
+ * lets go with its connection. Returns 1 when claimed at once (analyse, store, then release), 2 when claimed after another
  * process let go within wait_ms (it has probably stored the result: look in the cache before analysing; release
  * either way), -1 with err: SS_ERR_BUSY when the claim was still held after wait_ms, or the connection's error. */
 int ss_pg_claim(ss_store *s, const char *cache_key, int wait_ms, ss_error *err);
