@@ -48,11 +48,11 @@ ss_db *ss_sqlite_db(ss_store *s);
 /* Set err from the connection's last failure (code from ss_db_fault) with "what". Returns -1. */
 int ss_sqlite_fail(ss_db *db, ss_error *err, const char *what);
 
-/* Bind helpers: a non-finite number or a NULL string binds NULL. */
+/* Binding: a non-finite number or a NULL string binds NULL. */
 void ss_sqlite_bind_num(sqlite3_stmt *st, int i, double v);
 void ss_sqlite_bind_text(sqlite3_stmt *st, int i, const char *s);
 
-/* Column helpers: NaN for NULL; the text pointer is valid until the statement steps or resets. */
+/* Reading columns: NaN for NULL; the text pointer is valid until the statement steps or resets. */
 double ss_sqlite_col_num(sqlite3_stmt *st, int i);
 const char *ss_sqlite_col_text(sqlite3_stmt *st, int i);
 
