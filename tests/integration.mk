@@ -1,8 +1,10 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h \
-	tests/integration/pg_server.c tests/integration/pg_server.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/pg_server.h
+if HAVE_LIBPQ
+tests_integration_libsstest_a_SOURCES += tests/integration/pg_server.c
+endif
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -94,8 +96,10 @@ tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 # The store on PostgreSQL (a real server the harness starts): the server stopped under requests (503s, /health,
 # the same responders, recovery by itself) and two hosts sharing one cache. check_api and check_auth run a
 # second time on PostgreSQL through on_postgresql.sh. All skip (77) without postgresql-15.
+if HAVE_LIBPQ
 check_PROGRAMS += tests/integration/check_store_pg
 TESTS += tests/integration/check_store_pg
+endif
 tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
 tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_pg_LDADD = $(IT_LIBS)

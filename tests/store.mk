@@ -20,8 +20,10 @@ tests_check_import_CFLAGS = $(TEST_CFLAGS)
 tests_check_import_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
 
 # The PostgreSQL store backend against a real server the suite starts (skips with 77 without postgresql-15).
+if HAVE_LIBPQ
 check_PROGRAMS += tests/check_store_pg
 TESTS += tests/check_store_pg
+endif
 tests_check_store_pg_SOURCES = tests/check_store_pg.c
 tests_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_check_store_pg_LDADD = tests/integration/libsstest.a $(TEST_LIBS)

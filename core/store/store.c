@@ -11,7 +11,9 @@
 /* The backends of this build, by name. A new backend adds its table here (and its folder beside sqlite/). */
 static const ss_store_ops *const backends[] = {
 	&ss_store_sqlite_ops,
+#ifdef SS_HAVE_LIBPQ
 	&ss_store_postgresql_ops,
+#endif
 };
 
 void ss_store_params_from_config(const ss_config *cfg, ss_store_params *p)
@@ -34,6 +36,9 @@ int ss_store_new(const ss_store_params *p, ss_store **out, ss_error *err)
 			return rc;
 		}
 	}
+	if (strcmp(name, "postgresql") == 0)
+		return ss_error_set(err, SS_ERR_CONFIG, "store = postgresql: this build has no PostgreSQL backend (configure"
+				    " found no libpq); use store = sqlite or rebuild with libpq-dev installed.");
 	return ss_error_set(err, SS_ERR_CONFIG, "store = %.32s: no such backend (sqlite or postgresql).", name);
 }
 

@@ -620,11 +620,16 @@ static void start_store(ss_it_server *s, ss_buf *conf)
 {
 	if (!ss_it_store_postgresql())
 		return;
+#ifdef SS_HAVE_LIBPQ
 	s->pg = calloc(1, sizeof *s->pg);
 	ck_assert(s->pg != NULL);
 	char msg[1024];
 	ck_assert_msg(ss_pg_server_start(s->pg, s->dir, msg, sizeof msg) == 0, "PostgreSQL for the test: %s", msg);
 	ss_buf_printf(conf, "store = postgresql\npostgresql = %s\n", s->pg->conninfo);
+#else
+	(void)conf;
+	ck_abort_msg("SS_IT_STORE=postgresql, but this build has no PostgreSQL backend");
+#endif
 }
 
 void ss_it_start(ss_it_server *s, const ss_it_opts *o)
@@ -785,11 +790,13 @@ void ss_it_stop(ss_it_server *s)
 		wait_gone(desc, nd, 20.0);
 	}
 	ss_it_stop_songscope(s);
+#ifdef SS_HAVE_LIBPQ
 	if (s->pg != NULL) {
 		ss_pg_server_destroy(s->pg);
 		free(s->pg);
 		s->pg = NULL;
 	}
+#endif
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = '\0';

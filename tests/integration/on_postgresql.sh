@@ -5,6 +5,10 @@
 set -eu
 b=${SS_TOP_BUILDDIR:?run through make check}
 bindir=${SS_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+if [ "$bindir" = none ]; then
+	echo "SKIP: this build has no PostgreSQL store backend (configure found no libpq)"
+	exit 77
+fi
 if [ ! -x "$bindir/initdb" ] || [ ! -x "$bindir/pg_ctl" ]; then
 	echo "SKIP: PostgreSQL is not installed (no $bindir/initdb; tools/install-deps.sh installs postgresql-15)"
 	exit 77
