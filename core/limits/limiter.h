@@ -16,6 +16,9 @@
  * the responder registry, the lock watchdog of the master, the named counters of /metrics and the state
  * file's own health (see core/limits/state.h).
  *
+ * Opening a redis limiter sets SIGPIPE to SIG_IGN when it was at its default (a write to a server that went
+ * away must be an error, not the end of the process).
+ *
  * A limiter belongs to one process and is not thread-safe. Opened in a responder after fork (never shared
  * across fork). A backend that is down makes calls fail with SS_ERR_UNAVAILABLE; the next call reconnects
  * or reopens by itself (a redis backend retries at most every 250 ms after a failed connect, so a dead

@@ -13,6 +13,7 @@
  *
  * Failures: a connection error or timeout frees the connection; the next call (at most every 250 ms)
  * connects again. Calls meanwhile fail at once with SS_ERR_UNAVAILABLE, costing no time per request. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +542,11 @@ static const ss_limiter_ops redis_ops = {
 int ss_limiter_redis_init(ss_limiter *lim, const ss_config *cfg, ss_error *err)
 {
 	lim->ops = &redis_ops;
+	/* Writing to a server that went away raises SIGPIPE: a process that kept the default (killed) is given
+	 * SIG_IGN, so a dead server is an error return, never a dead process. */
+	struct sigaction old;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	redis_impl *r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
