@@ -13,6 +13,7 @@
  *
  * Failures: a connection error or timeout frees the connection; the next call (at most every 250 ms)
  * connects again. Calls meanwhile fail at once with SS_ERR_UNAVAILABLE, costing no time per request. */
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,7 @@ static redisReply *command_argv(redis_impl *r, int argc, const char **argv, cons
 static redisReply *command(redis_impl *r, int argc, const char **argv)
 {
 	size_t lens[16];
+	assert(argc <= 16);
 	for (int i = 0; i < argc && i < 16; i++)
 		lens[i] = strlen(argv[i]);
 	return command_argv(r, argc, argv, lens);
@@ -246,6 +248,7 @@ static redisReply *run(ss_limiter *lim, int idx, int nkeys, const char **keys, i
 	}
 	const char *argv[12];
 	size_t lens[12];
+	assert(nkeys >= 0 && nargs >= 0 && 3 + nkeys + nargs <= 12);
 	char nk[8];
 	snprintf(nk, sizeof nk, "%d", nkeys);
 	int argc = 0;
