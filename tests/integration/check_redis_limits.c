@@ -1,5 +1,7 @@
 /* limits = redis on the real stack (nginx, the master and its responders, SQLite, a real redis-server on a
- * unix socket): Redis stopped under a running service answers 503 with Retry-After (limits_fail = closed) and
+ * unix socket): two "hosts" (two masters, each with its own state file and its own nginx, one database and
+ * one Redis) share one daily quota exactly and see a key deactivated through songscope-admin on their next
+ * request; Redis stopped under a running service answers 503 with Retry-After (limits_fail = closed) and
  * /health 503 naming the component; Redis started again is used by the same responders (same pids) without a
  * restart, with today's counts re-seeded from api_usage; limits_fail = open admits keyed requests meanwhile
  * (without rate-limit headers) and still reports the outage on /health. */
@@ -7,13 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/util/strnum.h"
 #include "tests/check_main.h"
 #include "tests/integration/harness.h"
 
 static ss_it_server srv;
+static ss_it_server host2; /* a second host: its own nginx, master and state file; srv's database and Redis */
 
 static void start(const char *extra)
 {
@@ -24,13 +29,48 @@ static void start(const char *extra)
 
 static void teardown(void)
 {
+	if (host2.dir[0] != '\0')
+		ss_it_stop(&host2);
 	ss_it_stop(&srv);
+}
+
+/* Start host2 beside srv: nginx from the harness (without songscope), then a master whose config shares srv's
+ * database and Redis but has a state file of its own, as a second machine would. */
+static void start_host2(const char *extra)
+{
+	ss_it_opts o = {.workers = 2, .auth = "required", .no_songscope = true};
+	unsetenv("SS_IT_LIMITS"); /* host2 uses srv's Redis, not one of its own */
+	ss_it_start(&host2, &o);
+	setenv("SS_IT_LIMITS", "redis", 1);
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+		 "database = %s\nstate_file = %s\nauth = required\nworkers = 2\nlog_level = info\n"
+		 "limits = redis\nredis = unix:%s\n%s",
+		 srv.db, host2.state, srv.redis.socket, extra);
+	FILE *f = fopen(host2.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(conf, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ss_it_start_songscope(&host2);
+}
+
+/* songscope-admin with srv's config; its output (JSON) into out when out is not NULL. */
+static void admin(ss_buf *out, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	const char *argv[] = {bin, "--config", srv.conf, "--json", a1, a2, a3, a4, a5, NULL};
+	ss_buf local;
+	ss_buf_init(&local, 0);
+	int rc = ss_it_run((char *const *)argv, out != NULL ? out : &local);
+	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d)", a1, a2 ? a2 : "", rc);
+	ss_buf_free(&local);
 }
 
 static long keyed(const char *path, const char *key, ss_it_resp *r)
 {
-	char h[128];
-	snprintf(h, sizeof h, "X-API-Key: %s", key);
+	char h[160];
+	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
 	const char *hdrs[] = {h, NULL};
 	ck_assert_int_eq(ss_it_request(&srv, "GET", path, hdrs, NULL, 0, r), 0);
 	return r->status;
@@ -86,6 +126,103 @@ static void wait_for_status(const char *path, const char *key, long want)
 		pause_briefly();
 	ck_assert_int_eq(s, want);
 }
+
+/* clients processes x tries requests each, alternating between the two hosts; returns how many got 200 (every
+ * refusal must be 429 daily_limit_exceeded with Retry-After). */
+static int race_two_hosts(const char *key, int clients, int tries)
+{
+	pid_t pids[16];
+	for (int c = 0; c < clients; c++) {
+		pids[c] = fork();
+		ck_assert_int_ge(pids[c], 0);
+		if (pids[c] == 0) {
+			int ok = 0;
+			for (int i = 0; i < tries; i++) {
+				ss_it_resp r;
+				char h[160], url[160];
+				snprintf(h, sizeof h, "X-API-Key: %.120s", key);
+				snprintf(url, sizeof url, "%s/auth/key", (c + i) % 2 ? host2.base_url : srv.base_url);
+				const char *hdrs[] = {h, NULL};
+				if (ss_it_request_url("GET", url, hdrs, NULL, 0, &r) != 0)
+					_exit(254);
+				char ra[32];
+				if (r.status == 200)
+					ok++;
+				else if (r.status != 429 || strstr(r.body.data, "daily_limit_exceeded") == NULL ||
+					 !ss_it_header(&r, "Retry-After", ra, sizeof ra))
+					_exit(253);
+				ss_it_resp_free(&r);
+			}
+			_exit(ok);
+		}
+	}
+	int total = 0;
+	for (int c = 0; c < clients; c++) {
+		int st;
+		ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) < 253, "client %d failed (%d)", c, WEXITSTATUS(st));
+		total += WEXITSTATUS(st);
+	}
+	return total;
+}
+
+static long status_at(const ss_it_server *host, const char *key)
+{
+	char h[160], url[160];
+	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
+	snprintf(url, sizeof url, "%s/auth/key", host->base_url);
+	const char *hdrs[] = {h, NULL};
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
+	long s = r.status;
+	ss_it_resp_free(&r);
+	return s;
+}
+
+START_TEST(two_hosts_share_the_quota_and_key_changes)
+{
+	start("rate_limit_per_minute = 100000\n");
+	start_host2("rate_limit_per_minute = 100000\n");
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	admin(&out, "keys", "create", "shared", "--daily-limit", "50");
+	json_object *j = json_tokener_parse(out.data), *v;
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_object_object_get_ex(j, "key", &v));
+	char key[128], ids[32];
+	snprintf(key, sizeof key, "%s", json_object_get_string(v));
+	ck_assert(json_object_object_get_ex(j, "id", &v));
+	snprintf(ids, sizeof ids, "%lld", (long long)json_object_get_int64(v));
+	json_object_put(j);
+	ss_buf_free(&out);
+
+	/* 8 clients x 20 requests spread over both hosts: exactly 50 served in all (each host alone would
+	 * have served 50 with limits = local). */
+	ck_assert_int_eq(race_two_hosts(key, 8, 20), 50);
+	ck_assert_int_eq(status_at(&srv, key), 429);
+	ck_assert_int_eq(status_at(&host2, key), 429);
+
+	/* Raise the limit, warm both hosts' key caches, deactivate through songscope-admin: both refuse the
+	 * key on their very next request. */
+	admin(NULL, "keys", "limit", ids, "1000", NULL);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(status_at(&srv, key), 200);
+		ck_assert_int_eq(status_at(&host2, key), 200);
+	}
+	admin(NULL, "keys", "deactivate", ids, NULL, NULL);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(status_at(&host2, key), 403);
+		ck_assert_int_eq(status_at(&srv, key), 403);
+	}
+	admin(NULL, "keys", "activate", ids, NULL, NULL);
+	ck_assert_int_eq(status_at(&host2, key), 200);
+	ck_assert_int_eq(status_at(&srv, key), 200);
+
+	/* One host's master gone: the other serves on, with the same counts. */
+	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
+	ck_assert_int_eq(status_at(&host2, key), 200);
+}
+END_TEST
 
 START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 {
@@ -178,6 +315,7 @@ int main(void)
 	TCase *tc = tcase_create("redis_limits");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, two_hosts_share_the_quota_and_key_changes);
 	tcase_add_test(tc, redis_down_fails_closed_and_recovers_without_a_restart);
 	tcase_add_test(tc, redis_down_fails_open_when_configured);
 	suite_add_tcase(s, tc);
