@@ -1,9 +1,11 @@
 /* The "redis" limiter backend: the limits live in one Redis server shared by every host (hiredis, blocking
  * calls with a bounded connect and command timeout).
  *
- * Keys (prefix "songscope:"): gen (the key-change generation), k:ID:tat (a key's GCRA next-request time in
- * server microseconds), k:ID:d:DAY (a key's count for a UTC day, expires after two days), a:ADDR (an address's
- * failed-attempt GCRA time), seeded:DAY (the day's counts were seeded from the database).
+ * Keys (prefix "songscope:"): gen (the key-change generation), k:ID (a hash: t, the key's GCRA next-request
+ * time in server microseconds; d, a UTC day; c, the key's count that day; it expires once the limiter has
+ * recovered and the day is over), a:ADDR (an address's failed-attempt GCRA time), seeded:DAY (the day's
+ * counts were seeded from the database, expires after two days). Every key a script touches is passed in
+ * KEYS.
  *
  * Round trips: admit is ONE EVALSHA of a Lua script that reads the server's clock (TIME, so hosts whose clocks
  * disagree still agree on the limits), compares the caller's generation with `gen`, applies GCRA and the daily
@@ -28,7 +30,7 @@
 #define PREFIX "songscope:"
 #define RETRY_S 0.25
 
-enum { SCRIPT_ADMIT, SCRIPT_BLOCKED, SCRIPT_RECORD, SCRIPT_DAY_COUNT, SCRIPT_SEED, SCRIPT_FORGET, SCRIPT_COUNT };
+enum { SCRIPT_ADMIT, SCRIPT_BLOCKED, SCRIPT_RECORD, SCRIPT_DAY_COUNT, SCRIPT_SEED, SCRIPT_COUNT };
 
 /* Shared Lua helpers: microseconds of the server clock, and the UTC day. */
 #define LUA_NOW                                                                                                      \
@@ -37,37 +39,41 @@ enum { SCRIPT_ADMIT, SCRIPT_BLOCKED, SCRIPT_RECORD, SCRIPT_DAY_COUNT, SCRIPT_SEE
 	"local day = math.floor(tonumber(t[1]) / 86400)\n"                                                           \
 	"local function ceil_s(us) if us <= 0 then return 0 end return math.floor((us + 999999) / 1000000) end\n"
 
-/* KEYS: gen, k:ID:tat. ARGV: prefix..k:ID:d:, rate, burst, daily_limit, seen generation.
+/* KEYS: gen, k:ID. ARGV: rate, burst, daily_limit, seen generation.
  * Returns {verdict, remaining, reset_s, retry_after_s, day_count, generation (string), day}. Semantics of
- * ss_state_acquire, in microseconds. */
+ * ss_state_acquire, in microseconds. k:ID is a hash: t (GCRA next-request time), d (the day c counts), c. */
 static const char lua_admit[] = LUA_NOW
 	"local gen = redis.call('GET', KEYS[1]) or '0'\n"
-	"if gen ~= ARGV[5] then return {3, 0, 0, 0, 0, gen, day} end\n"
-	"local rate, burst, daily = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+	"if gen ~= ARGV[4] then return {3, 0, 0, 0, 0, gen, day} end\n"
+	"local rate, burst, daily = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
 	"local P = 60000000\n"
 	"local T = math.floor((P + rate - 1) / rate)\n"
 	"if burst > math.floor(86400000000 / T) then burst = math.floor(86400000000 / T) end\n"
 	"local tau = burst * T\n"
-	"local daykey = ARGV[1] .. day\n"
-	"local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+	"local h = redis.call('HMGET', KEYS[2], 't', 'd', 'c')\n"
+	"local nxt = tonumber(h[1] or '0')\n"
 	"if nxt > now + P then nxt = now + P end\n"
-	"local count = tonumber(redis.call('GET', daykey) or '0')\n"
+	"local count = 0\n"
+	"if tonumber(h[2] or '-1') == day then count = tonumber(h[3] or '0') end\n"
 	"local function allowance(s)\n"
 	"  if s > now then return 0 end\n"
 	"  local base = s\n"
 	"  if base < now - tau then base = now - tau end\n"
 	"  return math.floor((now - base) / T) + 1\n"
 	"end\n"
+	"local midnight = (day + 1) * 86400000000\n"
 	"if daily > 0 and count >= daily then\n"
-	"  return {2, allowance(nxt), ceil_s(nxt + tau - now), ceil_s((day + 1) * 86400000000 - now), count, gen, day}\n"
+	"  return {2, allowance(nxt), ceil_s(nxt + tau - now), ceil_s(midnight - now), count, gen, day}\n"
 	"elseif nxt > now then\n"
 	"  return {1, 0, ceil_s(nxt + tau - now), ceil_s(nxt - now), count, gen, day}\n"
 	"end\n"
 	"if nxt < now - tau then nxt = now - tau end\n"
 	"nxt = nxt + T\n"
-	"count = redis.call('INCR', daykey)\n"
-	"redis.call('EXPIRE', daykey, 172800)\n"
-	"redis.call('SET', KEYS[2], string.format('%.0f', nxt), 'PX', math.floor((nxt + tau - now) / 1000) + 1000)\n"
+	"count = count + 1\n"
+	"redis.call('HSET', KEYS[2], 't', string.format('%.0f', nxt), 'd', string.format('%.0f', day), 'c', count)\n"
+	"local keep = nxt + tau - now\n"
+	"if midnight - now > keep then keep = midnight - now end\n"
+	"redis.call('PEXPIRE', KEYS[2], math.floor(keep / 1000) + 60000)\n"
 	"return {0, allowance(nxt), ceil_s(nxt + tau - now), 0, count, gen, day}\n";
 
 /* KEYS: a:ADDR. ARGV: per_min. Returns seconds to wait (0 = not blocked). */
@@ -92,22 +98,23 @@ static const char lua_record[] = LUA_NOW
 	"redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.floor((tat - now) / 1000) + 1000)\n"
 	"return 0\n";
 
-/* ARGV: prefix..k:ID:d:. Returns today's count. */
-static const char lua_day_count[] = LUA_NOW "return tonumber(redis.call('GET', ARGV[1] .. day) or '0')\n";
+/* KEYS: k:ID. Returns today's count. */
+static const char lua_day_count[] = LUA_NOW
+	"local h = redis.call('HMGET', KEYS[1], 'd', 'c')\n"
+	"if tonumber(h[1] or '-1') == day then return tonumber(h[2] or '0') end\n"
+	"return 0\n";
 
-/* KEYS: k:ID:d:DAY. ARGV: count. Raise the count to at least ARGV[1]. */
+/* KEYS: k:ID. ARGV: day, count. Raise the day's count to at least count; an earlier day never replaces a
+ * later one's count. */
 static const char lua_seed[] =
-	"local c = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-	"if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', 172800) end\n"
+	"local h = redis.call('HMGET', KEYS[1], 'd', 'c')\n"
+	"local d, D, n = tonumber(h[1] or '-1'), tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+	"if d > D or (d == D and tonumber(h[2] or '0') >= n) then return 0 end\n"
+	"redis.call('HSET', KEYS[1], 'd', ARGV[1], 'c', ARGV[2])\n"
+	"redis.call('EXPIRE', KEYS[1], 172800)\n"
 	"return 0\n";
 
-/* KEYS: k:ID:tat. ARGV: prefix..k:ID:d:. Forget the key's limiter and its counts of yesterday and today. */
-static const char lua_forget[] = LUA_NOW
-	"redis.call('DEL', KEYS[1], ARGV[1] .. day, ARGV[1] .. (day - 1), ARGV[1] .. (day + 1))\n"
-	"return 0\n";
-
-static const char *const scripts[SCRIPT_COUNT] = {lua_admit, lua_blocked, lua_record, lua_day_count, lua_seed,
-						  lua_forget};
+static const char *const scripts[SCRIPT_COUNT] = {lua_admit, lua_blocked, lua_record, lua_day_count, lua_seed};
 
 typedef struct redis_impl {
 	redisContext *c;
@@ -295,20 +302,25 @@ static int64_t reply_int(const redisReply *e)
 
 static bool redis_ready(ss_limiter *lim);
 
+/* A key's hash: its GCRA time and its count of a day. */
+static void key_of(char *buf, size_t len, int64_t key_id)
+{
+	snprintf(buf, len, PREFIX "k:%lld", (long long)key_id);
+}
+
 static int redis_admit(ss_limiter *lim, int64_t key_id, int rate, int burst, int64_t daily, uint64_t seen,
 		       ss_limiter_decision *d, ss_error *err)
 {
 	redis_impl *r = impl_of(lim);
 	memset(d, 0, sizeof *d);
-	char tat[64], dayp[64], a_rate[16], a_burst[16], a_daily[24], a_gen[24];
-	snprintf(tat, sizeof tat, PREFIX "k:%lld:tat", (long long)key_id);
-	snprintf(dayp, sizeof dayp, PREFIX "k:%lld:d:", (long long)key_id);
+	char kkey[64], a_rate[16], a_burst[16], a_daily[24], a_gen[24];
+	key_of(kkey, sizeof kkey, key_id);
 	snprintf(a_rate, sizeof a_rate, "%d", rate);
 	snprintf(a_burst, sizeof a_burst, "%d", burst);
 	snprintf(a_daily, sizeof a_daily, "%lld", (long long)daily);
 	snprintf(a_gen, sizeof a_gen, "%llu", (unsigned long long)seen);
-	redisReply *rep = run(lim, SCRIPT_ADMIT, 2, (const char *[]){PREFIX "gen", tat}, 5,
-			      (const char *[]){dayp, a_rate, a_burst, a_daily, a_gen}, err);
+	redisReply *rep = run(lim, SCRIPT_ADMIT, 2, (const char *[]){PREFIX "gen", kkey}, 4,
+			      (const char *[]){a_rate, a_burst, a_daily, a_gen}, err);
 	if (rep == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 7) {
@@ -375,9 +387,9 @@ static int redis_authfail_record(ss_limiter *lim, const char *addr, int per_min,
 
 static int64_t redis_day_count(ss_limiter *lim, int64_t key_id, ss_error *err)
 {
-	char dayp[64];
-	snprintf(dayp, sizeof dayp, PREFIX "k:%lld:d:", (long long)key_id);
-	redisReply *rep = run(lim, SCRIPT_DAY_COUNT, 0, NULL, 1, (const char *[]){dayp}, err);
+	char kkey[64];
+	key_of(kkey, sizeof kkey, key_id);
+	redisReply *rep = run(lim, SCRIPT_DAY_COUNT, 1, (const char *[]){kkey}, 0, NULL, err);
 	if (rep == NULL)
 		return -1;
 	int64_t n = reply_int(rep);
@@ -387,10 +399,11 @@ static int64_t redis_day_count(ss_limiter *lim, int64_t key_id, ss_error *err)
 
 static int redis_seed_day(ss_limiter *lim, int64_t key_id, int64_t day, int64_t count, ss_error *err)
 {
-	char key[80], c[24];
-	snprintf(key, sizeof key, PREFIX "k:%lld:d:%lld", (long long)key_id, (long long)day);
+	char kkey[64], d[24], c[24];
+	key_of(kkey, sizeof kkey, key_id);
+	snprintf(d, sizeof d, "%lld", (long long)day);
 	snprintf(c, sizeof c, "%lld", (long long)count);
-	redisReply *rep = run(lim, SCRIPT_SEED, 1, (const char *[]){key}, 1, (const char *[]){c}, err);
+	redisReply *rep = run(lim, SCRIPT_SEED, 1, (const char *[]){kkey}, 2, (const char *[]){d, c}, err);
 	if (rep == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -399,14 +412,19 @@ static int redis_seed_day(ss_limiter *lim, int64_t key_id, int64_t day, int64_t 
 
 static int redis_forget_key(ss_limiter *lim, int64_t key_id, ss_error *err)
 {
-	char tat[64], dayp[64];
-	snprintf(tat, sizeof tat, PREFIX "k:%lld:tat", (long long)key_id);
-	snprintf(dayp, sizeof dayp, PREFIX "k:%lld:d:", (long long)key_id);
-	redisReply *rep = run(lim, SCRIPT_FORGET, 1, (const char *[]){tat}, 1, (const char *[]){dayp}, err);
+	redis_impl *r = impl_of(lim);
+	char kkey[64];
+	key_of(kkey, sizeof kkey, key_id);
+	if (!connect_now(lim))
+		return down(r, err);
+	redisReply *rep = command(r, 2, (const char *[]){"DEL", kkey});
 	if (rep == NULL)
-		return -1;
+		return down(r, err);
+	int rc = rep->type == REDIS_REPLY_ERROR ? ss_error_set(err, SS_ERR_UNAVAILABLE,
+								"The limiter (Redis) refused DEL: %.200s", rep->str)
+						: 0;
 	freeReplyObject(rep);
-	return 0;
+	return rc;
 }
 
 static uint64_t redis_generation(ss_limiter *lim)

@@ -116,10 +116,10 @@ START_TEST(exact_daily_limit_with_racing_processes)
 	ss_limiter *lim = open_limiter("redis", NULL, NULL);
 	ss_error err;
 	ck_assert_int_eq(ss_limiter_day_count(lim, 7, &err), 50);
-	/* The daily key expires by itself (no INCR-then-EXPIRE window: both in one script). */
-	char key[64];
-	snprintf(key, sizeof key, "songscope:k:7:d:%lld", (long long)ss_limiter_today(lim));
-	ck_assert_int_gt(atoi(redis_do("TTL", key, NULL)), 86400);
+	/* The key's record expires by itself, after the day is over (count and expiry set in one script). */
+	int ttl = atoi(redis_do("TTL", "songscope:k:7", NULL));
+	ck_assert_int_gt(ttl, 0);
+	ck_assert_int_le(ttl, 86400 + 61);
 	ss_limiter_close(lim);
 	/* The same race on the local backend gives the same answer. */
 	ck_assert_int_eq(race("local", 8, 20, 7, 1000000, 1000000, 50), 50);
