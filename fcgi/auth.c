@@ -384,8 +384,8 @@ static void admitted_unlimited(ss_ctx *ctx, int64_t key_id, const ss_error *err)
 	count(ctx, SS_STATE_COUNTER_LIMITS_FAIL_OPEN);
 	double now = ss_time_mono();
 	if (logged_at == 0 || now - logged_at >= 60.0) {
-		ss_log_warn("limits_fail = open: admitting key %lld without rate limits or quota (%s)",
-			    (long long)key_id, err != NULL && err->msg[0] != '\0' ? err->msg : "the limiter is unavailable");
+		ss_log_warn("limits_fail = open: admitting key %lld without limits (%s)", (long long)key_id,
+			    err != NULL && err->msg[0] != '\0' ? err->msg : "the limiter is unavailable");
 		logged_at = now;
 	}
 }

@@ -354,7 +354,8 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 				    "'anonymous_networks' needs 'anonymous_key': the name of the client key those requests act as");
 	if (strcmp(c->limits, "redis") == 0) {
 		if (c->redis[0] == '\0')
-			return ss_error_set(err, SS_ERR_CONFIG, "'limits = redis' needs 'redis': unix:PATH or HOST:PORT");
+			return ss_error_set(err, SS_ERR_CONFIG,
+					    "'limits = redis' needs 'redis': unix:PATH or HOST:PORT");
 		const char *colon = strrchr(c->redis, ':');
 		int64_t port;
 		if (strncmp(c->redis, "unix:", 5) == 0 ? c->redis[5] != '/'

@@ -67,7 +67,8 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 			lim->host_checked_at = now;
 			if (ss_state_is_current(lim->host))
 				return lim->host;
-			snprintf(lim->note, sizeof lim->note, "state file %s was replaced; reopening it", lim->state_path);
+			snprintf(lim->note, sizeof lim->note, "state file %s was replaced; reopening it",
+				 lim->state_path);
 			host_drop(lim);
 		}
 	}

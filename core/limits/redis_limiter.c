@@ -583,7 +583,8 @@ int ss_limiter_redis_init(ss_limiter *lim, const ss_config *cfg, ss_error *err)
 		const char *colon = strrchr(cfg->redis, ':');
 		char *end = NULL;
 		long port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
-		if (colon == NULL || colon == cfg->redis || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+		if (colon == NULL || colon == cfg->redis || end == colon + 1 || *end != '\0' || port < 1 ||
+		    port > 65535)
 			return ss_error_set(err, SS_ERR_CONFIG, "'redis' must be unix:PATH or HOST:PORT, not '%.200s'.",
 					    cfg->redis);
 		if ((r->host = strndup(cfg->redis, (size_t)(colon - cfg->redis))) == NULL)

@@ -186,8 +186,9 @@ static const char *mutex_problem(const shm_header *h)
 	return NULL;
 #else
 	uint64_t hold = __atomic_load_n(&h->holder, __ATOMIC_ACQUIRE);
-	return hold != 0 && !ss_shm_pid_alive((int32_t)(hold >> 32)) ? "its mutex is held by a process that does not exist"
-								   : NULL;
+	if (hold != 0 && !ss_shm_pid_alive((int32_t)(hold >> 32)))
+		return "its mutex is held by a process that does not exist";
+	return NULL;
 #endif
 }
 
@@ -245,7 +246,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		if (base == NULL || shm == NULL || a < base || a >= base + size)
 			continue;
 		/* Anonymous zero pages over the whole mapping: the access completes, the caller sees the flag. */
-		if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+		if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+		    MAP_FAILED)
 			break;
 		shm->broken_why = "the file was truncated under its mapping (SIGBUS)";
 		shm->broken = 1;
@@ -711,7 +713,8 @@ const char *ss_shm_problem(ss_shm *shm)
 {
 	struct stat a;
 	if (shm->broken)
-		snprintf(shm->problem, sizeof shm->problem, "%s", shm->broken_why ? shm->broken_why : "marked unusable");
+		snprintf(shm->problem, sizeof shm->problem, "%s",
+			 shm->broken_why ? shm->broken_why : "marked unusable");
 	else if (fstat(shm->fd, &a) != 0)
 		snprintf(shm->problem, sizeof shm->problem, "fstat failed: %s", strerror(errno));
 	else if (a.st_size != (off_t)shm->size)
@@ -721,7 +724,8 @@ const char *ss_shm_problem(ss_shm *shm)
 		char r[sizeof shm->h->broken_reason + 1];
 		memcpy(r, shm->h->broken_reason, sizeof shm->h->broken_reason);
 		r[sizeof shm->h->broken_reason] = '\0';
-		snprintf(shm->problem, sizeof shm->problem, "a process marked it unusable (%s)", r[0] ? r : "no reason");
+		snprintf(shm->problem, sizeof shm->problem, "a process marked it unusable (%s)",
+			 r[0] ? r : "no reason");
 	} else if (!ss_shm_is_current(shm))
 		snprintf(shm->problem, sizeof shm->problem, "it was replaced by a new file");
 	else

@@ -9,6 +9,7 @@
 #include "core/analysis/pipeline.h"
 #include "core/audio/decode.h"
 #include "core/limits/admission.h"
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/net/fetch.h"
 #include "core/store/cache.h"
@@ -188,6 +189,18 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	}
 	bad |= bad || json_object_object_add(comps, "database", db);
 
+	/* the limiter (limits, quotas, key invalidation): its backend, and whether it answers now */
+	bool lim_ok = ss_auth_state_ready(ctx) && ss_limiter_probe(ctx->limiter);
+	json_object *lc = component(lim_ok ? "operational" : "failed");
+	const char *backend = ctx->limiter ? ss_limiter_backend(ctx->limiter) : cfg->limits;
+	bad |= lc == NULL || ss_json_add_string(lc, "backend", backend) ||
+	       ss_json_add_string(lc, "fail", cfg->limits_fail) || json_object_object_add(comps, "limiter", lc);
+	if (!lim_ok) {
+		degraded = true;
+		const char *why = ctx->limiter ? ss_limiter_problem(ctx->limiter) : "not open";
+		bad |= bad || ss_json_add_string(lc, "error", why ? why : "unknown");
+	}
+
 	/* the shared state file (limits, quotas), and the counters and admission files beside it */
 	ss_state *hs = ss_auth_host_state(ctx);
 	json_object *sf = component(hs && ss_state_is_current(hs) ? "operational" : "failed");
@@ -271,6 +284,8 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
 	       ss_json_add_string(conf, "rate_limit_burst", burst) ||
 	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
+	       ss_json_add_string(conf, "limits", cfg->limits) ||
+	       ss_json_add_string(conf, "limits_fail", cfg->limits_fail) ||
 	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
 	       ss_json_add_string(conf, "preload_ffmpeg", cfg->preload_ffmpeg) ||
 	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);
@@ -379,7 +394,7 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 			       "Times the state lock was found with a dead owner and the tables repaired.", "counter",
 			       ss_state_repairs(hs));
 		bad |= counter(&b, "songscope_limits_fail_open_total",
-			       "Requests admitted without limits because the limiter was unavailable (limits_fail = open).",
+			       "Requests served without limits while the limiter was down (limits_fail = open).",
 			       "counter", ss_state_counter_get(hs, SS_STATE_COUNTER_LIMITS_FAIL_OPEN));
 	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;

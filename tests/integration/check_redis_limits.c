@@ -270,8 +270,9 @@ END_TEST
 START_TEST(redis_down_fails_open_when_configured)
 {
 	start("rate_limit_per_minute = 100000\nlimits_fail = open\n");
-	char key[128], comp[32];
+	char key[128], admin_key[128], comp[32];
 	ss_it_make_key(&srv, "client", key, sizeof key);
+	ss_it_make_key(&srv, "admin", admin_key, sizeof admin_key);
 	ss_it_resp r;
 	ck_assert_int_eq(keyed("/auth/key", key, &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.headers.data, "X-RateLimit-Limit"));
@@ -287,6 +288,24 @@ START_TEST(redis_down_fails_open_when_configured)
 	ck_assert_int_eq(status_of("/auth/key", "ss_not_a_key"), 403);
 	ck_assert_int_eq(health("redis", comp, sizeof comp), 503);
 	ck_assert_str_eq(comp, "unavailable");
+	/* An admin sees which component failed, and the requests served without limits are counted. */
+	ck_assert_int_eq(keyed("/diagnostics", admin_key, &r), 200);
+	json_object *d = ss_it_json(&r), *comps, *lc, *v;
+	ss_it_resp_free(&r);
+	ck_assert(json_object_object_get_ex(d, "components", &comps));
+	ck_assert(json_object_object_get_ex(comps, "limiter", &lc));
+	ck_assert(json_object_object_get_ex(lc, "status", &v));
+	ck_assert_str_eq(json_object_get_string(v), "failed");
+	ck_assert(json_object_object_get_ex(lc, "backend", &v));
+	ck_assert_str_eq(json_object_get_string(v), "redis");
+	ck_assert(json_object_object_get_ex(lc, "error", &v));
+	ck_assert_ptr_nonnull(strstr(json_object_get_string(v), "redis"));
+	json_object_put(d);
+	ck_assert_int_eq(keyed("/metrics", admin_key, &r), 200);
+	const char *m = strstr(r.body.data, "\nsongscope_limits_fail_open_total ");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_ge(atoi(m + strlen("\nsongscope_limits_fail_open_total ")), 6);
+	ss_it_resp_free(&r);
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
 	for (int i = 0; i < 750; i++) {
 		ck_assert_int_eq(keyed("/auth/key", key, &r), 200);
