@@ -227,9 +227,21 @@ END_TEST
 START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 {
 	start("rate_limit_per_minute = 100000\n");
-	char key[128], comp[32];
+	char key[128], quota_key[128], comp[32];
 	ss_it_make_key(&srv, "client", key, sizeof key);
 	ck_assert_int_eq(status_of("/auth/key", key), 200);
+	/* A key with a daily limit of 3, used up before Redis goes away. */
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	admin(&out, "keys", "create", "quota", "--daily-limit", "3");
+	json_object *j = json_tokener_parse(out.data), *v;
+	ck_assert(j != NULL && json_object_object_get_ex(j, "key", &v));
+	snprintf(quota_key, sizeof quota_key, "%s", json_object_get_string(v));
+	json_object_put(j);
+	ss_buf_free(&out);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(status_of("/auth/key", quota_key), 200);
+	ck_assert_int_eq(status_of("/auth/key", quota_key), 429);
 	ck_assert_int_eq(health("redis", comp, sizeof comp), 200);
 	ck_assert_str_eq(comp, "ok");
 	pid_t before[8], after[8];
@@ -256,9 +268,11 @@ START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 	/* Requests without a key do not need the limiter to be refused. */
 	ck_assert_int_eq(status_of("/auth/key", ""), 401);
 
-	/* Back, empty (nothing saved): served again by the same responders, each request counted again. */
+	/* Back, empty (nothing saved): served again by the same responders; today's counts come back from the
+	 * usage rows (the used-up key stays refused). */
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
 	wait_for_status("/auth/key", key, 200);
+	ck_assert_int_eq(status_of("/auth/key", quota_key), 429);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(status_of("/auth/key", key), 200);
 	ck_assert_int_eq(health("redis", comp, sizeof comp), 200);
