@@ -281,6 +281,67 @@ START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 }
 END_TEST
 
+/* Clients hammer both a keyed endpoint and /health until `stop` exists (or 3000 requests each): every answer
+ * must be 200, or a JSON 503 with Retry-After (never a 502 of a dead responder or a transport error). Exit
+ * code: 0 when all were such, 1 when none was a 503 (then the outage was not seen by this client), else 2+. */
+static pid_t hammer(const char *key, const char *stop)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid != 0)
+		return pid;
+	int unavailable = 0;
+	for (int i = 0; i < 3000 && access(stop, F_OK) != 0; i++) {
+		ss_it_resp r;
+		char h[160];
+		snprintf(h, sizeof h, "X-API-Key: %.120s", key);
+		const char *hdrs[] = {h, NULL};
+		if (ss_it_request(&srv, "GET", i % 4 == 3 ? "/health" : "/auth/key", hdrs, NULL, 0, &r) != 0)
+			_exit(3);
+		char ra[16];
+		bool ok = r.status == 200 ||
+			  (r.status == 503 && strstr(r.body.data, "\"unavailable\"") != NULL &&
+			   ss_it_header(&r, "Retry-After", ra, sizeof ra));
+		unavailable += r.status == 503;
+		ss_it_resp_free(&r);
+		if (!ok)
+			_exit(4);
+	}
+	_exit(unavailable > 0 ? 0 : 1);
+}
+
+START_TEST(redis_stopped_and_restarted_under_load)
+{
+	start("rate_limit_per_minute = 1000000\n");
+	char key[128], stop[400];
+	ss_it_make_key(&srv, "client", key, sizeof key);
+	snprintf(stop, sizeof stop, "%s/stop-clients", srv.dir);
+	pid_t before[8], after[8];
+	int n = sorted_children(before, 8);
+	pid_t clients[4];
+	for (int c = 0; c < 4; c++)
+		clients[c] = hammer(key, stop);
+	/* Down while they run: this test's own request sees the outage; up again: served again. */
+	ss_redis_stop(&srv.redis);
+	wait_for_status("/auth/key", key, 503);
+	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
+	wait_for_status("/auth/key", key, 200);
+	FILE *f = fopen(stop, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	for (int c = 0; c < 4; c++) { /* 1: that client happened to see no 503 (fine: it may have been slow) */
+		int st;
+		ck_assert_int_eq(waitpid(clients[c], &st, 0), clients[c]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "client %d: bad answer or transport error (%d)", c,
+			      WEXITSTATUS(st));
+	}
+	/* No responder died or was replaced. */
+	ck_assert_int_eq(sorted_children(after, 8), n);
+	ck_assert_int_eq(memcmp(before, after, sizeof before[0] * (size_t)n), 0);
+	ck_assert_int_eq(status_of("/auth/key", key), 200);
+}
+END_TEST
+
 START_TEST(redis_down_fails_open_when_configured)
 {
 	start("rate_limit_per_minute = 100000\nlimits_fail = open\n");
@@ -350,6 +411,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, two_hosts_share_the_quota_and_key_changes);
 	tcase_add_test(tc, redis_down_fails_closed_and_recovers_without_a_restart);
+	tcase_add_test(tc, redis_stopped_and_restarted_under_load);
 	tcase_add_test(tc, redis_down_fails_open_when_configured);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
