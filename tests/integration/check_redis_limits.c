@@ -3,8 +3,9 @@
  * one Redis) share one daily quota exactly and see a key deactivated through songscope-admin on their next
  * request; Redis stopped under a running service answers 503 with Retry-After (limits_fail = closed) and
  * /health 503 naming the component; Redis started again is used by the same responders (same pids) without a
- * restart, with today's counts re-seeded from api_usage; limits_fail = open admits keyed requests meanwhile
- * (without rate-limit headers) and still reports the outage on /health. */
+ * restart, with today's counts re-seeded from api_usage; the same under load, where every answer is a 200 or a
+ * JSON 503; limits_fail = open admits keyed requests meanwhile (without rate-limit headers) and still reports
+ * the outage on /health and /diagnostics. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
