@@ -32,7 +32,7 @@
 
 enum { SCRIPT_ADMIT, SCRIPT_BLOCKED, SCRIPT_RECORD, SCRIPT_DAY_COUNT, SCRIPT_SEED, SCRIPT_COUNT };
 
-/* Shared Lua helpers: microseconds of the server clock, and the UTC day. */
+/* The start of every script that needs the time: microseconds of the server clock, and the UTC day. */
 #define LUA_NOW                                                                                                      \
 	"local t = redis.call('TIME')\n"                                                                             \
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                                                    \
