@@ -26,6 +26,8 @@
 #define TEMPO_UP_RHO 0.9        /* double the tempo when the off-beats are this strong relative to the beats */
 #define TEMPO_UP_COMB 0.95      /* ... and the doubled tempo's comb salience is at least this fraction */
 #define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
+#define TEMPO_UP_LOW_MIN 160.0  /* the low band alone doubles only to this tempo and faster (kick on every beat) */
+#define TEMPO_UP_LOW_COMB 0.98  /* ... when its comb at the doubled tempo is at least this fraction of the slow one's */
 #define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
@@ -244,7 +246,8 @@ static double pulse_strength(const float *v, size_t n, double period)
 
 /* The tempo with the best prior-weighted salience (its score in *score), doubled when the off-beats are as
  * strong as the beats. NaN when nothing is periodic. */
-static double choose_tempo(const evidence *ev, const float *nov, size_t n, double fr, double *score)
+static double choose_tempo(const evidence *ev, const float *nov, const float *low, size_t n, double fr,
+			   double *score)
 {
 	double best_bpm = NAN, best_s = 0.0;
 	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
@@ -287,10 +290,19 @@ static double choose_tempo(const evidence *ev, const float *nov, size_t n, doubl
 	*score = best_s;
 	if (!(best_s > 0.0))
 		return NAN;
+	/* The off-beat rule: double when the off-beats are as strong as the beats, in the full band or, for fast
+	 * tempi (160-210 BPM: drum and bass, hardcore, fast house), in the low band alone: a kick on every beat
+	 * under a snare on two and four reads as half time in the full band, whose novelty the snare dominates,
+	 * but the kick itself is the faster pulse. The low-band comb must hold up at the doubled tempo nearly as
+	 * well as at the slow one (0.98: on the labelled clips a 100 BPM render with an eighth-note bass measured
+	 * 0.96 and must stay at 100; four-on-the-floor patterns measure 0.997-1.01). */
 	if (2.0 * best_bpm <= TEMPO_UP_MAX) {
 		double pt = 60.0 * fr / best_bpm;
 		double c_slow = comb(&ev->full, pt, TEMPO_NH), c_fast = comb(&ev->full, pt / 2.0, TEMPO_NH);
 		if (offbeat_ratio(nov, n, pt) >= TEMPO_UP_RHO && c_fast >= TEMPO_UP_COMB * c_slow)
+			best_bpm *= 2.0;
+		else if (ev->low.r != NULL && 2.0 * best_bpm >= TEMPO_UP_LOW_MIN && offbeat_ratio(low, n, pt) >= TEMPO_UP_RHO &&
+			 comb(&ev->low, pt / 2.0, TEMPO_NH) >= TEMPO_UP_LOW_COMB * comb(&ev->low, pt, TEMPO_NH))
 			best_bpm *= 2.0;
 	}
 	return best_bpm;
@@ -549,13 +561,14 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, int *foun
 	int rc = novelty_acf(on->novelty, N, fr, L, &ev.full, err);
 	if (rc == 0)
 		rc = novelty_acf(lown, N, fr, L, &ev.low, err);
-	free(lown);
 	if (rc != 0) {
+		free(lown);
 		free(ev.full.r);
 		return -1;
 	}
 	double best_s = 0.0;
-	double bpm = ev.full.r != NULL ? choose_tempo(&ev, on->novelty, N, fr, &best_s) : NAN;
+	double bpm = ev.full.r != NULL ? choose_tempo(&ev, on->novelty, lown, N, fr, &best_s) : NAN;
+	free(lown);
 	if (isnan(bpm)) {
 		free(ev.full.r);
 		free(ev.low.r);
