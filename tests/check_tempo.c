@@ -747,6 +747,50 @@ START_TEST(test_fast_waltz)
 }
 END_TEST
 
+/* A waltz with eighth-note fills: an accented 1, clicks on 2 and 3, a soft hat on the "and" of every beat (or
+ * only on the and of 2, the figure of many Viennese waltz accompaniments). A train of dotted quarters (2/3
+ * of the tempo) lands on 1 and on the and of 2 and must not win over the beat. */
+static float *waltz_eighths(double sr, double bpm, int only_and_of_2, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 13;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		size_t b = beat % 3;
+		if (b == 0) {
+			hit(x, *n, sr, at, KICK, 0.8, &seed);
+			hit(x, *n, sr, at, CLICK, 0.4, &seed);
+		} else {
+			hit(x, *n, sr, at, CLICK, 0.15, &seed);
+		}
+		if (!only_and_of_2 || b == 1)
+			hit(x, *n, sr, at + period / 2.0, HAT, 0.1, &seed);
+	}
+	return x;
+}
+
+START_TEST(test_waltz_eighths)
+{
+	static const struct {
+		double bpm;
+		int only_and_of_2;
+	} c[] = {{150.0, 0}, {170.0, 0}, {150.0, 1}, {180.0, 1}};
+	size_t n;
+	float *x = waltz_eighths(22050.0, c[_i].bpm, c[_i].only_and_of_2, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "waltz with %s at %.0f BPM: got %.2f",
+		      c[_i].only_and_of_2 ? "the and of 2" : "eighths", c[_i].bpm, t.bpm);
+	ck_assert_msg(t.beats_per_bar == 3, "waltz with eighths at %.0f BPM: %d beats per bar", c[_i].bpm,
+		      t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 /* 5/4: accented first beats every five beats. The tempo is the beat, never the bar (a fifth of it) nor a
  * grouping of 2 + 3. */
 START_TEST(test_five_four)
@@ -851,6 +895,7 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_legato, 0, 2);
 	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
 	tcase_add_loop_test(tc, test_fast_waltz, 0, 5);
+	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);
 	tcase_add_loop_test(tc, test_five_four, 0, 8);
 	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
