@@ -17,3 +17,5 @@ dist_noinst_SCRIPTS += tools/bench-startup.sh
 dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
 # bench-limiter.sh: cached POST /analyze with limits = local and limits = redis in one run, Redis round trips.
 dist_noinst_SCRIPTS += tools/bench-limiter.sh
+# bench-invariance.sh DIR: tempo and key of the clips re-encoded at other rates, gains, channels and codecs.
+dist_noinst_SCRIPTS += tools/bench-invariance.sh
