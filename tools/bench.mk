@@ -15,3 +15,8 @@ dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http
 dist_noinst_SCRIPTS += tools/bench-startup.sh
 # bench-analyze-jobs.sh FOLDER: files/s of songscope-analyze -r with --jobs 1 and 2, and the speed-up.
 dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
+# songscope-content FILE...: speech, voice and audience features and scores per file, and their time
+# (tools/features-evidence.sh fits and checks the scores with it).
+noinst_PROGRAMS += tools/songscope-content
+tools_songscope_content_SOURCES = tools/content.c
+tools_songscope_content_LDADD = $(CORE_LIBS)
