@@ -1,6 +1,6 @@
 /* songscope-content FILE...: the speech, voice and audience features of each file (content.h) and the three
- * scores, one tab-separated line per file after a header, plus the median time the features take per clip
- * (microseconds, over --reps runs on the decoded clip; decode and STFT excluded, since the pipeline shares
+ * scores, one tab-separated line per file after a header, plus the median CPU time the features take per
+ * clip (microseconds, over --reps runs on the decoded clip; decode and STFT excluded, since the pipeline shares
  * them). With --write-wav DIR it writes each decoded clip (mono, 22050 Hz, at most --max-seconds) to
  * DIR/<name>.wav instead, for sox to mix. tools/features-evidence.sh reads it to fit and check the scores' weights. */
 #include <getopt.h>
@@ -22,10 +22,11 @@
 #define NFFT 1024 /* the pipeline's descriptor STFT (pipeline.c DESC_NFFT / DESC_HOP) */
 #define HOP 1024
 
+/* CPU time of this process: a shared machine's other load does not count. */
 static double now_us(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
 

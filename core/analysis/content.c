@@ -29,6 +29,7 @@
 #define N_BANDS 15          /* half-octave bands from 62.5 Hz for the band-level flux */
 #define MOD_WIN 64          /* envelope frames per modulation window (about 3 s at 21.5 frames/s) */
 #define PEAK_RANGE_DB 30.0  /* spectral peaks within this of the frame's strongest (200-4000 Hz) */
+#define PEAK_PROMINENCE 8.0 /* power ratio (9 dB) of a partial's peak over the bins two away */
 
 static size_t bin_of(const ss_spectrogram *s, double hz)
 {
@@ -208,9 +209,12 @@ static void features_speech(const ss_spectrogram *s, const unsigned char *active
 	}
 }
 
-/* Mark the local maxima of p[lo..hi) within PEAK_RANGE_DB of the strongest into flags (n_bins bytes). */
+/* Mark the partials of p[lo..hi) into flags (n_bins bytes): local maxima within PEAK_RANGE_DB of the strongest
+ * that stand PEAK_PROMINENCE above the bins two away on both sides (a sinusoid under a Hann window has its
+ * main lobe within +-2 bins, so a partial does; a noise bin rarely does). lo >= 2, hi + 2 <= n_bins. */
 static void mark_peaks(const double *p, size_t lo, size_t hi, unsigned char *flags, size_t n_bins)
 {
+	assert(lo >= 2 && hi + 2 <= n_bins);
 	memset(flags, 0, n_bins);
 	double mx = 0.0;
 	for (size_t k = lo; k < hi; k++)
@@ -220,7 +224,8 @@ static void mark_peaks(const double *p, size_t lo, size_t hi, unsigned char *fla
 		return;
 	const double thr = mx * pow(10.0, -PEAK_RANGE_DB / 10.0);
 	for (size_t k = lo; k < hi; k++)
-		flags[k] = p[k] > thr && p[k] > p[k - 1] && p[k] >= p[k + 1];
+		flags[k] = p[k] > thr && p[k] > p[k - 1] && p[k] >= p[k + 1] && p[k] > PEAK_PROMINENCE * p[k - 2] &&
+			   p[k] > PEAK_PROMINENCE * p[k + 2];
 }
 
 int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *active, ss_content_features *out,
@@ -391,22 +396,22 @@ static double score(const lin_model *m, const ss_content_features *f)
 
 /* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, floor_db, floor_flat, burst. */
 static const lin_model SPEECH = {
-	.bias = -1.0,
-	.w = {1.5, 1.0, 1.0, 0.5, -0.5, 0.3, 0, 0, 0},
-	.mu = {0.25, 0.3, 4.0, 0.5, 0.5, 0.3, -20, 0.3, 0.1},
-	.sd = {0.15, 0.1, 2.0, 0.3, 0.2, 0.1, 10, 0.2, 0.1},
+	.bias = -0.9783,
+	.w = {-0.007857, 0.2092, 0.4366, -0.0988, -0.3466, 0.4341, 0.04197, -0.07625, -0.1506},
+	.mu = {0.1098, 0.3243, 3.8, 0.7964, 0.438, 0.2248, -20.4, 0.629, 0.2197},
+	.sd = {0.1142, 0.08824, 1.86, 0.2936, 0.1697, 0.1391, 7.89, 0.2035, 0.2189},
 };
 static const lin_model VOICE = {
-	.bias = -1.0,
-	.w = {0.5, 0.5, 0.5, 0.3, -1.0, 1.0, 0, 0, 0},
-	.mu = {0.25, 0.3, 4.0, 0.5, 0.5, 0.3, -20, 0.3, 0.1},
-	.sd = {0.15, 0.1, 2.0, 0.3, 0.2, 0.1, 10, 0.2, 0.1},
+	.bias = -0.7196,
+	.w = {-0.5559, -0.2011, 1.955, 0.09273, -0.7126, 3.97, -0.01094, -0.951, -0.4348},
+	.mu = {0.107, 0.3161, 3.757, 0.7896, 0.4354, 0.2309, -20.44, 0.624, 0.2136},
+	.sd = {0.1121, 0.09295, 1.824, 0.2891, 0.1663, 0.139, 7.715, 0.1997, 0.2163},
 };
 static const lin_model LIVE = {
-	.bias = -2.0,
-	.w = {0, 0, 0, 0, 0, 0, 1.0, 1.0, 1.0},
-	.mu = {0.25, 0.3, 4.0, 0.5, 0.5, 0.3, -20, 0.3, 0.1},
-	.sd = {0.15, 0.1, 2.0, 0.3, 0.2, 0.1, 10, 0.2, 0.1},
+	.bias = -1.699,
+	.w = {-0.02589, 0.3822, -1.81, -0.2365, 1.885, -0.7567, 1.536, 4.174, 0.9914},
+	.mu = {0.107, 0.3161, 3.757, 0.7896, 0.4354, 0.2309, -20.44, 0.624, 0.2136},
+	.sd = {0.1121, 0.09295, 1.824, 0.2891, 0.1663, 0.139, 7.715, 0.1997, 0.2163},
 };
 
 double ss_content_speechiness(const ss_content_features *f)
