@@ -15,6 +15,9 @@ dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http
 dist_noinst_SCRIPTS += tools/bench-startup.sh
 # bench-analyze-jobs.sh FOLDER: files/s of songscope-analyze -r with --jobs 1 and 2, and the speed-up.
 dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
+# features-evidence.py MUSIC_DIR: labelled speech, sung stand-in and crowd audio built with espeak-ng and sox;
+# fits (--fit) and reports speechiness, instrumentalness and liveness (man/BENCHMARKS.md).
+dist_noinst_SCRIPTS += tools/features-evidence.py
 # songscope-content FILE...: speech, voice and audience features and scores per file, and their time
 # (tools/features-evidence.sh fits and checks the scores with it).
 noinst_PROGRAMS += tools/songscope-content

@@ -2,7 +2,7 @@
  * scores, one tab-separated line per file after a header, plus the median CPU time the features take per
  * clip (microseconds, over --reps runs on the decoded clip; decode and STFT excluded, since the pipeline shares
  * them). With --write-wav DIR it writes each decoded clip (mono, 22050 Hz, at most --max-seconds) to
- * DIR/<name>.wav instead, for sox to mix. tools/features-evidence.sh reads it to fit and check the scores' weights. */
+ * DIR/<name>.wav instead, for sox to mix. tools/features-evidence.py reads it to fit and check the scores' weights. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

@@ -55,15 +55,20 @@ static double noisiness(const double *p, size_t n)
 	return v > 1.0 ? 1.0 : v;
 }
 
-/* Mean noisiness of p[lo..hi) over sub-bands of `width` bins (a spectral tilt within one band then matters
- * little). */
+/* Noisiness of p[lo..hi) over sub-bands of `width` bins (a spectral tilt within one band then matters little),
+ * averaged with each sub-band's power as its weight: a quiet band of noise beside loud partials is not a noise
+ * floor. 0 without energy. */
 static double banded_noisiness(const double *p, size_t lo, size_t hi, size_t width)
 {
-	double acc = 0.0;
-	size_t n = 0;
-	for (size_t k = lo; k + width <= hi; k += width, n++)
-		acc += noisiness(p + k, width);
-	return n > 0 ? acc / (double)n : 0.0;
+	double acc = 0.0, total = 0.0;
+	for (size_t k = lo; k + width <= hi; k += width) {
+		double e = 0.0;
+		for (size_t j = k; j < k + width; j++)
+			e += p[j];
+		acc += e * noisiness(p + k, width);
+		total += e;
+	}
+	return total > 0.0 ? acc / total : 0.0;
 }
 
 typedef struct scratch {
@@ -153,7 +158,8 @@ static void features_speech(const ss_spectrogram *s, const unsigned char *active
 			out->mod4 = acc / (double)nw;
 	}
 
-	/* spectral flux on band levels (dB, floored 80 dB under the loudest band) and centroid spread */
+	/* spectral flux on band levels (dB, floored 50 dB under the loudest band, so that bands falling silent between
+	 * drum hits do not swamp it) and centroid spread */
 	double bmax = 0.0, emax = 0.0;
 	for (size_t i = 0; i < T * N_BANDS; i++)
 		if (w->band[i] > bmax)
@@ -162,7 +168,7 @@ static void features_speech(const ss_spectrogram *s, const unsigned char *active
 		if (w->e[t] > emax)
 			emax = w->e[t];
 	if (bmax > 0.0) {
-		const double bfloor = bmax * 1e-8;
+		const double bfloor = bmax * 1e-5;
 		double s1 = 0.0, s2 = 0.0, prev[N_BANDS];
 		size_t n = 0;
 		int have_prev = 0;
@@ -396,22 +402,22 @@ static double score(const lin_model *m, const ss_content_features *f)
 
 /* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, floor_db, floor_flat, burst. */
 static const lin_model SPEECH = {
-	.bias = -0.9783,
-	.w = {-0.007857, 0.2092, 0.4366, -0.0988, -0.3466, 0.4341, 0.04197, -0.07625, -0.1506},
-	.mu = {0.1098, 0.3243, 3.8, 0.7964, 0.438, 0.2248, -20.4, 0.629, 0.2197},
-	.sd = {0.1142, 0.08824, 1.86, 0.2936, 0.1697, 0.1391, 7.89, 0.2035, 0.2189},
+	.bias = -1.003,
+	.w = {0.02288, 0.1972, 0.3902, -0.0752, -0.5101, 0.4498, 0.1093, -0.2219, -0.1207},
+	.mu = {0.1098, 0.3243, 3.26, 0.7964, 0.438, 0.2248, -20.4, 0.5142, 0.1634},
+	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 7.89, 0.2206, 0.1791},
 };
 static const lin_model VOICE = {
-	.bias = -0.7196,
-	.w = {-0.5559, -0.2011, 1.955, 0.09273, -0.7126, 3.97, -0.01094, -0.951, -0.4348},
-	.mu = {0.107, 0.3161, 3.757, 0.7896, 0.4354, 0.2309, -20.44, 0.624, 0.2136},
-	.sd = {0.1121, 0.09295, 1.824, 0.2891, 0.1663, 0.139, 7.715, 0.1997, 0.2163},
+	.bias = -0.7267,
+	.w = {-0.4246, -0.2118, 1.656, 0.1702, -1.072, 3.895, 0.2567, -1.338, -0.2872},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 7.715, 0.2178, 0.1767},
 };
 static const lin_model LIVE = {
-	.bias = -1.699,
-	.w = {-0.02589, 0.3822, -1.81, -0.2365, 1.885, -0.7567, 1.536, 4.174, 0.9914},
-	.mu = {0.107, 0.3161, 3.757, 0.7896, 0.4354, 0.2309, -20.44, 0.624, 0.2136},
-	.sd = {0.1121, 0.09295, 1.824, 0.2891, 0.1663, 0.139, 7.715, 0.1997, 0.2163},
+	.bias = 0.2926,
+	.w = {0.4615, 0.5207, -1.787, 0.003085, -0.08743, -1.647, 1.658, 2.092, 0.2182},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 7.715, 0.2178, 0.1767},
 };
 
 double ss_content_speechiness(const ss_content_features *f)
