@@ -65,7 +65,8 @@ static void add_speech(float *x, double gain)
 				}
 				for (int h = 1; h * f0 < 4000.0; h++) {
 					double fh = h * f0;
-					double a = exp(-pow((fh - f[0]) / 150.0, 2)) + 0.6 * exp(-pow((fh - f[1]) / 200.0, 2)) + 0.05;
+					double a = exp(-pow((fh - f[0]) / 150.0, 2)) +
+						   0.6 * exp(-pow((fh - f[1]) / 200.0, 2)) + 0.05;
 					v += a * sin(h * phase) / h;
 				}
 				x[i] += (float)(gain * 0.3 * env * v);

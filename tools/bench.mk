@@ -19,7 +19,7 @@ dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
 # fits (--fit) and reports speechiness, instrumentalness and liveness (man/BENCHMARKS.md).
 dist_noinst_SCRIPTS += tools/features-evidence.py
 # songscope-content FILE...: speech, voice and audience features and scores per file, and their time
-# (tools/features-evidence.sh fits and checks the scores with it).
+# (tools/features-evidence.py fits and checks the scores with it).
 noinst_PROGRAMS += tools/songscope-content
 tools_songscope_content_SOURCES = tools/content.c
 tools_songscope_content_LDADD = $(CORE_LIBS)

@@ -18,6 +18,7 @@
 
 #include <sndfile.h>
 
+#define USAGE "Usage: songscope-content [--reps N] [--max-seconds S] [--write-wav DIR] FILE...\n"
 #define RATE 22050.0
 #define NFFT 1024 /* the pipeline's descriptor STFT (pipeline.c DESC_NFFT / DESC_HOP) */
 #define HOP 1024
@@ -164,12 +165,12 @@ int main(int argc, char **argv)
 		else if (c == 'm')
 			max_seconds = atof(optarg) >= 3.0 ? atof(optarg) : 30.0;
 		else {
-			fprintf(c == 'h' ? stdout : stderr, "Usage: songscope-content [--reps N] [--max-seconds S] [--write-wav DIR] FILE...\n");
+			fprintf(c == 'h' ? stdout : stderr, "%s", USAGE);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "Usage: songscope-content [--reps N] [--max-seconds S] [--write-wav DIR] FILE...\n");
+		fprintf(stderr, "%s", USAGE);
 		return 2;
 	}
 	if (wav_dir == NULL)

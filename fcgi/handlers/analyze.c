@@ -433,7 +433,8 @@ int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SH
 	}
 	if (body.len == 0) {
 		ss_buf_free(&body);
-		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST, "No audio data provided: send the file as the request body.");
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST,
+					"No audio data provided: send the file as the request body.");
 		return 1;
 	}
 	if (ss_h_need_db(ctx, req)) {

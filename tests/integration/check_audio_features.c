@@ -93,7 +93,7 @@ static void teardown_shared(void)
 	ss_it_stop(&srv);
 }
 
-/* ---- helpers ---- */
+/* ---- requests and assertions ---- */
 
 /* A request to the server; the whole URL is built here (ss_it_request takes paths up to 2 KiB, and 100 ids
  * take more). */
@@ -396,7 +396,8 @@ START_TEST(auth_and_limits_identical)
 	/* 2 per minute and a burst of 2: three at once are admitted, then 429 everywhere */
 	for (int i = 0; i < 3; i++) {
 		ss_it_resp r;
-		ck_assert_int_eq(ss_it_request(&c, "GET", "/v1/audio-features?ids=0000000000000000000000", with_key, NULL, 0, &r), 0);
+		ck_assert_int_eq(ss_it_request(&c, "GET", "/v1/audio-features?ids=0000000000000000000000", with_key, NULL, 0,
+					       &r), 0);
 		ck_assert_msg(r.status == 200, "request %d: %ld %s", i, r.status, r.body.data);
 		char v[32];
 		ck_assert(ss_it_header(&r, "X-RateLimit-Limit", v, sizeof v));
