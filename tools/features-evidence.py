@@ -43,7 +43,8 @@ import wave
 SR = 22050
 SECONDS = 30.0
 N = int(SR * SECONDS)
-FEATURES = ["low_energy", "mod4", "flux_sd", "centroid_sd", "stay", "glide", "floor_db", "floor_flat", "burst"]
+FEATURES = ["low_energy", "mod4", "flux_sd", "centroid_sd", "stay", "glide", "wobble", "floor_db", "floor_flat",
+            "burst"]
 
 TEXTS = [
     "The morning train was late again, so the station filled with people who checked their watches, read the "
@@ -364,9 +365,9 @@ def best_cut(neg, pos):
 
 
 def c_model(name, bias, w, mu, sd):
-    full_w = [0.0] * 9
-    full_mu = [0.0] * 9
-    full_sd = [1.0] * 9
+    full_w = [0.0] * len(FEATURES)
+    full_mu = [0.0] * len(FEATURES)
+    full_sd = [1.0] * len(FEATURES)
     for f, a, m, s in zip(w[0], w[1], mu, sd):
         i = FEATURES.index(f)
         full_w[i], full_mu[i], full_sd[i] = a, m, s

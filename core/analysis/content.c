@@ -30,6 +30,7 @@
 #define MOD_WIN 64          /* envelope frames per modulation window (about 3 s at 21.5 frames/s) */
 #define PEAK_RANGE_DB 30.0  /* spectral peaks within this of the frame's strongest (200-4000 Hz) */
 #define PEAK_PROMINENCE 8.0 /* power ratio (9 dB) of a partial's peak over the bins two away */
+#define NEW_PEAK 100        /* mv_* value of a peak that continues none of the previous frame */
 
 static size_t bin_of(const ss_spectrogram *s, double hz)
 {
@@ -82,6 +83,7 @@ typedef struct scratch {
 	double *fmin;   /* per-bin minimum over a block */
 	double *fsum;   /* per-bin sum over a block */
 	unsigned char *pk_prev, *pk_cur;
+	signed char *mv_prev, *mv_cur; /* how far each peak moved to get to its bin: 0 stayed, +-1/+-2, NEW */
 } scratch;
 
 static void features_speech(const ss_spectrogram *s, const unsigned char *active, const scratch *w,
@@ -238,7 +240,7 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 				ss_error *err)
 {
 	out->low_energy = out->mod4 = out->flux_sd = out->centroid_sd = NAN;
-	out->stay = out->glide = out->floor_db = out->floor_flat = out->burst = NAN;
+	out->stay = out->glide = out->wobble = out->floor_db = out->floor_flat = out->burst = NAN;
 	if (s->power)
 		return ss_error_set(err, SS_ERR_INTERNAL, "content features need a magnitude spectrogram");
 	const size_t T = s->n_frames, K = s->n_bins;
@@ -247,7 +249,7 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	scratch w;
 	memset(&w, 0, sizeof w);
 	double *blk = malloc(sizeof(double) * (T * (5 + N_BANDS) + 3 * K));
-	unsigned char *flags = malloc(2 * K);
+	unsigned char *flags = malloc(4 * K);
 	if (blk == NULL || flags == NULL) {
 		free(blk);
 		free(flags);
@@ -264,6 +266,9 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	w.fsum = w.fmin + K;
 	w.pk_prev = flags;
 	w.pk_cur = flags + K;
+	w.mv_prev = (signed char *)(flags + 2 * K);
+	w.mv_cur = (signed char *)(flags + 3 * K);
+	memset(w.mv_prev, NEW_PEAK, K);
 
 	const double bin_hz = s->sr / (double)s->n_fft;
 	const size_t k40 = bin_of(s, 40.0), k200 = bin_of(s, 200.0), k300 = bin_of(s, 300.0);
@@ -280,7 +285,7 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	const double fps = s->sr / (double)s->hop;
 	const size_t block = (size_t)(fps + 0.5) > 2 ? (size_t)(fps + 0.5) : 2;
 
-	size_t n_stay = 0, n_move = 0, n_end = 0, n_burst = 0, n_act = 0, n_blocks = 0, in_block = 0;
+	size_t n_stay = 0, n_move = 0, n_end = 0, n_rev = 0, n_burst = 0, n_act = 0, n_blocks = 0, in_block = 0;
 	double floor_acc = 0.0, flat_acc = 0.0;
 	int prev_ok = 0;
 	for (size_t t = 0; t < T; t++) {
@@ -317,21 +322,37 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 
 		/* partial continuity against the previous frame */
 		mark_peaks(w.pow, k200, k4k, w.pk_cur, K);
+		memset(w.mv_cur, NEW_PEAK, K);
 		if (on && prev_ok) {
 			for (size_t k = k200; k < k4k; k++) {
 				if (!w.pk_prev[k])
 					continue;
-				if (w.pk_cur[k])
-					n_stay++;
-				else if (w.pk_cur[k - 1] || w.pk_cur[k + 1] || (k >= 2 && w.pk_cur[k - 2]) || w.pk_cur[k + 2])
-					n_move++;
-				else
+				static const int steps[5] = {0, -1, 1, -2, 2}; /* nearest first */
+				int d = NEW_PEAK;
+				for (int i = 0; i < 5 && d == NEW_PEAK; i++)
+					if (w.pk_cur[(size_t)((long)k + steps[i])])
+						d = steps[i];
+				if (d == NEW_PEAK) {
 					n_end++;
+					continue;
+				}
+				if (d == 0) {
+					n_stay++;
+				} else {
+					n_move++;
+					/* a move back against the previous one: vibrato, not a note change */
+					int before = w.mv_prev[k];
+					n_rev += before != NEW_PEAK && before != 0 && (before > 0) != (d > 0);
+				}
+				w.mv_cur[(size_t)((long)k + d)] = (signed char)d;
 			}
 		}
 		unsigned char *tmp = w.pk_prev;
 		w.pk_prev = w.pk_cur;
 		w.pk_cur = tmp;
+		signed char *mtmp = w.mv_prev;
+		w.mv_prev = w.mv_cur;
+		w.mv_cur = mtmp;
 		prev_ok = on;
 
 		/* minimum-statistics floor over blocks of about 1 s of sounding frames, 1-8 kHz */
@@ -364,6 +385,7 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	}
 	out->stay = n_stay + n_move + n_end > 0 ? (double)n_stay / (double)(n_stay + n_move + n_end) : NAN;
 	out->glide = n_stay + n_move > 0 ? (double)n_move / (double)(n_stay + n_move) : NAN;
+	out->wobble = n_move > 0 ? (double)n_rev / (double)n_move : NAN;
 	out->burst = n_act > 0 ? (double)n_burst / (double)n_act : NAN;
 	if (n_blocks > 0) {
 		double r = floor_acc / (double)n_blocks;
@@ -379,21 +401,22 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 /* A logistic score: sum of w[i] * (x[i] - mu[i]) / sd[i] + bias; a NaN feature contributes nothing. */
 typedef struct lin_model {
 	double bias;
-	double w[9], mu[9], sd[9];
+	double w[SS_CONTENT_N_FEATURES], mu[SS_CONTENT_N_FEATURES], sd[SS_CONTENT_N_FEATURES];
 } lin_model;
 
 static double feature(const ss_content_features *f, size_t i)
 {
-	const double v[9] = {f->low_energy, f->mod4, f->flux_sd, f->centroid_sd, f->stay,
-			     f->glide,      f->floor_db, f->floor_flat, f->burst};
-	assert(i < 9);
+	const double v[SS_CONTENT_N_FEATURES] = {f->low_energy, f->mod4,     f->flux_sd,    f->centroid_sd,
+						   f->stay,       f->glide,    f->wobble,     f->floor_db,
+						   f->floor_flat, f->burst};
+	assert(i < SS_CONTENT_N_FEATURES);
 	return v[i];
 }
 
 static double score(const lin_model *m, const ss_content_features *f)
 {
 	double z = m->bias;
-	for (size_t i = 0; i < 9; i++) {
+	for (size_t i = 0; i < SS_CONTENT_N_FEATURES; i++) {
 		double x = feature(f, i);
 		if (isfinite(x) && m->sd[i] > 0.0)
 			z += m->w[i] * (x - m->mu[i]) / m->sd[i];
@@ -402,24 +425,24 @@ static double score(const lin_model *m, const ss_content_features *f)
 	return isfinite(s) ? s : (z > 0 ? 1.0 : 0.0);
 }
 
-/* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, floor_db, floor_flat, burst. */
+/* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, wobble, floor_db, floor_flat, burst. */
 static const lin_model SPEECH = {
-	.bias = -1.003,
-	.w = {0.02288, 0.1972, 0.3902, -0.0752, -0.5101, 0.4498, 0.1093, -0.2219, -0.1207},
-	.mu = {0.1098, 0.3243, 3.26, 0.7964, 0.438, 0.2248, -20.4, 0.5142, 0.1634},
-	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 7.89, 0.2206, 0.1791},
+	.bias = -1.322,
+	.w = {-0.05877, 0.2089, 0.512, -0.1673, -0.3559, 0.4573, -0.586, 0.05527, -0.4494, -0.08184},
+	.mu = {0.1098, 0.3243, 3.26, 0.7964, 0.438, 0.2248, 0.2146, -20.4, 0.5142, 0.1634},
+	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 0.06817, 7.89, 0.2206, 0.1791},
 };
 static const lin_model VOICE = {
-	.bias = -0.7267,
-	.w = {-0.4246, -0.2118, 1.656, 0.1702, -1.072, 3.895, 0.2567, -1.338, -0.2872},
-	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, -20.44, 0.5068, 0.1584},
-	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 7.715, 0.2178, 0.1767},
+	.bias = -1.839,
+	.w = {-0.8042, -0.4477, 1.965, -0.3577, -0.4731, 3.71, -2.221, 0.3875, -2.22, -0.04124},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, 0.214, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 0.06651, 7.715, 0.2178, 0.1767},
 };
 static const lin_model LIVE = {
-	.bias = 0.2926,
-	.w = {0.4615, 0.5207, -1.787, 0.003085, -0.08743, -1.647, 1.658, 2.092, 0.2182},
-	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, -20.44, 0.5068, 0.1584},
-	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 7.715, 0.2178, 0.1767},
+	.bias = -0.04488,
+	.w = {0.467, 0.6271, -1.842, 0.03196, -0.3215, -1.626, 0.76, 1.281, 2.405, 0.3048},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, 0.214, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 0.06651, 7.715, 0.2178, 0.1767},
 };
 
 double ss_content_speechiness(const ss_content_features *f)

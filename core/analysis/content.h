@@ -10,6 +10,8 @@
 #include "core/analysis/stft.h"
 #include "core/util/error.h"
 
+#define SS_CONTENT_N_FEATURES 10 /* the doubles of ss_content_features */
+
 typedef struct ss_content_features {
 	/* speech/music, after Scheirer & Slaney 1997 */
 	double low_energy;  /* 0..1: share of frames with RMS below half the mean RMS of the surrounding 1 s */
@@ -19,6 +21,9 @@ typedef struct ss_content_features {
 	/* voiced-pitch continuity of harmonic partials (singing and speaking voices glide, instruments hold) */
 	double stay;        /* 0..1: share of spectral peaks (200-4000 Hz) found in the same bin in the next frame */
 	double glide;       /* 0..1: share of continued peaks that moved 1-2 bins (vibrato, pitch glides) */
+	double wobble;      /* 0..1: share of those moves that go back against the peak's previous move: a held
+			     * partial between two bins flips back and forth, a voice's glide goes on (on the
+			     * labelled set instruments score higher than voices, vibrato included) */
 	/* audience: broadband noise between notes (minimum statistics, Martin 2001) and noise bursts */
 	double floor_db;    /* dB: 1-8 kHz noise floor (per-bin minimum over 1 s) over the mean level there */
 	double floor_flat;  /* 0..1: spectral flatness of that floor (noise ~0.5, tonal decay ~0) */
