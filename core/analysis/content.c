@@ -271,7 +271,8 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	memset(w.mv_prev, NEW_PEAK, K);
 
 	const double bin_hz = s->sr / (double)s->n_fft;
-	const size_t k40 = bin_of(s, 40.0), k200 = bin_of(s, 200.0), k300 = bin_of(s, 300.0);
+	const size_t k40 = bin_of(s, 40.0), k300 = bin_of(s, 300.0);
+	const size_t k200 = bin_of(s, 200.0) > 2 ? bin_of(s, 200.0) : 2; /* partial tests read 2 bins below */
 	const size_t k1k = bin_of(s, 1000.0), k2k = bin_of(s, 2000.0), k3400 = bin_of(s, 3400.0);
 	/* room for the +-2 bins the partial tests read */
 	const size_t k4k = bin_of(s, 4000.0) < K - 3 ? bin_of(s, 4000.0) : K - 3;
