@@ -1,7 +1,8 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/redis_server.c \
+	tests/integration/redis_server.h
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -97,3 +98,21 @@ TESTS += tests/integration/check_audio_features
 tests_integration_check_audio_features_SOURCES = tests/integration/check_audio_features.c
 tests_integration_check_audio_features_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_audio_features_LDADD = $(IT_LIBS)
+
+# The limiter interface against a real redis-server on a unix socket (skips with 77 without redis-server).
+check_PROGRAMS += tests/integration/check_limiter
+TESTS += tests/integration/check_limiter
+tests_integration_check_limiter_SOURCES = tests/integration/check_limiter.c
+tests_integration_check_limiter_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_limiter_LDADD = $(IT_LIBS)
+
+# limits = redis on the real stack: Redis stopped and restarted under a running service, fail closed and open.
+check_PROGRAMS += tests/integration/check_redis_limits
+TESTS += tests/integration/check_redis_limits
+tests_integration_check_redis_limits_SOURCES = tests/integration/check_redis_limits.c
+tests_integration_check_redis_limits_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_redis_limits_LDADD = $(IT_LIBS)
+
+# The auth suite a second time, with limits = redis.
+TESTS += tests/integration/check_auth_redis.sh
+EXTRA_DIST += tests/integration/check_auth_redis.sh

@@ -23,3 +23,5 @@ dist_noinst_SCRIPTS += tools/features-evidence.py
 noinst_PROGRAMS += tools/songscope-content
 tools_songscope_content_SOURCES = tools/content.c
 tools_songscope_content_LDADD = $(CORE_LIBS)
+# bench-limiter.sh: cached POST /analyze with limits = local and limits = redis in one run, Redis round trips.
+dist_noinst_SCRIPTS += tools/bench-limiter.sh
