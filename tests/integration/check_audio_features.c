@@ -340,6 +340,29 @@ START_TEST(ids_hundred_mixed_known_and_unknown)
 }
 END_TEST
 
+/* A manual override (/verify) is what the Spotify view reports as tempo, key and mode. */
+START_TEST(overrides_win)
+{
+	json_object *a = post_bytes(music_wav, music_len, 200);
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[crypto_hash_sha256_BYTES * 2 + 1], body[256], path[64];
+	crypto_hash_sha256(h, music_wav, music_len);
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	snprintf(body, sizeof body, "{\"content_sha256\":\"%s\",\"manual_bpm\":98.5,\"manual_key\":\"D Major\"}", hex);
+	const char *json[] = {"Content-Type: application/json", NULL};
+	json_object_put(request_json("POST", "/verify", json, body, strlen(body), 200));
+	snprintf(path, sizeof path, "/v1/audio-features/%s", str_of(a, "id"));
+	json_object *b = request_json("GET", path, NULL, NULL, 0, 200);
+	assert_features(b);
+	ck_assert_double_eq(json_object_get_double(member(b, "tempo")), 98.5);
+	ck_assert_int_eq(int_of(b, "key"), 2);
+	ck_assert_int_eq(int_of(b, "mode"), 1);
+	ck_assert_str_eq(str_of(b, "id"), str_of(a, "id"));
+	json_object_put(a);
+	json_object_put(b);
+}
+END_TEST
+
 START_TEST(errors_are_the_api_errors)
 {
 	expect_error("GET", "/v1/audio-features/not-an-id", NULL, NULL, 0, 400, "bad_request");
@@ -439,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, post_url_and_ids_are_stable);
 	tcase_add_test(tc, key_minus_one_on_noise);
 	tcase_add_test(tc, ids_hundred_mixed_known_and_unknown);
+	tcase_add_test(tc, overrides_win);
 	tcase_add_test(tc, errors_are_the_api_errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("separate");
