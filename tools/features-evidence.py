@@ -2,7 +2,7 @@
 """features-evidence: labelled audio for speechiness, instrumentalness and liveness, built from Debian packages,
 and how often each score lands on the right side of its documented threshold.
 
-Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--fit] MUSIC_DIR
+Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] MUSIC_DIR
 
 MUSIC_DIR holds music clips (any format songscope decodes; the development clips in TESTDATA). Everything is
 generated into --work (default: a new temporary directory, removed at the end unless --keep):
@@ -215,12 +215,17 @@ def crowd(rng):
     return x
 
 
+def note(msg):
+    print("features-evidence: " + msg, file=sys.stderr, flush=True)
+
+
 def build(args, work):
     clips = []  # dicts: file, kind, half
     mdir = os.path.join(work, "music")  # files already in --work are reused, so a rerun only re-measures
     os.makedirs(mdir, exist_ok=True)
     srcs = sorted(os.path.join(args.music, f) for f in os.listdir(args.music)
                   if f.rsplit(".", 1)[-1].lower() in ("wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aiff"))
+    note("decoding %d music clips" % len(srcs))
     for s in srcs:
         if os.path.exists(os.path.join(mdir, os.path.basename(s) + ".wav")):
             continue
@@ -242,6 +247,7 @@ def build(args, work):
             cache[path] = fit_len(read_wav(path))
         return cache[path]
 
+    note("speech, speech over music and the sung stand-in (a few minutes)")
     levels_mix = [6, 0, -6]
     levels_live = [-8, -14, -20]
     k = 0
@@ -273,6 +279,7 @@ def build(args, work):
                 bg = music_x(halves[half][(ti * 5 + vi * 3) % len(halves[half])])
                 write_wav(f, mix(v, bg, lv))
             clips.append({"file": f, "kind": "sung", "half": half, "level": lv})
+    note("live versions of %d clips (a few minutes)" % len(music))
     for i, m in enumerate(music):
         lv = levels_live[i % 3]
         f = os.path.join(d, "live-%03d%+d.wav" % (i, lv))
@@ -468,6 +475,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     try:
         clips = build(args, work)
+        note("measuring %d clips" % len(clips))
         measure(args, clips)
         cal = [c for c in clips if c["half"] == 0]
         rep = [c for c in clips if c["half"] == 1]
