@@ -21,6 +21,23 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req);
 int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req);
 int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req);
 
+/* The work of POST /analyze (JSON body with a URL) and POST /analyze_data (the bytes, X-Song-* headers), for
+ * endpoints that answer the same request with another view of the result: cache first, then de-duplication,
+ * admission, fetch, analysis and store, exactly as those endpoints. Returns 0 with the result object appended
+ * to out and the row's cache key in key; or 1 when the request was answered already (a JSON error, or a 503
+ * from the database check), with *rc the result of writing that answer. */
+int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc);
+int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc);
+
+/* fcgi/handlers/audio_features.c: the Spotify-compatible view (API.md "Spotify-compatible view").
+ * POST /v1/audio-features (JSON {url} or the bytes, as /analyze and /analyze_data), GET /v1/audio-features/{key}
+ * (one object by track id), GET /v1/audio-features?ids= (up to 100, unknown ids null), GET
+ * /v1/audio-analysis/{key} (the full result object of that track, beats included). */
+int ss_handle_audio_features_post(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_features_get(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_analysis(ss_ctx *ctx, ss_request *req);
+
 /* fcgi/handlers/cache.c: GET /cache, GET /cache/search, GET /cache/export, DELETE /cache/{id},
  * POST /cache/clear. */
 int ss_handle_cache_list(ss_ctx *ctx, ss_request *req);

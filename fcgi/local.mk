@@ -16,6 +16,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/handlers/health.c \
 	fcgi/handlers/common.c \
 	fcgi/handlers/analyze.c \
+	fcgi/handlers/audio_features.c \
 	fcgi/handlers/cache.c \
 	fcgi/handlers/verify.c \
 	fcgi/handlers/service.c \

@@ -8,9 +8,19 @@
 #include "fcgi/auth.h"
 #include "fcgi/response.h"
 
-/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits. */
+/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits; a trailing "{key}" segment
+ * any 1..SS_ROUTE_KEY_MAX bytes but '/' (the handler reads it from the path and answers 400 when it is not
+ * one of its keys). */
 static bool pattern_match(const char *pattern, const char *path, long long *id)
 {
+	const char *kb = strstr(pattern, "{key}");
+	if (kb != NULL) {
+		size_t pre = (size_t)(kb - pattern);
+		if (strncmp(pattern, path, pre) != 0)
+			return false;
+		size_t n = strcspn(path + pre, "/");
+		return n > 0 && n <= SS_ROUTE_KEY_MAX && path[pre + n] == '\0';
+	}
 	const char *brace = strstr(pattern, "{id}");
 	if (brace == NULL)
 		return strcmp(pattern, path) == 0;

@@ -811,7 +811,8 @@ START_TEST(test_result_json)
 		"bpm", "bpm_confidence", "key", "key_index", "mode", "key_confidence", "key_details", "energy",
 		"danceability", "acousticness", "spectral_centroid", "time_signature", "valence", "mood", "loudness",
 		"dynamic_range", "silence_ratio", "zero_crossing_rate", "spectral_flux", "percussive_energy_ratio",
-		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration", "bpm_candidates"};
+		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration", "bpm_candidates",
+		"speechiness", "instrumentalness", "liveness"};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		json_object *v;
 		ck_assert_msg(json_object_object_get_ex(j, fields[i], &v), "missing %s", fields[i]);

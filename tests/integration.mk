@@ -91,6 +91,14 @@ tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 
+# The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
+# 100 ids, key -1 on noise, and auth, limits and errors exactly as the rest of the API.
+check_PROGRAMS += tests/integration/check_audio_features
+TESTS += tests/integration/check_audio_features
+tests_integration_check_audio_features_SOURCES = tests/integration/check_audio_features.c
+tests_integration_check_audio_features_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_audio_features_LDADD = $(IT_LIBS)
+
 # The limiter interface against a real redis-server on a unix socket (skips with 77 without redis-server).
 check_PROGRAMS += tests/integration/check_limiter
 TESTS += tests/integration/check_limiter

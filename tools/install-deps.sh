@@ -9,7 +9,8 @@ libfcgi-dev libsqlite3-dev libsndfile1-dev libkissfft-dev libjson-c-dev check
 libcurl4-openssl-dev libsoxr-dev libebur128-dev libsodium-dev libhiredis-dev
 libavformat-dev libavcodec-dev libavutil-dev libswresample-dev"
 RUN_PKGS="nginx-light spawn-fcgi sqlite3 curl"
-TEST_PKGS="lighttpd apache2 libapache2-mod-fcgid wrk clang libclang-rt-14-dev redis-server"
+TEST_PKGS="lighttpd apache2 libapache2-mod-fcgid wrk clang libclang-rt-14-dev redis-server
+espeak-ng sox python3"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
 [ "${1:-}" = "--runtime-only" ] && want="$BUILD_PKGS $RUN_PKGS"

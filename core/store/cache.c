@@ -290,6 +290,44 @@ int ss_cache_render(ss_db *db, const char *cache_key, bool cached, bool with_bea
 	return found;
 }
 
+/* Keys are lower-case hex, so [prefix, prefix || 'g') is exactly the keys starting with prefix: a range on the
+ * UNIQUE index. */
+static const char SQL_KEY_BY_PREFIX[] =
+	"SELECT cache_key FROM analysis_cache WHERE cache_key >= ?1 AND cache_key < ?2 ORDER BY cache_key LIMIT 1";
+
+int ss_cache_key_by_prefix(ss_db *db, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err)
+{
+	key[0] = '\0';
+	size_t n = strlen(hex_prefix);
+	if (n == 0 || n > 64 || strspn(hex_prefix, "0123456789abcdef") != n)
+		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A cache key prefix is 1..64 lower-case hex digits.");
+	char upper[66];
+	memcpy(upper, hex_prefix, n);
+	upper[n] = 'g';
+	upper[n + 1] = '\0';
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_KEY_BY_PREFIX);
+	if (st == NULL)
+		return db_err(db, err, "preparing cache key lookup");
+	sqlite3_bind_text(st, 1, hex_prefix, (int)n, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, upper, (int)n + 1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (k != NULL && strlen(k) < SS_SHA256_HEX) {
+			memcpy(key, k, strlen(k) + 1);
+			found = 1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		db_err(db, err, "cache key lookup");
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
 static int append_rows(ss_db *db, sqlite3_stmt *st, ss_buf *out, ss_error *err)
 {
 	int n = 0, rc;

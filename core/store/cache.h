@@ -77,6 +77,11 @@ int ss_cache_import(ss_db *db, const ss_cache_import_args *a, ss_error *err);
  * Returns 1 when found, 0 when there is no such row (out unchanged), -1 with err. */
 int ss_cache_render(ss_db *db, const char *cache_key, bool cached, bool with_beats, ss_buf *out, ss_error *err);
 
+/* The cache key of the row whose key starts with hex_prefix (1..64 lower-case hex digits; track ids carry the
+ * first 32) into key. When several rows share the prefix, the smallest key. Returns 1 found, 0 none (key
+ * ""), -1 with err (SS_ERR_BAD_REQUEST for a prefix that is not lower-case hex, database errors). */
+int ss_cache_key_by_prefix(ss_db *db, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
+
 /* Append a JSON array of row objects, newest first. ns NULL = every namespace. limit 1..500, offset
  * 0..SS_CACHE_OFFSET_MAX (else SS_ERR_BAD_REQUEST). Returns the number of rows or -1 with err. */
 int ss_cache_list(ss_db *db, const char *ns, int limit, long long offset, ss_buf *out, ss_error *err);

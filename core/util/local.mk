@@ -4,4 +4,5 @@ core_libsscore_a_SOURCES += \
 	core/util/strnum.c core/util/strnum.h \
 	core/util/log.c core/util/log.h \
 	core/util/timefmt.c core/util/timefmt.h \
-	core/util/jsonutil.c core/util/jsonutil.h
+	core/util/jsonutil.c core/util/jsonutil.h \
+	core/util/base62.c core/util/base62.h

@@ -40,6 +40,7 @@ typedef struct job {
 	const void *data; /* upload bytes; NULL for a URL job */
 	size_t len;
 	const char *request_id;
+	char *key_out; /* receives the cache key (SS_SHA256_HEX bytes) when not NULL */
 } job;
 
 static void touch_stats(ss_ctx *ctx)
@@ -179,6 +180,8 @@ static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
 	opts.max_seconds = ctx->cfg->max_analysis_seconds;
 	ss_analysis_opts_tag(&opts, tag, sizeof tag);
 	ss_cache_key(j->ns, j->kind, j->source, tag, key);
+	if (j->key_out != NULL)
+		memcpy(j->key_out, key, SS_SHA256_HEX);
 
 	if (!j->force) {
 		int rc = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
@@ -342,15 +345,17 @@ static bool header_len_ok(const char *s, size_t max)
 	return s == NULL || strlen(s) <= max;
 }
 
-int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
+int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	int rc;
+	int rc, answered = 1;
 	json_object *o = ss_h_read_json(ctx, req, JSON_BODY_CAP, json_type_object,
 					"Send a JSON object: {\"url\": \"https://...\", \"title\": \"...\", \"artist\": \"...\"}.", &rc);
-	if (o == NULL)
-		return rc;
+	if (o == NULL) {
+		*rc_out = rc;
+		return 1;
+	}
 	const char *url, *title, *artist, *ns_in;
 	if (opt_string(req, o, "url", NULL, URL_MAX, &url) || (url == NULL && opt_string(req, o, "audio_url", NULL, URL_MAX, &url)) ||
 	    opt_string(req, o, "title", "Unknown", TEXT_FIELD_MAX, &title) ||
@@ -376,65 +381,91 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
 	const char *rid = ss_req_header(req, "X-Client-Request-Id");
 	job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url, .title = title,
 		 .artist = artist, .force = force, .with_beats = with_beats,
-		 .request_id = rid != NULL && strlen(rid) <= 128 ? rid : NULL};
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	if (run_job(ctx, &j, &out, &err) != 0)
+		 .request_id = rid != NULL && strlen(rid) <= 128 ? rid : NULL, .key_out = key};
+	if (run_job(ctx, &j, out, &err) != 0)
 		rc = send_job_error(req, &err);
 	else
-		rc = send_buf(req, &out);
-	ss_buf_free(&out);
+		answered = 0;
 done:
 	json_object_put(o);
+	*rc_out = rc;
+	return answered;
+}
+
+int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
+{
+	char key[SS_SHA256_HEX];
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc;
+	if (ss_h_analyze_url(ctx, req, &out, key, &rc) == 0)
+		rc = send_buf(req, &out);
+	ss_buf_free(&out);
 	return rc;
 }
 
-int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
+int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)
 {
+	*rc_out = 0;
 	ss_error err;
 	ss_error_clear(&err);
 	const char *title = ss_req_header(req, "X-Song-Title");
 	const char *artist = ss_req_header(req, "X-Song-Artist");
 	const char *rid = ss_req_header(req, "X-Client-Request-Id");
-	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX))
-		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
-				     TEXT_FIELD_MAX);
+	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX)) {
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
+					TEXT_FIELD_MAX);
+		return 1;
+	}
 	if (rid != NULL && strlen(rid) > 128)
 		rid = NULL;
 	char ns[SS_NAMESPACE_MAX + 1];
 	bool force, with_beats;
 	if (ss_h_upload_opts(req, ns, &force, &with_beats) != 0)
-		return 0;
+		return 1;
 
 	ss_buf body;
 	ss_buf_init(&body, 0);
 	if (ss_req_read_body(req, (size_t)ctx->cfg->max_body_bytes, &body, &err) != 0) {
 		ss_buf_free(&body);
-		return ss_resp_error_from(req, &err);
+		*rc_out = ss_resp_error_from(req, &err);
+		return 1;
 	}
-	int rc;
 	if (body.len == 0) {
 		ss_buf_free(&body);
-		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "No audio data provided: send the file as the request body.");
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST,
+					"No audio data provided: send the file as the request body.");
+		return 1;
 	}
 	if (ss_h_need_db(ctx, req)) {
 		ss_buf_free(&body);
-		return 0;
+		return 1;
 	}
 	char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
 	ss_sha256_hex(body.data, body.len, hash);
 	snprintf(preview, sizeof preview, "sha256:%s", hash);
 	job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
 		 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
-		 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len, .request_id = rid};
+		 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len, .request_id = rid,
+		 .key_out = key};
+	int answered = 0;
+	if (run_job(ctx, &j, out, &err) != 0) {
+		*rc_out = send_job_error(req, &err);
+		answered = 1;
+	}
+	ss_buf_free(&body);
+	return answered;
+}
+
+int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
+{
+	char key[SS_SHA256_HEX];
 	ss_buf out;
 	ss_buf_init(&out, 0);
-	if (run_job(ctx, &j, &out, &err) != 0)
-		rc = send_job_error(req, &err);
-	else
+	int rc;
+	if (ss_h_analyze_bytes(ctx, req, &out, key, &rc) == 0)
 		rc = send_buf(req, &out);
 	ss_buf_free(&out);
-	ss_buf_free(&body);
 	return rc;
 }
 
