@@ -7,3 +7,4 @@ include core/store/local.mk
 include core/limits/local.mk
 include core/net/local.mk
 include core/auth/local.mk
+include core/song/local.mk

@@ -23,7 +23,6 @@
 #include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/net/cidr.h"
-#include "core/store/keys.h"
 #include "core/store/usage.h"
 #include "core/store/usage_journal.h"
 #include "core/util/log.h"
@@ -47,11 +46,11 @@ static void recover_journals(ss_ctx *ctx, bool force)
 	if (!force && now < recover_at)
 		return;
 	recover_at = now + 1.0;
-	if (ss_ctx_db_ready(ctx) != 0 || ss_db_is_readonly(ctx->db))
+	if (ss_ctx_store_ready(ctx) != 0 || ss_store_readonly(ctx->store))
 		return;
 	ss_error err;
 	ss_error_clear(&err);
-	long n = ss_usage_journal_recover(ctx->db, ctx->cfg->database, &err);
+	long n = ss_usage_journal_recover(ctx->store, ctx->cfg->database, &err);
 	if (n < 0)
 		ss_log_warn("usage journals of stopped responders not imported yet: %s", err.msg);
 	else if (n > 0)
@@ -72,14 +71,14 @@ static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
 static int seed_from_db(void *arg, ss_limiter *lim, int64_t day)
 {
 	ss_ctx *ctx = arg;
-	if (ss_ctx_db_ready(ctx) != 0)
+	if (ss_ctx_store_ready(ctx) != 0)
 		return -1;
 	/* Rows still in journals count too: those of responders that died are imported first, and those
 	 * that live responders (this one included) have not flushed yet are counted from their journals. */
 	recover_journals(ctx, true);
 	void *pass[2] = {lim, &day};
 	ss_error err;
-	if (ss_usage_journal_day_counts(ctx->db, ctx->cfg->database, day, seed_from_usage_row, pass, &err) != 0) {
+	if (ss_usage_journal_day_counts(ctx->store, ctx->cfg->database, day, seed_from_usage_row, pass, &err) != 0) {
 		ss_log_error("re-seeding daily counts from api_usage failed: %s", err.msg);
 		return -1;
 	}
@@ -135,8 +134,8 @@ int ss_auth_open(ss_ctx *ctx)
 				    "%s",
 				    err.msg);
 		recover_journals(ctx, true);
-		if (ss_ctx_db_ready(ctx) == 0 && !ss_db_is_readonly(ctx->db) &&
-		    ss_usage_journal_prune(ctx->db, JOURNAL_MARK_DAYS, &err) != 0)
+		if (ss_ctx_store_ready(ctx) == 0 && !ss_store_readonly(ctx->store) &&
+		    ss_store_usage_journal_prune(ctx->store, JOURNAL_MARK_DAYS, &err) != 0)
 			ss_log_warn("%s", err.msg);
 	}
 	if (ctx->cfg->auth != SS_AUTH_OFF && ctx->keys == NULL) {
@@ -254,13 +253,13 @@ static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIK
 	double now = ss_time_mono();
 	if (ss_keycache_get(ctx->keys, hash, gen, now, info))
 		return 0;
-	if (ss_ctx_db_ready(ctx) != 0) {
+	if (ss_ctx_store_ready(ctx) != 0) {
 		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
 		return -1;
 	}
 	ss_key_record rec;
 	ss_error err;
-	int found = ss_keys_find_by_hash(ctx->db, hash, &rec, &err);
+	int found = ss_store_key_find_by_hash(ctx->store, hash, &rec, &err);
 	if (found < 0) {
 		ss_log_error("%s", err.msg);
 		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
@@ -318,13 +317,13 @@ static int anonymous_key(ss_ctx *ctx, ss_request *req, uint64_t gen, ss_keyinfo 
 		*info = anon.info;
 		return 0;
 	}
-	if (ss_ctx_db_ready(ctx) != 0) {
+	if (ss_ctx_store_ready(ctx) != 0) {
 		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
 		return -1;
 	}
 	ss_key_record rec;
 	ss_error err;
-	int found = ss_keys_find_by_name(ctx->db, ctx->cfg->anonymous_key, &rec, &err);
+	int found = ss_store_key_find_by_name(ctx->store, ctx->cfg->anonymous_key, &rec, &err);
 	if (found < 0) {
 		ss_log_error("%s", err.msg);
 		*rc = refuse(req, SS_ERR_UNAVAILABLE, "The key store is unavailable; try again shortly.");
@@ -566,7 +565,7 @@ void ss_auth_flush(ss_ctx *ctx, bool force)
 	ss_error err;
 	ss_error_clear(&err);
 	unsigned long long dropped = usage.dropped;
-	if (ss_ctx_db_ready(ctx) != 0) {
+	if (ss_ctx_store_ready(ctx) != 0) {
 		/* retry in a second, not in a busy loop */
 		if (journal != NULL)
 			ss_usage_journal_defer(journal, now);
@@ -574,7 +573,7 @@ void ss_auth_flush(ss_ctx *ctx, bool force)
 			usage.first_mono = now;
 		return;
 	}
-	int rc = journal != NULL ? ss_usage_journal_flush(journal, ctx->db, &err) : ss_usage_flush(ctx->db, &usage, &err);
+	int rc = journal != NULL ? ss_usage_journal_flush(journal, ctx->store, &err) : ss_usage_flush(ctx->store, &usage, &err);
 	if (rc != 0) {
 		ss_log_warn("usage rows not written yet (%zu pending): %s", pending, err.msg);
 		if (journal != NULL)

@@ -27,7 +27,7 @@ void ss_auth_finish(ss_ctx *ctx, ss_request *req);
 int ss_auth_open(ss_ctx *ctx);
 
 /* Before any responder runs (the master, still root, about to drop privileges): open the state file once,
- * building and seeding it from ctx->db when missing or unusable, and close it. Returns 0, or -1 (logged). */
+ * building and seeding it from ctx->store when missing or unusable, and close it. Returns 0, or -1 (logged). */
 int ss_auth_create_state(ss_ctx *ctx);
 
 /* Is the limiter usable: this host's state file open and current (reopened when it was replaced or broke, at

@@ -1,4 +1,5 @@
-/* What one responder process owns: opened after fork, used by every handler, closed at exit. */
+/* What one responder process owns: opened after fork by ss_ctx_open, used by every handler, closed by
+ * ss_ctx_close. */
 #ifndef SS_FCGI_CONTEXT_H
 #define SS_FCGI_CONTEXT_H
 
@@ -6,7 +7,7 @@
 #include <sys/types.h>
 
 #include "core/config/config.h"
-#include "core/store/db.h"
+#include "core/store/store.h"
 
 struct ss_limiter;
 struct ss_keycache;
@@ -17,11 +18,7 @@ struct ss_admission;
 typedef struct ss_ctx {
 	const ss_config *cfg;
 	const char *config_path;    /* file the config came from, or NULL for built-in defaults */
-	ss_db *db;                  /* NULL while the database cannot be opened (/health answers 503) */
-	double db_retry_at;         /* monotonic time of the next reopen attempt */
-	char db_error[SS_ERROR_MSG_MAX];
-	bool db_seen;               /* a database was open once: never create an empty one in its place */
-	bool db_checked;            /* the file checks passed in the request in progress (cleared before and after) */
+	ss_store *store;            /* the store (core/store/store.h); ss_store_ready says whether it is usable */
 	struct ss_limiter *limiter; /* limits, quotas, key invalidation (+ this host's state file: counters) */
 	struct ss_keycache *keys;   /* per-responder API key cache */
 	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
@@ -34,14 +31,30 @@ typedef struct ss_ctx {
 	struct ss_admission *adm;   /* analysis admission control */
 } ss_ctx;
 
-/* Make sure ctx->db is open and still the file at the configured path, retrying a failed open at most once
- * a second, or at once when the file changed since (restored, repaired, replaced). The file checks (a read
- * of the on-disk header and one stat()) run at the first call of each request (ctx->db_checked) and at every
- * call between requests; later calls in the same request cost nothing unless the connection reported an
- * error. A file deleted while open is restored from this connection (ss_db_restore) and reopened; a file
- * replaced on disk, or a connection that hit corruption or an I/O error, is reopened. Every such event is
- * logged. Returns 0 when usable, -1 otherwise (ctx->db_error says why).
- * May close and reopen ctx->db: never keep statements of it across a call. */
-int ss_ctx_db_ready(ss_ctx *ctx);
+/* Who the responder is: copied into the context by ss_ctx_open. cfg and config_path are borrowed and must
+ * outlive the context. */
+typedef struct ss_ctx_params {
+	const ss_config *cfg;
+	const char *config_path;
+	double service_started_at;
+	bool own_master;
+	pid_t master_pid;
+} ss_ctx_params;
+
+/* Set up a responder after fork, in this order: the store (connected now when it can be; otherwise every
+ * request retries and /health answers 503), the per-responder API objects (ss_handlers_open), the state file,
+ * key cache and usage journal (ss_auth_open). Failures of the parts are logged and the responder still serves
+ * what it can. Returns 0, or -1 with err when the store cannot even be set up (an unknown backend): the
+ * context then holds nothing. */
+int ss_ctx_open(ss_ctx *ctx, const ss_ctx_params *p, ss_error *err);
+
+/* Tear down what ss_ctx_open set up, in reverse: pending usage rows are written first. Safe on a zeroed
+ * context and twice. */
+void ss_ctx_close(ss_ctx *ctx);
+
+/* Is the store usable for the request in progress (ss_store_ready)? 0 when usable, -1 otherwise (the store's
+ * ss_store_error says why). The file checks behind it run at the first call of each request: the responder
+ * calls ss_store_recheck before and after each request. */
+int ss_ctx_store_ready(ss_ctx *ctx);
 
 #endif

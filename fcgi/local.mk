@@ -6,6 +6,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/response.c fcgi/response.h \
 	fcgi/router.c fcgi/router.h \
 	fcgi/routes.c fcgi/handlers.h \
+	fcgi/present.c fcgi/present.h \
 	fcgi/auth.c fcgi/auth.h \
 	fcgi/responder.c fcgi/responder.h \
 	fcgi/master.c fcgi/master.h \

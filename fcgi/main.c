@@ -10,6 +10,7 @@
 #include "config.h"
 #include "core/audio/decode.h"
 #include "core/config/config.h"
+#include "core/store/store.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
@@ -87,6 +88,19 @@ static int preload_ffmpeg(const ss_config *cfg)
 	return 0;
 }
 
+/* Is the configured store backend one this build has? Checked at start, so that a responder never starts
+ * only to fail (and be restarted) for it. Connects to nothing. Returns 0 or -1 with err. */
+static int check_store_backend(const ss_config *cfg, ss_error *err)
+{
+	ss_store_params sp;
+	ss_store_params_from_config(cfg, &sp);
+	ss_store *s = NULL;
+	if (ss_store_new(&sp, &s, err) != 0)
+		return -1;
+	ss_store_close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -148,7 +162,7 @@ int main(int argc, char **argv)
 	if (config_path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
 		config_path = DEFAULT_CONFIG;
 	if ((config_path != NULL && ss_config_load(&cfg, config_path, &err) != 0) ||
-	    ss_config_validate(&cfg, &err) != 0) {
+	    ss_config_validate(&cfg, &err) != 0 || check_store_backend(&cfg, &err) != 0) {
 		fprintf(stderr, "songscope.fcgi: %s\n", err.msg);
 		return 2;
 	}
@@ -209,11 +223,6 @@ int main(int argc, char **argv)
 		ss_log_error("%s", err.msg);
 		return 1;
 	}
-	ss_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.cfg = &cfg;
-	ctx.config_path = config_path;
-	ctx.service_started_at = ss_time_now();
-	ctx.master_pid = 0;
-	return ss_responder_run(&ctx, 0, cfg.max_requests);
+	ss_ctx_params cp = {.cfg = &cfg, .config_path = config_path, .service_started_at = ss_time_now(), .master_pid = 0};
+	return ss_responder_run(&cp, 0, cfg.max_requests);
 }

@@ -15,7 +15,7 @@
 #include <fcgiapp.h>
 
 #include "core/limits/state.h"
-#include "core/store/db.h"
+#include "core/store/store.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/context.h"
@@ -193,12 +193,14 @@ static int open_listen_socket(const char *listen)
  * schema ready. A failure is not fatal: responders retry and /health reports it. */
 static void prepare_database(const ss_config *cfg)
 {
-	ss_db *db = NULL;
+	ss_store *store = NULL;
+	ss_store_params sp;
 	ss_error err;
 	ss_error_clear(&err);
-	if (ss_db_open(cfg->database, &db, &err) != 0)
+	ss_store_params_from_config(cfg, &sp);
+	if (ss_store_open(&sp, &store, &err) != 0)
 		ss_log_error("%s", err.msg);
-	ss_db_close(db);
+	ss_store_close(store);
 }
 
 static void child_main(ss_config *cfg, const char *config_path, int listen_fd, pid_t master, double started)
@@ -213,14 +215,9 @@ static void child_main(ss_config *cfg, const char *config_path, int listen_fd, p
 		_exit(0);
 	watchdog_drop(&wd); /* the master's mapping of the state file is not the responder's */
 
-	ss_ctx ctx;
-	memset(&ctx, 0, sizeof ctx);
-	ctx.cfg = cfg;
-	ctx.config_path = config_path;
-	ctx.service_started_at = started;
-	ctx.own_master = true;
-	ctx.master_pid = master;
-	int status = ss_responder_run(&ctx, listen_fd, cfg->max_requests);
+	ss_ctx_params cp = {.cfg = cfg, .config_path = config_path, .service_started_at = started, .own_master = true,
+			    .master_pid = master};
+	int status = ss_responder_run(&cp, listen_fd, cfg->max_requests);
 	fflush(NULL);
 	_exit(status);
 }

@@ -10,9 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
-#include "core/store/db.h"
+#include "core/store/store.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "fcgi/auth.h"
@@ -130,17 +128,15 @@ int ss_priv_prepare_files(const ss_priv *p, const ss_config *cfg, const char *so
 	ctx.cfg = cfg;
 	ss_error e;
 	ss_error_clear(&e);
-	if (ss_db_open(cfg->database, &ctx.db, &e) != 0) {
+	ss_store_params sp;
+	ss_store_params_from_config(cfg, &sp);
+	sp.flags |= SS_STORE_KEEP_SIDE_FILES;
+	if (ss_store_open(&sp, &ctx.store, &e) != 0) /* no store: no retries here, the seed is skipped */
 		ss_log_error("%s", e.msg);
-	} else {
-		int one = 1;
-		sqlite3_file_control(ss_db_handle(ctx.db), "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-	}
-	/* The state file, seeded from the database when new; then the side files. */
-	ctx.db_retry_at = 1e300; /* no retries here when the database did not open */
+	/* The state file, seeded from the store when new; then the side files. */
 	ss_auth_create_state(&ctx);
-	ss_db_close(ctx.db);
-	ctx.db = NULL;
+	ss_store_close(ctx.store);
+	ctx.store = NULL;
 
 	size_t n = strlen(cfg->state_file) + 32;
 	if (n < strlen(cfg->database) + 8)

@@ -55,7 +55,7 @@ static void handle_one(ss_ctx *ctx, FCGX_Request *fx)
 {
 	ss_request req;
 	int rc;
-	ctx->db_checked = false; /* the database file checks run again for this request (fcgi/context.h) */
+	ss_store_recheck(ctx->store); /* the store checks (file identity) run again for this request */
 
 	if (ss_req_init(&req, fx) != 0)
 		rc = ss_resp_error(&req, SS_ERR_BAD_REQUEST, "The request path is not usable.");
@@ -74,10 +74,10 @@ static void handle_one(ss_ctx *ctx, FCGX_Request *fx)
 		ss_log_debug("%s %s -> %d (%.1f ms)", ss_req_param(&req, "REQUEST_METHOD"), req.path, req.status, ms);
 	ss_req_cleanup(&req);
 	ctx->served++;
-	ctx->db_checked = false; /* calls between requests (the usage flush) check the file each time */
+	ss_store_recheck(ctx->store); /* calls between requests (the usage flush) check the file each time */
 }
 
-int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
+int ss_responder_run(const ss_ctx_params *params, int listen_fd, long max_requests)
 {
 	static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	sigset_t block, idle_mask;
@@ -117,10 +117,14 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 		ss_log_error("FastCGI request initialisation failed");
 		return 1;
 	}
-	ss_ctx_db_ready(ctx);
-	ss_handlers_open(ctx);
-	/* State file (limits, quotas, counters) and key cache: opened here, after fork. */
-	ss_auth_open(ctx);
+	ss_ctx context, *ctx = &context;
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_ctx_open(ctx, params, &err) != 0) {
+		ss_log_error("%s", err.msg);
+		FCGX_Free(&fx, 1);
+		return 1;
+	}
 
 	long limit = jittered(max_requests);
 	int status = 0;
@@ -164,9 +168,6 @@ int ss_responder_run(ss_ctx *ctx, int listen_fd, long max_requests)
 	}
 	FCGX_Free(&fx, 1);
 	ss_log_debug("responder stopping after %lu requests", ctx->served);
-	ss_handlers_close(ctx);
-	ss_auth_close(ctx); /* writes pending usage rows: nothing is lost on a graceful stop */
-	ss_db_close(ctx->db);
-	ctx->db = NULL;
+	ss_ctx_close(ctx);
 	return status;
 }

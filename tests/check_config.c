@@ -187,6 +187,24 @@ START_TEST(validate_rejects_same_file_for_db_and_state)
 }
 END_TEST
 
+START_TEST(store_backend_keys)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.store, "sqlite");
+	ck_assert_str_eq(c.postgresql, "");
+	ck_assert_int_eq(parse(&c, "store = postgresql\npostgresql = \"host=/run/postgresql dbname=songscope\"\n", &err), 0);
+	ck_assert_str_eq(c.store, "postgresql");
+	ck_assert_str_eq(c.postgresql, "host=/run/postgresql dbname=songscope");
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	ck_assert_int_eq(parse(&c, "store = postgresql\n", &err), 0);
+	ck_assert_int_eq(ss_config_validate(&c, &err), -1);
+	ck_assert_msg(strstr(err.msg, "needs 'postgresql'") != NULL, "%s", err.msg);
+	expect_error("store = mysql\n", "bad value for 'store'");
+}
+END_TEST
+
 START_TEST(load_reads_a_file_and_reports_missing_ones)
 {
 	char path[] = "/tmp/ss-config-XXXXXX";
@@ -357,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, shipped_config_file_is_valid);
 	tcase_add_test(tc, address_lists_are_cidr_ranges);
 	tcase_add_test(tc, analysis_queue_keys);
+	tcase_add_test(tc, store_backend_keys);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

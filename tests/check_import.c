@@ -14,9 +14,9 @@
 
 #include "core/auth/apikey.h"
 #include "core/store/cache.h"
-#include "core/store/db.h"
-#include "core/store/keys.h"
-#include "core/store/legacy.h"
+#include "core/store/sqlite/sqlite.h"
+#include "core/store/sqlite/legacy.h"
+#include "fcgi/present.h"
 #include "core/util/jsonutil.h"
 #include "tests/check_main.h"
 
@@ -39,14 +39,18 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static ss_db *open_db(void)
+static ss_store *open_db(void)
 {
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_msg(ss_db_open(dbpath, &db, &err) == 0, "%s", err.msg);
+	ss_store_params p = {.backend = "sqlite", .path = dbpath};
+	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
 	return db;
 }
+
+/* The SQLite connection behind a store, for the tests of the backend itself. */
+#define SQ(store) ss_sqlite_db(store)
 
 static void exec_old(const char *sql)
 {
@@ -79,19 +83,19 @@ END_TEST
 
 START_TEST(imported_key_hashed_once)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	const char *key = "Xq3v_9LzP0aB7cD2eF4gH6iJ8kL1mN3oP5qR7sT9uVw";
 	ss_key_import k = {.name = "iPhone", .email = "me@example.com", .scope = SS_KEY_CLIENT, .active = false,
 			   .daily_limit = 1000, .created_at = "2025-11-11 09:00:00"};
 	int64_t id = 0, id2 = 0;
-	ck_assert_int_eq(ss_keys_import(db, key, strlen(key), &k, &id, &err), 1);
-	ck_assert_int_eq(ss_keys_import(db, key, strlen(key), &k, &id2, &err), 0);
+	ck_assert_int_eq(ss_store_key_import(db, key, strlen(key), &k, &id, &err), 1);
+	ck_assert_int_eq(ss_store_key_import(db, key, strlen(key), &k, &id2, &err), 0);
 	ck_assert_int_eq(id, id2);
 	unsigned char h[SS_APIKEY_HASH_LEN];
 	ss_apikey_hash(key, strlen(key), h);
 	ss_key_record r;
-	ck_assert_int_eq(ss_keys_find_by_hash(db, h, &r, &err), 1);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, h, &r, &err), 1);
 	ck_assert_int_eq(r.id, id);
 	ck_assert_str_eq(r.prefix, "Xq3v_9Lz"); /* 8 of 43 characters */
 	ck_assert(!r.active);
@@ -99,7 +103,7 @@ START_TEST(imported_key_hashed_once)
 	ck_assert_str_eq(r.created_at, "2025-11-11 09:00:00");
 	/* The plain key is nowhere in the file. */
 	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM api_keys WHERE prefix = ?1 OR name = ?1",
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT count(*) FROM api_keys WHERE prefix = ?1 OR name = ?1",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -108,32 +112,32 @@ START_TEST(imported_key_hashed_once)
 	sqlite3_finalize(st);
 	/* A short key shows a quarter of itself. */
 	const char *shortkey = "abcdefghijklmnop";
-	ck_assert_int_eq(ss_keys_import(db, shortkey, 16, &k, &id, &err), 1);
-	ck_assert_int_eq(ss_keys_get(db, id, &r, &err), 1);
+	ck_assert_int_eq(ss_store_key_import(db, shortkey, 16, &k, &id, &err), 1);
+	ck_assert_int_eq(ss_store_key_get(db, id, &r, &err), 1);
 	ck_assert_str_eq(r.prefix, "abcd");
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 START_TEST(cache_import_never_overwrites)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	char key[SS_SHA256_HEX];
 	ss_cache_key("default", "url", "https://x/a.m4a", "t", key);
-	ss_cache_import_args a = {.cache_key = key, .ns = "default", .source_kind = "url", .source = "https://x/a.m4a",
+	ss_cache_write a = {.cache_key = key, .ns = "default", .source_kind = "url", .source = "https://x/a.m4a",
 				  .preview_url = "https://x/a.m4a", .title = "First", .artist = "A", .bpm = 120,
 				  .bpm_confidence = NAN, .key = "C Major", .key_confidence = INFINITY, .energy = 0.5,
 				  .danceability = 0.5, .acousticness = 0.5, .spectral_centroid = 1000, .valence = NAN,
 				  .loudness = NAN, .dynamic_range = NAN, .silence_ratio = NAN, .analysis_duration = 1,
 				  .result_json = "{\"bpm\":120}", .analyzed_at = "2025-01-02 03:04:05"};
-	ck_assert_int_eq(ss_db_begin(db, &err), 0);
-	ck_assert_int_eq(ss_cache_import(db, &a, &err), 1);
+	ck_assert_int_eq(ss_store_bulk_begin(db, &err), 0);
+	ck_assert_int_eq(ss_store_cache_import(db, &a, &err), 1);
 	a.title = "Second";
-	ck_assert_int_eq(ss_cache_import(db, &a, &err), 0);
-	ck_assert_int_eq(ss_db_commit(db, &err), 0);
+	ck_assert_int_eq(ss_store_cache_import(db, &a, &err), 0);
+	ck_assert_int_eq(ss_store_bulk_commit(db, &err), 0);
 	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db),
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)),
 					    "SELECT title, analyzed_at, bpm_confidence IS NULL, key_confidence IS NULL"
 					    " FROM analysis_cache",
 					    -1, &st, NULL),
@@ -145,7 +149,7 @@ START_TEST(cache_import_never_overwrites)
 	ck_assert_int_eq(sqlite3_column_int(st, 3), 1);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -188,7 +192,7 @@ START_TEST(odd_original_rows)
 	ss_error err;
 	ck_assert_msg(ss_legacy_open(oldpath, &l, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(ss_legacy_schema(l), SS_LEGACY_V4);
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	int skipped = 0;
 	ss_legacy_opts o = {.opts_tag = "t", .batch_rows = 1, .skipped = no_skip_report, .arg = &skipped};
 	ss_legacy_counts c;
@@ -204,7 +208,7 @@ START_TEST(odd_original_rows)
 	 * text kept, "Unknown" when none. */
 	ss_buf b;
 	ss_buf_init(&b, 0);
-	ck_assert_int_eq(ss_cache_list(db, "default", 10, 0, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_list(db, "default", 10, 0, &b, &err), 2);
 	json_object *arr = ss_json_parse(b.data, b.len, 16);
 	ck_assert_ptr_nonnull(arr);
 	for (size_t i = 0; i < 2; i++) {
@@ -225,20 +229,20 @@ START_TEST(odd_original_rows)
 	ss_buf_free(&b);
 
 	ss_key_record r;
-	ck_assert_int_eq(ss_keys_get(db, 1, &r, &err), 1);
+	ck_assert_int_eq(ss_store_key_get(db, 1, &r, &err), 1);
 	ck_assert_int_eq(strlen(r.name), SS_KEY_NAME_MAX - 1);
 	ck_assert_int_eq(r.daily_limit, 0);
-	ck_assert_int_eq(ss_keys_get(db, 2, &r, &err), 1);
+	ck_assert_int_eq(ss_store_key_get(db, 2, &r, &err), 1);
 	ck_assert_str_eq(r.name, "original key 2");
 	ck_assert_int_eq(r.daily_limit, 1000);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
-static long long stats_hits(ss_db *db)
+static long long stats_hits(ss_store *db)
 {
 	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT cache_hits FROM server_stats", -1, &st, NULL),
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT cache_hits FROM server_stats", -1, &st, NULL),
 			 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	long long n = sqlite3_column_int64(st, 0);
@@ -246,7 +250,7 @@ static long long stats_hits(ss_db *db)
 	return n;
 }
 
-static ss_legacy_counts import_old(ss_db *db)
+static ss_legacy_counts import_old(ss_store *db)
 {
 	ss_legacy *l = NULL;
 	ss_error err;
@@ -272,7 +276,7 @@ START_TEST(stats_added_once_per_original)
 		 " CURRENT_TIMESTAMP);"
 		 "INSERT INTO server_stats (total_analyses, cache_hits, cache_misses) VALUES (10, 20, 10);"
 		 "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url) VALUES ('h', 'T', 'A', 'u://1');");
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	long long base = stats_hits(db);
 	ss_legacy_counts c = import_old(db);
 	ck_assert(c.stats_new);
@@ -294,7 +298,7 @@ START_TEST(stats_added_once_per_original)
 	c = import_old(db);
 	ck_assert_int_eq(c.stats_hits, 4);
 	ck_assert_int_eq(stats_hits(db), base + 29);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -302,15 +306,15 @@ END_TEST
  * is; a damaged header is left to the fault handling. */
 START_TEST(overwritten_file_is_told_by_its_stamp)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
-	ck_assert_int_eq(ss_db_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", &err), 0);
-	ck_assert(!ss_db_overwritten(db));
-	ck_assert_int_eq(ss_db_checkpoint(db, 0), 0);
-	ck_assert(!ss_db_overwritten(db));
-	ss_db *db2 = open_db(); /* a second open keeps the stamp */
-	ck_assert(!ss_db_overwritten(db2));
-	ss_db_close(db2);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "CREATE TABLE t(x); INSERT INTO t VALUES (1);", &err), 0);
+	ck_assert(!ss_db_overwritten(SQ(db)));
+	ck_assert_int_eq(ss_db_checkpoint(SQ(db), 0), 0);
+	ck_assert(!ss_db_overwritten(SQ(db)));
+	ss_store *db2 = open_db(); /* a second open keeps the stamp */
+	ck_assert(!ss_db_overwritten(SQ(db2)));
+	ss_store_close(db2);
 
 	int fd = open(dbpath, O_RDWR);
 	ck_assert_int_ge(fd, 0);
@@ -322,17 +326,17 @@ START_TEST(overwritten_file_is_told_by_its_stamp)
 	memset(junk, 'x', sizeof junk);
 	ck_assert_int_eq(pwrite(fd, junk, 16, 0), 16);
 	ck_assert_int_eq(pwrite(fd, other, 4, 68), 4);
-	ck_assert(!ss_db_overwritten(db));
+	ck_assert(!ss_db_overwritten(SQ(db)));
 	ck_assert_int_eq(pwrite(fd, magic, 16, 0), 16);
 	ck_assert_int_eq(pwrite(fd, saved, 4, 68), 4);
-	ck_assert(!ss_db_overwritten(db));
+	ck_assert(!ss_db_overwritten(SQ(db)));
 	/* Another database's stamp under a valid header: overwritten, and it stays so. */
 	ck_assert_int_eq(pwrite(fd, other, 4, 68), 4);
-	ck_assert(ss_db_overwritten(db));
+	ck_assert(ss_db_overwritten(SQ(db)));
 	ck_assert_int_eq(pwrite(fd, saved, 4, 68), 4);
-	ck_assert(ss_db_overwritten(db));
+	ck_assert(ss_db_overwritten(SQ(db)));
 	close(fd);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 

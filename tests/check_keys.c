@@ -8,8 +8,7 @@
 
 #include "core/auth/apikey.h"
 #include "core/auth/keycache.h"
-#include "core/store/db.h"
-#include "core/store/keys.h"
+#include "core/store/sqlite/sqlite.h"
 #include "core/store/usage.h"
 #include "tests/check_main.h"
 
@@ -30,13 +29,18 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static ss_db *open_db(void)
+static ss_store *open_db(void)
 {
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
-	ck_assert_msg(ss_db_open(dbpath, &db, &err) == 0, "%s", err.msg);
+	ss_error_clear(&err);
+	ss_store_params p = {.backend = "sqlite", .path = dbpath};
+	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
 	return db;
 }
+
+/* The SQLite connection behind a store, for the tests of the backend itself. */
+#define SQ(store) ss_sqlite_db(store)
 
 /* True when needle occurs anywhere in the file (database, WAL). */
 static bool file_contains(const char *path, const char *needle)
@@ -80,11 +84,11 @@ END_TEST
 
 START_TEST(store_create_lookup_change_rotate_delete)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_key_record r, g;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	ck_assert_int_eq(ss_keys_create(db, "alice", "a@example.org", SS_KEY_CLIENT, 50, 30, &r, key, &err), 0);
+	ck_assert_int_eq(ss_store_key_create(db, "alice", "a@example.org", SS_KEY_CLIENT, 50, 30, &r, key, &err), 0);
 	ck_assert_int_gt(r.id, 0);
 	ck_assert_str_eq(r.name, "alice");
 	ck_assert_str_eq(r.email, "a@example.org");
@@ -96,49 +100,49 @@ START_TEST(store_create_lookup_change_rotate_delete)
 
 	unsigned char h[32];
 	ss_apikey_hash(key, strlen(key), h);
-	ck_assert_int_eq(ss_keys_find_by_hash(db, h, &g, &err), 1);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, h, &g, &err), 1);
 	ck_assert_int_eq(g.id, r.id);
 	h[0] ^= 1;
-	ck_assert_int_eq(ss_keys_find_by_hash(db, h, &g, &err), 0);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, h, &g, &err), 0);
 
-	ck_assert_int_eq(ss_keys_set_active(db, r.id, false, &err), 1);
-	ck_assert_int_eq(ss_keys_set_daily_limit(db, r.id, 7, &err), 1);
-	ck_assert_int_eq(ss_keys_set_rate_limit(db, r.id, 0, &err), 1);
-	ck_assert_int_eq(ss_keys_set_scope(db, r.id, SS_KEY_ADMIN, &err), 1);
-	ck_assert_int_eq(ss_keys_get(db, r.id, &g, &err), 1);
+	ck_assert_int_eq(ss_store_key_set_active(db, r.id, false, &err), 1);
+	ck_assert_int_eq(ss_store_key_set_daily_limit(db, r.id, 7, &err), 1);
+	ck_assert_int_eq(ss_store_key_set_rate_limit(db, r.id, 0, &err), 1);
+	ck_assert_int_eq(ss_store_key_set_scope(db, r.id, SS_KEY_ADMIN, &err), 1);
+	ck_assert_int_eq(ss_store_key_get(db, r.id, &g, &err), 1);
 	ck_assert(!g.active);
 	ck_assert_int_eq(g.daily_limit, 7);
 	ck_assert_int_eq(g.rate_limit, 0);
 	ck_assert_int_eq(g.scope, SS_KEY_ADMIN);
-	ck_assert_int_eq(ss_keys_set_active(db, 999, true, &err), 0);
-	ck_assert_int_eq(ss_keys_set_daily_limit(db, r.id, -1, &err), -1);
-	ck_assert_int_eq(ss_keys_create(db, "", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
+	ck_assert_int_eq(ss_store_key_set_active(db, 999, true, &err), 0);
+	ck_assert_int_eq(ss_store_key_set_daily_limit(db, r.id, -1, &err), -1);
+	ck_assert_int_eq(ss_store_key_create(db, "", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
 
 	char key2[SS_APIKEY_TEXT_MAX];
-	ck_assert_int_eq(ss_keys_rotate(db, r.id, key2, &err), 1);
+	ck_assert_int_eq(ss_store_key_rotate(db, r.id, key2, &err), 1);
 	ss_apikey_hash(key, strlen(key), h);
-	ck_assert_int_eq(ss_keys_find_by_hash(db, h, &g, &err), 0); /* the old secret stops working */
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, h, &g, &err), 0); /* the old secret stops working */
 	ss_apikey_hash(key2, strlen(key2), h);
-	ck_assert_int_eq(ss_keys_find_by_hash(db, h, &g, &err), 1);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, h, &g, &err), 1);
 	ck_assert_int_eq(g.id, r.id);
 	ck_assert_int_eq(g.daily_limit, 7);
 
-	ck_assert_int_eq(ss_keys_delete(db, r.id, &err), 1);
-	ck_assert_int_eq(ss_keys_delete(db, r.id, &err), 0);
-	ck_assert_int_eq(ss_keys_get(db, r.id, &g, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_key_delete(db, r.id, &err), 1);
+	ck_assert_int_eq(ss_store_key_delete(db, r.id, &err), 0);
+	ck_assert_int_eq(ss_store_key_get(db, r.id, &g, &err), 0);
+	ss_store_close(db);
 }
 END_TEST
 
 START_TEST(plain_key_never_reaches_the_database_file)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_key_record r;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	ck_assert_int_eq(ss_keys_create(db, "bob", NULL, SS_KEY_ADMIN, 0, 0, &r, key, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_key_create(db, "bob", NULL, SS_KEY_ADMIN, 0, 0, &r, key, &err), 0);
+	ss_store_close(db);
 	char wal[160];
 	snprintf(wal, sizeof wal, "%s-wal", dbpath);
 	ck_assert(file_contains(dbpath, "bob") || file_contains(wal, "bob")); /* the record is there... */
@@ -166,12 +170,12 @@ static int recent_cb(void *arg, const char *endpoint, int status, const char *ts
 
 START_TEST(usage_batches_counts_and_last_used)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_key_record a, b;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	ck_assert_int_eq(ss_keys_create(db, "a", NULL, SS_KEY_CLIENT, 0, 0, &a, key, &err), 0);
-	ck_assert_int_eq(ss_keys_create(db, "b", NULL, SS_KEY_CLIENT, 0, 0, &b, key, &err), 0);
+	ck_assert_int_eq(ss_store_key_create(db, "a", NULL, SS_KEY_CLIENT, 0, 0, &a, key, &err), 0);
+	ck_assert_int_eq(ss_store_key_create(db, "b", NULL, SS_KEY_CLIENT, 0, 0, &b, key, &err), 0);
 	static ss_usage_batch batch;
 	ss_usage_batch_init(&batch);
 	int64_t now = (int64_t)time(NULL), day = now / 86400;
@@ -187,22 +191,22 @@ START_TEST(usage_batches_counts_and_last_used)
 	ck_assert_uint_eq(batch.n, 0);
 
 	int64_t counts[1000] = {0};
-	ck_assert_int_eq(ss_usage_day_counts(db, day, count_cb, counts, &err), 0);
+	ck_assert_int_eq(ss_store_usage_day_counts(db, day, count_cb, counts, &err), 0);
 	ck_assert_int_eq(counts[a.id], 1);
 	ck_assert_int_eq(counts[b.id], 1);
 	ck_assert_int_eq(counts[999], 0);
 
 	ss_usage_stats s;
-	ck_assert_int_eq(ss_usage_key_stats(db, a.id, day, &s, &err), 0);
+	ck_assert_int_eq(ss_store_usage_key_stats(db, a.id, day, &s, &err), 0);
 	ck_assert_int_eq(s.total, 3);
 	ck_assert_int_eq(s.successful, 2);
 	ck_assert_int_eq(s.requests_today, 2);
 	int n = 0;
-	ck_assert_int_eq(ss_usage_recent(db, a.id, 2, recent_cb, &n, &err), 0);
+	ck_assert_int_eq(ss_store_usage_recent(db, a.id, 2, recent_cb, &n, &err), 0);
 	ck_assert_int_eq(n, 2);
 
 	ss_key_record g;
-	ck_assert_int_eq(ss_keys_get(db, a.id, &g, &err), 1);
+	ck_assert_int_eq(ss_store_key_get(db, a.id, &g, &err), 1);
 	ck_assert_uint_eq(strlen(g.last_used), 19);
 
 	/* A full batch asks to be flushed and then drops (and counts) what does not fit. */
@@ -212,7 +216,7 @@ START_TEST(usage_batches_counts_and_last_used)
 	ck_assert(ss_usage_batch_add(&batch, a.id, "x", 200, now, 1.0));
 	ck_assert_uint_eq(batch.dropped, 1);
 	ck_assert_uint_eq(batch.n, SS_USAGE_BATCH_MAX);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 

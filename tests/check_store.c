@@ -15,16 +15,18 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "core/analysis/result.h"
+#include "core/auth/apikey.h"
+#include "core/config/config.h"
 #include "core/store/cache.h"
-#include "core/store/db.h"
-#include "core/store/export.h"
-#include "core/store/overrides.h"
-#include "core/store/render.h"
-#include "core/store/schema.h"
+#include "core/store/sqlite/schema.h"
+#include "core/store/sqlite/sqlite.h"
 #include "core/store/stats.h"
 #include "core/store/usage.h"
 #include "core/store/usage_journal.h"
 #include "core/util/jsonutil.h"
+#include "core/util/render.h"
+#include "fcgi/present.h"
 #include "tests/check_main.h"
 
 static char dir[256];
@@ -44,14 +46,18 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static ss_db *open_db(void)
+static ss_store *open_db(void)
 {
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_msg(ss_db_open(dbpath, &db, &err) == 0, "%s", err.msg);
+	ss_store_params p = {.backend = "sqlite", .path = dbpath};
+	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
 	return db;
 }
+
+/* The SQLite connection behind a store, for the tests of the backend itself. */
+#define SQ(store) ss_sqlite_db(store)
 
 static void fake_result(ss_result *r, double bpm)
 {
@@ -69,7 +75,7 @@ static void fake_result(ss_result *r, double bpm)
 	r->analysis_duration = 0.05;
 }
 
-static long long put(ss_db *db, const char *ns, const char *kind, const char *source, const char *title,
+static long long put(ss_store *db, const char *ns, const char *kind, const char *source, const char *title,
 		     const char *artist, double bpm)
 {
 	ss_result r;
@@ -81,21 +87,21 @@ static long long put(ss_db *db, const char *ns, const char *kind, const char *so
 	ss_cache_put_args a = {.cache_key = key, .ns = ns, .source_kind = strcmp(kind, "url") ? "upload" : "url",
 			       .source = source, .preview_url = source, .title = title, .artist = artist,
 			       .result = &r, .result_json = rj, .beats_json = "[0.5,1.0]"};
-	long long id = -1;
+	int64_t id = -1;
 	ss_error err;
-	ck_assert_msg(ss_cache_put(db, &a, &id, &err) == 0, "%s", err.msg);
+	ck_assert_msg(ss_store_cache_put(db, &a, &id, &err) == 0, "%s", err.msg);
 	ck_assert_int_gt(id, 0);
 	return id;
 }
 
-static json_object *render(ss_db *db, const char *ns, const char *kind, const char *source, bool beats)
+static json_object *render(ss_store *db, const char *ns, const char *kind, const char *source, bool beats)
 {
 	char key[SS_SHA256_HEX];
 	ss_cache_key(ns, kind, source, "v1;max=30", key);
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	int rc = ss_cache_render(db, key, true, beats, &b, &err);
+	int rc = ss_present_cache_get(db, key, true, beats, &b, &err);
 	ck_assert_int_ge(rc, 0);
 	if (rc == 0) {
 		ss_buf_free(&b);
@@ -109,16 +115,16 @@ static json_object *render(ss_db *db, const char *ns, const char *kind, const ch
 
 START_TEST(migrate_empty)
 {
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	ck_assert_int_ge(ss_schema_latest(), 2);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 0);
+	ss_store_close(db);
 	/* Reopening an up-to-date file changes nothing. */
 	db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
+	ss_store_close(db);
 }
 END_TEST
 
@@ -136,12 +142,12 @@ START_TEST(migrate_from_v1)
 			 SQLITE_OK);
 	sqlite3_close(h);
 
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_render(db, "k", true, true, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_get(db, "k", true, true, &b, &err), 1);
 	json_object *o = ss_json_parse(b.data, b.len, 16);
 	ck_assert_ptr_nonnull(o);
 	json_object *v;
@@ -151,7 +157,7 @@ START_TEST(migrate_from_v1)
 	ck_assert_int_eq(json_object_array_length(v), 0);
 	json_object_put(o);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -186,9 +192,9 @@ START_TEST(concurrent_first_open)
 		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d status %d", i, st);
 	}
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
-	ss_db_close(db);
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
+	ss_store_close(db);
 }
 END_TEST
 
@@ -233,15 +239,15 @@ END_TEST
 
 START_TEST(override_survives_reanalysis)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	long long id = put(db, "default", "url", "http://x/a.mp3", "Song", "Artist", 120);
 
 	/* No such song: nothing stored. */
 	ss_override_update u = {.set_bpm = true, .bpm = 128, .set_key = true, .key = "A Minor"};
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/missing.mp3", &u, &err), 0);
-	ck_assert_int_eq(ss_override_set(db, "other", "http://x/a.mp3", &u, &err), 0);
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u, &err), 1);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/missing.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_store_override_set(db, "other", "http://x/a.mp3", &u, &err), 0);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/a.mp3", &u, &err), 1);
 
 	/* Re-analysis: same id, new numbers, override still there. */
 	long long id2 = put(db, "default", "url", "http://x/a.mp3", "Song (new)", "Artist", 121);
@@ -262,7 +268,7 @@ START_TEST(override_survives_reanalysis)
 
 	/* A partial update keeps the other fields; explicit null clears. */
 	ss_override_update u2 = {.set_notes = true, .notes = "half time", .set_bpm = true, .bpm = NAN};
-	ck_assert_int_eq(ss_override_set(db, "default", "http://x/a.mp3", &u2, &err), 1);
+	ck_assert_int_eq(ss_store_override_set(db, "default", "http://x/a.mp3", &u2, &err), 1);
 	o = render(db, "default", "url", "http://x/a.mp3", true);
 	ck_assert(json_object_object_get_ex(o, "manual_key", &v));
 	ck_assert_str_eq(json_object_get_string(v), "A Minor");
@@ -278,7 +284,7 @@ START_TEST(override_survives_reanalysis)
 	o = render(db, "default", "url", "http://x/b.mp3", false);
 	ck_assert(json_object_object_get_ex(o, "user_verified", &v) && !json_object_get_boolean(v));
 	json_object_put(o);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -294,7 +300,7 @@ static int count_array(ss_buf *b)
 
 START_TEST(search_escaping)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_buf b;
 	ss_buf_init(&b, 0);
@@ -305,35 +311,35 @@ START_TEST(search_escaping)
 	put(db, "default", "url", "u5", "back\\slash", "Z", 100);
 	put(db, "other", "url", "u6", "100% Other", "X", 100);
 
-	ck_assert_int_eq(ss_cache_search(db, "default", "100%", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "100%", 100, &b, &err), 1);
 	ck_assert_int_eq(count_array(&b), 1);
-	ck_assert_int_eq(ss_cache_search(db, "default", "a_b", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "a_b", 100, &b, &err), 1);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "\\", 100, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "\\", 100, &b, &err), 1);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "PURE", 100, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "PURE", 100, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, NULL, "100%", 100, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_search(db, NULL, "100%", 100, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "y", 100, &b, &err), 2); /* artist match */
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "y", 100, &b, &err), 2); /* artist match */
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_search(db, "default", "", 100, &b, &err), 5);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "", 100, &b, &err), 5);
 	ck_assert_int_eq(count_array(&b), 5);
-	char *p = ss_cache_like_pattern("a%b_c\\");
+	char *p = ss_sqlite_like_pattern("a%b_c\\");
 	ck_assert_str_eq(p, "%a\\%b\\_c\\\\%");
 	free(p);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* Titles of the rows a search returns, in order, joined by '|'. */
-static void search_titles(ss_db *db, const char *ns, const char *q, char *out, size_t cap)
+static void search_titles(ss_store *db, const char *ns, const char *q, char *out, size_t cap)
 {
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_msg(ss_cache_search(db, ns, q, 100, &b, &err) >= 0, "%s", err.msg);
+	ck_assert_msg(ss_present_cache_search(db, ns, q, 100, &b, &err) >= 0, "%s", err.msg);
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert_ptr_nonnull(a);
 	out[0] = '\0';
@@ -351,7 +357,7 @@ static void search_titles(ss_db *db, const char *ns, const char *q, char *out, s
  * namespace filter, newest first, and the same answer as LIKE where Unicode case folding would differ. */
 START_TEST(search_index_substrings)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	char t[512];
 	put(db, "default", "url", "s1", "Moonlight Sonata", "Beethoven", 100);
 	put(db, "default", "url", "s2", "Blue MOON Rising", "Nobody", 100);
@@ -390,14 +396,14 @@ START_TEST(search_index_substrings)
 	ck_assert_str_eq(t, "");
 	search_titles(db, "default", "CAFé", t, sizeof t);
 	ck_assert_str_eq(t, "Café Élan");
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* The triggers: an upsert that renames a song, a delete and a clear are seen by the next search. */
 START_TEST(search_index_follows_rows)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	char t[256];
 	long long id = put(db, "default", "url", "r1", "Yesterday", "Beatles", 100);
@@ -411,21 +417,21 @@ START_TEST(search_index_follows_rows)
 	ck_assert_str_eq(t, "Tomorrow");
 	search_titles(db, "default", "eatl", t, sizeof t);
 	ck_assert_str_eq(t, "Tomorrow");
-	ck_assert_int_eq(ss_cache_delete(db, id, &err), 1);
+	ck_assert_int_eq(ss_store_cache_delete(db, id, &err), 1);
 	search_titles(db, "default", "morro", t, sizeof t);
 	ck_assert_str_eq(t, "");
 	search_titles(db, "default", "oda", t, sizeof t);
 	ck_assert_str_eq(t, "Today");
 	long long n;
-	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_clear(db, NULL, &n, &err), 0);
 	search_titles(db, "default", "oda", t, sizeof t);
 	ck_assert_str_eq(t, "");
 	/* The index agrees with its content table. */
-	ck_assert_int_eq(sqlite3_exec(ss_db_handle(db),
+	ck_assert_int_eq(sqlite3_exec(ss_db_handle(SQ(db)),
 				      "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('integrity-check')",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -443,24 +449,24 @@ START_TEST(search_index_migration_fills)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(h);
-	ss_db *db = open_db();
-	ck_assert_int_eq(ss_db_schema_version(db), ss_schema_latest());
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	char t[256];
 	search_titles(db, "default", "lelu", t, sizeof t);
 	ck_assert_str_eq(t, "Hallelujah");
 	search_titles(db, "default", "COHEN", t, sizeof t);
 	ck_assert_str_eq(t, "Suzanne|Hallelujah");
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* 1-2 characters cannot use trigrams: they match within the newest SS_CACHE_SHORT_SEARCH_ROWS rows only. */
 START_TEST(search_short_queries)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	char t[256];
 	put(db, "default", "url", "q1", "Old zq song", "A", 100);
-	sqlite3 *h = ss_db_handle(db);
+	sqlite3 *h = ss_db_handle(SQ(db));
 	ck_assert_int_eq(sqlite3_exec(h, "UPDATE analysis_cache SET analyzed_at = '2020-01-01 00:00:00'", NULL, NULL,
 				      NULL),
 			 SQLITE_OK);
@@ -493,20 +499,20 @@ START_TEST(search_short_queries)
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_int_eq(ss_cache_search(db, "default", "FIL", 100, &b, &err), 100);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "FIL", 100, &b, &err), 100);
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "title", &v));
 	ck_assert_str_eq(json_object_get_string(v), "filler");
 	json_object_put(a);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
 /* A track id's 128-bit prefix finds its row by range on the unique key index; nothing else does. */
 START_TEST(key_by_prefix)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	char key[SS_SHA256_HEX], want[SS_SHA256_HEX], found[SS_SHA256_HEX], prefix[33];
 	put(db, "default", "url", "p1", "T", "A", 100);
@@ -514,26 +520,26 @@ START_TEST(key_by_prefix)
 	ss_cache_key("default", "url", "p2", "v1;max=30", want);
 	memcpy(prefix, want, 32);
 	prefix[32] = '\0';
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, prefix, found, &err), 1);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, prefix, found, &err), 1);
 	ck_assert_str_eq(found, want);
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, want, found, &err), 1); /* the whole key is a prefix too */
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, want, found, &err), 1); /* the whole key is a prefix too */
 	ck_assert_str_eq(found, want);
 	/* the next prefix up (last digit + 1, or a different first digit) is nobody's */
 	ss_cache_key("default", "url", "nowhere", "v1;max=30", key);
 	memcpy(prefix, key, 32);
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, prefix, found, &err), 0);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, prefix, found, &err), 0);
 	ck_assert_str_eq(found, "");
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, "ABCDEF", found, &err), -1);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "ABCDEF", found, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, "", found, &err), -1);
-	ck_assert_int_eq(ss_cache_key_by_prefix(db, "12'; --", found, &err), -1);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "", found, &err), -1);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "12'; --", found, &err), -1);
+	ss_store_close(db);
 }
 END_TEST
 
 START_TEST(list_delete_clear)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_buf b;
 	ss_buf_init(&b, 0);
@@ -543,34 +549,34 @@ START_TEST(list_delete_clear)
 		snprintf(src, sizeof src, "u%d", i);
 		ids[i] = put(db, i < 3 ? "default" : "ns2", "url", src, "T", "A", 100 + i);
 	}
-	ck_assert_int_eq(ss_cache_list(db, "default", 100, 0, &b, &err), 3);
+	ck_assert_int_eq(ss_present_cache_list(db, "default", 100, 0, &b, &err), 3);
 	/* newest first: same second, so id breaks the tie */
 	json_object *a = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert(json_object_object_get_ex(json_object_array_get_idx(a, 0), "id", &v));
 	ck_assert_int_eq(json_object_get_int64(v), ids[2]);
 	json_object_put(a);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 2, 1, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 2, 1, &b, &err), 2);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 0, 0, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 0, 0, &b, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 501, 0, &b, &err), -1);
-	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX, &b, &err), 0); /* deepest allowed */
-	ck_assert_int_eq(ss_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX + 1, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 501, 0, &b, &err), -1);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX, &b, &err), 0); /* deepest allowed */
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, SS_CACHE_OFFSET_MAX + 1, &b, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/cache/export"));
 
-	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 1);
-	ck_assert_int_eq(ss_cache_delete(db, ids[0], &err), 0);
+	ck_assert_int_eq(ss_store_cache_delete(db, ids[0], &err), 1);
+	ck_assert_int_eq(ss_store_cache_delete(db, ids[0], &err), 0);
 	long long n;
-	ck_assert_int_eq(ss_cache_clear(db, "ns2", &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_clear(db, "ns2", &n, &err), 0);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 2);
-	ck_assert_int_eq(ss_cache_clear(db, NULL, &n, &err), 0);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 2);
+	ck_assert_int_eq(ss_store_cache_clear(db, NULL, &n, &err), 0);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(ss_cache_count(db, NULL, &err), 0);
+	ck_assert_int_eq(ss_store_cache_count(db, NULL, &err), 0);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -581,13 +587,13 @@ static int sink_buf(void *arg, const void *data, size_t len)
 
 START_TEST(export_formats)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	put(db, "default", "url", "u1", "=cmd()", "Comma, \"Quoted\"", 100);
 	put(db, "default", "url", "u2", "Plain", "Alpha", 90);
 	ss_buf b;
 	ss_buf_init(&b, 0);
-	ck_assert_int_eq(ss_cache_export(db, "default", SS_EXPORT_JSON, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	ck_assert_int_eq(ss_present_cache_export(db, "default", SS_EXPORT_JSON, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
 	json_object *o = ss_json_parse(b.data, b.len, 16), *v;
 	ck_assert_msg(o != NULL, "%s", b.data);
 	ck_assert(json_object_object_get_ex(o, "total_songs", &v));
@@ -600,11 +606,11 @@ START_TEST(export_formats)
 	ck_assert(json_object_object_get_ex(s0, "acousticness", &f) && f == NULL); /* NaN stored as null */
 	json_object_put(o);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_cache_export(db, NULL, SS_EXPORT_CSV, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
+	ck_assert_int_eq(ss_present_cache_export(db, NULL, SS_EXPORT_CSV, "2026-01-01 00:00:00", sink_buf, &b, &err), 0);
 	ck_assert_msg(strncmp(b.data, "Title,Artist,Preview URL,BPM,", 29) == 0, "%s", b.data);
 	ck_assert_msg(strstr(b.data, "\r\n'=cmd(),\"Comma, \"\"Quoted\"\"\",u1,100.000,") != NULL, "%s", b.data);
 	ss_buf_free(&b);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -716,20 +722,20 @@ END_TEST
 /* Failures map to what a client can do: a held write lock is busy (503), not internal (500). */
 START_TEST(fault_codes)
 {
-	ss_db *db = open_db();
-	ss_db_set_busy_timeout(db, 0);
+	ss_store *db = open_db();
+	ss_db_set_busy_timeout(SQ(db), 0);
 	sqlite3 *h;
 	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_begin(db, &err), -1);
+	ck_assert_int_eq(ss_db_begin(SQ(db), &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BUSY);
 	ck_assert_str_eq(ss_code_name(err.code), "busy");
 	ck_assert_int_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
-	ck_assert_int_eq(ss_db_probe(db, &err), SS_OK);
-	ck_assert(!ss_db_needs_reopen(db));
+	ck_assert_int_eq(ss_db_probe(SQ(db), &err), SS_OK);
+	ck_assert(!ss_db_needs_reopen(SQ(db)));
 	ck_assert_int_eq(ss_code_http_status(SS_ERR_STORAGE_FULL), 507);
 	ck_assert_str_eq(ss_code_name(SS_ERR_STORAGE_FULL), "insufficient_storage");
 	ck_assert_int_eq(ss_code_http_status(SS_ERR_READ_ONLY), 503);
@@ -737,17 +743,17 @@ START_TEST(fault_codes)
 
 	/* An overwritten header: the probe reads the file itself and asks for a reopen, which then fails (after a
 	 * checkpoint, so that no copy of page 1 in the WAL hides the damage). */
-	ck_assert_int_eq(ss_db_checkpoint(db, 0), 0);
+	ck_assert_int_eq(ss_db_checkpoint(SQ(db), 0), 0);
 	int fd = open(dbpath, O_RDWR);
 	ck_assert_int_ge(fd, 0);
 	unsigned char saved[100], junk[100];
 	ck_assert_int_eq(pread(fd, saved, sizeof saved, 0), 100);
 	memset(junk, 0x5a, sizeof junk);
 	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, 0), 100);
-	ck_assert_int_eq(ss_db_probe(db, &err), SS_ERR_UNAVAILABLE);
-	ck_assert(ss_db_needs_reopen(db));
+	ck_assert_int_eq(ss_db_probe(SQ(db), &err), SS_ERR_UNAVAILABLE);
+	ck_assert(ss_db_needs_reopen(SQ(db)));
 	ck_assert_ptr_nonnull(strstr(err.msg, dbpath));
-	ss_db_close(db);
+	ss_store_close(db);
 	ss_db *again = NULL;
 	ck_assert_int_eq(ss_db_open_flags(dbpath, SS_DB_NO_CREATE, &again, &err), -1);
 	ck_assert_ptr_null(again);
@@ -763,39 +769,39 @@ END_TEST
  * database in its place meanwhile. */
 START_TEST(restore_deleted_file)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 's')", &err), 0);
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_SAME);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 's')", &err), 0);
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_SAME);
 	ck_assert_int_eq(unlink(dbpath), 0);
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_MISSING);
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_MISSING);
 	ss_db *other = NULL;
 	ck_assert_int_eq(ss_db_open(dbpath, &other, &err), -1); /* its -shm is still there */
 	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
 	/* Written after the deletion: still in the copy. */
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 't')", &err), 0);
-	ck_assert_int_eq(ss_db_restore(db, &err), 1);
-	ck_assert_int_eq(ss_db_restore(db, &err), 0); /* the path is taken now: never replaced */
-	ck_assert_int_eq(ss_db_file_check(db), SS_DB_FILE_REPLACED);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO overrides (cache_namespace, source) VALUES ('n', 't')", &err), 0);
+	ck_assert_int_eq(ss_db_restore(SQ(db), &err), 1);
+	ck_assert_int_eq(ss_db_restore(SQ(db), &err), 0); /* the path is taken now: never replaced */
+	ck_assert_int_eq(ss_db_file_check(SQ(db)), SS_DB_FILE_REPLACED);
+	ss_store_close(db);
 	struct stat st;
 	ck_assert_int_eq(stat(dbpath, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	db = open_db();
 	sqlite3_stmt *q;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM overrides", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT count(*) FROM overrides", -1, &q, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
 	sqlite3_finalize(q);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
-static long long usage_rows(ss_db *db)
+static long long usage_rows(ss_store *db)
 {
 	sqlite3_stmt *q;
-	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(db), "SELECT count(*) FROM api_usage", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(ss_db_handle(SQ(db)), "SELECT count(*) FROM api_usage", -1, &q, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
 	long long n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
@@ -823,8 +829,9 @@ static void child_journal(int n, int flush)
 	if (pid == 0) {
 		ss_usage_journal *j;
 		ss_error err;
-		ss_db *db = NULL;
-		if (ss_db_open(dbpath, &db, &err) != 0 || ss_usage_journal_open(dbpath, &j, &err) != 0)
+		ss_store *db = NULL;
+		ss_store_params p = {.backend = "sqlite", .path = dbpath};
+		if (ss_store_open(&p, &db, &err) != 0 || ss_usage_journal_open(dbpath, &j, &err) != 0)
 			_exit(2);
 		for (int i = 0; i < n; i++) {
 			if (ss_usage_journal_append(j, 1, "auth/key", 200, 86400 * 20000 + i, 0) != 0)
@@ -841,10 +848,10 @@ static void child_journal(int n, int flush)
 
 START_TEST(usage_journal_exactly_once)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
 				    &err),
 			 0);
 	/* A live journal (this process holds its lock) is never imported by someone else. */
@@ -898,7 +905,7 @@ START_TEST(usage_journal_exactly_once)
 	ck_assert_int_eq(usage_rows(db), 13);
 	ss_usage_journal_close(mine, true);
 	ck_assert_int_eq(journal_files(), 0);
-	ss_db_close(db);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -912,10 +919,10 @@ static int sum_counts(void *arg, int64_t key_id, int64_t count)
  * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
 START_TEST(usage_journal_day_counts)
 {
-	ss_db *db = open_db();
+	ss_store *db = open_db();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(db, "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
 				    &err),
 			 0);
 	child_journal(4, 4); /* 4 rows of day 20000 in api_usage (its empty journal stays) */
@@ -934,7 +941,245 @@ START_TEST(usage_journal_day_counts)
 	ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20000, sum_counts, sums, &err), 0);
 	ck_assert_int_eq(sums[0], 7);
 	ss_usage_journal_close(mine, true);
-	ss_db_close(db);
+	ss_store_close(db);
+}
+END_TEST
+
+/* The backend is picked by name; a name this build lacks is a configuration error at once, before anything is
+ * opened, and a store that cannot be reached answers every operation with unavailable and says why. */
+START_TEST(store_backend_by_name_and_unreachable_store)
+{
+	ss_store *st = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ss_store_params p = {.backend = "nosuch", .path = dbpath};
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+	ck_assert_ptr_null(st);
+	p.backend = "postgresql";
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+	ck_assert_msg(strstr(err.msg, "PostgreSQL") != NULL, "%s", err.msg);
+	p.backend = "sqlite";
+	p.path = "";
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_CONFIG);
+
+	/* NULL is the default backend; nothing is opened until the store is used. */
+	char missing[400];
+	snprintf(missing, sizeof missing, "%s/no/such/dir/t.db", dir);
+	p.backend = NULL;
+	p.path = missing;
+	ck_assert_int_eq(ss_store_new(&p, &st, &err), 0);
+	ck_assert_str_eq(ss_store_backend(st), "sqlite");
+	ck_assert(!ss_store_connected(st));
+	ck_assert_int_eq(ss_store_cache_count(st, NULL, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	ck_assert_str_ne(ss_store_error(st), "");
+	ck_assert_int_eq(ss_store_health(st, &err), SS_ERR_UNAVAILABLE);
+	ss_key_record rec;
+	ck_assert_int_eq(ss_store_key_get(st, 1, &rec, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_UNAVAILABLE);
+	ss_store_close(st);
+	ck_assert_int_eq(ss_store_open(&p, &st, &err), -1);
+	ck_assert_ptr_null(st);
+
+	/* The configuration's names reach the parameters. */
+	ss_config cfg;
+	ss_config_defaults(&cfg);
+	snprintf(cfg.database, sizeof cfg.database, "%s", dbpath);
+	cfg.database_busy_timeout_ms = 1234;
+	ss_store_params_from_config(&cfg, &p);
+	ck_assert_str_eq(p.backend, "sqlite");
+	ck_assert_str_eq(p.path, dbpath);
+	ck_assert_int_eq(p.busy_timeout_ms, 1234);
+	ck_assert_int_eq(ss_store_open(&p, &st, &err), 0);
+	ck_assert(ss_store_connected(st));
+	ck_assert_str_eq(ss_store_describe(st), dbpath);
+	ck_assert_int_eq(ss_store_schema_version(st), ss_store_schema_latest(st));
+	ck_assert_int_eq(ss_store_health(st, &err), SS_OK);
+	ck_assert_int_eq(ss_store_check(st, false, &err), 0);
+	ck_assert_int_eq(ss_store_maintain(st, &err), 0);
+	ss_store_close(st);
+}
+END_TEST
+
+static int stop_at_first(void *arg, const ss_cache_row *row)
+{
+	(void)row;
+	++*(int *)arg;
+	return 1;
+}
+
+static int collect_override(void *arg, const ss_override_row *o)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s|%s|%g|%s|%s;", o->ns, o->source, o->manual_bpm, o->manual_key ? o->manual_key : "-",
+		 o->notes ? o->notes : "-");
+	return 0;
+}
+
+static int collect_usage(void *arg, const ss_usage_row *r)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%lld|%s|%d|%lld;", (long long)r->key_id, r->endpoint, r->status, (long long)r->time_s);
+	return 0;
+}
+
+static int export_beats(void *arg, const ss_cache_row *row)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 512 - n, "%s|%s|%s;", row->title, row->source_kind, row->beats_json ? row->beats_json : "NULL");
+	return 0;
+}
+
+/* What copying one store into another needs: overrides (also those whose song was deleted), usage rows from a
+ * time on, key hashes, keys registered by hash, rows with their beats; and a callback that stops an operation. */
+START_TEST(store_reads_for_copying)
+{
+	ss_store *db = open_db();
+	ss_error err;
+	put(db, "default", "url", "https://a/1", "One", "X", 100);
+	put(db, "other", "url", "https://a/2", "Two", "Y", 110);
+	ss_override_update u = {.set_bpm = true, .bpm = 50, .set_notes = true, .notes = "n"};
+	ck_assert_int_eq(ss_store_override_set(db, "default", "https://a/1", &u, &err), 1);
+	u = (ss_override_update){.set_key = true, .key = "A Minor"};
+	ck_assert_int_eq(ss_store_override_set(db, "other", "https://a/2", &u, &err), 1);
+	long long deleted;
+	ck_assert_int_eq(ss_store_cache_clear(db, "other", &deleted, &err), 0);
+	ck_assert_int_eq(deleted, 1);
+	char out[512] = "";
+	ck_assert_int_eq(ss_store_override_list(db, collect_override, out, &err), 2);
+	ck_assert_str_eq(out, "default|https://a/1|50|-|n;other|https://a/2|nan|A Minor|-;");
+
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_cache_export(db, NULL, SS_CACHE_ROW_BEATS, NULL, export_beats, out, &err), 1);
+	ck_assert_str_eq(out, "One|url|[0.5,1.0];");
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_cache_export(db, NULL, 0, NULL, export_beats, out, &err), 1);
+	ck_assert_str_eq(out, "One|url|NULL;");
+	int seen = 0;
+	put(db, "default", "url", "https://a/3", "Three", "Z", 120);
+	ck_assert_int_eq(ss_store_cache_list(db, NULL, 10, 0, stop_at_first, &seen, &err), -2);
+	ck_assert_int_eq(seen, 1);
+
+	ss_key_record rec, again;
+	char key[SS_APIKEY_TEXT_MAX];
+	ck_assert_int_eq(ss_store_key_create(db, "k", NULL, SS_KEY_ADMIN, 7, 0, &rec, key, &err), 0);
+	unsigned char h[SS_APIKEY_HASH_LEN];
+	ss_apikey_hash(key, strlen(key), h);
+	ck_assert_int_eq(memcmp(rec.hash, h, sizeof h), 0);
+	ss_key_import k = {.name = "copied", .scope = SS_KEY_CLIENT, .active = false, .daily_limit = 3,
+			   .created_at = "2020-02-03 04:05:06"};
+	unsigned char other[SS_APIKEY_HASH_LEN];
+	memset(other, 0x5a, sizeof other);
+	int64_t id = 0, id2 = 0;
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "ab", &k, &id, &err), 1);
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "ab", &k, &id2, &err), 0);
+	ck_assert_int_eq(id, id2);
+	ck_assert_int_eq(ss_store_key_find_by_hash(db, other, &again, &err), 1);
+	ck_assert_str_eq(again.name, "copied");
+	ck_assert_str_eq(again.prefix, "ab");
+	ck_assert_str_eq(again.created_at, "2020-02-03 04:05:06");
+	ck_assert(!again.active);
+	ck_assert_int_eq(ss_store_key_import_hashed(db, other, "0123456789abcdefXYZ", &k, &id2, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+
+	ss_usage_row rows[3] = {{.key_id = rec.id, .endpoint = "a", .status = 200, .time_s = 86400 * 20000 - 1},
+				{.key_id = rec.id, .endpoint = "b", .status = 429, .time_s = 86400 * 20000},
+				{.key_id = id, .endpoint = "c", .status = 500, .time_s = 86400 * 20000 + 5}};
+	ck_assert_int_eq(ss_store_usage_write(db, rows, 3, 0, 0, &err), 0);
+	out[0] = '\0';
+	ck_assert_int_eq(ss_store_usage_rows(db, 86400 * 20000, collect_usage, out, &err), 2);
+	char want[200];
+	snprintf(want, sizeof want, "%lld|b|429|%d;%lld|c|500|%d;", (long long)rec.id, 86400 * 20000, (long long)id,
+		 86400 * 20000 + 5);
+	ck_assert_str_eq(out, want);
+	ss_store_close(db);
+}
+END_TEST
+
+/* The API's bytes for one row, exactly: what /analyze, /cache, /cache/search and /cache/export answered before
+ * rendering moved out of the store (recorded from that code), so the presentation module cannot drift. */
+static int bytes_sink(void *arg, const void *data, size_t len)
+{
+	return ss_buf_append(arg, data, len);
+}
+
+START_TEST(present_bytes)
+{
+	ss_store *db = open_db();
+	ss_result r;
+	ss_result_init(&r);
+	r.bpm = 128.25;
+	r.bpm_confidence = 0.75;
+	r.key_index = 1;
+	r.mode = 0;
+	r.key_confidence = 0.5;
+	r.energy = 0.625;
+	r.danceability = NAN;
+	r.acousticness = 0.125;
+	r.spectral_centroid = 1234.5;
+	r.mood = "happy";
+	r.analysis_duration = 0.05;
+	char key[SS_SHA256_HEX];
+	ss_cache_key("default", "url", "https://e.com/a", "v1", key);
+	ss_cache_put_args a = {.cache_key = key, .ns = "default", .source_kind = "url", .source = "https://e.com/a",
+			       .preview_url = "https://e.com/a", .title = "Caf\xc3\xa9 \"Q\", =1", .artist = "A\\B",
+			       .result = &r, .result_json = "{\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2]}",
+			       .beats_json = "{\"beats\":[0.5,1],\"downbeats\":[0.5]}"};
+	ss_error err;
+	ck_assert_msg(ss_store_cache_put(db, &a, NULL, &err) == 0, "%s", err.msg);
+	ss_override_update u = {.set_bpm = true, .bpm = 64.5, .set_key = true, .key = "D Minor", .set_notes = true,
+				.notes = "half\ntime"};
+	ck_assert_int_eq(ss_store_override_set(db, "default", "https://e.com/a", &u, &err), 1);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "UPDATE analysis_cache SET analyzed_at = '2024-05-06 07:08:09'", &err), 0);
+
+	static const char get_beats[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+		"m/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"beats\":[0.5,1],\"downbeats\":[0.5],\"user_ve"
+		"rified\":true,\"manual_bpm\":64.5,\"manual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
+	static const char get_plain[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+		"m/a\",\"cache_namespace\":\"default\",\"cached\":false,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
+		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
+	static const char list[] = "[{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.c"
+		"om/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
+		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
+		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}]";
+	static const char export_json[] = "{\"total_songs\":1,\"exported_at\":\"2024-01-01 00:00:00\",\"songs\":[{\"title\":\"Café \\\"Q"
+		"\\\", =1\",\"artist\":\"A\\\\B\",\"bpm\":128.25,\"key\":\"C# Minor\",\"energy\":0.625,\"danceab"
+		"ility\":null,\"acousticness\":0.125,\"analyzed_at\":\"2024-05-06 07:08:09\",\"preview_url\":\"h"
+		"ttps://e.com/a\",\"user_verified\":true,\"manual_bpm\":64.5,\"manual_key\":\"D Minor\"}]}";
+	static const char export_csv[] = "Title,Artist,Preview URL,BPM,BPM Confidence,Key,Key Confidence,Energy,Danceability,Acousticness"
+		",Spectral Centroid (Hz),Time Signature,Valence,Mood,Loudness (LUFS),Dynamic Range (LU),Silence "
+		"Ratio,Analysis Duration (s),Analyzed At,Namespace,User Verified,Manual BPM,Manual Key,BPM Notes"
+		"\r\n\"Café \"\"Q\"\", =1\",A\\B,https://e.com/a,128.250,0.7500,C# Minor,0.5000,0.6250,,0.1250,1"
+		"234.5,4/4,,happy,,,,0.050,2024-05-06 07:08:09,default,true,64.500,D Minor,\"half\ntime\"\r\n";
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_present_cache_get(db, key, true, true, &b, &err), 1);
+	ck_assert_str_eq(b.data, get_beats);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_get(db, key, false, false, &b, &err), 1);
+	ck_assert_str_eq(b.data, get_plain);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, 0, &b, &err), 1);
+	ck_assert_str_eq(b.data, list);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_search(db, "default", "caf", 10, &b, &err), 1);
+	ck_assert_str_eq(b.data, list);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_export(db, NULL, SS_EXPORT_JSON, "2024-01-01 00:00:00", bytes_sink, &b, &err), 0);
+	ck_assert_str_eq(b.data, export_json);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_export(db, "default", SS_EXPORT_CSV, "x", bytes_sink, &b, &err), 0);
+	ck_assert_str_eq(b.data, export_csv);
+	ss_buf_free(&b);
+	ss_store_close(db);
 }
 END_TEST
 
@@ -965,6 +1210,9 @@ int main(void)
 	tcase_add_test(t, usage_journal_day_counts);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
+	tcase_add_test(t, present_bytes);
+	tcase_add_test(t, store_backend_by_name_and_unreachable_store);
+	tcase_add_test(t, store_reads_for_copying);
 	suite_add_tcase(s, t);
 	return ss_check_run(s);
 }

@@ -3,7 +3,7 @@ check_PROGRAMS += tests/check_store
 TESTS += tests/check_store
 tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(TEST_CFLAGS)
-tests_check_store_LDADD = $(TEST_LIBS)
+tests_check_store_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
 
 # Admission control (core/limits/admission.c) guards the cache's misses; its suite lives here with it.
 check_PROGRAMS += tests/check_admission
@@ -17,4 +17,11 @@ check_PROGRAMS += tests/check_import
 TESTS += tests/check_import
 tests_check_import_SOURCES = tests/check_import.c
 tests_check_import_CFLAGS = $(TEST_CFLAGS)
-tests_check_import_LDADD = $(TEST_LIBS)
+tests_check_import_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
+
+# The "analyse a song" flow (core/song) on a real store, admission file and generated audio.
+check_PROGRAMS += tests/check_song
+TESTS += tests/check_song
+tests_check_song_SOURCES = tests/check_song.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_check_song_CFLAGS = $(TEST_CFLAGS)
+tests_check_song_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)

@@ -16,8 +16,7 @@
 #include "core/auth/apikey.h"
 #include "core/auth/keycache.h"
 #include "core/limits/state.h"
-#include "core/store/db.h"
-#include "core/store/keys.h"
+#include "core/store/store.h"
 
 static char dir[256];
 static int usage_rows = 100000;
@@ -232,7 +231,7 @@ static void orig_close(orig_ctx *c)
 /* ---- songscope's key path (fcgi/auth.c): hash, key cache, database on a miss, state-file limiter ---- */
 
 typedef struct ours_ctx {
-	ss_db *db;
+	ss_store *db;
 	ss_keycache *cache;
 	ss_state *state;
 	char keys[8][SS_APIKEY_TEXT_MAX];
@@ -265,7 +264,7 @@ static void ours_cache_miss(void *arg, int iters)
 	for (int i = 0; i < iters; i++) {
 		const char *k = c->keys[c->n++ % 8];
 		ss_apikey_hash(k, strlen(k), hash);
-		if (ss_keys_find_by_hash(c->db, hash, &rec, &err) != 1)
+		if (ss_store_key_find_by_hash(c->db, hash, &rec, &err) != 1)
 			die("find by hash", err.msg);
 	}
 }
@@ -307,8 +306,9 @@ static void ours_open(ours_ctx *c)
 	ss_error err;
 	memset(c, 0, sizeof *c);
 	snprintf(path, sizeof path, "%s/songscope.db", dir);
-	if (ss_db_open(path, &c->db, &err) != 0)
-		die("ss_db_open", err.msg);
+	ss_store_params sp = {.backend = "sqlite", .path = path};
+	if (ss_store_open(&sp, &c->db, &err) != 0)
+		die("ss_store_open", err.msg);
 	snprintf(path, sizeof path, "%s/songscope.state", dir);
 	if (ss_state_open(path, NULL, NULL, &c->state, &err) != 0)
 		die("ss_state_open", err.msg);
@@ -319,8 +319,8 @@ static void ours_open(ours_ctx *c)
 		char name[32];
 		ss_key_record rec;
 		snprintf(name, sizeof name, "bench %d", i);
-		if (ss_keys_create(c->db, name, NULL, SS_KEY_CLIENT, 0, 0, &rec, c->keys[i], &err) != 0)
-			die("ss_keys_create", err.msg);
+		if (ss_store_key_create(c->db, name, NULL, SS_KEY_CLIENT, 0, 0, &rec, c->keys[i], &err) != 0)
+			die("ss_store_key_create", err.msg);
 		c->ids[i] = rec.id;
 		ss_keyinfo info = {.valid = true, .key_id = rec.id, .scope = rec.scope};
 		unsigned char hash[SS_APIKEY_HASH_LEN];
@@ -333,7 +333,7 @@ static void ours_close(ours_ctx *c)
 {
 	ss_keycache_free(c->cache);
 	ss_state_close(c->state);
-	ss_db_close(c->db);
+	ss_store_close(c->db);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

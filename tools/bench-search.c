@@ -20,7 +20,8 @@
 #include <sqlite3.h>
 
 #include "core/store/cache.h"
-#include "core/store/db.h"
+#include "core/store/sqlite/sqlite.h"
+#include "fcgi/present.h"
 #include "core/util/buf.h"
 
 static char dir[256];
@@ -129,7 +130,7 @@ static const char OLD_LIST[] =
 
 static double old_search(sqlite3 *h, const char *q)
 {
-	char *pat = ss_cache_like_pattern(q);
+	char *pat = ss_sqlite_like_pattern(q);
 	if (pat == NULL)
 		die("pattern", "out of memory");
 	double ms = old_query(h, OLD_SEARCH, pat, 100);
@@ -137,8 +138,8 @@ static double old_search(sqlite3 *h, const char *q)
 	return ms;
 }
 
-/* Median ms of ss_cache_search (list when q is NULL, at offset). */
-static double new_query(ss_db *db, const char *q, long long offset)
+/* Median ms of a rendered /cache/search (list when q is NULL, at offset). */
+static double new_query(ss_store *db, const char *q, long long offset)
 {
 	double t[32];
 	int r = repeat < 32 ? repeat : 32;
@@ -149,8 +150,8 @@ static double new_query(ss_db *db, const char *q, long long offset)
 	for (int i = -1; i < r; i++) {
 		ss_buf_reset(&b);
 		double t0 = now_ms();
-		int n = q ? ss_cache_search(db, "default", q, SS_CACHE_SEARCH_MAX, &b, &err)
-			  : ss_cache_list(db, "default", 100, offset, &b, &err);
+		int n = q ? ss_present_cache_search(db, "default", q, SS_CACHE_SEARCH_MAX, &b, &err)
+			  : ss_present_cache_list(db, "default", 100, offset, &b, &err);
 		if (n < 0)
 			die("query", err.msg);
 		if (i >= 0)
@@ -195,19 +196,20 @@ int main(int argc, char **argv)
 	for (int s = 0; s < nsizes; s++) {
 		char path[320];
 		snprintf(path, sizeof path, "%s/%lld.db", dir, sizes[s]);
-		ss_db *db = NULL;
+		ss_store *db = NULL;
 		ss_error err;
 		ss_error_clear(&err);
-		if (ss_db_open(path, &db, &err) != 0)
+		ss_store_params sp = {.backend = "sqlite", .path = path};
+		if (ss_store_open(&sp, &db, &err) != 0)
 			die("open", err.msg);
 		double t0 = now_ms();
-		fill(ss_db_handle(db), sizes[s]);
+		fill(ss_db_handle(ss_sqlite_db(db)), sizes[s]);
 		double fill_s = (now_ms() - t0) / 1e3;
 		long long deep = sizes[s] - 100 < SS_CACHE_OFFSET_MAX ? sizes[s] - 100 : SS_CACHE_OFFSET_MAX;
 		/* What schema step 5 does to an existing cache: fill the index from every row. */
 		char *msg = NULL;
 		double r0 = now_ms();
-		if (sqlite3_exec(ss_db_handle(db), "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('rebuild')",
+		if (sqlite3_exec(ss_db_handle(ss_sqlite_db(db)), "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('rebuild')",
 				 NULL, NULL, &msg) != SQLITE_OK)
 			die("rebuild", msg);
 		double rebuild_s = (now_ms() - r0) / 1e3;
@@ -216,13 +218,13 @@ int main(int argc, char **argv)
 		       new_query(db, NULL, deep), deep, fill_s, rebuild_s);
 		fflush(stdout);
 		if (like) {
-			sqlite3 *h = ss_db_handle(db);
+			sqlite3 *h = ss_db_handle(ss_sqlite_db(db));
 			printf("| %lld | LIKE | %.2f | %.2f | %.2f | %.2f | %.2f (offset %lld) | | |\n", sizes[s],
 			       old_search(h, "nlig"), old_search(h, " 4242"), old_search(h, "zzqx"), old_search(h, "qz"),
 			       old_query(h, OLD_LIST, NULL, sizes[s] - 100), sizes[s] - 100);
 			fflush(stdout);
 		}
-		ss_db_close(db);
+		ss_store_close(db);
 		remove(path);
 	}
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

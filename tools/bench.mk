@@ -5,7 +5,7 @@ noinst_PROGRAMS += tools/songscope-hello tools/songscope-bench-db
 # songscope-bench-search [--like] [N ...]: /cache/search and the deepest /cache page at N cached songs.
 noinst_PROGRAMS += tools/songscope-bench-search
 tools_songscope_bench_search_SOURCES = tools/bench-search.c
-tools_songscope_bench_search_LDADD = $(CORE_LIBS)
+tools_songscope_bench_search_LDADD = $(FCGI_APP_LIBS)
 tools_songscope_hello_SOURCES = tools/hello-fcgi.c
 tools_songscope_hello_LDADD = $(FCGI_LIBS)
 tools_songscope_bench_db_SOURCES = tools/bench-db.c

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "core/config/config.h"
-#include "core/store/db.h"
+#include "core/store/store.h"
 #include "tools/admin/admin.h"
 
 #define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
@@ -41,7 +41,7 @@ static const char USAGE[] =
 typedef admin_opts opts;
 
 static ss_config cfg;
-static ss_db *db;
+static ss_store *db;
 
 int admin_usage_error(const char *fmt, ...)
 {
@@ -170,7 +170,9 @@ int main(int argc, char **argv)
 		rc = admin_cmd_state(&o, &cfg);
 		return fflush(stdout) != 0 && rc == 0 ? EXIT_FAIL : rc;
 	}
-	if (ss_db_open(cfg.database, &db, &err) != 0) {
+	ss_store_params sp;
+	ss_store_params_from_config(&cfg, &sp);
+	if (ss_store_open(&sp, &db, &err) != 0) {
 		fprintf(stderr, "songscope-admin: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
 		rc = admin_cmd_keys_import(&o, &cfg, db);
 	else
 		rc = admin_cmd_keys(&o, &cfg, db);
-	ss_db_close(db);
+	ss_store_close(db);
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = EXIT_FAIL;
 	return rc;

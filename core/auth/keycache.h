@@ -16,7 +16,7 @@ typedef struct ss_keycache ss_keycache;
 typedef struct ss_keyinfo {
 	bool valid;
 	int64_t key_id;
-	int scope;             /* ss_key_scope (core/store/keys.h) */
+	int scope;             /* ss_key_scope (core/store/store.h) */
 	int64_t daily_limit;   /* 0 = unlimited */
 	int rate_limit;        /* per minute; 0 = server default */
 	char prefix[SS_APIKEY_PREFIX_MAX];

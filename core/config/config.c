@@ -23,7 +23,9 @@ typedef struct {
 #define SZ(f) sizeof(((ss_config *)0)->f)
 
 static const opt_def opts[] = {
+	{"store", T_CHOICE, OFF(store), 0, 0, "sqlite|postgresql", SZ(store)},
 	{"database", T_PATH, OFF(database), 0, 0, NULL, SZ(database)},
+	{"postgresql", T_TEXT, OFF(postgresql), 0, 0, NULL, SZ(postgresql)},
 	{"state_file", T_PATH, OFF(state_file), 0, 0, NULL, SZ(state_file)},
 	{"database_busy_timeout_ms", T_INT, OFF(database_busy_timeout_ms), 0, 600000, NULL, 0},
 	{"auth", T_AUTH, OFF(auth), 0, 0, NULL, 0},
@@ -67,6 +69,7 @@ static const opt_def opts[] = {
 void ss_config_defaults(ss_config *c)
 {
 	memset(c, 0, sizeof *c);
+	snprintf(c->store, sizeof c->store, "sqlite");
 	snprintf(c->database, sizeof c->database, "%s/songscope.db", SS_STATEDIR);
 	snprintf(c->state_file, sizeof c->state_file, "%s/songscope.state", SS_STATEDIR);
 	c->database_busy_timeout_ms = 5000;
@@ -347,6 +350,8 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 		return ss_error_set(err, SS_ERR_CONFIG, "'state_file' must be set");
 	if (strcmp(c->database, c->state_file) == 0)
 		return ss_error_set(err, SS_ERR_CONFIG, "'database' and 'state_file' must be different files");
+	if (strcmp(c->store, "postgresql") == 0 && c->postgresql[0] == '\0')
+		return ss_error_set(err, SS_ERR_CONFIG, "'store = postgresql' needs 'postgresql': a libpq connection string");
 	if (c->group[0] != '\0' && c->user[0] == '\0')
 		return ss_error_set(err, SS_ERR_CONFIG, "'group' needs 'user': set the user to run as");
 	if (c->anonymous_networks[0] != '\0' && c->anonymous_key[0] == '\0')

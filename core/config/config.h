@@ -14,7 +14,9 @@
 typedef enum ss_auth_mode { SS_AUTH_REQUIRED = 0, SS_AUTH_OFF = 1 } ss_auth_mode;
 
 typedef struct ss_config {
-	char database[SS_CONFIG_PATH_MAX];   /* SQLite file */
+	char store[16];                      /* store backend: sqlite (default) | postgresql */
+	char database[SS_CONFIG_PATH_MAX];   /* SQLite file (store = sqlite) */
+	char postgresql[SS_CONFIG_LIST_MAX]; /* libpq conninfo (store = postgresql) */
 	char state_file[SS_CONFIG_PATH_MAX]; /* shared mmap'd state file */
 	int database_busy_timeout_ms;        /* how long a write waits for another process's lock (then 503 busy) */
 	ss_auth_mode auth;                   /* required (default) | off */

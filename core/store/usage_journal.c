@@ -211,13 +211,13 @@ static size_t collect(const journal_hdr *h, const journal_rec *recs, int64_t fro
 	return n;
 }
 
-int ss_usage_journal_flush(ss_usage_journal *j, ss_db *db, ss_error *err)
+int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err)
 {
 	int64_t head = j->h->head, flushed = j->h->flushed;
 	if (head == flushed)
 		return 0;
 	size_t n = collect(j->h, j->recs, flushed, head, j->scratch);
-	if (ss_usage_write(db, j->scratch, n, j->h->id, head, err) != 0)
+	if (ss_store_usage_write(store, j->scratch, n, j->h->id, head, err) != 0)
 		return -1;
 	/* Killed here, the mark in the database still keeps an importer from writing these rows again. */
 	__atomic_store_n(&j->h->flushed, head, __ATOMIC_RELEASE);
@@ -242,7 +242,7 @@ static bool is_journal_name(const char *name, const char *base, bool *half_creat
 }
 
 /* Import one journal file whose lock this process now holds (fd). Returns rows imported, or -1 with err. */
-static long import_one(ss_db *db, int fd, const char *path, ss_usage_row *scratch, ss_error *err)
+static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *scratch, ss_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) != 0)
@@ -266,7 +266,7 @@ static long import_one(ss_db *db, int fd, const char *path, ss_usage_row *scratc
 		return 0;
 	}
 	int64_t mark = 0, head = h->head, from = h->flushed;
-	if (ss_usage_journal_mark(db, h->id, &mark, err) != 0) {
+	if (ss_store_usage_journal_mark(store, h->id, &mark, err) != 0) {
 		munmap(m, JOURNAL_BYTES);
 		return -1;
 	}
@@ -274,7 +274,7 @@ static long import_one(ss_db *db, int fd, const char *path, ss_usage_row *scratc
 		from = mark;
 	if (head > from) {
 		size_t n = collect(h, recs, from, head, scratch);
-		if (ss_usage_write(db, scratch, n, h->id, head, err) != 0) {
+		if (ss_store_usage_write(store, scratch, n, h->id, head, err) != 0) {
 			munmap(m, JOURNAL_BYTES);
 			return -1;
 		}
@@ -285,7 +285,7 @@ static long import_one(ss_db *db, int fd, const char *path, ss_usage_row *scratc
 	return out;
 }
 
-long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err)
+long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *err)
 {
 	char *dir, *base;
 	if (split_path(db_path, &dir, &base) != 0)
@@ -329,7 +329,7 @@ long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err)
 			failed = 1;
 			break;
 		}
-		long n = import_one(db, fd, path, scratch, err);
+		long n = import_one(store, fd, path, scratch, err);
 		close(fd);
 		if (n < 0) {
 			failed = 1;
@@ -379,7 +379,7 @@ static int counts_add(void *arg, int64_t key_id, int64_t count)
 }
 
 /* Add the rows of the journal at path above its mark (read in the caller's transaction) to c. */
-static int count_journal(ss_db *db, const char *path, int64_t day, counts *c, ss_error *err)
+static int count_journal(ss_store *store, const char *path, int64_t day, counts *c, ss_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -399,7 +399,7 @@ static int count_journal(ss_db *db, const char *path, int64_t day, counts *c, ss
 	int64_t mark = 0;
 	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) == 0 && h->version == JOURNAL_VERSION &&
 	    h->capacity == SS_USAGE_JOURNAL_ROWS && h->id > 0) {
-		rc = ss_usage_journal_mark(db, h->id, &mark, err);
+		rc = ss_store_usage_journal_mark(store, h->id, &mark, err);
 		int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
 		for (int64_t s = head - SS_USAGE_JOURNAL_ROWS > mark ? head - SS_USAGE_JOURNAL_ROWS + 1 : mark + 1;
 		     rc == 0 && s <= head; s++) {
@@ -416,17 +416,17 @@ static int count_journal(ss_db *db, const char *path, int64_t day, counts *c, ss
 	return rc;
 }
 
-int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
+int ss_usage_journal_day_counts(ss_store *store, const char *db_path, int64_t day,
 				int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg, ss_error *err)
 {
 	char *dir, *base;
 	if (split_path(db_path, &dir, &base) != 0)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
 	counts c = {0};
-	int rc = ss_db_exec(db, "BEGIN", err);
+	int rc = ss_store_read_begin(store, err);
 	if (rc == 0) {
-		rc = ss_usage_day_counts(db, day, counts_add, &c, err);
-		if (rc == 0 && c.failed)
+		rc = ss_store_usage_day_counts(store, day, counts_add, &c, err);
+		if (rc == -2 || (rc == 0 && c.failed))
 			rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
 		DIR *d = rc == 0 ? opendir(dir) : NULL;
 		if (rc == 0 && d == NULL)
@@ -438,11 +438,11 @@ int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
 			if (!is_journal_name(de->d_name, base, &half) || half ||
 			    (size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
 				continue;
-			rc = count_journal(db, path, day, &c, err);
+			rc = count_journal(store, path, day, &c, err);
 		}
 		if (d != NULL)
 			closedir(d);
-		ss_db_rollback(db); /* a read transaction: nothing to keep */
+		ss_store_read_end(store); /* a read transaction: nothing to keep */
 	}
 	for (size_t i = 0; rc == 0 && i < c.n; i++)
 		if (fn(arg, c.v[i].key_id, c.v[i].count) != 0)

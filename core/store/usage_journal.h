@@ -10,7 +10,9 @@
  * lose a row nor count one twice.
  *
  * Files: DB + "-usage-" + 16 hex digits (0600), created as DB + "-usage-new." + pid and renamed once locked
- * and initialised, so an importer never sees a journal before its owner holds the lock. */
+ * and initialised, so an importer never sees a journal before its owner holds the lock. DB (db_path below) is
+ * the local path the journals are named after: the SQLite database file, whatever the store is; the rows go to
+ * the store (ss_store_usage_write with the journal mark, core/store/store.h). */
 #ifndef SS_STORE_USAGE_JOURNAL_H
 #define SS_STORE_USAGE_JOURNAL_H
 
@@ -18,7 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/store/db.h"
 #include "core/store/usage.h"
 #include "core/util/error.h"
 
@@ -55,20 +56,20 @@ void ss_usage_journal_defer(ss_usage_journal *j, double now_mono);
 
 /* Write every pending row to api_usage (one transaction, with the journal mark). On success the journal is
  * empty. Returns 0 or -1 with err (the rows stay pending). */
-int ss_usage_journal_flush(ss_usage_journal *j, ss_db *db, ss_error *err);
+int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err);
 
 /* Import the journals beside db_path whose owner died (their flock can be taken): each in one transaction
  * with its mark, then deleted. Also removes half-created journals of dead processes. Journals of live
  * processes are left alone. Returns the number of rows imported (>= 0), or -1 with err when the directory
  * cannot be read or a write failed (the journals not imported stay for a later call). */
-long ss_usage_journal_recover(ss_db *db, const char *db_path, ss_error *err);
+long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *err);
 
 /* Per-key counts of the UTC day `day` (days since the epoch) that a rebuilt state file must start from: the
  * quota-counted rows in api_usage (ss_usage_day_counts) plus those every journal beside db_path still holds
  * above its mark (rows of live responders not flushed yet, and of dead ones not imported yet), all read in
  * one read transaction so that a flush running meanwhile is counted once. Calls fn once per key with rows.
  * Returns 0 or -1 with err. */
-int ss_usage_journal_day_counts(ss_db *db, const char *db_path, int64_t day,
+int ss_usage_journal_day_counts(ss_store *store, const char *db_path, int64_t day,
 				int (*fn)(void *arg, int64_t key_id, int64_t count), void *arg, ss_error *err);
 
 #endif

@@ -1,6 +1,7 @@
-/* POST /analyze, /analyze_data, /analyze_batch: cache first; a miss waits for an identical one already in
- * progress instead of repeating it, downloads (holding no analysis slot), then takes an analysis slot,
- * queueing for one up to analysis_queue_timeout (or 503 busy), to decode, analyse and store. */
+/* POST /analyze, /analyze_data, /analyze_batch: the requests' fields, then the "analyse a song" flow
+ * (core/song/song.h: cache first; a miss waits for an identical one already in progress instead of repeating it,
+ * downloads holding no analysis slot, then takes an analysis slot, queueing for one up to
+ * analysis_queue_timeout or 503 busy, to decode, analyse and store), its outcome counted and logged here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,285 +10,86 @@
 
 #include <sodium.h>
 
-#include "core/analysis/pipeline.h"
-#include "core/analysis/result_json.h"
-#include "core/limits/admission.h"
-#include "core/net/fetch.h"
+#include "core/song/song.h"
 #include "core/store/cache.h"
-#include "core/store/stats.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
 #include "fcgi/handlers.h"
+#include "fcgi/present.h"
 #include "fcgi/response.h"
 
 #define JSON_BODY_CAP (64 * 1024) /* POST /analyze bodies are a few hundred bytes */
 #define TEXT_FIELD_MAX 512        /* title, artist */
 #define URL_MAX 4096
 #define BATCH_MAX 10
-#define CHECKPOINT_WAL_BYTES (16LL * 1024 * 1024)
 
-typedef struct job {
-	const char *ns;
-	const char *kind;        /* "url" or "sha256" (cache key part) */
-	const char *source_kind; /* "url" or "upload" (column) */
-	const char *source;      /* URL or content hash */
-	const char *preview_url;
-	const char *title;
-	const char *artist;
-	bool force;
+/* A song's stored row appended to out as the API's result object. */
+typedef struct render {
+	ss_buf *out;
 	bool with_beats;
-	const void *data; /* upload bytes; NULL for a URL job */
-	size_t len;
-	const char *request_id;
-	char *key_out; /* receives the cache key (SS_SHA256_HEX bytes) when not NULL */
-} job;
+	char *key_out; /* receives the row's cache key (SS_SHA256_HEX bytes) when not NULL */
+} render;
 
-static void touch_stats(ss_ctx *ctx)
+static int render_row(void *arg, const ss_cache_row *row, bool cached)
 {
-	ss_stats_set(ctx->stats, SS_STAT_LAST_UPDATED, (uint64_t)time(NULL));
+	render *r = arg;
+	if (r->key_out != NULL)
+		snprintf(r->key_out, SS_SHA256_HEX, "%s", row->cache_key ? row->cache_key : "");
+	return ss_present_result(r->out, row, cached, r->with_beats);
 }
 
-/* Analyse bytes and store the result under key. */
-static int analyse_and_store(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
-			     const ss_analysis_opts *opts, ss_error *err)
+/* The log lines of an outcome (the flow itself never logs). */
+static void log_outcome(const ss_ctx *ctx, const ss_song_job *j, const char *rid, const ss_song_outcome *o, int rc,
+			const ss_error *err)
 {
-	ss_result r;
-	ss_result_init(&r);
-	if (ss_analyze_buffer(data, len, opts, &r, err) != 0) {
-		ss_result_free(&r);
-		return -1;
-	}
-	json_object *o = json_object_new_object();
-	ss_buf beats;
-	ss_buf_init(&beats, 0);
-	int rc = -1;
-	if (o == NULL || ss_result_to_json(&r, false, o) != 0 || ss_result_beats_text(&r, &beats) != 0) {
-		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
-		goto out;
-	}
-	size_t tlen;
-	const char *text = ss_json_text(o, &tlen);
-	if (text == NULL) {
-		ss_error_set(err, SS_ERR_NOMEM, "Out of memory while encoding the result.");
-		goto out;
-	}
-	ss_cache_put_args a = {.cache_key = key, .ns = j->ns, .source_kind = j->source_kind, .source = j->source,
-			       .preview_url = j->preview_url, .title = j->title, .artist = j->artist, .result = &r,
-			       .result_json = text, .beats_json = beats.data};
-	rc = ss_cache_put(ctx->db, &a, NULL, err);
-out:
-	json_object_put(o);
-	ss_buf_free(&beats);
-	ss_result_free(&r);
-	return rc;
-}
-
-/* Errors that belong to the source itself (the URL's server, the bytes): a request that waited for an
- * identical attempt answers the same instead of repeating it. The rest (busy, database, internal) say
- * nothing about the source, and a waiter then tries on its own. */
-static bool shared_error(ss_code c)
-{
-	switch (c) {
-	case SS_ERR_BAD_REQUEST:
-	case SS_ERR_FORBIDDEN_URL:
-	case SS_ERR_DOWNLOAD:
-	case SS_ERR_TIMEOUT:
-	case SS_ERR_TOO_LARGE:
-	case SS_ERR_UNSUPPORTED_MEDIA:
-	case SS_ERR_UNPROCESSABLE:
-		return true;
+	if (o->slot_wait_ms >= 0 && o->result == SS_SONG_BUSY)
+		ss_log_info("%.200s: no analysis slot within analysis_queue_timeout (%g s)", j->preview_url,
+			    ctx->cfg->analysis_queue_timeout);
+	else if (o->slot_wait_ms >= 0)
+		ss_log_debug("%.200s waited %.0f ms for an analysis slot", j->preview_url, o->slot_wait_ms);
+	switch (o->result) {
+	case SS_SONG_ANALYSED:
+		if (rc == 0)
+			ss_log_info("analysed %.200s in %.0f ms%s%.64s", j->preview_url, o->analysis_ms,
+				    rid ? ", request " : "", rid ? rid : "");
+		break;
+	case SS_SONG_ANALYSIS_FAILED:
+		ss_log_info("analysis of %.200s%s%s failed: %s", j->preview_url, rid ? " request " : "", rid ? rid : "",
+			    err->msg);
+		break;
+	case SS_SONG_FETCH_FAILED:
+		ss_log_info("fetch %.200s: %s", j->source, err->msg);
+		break;
+	case SS_SONG_GAVE_UP:
+		ss_log_info("gave up waiting for an identical request for %.200s", j->source);
+		break;
+	case SS_SONG_SHARED_FAILURE:
+		ss_log_info("%.200s: the identical request this one waited for failed: %s", j->preview_url, err->msg);
+		break;
 	default:
-		return false;
+		break;
 	}
+	if (o->aside.code != SS_OK)
+		ss_log_warn("%s", o->aside.msg);
 }
 
-/* Take an analysis slot: at once when one is free, else wait for one up to analysis_queue_timeout seconds
- * holding a queue seat. Without a seat (every one taken: a responder must stay free for cache hits and
- * /health) or after the wait, 503 busy. Returns 0 (slot held) or -1 with err. */
-static int take_slot(ss_ctx *ctx, const job *j, ss_error *err)
+/* One song (core/song/song.h): append its result object to out (and its cache key to key_out when not NULL),
+ * count and log what happened. Returns 0, or -1 with err (err->code picks the answer; out unchanged). */
+static int run_job(ss_ctx *ctx, const ss_song_job *j, const char *rid, ss_buf *out, char *key_out, ss_error *err)
 {
-	int a = ss_admission_acquire(ctx->adm, err);
-	const double queue_timeout = ctx->cfg->analysis_queue_timeout;
-	if (a == 1 && queue_timeout > 0) {
-		int seat = ss_admission_take_seat(ctx->adm, ss_config_queue_seats(ctx->cfg), err);
-		if (seat < 0)
-			return -1;
-		if (seat == 0) {
-			double t0 = ss_time_mono();
-			a = ss_admission_acquire_wait(ctx->adm, queue_timeout, err);
-			ss_admission_leave_seat(ctx->adm);
-			if (a == 0)
-				ss_log_debug("%.200s waited %.0f ms for an analysis slot", j->preview_url,
-					     (ss_time_mono() - t0) * 1000.0);
-			else if (a == 1)
-				ss_log_info("%.200s: no analysis slot within analysis_queue_timeout (%g s)", j->preview_url,
-					    queue_timeout);
-		}
-	}
-	if (a < 0)
-		return -1;
-	if (a == 1) {
-		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
-		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
-				    ss_admission_slots(ctx->adm));
-	}
-	return 0;
-}
-
-/* Decode, analyse, store and render, holding an analysis slot for exactly that CPU work. */
-static int analyse_in_slot(ss_ctx *ctx, const job *j, const char *key, const void *data, size_t len,
-			   const ss_analysis_opts *opts, ss_buf *out, ss_error *err)
-{
-	if (take_slot(ctx, j, err) != 0)
-		return -1;
-	double t0 = ss_time_mono();
-	int rc = analyse_and_store(ctx, j, key, data, len, opts, err);
-	ss_admission_release(ctx->adm);
+	ss_song_env env = {.cfg = ctx->cfg, .store = ctx->store, .adm = ctx->adm, .fetch = ctx->fetch};
+	render r = {.out = out, .with_beats = j->with_beats, .key_out = key_out};
+	size_t mark = out->len;
+	ss_song_outcome o;
+	int rc = ss_song_run(&env, j, render_row, &r, &o, err);
 	if (rc != 0) {
-		ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
-		ss_log_info("analysis of %.200s%s%s failed: %s", j->preview_url, j->request_id ? " request " : "",
-			    j->request_id ? j->request_id : "", err->msg);
-		return -1;
+		out->len = mark;
+		if (out->data != NULL)
+			out->data[mark] = '\0';
 	}
-	ss_log_info("analysed %.200s in %.0f ms%s%.64s", j->preview_url, (ss_time_mono() - t0) * 1000.0,
-		    j->request_id ? ", request " : "", j->request_id ? j->request_id : "");
-	ss_stats_add(ctx->stats, SS_STAT_ANALYSES, 1);
-	ss_stats_add(ctx->stats, SS_STAT_MISSES, 1);
-	touch_stats(ctx);
-	ss_db_checkpoint(ctx->db, CHECKPOINT_WAL_BYTES);
-	int f = ss_cache_render(ctx->db, key, false, j->with_beats, out, err);
-	if (f == 0)
-		ss_error_set(err, SS_ERR_INTERNAL, "The result was stored but could not be read back.");
-	return f == 1 ? 0 : -1;
-}
-
-/* One job: append its result object to out. Returns 0, or -1 with err (err->code picks the answer).
- *
- * A miss first takes the key's de-duplication lock (waiting, holding nothing else, for an identical request
- * in progress), then downloads a URL holding a download slot but no analysis slot, and takes an analysis
- * slot only to decode and analyse: a slow upstream ties up one responder and one download slot, never the
- * CPU admission, and never every responder. Every wait counts against this request's own deadline: a URL
- * request gets fetch_timeout_seconds from its arrival to have its bytes, and dedup_wait_seconds more for an
- * identical analysis to finish; past that it answers 504 timeout. An upload waits dedup_wait_seconds for
- * its twin, then analyses on its own. */
-static int run_job(ss_ctx *ctx, const job *j, ss_buf *out, ss_error *err)
-{
-	const double arrived = ss_time_mono();
-	ss_analysis_opts opts;
-	char tag[64], key[SS_SHA256_HEX];
-	ss_analysis_opts_default(&opts);
-	opts.max_seconds = ctx->cfg->max_analysis_seconds;
-	ss_analysis_opts_tag(&opts, tag, sizeof tag);
-	ss_cache_key(j->ns, j->kind, j->source, tag, key);
-	if (j->key_out != NULL)
-		memcpy(j->key_out, key, SS_SHA256_HEX);
-
-	if (!j->force) {
-		int rc = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
-		if (rc < 0)
-			return -1;
-		if (rc == 1) {
-			ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
-			touch_stats(ctx);
-			return 0;
-		}
-	}
-
-	/* A miss: CPU work ahead. With every slot taken and no seat left in the queue for one (or no queue),
-	 * refuse at once rather than download for nothing. */
-	if (ctx->adm == NULL)
-		return ss_error_set(err, SS_ERR_UNAVAILABLE, "Analysis admission is unavailable on this responder.");
-	int used = ss_admission_in_use(ctx->adm);
-	if (used >= ss_admission_slots(ctx->adm) &&
-	    (!(ctx->cfg->analysis_queue_timeout > 0) ||
-	     ss_admission_queued(ctx->adm) >= ss_config_queue_seats(ctx->cfg))) {
-		ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
-		return ss_error_set(err, SS_ERR_BUSY, "All %d analysis slots are busy; retry shortly.",
-				    ss_admission_slots(ctx->adm));
-	}
-
-	const bool is_url = j->data == NULL;
-	const double fetch_deadline = arrived + (is_url ? (double)ctx->cfg->fetch_timeout_seconds : 0.0);
-	const double deadline = fetch_deadline + (double)ctx->cfg->dedup_wait_seconds;
-	int rc = -1;
-	bool noted = false; /* the outcome is someone else's (shared) or the key is not ours: record nothing */
-	int lk = ss_admission_lock_key(ctx->adm, key, deadline - ss_time_mono(), err);
-	if (lk < 0)
-		return -1;
-	if (lk == 2) {
-		noted = true;
-		if (is_url) {
-			ss_log_info("gave up waiting for an identical request for %.200s", j->source);
-			return ss_error_set(err, SS_ERR_TIMEOUT,
-					    "An identical request for this URL was still in progress after this request's "
-					    "%d s; retry shortly.",
-					    ctx->cfg->fetch_timeout_seconds + ctx->cfg->dedup_wait_seconds);
-		}
-		/* An upload whose twin takes too long: analyse it here, without de-duplication. */
-	}
-	ss_buf dl;
-	ss_buf_init(&dl, 0);
-	if (lk == 1) {
-		/* An identical request was in progress: its result is most likely stored now, or it failed for a
-		 * reason this request shares (the same URL, the same bytes). */
-		ss_stats_add(ctx->stats, SS_STAT_DEDUP_WAITS, 1);
-		if (!j->force) {
-			int h = ss_cache_render(ctx->db, key, true, j->with_beats, out, err);
-			if (h < 0)
-				goto out;
-			if (h == 1) {
-				ss_stats_add(ctx->stats, SS_STAT_HITS, 1);
-				touch_stats(ctx);
-				rc = 0;
-				noted = true;
-				goto out;
-			}
-		}
-		int f = ss_admission_failure_since(ctx->adm, key, arrived, err);
-		if (f == 1) {
-			ss_log_info("%.200s: the identical request this one waited for failed: %s", j->preview_url, err->msg);
-			noted = true;
-			goto out;
-		}
-	}
-	const void *data = j->data;
-	size_t len = j->len;
-	if (is_url) {
-		if (ctx->fetch == NULL) {
-			ss_error_set(err, SS_ERR_UNAVAILABLE, "The URL fetcher is unavailable on this responder.");
-			goto out;
-		}
-		/* A download slot keeps slow upstreams from taking every responder. */
-		int d = ss_admission_acquire_download(ctx->adm, ss_config_download_slots(ctx->cfg), err);
-		if (d < 0)
-			goto out;
-		if (d == 1) {
-			ss_stats_add(ctx->stats, SS_STAT_BUSY, 1);
-			ss_error_set(err, SS_ERR_BUSY, "All %d download slots are busy; retry shortly.",
-				     ss_config_download_slots(ctx->cfg));
-			goto out;
-		}
-		int fr = ss_fetch_url_within(ctx->fetch, j->source, fetch_deadline - ss_time_mono(), &dl, err);
-		ss_admission_release_download(ctx->adm);
-		if (fr != 0) {
-			ss_stats_add(ctx->stats, SS_STAT_FAILED, 1);
-			ss_log_info("fetch %.200s: %s", j->source, err->msg);
-			goto out;
-		}
-		data = dl.data;
-		len = dl.len;
-	}
-	rc = analyse_in_slot(ctx, j, key, data, len, &opts, out, err);
-out:
-	ss_buf_free(&dl);
-	if (!noted) {
-		/* Tell whoever waited for this attempt how it ended (a success is in the cache). */
-		ss_error werr;
-		if (ss_admission_note_outcome(ctx->adm, key, rc != 0 && shared_error(err->code) ? err : NULL, &werr) != 0)
-			ss_log_warn("%s", werr.msg);
-	}
-	ss_admission_unlock_key(ctx->adm);
+	ss_song_record(ctx->stats, &o);
+	log_outcome(ctx, j, rid, &o, rc, err);
 	return rc;
 }
 
@@ -379,10 +181,9 @@ int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA2
 		goto done;
 
 	const char *rid = ss_req_header(req, "X-Client-Request-Id");
-	job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url, .title = title,
-		 .artist = artist, .force = force, .with_beats = with_beats,
-		 .request_id = rid != NULL && strlen(rid) <= 128 ? rid : NULL, .key_out = key};
-	if (run_job(ctx, &j, out, &err) != 0)
+	ss_song_job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url,
+			 .title = title, .artist = artist, .force = force, .with_beats = with_beats};
+	if (run_job(ctx, &j, rid != NULL && strlen(rid) <= 128 ? rid : NULL, out, key, &err) != 0)
 		rc = send_job_error(req, &err);
 	else
 		answered = 0;
@@ -444,12 +245,11 @@ int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SH
 	char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
 	ss_sha256_hex(body.data, body.len, hash);
 	snprintf(preview, sizeof preview, "sha256:%s", hash);
-	job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
-		 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
-		 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len, .request_id = rid,
-		 .key_out = key};
+	ss_song_job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
+			 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
+			 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len};
 	int answered = 0;
-	if (run_job(ctx, &j, out, &err) != 0) {
+	if (run_job(ctx, &j, rid, out, key, &err) != 0) {
 		*rc_out = send_job_error(req, &err);
 		answered = 1;
 	}
@@ -549,12 +349,12 @@ int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
 		char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
 		ss_sha256_hex(bin, binlen, hash);
 		snprintf(preview, sizeof preview, "sha256:%s", hash);
-		job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
-			 .title = title, .artist = artist, .force = force, .with_beats = with_beats, .data = bin,
-			 .len = binlen};
+		ss_song_job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash,
+				 .preview_url = preview, .title = title, .artist = artist, .force = force,
+				 .with_beats = with_beats, .data = bin, .len = binlen};
 		size_t mark = out.len;
 		ss_error_clear(&err);
-		int jr = run_job(ctx, &j, &out, &err);
+		int jr = run_job(ctx, &j, NULL, &out, NULL, &err);
 		free(bin);
 		if (jr != 0) {
 			out.len = mark;

@@ -2,7 +2,8 @@
  * field, rendered from the same cached result as /analyze. A track's id is the first 128 bits of its cache key
  * in base62 (22 characters, core/util/base62.h): stable for the row, the same for everyone who sends the same
  * bytes or URL in the same namespace, and not a row number. The store is read through two calls only:
- * ss_cache_key_by_prefix (id -> cache key) and ss_cache_render (cache key -> result object). */
+ * ss_store_cache_key_by_prefix (id -> cache key) and ss_present_cache_get (cache key -> the result object,
+ * fcgi/present.h, as /analyze renders it). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "core/util/base62.h"
 #include "core/util/jsonutil.h"
 #include "fcgi/handlers.h"
+#include "fcgi/present.h"
 #include "fcgi/response.h"
 
 #define IDS_MAX 100
@@ -221,11 +223,10 @@ static int lookup(ss_ctx *ctx, const char *id, bool with_beats, char key[SS_SHA2
 	char prefix[33];
 	if (ss_base62_to_hex128(id, prefix) != 0)
 		return 0;
-	int f = ss_cache_key_by_prefix(ctx->db, prefix, key, err);
+	int f = ss_store_cache_key_by_prefix(ctx->store, prefix, key, err);
 	if (f != 1)
 		return f;
-	f = ss_cache_render(ctx->db, key, true, with_beats, out, err);
-	return f;
+	return ss_present_cache_get(ctx->store, key, true, with_beats, out, err);
 }
 
 /* The {key} segment of the path. */

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "core/limits/limiter.h"
-#include "core/store/keys.h"
 #include "core/store/usage.h"
 #include "core/util/jsonutil.h"
 #include "fcgi/handlers.h"
@@ -46,7 +45,7 @@ static int usage_row(void *arg, int64_t id, const char *name, const char *prefix
 
 int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req)
 {
-	if (ss_ctx_db_ready(ctx) != 0)
+	if (ss_ctx_store_ready(ctx) != 0)
 		return ss_resp_error(req, SS_ERR_UNAVAILABLE, "The database is unavailable.");
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	ss_error err;
@@ -57,7 +56,7 @@ int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req)
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
 	}
 	json_object_object_add(o, "keys", arr);
-	if (ss_usage_summary(ctx->db, 1, usage_row, arr, &err) != 0) {
+	if (ss_store_usage_summary(ctx->store, 1, usage_row, arr, &err) != 0) {
 		json_object_put(o);
 		return ss_resp_error(req, err.code == SS_OK ? SS_ERR_DB : err.code, "Usage cannot be read.");
 	}

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "core/store/cache.h"
-#include "core/store/export.h"
+#include "fcgi/present.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
@@ -77,7 +77,7 @@ int ss_handle_cache_list(ss_ctx *ctx, ss_request *req)
 	ss_buf_init(&out, 0);
 	ss_error err;
 	ss_error_clear(&err);
-	int n = ss_cache_list(ctx->db, all ? NULL : ns, (int)limit, offset, &out, &err);
+	int n = ss_present_cache_list(ctx->store, all ? NULL : ns, (int)limit, offset, &out, &err);
 	return send_rows(ctx, req, &out, n, &err);
 }
 
@@ -94,7 +94,7 @@ int ss_handle_cache_search(ss_ctx *ctx, ss_request *req)
 	ss_buf_init(&out, 0);
 	ss_error err;
 	ss_error_clear(&err);
-	int n = ss_cache_search(ctx->db, all ? NULL : ns, q, SS_CACHE_SEARCH_MAX, &out, &err);
+	int n = ss_present_cache_search(ctx->store, all ? NULL : ns, q, SS_CACHE_SEARCH_MAX, &out, &err);
 	return send_rows(ctx, req, &out, n, &err);
 }
 
@@ -144,7 +144,7 @@ int ss_handle_cache_export(ss_ctx *ctx, ss_request *req)
 	strftime(s.filename, sizeof s.filename, "songscope_export_%Y%m%d_%H%M%S.csv", &tm);
 	ss_error err;
 	ss_error_clear(&err);
-	if (ss_cache_export(ctx->db, all ? NULL : ns, csv ? SS_EXPORT_CSV : SS_EXPORT_JSON, at, sink_write, &s, &err) != 0) {
+	if (ss_present_cache_export(ctx->store, all ? NULL : ns, csv ? SS_EXPORT_CSV : SS_EXPORT_JSON, at, sink_write, &s, &err) != 0) {
 		if (!s.begun) {
 			ss_log_error("export: %s", err.msg);
 			return ss_resp_error_from(req, &err);
@@ -163,7 +163,7 @@ int ss_handle_cache_delete(ss_ctx *ctx, ss_request *req)
 		return 0;
 	ss_error err;
 	ss_error_clear(&err);
-	int rc = ss_cache_delete(ctx->db, req->path_id, &err);
+	int rc = ss_store_cache_delete(ctx->store, req->path_id, &err);
 	if (rc < 0) {
 		ss_log_error("delete: %s", err.msg);
 		return ss_resp_error_from(req, &err);
@@ -195,7 +195,7 @@ int ss_handle_cache_clear(ss_ctx *ctx, ss_request *req)
 	ss_error err;
 	ss_error_clear(&err);
 	long long deleted = 0;
-	if (ss_cache_clear(ctx->db, all ? NULL : ns, &deleted, &err) != 0) {
+	if (ss_store_cache_clear(ctx->store, all ? NULL : ns, &deleted, &err) != 0) {
 		ss_log_error("clear: %s", err.msg);
 		return ss_resp_error_from(req, &err);
 	}

@@ -53,7 +53,7 @@ bool ss_h_truthy(const char *s)
 
 int ss_h_need_db(ss_ctx *ctx, ss_request *req)
 {
-	if (ss_ctx_db_ready(ctx) == 0)
+	if (ss_ctx_store_ready(ctx) == 0)
 		return 0;
 	ss_resp_add_header(req, "Retry-After", "5");
 	ss_resp_error(req, SS_ERR_UNAVAILABLE, "The database is unavailable; try again shortly.");

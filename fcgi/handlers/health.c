@@ -21,11 +21,7 @@ static const char *database_health(ss_ctx *ctx, const char **problem)
 	static char logged[SS_ERROR_MSG_MAX]; /* the detail last logged, so a polling balancer does not flood */
 	ss_error err;
 	ss_error_clear(&err);
-	ss_code c = SS_ERR_UNAVAILABLE;
-	if (ss_ctx_db_ready(ctx) != 0)
-		snprintf(err.msg, sizeof err.msg, "%s", ctx->db_error);
-	else
-		c = ss_db_probe(ctx->db, &err);
+	ss_code c = ctx->store != NULL ? ss_store_health(ctx->store, &err) : SS_ERR_UNAVAILABLE;
 	if (c == SS_OK) {
 		logged[0] = '\0';
 		*problem = NULL;
@@ -35,8 +31,6 @@ static const char *database_health(ss_ctx *ctx, const char **problem)
 		ss_log_error("health: %s", err.msg);
 		snprintf(logged, sizeof logged, "%s", err.msg);
 	}
-	if (ctx->db != NULL && ss_db_needs_reopen(ctx->db))
-		ss_ctx_db_ready(ctx); /* start the reopen now rather than on the next request */
 	switch (c) {
 	case SS_ERR_READ_ONLY:
 		*problem = "The database is read-only.";
@@ -48,7 +42,7 @@ static const char *database_health(ss_ctx *ctx, const char **problem)
 		*problem = "The database is busy.";
 		return "busy";
 	default:
-		if (ctx->db != NULL && ss_db_overwritten(ctx->db)) {
+		if (ctx->store != NULL && ss_store_needs_restart(ctx->store)) {
 			*problem = "The database file was overwritten while in use; the service needs a restart "
 				   "(songscope-admin(1), RESTORE).";
 			return "overwritten";

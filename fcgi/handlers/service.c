@@ -91,29 +91,21 @@ void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds)
 	ss_stats_observe(ctx->stats, route_index(req->route), req->status, seconds);
 }
 
-/* Baseline from the database (counts kept there by earlier versions or tools), 0 when unavailable. */
-static const char SQL_STATS[] =
-	"SELECT total_analyses, cache_hits, cache_misses, requests_served, last_updated FROM server_stats WHERE id = 1";
-
 int ss_handle_stats(ss_ctx *ctx, ss_request *req)
 {
 	if (ss_h_need_db(ctx, req))
 		return 0;
-	long long base[4] = {0, 0, 0, 0};
-	char last[SS_TIME_STR_LEN] = "";
-	sqlite3_stmt *st = ss_db_prepare(ctx->db, SQL_STATS);
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-		for (int i = 0; i < 4; i++)
-			base[i] = sqlite3_column_int64(st, i);
-		const char *t = (const char *)sqlite3_column_text(st, 4);
-		if (t != NULL)
-			snprintf(last, sizeof last, "%s", t);
-	}
-	if (st != NULL)
-		sqlite3_reset(st);
+	/* Counts the store keeps (earlier versions', import-legacy's): added to the live counters; none when the
+	 * store holds none or cannot say. */
 	ss_error err;
 	ss_error_clear(&err);
-	long long songs = ss_cache_count(ctx->db, NULL, &err);
+	ss_stats_baseline bl;
+	if (ss_store_stats_baseline(ctx->store, &bl, &err) < 0)
+		memset(&bl, 0, sizeof bl);
+	long long base[4] = {bl.analyses, bl.hits, bl.misses, bl.requests};
+	char last[SS_TIME_STR_LEN] = "";
+	snprintf(last, sizeof last, "%s", bl.last_updated);
+	long long songs = ss_store_cache_count(ctx->store, NULL, &err);
 	if (songs < 0) {
 		ss_log_error("stats: %s", err.msg);
 		return ss_resp_error_from(req, &err);
@@ -165,17 +157,17 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 
 	/* database */
 	json_object *db = NULL;
-	if (!bad && ss_ctx_db_ready(ctx) == 0) {
+	if (!bad && ss_ctx_store_ready(ctx) == 0) {
 		ss_error err;
 		ss_error_clear(&err);
-		long long n = ss_cache_count(ctx->db, NULL, &err);
-		/* Readable but not writable (read-only, full) is degraded; see ss_db_probe. */
-		ss_code probe = n >= 0 ? ss_db_probe(ctx->db, &err) : SS_OK;
+		long long n = ss_store_cache_count(ctx->store, NULL, &err);
+		/* Readable but not writable (read-only, full) is degraded; see ss_store_health. */
+		ss_code probe = n >= 0 ? ss_store_health(ctx->store, &err) : SS_OK;
 		db = component(n < 0 || probe == SS_ERR_UNAVAILABLE ? "failed" : probe != SS_OK ? "degraded" : "operational");
-		bad |= db == NULL || ss_json_add_string(db, "path", ss_db_path(ctx->db)) ||
-		       ss_json_add_int(db, "schema_version", ss_db_schema_version(ctx->db)) ||
+		bad |= db == NULL || ss_json_add_string(db, "path", ss_store_describe(ctx->store)) ||
+		       ss_json_add_int(db, "schema_version", ss_store_schema_version(ctx->store)) ||
 		       ss_json_add_int(db, "cache_entries", n < 0 ? 0 : n) ||
-		       ss_json_add_bool(db, "read_only", ss_db_is_readonly(ctx->db) || probe == SS_ERR_READ_ONLY);
+		       ss_json_add_bool(db, "read_only", ss_store_readonly(ctx->store) || probe == SS_ERR_READ_ONLY);
 		if (n < 0 || probe == SS_ERR_UNAVAILABLE)
 			unhealthy = true;
 		else if (probe != SS_OK)
@@ -185,7 +177,7 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	} else if (!bad) {
 		unhealthy = true;
 		db = component("failed");
-		bad |= db == NULL || ss_json_add_string(db, "error", ctx->db_error);
+		bad |= db == NULL || ss_json_add_string(db, "error", ctx->store != NULL ? ss_store_error(ctx->store) : "not open");
 	}
 	bad |= bad || json_object_object_add(comps, "database", db);
 

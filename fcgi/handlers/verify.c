@@ -6,7 +6,6 @@
 
 #include "core/analysis/result.h"
 #include "core/store/cache.h"
-#include "core/store/overrides.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "fcgi/handlers.h"
@@ -94,7 +93,7 @@ int ss_handle_verify(ss_ctx *ctx, ss_request *req)
 	if (ss_h_need_db(ctx, req))
 		goto done;
 	const char *src = url != NULL && url[0] != '\0' ? url : source;
-	int s = ss_override_set(ctx->db, ns, src, &u, &err);
+	int s = ss_store_override_set(ctx->store, ns, src, &u, &err);
 	if (s < 0) {
 		ss_log_error("verify: %s", err.msg);
 		rc = ss_resp_error_from(req, &err);

@@ -36,8 +36,8 @@ static char tmpdir[64];
 static void cleanup(void)
 {
 	char p[128];
-	ss_db_close(ctx.db);
-	ctx.db = NULL;
+	ss_store_close(ctx.store);
+	ctx.store = NULL;
 	static const char *const files[] = {"songscope.db", "songscope.db-wal", "songscope.db-shm"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
@@ -60,7 +60,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.max_body_bytes = 1 << 20;
 	cfg.auth = SS_AUTH_OFF;
 	ctx.cfg = &cfg;
-	FZ_ASSERT(ss_ctx_db_ready(&ctx) == 0, "the database opens");
+	ss_store_params sp;
+	ss_store_params_from_config(&cfg, &sp);
+	ss_error oerr;
+	FZ_ASSERT(ss_store_open(&sp, &ctx.store, &oerr) == 0, oerr.msg);
 	atexit(cleanup);
 	static const char *const rows[][4] = {{"default", "https://e.com/a", "Song One", "Artist"},
 					      {"default", "https://e.com/b", "100% Pure_Love", "A\\B"},
@@ -79,7 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				       .preview_url = rows[i][1], .title = rows[i][2], .artist = rows[i][3], .result = &r,
 				       .result_json = ss_json_text(o, &tl), .beats_json = "[]"};
 		ss_error err;
-		FZ_ASSERT(ss_cache_put(ctx.db, &a, NULL, &err) == 0, err.msg);
+		FZ_ASSERT(ss_store_cache_put(ctx.store, &a, NULL, &err) == 0, err.msg);
 		json_object_put(o);
 	}
 	return 0;

@@ -16,10 +16,9 @@
 #include "core/analysis/result.h"
 #include "core/analysis/result_json.h"
 #include "core/store/cache.h"
-#include "core/store/db.h"
-#include "core/store/export.h"
-#include "core/store/overrides.h"
-#include "core/store/render.h"
+#include "core/store/sqlite/sqlite.h"
+#include "core/util/render.h"
+#include "fcgi/present.h"
 #include "core/util/buf.h"
 #include "core/util/jsonutil.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -27,13 +26,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static ss_db *db;
+static ss_store *db;
 static char tmpdir[64];
 
 static void cleanup(void)
 {
 	char p[128];
-	ss_db_close(db);
+	ss_store_close(db);
 	static const char *const files[] = {"render.db", "render.db-wal", "render.db-shm"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
@@ -52,7 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char p[128];
 	snprintf(p, sizeof p, "%s/render.db", tmpdir);
 	ss_error err;
-	FZ_ASSERT(ss_db_open(p, &db, &err) == 0, err.msg);
+	ss_store_params sp = {.backend = "sqlite", .path = p};
+	FZ_ASSERT(ss_store_open(&sp, &db, &err) == 0, err.msg);
 	atexit(cleanup);
 	return 0;
 }
@@ -197,7 +197,7 @@ static void put_row(const char *src, const char *title, const char *artist, cons
 			       .preview_url = preview, .title = title, .artist = artist, .result = &r,
 			       .result_json = ss_json_text(o, &tl), .beats_json = "[]"};
 	ss_error err;
-	FZ_ASSERT(ss_cache_put(db, &a, NULL, &err) == 0, err.msg);
+	FZ_ASSERT(ss_store_cache_put(db, &a, NULL, &err) == 0, err.msg);
 	json_object_put(o);
 }
 
@@ -254,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* two rows, the second with overrides */
 	ss_error err;
-	FZ_ASSERT(ss_db_exec(db, "DELETE FROM overrides; DELETE FROM analysis_cache;", &err) == 0, err.msg);
+	FZ_ASSERT(ss_db_exec(ss_sqlite_db(db), "DELETE FROM overrides; DELETE FROM analysis_cache;", &err) == 0, err.msg);
 	char *prev_a = malloc(strlen(p[2]) + 3), *prev_b = malloc(strlen(p[5]) + 3);
 	FZ_ASSERT(prev_a != NULL && prev_b != NULL, "out of memory");
 	sprintf(prev_a, "a:%s", p[2]);
@@ -263,11 +263,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put_row("source-b", p[3], p[4], prev_b, num);
 	ss_override_update u = {.set_bpm = true, .bpm = fabs(num[2]) <= 1e300 ? num[2] : NAN,
 				.set_key = true, .key = p[7], .set_notes = true, .notes = p[6]};
-	FZ_ASSERT(ss_override_set(db, "default", "source-b", &u, &err) == 1, err.msg);
+	FZ_ASSERT(ss_store_override_set(db, "default", "source-b", &u, &err) == 1, err.msg);
 
 	ss_buf out;
 	ss_buf_init(&out, 0);
-	FZ_ASSERT(ss_cache_export(db, NULL, SS_EXPORT_JSON, "2024-01-01 00:00:00", sink, &out, &err) == 0, err.msg);
+	FZ_ASSERT(ss_present_cache_export(db, NULL, SS_EXPORT_JSON, "2024-01-01 00:00:00", sink, &out, &err) == 0, err.msg);
 	FZ_ASSERT(fz_utf8_valid(out.data, out.len), "the JSON export is valid UTF-8");
 	json_object *j = fz_json_parse(out.data, out.len), *songs, *v;
 	FZ_ASSERT(j != NULL && json_object_object_get_ex(j, "songs", &songs) &&
@@ -287,7 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object_put(j);
 
 	ss_buf_reset(&out);
-	int n = ss_cache_list(db, NULL, 10, 0, &out, &err);
+	int n = ss_present_cache_list(db, NULL, 10, 0, &out, &err);
 	FZ_ASSERT(n == 2, err.msg);
 	FZ_ASSERT(fz_utf8_valid(out.data, out.len), "the list is valid UTF-8");
 	j = fz_json_parse(out.data, out.len);
@@ -295,7 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object_put(j);
 
 	ss_buf_reset(&out);
-	FZ_ASSERT(ss_cache_export(db, "default", SS_EXPORT_CSV, "x", sink, &out, &err) == 0, err.msg);
+	FZ_ASSERT(ss_present_cache_export(db, "default", SS_EXPORT_CSV, "x", sink, &out, &err) == 0, err.msg);
 	record r;
 	size_t pos = csv_record(out.data, out.len, 0, &r);
 	FZ_ASSERT(r.n == 24 && strcmp(r.f[0], "Title") == 0, "a header of 24 fields");

@@ -18,7 +18,6 @@
 #include "core/analysis/result.h"
 #include "core/limits/admission.h"
 #include "core/store/cache.h"
-#include "core/store/db.h"
 #include "core/util/jsonutil.h"
 #include "tests/integration/harness.h"
 #include "tests/check_main.h"
@@ -440,17 +439,18 @@ START_TEST(analyze_data_alternatives_and_downbeats)
 	char sha[SS_SHA256_HEX], key[SS_SHA256_HEX];
 	ss_sha256_hex(w, len, sha);
 	ss_cache_key("alts", "sha256", sha, "v2;max=30", key);
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
-	ck_assert_int_eq(ss_db_open(srv.db, &db, &err), 0);
+	ss_store_params sp_ = {.backend = "sqlite", .path = srv.db};
+	ck_assert_int_eq(ss_store_open(&sp_, &db, &err), 0);
 	ss_result res;
 	ss_result_init(&res);
 	res.bpm = 50.0;
 	ss_cache_put_args pa = {.cache_key = key, .ns = "alts", .source_kind = "upload", .source = sha,
 				.preview_url = "", .title = "v2 row", .artist = "Unknown", .result = &res,
 				.result_json = "{\"bpm\":50.0}", .beats_json = "[1.0,2.0]"};
-	ck_assert_int_eq(ss_cache_put(db, &pa, NULL, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_cache_put(db, &pa, NULL, &err), 0);
+	ss_store_close(db);
 
 	const char *h[] = {"X-Song-Title: Waltz", "X-Cache-Namespace: alts", "Content-Type: audio/wav", NULL};
 	for (int pass = 0; pass < 2; pass++) {
@@ -948,16 +948,17 @@ START_TEST(identical_misses_are_analysed_once)
 	ss_result res;
 	ss_result_init(&res);
 	ck_assert_int_eq(ss_analyze_buffer(bytes, len, &opts, &res, &err), 0);
-	ss_db *db = NULL;
-	ck_assert_int_eq(ss_db_open(srv.db, &db, &err), 0);
+	ss_store *db = NULL;
+	ss_store_params sp_ = {.backend = "sqlite", .path = srv.db};
+	ck_assert_int_eq(ss_store_open(&sp_, &db, &err), 0);
 	ss_cache_put_args pa = {.cache_key = key, .ns = "dedup", .source_kind = "url", .source = url, .preview_url = url,
 				.title = "stored by test", .artist = "Unknown", .result = &res,
 				.result_json = "{\"bpm\":110.0,\"bpm_confidence\":0.5,\"key\":\"A Minor\",\"key_confidence\":0.2,"
 					       "\"energy\":0.1,\"danceability\":0.2,\"acousticness\":0.3,\"spectral_centroid\":900.0,"
 					       "\"time_signature\":\"4/4\",\"valence\":0.3,\"mood\":\"calm\",\"loudness\":-20.0,"
 					       "\"dynamic_range\":3.0,\"silence_ratio\":0.0,\"key_details\":{},\"analysis_duration\":0.01}"};
-	ck_assert_int_eq(ss_cache_put(db, &pa, NULL, &err), 0);
-	ss_db_close(db);
+	ck_assert_int_eq(ss_store_cache_put(db, &pa, NULL, &err), 0);
+	ss_store_close(db);
 	ss_result_free(&res);
 	free(bytes);
 	ss_admission_unlock_key(hold);

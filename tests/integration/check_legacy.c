@@ -21,8 +21,7 @@
 #include <sndfile.h>
 #include <sqlite3.h>
 
-#include "core/store/db.h"
-#include "core/store/keys.h"
+#include "core/store/store.h"
 #include "core/util/jsonutil.h"
 #include "tests/check_main.h"
 #include "tests/integration/harness.h"
@@ -674,17 +673,18 @@ typedef struct writer {
 static void *write_keys(void *arg)
 {
 	writer *w = arg;
-	ss_db *db = NULL;
+	ss_store *db = NULL;
 	ss_error err;
-	if (ss_db_open(w->db, &db, &err) != 0)
+	ss_store_params sp = {.backend = "sqlite", .path = w->db};
+	if (ss_store_open(&sp, &db, &err) != 0)
 		return NULL;
 	while (!atomic_load(&w->stop)) {
 		ss_key_record rec;
 		char key[SS_APIKEY_TEXT_MAX];
-		if (ss_keys_create(db, "w", NULL, SS_KEY_CLIENT, 0, 0, &rec, key, &err) == 0)
+		if (ss_store_key_create(db, "w", NULL, SS_KEY_CLIENT, 0, 0, &rec, key, &err) == 0)
 			atomic_store(&w->committed, rec.id);
 	}
-	ss_db_close(db);
+	ss_store_close(db);
 	return NULL;
 }
 

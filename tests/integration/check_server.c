@@ -357,6 +357,31 @@ START_TEST(invalid_config_exits_2_naming_the_line)
 }
 END_TEST
 
+/* `store = postgresql` needs its connection string: refused by --check-config (exit 2) with a message naming
+ * the missing key, before anything is opened. */
+START_TEST(store_backend_without_its_settings_exits_2)
+{
+	char path[] = "/tmp/ss-storeconf-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	const char *text = "store = postgresql\n";
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "%s --check-config --config %s 2>&1", bin, path);
+	FILE *p = popen(cmd, "r");
+	char out[512] = "";
+	size_t got = fread(out, 1, sizeof out - 1, p);
+	out[got] = '\0';
+	int st = pclose(p);
+	unlink(path);
+	ck_assert_int_eq(WEXITSTATUS(st), 2);
+	ck_assert_msg(strstr(out, "'store = postgresql' needs 'postgresql'") != NULL, "got: %s", out);
+}
+END_TEST
+
 /* Write a songscope.conf into dir with extra lines; returns its path in conf. */
 static void write_conf(const char *dir, const char *extra, char *conf, size_t len)
 {
@@ -569,6 +594,7 @@ int main(void)
 	tcase_add_test(tc, unusable_state_file_makes_health_503);
 	tcase_add_test(tc, request_bodies_are_bounded_and_exact);
 	tcase_add_test(tc, invalid_config_exits_2_naming_the_line);
+	tcase_add_test(tc, store_backend_without_its_settings_exits_2);
 	tcase_add_test(tc, unusable_data_directory_is_refused_before_ready);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "core/config/config.h"
-#include "core/store/db.h"
+#include "core/store/store.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -40,28 +40,28 @@ int admin_db_failed(const ss_error *err);
 /* Tell running responders that keys changed (bump the state file's key generation; forget_id > 0 also drops
  * that key's limiter state; a state file rebuilt on the way is seeded from db's usage rows). Never creates
  * the state file. */
-void admin_notify_key_change(const ss_config *cfg, ss_db *db, int64_t forget_id);
+void admin_notify_key_change(const ss_config *cfg, ss_store *db, int64_t forget_id);
 
 /* keys create|list|show|activate|deactivate|limit|rate|scope|rotate|delete (o->pos[1] is the verb, checked
  * by the caller). Returns an exit status. */
-int admin_cmd_keys(const admin_opts *o, const ss_config *cfg, ss_db *db);
+int admin_cmd_keys(const admin_opts *o, const ss_config *cfg, ss_store *db);
 
 /* usage [--days N]. Returns an exit status. */
-int admin_cmd_usage(const admin_opts *o, ss_db *db);
+int admin_cmd_usage(const admin_opts *o, ss_store *db);
 
 /* db check | db migrate. Returns an exit status. */
-int admin_cmd_db(const admin_opts *o, ss_db *db);
+int admin_cmd_db(const admin_opts *o, ss_store *db);
 
 /* state: the shared state file (needs no database). Returns an exit status. */
 int admin_cmd_state(const admin_opts *o, const ss_config *cfg);
 
 /* import-legacy OLD.db: take an original server's database over into db. Returns an exit status. */
-int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_db *db);
+int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_store *db);
 
 /* keys import NAME --key-stdin: register an existing key read from standard input. Returns an exit status. */
-int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_db *db);
+int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_store *db);
 
 /* db backup FILE [--force]: online, consistent copy of db. Returns an exit status. */
-int admin_cmd_db_backup(const admin_opts *o, ss_db *db);
+int admin_cmd_db_backup(const admin_opts *o, ss_store *db);
 
 #endif

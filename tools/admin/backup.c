@@ -1,4 +1,5 @@
-/* songscope-admin db backup FILE: an online, consistent copy of the database.
+/* songscope-admin db backup FILE: an online, consistent copy of the database (SQLite stores only: it works on
+ * the file; a server-backed store is backed up with that server's tools).
  * The copy is taken with SQLite's backup API from one read snapshot (responders keep writing meanwhile: in WAL
  * mode a reader does not block writers), into a temporary file next to FILE (mode 0600), switched to a
  * self-contained rollback journal, stamped with a fresh application_id (so a running service can tell when
@@ -16,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "core/store/sqlite/sqlite.h"
 #include "tools/admin/admin.h"
 
 #define PAGES_PER_STEP 1024
@@ -116,7 +118,7 @@ static int copy_into(sqlite3 *src, const char *tmp)
 	return ok ? 0 : -1;
 }
 
-int admin_cmd_db_backup(const admin_opts *o, ss_db *db)
+int admin_cmd_db_backup(const admin_opts *o, ss_store *db)
 {
 	if (o->npos != 3)
 		return admin_usage_error("%s", "db backup needs exactly one FILE");
@@ -126,8 +128,12 @@ int admin_cmd_db_backup(const admin_opts *o, ss_db *db)
 		return fail("%s exists (give --force to replace it)", dest);
 	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode))
 		return fail("%s exists and is not a regular file", dest);
+	ss_db *sdb = ss_sqlite_db(db);
+	if (sdb == NULL)
+		return fail("db backup copies an SQLite database; this store is %s (use that server's own backup tools)",
+			    ss_store_backend(db));
 	char live[PATH_MAX];
-	if (realpath(ss_db_path(db), live) != NULL) {
+	if (realpath(ss_db_path(sdb), live) != NULL) {
 		char target[PATH_MAX];
 		if (realpath(dest, target) != NULL && strcmp(live, target) == 0)
 			return fail("%s is the live database itself", dest);
@@ -149,7 +155,7 @@ int admin_cmd_db_backup(const admin_opts *o, ss_db *db)
 		return fail("cannot create a file next to %s: %s", dest, strerror(e));
 	}
 	close(fd);
-	int rc = copy_into(ss_db_handle(db), tmp);
+	int rc = copy_into(ss_db_handle(sdb), tmp);
 	if (rc == 0 && fsync_path(tmp, false) != 0)
 		rc = fail("cannot fsync %s: %s", tmp, strerror(errno));
 	if (rc == 0 && rename(tmp, dest) != 0)

@@ -7,13 +7,13 @@
 
 typedef admin_opts opts;
 
-int admin_cmd_db(const admin_opts *o, ss_db *db)
+int admin_cmd_db(const admin_opts *o, ss_store *db)
 {
 	if (o->npos != 2)
 		return admin_usage_error("%s", "db needs check, migrate or backup FILE");
 	ss_error err;
 	if (strcmp(o->pos[1], "check") == 0) {
-		int rc = ss_db_check(db, 1, &err);
+		int rc = ss_store_check(db, true, &err);
 		if (o->json) {
 			json_object *j = json_object_new_object();
 			if (j == NULL)
@@ -23,7 +23,7 @@ int admin_cmd_db(const admin_opts *o, ss_db *db)
 				ss_json_add_string(j, "problem", err.msg);
 			admin_print_json(j);
 		} else {
-			printf(rc == 0 ? "%s: ok\n" : "%s: %s\n", ss_db_path(db), err.msg);
+			printf(rc == 0 ? "%s: ok\n" : "%s: %s\n", ss_store_describe(db), err.msg);
 		}
 		return rc == 0 ? 0 : EXIT_FAIL;
 	}
@@ -33,10 +33,10 @@ int admin_cmd_db(const admin_opts *o, ss_db *db)
 			json_object *j = json_object_new_object();
 			if (j == NULL)
 				return EXIT_FAIL;
-			ss_json_add_int(j, "schema_version", ss_db_schema_version(db));
+			ss_json_add_int(j, "schema_version", ss_store_schema_version(db));
 			admin_print_json(j);
 		} else {
-			printf("%s: schema version %d\n", ss_db_path(db), ss_db_schema_version(db));
+			printf("%s: schema version %d\n", ss_store_describe(db), ss_store_schema_version(db));
 		}
 		return 0;
 	}

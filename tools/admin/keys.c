@@ -7,8 +7,6 @@
 
 #include "core/limits/limiter.h"
 #include "core/limits/state.h"
-#include "core/store/keys.h"
-#include "core/store/usage.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "tools/admin/admin.h"
@@ -17,7 +15,7 @@ typedef admin_opts opts;
 
 /* This run's configuration and database (set by admin_cmd_keys). */
 static const ss_config *cfg;
-static ss_db *db;
+static ss_store *db;
 
 static json_object *record_json(const ss_key_record *r)
 {
@@ -72,13 +70,13 @@ static int seed_limiter(void *arg, ss_limiter *lim, int64_t day)
 {
 	ss_error err;
 	void *pass[2] = {lim, &day};
-	return ss_usage_day_counts(arg, day, seed_row, pass, &err);
+	return ss_store_usage_day_counts(arg, day, seed_row, pass, &err);
 }
 
 /* The limiter the service uses, or NULL (a warning printed) when it cannot be opened. With limits = local and
  * no state file yet, NULL without a word: no responder has a cache to drop, and this tool must not create
  * the file (it may run as another user than the service, which could then not open it). */
-static ss_limiter *open_limiter(const ss_config *c, ss_db *d, bool quiet)
+static ss_limiter *open_limiter(const ss_config *c, ss_store *d, bool quiet)
 {
 	if (strcmp(c->limits, "local") == 0 && access(c->state_file, F_OK) != 0)
 		return NULL;
@@ -95,7 +93,7 @@ static ss_limiter *open_limiter(const ss_config *c, ss_db *d, bool quiet)
 
 /* Tell every responder (of every host sharing the limiter) that keys changed, and optionally forget a deleted
  * key's limiter state. */
-void admin_notify_key_change(const ss_config *c, ss_db *d, int64_t forget_id)
+void admin_notify_key_change(const ss_config *c, ss_store *d, int64_t forget_id)
 {
 	ss_limiter *lim = open_limiter(c, d, false);
 	if (lim == NULL) {
@@ -142,7 +140,7 @@ static int show_new_key(const opts *o, int64_t id, const char *key, const char *
 {
 	ss_key_record r;
 	ss_error err;
-	if (ss_keys_get(db, id, &r, &err) != 1)
+	if (ss_store_key_get(db, id, &r, &err) != 1)
 		return admin_db_failed(&err);
 	if (o->json) {
 		json_object *j = record_json(&r);
@@ -172,7 +170,7 @@ static int cmd_create(const opts *o)
 	ss_key_record r;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	if (ss_keys_create(db, o->pos[2], o->email, scope, daily, rate, &r, key, &err) != 0)
+	if (ss_store_key_create(db, o->pos[2], o->email, scope, daily, rate, &r, key, &err) != 0)
 		return admin_db_failed(&err);
 	admin_notify_key_change(cfg, db, 0);
 	return show_new_key(o, r.id, key, "New");
@@ -204,7 +202,7 @@ static int cmd_list(const opts *o)
 	if (!o->json)
 		printf("%-5s %-14s %-7s %-6s %11s %7s  %-19s  %s\n", "ID", "PREFIX", "SCOPE", "ACTIVE", "DAILY_LIMIT",
 		       "RATE", "LAST_USED", "NAME");
-	if (ss_keys_list(db, list_row, arr, &err) != 0) {
+	if (ss_store_key_list(db, list_row, arr, &err) != 0) {
 		json_object_put(arr);
 		return admin_db_failed(&err);
 	}
@@ -239,14 +237,14 @@ static int cmd_show(const opts *o)
 		return EXIT_USAGE;
 	ss_key_record r;
 	ss_error err;
-	int f = ss_keys_get(db, id, &r, &err);
+	int f = ss_store_key_get(db, id, &r, &err);
 	if (f < 0)
 		return admin_db_failed(&err);
 	if (f == 0)
 		return no_such_key(id);
 	int64_t now = ss_state_now_ns();
 	ss_usage_stats s;
-	if (ss_usage_key_stats(db, id, ss_state_day(now), &s, &err) != 0)
+	if (ss_store_usage_key_stats(db, id, ss_state_day(now), &s, &err) != 0)
 		return admin_db_failed(&err);
 	int64_t quota_used = -1;
 	ss_limiter *lim = open_limiter(cfg, db, true);
@@ -266,7 +264,7 @@ static int cmd_show(const opts *o)
 		ss_json_add_int(j, "successful_requests", s.successful);
 		if (quota_used >= 0)
 			ss_json_add_int(j, "quota_used_today", quota_used);
-		if (ss_usage_recent(db, id, 10, recent_row, recent, &err) != 0) {
+		if (ss_store_usage_recent(db, id, 10, recent_row, recent, &err) != 0) {
 			json_object_put(j);
 			json_object_put(recent);
 			return admin_db_failed(&err);
@@ -282,7 +280,7 @@ static int cmd_show(const opts *o)
 	printf("total_requests:      %lld\n", (long long)s.total);
 	printf("successful_requests: %lld\n", (long long)s.successful);
 	printf("last 10 requests:\n");
-	if (ss_usage_recent(db, id, 10, recent_row, NULL, &err) != 0)
+	if (ss_store_usage_recent(db, id, 10, recent_row, NULL, &err) != 0)
 		return admin_db_failed(&err);
 	return 0;
 }
@@ -306,7 +304,7 @@ static int cmd_change(const opts *o, const char *verb)
 
 	ss_key_record before;
 	ss_error err;
-	int f = ss_keys_get(db, id, &before, &err);
+	int f = ss_store_key_get(db, id, &before, &err);
 	if (f < 0)
 		return admin_db_failed(&err);
 	if (f == 0)
@@ -326,17 +324,17 @@ static int cmd_change(const opts *o, const char *verb)
 
 	int rc;
 	if (strcmp(verb, "activate") == 0)
-		rc = ss_keys_set_active(db, id, true, &err);
+		rc = ss_store_key_set_active(db, id, true, &err);
 	else if (strcmp(verb, "deactivate") == 0)
-		rc = ss_keys_set_active(db, id, false, &err);
+		rc = ss_store_key_set_active(db, id, false, &err);
 	else if (strcmp(verb, "limit") == 0)
-		rc = ss_keys_set_daily_limit(db, id, v, &err);
+		rc = ss_store_key_set_daily_limit(db, id, v, &err);
 	else if (strcmp(verb, "rate") == 0)
-		rc = ss_keys_set_rate_limit(db, id, v, &err);
+		rc = ss_store_key_set_rate_limit(db, id, v, &err);
 	else if (strcmp(verb, "scope") == 0)
-		rc = ss_keys_set_scope(db, id, scope, &err);
+		rc = ss_store_key_set_scope(db, id, scope, &err);
 	else
-		rc = ss_keys_delete(db, id, &err);
+		rc = ss_store_key_delete(db, id, &err);
 	if (rc < 0)
 		return admin_db_failed(&err);
 	if (rc == 0)
@@ -358,7 +356,7 @@ static int cmd_change(const opts *o, const char *verb)
 		return 0;
 	}
 	ss_key_record after;
-	if (ss_keys_get(db, id, &after, &err) != 1)
+	if (ss_store_key_get(db, id, &after, &err) != 1)
 		return admin_db_failed(&err);
 	if (o->json)
 		admin_print_json(record_json(&after));
@@ -376,7 +374,7 @@ static int cmd_rotate(const opts *o)
 		return EXIT_USAGE;
 	char key[SS_APIKEY_TEXT_MAX];
 	ss_error err;
-	int rc = ss_keys_rotate(db, id, key, &err);
+	int rc = ss_store_key_rotate(db, id, key, &err);
 	if (rc < 0)
 		return admin_db_failed(&err);
 	if (rc == 0)
@@ -385,7 +383,7 @@ static int cmd_rotate(const opts *o)
 	return show_new_key(o, id, key, "Rotated");
 }
 
-int admin_cmd_keys(const admin_opts *o, const ss_config *c, ss_db *d)
+int admin_cmd_keys(const admin_opts *o, const ss_config *c, ss_store *d)
 {
 	cfg = c;
 	db = d;

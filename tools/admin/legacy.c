@@ -6,8 +6,7 @@
 #include <sodium.h>
 
 #include "core/analysis/pipeline.h"
-#include "core/store/keys.h"
-#include "core/store/legacy.h"
+#include "core/store/sqlite/legacy.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "tools/admin/admin.h"
@@ -33,7 +32,7 @@ static void show_skipped(void *arg, const char *what, long long id, const char *
 		fprintf(stderr, "import-legacy: (further skipped rows are counted, not listed)\n");
 }
 
-int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_db *db)
+int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_store *db)
 {
 	if (o->npos != 2)
 		return admin_usage_error("%s", "import-legacy needs exactly one OLD.db");
@@ -118,7 +117,7 @@ static int read_key(char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_db *db)
+int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_store *db)
 {
 	if (o->npos != 3)
 		return admin_usage_error("%s", "keys import needs exactly one NAME");
@@ -141,7 +140,7 @@ int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_db *db)
 		return EXIT_FAIL;
 	}
 	int64_t id = 0;
-	int rc = ss_keys_import(db, key, len, &k, &id, &err);
+	int rc = ss_store_key_import(db, key, len, &k, &id, &err);
 	sodium_memzero(key, sizeof key);
 	if (rc < 0) {
 		fprintf(stderr, "songscope-admin: %s\n", err.msg);
@@ -154,7 +153,7 @@ int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_db *db)
 	}
 	admin_notify_key_change(cfg, db, 0);
 	ss_key_record r;
-	if (ss_keys_get(db, id, &r, &err) != 1) {
+	if (ss_store_key_get(db, id, &r, &err) != 1) {
 		fprintf(stderr, "songscope-admin: the imported key %lld cannot be read back\n", (long long)id);
 		return EXIT_FAIL;
 	}

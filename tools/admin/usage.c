@@ -1,7 +1,7 @@
 /* songscope-admin usage [--days N]: requests per key over the last UTC days. */
 #include <stdio.h>
 
-#include "core/store/usage.h"
+#include "core/store/store.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "tools/admin/admin.h"
@@ -27,7 +27,7 @@ static int summary_row(void *arg, int64_t id, const char *name, const char *pref
 	return 0;
 }
 
-int admin_cmd_usage(const admin_opts *o, ss_db *db)
+int admin_cmd_usage(const admin_opts *o, ss_store *db)
 {
 	int64_t days = 1;
 	if (o->npos != 1)
@@ -41,7 +41,7 @@ int admin_cmd_usage(const admin_opts *o, ss_db *db)
 	if (!o->json)
 		printf("usage over the last %lld UTC day(s)\n%-5s %-14s %10s %10s  %s\n", (long long)days, "ID", "PREFIX",
 		       "REQUESTS", "SUCCESSFUL", "NAME");
-	if (ss_usage_summary(db, (int)days, summary_row, arr, &err) != 0) {
+	if (ss_store_usage_summary(db, (int)days, summary_row, arr, &err) != 0) {
 		json_object_put(arr);
 		return admin_db_failed(&err);
 	}

@@ -1,4 +1,4 @@
-#include "core/store/render.h"
+#include "core/util/render.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "core/store/schema.h"
+#include "core/store/sqlite/schema.h"
 
 /* Append new steps at the end; never edit a step that has shipped. */
 const ss_migration ss_schema_migrations[] = {

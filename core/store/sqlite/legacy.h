@@ -1,5 +1,6 @@
 /* Reading the original (Python) server's SQLite database and taking its cache rows, manual overrides, API keys
- * and statistics over into a songscope database (songscope-admin import-legacy).
+ * and statistics over into a songscope store (songscope-admin import-legacy). It reads an SQLite file on purpose,
+ * so it lives with the SQLite backend, but writes through core/store/store.h, into whichever store is configured.
  *
  * How the original's cache keys map to songscope's (the original hashed "[<namespace>::]<key string>"):
  *  - a URL row (key string = the URL, maybe with "::chunk=skip") becomes a "url" row whose cache key is the one
@@ -14,12 +15,12 @@
  * Keys are stored hashed, with their names, emails, active flags, daily limits and creation times; the
  * original's server_stats counters are added to songscope's; importing the same original database again adds
  * only what it counted since the last import (nothing for an unchanged file). */
-#ifndef SS_STORE_LEGACY_H
-#define SS_STORE_LEGACY_H
+#ifndef SS_STORE_SQLITE_LEGACY_H
+#define SS_STORE_SQLITE_LEGACY_H
 
 #include <stdbool.h>
 
-#include "core/store/db.h"
+#include "core/store/store.h"
 #include "core/util/error.h"
 
 typedef struct ss_legacy ss_legacy;
@@ -64,10 +65,11 @@ typedef struct ss_legacy_opts {
 	void *arg;
 } ss_legacy_opts;
 
-/* Take everything over into db: insert-only (a songscope row, override or key that exists is never changed),
+/* Take everything over into store (any backend: the original is read here, the rows are written through
+ * core/store/store.h): insert-only (a songscope row, override or key that exists is never changed),
  * in transactions of batch_rows rows with prepared statements. Running it again finds everything present and
  * changes nothing. A failure rolls back the current batch (earlier batches stay; running again completes
  * the import). Returns 0 and *c, or -1 with err (SS_ERR_DB / SS_ERR_NOMEM). */
-int ss_legacy_import(ss_legacy *l, ss_db *db, const ss_legacy_opts *o, ss_legacy_counts *c, ss_error *err);
+int ss_legacy_import(ss_legacy *l, ss_store *store, const ss_legacy_opts *o, ss_legacy_counts *c, ss_error *err);
 
 #endif

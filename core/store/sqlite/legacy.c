@@ -1,4 +1,4 @@
-#include "core/store/legacy.h"
+#include "core/store/sqlite/legacy.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -10,9 +10,8 @@
 
 #include "core/analysis/result.h"
 #include "core/store/cache.h"
-#include "core/store/keys.h"
-#include "core/store/overrides.h"
-#include "core/store/render.h"
+#include "core/store/sqlite/db.h"
+#include "core/util/render.h"
 #include "core/util/buf.h"
 #include "core/util/jsonutil.h"
 
@@ -258,7 +257,7 @@ static int build_result(sqlite3_stmt *st, const char *key, int key_index, int mo
 
 typedef struct run {
 	ss_legacy *l;
-	ss_db *db;
+	ss_store *store;
 	const ss_legacy_opts *o;
 	ss_legacy_counts *c;
 	int batch, in_batch;
@@ -278,13 +277,13 @@ static int batch_step(run *r, bool force, ss_error *err)
 	if (!force && ++r->in_batch < r->batch)
 		return 0;
 	r->in_batch = 0;
-	if (ss_db_commit(r->db, err) != 0) {
-		ss_db_rollback(r->db);
+	if (ss_store_bulk_commit(r->store, err) != 0) {
+		ss_store_bulk_rollback(r->store);
 		return -1;
 	}
 	if (r->o->progress != NULL)
 		r->o->progress(r->o->arg, r->done, r->c->cache_total + r->c->keys_total);
-	return force ? 0 : ss_db_begin(r->db, err);
+	return force ? 0 : ss_store_bulk_begin(r->store, err);
 }
 
 static int import_row(run *r, sqlite3_stmt *st, ss_error *err)
@@ -330,7 +329,7 @@ static int import_row(run *r, sqlite3_stmt *st, ss_error *err)
 		free(source);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory importing row %lld", id);
 	}
-	ss_cache_import_args a = {
+	ss_cache_write a = {
 		.cache_key = key, .ns = ns, .source_kind = upload ? "upload" : "url", .source = source,
 		.preview_url = source, .title = title != NULL ? title : "Unknown",
 		.artist = artist != NULL ? artist : "Unknown", .bpm = col_num(st, C_BPM),
@@ -341,7 +340,7 @@ static int import_row(run *r, sqlite3_stmt *st, ss_error *err)
 		.loudness = col_num(st, C_LOUDNESS), .dynamic_range = col_num(st, C_DR),
 		.silence_ratio = col_num(st, C_SILENCE), .analysis_duration = col_num(st, C_DURATION),
 		.result_json = r->json.data, .analyzed_at = col_text(st, C_ANALYZED)};
-	int ins = ss_cache_import(r->db, &a, err);
+	int ins = ss_store_cache_import(r->store, &a, err);
 	if (ins > 0)
 		r->c->cache_new++;
 	else if (ins == 0)
@@ -354,7 +353,7 @@ static int import_row(run *r, sqlite3_stmt *st, ss_error *err)
 		int mki, mmode;
 		if (mk != NULL && ss_key_parse(mk, &mki, &mmode) == 0)
 			mk = ss_key_name(mki, mmode, mkname, sizeof mkname);
-		int o = ss_override_import(r->db, ns, source, mb, mk, notes, col_text(st, C_ANALYZED), err);
+		int o = ss_store_override_import(r->store, ns, source, mb, mk, notes, col_text(st, C_ANALYZED), err);
 		if (o > 0)
 			r->c->overrides_new++;
 		else if (o == 0)
@@ -431,7 +430,7 @@ static int import_keys(run *r, ss_error *err)
 		ss_error kerr;
 		int64_t kid;
 		r->done++;
-		int ins = key != NULL ? ss_keys_import(r->db, key, strlen(key), &k, &kid, &kerr)
+		int ins = key != NULL ? ss_store_key_import(r->store, key, strlen(key), &k, &kid, &kerr)
 				      : ss_error_set(&kerr, SS_ERR_BAD_REQUEST, "The key is NULL.");
 		if (ins > 0) {
 			r->c->keys_new++;
@@ -507,58 +506,12 @@ static int import_stats(run *r, ss_error *err)
 		return -1;
 	r->c->has_stats = true;
 
-	static const char SQL_GET[] =
-		"SELECT total_analyses, cache_hits, cache_misses FROM legacy_imports WHERE signature = ?1";
-	static const char SQL_PUT[] =
-		"INSERT INTO legacy_imports(signature, total_analyses, cache_hits, cache_misses) VALUES (?1,?2,?3,?4)"
-		" ON CONFLICT(signature) DO UPDATE SET total_analyses = excluded.total_analyses,"
-		" cache_hits = excluded.cache_hits, cache_misses = excluded.cache_misses,"
-		" imported_at = strftime('%Y-%m-%d %H:%M:%S','now')";
-	static const char SQL_ADD[] =
-		"UPDATE server_stats SET total_analyses = total_analyses + ?1, cache_hits = cache_hits + ?2,"
-		" cache_misses = cache_misses + ?3, requests_served = requests_served + ?2 + ?3 WHERE id = 1";
-	long long before[3] = {0, 0, 0};
-	sqlite3_stmt *g = ss_db_prepare(r->db, SQL_GET);
-	if (g == NULL)
-		return ss_error_set(err, SS_ERR_DB, "database: preparing the import record: %s", ss_db_errmsg(r->db));
-	sqlite3_bind_text(g, 1, sig, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(g);
-	if (rc == SQLITE_ROW)
-		for (int i = 0; i < 3; i++)
-			before[i] = sqlite3_column_int64(g, i);
-	sqlite3_reset(g);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ss_error_set(err, SS_ERR_DB, "database: reading the import record: %s", ss_db_errmsg(r->db));
-	long long add[3];
-	bool any = false;
-	for (int i = 0; i < 3; i++) {
-		add[i] = now[i] > before[i] ? now[i] - before[i] : 0;
-		any = any || add[i] > 0 || now[i] != before[i];
-	}
+	int64_t now64[3] = {now[0], now[1], now[2]}, add[3];
+	if (ss_store_legacy_stats_add(r->store, sig, now64, add, err) < 0)
+		return -1;
 	r->c->stats_analyses = add[0];
 	r->c->stats_hits = add[1];
 	r->c->stats_misses = add[2];
-	if (!any && rc == SQLITE_ROW)
-		return 0;
-	sqlite3_stmt *m = ss_db_prepare(r->db, SQL_PUT);
-	if (m == NULL)
-		return ss_error_set(err, SS_ERR_DB, "database: preparing the import record: %s", ss_db_errmsg(r->db));
-	sqlite3_bind_text(m, 1, sig, -1, SQLITE_TRANSIENT);
-	for (int i = 0; i < 3; i++)
-		sqlite3_bind_int64(m, i + 2, now[i]);
-	rc = sqlite3_step(m);
-	sqlite3_reset(m);
-	if (rc != SQLITE_DONE)
-		return ss_error_set(err, SS_ERR_DB, "database: recording the import: %s", ss_db_errmsg(r->db));
-	sqlite3_stmt *u = ss_db_prepare(r->db, SQL_ADD);
-	if (u == NULL)
-		return ss_error_set(err, SS_ERR_DB, "database: preparing the stats update: %s", ss_db_errmsg(r->db));
-	for (int i = 0; i < 3; i++)
-		sqlite3_bind_int64(u, i + 1, add[i]);
-	rc = sqlite3_step(u);
-	sqlite3_reset(u);
-	if (rc != SQLITE_DONE)
-		return ss_error_set(err, SS_ERR_DB, "database: adding the statistics: %s", ss_db_errmsg(r->db));
 	r->c->stats_new = add[0] > 0 || add[1] > 0 || add[2] > 0;
 	return 0;
 }
@@ -575,30 +528,27 @@ static long long count_rows(ss_legacy *l, const char *sql, ss_error *err)
 	return n;
 }
 
-int ss_legacy_import(ss_legacy *l, ss_db *db, const ss_legacy_opts *o, ss_legacy_counts *c, ss_error *err)
+int ss_legacy_import(ss_legacy *l, ss_store *store, const ss_legacy_opts *o, ss_legacy_counts *c, ss_error *err)
 {
 	memset(c, 0, sizeof *c);
-	run r = {.l = l, .db = db, .o = o, .c = c, .batch = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH};
+	run r = {.l = l, .store = store, .o = o, .c = c, .batch = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH};
 	ss_buf_init(&r.json, 0);
 	c->cache_total = count_rows(l, "SELECT count(*) FROM analysis_cache", err);
 	if (c->cache_total < 0)
 		return -1;
 	if (l->has_keys && (c->keys_total = count_rows(l, "SELECT count(*) FROM api_keys", err)) < 0)
 		return -1;
-	/* Random cache keys land all over the unique index: a larger page cache (this connection only) keeps a
-	 * million-row import from re-reading index pages. */
-	sqlite3_exec(ss_db_handle(db), "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	sqlite3_exec(l->h, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
 	/* One read transaction over the old file: every pass sees the same snapshot. */
 	if (sqlite3_exec(l->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return lfail(l, err, "starting to read");
 	int rc = -1;
-	if (ss_db_begin(db, err) == 0) {
+	if (ss_store_bulk_begin(store, err) == 0) {
 		if (import_cache_pass(&r, false, err) == 0 && import_cache_pass(&r, true, err) == 0 &&
 		    import_keys(&r, err) == 0 && import_stats(&r, err) == 0)
 			rc = batch_step(&r, true, err);
 		else
-			ss_db_rollback(db);
+			ss_store_bulk_rollback(store);
 	}
 	sqlite3_exec(l->h, "COMMIT", NULL, NULL, NULL);
 	ss_buf_free(&r.json);

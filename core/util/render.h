@@ -1,6 +1,6 @@
 /* Writing JSON and CSV text directly into a buffer: the hot path splices stored JSON instead of rebuilding it. */
-#ifndef SS_STORE_RENDER_H
-#define SS_STORE_RENDER_H
+#ifndef SS_UTIL_RENDER_H
+#define SS_UTIL_RENDER_H
 
 #include <stdbool.h>
 #include <stddef.h>

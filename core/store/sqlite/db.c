@@ -1,4 +1,4 @@
-#include "core/store/db.h"
+#include "core/store/sqlite/db.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/store/schema.h"
+#include "core/store/sqlite/schema.h"
 
 #define SS_DB_STMT_SLOTS 64
 

@@ -1,6 +1,6 @@
 /* The database schema as an ordered list of forward migrations; user_version = number applied. */
-#ifndef SS_STORE_SCHEMA_H
-#define SS_STORE_SCHEMA_H
+#ifndef SS_STORE_SQLITE_SCHEMA_H
+#define SS_STORE_SQLITE_SCHEMA_H
 
 typedef struct ss_migration {
 	int version;     /* user_version after this step */

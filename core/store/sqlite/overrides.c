@@ -1,9 +1,8 @@
-#include "core/store/overrides.h"
+/* Manual overrides on SQLite: table overrides, keyed by (cache_namespace, source). */
+#include "core/store/sqlite/sqlite.h"
 
 #include <assert.h>
 #include <math.h>
-
-#include "core/store/cache.h"
 
 static const char SQL_UPSERT[] =
 	"INSERT INTO overrides(cache_namespace, source, manual_bpm, manual_key, bpm_notes) VALUES (?1,?2,?3,?4,?5)"
@@ -13,11 +12,13 @@ static const char SQL_UPSERT[] =
 	" bpm_notes = CASE WHEN ?8 THEN excluded.bpm_notes ELSE bpm_notes END,"
 	" verified_at = strftime('%Y-%m-%d %H:%M:%S','now')";
 
-int ss_override_set(ss_db *db, const char *ns, const char *source, const ss_override_update *u, ss_error *err)
+int ss_sqlite_override_set(ss_store *s, const char *ns, const char *source, const ss_override_update *u,
+			   ss_error *err)
 {
+	ss_db *db = ss_sqlite_of(s)->db;
 	if (ss_db_begin(db, err) != 0)
 		return -1;
-	int has = ss_cache_has_source(db, ns, source, err);
+	int has = ss_sqlite_cache_has_source(s, ns, source, err);
 	if (has <= 0) {
 		ss_db_rollback(db);
 		return has;
@@ -59,9 +60,10 @@ static const char SQL_IMPORT[] =
 	" COALESCE(strftime('%Y-%m-%d %H:%M:%S', ?6), strftime('%Y-%m-%d %H:%M:%S','now')))"
 	" ON CONFLICT(cache_namespace, source) DO NOTHING";
 
-int ss_override_import(ss_db *db, const char *ns, const char *source, double bpm, const char *key, const char *notes,
-		       const char *verified_at, ss_error *err)
+int ss_sqlite_override_import(ss_store *s, const char *ns, const char *source, double bpm, const char *key,
+			      const char *notes, const char *verified_at, ss_error *err)
 {
+	ss_db *db = ss_sqlite_of(s)->db;
 	assert(!sqlite3_get_autocommit(ss_db_handle(db))); /* the caller's transaction is open */
 	sqlite3_stmt *st = ss_db_prepare(db, SQL_IMPORT);
 	if (st == NULL)
@@ -82,4 +84,31 @@ int ss_override_import(ss_db *db, const char *ns, const char *source, double bpm
 	if (rc != SQLITE_DONE)
 		return ss_error_set(err, SS_ERR_DB, "database: importing an override: %s", ss_db_errmsg(db));
 	return sqlite3_changes(ss_db_handle(db)) > 0 ? 1 : 0;
+}
+
+static const char SQL_LIST[] =
+	"SELECT cache_namespace, source, manual_bpm, manual_key, bpm_notes, verified_at FROM overrides"
+	" ORDER BY cache_namespace, source";
+
+long long ss_sqlite_override_list(ss_store *s, int (*fn)(void *arg, const ss_override_row *o), void *arg,
+				  ss_error *err)
+{
+	ss_db *db = ss_sqlite_of(s)->db;
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_LIST);
+	if (st == NULL)
+		return ss_sqlite_fail(db, err, "preparing the override list");
+	long long n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ss_override_row o = {.ns = ss_sqlite_col_text(st, 0), .source = ss_sqlite_col_text(st, 1),
+				     .manual_bpm = ss_sqlite_col_num(st, 2), .manual_key = ss_sqlite_col_text(st, 3),
+				     .notes = ss_sqlite_col_text(st, 4), .verified_at = ss_sqlite_col_text(st, 5)};
+		if (fn(arg, &o) != 0) {
+			sqlite3_reset(st);
+			return -2;
+		}
+		n++;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? n : ss_sqlite_fail(db, err, "listing the overrides");
 }

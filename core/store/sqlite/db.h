@@ -1,6 +1,6 @@
 /* One SQLite connection per process: WAL, busy_timeout, forward migrations, reusable prepared statements. */
-#ifndef SS_STORE_DB_H
-#define SS_STORE_DB_H
+#ifndef SS_STORE_SQLITE_DB_H
+#define SS_STORE_SQLITE_DB_H
 
 #include <stdbool.h>
 
