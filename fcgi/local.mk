@@ -5,6 +5,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/request.c fcgi/request.h \
 	fcgi/response.c fcgi/response.h \
 	fcgi/router.c fcgi/router.h \
+	fcgi/cors.c fcgi/cors.h \
 	fcgi/routes.c fcgi/handlers.h \
 	fcgi/auth.c fcgi/auth.h \
 	fcgi/responder.c fcgi/responder.h \

@@ -6,6 +6,7 @@
 #include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "fcgi/auth.h"
+#include "fcgi/cors.h"
 #include "fcgi/response.h"
 
 /* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits. */
@@ -74,6 +75,11 @@ int ss_router_dispatch(ss_ctx *ctx, ss_request *req)
 	long long id;
 	const ss_route *route = ss_router_match(req->path, req->method, &allowed, &id);
 
+	ss_cors_headers(ctx, req);
+	if (route == NULL && allowed != 0 && ss_cors_is_preflight(ctx, req)) {
+		req->route = "cors_preflight";
+		return ss_cors_preflight(req, allowed);
+	}
 	if (route == NULL) {
 		if (allowed == 0) {
 			req->route = "not_found";

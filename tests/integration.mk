@@ -89,3 +89,10 @@ TESTS += tests/integration/check_ffmpeg
 tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
+
+# What browsers meet behind every front: CORS for the origins in cors_origins (preflights included).
+check_PROGRAMS += tests/integration/check_web
+TESTS += tests/integration/check_web
+tests_integration_check_web_SOURCES = tests/integration/check_web.c
+tests_integration_check_web_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_web_LDADD = $(IT_LIBS)

@@ -44,6 +44,8 @@ typedef struct ss_config {
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* addresses/CIDR ranges (space/comma separated) allowed /metrics
 						 * without a key */
 	char anonymous_networks[SS_CONFIG_LIST_MAX]; /* ranges whose requests without a key act as anonymous_key */
+	char cors_origins[SS_CONFIG_LIST_MAX]; /* web origins (space/comma separated) whose pages may call the API
+						* (CORS); "" = none */
 	char anonymous_key[128];                     /* name of the client key those requests act as */
 	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
 	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
