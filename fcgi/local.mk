@@ -20,7 +20,9 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/handlers/cache.c \
 	fcgi/handlers/verify.c \
 	fcgi/handlers/service.c \
-	fcgi/handlers/auth_info.c
+	fcgi/handlers/auth_info.c \
+	fcgi/handlers/keys.c \
+	fcgi/handlers/ui.c
 FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
 
 sbin_PROGRAMS += fcgi/songscope.fcgi

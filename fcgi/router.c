@@ -9,9 +9,29 @@
 #include "fcgi/cors.h"
 #include "fcgi/response.h"
 
-/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits. */
+/* Is s a file name as "{file}" matches: [A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8}? */
+static bool file_name(const char *s)
+{
+	static const char stem[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	size_t n = strspn(s, stem);
+	if (n == 0 || n > 64)
+		return false;
+	if (s[n] == '\0')
+		return true;
+	if (s[n] != '.')
+		return false;
+	size_t e = strspn(s + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789");
+	return e > 0 && e <= 8 && s[n + 1 + e] == '\0';
+}
+
+/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits, "{file}" a file name. */
 static bool pattern_match(const char *pattern, const char *path, long long *id)
 {
+	const char *file = strstr(pattern, "{file}");
+	if (file != NULL) {
+		size_t pre = (size_t)(file - pattern);
+		return strncmp(pattern, path, pre) == 0 && file_name(path + pre);
+	}
 	const char *brace = strstr(pattern, "{id}");
 	if (brace == NULL)
 		return strcmp(pattern, path) == 0;

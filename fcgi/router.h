@@ -15,7 +15,8 @@ typedef enum ss_scope {
 typedef int (*ss_handler_fn)(ss_ctx *ctx, ss_request *req);
 
 typedef struct ss_route {
-	const char *pattern; /* exact path, or with one trailing "{id}" segment matching a decimal id */
+	const char *pattern; /* exact path, or with one trailing "{id}" segment matching a decimal id, or "{file}"
+			      * matching a file name: [A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8} */
 	unsigned methods;    /* mask of ss_method */
 	ss_scope scope;
 	ss_handler_fn fn;

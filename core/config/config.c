@@ -57,6 +57,7 @@ static const opt_def opts[] = {
 	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
 	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
 	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
+	{"ui_dir", T_TEXT, OFF(ui_dir), 0, 0, NULL, SZ(ui_dir)},
 	{"preload_ffmpeg", T_CHOICE, OFF(preload_ffmpeg), 0, 0, "auto|yes|no", SZ(preload_ffmpeg)},
 };
 
@@ -94,6 +95,7 @@ void ss_config_defaults(ss_config *c)
 	c->anonymous_networks[0] = '\0';
 	c->anonymous_key[0] = '\0';
 	c->cors_origins[0] = '\0';
+	snprintf(c->ui_dir, sizeof c->ui_dir, "%s/ui", SS_PKGDATADIR);
 	snprintf(c->preload_ffmpeg, sizeof c->preload_ffmpeg, "auto");
 }
 

@@ -50,6 +50,7 @@ typedef struct ss_config {
 	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
 	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
 	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
+	char ui_dir[SS_CONFIG_PATH_MAX];     /* the web page's files, served under /ui/ ("" = no page) */
 	char preload_ffmpeg[8];              /* auto|yes|no: load FFmpeg at start (before fork), not at the first AAC */
 } ss_config;
 

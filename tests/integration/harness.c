@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -621,8 +622,14 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 
 	ss_buf conf;
 	ss_buf_init(&conf, 0);
-	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\n%s\n", s->db,
-		      s->state, o->auth ? o->auth : "off", s->workers, o->extra_conf ? o->extra_conf : "");
+	/* The page's files from the source tree (extra_conf may set ui_dir again: the last line wins). */
+	char ui[PATH_MAX + 16];
+	char *src = realpath(ss_it_srcdir(), NULL);
+	ck_assert_ptr_nonnull(src);
+	snprintf(ui, sizeof ui, "%s/fcgi/ui", src);
+	free(src);
+	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
+		      s->db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
