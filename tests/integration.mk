@@ -1,7 +1,8 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h \
+	tests/integration/webdriver.c tests/integration/webdriver.h
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -96,3 +97,15 @@ TESTS += tests/integration/check_web
 tests_integration_check_web_SOURCES = tests/integration/check_web.c
 tests_integration_check_web_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_web_LDADD = $(IT_LIBS)
+
+# The page in Debian's headless Chromium (chromedriver): a dropped clip shows the API's tempo, key and beats; the
+# dashboard opens for an admin key only. Screenshots in tests/integration/browser-artifacts/.
+check_PROGRAMS += tests/integration/check_browser
+TESTS += tests/integration/check_browser
+tests_integration_check_browser_SOURCES = tests/integration/check_browser.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_integration_check_browser_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_browser_LDADD = $(IT_LIBS) $(FFMPEG_LIBS)
+clean-local: clean-browser-artifacts
+clean-browser-artifacts:
+	rm -rf tests/integration/browser-artifacts
+.PHONY: clean-browser-artifacts
