@@ -14,7 +14,7 @@ RUN_PKGS="nginx-light spawn-fcgi sqlite3 curl"
 # lintian, fakeroot, mmdebstrap: the Debian package (debian/, tools/deb-install-test.sh).
 TEST_PKGS="lighttpd apache2 libapache2-mod-fcgid wrk clang libclang-rt-14-dev
 chromium chromium-driver python3 python3-yaml python3-jsonschema
-debhelper devscripts lintian fakeroot mmdebstrap"
+debhelper lintian fakeroot mmdebstrap"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
 [ "${1:-}" = "--runtime-only" ] && want="$BUILD_PKGS $RUN_PKGS"
