@@ -69,6 +69,7 @@ static json_object *call(ss_wd *wd, const char *method, const char *path, json_o
 	const char *h[] = {"Content-Type: application/json", NULL};
 	ss_it_resp r;
 	if (ss_it_request_url(method, url, h, text, text ? strlen(text) : 0, &r) != 0) {
+		ss_it_resp_free(&r);
 		if (allow_fail)
 			return NULL;
 		ck_abort_msg("webdriver %s %s: chromedriver cannot be reached (log: %s)", method, path, wd->log);
