@@ -28,8 +28,8 @@ int ss_origin_check(const char *text, size_t len, char *why, size_t whylen)
 	} else {
 		for (; i < len && text[i] != ':'; i++)
 			if (strchr("abcdefghijklmnopqrstuvwxyz0123456789.-", text[i]) == NULL)
-				FAIL("'%.*s' is not an origin: the host must be lower-case letters, digits, '.' and '-', with "
-				     "no path or trailing '/'",
+				FAIL("'%.*s' is not an origin: the host must be lower-case letters, digits, '.' and "
+				     "'-', with no path or trailing '/'",
 				     (int)len, text);
 	}
 	if (i == host || (i == host + 2 && text[host] == '['))

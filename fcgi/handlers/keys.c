@@ -27,7 +27,8 @@ static json_object *record_json(ss_ctx *ctx, const ss_key_record *r)
 		return NULL;
 	int64_t today = ctx->state ? ss_state_day_count(ctx->state, r->id, ss_state_now_ns()) : -1;
 	if (ss_json_add_int(o, "id", r->id) || ss_json_add_string(o, "name", r->name) ||
-	    ss_json_add_string(o, "email", r->email[0] ? r->email : NULL) || ss_json_add_string(o, "prefix", r->prefix) ||
+	    ss_json_add_string(o, "email", r->email[0] ? r->email : NULL) ||
+	    ss_json_add_string(o, "prefix", r->prefix) ||
 	    ss_json_add_string(o, "scope", ss_key_scope_name(r->scope)) || ss_json_add_bool(o, "active", r->active) ||
 	    ss_json_add_int(o, "daily_limit", r->daily_limit) || ss_json_add_int(o, "rate_limit", r->rate_limit) ||
 	    ss_json_add_string(o, "created_at", r->created_at) ||
@@ -142,8 +143,8 @@ int ss_handle_keys_create(ss_ctx *ctx, ss_request *req)
 	if (opt_limit(o, "daily_limit", INT64_MAX, 0, &daily) != 0 ||
 	    opt_limit(o, "rate_limit", 1000000, 0, &rate) != 0) {
 		rc = ss_resp_error(req, SS_ERR_BAD_REQUEST,
-				   "'daily_limit' (0 = unlimited) and 'rate_limit' (per minute, 0..1000000, 0 = the server's "
-				   "default) must be non-negative integers.");
+				   "'daily_limit' (0 = unlimited) and 'rate_limit' (per minute, 0..1000000, 0 = the "
+				   "server's default) must be non-negative integers.");
 		goto done;
 	}
 	if (email != NULL && email[0] == '\0')
@@ -193,7 +194,8 @@ int ss_handle_keys_deactivate(ss_ctx *ctx, ss_request *req)
 	ss_log_info("key %lld deactivated by key %lld (%s) from %s", req->path_id, req->key_id, req->key_prefix,
 		    req->remote_addr);
 	json_object *o = json_object_new_object();
-	if (o == NULL || ss_json_add_string(o, "status", "deactivated") != 0 || ss_json_add_int(o, "id", req->path_id)) {
+	if (o == NULL || ss_json_add_string(o, "status", "deactivated") != 0 ||
+	    ss_json_add_int(o, "id", req->path_id) != 0) {
 		json_object_put(o);
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
 	}

@@ -16,9 +16,10 @@
 #define UI_FILE_MAX (4 * 1024 * 1024)
 
 /* 'self' only; blob: for the waveform's audio (the dropped file, played back in the page) and data: images. */
-#define UI_CSP                                                                                                    \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " \
-	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+#define UI_CSP                                                                                          \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "               \
+	"media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " \
+	"form-action 'none'"
 
 static const struct {
 	const char *ext;
@@ -79,9 +80,10 @@ int ss_handle_ui(ss_ctx *ctx, ss_request *req)
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", ctx->cfg->ui_dir, name) >= sizeof path)
 		return not_found(req, name);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+		return not_found(req, name);
 	if (fd < 0)
-		return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? not_found(req, name)
-									      : ss_resp_error(req, SS_ERR_INTERNAL, "The page cannot be read.");
+		return ss_resp_error(req, SS_ERR_INTERNAL, "The page cannot be read.");
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > UI_FILE_MAX) {
 		close(fd);

@@ -42,10 +42,12 @@ static void drop_file(ss_wd *wd, const unsigned char *data, size_t len, const ch
 	json_object_put(ss_wd_exec(wd,
 				   "const bin = atob(arguments[0]); const u = new Uint8Array(bin.length);"
 				   "for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);"
-				   "const dt = new DataTransfer(); dt.items.add(new File([u], arguments[1], {type: 'audio/wav'}));"
+				   "const dt = new DataTransfer();"
+				   "dt.items.add(new File([u], arguments[1], {type: 'audio/wav'}));"
 				   "const d = document.getElementById('drop');"
-				   "d.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));"
-				   "d.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));"
+				   "const init = {dataTransfer: dt, bubbles: true, cancelable: true};"
+				   "d.dispatchEvent(new DragEvent('dragover', init));"
+				   "d.dispatchEvent(new DragEvent('drop', init));"
 				   "return true;",
 				   args));
 }
@@ -137,8 +139,8 @@ START_TEST(page_shows_the_api_answer)
 	text_of(&wd, "key", text, sizeof text);
 	ck_assert_str_eq(text, json_object_get_string(v));
 	/* The wheel marks that key. */
-	ss_wd_exec_string(&wd, "const c = document.querySelector('#wheel g.chosen'); return c ? c.dataset.key : '';", text,
-			  sizeof text);
+	ss_wd_exec_string(&wd, "const c = document.querySelector('#wheel g.chosen'); return c ? c.dataset.key : '';",
+			  text, sizeof text);
 	ck_assert_str_eq(text, json_object_get_string(v));
 
 	json_object *beats, *downbeats;
@@ -161,17 +163,20 @@ START_TEST(page_shows_the_api_answer)
 	const char *clip = ss_it_write_file(&s, "click-track.wav", wav, len);
 	ss_wd_exec(&wd, "document.getElementById('try-status').textContent = ''; return null;", NULL);
 	ss_wd_type(&wd, "#file", clip);
-	ck_assert_msg(ss_wd_wait(&wd, "return document.getElementById('try-status').textContent.startsWith('Done');", 60),
-		      "no answer for the picked file");
+	ck_assert_msg(
+		ss_wd_wait(&wd, "return document.getElementById('try-status').textContent.startsWith('Done');", 60),
+		"no answer for the picked file");
 	text_of(&wd, "try-status", text, sizeof text);
 	ck_assert_str_eq(text, "Done: from the cache.");
 
 	/* Dashboard with the admin key. */
 	ss_wd_click(&wd, "#tab-dashboard");
 	ck_assert_msg(ss_wd_wait(&wd,
-				 "const b = document.getElementById('dash-body'); return !b.hidden && b.dataset.ready === '1';",
+				 "const b = document.getElementById('dash-body');"
+				 "return !b.hidden && b.dataset.ready === '1';",
 				 30),
-		      "the dashboard did not open with an admin key: %s", text_of(&wd, "dash-error", text, sizeof text));
+		      "the dashboard did not open with an admin key: %s",
+		      text_of(&wd, "dash-error", text, sizeof text));
 	text_of(&wd, "health-status", text, sizeof text);
 	ck_assert_str_eq(text, "healthy");
 	text_of(&wd, "cache-size", text, sizeof text);
@@ -205,7 +210,8 @@ END_TEST
 int main(void)
 {
 	if (ss_wd_chromium() == NULL || ss_wd_chromedriver() == NULL) {
-		fprintf(stderr, "skipped: Chromium and chromedriver are needed (apt-get install chromium chromium-driver)\n");
+		fprintf(stderr,
+			"skipped: Chromium and chromedriver are needed (apt-get install chromium chromium-driver)\n");
 		return 77;
 	}
 	if (!ss_it_have_nginx()) {

@@ -183,7 +183,8 @@ START_TEST(ui_served_with_types_and_csp)
 	static const struct {
 		const char *path, *type;
 	} assets[] = {{"/ui/index.html", "text/html; charset=utf-8"}, {"/ui/style.css", "text/css; charset=utf-8"},
-		      {"/ui/common.js", "text/javascript; charset=utf-8"}, {"/ui/try.js", "text/javascript; charset=utf-8"},
+		      {"/ui/common.js", "text/javascript; charset=utf-8"},
+		      {"/ui/try.js", "text/javascript; charset=utf-8"},
 		      {"/ui/dashboard.js", "text/javascript; charset=utf-8"}, {"/ui/favicon.svg", "image/svg+xml"}};
 	for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++) {
 		ck_assert_int_eq(ss_it_request(&s, "GET", assets[i].path, NULL, NULL, 0, &r), 0);
@@ -304,7 +305,8 @@ START_TEST(admin_key_endpoints)
 	ck_assert(!json_object_object_get_ex(k0, "key", &v));
 	json_object_put(j);
 
-	ck_assert_int_eq(req_json(&s, "POST", "/auth/keys", admin, "{\"name\":\"web app\",\"scope\":\"client\",\"daily_limit\":500}", &j),
+	ck_assert_int_eq(req_json(&s, "POST", "/auth/keys", admin,
+				  "{\"name\":\"web app\",\"scope\":\"client\",\"daily_limit\":500}", &j),
 			 201);
 	const char *fresh = jstr(j, "key");
 	ck_assert_ptr_nonnull(fresh);
@@ -327,7 +329,8 @@ START_TEST(admin_key_endpoints)
 	ck_assert_int_eq(req_json(&s, "DELETE", "/auth/keys/1", client, NULL, NULL), 403);
 
 	static const char *const bad[] = {"{}", "{\"name\":5}", "{\"name\":\"x\",\"scope\":\"root\"}",
-					  "{\"name\":\"x\",\"daily_limit\":-1}", "{\"name\":\"x\",\"rate_limit\":\"9\"}",
+					  "{\"name\":\"x\",\"daily_limit\":-1}",
+					  "{\"name\":\"x\",\"rate_limit\":\"9\"}",
 					  "{\"name\":\"\"}", "[]", "not json"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_int_eq(req_json(&s, "POST", "/auth/keys", admin, bad[i], &j), 400);

@@ -628,7 +628,8 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	ck_assert_ptr_nonnull(src);
 	snprintf(ui, sizeof ui, "%s/fcgi/ui", src);
 	free(src);
-	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
+	ss_buf_printf(&conf,
+		      "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
 		      s->db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
@@ -859,7 +860,8 @@ static void log_response(const ss_it_server *s, const char *method, const char *
 	json_object_object_add(o, "content_type", json_object_new_string(type));
 	json_object_object_add(o, "headers", h);
 	if (strncmp(type, "application/json", 16) == 0 && strcmp(method, "HEAD") != 0)
-		json_object_object_add(o, "body", json_object_new_string_len(r->body.data ? r->body.data : "", (int)r->body.len));
+		json_object_object_add(o, "body",
+				       json_object_new_string_len(r->body.data ? r->body.data : "", (int)r->body.len));
 	char file[1200];
 	extern char *program_invocation_short_name;
 	snprintf(file, sizeof file, "%s/%s-%ld.jsonl", dir, program_invocation_short_name, (long)getpid());

@@ -132,7 +132,8 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 	double end = ss_time_mono() + 30.0;
 	for (;;) {
 		json_object *st = call(wd, "GET", "/status", NULL, true), *ready = NULL;
-		bool ok = st != NULL && json_object_object_get_ex(st, "ready", &ready) && json_object_get_boolean(ready);
+		bool ok = st != NULL && json_object_object_get_ex(st, "ready", &ready) &&
+			  json_object_get_boolean(ready);
 		json_object_put(st);
 		if (ok)
 			break;
@@ -146,8 +147,8 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 	snprintf(dir, sizeof dir, "--user-data-dir=%s", wd->profile);
 	/* Headless, no sandbox (tests may run as root), nothing that talks to the network by itself. */
 	snprintf(caps, sizeof caps,
-		 "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\",\"goog:loggingPrefs\":{\"browser\":\"ALL\"},"
-		 "\"goog:chromeOptions\":{\"binary\":\"%s\","
+		 "{\"capabilities\":{\"alwaysMatch\":{\"browserName\":\"chrome\","
+		 "\"goog:loggingPrefs\":{\"browser\":\"ALL\"},\"goog:chromeOptions\":{\"binary\":\"%s\","
 		 "\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\",\"--disable-dev-shm-usage\","
 		 "\"--no-first-run\",\"--disable-background-networking\",\"--disable-sync\",\"--disable-extensions\","
 		 "\"--disable-component-update\",\"--autoplay-policy=no-user-gesture-required\",\"%s\",\"%s\"]}}}}",
