@@ -85,13 +85,13 @@ static void check_route(const ss_request *r)
 			 * followed by a short lower-case extension; never "." or ".." or a hidden name. */
 			size_t pre = (size_t)(file - rt->pattern);
 			const char *name = r->path + pre;
+			static const char lower[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 			size_t stem = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
 			FZ_ASSERT(strncmp(rt->pattern, r->path, pre) == 0 && id == -1, "a {file} route keeps its prefix");
 			FZ_ASSERT(stem >= 1 && stem <= 64 && strchr(name, '/') == NULL, "a {file} is one plain segment");
-			FZ_ASSERT(name[stem] == '\0' ||
-					  (name[stem] == '.' && strspn(name + stem + 1, "abcdefghijklmnopqrstuvwxyz0123456789") ==
-									strlen(name + stem + 1) &&
-					   strlen(name + stem + 1) >= 1 && strlen(name + stem + 1) <= 8),
+			const char *ext = name + stem + 1;
+			bool short_ext = strspn(ext, lower) == strlen(ext) && strlen(ext) >= 1 && strlen(ext) <= 8;
+			FZ_ASSERT(name[stem] == '\0' || (name[stem] == '.' && short_ext),
 				  "a {file} has at most one short lower-case extension");
 		} else if (brace == NULL) {
 			FZ_ASSERT(id == -1 && strcmp(rt->pattern, r->path) == 0, "an exact route matches exactly");
