@@ -97,9 +97,9 @@ static json_object *call(ss_wd *wd, const char *method, const char *path, json_o
 	return v;
 }
 
-static void session_path(ss_wd *wd, char *out, size_t outlen, const char *tail)
+static void wd_path(ss_wd *wd, char *out, size_t outlen, const char *tail)
 {
-	snprintf(out, outlen, "/session/%s%s", wd->session, tail);
+	snprintf(out, outlen, "/session/%s%s", wd->sid, tail);
 }
 
 void ss_wd_start(ss_wd *wd, int width, int height)
@@ -157,8 +157,8 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 	ck_assert_ptr_nonnull(body);
 	json_object *v = call(wd, "POST", "/session", body, false), *id = NULL;
 	json_object_put(body);
-	ck_assert_msg(json_object_object_get_ex(v, "sessionId", &id), "no session id from chromedriver");
-	snprintf(wd->session, sizeof wd->session, "%s", json_object_get_string(id));
+	ck_assert_msg(json_object_object_get_ex(v, "sessionId", &id), "no sessionId from chromedriver");
+	snprintf(wd->sid, sizeof wd->sid, "%s", json_object_get_string(id));
 	json_object_put(v);
 }
 
@@ -175,11 +175,11 @@ static void remove_tree(const char *dir)
 
 void ss_wd_stop(ss_wd *wd)
 {
-	if (wd->session[0] != '\0') {
+	if (wd->sid[0] != '\0') {
 		char path[256];
-		session_path(wd, path, sizeof path, "");
+		wd_path(wd, path, sizeof path, "");
 		json_object_put(call(wd, "DELETE", path, NULL, true));
-		wd->session[0] = '\0';
+		wd->sid[0] = '\0';
 	}
 	if (wd->driver_pid > 0) {
 		kill(wd->driver_pid, SIGTERM);
@@ -204,7 +204,7 @@ void ss_wd_stop(ss_wd *wd)
 void ss_wd_navigate(ss_wd *wd, const char *url)
 {
 	char path[256];
-	session_path(wd, path, sizeof path, "/url");
+	wd_path(wd, path, sizeof path, "/url");
 	json_object *b = json_object_new_object();
 	json_object_object_add(b, "url", json_object_new_string(url));
 	json_object_put(call(wd, "POST", path, b, false));
@@ -214,7 +214,7 @@ void ss_wd_navigate(ss_wd *wd, const char *url)
 json_object *ss_wd_exec(ss_wd *wd, const char *script, json_object *args)
 {
 	char path[256];
-	session_path(wd, path, sizeof path, "/execute/sync");
+	wd_path(wd, path, sizeof path, "/execute/sync");
 	json_object *b = json_object_new_object();
 	json_object_object_add(b, "script", json_object_new_string(script));
 	json_object_object_add(b, "args", args ? args : json_object_new_array());
@@ -258,7 +258,7 @@ bool ss_wd_wait(ss_wd *wd, const char *script, double timeout_s)
 static void element(ss_wd *wd, const char *css, char *id, size_t idlen)
 {
 	char path[256];
-	session_path(wd, path, sizeof path, "/element");
+	wd_path(wd, path, sizeof path, "/element");
 	json_object *b = json_object_new_object();
 	json_object_object_add(b, "using", json_object_new_string("css selector"));
 	json_object_object_add(b, "value", json_object_new_string(css));
@@ -278,7 +278,7 @@ void ss_wd_type(ss_wd *wd, const char *css, const char *text)
 	element(wd, css, id, sizeof id);
 	char tail[200];
 	snprintf(tail, sizeof tail, "/element/%s/value", id);
-	session_path(wd, path, sizeof path, tail);
+	wd_path(wd, path, sizeof path, tail);
 	json_object *b = json_object_new_object();
 	json_object_object_add(b, "text", json_object_new_string(text));
 	json_object_put(call(wd, "POST", path, b, false));
@@ -290,7 +290,7 @@ void ss_wd_click(ss_wd *wd, const char *css)
 	char id[128], path[384], tail[200];
 	element(wd, css, id, sizeof id);
 	snprintf(tail, sizeof tail, "/element/%s/click", id);
-	session_path(wd, path, sizeof path, tail);
+	wd_path(wd, path, sizeof path, tail);
 	json_object *b = json_object_new_object();
 	json_object_put(call(wd, "POST", path, b, false));
 	json_object_put(b);
@@ -299,7 +299,7 @@ void ss_wd_click(ss_wd *wd, const char *css)
 void ss_wd_screenshot(ss_wd *wd, const char *path)
 {
 	char p[256];
-	session_path(wd, p, sizeof p, "/screenshot");
+	wd_path(wd, p, sizeof p, "/screenshot");
 	json_object *v = call(wd, "GET", p, NULL, false);
 	const char *b64 = v ? json_object_get_string(v) : NULL;
 	ck_assert_ptr_nonnull(b64);
@@ -318,7 +318,7 @@ void ss_wd_screenshot(ss_wd *wd, const char *path)
 json_object *ss_wd_console(ss_wd *wd)
 {
 	char path[256];
-	session_path(wd, path, sizeof path, "/se/log");
+	wd_path(wd, path, sizeof path, "/se/log");
 	json_object *b = json_object_new_object();
 	json_object_object_add(b, "type", json_object_new_string("browser"));
 	json_object *v = call(wd, "POST", path, b, false);

@@ -12,7 +12,7 @@
 typedef struct ss_wd {
 	pid_t driver_pid;     /* chromedriver, 0 when not running */
 	int port;             /* its loopback port */
-	char session[128];    /* WebDriver session id */
+	char sid[128];        /* the WebDriver sessionId of the browser */
 	char profile[256];    /* Chromium's throwaway profile directory (removed by ss_wd_stop) */
 	char log[320];        /* chromedriver's log file, in the profile's parent temp dir */
 } ss_wd;
@@ -22,10 +22,10 @@ typedef struct ss_wd {
 const char *ss_wd_chromium(void);
 const char *ss_wd_chromedriver(void);
 
-/* Start chromedriver and a headless Chromium session (window width x height). Aborts the test on failure. */
+/* Start chromedriver and a headless Chromium (window width x height). Aborts the test on failure. */
 void ss_wd_start(ss_wd *wd, int width, int height);
 
-/* End the session, stop chromedriver (SIGTERM, bounded wait, SIGKILL) and remove the profile. */
+/* Close the browser, stop chromedriver (SIGTERM, bounded wait, SIGKILL) and remove the profile. */
 void ss_wd_stop(ss_wd *wd);
 
 /* Load url and wait for the document to be loaded. */
