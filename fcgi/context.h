@@ -8,7 +8,7 @@
 #include "core/config/config.h"
 #include "core/store/db.h"
 
-struct ss_state;
+struct ss_limiter;
 struct ss_keycache;
 struct ss_fetcher;
 struct ss_stats;
@@ -22,7 +22,7 @@ typedef struct ss_ctx {
 	char db_error[SS_ERROR_MSG_MAX];
 	bool db_seen;               /* a database was open once: never create an empty one in its place */
 	bool db_checked;            /* the file checks passed in the request in progress (cleared before and after) */
-	struct ss_state *state;     /* shared state file: limits, quotas, counters */
+	struct ss_limiter *limiter; /* limits, quotas, key invalidation (+ this host's state file: counters) */
 	struct ss_keycache *keys;   /* per-responder API key cache */
 	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
 	double service_started_at;  /* realtime when the service (master) started, for uptime */

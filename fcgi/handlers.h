@@ -92,7 +92,7 @@ int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req);
 /* fcgi/handlers/keys.c (admin): GET /auth/keys lists every key with requests_today; POST /auth/keys creates one
  * from JSON {name, scope, email, daily_limit, rate_limit} and answers 201 with the record and the plain key
  * (shown only there); DELETE /auth/keys/{id} deactivates a key (404 when there is none). Changes are logged
- * with the calling key and address, and bump the state file's key generation. */
+ * with the calling key and address, and bump the key generation through the limiter (ctx->limiter). */
 int ss_handle_keys_list(ss_ctx *ctx, ss_request *req);
 int ss_handle_keys_create(ss_ctx *ctx, ss_request *req);
 int ss_handle_keys_deactivate(ss_ctx *ctx, ss_request *req);

@@ -1,8 +1,8 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h \
-	tests/integration/webdriver.c tests/integration/webdriver.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/redis_server.c \
+	tests/integration/redis_server.h tests/integration/webdriver.c tests/integration/webdriver.h
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -90,6 +90,24 @@ TESTS += tests/integration/check_ffmpeg
 tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
+
+# The limiter interface against a real redis-server on a unix socket (skips with 77 without redis-server).
+check_PROGRAMS += tests/integration/check_limiter
+TESTS += tests/integration/check_limiter
+tests_integration_check_limiter_SOURCES = tests/integration/check_limiter.c
+tests_integration_check_limiter_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_limiter_LDADD = $(IT_LIBS)
+
+# limits = redis on the real stack: Redis stopped and restarted under a running service, fail closed and open.
+check_PROGRAMS += tests/integration/check_redis_limits
+TESTS += tests/integration/check_redis_limits
+tests_integration_check_redis_limits_SOURCES = tests/integration/check_redis_limits.c
+tests_integration_check_redis_limits_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_redis_limits_LDADD = $(IT_LIBS)
+
+# The auth suite a second time, with limits = redis.
+TESTS += tests/integration/check_auth_redis.sh
+EXTRA_DIST += tests/integration/check_auth_redis.sh
 
 # What browsers meet behind every front: CORS for the origins in cors_origins (preflights included).
 check_PROGRAMS += tests/integration/check_web

@@ -15,3 +15,7 @@ dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http
 dist_noinst_SCRIPTS += tools/bench-startup.sh
 # bench-analyze-jobs.sh FOLDER: files/s of songscope-analyze -r with --jobs 1 and 2, and the speed-up.
 dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
+# bench-limiter.sh: cached POST /analyze with limits = local and limits = redis in one run, Redis round trips.
+dist_noinst_SCRIPTS += tools/bench-limiter.sh
+# bench-invariance.sh DIR: tempo and key of the clips re-encoded at other rates, gains, channels and codecs.
+dist_noinst_SCRIPTS += tools/bench-invariance.sh

@@ -70,8 +70,9 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	/* v<N> names the analysis algorithms and the result's fields; bump it whenever a change alters any
 	 * number or adds a field, so cached results are recomputed (v2: the onset stage works at 5512.5 Hz and
 	 * the key reads its signal, paired FFTs, reordered sums; v3: bpm_candidates, downbeats, 6/8 time
-	 * signatures, key_details.camelot and open_key). */
-	snprintf(out, outlen, "v3;max=%g", o->max_seconds);
+	 * signatures, key_details.camelot and open_key; v4: the temperley+tkp key profile and the leading-tone
+	 * rule, fast tempi doubled on the low band's off-beats, 3:2 near-ties decided by the unshared beats). */
+	snprintf(out, outlen, "v4;max=%g", o->max_seconds);
 	return out;
 }
 

@@ -59,6 +59,12 @@ static const opt_def opts[] = {
 	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
 	{"ui_dir", T_TEXT, OFF(ui_dir), 0, 0, NULL, SZ(ui_dir)},
 	{"preload_ffmpeg", T_CHOICE, OFF(preload_ffmpeg), 0, 0, "auto|yes|no", SZ(preload_ffmpeg)},
+	{"limits", T_CHOICE, OFF(limits), 0, 0, "local|redis", SZ(limits)},
+	{"redis", T_TEXT, OFF(redis), 0, 0, NULL, SZ(redis)},
+	{"redis_password", T_TEXT, OFF(redis_password), 0, 0, NULL, SZ(redis_password)},
+	{"redis_db", T_INT, OFF(redis_db), 0, 1000000, NULL, 0},
+	{"redis_timeout_ms", T_INT, OFF(redis_timeout_ms), 10, 60000, NULL, 0},
+	{"limits_fail", T_CHOICE, OFF(limits_fail), 0, 0, "closed|open", SZ(limits_fail)},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -97,6 +103,9 @@ void ss_config_defaults(ss_config *c)
 	c->cors_origins[0] = '\0';
 	snprintf(c->ui_dir, sizeof c->ui_dir, "%s/ui", SS_PKGDATADIR);
 	snprintf(c->preload_ffmpeg, sizeof c->preload_ffmpeg, "auto");
+	snprintf(c->limits, sizeof c->limits, "local");
+	c->redis_timeout_ms = 500;
+	snprintf(c->limits_fail, sizeof c->limits_fail, "closed");
 }
 
 static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, size_t whylen)
@@ -351,6 +360,18 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 	if (c->anonymous_networks[0] != '\0' && c->anonymous_key[0] == '\0')
 		return ss_error_set(err, SS_ERR_CONFIG,
 				    "'anonymous_networks' needs 'anonymous_key': the name of the client key those requests act as");
+	if (strcmp(c->limits, "redis") == 0) {
+		if (c->redis[0] == '\0')
+			return ss_error_set(err, SS_ERR_CONFIG,
+					    "'limits = redis' needs 'redis': unix:PATH or HOST:PORT");
+		const char *colon = strrchr(c->redis, ':');
+		int64_t port;
+		if (strncmp(c->redis, "unix:", 5) == 0 ? c->redis[5] != '/'
+						       : colon == NULL || colon == c->redis ||
+								 ss_parse_i64(colon + 1, 1, 65535, &port) != 0)
+			return ss_error_set(err, SS_ERR_CONFIG,
+					    "'redis' must be unix:/ABSOLUTE/PATH or HOST:PORT (port 1 to 65535)");
+	}
 	return 0;
 }
 

@@ -52,6 +52,12 @@ typedef struct ss_config {
 	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
 	char ui_dir[SS_CONFIG_PATH_MAX];     /* the web page's files, served under /ui/ ("" = no page) */
 	char preload_ffmpeg[8];              /* auto|yes|no: load FFmpeg at start (before fork), not at the first AAC */
+	char limits[8];                      /* local|redis: where rate limits, quotas and key invalidation live */
+	char redis[SS_CONFIG_PATH_MAX];      /* limits = redis: unix:PATH or HOST:PORT */
+	char redis_password[128];            /* AUTH after connecting ("" = none) */
+	int redis_db;                        /* SELECT after connecting */
+	int redis_timeout_ms;                /* connect and command timeout */
+	char limits_fail[8];                 /* closed|open: what requests get while the limiter is unavailable */
 } ss_config;
 
 /* Fill c with the documented defaults (conf/songscope.conf). */

@@ -1,6 +1,6 @@
 /* Key management over HTTP (admin), for the dashboard: GET /auth/keys lists the keys with today's use, POST
  * /auth/keys creates one (the plain key is in that answer only), DELETE /auth/keys/{id} deactivates one. Each
- * change is logged (who, from where, what) and bumps the key generation in the state file, as songscope-admin
+ * change is logged (who, from where, what) and bumps the key generation through the limiter, as songscope-admin
  * does, so every responder drops its cached view of the key at once. */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "core/auth/apikey.h"
-#include "core/limits/state.h"
+#include "core/limits/limiter.h"
 #include "core/store/keys.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
@@ -25,7 +25,8 @@ static json_object *record_json(ss_ctx *ctx, const ss_key_record *r)
 	json_object *o = json_object_new_object();
 	if (o == NULL)
 		return NULL;
-	int64_t today = ctx->state ? ss_state_day_count(ctx->state, r->id, ss_state_now_ns()) : -1;
+	ss_error err;
+	int64_t today = ctx->limiter ? ss_limiter_day_count(ctx->limiter, r->id, &err) : -1;
 	if (ss_json_add_int(o, "id", r->id) || ss_json_add_string(o, "name", r->name) ||
 	    ss_json_add_string(o, "email", r->email[0] ? r->email : NULL) ||
 	    ss_json_add_string(o, "prefix", r->prefix) ||
@@ -84,11 +85,16 @@ int ss_handle_keys_list(ss_ctx *ctx, ss_request *req)
 	return rc;
 }
 
-/* Tell every responder (this one included) that keys changed. */
+/* Tell every responder (this one included, and those of other hosts sharing the limiter) that keys changed.
+ * A limiter that cannot be reached is logged: the change still reaches the responders within key_cache_ttl. */
 static void notify_key_change(ss_ctx *ctx)
 {
-	if (ctx->state != NULL)
-		ss_state_bump_key_generation(ctx->state);
+	ss_error err;
+	ss_error_clear(&err);
+	if (ctx->limiter == NULL || ss_limiter_bump_generation(ctx->limiter, &err) != 0)
+		ss_log_warn("the key change could not be announced to the responders (%s): they see it within "
+			    "key_cache_ttl",
+			    err.msg[0] ? err.msg : "no limiter");
 }
 
 /* An optional non-negative integer member (absent or null → def). Returns 0, or -1 when it is not one. */

@@ -44,6 +44,12 @@ static void brief_pause(void)
 	nanosleep(&ts, NULL);
 }
 
+bool ss_it_limits_redis(void)
+{
+	const char *v = getenv("SS_IT_LIMITS");
+	return v != NULL && strcmp(v, "redis") == 0;
+}
+
 const char *ss_it_builddir(void)
 {
 	const char *d = getenv("SS_TOP_BUILDDIR");
@@ -631,6 +637,10 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	ss_buf_printf(&conf,
 		      "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
 		      s->db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
+	if (ss_it_limits_redis()) {
+		ck_assert_msg(ss_redis_start(&s->redis, s->dir) == 0, "redis-server did not start");
+		ss_buf_printf(&conf, "limits = redis\nredis = unix:%s\n", s->redis.socket);
+	}
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
@@ -764,6 +774,7 @@ void ss_it_stop(ss_it_server *s)
 		wait_gone(desc, nd, 20.0);
 	}
 	ss_it_stop_songscope(s);
+	ss_redis_stop(&s->redis);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = '\0';
