@@ -115,6 +115,9 @@ TESTS += tests/integration/check_web
 tests_integration_check_web_SOURCES = tests/integration/check_web.c
 tests_integration_check_web_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_web_LDADD = $(IT_LIBS)
+# Its key endpoints again with limits = redis.
+TESTS += tests/integration/check_web_redis.sh
+EXTRA_DIST += tests/integration/check_web_redis.sh
 
 # The page in Debian's headless Chromium (chromedriver): a dropped clip shows the API's tempo, key and beats; the
 # dashboard opens for an admin key only. Screenshots in tests/integration/browser-artifacts/.
