@@ -106,4 +106,17 @@ int ss_h_upload_opts(ss_request *req, char ns[SS_NAMESPACE_MAX + 1], bool *force
 int ss_handle_auth_key(ss_ctx *ctx, ss_request *req);
 int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req);
 
+/* fcgi/handlers/keys.c (admin): GET /auth/keys lists every key with requests_today; POST /auth/keys creates one
+ * from JSON {name, scope, email, daily_limit, rate_limit} and answers 201 with the record and the plain key
+ * (shown only there); DELETE /auth/keys/{id} deactivates a key (404 when there is none). Changes are logged
+ * with the calling key and address, and bump the key generation through the limiter (ctx->limiter). */
+int ss_handle_keys_list(ss_ctx *ctx, ss_request *req);
+int ss_handle_keys_create(ss_ctx *ctx, ss_request *req);
+int ss_handle_keys_deactivate(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/ui.c: GET /ui/ (index.html; "/ui" without the slash answers 301 to "ui/") and GET /ui/{file}
+ * (no key): static files from ui_dir with their Content-Type and a Content-Security-Policy allowing only
+ * songscope's own origin. 404 for names without a known type, missing files, non-regular files and links. */
+int ss_handle_ui(ss_ctx *ctx, ss_request *req);
+
 #endif

@@ -18,8 +18,9 @@ typedef enum ss_scope {
 typedef int (*ss_handler_fn)(ss_ctx *ctx, ss_request *req);
 
 typedef struct ss_route {
-	const char *pattern; /* exact path, or with one trailing "{id}" segment matching a decimal id, or one
-			      * trailing "{key}" segment matching 1..SS_ROUTE_KEY_MAX bytes other than '/' */
+	const char *pattern; /* exact path, or with one trailing segment: "{id}" matching a decimal id, "{file}" a
+			      * file name ([A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8}), or "{key}"
+			      * 1..SS_ROUTE_KEY_MAX bytes other than '/' */
 	unsigned methods;    /* mask of ss_method */
 	ss_scope scope;
 	ss_handler_fn fn;

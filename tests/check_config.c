@@ -299,6 +299,21 @@ START_TEST(address_lists_are_cidr_ranges)
 }
 END_TEST
 
+/* cors_origins: none by default; web origins only, refused at load with the line otherwise. */
+START_TEST(cors_origins_are_origins)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.cors_origins, "");
+	ck_assert_int_eq(parse(&c, "cors_origins = https://app.example.org, http://localhost:3000\n", &err), 0);
+	ck_assert_str_eq(c.cors_origins, "https://app.example.org, http://localhost:3000");
+	expect_error("cors_origins = *\n", "test.conf:1: bad value for 'cors_origins'");
+	expect_error("cors_origins = https://app.example.org/\n", "no path or trailing '/'");
+	expect_error("workers = 2\ncors_origins = app.example.org\n", "test.conf:2: bad value for 'cors_origins'");
+}
+END_TEST
+
 /* analysis_queue_timeout: how long a miss waits for an analysis slot; 0 refuses at once. The queue has
  * workers - slots - 1 seats (so a responder stays free), at least 1. */
 START_TEST(analysis_queue_keys)
@@ -374,6 +389,7 @@ int main(void)
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);
 	tcase_add_test(tc, address_lists_are_cidr_ranges);
+	tcase_add_test(tc, cors_origins_are_origins);
 	tcase_add_test(tc, analysis_queue_keys);
 	tcase_add_test(tc, store_backend_keys);
 	suite_add_tcase(s, tc);

@@ -147,6 +147,17 @@ START_TEST(router_finds_routes_and_reports_allowed_methods)
 	k = ss_router_match("/v1/audio-features", SS_M_POST, &allowed, &id);
 	ck_assert_ptr_nonnull(k);
 	ck_assert_str_eq(k->name, "audio_features_post");
+	/* {file}: one plain name with at most one extension, nothing that climbs or hides. */
+	ck_assert_ptr_nonnull(ss_router_match("/ui/app.js", SS_M_GET, &allowed, &id));
+	ck_assert_ptr_nonnull(ss_router_match("/ui/favicon.svg", SS_M_GET, &allowed, &id));
+	ck_assert_ptr_nonnull(ss_router_match("/ui", SS_M_GET, &allowed, &id));
+	static const char *const not_files[] = {"/ui/", "/ui/..", "/ui/../etc/passwd", "/ui/a/b.js", "/ui/.js",
+						"/ui/a.b.js", "/ui/a.", "/ui/A.JS", "/ui/a.toolongext", "/uix/a.js",
+						"/ui/a%2fb.js", "/ui/a b.js"};
+	for (size_t i = 0; i < sizeof not_files / sizeof not_files[0]; i++) {
+		ck_assert_msg(ss_router_match(not_files[i], SS_M_GET, &allowed, &id) == NULL, "%s matched", not_files[i]);
+		ck_assert_uint_eq(allowed, 0);
+	}
 	char allow[64];
 	ss_router_allow_header(SS_M_GET | SS_M_HEAD | SS_M_DELETE, allow, sizeof allow);
 	ck_assert_str_eq(allow, "GET, HEAD, DELETE");
@@ -167,7 +178,13 @@ START_TEST(every_route_is_well_formed)
 			      "route %s: only a trailing {id} or {key}", r->name);
 		/* Everything but /health needs a key when auth is on. */
 		if (strcmp(r->pattern, "/health") != 0)
+		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0 || strcmp(brace, "{file}") == 0,
+			      "route %s: only a trailing {id} or {file}", r->name);
+		/* Everything but /health and the page's static files needs a key when auth is on. */
+		if (strcmp(r->pattern, "/health") != 0 && strncmp(r->pattern, "/ui", 3) != 0)
 			ck_assert_msg(r->scope != SS_SCOPE_NONE, "route %s is open", r->name);
+		if (r->scope == SS_SCOPE_NONE)
+			ck_assert_msg(r->methods == SS_M_GET, "open route %s takes more than GET", r->name);
 	}
 }
 END_TEST

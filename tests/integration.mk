@@ -2,7 +2,7 @@
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
 	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/redis_server.c \
-	tests/integration/redis_server.h
+	tests/integration/redis_server.h tests/integration/webdriver.c tests/integration/webdriver.h
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -116,3 +116,25 @@ tests_integration_check_redis_limits_LDADD = $(IT_LIBS)
 # The auth suite a second time, with limits = redis.
 TESTS += tests/integration/check_auth_redis.sh
 EXTRA_DIST += tests/integration/check_auth_redis.sh
+
+# What browsers meet behind every front: CORS for the origins in cors_origins (preflights included).
+check_PROGRAMS += tests/integration/check_web
+TESTS += tests/integration/check_web
+tests_integration_check_web_SOURCES = tests/integration/check_web.c
+tests_integration_check_web_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_web_LDADD = $(IT_LIBS)
+# Its key endpoints again with limits = redis.
+TESTS += tests/integration/check_web_redis.sh
+EXTRA_DIST += tests/integration/check_web_redis.sh
+
+# The page in Debian's headless Chromium (chromedriver): a dropped clip shows the API's tempo, key and beats; the
+# dashboard opens for an admin key only. Screenshots in tests/integration/browser-artifacts/.
+check_PROGRAMS += tests/integration/check_browser
+TESTS += tests/integration/check_browser
+tests_integration_check_browser_SOURCES = tests/integration/check_browser.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_integration_check_browser_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_browser_LDADD = $(IT_LIBS) $(FFMPEG_LIBS)
+clean-local: clean-browser-artifacts
+clean-browser-artifacts:
+	rm -rf tests/integration/browser-artifacts
+.PHONY: clean-browser-artifacts

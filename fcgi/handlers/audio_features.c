@@ -115,7 +115,7 @@ static void base_url(const ss_request *req, char out[BASE_URL_MAX])
 		 add_port ? port : "", (int)pre, pre > 0 ? uri : "");
 }
 
-/* Spotify's audio-features object for the result object text (what ss_cache_render appends) of the row with
+/* Spotify's audio-features object for the result object text (what ss_present_cache_get appends) of the row with
  * cache_key. Returns a new object, or NULL on ENOMEM or text that is not a JSON object. */
 static json_object *features_object(const char *text, size_t len, const char *cache_key, const char *base)
 {
