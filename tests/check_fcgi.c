@@ -174,12 +174,9 @@ START_TEST(every_route_is_well_formed)
 		ck_assert_msg(r->pattern[0] == '/', "route %s", r->name);
 		ck_assert_msg(r->methods != 0, "route %s has no method", r->name);
 		const char *brace = strchr(r->pattern, '{');
-		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0 || strcmp(brace, "{key}") == 0,
-			      "route %s: only a trailing {id} or {key}", r->name);
-		/* Everything but /health needs a key when auth is on. */
-		if (strcmp(r->pattern, "/health") != 0)
-		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0 || strcmp(brace, "{file}") == 0,
-			      "route %s: only a trailing {id} or {file}", r->name);
+		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0 || strcmp(brace, "{key}") == 0 ||
+				      strcmp(brace, "{file}") == 0,
+			      "route %s: only a trailing {id}, {key} or {file}", r->name);
 		/* Everything but /health and the page's static files needs a key when auth is on. */
 		if (strcmp(r->pattern, "/health") != 0 && strncmp(r->pattern, "/ui", 3) != 0)
 			ck_assert_msg(r->scope != SS_SCOPE_NONE, "route %s is open", r->name);
