@@ -26,6 +26,7 @@ songscopeconfdir = $(sysconfdir)/songscope
 # /var/lib/songscope, /run/songscope); install them with this build's paths instead. Applied when
 # installing, so `make install prefix=/usr sysconfdir=/etc ...` gets them right as well.
 conf_subst = $(SED) -e 's|/usr/local/sbin|$(sbindir)|g' -e 's|/usr/local/bin|$(bindir)|g' \
+	-e 's|/usr/local/share/songscope|$(pkgdatadir)|g' \
 	-e 's|/usr/local/etc|$(sysconfdir)|g' -e 's|/var/lib/songscope|$(songscopestatedir)|g' \
 	-e 's|/run/songscope|$(runstatedir)/songscope|g'
 

@@ -20,6 +20,7 @@
 
 #include "core/auth/apikey.h"
 #include "core/auth/keycache.h"
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/net/cidr.h"
 #include "core/store/usage.h"
@@ -58,16 +59,16 @@ static void recover_journals(ss_ctx *ctx, bool force)
 
 static int seed_from_usage_row(void *arg, int64_t key_id, int64_t count)
 {
-	ss_state *st = ((void **)arg)[0];
+	ss_limiter *lim = ((void **)arg)[0];
 	const int64_t *day = ((void **)arg)[1];
 	ss_error err;
-	ss_state_seed_day(st, key_id, *day, count, &err);
+	ss_limiter_seed_day(lim, key_id, *day, count, &err);
 	return 0;
 }
 
-/* State-file seed callback: today's quota-counted usage rows, in api_usage or still in a journal, become the
- * daily counters. */
-static int seed_from_db(void *arg, ss_state *st)
+/* Limiter seed callback (a new state file, or a day Redis has no counts for): today's quota-counted usage
+ * rows, in api_usage or still in a journal, become the daily counters. */
+static int seed_from_db(void *arg, ss_limiter *lim, int64_t day)
 {
 	ss_ctx *ctx = arg;
 	if (ss_ctx_store_ready(ctx) != 0)
@@ -75,8 +76,7 @@ static int seed_from_db(void *arg, ss_state *st)
 	/* Rows still in journals count too: those of responders that died are imported first, and those
 	 * that live responders (this one included) have not flushed yet are counted from their journals. */
 	recover_journals(ctx, true);
-	int64_t day = ss_state_day(ss_state_now_ns());
-	void *pass[2] = {st, &day};
+	void *pass[2] = {lim, &day};
 	ss_error err;
 	if (ss_usage_journal_day_counts(ctx->store, ctx->cfg->database, day, seed_from_usage_row, pass, &err) != 0) {
 		ss_log_error("re-seeding daily counts from api_usage failed: %s", err.msg);
@@ -85,40 +85,41 @@ static int seed_from_db(void *arg, ss_state *st)
 	return 0;
 }
 
-static int open_state(ss_ctx *ctx)
+static void log_limiter_note(ss_ctx *ctx)
+{
+	char note[320];
+	if (ctx->limiter != NULL && ss_limiter_take_note(ctx->limiter, note, sizeof note))
+		ss_log_warn("%s", note);
+}
+
+static int open_limiter(ss_ctx *ctx)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	if (ss_state_open(ctx->cfg->state_file, seed_from_db, ctx, &ctx->state, &err) != 0) {
+	if (ss_limiter_open(ctx->cfg, seed_from_db, ctx, &ctx->limiter, &err) != 0) {
 		double now = ss_time_mono();
 		if (now >= state_retry_at)
 			ss_log_error("%s", err.msg);
 		state_retry_at = now + 1.0;
 		return -1;
 	}
-	const char *why = ss_state_built_reason(ctx->state);
-	if (why != NULL)
-		ss_log_warn("rebuilt the state file %s because %s (daily counts re-seeded from api_usage)",
-			    ctx->cfg->state_file, why);
-	else if (ss_state_was_created(ctx->state))
-		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
-	if (ss_state_register_responder(ctx->state, &err) != 0)
-		ss_log_warn("%s", err.msg);
+	log_limiter_note(ctx);
 	return 0;
 }
 
 int ss_auth_create_state(ss_ctx *ctx)
 {
-	ss_state *st = NULL;
+	ss_limiter *lim = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	if (ss_state_open(ctx->cfg->state_file, seed_from_db, ctx, &st, &err) != 0) {
+	if (ss_limiter_open(ctx->cfg, seed_from_db, ctx, &lim, &err) != 0) {
 		ss_log_error("%s", err.msg);
 		return -1;
 	}
-	if (ss_state_was_created(st))
-		ss_log_info("built a new state file %s (daily counts re-seeded from api_usage)", ctx->cfg->state_file);
-	ss_state_close(st);
+	char note[320];
+	if (ss_limiter_take_note(lim, note, sizeof note))
+		ss_log_info("%s", note);
+	ss_limiter_close(lim);
 	return 0;
 }
 
@@ -144,58 +145,53 @@ int ss_auth_open(ss_ctx *ctx)
 			return -1;
 		}
 	}
-	if (ctx->state == NULL && open_state(ctx) != 0)
+	if (ctx->limiter == NULL && open_limiter(ctx) != 0)
 		return -1;
+	ss_auth_host_state(ctx); /* registers this responder */
 	return 0;
 }
 
-static double state_checked_at;
-
-static void drop_state(ss_ctx *ctx)
+struct ss_state *ss_auth_host_state(ss_ctx *ctx)
 {
-	ss_state_close(ctx->state);
-	ctx->state = NULL;
-	if (ctx->keys != NULL)
-		ss_keycache_clear(ctx->keys);
-	state_retry_at = 0;
-}
-
-/* Every call (so every authenticated request): ss_state_is_usable, one fstat() and one atomic load, so a
- * mapping marked broken or a truncated file is left on the very next request; about once a second also
- * whether the file was replaced (one stat()). */
-bool ss_auth_state_ready(ss_ctx *ctx)
-{
-	if (ctx->state != NULL) {
-		if (!ss_state_is_usable(ctx->state)) {
-			const char *why = ss_state_problem(ctx->state);
-			ss_log_warn("state file %s is unusable (%s); reopening it", ctx->cfg->state_file,
-				    why != NULL ? why : "no reason given");
-			drop_state(ctx);
-		} else {
-			/* Has the file been rebuilt or replaced under us? Then follow it, or key changes
-			 * announced in the new file would go unseen here. */
-			double now = ss_time_mono();
-			if (now - state_checked_at < 1.0)
-				return true;
-			state_checked_at = now;
-			if (ss_state_is_current(ctx->state))
-				return true;
-			ss_log_info("state file %s was replaced; reopening it", ctx->cfg->state_file);
-			drop_state(ctx);
+	if (ctx->limiter == NULL)
+		return NULL;
+	ss_state *st = ss_limiter_host_state(ctx->limiter);
+	log_limiter_note(ctx);
+	ss_error err;
+	/* Idempotent (a flag test) once registered; a reopened file needs it again. */
+	if (st != NULL && ss_state_register_responder(st, &err) != 0) {
+		static double warned_at;
+		if (ss_time_mono() - warned_at > 60.0) {
+			ss_log_warn("%s", err.msg);
+			warned_at = ss_time_mono();
 		}
 	}
-	if (ss_time_mono() < state_retry_at)
-		return false;
-	return open_state(ctx) == 0;
+	return st;
 }
 
-/* After a state call failed: when the mapping turned out broken (corrupted mutex, truncated file), reopen
- * (which rebuilds) so the caller can try once more. True when the caller should retry. */
-static bool state_recovered(ss_ctx *ctx)
+/* Every call (so every authenticated request): the state file's mapping is usable (one fstat() and one atomic
+ * load, so a mapping marked broken or a truncated file is left on the very next request; about once a second
+ * also whether the file was replaced) and the limiter's backend is reachable (redis: connected, reconnecting at
+ * most every 250 ms; no round trip). */
+bool ss_auth_state_ready(ss_ctx *ctx)
 {
-	if (ctx->state == NULL || ss_state_is_usable(ctx->state))
+	if (ctx->limiter == NULL) {
+		if (ss_time_mono() < state_retry_at || open_limiter(ctx) != 0)
+			return false;
+	}
+	if (ss_auth_host_state(ctx) == NULL)
 		return false;
-	return ss_auth_state_ready(ctx) && ctx->state != NULL;
+	bool ok = ss_limiter_ready(ctx->limiter);
+	log_limiter_note(ctx);
+	static bool was_down;
+	if (!ok && !was_down) {
+		const char *why = ss_limiter_problem(ctx->limiter);
+		ss_log_error("the limiter (%s) is unavailable: %s", ss_limiter_backend(ctx->limiter),
+			     why != NULL ? why : "no reason given");
+	} else if (ok && was_down)
+		ss_log_info("the limiter (%s) is available again", ss_limiter_backend(ctx->limiter));
+	was_down = !ok;
+	return ok;
 }
 
 #ifdef SS_TEST_HOOKS
@@ -210,13 +206,14 @@ static void test_hook_hold_lock(ss_ctx *ctx)
 		trigger = getenv("SONGSCOPE_TEST_HOLD_LOCK");
 		looked = true;
 	}
-	if (trigger == NULL || ctx->state == NULL)
+	ss_state *st = ss_auth_host_state(ctx);
+	if (trigger == NULL || st == NULL)
 		return;
 	char taken[1100], held[1100], tmp[1100];
 	snprintf(taken, sizeof taken, "%s.taken", trigger);
 	snprintf(held, sizeof held, "%s.held", trigger);
 	snprintf(tmp, sizeof tmp, "%s.held.tmp", trigger);
-	if (rename(trigger, taken) != 0 || ss_state_test_lock_and_hold(ctx->state) != 0)
+	if (rename(trigger, taken) != 0 || ss_state_test_lock_and_hold(st) != 0)
 		return;
 	FILE *f = fopen(tmp, "w");
 	if (f != NULL) {
@@ -250,10 +247,9 @@ static void log_usage(ss_ctx *ctx, int64_t key_id, const char *endpoint, int sta
 
 /* Find the key: key cache first, the database on a miss. Returns 0 with *info, or -1 (503 sent or
  * write error: *rc set). */
-static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIKEY_HASH_LEN], ss_keyinfo *info,
-		  int *rc)
+static int lookup(ss_ctx *ctx, ss_request *req, const unsigned char hash[SS_APIKEY_HASH_LEN], uint64_t gen,
+		  ss_keyinfo *info, int *rc)
 {
-	uint64_t gen = ss_state_key_generation(ctx->state);
 	double now = ss_time_mono();
 	if (ss_keycache_get(ctx->keys, hash, gen, now, info))
 		return 0;
@@ -314,9 +310,8 @@ static struct {
 } anon;
 
 /* 0 with *info (info->valid false when the key is missing, inactive or ambiguous), or -1 (503 sent: *rc). */
-static int anonymous_key(ss_ctx *ctx, ss_request *req, ss_keyinfo *info, int *rc)
+static int anonymous_key(ss_ctx *ctx, ss_request *req, uint64_t gen, ss_keyinfo *info, int *rc)
 {
-	uint64_t gen = ss_state_key_generation(ctx->state);
 	double now = ss_time_mono();
 	if (anon.loaded && anon.gen == gen && now - anon.at < (double)ctx->cfg->key_cache_ttl) {
 		*info = anon.info;
@@ -355,6 +350,75 @@ static int anonymous_key(ss_ctx *ctx, ss_request *req, ss_keyinfo *info, int *rc
 	return 0;
 }
 
+/* A host counter (for /metrics), when the state file is open. */
+static void count(ss_ctx *ctx, unsigned idx)
+{
+	ss_state *st = ctx->limiter != NULL ? ss_limiter_host_state(ctx->limiter) : NULL;
+	if (st != NULL)
+		ss_state_counter_add(st, idx, 1);
+}
+
+/* The limiter is unavailable and limits fail closed: 503 with Retry-After, naming the backend. */
+static int limits_down(ss_ctx *ctx, ss_request *req)
+{
+	count(ctx, SS_STATE_COUNTER_LIMITS_DOWN);
+	ss_resp_add_header(req, "Retry-After", "%d", 5);
+	const char *backend = ctx->limiter != NULL ? ss_limiter_backend(ctx->limiter) : ctx->cfg->limits;
+	if (strcmp(backend, "redis") == 0)
+		return refuse(req, SS_ERR_UNAVAILABLE,
+			      "The rate limiter (Redis) is unavailable; try again shortly.");
+	return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+}
+
+static bool fail_open(const ss_ctx *ctx)
+{
+	return strcmp(ctx->cfg->limits_fail, "open") == 0;
+}
+
+/* limits_fail = open and the limiter is down: the request goes on without limits (logged at most once a
+ * minute, counted for /metrics). */
+static void admitted_unlimited(ss_ctx *ctx, int64_t key_id, const ss_error *err)
+{
+	static double logged_at;
+	count(ctx, SS_STATE_COUNTER_LIMITS_FAIL_OPEN);
+	double now = ss_time_mono();
+	if (logged_at == 0 || now - logged_at >= 60.0) {
+		ss_log_warn("limits_fail = open: admitting key %lld without limits (%s)", (long long)key_id,
+			    err != NULL && err->msg[0] != '\0' ? err->msg : "the limiter is unavailable");
+		logged_at = now;
+	}
+}
+
+/* A bad or unknown key: throttle its address (per-address failed-attempt limit), then 403. */
+static int refuse_invalid(ss_ctx *ctx, ss_request *req, bool limiter_up)
+{
+	if (!limiter_up) /* fail open: nothing to count failures in */
+		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
+	const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
+	int per_min = ctx->cfg->auth_failures_per_minute;
+	int retry = 0;
+	ss_error err;
+	int blocked = ss_limiter_authfail_blocked(ctx->limiter, addr, per_min, &retry, &err);
+	if (blocked < 0) {
+		ss_log_error("%s", err.msg);
+		if (!fail_open(ctx))
+			return limits_down(ctx, req);
+		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
+	}
+	if (blocked) {
+		count(ctx, SS_STATE_COUNTER_ADDR_BLOCKED);
+		ss_resp_add_header(req, "Retry-After", "%d", retry);
+		return ss_resp_error(req, SS_ERR_RATE_LIMITED,
+				     "Too many requests with invalid API keys from this address; retry in %d s.", retry)
+			       ? -1
+			       : 1;
+	}
+	if (ss_limiter_authfail_record(ctx->limiter, addr, per_min, &err) != 0)
+		ss_log_warn("%s", err.msg);
+	count(ctx, SS_STATE_COUNTER_KEY_INVALID);
+	return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
+}
+
 int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 {
 	if (scope == SS_SCOPE_NONE || ctx->cfg->auth == SS_AUTH_OFF)
@@ -370,54 +434,65 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 	static const char missing[] = "An API key is required: send it in the X-API-Key header (or Authorization: Bearer).";
 	if (key == NULL && !anonymous)
 		return refuse(req, SS_ERR_MISSING_KEY, missing);
-	if (!ss_auth_state_ready(ctx) || ctx->keys == NULL)
+	if (ctx->keys == NULL)
 		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+	bool limiter_up = ss_auth_state_ready(ctx);
+	if (!limiter_up && !fail_open(ctx))
+		return limits_down(ctx, req);
 #ifdef SS_TEST_HOOKS
 	test_hook_hold_lock(ctx);
 #endif
 
 	/* The key first: a valid key goes on to its own limits whatever its address did, so a stranger's bad
-	 * keys from a shared address (NAT, a proxy) can never lock its owner out. Only failures are throttled. */
-	ss_keyinfo info;
-	if (anonymous) {
-		int rc = 0;
-		if (anonymous_key(ctx, req, &info, &rc) != 0)
-			return rc;
-		if (!info.valid) /* missing, deactivated or ambiguous: the operator turned it off */
-			return refuse(req, SS_ERR_MISSING_KEY, missing);
-	} else if (strnlen(key, SS_APIKEY_INPUT_MAX + 1) > SS_APIKEY_INPUT_MAX) {
-		info.valid = false;
-	} else {
-		unsigned char hash[SS_APIKEY_HASH_LEN];
-		int rc = 0;
+	 * keys from a shared address (NAT, a proxy) can never lock its owner out. Only failures are throttled.
+	 * The key information is read under a key-change generation that the admit checks in the same round
+	 * trip: when another process (or host) changed keys since, nothing is counted and the key is read again,
+	 * so a deactivated key is refused everywhere on its very next request. */
+	unsigned char hash[SS_APIKEY_HASH_LEN];
+	bool too_long = !anonymous && strnlen(key, SS_APIKEY_INPUT_MAX + 1) > SS_APIKEY_INPUT_MAX;
+	if (!anonymous && !too_long)
 		ss_apikey_hash(key, strlen(key), hash);
-		if (lookup(ctx, req, hash, &info, &rc) != 0)
-			return rc;
-	}
-	int64_t now_ns = ss_state_now_ns();
+	ss_keyinfo info;
+	ss_limiter_decision d;
 	ss_error err;
-	if (!info.valid) {
-		const char *addr = req->remote_addr != NULL ? req->remote_addr : "";
-		int per_min = ctx->cfg->auth_failures_per_minute;
-		int retry = 0;
-		int blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-		if (blocked < 0 && state_recovered(ctx))
-			blocked = ss_state_authfail_blocked(ctx->state, addr, per_min, now_ns, &retry, &err);
-		if (blocked < 0)
-			return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
-		if (blocked) {
-			ss_state_counter_add(ctx->state, SS_STATE_COUNTER_ADDR_BLOCKED, 1);
-			ss_resp_add_header(req, "Retry-After", "%d", retry);
-			return ss_resp_error(req, SS_ERR_RATE_LIMITED,
-					     "Too many requests with invalid API keys from this address; retry in %d s.",
-					     retry)
-				       ? -1
-				       : 1;
+	ss_error_clear(&err);
+	int rate = 0;
+	for (int attempt = 0;; attempt++) {
+		uint64_t gen = ctx->limiter != NULL ? ss_limiter_generation(ctx->limiter) : 0;
+		int rc = 0;
+		if (anonymous) {
+			if (anonymous_key(ctx, req, gen, &info, &rc) != 0)
+				return rc;
+			if (!info.valid) /* missing, deactivated or ambiguous: the operator turned it off */
+				return refuse(req, SS_ERR_MISSING_KEY, missing);
+		} else if (too_long) {
+			info.valid = false;
+		} else if (lookup(ctx, req, hash, gen, &info, &rc) != 0) {
+			return rc;
 		}
-		if (ss_state_authfail_record(ctx->state, addr, per_min, now_ns, &err) != 0)
-			ss_log_warn("%s", err.msg);
-		ss_state_counter_add(ctx->state, SS_STATE_COUNTER_KEY_INVALID, 1);
-		return refuse(req, SS_ERR_INVALID_KEY, "The API key is not valid.");
+		if (!info.valid) {
+			/* Cached as invalid under an old generation (a key created since on another host)? */
+			uint64_t now_gen = gen;
+			if (attempt == 0 && !too_long && limiter_up &&
+			    ss_limiter_generation_sync(ctx->limiter, &now_gen, &err) == 0 && now_gen != gen)
+				continue;
+			return refuse_invalid(ctx, req, limiter_up);
+		}
+		rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
+		if (!limiter_up)
+			break;
+		int burst = ss_config_rate_burst(ctx->cfg, rate);
+		if (ss_limiter_admit(ctx->limiter, info.key_id, rate, burst, info.daily_limit, gen, &d, &err) != 0) {
+			ss_log_error("%s", err.msg);
+			if (!fail_open(ctx))
+				return limits_down(ctx, req);
+			limiter_up = false;
+			break;
+		}
+		if (d.verdict != SS_LIMITER_STALE)
+			break;
+		if (attempt >= 3) /* keys changing faster than we can read them: do not spin */
+			return refuse(req, SS_ERR_UNAVAILABLE, "API keys are changing; try again shortly.");
 	}
 
 	req->key_id = info.key_id;
@@ -426,27 +501,24 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope)
 											    : sizeof info.prefix);
 	req->key_prefix[sizeof req->key_prefix - 1] = '\0';
 
-	int rate = info.rate_limit > 0 ? info.rate_limit : ctx->cfg->rate_limit_per_minute;
-	ss_state_decision d;
-	int burst = ss_config_rate_burst(ctx->cfg, rate);
-	int got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
-	if (got != 0 && state_recovered(ctx))
-		got = ss_state_acquire(ctx->state, info.key_id, rate, burst, info.daily_limit, now_ns, &d, &err);
-	if (got != 0) {
-		ss_log_error("%s", err.msg);
-		return refuse(req, SS_ERR_UNAVAILABLE, "The rate-limit state is unavailable; try again shortly.");
+	if (!limiter_up) {
+		admitted_unlimited(ctx, info.key_id, &err);
+		if (scope == SS_SCOPE_ADMIN && info.scope != SS_KEY_ADMIN) {
+			int rc = ss_resp_error(req, SS_ERR_FORBIDDEN, "This endpoint needs an admin key.");
+			log_usage(ctx, info.key_id, req->route, req->status);
+			return rc ? -1 : 1;
+		}
+		return 0;
 	}
 	ss_resp_add_header(req, "X-RateLimit-Limit", "%d", d.limit);
 	ss_resp_add_header(req, "X-RateLimit-Remaining", "%d", d.remaining);
 	ss_resp_add_header(req, "X-RateLimit-Reset", "%d", d.reset_s);
 	int rc = 0;
-	if (d.verdict != SS_STATE_ALLOWED) {
+	if (d.verdict != SS_LIMITER_ALLOWED) {
 		ss_resp_add_header(req, "Retry-After", "%d", d.retry_after_s);
-		ss_state_counter_add(ctx->state,
-				     d.verdict == SS_STATE_DAILY_LIMITED ? SS_STATE_COUNTER_DAILY_LIMITED
-									 : SS_STATE_COUNTER_RATE_LIMITED,
-				     1);
-		if (d.verdict == SS_STATE_DAILY_LIMITED)
+		count(ctx, d.verdict == SS_LIMITER_DAILY_LIMITED ? SS_STATE_COUNTER_DAILY_LIMITED
+								  : SS_STATE_COUNTER_RATE_LIMITED);
+		if (d.verdict == SS_LIMITER_DAILY_LIMITED)
 			rc = ss_resp_error(req, SS_ERR_DAILY_LIMIT,
 					   "Daily limit of %lld requests reached; it resets at 00:00 UTC.",
 					   (long long)info.daily_limit);
@@ -525,6 +597,6 @@ void ss_auth_close(ss_ctx *ctx)
 	journal = NULL;
 	ss_keycache_free(ctx->keys);
 	ctx->keys = NULL;
-	ss_state_close(ctx->state);
-	ctx->state = NULL;
+	ss_limiter_close(ctx->limiter);
+	ctx->limiter = NULL;
 }

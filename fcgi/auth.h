@@ -19,8 +19,9 @@ int ss_auth_authorize(ss_ctx *ctx, ss_request *req, ss_scope scope);
 /* Called after the handler answered: records usage for authenticated requests. Never fails the request. */
 void ss_auth_finish(ss_ctx *ctx, ss_request *req);
 
-/* In a freshly forked responder (after the database was tried): open the state file into ctx->state
- * (registering this responder; a newly built file is re-seeded with today's counts from api_usage) and,
+/* In a freshly forked responder (after the database was tried): open the limiter into ctx->limiter (with this
+ * host's state file, registering this responder; a newly built file, or a day Redis has no counts for, is
+ * seeded with today's counts from api_usage) and,
  * with auth = required, the key cache into ctx->keys. Logs a warning when auth = off. Returns 0, or -1
  * when the state file cannot be opened (logged; keyed requests then get 503 until a later retry works). */
 int ss_auth_open(ss_ctx *ctx);
@@ -29,9 +30,14 @@ int ss_auth_open(ss_ctx *ctx);
  * building and seeding it from ctx->store when missing or unusable, and close it. Returns 0, or -1 (logged). */
 int ss_auth_create_state(ss_ctx *ctx);
 
-/* Is the shared state file open and current (reopening it when it was replaced, at most once a second
- * after a failure)? */
+/* Is the limiter usable: this host's state file open and current (reopened when it was replaced or broke, at
+ * most once a second after a failure) and the limiter's backend reachable (redis: connected; reconnecting at
+ * most every 250 ms)? Transitions are logged. */
 bool ss_auth_state_ready(ss_ctx *ctx);
+
+/* This host's state file (responder registry, named counters, lock health), reopened when needed and with
+ * this responder registered in it, or NULL while it cannot be opened. Owned by ctx->limiter. */
+struct ss_state *ss_auth_host_state(ss_ctx *ctx);
 
 /* Seconds until the pending usage rows are due to be written (0 = now), or -1 when none are pending. */
 double ss_auth_flush_due_in(const ss_ctx *ctx);

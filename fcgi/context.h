@@ -9,7 +9,7 @@
 #include "core/config/config.h"
 #include "core/store/store.h"
 
-struct ss_state;
+struct ss_limiter;
 struct ss_keycache;
 struct ss_fetcher;
 struct ss_stats;
@@ -19,7 +19,7 @@ typedef struct ss_ctx {
 	const ss_config *cfg;
 	const char *config_path;    /* file the config came from, or NULL for built-in defaults */
 	ss_store *store;            /* the store (core/store/store.h); ss_store_ready says whether it is usable */
-	struct ss_state *state;     /* shared state file: limits, quotas, counters */
+	struct ss_limiter *limiter; /* limits, quotas, key invalidation (+ this host's state file: counters) */
 	struct ss_keycache *keys;   /* per-responder API key cache */
 	struct ss_fetcher *fetch;   /* URL fetcher (one curl handle) */
 	double service_started_at;  /* realtime when the service (master) started, for uptime */

@@ -21,6 +21,23 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req);
 int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req);
 int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req);
 
+/* The work of POST /analyze (JSON body with a URL) and POST /analyze_data (the bytes, X-Song-* headers), for
+ * endpoints that answer the same request with another view of the result: cache first, then de-duplication,
+ * admission, fetch, analysis and store, exactly as those endpoints. Returns 0 with the result object appended
+ * to out and the row's cache key in key; or 1 when the request was answered already (a JSON error, or a 503
+ * from the database check), with *rc the result of writing that answer. */
+int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc);
+int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc);
+
+/* fcgi/handlers/audio_features.c: the Spotify-compatible view (API.md "Spotify-compatible view").
+ * POST /v1/audio-features (JSON {url} or the bytes, as /analyze and /analyze_data), GET /v1/audio-features/{key}
+ * (one object by track id), GET /v1/audio-features?ids= (up to 100, unknown ids null), GET
+ * /v1/audio-analysis/{key} (the full result object of that track, beats included). */
+int ss_handle_audio_features_post(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_features_get(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req);
+int ss_handle_audio_analysis(ss_ctx *ctx, ss_request *req);
+
 /* fcgi/handlers/cache.c: GET /cache, GET /cache/search, GET /cache/export, DELETE /cache/{id},
  * POST /cache/clear. */
 int ss_handle_cache_list(ss_ctx *ctx, ss_request *req);
@@ -88,5 +105,18 @@ int ss_h_upload_opts(ss_request *req, char ns[SS_NAMESPACE_MAX + 1], bool *force
  * requests_today) without touching SQLite; GET /auth/usage (admin) lists today's per-key request totals. */
 int ss_handle_auth_key(ss_ctx *ctx, ss_request *req);
 int ss_handle_auth_usage(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/keys.c (admin): GET /auth/keys lists every key with requests_today; POST /auth/keys creates one
+ * from JSON {name, scope, email, daily_limit, rate_limit} and answers 201 with the record and the plain key
+ * (shown only there); DELETE /auth/keys/{id} deactivates a key (404 when there is none). Changes are logged
+ * with the calling key and address, and bump the key generation through the limiter (ctx->limiter). */
+int ss_handle_keys_list(ss_ctx *ctx, ss_request *req);
+int ss_handle_keys_create(ss_ctx *ctx, ss_request *req);
+int ss_handle_keys_deactivate(ss_ctx *ctx, ss_request *req);
+
+/* fcgi/handlers/ui.c: GET /ui/ (index.html; "/ui" without the slash answers 301 to "ui/") and GET /ui/{file}
+ * (no key): static files from ui_dir with their Content-Type and a Content-Security-Policy allowing only
+ * songscope's own origin. 404 for names without a known type, missing files, non-regular files and links. */
+int ss_handle_ui(ss_ctx *ctx, ss_request *req);
 
 #endif

@@ -5,6 +5,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/request.c fcgi/request.h \
 	fcgi/response.c fcgi/response.h \
 	fcgi/router.c fcgi/router.h \
+	fcgi/cors.c fcgi/cors.h \
 	fcgi/routes.c fcgi/handlers.h \
 	fcgi/present.c fcgi/present.h \
 	fcgi/auth.c fcgi/auth.h \
@@ -17,10 +18,13 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/handlers/health.c \
 	fcgi/handlers/common.c \
 	fcgi/handlers/analyze.c \
+	fcgi/handlers/audio_features.c \
 	fcgi/handlers/cache.c \
 	fcgi/handlers/verify.c \
 	fcgi/handlers/service.c \
-	fcgi/handlers/auth_info.c
+	fcgi/handlers/auth_info.c \
+	fcgi/handlers/keys.c \
+	fcgi/handlers/ui.c
 FCGI_APP_LIBS = fcgi/libssfcgi.a $(CORE_LIBS) $(FCGI_LIBS)
 
 sbin_PROGRAMS += fcgi/songscope.fcgi

@@ -47,11 +47,12 @@ static void usage(FILE *f)
 		"Built-in defaults (when the configuration does not set them):\n"
 		"  database          %s\n"
 		"  state_file        %s\n"
+		"  ui_dir            %s\n"
 		"\n"
 		"Without --listen or --workers, serves the FastCGI socket inherited on fd 0 as one responder\n"
 		"(spawn-fcgi, lighttpd bin-path, Apache mod_fcgid).\n"
 		"Signals: TERM/INT stop gracefully, HUP re-reads the configuration and replaces the responders.\n",
-		defaults.database, defaults.state_file);
+		defaults.database, defaults.state_file, defaults.ui_dir);
 }
 
 /* Logged once per process: the first AAC/M4A file (or the preload) that finds FFmpeg missing. Children forked

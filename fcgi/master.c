@@ -299,6 +299,18 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	int listen_fd;
 	int created_socket = 0;
 
+	/* Blocked before the socket exists: a SIGTERM that arrives as soon as a client can connect (a supervisor
+	 * stopping a service it just started) is taken by the loop below and ends in a clean exit, not in the
+	 * default action's death by signal. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
 	char why[256];
 	if (o->listen != NULL) {
 		/* Whoever reaches the FastCGI socket sets REMOTE_ADDR and every other parameter: loopback only,
@@ -339,15 +351,6 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			return 1;
 		}
 	}
-
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	static master_state m;
 	memset(&m, 0, sizeof m);

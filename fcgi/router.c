@@ -6,11 +6,42 @@
 #include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "fcgi/auth.h"
+#include "fcgi/cors.h"
 #include "fcgi/response.h"
 
-/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits. */
+/* Is s a file name as "{file}" matches: [A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8}? */
+static bool file_name(const char *s)
+{
+	static const char stem[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	size_t n = strspn(s, stem);
+	if (n == 0 || n > 64)
+		return false;
+	if (s[n] == '\0')
+		return true;
+	if (s[n] != '.')
+		return false;
+	size_t e = strspn(s + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789");
+	return e > 0 && e <= 8 && s[n + 1 + e] == '\0';
+}
+
+/* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits; "{file}" a file name; a
+ * trailing "{key}" segment any 1..SS_ROUTE_KEY_MAX bytes but '/' (the handler reads it from the path and
+ * answers 400 when it is not one of its keys). */
 static bool pattern_match(const char *pattern, const char *path, long long *id)
 {
+	const char *kb = strstr(pattern, "{key}");
+	if (kb != NULL) {
+		size_t pre = (size_t)(kb - pattern);
+		if (strncmp(pattern, path, pre) != 0)
+			return false;
+		size_t n = strcspn(path + pre, "/");
+		return n > 0 && n <= SS_ROUTE_KEY_MAX && path[pre + n] == '\0';
+	}
+	const char *file = strstr(pattern, "{file}");
+	if (file != NULL) {
+		size_t pre = (size_t)(file - pattern);
+		return strncmp(pattern, path, pre) == 0 && file_name(path + pre);
+	}
 	const char *brace = strstr(pattern, "{id}");
 	if (brace == NULL)
 		return strcmp(pattern, path) == 0;
@@ -74,6 +105,11 @@ int ss_router_dispatch(ss_ctx *ctx, ss_request *req)
 	long long id;
 	const ss_route *route = ss_router_match(req->path, req->method, &allowed, &id);
 
+	ss_cors_headers(ctx, req);
+	if (route == NULL && allowed != 0 && ss_cors_is_preflight(ctx, req)) {
+		req->route = "cors_preflight";
+		return ss_cors_preflight(req, allowed);
+	}
 	if (route == NULL) {
 		if (allowed == 0) {
 			req->route = "not_found";

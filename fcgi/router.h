@@ -5,6 +5,9 @@
 #include "fcgi/context.h"
 #include "fcgi/request.h"
 
+/* Longest "{key}" path segment a route matches. */
+#define SS_ROUTE_KEY_MAX 64
+
 typedef enum ss_scope {
 	SS_SCOPE_NONE = 0,   /* no key needed (GET /health) */
 	SS_SCOPE_CLIENT = 1, /* any active key */
@@ -15,7 +18,9 @@ typedef enum ss_scope {
 typedef int (*ss_handler_fn)(ss_ctx *ctx, ss_request *req);
 
 typedef struct ss_route {
-	const char *pattern; /* exact path, or with one trailing "{id}" segment matching a decimal id */
+	const char *pattern; /* exact path, or with one trailing segment: "{id}" matching a decimal id, "{file}" a
+			      * file name ([A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8}), or "{key}"
+			      * 1..SS_ROUTE_KEY_MAX bytes other than '/' */
 	unsigned methods;    /* mask of ss_method */
 	ss_scope scope;
 	ss_handler_fn fn;

@@ -7,6 +7,10 @@ const ss_route ss_routes[] = {
 	{"/analyze", SS_M_POST, SS_SCOPE_CLIENT, ss_handle_analyze, "analyze"},
 	{"/analyze_data", SS_M_POST, SS_SCOPE_CLIENT, ss_handle_analyze_data, "analyze_data"},
 	{"/analyze_batch", SS_M_POST, SS_SCOPE_CLIENT, ss_handle_analyze_batch, "analyze_batch"},
+	{"/v1/audio-features", SS_M_POST, SS_SCOPE_CLIENT, ss_handle_audio_features_post, "audio_features_post"},
+	{"/v1/audio-features", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_audio_features_list, "audio_features_list"},
+	{"/v1/audio-features/{key}", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_audio_features_get, "audio_features_get"},
+	{"/v1/audio-analysis/{key}", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_audio_analysis, "audio_analysis"},
 	{"/cache", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_cache_list, "cache_list"},
 	{"/cache/search", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_cache_search, "cache_search"},
 	{"/cache/export", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_cache_export, "cache_export"},
@@ -20,6 +24,12 @@ const ss_route ss_routes[] = {
 	{"/shutdown", SS_M_POST, SS_SCOPE_ADMIN, ss_handle_shutdown, "shutdown"},
 	{"/auth/key", SS_M_GET, SS_SCOPE_CLIENT, ss_handle_auth_key, "auth_key"},
 	{"/auth/usage", SS_M_GET, SS_SCOPE_ADMIN, ss_handle_auth_usage, "auth_usage"},
+	{"/auth/keys", SS_M_GET, SS_SCOPE_ADMIN, ss_handle_keys_list, "keys_list"},
+	{"/auth/keys", SS_M_POST, SS_SCOPE_ADMIN, ss_handle_keys_create, "keys_create"},
+	{"/auth/keys/{id}", SS_M_DELETE, SS_SCOPE_ADMIN, ss_handle_keys_deactivate, "keys_deactivate"},
+	/* The web page: no key to load it; it asks for one and sends it as any client does. */
+	{"/ui", SS_M_GET, SS_SCOPE_NONE, ss_handle_ui, "ui"},
+	{"/ui/{file}", SS_M_GET, SS_SCOPE_NONE, ss_handle_ui, "ui"},
 };
 
 const unsigned ss_route_count = sizeof ss_routes / sizeof ss_routes[0];

@@ -17,3 +17,10 @@ tests_check_ffmpeg_dl_LDADD = $(TEST_LIBS)
 # No program has a NEEDED entry for an FFmpeg library.
 TESTS += tests/check_ffmpeg_link.sh
 EXTRA_DIST += tests/check_ffmpeg_link.sh
+
+# Speech, voice and audience scores on synthesised music, speech, vibrato and crowds (core/analysis/content.h).
+check_PROGRAMS += tests/check_content
+TESTS += tests/check_content
+tests_check_content_SOURCES = tests/check_content.c
+tests_check_content_CFLAGS = $(TEST_CFLAGS)
+tests_check_content_LDADD = $(TEST_LIBS)

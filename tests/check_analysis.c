@@ -668,7 +668,7 @@ START_TEST(test_pipeline_max_seconds)
 	ck_assert_int_eq(e.code, SS_ERR_INTERNAL);
 	char tag[64];
 	ss_analysis_opts_default(&o);
-	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v3;max=30");
+	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v4;max=30");
 	free(b);
 }
 END_TEST
@@ -811,7 +811,8 @@ START_TEST(test_result_json)
 		"bpm", "bpm_confidence", "key", "key_index", "mode", "key_confidence", "key_details", "energy",
 		"danceability", "acousticness", "spectral_centroid", "time_signature", "valence", "mood", "loudness",
 		"dynamic_range", "silence_ratio", "zero_crossing_rate", "spectral_flux", "percussive_energy_ratio",
-		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration", "bpm_candidates"};
+		"harmonic_energy_ratio", "tonal_strength", "signal_duration", "analysis_duration", "bpm_candidates",
+		"speechiness", "instrumentalness", "liveness"};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		json_object *v;
 		ck_assert_msg(json_object_object_get_ex(j, fields[i], &v), "missing %s", fields[i]);

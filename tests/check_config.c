@@ -299,6 +299,21 @@ START_TEST(address_lists_are_cidr_ranges)
 }
 END_TEST
 
+/* cors_origins: none by default; web origins only, refused at load with the line otherwise. */
+START_TEST(cors_origins_are_origins)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.cors_origins, "");
+	ck_assert_int_eq(parse(&c, "cors_origins = https://app.example.org, http://localhost:3000\n", &err), 0);
+	ck_assert_str_eq(c.cors_origins, "https://app.example.org, http://localhost:3000");
+	expect_error("cors_origins = *\n", "test.conf:1: bad value for 'cors_origins'");
+	expect_error("cors_origins = https://app.example.org/\n", "no path or trailing '/'");
+	expect_error("workers = 2\ncors_origins = app.example.org\n", "test.conf:2: bad value for 'cors_origins'");
+}
+END_TEST
+
 /* analysis_queue_timeout: how long a miss waits for an analysis slot; 0 refuses at once. The queue has
  * workers - slots - 1 seats (so a responder stays free), at least 1. */
 START_TEST(analysis_queue_keys)
@@ -320,11 +335,49 @@ START_TEST(analysis_queue_keys)
 }
 END_TEST
 
+/* The limiter keys: documented defaults, choices, and redis needed (and well formed) with limits = redis. */
+START_TEST(limits_keys)
+{
+	ss_config c;
+	ss_error err;
+	ss_config_defaults(&c);
+	ck_assert_str_eq(c.limits, "local");
+	ck_assert_str_eq(c.limits_fail, "closed");
+	ck_assert_str_eq(c.redis, "");
+	ck_assert_int_eq(c.redis_db, 0);
+	ck_assert_int_eq(c.redis_timeout_ms, 500);
+	ck_assert_int_eq(parse(&c, "limits = redis\nredis = unix:/run/redis/redis.sock\nlimits_fail = open\n"
+				  "redis_password = \"s3cret #1\"\nredis_db = 2\nredis_timeout_ms = 50\n", &err), 0);
+	ck_assert_str_eq(c.limits, "redis");
+	ck_assert_str_eq(c.limits_fail, "open");
+	ck_assert_str_eq(c.redis_password, "s3cret #1");
+	ck_assert_int_eq(c.redis_db, 2);
+	ck_assert_int_eq(c.redis_timeout_ms, 50);
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+	expect_error("limits = memcached\n", "bad value for 'limits'");
+	expect_error("limits_fail = maybe\n", "bad value for 'limits_fail'");
+	expect_error("redis_timeout_ms = 0\n", "bad value for 'redis_timeout_ms'");
+	const char *bad[] = {"", "localhost", "localhost:0", "localhost:99999", ":6379", "unix:relative.sock", "unix:"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ss_config_defaults(&c);
+		snprintf(c.limits, sizeof c.limits, "redis");
+		snprintf(c.redis, sizeof c.redis, "%s", bad[i]);
+		ck_assert_msg(ss_config_validate(&c, &err) == -1, "'%s' accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err.msg, "redis"));
+	}
+	ss_config_defaults(&c);
+	snprintf(c.limits, sizeof c.limits, "redis");
+	snprintf(c.redis, sizeof c.redis, "redis.internal:6380");
+	ck_assert_int_eq(ss_config_validate(&c, &err), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, defaults_are_documented_values);
+	tcase_add_test(tc, limits_keys);
 	tcase_add_test(tc, fetch_rate_and_wait_keys);
 	tcase_add_test(tc, parses_every_type_comments_and_quotes);
 	tcase_add_test(tc, errors_name_the_line);
@@ -336,6 +389,7 @@ int main(void)
 	tcase_add_test(tc, load_reads_a_file_and_reports_missing_ones);
 	tcase_add_test(tc, shipped_config_file_is_valid);
 	tcase_add_test(tc, address_lists_are_cidr_ranges);
+	tcase_add_test(tc, cors_origins_are_origins);
 	tcase_add_test(tc, analysis_queue_keys);
 	tcase_add_test(tc, store_backend_keys);
 	suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -130,6 +131,33 @@ START_TEST(router_finds_routes_and_reports_allowed_methods)
 	ck_assert_uint_eq(allowed, 0);
 	ck_assert_ptr_null(ss_router_match("/Health", SS_M_GET, &allowed, &id));
 	ck_assert_uint_eq(allowed, 0);
+	/* {key}: one segment of 1..SS_ROUTE_KEY_MAX bytes, no '/' */
+	const ss_route *k = ss_router_match("/v1/audio-features/4uLU6hMCjMI75M1A2tKUQC", SS_M_GET, &allowed, &id);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->name, "audio_features_get");
+	ck_assert_int_eq(id, -1);
+	ck_assert_ptr_nonnull(ss_router_match("/v1/audio-features/not-an-id", SS_M_GET, &allowed, &id));
+	ck_assert_ptr_null(ss_router_match("/v1/audio-features/a/b", SS_M_GET, &allowed, &id));
+	ck_assert_uint_eq(allowed, 0);
+	char longkey[128];
+	snprintf(longkey, sizeof longkey, "/v1/audio-features/%0*d", SS_ROUTE_KEY_MAX + 1, 0);
+	ck_assert_ptr_null(ss_router_match(longkey, SS_M_GET, &allowed, &id));
+	ck_assert_ptr_null(ss_router_match("/v1/audio-features/4uLU6hMCjMI75M1A2tKUQC", SS_M_POST, &allowed, &id));
+	ck_assert(allowed & SS_M_GET); /* 405, not 404 */
+	k = ss_router_match("/v1/audio-features", SS_M_POST, &allowed, &id);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->name, "audio_features_post");
+	/* {file}: one plain name with at most one extension, nothing that climbs or hides. */
+	ck_assert_ptr_nonnull(ss_router_match("/ui/app.js", SS_M_GET, &allowed, &id));
+	ck_assert_ptr_nonnull(ss_router_match("/ui/favicon.svg", SS_M_GET, &allowed, &id));
+	ck_assert_ptr_nonnull(ss_router_match("/ui", SS_M_GET, &allowed, &id));
+	static const char *const not_files[] = {"/ui/", "/ui/..", "/ui/../etc/passwd", "/ui/a/b.js", "/ui/.js",
+						"/ui/a.b.js", "/ui/a.", "/ui/A.JS", "/ui/a.toolongext", "/uix/a.js",
+						"/ui/a%2fb.js", "/ui/a b.js"};
+	for (size_t i = 0; i < sizeof not_files / sizeof not_files[0]; i++) {
+		ck_assert_msg(ss_router_match(not_files[i], SS_M_GET, &allowed, &id) == NULL, "%s matched", not_files[i]);
+		ck_assert_uint_eq(allowed, 0);
+	}
 	char allow[64];
 	ss_router_allow_header(SS_M_GET | SS_M_HEAD | SS_M_DELETE, allow, sizeof allow);
 	ck_assert_str_eq(allow, "GET, HEAD, DELETE");
@@ -146,10 +174,14 @@ START_TEST(every_route_is_well_formed)
 		ck_assert_msg(r->pattern[0] == '/', "route %s", r->name);
 		ck_assert_msg(r->methods != 0, "route %s has no method", r->name);
 		const char *brace = strchr(r->pattern, '{');
-		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0, "route %s: only a trailing {id}", r->name);
-		/* Everything but /health needs a key when auth is on. */
-		if (strcmp(r->pattern, "/health") != 0)
+		ck_assert_msg(brace == NULL || strcmp(brace, "{id}") == 0 || strcmp(brace, "{key}") == 0 ||
+				      strcmp(brace, "{file}") == 0,
+			      "route %s: only a trailing {id}, {key} or {file}", r->name);
+		/* Everything but /health and the page's static files needs a key when auth is on. */
+		if (strcmp(r->pattern, "/health") != 0 && strncmp(r->pattern, "/ui", 3) != 0)
 			ck_assert_msg(r->scope != SS_SCOPE_NONE, "route %s is open", r->name);
+		if (r->scope == SS_SCOPE_NONE)
+			ck_assert_msg(r->methods == SS_M_GET, "open route %s takes more than GET", r->name);
 	}
 }
 END_TEST

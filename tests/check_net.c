@@ -13,6 +13,7 @@
 
 #include "core/net/addrfilter.h"
 #include "core/net/cidr.h"
+#include "core/net/origin.h"
 #include "core/net/fetch.h"
 #include "tests/check_main.h"
 
@@ -43,6 +44,44 @@ START_TEST(refused_ranges)
 	} other = {.f = AF_UNIX};
 	ck_assert(ss_addr_refused((struct sockaddr *)&other, sizeof other));
 	ck_assert(ss_addr_refused(NULL, 0));
+}
+END_TEST
+
+/* cors_origins entries: serialised web origins only, matched exactly. */
+START_TEST(origins_are_exact)
+{
+	static const char *good[] = {"http://localhost:8080", "https://app.example.org", "http://127.0.0.1",
+				     "https://[::1]:8443", "http://a-b.c0m:1"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char why[160] = "";
+		ck_assert_msg(ss_origin_check(good[i], strlen(good[i]), why, sizeof why) == 0, "%s: %s", good[i], why);
+	}
+	static const char *bad[] = {"*", "null", "example.org", "ftp://example.org", "https://example.org/",
+				    "https://example.org/app", "https://Example.org", "https://", "https://:80",
+				    "https://example.org:", "https://example.org:123456", "https://user@example.org",
+				    "https://[::1", "https://[]", "http://example.org:80/x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char why[160] = "";
+		ck_assert_msg(ss_origin_check(bad[i], strlen(bad[i]), why, sizeof why) == -1, "%s accepted", bad[i]);
+		ck_assert_msg(why[0] != '\0', "%s: no reason given", bad[i]);
+	}
+	char why[160];
+	ck_assert_int_eq(ss_origin_list_check("", why, sizeof why), 0);
+	ck_assert_int_eq(ss_origin_list_check(" https://a.example, http://b.example:81 ", why, sizeof why), 0);
+	ck_assert_int_eq(ss_origin_list_check("https://a.example https://b.example/", why, sizeof why), -1);
+	ck_assert_ptr_nonnull(strstr(why, "https://b.example/"));
+
+	const char *list = "https://a.example, http://b.example:81";
+	ck_assert(ss_origin_list_contains(list, "https://a.example"));
+	ck_assert(ss_origin_list_contains(list, "http://b.example:81"));
+	ck_assert(!ss_origin_list_contains(list, "http://a.example"));
+	ck_assert(!ss_origin_list_contains(list, "https://a.example.evil"));
+	ck_assert(!ss_origin_list_contains(list, "https://a.exampl"));
+	ck_assert(!ss_origin_list_contains(list, "http://b.example"));
+	ck_assert(!ss_origin_list_contains(list, ""));
+	ck_assert(!ss_origin_list_contains(list, NULL));
+	ck_assert(!ss_origin_list_contains("", "https://a.example"));
+	ck_assert(!ss_origin_list_contains(list, "null"));
 }
 END_TEST
 
@@ -431,6 +470,7 @@ int main(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, refused_ranges);
 	tcase_add_test(t, cidr_ranges_match);
+	tcase_add_test(t, origins_are_exact);
 	tcase_add_test(t, fetch_default_refuses_loopback);
 	tcase_add_test(t, fetch_allowed_and_errors);
 	tcase_add_test(t, fetch_redirect_to_refused);

@@ -509,6 +509,34 @@ START_TEST(search_short_queries)
 }
 END_TEST
 
+/* A track id's 128-bit prefix finds its row by range on the unique key index; nothing else does. */
+START_TEST(key_by_prefix)
+{
+	ss_store *db = open_db();
+	ss_error err;
+	char key[SS_SHA256_HEX], want[SS_SHA256_HEX], found[SS_SHA256_HEX], prefix[33];
+	put(db, "default", "url", "p1", "T", "A", 100);
+	put(db, "default", "url", "p2", "T", "A", 101);
+	ss_cache_key("default", "url", "p2", "v1;max=30", want);
+	memcpy(prefix, want, 32);
+	prefix[32] = '\0';
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, prefix, found, &err), 1);
+	ck_assert_str_eq(found, want);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, want, found, &err), 1); /* the whole key is a prefix too */
+	ck_assert_str_eq(found, want);
+	/* the next prefix up (last digit + 1, or a different first digit) is nobody's */
+	ss_cache_key("default", "url", "nowhere", "v1;max=30", key);
+	memcpy(prefix, key, 32);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, prefix, found, &err), 0);
+	ck_assert_str_eq(found, "");
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "ABCDEF", found, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "", found, &err), -1);
+	ck_assert_int_eq(ss_store_cache_key_by_prefix(db, "12'; --", found, &err), -1);
+	ss_store_close(db);
+}
+END_TEST
+
 START_TEST(list_delete_clear)
 {
 	ss_store *db = open_db();
@@ -1172,6 +1200,7 @@ int main(void)
 	tcase_add_test(t, search_index_migration_fills);
 	tcase_add_test(t, search_short_queries);
 	tcase_add_test(t, list_delete_clear);
+	tcase_add_test(t, key_by_prefix);
 	tcase_add_test(t, export_formats);
 	tcase_add_test(t, render_json_text);
 	tcase_add_test(t, counters_shared);

@@ -294,6 +294,32 @@ START_TEST(test_list_order_namespace_offset)
 }
 END_TEST
 
+/* The row whose cache key starts with a hex prefix (the track ids of /v1/audio-features): the smallest such key. */
+START_TEST(test_key_by_prefix)
+{
+	ss_store *s = open_store();
+	ss_error err;
+	ss_error_clear(&err);
+	static const char *const keys[] = {"0abc", "0abd", "0abf1", "0ac0", "f"};
+	for (int i = 0; i < 5; i++) {
+		ss_cache_write w = song(keys[i], "default", "T", "A", 100);
+		put(s, &w, NULL);
+	}
+	char key[SS_SHA256_HEX];
+	ck_assert_int_eq(ops->cache_key_by_prefix(s, "0ab", key, &err), 1);
+	ck_assert_str_eq(key, "0abc");
+	ck_assert_int_eq(ops->cache_key_by_prefix(s, "0abf", key, &err), 1);
+	ck_assert_str_eq(key, "0abf1");
+	ck_assert_int_eq(ops->cache_key_by_prefix(s, "0ac", key, &err), 1);
+	ck_assert_str_eq(key, "0ac0");
+	ck_assert_int_eq(ops->cache_key_by_prefix(s, "0ae", key, &err), 0);
+	ck_assert_str_eq(key, "");
+	ck_assert_int_eq(ops->cache_key_by_prefix(s, "f", key, &err), 1);
+	ck_assert_str_eq(key, "f");
+	ops->destroy(s);
+}
+END_TEST
+
 START_TEST(test_delete_by_id)
 {
 	ss_store *s = open_store();
@@ -849,6 +875,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_import_keeps_existing_and_time);
 	tcase_add_test(tc, test_list_order_namespace_offset);
 	tcase_add_test(tc, test_delete_by_id);
+	tcase_add_test(tc, test_key_by_prefix);
 	tcase_add_test(tc, test_search_semantics);
 	tcase_add_test(tc, test_search_uses_trigram_index);
 	tcase_add_test(tc, test_export_order_total_and_stop);

@@ -692,6 +692,150 @@ START_TEST(test_legato)
 }
 END_TEST
 
+/* Four-on-the-floor electronic pattern: a kick on every beat, a clap on 2 and 4, an open hat on every
+ * off-beat eighth. The kick on every beat is the evidence for the fast level. */
+static float *four_floor(double sr, double bpm, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 11;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		hit(x, *n, sr, at, KICK, 0.6, &seed);
+		if (beat % 2 == 1)
+			hit(x, *n, sr, at, SNARE, 0.4, &seed);
+		hit(x, *n, sr, at + period / 2.0, HAT, 0.2, &seed);
+	}
+	return x;
+}
+
+/* Fast electronic music (170-200 BPM) with a kick on every beat is read at its fast level, not half. */
+START_TEST(test_fast_electronic)
+{
+	static const double bpms[] = {172.0, 180.0, 196.0};
+	double sr = 22050.0;
+	size_t n;
+	float *x = four_floor(sr, bpms[_i], 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpms[_i]) < 0.01, "four on the floor at %.0f BPM: got %.2f", bpms[_i], t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A fast waltz (3/4 at 165-190 BPM, the bar at 55-63 per minute) is read at the beat, not at two thirds of it
+ * (the dotted half that groups the bar in two) nor at the bar. (An oom-pah-pah at 190 BPM, whose beats 2 and 3
+ * are soft chords, is still read at the bar: not covered here.) */
+START_TEST(test_fast_waltz)
+{
+	static const double bpms[] = {165.0, 180.0, 190.0};
+	size_t n;
+	float *x = _i < 3 ? accents(22050.0, bpms[_i], 3, 30.0, &n) : oompah(22050.0, bpms[_i - 3], 3, 30.0, &n);
+	double bpm = bpms[_i % 3];
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%s waltz at %.0f BPM: got %.2f", _i < 3 ? "accented" : "oom-pah-pah",
+		      bpm, t.bpm);
+	ck_assert_msg(t.beats_per_bar == 3, "waltz at %.0f BPM: %d beats per bar", bpm, t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A waltz with eighth-note fills: an accented 1, clicks on 2 and 3, a soft hat on the "and" of every beat (or
+ * only on the and of 2, the figure of many Viennese waltz accompaniments). A train of dotted quarters (2/3
+ * of the tempo) lands on 1 and on the and of 2 and must not win over the beat. */
+static float *waltz_eighths(double sr, double bpm, int only_and_of_2, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 13;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		size_t b = beat % 3;
+		if (b == 0) {
+			hit(x, *n, sr, at, KICK, 0.8, &seed);
+			hit(x, *n, sr, at, CLICK, 0.4, &seed);
+		} else {
+			hit(x, *n, sr, at, CLICK, 0.15, &seed);
+		}
+		if (!only_and_of_2 || b == 1)
+			hit(x, *n, sr, at + period / 2.0, HAT, 0.1, &seed);
+	}
+	return x;
+}
+
+START_TEST(test_waltz_eighths)
+{
+	static const struct {
+		double bpm;
+		int only_and_of_2;
+	} c[] = {{150.0, 0}, {170.0, 0}, {150.0, 1}, {180.0, 1}};
+	size_t n;
+	float *x = waltz_eighths(22050.0, c[_i].bpm, c[_i].only_and_of_2, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "waltz with %s at %.0f BPM: got %.2f",
+		      c[_i].only_and_of_2 ? "the and of 2" : "eighths", c[_i].bpm, t.bpm);
+	ck_assert_msg(t.beats_per_bar == 3, "waltz with eighths at %.0f BPM: %d beats per bar", c[_i].bpm,
+		      t.beats_per_bar);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* 5/4: accented first beats every five beats. The tempo is the beat, never the bar (a fifth of it) nor a
+ * grouping of 2 + 3. */
+START_TEST(test_five_four)
+{
+	static const double bpms[] = {90.0, 120.0, 150.0, 170.0};
+	size_t n;
+	float *x = _i < 4 ? accents(22050.0, bpms[_i], 5, 30.0, &n) : oompah(22050.0, bpms[_i - 4], 5, 30.0, &n);
+	double bpm = bpms[_i % 4];
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%s 5/4 at %.0f BPM: got %.2f", _i < 4 ? "accented" : "oom-pah",
+		      bpm, t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A 60 BPM pulse with sparse onsets: a soft plucked note on only some beats (1, 2 and 4 of every four,
+ * none on 3 of every other bar), soft attacks, nothing else. Music: it gets a tempo. */
+START_TEST(test_sparse_pulse)
+{
+	static const double sr[] = {22050.0, 44100.0};
+	static const int pattern[8] = {1, 1, 0, 1, 1, 1, 1, 0};
+	static const double pitch[8] = {196.0, 220.0, 0.0, 246.94, 261.63, 246.94, 220.0, 0.0};
+	size_t n;
+	float *x = alloc_signal(sr[_i], 30.0, &n);
+	size_t k = 0;
+	for (double at = 0.1; at < 30.0; at += 1.0, k++)
+		if (pattern[k % 8])
+			soft_note(x, n, sr[_i], at, pitch[k % 8], 0.15, 0.7, 0.2, 0.15);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr[_i], &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(isfinite(t.bpm), "no tempo for a sparse 60 BPM pulse (clarity %.3f)", t.pulse_clarity);
+	ck_assert_msg(rel_err(t.bpm, 60.0) < 0.04 || rel_err(t.bpm, 120.0) < 0.04, "got %.2f for a sparse 60 BPM pulse",
+		      t.bpm);
+	ck_assert(t.confidence > 0.0 && t.n_beats > 0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_deterministic_and_free)
 {
 	size_t n;
@@ -749,6 +893,11 @@ static Suite *tempo_suite(void)
 	tcase_add_test(tc, test_long);
 	tcase_add_loop_test(tc, test_sparse_slow, 0, 4);
 	tcase_add_loop_test(tc, test_legato, 0, 2);
+	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
+	tcase_add_loop_test(tc, test_fast_waltz, 0, 5);
+	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);
+	tcase_add_loop_test(tc, test_five_four, 0, 8);
+	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
 	tcase_add_test(tc, test_bad_rate);
 	suite_add_tcase(s, tc);

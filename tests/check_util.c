@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/analysis/result.h"
+#include "core/util/base62.h"
 #include "core/util/buf.h"
 #include "core/util/error.h"
 #include "core/util/jsonutil.h"
@@ -232,6 +233,44 @@ START_TEST(log_lines_elsewhere_keep_their_timestamp)
 }
 END_TEST
 
+/* Track ids: 128 bits as 22 base62 characters, both ways, and everything that is not an id refused. */
+START_TEST(base62_ids_round_trip)
+{
+	char id[SS_BASE62_ID_LEN + 1], hex[33];
+	ck_assert_int_eq(ss_base62_from_hex128("00000000000000000000000000000000", id), 0);
+	ck_assert_str_eq(id, "0000000000000000000000");
+	ck_assert_int_eq(ss_base62_from_hex128("ffffffffffffffffffffffffffffffff", id), 0);
+	ck_assert_str_eq(id, "7n42DGM5Tflk9n8mt7Fhc7");
+	/* only the first 128 bits of a longer key count; either case */
+	ck_assert_int_eq(ss_base62_from_hex128("0123456789ABCDEF0123456789abcdef99999999", id), 0);
+	ck_assert_str_eq(id, "0296tiiBb3U904RIpygpjj");
+	ck_assert_int_eq(ss_base62_to_hex128("0296tiiBb3U904RIpygpjj", hex), 0);
+	ck_assert_str_eq(hex, "0123456789abcdef0123456789abcdef");
+	ck_assert_int_eq(ss_base62_to_hex128("7n42DGM5Tflk9n8mt7Fhc7", hex), 0);
+	ck_assert_str_eq(hex, "ffffffffffffffffffffffffffffffff");
+	ck_assert_int_eq(ss_base62_to_hex128("7n42DGM5Tflk9n8mt7Fhc8", hex), -1); /* 2^128 */
+	ck_assert_str_eq(hex, "");
+	ck_assert_int_eq(ss_base62_to_hex128("zzzzzzzzzzzzzzzzzzzzzz", hex), -1);
+	ck_assert_int_eq(ss_base62_to_hex128("0296tiiBb3U904RIpygpj", hex), -1);   /* 21 */
+	ck_assert_int_eq(ss_base62_to_hex128("0296tiiBb3U904RIpygpjjj", hex), -1); /* 23 */
+	ck_assert_int_eq(ss_base62_to_hex128("0296tiiBb3U904RIpygp-j", hex), -1);
+	ck_assert_int_eq(ss_base62_to_hex128("", hex), -1);
+	ck_assert_int_eq(ss_base62_from_hex128("0123456789abcdef0123456789abcde", id), -1); /* 31 digits */
+	ck_assert_str_eq(id, "");
+	ck_assert_int_eq(ss_base62_from_hex128("0123456789abcdef0123456789abcdeg", id), -1);
+	/* a sweep of patterns survives the round trip */
+	for (int v = 0; v < 256; v++) {
+		char in[33];
+		for (int i = 0; i < 32; i++)
+			in[i] = "0123456789abcdef"[(v * (i + 3) + i * i) & 15];
+		in[32] = '\0';
+		ck_assert_int_eq(ss_base62_from_hex128(in, id), 0);
+		ck_assert_int_eq(ss_base62_to_hex128(id, hex), 0);
+		ck_assert_str_eq(hex, in);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -244,6 +283,7 @@ int main(void)
 	tcase_add_test(tc, json_parse_refuses_embedded_nul);
 	tcase_add_test(tc, error_codes_map_to_api_names);
 	tcase_add_test(tc, key_names_round_trip);
+	tcase_add_test(tc, base62_ids_round_trip);
 	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
 	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
 	suite_add_tcase(s, tc);

@@ -21,3 +21,9 @@ EXTRA_DIST += tests/check_tools.sh m4/.gitkeep
 # songscope-admin, songscope-analyze and songscope.fcgi against their man pages (exit codes, stdin, --help).
 TESTS += tests/check_cli.sh
 EXTRA_DIST += tests/check_cli.sh
+
+# The Debian package built from debian/ and checked without installing it (contents, conffiles, maintainer
+# scripts, lintian); tools/deb-install-test.sh does the full install into a Debian 12 chroot.
+TESTS += tests/check_debian.sh
+EXTRA_DIST += tests/check_debian.sh tools/deb-install-test.sh debian/changelog debian/control debian/copyright \
+	debian/rules debian/source/format debian/songscope.postinst debian/songscope.postrm debian/.gitignore

@@ -1,7 +1,9 @@
 # Integration tests: the real responder behind a real web server on loopback.
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
-	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/pg_server.h
+	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/redis_server.c \
+	tests/integration/redis_server.h tests/integration/webdriver.c tests/integration/webdriver.h \
+	tests/integration/pg_server.h
 if HAVE_LIBPQ
 tests_integration_libsstest_a_SOURCES += tests/integration/pg_server.c
 endif
@@ -105,3 +107,51 @@ tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_pg_LDADD = $(IT_LIBS)
 TESTS += tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
 EXTRA_DIST += tests/integration/on_postgresql.sh tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+
+# The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
+# 100 ids, key -1 on noise, and auth, limits and errors exactly as the rest of the API.
+check_PROGRAMS += tests/integration/check_audio_features
+TESTS += tests/integration/check_audio_features
+tests_integration_check_audio_features_SOURCES = tests/integration/check_audio_features.c
+tests_integration_check_audio_features_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_audio_features_LDADD = $(IT_LIBS)
+
+# The limiter interface against a real redis-server on a unix socket (skips with 77 without redis-server).
+check_PROGRAMS += tests/integration/check_limiter
+TESTS += tests/integration/check_limiter
+tests_integration_check_limiter_SOURCES = tests/integration/check_limiter.c
+tests_integration_check_limiter_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_limiter_LDADD = $(IT_LIBS)
+
+# limits = redis on the real stack: Redis stopped and restarted under a running service, fail closed and open.
+check_PROGRAMS += tests/integration/check_redis_limits
+TESTS += tests/integration/check_redis_limits
+tests_integration_check_redis_limits_SOURCES = tests/integration/check_redis_limits.c
+tests_integration_check_redis_limits_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_redis_limits_LDADD = $(IT_LIBS)
+
+# The auth suite a second time, with limits = redis.
+TESTS += tests/integration/check_auth_redis.sh
+EXTRA_DIST += tests/integration/check_auth_redis.sh
+
+# What browsers meet behind every front: CORS for the origins in cors_origins (preflights included).
+check_PROGRAMS += tests/integration/check_web
+TESTS += tests/integration/check_web
+tests_integration_check_web_SOURCES = tests/integration/check_web.c
+tests_integration_check_web_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_web_LDADD = $(IT_LIBS)
+# Its key endpoints again with limits = redis.
+TESTS += tests/integration/check_web_redis.sh
+EXTRA_DIST += tests/integration/check_web_redis.sh
+
+# The page in Debian's headless Chromium (chromedriver): a dropped clip shows the API's tempo, key and beats; the
+# dashboard opens for an admin key only. Screenshots in tests/integration/browser-artifacts/.
+check_PROGRAMS += tests/integration/check_browser
+TESTS += tests/integration/check_browser
+tests_integration_check_browser_SOURCES = tests/integration/check_browser.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_integration_check_browser_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_browser_LDADD = $(IT_LIBS) $(FFMPEG_LIBS)
+clean-local: clean-browser-artifacts
+clean-browser-artifacts:
+	rm -rf tests/integration/browser-artifacts
+.PHONY: clean-browser-artifacts

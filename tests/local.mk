@@ -23,3 +23,4 @@ include tests/fcgi.mk
 include tests/integration.mk
 include tests/deploy.mk
 include tests/fuzz.mk
+include tests/openapi.mk

@@ -15,3 +15,15 @@ dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http
 dist_noinst_SCRIPTS += tools/bench-startup.sh
 # bench-analyze-jobs.sh FOLDER: files/s of songscope-analyze -r with --jobs 1 and 2, and the speed-up.
 dist_noinst_SCRIPTS += tools/bench-analyze-jobs.sh
+# features-evidence.py MUSIC_DIR: labelled speech, sung stand-in and crowd audio built with espeak-ng and sox;
+# fits (--fit) and reports speechiness, instrumentalness and liveness (man/BENCHMARKS.md).
+dist_noinst_SCRIPTS += tools/features-evidence.py
+# songscope-content FILE...: speech, voice and audience features and scores per file, and their time
+# (tools/features-evidence.py fits and checks the scores with it).
+noinst_PROGRAMS += tools/songscope-content
+tools_songscope_content_SOURCES = tools/content.c
+tools_songscope_content_LDADD = $(CORE_LIBS)
+# bench-limiter.sh: cached POST /analyze with limits = local and limits = redis in one run, Redis round trips.
+dist_noinst_SCRIPTS += tools/bench-limiter.sh
+# bench-invariance.sh DIR: tempo and key of the clips re-encoded at other rates, gains, channels and codecs.
+dist_noinst_SCRIPTS += tools/bench-invariance.sh

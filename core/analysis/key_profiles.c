@@ -15,6 +15,19 @@ static const double temperley_minor[12] = {5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.
 static const double edma_major[12] = {1.00, 0.29, 0.50, 0.40, 0.60, 0.56, 0.32, 0.80, 0.31, 0.45, 0.42, 0.39};
 static const double edma_minor[12] = {1.00, 0.31, 0.44, 0.58, 0.33, 0.49, 0.29, 0.78, 0.43, 0.29, 0.53, 0.32};
 
+/* Temperley (2007, "Music and Probability", ch. 4), the Kostka-Payne profiles: the share of segments of the
+ * excerpts in Kostka & Payne's harmony textbook that contain each scale degree. Unlike the 1999 weights they
+ * come from counting music, and their minor profile weighs the natural 7th (0.133) beside the raised one. */
+static const double tkp_major[12] = {0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400};
+static const double tkp_minor[12] = {0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330};
+
+/* The mean of the Temperley (1999) and Kostka-Payne tables above, each first scaled to sum to 1 (rounded to
+ * 6 places; tests/check_key.c recomputes it). */
+static const double temperley_tkp_major[12] = {0.153018, 0.033039, 0.102920, 0.035630, 0.137339, 0.106117,
+					       0.037279, 0.142638, 0.038221, 0.088554, 0.026193, 0.099051};
+static const double temperley_tkp_minor[12] = {0.150041, 0.036015, 0.102112, 0.132312, 0.031831, 0.106933,
+					       0.038525, 0.147732, 0.093745, 0.033983, 0.035378, 0.091393};
+
 int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const double **minor)
 {
 	switch (profile) {
@@ -29,6 +42,14 @@ int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const
 	case SS_KEY_PROFILE_EDMA:
 		*major = edma_major;
 		*minor = edma_minor;
+		return 0;
+	case SS_KEY_PROFILE_TKP:
+		*major = tkp_major;
+		*minor = tkp_minor;
+		return 0;
+	case SS_KEY_PROFILE_TEMPERLEY_TKP:
+		*major = temperley_tkp_major;
+		*minor = temperley_tkp_minor;
 		return 0;
 	default:
 		return -1;

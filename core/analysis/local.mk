@@ -9,3 +9,4 @@ core_libsscore_a_SOURCES += \
 include core/analysis/pipeline.mk
 include core/analysis/tempo.mk
 include core/analysis/key.mk
+include core/analysis/content.mk

@@ -12,6 +12,7 @@
  *   silence_ratio, zero_crossing_rate             46 ms frames of the time signal (descriptors.h)
  *   spectral_centroid, spectral_flux              46 ms Hann frames of the shared STFT (descriptors.h)
  *   percussive/harmonic_energy_ratio              median-filter HPSS on that STFT (hpss.h)
+ *   speechiness, instrumentalness, liveness       speech, voice and audience features of that STFT (content.h)
  *   energy, danceability, acousticness, valence,
  *   mood                                          documented formulas over the above (mood.h)
  *   signal_duration                               seconds analysed (at most max_seconds)
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/analysis/content.h"
 #include "core/analysis/descriptors.h"
 #include "core/analysis/hpss.h"
 #include "core/analysis/key.h"
@@ -70,8 +72,10 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	/* v<N> names the analysis algorithms and the result's fields; bump it whenever a change alters any
 	 * number or adds a field, so cached results are recomputed (v2: the onset stage works at 5512.5 Hz and
 	 * the key reads its signal, paired FFTs, reordered sums; v3: bpm_candidates, downbeats, 6/8 time
-	 * signatures, key_details.camelot and open_key). */
-	snprintf(out, outlen, "v3;max=%g", o->max_seconds);
+	 * signatures, key_details.camelot and open_key; v4: the temperley+tkp key profile and the leading-tone
+	 * rule, fast tempi doubled on the low band's off-beats, 3:2 near-ties decided by the unshared beats,
+	 * speechiness, instrumentalness and liveness). */
+	snprintf(out, outlen, "v4;max=%g", o->max_seconds);
 	return out;
 }
 
@@ -165,6 +169,13 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 	}
 	ss_spectral_stats ss;
 	ss_spectral_stats_compute(&spec, active, &ss);
+	ss_content_features cf;
+	if (ss_content_features_compute(&spec, active, &cf, err) != 0) {
+		ss_spectrogram_free(&spec);
+		ss_tempo_free(&tempo);
+		free(active);
+		return -1;
+	}
 	double harm = NAN, perc = NAN;
 	int rc = ss_hpss_energy(&spec, HPSS_POOL_FRAMES, HPSS_POOL_BINS, HPSS_TIME_KERNEL, HPSS_FREQ_KERNEL, active, &harm,
 				 &perc, err);
@@ -242,6 +253,9 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 	out->spectral_flux = rnd(ss.flux, 10000);
 	out->percussive_energy_ratio = rnd(perc, 10000);
 	out->harmonic_energy_ratio = rnd(harm, 10000);
+	out->speechiness = rnd(ss_content_speechiness(&cf), 10000);
+	out->instrumentalness = rnd(ss_content_instrumentalness(&cf), 10000);
+	out->liveness = rnd(ss_content_liveness(&cf), 10000);
 	out->signal_duration = rnd((double)a->n / sr, 1000);
 	ss_tempo_free(&tempo);
 	return 0;

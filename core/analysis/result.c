@@ -26,6 +26,7 @@ void ss_result_init(ss_result *r)
 	r->spectral_centroid = r->loudness = r->dynamic_range = r->silence_ratio = NAN;
 	r->zero_crossing_rate = r->spectral_flux = NAN;
 	r->percussive_energy_ratio = r->harmonic_energy_ratio = NAN;
+	r->speechiness = r->instrumentalness = r->liveness = NAN;
 	r->signal_duration = r->analysis_duration = NAN;
 }
 

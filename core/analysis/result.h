@@ -57,6 +57,9 @@ typedef struct ss_result {
 	double spectral_flux;                     /* mean */
 	double percussive_energy_ratio;           /* 0..1 */
 	double harmonic_energy_ratio;             /* 0..1 */
+	double speechiness;      /* 0..1: spoken words; > 0.66 spoken word, 0.33..0.66 speech over music (content.h) */
+	double instrumentalness; /* 0..1: absence of a voice; > 0.5 no vocals */
+	double liveness;         /* 0..1: presence of an audience; > 0.8 live */
 	double signal_duration;                   /* seconds of audio analysed */
 	double analysis_duration;                 /* seconds of wall time (decode + analysis) */
 } ss_result;

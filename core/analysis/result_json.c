@@ -185,6 +185,9 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    add_num(obj, "percussive_energy_ratio", r->percussive_energy_ratio) != 0 ||
 	    add_num(obj, "harmonic_energy_ratio", r->harmonic_energy_ratio) != 0 ||
 	    add_num(obj, "tonal_strength", r->tonal_strength) != 0 ||
+	    add_num(obj, "speechiness", r->speechiness) != 0 ||
+	    add_num(obj, "instrumentalness", r->instrumentalness) != 0 ||
+	    add_num(obj, "liveness", r->liveness) != 0 ||
 	    add_num(obj, "signal_duration", r->signal_duration) != 0 ||
 	    add_num(obj, "analysis_duration", r->analysis_duration) != 0)
 		return -1;

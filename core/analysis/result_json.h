@@ -9,7 +9,7 @@
 #include "core/analysis/result.h"
 #include "core/util/buf.h"
 
-/* Add the analysis fields of API.md's result object to obj (bpm ... signal_duration, bpm_candidates,
+/* Add the analysis fields of API.md's result object to obj (bpm ... signal_duration, speechiness, instrumentalness, liveness, bpm_candidates,
  * key_details, analysis_duration; beats and downbeats only when with_beats). NaN becomes null. Returns 0 or -1
  * on ENOMEM. */
 int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj);

@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "core/net/cidr.h"
+#include "core/net/origin.h"
 #include "core/util/strnum.h"
 
-typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST, T_CIDRS, T_TEXT } opt_type;
+typedef enum { T_PATH, T_INT, T_LLONG, T_LONG, T_DOUBLE, T_BOOL, T_AUTH, T_CHOICE, T_LIST, T_NAME, T_BURST, T_CIDRS, T_TEXT, T_ORIGINS } opt_type;
 
 typedef struct {
 	const char *key;
@@ -53,11 +54,19 @@ static const opt_def opts[] = {
 	{"analysis_queue_timeout", T_DOUBLE, OFF(analysis_queue_timeout), 0, 600, NULL, 0},
 	{"metrics_allow", T_CIDRS, OFF(metrics_allow), 0, 0, NULL, SZ(metrics_allow)},
 	{"anonymous_networks", T_CIDRS, OFF(anonymous_networks), 0, 0, NULL, SZ(anonymous_networks)},
+	{"cors_origins", T_ORIGINS, OFF(cors_origins), 0, 0, NULL, SZ(cors_origins)},
 	{"anonymous_key", T_TEXT, OFF(anonymous_key), 0, 0, NULL, SZ(anonymous_key)},
 	{"user", T_NAME, OFF(user), 0, 0, NULL, SZ(user)},
 	{"group", T_NAME, OFF(group), 0, 0, NULL, SZ(group)},
 	{"listen_allow_remote", T_BOOL, OFF(listen_allow_remote), 0, 0, NULL, 0},
+	{"ui_dir", T_TEXT, OFF(ui_dir), 0, 0, NULL, SZ(ui_dir)},
 	{"preload_ffmpeg", T_CHOICE, OFF(preload_ffmpeg), 0, 0, "auto|yes|no", SZ(preload_ffmpeg)},
+	{"limits", T_CHOICE, OFF(limits), 0, 0, "local|redis", SZ(limits)},
+	{"redis", T_TEXT, OFF(redis), 0, 0, NULL, SZ(redis)},
+	{"redis_password", T_TEXT, OFF(redis_password), 0, 0, NULL, SZ(redis_password)},
+	{"redis_db", T_INT, OFF(redis_db), 0, 1000000, NULL, 0},
+	{"redis_timeout_ms", T_INT, OFF(redis_timeout_ms), 10, 60000, NULL, 0},
+	{"limits_fail", T_CHOICE, OFF(limits_fail), 0, 0, "closed|open", SZ(limits_fail)},
 };
 
 void ss_config_defaults(ss_config *c)
@@ -94,7 +103,12 @@ void ss_config_defaults(ss_config *c)
 	c->metrics_allow[0] = '\0';
 	c->anonymous_networks[0] = '\0';
 	c->anonymous_key[0] = '\0';
+	c->cors_origins[0] = '\0';
+	snprintf(c->ui_dir, sizeof c->ui_dir, "%s/ui", SS_PKGDATADIR);
 	snprintf(c->preload_ffmpeg, sizeof c->preload_ffmpeg, "auto");
+	snprintf(c->limits, sizeof c->limits, "local");
+	c->redis_timeout_ms = 500;
+	snprintf(c->limits_fail, sizeof c->limits_fail, "closed");
 }
 
 static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, size_t whylen)
@@ -116,6 +130,7 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 	case T_PATH:
 	case T_LIST:
 	case T_CIDRS:
+	case T_ORIGINS:
 	case T_TEXT:
 		if (strlen(v) >= o->size) {
 			snprintf(why, whylen, "value too long (at most %zu bytes)", o->size - 1);
@@ -126,6 +141,8 @@ static int set_value(ss_config *c, const opt_def *o, const char *v, char *why, s
 			return -1;
 		}
 		if (o->type == T_CIDRS && ss_cidr_list_check(v, why, whylen) != 0)
+			return -1;
+		if (o->type == T_ORIGINS && ss_origin_list_check(v, why, whylen) != 0)
 			return -1;
 		for (const char *p = v; o->type == T_TEXT && *p != '\0'; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
@@ -348,6 +365,18 @@ int ss_config_validate(const ss_config *c, ss_error *err)
 	if (c->anonymous_networks[0] != '\0' && c->anonymous_key[0] == '\0')
 		return ss_error_set(err, SS_ERR_CONFIG,
 				    "'anonymous_networks' needs 'anonymous_key': the name of the client key those requests act as");
+	if (strcmp(c->limits, "redis") == 0) {
+		if (c->redis[0] == '\0')
+			return ss_error_set(err, SS_ERR_CONFIG,
+					    "'limits = redis' needs 'redis': unix:PATH or HOST:PORT");
+		const char *colon = strrchr(c->redis, ':');
+		int64_t port;
+		if (strncmp(c->redis, "unix:", 5) == 0 ? c->redis[5] != '/'
+						       : colon == NULL || colon == c->redis ||
+								 ss_parse_i64(colon + 1, 1, 65535, &port) != 0)
+			return ss_error_set(err, SS_ERR_CONFIG,
+					    "'redis' must be unix:/ABSOLUTE/PATH or HOST:PORT (port 1 to 65535)");
+	}
 	return 0;
 }
 

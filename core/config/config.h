@@ -46,11 +46,20 @@ typedef struct ss_config {
 	char metrics_allow[SS_CONFIG_LIST_MAX]; /* addresses/CIDR ranges (space/comma separated) allowed /metrics
 						 * without a key */
 	char anonymous_networks[SS_CONFIG_LIST_MAX]; /* ranges whose requests without a key act as anonymous_key */
+	char cors_origins[SS_CONFIG_LIST_MAX]; /* web origins (space/comma separated) whose pages may call the API
+						* (CORS); "" = none */
 	char anonymous_key[128];                     /* name of the client key those requests act as */
 	char user[SS_CONFIG_NAME_MAX];       /* started as root: drop to this user after opening files ("" = none) */
 	char group[SS_CONFIG_NAME_MAX];      /* ...and this group ("" = the user's primary group) */
 	bool listen_allow_remote;            /* allow a --listen TCP address that is not loopback */
+	char ui_dir[SS_CONFIG_PATH_MAX];     /* the web page's files, served under /ui/ ("" = no page) */
 	char preload_ffmpeg[8];              /* auto|yes|no: load FFmpeg at start (before fork), not at the first AAC */
+	char limits[8];                      /* local|redis: where rate limits, quotas and key invalidation live */
+	char redis[SS_CONFIG_PATH_MAX];      /* limits = redis: unix:PATH or HOST:PORT */
+	char redis_password[128];            /* AUTH after connecting ("" = none) */
+	int redis_db;                        /* SELECT after connecting */
+	int redis_timeout_ms;                /* connect and command timeout */
+	char limits_fail[8];                 /* closed|open: what requests get while the limiter is unavailable */
 } ss_config;
 
 /* Fill c with the documented defaults (conf/songscope.conf). */

@@ -167,6 +167,8 @@ uint64_t ss_state_bump_key_generation(ss_state *st);
 /* Counters kept by fcgi/auth.c (for /metrics); indices below SS_STATE_COUNTER_AUTH_FIRST are free for
  * other modules to name. */
 enum {
+	SS_STATE_COUNTER_LIMITS_DOWN = 53,      /* requests refused because the limiter was unavailable (fail closed) */
+	SS_STATE_COUNTER_LIMITS_FAIL_OPEN = 54, /* requests admitted without limits while it was (limits_fail = open) */
 	SS_STATE_COUNTER_HOLDERS_KILLED = 55, /* lock holders the master killed (stopped or stuck; fcgi/master.c) */
 	SS_STATE_COUNTER_AUTH_FIRST = 56,
 	SS_STATE_COUNTER_RATE_LIMITED = 56,  /* requests refused with rate_limited (per-key limiter) */

@@ -59,6 +59,8 @@ typedef struct ss_store_ops {
 	int (*cache_clear)(ss_store *s, const char *ns, long long *deleted, ss_error *err);
 	long long (*cache_count)(ss_store *s, const char *ns, ss_error *err);
 	int (*cache_has_source)(ss_store *s, const char *ns, const char *source, ss_error *err);
+	/* hex_prefix is checked by the dispatcher: 1..64 lower-case hex digits. */
+	int (*cache_key_by_prefix)(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
 	/* ss_store_claim / ss_store_release. Optional (NULL: the backend cannot tell other hosts' work apart from
 	 * its own; ss_store_claim then answers 1). */
 	int (*claim)(ss_store *s, const char *cache_key, int wait_ms, ss_error *err);

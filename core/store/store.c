@@ -230,6 +230,16 @@ int ss_store_cache_has_source(ss_store *s, const char *ns, const char *source, s
 	return s->ops->cache_has_source(s, ns, source, err);
 }
 
+int ss_store_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err)
+{
+	key[0] = '\0';
+	size_t n = hex_prefix != NULL ? strlen(hex_prefix) : 0;
+	if (n == 0 || n > 64 || strspn(hex_prefix, "0123456789abcdef") != n)
+		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A cache key prefix is 1..64 lower-case hex digits.");
+	READY(s, err);
+	return s->ops->cache_key_by_prefix(s, hex_prefix, key, err);
+}
+
 int ss_store_claim(ss_store *s, const char *cache_key, int wait_ms, ss_error *err)
 {
 	assert(cache_key != NULL);

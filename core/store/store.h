@@ -267,6 +267,11 @@ long long ss_store_cache_count(ss_store *s, const char *ns, ss_error *err);
 /* Is there a row for (ns, source)? Returns 1, 0, or -1 with err. */
 int ss_store_cache_has_source(ss_store *s, const char *ns, const char *source, ss_error *err);
 
+/* The cache key of the row whose key starts with hex_prefix (1..64 lower-case hex digits; the track ids of
+ * /v1/audio-features carry the first 32) into key; when several rows share the prefix, the smallest key.
+ * Returns 1 found, 0 none (key ""), -1 with err (SS_ERR_BAD_REQUEST for a prefix that is not lower-case hex). */
+int ss_store_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
+
 /* ---- De-duplication of identical misses across hosts ------------------------------------------------------- */
 
 /* Claim the analysis of cache_key among every process of every host sharing this store, waiting at most wait_ms

@@ -28,11 +28,14 @@
 typedef struct render {
 	ss_buf *out;
 	bool with_beats;
+	char *key_out; /* receives the row's cache key (SS_SHA256_HEX bytes) when not NULL */
 } render;
 
 static int render_row(void *arg, const ss_cache_row *row, bool cached)
 {
 	render *r = arg;
+	if (r->key_out != NULL)
+		snprintf(r->key_out, SS_SHA256_HEX, "%s", row->cache_key ? row->cache_key : "");
 	return ss_present_result(r->out, row, cached, r->with_beats);
 }
 
@@ -71,12 +74,12 @@ static void log_outcome(const ss_ctx *ctx, const ss_song_job *j, const char *rid
 		ss_log_warn("%s", o->aside.msg);
 }
 
-/* One song (core/song/song.h): append its result object to out, count and log what happened. Returns 0, or
- * -1 with err (err->code picks the answer; out unchanged). */
-static int run_job(ss_ctx *ctx, const ss_song_job *j, const char *rid, ss_buf *out, ss_error *err)
+/* One song (core/song/song.h): append its result object to out (and its cache key to key_out when not NULL),
+ * count and log what happened. Returns 0, or -1 with err (err->code picks the answer; out unchanged). */
+static int run_job(ss_ctx *ctx, const ss_song_job *j, const char *rid, ss_buf *out, char *key_out, ss_error *err)
 {
 	ss_song_env env = {.cfg = ctx->cfg, .store = ctx->store, .adm = ctx->adm, .fetch = ctx->fetch};
-	render r = {.out = out, .with_beats = j->with_beats};
+	render r = {.out = out, .with_beats = j->with_beats, .key_out = key_out};
 	size_t mark = out->len;
 	ss_song_outcome o;
 	int rc = ss_song_run(&env, j, render_row, &r, &o, err);
@@ -144,15 +147,17 @@ static bool header_len_ok(const char *s, size_t max)
 	return s == NULL || strlen(s) <= max;
 }
 
-int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
+int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	int rc;
+	int rc, answered = 1;
 	json_object *o = ss_h_read_json(ctx, req, JSON_BODY_CAP, json_type_object,
 					"Send a JSON object: {\"url\": \"https://...\", \"title\": \"...\", \"artist\": \"...\"}.", &rc);
-	if (o == NULL)
-		return rc;
+	if (o == NULL) {
+		*rc_out = rc;
+		return 1;
+	}
 	const char *url, *title, *artist, *ns_in;
 	if (opt_string(req, o, "url", NULL, URL_MAX, &url) || (url == NULL && opt_string(req, o, "audio_url", NULL, URL_MAX, &url)) ||
 	    opt_string(req, o, "title", "Unknown", TEXT_FIELD_MAX, &title) ||
@@ -178,49 +183,64 @@ int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
 	const char *rid = ss_req_header(req, "X-Client-Request-Id");
 	ss_song_job j = {.ns = ns, .kind = "url", .source_kind = "url", .source = url, .preview_url = url,
 			 .title = title, .artist = artist, .force = force, .with_beats = with_beats};
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	if (run_job(ctx, &j, rid != NULL && strlen(rid) <= 128 ? rid : NULL, &out, &err) != 0)
+	if (run_job(ctx, &j, rid != NULL && strlen(rid) <= 128 ? rid : NULL, out, key, &err) != 0)
 		rc = send_job_error(req, &err);
 	else
-		rc = send_buf(req, &out);
-	ss_buf_free(&out);
+		answered = 0;
 done:
 	json_object_put(o);
+	*rc_out = rc;
+	return answered;
+}
+
+int ss_handle_analyze(ss_ctx *ctx, ss_request *req)
+{
+	char key[SS_SHA256_HEX];
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc;
+	if (ss_h_analyze_url(ctx, req, &out, key, &rc) == 0)
+		rc = send_buf(req, &out);
+	ss_buf_free(&out);
 	return rc;
 }
 
-int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
+int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)
 {
+	*rc_out = 0;
 	ss_error err;
 	ss_error_clear(&err);
 	const char *title = ss_req_header(req, "X-Song-Title");
 	const char *artist = ss_req_header(req, "X-Song-Artist");
 	const char *rid = ss_req_header(req, "X-Client-Request-Id");
-	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX))
-		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
-				     TEXT_FIELD_MAX);
+	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX)) {
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
+					TEXT_FIELD_MAX);
+		return 1;
+	}
 	if (rid != NULL && strlen(rid) > 128)
 		rid = NULL;
 	char ns[SS_NAMESPACE_MAX + 1];
 	bool force, with_beats;
 	if (ss_h_upload_opts(req, ns, &force, &with_beats) != 0)
-		return 0;
+		return 1;
 
 	ss_buf body;
 	ss_buf_init(&body, 0);
 	if (ss_req_read_body(req, (size_t)ctx->cfg->max_body_bytes, &body, &err) != 0) {
 		ss_buf_free(&body);
-		return ss_resp_error_from(req, &err);
+		*rc_out = ss_resp_error_from(req, &err);
+		return 1;
 	}
-	int rc;
 	if (body.len == 0) {
 		ss_buf_free(&body);
-		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "No audio data provided: send the file as the request body.");
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST,
+					"No audio data provided: send the file as the request body.");
+		return 1;
 	}
 	if (ss_h_need_db(ctx, req)) {
 		ss_buf_free(&body);
-		return 0;
+		return 1;
 	}
 	char hash[SS_SHA256_HEX], preview[SS_SHA256_HEX + 8];
 	ss_sha256_hex(body.data, body.len, hash);
@@ -228,14 +248,24 @@ int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
 	ss_song_job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
 			 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
 			 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len};
+	int answered = 0;
+	if (run_job(ctx, &j, rid, out, key, &err) != 0) {
+		*rc_out = send_job_error(req, &err);
+		answered = 1;
+	}
+	ss_buf_free(&body);
+	return answered;
+}
+
+int ss_handle_analyze_data(ss_ctx *ctx, ss_request *req)
+{
+	char key[SS_SHA256_HEX];
 	ss_buf out;
 	ss_buf_init(&out, 0);
-	if (run_job(ctx, &j, rid, &out, &err) != 0)
-		rc = send_job_error(req, &err);
-	else
+	int rc;
+	if (ss_h_analyze_bytes(ctx, req, &out, key, &rc) == 0)
 		rc = send_buf(req, &out);
 	ss_buf_free(&out);
-	ss_buf_free(&body);
 	return rc;
 }
 
@@ -324,7 +354,7 @@ int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
 				 .with_beats = with_beats, .data = bin, .len = binlen};
 		size_t mark = out.len;
 		ss_error_clear(&err);
-		int jr = run_job(ctx, &j, NULL, &out, &err);
+		int jr = run_job(ctx, &j, NULL, &out, NULL, &err);
 		free(bin);
 		if (jr != 0) {
 			out.len = mark;

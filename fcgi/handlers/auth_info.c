@@ -2,7 +2,7 @@
  * GET /auth/usage (admin): per-key request totals for today, from api_usage. */
 #include <string.h>
 
-#include "core/limits/state.h"
+#include "core/limits/limiter.h"
 #include "core/store/usage.h"
 #include "core/util/jsonutil.h"
 #include "fcgi/handlers.h"
@@ -14,7 +14,8 @@ int ss_handle_auth_key(ss_ctx *ctx, ss_request *req)
 	if (o == NULL)
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
 	if (req->key_id > 0) {
-		int64_t today = ctx->state ? ss_state_day_count(ctx->state, req->key_id, ss_state_now_ns()) : -1;
+		ss_error err;
+		int64_t today = ctx->limiter ? ss_limiter_day_count(ctx->limiter, req->key_id, &err) : -1;
 		if (ss_json_add_int(o, "id", req->key_id) || ss_json_add_string(o, "prefix", req->key_prefix) ||
 		    ss_json_add_string(o, "scope", ss_key_scope_name((ss_key_scope)req->key_scope)) ||
 		    ss_json_add_int(o, "requests_today", today < 0 ? 0 : today)) {

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
@@ -56,12 +57,20 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	const char *problem = NULL;
 	/* Name the component, never its path: /health answers anyone (the log has the path and the reason). */
 	const char *dbstate = database_health(ctx, &problem);
-	if (problem == NULL && !ss_auth_state_ready(ctx))
-		problem = "The shared state file (rate limits, quotas) is unavailable.";
+	/* The limiter: this host's state file, and the shared backend (redis) when there is one. */
+	bool limiter_ok = ss_auth_state_ready(ctx) && ss_limiter_probe(ctx->limiter);
+	ss_state *hs = ctx->limiter != NULL ? ss_limiter_host_state(ctx->limiter) : NULL;
+	const char *backend = ctx->limiter != NULL ? ss_limiter_backend(ctx->limiter) : ctx->cfg->limits;
+	bool redis = strcmp(backend, "redis") == 0;
+	bool state_ok = hs != NULL && ss_state_is_usable(hs);
+	bool redis_ok = limiter_ok || !state_ok; /* a broken state file is not Redis's fault */
+	if (problem == NULL && !limiter_ok)
+		problem = redis && state_ok ? "The rate limiter's Redis server (rate limits, quotas) is unavailable."
+					    : "The shared state file (rate limits, quotas) is unavailable.";
 	/* After a rebuild (of a corrupted, truncated or broken file): when and why, for whoever watches. */
 	char why[200], at[SS_TIME_STR_LEN];
 	int64_t at_ns = 0;
-	bool rebuilt = ctx->state != NULL && ss_state_rebuild_info(ctx->state, &at_ns, why, sizeof why);
+	bool rebuilt = hs != NULL && ss_state_rebuild_info(hs, &at_ns, why, sizeof why);
 	if (rebuilt)
 		ss_time_format_utc((time_t)(at_ns / 1000000000LL), at);
 
@@ -86,6 +95,8 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	json_object *comps = json_object_new_object();
 	if (comps == NULL || ss_json_add_string(comps, "database", dbstate) ||
 	    (ctx->store != NULL && ss_json_add_string(comps, "database_backend", ss_store_backend(ctx->store))) ||
+	    ss_json_add_string(comps, "limiter", limiter_ok ? "ok" : "unavailable") ||
+	    (redis && ss_json_add_string(comps, "redis", redis_ok ? "ok" : "unavailable")) ||
 	    json_object_object_add(o, "components", comps)) {
 		json_object_put(comps);
 		json_object_put(o);

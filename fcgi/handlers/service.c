@@ -9,6 +9,7 @@
 #include "core/analysis/pipeline.h"
 #include "core/audio/decode.h"
 #include "core/limits/admission.h"
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/net/fetch.h"
 #include "core/store/cache.h"
@@ -16,6 +17,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
+#include "fcgi/auth.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
@@ -179,20 +181,33 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	}
 	bad |= bad || json_object_object_add(comps, "database", db);
 
-	/* the shared state file (limits, quotas), and the counters and admission files beside it */
-	json_object *sf = component(ctx->state && ss_state_is_current(ctx->state) ? "operational" : "failed");
-	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
-	if (!ctx->state || !ss_state_is_current(ctx->state)) {
+	/* the limiter (limits, quotas, key invalidation): its backend, and whether it answers now */
+	bool lim_ok = ss_auth_state_ready(ctx) && ss_limiter_probe(ctx->limiter);
+	json_object *lc = component(lim_ok ? "operational" : "failed");
+	const char *backend = ctx->limiter ? ss_limiter_backend(ctx->limiter) : cfg->limits;
+	bad |= lc == NULL || ss_json_add_string(lc, "backend", backend) ||
+	       ss_json_add_string(lc, "fail", cfg->limits_fail) || json_object_object_add(comps, "limiter", lc);
+	if (!lim_ok) {
 		degraded = true;
-		const char *why = ctx->state ? ss_state_problem(ctx->state) : "not open";
+		const char *why = ctx->limiter ? ss_limiter_problem(ctx->limiter) : "not open";
+		bad |= bad || ss_json_add_string(lc, "error", why ? why : "unknown");
+	}
+
+	/* the shared state file (limits, quotas), and the counters and admission files beside it */
+	ss_state *hs = ss_auth_host_state(ctx);
+	json_object *sf = component(hs && ss_state_is_current(hs) ? "operational" : "failed");
+	bad |= sf == NULL || ss_json_add_string(sf, "path", cfg->state_file) || json_object_object_add(comps, "state_file", sf);
+	if (!hs || !ss_state_is_current(hs)) {
+		degraded = true;
+		const char *why = hs ? ss_state_problem(hs) : "not open";
 		bad |= bad || ss_json_add_string(sf, "error", why ? why : "unknown");
 	} else {
 		char why[200], at[SS_TIME_STR_LEN];
 		int64_t at_ns;
 		bad |= bad || ss_json_add_int(sf, "lock_holders_killed",
-					      (int64_t)ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED)) ||
-		       ss_json_add_int(sf, "lock_repairs", (int64_t)ss_state_repairs(ctx->state));
-		if (ss_state_rebuild_info(ctx->state, &at_ns, why, sizeof why)) {
+					      (int64_t)ss_state_counter_get(hs, SS_STATE_COUNTER_HOLDERS_KILLED)) ||
+		       ss_json_add_int(sf, "lock_repairs", (int64_t)ss_state_repairs(hs));
+		if (ss_state_rebuild_info(hs, &at_ns, why, sizeof why)) {
 			ss_time_format_utc((time_t)(at_ns / 1000000000LL), at);
 			bad |= bad || ss_json_add_string(sf, "rebuilt_at", at) || ss_json_add_string(sf, "rebuilt_reason", why);
 		}
@@ -261,6 +276,8 @@ int ss_handle_diagnostics(ss_ctx *ctx, ss_request *req)
 	       ss_json_add_int(conf, "rate_limit_per_minute", cfg->rate_limit_per_minute) ||
 	       ss_json_add_string(conf, "rate_limit_burst", burst) ||
 	       ss_json_add_int(conf, "auth_failures_per_minute", cfg->auth_failures_per_minute) ||
+	       ss_json_add_string(conf, "limits", cfg->limits) ||
+	       ss_json_add_string(conf, "limits_fail", cfg->limits_fail) ||
 	       ss_json_add_string(conf, "log_level", cfg->log_level) ||
 	       ss_json_add_string(conf, "preload_ffmpeg", cfg->preload_ffmpeg) ||
 	       ss_json_add_int(conf, "shutdown_timeout", cfg->shutdown_timeout);
@@ -347,25 +364,30 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 		       "counter", ss_stats_get(s, SS_STAT_DEDUP_WAITS));
 	bad |= counter(&b, "songscope_rate_limited_total", "Requests refused with 429 (rate limit or daily quota).",
 		       "counter", ss_stats_get(s, SS_STAT_RATE_LIMITED));
-	if (ctx->state != NULL) {
+	ss_state *hs = ss_auth_host_state(ctx);
+	if (hs != NULL) {
 		static const struct {
 			unsigned idx;
 			const char *reason;
 		} auth[] = {{SS_STATE_COUNTER_RATE_LIMITED, "rate_limited"},
 			    {SS_STATE_COUNTER_DAILY_LIMITED, "daily_limit_exceeded"},
 			    {SS_STATE_COUNTER_KEY_INVALID, "invalid_api_key"},
-			    {SS_STATE_COUNTER_ADDR_BLOCKED, "address_blocked"}};
+			    {SS_STATE_COUNTER_ADDR_BLOCKED, "address_blocked"},
+			    {SS_STATE_COUNTER_LIMITS_DOWN, "limits_unavailable"}};
 		bad |= ss_buf_puts(&b, "# HELP songscope_auth_rejections_total Requests refused by the key checks, by reason.\n"
 				       "# TYPE songscope_auth_rejections_total counter\n");
 		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
 			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
-					     (unsigned long long)ss_state_counter_get(ctx->state, auth[i].idx));
+					     (unsigned long long)ss_state_counter_get(hs, auth[i].idx));
 		bad |= counter(&b, "songscope_state_lock_holders_killed_total",
 			       "Responders the master killed because they held the state lock too long (stopped or stuck).",
-			       "counter", ss_state_counter_get(ctx->state, SS_STATE_COUNTER_HOLDERS_KILLED));
+			       "counter", ss_state_counter_get(hs, SS_STATE_COUNTER_HOLDERS_KILLED));
 		bad |= counter(&b, "songscope_state_lock_repairs_total",
 			       "Times the state lock was found with a dead owner and the tables repaired.", "counter",
-			       ss_state_repairs(ctx->state));
+			       ss_state_repairs(hs));
+		bad |= counter(&b, "songscope_limits_fail_open_total",
+			       "Requests served without limits while the limiter was down (limits_fail = open).",
+			       "counter", ss_state_counter_get(hs, SS_STATE_COUNTER_LIMITS_FAIL_OPEN));
 	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;

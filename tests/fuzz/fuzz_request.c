@@ -13,7 +13,12 @@
  *   - the 404/405 answer of the dispatcher (and a 400 naming the path): the HTTP contract (fuzz_fcgi.h);
  *   - REMOTE_ADDR against an address list (the parameter SS_LIST stands for metrics_allow): listed exactly when
  *     it is one of the list's space/comma/tab separated words; the display prefix of X-API-Key is its first
- *     12 bytes at most. */
+ *     12 bytes at most;
+ *   - CORS (the parameter SS_CORS stands for cors_origins, used when it is a valid list): only an Origin that is
+ *     exactly one of the list's words gets Access-Control-Allow-Origin (itself), and a 204 preflight answer only
+ *     for OPTIONS with Access-Control-Request-Method to a path that takes other methods.
+ * The dispatcher gets a context with a configuration and nothing else (no database, state file or key cache):
+ * its own answers must not need them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 
 #include "core/auth/apikey.h"
 #include "core/net/cidr.h"
+#include "core/net/origin.h"
 #include "core/util/log.h"
 #include "fcgi/auth.h"
 #include "fcgi/request.h"
@@ -73,8 +79,21 @@ static void check_route(const ss_request *r)
 	if (rt != NULL) {
 		unsigned m = rt->methods | ((rt->methods & SS_M_GET) ? SS_M_HEAD : 0);
 		FZ_ASSERT((m & r->method) != 0 && (allowed & r->method) != 0, "a route allows the method");
-		const char *brace = strstr(rt->pattern, "{id}");
-		if (brace == NULL) {
+		const char *brace = strstr(rt->pattern, "{id}"), *file = strstr(rt->pattern, "{file}");
+		if (file != NULL) {
+			/* A plain file name after the prefix: one segment, letters, digits, '_', '-', at most one dot
+			 * followed by a short lower-case extension; never "." or ".." or a hidden name. */
+			size_t pre = (size_t)(file - rt->pattern);
+			const char *name = r->path + pre;
+			static const char lower[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+			size_t stem = strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+			FZ_ASSERT(strncmp(rt->pattern, r->path, pre) == 0 && id == -1, "a {file} route keeps its prefix");
+			FZ_ASSERT(stem >= 1 && stem <= 64 && strchr(name, '/') == NULL, "a {file} is one plain segment");
+			const char *ext = name + stem + 1;
+			bool short_ext = strspn(ext, lower) == strlen(ext) && strlen(ext) >= 1 && strlen(ext) <= 8;
+			FZ_ASSERT(name[stem] == '\0' || (name[stem] == '.' && short_ext),
+				  "a {file} has at most one short lower-case extension");
+		} else if (brace == NULL) {
 			FZ_ASSERT(id == -1 && strcmp(rt->pattern, r->path) == 0, "an exact route matches exactly");
 		} else {
 			size_t pre = (size_t)(brace - rt->pattern);
@@ -106,7 +125,7 @@ static bool ref_u64(const char *s, unsigned long long *out)
 }
 
 /* Reference: is addr inside a range that is one of the words of list? An address that is itself a word of
- * the list is always inside. */
+ * the list (a word without a prefix length) is always inside. */
 static bool ref_listed(const char *list, const char *addr)
 {
 	if (addr[0] == '\0')
@@ -118,7 +137,10 @@ static bool ref_listed(const char *list, const char *addr)
 		if (ss_cidr_parse(w, &c, NULL, 0) != 0)
 			continue;
 		found = ss_cidr_contains(&c, addr);
-		FZ_ASSERT(found || strcmp(w, addr) != 0, "an address is inside its own /32 or /128");
+		/* a word without a prefix length is one address: /32 or /128 (a REMOTE_ADDR that is itself a range,
+		 * "::/20", is no address and inside nothing) */
+		FZ_ASSERT(found || strcmp(w, addr) != 0 || strchr(w, '/') != NULL,
+			  "an address is inside its own /32 or /128");
 	}
 	free(copy);
 	return found;
@@ -237,16 +259,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			  "the key prefix is its first 12 bytes");
 	}
 
-	/* the dispatcher's own answers (404, 405) never reach a handler or the context */
+	/* the dispatcher's own answers (404, 405, CORS preflights) never reach a handler or the context's resources */
+	ss_config cfg;
+	ss_config_defaults(&cfg);
+	const char *cors = fz_env(&q, "SS_CORS");
+	if (cors != NULL && strlen(cors) < sizeof cfg.cors_origins && ss_origin_list_check(cors, NULL, 0) == 0)
+		memcpy(cfg.cors_origins, cors, strlen(cors) + 1);
+	ss_ctx ctx = {.cfg = &cfg};
+	const char *origin = ss_req_header(&r, "Origin");
+	const bool listed = ss_origin_list_contains(cfg.cors_origins, origin);
 	unsigned allowed;
 	long long id;
-	if (ss_router_match(r.path, r.method, &allowed, &id) == NULL)
-		ss_router_dispatch(NULL, &r);
+	const bool routed = ss_router_match(r.path, r.method, &allowed, &id) != NULL;
+	if (!routed)
+		ss_router_dispatch(&ctx, &r);
 	else
 		ss_resp_error(&r, SS_ERR_BAD_REQUEST, "Bad request for %.200s (query %.200s).", r.path, r.query);
 	fz_response resp;
 	fz_response_check(&q, &resp, false);
-	FZ_ASSERT(resp.status == 400 || resp.status == 404 || resp.status == 405, "400, 404 or 405");
+	const bool preflight = !routed && allowed != 0 && r.method == SS_M_OPTIONS && listed &&
+			       ss_req_header(&r, "Access-Control-Request-Method") != NULL;
+	FZ_ASSERT(resp.status == 400 || resp.status == 404 || resp.status == 405 || (resp.status == 204 && preflight),
+		  "400, 404 or 405, or 204 for a preflight from a listed origin");
+	FZ_ASSERT(resp.status != 405 || !preflight, "a preflight from a listed origin is answered");
+	char *acao = fz_response_header(&resp, "Access-Control-Allow-Origin");
+	FZ_ASSERT(routed || (acao != NULL) == listed, "Access-Control-Allow-Origin exactly for listed origins");
+	FZ_ASSERT(acao == NULL || strcmp(acao, origin) == 0, "Access-Control-Allow-Origin is the request's origin");
+	free(acao);
 	if (resp.status == 405) {
 		char *allow = fz_response_header(&resp, "Allow");
 		FZ_ASSERT(allow != NULL && allow[0] != '\0', "405 names the allowed methods");

@@ -85,6 +85,10 @@ static int request_seeds(void)
 	rc |= TEXT("\x22REQUEST_METHOD=OPTIONS\nPATH_INFO=/auth/key\nCONTENT_LENGTH=\n\n0123456789abcdef");
 	rc |= TEXT("\x31REQUEST_METHOD=GET\nPATH_INFO=/metrics\nREMOTE_ADDR=::1\nSS_LIST=127.0.0.1, ::1\t10.0.0.1,,\n"
 		   "HTTP_X_API_KEY=ssk_0123456789abcdefghij\n\n");
+	rc |= TEXT("\x21REQUEST_METHOD=OPTIONS\nPATH_INFO=/analyze_data\nSS_CORS=https://a.example, http://b.example:8\n"
+		   "HTTP_ORIGIN=https://a.example\nHTTP_ACCESS_CONTROL_REQUEST_METHOD=POST\n\n");
+	rc |= TEXT("\x21REQUEST_METHOD=OPTIONS\nPATH_INFO=/cache/7\nSS_CORS=https://a.example\n"
+		   "HTTP_ORIGIN=https://a.example.evil\nHTTP_ACCESS_CONTROL_REQUEST_METHOD=DELETE\n\n");
 	return rc;
 }
 

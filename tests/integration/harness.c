@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +44,12 @@ static void brief_pause(void)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 	nanosleep(&ts, NULL);
+}
+
+bool ss_it_limits_redis(void)
+{
+	const char *v = getenv("SS_IT_LIMITS");
+	return v != NULL && strcmp(v, "redis") == 0;
 }
 
 const char *ss_it_builddir(void)
@@ -654,8 +661,19 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 
 	ss_buf conf;
 	ss_buf_init(&conf, 0);
-	ss_buf_printf(&conf, "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\n%s\n", s->db,
-		      s->state, o->auth ? o->auth : "off", s->workers, o->extra_conf ? o->extra_conf : "");
+	/* The page's files from the source tree (extra_conf may set ui_dir again: the last line wins). */
+	char ui[PATH_MAX + 16];
+	char *src = realpath(ss_it_srcdir(), NULL);
+	ck_assert_ptr_nonnull(src);
+	snprintf(ui, sizeof ui, "%s/fcgi/ui", src);
+	free(src);
+	ss_buf_printf(&conf,
+		      "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
+		      s->db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
+	if (ss_it_limits_redis()) {
+		ck_assert_msg(ss_redis_start(&s->redis, s->dir) == 0, "redis-server did not start");
+		ss_buf_printf(&conf, "limits = redis\nredis = unix:%s\n", s->redis.socket);
+	}
 	start_store(s, &conf);
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
@@ -797,6 +815,7 @@ void ss_it_stop(ss_it_server *s)
 		s->pg = NULL;
 	}
 #endif
+	ss_redis_stop(&s->redis);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = '\0';
@@ -851,12 +870,74 @@ int ss_it_request_url(const char *method, const char *url, const char *const *he
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* With SS_IT_RESPONSE_LOG set (a directory), append one JSON line per answer songscope's web server gave:
+ * {front, method, path (no query), query, status, headers {lower-case name: value}, content_type, body (JSON
+ * answers only)}, to DIR/<program>-<pid>.jsonl. tests/openapi-check.py validates them against man/openapi.yaml. */
+static void log_response(const ss_it_server *s, const char *method, const char *path, const ss_it_resp *r)
+{
+	const char *dir = getenv("SS_IT_RESPONSE_LOG");
+	if (dir == NULL || dir[0] == '\0' || r->status == 0)
+		return;
+	mkdir(dir, 0755);
+	json_object *o = json_object_new_object(), *h = json_object_new_object();
+	ck_assert(o != NULL && h != NULL);
+	size_t plen = strcspn(path, "?");
+	json_object_object_add(o, "front", json_object_new_string(ss_it_front_name(s->front)));
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "path", json_object_new_string_len(path, (int)plen));
+	json_object_object_add(o, "query", json_object_new_string(path[plen] == '?' ? path + plen + 1 : ""));
+	json_object_object_add(o, "status", json_object_new_int64(r->status));
+	/* Header lines after the status line: "Name: value". */
+	const char *p = r->headers.data ? r->headers.data : "";
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\r\n");
+		const char *colon = memchr(p, ':', n);
+		if (colon != NULL && strncmp(p, "HTTP/", 5) != 0) {
+			char name[128];
+			size_t k = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+			for (size_t i = 0; i < k; i++)
+				name[i] = (char)tolower((unsigned char)p[i]);
+			name[k] = '\0';
+			const char *v = colon + 1;
+			while (v < p + n && *v == ' ')
+				v++;
+			json_object_object_add(h, name, json_object_new_string_len(v, (int)(p + n - v)));
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	json_object *ct = NULL;
+	json_object_object_get_ex(h, "content-type", &ct);
+	const char *type = ct ? json_object_get_string(ct) : "";
+	json_object_object_add(o, "content_type", json_object_new_string(type));
+	json_object_object_add(o, "headers", h);
+	if (strncmp(type, "application/json", 16) == 0 && strcmp(method, "HEAD") != 0)
+		json_object_object_add(o, "body",
+				       json_object_new_string_len(r->body.data ? r->body.data : "", (int)r->body.len));
+	char file[1200];
+	extern char *program_invocation_short_name;
+	snprintf(file, sizeof file, "%s/%s-%ld.jsonl", dir, program_invocation_short_name, (long)getpid());
+	const char *line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	ck_assert_int_eq(ss_buf_printf(&b, "%s\n", line), 0);
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "%s: %s", file, strerror(errno));
+	ck_assert_int_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	close(fd);
+	ss_buf_free(&b);
+	json_object_put(o);
+}
+
 int ss_it_request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
 		  const void *body, size_t len, ss_it_resp *out)
 {
 	char url[2048];
 	snprintf(url, sizeof url, "%s%s", s->base_url, path);
-	return ss_it_request_url(method, url, headers, body, len, out);
+	int rc = ss_it_request_url(method, url, headers, body, len, out);
+	if (rc == 0)
+		log_response(s, method, path, out);
+	return rc;
 }
 
 /* Where the header block of a raw answer ends (just past its blank line), or 0 while it has not ended. */

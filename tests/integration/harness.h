@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "core/util/buf.h"
+#include "tests/integration/redis_server.h"
 
 /* Which web server fronts songscope, and who starts the responders. */
 typedef enum ss_it_front {
@@ -50,6 +51,7 @@ typedef struct ss_it_server {
 	ss_it_front front;
 	pid_t web_pid;         /* lighttpd or Apache, else 0 */
 	struct ss_pg_server *pg; /* the test's own PostgreSQL when SS_IT_STORE=postgresql (see ss_it_start), else NULL */
+	ss_redis_server redis; /* with SS_IT_LIMITS=redis in the environment: the test's redis-server (else pid 0) */
 } ss_it_server;
 
 typedef struct ss_it_resp {
@@ -83,8 +85,13 @@ void ss_it_store_params(const ss_it_server *s, struct ss_store_params *p);
 
 /* Start everything; aborts the test (ck_abort) on failure with the logs' tails. With ss_it_store_postgresql(),
  * a PostgreSQL server is started first in the temp dir and songscope.conf gets `store = postgresql` and its
- * `postgresql = ...` conninfo. */
+ * `postgresql = ...` conninfo. With SS_IT_LIMITS=redis in the environment, a redis-server is started first
+ * (s->redis, socket in the temp dir) and songscope.conf gets `limits = redis` and `redis = unix:...` (test
+ * programs check ss_it_limits_redis() and skip with 77 when redis-server is missing). */
 void ss_it_start(ss_it_server *s, const ss_it_opts *o);
+
+/* True when SS_IT_LIMITS=redis is set (the limiter under test is Redis). */
+bool ss_it_limits_redis(void);
 
 /* Start (or restart) only the songscope master with the server's config; waits for READY=1. */
 void ss_it_start_songscope(ss_it_server *s);

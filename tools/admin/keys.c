@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
@@ -56,39 +57,61 @@ static void print_record_text(const ss_key_record *r)
 
 static int seed_row(void *arg, int64_t key_id, int64_t count)
 {
+	ss_limiter *lim = ((void **)arg)[0];
+	const int64_t *day = ((void **)arg)[1];
 	ss_error err;
-	ss_state_seed_day(arg, key_id, ss_state_day(ss_state_now_ns()), count, &err);
+	ss_limiter_seed_day(lim, key_id, *day, count, &err);
 	return 0;
 }
 
-/* Used if opening has to rebuild a broken or foreign state file: today's counts come from api_usage. */
-static int seed_state(void *arg, ss_state *st)
+/* Used if opening has to rebuild a broken or foreign state file (or Redis has no counts for today): today's
+ * counts come from api_usage. */
+static int seed_limiter(void *arg, ss_limiter *lim, int64_t day)
 {
 	ss_error err;
-	return ss_store_usage_day_counts(arg, ss_state_day(ss_state_now_ns()), seed_row, st, &err);
+	void *pass[2] = {lim, &day};
+	return ss_store_usage_day_counts(arg, day, seed_row, pass, &err);
 }
 
-/* Tell every responder that keys changed (and optionally forget a deleted key's limiter state). */
-void admin_notify_key_change(const ss_config *c, ss_store *d, int64_t forget_id)
+/* The limiter the service uses, or NULL (a warning printed) when it cannot be opened. With limits = local and
+ * no state file yet, NULL without a word: no responder has a cache to drop, and this tool must not create
+ * the file (it may run as another user than the service, which could then not open it). */
+static ss_limiter *open_limiter(const ss_config *c, ss_store *d, bool quiet)
 {
-	ss_state *st = NULL;
+	if (strcmp(c->limits, "local") == 0 && access(c->state_file, F_OK) != 0)
+		return NULL;
+	ss_limiter *lim = NULL;
 	ss_error err;
 	ss_error_clear(&err);
-	/* No state file: no responder has a cache to drop. Do not create one here (this tool may run as
-	 * another user than the service, which could then not open it). */
-	if (access(c->state_file, F_OK) != 0)
+	if (ss_limiter_open_shared(c, seed_limiter, d, &lim, &err) != 0) {
+		if (!quiet)
+			fprintf(stderr, "songscope-admin: warning: %s\n", err.msg);
+		return NULL;
+	}
+	return lim;
+}
+
+/* Tell every responder (of every host sharing the limiter) that keys changed, and optionally forget a deleted
+ * key's limiter state. */
+void admin_notify_key_change(const ss_config *c, ss_store *d, int64_t forget_id)
+{
+	ss_limiter *lim = open_limiter(c, d, false);
+	if (lim == NULL) {
+		if (strcmp(c->limits, "local") != 0 || access(c->state_file, F_OK) == 0)
+			fprintf(stderr, "songscope-admin: warning: running responders will notice the change within "
+					"key_cache_ttl (%d s)\n", c->key_cache_ttl);
 		return;
-	if (ss_state_open(c->state_file, seed_state, d, &st, &err) != 0) {
+	}
+	ss_error err;
+	ss_error_clear(&err);
+	if (forget_id > 0 && ss_limiter_forget_key(lim, forget_id, &err) != 0)
+		fprintf(stderr, "songscope-admin: warning: %s\n", err.msg);
+	if (ss_limiter_bump_generation(lim, &err) != 0)
 		fprintf(stderr,
 			"songscope-admin: warning: %s; running responders will notice the change within "
 			"key_cache_ttl (%d s)\n",
 			err.msg, c->key_cache_ttl);
-		return;
-	}
-	if (forget_id > 0)
-		ss_state_forget_key(st, forget_id, &err);
-	ss_state_bump_key_generation(st);
-	ss_state_close(st);
+	ss_limiter_close(lim);
 }
 
 static int parse_id(const char *s, int64_t *id)
@@ -224,10 +247,10 @@ static int cmd_show(const opts *o)
 	if (ss_store_usage_key_stats(db, id, ss_state_day(now), &s, &err) != 0)
 		return admin_db_failed(&err);
 	int64_t quota_used = -1;
-	ss_state *st = NULL;
-	if (access(cfg->state_file, F_OK) == 0 && ss_state_open(cfg->state_file, seed_state, db, &st, &err) == 0) {
-		quota_used = ss_state_day_count(st, id, now);
-		ss_state_close(st);
+	ss_limiter *lim = open_limiter(cfg, db, true);
+	if (lim != NULL) {
+		quota_used = ss_limiter_day_count(lim, id, &err);
+		ss_limiter_close(lim);
 	}
 	if (o->json) {
 		json_object *j = record_json(&r), *recent = json_object_new_array();

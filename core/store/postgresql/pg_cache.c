@@ -1,5 +1,6 @@
 /* The analysis cache and the manual overrides on PostgreSQL: the SQLite backend's statements with upserts
  * (INSERT ... ON CONFLICT), ILIKE served by the trigram index for search, and cursors for the export. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,36 @@ int ss_pg_cache_has_source(ss_store *s, const char *ns, const char *source, ss_e
 	int n = PQntuples(r) > 0 ? 1 : 0;
 	PQclear(r);
 	return n;
+}
+
+static const char SQL_KEY_BY_PREFIX[] =
+	"SELECT cache_key FROM analysis_cache WHERE (cache_key COLLATE \"C\") >= $1 AND (cache_key COLLATE \"C\") < $2"
+	" ORDER BY (cache_key COLLATE \"C\") LIMIT 1";
+
+int ss_pg_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err)
+{
+	size_t n = strlen(hex_prefix);
+	assert(n >= 1 && n <= 64);
+	char upper[66];
+	memcpy(upper, hex_prefix, n); /* the first string after every key with this prefix: 'g' follows 'f' */
+	upper[n] = 'g';
+	upper[n + 1] = '\0';
+	key[0] = '\0';
+	ss_pgparams p;
+	ss_pgparams_init(&p);
+	ss_pgparams_text(&p, hex_prefix);
+	ss_pgparams_text(&p, upper);
+	PGresult *r = ss_pgconn_run(conn(s), SQL_KEY_BY_PREFIX, &p, "cache key lookup", err);
+	if (r == NULL)
+		return -1;
+	int found = 0;
+	const char *k = PQntuples(r) > 0 ? ss_pg_str(r, 0, 0) : NULL;
+	if (k != NULL && strlen(k) < SS_SHA256_HEX) {
+		memcpy(key, k, strlen(k) + 1);
+		found = 1;
+	}
+	PQclear(r);
+	return found;
 }
 
 /* One statement: stored only when the song is cached (the EXISTS), and each field changed only when asked. */

@@ -392,6 +392,7 @@ const ss_store_ops ss_store_postgresql_ops = {
 	.cache_clear = ss_pg_cache_clear,
 	.cache_count = ss_pg_cache_count,
 	.cache_has_source = ss_pg_cache_has_source,
+	.cache_key_by_prefix = ss_pg_cache_key_by_prefix,
 	.claim = ss_pg_claim,
 	.release = ss_pg_release,
 	.override_set = ss_pg_override_set,

@@ -56,6 +56,7 @@ int ss_pg_cache_delete(ss_store *s, int64_t id, ss_error *err);
 int ss_pg_cache_clear(ss_store *s, const char *ns, long long *deleted, ss_error *err);
 long long ss_pg_cache_count(ss_store *s, const char *ns, ss_error *err);
 int ss_pg_cache_has_source(ss_store *s, const char *ns, const char *source, ss_error *err);
+int ss_pg_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
 int ss_pg_override_set(ss_store *s, const char *ns, const char *source, const ss_override_update *u, ss_error *err);
 int ss_pg_override_import(ss_store *s, const char *ns, const char *source, double bpm, const char *key,
 			  const char *notes, const char *verified_at, ss_error *err);

@@ -344,6 +344,7 @@ const ss_store_ops ss_store_sqlite_ops = {
 	.cache_clear = ss_sqlite_cache_clear,
 	.cache_count = ss_sqlite_cache_count,
 	.cache_has_source = ss_sqlite_cache_has_source,
+	.cache_key_by_prefix = ss_sqlite_cache_key_by_prefix,
 	.override_set = ss_sqlite_override_set,
 	.override_import = ss_sqlite_override_import,
 	.override_list = ss_sqlite_override_list,

@@ -479,3 +479,37 @@ int ss_sqlite_cache_has_source(ss_store *s, const char *ns, const char *source, 
 		return 0;
 	return ss_sqlite_fail(db, err, "source lookup");
 }
+
+/* Keys are lower-case hex, so [prefix, prefix || 'g') is exactly the keys starting with prefix: a range on the
+ * UNIQUE index. */
+static const char SQL_KEY_BY_PREFIX[] =
+	"SELECT cache_key FROM analysis_cache WHERE cache_key >= ?1 AND cache_key < ?2 ORDER BY cache_key LIMIT 1";
+
+int ss_sqlite_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err)
+{
+	ss_db *db = SS_DB(s);
+	size_t n = strlen(hex_prefix);
+	assert(n >= 1 && n <= 64);
+	char upper[66];
+	memcpy(upper, hex_prefix, n);
+	upper[n] = 'g';
+	upper[n + 1] = '\0';
+	sqlite3_stmt *st = ss_db_prepare(db, SQL_KEY_BY_PREFIX);
+	if (st == NULL)
+		return ss_sqlite_fail(db, err, "preparing cache key lookup");
+	sqlite3_bind_text(st, 1, hex_prefix, (int)n, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, upper, (int)n + 1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (k != NULL && strlen(k) < SS_SHA256_HEX) {
+			memcpy(key, k, strlen(k) + 1);
+			found = 1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		found = ss_sqlite_fail(db, err, "cache key lookup");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}

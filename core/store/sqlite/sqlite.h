@@ -90,6 +90,7 @@ int ss_sqlite_cache_delete(ss_store *s, int64_t id, ss_error *err);
 int ss_sqlite_cache_clear(ss_store *s, const char *ns, long long *deleted, ss_error *err);
 long long ss_sqlite_cache_count(ss_store *s, const char *ns, ss_error *err);
 int ss_sqlite_cache_has_source(ss_store *s, const char *ns, const char *source, ss_error *err);
+int ss_sqlite_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
 
 /* export.c */
 int ss_sqlite_cache_export(ss_store *s, const char *ns, unsigned flags, int (*total)(void *arg, long long rows),

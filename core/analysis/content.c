@@ -1,0 +1,465 @@
+/* Speech, voice and audience features and scores (content.h).
+ *
+ * Methods:
+ * - Speech/music: Scheirer & Slaney, "Construction and evaluation of a robust multifeature speech/music
+ *   discriminator", ICASSP 1997: the 4 Hz modulation energy of the speech band (syllable rate), the share of
+ *   low-energy frames (speech pauses between words and syllables), the variance of the spectral flux (speech
+ *   alternates between voiced, unvoiced and silent frames faster than music changes), and the variance of the
+ *   spectral centroid (fricatives against vowels).
+ * - Singing and speaking voices: voiced-pitch continuity of harmonic partials. Instruments hold a pitch, so a
+ *   spectral peak stays in its bin from one 46 ms frame to the next; a voice glides between notes and sings
+ *   with vibrato (5-7 Hz, a few tens of cents, which moves the partials above about 500 Hz by a bin or two at
+ *   this resolution), after the partial-tracking vibrato cues of Nwe & Li, "Exploring vibrato-motivated
+ *   acoustic features for singer identification", IEEE TASLP 2007, and Regnier & Peeters, "Singing voice
+ *   detection in music tracks using direct voice vibrato detection", ICASSP 2009. Which way a moving peak goes
+ *   next counts too: an instrument's partial that sits between two bins flips back and forth, while a voice's
+ *   glide goes on (on the labelled set this separates them better than vibrato's own reversals, which at
+ *   21.5 frames/s come every other frame or later).
+ * - Audience: the broadband noise floor between notes, estimated by minimum statistics (Martin, "Noise power
+ *   spectral density estimation based on optimal smoothing and minimum statistics", IEEE TSAP 2001): a studio
+ *   recording decays to a low, tonal floor between notes, a crowd keeps a flat noise floor under the music;
+ *   and the share of frames that are loud, flat noise above 2 kHz (applause and cheering bursts).
+ * Each score is a logistic function of a weighted sum of the standardised features; the weights were fitted by
+ * logistic regression on half of the labelled audio that tools/features-evidence.py builds and are reported
+ * on the other half (man/BENCHMARKS.md). Every sum runs in a fixed order, so results are deterministic. */
+#include "core/analysis/content.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_BANDS 15          /* half-octave bands from 62.5 Hz for the band-level flux */
+#define MOD_WIN 64          /* envelope frames per modulation window (about 3 s at 21.5 frames/s) */
+#define PEAK_RANGE_DB 30.0  /* spectral peaks within this of the frame's strongest (200-4000 Hz) */
+#define PEAK_PROMINENCE 8.0 /* power ratio (9 dB) of a partial's peak over the bins two away */
+#define NEW_PEAK 100        /* mv_* value of a peak that continues none of the previous frame */
+
+static size_t bin_of(const ss_spectrogram *s, double hz)
+{
+	double k = ceil(hz * (double)s->n_fft / s->sr);
+	if (k < 1.0)
+		k = 1.0;
+	return k > (double)s->n_bins ? s->n_bins : (size_t)k;
+}
+
+/* mean(p^2) / mean(p)^2 of a power row: about 2 for noise (exponentially distributed bin powers), large for
+ * a few strong partials. Returned as a 0..1 noisiness, min(1, 2 / ratio); 0 without energy. */
+static double noisiness(const double *p, size_t n)
+{
+	double s = 0.0, s2 = 0.0;
+	for (size_t k = 0; k < n; k++) {
+		s += p[k];
+		s2 += p[k] * p[k];
+	}
+	if (!(s > 0.0) || n == 0)
+		return 0.0;
+	double ratio = s2 * (double)n / (s * s);
+	double v = 2.0 / ratio;
+	return v > 1.0 ? 1.0 : v;
+}
+
+/* Noisiness of p[lo..hi) over sub-bands of `width` bins (a spectral tilt within one band then matters little),
+ * averaged with each sub-band's power as its weight: a quiet band of noise beside loud partials is not a noise
+ * floor. 0 without energy. */
+static double banded_noisiness(const double *p, size_t lo, size_t hi, size_t width)
+{
+	double acc = 0.0, total = 0.0;
+	for (size_t k = lo; k + width <= hi; k += width) {
+		double e = 0.0;
+		for (size_t j = k; j < k + width; j++)
+			e += p[j];
+		acc += e * noisiness(p + k, width);
+		total += e;
+	}
+	return total > 0.0 ? acc / total : 0.0;
+}
+
+typedef struct scratch {
+	double *e;      /* frame power above 40 Hz */
+	double *sp;     /* frame power 300-3400 Hz */
+	double *hf;     /* frame power 2-8 kHz */
+	double *cent;   /* spectral centroid, Hz (NaN without energy) */
+	double *noisy;  /* 2-8 kHz noisiness */
+	double *band;   /* N_BANDS band powers per frame */
+	double *pow;    /* one power row */
+	double *fmin;   /* per-bin minimum over a block */
+	double *fsum;   /* per-bin sum over a block */
+	unsigned char *pk_prev, *pk_cur;
+	signed char *mv_prev, *mv_cur; /* how far each peak moved to get to its bin: 0 stayed, +-1/+-2, NEW */
+} scratch;
+
+static void features_speech(const ss_spectrogram *s, const unsigned char *active, const scratch *w,
+			    ss_content_features *out)
+{
+	const size_t T = s->n_frames;
+	const double fps = s->sr / (double)s->hop;
+
+	/* low-energy frames: RMS < 0.5 x mean RMS over the surrounding second (Scheirer & Slaney) */
+	size_t half = (size_t)(fps / 2.0 + 0.5);
+	double run = 0.0;
+	size_t lo = 0, hi = 0, n_low = 0, n_all = 0;
+	for (size_t t = 0; t < T; t++) {
+		size_t a = t > half ? t - half : 0, b = t + half + 1 < T ? t + half + 1 : T;
+		while (hi < b)
+			run += sqrt(w->e[hi++]);
+		while (lo < a)
+			run -= sqrt(w->e[lo++]);
+		double mean = run / (double)(b - a);
+		if (!(mean > 0.0))
+			continue;
+		n_all++;
+		n_low += sqrt(w->e[t]) < 0.5 * mean;
+	}
+	out->low_energy = n_all > 0 ? (double)n_low / (double)n_all : NAN;
+
+	/* 4 Hz modulation of the speech-band envelope (dB, floored 60 dB under its maximum) */
+	double smax = 0.0;
+	for (size_t t = 0; t < T; t++)
+		if (w->sp[t] > smax)
+			smax = w->sp[t];
+	if (T >= MOD_WIN && smax > 0.0) {
+		const double env_floor = smax * 1e-6;
+		size_t m_lo = (size_t)ceil(1.0 * MOD_WIN / fps), m_hi = (size_t)floor(10.0 * MOD_WIN / fps);
+		size_t m4_lo = (size_t)ceil(3.0 * MOD_WIN / fps), m4_hi = (size_t)floor(6.0 * MOD_WIN / fps);
+		if (m_hi > MOD_WIN / 2)
+			m_hi = MOD_WIN / 2;
+		double cs[MOD_WIN], sn[MOD_WIN], hann[MOD_WIN], x[MOD_WIN];
+		for (size_t i = 0; i < MOD_WIN; i++) {
+			cs[i] = cos(2.0 * M_PI * (double)i / MOD_WIN);
+			sn[i] = sin(2.0 * M_PI * (double)i / MOD_WIN);
+			hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / MOD_WIN);
+		}
+		double acc = 0.0;
+		size_t nw = 0;
+		for (size_t t0 = 0; t0 + MOD_WIN <= T; t0 += MOD_WIN / 2) {
+			double mean = 0.0;
+			for (size_t i = 0; i < MOD_WIN; i++) {
+				x[i] = 10.0 * log10(w->sp[t0 + i] + env_floor);
+				mean += x[i];
+			}
+			mean /= MOD_WIN;
+			for (size_t i = 0; i < MOD_WIN; i++)
+				x[i] = (x[i] - mean) * hann[i];
+			double p4 = 0.0, pall = 0.0;
+			for (size_t m = m_lo; m <= m_hi; m++) {
+				double re = 0.0, im = 0.0;
+				for (size_t i = 0; i < MOD_WIN; i++) {
+					size_t j = (m * i) % MOD_WIN;
+					re += x[i] * cs[j];
+					im -= x[i] * sn[j];
+				}
+				double p = re * re + im * im;
+				pall += p;
+				if (m >= m4_lo && m <= m4_hi)
+					p4 += p;
+			}
+			if (pall > 0.0) {
+				acc += p4 / pall;
+				nw++;
+			}
+		}
+		if (nw > 0)
+			out->mod4 = acc / (double)nw;
+	}
+
+	/* spectral flux on band levels (dB, floored 50 dB under the loudest band, so that bands falling silent between
+	 * drum hits do not swamp it) and centroid spread */
+	double bmax = 0.0, emax = 0.0;
+	for (size_t i = 0; i < T * N_BANDS; i++)
+		if (w->band[i] > bmax)
+			bmax = w->band[i];
+	for (size_t t = 0; t < T; t++)
+		if (w->e[t] > emax)
+			emax = w->e[t];
+	if (bmax > 0.0) {
+		const double bfloor = bmax * 1e-5;
+		double s1 = 0.0, s2 = 0.0, prev[N_BANDS];
+		size_t n = 0;
+		int have_prev = 0;
+		for (size_t t = 0; t < T; t++) {
+			if (active != NULL && !active[t]) {
+				have_prev = 0;
+				continue;
+			}
+			double cur[N_BANDS], d2 = 0.0;
+			for (size_t j = 0; j < N_BANDS; j++) {
+				cur[j] = 10.0 * log10(w->band[t * N_BANDS + j] + bfloor);
+				double d = cur[j] - prev[j];
+				d2 += have_prev ? d * d : 0.0;
+			}
+			if (have_prev) {
+				double fl = sqrt(d2 / N_BANDS);
+				s1 += fl;
+				s2 += fl * fl;
+				n++;
+			}
+			memcpy(prev, cur, sizeof prev);
+			have_prev = 1;
+		}
+		if (n > 1) {
+			double m = s1 / (double)n, v = s2 / (double)n - m * m;
+			out->flux_sd = sqrt(v > 0.0 ? v : 0.0);
+		}
+	}
+	if (emax > 0.0) {
+		double s1 = 0.0, s2 = 0.0;
+		size_t n = 0;
+		for (size_t t = 0; t < T; t++) {
+			if ((active != NULL && !active[t]) || !(w->e[t] > emax * 1e-4) || !(w->cent[t] > 0.0))
+				continue;
+			double c = log2(w->cent[t]);
+			s1 += c;
+			s2 += c * c;
+			n++;
+		}
+		if (n > 1) {
+			double m = s1 / (double)n, v = s2 / (double)n - m * m;
+			out->centroid_sd = sqrt(v > 0.0 ? v : 0.0);
+		}
+	}
+}
+
+/* Mark the partials of p[lo..hi) into flags (n_bins bytes): local maxima within PEAK_RANGE_DB of the strongest
+ * that stand PEAK_PROMINENCE above the bins two away on both sides (a sinusoid under a Hann window has its
+ * main lobe within +-2 bins, so a partial does; a noise bin rarely does). lo >= 2, hi + 2 <= n_bins. */
+static void mark_peaks(const double *p, size_t lo, size_t hi, unsigned char *flags, size_t n_bins)
+{
+	assert(lo >= 2 && hi + 2 <= n_bins);
+	memset(flags, 0, n_bins);
+	double mx = 0.0;
+	for (size_t k = lo; k < hi; k++)
+		if (p[k] > mx)
+			mx = p[k];
+	if (!(mx > 0.0))
+		return;
+	const double thr = mx * pow(10.0, -PEAK_RANGE_DB / 10.0);
+	for (size_t k = lo; k < hi; k++)
+		flags[k] = p[k] > thr && p[k] > p[k - 1] && p[k] >= p[k + 1] && p[k] > PEAK_PROMINENCE * p[k - 2] &&
+			   p[k] > PEAK_PROMINENCE * p[k + 2];
+}
+
+int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *active, ss_content_features *out,
+				ss_error *err)
+{
+	out->low_energy = out->mod4 = out->flux_sd = out->centroid_sd = NAN;
+	out->stay = out->glide = out->wobble = out->floor_db = out->floor_flat = out->burst = NAN;
+	if (s->power)
+		return ss_error_set(err, SS_ERR_INTERNAL, "content features need a magnitude spectrogram");
+	const size_t T = s->n_frames, K = s->n_bins;
+	if (T < 8 || K < 64)
+		return 0;
+	scratch w;
+	memset(&w, 0, sizeof w);
+	double *blk = malloc(sizeof(double) * (T * (5 + N_BANDS) + 3 * K));
+	unsigned char *flags = malloc(4 * K);
+	if (blk == NULL || flags == NULL) {
+		free(blk);
+		free(flags);
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for content features");
+	}
+	w.e = blk;
+	w.sp = w.e + T;
+	w.hf = w.sp + T;
+	w.cent = w.hf + T;
+	w.noisy = w.cent + T;
+	w.band = w.noisy + T;
+	w.pow = w.band + T * N_BANDS;
+	w.fmin = w.pow + K;
+	w.fsum = w.fmin + K;
+	w.pk_prev = flags;
+	w.pk_cur = flags + K;
+	w.mv_prev = (signed char *)(flags + 2 * K);
+	w.mv_cur = (signed char *)(flags + 3 * K);
+	memset(w.mv_prev, NEW_PEAK, K);
+
+	const double bin_hz = s->sr / (double)s->n_fft;
+	const size_t k40 = bin_of(s, 40.0), k300 = bin_of(s, 300.0);
+	const size_t k200 = bin_of(s, 200.0) > 2 ? bin_of(s, 200.0) : 2; /* partial tests read 2 bins below */
+	const size_t k1k = bin_of(s, 1000.0), k2k = bin_of(s, 2000.0), k3400 = bin_of(s, 3400.0);
+	/* room for the +-2 bins the partial tests read */
+	const size_t k4k = bin_of(s, 4000.0) < K - 3 ? bin_of(s, 4000.0) : K - 3;
+	const size_t k8k = bin_of(s, 8000.0) < K - 1 ? bin_of(s, 8000.0) : K - 1;
+	const size_t sub = bin_of(s, 1000.0) - bin_of(s, 0.0) + 1; /* about 1 kHz of bins */
+	size_t edges[N_BANDS + 1];
+	for (size_t j = 0; j <= N_BANDS; j++) {
+		size_t k = bin_of(s, 62.5 * pow(2.0, (double)j / 2.0));
+		edges[j] = k < K ? k : K;
+	}
+	const double fps = s->sr / (double)s->hop;
+	const size_t block = (size_t)(fps + 0.5) > 2 ? (size_t)(fps + 0.5) : 2;
+
+	size_t n_stay = 0, n_move = 0, n_end = 0, n_rev = 0, n_burst = 0, n_act = 0, n_blocks = 0, in_block = 0;
+	double floor_acc = 0.0, flat_acc = 0.0;
+	int prev_ok = 0;
+	for (size_t t = 0; t < T; t++) {
+		const float *row = s->mag + t * K;
+		double e = 0.0, sp = 0.0, hf = 0.0, wsum = 0.0;
+		for (size_t k = 0; k < K; k++) {
+			double p = (double)row[k] * (double)row[k];
+			w.pow[k] = p;
+			if (k >= k40) {
+				e += p;
+				wsum += p * (double)k;
+			}
+			if (k >= k300 && k < k3400)
+				sp += p;
+			if (k >= k2k && k < k8k)
+				hf += p;
+		}
+		w.e[t] = e;
+		w.sp[t] = sp;
+		w.hf[t] = hf;
+		w.cent[t] = e > 0.0 ? wsum / e * bin_hz : NAN;
+		for (size_t j = 0; j < N_BANDS; j++) {
+			double b = 0.0;
+			for (size_t k = edges[j]; k < edges[j + 1]; k++)
+				b += w.pow[k];
+			w.band[t * N_BANDS + j] = b;
+		}
+		const int on = active == NULL || active[t];
+		w.noisy[t] = banded_noisiness(w.pow, k2k, k8k, sub);
+		if (on && e > 0.0) {
+			n_act++;
+			n_burst += w.noisy[t] > 0.6 && hf > 0.1 * e;
+		}
+
+		/* partial continuity against the previous frame */
+		mark_peaks(w.pow, k200, k4k, w.pk_cur, K);
+		memset(w.mv_cur, NEW_PEAK, K);
+		if (on && prev_ok) {
+			for (size_t k = k200; k < k4k; k++) {
+				if (!w.pk_prev[k])
+					continue;
+				static const int steps[5] = {0, -1, 1, -2, 2}; /* nearest first */
+				int d = NEW_PEAK;
+				for (int i = 0; i < 5 && d == NEW_PEAK; i++)
+					if (w.pk_cur[(size_t)((long)k + steps[i])])
+						d = steps[i];
+				if (d == NEW_PEAK) {
+					n_end++;
+					continue;
+				}
+				if (d == 0) {
+					n_stay++;
+				} else {
+					n_move++;
+					/* a move back against the previous one: vibrato, not a note change */
+					int before = w.mv_prev[k];
+					n_rev += before != NEW_PEAK && before != 0 && (before > 0) != (d > 0);
+				}
+				w.mv_cur[(size_t)((long)k + d)] = (signed char)d;
+			}
+		}
+		unsigned char *tmp = w.pk_prev;
+		w.pk_prev = w.pk_cur;
+		w.pk_cur = tmp;
+		signed char *mtmp = w.mv_prev;
+		w.mv_prev = w.mv_cur;
+		w.mv_cur = mtmp;
+		prev_ok = on;
+
+		/* minimum-statistics floor over blocks of about 1 s of sounding frames, 1-8 kHz */
+		if (!on) {
+			in_block = 0;
+			continue;
+		}
+		for (size_t k = k1k; k < k8k; k++) {
+			if (in_block == 0) {
+				w.fmin[k] = w.pow[k];
+				w.fsum[k] = w.pow[k];
+			} else {
+				w.fmin[k] = w.pow[k] < w.fmin[k] ? w.pow[k] : w.fmin[k];
+				w.fsum[k] += w.pow[k];
+			}
+		}
+		if (++in_block == block) {
+			double smin = 0.0, smean = 0.0;
+			for (size_t k = k1k; k < k8k; k++) {
+				smin += w.fmin[k];
+				smean += w.fsum[k] / (double)block;
+			}
+			if (smean > 0.0) {
+				floor_acc += smin / smean;
+				flat_acc += banded_noisiness(w.fmin, k1k, k8k, sub);
+				n_blocks++;
+			}
+			in_block = 0;
+		}
+	}
+	out->stay = n_stay + n_move + n_end > 0 ? (double)n_stay / (double)(n_stay + n_move + n_end) : NAN;
+	out->glide = n_stay + n_move > 0 ? (double)n_move / (double)(n_stay + n_move) : NAN;
+	out->wobble = n_move > 0 ? (double)n_rev / (double)n_move : NAN;
+	out->burst = n_act > 0 ? (double)n_burst / (double)n_act : NAN;
+	if (n_blocks > 0) {
+		double r = floor_acc / (double)n_blocks;
+		out->floor_db = r > 1e-12 ? 10.0 * log10(r) : -120.0;
+		out->floor_flat = flat_acc / (double)n_blocks;
+	}
+	features_speech(s, active, &w, out);
+	free(blk);
+	free(flags);
+	return 0;
+}
+
+/* A logistic score: sum of w[i] * (x[i] - mu[i]) / sd[i] + bias; a NaN feature contributes nothing. */
+typedef struct lin_model {
+	double bias;
+	double w[SS_CONTENT_N_FEATURES], mu[SS_CONTENT_N_FEATURES], sd[SS_CONTENT_N_FEATURES];
+} lin_model;
+
+static double feature(const ss_content_features *f, size_t i)
+{
+	const double v[SS_CONTENT_N_FEATURES] = {f->low_energy, f->mod4,     f->flux_sd,    f->centroid_sd,
+						   f->stay,       f->glide,    f->wobble,     f->floor_db,
+						   f->floor_flat, f->burst};
+	assert(i < SS_CONTENT_N_FEATURES);
+	return v[i];
+}
+
+static double score(const lin_model *m, const ss_content_features *f)
+{
+	double z = m->bias;
+	for (size_t i = 0; i < SS_CONTENT_N_FEATURES; i++) {
+		double x = feature(f, i);
+		if (isfinite(x) && m->sd[i] > 0.0)
+			z += m->w[i] * (x - m->mu[i]) / m->sd[i];
+	}
+	double s = 1.0 / (1.0 + exp(-z));
+	return isfinite(s) ? s : (z > 0 ? 1.0 : 0.0);
+}
+
+/* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, wobble, floor_db, floor_flat, burst. */
+static const lin_model SPEECH = {
+	.bias = -1.322,
+	.w = {-0.05877, 0.2089, 0.512, -0.1673, -0.3559, 0.4573, -0.586, 0.05527, -0.4494, -0.08184},
+	.mu = {0.1098, 0.3243, 3.26, 0.7964, 0.438, 0.2248, 0.2146, -20.4, 0.5142, 0.1634},
+	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 0.06817, 7.89, 0.2206, 0.1791},
+};
+static const lin_model VOICE = {
+	.bias = -1.839,
+	.w = {-0.8042, -0.4477, 1.965, -0.3577, -0.4731, 3.71, -2.221, 0.3875, -2.22, -0.04124},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, 0.214, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 0.06651, 7.715, 0.2178, 0.1767},
+};
+static const lin_model LIVE = {
+	.bias = -0.04488,
+	.w = {0.467, 0.6271, -1.842, 0.03196, -0.3215, -1.626, 0.76, 1.281, 2.405, 0.3048},
+	.mu = {0.107, 0.3161, 3.229, 0.7896, 0.4354, 0.2309, 0.214, -20.44, 0.5068, 0.1584},
+	.sd = {0.1121, 0.09295, 1.223, 0.2891, 0.1663, 0.139, 0.06651, 7.715, 0.2178, 0.1767},
+};
+
+double ss_content_speechiness(const ss_content_features *f)
+{
+	return score(&SPEECH, f);
+}
+
+double ss_content_instrumentalness(const ss_content_features *f)
+{
+	return 1.0 - score(&VOICE, f);
+}
+
+double ss_content_liveness(const ss_content_features *f)
+{
+	return score(&LIVE, f);
+}

@@ -1,0 +1,54 @@
+/* Private to core/limits: what a limiter backend implements (limiter.h is the public interface). */
+#ifndef SS_LIMITS_LIMITER_BACKEND_H
+#define SS_LIMITS_LIMITER_BACKEND_H
+
+#include "core/limits/limiter.h"
+#include "core/limits/state.h"
+
+typedef struct ss_limiter_ops {
+	const char *name;      /* config word */
+	const char *component; /* /health component */
+	void (*close)(ss_limiter *lim);
+	bool (*ready)(ss_limiter *lim);                /* connect when needed; false when down */
+	bool (*probe)(ss_limiter *lim);                /* ready, and answers a round trip now */
+	const char *(*problem)(ss_limiter *lim);       /* NULL when fine */
+	int (*admit)(ss_limiter *lim, int64_t key_id, int rate_per_min, int burst, int64_t daily_limit,
+		     uint64_t seen_generation, ss_limiter_decision *d, ss_error *err);
+	int (*authfail_blocked)(ss_limiter *lim, const char *addr, int per_min, int *retry_after_s, ss_error *err);
+	int (*authfail_record)(ss_limiter *lim, const char *addr, int per_min, ss_error *err);
+	int64_t (*day_count)(ss_limiter *lim, int64_t key_id, ss_error *err);
+	int (*seed_day)(ss_limiter *lim, int64_t key_id, int64_t day, int64_t count, ss_error *err);
+	int (*forget_key)(ss_limiter *lim, int64_t key_id, ss_error *err);
+	uint64_t (*generation)(ss_limiter *lim);
+	int (*generation_sync)(ss_limiter *lim, uint64_t *gen, ss_error *err);
+	int (*bump_generation)(ss_limiter *lim, ss_error *err);
+	int64_t (*today)(ss_limiter *lim);
+} ss_limiter_ops;
+
+struct ss_limiter {
+	const ss_limiter_ops *ops;
+	void *impl; /* the backend's own data (owned; freed by ops->close) */
+	ss_limiter_seed_fn seed;
+	void *seed_arg;
+	bool seeding; /* the seed callback is filling a state file being built (lim->host is that file) */
+	/* The host's state file (local backend: the limiter itself) */
+	char *state_path;
+	ss_state *host;
+	double host_retry_at;   /* monotonic: no reopen before */
+	double host_checked_at; /* monotonic: last ss_state_is_current */
+	char note[300];         /* what the last reopen did, for the caller's log ("" = nothing) */
+	char problem[300];
+};
+
+/* The backends' constructors: fill lim->ops and lim->impl from cfg. Return 0 or -1 with err. */
+int ss_limiter_local_init(ss_limiter *lim, const ss_config *cfg, ss_error *err);
+int ss_limiter_redis_init(ss_limiter *lim, const ss_config *cfg, ss_error *err);
+
+/* The host state file, reopened when it is broken or was replaced (at most once a second after a failed open).
+ * Returns it, or NULL when it cannot be opened now (lim->problem says why). */
+ss_state *ss_limiter_host(ss_limiter *lim);
+
+/* After a call on the host state failed: true when it turned out broken and was reopened (retry once). */
+bool ss_limiter_host_recovered(ss_limiter *lim);
+
+#endif

@@ -1,0 +1,251 @@
+/* Speech, voice and audience scores (core/analysis/content.h) on signals synthesised here: steady music (chords
+ * and drums), a speech-like voice (syllables at 4 Hz gliding in pitch through vowel formants, fricatives and
+ * pauses between words), a held melody with 5.5 Hz vibrato over the same music, and the music with a crowd
+ * (continuous noise floor and clapping bursts) under it. Each score must land on its documented side. */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/content.h"
+#include "core/analysis/stft.h"
+#include "tests/check_main.h"
+
+#define SR 22050.0
+#define SECS 20.0
+#define NS ((size_t)(SR * SECS))
+
+static unsigned seed;
+
+static double noise(void)
+{
+	return (double)rand_r(&seed) / RAND_MAX * 2.0 - 1.0;
+}
+
+/* Chords changing every 2 s (held notes with their harmonics), a kick and a hi-hat at 120 BPM. */
+static void add_music(float *x, double gain)
+{
+	static const double roots[4] = {220.0, 174.61, 261.63, 196.0};
+	for (size_t i = 0; i < NS; i++) {
+		double t = (double)i / SR;
+		double r = roots[(int)(t / 2.0) % 4], v = 0.0;
+		const double chord[3] = {1.0, 1.2599, 1.4983};
+		for (int n = 0; n < 3; n++)
+			for (int h = 1; h <= 4; h++)
+				v += 0.05 / h * sin(2 * M_PI * r * chord[n] * h * t);
+		double beat = fmod(t, 0.5), off = fmod(t + 0.25, 0.5);
+		v += 0.5 * exp(-beat * 30.0) * sin(2 * M_PI * 55.0 * beat);
+		v += 0.08 * exp(-off * 120.0) * noise();
+		x[i] += (float)(gain * v);
+	}
+}
+
+/* Speech-like: words of three syllables (250 ms each, 4 Hz), f0 gliding 110 -> 150 Hz within a syllable,
+ * harmonics shaped by a vowel's formants that change from syllable to syllable, a fricative (high noise)
+ * between syllables, 350 ms pauses between words. */
+static void add_speech(float *x, double gain)
+{
+	static const double formants[4][2] = {{700, 1200}, {300, 2300}, {500, 900}, {400, 2000}};
+	double phase = 0.0;
+	size_t i = 0;
+	int syl = 0;
+	while (i < NS) {
+		for (int s = 0; s < 3 && i < NS; s++, syl++) {
+			const double *f = formants[syl % 4];
+			size_t len = (size_t)(0.25 * SR);
+			for (size_t j = 0; j < len && i < NS; j++, i++) {
+				double u = (double)j / (double)len;
+				double f0 = 110.0 + 40.0 * u + 10.0 * (syl % 3);
+				phase += 2 * M_PI * f0 / SR;
+				double env = sin(M_PI * u), v = 0.0;
+				if (u < 0.15) { /* fricative onset */
+					x[i] += (float)(gain * 0.15 * noise() * (1.0 - u / 0.15));
+					continue;
+				}
+				for (int h = 1; h * f0 < 4000.0; h++) {
+					double fh = h * f0;
+					double a = exp(-pow((fh - f[0]) / 150.0, 2)) +
+						   0.6 * exp(-pow((fh - f[1]) / 200.0, 2)) + 0.05;
+					v += a * sin(h * phase) / h;
+				}
+				x[i] += (float)(gain * 0.3 * env * v);
+			}
+		}
+		i += (size_t)(0.35 * SR); /* pause */
+	}
+}
+
+/* A held melody (notes of 600 ms) with 5.5 Hz, +-40 cent vibrato and a few harmonics. */
+static void add_vibrato_melody(float *x, double gain)
+{
+	static const int notes[8] = {0, 2, 4, 5, 7, 5, 4, 2};
+	double phase = 0.0;
+	for (size_t i = 0; i < NS; i++) {
+		double t = (double)i / SR;
+		double f0 = 330.0 * pow(2.0, notes[(int)(t / 0.6) % 8] / 12.0);
+		f0 *= pow(2.0, 0.4 / 12.0 * sin(2 * M_PI * 5.5 * t));
+		phase += 2 * M_PI * f0 / SR;
+		double v = 0.0;
+		for (int h = 1; h <= 6; h++)
+			v += sin(h * phase) / h;
+		x[i] += (float)(gain * 0.25 * v);
+	}
+}
+
+/* Crowd: band-limited noise with a slowly moving level, and applause (dense short noise bursts) in the first
+ * and last 4 s and for 2 s every 6 s. */
+static void add_crowd(float *x, double gain)
+{
+	double lp = 0.0, hp = 0.0, prev = 0.0;
+	const double a_lp = exp(-2 * M_PI * 2500.0 / SR), a_hp = exp(-2 * M_PI * 250.0 / SR);
+	for (size_t i = 0; i < NS; i++) {
+		double t = (double)i / SR;
+		lp = (1 - a_lp) * noise() + a_lp * lp;
+		hp = a_hp * (hp + lp - prev);
+		prev = lp;
+		x[i] += (float)(gain * 0.6 * (0.7 + 0.3 * sin(2 * M_PI * 0.3 * t)) * hp);
+		bool applause = t < 4.0 || t > SECS - 4.0 || fmod(t, 6.0) < 2.0;
+		if (applause && i % 300 == 0) { /* a clap every 14 ms on average from the audience */
+			size_t start = i + (size_t)(rand_r(&seed) % 300);
+			double g = 0.3 + 0.7 * (double)rand_r(&seed) / RAND_MAX;
+			for (size_t j = 0; j < 400 && start + j < NS; j++)
+				x[start + j] += (float)(gain * 0.4 * g * exp(-(double)j / 80.0) * noise());
+		}
+	}
+}
+
+typedef void (*layer_fn)(float *x, double gain);
+
+/* Features of the sum of up to three layers (NULL ends the list early). */
+static void features_of(layer_fn a, double ga, layer_fn b, double gb, layer_fn c, double gc, ss_content_features *f)
+{
+	float *x = calloc(NS, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	seed = 12345;
+	a(x, ga);
+	if (b != NULL)
+		b(x, gb);
+	if (c != NULL)
+		c(x, gc);
+	ss_spectrogram s;
+	ss_error err;
+	ck_assert_int_eq(ss_stft_magnitude(x, NS, SR, 1024, 1024, &s, &err), 0);
+	ck_assert_int_eq(ss_content_features_compute(&s, NULL, f, &err), 0);
+	ss_spectrogram_free(&s);
+	free(x);
+}
+
+static void assert_scores_valid(const ss_content_features *f)
+{
+	double v[3] = {ss_content_speechiness(f), ss_content_instrumentalness(f), ss_content_liveness(f)};
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(v[i] >= 0.0 && v[i] <= 1.0, "score %d = %g", i, v[i]);
+}
+
+START_TEST(music_is_instrumental_studio_music)
+{
+	ss_content_features f;
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &f);
+	assert_scores_valid(&f);
+	ck_assert_msg(ss_content_speechiness(&f) < 0.33, "speechiness %g", ss_content_speechiness(&f));
+	ck_assert_msg(ss_content_instrumentalness(&f) > 0.5, "instrumentalness %g", ss_content_instrumentalness(&f));
+	ck_assert_msg(ss_content_liveness(&f) < 0.8, "liveness %g", ss_content_liveness(&f));
+}
+END_TEST
+
+START_TEST(speech_is_spoken_word)
+{
+	ss_content_features f;
+	features_of(add_speech, 1.0, NULL, 0, NULL, 0, &f);
+	assert_scores_valid(&f);
+	ck_assert_msg(f.low_energy > 0.2, "low-energy frames %g", f.low_energy);
+	ck_assert_msg(ss_content_speechiness(&f) > 0.66, "speechiness %g", ss_content_speechiness(&f));
+	ck_assert_msg(ss_content_instrumentalness(&f) < 0.5, "instrumentalness %g", ss_content_instrumentalness(&f));
+	ck_assert_msg(ss_content_liveness(&f) < 0.8, "liveness %g", ss_content_liveness(&f));
+}
+END_TEST
+
+START_TEST(speech_over_music_is_between)
+{
+	ss_content_features m, f;
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &m);
+	features_of(add_music, 1.0, add_speech, 1.5, NULL, 0, &f);
+	assert_scores_valid(&f);
+	ck_assert_msg(ss_content_speechiness(&f) > 0.33, "speechiness %g", ss_content_speechiness(&f));
+	ck_assert_msg(ss_content_speechiness(&f) > ss_content_speechiness(&m), "speech adds nothing");
+	ck_assert_msg(ss_content_instrumentalness(&f) < 0.5, "instrumentalness %g", ss_content_instrumentalness(&f));
+}
+END_TEST
+
+START_TEST(vibrato_voice_is_not_instrumental)
+{
+	ss_content_features m, f;
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &m);
+	features_of(add_music, 1.0, add_vibrato_melody, 1.0, NULL, 0, &f);
+	assert_scores_valid(&f);
+	ck_assert_msg(f.glide > m.glide, "glide %g vs %g without the voice", f.glide, m.glide);
+	ck_assert_msg(ss_content_instrumentalness(&f) < ss_content_instrumentalness(&m), "%g vs %g",
+		      ss_content_instrumentalness(&f), ss_content_instrumentalness(&m));
+}
+END_TEST
+
+START_TEST(crowd_under_music_is_live)
+{
+	ss_content_features m, f;
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &m);
+	features_of(add_music, 1.0, add_crowd, 0.5, NULL, 0, &f);
+	assert_scores_valid(&f);
+	ck_assert_msg(f.floor_flat > m.floor_flat, "floor flatness %g vs %g dry", f.floor_flat, m.floor_flat);
+	ck_assert_msg(ss_content_liveness(&f) > 0.8, "liveness %g (dry %g)", ss_content_liveness(&f), ss_content_liveness(&m));
+	ck_assert_msg(ss_content_speechiness(&f) < 0.33, "speechiness %g", ss_content_speechiness(&f));
+}
+END_TEST
+
+START_TEST(deterministic_and_bounded)
+{
+	ss_content_features a, b;
+	features_of(add_music, 1.0, add_speech, 0.7, add_crowd, 0.2, &a);
+	features_of(add_music, 1.0, add_speech, 0.7, add_crowd, 0.2, &b);
+	ck_assert(memcmp(&a, &b, sizeof a) == 0);
+	assert_scores_valid(&a);
+	/* a power spectrogram is refused; too few frames give NaN features and valid scores */
+	float x[4096] = {0};
+	for (size_t i = 0; i < 4096; i++)
+		x[i] = (float)sin(i * 0.1);
+	ss_spectrogram s;
+	ss_error err;
+	ck_assert_int_eq(ss_stft_power(x, 4096, SR, 1024, 1024, &s, &err), 0);
+	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+	ss_spectrogram_free(&s);
+	ck_assert_int_eq(ss_stft_magnitude(x, 4096, SR, 1024, 1024, &s, &err), 0);
+	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), 0);
+	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db));
+	assert_scores_valid(&a);
+	ss_spectrogram_free(&s);
+	/* silence: no energy anywhere, still valid scores */
+	float *z = calloc(NS, sizeof *z);
+	ck_assert_ptr_nonnull(z);
+	ck_assert_int_eq(ss_stft_magnitude(z, NS, SR, 1024, 1024, &s, &err), 0);
+	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), 0);
+	assert_scores_valid(&a);
+	ss_spectrogram_free(&s);
+	free(z);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("content");
+	TCase *tc = tcase_create("scores");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, music_is_instrumental_studio_music);
+	tcase_add_test(tc, speech_is_spoken_word);
+	tcase_add_test(tc, speech_over_music_is_between);
+	tcase_add_test(tc, vibrato_voice_is_not_instrumental);
+	tcase_add_test(tc, crowd_under_music_is_live);
+	tcase_add_test(tc, deterministic_and_bounded);
+	suite_add_tcase(s, tc);
+	return ss_check_run(s);
+}
