@@ -155,3 +155,10 @@ clean-local: clean-browser-artifacts
 clean-browser-artifacts:
 	rm -rf tests/integration/browser-artifacts
 .PHONY: clean-browser-artifacts
+# Their answers are checked against man/openapi.yaml too (tests/openapi.mk): once they are done.
+if HAVE_LIBPQ
+PG_OPENAPI_LOGS = tests/integration/check_store_pg.log
+else
+PG_OPENAPI_LOGS =
+endif
+tests/check_openapi.log: tests/integration/check_api_pg.sh.log tests/integration/check_auth_pg.sh.log $(PG_OPENAPI_LOGS)

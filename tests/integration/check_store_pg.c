@@ -450,7 +450,11 @@ START_TEST(identical_miss_on_another_host_is_analysed_once)
 	res.bpm = 120.0;
 	ss_cache_put_args pa = {.cache_key = key, .ns = "default", .source_kind = "upload", .source = sha,
 				.preview_url = "", .title = "stored by the other host", .artist = "Unknown", .result = &res,
-				.result_json = "{\"bpm\":120.0}"};
+				.result_json = "{\"bpm\":120.0,\"bpm_confidence\":0.5,\"key\":\"A Minor\","
+					       "\"key_confidence\":0.2,\"energy\":0.1,\"danceability\":0.2,\"acousticness\":0.3,"
+					       "\"spectral_centroid\":900.0,\"time_signature\":\"4/4\",\"valence\":0.3,"
+					       "\"mood\":\"calm\",\"loudness\":-20.0,\"dynamic_range\":3.0,\"silence_ratio\":0.0,"
+					       "\"key_details\":{},\"analysis_duration\":0.01}"};
 	ck_assert_msg(ss_store_cache_put(other, &pa, NULL, &err) == 0, "%s", err.msg);
 	ss_store_release(other, key);
 	ss_result_free(&res);
