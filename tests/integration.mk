@@ -2,7 +2,11 @@
 noinst_LIBRARIES += tests/integration/libsstest.a
 tests_integration_libsstest_a_SOURCES = tests/integration/harness.c tests/integration/harness.h \
 	tests/integration/fcgi_client.c tests/integration/fcgi_client.h tests/integration/redis_server.c \
-	tests/integration/redis_server.h tests/integration/webdriver.c tests/integration/webdriver.h
+	tests/integration/redis_server.h tests/integration/webdriver.c tests/integration/webdriver.h \
+	tests/integration/pg_server.h
+if HAVE_LIBPQ
+tests_integration_libsstest_a_SOURCES += tests/integration/pg_server.c
+endif
 tests_integration_libsstest_a_CFLAGS = $(TEST_CFLAGS)
 IT_LIBS = tests/integration/libsstest.a $(TEST_LIBS)
 
@@ -91,6 +95,19 @@ tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 
+# The store on PostgreSQL (a real server the harness starts): the server stopped under requests (503s, /health,
+# the same responders, recovery by itself) and two hosts sharing one cache. check_api and check_auth run a
+# second time on PostgreSQL through on_postgresql.sh. All skip (77) without postgresql-15.
+if HAVE_LIBPQ
+check_PROGRAMS += tests/integration/check_store_pg
+TESTS += tests/integration/check_store_pg
+endif
+tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
+tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_store_pg_LDADD = $(IT_LIBS)
+TESTS += tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+EXTRA_DIST += tests/integration/on_postgresql.sh tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+
 # The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
 # 100 ids, key -1 on noise, and auth, limits and errors exactly as the rest of the API.
 check_PROGRAMS += tests/integration/check_audio_features
@@ -138,3 +155,10 @@ clean-local: clean-browser-artifacts
 clean-browser-artifacts:
 	rm -rf tests/integration/browser-artifacts
 .PHONY: clean-browser-artifacts
+# Their answers are checked against man/openapi.yaml too (tests/openapi.mk): once they are done.
+if HAVE_LIBPQ
+PG_OPENAPI_LOGS = tests/integration/check_store_pg.log
+else
+PG_OPENAPI_LOGS =
+endif
+tests/check_openapi.log: tests/integration/check_api_pg.sh.log tests/integration/check_auth_pg.sh.log $(PG_OPENAPI_LOGS)

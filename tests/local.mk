@@ -3,9 +3,15 @@ TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
 EXTRA_DIST += tests/check_main.h
 AM_TESTS_ENVIRONMENT = SS_TOP_SRCDIR='$(abs_top_srcdir)' SS_TOP_BUILDDIR='$(abs_top_builddir)' \
-	SS_NGINX='$(NGINX)' LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}"; \
-	export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_NGINX LSAN_OPTIONS;
+	SS_NGINX='$(NGINX)' SS_PG_BINDIR='$(PG_TEST_BINDIR)' LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}"; \
+	export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_NGINX SS_PG_BINDIR LSAN_OPTIONS;
 EXTRA_DIST += tests/lsan.supp
+# The PostgreSQL server the tests start; "none" when the build has no PostgreSQL backend (those tests skip).
+if HAVE_LIBPQ
+PG_TEST_BINDIR = $(PG_BINDIR)
+else
+PG_TEST_BINDIR = none
+endif
 include tests/util.mk
 include tests/analysis.mk
 include tests/tempo.mk

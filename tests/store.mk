@@ -19,6 +19,15 @@ tests_check_import_SOURCES = tests/check_import.c
 tests_check_import_CFLAGS = $(TEST_CFLAGS)
 tests_check_import_LDADD = fcgi/libssfcgi.a $(TEST_LIBS) $(FCGI_LIBS)
 
+# The PostgreSQL store backend against a real server the suite starts (skips with 77 without postgresql-15).
+if HAVE_LIBPQ
+check_PROGRAMS += tests/check_store_pg
+TESTS += tests/check_store_pg
+endif
+tests_check_store_pg_SOURCES = tests/check_store_pg.c
+tests_check_store_pg_CFLAGS = $(TEST_CFLAGS)
+tests_check_store_pg_LDADD = tests/integration/libsstest.a $(TEST_LIBS)
+
 # The "analyse a song" flow (core/song) on a real store, admission file and generated audio.
 check_PROGRAMS += tests/check_song
 TESTS += tests/check_song

@@ -4,7 +4,10 @@
 # Rows: hello-world, GET /health, GET /stats, cached POST /analyze, and a cache-miss POST /analyze_data of
 # a clip (X-Force-Reanalyze: 1, one connection). Endpoints the tree does not have yet are skipped.
 # Prints markdown tables; run it on an otherwise idle machine.
+# With --postgresql CONNINFO songscope runs with store = postgresql on that database (give it one of its own),
+# and the store transactions per cached POST /analyze are counted from the server's statistics (needs psql).
 # Usage: tools/bench-http.sh [--builddir DIR] [--workers N] [--seconds S] [--connections C] [--clip FILE]
+#        [--postgresql CONNINFO]
 set -eu
 . "$(dirname "$0")/bench-lib.sh"
 
@@ -12,6 +15,7 @@ workers=2
 seconds=10
 conns=32
 clip=""
+pg=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--builddir) bench_build=$(cd "$2" && pwd); shift 2 ;;
@@ -19,12 +23,16 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift 2 ;;
 	--connections) conns=$2; shift 2 ;;
 	--clip) clip=$2; shift 2 ;;
-	-h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--postgresql) pg=$2; shift 2 ;;
+	-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) bench_die "unknown option $1" ;;
 	esac
 done
 
-bench_setup "$workers" ""
+extra=""
+[ -z "$pg" ] || extra="store = postgresql
+postgresql = $pg"
+bench_setup "$workers" "$extra"
 d=$bench_dir
 
 # The clip: the one given, or 30 s of generated 44.1 kHz stereo (tone and clicks at 120 BPM).
@@ -91,13 +99,28 @@ run() { # NAME URL LUA CONNS
 run "hello-world (bare libfcgi, ceiling)" "$bench_hello_url/" "$d/hello.lua" "$conns"
 run "GET /health" "$bench_url/health" "$d/health.lua" "$conns"
 [ "$have_stats" = yes ] && run "GET /stats" "$bench_url/stats" "$d/stats.lua" "$conns"
-[ "$have_analyze" = yes ] && run "POST /analyze (cached)" "$bench_url/analyze" "$d/analyze.lua" "$conns"
+# The server's committed transactions around the cached run (its statistics reach the view when the backends
+# are idle: at most 10 s later): store statements per cached hit, each one a round trip.
+pg_commits() { psql -XAtq "$pg" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+pg_per_hit=""
+if [ "$have_analyze" = yes ]; then
+	[ -n "$pg" ] && command -v psql >/dev/null && sleep 11 && c0=$(pg_commits)
+	run "POST /analyze (cached)" "$bench_url/analyze" "$d/analyze.lua" "$conns"
+	if [ -n "$pg" ] && command -v psql >/dev/null; then
+		sleep 11
+		c1=$(pg_commits)
+		hits=$(awk -F'|' '$1 == "POST /analyze (cached)" { split($3, r, " "); print r[1] * '"$seconds"' }' "$results")
+		pg_per_hit=$(awk -v a="$c0" -v b="$c1" -v h="$hits" 'BEGIN { printf "%.2f", (h > 0 ? (b - a) / h : 0) }')
+	fi
+fi
 [ "$have_data" = yes ] && run "POST /analyze_data (miss, $clip_bytes-byte .$ext)" "$bench_url/analyze_data" "$d/data.lua" 1
 
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
 echo "HTTP benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs ($cpu); $(uname -sr)"
 echo "wrk -t2 -c$conns -d${seconds}s on loopback (the miss row: 1 connection), nginx $("$bench_nginx" -v 2>&1 | sed 's#.*/##'), 1 nginx worker,"
 echo "$workers songscope responders, auth = required with a real key; hello-world: $workers bare libfcgi processes."
+[ -z "$pg" ] || echo "store = postgresql ($(psql -XAtq "$pg" -c 'SHOW server_version' 2>/dev/null || echo '?'), unix socket);" \
+	"store transactions per cached POST /analyze: ${pg_per_hit:-not measured}"
 echo
 echo "| endpoint | connections | req/s | p50 ms | p99 ms | non-2xx | socket errors | % of hello-world |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -7,9 +7,13 @@
  * from them (what the schema migration does to an existing cache). The old queries are timed without
  * rendering JSON, which only favours them.
  * Everything lives in a private temp dir that is removed at the end.
- * Usage: songscope-bench-search [--like] [--repeat R] [N ...]   (default N: 10000 100000) */
+ * With --postgresql CONNINFO the same rows go into that PostgreSQL database instead, through the store's own
+ * import (one transaction per size; its cache is emptied first, so give it a database of its own), and the
+ * searches run through the PostgreSQL backend (--like and the index rebuild are SQLite's only).
+ * Usage: songscope-bench-search [--like] [--repeat R] [--postgresql CONNINFO] [N ...]   (default N: 10000 100000) */
 #include <errno.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 #include "core/store/sqlite/sqlite.h"
 #include "fcgi/present.h"
 #include "core/util/buf.h"
+#include "core/util/timefmt.h"
 
 static char dir[256];
 static int repeat = 7;
@@ -86,6 +91,59 @@ static void fill(sqlite3 *h, long long n)
 		 n);
 	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
 		die("fill", msg);
+}
+
+/* The words of WORDS, in order (for the rows written through the store). */
+static char words[64][16];
+
+static void parse_words(void)
+{
+	const char *p = WORDS;
+	for (int i = 0; i < 64; i++) {
+		p = strchr(p, '\'');
+		const char *e = p != NULL ? strchr(p + 1, '\'') : NULL;
+		if (e == NULL || e - p - 1 >= (long)sizeof words[0])
+			die("words", "malformed list");
+		memcpy(words[i], p + 1, (size_t)(e - p - 1));
+		words[i][e - p - 1] = '\0';
+		p = e + 1;
+	}
+}
+
+/* The rows fill() writes, through ss_store_cache_import (any backend) in one bulk transaction, after emptying
+ * the cache: the same titles, artists, times and row size. */
+static void fill_store(ss_store *db, long long n)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	long long gone = 0;
+	if (ss_store_cache_clear(db, NULL, &gone, &err) != 0 || ss_store_bulk_begin(db, &err) != 0)
+		die("fill", err.msg);
+	char pad[1024 + 16];
+	snprintf(pad, sizeof pad, "{\"pad\":\"");
+	for (size_t i = strlen(pad); i < 8 + 1000; i++)
+		pad[i] = "0123456789ABCDEF"[(i * 7) % 16];
+	snprintf(pad + 8 + 1000, sizeof pad - 8 - 1000, "\"}");
+	for (long long i = 1; i <= n; i++) {
+		char key[32], url[64], title[96], artist[64], at[SS_TIME_STR_LEN];
+		snprintf(key, sizeof key, "k%lld", i);
+		snprintf(url, sizeof url, "https://x.test/%lld", i);
+		snprintf(title, sizeof title, "%s %s %lld", words[(i * 2654435761LL) % 64], words[(i * 40503LL) % 61], i);
+		const char *a = words[(i * 69069LL) % 64];
+		snprintf(artist, sizeof artist, "%cand %s", a[0] - 'a' + 'A', words[(i * 48271LL) % 63]);
+		ss_time_format_utc((time_t)(1600000000LL + i), at);
+		ss_cache_write w = {
+			.cache_key = key, .ns = "default", .source_kind = "url", .source = url, .preview_url = url,
+			.title = title, .artist = artist, .bpm = NAN, .bpm_confidence = NAN, .key_confidence = NAN,
+			.energy = NAN, .danceability = NAN, .acousticness = NAN, .spectral_centroid = NAN, .valence = NAN,
+			.loudness = NAN, .dynamic_range = NAN, .silence_ratio = NAN, .analysis_duration = NAN,
+			.result_json = pad, .analyzed_at = at,
+		};
+		if (ss_store_cache_import(db, &w, &err) < 0)
+			die("fill", err.msg);
+	}
+	if (ss_store_bulk_commit(db, &err) != 0)
+		die("fill", err.msg);
 }
 
 /* The queries songscope ran before the index, without the JSON rendering (which both paths share). */
@@ -165,6 +223,7 @@ static double new_query(ss_store *db, const char *q, long long offset)
 int main(int argc, char **argv)
 {
 	bool like = false;
+	const char *pg = NULL;
 	long long sizes[16];
 	int nsizes = 0;
 	for (int i = 1; i < argc; i++) {
@@ -172,10 +231,13 @@ int main(int argc, char **argv)
 			like = true;
 		else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
 			repeat = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--postgresql") == 0 && i + 1 < argc)
+			pg = argv[++i];
 		else if (argv[i][0] != '-' && nsizes < 16 && atoll(argv[i]) >= 200)
 			sizes[nsizes++] = atoll(argv[i]);
 		else {
-			fprintf(stderr, "usage: songscope-bench-search [--like] [--repeat R] [N ...] (N >= 200)\n");
+			fprintf(stderr, "usage: songscope-bench-search [--like] [--repeat R] [--postgresql CONNINFO] [N ...]"
+					" (N >= 200)\n");
 			return 2;
 		}
 	}
@@ -185,6 +247,9 @@ int main(int argc, char **argv)
 		sizes[nsizes++] = 10000;
 		sizes[nsizes++] = 100000;
 	}
+	if (pg != NULL && like)
+		die("--like", "compares SQLite's old queries: not with --postgresql");
+	parse_words();
 	const char *tmp = getenv("TMPDIR");
 	snprintf(dir, sizeof dir, "%s/songscope-bench-search-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
@@ -193,7 +258,24 @@ int main(int argc, char **argv)
 	       " 2 chars, no match \"qz\" (ms) | deepest page (ms) | fill (s) | index rebuild (s) |\n"
 	       "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	fflush(stdout);
-	for (int s = 0; s < nsizes; s++) {
+	for (int s = 0; s < nsizes && pg != NULL; s++) {
+		ss_store *db = NULL;
+		ss_error err;
+		ss_error_clear(&err);
+		ss_store_params sp = {.backend = "postgresql", .conninfo = pg};
+		if (ss_store_open(&sp, &db, &err) != 0)
+			die("open", err.msg);
+		double t0 = now_ms();
+		fill_store(db, sizes[s]);
+		double fill_s = (now_ms() - t0) / 1e3;
+		long long deep = sizes[s] - 100 < SS_CACHE_OFFSET_MAX ? sizes[s] - 100 : SS_CACHE_OFFSET_MAX;
+		printf("| %lld | postgresql | %.2f | %.2f | %.2f | %.2f | %.2f (offset %lld) | %.1f | |\n", sizes[s],
+		       new_query(db, "nlig", 0), new_query(db, " 4242", 0), new_query(db, "zzqx", 0), new_query(db, "qz", 0),
+		       new_query(db, NULL, deep), deep, fill_s);
+		fflush(stdout);
+		ss_store_close(db);
+	}
+	for (int s = 0; s < nsizes && pg == NULL; s++) {
 		char path[320];
 		snprintf(path, sizeof path, "%s/%lld.db", dir, sizes[s]);
 		ss_store *db = NULL;

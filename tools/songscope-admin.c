@@ -33,6 +33,7 @@ static const char USAGE[] =
 	"  usage [--days N]\n"
 	"  db check | db migrate\n"
 	"  db backup FILE [--force] online, consistent copy of the database\n"
+	"  db copy --to postgresql  copy the SQLite database into the `postgresql` server\n"
 	"  import-legacy OLD.db [--batch N]\n"
 	"                           take an original (Python) server's database over\n"
 	"  state                    the shared state file: responders, lock holder, repairs, rebuilds\n"
@@ -94,6 +95,8 @@ static int parse_args(int argc, char **argv, opts *o)
 			slot = &o->days;
 		else if (strcmp(a, "--batch") == 0)
 			slot = &o->batch;
+		else if (strcmp(a, "--to") == 0)
+			slot = &o->to;
 		else if (a[0] == '-' && a[1] != '\0')
 			return admin_usage_error("unknown option %s", a);
 		if (slot != NULL) {
@@ -154,6 +157,9 @@ int main(int argc, char **argv)
 		return admin_usage_error("%s", "--batch belongs to import-legacy");
 	if (o.force && !(o.npos >= 2 && strcmp(o.pos[0], "db") == 0 && strcmp(o.pos[1], "backup") == 0))
 		return admin_usage_error("%s", "--force belongs to db backup");
+	bool copy = o.npos >= 2 && strcmp(o.pos[0], "db") == 0 && strcmp(o.pos[1], "copy") == 0;
+	if (o.to && !copy)
+		return admin_usage_error("%s", "--to belongs to db copy");
 
 	ss_error err;
 	ss_error_clear(&err);
@@ -168,6 +174,10 @@ int main(int argc, char **argv)
 	}
 	if (state) { /* the state file alone: no database needed */
 		rc = admin_cmd_state(&o, &cfg);
+		return fflush(stdout) != 0 && rc == 0 ? EXIT_FAIL : rc;
+	}
+	if (copy) { /* two stores, whatever `store` says */
+		rc = admin_cmd_db_copy(&o, &cfg);
 		return fflush(stdout) != 0 && rc == 0 ? EXIT_FAIL : rc;
 	}
 	ss_store_params sp;

@@ -191,6 +191,7 @@ int ss_song_run(const ss_song_env *env, const ss_song_job *j, ss_song_row_fn fn,
 	const double deadline = fetch_deadline + (double)env->cfg->dedup_wait_seconds;
 	int rc = -1;
 	bool noted = false; /* the outcome is someone else's (shared) or the key is not ours: record nothing */
+	bool claimed = false; /* the store's claim on the key is ours (ss_store_claim) */
 	int lk = ss_admission_lock_key(env->adm, key, deadline - ss_time_mono(), err);
 	if (lk < 0)
 		return -1;
@@ -229,6 +230,36 @@ int ss_song_run(const ss_song_env *env, const ss_song_job *j, ss_song_row_fn fn,
 			goto out;
 		}
 	}
+	/* Hosts sharing the store: an identical miss in progress on another host is waited for the same way (a
+	 * no-op on a store only one host uses). */
+	double left = deadline - ss_time_mono();
+	int cl = ss_store_claim(env->store, key, left > 0 ? (int)(left * 1000.0) : 0, err);
+	if (cl < 0 && err->code != SS_ERR_BUSY)
+		goto out;
+	if (cl < 0 && is_url) {
+		o->result = SS_SONG_GAVE_UP;
+		noted = true;
+		ss_error_set(err, SS_ERR_TIMEOUT,
+			     "An identical request for this URL was still in progress on another host after this request's"
+			     " %d s; retry shortly.",
+			     env->cfg->fetch_timeout_seconds + env->cfg->dedup_wait_seconds);
+		goto out;
+	}
+	claimed = cl > 0; /* an upload whose twin elsewhere takes too long is analysed here all the same */
+	if (cl == 2) {
+		o->waited = true;
+		if (!j->force) {
+			int h = fetch_row(env, j, key, true, fn, arg, err);
+			if (h < 0)
+				goto out;
+			if (h == 1) {
+				o->result = SS_SONG_HIT;
+				rc = 0;
+				noted = true;
+				goto out;
+			}
+		}
+	}
 	const void *data = j->data;
 	size_t len = j->len;
 	if (is_url) {
@@ -262,6 +293,8 @@ out:
 	if (!noted && ss_admission_note_outcome(env->adm, key, rc != 0 && shared_error(err->code) ? err : NULL,
 						&o->aside) != 0 && o->aside.code == SS_OK)
 		o->aside.code = SS_ERR_INTERNAL;
+	if (claimed)
+		ss_store_release(env->store, key);
 	ss_admission_unlock_key(env->adm);
 	return rc;
 }

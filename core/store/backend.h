@@ -19,7 +19,7 @@ typedef enum ss_key_field {
  * arguments against the contracts in store.h (limits, offsets, key fields, scopes, NULL q) before calling, so
  * backends get checked values. Every operation reports the error codes listed at the top of store.h and hands
  * rows to callbacks under its ownership rules (strings valid during the callback). A callback's non-zero return
- * stops the operation, which returns -2. Every member must be set. */
+ * stops the operation, which returns -2. Every member must be set unless marked optional. */
 typedef struct ss_store_ops {
 	const char *name; /* what `store =` names */
 	/* Lifecycle. create: allocate the handle (struct ss_store first, ops set) without connecting; destroy:
@@ -61,6 +61,10 @@ typedef struct ss_store_ops {
 	int (*cache_has_source)(ss_store *s, const char *ns, const char *source, ss_error *err);
 	/* hex_prefix is checked by the dispatcher: 1..64 lower-case hex digits. */
 	int (*cache_key_by_prefix)(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
+	/* ss_store_claim / ss_store_release. Optional (NULL: the backend cannot tell other hosts' work apart from
+	 * its own; ss_store_claim then answers 1). */
+	int (*claim)(ss_store *s, const char *cache_key, int wait_ms, ss_error *err);
+	void (*release)(ss_store *s, const char *cache_key);
 	/* Overrides. */
 	int (*override_set)(ss_store *s, const char *ns, const char *source, const ss_override_update *u,
 			    ss_error *err);
@@ -114,6 +118,7 @@ struct ss_store {
 
 /* The backends of this build (ss_store_new looks them up by name). */
 extern const ss_store_ops ss_store_sqlite_ops;
-/* PostgreSQL: ss_store_postgresql_ops, in core/store/postgresql/, when built with libpq (see store.c). */
+/* PostgreSQL (core/store/postgresql/, libpq). */
+extern const ss_store_ops ss_store_postgresql_ops;
 
 #endif

@@ -7,7 +7,8 @@ core_libsscore_a_SOURCES += \
 	core/store/keys.c \
 	core/store/usage.c core/store/usage.h \
 	core/store/usage_journal.c core/store/usage_journal.h \
-	core/store/stats.c core/store/stats.h
+	core/store/stats.c core/store/stats.h \
+	core/store/copy.c core/store/copy.h
 # core/store/sqlite: the SQLite backend (the only place, with the tools that read an SQLite file on purpose,
 # that includes sqlite3.h), and the reader of the original server's database (import-legacy).
 core_libsscore_a_SOURCES += \
@@ -17,3 +18,5 @@ core_libsscore_a_SOURCES += \
 	core/store/sqlite/cache.c core/store/sqlite/export.c core/store/sqlite/overrides.c \
 	core/store/sqlite/keys.c core/store/sqlite/usage.c core/store/sqlite/stats.c \
 	core/store/sqlite/legacy.c core/store/sqlite/legacy.h
+# core/store/postgresql: the PostgreSQL backend (the only place that includes libpq-fe.h).
+include core/store/postgresql/local.mk

@@ -11,7 +11,9 @@
 /* The backends of this build, by name. A new backend adds its table here (and its folder beside sqlite/). */
 static const ss_store_ops *const backends[] = {
 	&ss_store_sqlite_ops,
-	/* PostgreSQL: &ss_store_postgresql_ops, under the configure switch that finds libpq. */
+#ifdef SS_HAVE_LIBPQ
+	&ss_store_postgresql_ops,
+#endif
 };
 
 void ss_store_params_from_config(const ss_config *cfg, ss_store_params *p)
@@ -35,8 +37,8 @@ int ss_store_new(const ss_store_params *p, ss_store **out, ss_error *err)
 		}
 	}
 	if (strcmp(name, "postgresql") == 0)
-		return ss_error_set(err, SS_ERR_CONFIG,
-				    "store = postgresql: this build has no PostgreSQL backend (it is coming); use store = sqlite.");
+		return ss_error_set(err, SS_ERR_CONFIG, "store = postgresql: this build has no PostgreSQL backend (configure"
+				    " found no libpq); use store = sqlite or rebuild with libpq-dev installed.");
 	return ss_error_set(err, SS_ERR_CONFIG, "store = %.32s: no such backend (sqlite or postgresql).", name);
 }
 
@@ -236,6 +238,21 @@ int ss_store_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[S
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A cache key prefix is 1..64 lower-case hex digits.");
 	READY(s, err);
 	return s->ops->cache_key_by_prefix(s, hex_prefix, key, err);
+}
+
+int ss_store_claim(ss_store *s, const char *cache_key, int wait_ms, ss_error *err)
+{
+	assert(cache_key != NULL);
+	if (s->ops->claim == NULL)
+		return 1;
+	READY(s, err);
+	return s->ops->claim(s, cache_key, wait_ms, err);
+}
+
+void ss_store_release(ss_store *s, const char *cache_key)
+{
+	if (s->ops->release != NULL)
+		s->ops->release(s, cache_key);
 }
 
 int ss_store_override_set(ss_store *s, const char *ns, const char *source, const ss_override_update *u,

@@ -272,6 +272,20 @@ int ss_store_cache_has_source(ss_store *s, const char *ns, const char *source, s
  * Returns 1 found, 0 none (key ""), -1 with err (SS_ERR_BAD_REQUEST for a prefix that is not lower-case hex). */
 int ss_store_cache_key_by_prefix(ss_store *s, const char *hex_prefix, char key[SS_SHA256_HEX], ss_error *err);
 
+/* ---- De-duplication of identical misses across hosts ------------------------------------------------------- */
+
+/* Claim the analysis of cache_key among every process of every host sharing this store, waiting at most wait_ms
+ * for a claim another process holds (the per-host de-duplication in core/limits/admission.h comes first; this
+ * covers hosts). A process that dies lets go of its claims. Returns 1 when claimed at once (analyse, store,
+ * then ss_store_release), 2 when claimed after another process let go (it has probably stored the result: look
+ * in the cache again before analysing; release either way), -1 with err: SS_ERR_BUSY when the claim was still
+ * held after wait_ms (nothing to release), or the store's error. A backend that cannot tell (SQLite: one host)
+ * answers 1 at once. */
+int ss_store_claim(ss_store *s, const char *cache_key, int wait_ms, ss_error *err);
+
+/* Let go of a claim taken by ss_store_claim (a no-op when none is held). */
+void ss_store_release(ss_store *s, const char *cache_key);
+
 /* ---- Manual overrides (POST /verify), keyed by (namespace, source) ------------------------------------------- */
 
 /* Which fields to change: a field with set_* false keeps its stored value; set with NaN / NULL clears it. */

@@ -94,6 +94,7 @@ int ss_handle_health(ss_ctx *ctx, ss_request *req)
 	}
 	json_object *comps = json_object_new_object();
 	if (comps == NULL || ss_json_add_string(comps, "database", dbstate) ||
+	    (ctx->store != NULL && ss_json_add_string(comps, "database_backend", ss_store_backend(ctx->store))) ||
 	    ss_json_add_string(comps, "limiter", limiter_ok ? "ok" : "unavailable") ||
 	    (redis && ss_json_add_string(comps, "redis", redis_ok ? "ok" : "unavailable")) ||
 	    json_object_object_add(o, "components", comps)) {

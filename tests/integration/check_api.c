@@ -441,7 +441,8 @@ START_TEST(analyze_data_alternatives_and_downbeats)
 	ss_cache_key("alts", "sha256", sha, "v2;max=30", key);
 	ss_store *db = NULL;
 	ss_error err;
-	ss_store_params sp_ = {.backend = "sqlite", .path = srv.db};
+	ss_store_params sp_;
+	ss_it_store_params(&srv, &sp_);
 	ck_assert_int_eq(ss_store_open(&sp_, &db, &err), 0);
 	ss_result res;
 	ss_result_init(&res);
@@ -949,7 +950,8 @@ START_TEST(identical_misses_are_analysed_once)
 	ss_result_init(&res);
 	ck_assert_int_eq(ss_analyze_buffer(bytes, len, &opts, &res, &err), 0);
 	ss_store *db = NULL;
-	ss_store_params sp_ = {.backend = "sqlite", .path = srv.db};
+	ss_store_params sp_;
+	ss_it_store_params(&srv, &sp_);
 	ck_assert_int_eq(ss_store_open(&sp_, &db, &err), 0);
 	ss_cache_put_args pa = {.cache_key = key, .ns = "dedup", .source_kind = "url", .source = url, .preview_url = url,
 				.title = "stored by test", .artist = "Unknown", .result = &res,

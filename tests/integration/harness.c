@@ -26,7 +26,9 @@
 
 #include <curl/curl.h>
 
+#include "core/store/store.h"
 #include "core/util/jsonutil.h"
+#include "tests/integration/pg_server.h"
 
 #define WAIT_SECONDS 15.0
 
@@ -606,6 +608,37 @@ static void start_nginx(ss_it_server *s, const ss_it_opts *o)
 	}
 }
 
+bool ss_it_store_postgresql(void)
+{
+	const char *v = getenv("SS_IT_STORE");
+	return v != NULL && strcmp(v, "postgresql") == 0;
+}
+
+void ss_it_store_params(const ss_it_server *s, ss_store_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->backend = s->pg != NULL ? "postgresql" : "sqlite";
+	p->path = s->db;
+	p->conninfo = s->pg != NULL ? s->pg->conninfo : NULL;
+}
+
+/* SS_IT_STORE=postgresql: a PostgreSQL of the test's own in s->dir, and the config lines that select it. */
+static void start_store(ss_it_server *s, ss_buf *conf)
+{
+	if (!ss_it_store_postgresql())
+		return;
+#ifdef SS_HAVE_LIBPQ
+	s->pg = calloc(1, sizeof *s->pg);
+	ck_assert(s->pg != NULL);
+	char msg[1024];
+	ck_assert_msg(ss_pg_server_start(s->pg, s->dir, msg, sizeof msg) == 0, "PostgreSQL for the test: %s", msg);
+	ss_buf_printf(conf, "store = postgresql\npostgresql = %s\n", s->pg->conninfo);
+#else
+	(void)conf;
+	ck_abort_msg("SS_IT_STORE=postgresql, but this build has no PostgreSQL backend");
+#endif
+}
+
 void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 {
 	static const ss_it_opts none = {0};
@@ -641,6 +674,7 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 		ck_assert_msg(ss_redis_start(&s->redis, s->dir) == 0, "redis-server did not start");
 		ss_buf_printf(&conf, "limits = redis\nredis = unix:%s\n", s->redis.socket);
 	}
+	start_store(s, &conf);
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
@@ -774,6 +808,13 @@ void ss_it_stop(ss_it_server *s)
 		wait_gone(desc, nd, 20.0);
 	}
 	ss_it_stop_songscope(s);
+#ifdef SS_HAVE_LIBPQ
+	if (s->pg != NULL) {
+		ss_pg_server_destroy(s->pg);
+		free(s->pg);
+		s->pg = NULL;
+	}
+#endif
 	ss_redis_stop(&s->redis);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -50,6 +50,7 @@ typedef struct ss_it_server {
 	int workers;
 	ss_it_front front;
 	pid_t web_pid;         /* lighttpd or Apache, else 0 */
+	struct ss_pg_server *pg; /* the test's own PostgreSQL when SS_IT_STORE=postgresql (see ss_it_start), else NULL */
 	ss_redis_server redis; /* with SS_IT_LIMITS=redis in the environment: the test's redis-server (else pid 0) */
 } ss_it_server;
 
@@ -73,10 +74,20 @@ bool ss_it_have_front(ss_it_front f);
  * "apache-fcgid", "spawn-fcgi", "spawn-fcgi-fd0"). */
 const char *ss_it_front_name(ss_it_front f);
 
-/* Start everything; aborts the test (ck_abort) on failure with the logs' tails. With SS_IT_LIMITS=redis in the
- * environment, a redis-server is started first (s->redis, socket in the temp dir) and songscope.conf gets
- * `limits = redis` and `redis = unix:...` (test programs check ss_it_limits_redis() and skip with 77 when
- * redis-server is missing). */
+/* The store backend the integration tests run against: SS_IT_STORE=postgresql selects PostgreSQL (each
+ * ss_it_start then starts its own server, see tests/integration/pg_server.h); anything else SQLite. */
+bool ss_it_store_postgresql(void);
+
+/* The store parameters of the server s runs (its SQLite file, or its PostgreSQL), for a test that opens the same
+ * store with ss_store_open. The strings point into s. */
+struct ss_store_params;
+void ss_it_store_params(const ss_it_server *s, struct ss_store_params *p);
+
+/* Start everything; aborts the test (ck_abort) on failure with the logs' tails. With ss_it_store_postgresql(),
+ * a PostgreSQL server is started first in the temp dir and songscope.conf gets `store = postgresql` and its
+ * `postgresql = ...` conninfo. With SS_IT_LIMITS=redis in the environment, a redis-server is started first
+ * (s->redis, socket in the temp dir) and songscope.conf gets `limits = redis` and `redis = unix:...` (test
+ * programs check ss_it_limits_redis() and skip with 77 when redis-server is missing). */
 void ss_it_start(ss_it_server *s, const ss_it_opts *o);
 
 /* True when SS_IT_LIMITS=redis is set (the limiter under test is Redis). */

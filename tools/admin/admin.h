@@ -23,6 +23,7 @@ typedef struct admin_opts {
 	const char *rate;
 	const char *days;
 	const char *batch;
+	const char *to; /* db copy --to */
 	bool json, yes, force, key_stdin;
 	const char *pos[8];
 	int npos;
@@ -60,6 +61,10 @@ int admin_cmd_import_legacy(const admin_opts *o, const ss_config *cfg, ss_store 
 
 /* keys import NAME --key-stdin: register an existing key read from standard input. Returns an exit status. */
 int admin_cmd_keys_import(const admin_opts *o, const ss_config *cfg, ss_store *db);
+
+/* db copy --to postgresql: the SQLite database (`database`) copied into the server `postgresql` names (tools/admin/
+ * copy.c). Returns an exit status. */
+int admin_cmd_db_copy(const admin_opts *o, const ss_config *cfg);
 
 /* db backup FILE [--force]: online, consistent copy of db. Returns an exit status. */
 int admin_cmd_db_backup(const admin_opts *o, ss_store *db);

@@ -1,0 +1,492 @@
+/* songscope on PostgreSQL through the real stack (nginx, songscope's master and responders, a real PostgreSQL the
+ * harness starts): the server stopped under requests gives JSON 503s with Retry-After and /health 503 naming the
+ * database, no responder dies, and the service resumes by itself once the server is back, with nothing that was
+ * acknowledged lost. Two masters sharing one PostgreSQL see one cache. Skips (77) without nginx or PostgreSQL. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include <libpq-fe.h>
+
+#include "core/analysis/pipeline.h"
+#include "core/analysis/result.h"
+#include "core/store/cache.h"
+#include "core/store/store.h"
+#include "tests/check_main.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/pg_server.h"
+
+static ss_it_server srv, srv2;
+static ss_pg_server pg; /* a server of the test's own (db copy), beside the harness's */
+
+static void teardown(void)
+{
+	if (getenv("SS_IT_VERBOSE") != NULL && srv.dir[0] != '\0') {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "tail -n 40 %s/songscope.log >&2", srv.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+	}
+	ss_it_stop(&srv2);
+	ss_it_stop(&srv);
+	ss_pg_server_destroy(&pg);
+}
+
+/* A mono 16-bit WAV of 4 s at 22.05 kHz: a tone of hz with clicks at 120 BPM (distinct bytes per hz). */
+static unsigned char *make_wav(double hz, size_t *len)
+{
+	const int sr = 22050;
+	size_t frames = (size_t)(4.0 * sr), data = frames * 2;
+	unsigned char *w = malloc(44 + data);
+	ck_assert_ptr_nonnull(w);
+	uint32_t v32;
+	uint16_t v16;
+	memcpy(w, "RIFF", 4);
+	v32 = (uint32_t)(36 + data);
+	memcpy(w + 4, &v32, 4);
+	memcpy(w + 8, "WAVEfmt ", 8);
+	v32 = 16;
+	memcpy(w + 16, &v32, 4);
+	v16 = 1;
+	memcpy(w + 20, &v16, 2);
+	memcpy(w + 22, &v16, 2);
+	v32 = (uint32_t)sr;
+	memcpy(w + 24, &v32, 4);
+	v32 = (uint32_t)sr * 2;
+	memcpy(w + 28, &v32, 4);
+	v16 = 2;
+	memcpy(w + 32, &v16, 2);
+	v16 = 16;
+	memcpy(w + 34, &v16, 2);
+	memcpy(w + 36, "data", 4);
+	v32 = (uint32_t)data;
+	memcpy(w + 40, &v32, 4);
+	for (size_t i = 0; i < frames; i++) {
+		double t = (double)i / sr, beat = fmod(t, 0.5);
+		double x = 0.3 * sin(2.0 * M_PI * hz * t) + (beat < 0.01 ? 0.5 * (1.0 - beat / 0.01) : 0.0);
+		int16_t s = (int16_t)lrint(x * 32000.0);
+		memcpy(w + 44 + 2 * i, &s, 2);
+	}
+	*len = 44 + data;
+	return w;
+}
+
+static const char *api_key; /* sent with every request when set */
+
+/* POST /analyze_data of tone hz to s; returns the status, and whether the answer came from the cache. */
+static long analyze(ss_it_server *s, double hz, bool *cached, ss_it_resp *r)
+{
+	size_t len;
+	unsigned char *wav = make_wav(hz, &len);
+	char title[64], kh[160];
+	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
+	snprintf(kh, sizeof kh, "X-API-Key: %s", api_key != NULL ? api_key : "");
+	const char *hdrs[] = {title, "Content-Type: audio/wav", api_key != NULL ? kh : NULL, NULL};
+	ck_assert_int_eq(ss_it_request(s, "POST", "/analyze_data", hdrs, wav, len, r), 0);
+	free(wav);
+	if (cached != NULL) {
+		*cached = false;
+		if (r->status == 200) {
+			json_object *o = ss_it_json(r), *v;
+			*cached = json_object_object_get_ex(o, "cached", &v) && json_object_get_boolean(v);
+			json_object_put(o);
+		}
+	}
+	return r->status;
+}
+
+static long status_of(ss_it_server *s, const char *path)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", path, NULL, NULL, 0, &r), 0);
+	long st = r.status;
+	ss_it_resp_free(&r);
+	return st;
+}
+
+/* Poll (bounded: 20 s) until path answers want on every responder in a row; returns the last status. */
+static long wait_status(ss_it_server *s, const char *path, long want)
+{
+	long st = 0;
+	int in_a_row = 0;
+	for (int i = 0; i < 2000 && in_a_row < 2 * s->workers; i++) {
+		st = status_of(s, path);
+		in_a_row = st == want ? in_a_row + 1 : 0;
+		if (in_a_row == 0) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL); /* a bounded poll, not a synchronisation */
+		}
+	}
+	return st;
+}
+
+/* /health: status, and components.database into comp; components.database_backend says postgresql. */
+static long health(char *comp, size_t complen)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+	long st = r.status;
+	json_object *o = ss_it_json(&r), *c, *d;
+	comp[0] = '\0';
+	if (json_object_object_get_ex(o, "components", &c) && json_object_object_get_ex(c, "database", &d))
+		snprintf(comp, complen, "%s", json_object_get_string(d));
+	ck_assert(json_object_object_get_ex(o, "components", &c) && json_object_object_get_ex(c, "database_backend", &d));
+	ck_assert_str_eq(json_object_get_string(d), "postgresql");
+	json_object_put(o);
+	ss_it_resp_free(&r);
+	return st;
+}
+
+static int sorted_children(pid_t master, pid_t *out, int max)
+{
+	int n = ss_it_children(master, out, max);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			pid_t t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+START_TEST(server_down_gives_503_and_service_resumes)
+{
+	ss_it_opts o = {.workers = 2};
+	ss_it_start(&srv, &o);
+	ck_assert_ptr_nonnull(srv.pg);
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+	ck_assert(cached);
+	ss_it_resp_free(&r);
+	char comp[64];
+	ck_assert_int_eq(health(comp, sizeof comp), 200);
+	ck_assert_str_eq(comp, "ok");
+	pid_t before[8], after[8];
+	int nb = sorted_children(srv.master_pid, before, 8);
+	ck_assert_int_eq(nb, 2);
+
+	ck_assert_int_eq(ss_pg_server_stop(srv.pg), 0);
+	/* every responder, several times: a JSON 503 with Retry-After, never a hang or a crash */
+	for (int i = 0; i < 3 * srv.workers; i++) {
+		ck_assert_int_eq(analyze(&srv, 440, NULL, &r), 503);
+		ss_it_assert_error(&r, 503, "unavailable");
+		char ra[16];
+		ck_assert_msg(ss_it_header(&r, "Retry-After", ra, sizeof ra), "503 without Retry-After");
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(ss_it_request(&srv, "GET", "/cache?limit=5", NULL, NULL, 0, &r), 0);
+		ss_it_assert_error(&r, 503, "unavailable");
+		ss_it_resp_free(&r);
+		ck_assert_int_eq(health(comp, sizeof comp), 503);
+		ck_assert_str_eq(comp, "unavailable");
+	}
+	ck_assert_int_eq(sorted_children(srv.master_pid, after, 8), nb);
+	ck_assert(memcmp(before, after, (size_t)nb * sizeof before[0]) == 0); /* the same responders */
+
+	ck_assert_int_eq(ss_pg_server_restart(srv.pg), 0);
+	ck_assert_int_eq(wait_status(&srv, "/health", 200), 200);
+	ck_assert_int_eq(health(comp, sizeof comp), 200);
+	ck_assert_str_eq(comp, "ok");
+	/* what was stored before the outage is still there: a hit on every responder */
+	for (int i = 0; i < 2 * srv.workers; i++) {
+		ck_assert_int_eq(analyze(&srv, 440, &cached, &r), 200);
+		ck_assert(cached);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(analyze(&srv, 550, &cached, &r), 200); /* and writes work again */
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(sorted_children(srv.master_pid, after, 8), nb);
+	ck_assert(memcmp(before, after, (size_t)nb * sizeof before[0]) == 0);
+}
+END_TEST
+
+/* Two masters (each with its own state file and nginx) on one PostgreSQL: a song analysed through one is a
+ * cache hit through the other. */
+START_TEST(two_hosts_share_the_cache)
+{
+	ss_it_opts o = {.workers = 1};
+	ss_it_start(&srv, &o);
+	char extra[900];
+	snprintf(extra, sizeof extra, "store = postgresql\npostgresql = %s\n", srv.pg->conninfo);
+	ss_it_opts o2 = {.workers = 1, .extra_conf = extra};
+	unsetenv("SS_IT_STORE"); /* the second host uses the first host's server */
+	ss_it_start(&srv2, &o2);
+	setenv("SS_IT_STORE", "postgresql", 1);
+	ck_assert_ptr_null(srv2.pg);
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 660, &cached, &r), 200);
+	ck_assert(!cached);
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(analyze(&srv2, 660, &cached, &r), 200);
+	ck_assert(cached);
+	ss_it_resp_free(&r);
+}
+END_TEST
+
+/* GET path with key; returns the body as JSON (caller puts it) and the status in *status. */
+static json_object *get_json(ss_it_server *s, const char *path, const char *key, long *status)
+{
+	char kh[160];
+	snprintf(kh, sizeof kh, "X-API-Key: %s", key);
+	const char *hdrs[] = {kh, NULL};
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", path, hdrs, NULL, 0, &r), 0);
+	*status = r.status;
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
+static long long int_member(json_object *o, const char *name)
+{
+	json_object *v;
+	ck_assert_msg(json_object_object_get_ex(o, name, &v), "no %s in %s", name, json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+/* Run songscope-admin db copy --to postgresql with s's config; returns its exit status and the JSON counts. */
+static int db_copy(ss_it_server *s, json_object **counts)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	char *argv[] = {bin, "--config", s->conf, "--json", "db", "copy", "--to", "postgresql", NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc = ss_it_run(argv, &out);
+	*counts = rc == 0 ? json_tokener_parse(out.data != NULL ? out.data : "") : NULL;
+	ss_buf_free(&out);
+	return rc;
+}
+
+static void append_conf(ss_it_server *s, const char *text)
+{
+	FILE *f = fopen(s->conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* An SQLite installation moved to PostgreSQL with songscope-admin db copy --to postgresql: the same keys work
+ * (secrets, scopes, today's usage against the quota), cached songs are hits with their overrides, and a second
+ * copy adds nothing. */
+START_TEST(db_copy_moves_an_sqlite_installation)
+{
+	unsetenv("SS_IT_STORE");
+	ss_it_opts o = {.workers = 1, .auth = "required"};
+	ss_it_start(&srv, &o);
+	setenv("SS_IT_STORE", "postgresql", 1);
+	ck_assert_ptr_null(srv.pg);
+	char admin[128], client[128];
+	ss_it_make_key(&srv, "admin", admin, sizeof admin);
+	ss_it_make_key(&srv, "client", client, sizeof client);
+	api_key = client;
+	ss_it_resp r;
+	bool cached;
+	ck_assert_int_eq(analyze(&srv, 770, &cached, &r), 200);
+	ss_it_resp_free(&r);
+	size_t len;
+	unsigned char *wav = make_wav(770, &len);
+	char sha[SS_SHA256_HEX], body[256], kh[160];
+	ss_sha256_hex(wav, len, sha);
+	free(wav);
+	snprintf(body, sizeof body, "{\"content_sha256\":\"%s\",\"manual_bpm\":123.5,\"manual_key\":\"D Minor\"}", sha);
+	snprintf(kh, sizeof kh, "X-API-Key: %s", admin);
+	const char *hdrs[] = {kh, "Content-Type: application/json", NULL};
+	ck_assert_int_eq(ss_it_request(&srv, "POST", "/verify", hdrs, body, strlen(body), &r), 0);
+	ck_assert_msg(r.status == 200, "verify: %ld %s", r.status, r.body.data);
+	ss_it_resp_free(&r);
+	long st;
+	json_object *k = get_json(&srv, "/auth/key", client, &st);
+	ck_assert_int_eq(st, 200);
+	long long today = int_member(k, "requests_today");
+	json_object_put(k);
+	ck_assert_int_ge(today, 2);
+	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0); /* usage rows are written at the latest when it stops */
+
+	char msg[1024];
+	ck_assert_msg(ss_pg_server_start(&pg, srv.dir, msg, sizeof msg) == 0, "%s", msg);
+	char line[700];
+	snprintf(line, sizeof line, "postgresql = %s\n", pg.conninfo);
+	append_conf(&srv, line);
+	json_object *n;
+	ck_assert_int_eq(db_copy(&srv, &n), 0);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(int_member(n, "songs"), 1);
+	ck_assert_int_eq(int_member(n, "overrides"), 1);
+	ck_assert_int_eq(int_member(n, "keys"), 2);
+	ck_assert_int_ge(int_member(n, "usage_rows"), today);
+	json_object_put(n);
+	ck_assert_int_eq(db_copy(&srv, &n), 0); /* again: everything is there already */
+	ck_assert_int_eq(int_member(n, "songs"), 0);
+	ck_assert_int_eq(int_member(n, "songs_present"), 1);
+	ck_assert_int_eq(int_member(n, "keys"), 0);
+	ck_assert_int_eq(int_member(n, "keys_present"), 2);
+	ck_assert_int_eq(int_member(n, "usage_rows"), 0);
+	json_object_put(n);
+
+	/* The service on PostgreSQL, with a new state file: today's counts come from the copied usage rows. */
+	append_conf(&srv, "store = postgresql\n");
+	ck_assert_int_eq(unlink(srv.state), 0);
+	ss_it_start_songscope(&srv);
+	k = get_json(&srv, "/auth/key", client, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(int_member(k, "requests_today"), today + 1);
+	json_object_put(k);
+	ck_assert_int_eq(analyze(&srv, 770, &cached, &r), 200);
+	ck_assert(cached);
+	json_object *j = ss_it_json(&r), *v;
+	ck_assert(json_object_object_get_ex(j, "manual_bpm", &v) && json_object_get_double(v) == 123.5);
+	json_object_put(j);
+	ss_it_resp_free(&r);
+}
+END_TEST
+
+typedef struct inflight {
+	double hz;
+	long status;
+	bool cached;
+	char title[64];
+} inflight;
+
+static void *send_analyze(void *arg)
+{
+	inflight *f = arg;
+	ss_it_resp r;
+	f->status = analyze(&srv, f->hz, &f->cached, &r);
+	if (f->status == 200) {
+		json_object *o = ss_it_json(&r), *v;
+		if (json_object_object_get_ex(o, "title", &v))
+			snprintf(f->title, sizeof f->title, "%s", json_object_get_string(v));
+		json_object_put(o);
+	}
+	ss_it_resp_free(&r);
+	return NULL;
+}
+
+/* Requests waiting on an advisory lock of the test's PostgreSQL (the store's claims), or -1. */
+static int claim_waiters(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	int n = -1;
+	if (PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQexec(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			n = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	PQfinish(c);
+	return n;
+}
+
+static long long stat_of(ss_it_server *s, const char *name)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(s, "GET", "/stats", NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *o = ss_it_json(&r), *v;
+	ck_assert(json_object_object_get_ex(o, name, &v));
+	long long n = json_object_get_int64(v);
+	json_object_put(o);
+	ss_it_resp_free(&r);
+	return n;
+}
+
+/* An identical miss in progress on another host sharing the store is waited for, not repeated: the test plays
+ * the other host by holding the store's claim on the song's key and storing the result itself; the request
+ * then answers from the cache (that result) without analysing. */
+START_TEST(identical_miss_on_another_host_is_analysed_once)
+{
+	ss_it_opts o = {.workers = 1};
+	ss_it_start(&srv, &o);
+	size_t len;
+	unsigned char *wav = make_wav(880, &len);
+	char sha[SS_SHA256_HEX], tag[64], key[SS_SHA256_HEX];
+	ss_sha256_hex(wav, len, sha);
+	free(wav);
+	ss_analysis_opts opts;
+	ss_analysis_opts_default(&opts);
+	opts.max_seconds = 30;
+	ss_analysis_opts_tag(&opts, tag, sizeof tag);
+	ss_cache_key("default", "sha256", sha, tag, key);
+
+	ss_store_params sp;
+	ss_it_store_params(&srv, &sp);
+	ss_store *other = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_store_open(&sp, &other, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(ss_store_claim(other, key, 0, &err), 1);
+	long long analyses = stat_of(&srv, "total_analyses");
+
+	inflight f = {.hz = 880};
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, send_analyze, &f), 0);
+	/* the request waits on the claim: seen in the server's lock table (a bounded poll) */
+	int waiting = 0;
+	for (int i = 0; i < 2000 && waiting < 1; i++) {
+		waiting = claim_waiters(srv.pg->conninfo);
+		if (waiting < 1) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	ck_assert_int_eq(waiting, 1);
+
+	/* "the other host" finishes: stores its result and lets go */
+	ss_result res;
+	ss_result_init(&res);
+	res.bpm = 120.0;
+	ss_cache_put_args pa = {.cache_key = key, .ns = "default", .source_kind = "upload", .source = sha,
+				.preview_url = "", .title = "stored by the other host", .artist = "Unknown", .result = &res,
+				.result_json = "{\"bpm\":120.0,\"bpm_confidence\":0.5,\"key\":\"A Minor\","
+					       "\"key_confidence\":0.2,\"energy\":0.1,\"danceability\":0.2,\"acousticness\":0.3,"
+					       "\"spectral_centroid\":900.0,\"time_signature\":\"4/4\",\"valence\":0.3,"
+					       "\"mood\":\"calm\",\"loudness\":-20.0,\"dynamic_range\":3.0,\"silence_ratio\":0.0,"
+					       "\"key_details\":{},\"analysis_duration\":0.01}"};
+	ck_assert_msg(ss_store_cache_put(other, &pa, NULL, &err) == 0, "%s", err.msg);
+	ss_store_release(other, key);
+	ss_result_free(&res);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(f.status, 200);
+	ck_assert(f.cached);
+	ck_assert_str_eq(f.title, "stored by the other host");
+	ck_assert_int_eq(stat_of(&srv, "total_analyses"), analyses); /* nothing analysed here */
+	ss_store_close(other);
+}
+END_TEST
+
+int main(void)
+{
+	if (!ss_it_have_nginx()) {
+		printf("SKIP: nginx is not installed\n");
+		return 77;
+	}
+	if (!ss_pg_server_available()) {
+		printf("SKIP: PostgreSQL is not installed (no %s/initdb; tools/install-deps.sh installs postgresql-15)\n",
+		       ss_pg_server_bindir());
+		return 77;
+	}
+	setenv("SS_IT_STORE", "postgresql", 1);
+	Suite *s = suite_create("store_pg_faults");
+	TCase *tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, server_down_gives_503_and_service_resumes);
+	tcase_add_test(tc, two_hosts_share_the_cache);
+	tcase_add_test(tc, db_copy_moves_an_sqlite_installation);
+	tcase_add_test(tc, identical_miss_on_another_host_is_analysed_once);
+	suite_add_tcase(s, tc);
+	return ss_check_run(s);
+}
