@@ -96,8 +96,9 @@ tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 
 # The store on PostgreSQL (a real server the harness starts): the server stopped under requests (503s, /health,
-# the same responders, recovery by itself) and two hosts sharing one cache. check_api and check_auth run a
-# second time on PostgreSQL through on_postgresql.sh. All skip (77) without postgresql-15.
+# the same responders, recovery by itself) and two hosts sharing one cache. check_api, check_auth and check_deploy
+# run a second time in the scale-out configuration (store = postgresql, limits = redis) through on_pg_redis.sh.
+# All skip (77) without postgresql-15 (and redis-server for the scale-out runs).
 if HAVE_LIBPQ
 check_PROGRAMS += tests/integration/check_store_pg
 TESTS += tests/integration/check_store_pg
@@ -105,8 +106,10 @@ endif
 tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
 tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_pg_LDADD = $(IT_LIBS)
-TESTS += tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
-EXTRA_DIST += tests/integration/on_postgresql.sh tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+TESTS += tests/integration/check_api_pg_redis.sh tests/integration/check_auth_pg_redis.sh \
+	tests/integration/check_deploy_pg_redis.sh
+EXTRA_DIST += tests/integration/on_pg_redis.sh tests/integration/check_api_pg_redis.sh \
+	tests/integration/check_auth_pg_redis.sh tests/integration/check_deploy_pg_redis.sh
 
 # The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
 # 100 ids, key -1 on noise, and auth, limits and errors exactly as the rest of the API.
@@ -161,4 +164,5 @@ PG_OPENAPI_LOGS = tests/integration/check_store_pg.log
 else
 PG_OPENAPI_LOGS =
 endif
-tests/check_openapi.log: tests/integration/check_api_pg.sh.log tests/integration/check_auth_pg.sh.log $(PG_OPENAPI_LOGS)
+tests/check_openapi.log: tests/integration/check_api_pg_redis.sh.log tests/integration/check_auth_pg_redis.sh.log \
+	tests/integration/check_deploy_pg_redis.sh.log $(PG_OPENAPI_LOGS)

@@ -109,7 +109,9 @@ int ss_redis_start(ss_redis_server *r, const char *dir)
 		return -1;
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test that dies (an abort, a crash) takes its server along */
-		execl(bin, bin, "--port", "0", "--unixsocket", r->socket, "--unixsocketperm", "700", "--save", "",
+		/* 0777: the socket is in the test's own directory; responders a web server spawns as its own user
+		 * (Apache's mod_fcgid runs them as www-data) must reach it as the service's do in production */
+		execl(bin, bin, "--port", "0", "--unixsocket", r->socket, "--unixsocketperm", "777", "--save", "",
 		      "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--logfile", r->log, (char *)NULL);
 		_exit(127);
 	}
