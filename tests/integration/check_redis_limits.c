@@ -383,17 +383,18 @@ START_TEST(redis_down_fails_open_when_configured)
 	ck_assert_int_ge(atoi(m + strlen("\nsongscope_limits_fail_open_total ")), 6);
 	ss_it_resp_free(&r);
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
-	for (int i = 0; i < 750; i++) {
+	/* Each responder reconnects on its own next request (at most every 250 ms), so wait until several requests
+	 * in a row, whichever responder nginx picks, are limited again. */
+	int in_a_row = 0;
+	for (int i = 0; i < 750 && in_a_row < 8; i++) {
 		ck_assert_int_eq(keyed("/auth/key", key, &r), 200);
 		bool limited = strstr(r.headers.data, "X-RateLimit-Limit") != NULL;
 		ss_it_resp_free(&r);
-		if (limited)
-			break;
-		pause_briefly();
+		in_a_row = limited ? in_a_row + 1 : 0;
+		if (!limited)
+			pause_briefly();
 	}
-	ck_assert_int_eq(keyed("/auth/key", key, &r), 200);
-	ck_assert_ptr_nonnull(strstr(r.headers.data, "X-RateLimit-Limit"));
-	ss_it_resp_free(&r);
+	ck_assert_int_ge(in_a_row, 8);
 }
 END_TEST
 
