@@ -9,7 +9,8 @@ tests/check_openapi.log: tests/integration/check_server.log tests/integration/ch
 	tests/integration/check_state_faults.log tests/integration/check_fetch_faults.log \
 	tests/integration/check_front_errors.log tests/integration/check_store_faults.log \
 	tests/integration/check_hygiene.log tests/integration/check_queue.log tests/integration/check_legacy.log \
-	tests/integration/check_quickstart.log tests/integration/check_ffmpeg.log tests/integration/check_web.log \
+	tests/integration/check_quickstart.log tests/integration/check_ffmpeg.log tests/integration/check_audio_features.log \
+	tests/integration/check_web.log \
 	tests/integration/check_browser.log tests/integration/check_deploy.log tests/integration/check_auth.log \
 	tests/integration/check_limiter.log tests/integration/check_redis_limits.log tests/integration/check_auth_redis.sh.log \
 	tests/integration/check_web_redis.sh.log

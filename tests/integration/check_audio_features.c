@@ -95,25 +95,11 @@ static void teardown_shared(void)
 
 /* ---- requests and assertions ---- */
 
-/* A request to the server; the whole URL is built here (ss_it_request takes paths up to 2 KiB, and 100 ids
- * take more). */
-static int request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
-		   const void *body, size_t len, ss_it_resp *r)
-{
-	size_t n = strlen(s->base_url) + strlen(path) + 1;
-	char *url = malloc(n);
-	ck_assert_ptr_nonnull(url);
-	snprintf(url, n, "%s%s", s->base_url, path);
-	int rc = ss_it_request_url(method, url, headers, body, len, r);
-	free(url);
-	return rc;
-}
-
 static json_object *request_json(const char *method, const char *path, const char *const *headers, const void *body,
 				 size_t len, long want)
 {
 	ss_it_resp r;
-	ck_assert_int_eq(request(&srv, method, path, headers, body, len, &r), 0);
+	ck_assert_int_eq(ss_it_request(&srv, method, path, headers, body, len, &r), 0);
 	char ct[64] = "";
 	ss_it_header(&r, "Content-Type", ct, sizeof ct);
 	ck_assert_msg(strncmp(ct, "application/json", 16) == 0, "content type %s", ct);
@@ -128,7 +114,7 @@ static void expect_error(const char *method, const char *path, const char *const
 			 size_t len, long status, const char *code)
 {
 	ss_it_resp r;
-	ck_assert_int_eq(request(&srv, method, path, headers, body, len, &r), 0);
+	ck_assert_int_eq(ss_it_request(&srv, method, path, headers, body, len, &r), 0);
 	ss_it_assert_error(&r, status, code);
 	ss_it_resp_free(&r);
 }

@@ -932,9 +932,13 @@ static void log_response(const ss_it_server *s, const char *method, const char *
 int ss_it_request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
 		  const void *body, size_t len, ss_it_resp *out)
 {
-	char url[2048];
-	snprintf(url, sizeof url, "%s%s", s->base_url, path);
+	/* Any length: GET /v1/audio-features?ids= with 100 ids is longer than a fixed buffer would take. */
+	size_t n = strlen(s->base_url) + strlen(path) + 1;
+	char *url = malloc(n);
+	ck_assert_ptr_nonnull(url);
+	snprintf(url, n, "%s%s", s->base_url, path);
 	int rc = ss_it_request_url(method, url, headers, body, len, out);
+	free(url);
 	if (rc == 0)
 		log_response(s, method, path, out);
 	return rc;

@@ -102,8 +102,9 @@ void ss_it_stop(ss_it_server *s);
 /* SIGTERM the songscope master and wait for it; returns its exit status (or -1 if it had to be killed). */
 int ss_it_stop_songscope(ss_it_server *s);
 
-/* One HTTP request to nginx. headers: NULL-terminated "Name: value" strings or NULL. Returns 0 or -1 on a
- * transport error. Caller frees with ss_it_resp_free. */
+/* One HTTP request to nginx (path: any length, with its query). headers: NULL-terminated "Name: value" strings
+ * or NULL. Returns 0 or -1 on a transport error. With SS_IT_RESPONSE_LOG set the answer is logged for
+ * tests/check_openapi.test. Caller frees with ss_it_resp_free. */
 int ss_it_request(ss_it_server *s, const char *method, const char *path, const char *const *headers,
 		  const void *body, size_t len, ss_it_resp *out);
 
