@@ -106,6 +106,17 @@ tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
 tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_pg_LDADD = $(IT_LIBS)
 TESTS += tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
+
+# Two hosts on (postgresql, redis): two masters with their own state files and nginx, one PostgreSQL, one Redis;
+# 8 racing clients get exactly the daily and per-minute limits, a deactivated key is refused by both, the cache
+# is shared, and one host's master SIGKILLed leaves the other serving. Skips (77) without PostgreSQL or Redis.
+if HAVE_LIBPQ
+check_PROGRAMS += tests/integration/check_two_hosts
+TESTS += tests/integration/check_two_hosts
+endif
+tests_integration_check_two_hosts_SOURCES = tests/integration/check_two_hosts.c
+tests_integration_check_two_hosts_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_two_hosts_LDADD = $(IT_LIBS)
 EXTRA_DIST += tests/integration/on_postgresql.sh tests/integration/check_api_pg.sh tests/integration/check_auth_pg.sh
 
 # The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
