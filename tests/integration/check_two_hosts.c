@@ -307,6 +307,99 @@ START_TEST(revocation_cache_and_a_lost_host)
 }
 END_TEST
 
+/* GET path on host with key: the body as JSON (caller puts it); asserts 200. */
+static json_object *get_json(const ss_it_server *host, const char *path, const char *key)
+{
+	char h[160], url[400];
+	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
+	snprintf(url, sizeof url, "%s%s", host->base_url, path);
+	const char *hdrs[] = {h, NULL};
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
+static long long stats_member(const ss_it_server *host, const char *key, const char *name)
+{
+	json_object *o = get_json(host, "/stats", key), *v;
+	ck_assert(json_object_object_get_ex(o, name, &v));
+	long long n = json_object_get_int64(v);
+	json_object_put(o);
+	return n;
+}
+
+/* A /metrics sample (the line starting with `sample `) on host, or -1 when absent. */
+static long long metric(const ss_it_server *host, const char *key, const char *sample)
+{
+	char h[160], url[400], pat[200];
+	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
+	snprintf(url, sizeof url, "%s/metrics", host->base_url);
+	snprintf(pat, sizeof pat, "\n%s ", sample);
+	const char *hdrs[] = {h, NULL};
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	const char *m = strstr(r.body.data, pat);
+	long long v = m != NULL ? atoll(m + strlen(pat)) : -1;
+	ss_it_resp_free(&r);
+	return v;
+}
+
+/* Poll (bounded: 20 s) until /stats' name on host is want; returns the last value. */
+static long long wait_stats(const ss_it_server *host, const char *key, const char *name, long long want)
+{
+	long long v = -1;
+	for (int i = 0; i < 2000 && (v = stats_member(host, key, name)) != want; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* a bounded poll on the published totals, not a synchronisation */
+	}
+	return v;
+}
+
+/* /stats and /metrics report every host's counters: 1 miss and 9 hits through host 1 and 14 through host 2,
+ * plus 3 and 2 invalid keys, read on either host, are 23 hits, 1 miss and 5 invalid keys (once each host's
+ * master has published, at most a second later), and stay so (nothing counted twice). */
+START_TEST(stats_and_metrics_count_every_host)
+{
+	start_both("rate_limit_per_minute = 100000\n");
+	char key[128], admin_key[128], id[32];
+	create_key("client", NULL, NULL, NULL, NULL, key, sizeof key, id, sizeof id);
+	create_key("ops", "--scope", "admin", NULL, NULL, admin_key, sizeof admin_key, id, sizeof id);
+	ck_assert(!analyze_cached(&srv, key, 440));
+	for (int i = 0; i < 9; i++)
+		ck_assert(analyze_cached(&srv, key, 440));
+	for (int i = 0; i < 14; i++)
+		ck_assert(analyze_cached(&host2, key, 440));
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(status_at(i < 3 ? &srv : &host2, "/auth/key", "ss_not_a_key"), 403);
+
+	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 23), 23);
+	ck_assert_int_eq(wait_stats(&host2, admin_key, "cache_hits", 23), 23);
+	ck_assert_int_eq(stats_member(&srv, admin_key, "cache_misses"), 1);
+	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_misses"), 1);
+	ck_assert_int_eq(stats_member(&host2, admin_key, "total_analyses"), 1);
+	ck_assert_int_eq(metric(&srv, admin_key, "songscope_cache_hits_total"), 23);
+	ck_assert_int_eq(metric(&host2, admin_key, "songscope_cache_misses_total"), 1);
+	const char *invalid = "songscope_auth_rejections_total{reason=\"invalid_api_key\"}";
+	long long inv = -1;
+	for (int i = 0; i < 2000 && (inv = metric(&host2, admin_key, invalid)) != 5; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(inv, 5);
+	ck_assert_int_eq(metric(&srv, admin_key, invalid), 5);
+
+	/* Host 2 stopped (its master publishes once more as it stops): its counts stay in the totals. */
+	ck_assert_int_eq(ss_it_stop_songscope(&host2), 0);
+	ck_assert_int_eq(analyze_cached(&srv, key, 440), true);
+	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 24), 24);
+	ck_assert_int_eq(stats_member(&srv, admin_key, "cache_misses"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -331,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, daily_limit_is_exact_across_two_hosts);
 	tcase_add_test(tc, per_minute_limit_is_exact_across_two_hosts);
 	tcase_add_test(tc, revocation_cache_and_a_lost_host);
+	tcase_add_test(tc, stats_and_metrics_count_every_host);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
