@@ -4,8 +4,9 @@
  * Keys (prefix "songscope:"): gen (the key-change generation), k:ID (a hash: t, the key's GCRA next-request
  * time in server microseconds; d, a UTC day; c, the key's count that day; it expires once the limiter has
  * recovered and the day is over), a:ADDR (an address's failed-attempt GCRA time), seeded:DAY (the day's
- * counts were seeded from the database, expires after two days). Every key a script touches is passed in
- * KEYS.
+ * counts were seeded from the database, expires after two days), counters:hosts and counters:h:HOST (each
+ * host's service counters for /stats and /metrics: fcgi/shared_counters.h). Every key a script touches is
+ * passed in KEYS.
  *
  * Round trips: admit is ONE EVALSHA of a Lua script that reads the server's clock (TIME, so hosts whose clocks
  * disagree still agree on the limits), compares the caller's generation with `gen`, applies GCRA and the daily
