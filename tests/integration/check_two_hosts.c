@@ -400,6 +400,67 @@ START_TEST(stats_and_metrics_count_every_host)
 }
 END_TEST
 
+/* GET /health on host; its status. */
+static long health_at(const ss_it_server *host)
+{
+	char url[160];
+	snprintf(url, sizeof url, "%s/health", host->base_url);
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request_url("GET", url, NULL, NULL, 0, &r), 0);
+	long st = r.status;
+	ss_it_resp_free(&r);
+	return st;
+}
+
+/* Redis stopped and started again empty: the requests both hosts answered meanwhile (/health 503s, counted by
+ * each host as usual) reach the totals once Redis is back, with everything counted before (each host publishes
+ * its whole totals again): nothing lost, nothing twice. */
+START_TEST(counters_survive_a_redis_outage)
+{
+	start_both("rate_limit_per_minute = 100000\n");
+	char key[128], admin_key[128], id[32];
+	create_key("client", NULL, NULL, NULL, NULL, key, sizeof key, id, sizeof id);
+	create_key("ops", "--scope", "admin", NULL, NULL, admin_key, sizeof admin_key, id, sizeof id);
+	ck_assert(!analyze_cached(&srv, key, 330));
+	for (int i = 0; i < 4; i++)
+		ck_assert(analyze_cached(i % 2 ? &srv : &host2, key, 330));
+	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 4), 4);
+
+	ss_redis_stop(&srv.redis);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(health_at(i < 4 ? &srv : &host2), 503);
+	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
+
+	const char *h503 = "songscope_requests_total{endpoint=\"health\",status=\"503\"}";
+	long long v = -1;
+	for (int i = 0; i < 2000; i++) { /* bounded poll (20 s): until both hosts have published again */
+		ss_it_resp r;
+		char h[160], url[160];
+		snprintf(h, sizeof h, "X-API-Key: %.120s", admin_key);
+		snprintf(url, sizeof url, "%s/metrics", host2.base_url);
+		const char *hdrs[] = {h, NULL};
+		ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
+		v = -1;
+		if (r.status == 200) {
+			char pat[160];
+			snprintf(pat, sizeof pat, "\n%s ", h503);
+			const char *m = strstr(r.body.data, pat);
+			v = m != NULL ? atoll(m + strlen(pat)) : 0;
+		}
+		ss_it_resp_free(&r);
+		if (v == 6)
+			break;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(v, 6);
+	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 4), 4);
+	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_hits"), 4);
+	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_misses"), 1);
+	ck_assert_int_eq(metric(&srv, admin_key, h503), 6);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -425,6 +486,7 @@ int main(void)
 	tcase_add_test(tc, per_minute_limit_is_exact_across_two_hosts);
 	tcase_add_test(tc, revocation_cache_and_a_lost_host);
 	tcase_add_test(tc, stats_and_metrics_count_every_host);
+	tcase_add_test(tc, counters_survive_a_redis_outage);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
