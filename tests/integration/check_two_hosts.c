@@ -4,7 +4,9 @@
  * limit of 50 gets exactly 50 across both hosts and a per-minute limit holds exactly; a key deactivated through
  * songscope-admin (same config) is refused by both on the next request; a song analysed through one host is a
  * cache hit through the other; one host's master killed with SIGKILL takes its responders with it (PDEATHSIG)
- * (host 1's nginx answers a JSON 503) and the other host serves on. Skips (77) without nginx, PostgreSQL or redis-server. */
+ * (host 1's nginx answers a JSON 503) and the other host serves on. /stats and /metrics report both hosts'
+ * counters (within the publish interval), through a Redis outage too. Skips (77) without nginx, PostgreSQL or
+ * redis-server. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
