@@ -15,6 +15,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/privileges.c fcgi/privileges.h \
 	fcgi/datadir.c fcgi/datadir.h \
 	fcgi/notify.c fcgi/notify.h \
+	fcgi/shared_counters.c fcgi/shared_counters.h \
 	fcgi/handlers/health.c \
 	fcgi/handlers/common.c \
 	fcgi/handlers/analyze.c \

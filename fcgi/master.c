@@ -22,6 +22,7 @@
 #include "fcgi/listen.h"
 #include "fcgi/notify.h"
 #include "fcgi/responder.h"
+#include "fcgi/shared_counters.h"
 
 #define MAX_CHILDREN 512
 #define BACKOFF_MIN 0.1
@@ -61,6 +62,20 @@ typedef struct {
 } watchdog;
 
 static watchdog wd; /* the master's; a responder closes its inherited copy at start */
+
+/* Publishes this host's counters to the shared limiter backend (NULL with limits = local); the master's, a
+ * responder frees its inherited copy at start. */
+static ss_counter_pub *pub;
+
+static void pub_reopen(const ss_config *cfg)
+{
+	ss_counter_pub_free(pub);
+	pub = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	if (ss_counter_pub_new(cfg, &pub, &err) != 0)
+		ss_log_error("%s", err.msg);
+}
 
 static void watchdog_drop(watchdog *w)
 {
@@ -214,6 +229,8 @@ static void child_main(ss_config *cfg, const char *config_path, int listen_fd, p
 	if (getppid() != master)
 		_exit(0);
 	watchdog_drop(&wd); /* the master's mapping of the state file is not the responder's */
+	ss_counter_pub_free(pub); /* nor its limiter connection */
+	pub = NULL;
 
 	ss_ctx_params cp = {.cfg = cfg, .config_path = config_path, .service_started_at = started, .own_master = true,
 			    .master_pid = master};
@@ -365,6 +382,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	if (o->priv == NULL || !o->priv->drop)
 		prepare_database(cfg); /* else done before dropping privileges */
 	memset(&wd, 0, sizeof wd);
+	pub_reopen(cfg);
 
 	for (;;) {
 		double now = ss_time_mono();
@@ -399,6 +417,11 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			}
 			if (watch_wait < wait)
 				wait = watch_wait;
+		}
+		if (pub != NULL) {
+			double pub_wait = ss_counter_pub_tick(pub, wd.st, false);
+			if (pub_wait < wait)
+				wait = pub_wait;
 		}
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
 		siginfo_t info;
@@ -438,6 +461,9 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			ss_notify("RELOADING=1");
 			*cfg = fresh;
 			watchdog_drop(&wd); /* state_file may have changed */
+			if (pub != NULL)
+				ss_counter_pub_tick(pub, wd.st, true);
+			pub_reopen(cfg); /* and limits, redis */
 			ss_log_level lvl;
 			if (ss_log_level_parse(cfg->log_level, &lvl) == 0)
 				ss_log_set_level(lvl);
@@ -461,6 +487,10 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	if (created_socket && unlink(o->listen) != 0 && errno != ENOENT)
 		ss_log_warn("cannot remove %s: %s", o->listen, strerror(errno));
 	close(listen_fd);
+	if (pub != NULL)
+		ss_counter_pub_tick(pub, wd.st, true); /* the last counts of the responders that just ended */
+	ss_counter_pub_free(pub);
+	pub = NULL;
 	watchdog_drop(&wd);
 	ss_log_info("stopped");
 	return 0;

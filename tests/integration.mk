@@ -111,6 +111,17 @@ TESTS += tests/integration/check_api_pg_redis.sh tests/integration/check_auth_pg
 EXTRA_DIST += tests/integration/on_pg_redis.sh tests/integration/check_api_pg_redis.sh \
 	tests/integration/check_auth_pg_redis.sh tests/integration/check_deploy_pg_redis.sh
 
+# Two hosts on (postgresql, redis): two masters with their own state files and nginx, one PostgreSQL, one Redis;
+# 8 racing clients get exactly the daily and per-minute limits, a deactivated key is refused by both, the cache
+# is shared, and one host's master SIGKILLed leaves the other serving. Skips (77) without PostgreSQL or Redis.
+if HAVE_LIBPQ
+check_PROGRAMS += tests/integration/check_two_hosts
+TESTS += tests/integration/check_two_hosts
+endif
+tests_integration_check_two_hosts_SOURCES = tests/integration/check_two_hosts.c
+tests_integration_check_two_hosts_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_two_hosts_LDADD = $(IT_LIBS)
+
 # The Spotify-compatible view: POST /v1/audio-features (bytes and URL), the object's schema, stable ids, ids= with
 # 100 ids, key -1 on noise, and auth, limits and errors exactly as the rest of the API.
 check_PROGRAMS += tests/integration/check_audio_features
@@ -160,7 +171,7 @@ clean-browser-artifacts:
 .PHONY: clean-browser-artifacts
 # Their answers are checked against man/openapi.yaml too (tests/openapi.mk): once they are done.
 if HAVE_LIBPQ
-PG_OPENAPI_LOGS = tests/integration/check_store_pg.log
+PG_OPENAPI_LOGS = tests/integration/check_store_pg.log tests/integration/check_two_hosts.log
 else
 PG_OPENAPI_LOGS =
 endif

@@ -247,3 +247,20 @@ int64_t ss_limiter_today(ss_limiter *lim)
 {
 	return lim->ops->today(lim);
 }
+
+int ss_limiter_counters_publish(ss_limiter *lim, const char *host, const char *const *names, const uint64_t *values,
+				size_t n, ss_error *err)
+{
+	assert(host != NULL && host[0] != '\0' && (n == 0 || (names != NULL && values != NULL)));
+	if (lim->ops->counters_publish == NULL)
+		return 0;
+	return lim->ops->counters_publish(lim, host, names, values, n, err) < 0 ? -1 : 1;
+}
+
+int ss_limiter_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void *arg, ss_error *err)
+{
+	assert(fn != NULL);
+	if (lim->ops->counters_total == NULL)
+		return 0;
+	return lim->ops->counters_total(lim, fn, arg, err) < 0 ? -1 : 1;
+}

@@ -142,4 +142,19 @@ bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len);
 /* The UTC day number of the backend's clock for today (redis: as of the last round trip, else this host's). */
 int64_t ss_limiter_today(ss_limiter *lim);
 
+/* Called by ss_limiter_counters_total for each counter of each host: its name and value. */
+typedef void (*ss_limiter_counter_fn)(void *arg, const char *name, uint64_t value);
+
+/* Publish this host's counters to a shared backend: host (a stable id of the host's counter file, non-empty)
+ * with n named counters (names: short ASCII words; values: the host's absolute, never-decreasing totals).
+ * The backend keeps per host and name the largest value published, so a publish is idempotent: one that
+ * failed or raced another is simply repeated (nothing lost, nothing counted twice). One round trip (redis).
+ * Returns 1 published, 0 when the backend is not shared (local: nothing to do), or -1 with err. */
+int ss_limiter_counters_publish(ss_limiter *lim, const char *host, const char *const *names, const uint64_t *values,
+				size_t n, ss_error *err);
+
+/* Every host's published counters, each passed to fn (the caller sums or takes the maximum). Two round trips
+ * (redis). Returns 1 done, 0 when the backend is not shared (fn not called), or -1 with err. */
+int ss_limiter_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void *arg, ss_error *err);
+
 #endif

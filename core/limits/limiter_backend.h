@@ -23,6 +23,10 @@ typedef struct ss_limiter_ops {
 	int (*generation_sync)(ss_limiter *lim, uint64_t *gen, ss_error *err);
 	int (*bump_generation)(ss_limiter *lim, ss_error *err);
 	int64_t (*today)(ss_limiter *lim);
+	/* NULL when the backend is not shared (then the wrappers return 0) */
+	int (*counters_publish)(ss_limiter *lim, const char *host, const char *const *names, const uint64_t *values,
+				size_t n, ss_error *err);
+	int (*counters_total)(ss_limiter *lim, ss_limiter_counter_fn fn, void *arg, ss_error *err);
 } ss_limiter_ops;
 
 struct ss_limiter {

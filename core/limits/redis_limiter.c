@@ -4,8 +4,9 @@
  * Keys (prefix "songscope:"): gen (the key-change generation), k:ID (a hash: t, the key's GCRA next-request
  * time in server microseconds; d, a UTC day; c, the key's count that day; it expires once the limiter has
  * recovered and the day is over), a:ADDR (an address's failed-attempt GCRA time), seeded:DAY (the day's
- * counts were seeded from the database, expires after two days). Every key a script touches is passed in
- * KEYS.
+ * counts were seeded from the database, expires after two days), counters:hosts and counters:h:HOST (each
+ * host's service counters for /stats and /metrics: fcgi/shared_counters.h). Every key a script touches is
+ * passed in KEYS.
  *
  * Round trips: admit is ONE EVALSHA of a Lua script that reads the server's clock (TIME, so hosts whose clocks
  * disagree still agree on the limits), compares the caller's generation with `gen`, applies GCRA and the daily
@@ -541,6 +542,112 @@ static void redis_close(ss_limiter *lim)
 	lim->impl = NULL;
 }
 
+/* ---- shared service counters ----
+ * counters:hosts is the set of host hashes; counters:h:HOST holds a host's counters (name -> largest value
+ * published). KEYS: counters:h:HOST, counters:hosts. ARGV: name, value pairs. */
+static const char lua_counters_publish[] =
+	"redis.call('SADD', KEYS[2], KEYS[1])\n"
+	"for i = 1, #ARGV, 2 do\n"
+	"  local old = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')\n"
+	"  if tonumber(ARGV[i + 1]) > old then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+	"end\n"
+	"return 1\n";
+
+static int redis_counters_publish(ss_limiter *lim, const char *host, const char *const *names,
+				  const uint64_t *values, size_t n, ss_error *err)
+{
+	redis_impl *r = impl_of(lim);
+	if (!connect_now(lim))
+		return down(r, err);
+	size_t argc = 5 + 2 * n;
+	const char **argv = calloc(argc, sizeof *argv);
+	size_t *lens = calloc(argc, sizeof *lens);
+	char *nums = calloc(n > 0 ? n : 1, 24);
+	char hkey[300];
+	int rc = 0;
+	if (argv == NULL || lens == NULL || nums == NULL) {
+		rc = ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
+		goto out;
+	}
+	snprintf(hkey, sizeof hkey, PREFIX "counters:h:%.200s", host);
+	argv[0] = "EVAL";
+	argv[1] = lua_counters_publish;
+	argv[2] = "2";
+	argv[3] = hkey;
+	argv[4] = PREFIX "counters:hosts";
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nums + 24 * i, 24, "%llu", (unsigned long long)values[i]);
+		argv[5 + 2 * i] = names[i];
+		argv[6 + 2 * i] = nums + 24 * i;
+	}
+	for (size_t i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	redisReply *rep = redisCommandArgv(r->c, (int)argc, argv, lens);
+	if (rep == NULL) {
+		disconnect(r, r->c->err != 0 ? r->c->errstr : "no reply");
+		rc = down(r, err);
+	} else {
+		if (rep->type == REDIS_REPLY_ERROR)
+			rc = ss_error_set(err, SS_ERR_UNAVAILABLE, "The limiter (Redis) refused the counters: %.200s",
+					  rep->str);
+		freeReplyObject(rep);
+	}
+out:
+	free(argv);
+	free(lens);
+	free(nums);
+	return rc;
+}
+
+static int redis_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void *arg, ss_error *err)
+{
+	redis_impl *r = impl_of(lim);
+	if (!connect_now(lim))
+		return down(r, err);
+	redisReply *hosts = command(r, 2, (const char *[]){"SMEMBERS", PREFIX "counters:hosts"});
+	if (hosts == NULL)
+		return down(r, err);
+	int rc = 0;
+	if (hosts->type != REDIS_REPLY_ARRAY) {
+		rc = ss_error_set(err, SS_ERR_UNAVAILABLE, "The limiter (Redis) refused SMEMBERS: %.200s",
+				  hosts->type == REDIS_REPLY_ERROR ? hosts->str : "unexpected reply");
+		freeReplyObject(hosts);
+		return rc;
+	}
+	/* One pipelined round trip for every host's hash. */
+	size_t sent = 0;
+	for (size_t i = 0; i < hosts->elements; i++) {
+		const redisReply *h = hosts->element[i];
+		if (h->type != REDIS_REPLY_STRING)
+			continue;
+		if (redisAppendCommand(r->c, "HGETALL %b", h->str, (size_t)h->len) != REDIS_OK) {
+			rc = ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
+			break;
+		}
+		sent++;
+	}
+	for (size_t i = 0; i < sent; i++) {
+		void *v = NULL;
+		if (redisGetReply(r->c, &v) != REDIS_OK || v == NULL) {
+			disconnect(r, r->c->err != 0 ? r->c->errstr : "no reply");
+			rc = down(r, err);
+			break;
+		}
+		redisReply *rep = v;
+		if (rc == 0 && rep->type == REDIS_REPLY_ARRAY) {
+			for (size_t k = 0; k + 1 < rep->elements; k += 2)
+				if (rep->element[k]->type == REDIS_REPLY_STRING)
+					fn(arg, rep->element[k]->str, (uint64_t)reply_int(rep->element[k + 1]));
+		} else if (rc == 0) {
+			rc = ss_error_set(err, SS_ERR_UNAVAILABLE, "The limiter (Redis) refused HGETALL: %.200s",
+					  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+		}
+		freeReplyObject(rep);
+	}
+	freeReplyObject(hosts);
+	return rc;
+}
+
 static const ss_limiter_ops redis_ops = {
 	.name = "redis",
 	.component = "redis",
@@ -558,6 +665,8 @@ static const ss_limiter_ops redis_ops = {
 	.generation_sync = redis_generation_sync,
 	.bump_generation = redis_bump_generation,
 	.today = redis_today,
+	.counters_publish = redis_counters_publish,
+	.counters_total = redis_counters_total,
 };
 
 int ss_limiter_redis_init(ss_limiter *lim, const ss_config *cfg, ss_error *err)

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
+#include "fcgi/shared_counters.h"
 
 const char *const ss_handlers_side_files[] = {".stats", ".admission", NULL};
 
@@ -91,6 +93,33 @@ void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds)
 	ss_stats_observe(ctx->stats, route_index(req->route), req->status, seconds);
 }
 
+/* The counters /stats and /metrics report: every host's (as last published, at most
+ * SS_SHARED_COUNTERS_INTERVAL_S old) when the limiter is shared and answers, else this host's. */
+typedef struct figures {
+	uint64_t stats[SS_STAT_SLOTS];
+	uint64_t state[SS_STATE_COUNTERS];
+	bool have_state; /* state[] holds something (this host's state file is open, or the totals are shared) */
+} figures;
+
+static void figures_load(ss_ctx *ctx, figures *f)
+{
+	ss_error err;
+	ss_error_clear(&err);
+	int rc = ctx->limiter != NULL ? ss_counter_totals(ctx->limiter, f->stats, f->state, &err) : 0;
+	if (rc == 1) {
+		f->have_state = true;
+		return;
+	}
+	if (rc < 0)
+		ss_log_warn("counters of every host unavailable, reporting this host's: %s", err.msg);
+	for (unsigned i = 0; i < SS_STAT_SLOTS; i++)
+		f->stats[i] = ss_stats_get(ctx->stats, i);
+	ss_state *hs = ss_auth_host_state(ctx);
+	f->have_state = hs != NULL;
+	for (unsigned i = 0; i < SS_STATE_COUNTERS; i++)
+		f->state[i] = hs != NULL ? ss_state_counter_get(hs, i) : 0;
+}
+
 int ss_handle_stats(ss_ctx *ctx, ss_request *req)
 {
 	if (ss_h_need_db(ctx, req))
@@ -110,11 +139,16 @@ int ss_handle_stats(ss_ctx *ctx, ss_request *req)
 		ss_log_error("stats: %s", err.msg);
 		return ss_resp_error_from(req, &err);
 	}
-	long long analyses = base[0] + (long long)ss_stats_get(ctx->stats, SS_STAT_ANALYSES);
-	long long hits = base[1] + (long long)ss_stats_get(ctx->stats, SS_STAT_HITS);
-	long long misses = base[2] + (long long)ss_stats_get(ctx->stats, SS_STAT_MISSES);
-	long long served = base[3] + (long long)ss_stats_get(ctx->stats, SS_STAT_REQUESTS);
-	uint64_t lu = ss_stats_get(ctx->stats, SS_STAT_LAST_UPDATED);
+	figures *f = malloc(sizeof *f);
+	if (f == NULL)
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	figures_load(ctx, f);
+	long long analyses = base[0] + (long long)f->stats[SS_STAT_ANALYSES];
+	long long hits = base[1] + (long long)f->stats[SS_STAT_HITS];
+	long long misses = base[2] + (long long)f->stats[SS_STAT_MISSES];
+	long long served = base[3] + (long long)f->stats[SS_STAT_REQUESTS];
+	uint64_t lu = f->stats[SS_STAT_LAST_UPDATED];
+	free(f);
 	if (lu > 0 || last[0] == '\0')
 		ss_time_format_utc(lu > 0 ? (time_t)lu : time(NULL), last);
 	double rate = hits + misses > 0 ? (double)hits / (double)(hits + misses) : 0.0;
@@ -318,14 +352,17 @@ static int counter(ss_buf *b, const char *name, const char *help, const char *ty
 
 int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 {
-	const ss_stats *s = ctx->stats;
+	figures *f = malloc(sizeof *f);
+	if (f == NULL)
+		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
+	figures_load(ctx, f);
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	int bad = ss_buf_puts(&b, "# HELP songscope_requests_total Requests answered, by endpoint and status.\n"
 				  "# TYPE songscope_requests_total counter\n");
 	for (unsigned r = 0; r < SS_STAT_ROUTES && !bad; r++)
 		for (unsigned k = 0; k < SS_STAT_STATUSES && !bad; k++) {
-			uint64_t v = ss_stats_get(s, SS_STAT_ROUTE_BASE + r * SS_STAT_STATUSES + k);
+			uint64_t v = f->stats[SS_STAT_ROUTE_BASE + r * SS_STAT_STATUSES + k];
 			if (v == 0)
 				continue;
 			char status[8];
@@ -340,7 +377,7 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 			       "# TYPE songscope_request_duration_seconds histogram\n");
 	uint64_t cum = 0;
 	for (unsigned i = 0; i <= SS_STAT_LAT_BUCKETS && !bad; i++) {
-		cum += ss_stats_get(s, SS_STAT_LAT_BASE + i);
+		cum += f->stats[SS_STAT_LAT_BASE + i];
 		if (i < SS_STAT_LAT_BUCKETS)
 			bad |= ss_buf_printf(&b, "songscope_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
 					     ss_stats_latency_bounds[i], (unsigned long long)cum);
@@ -349,21 +386,21 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 					     (unsigned long long)cum);
 	}
 	bad |= ss_buf_printf(&b, "songscope_request_duration_seconds_sum %.6f\nsongscope_request_duration_seconds_count %llu\n",
-			     (double)ss_stats_get(s, SS_STAT_LAT_SUM_US) / 1e6,
-			     (unsigned long long)ss_stats_get(s, SS_STAT_LAT_COUNT));
-	bad |= counter(&b, "songscope_analyses_total", "Analyses performed.", "counter", ss_stats_get(s, SS_STAT_ANALYSES));
+			     (double)f->stats[SS_STAT_LAT_SUM_US] / 1e6,
+			     (unsigned long long)f->stats[SS_STAT_LAT_COUNT]);
+	bad |= counter(&b, "songscope_analyses_total", "Analyses performed.", "counter", f->stats[SS_STAT_ANALYSES]);
 	bad |= counter(&b, "songscope_cache_hits_total", "Analysis requests answered from the cache.", "counter",
-		       ss_stats_get(s, SS_STAT_HITS));
+		       f->stats[SS_STAT_HITS]);
 	bad |= counter(&b, "songscope_cache_misses_total", "Analysis requests answered by analysing.", "counter",
-		       ss_stats_get(s, SS_STAT_MISSES));
+		       f->stats[SS_STAT_MISSES]);
 	bad |= counter(&b, "songscope_analysis_failures_total", "Downloads or analyses that failed.", "counter",
-		       ss_stats_get(s, SS_STAT_FAILED));
+		       f->stats[SS_STAT_FAILED]);
 	bad |= counter(&b, "songscope_busy_rejections_total", "Misses refused with 503 busy (no free analysis slot).",
-		       "counter", ss_stats_get(s, SS_STAT_BUSY));
+		       "counter", f->stats[SS_STAT_BUSY]);
 	bad |= counter(&b, "songscope_dedup_waits_total", "Misses that waited for an identical analysis in progress.",
-		       "counter", ss_stats_get(s, SS_STAT_DEDUP_WAITS));
+		       "counter", f->stats[SS_STAT_DEDUP_WAITS]);
 	bad |= counter(&b, "songscope_rate_limited_total", "Requests refused with 429 (rate limit or daily quota).",
-		       "counter", ss_stats_get(s, SS_STAT_RATE_LIMITED));
+		       "counter", f->stats[SS_STAT_RATE_LIMITED]);
 	ss_state *hs = ss_auth_host_state(ctx);
 	if (hs != NULL) {
 		static const struct {
@@ -378,16 +415,16 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 				       "# TYPE songscope_auth_rejections_total counter\n");
 		for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++)
 			bad |= ss_buf_printf(&b, "songscope_auth_rejections_total{reason=\"%s\"} %llu\n", auth[i].reason,
-					     (unsigned long long)ss_state_counter_get(hs, auth[i].idx));
+					     (unsigned long long)f->state[auth[i].idx]);
 		bad |= counter(&b, "songscope_state_lock_holders_killed_total",
 			       "Responders the master killed because they held the state lock too long (stopped or stuck).",
-			       "counter", ss_state_counter_get(hs, SS_STATE_COUNTER_HOLDERS_KILLED));
+			       "counter", f->state[SS_STATE_COUNTER_HOLDERS_KILLED]);
 		bad |= counter(&b, "songscope_state_lock_repairs_total",
 			       "Times the state lock was found with a dead owner and the tables repaired.", "counter",
 			       ss_state_repairs(hs));
 		bad |= counter(&b, "songscope_limits_fail_open_total",
 			       "Requests served without limits while the limiter was down (limits_fail = open).",
-			       "counter", ss_state_counter_get(hs, SS_STATE_COUNTER_LIMITS_FAIL_OPEN));
+			       "counter", f->state[SS_STATE_COUNTER_LIMITS_FAIL_OPEN]);
 	}
 	int alive = ctx->adm ? ss_admission_alive(ctx->adm) : -1;
 	int in_use = ctx->adm ? ss_admission_in_use(ctx->adm) : -1;
@@ -412,6 +449,7 @@ int ss_handle_metrics(ss_ctx *ctx, ss_request *req)
 	bad |= ss_buf_printf(&b, "# HELP songscope_uptime_seconds Seconds since the service started.\n"
 				 "# TYPE songscope_uptime_seconds gauge\nsongscope_uptime_seconds %.3f\n",
 			     up < 0 ? 0 : up);
+	free(f);
 	int rc;
 	if (bad)
 		rc = ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");

@@ -1,0 +1,43 @@
+/* Service counters exact across hosts. Each host keeps its counters as before (the .stats file of atomic
+ * 64-bit slots, the state file's named counters); with a shared limiter backend (limits = redis) the master
+ * publishes the host's totals at most once a second (and when it stops) under the host's id, and /stats and
+ * /metrics read the sum over every host. A publish carries absolute totals and the backend keeps the largest
+ * value per host and counter, so a failed publish is simply repeated by the next one: nothing is lost or
+ * counted twice, and a host that goes away keeps its last published counts in the totals. */
+#ifndef SS_FCGI_SHARED_COUNTERS_H
+#define SS_FCGI_SHARED_COUNTERS_H
+
+#include <stdint.h>
+
+#include "core/config/config.h"
+#include "core/limits/limiter.h"
+#include "core/limits/state.h"
+#include "core/store/stats.h"
+#include "core/util/error.h"
+
+/* Seconds between two publishes of one host. */
+#define SS_SHARED_COUNTERS_INTERVAL_S 1.0
+
+/* The master's publisher (one per host). */
+typedef struct ss_counter_pub ss_counter_pub;
+
+/* A publisher for cfg (copied from), or *out = NULL when cfg's limiter is not shared (limits = local). It
+ * opens the host's .stats file and the limiter lazily. Returns 0, or -1 with err (SS_ERR_NOMEM). */
+int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err);
+
+/* Free (closing its limiter connection and the stats mapping). NULL is a no-op. A forked child that inherited
+ * the master's publisher frees it too (nothing is sent). */
+void ss_counter_pub_free(ss_counter_pub *p);
+
+/* Publish the host's totals when SS_SHARED_COUNTERS_INTERVAL_S have passed since the last publish that
+ * succeeded or was tried (always when force). host_state: this host's state file (its named counters), or
+ * NULL. Returns the seconds until the next publish is due (> 0). Failures are logged (once per outage) and
+ * retried at the next interval. */
+double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool force);
+
+/* The counters of every host: stats[SS_STAT_SLOTS] (sums; SS_STAT_LAST_UPDATED the latest) and
+ * state[SS_STATE_COUNTERS] (sums). Returns 1 filled from the shared backend, 0 when lim is not shared (nothing
+ * filled), or -1 with err (the backend is down: the caller falls back to this host's figures). */
+int ss_counter_totals(ss_limiter *lim, uint64_t *stats, uint64_t *state, ss_error *err);
+
+#endif
