@@ -50,24 +50,32 @@ void ss_counter_pub_free(ss_counter_pub *p)
 	free(p);
 }
 
+int ss_counter_host_id(const char *stats_path, char *out, size_t len)
+{
+	assert(len > 0);
+	out[0] = '\0';
+	struct stat st;
+	char hn[128] = "";
+	if (stat(stats_path, &st) != 0 || gethostname(hn, sizeof hn - 1) != 0)
+		return -1;
+	/* A new counters file (another inode) is another host as far as the totals go: its counts start from 0 and
+	 * the old file's stay counted. */
+	snprintf(out, len, "%.120s:%llu:%llu", hn, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	return 0;
+}
+
 /* Open what is not open yet; false when something cannot be opened now (logged). */
 static bool pub_open(ss_counter_pub *p, ss_error *err)
 {
 	if (p->stats == NULL) {
 		if (ss_stats_open(p->stats_path, &p->stats, err) != 0)
 			return false;
-		struct stat st;
-		char hn[128] = "";
-		if (stat(p->stats_path, &st) != 0 || gethostname(hn, sizeof hn - 1) != 0) {
+		if (ss_counter_host_id(p->stats_path, p->host, sizeof p->host) != 0) {
 			ss_stats_close(p->stats);
 			p->stats = NULL;
 			ss_error_set(err, SS_ERR_IO, "Cannot identify %s.", p->stats_path);
 			return false;
 		}
-		/* A new counters file (another inode) is another host as far as the totals go: its counts start
-		 * from 0 and the old file's stay counted. */
-		snprintf(p->host, sizeof p->host, "%.120s:%llu:%llu", hn, (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino);
 	}
 	if (p->lim == NULL && ss_limiter_open_shared(&p->cfg, NULL, NULL, &p->lim, err) != 0)
 		return false;
@@ -116,11 +124,14 @@ double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool f
 typedef struct {
 	uint64_t *stats;
 	uint64_t *state;
+	const char *own; /* this host's id: its published counters are replaced by the live ones */
 } totals;
 
-static void add_counter(void *arg, const char *name, uint64_t value)
+static void add_counter(void *arg, const char *host, const char *name, uint64_t value)
 {
 	totals *t = arg;
+	if (t->own[0] != '\0' && strcmp(host, t->own) == 0)
+		return;
 	char *end = NULL;
 	unsigned long idx = strtoul(name + (name[0] != '\0'), &end, 10);
 	if (name[0] == '\0' || end == name + 1 || *end != '\0')
@@ -133,12 +144,27 @@ static void add_counter(void *arg, const char *name, uint64_t value)
 		t->state[idx] += value;
 }
 
-int ss_counter_totals(ss_limiter *lim, uint64_t *stats, uint64_t *state, ss_error *err)
+int ss_counter_totals(ss_limiter *lim, const char *own_host, const ss_stats *own_stats, const ss_state *own_state,
+		      uint64_t *stats, uint64_t *state, ss_error *err)
 {
 	if (lim == NULL)
 		return 0;
 	memset(stats, 0, sizeof *stats * SS_STAT_SLOTS);
 	memset(state, 0, sizeof *state * SS_STATE_COUNTERS);
-	totals t = {stats, state};
-	return ss_limiter_counters_total(lim, add_counter, &t, err);
+	totals t = {stats, state, own_host != NULL ? own_host : ""};
+	int rc = ss_limiter_counters_total(lim, add_counter, &t, err);
+	if (rc != 1)
+		return rc;
+	if (t.own[0] == '\0')
+		return 1; /* this host's figures are those it published */
+	for (unsigned i = 0; i < SS_STAT_SLOTS; i++) {
+		uint64_t v = ss_stats_get(own_stats, i);
+		if (i == SS_STAT_LAST_UPDATED)
+			stats[i] = v > stats[i] ? v : stats[i];
+		else
+			stats[i] += v;
+	}
+	for (unsigned i = 0; own_state != NULL && i < SS_STATE_COUNTERS; i++)
+		state[i] += ss_state_counter_get(own_state, i);
+	return 1;
 }

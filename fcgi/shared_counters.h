@@ -35,9 +35,17 @@ void ss_counter_pub_free(ss_counter_pub *p);
  * retried at the next interval. */
 double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool force);
 
+/* This host's id for the counters of the .stats file at stats_path (hostname, device and inode) into out (len
+ * bytes). Returns 0, or -1 when the file or the host name cannot be read (out ""). */
+int ss_counter_host_id(const char *stats_path, char *out, size_t len);
+
 /* The counters of every host: stats[SS_STAT_SLOTS] (sums; SS_STAT_LAST_UPDATED the latest) and
- * state[SS_STATE_COUNTERS] (sums). Returns 1 filled from the shared backend, 0 when lim is not shared (nothing
- * filled), or -1 with err (the backend is down: the caller falls back to this host's figures). */
-int ss_counter_totals(ss_limiter *lim, uint64_t *stats, uint64_t *state, ss_error *err);
+ * state[SS_STATE_COUNTERS] (sums). Other hosts count as last published (at most SS_SHARED_COUNTERS_INTERVAL_S
+ * old); this host (own_host, from ss_counter_host_id) counts with its live figures own_stats and own_state (may
+ * be NULL), so a client sees its own requests at once. own_host NULL or "": every host as published.
+ * Returns 1 filled from the shared backend, 0 when lim is not shared (nothing filled), or -1 with err (the
+ * backend is down: the caller falls back to this host's figures). */
+int ss_counter_totals(ss_limiter *lim, const char *own_host, const ss_stats *own_stats, const ss_state *own_state,
+		      uint64_t *stats, uint64_t *state, ss_error *err);
 
 #endif

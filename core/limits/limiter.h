@@ -142,8 +142,9 @@ bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len);
 /* The UTC day number of the backend's clock for today (redis: as of the last round trip, else this host's). */
 int64_t ss_limiter_today(ss_limiter *lim);
 
-/* Called by ss_limiter_counters_total for each counter of each host: its name and value. */
-typedef void (*ss_limiter_counter_fn)(void *arg, const char *name, uint64_t value);
+/* Called by ss_limiter_counters_total for each counter of each host: the host's id (as published), the
+ * counter's name and value. */
+typedef void (*ss_limiter_counter_fn)(void *arg, const char *host, const char *name, uint64_t value);
 
 /* Publish this host's counters to a shared backend: host (a stable id of the host's counter file, non-empty)
  * with n named counters (names: short ASCII words; values: the host's absolute, never-decreasing totals).

@@ -614,8 +614,14 @@ static int redis_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void 
 		freeReplyObject(hosts);
 		return rc;
 	}
-	/* One pipelined round trip for every host's hash. */
+	/* One pipelined round trip for every host's hash; asked[i] is the host id of the i-th reply. */
 	size_t sent = 0;
+	const char **asked = calloc(hosts->elements > 0 ? hosts->elements : 1, sizeof *asked);
+	if (asked == NULL) {
+		freeReplyObject(hosts);
+		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
+	}
+	const size_t plen = strlen(PREFIX "counters:h:");
 	for (size_t i = 0; i < hosts->elements; i++) {
 		const redisReply *h = hosts->element[i];
 		if (h->type != REDIS_REPLY_STRING)
@@ -624,7 +630,7 @@ static int redis_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void 
 			rc = ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
 			break;
 		}
-		sent++;
+		asked[sent++] = strncmp(h->str, PREFIX "counters:h:", plen) == 0 ? h->str + plen : h->str;
 	}
 	for (size_t i = 0; i < sent; i++) {
 		void *v = NULL;
@@ -637,13 +643,15 @@ static int redis_counters_total(ss_limiter *lim, ss_limiter_counter_fn fn, void 
 		if (rc == 0 && rep->type == REDIS_REPLY_ARRAY) {
 			for (size_t k = 0; k + 1 < rep->elements; k += 2)
 				if (rep->element[k]->type == REDIS_REPLY_STRING)
-					fn(arg, rep->element[k]->str, (uint64_t)reply_int(rep->element[k + 1]));
+					fn(arg, asked[i], rep->element[k]->str,
+					   (uint64_t)reply_int(rep->element[k + 1]));
 		} else if (rc == 0) {
 			rc = ss_error_set(err, SS_ERR_UNAVAILABLE, "The limiter (Redis) refused HGETALL: %.200s",
 					  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
 		}
 		freeReplyObject(rep);
 	}
+	free(asked);
 	freeReplyObject(hosts);
 	return rc;
 }

@@ -93,8 +93,8 @@ void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds)
 	ss_stats_observe(ctx->stats, route_index(req->route), req->status, seconds);
 }
 
-/* The counters /stats and /metrics report: every host's (as last published, at most
- * SS_SHARED_COUNTERS_INTERVAL_S old) when the limiter is shared and answers, else this host's. */
+/* The counters /stats and /metrics report: this host's live ones plus every other host's (as last published, at
+ * most SS_SHARED_COUNTERS_INTERVAL_S old) when the limiter is shared and answers, else this host's. */
 typedef struct figures {
 	uint64_t stats[SS_STAT_SLOTS];
 	uint64_t state[SS_STATE_COUNTERS];
@@ -105,7 +105,14 @@ static void figures_load(ss_ctx *ctx, figures *f)
 {
 	ss_error err;
 	ss_error_clear(&err);
-	int rc = ctx->limiter != NULL ? ss_counter_totals(ctx->limiter, f->stats, f->state, &err) : 0;
+	int rc = 0;
+	if (ctx->limiter != NULL) {
+		char stats_path[SS_CONFIG_PATH_MAX + 16], own[300];
+		side_path(ctx, ".stats", stats_path, sizeof stats_path);
+		if (ss_counter_host_id(stats_path, own, sizeof own) != 0)
+			own[0] = '\0';
+		rc = ss_counter_totals(ctx->limiter, own, ctx->stats, ss_auth_host_state(ctx), f->stats, f->state, &err);
+	}
 	if (rc == 1) {
 		f->have_state = true;
 		return;

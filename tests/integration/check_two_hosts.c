@@ -417,6 +417,23 @@ static long health_at(const ss_it_server *host)
 /* Redis stopped and started again empty: the requests both hosts answered meanwhile (/health 503s, counted by
  * each host as usual) reach the totals once Redis is back, with everything counted before (each host publishes
  * its whole totals again): nothing lost, nothing twice. */
+/* Each responder reconnects to Redis on its own next request (at most every 250 ms): poll (bounded) until
+ * 8 keyed requests in a row, whichever responder nginx picks, are served. */
+static void wait_served(const ss_it_server *host, const char *key)
+{
+	int in_a_row = 0;
+	for (int i = 0; i < 2000 && in_a_row < 8; i++) {
+		if (status_at(host, "/auth/key", key) == 200) {
+			in_a_row++;
+		} else {
+			in_a_row = 0;
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	ck_assert_int_ge(in_a_row, 8);
+}
+
 START_TEST(counters_survive_a_redis_outage)
 {
 	start_both("rate_limit_per_minute = 100000\n");
@@ -432,6 +449,8 @@ START_TEST(counters_survive_a_redis_outage)
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(health_at(i < 4 ? &srv : &host2), 503);
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
+	wait_served(&srv, admin_key);
+	wait_served(&host2, admin_key);
 
 	const char *h503 = "songscope_requests_total{endpoint=\"health\",status=\"503\"}";
 	long long v = -1;
