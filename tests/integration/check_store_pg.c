@@ -34,9 +34,10 @@ static void teardown(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "(no log)\n");
 	}
+	/* pg lives in srv's folder: stop it before ss_it_stop removes that folder (and its postmaster.pid) */
+	ss_pg_server_destroy(&pg);
 	ss_it_stop(&srv2);
 	ss_it_stop(&srv);
-	ss_pg_server_destroy(&pg);
 }
 
 /* A mono 16-bit WAV of 4 s at 22.05 kHz: a tone of hz with clicks at 120 BPM (distinct bytes per hz). */

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -314,12 +315,51 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
+/* The postmaster of the data directory, from its postmaster.pid, when it is alive; else 0. */
+static pid_t postmaster(const ss_pg_server *pg)
+{
+	char path[420];
+	snprintf(path, sizeof path, "%s/data/postmaster.pid", pg->dir);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	long v = 0;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = 0;
+	fclose(f);
+	if (v <= 1 || kill((pid_t)v, 0) != 0)
+		return 0;
+	/* the file may be stale: only a process that is a postgres binary is the server */
+	char exe[64], target[512];
+	snprintf(exe, sizeof exe, "/proc/%ld/exe", v);
+	ssize_t n = readlink(exe, target, sizeof target - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	const char *base = strrchr(target, '/');
+	return strcmp(base != NULL ? base + 1 : target, "postgres") == 0 ? (pid_t)v : 0;
+}
+
+/* Whatever the bookkeeping says (a start that pg_ctl reported as failed and that came up later, a stop that
+ * failed), no server may outlive its folder: a postmaster still named by postmaster.pid gets SIGQUIT (immediate
+ * shutdown), then SIGKILL, polling (bounded, 10 s) until it is gone. */
+static void reap_postmaster(const ss_pg_server *pg)
+{
+	pid_t pid = postmaster(pg);
+	for (int i = 0; pid > 0 && i < 1000 && kill(pid, 0) == 0; i++) {
+		kill(pid, i < 500 ? SIGQUIT : SIGKILL);
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 void ss_pg_server_destroy(ss_pg_server *pg)
 {
 	if (pg->dir[0] == '\0')
 		return;
 	stop_watcher(pg);
 	ss_pg_server_stop(pg);
+	reap_postmaster(pg);
 	if (getenv("SS_KEEP_TEST_DIRS") == NULL) {
 		nftw(pg->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		if (pg->own_parent)
