@@ -40,52 +40,13 @@ static void teardown(void)
 	ss_it_stop(&srv);
 }
 
-/* A mono 16-bit WAV of 4 s at 22.05 kHz: a tone of hz with clicks at 120 BPM (distinct bytes per hz). */
-static unsigned char *make_wav(double hz, size_t *len)
-{
-	const int sr = 22050;
-	size_t frames = (size_t)(4.0 * sr), data = frames * 2;
-	unsigned char *w = malloc(44 + data);
-	ck_assert_ptr_nonnull(w);
-	uint32_t v32;
-	uint16_t v16;
-	memcpy(w, "RIFF", 4);
-	v32 = (uint32_t)(36 + data);
-	memcpy(w + 4, &v32, 4);
-	memcpy(w + 8, "WAVEfmt ", 8);
-	v32 = 16;
-	memcpy(w + 16, &v32, 4);
-	v16 = 1;
-	memcpy(w + 20, &v16, 2);
-	memcpy(w + 22, &v16, 2);
-	v32 = (uint32_t)sr;
-	memcpy(w + 24, &v32, 4);
-	v32 = (uint32_t)sr * 2;
-	memcpy(w + 28, &v32, 4);
-	v16 = 2;
-	memcpy(w + 32, &v16, 2);
-	v16 = 16;
-	memcpy(w + 34, &v16, 2);
-	memcpy(w + 36, "data", 4);
-	v32 = (uint32_t)data;
-	memcpy(w + 40, &v32, 4);
-	for (size_t i = 0; i < frames; i++) {
-		double t = (double)i / sr, beat = fmod(t, 0.5);
-		double x = 0.3 * sin(2.0 * M_PI * hz * t) + (beat < 0.01 ? 0.5 * (1.0 - beat / 0.01) : 0.0);
-		int16_t s = (int16_t)lrint(x * 32000.0);
-		memcpy(w + 44 + 2 * i, &s, 2);
-	}
-	*len = 44 + data;
-	return w;
-}
-
 static const char *api_key; /* sent with every request when set */
 
 /* POST /analyze_data of tone hz to s; returns the status, and whether the answer came from the cache. */
 static long analyze(ss_it_server *s, double hz, bool *cached, ss_it_resp *r)
 {
 	size_t len;
-	unsigned char *wav = make_wav(hz, &len);
+	unsigned char *wav = ss_it_make_wav(hz, 4.0, &len);
 	char title[64], kh[160];
 	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
 	snprintf(kh, sizeof kh, "X-API-Key: %s", api_key != NULL ? api_key : "");
@@ -298,7 +259,7 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 	ck_assert_int_eq(analyze(&srv, 770, &cached, &r), 200);
 	ss_it_resp_free(&r);
 	size_t len;
-	unsigned char *wav = make_wav(770, &len);
+	unsigned char *wav = ss_it_make_wav(770, 4.0, &len);
 	char sha[SS_SHA256_HEX], body[256], kh[160];
 	ss_sha256_hex(wav, len, sha);
 	free(wav);
@@ -412,7 +373,7 @@ START_TEST(identical_miss_on_another_host_is_analysed_once)
 	ss_it_opts o = {.workers = 1};
 	ss_it_start(&srv, &o);
 	size_t len;
-	unsigned char *wav = make_wav(880, &len);
+	unsigned char *wav = ss_it_make_wav(880, 4.0, &len);
 	char sha[SS_SHA256_HEX], tag[64], key[SS_SHA256_HEX];
 	ss_sha256_hex(wav, len, sha);
 	free(wav);

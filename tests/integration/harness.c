@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1240,4 +1242,42 @@ void ss_it_make_key(ss_it_server *s, const char *scope, char *key, size_t keylen
 		if (access(p, F_OK) == 0)
 			ck_assert_msg(chown(p, dst.st_uid, dst.st_gid) == 0, "chown %s: %s", p, strerror(errno));
 	}
+}
+
+unsigned char *ss_it_make_wav(double hz, double seconds, size_t *len)
+{
+	const int sr = 22050;
+	size_t frames = (size_t)(seconds * sr), data = frames * 2;
+	unsigned char *w = malloc(44 + data);
+	ck_assert_ptr_nonnull(w);
+	uint32_t v32;
+	uint16_t v16;
+	memcpy(w, "RIFF", 4);
+	v32 = (uint32_t)(36 + data);
+	memcpy(w + 4, &v32, 4);
+	memcpy(w + 8, "WAVEfmt ", 8);
+	v32 = 16;
+	memcpy(w + 16, &v32, 4);
+	v16 = 1;
+	memcpy(w + 20, &v16, 2);
+	memcpy(w + 22, &v16, 2); /* one channel */
+	v32 = (uint32_t)sr;
+	memcpy(w + 24, &v32, 4);
+	v32 = (uint32_t)sr * 2;
+	memcpy(w + 28, &v32, 4);
+	v16 = 2;
+	memcpy(w + 32, &v16, 2);
+	v16 = 16;
+	memcpy(w + 34, &v16, 2);
+	memcpy(w + 36, "data", 4);
+	v32 = (uint32_t)data;
+	memcpy(w + 40, &v32, 4);
+	for (size_t i = 0; i < frames; i++) {
+		double t = (double)i / sr, beat = fmod(t, 0.5);
+		double x = 0.3 * sin(2.0 * M_PI * hz * t) + (beat < 0.01 ? 0.5 * (1.0 - beat / 0.01) : 0.0);
+		int16_t s = (int16_t)lrint(x * 32000.0);
+		memcpy(w + 44 + 2 * i, &s, 2);
+	}
+	*len = 44 + data;
+	return w;
 }

@@ -149,4 +149,8 @@ void ss_it_make_key(ss_it_server *s, const char *scope, char *key, size_t keylen
 /* Write a file in the server dir; returns the full path in a static buffer. */
 const char *ss_it_write_file(ss_it_server *s, const char *name, const void *data, size_t len);
 
+/* A mono 16-bit WAV of `seconds` at 22.05 kHz: a tone of `hz` with clicks at 120 BPM (distinct bytes per hz).
+ * Returns the bytes (caller frees) and their count in *len; aborts the test when out of memory. */
+unsigned char *ss_it_make_wav(double hz, double seconds, size_t *len);
+
 #endif
