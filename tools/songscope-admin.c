@@ -2,7 +2,6 @@
  * original server's database. This file parses the command line, loads the configuration, opens the database
  * and dispatches to the command groups in tools/admin/. Exit status: 0 done, 1 failure, 2 bad arguments or
  * unknown id. */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,43 +16,10 @@
 
 #define DEFAULT_CONFIG SS_SYSCONFDIR "/songscope/songscope.conf"
 
-static const char USAGE[] =
-	"usage: songscope-admin [--config FILE] COMMAND [--json]\n"
-	"  keys create NAME [--email E] [--scope client|admin] [--daily-limit N] [--rate-limit N]\n"
-	"  keys list\n"
-	"  keys show ID\n"
-	"  keys activate ID | keys deactivate ID\n"
-	"  keys limit ID N          daily limit (0 = unlimited)\n"
-	"  keys rate ID N           requests per minute (0 = server default)\n"
-	"  keys scope ID client|admin\n"
-	"  keys rotate ID           new secret, same record\n"
-	"  keys delete ID [--yes]\n"
-	"  keys import NAME --key-stdin [--email E] [--scope S] [--daily-limit N] [--rate-limit N]\n"
-	"                           register an existing key read from standard input\n"
-	"  usage [--days N]\n"
-	"  db check | db migrate\n"
-	"  db backup FILE [--force] online, consistent copy of the database\n"
-	"  db copy --to postgresql  copy the SQLite database into the `postgresql` server\n"
-	"  import-legacy OLD.db [--batch N]\n"
-	"                           take an original (Python) server's database over\n"
-	"  state                    the shared state file: responders, lock holder, repairs, rebuilds\n"
-	"--json prints machine-readable output. `keys create` and `keys rotate` show the key once.\n";
-
 typedef admin_opts opts;
 
 static ss_config cfg;
 static ss_store *db;
-
-int admin_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "songscope-admin: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s", USAGE);
-	return EXIT_USAGE;
-}
 
 static int parse_args(int argc, char **argv, opts *o)
 {
@@ -78,7 +44,7 @@ static int parse_args(int argc, char **argv, opts *o)
 			continue;
 		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(USAGE, stdout);
+			admin_print_usage(stdout);
 			exit(0);
 		}
 		if (strcmp(a, "--config") == 0)
@@ -110,18 +76,6 @@ static int parse_args(int argc, char **argv, opts *o)
 		o->pos[o->npos++] = a;
 	}
 	return 0;
-}
-
-void admin_print_json(json_object *o)
-{
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-int admin_db_failed(const ss_error *err)
-{
-	fprintf(stderr, "songscope-admin: %s\n", err->msg);
-	return err->code == SS_ERR_BAD_REQUEST ? EXIT_USAGE : EXIT_FAIL;
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,13 @@
 /* songscope-admin's shared parts: parsed options, exit codes, shared functions and one entry point per command group
- * (songscope-admin.c parses the command line and dispatches; tools/admin/: keys.c, usage.c, db.c, state.c,
- * legacy.c for import-legacy and keys import, backup.c for db backup). */
+ * (songscope-admin.c parses the command line and dispatches; tools/admin/: output.c for the usage text, errors
+ * and JSON printing; keys.c, usage.c, db.c, state.c; legacy.c for import-legacy and keys import; backup.c for
+ * db backup; copy.c for db copy). */
 #ifndef SS_TOOLS_ADMIN_H
 #define SS_TOOLS_ADMIN_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -28,6 +30,9 @@ typedef struct admin_opts {
 	const char *pos[8];
 	int npos;
 } admin_opts;
+
+/* Print the usage text on f. */
+void admin_print_usage(FILE *f);
 
 /* Print "songscope-admin: <message>" and the usage text on stderr; returns EXIT_USAGE. */
 int admin_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
