@@ -1,5 +1,5 @@
-/* What one responder process owns: opened after fork by ss_ctx_open, used by every handler, closed by
- * ss_ctx_close. */
+/* What one responder process owns, used by every handler: the context's fields and the store check. It is
+ * opened after fork and closed by fcgi/setup.h (ss_ctx_open, ss_ctx_close). */
 #ifndef SS_FCGI_CONTEXT_H
 #define SS_FCGI_CONTEXT_H
 
@@ -31,30 +31,14 @@ typedef struct ss_ctx {
 	struct ss_admission *adm;   /* analysis admission control */
 } ss_ctx;
 
-/* Who the responder is: copied into the context by ss_ctx_open. cfg and config_path are borrowed and must
- * outlive the context. */
-typedef struct ss_ctx_params {
-	const ss_config *cfg;
-	const char *config_path;
-	double service_started_at;
-	bool own_master;
-	pid_t master_pid;
-} ss_ctx_params;
-
-/* Set up a responder after fork, in this order: the store (connected now when it can be; otherwise every
- * request retries and /health answers 503), the per-responder API objects (ss_handlers_open), the state file,
- * key cache and usage journal (ss_auth_open). Failures of the parts are logged and the responder still serves
- * what it can. Returns 0, or -1 with err when the store cannot even be set up (an unknown backend): the
- * context then holds nothing. */
-int ss_ctx_open(ss_ctx *ctx, const ss_ctx_params *p, ss_error *err);
-
-/* Tear down what ss_ctx_open set up, in reverse: pending usage rows are written first. Safe on a zeroed
- * context and twice. */
-void ss_ctx_close(ss_ctx *ctx);
-
 /* Is the store usable for the request in progress (ss_store_ready)? 0 when usable, -1 otherwise (the store's
  * ss_store_error says why). The file checks behind it run at the first call of each request: the responder
  * calls ss_store_recheck before and after each request. */
-int ss_ctx_store_ready(ss_ctx *ctx);
+static inline int ss_ctx_store_ready(ss_ctx *ctx)
+{
+	if (ctx->store == NULL)
+		return -1;
+	return ss_store_ready(ctx->store, NULL);
+}
 
 #endif

@@ -1,7 +1,7 @@
 # fcgi/: the responder. Its pieces are a small library so the Check suites can link them.
 noinst_LIBRARIES += fcgi/libssfcgi.a
 fcgi_libssfcgi_a_SOURCES = \
-	fcgi/context.c fcgi/context.h \
+	fcgi/context.h fcgi/setup.c fcgi/setup.h \
 	fcgi/request.c fcgi/request.h \
 	fcgi/response.c fcgi/response.h \
 	fcgi/router.c fcgi/router.h \

@@ -20,6 +20,7 @@
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
+#include "fcgi/setup.h"
 
 static volatile sig_atomic_t stop_requested;
 

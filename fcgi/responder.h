@@ -2,7 +2,7 @@
 #ifndef SS_FCGI_RESPONDER_H
 #define SS_FCGI_RESPONDER_H
 
-#include "fcgi/context.h"
+#include "fcgi/setup.h"
 
 /* Open what a responder owns (ss_ctx_open: store, state file, counters), serve requests on listen_fd until SIGTERM/SIGINT/SIGHUP/SIGUSR1
  * or until about max_requests (±10% jitter; 0 = unlimited) have been served, finishing the request in

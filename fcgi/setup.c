@@ -1,4 +1,4 @@
-#include "fcgi/context.h"
+#include "fcgi/setup.h"
 
 #include <string.h>
 
@@ -46,11 +46,4 @@ void ss_ctx_close(ss_ctx *ctx)
 	ss_auth_close(ctx); /* writes pending usage rows: nothing is lost on a graceful stop */
 	ss_store_close(ctx->store);
 	ctx->store = NULL;
-}
-
-int ss_ctx_store_ready(ss_ctx *ctx)
-{
-	if (ctx->store == NULL)
-		return -1;
-	return ss_store_ready(ctx->store, NULL);
 }
