@@ -4,7 +4,6 @@
 
 #include "core/net/origin.h"
 #include "fcgi/response.h"
-#include "fcgi/router.h"
 
 static const char *listed_origin(const ss_ctx *ctx, const ss_request *req)
 {
@@ -34,7 +33,7 @@ int ss_cors_preflight(ss_request *req, unsigned allowed)
 {
 	char methods[128];
 	assert(allowed != 0);
-	ss_router_allow_header(allowed, methods, sizeof methods);
+	ss_req_method_list(allowed, methods, sizeof methods);
 	if (ss_resp_add_header(req, "Access-Control-Allow-Methods", "%s", methods) != 0 ||
 	    ss_resp_add_header(req, "Access-Control-Allow-Headers", "%s", SS_CORS_ALLOW_HEADERS) != 0 ||
 	    ss_resp_add_header(req, "Access-Control-Max-Age", "%d", SS_CORS_MAX_AGE) != 0 ||

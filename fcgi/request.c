@@ -10,20 +10,35 @@
 
 #define BODY_CHUNK 65536
 
+/* Every method songscope knows, in the order an Allow header lists them. */
+static const struct {
+	const char *name;
+	ss_method m;
+} known_methods[] = {{"GET", SS_M_GET}, {"HEAD", SS_M_HEAD},     {"POST", SS_M_POST},      {"PUT", SS_M_PUT},
+		     {"PATCH", SS_M_PATCH}, {"DELETE", SS_M_DELETE}, {"OPTIONS", SS_M_OPTIONS}};
+
 ss_method ss_req_method_parse(const char *s)
 {
-	static const struct {
-		const char *name;
-		ss_method m;
-	} methods[] = {{"GET", SS_M_GET},   {"POST", SS_M_POST},   {"DELETE", SS_M_DELETE},
-		       {"HEAD", SS_M_HEAD}, {"PUT", SS_M_PUT},     {"PATCH", SS_M_PATCH},
-		       {"OPTIONS", SS_M_OPTIONS}};
 	if (s == NULL)
 		return SS_M_OTHER;
-	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-		if (strcmp(s, methods[i].name) == 0)
-			return methods[i].m;
+	for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
+		if (strcmp(s, known_methods[i].name) == 0)
+			return known_methods[i].m;
 	return SS_M_OTHER;
+}
+
+void ss_req_method_list(unsigned methods, char *out, size_t outlen)
+{
+	size_t j = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++) {
+		if (!(methods & known_methods[i].m))
+			continue;
+		int n = snprintf(out + j, outlen - j, "%s%s", j ? ", " : "", known_methods[i].name);
+		if (n < 0 || (size_t)n >= outlen - j)
+			break;
+		j += (size_t)n;
+	}
 }
 
 int ss_req_route_path(const char *path_info, const char *document_uri, const char *script_name,

@@ -61,6 +61,10 @@ int ss_req_route_path(const char *path_info, const char *document_uri, const cha
 /* Map a REQUEST_METHOD string to ss_method (SS_M_OTHER when unknown or NULL). */
 ss_method ss_req_method_parse(const char *s);
 
+/* The methods in mask `methods` as an Allow header lists them ("GET, HEAD, POST"), into out (outlen > 0; a list
+ * that does not fit ends at the last whole name). */
+void ss_req_method_list(unsigned methods, char *out, size_t outlen);
+
 /* A CGI parameter (e.g. "CONTENT_TYPE"), or NULL. Owned by the request. */
 const char *ss_req_param(const ss_request *r, const char *name);
 

@@ -79,26 +79,6 @@ const ss_route *ss_router_match(const char *path, ss_method method, unsigned *al
 	return NULL;
 }
 
-void ss_router_allow_header(unsigned methods, char *out, size_t outlen)
-{
-	static const struct {
-		unsigned m;
-		const char *name;
-	} names[] = {{SS_M_GET, "GET"},     {SS_M_HEAD, "HEAD"},   {SS_M_POST, "POST"},
-		     {SS_M_PUT, "PUT"},     {SS_M_PATCH, "PATCH"}, {SS_M_DELETE, "DELETE"},
-		     {SS_M_OPTIONS, "OPTIONS"}};
-	size_t j = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (!(methods & names[i].m))
-			continue;
-		int n = snprintf(out + j, outlen - j, "%s%s", j ? ", " : "", names[i].name);
-		if (n < 0 || (size_t)n >= outlen - j)
-			break;
-		j += (size_t)n;
-	}
-}
-
 int ss_router_dispatch(ss_ctx *ctx, ss_request *req)
 {
 	unsigned allowed;
@@ -116,7 +96,7 @@ int ss_router_dispatch(ss_ctx *ctx, ss_request *req)
 			return ss_resp_error(req, SS_ERR_NOT_FOUND, "No such endpoint: %.200s", req->path);
 		}
 		char allow[128];
-		ss_router_allow_header(allowed, allow, sizeof allow);
+		ss_req_method_list(allowed, allow, sizeof allow);
 		req->route = "method_not_allowed";
 		ss_resp_add_header(req, "Allow", "%s", allow);
 		return ss_resp_error(req, SS_ERR_METHOD, "Method not allowed on %.200s; use %s.", req->path, allow);

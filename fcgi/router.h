@@ -34,9 +34,6 @@ const ss_route *ss_router_match(const char *path, ss_method method, unsigned *al
 /* Route, authorise and handle one request, always sending a response. Returns 0, or -1 on write error. */
 int ss_router_dispatch(ss_ctx *ctx, ss_request *req);
 
-/* "GET, POST" for a method mask, into out. */
-void ss_router_allow_header(unsigned methods, char *out, size_t outlen);
-
 /* The route table (defined in fcgi/routes.c) and its size. */
 extern const ss_route ss_routes[];
 extern const unsigned ss_route_count;

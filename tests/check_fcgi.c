@@ -159,7 +159,7 @@ START_TEST(router_finds_routes_and_reports_allowed_methods)
 		ck_assert_uint_eq(allowed, 0);
 	}
 	char allow[64];
-	ss_router_allow_header(SS_M_GET | SS_M_HEAD | SS_M_DELETE, allow, sizeof allow);
+	ss_req_method_list(SS_M_GET | SS_M_HEAD | SS_M_DELETE, allow, sizeof allow);
 	ck_assert_str_eq(allow, "GET, HEAD, DELETE");
 }
 END_TEST

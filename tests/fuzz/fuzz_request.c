@@ -115,7 +115,7 @@ static void check_route(const ss_request *r)
 	} else {
 		FZ_ASSERT(id == -1 && (allowed & r->method) == 0, "no route: the path does not accept the method");
 		char allow[128];
-		ss_router_allow_header(allowed, allow, sizeof allow);
+		ss_req_method_list(allowed, allow, sizeof allow);
 		FZ_ASSERT((allowed == 0) == (allow[0] == '\0'), "Allow names the accepted methods");
 	}
 }
