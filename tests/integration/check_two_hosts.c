@@ -295,16 +295,6 @@ START_TEST(stats_and_metrics_count_every_host)
 }
 END_TEST
 
-/* Redis's count of today for key id (the `c` of songscope:k:ID), or -1 when it has none. */
-static long long redis_day_count(const char *id)
-{
-	char k[64], out[64];
-	snprintf(k, sizeof k, "songscope:k:%s", id);
-	const char *argv[] = {"HGET", k, "c", NULL};
-	ck_assert_int_eq(ss_redis_command(&srv.redis, out, sizeof out, argv), 0);
-	return strcmp(out, "(nil)") == 0 ? -1 : atoll(out);
-}
-
 /* Redis stopped and started again empty: the requests both hosts answered meanwhile (/health 503s, counted by
  * each host as usual) reach the totals once Redis is back, with everything counted before (each host publishes
  * its whole totals again): nothing lost, nothing twice. After it, the store is sound (songscope-admin db check)
@@ -329,7 +319,7 @@ START_TEST(counters_survive_a_redis_outage)
 	}
 	ck_assert(by[0] > 0 && by[1] > 0);
 	ck_assert(stats_on_both(admin_key, "cache_hits", 4));
-	ck_assert_int_eq(redis_day_count(id), oks);
+	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 
 	ss_redis_stop(&srv.redis);
 	expect_from_both("/health", NULL, 503, 6);
@@ -352,13 +342,8 @@ START_TEST(counters_survive_a_redis_outage)
 	ck_assert(stats_on_both(admin_key, "cache_misses", 1));
 
 	/* Integrity after the outage: the store, and Redis's count of the day. */
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	ss_it_admin(&srv, &out, "db", "check", NULL);
-	ck_assert_msg(strstr(out.data, "\"ok\":true") != NULL || strstr(out.data, "\"ok\": true") != NULL, "%s",
-		      out.data);
-	ss_buf_free(&out);
-	ck_assert_int_eq(redis_day_count(id), oks);
+	ss_it_assert_store_sound(&srv);
+	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 }
 END_TEST
 

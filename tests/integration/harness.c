@@ -1537,3 +1537,24 @@ void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id,
 	json_object_put(j);
 	ss_buf_free(&out);
 }
+
+void ss_it_assert_store_sound(const ss_it_server *s)
+{
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	ss_it_admin(s, &out, "db", "check", NULL);
+	json_object *j = out.data != NULL ? ss_json_parse(out.data, out.len, 8) : NULL, *v;
+	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "ok", &v) && json_object_get_boolean(v),
+		      "songscope-admin db check: %s", out.data != NULL ? out.data : "");
+	json_object_put(j);
+	ss_buf_free(&out);
+}
+
+long long ss_it_redis_day_count(const ss_it_server *s, const char *key_id)
+{
+	char k[64], out[64];
+	snprintf(k, sizeof k, "songscope:k:%s", key_id);
+	const char *argv[] = {"HGET", k, "c", NULL};
+	ck_assert_int_eq(ss_redis_command(&s->redis, out, sizeof out, argv), 0);
+	return strcmp(out, "(nil)") == 0 ? -1 : atoll(out);
+}

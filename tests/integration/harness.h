@@ -215,4 +215,12 @@ void ss_it_admin(const ss_it_server *s, ss_buf *out, ...);
 void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id, size_t idlen, const char *name,
 		      const char *opt1, const char *val1, const char *opt2, const char *val2);
 
+/* Assert that songscope-admin db check (a full check of s's store: SQLite's PRAGMA integrity_check, or the
+ * PostgreSQL backend's schema and row checks) finds the store sound; fails the test with its problem otherwise. */
+void ss_it_assert_store_sound(const ss_it_server *s);
+
+/* Redis's count of today for API key key_id (the `c` of songscope:k:ID in s's redis-server; see
+ * core/limits/redis_limiter.c), or -1 when Redis holds none. Aborts the test when Redis cannot be asked. */
+long long ss_it_redis_day_count(const ss_it_server *s, const char *key_id);
+
 #endif
