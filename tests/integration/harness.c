@@ -1517,8 +1517,10 @@ void ss_it_admin(const ss_it_server *s, ss_buf *out, ...)
 	argv[n] = NULL;
 	ss_buf local;
 	ss_buf_init(&local, 0);
-	int rc = ss_it_run((char *const *)argv, out != NULL ? out : &local);
-	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d)", n > 4 ? argv[4] : "", n > 5 ? argv[5] : "", rc);
+	ss_buf *o = out != NULL ? out : &local;
+	int rc = ss_it_run((char *const *)argv, o);
+	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d): %s", n > 4 ? argv[4] : "", n > 5 ? argv[5] : "", rc,
+		      o->data != NULL ? o->data : "");
 	ss_buf_free(&local);
 }
 
@@ -1557,4 +1559,47 @@ long long ss_it_redis_day_count(const ss_it_server *s, const char *key_id)
 	const char *argv[] = {"HGET", k, "c", NULL};
 	ck_assert_int_eq(ss_redis_command(&s->redis, out, sizeof out, argv), 0);
 	return strcmp(out, "(nil)") == 0 ? -1 : atoll(out);
+}
+
+char *ss_it_pg_query(const ss_it_server *s, const char *sql)
+{
+	ck_assert_msg(s->pg != NULL, "the test's server has no PostgreSQL");
+	ss_buf out;
+	ss_buf_init(&out, 0);
+#ifdef SS_HAVE_LIBPQ
+	int rc = ss_pg_server_query(s->pg, sql, &out);
+	ck_assert_msg(rc == 0, "%s: %s", sql, out.data != NULL ? out.data : "");
+#else
+	(void)sql;
+	ck_abort_msg("this build has no PostgreSQL client");
+#endif
+	if (out.data == NULL)
+		ss_buf_append(&out, "", 0);
+	return ss_buf_steal(&out, NULL);
+}
+
+/* sql must answer one row "0". */
+static void pg_expect_zero(const ss_it_server *s, const char *what, const char *sql)
+{
+	char *v = ss_it_pg_query(s, sql);
+	ck_assert_msg(strcmp(v, "0\n") == 0, "%s: %s", what, v);
+	free(v);
+}
+
+void ss_it_assert_pg_rows_sound(const ss_it_server *s)
+{
+	pg_expect_zero(s, "duplicate cache keys", "SELECT count(*) - count(DISTINCT cache_key) FROM analysis_cache");
+	/* The cast fails the query for a result that is not JSON at all. */
+	pg_expect_zero(s, "cache rows without a whole result",
+		       "SELECT count(*) FROM analysis_cache WHERE jsonb_typeof(result_json::jsonb) <> 'object' OR NOT "
+		       "(result_json::jsonb ?& array['bpm','bpm_confidence','key','key_confidence','energy',"
+		       "'danceability','acousticness','spectral_centroid'])");
+	pg_expect_zero(s, "usage rows out of range",
+		       "SELECT count(*) FROM api_usage WHERE status NOT BETWEEN 100 AND 599 OR api_key_id <= 0 OR "
+		       "timestamp > timezone('UTC', now()) + interval '1 day'");
+	pg_expect_zero(s, "usage rows of no key",
+		       "SELECT count(*) FROM api_usage u WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = u.api_key_id)");
+	pg_expect_zero(s, "negative counters",
+		       "SELECT count(*) FROM server_stats WHERE least(total_analyses, cache_hits, cache_misses, "
+		       "requests_served) < 0");
 }

@@ -223,4 +223,13 @@ void ss_it_assert_store_sound(const ss_it_server *s);
  * core/limits/redis_limiter.c), or -1 when Redis holds none. Aborts the test when Redis cannot be asked. */
 long long ss_it_redis_day_count(const ss_it_server *s, const char *key_id);
 
+/* Run sql on s's PostgreSQL (s->pg; the test fails without one, or when the query fails) through a connection of
+ * the test's own: the rows as text, one line each, columns separated by '|', NULL as "(null)". Caller frees. */
+char *ss_it_pg_query(const ss_it_server *s, const char *sql);
+
+/* Assert, with SQL of the test's own on s's PostgreSQL, what an outage must not break: no cache key twice,
+ * every cache row's result a JSON object with every field API.md requires, usage rows with a key, a status
+ * and a date in range, no negative counter. */
+void ss_it_assert_pg_rows_sound(const ss_it_server *s);
+
 #endif
