@@ -343,6 +343,7 @@ START_TEST(counters_survive_a_redis_outage)
 
 	/* Integrity after the outage: the store, and Redis's count of the day. */
 	ss_it_assert_store_sound(&srv);
+	ss_it_assert_pg_rows_sound(&srv);
 	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 }
 END_TEST
