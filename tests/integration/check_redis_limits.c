@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,77 +155,31 @@ START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 }
 END_TEST
 
-/* Clients hammer both a keyed endpoint and /health (without the key) until `stop` exists (or 3000 requests
- * each): every answer must be 200, or a JSON 503 with Retry-After (never a 502 of a dead responder or a
- * transport error). Each writes how many keyed 200s it got to fd (one int). Exit code: 0 when all were such, 1
- * when none was a 503 (then the outage was not seen by this client), else 2+. */
-static pid_t hammer(const char *key, const char *stop, int fd)
+/* Load: three keyed GET /auth/key (arg: the key) to one GET /health without a key. */
+static bool auth_or_health(ss_it_server *s, int i, const void *arg, ss_it_resp *r)
 {
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid != 0)
-		return pid;
-	int unavailable = 0, keyed_ok = 0;
-	for (int i = 0; i < 3000 && access(stop, F_OK) != 0; i++) {
-		ss_it_resp r;
-		char h[160];
-		snprintf(h, sizeof h, "X-API-Key: %.120s", key);
-		const char *hdrs[] = {h, NULL};
-		bool health = i % 4 == 3;
-		if (ss_it_request(&srv, "GET", health ? "/health" : "/auth/key", health ? NULL : hdrs, NULL, 0, &r) != 0)
-			_exit(3);
-		char ra[16];
-		bool ok = r.status == 200 ||
-			  (r.status == 503 && strstr(r.body.data, "\"unavailable\"") != NULL &&
-			   ss_it_header(&r, "Retry-After", ra, sizeof ra));
-		unavailable += r.status == 503;
-		keyed_ok += !health && r.status == 200;
-		ss_it_resp_free(&r);
-		if (!ok)
-			_exit(4);
-	}
-	if (write(fd, &keyed_ok, sizeof keyed_ok) != (ssize_t)sizeof keyed_ok)
-		_exit(5);
-	_exit(unavailable > 0 ? 0 : 1);
+	bool health = i % 4 == 3;
+	ss_it_keyed(s, health ? "/health" : "/auth/key", health ? NULL : arg, r);
+	return !health;
 }
 
 START_TEST(redis_stopped_and_restarted_under_load)
 {
 	start("rate_limit_per_minute = 1000000\n");
-	char key[128], key_id[32], probe[128], stop[400];
+	char key[128], key_id[32], probe[128];
 	ss_it_create_key(&srv, key, sizeof key, key_id, sizeof key_id, "client", NULL, NULL, NULL, NULL);
 	ss_it_make_key(&srv, "client", probe, sizeof probe); /* the test's own polls: the clients' key stays exact */
-	snprintf(stop, sizeof stop, "%s/stop-clients", srv.dir);
 	pid_t before[8], after[8];
 	int n = ss_it_children_sorted(srv.master_pid, before, 8);
-	int pfd[2];
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid_t clients[4];
-	for (int c = 0; c < 4; c++)
-		clients[c] = hammer(key, stop, pfd[1]);
-	close(pfd[1]);
+	ss_it_load load;
+	ss_it_load_start(&load, &srv, 4, auth_or_health, key);
 	/* Down while they run: this test's own request sees the outage; up again: served again. */
 	ss_redis_stop(&srv.redis);
 	ck_assert_int_eq(ss_it_wait_status(&srv, "/auth/key", probe, 503, 1), 503);
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
 	ck_assert_int_eq(ss_it_wait_status(&srv, "/auth/key", probe, 200, 1), 200);
-	FILE *f = fopen(stop, "w");
-	ck_assert_ptr_nonnull(f);
-	fclose(f);
-	long long served = 0;
-	int got, reports = 0;
-	while (read(pfd[0], &got, sizeof got) == (ssize_t)sizeof got) {
-		served += got;
-		reports++;
-	}
-	close(pfd[0]);
-	for (int c = 0; c < 4; c++) { /* 1: that client happened to see no 503 (fine: it may have been slow) */
-		int st;
-		ck_assert_int_eq(waitpid(clients[c], &st, 0), clients[c]);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "client %d: bad answer or transport error (%d)", c,
-			      WEXITSTATUS(st));
-	}
-	ck_assert_int_eq(reports, 4);
+	long long keyed, served;
+	ss_it_load_stop(&load, &keyed, &served); /* a client may have seen no 503 (fine: it may have been slow) */
 	/* No responder died or was replaced. */
 	ck_assert_int_eq(ss_it_children_sorted(srv.master_pid, after, 8), n);
 	ck_assert_int_eq(memcmp(before, after, sizeof before[0] * (size_t)n), 0);

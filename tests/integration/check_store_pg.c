@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,40 +65,14 @@ static char *keys_snapshot(void)
 				    " rate_limit, created_at FROM api_keys ORDER BY id");
 }
 
-/* Clients send keyed requests (an analysis that is a cache hit, a cache page) until `stop` exists (or 3000
- * each): every answer must be a 200, or a JSON 503 `unavailable` with Retry-After. Each writes how many answers
- * it got to fd (one long long). Exit code 0 when all were such, 1 when none was a 503, else 2+. */
-static pid_t hammer(const char *stop, int fd)
+/* Load: keyed requests (arg: the key): a cache page, then an analysis that is a cache hit, in turn. */
+static bool cache_or_hit(ss_it_server *s, int i, const void *arg, ss_it_resp *r)
 {
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid != 0)
-		return pid;
-	long long answers = 0;
-	int unavailable = 0;
-	for (int i = 0; i < 3000 && access(stop, F_OK) != 0; i++) {
-		ss_it_resp r;
-		if (i % 2 == 0) {
-			char h[200];
-			snprintf(h, sizeof h, "X-API-Key: %.150s", api_key);
-			const char *hdrs[] = {h, NULL};
-			if (ss_it_request(&srv, "GET", "/cache?limit=5", hdrs, NULL, 0, &r) != 0)
-				_exit(3);
-		} else {
-			analyze(&srv, 440, NULL, &r);
-		}
-		char ra[16];
-		bool ok = r.status == 200 || (r.status == 503 && strstr(r.body.data, "\"unavailable\"") != NULL &&
-					      ss_it_header(&r, "Retry-After", ra, sizeof ra));
-		unavailable += r.status == 503;
-		answers++;
-		ss_it_resp_free(&r);
-		if (!ok)
-			_exit(4);
-	}
-	if (write(fd, &answers, sizeof answers) != (ssize_t)sizeof answers)
-		_exit(5);
-	_exit(unavailable > 0 ? 0 : 1);
+	if (i % 2 == 0)
+		ss_it_keyed(s, "/cache?limit=5", arg, r);
+	else
+		ss_it_analyze_tone(s, arg, 440, NULL, r);
+	return true;
 }
 
 START_TEST(server_down_gives_503_and_service_resumes)
@@ -129,15 +102,8 @@ START_TEST(server_down_gives_503_and_service_resumes)
 	ck_assert_int_eq(nb, 2);
 
 	/* Clients keep sending while the server goes down and comes back. */
-	char stop[400];
-	snprintf(stop, sizeof stop, "%s/stop-clients", srv.dir);
-	int pfd[2];
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid_t clients[2];
-	for (int c = 0; c < 2; c++)
-		clients[c] = hammer(stop, pfd[1]);
-	close(pfd[1]);
-
+	ss_it_load load;
+	ss_it_load_start(&load, &srv, 2, cache_or_hit, key);
 	ck_assert_int_eq(ss_pg_server_stop(srv.pg), 0);
 	/* every responder, several times: a JSON 503 with Retry-After, never a hang or a crash */
 	for (int i = 0; i < 3 * srv.workers; i++) {
@@ -160,23 +126,9 @@ START_TEST(server_down_gives_503_and_service_resumes)
 	ck_assert_int_eq(ss_it_wait_status(&srv, "/health", NULL, 200, 2 * srv.workers), 200);
 	ck_assert_int_eq(health(comp, sizeof comp), 200);
 	ck_assert_str_eq(comp, "ok");
-	FILE *f = fopen(stop, "w");
-	ck_assert_ptr_nonnull(f);
-	fclose(f);
-	long long got;
-	int reports = 0;
-	while (read(pfd[0], &got, sizeof got) == (ssize_t)sizeof got) {
-		keyed += got;
-		reports++;
-	}
-	close(pfd[0]);
-	for (int c = 0; c < 2; c++) { /* 1: that client happened to see no 503 (fine: it may have been slow) */
-		int st;
-		ck_assert_int_eq(waitpid(clients[c], &st, 0), clients[c]);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "client %d: bad answer or transport error (%d)", c,
-			      WEXITSTATUS(st));
-	}
-	ck_assert_int_eq(reports, 2);
+	long long got, got_ok;
+	ss_it_load_stop(&load, &got, &got_ok); /* a client may have seen no 503 (fine: it may have been slow) */
+	keyed += got;
 
 	/* what was stored before the outage is still there: a hit on every responder */
 	for (int i = 0; i < 2 * srv.workers; i++, keyed++) {

@@ -1603,3 +1603,73 @@ void ss_it_assert_pg_rows_sound(const ss_it_server *s)
 		       "SELECT count(*) FROM server_stats WHERE least(total_analyses, cache_hits, cache_misses, "
 		       "requests_served) < 0");
 }
+
+/* What one load client reports through the pipe when it stops (one write, below PIPE_BUF). */
+typedef struct load_report {
+	long long keyed, keyed_ok;
+	int unavailable;
+} load_report;
+
+void ss_it_load_start(ss_it_load *l, ss_it_server *s, int clients, ss_it_load_fn fn, const void *arg)
+{
+	ck_assert(clients > 0 && clients <= SS_IT_LOAD_MAX);
+	memset(l, 0, sizeof *l);
+	snprintf(l->stop, sizeof l->stop, "%s/stop-load-%ld", s->dir, (long)getpid());
+	unlink(l->stop);
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	for (int c = 0; c < clients; c++) {
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid != 0) {
+			l->pids[l->n++] = pid;
+			continue;
+		}
+		close(pfd[0]);
+		load_report rep = {0, 0, 0};
+		for (int i = 0; i < 3000 && access(l->stop, F_OK) != 0; i++) {
+			ss_it_resp r;
+			bool keyed = fn(s, c * 3000 + i, arg, &r);
+			char ra[16];
+			bool ok = r.status == 200 || (r.status == 503 && strstr(r.body.data, "\"unavailable\"") != NULL &&
+						      ss_it_header(&r, "Retry-After", ra, sizeof ra));
+			if (!ok)
+				fprintf(stderr, "load client %d: %ld %.200s\n", c, r.status, r.body.data);
+			rep.unavailable += r.status == 503;
+			rep.keyed += keyed;
+			rep.keyed_ok += keyed && r.status == 200;
+			ss_it_resp_free(&r);
+			if (!ok)
+				_exit(4);
+		}
+		_exit(write(pfd[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 5);
+	}
+	close(pfd[1]);
+	l->fd = pfd[0];
+}
+
+int ss_it_load_stop(ss_it_load *l, long long *keyed, long long *keyed_ok)
+{
+	FILE *f = fopen(l->stop, "w");
+	ck_assert_msg(f != NULL, "%s: %s", l->stop, strerror(errno));
+	fclose(f);
+	load_report rep;
+	int reports = 0, saw_503 = 0;
+	*keyed = *keyed_ok = 0;
+	while (read(l->fd, &rep, sizeof rep) == (ssize_t)sizeof rep) {
+		reports++;
+		*keyed += rep.keyed;
+		*keyed_ok += rep.keyed_ok;
+		saw_503 += rep.unavailable > 0;
+	}
+	close(l->fd);
+	for (int c = 0; c < l->n; c++) {
+		int st;
+		ck_assert_int_eq(waitpid(l->pids[c], &st, 0), l->pids[c]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "load client %d: bad answer or transport error (%d)",
+			      c, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	ck_assert_int_eq(reports, l->n);
+	unlink(l->stop);
+	return saw_503;
+}

@@ -232,4 +232,25 @@ char *ss_it_pg_query(const ss_it_server *s, const char *sql);
  * and a date in range, no negative counter. */
 void ss_it_assert_pg_rows_sound(const ss_it_server *s);
 
+/* Load while a test breaks something (a backend stopped and started again): client processes each send requests
+ * through s's web server, one after another, until ss_it_load_stop (or 3000 each). fn sends request number i
+ * (any method and path, arg passed through), fills r with the answer and returns whether it counts as keyed
+ * (the test's key was sent). Every answer must be a 200, or a JSON 503 `unavailable` with Retry-After: the
+ * client fails otherwise, as on a transport error. */
+#define SS_IT_LOAD_MAX 16
+typedef bool (*ss_it_load_fn)(ss_it_server *s, int i, const void *arg, ss_it_resp *r);
+typedef struct ss_it_load {
+	pid_t pids[SS_IT_LOAD_MAX];
+	int n;
+	int fd;         /* the clients' reports */
+	char stop[400]; /* the file whose existence stops them */
+} ss_it_load;
+
+/* Start `clients` (1 to SS_IT_LOAD_MAX) load clients; aborts the test on failure. */
+void ss_it_load_start(ss_it_load *l, ss_it_server *s, int clients, ss_it_load_fn fn, const void *arg);
+
+/* Stop them and wait for each; the test fails when any got an answer other than those above. *keyed: keyed
+ * answers in all; *keyed_ok: those that were 200. Returns how many clients saw a 503 at least once. */
+int ss_it_load_stop(ss_it_load *l, long long *keyed, long long *keyed_ok);
+
 #endif
