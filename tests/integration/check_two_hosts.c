@@ -115,21 +115,6 @@ static int analyze_on(const char *key, double hz, bool *cached)
 	return h;
 }
 
-/* True when pid is gone or a zombie (its process has ended). */
-static bool ended(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return true;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
-}
-
 START_TEST(revocation_cache_and_a_lost_host)
 {
 	start_both("rate_limit_per_minute = 100000\n");
@@ -167,17 +152,7 @@ START_TEST(revocation_cache_and_a_lost_host)
 	ck_assert_int_eq(waitpid(srv.master_pid, &st, 0), srv.master_pid);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	srv.master_pid = 0;
-	bool all_ended = false;
-	for (int i = 0; i < 1000 && !all_ended; i++) { /* bounded poll (10 s) on the responders' state */
-		all_ended = true;
-		for (int k = 0; k < n; k++)
-			all_ended = all_ended && ended(kids[k]);
-		if (!all_ended) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	ck_assert_msg(all_ended, "host 1's responders outlived their master");
+	ck_assert_msg(ss_it_wait_ended(kids, n, 10.0), "host 1's responders outlived their master");
 	for (int i = 0; i < 8; i++) {
 		ss_it_resp r;
 		ck_assert_int_eq(ss_it_keyed(&srv, "/auth/key", key, &r), 200);
@@ -191,57 +166,45 @@ START_TEST(revocation_cache_and_a_lost_host)
 }
 END_TEST
 
-/* /stats' name (read through the one nginx) is want on both hosts: a bounded poll (20 s, the counters are
- * published within a second) until each host has answered with want. Returns whether both did. */
-static bool stats_on_both(const char *key, const char *name, long long want)
+/* The next reading of `what` through the one nginx: a /metrics sample (a name starting "songscope_": the value
+ * on the line `what value`, -1 when absent) or else a /stats member; which host answered into *host. */
+static long long reading(const char *key, const char *what, int *host)
 {
-	bool ok[2] = {false, false};
-	for (int i = 0; i < 2000 && !(ok[0] && ok[1]); i++) {
-		ss_it_resp r;
-		ck_assert_int_eq(ss_it_keyed(&srv, "/stats", key, &r), 200);
-		json_object *o = ss_it_json(&r), *v;
-		ck_assert(json_object_object_get_ex(o, name, &v));
-		if (json_object_get_int64(v) == want)
-			ok[host_of(&r)] = true;
-		json_object_put(o);
-		ss_it_resp_free(&r);
-		if (!(ok[0] && ok[1])) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL); /* a bounded poll on the published totals, not a synchronisation */
-		}
-	}
-	return ok[0] && ok[1];
-}
-
-/* A /metrics sample (the line starting with `sample `) from the next answer, or -1 when absent; which host
- * answered into *host. */
-static long long metric(const char *key, const char *sample, int *host)
-{
-	char pat[200];
-	snprintf(pat, sizeof pat, "\n%s ", sample);
+	bool metric = strncmp(what, "songscope_", 10) == 0;
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_keyed(&srv, "/metrics", key, &r), 200);
-	const char *m = strstr(r.body.data, pat);
-	long long v = m != NULL ? atoll(m + strlen(pat)) : -1;
+	ck_assert_int_eq(ss_it_keyed(&srv, metric ? "/metrics" : "/stats", key, &r), 200);
+	long long v = -1;
+	if (metric) {
+		char pat[200];
+		snprintf(pat, sizeof pat, "\n%s ", what);
+		const char *m = strstr(r.body.data, pat);
+		v = m != NULL ? atoll(m + strlen(pat)) : -1;
+	} else {
+		json_object *o = ss_it_json(&r), *j;
+		ck_assert(json_object_object_get_ex(o, what, &j));
+		v = json_object_get_int64(j);
+		json_object_put(o);
+	}
 	*host = host_of(&r);
 	ss_it_resp_free(&r);
 	return v;
 }
 
-/* The same as stats_on_both for a /metrics sample. */
-static bool metric_on_both(const char *key, const char *sample, long long want)
+/* `what` (see reading) is want on each of the hosts that run (both unless one is stopped): a bounded poll (20 s;
+ * the counters are published within a second) until each of them has answered with want. */
+static bool on_both(const char *key, const char *what, long long want, bool both)
 {
 	bool ok[2] = {false, false};
-	for (int i = 0; i < 2000 && !(ok[0] && ok[1]); i++) {
+	for (int i = 0; i < 2000 && !(ok[0] && (ok[1] || !both)); i++) {
 		int h;
-		if (metric(key, sample, &h) == want)
+		if (reading(key, what, &h) == want)
 			ok[h] = true;
-		if (!(ok[0] && ok[1])) {
+		if (!(ok[0] && (ok[1] || !both))) {
 			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			nanosleep(&ts, NULL); /* a bounded poll on the published totals, not a synchronisation */
 		}
 	}
-	return ok[0] && ok[1];
+	return ok[0] && (ok[1] || !both);
 }
 
 /* /stats and /metrics report every host's counters: 1 miss and 23 hits, and 5 invalid keys, spread over both
@@ -264,34 +227,20 @@ START_TEST(stats_and_metrics_count_every_host)
 	ck_assert_msg(by[0] > 0 && by[1] > 0, "hits: host 1 answered %d, host 2 %d", by[0], by[1]);
 	expect_from_both("/auth/key", "ss_not_a_key", 403, 5);
 
-	ck_assert(stats_on_both(admin_key, "cache_hits", 23));
-	ck_assert(stats_on_both(admin_key, "cache_misses", 1));
-	ck_assert(stats_on_both(admin_key, "total_analyses", 1));
-	ck_assert(metric_on_both(admin_key, "songscope_cache_hits_total", 23));
-	ck_assert(metric_on_both(admin_key, "songscope_cache_misses_total", 1));
-	ck_assert(metric_on_both(admin_key, "songscope_auth_rejections_total{reason=\"invalid_api_key\"}", 5));
+	ck_assert(on_both(admin_key, "cache_hits", 23, true));
+	ck_assert(on_both(admin_key, "cache_misses", 1, true));
+	ck_assert(on_both(admin_key, "total_analyses", 1, true));
+	ck_assert(on_both(admin_key, "songscope_cache_hits_total", 23, true));
+	ck_assert(on_both(admin_key, "songscope_cache_misses_total", 1, true));
+	ck_assert(on_both(admin_key, "songscope_auth_rejections_total{reason=\"invalid_api_key\"}", 5, true));
 
 	/* Host 2 stopped (its master publishes once more as it stops): nginx sends everything to host 1, and host
 	 * 2's counts stay in the totals. */
 	ck_assert_int_eq(ss_it_stop_songscope(&host2), 0);
 	ck_assert_int_eq(analyze_on(key, 440, &cached), 0);
 	ck_assert(cached);
-	long long hits = -1;
-	for (int i = 0; i < 2000 && hits != 24; i++) {
-		json_object *o = ss_it_get_json(&srv, "/stats", admin_key), *v;
-		ck_assert(json_object_object_get_ex(o, "cache_hits", &v));
-		hits = json_object_get_int64(v);
-		json_object_put(o);
-		if (hits != 24) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	ck_assert_int_eq(hits, 24);
-	json_object *o = ss_it_get_json(&srv, "/stats", admin_key), *v;
-	ck_assert(json_object_object_get_ex(o, "cache_misses", &v));
-	ck_assert_int_eq(json_object_get_int64(v), 1);
-	json_object_put(o);
+	ck_assert(on_both(admin_key, "cache_hits", 24, false));
+	ck_assert(on_both(admin_key, "cache_misses", 1, false));
 }
 END_TEST
 
@@ -318,7 +267,7 @@ START_TEST(counters_survive_a_redis_outage)
 		ck_assert(cached);
 	}
 	ck_assert(by[0] > 0 && by[1] > 0);
-	ck_assert(stats_on_both(admin_key, "cache_hits", 4));
+	ck_assert(on_both(admin_key, "cache_hits", 4, true));
 	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 
 	ss_redis_stop(&srv.redis);
@@ -337,9 +286,9 @@ START_TEST(counters_survive_a_redis_outage)
 		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 
 	const char *h503 = "songscope_requests_total{endpoint=\"health\",status=\"503\"}";
-	ck_assert(metric_on_both(admin_key, h503, 6));
-	ck_assert(stats_on_both(admin_key, "cache_hits", 4));
-	ck_assert(stats_on_both(admin_key, "cache_misses", 1));
+	ck_assert(on_both(admin_key, h503, 6, true));
+	ck_assert(on_both(admin_key, "cache_hits", 4, true));
+	ck_assert(on_both(admin_key, "cache_misses", 1, true));
 
 	/* Integrity after the outage: the store, and Redis's count of the day. */
 	ss_it_assert_store_sound(&srv);

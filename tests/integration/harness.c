@@ -790,7 +790,7 @@ static int descendants(pid_t pid, pid_t *out, int max)
 	return n;
 }
 
-static bool pid_alive(pid_t pid)
+bool ss_it_pid_alive(pid_t pid)
 {
 	char path[64], buf[256];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -801,19 +801,32 @@ static bool pid_alive(pid_t pid)
 	fclose(f);
 	buf[got] = '\0';
 	char *rp = strrchr(buf, ')');
-	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z';
+	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+bool ss_it_wait_ended(const pid_t *pids, int n, double seconds)
+{
+	double deadline = now_mono() + seconds;
+	bool alive = true;
+	while (alive) {
+		alive = false;
+		for (int i = 0; i < n && !alive; i++)
+			alive = ss_it_pid_alive(pids[i]);
+		if (!alive || now_mono() > deadline)
+			break;
+		brief_pause();
+	}
+	return !alive;
 }
 
 /* Wait (bounded) until none of the pids runs any more; SIGKILL what is left after `seconds`. */
 static void wait_gone(const pid_t *pids, int n, double seconds)
 {
-	double deadline = now_mono() + seconds;
-	for (int i = 0; i < n; i++) {
-		while (pid_alive(pids[i]) && now_mono() < deadline)
-			brief_pause();
-		if (pid_alive(pids[i]))
+	if (ss_it_wait_ended(pids, n, seconds))
+		return;
+	for (int i = 0; i < n; i++)
+		if (ss_it_pid_alive(pids[i]))
 			kill(pids[i], SIGKILL);
-	}
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

@@ -253,4 +253,10 @@ void ss_it_load_start(ss_it_load *l, ss_it_server *s, int clients, ss_it_load_fn
  * answers in all; *keyed_ok: those that were 200. Returns how many clients saw a 503 at least once. */
 int ss_it_load_stop(ss_it_load *l, long long *keyed, long long *keyed_ok);
 
+/* True while pid runs (it exists and is not a zombie). */
+bool ss_it_pid_alive(pid_t pid);
+
+/* Wait (a bounded poll of at most `seconds`) until none of the n pids runs; returns whether they all ended. */
+bool ss_it_wait_ended(const pid_t *pids, int n, double seconds);
+
 #endif
