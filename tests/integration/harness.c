@@ -1514,27 +1514,46 @@ int ss_it_children_sorted(pid_t pid, pid_t *out, int max)
 	return n;
 }
 
-void ss_it_admin(const ss_it_server *s, ss_buf *out, ...)
+/* songscope-admin --config <s's config> --json with the arguments in ap (up to a NULL); stdout into out. */
+static void admin_v(const ss_it_server *s, ss_buf *out, va_list ap)
 {
 	char bin[512];
 	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
 	const char *argv[24] = {bin, "--config", s->conf, "--json"};
 	int n = 4;
-	va_list ap;
-	va_start(ap, out);
 	for (const char *a; (a = va_arg(ap, const char *)) != NULL;) {
 		ck_assert_msg(n < 23, "too many songscope-admin arguments");
 		argv[n++] = a;
 	}
-	va_end(ap);
 	argv[n] = NULL;
+	int rc = ss_it_run((char *const *)argv, out);
+	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d): %s", n > 4 ? argv[4] : "", n > 5 ? argv[5] : "", rc,
+		      out->data != NULL ? out->data : "");
+}
+
+void ss_it_admin(const ss_it_server *s, ss_buf *out, ...)
+{
 	ss_buf local;
 	ss_buf_init(&local, 0);
-	ss_buf *o = out != NULL ? out : &local;
-	int rc = ss_it_run((char *const *)argv, o);
-	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d): %s", n > 4 ? argv[4] : "", n > 5 ? argv[5] : "", rc,
-		      o->data != NULL ? o->data : "");
+	va_list ap;
+	va_start(ap, out);
+	admin_v(s, out != NULL ? out : &local, ap);
+	va_end(ap);
 	ss_buf_free(&local);
+}
+
+json_object *ss_it_admin_json(const ss_it_server *s, ...)
+{
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	va_list ap;
+	va_start(ap, s);
+	admin_v(s, &out, ap);
+	va_end(ap);
+	json_object *j = out.data != NULL ? ss_json_parse(out.data, out.len, 16) : NULL;
+	ck_assert_msg(j != NULL, "songscope-admin printed no JSON: %s", out.data != NULL ? out.data : "");
+	ss_buf_free(&out);
+	return j;
 }
 
 void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id, size_t idlen, const char *name,

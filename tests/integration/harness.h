@@ -210,6 +210,9 @@ int ss_it_children_sorted(pid_t pid, pid_t *out, int max);
  * Aborts the test unless it exits 0. */
 void ss_it_admin(const ss_it_server *s, ss_buf *out, ...);
 
+/* The same, returning its --json output parsed (caller puts it); the test fails when it printed no JSON. */
+json_object *ss_it_admin_json(const ss_it_server *s, ...);
+
 /* songscope-admin keys create NAME [opt1 val1 [opt2 val2]] (options NULL when unused, e.g. "--daily-limit",
  * "50"): the one-time secret into key, the key's id as text into id (may be NULL). Aborts the test on failure. */
 void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id, size_t idlen, const char *name,
