@@ -1,11 +1,12 @@
 /* limits = redis on the real stack (nginx, the master and its responders, SQLite, a real redis-server on a
- * unix socket): two "hosts" (two masters, each with its own state file and its own nginx, one database and
- * one Redis) share one daily quota exactly and see a key deactivated through songscope-admin on their next
- * request; Redis stopped under a running service answers 503 with Retry-After (limits_fail = closed) and
- * /health 503 naming the component; Redis started again is used by the same responders (same pids) without a
- * restart, with today's counts re-seeded from api_usage; the same under load, where every answer is a 200 or a
- * JSON 503; limits_fail = open admits keyed requests meanwhile (without rate-limit headers) and still reports
- * the outage on /health and /diagnostics. */
+ * unix socket): two hosts (two masters, each with its own state file, one database and one Redis, behind one
+ * nginx that balances over both: ss_it_start_two_hosts) share one daily quota exactly and see a key deactivated
+ * through songscope-admin on their next request; Redis stopped under a running service answers 503 with
+ * Retry-After (limits_fail = closed) and /health 503 naming the component; Redis started again is used by the
+ * same responders (same pids) without a restart, with today's counts re-seeded from api_usage; the same under
+ * load, where every answer is a 200 or a JSON 503; limits_fail = open admits keyed requests meanwhile (without
+ * rate-limit headers) and still reports the outage on /health and /diagnostics. After each outage Redis's count
+ * of the day is exactly the keyed 200s the clients received and the database passes songscope-admin db check. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #include "tests/integration/harness.h"
 
 static ss_it_server srv;
-static ss_it_server host2; /* a second host: its own nginx, master and state file; srv's database and Redis */
+static ss_it_server host2; /* a second host: its own master and state file; srv's database, Redis and nginx */
 
 static void start(const char *extra)
 {
