@@ -219,7 +219,8 @@ void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id,
 		      const char *opt1, const char *val1, const char *opt2, const char *val2);
 
 /* Assert that songscope-admin db check (a full check of s's store: SQLite's PRAGMA integrity_check, or the
- * PostgreSQL backend's schema and row checks) finds the store sound; fails the test with its problem otherwise. */
+ * PostgreSQL backend's schema and row checks; for both, every cached result whole) finds the store sound; fails
+ * the test with the problem it names otherwise. */
 void ss_it_assert_store_sound(const ss_it_server *s);
 
 /* Redis's count of today for API key key_id (the `c` of songscope:k:ID in s's redis-server; see
