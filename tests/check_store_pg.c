@@ -861,6 +861,53 @@ START_TEST(test_connection_lost_inside_a_transaction)
 }
 END_TEST
 
+/* The full check (songscope-admin db check) finds what an outage or a hand could leave behind: a stored result
+ * that is not whole, usage rows without a valid status, dated in the future, a negative journal mark or
+ * counter. Each one alone fails it; put right, it passes again. */
+START_TEST(test_full_check_finds_broken_rows)
+{
+	ss_store *s = open_store();
+	ss_error err;
+	ss_error_clear(&err);
+	ss_cache_write w = song("k1", "default", "T", "A", 120);
+	w.result_json = "{\"bpm\":120,\"bpm_confidence\":0.5,\"key\":\"C Major\",\"key_confidence\":null,"
+			"\"energy\":0.25,\"danceability\":0.5,\"acousticness\":null,\"spectral_centroid\":1000}";
+	int64_t cid;
+	put(s, &w, &cid);
+	unsigned char h[SS_APIKEY_HASH_LEN];
+	memset(h, 9, sizeof h);
+	ss_key_import k = {.name = "u", .scope = SS_KEY_CLIENT, .active = true};
+	int64_t id = 0;
+	ck_assert_int_eq(ops->key_insert(s, h, "0909", &k, &id, &err), 1);
+	ss_usage_row row = {id, "analyze", 200, (int64_t)time(NULL)};
+	ck_assert_msg(ops->usage_write(s, &row, 1, 7, 1, &err) == 0, "%s", err.msg);
+	ck_assert_msg(ss_store_check(s, true, &err) == 0, "%s", err.msg);
+
+	static const struct {
+		const char *breaks, *mends, *says;
+	} cases[] = {
+		{"UPDATE analysis_cache SET result_json = '{\"bpm\":120}'", NULL, "cache row 1: the stored result has no key"},
+		{"UPDATE analysis_cache SET result_json = '{\"bpm\":120,' || '}'", NULL, "cache row 1: the stored result is not a JSON object"},
+		{"UPDATE api_usage SET status = 0", "UPDATE api_usage SET status = 200", "usage rows without a valid status"},
+		{"UPDATE api_usage SET timestamp = timestamp + interval '3 days'",
+		 "UPDATE api_usage SET timestamp = timestamp - interval '3 days'", "usage rows dated in the future"},
+		{"UPDATE usage_journal SET last_seq = -1", "UPDATE usage_journal SET last_seq = 1", "negative sequence"},
+		{"UPDATE server_stats SET cache_hits = -5", "UPDATE server_stats SET cache_hits = 0", "negative server counters"},
+	};
+	char mend_result[600];
+	snprintf(mend_result, sizeof mend_result, "UPDATE analysis_cache SET result_json = '%s'", w.result_json);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		sql1(cases[i].breaks);
+		ck_assert_int_eq(ss_store_check(s, false, &err), 0);
+		ck_assert_msg(ss_store_check(s, true, &err) == -1, "%s: passed", cases[i].breaks);
+		ck_assert_msg(strstr(err.msg, cases[i].says) != NULL, "%s: %s", cases[i].breaks, err.msg);
+		sql1(cases[i].mends != NULL ? cases[i].mends : mend_result);
+		ck_assert_msg(ss_store_check(s, true, &err) == 0, "after %s: %s", cases[i].breaks, err.msg);
+	}
+	ops->destroy(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -883,6 +930,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_usage);
+	tcase_add_test(tc, test_full_check_finds_broken_rows);
 	tcase_add_test(tc, test_stats_baseline_and_legacy);
 	tcase_add_test(tc, test_busy_and_read_only_codes);
 	tcase_add_test(tc, test_claim);

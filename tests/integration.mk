@@ -95,8 +95,9 @@ tests_integration_check_ffmpeg_SOURCES = tests/integration/check_ffmpeg.c
 tests_integration_check_ffmpeg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 
-# The store on PostgreSQL (a real server the harness starts): the server stopped under requests (503s, /health,
-# the same responders, recovery by itself) and two hosts sharing one cache. check_api, check_auth and check_deploy
+# The store on PostgreSQL (a real server the harness starts): the server stopped under load (503s, /health,
+# the same responders, recovery by itself, then integrity: db check, the rows, one usage row per keyed answer)
+# and two hosts sharing one cache. check_api, check_auth and check_deploy
 # run a second time in the scale-out configuration (store = postgresql, limits = redis) through on_pg_redis.sh.
 # All skip (77) without postgresql-15 (and redis-server for the scale-out runs).
 if HAVE_LIBPQ
@@ -111,9 +112,11 @@ TESTS += tests/integration/check_api_pg_redis.sh tests/integration/check_auth_pg
 EXTRA_DIST += tests/integration/on_pg_redis.sh tests/integration/check_api_pg_redis.sh \
 	tests/integration/check_auth_pg_redis.sh tests/integration/check_deploy_pg_redis.sh
 
-# Two hosts on (postgresql, redis): two masters with their own state files and nginx, one PostgreSQL, one Redis;
-# 8 racing clients get exactly the daily and per-minute limits, a deactivated key is refused by both, the cache
-# is shared, and one host's master SIGKILLed leaves the other serving. Skips (77) without PostgreSQL or Redis.
+# Two hosts on (postgresql, redis) behind ONE nginx whose upstream lists both hosts' sockets: two masters with
+# their own state files, one PostgreSQL, one Redis; every assertion also checks that both hosts answered. 8 racing
+# clients get exactly the daily and per-minute limits, a deactivated key is refused by both, the cache is shared,
+# one host's master SIGKILLed leaves nginx answering through the other, and after a Redis outage the store and
+# the day's counts are intact. Skips (77) without PostgreSQL or Redis.
 if HAVE_LIBPQ
 check_PROGRAMS += tests/integration/check_two_hosts
 TESTS += tests/integration/check_two_hosts

@@ -9,6 +9,7 @@
 
 #include "core/analysis/result.h"
 #include "core/store/backend.h"
+#include "core/util/jsonutil.h"
 
 bool ss_cache_namespace_valid(const char *ns)
 {
@@ -79,4 +80,32 @@ int ss_store_cache_put(ss_store *s, const ss_cache_put_args *a, int64_t *id, ss_
 	if (s->ops->ready(s, err) != 0)
 		return -1;
 	return s->ops->cache_put(s, &w, id, err);
+}
+
+bool ss_cache_result_complete(const char *result_json, const char **problem)
+{
+	static const char *const numbers[] = {"bpm",	     "bpm_confidence", "key_confidence",   "energy",
+					      "danceability", "acousticness",   "spectral_centroid"};
+	const char *why = NULL;
+	json_object *o = result_json != NULL ? ss_json_parse(result_json, strlen(result_json), 64) : NULL, *v;
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		why = "the stored result is not a JSON object";
+	} else if (!json_object_object_get_ex(o, "key", &v)) {
+		why = "the stored result has no key";
+	} else if (v != NULL && !json_object_is_type(v, json_type_string)) {
+		why = "the stored result's key is not text";
+	} else {
+		for (size_t i = 0; i < sizeof numbers / sizeof numbers[0] && why == NULL; i++) {
+			if (!json_object_object_get_ex(o, numbers[i], &v))
+				why = "the stored result lacks a required field (bpm, confidences, energy, danceability, "
+				      "acousticness or spectral_centroid)";
+			else if (v != NULL && !json_object_is_type(v, json_type_double) &&
+				 !json_object_is_type(v, json_type_int))
+				why = "a required field of the stored result is not a number";
+		}
+	}
+	json_object_put(o);
+	if (problem != NULL)
+		*problem = why;
+	return why == NULL;
 }

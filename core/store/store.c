@@ -7,6 +7,7 @@
 
 #include "core/config/config.h"
 #include "core/store/backend.h"
+#include "core/store/cache.h"
 
 /* The backends of this build, by name. A new backend adds its table here (and its folder beside sqlite/). */
 static const ss_store_ops *const backends[] = {
@@ -123,10 +124,40 @@ int ss_store_schema_latest(const ss_store *s)
 			return -1;                 \
 	} while (0)
 
+typedef struct check_rows {
+	ss_error first; /* the first bad row */
+	long long bad;
+} check_rows;
+
+/* A cache row whose stored result is not whole: the first is kept, the rest counted. */
+static int check_row(void *arg, const ss_cache_row *row)
+{
+	check_rows *c = arg;
+	const char *why;
+	if (!ss_cache_result_complete(row->result_json, &why) && c->bad++ == 0)
+		ss_error_set(&c->first, SS_ERR_DB, "cache row %lld: %s", (long long)row->id, why);
+	return 0;
+}
+
 int ss_store_check(ss_store *s, bool full, ss_error *err)
 {
 	READY(s, err);
-	return s->ops->check(s, full, err);
+	if (s->ops->check(s, full, err) != 0)
+		return -1;
+	if (!full)
+		return 0;
+	/* What the backend cannot see, the same for every backend: each row's stored result is whole (one
+	 * snapshot, streamed). */
+	check_rows c;
+	memset(&c, 0, sizeof c);
+	if (s->ops->cache_export(s, NULL, 0, NULL, check_row, &c, err) < 0)
+		return -1;
+	if (c.bad == 1)
+		return ss_error_set(err, SS_ERR_DB, "%s", c.first.msg);
+	if (c.bad > 1)
+		return ss_error_set(err, SS_ERR_DB, "%lld cache rows hold an incomplete result (the first: %s)", c.bad,
+				    c.first.msg);
+	return 0;
 }
 
 int ss_store_maintain(ss_store *s, ss_error *err)

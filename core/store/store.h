@@ -124,7 +124,8 @@ bool ss_store_readonly(const ss_store *s);
 int ss_store_schema_version(ss_store *s);
 int ss_store_schema_latest(const ss_store *s);
 
-/* Integrity check: quick (full = false) or full. Returns 0 when sound, -1 with the first problem in err. */
+/* Integrity check: quick (full = false) or full. Full also reads every cache row (streamed) and checks that its
+ * stored result is whole (ss_cache_result_complete). Returns 0 when sound, -1 with the first problem in err. */
 int ss_store_check(ss_store *s, bool full, ss_error *err);
 
 /* Housekeeping after writes, cheap when there is nothing to do (SQLite: checkpoint the WAL once it is larger

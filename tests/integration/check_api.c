@@ -1112,16 +1112,6 @@ START_TEST(metrics_allow_list)
 }
 END_TEST
 
-static json_object *stats_of(ss_it_server *x)
-{
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request(x, "GET", "/stats", NULL, NULL, 0, &r), 0);
-	ck_assert_int_eq(r.status, 200);
-	json_object *o = ss_it_json(&r);
-	ss_it_resp_free(&r);
-	return o;
-}
-
 /* Counters live in a file next to the state file: a restart keeps them. */
 START_TEST(stats_survive_restart)
 {
@@ -1133,13 +1123,13 @@ START_TEST(stats_survive_restart)
 		ck_assert_int_eq(ss_it_request(&c, "GET", "/cache", NULL, NULL, 0, &r), 0);
 		ss_it_resp_free(&r);
 	}
-	json_object *a = stats_of(&c);
+	json_object *a = ss_it_get_json(&c, "/stats", NULL);
 	long long served = integer(a, "requests_served");
 	ck_assert_int_eq(served, 5);
 	json_object_put(a);
 	ck_assert_int_eq(ss_it_stop_songscope(&c), 0);
 	ss_it_start_songscope(&c);
-	a = stats_of(&c);
+	a = ss_it_get_json(&c, "/stats", NULL);
 	ck_assert_int_eq(integer(a, "requests_served"), served + 1);
 	json_object_put(a);
 	ss_it_stop(&c);

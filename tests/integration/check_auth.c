@@ -40,17 +40,7 @@ static void teardown(void)
 static json_object *admin(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
 			  const char *a6, const char *a7)
 {
-	char bin[512];
-	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
-	const char *argv[] = {bin, "--config", srv.conf, "--json", a1, a2, a3, a4, a5, a6, a7, NULL};
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	int rc = ss_it_run((char *const *)argv, &out);
-	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d): %s", a1, a2 ? a2 : "", rc, out.data ? out.data : "");
-	json_object *j = json_tokener_parse(out.data);
-	ck_assert_msg(j != NULL, "songscope-admin printed no JSON: %s", out.data ? out.data : "");
-	ss_buf_free(&out);
-	return j;
+	return ss_it_admin_json(&srv, a1, a2, a3, a4, a5, a6, a7, NULL);
 }
 
 /* Create a key; returns its id and copies the one-time key into key. */
@@ -72,23 +62,6 @@ static long long create_key(const char *name, const char *scope, const char *dai
 	return id;
 }
 
-static long get_with_key(const char *path, const char *key, ss_it_resp *r)
-{
-	char h[128];
-	snprintf(h, sizeof h, "X-API-Key: %s", key);
-	const char *hdrs[] = {h, NULL};
-	ck_assert_int_eq(ss_it_request(&srv, "GET", path, key ? hdrs : NULL, NULL, 0, r), 0);
-	return r->status;
-}
-
-static long status_of(const char *path, const char *key)
-{
-	ss_it_resp r;
-	long s = get_with_key(path, key, &r);
-	ss_it_resp_free(&r);
-	return s;
-}
-
 static long long header_int(const ss_it_resp *r, const char *name)
 {
 	char v[64];
@@ -101,17 +74,17 @@ static long long header_int(const ss_it_resp *r, const char *name)
 START_TEST(missing_invalid_valid_and_headers)
 {
 	ss_it_resp r;
-	get_with_key("/auth/key", NULL, &r);
+	ss_it_keyed(&srv, "/auth/key", NULL, &r);
 	ss_it_assert_error(&r, 401, "missing_api_key");
 	ss_it_resp_free(&r);
-	get_with_key("/auth/key", "ssk_not-a-real-key", &r);
+	ss_it_keyed(&srv, "/auth/key", "ssk_not-a-real-key", &r);
 	ss_it_assert_error(&r, 403, "invalid_api_key");
 	ss_it_resp_free(&r);
-	ck_assert_int_eq(status_of("/health", NULL), 200); /* no key needed */
+	ck_assert_int_eq(ss_it_status(&srv, "/health", NULL), 200); /* no key needed */
 
 	char key[128];
 	long long id = create_key("client-one", "client", NULL, "25", key, sizeof key);
-	get_with_key("/auth/key", key, &r);
+	ss_it_keyed(&srv, "/auth/key", key, &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(header_int(&r, "X-RateLimit-Limit"), 25);
 	ck_assert_int_eq(header_int(&r, "X-RateLimit-Remaining"), 2); /* burst: 10% of 25 */
@@ -125,18 +98,18 @@ START_TEST(missing_invalid_valid_and_headers)
 	ss_it_resp_free(&r);
 
 	/* Scope: a client key on an admin endpoint is forbidden, an admin key is not. */
-	get_with_key("/auth/usage", key, &r);
+	ss_it_keyed(&srv, "/auth/usage", key, &r);
 	ss_it_assert_error(&r, 403, "forbidden");
 	ck_assert(header_int(&r, "X-RateLimit-Limit") == 25);
 	ss_it_resp_free(&r);
 	char akey[128];
 	create_key("admin-one", "admin", NULL, NULL, akey, sizeof akey);
-	ck_assert_int_eq(status_of("/auth/usage", akey), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/usage", akey), 200);
 	/* A key longer than any real one is refused without a lookup. */
 	char longkey[400];
 	memset(longkey, 'a', sizeof longkey - 1);
 	longkey[sizeof longkey - 1] = '\0';
-	ck_assert_int_eq(status_of("/auth/key", longkey), 403);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", longkey), 403);
 }
 END_TEST
 
@@ -185,7 +158,7 @@ START_TEST(exact_daily_limit_across_responders)
 	long long id = create_key("quota", "client", "50", NULL, key, sizeof key);
 	ck_assert_int_eq(race(key, 8, 20, "daily_limit_exceeded"), 50);
 	ss_it_resp r;
-	get_with_key("/auth/key", key, &r);
+	ss_it_keyed(&srv, "/auth/key", key, &r);
 	ss_it_assert_error(&r, 429, "daily_limit_exceeded");
 	long long retry = header_int(&r, "Retry-After");
 	time_t now = time(NULL);
@@ -214,7 +187,7 @@ START_TEST(exact_daily_limit_across_responders)
 	/* Lose the state file: the restarted service re-seeds today's count from api_usage. */
 	ck_assert_int_eq(unlink(srv.state), 0);
 	ss_it_start_songscope(&srv);
-	ck_assert_int_eq(status_of("/auth/key", key), 429);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 429);
 	/* Raising the limit applies at once: exactly 5 more. */
 	json_object_put(admin("keys", "limit", ids, "55", NULL, NULL, NULL));
 	ck_assert_int_eq(race(key, 4, 4, "daily_limit_exceeded"), 5);
@@ -234,7 +207,7 @@ START_TEST(exact_rate_limit_across_responders)
 	ck_assert_int_ge(ok, 3);
 	ck_assert_int_le(ok, 3 + (int)(elapsed / 3.0) + 1);
 	ss_it_resp r;
-	get_with_key("/auth/key", key, &r);
+	ss_it_keyed(&srv, "/auth/key", key, &r);
 	if (r.status == 429) {
 		ss_it_assert_error(&r, 429, "rate_limited");
 		ck_assert_int_ge(header_int(&r, "Retry-After"), 1);
@@ -253,17 +226,17 @@ START_TEST(deactivation_and_rotation_apply_at_once)
 	snprintf(ids, sizeof ids, "%lld", id);
 	/* Warm every responder's key cache. */
 	for (int i = 0; i < 16; i++)
-		ck_assert_int_eq(status_of("/auth/key", key), 200);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 	json_object_put(admin("keys", "deactivate", ids, NULL, NULL, NULL, NULL));
 	for (int i = 0; i < 16; i++) {
 		ss_it_resp r;
-		get_with_key("/auth/key", key, &r);
+		ss_it_keyed(&srv, "/auth/key", key, &r);
 		ss_it_assert_error(&r, 403, "invalid_api_key");
 		ss_it_resp_free(&r);
 	}
 	json_object_put(admin("keys", "activate", ids, NULL, NULL, NULL, NULL));
 	for (int i = 0; i < 8; i++)
-		ck_assert_int_eq(status_of("/auth/key", key), 200);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 	/* Rotation: the old secret stops, the new one works, same record. */
 	json_object *j = admin("keys", "rotate", ids, NULL, NULL, NULL, NULL), *v;
 	ck_assert(json_object_object_get_ex(j, "key", &v));
@@ -271,13 +244,13 @@ START_TEST(deactivation_and_rotation_apply_at_once)
 	snprintf(key2, sizeof key2, "%s", json_object_get_string(v));
 	json_object_put(j);
 	for (int i = 0; i < 8; i++) {
-		ck_assert_int_eq(status_of("/auth/key", key), 403);
-		ck_assert_int_eq(status_of("/auth/key", key2), 200);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 403);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key2), 200);
 	}
 	/* A key created after its secret was refused (negative cache entry) works at once. */
 	json_object_put(admin("keys", "delete", ids, "--yes", NULL, NULL, NULL));
 	for (int i = 0; i < 8; i++)
-		ck_assert_int_eq(status_of("/auth/key", key2), 403);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key2), 403);
 }
 END_TEST
 
@@ -319,7 +292,7 @@ START_TEST(plain_keys_are_not_in_the_database)
 	char key[128];
 	create_key("secret", "admin", NULL, NULL, key, sizeof key);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(status_of("/auth/key", key), 200);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
 	scan.key = key + 4;
 	scan.record_seen = false;
@@ -349,21 +322,21 @@ START_TEST(failed_attempts_are_limited_per_address)
 	start("auth_failures_per_minute = 3\n");
 	char key[128];
 	create_key("victim", "client", NULL, NULL, key, sizeof key);
-	ck_assert_int_eq(status_of("/auth/key", key), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(status_of("/auth/key", "ssk_guess"), 403);
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", "ssk_guess"), 403);
 	ss_it_resp r;
-	get_with_key("/auth/key", "ssk_guess", &r);
+	ss_it_keyed(&srv, "/auth/key", "ssk_guess", &r);
 	ss_it_assert_error(&r, 429, "rate_limited");
 	long long retry = header_int(&r, "Retry-After");
 	ck_assert_int_ge(retry, 1);
 	ck_assert_int_le(retry, 20);
 	ss_it_resp_free(&r);
 	/* Only failures are throttled: a valid key from the blocked address is still served. */
-	ck_assert_int_eq(status_of("/auth/key", key), 200);
-	ck_assert_int_eq(status_of("/auth/key", "ssk_guess"), 429);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", "ssk_guess"), 429);
 	/* Missing keys are not attempts and keep their 401. */
-	ck_assert_int_eq(status_of("/auth/key", NULL), 401);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", NULL), 401);
 }
 END_TEST
 
@@ -476,7 +449,7 @@ START_TEST(admin_cli_errors_exit_2)
 	snprintf(ids, sizeof ids, "%lld", id);
 	const char *del_yes[] = {"keys", "delete", ids, "--yes", NULL};
 	ck_assert_int_eq(admin_status(del_yes), 0);
-	ck_assert_int_eq(status_of("/auth/key", key), 403);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 403);
 }
 END_TEST
 

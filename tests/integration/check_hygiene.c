@@ -39,51 +39,15 @@ static void teardown(void)
 	ss_it_stop(&srv);
 }
 
-/* songscope-admin with the server's config and --json; returns the parsed output (caller puts it). */
-static json_object *admin(const char *const *args)
-{
-	char bin[512];
-	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
-	const char *argv[16] = {bin, "--config", srv.conf, "--json"};
-	int n = 4;
-	for (; args[n - 4] != NULL && n < 15; n++)
-		argv[n] = args[n - 4];
-	argv[n] = NULL;
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	int rc = ss_it_run((char *const *)argv, &out);
-	ck_assert_msg(rc == 0, "songscope-admin %s failed (%d): %s", args[0], rc, out.data ? out.data : "");
-	json_object *j = out.data ? ss_json_parse(out.data, out.len, 8) : NULL;
-	ck_assert_msg(j != NULL, "songscope-admin printed no JSON: %s", out.data ? out.data : "");
-	ss_buf_free(&out);
-	return j;
-}
-
 /* Create a key of scope with a per-minute rate (0 = the configured default); copies the key out. */
 static void create_key(const char *scope, int rate, char *key, size_t keylen)
 {
-	const char *args[] = {"keys", "create", "hygiene", "--scope", scope, NULL};
-	json_object *j = admin(args), *v;
-	ck_assert(json_object_object_get_ex(j, "key", &v));
-	snprintf(key, keylen, "%s", json_object_get_string(v));
-	ck_assert(json_object_object_get_ex(j, "id", &v));
 	char id[32], r[32];
-	snprintf(id, sizeof id, "%lld", (long long)json_object_get_int64(v));
-	json_object_put(j);
+	ss_it_create_key(&srv, key, keylen, id, sizeof id, "hygiene", "--scope", scope, NULL, NULL);
 	if (rate > 0) {
 		snprintf(r, sizeof r, "%d", rate);
-		const char *rargs[] = {"keys", "rate", id, r, NULL};
-		json_object_put(admin(rargs));
+		ss_it_admin(&srv, NULL, "keys", "rate", id, r, NULL);
 	}
-}
-
-static long get(const char *path, const char *key, ss_it_resp *r)
-{
-	char h[200];
-	snprintf(h, sizeof h, "X-API-Key: %s", key);
-	const char *hdrs[] = {h, NULL};
-	ck_assert_int_eq(ss_it_request(&srv, "GET", path, key ? hdrs : NULL, NULL, 0, r), 0);
-	return r->status;
 }
 
 static long long header_int(const ss_it_resp *r, const char *name)
@@ -107,7 +71,7 @@ START_TEST(bad_keys_never_lock_out_a_valid_key)
 	for (int i = 0; i < 25; i++) {
 		char bad[64];
 		snprintf(bad, sizeof bad, "ssk_guess-%d", i);
-		get("/auth/key", bad, &r);
+		ss_it_keyed(&srv, "/auth/key", bad, &r);
 		if (i < 20) {
 			ss_it_assert_error(&r, 403, "invalid_api_key");
 		} else {
@@ -118,17 +82,17 @@ START_TEST(bad_keys_never_lock_out_a_valid_key)
 	}
 	/* A valid key from the same address is served, again and again, while bad keys stay throttled. */
 	for (int i = 0; i < 5; i++) {
-		get("/auth/key", key, &r);
+		ss_it_keyed(&srv, "/auth/key", key, &r);
 		ck_assert_msg(r.status == 200, "valid key got %ld: %s", r.status, r.body.data);
 		ck_assert_int_ge(header_int(&r, "X-RateLimit-Remaining"), 1);
 		ss_it_resp_free(&r);
-		get("/auth/key", "ssk_still-guessing", &r);
+		ss_it_keyed(&srv, "/auth/key", "ssk_still-guessing", &r);
 		ss_it_assert_error(&r, 429, "rate_limited");
 		ck_assert_int_ge(header_int(&r, "Retry-After"), 1);
 		ss_it_resp_free(&r);
 	}
 	/* A missing key is not an attempt: still 401. */
-	get("/auth/key", NULL, &r);
+	ss_it_keyed(&srv, "/auth/key", NULL, &r);
 	ss_it_assert_error(&r, 401, "missing_api_key");
 	ss_it_resp_free(&r);
 }
@@ -144,7 +108,7 @@ START_TEST(burst_is_exactly_the_configured_one)
 	create_key("client", 2, key, sizeof key);
 	ss_it_resp r;
 	for (int i = 0; i < 4; i++) {
-		get("/auth/key", key, &r);
+		ss_it_keyed(&srv, "/auth/key", key, &r);
 		ck_assert_msg(r.status == 200, "request %d got %ld: %s", i + 1, r.status, r.body.data);
 		ck_assert_int_eq(header_int(&r, "X-RateLimit-Limit"), 2);
 		ck_assert_int_eq(header_int(&r, "X-RateLimit-Remaining"), 3 - i);
@@ -153,7 +117,7 @@ START_TEST(burst_is_exactly_the_configured_one)
 		ss_it_resp_free(&r);
 	}
 	for (int i = 0; i < 3; i++) {
-		get("/auth/key", key, &r);
+		ss_it_keyed(&srv, "/auth/key", key, &r);
 		ss_it_assert_error(&r, 429, "rate_limited");
 		long long retry = header_int(&r, "Retry-After");
 		ck_assert_int_ge(retry, 1);
@@ -318,7 +282,7 @@ static void check_modes_under_umask(mode_t mask)
 	char key[128];
 	ss_it_make_key(&srv, "client", key, sizeof key);
 	ss_it_resp r;
-	ck_assert_int_eq(get("/auth/key", key, &r), 200);
+	ck_assert_int_eq(ss_it_keyed(&srv, "/auth/key", key, &r), 200);
 	ss_it_resp_free(&r);
 	static const char *const suffix[] = {"", "-wal", "-shm"};
 	char path[400];
@@ -407,12 +371,12 @@ START_TEST(root_drops_to_the_configured_user)
 	ss_it_make_key(&srv, "admin", key, sizeof key);
 	ss_it_resp r;
 	for (int i = 0; i < 4; i++) {
-		ck_assert_int_eq(get("/auth/key", key, &r), 200);
+		ck_assert_int_eq(ss_it_keyed(&srv, "/auth/key", key, &r), 200);
 		ss_it_resp_free(&r);
 	}
-	ck_assert_int_eq(get("/stats", key, &r), 200);
+	ck_assert_int_eq(ss_it_keyed(&srv, "/stats", key, &r), 200);
 	ss_it_resp_free(&r);
-	ck_assert_int_eq(get("/health", NULL, &r), 200);
+	ck_assert_int_eq(ss_it_keyed(&srv, "/health", NULL, &r), 200);
 	ss_it_resp_free(&r);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
 	sqlite3 *db = NULL;
@@ -433,10 +397,10 @@ START_TEST(root_drops_to_the_configured_user)
 	ss_it_opts o = {.workers = 1, .auth = "off", .extra_conf = "user = nobody\ngroup = nogroup\n",
 			.front = SS_IT_SPAWN_FCGI_ONE};
 	ss_it_start(&srv, &o);
-	ck_assert_int_eq(get("/health", NULL, &r), 200); /* answered by the responder, so it has dropped */
+	ck_assert_int_eq(ss_it_keyed(&srv, "/health", NULL, &r), 200); /* answered by the responder, so it has dropped */
 	ss_it_resp_free(&r);
 	assert_ids(srv.master_pid, uid, gid);
-	ck_assert_int_eq(get("/stats", NULL, &r), 200);
+	ck_assert_int_eq(ss_it_keyed(&srv, "/stats", NULL, &r), 200);
 	ss_it_resp_free(&r);
 	ck_assert(stat(srv.db, &st) == 0 && st.st_uid == uid);
 }

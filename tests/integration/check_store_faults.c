@@ -49,50 +49,7 @@ static void teardown(void)
 
 static long analyze(double hz, const char *key, ss_it_resp *r)
 {
-	size_t len;
-	unsigned char *wav = ss_it_make_wav(hz, 4.0, &len);
-	char kh[160], title[64];
-	snprintf(kh, sizeof kh, "X-API-Key: %s", key ? key : "");
-	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
-	const char *hdrs[] = {title, "Content-Type: audio/wav", key ? kh : NULL, NULL};
-	ck_assert_int_eq(ss_it_request(&srv, "POST", "/analyze_data", hdrs, wav, len, r), 0);
-	free(wav);
-	if (r->status != 200)
-		fprintf(stderr, "analysis of tone %.0f: %ld %s\n", hz, r->status, r->body.data ? r->body.data : "");
-	return r->status;
-}
-
-static long get(const char *path, const char *key, ss_it_resp *r)
-{
-	char kh[160];
-	snprintf(kh, sizeof kh, "X-API-Key: %s", key ? key : "");
-	const char *hdrs[] = {kh, NULL};
-	ck_assert_int_eq(ss_it_request(&srv, "GET", path, key ? hdrs : NULL, NULL, 0, r), 0);
-	return r->status;
-}
-
-static long status_of(const char *path, const char *key)
-{
-	ss_it_resp r;
-	long s = get(path, key, &r);
-	ss_it_resp_free(&r);
-	return s;
-}
-
-/* Poll (bounded: 15 s) until path answers `want` on every responder in a row; returns the last status. */
-static long wait_status(const char *path, const char *key, long want)
-{
-	long s = 0;
-	int in_a_row = 0;
-	for (int i = 0; i < 1500 && in_a_row < 2 * srv.workers; i++) {
-		s = status_of(path, key);
-		in_a_row = s == want ? in_a_row + 1 : 0;
-		if (in_a_row == 0) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL); /* a bounded poll, not a synchronisation */
-		}
-	}
-	return s;
+	return ss_it_analyze_tone(&srv, key, hz, NULL, r);
 }
 
 static const char *str_member(json_object *o, const char *name)
@@ -107,7 +64,7 @@ static const char *str_member(json_object *o, const char *name)
 static long health(char *comp, size_t complen, char *message, size_t msglen)
 {
 	ss_it_resp r;
-	get("/health", NULL, &r);
+	ss_it_keyed(&srv, "/health", NULL, &r);
 	long s = r.status;
 	json_object *o = ss_it_json(&r), *c, *d;
 	ck_assert(json_object_object_get_ex(o, "running", NULL)); /* the fields clients decode stay */
@@ -192,6 +149,7 @@ START_TEST(locked_database_answers_503_busy)
 	sqlite3_close(h);
 	ck_assert_int_eq(analyze(330, NULL, &r), 200);
 	ss_it_resp_free(&r);
+	ss_it_assert_store_sound(&srv); /* PRAGMA integrity_check and every stored result whole */
 }
 END_TEST
 
@@ -232,14 +190,15 @@ START_TEST(full_disk_answers_507_and_health_says_so)
 	ck_assert_str_eq(comp, "full");
 	ck_assert_msg(strstr(msg, "database") != NULL, "health message does not name the database: %s", msg);
 	/* Reading still works. */
-	ck_assert_int_eq(status_of("/cache", NULL), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/cache", NULL), 200);
 
 	/* Space comes back: the service heals by itself. */
 	ck_assert_int_eq(unlink(filler), 0);
-	ck_assert_int_eq(wait_status("/health", NULL, 200), 200);
+	ck_assert_int_eq(ss_it_wait_status(&srv, "/health", NULL, 200, 2 * srv.workers), 200);
 	ck_assert_int_eq(analyze(440, NULL, &r), 200);
 	ss_it_resp_free(&r);
 	ss_it_stop_songscope(&srv);
+	ss_it_assert_store_sound(&srv); /* nothing half-written when the disk filled up */
 }
 END_TEST
 
@@ -270,7 +229,7 @@ START_TEST(read_only_database_answers_503_read_only)
 	rewrite_conf(NULL);
 	ss_it_start_songscope(&srv);
 
-	ck_assert_int_eq(status_of("/cache", NULL), 200); /* reads work */
+	ck_assert_int_eq(ss_it_status(&srv, "/cache", NULL), 200); /* reads work */
 	analyze(440, NULL, &r);
 	ss_it_assert_error(&r, 503, "read_only");
 	char ra[32];
@@ -280,7 +239,7 @@ START_TEST(read_only_database_answers_503_read_only)
 	ck_assert_int_eq(health(comp, sizeof comp, msg, sizeof msg), 503);
 	ck_assert_str_eq(comp, "read-only");
 	ck_assert_msg(log_contains("read-only"), "the responders did not log that the database is read-only");
-	get("/diagnostics", NULL, &r);
+	ss_it_keyed(&srv, "/diagnostics", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	json_object *d = ss_it_json(&r), *c, *db, *v;
 	ck_assert(json_object_object_get_ex(d, "components", &c) && json_object_object_get_ex(c, "database", &db));
@@ -311,22 +270,22 @@ START_TEST(deleted_database_is_restored_without_loss)
 	ck_assert_int_eq(analyze(262, key1, &r), 200);
 	ss_it_resp_free(&r);
 	for (int i = 0; i < 4 * srv.workers; i++)
-		status_of("/stats", key1);
+		ss_it_status(&srv, "/stats", key1);
 	struct stat st;
 	ck_assert_msg(stat(srv.db, &st) == 0, "the deleted database was not put back");
 	ck_assert_msg(log_contains("restored"), "no log line says the database was restored");
-	ck_assert_int_eq(wait_status("/health", NULL, 200), 200);
+	ck_assert_int_eq(ss_it_wait_status(&srv, "/health", NULL, 200, 2 * srv.workers), 200);
 
 	/* A key created in the file now at the path works: the responders use that file. */
 	ss_it_make_key(&srv, "client", key2, sizeof key2);
-	ck_assert_int_eq(status_of("/cache", key2), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/cache", key2), 200);
 	ck_assert_int_eq(analyze(263, key2, &r), 200);
 	ss_it_resp_free(&r);
 
 	/* And all of it survives a restart. */
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
 	ss_it_start_songscope(&srv);
-	get("/cache?limit=10", key1, &r);
+	ss_it_keyed(&srv, "/cache?limit=10", key1, &r);
 	ck_assert_int_eq(r.status, 200);
 	for (int hz = 261; hz <= 263; hz++) {
 		char t[32];
@@ -334,7 +293,8 @@ START_TEST(deleted_database_is_restored_without_loss)
 		ck_assert_msg(strstr(r.body.data, t) != NULL, "%s was lost: %s", t, r.body.data);
 	}
 	ss_it_resp_free(&r);
-	ck_assert_int_eq(status_of("/auth/key", key2), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key2), 200);
+	ss_it_assert_store_sound(&srv);
 }
 END_TEST
 
@@ -345,7 +305,7 @@ START_TEST(overwritten_header_is_unhealthy_and_heals)
 	ss_it_resp r;
 	ck_assert_int_eq(analyze(271, NULL, &r), 200);
 	ss_it_resp_free(&r);
-	ck_assert_int_eq(status_of("/stats", NULL), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/stats", NULL), 200);
 
 	int fd = open(srv.db, O_RDWR);
 	ck_assert_int_ge(fd, 0);
@@ -359,7 +319,7 @@ START_TEST(overwritten_header_is_unhealthy_and_heals)
 	ck_assert_msg(strstr(msg, "database") != NULL, "health message does not name the database: %s", msg);
 	/* Whatever a request gets, it is a listed JSON error, never a 500. */
 	for (int i = 0; i < 2 * srv.workers; i++) {
-		get("/stats", NULL, &r);
+		ss_it_keyed(&srv, "/stats", NULL, &r);
 		if (r.status != 200)
 			ss_it_assert_error(&r, 503, "unavailable");
 		ss_it_resp_free(&r);
@@ -369,12 +329,13 @@ START_TEST(overwritten_header_is_unhealthy_and_heals)
 	/* Put the header back: every responder heals without SIGHUP. */
 	ck_assert_int_eq(pwrite(fd, saved, sizeof saved, 0), (ssize_t)sizeof saved);
 	close(fd);
-	ck_assert_int_eq(wait_status("/health", NULL, 200), 200);
-	ck_assert_int_eq(wait_status("/stats", NULL, 200), 200);
-	get("/cache", NULL, &r);
+	ck_assert_int_eq(ss_it_wait_status(&srv, "/health", NULL, 200, 2 * srv.workers), 200);
+	ck_assert_int_eq(ss_it_wait_status(&srv, "/stats", NULL, 200, 2 * srv.workers), 200);
+	ss_it_keyed(&srv, "/cache", NULL, &r);
 	ck_assert_msg(r.status == 200, "/cache after the repair: %ld %s", r.status, r.body.data);
 	ck_assert(strstr(r.body.data, "tone 271") != NULL);
 	ss_it_resp_free(&r);
+	ss_it_assert_store_sound(&srv);
 }
 END_TEST
 
@@ -484,7 +445,7 @@ START_TEST(usage_rows_match_quota_after_kills)
 
 	/* The state file's count for today (this request included). */
 	ss_it_resp r;
-	get("/auth/key", key, &r);
+	ss_it_keyed(&srv, "/auth/key", key, &r);
 	ck_assert_int_eq(r.status, 200);
 	json_object *j = ss_it_json(&r), *v;
 	ck_assert(json_object_object_get_ex(j, "requests_today", &v));
@@ -533,7 +494,7 @@ START_TEST(rebuilt_state_file_counts_journaled_rows)
 		if (i == 20)
 			ck_assert_int_eq(truncate(srv.state, 0), 0); /* noticed on the next request */
 		ss_it_resp r;
-		get("/auth/key", key, &r);
+		ss_it_keyed(&srv, "/auth/key", key, &r);
 		ck_assert_int_eq(r.status, 200);
 		json_object *j = ss_it_json(&r), *v;
 		ck_assert(json_object_object_get_ex(j, "requests_today", &v));

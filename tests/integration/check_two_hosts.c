@@ -1,12 +1,15 @@
-/* Two hosts on (postgresql, redis) through the real stack: two songscope masters, each with its own state file
- * and its own nginx (clients alternate between the two nginx ports, as a round-robin balancer would), one
- * PostgreSQL and one Redis, both real servers the harness starts. With 8 clients racing, a key with a daily
- * limit of 50 gets exactly 50 across both hosts and a per-minute limit holds exactly; a key deactivated through
+/* Two hosts on (postgresql, redis) through the real stack, behind ONE nginx as behind one load balancer: two
+ * songscope masters, each with its own state file, and one nginx whose upstream lists both hosts' sockets
+ * (round robin; ss_it_start_two_hosts), one PostgreSQL and one Redis, all real servers the harness starts. Every
+ * request goes through that nginx, and each assertion also checks that both hosts answered (nginx names the
+ * upstream server in X-Test-Upstream: ss_it_served_by). With 8 clients racing, a key with a daily limit of 50
+ * gets exactly 50 across both hosts and a per-minute limit holds exactly; a key deactivated through
  * songscope-admin (same config) is refused by both on the next request; a song analysed through one host is a
  * cache hit through the other; one host's master killed with SIGKILL takes its responders with it (PDEATHSIG)
- * (host 1's nginx answers a JSON 503) and the other host serves on. /stats and /metrics report both hosts'
- * counters (within the publish interval), through a Redis outage too. Skips (77) without nginx, PostgreSQL or
- * redis-server. */
+ * and nginx goes on answering 200s through the other host. /stats and /metrics report both hosts' counters
+ * (within the publish interval), through a Redis outage too; after the outage the store passes
+ * `songscope-admin db check` and Redis's daily counts are the 200s the test received. Skips (77) without nginx,
+ * PostgreSQL or redis-server. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -23,8 +26,8 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/pg_server.h"
 
-static ss_it_server srv;   /* host 1: starts the PostgreSQL and the Redis of the test */
-static ss_it_server host2; /* host 2: its own nginx, master and state file; host 1's PostgreSQL and Redis */
+static ss_it_server srv;   /* host 1: its nginx balances over both hosts; starts the PostgreSQL and the Redis */
+static ss_it_server host2; /* host 2: its own master and state file; host 1's PostgreSQL and Redis */
 
 static void teardown(void)
 {
@@ -34,127 +37,56 @@ static void teardown(void)
 	memset(&host2, 0, sizeof host2);
 }
 
-/* Host 1 with its own PostgreSQL and Redis, then host 2 sharing them (its config written here, as a second
- * machine's would be). extra: lines for both configs. */
+/* Both hosts behind one nginx; extra: lines for both configs. */
 static void start_both(const char *extra)
 {
 	ss_it_opts o = {.workers = 2, .auth = "required", .extra_conf = extra};
-	ss_it_start(&srv, &o);
+	ss_it_start_two_hosts(&srv, &host2, &o);
 	ck_assert_ptr_nonnull(srv.pg);
 	ck_assert_int_gt(srv.redis.pid, 0);
-
-	ss_it_opts o2 = {.workers = 2, .auth = "required", .no_songscope = true};
-	unsetenv("SS_IT_LIMITS");
-	unsetenv("SS_IT_STORE");
-	ss_it_start(&host2, &o2);
-	setenv("SS_IT_LIMITS", "redis", 1);
-	setenv("SS_IT_STORE", "postgresql", 1);
 	ck_assert_ptr_null(host2.pg);
-	char conf[4096];
-	snprintf(conf, sizeof conf,
-		 "database = %s\nstate_file = %s\nauth = required\nworkers = 2\nlog_level = info\n"
-		 "store = postgresql\npostgresql = %s\nlimits = redis\nredis = unix:%s\n%s",
-		 host2.db, host2.state, srv.pg->conninfo, srv.redis.socket, extra);
-	FILE *f = fopen(host2.conf, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(conf, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-	ss_it_start_songscope(&host2);
+	ck_assert_int_eq(host2.redis.pid, 0);
 }
 
-/* songscope-admin with host 1's config; its JSON output into out when out is not NULL. */
-static void admin(ss_buf *out, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
-		  const char *a6, const char *a7)
+/* Which host answered r: 0 for host 1, 1 for host 2; fails the test for anything else. */
+static int host_of(const ss_it_resp *r)
 {
-	char bin[512];
-	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
-	const char *argv[] = {bin, "--config", srv.conf, "--json", a1, a2, a3, a4, a5, a6, a7, NULL};
-	ss_buf local;
-	ss_buf_init(&local, 0);
-	int rc = ss_it_run((char *const *)argv, out != NULL ? out : &local);
-	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d)", a1, a2 != NULL ? a2 : "", rc);
-	ss_buf_free(&local);
+	bool one = ss_it_served_by(r, &srv), two = ss_it_served_by(r, &host2);
+	ck_assert_msg(one != two, "answer %ld from no known host: %.200s", r->status, r->headers.data);
+	return one ? 0 : 1;
 }
 
-/* songscope-admin keys create NAME with options; the secret into key, the id into id. */
-static void create_key(const char *name, const char *opt1, const char *val1, const char *opt2, const char *val2,
-		       char *key, size_t keylen, char *id, size_t idlen)
+/* n GET path with key through the one nginx: every answer has status want, and both hosts gave some. */
+static void expect_from_both(const char *path, const char *key, long want, int n)
 {
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	admin(&out, "keys", "create", name, opt1, val1, opt2, val2);
-	json_object *j = json_tokener_parse(out.data != NULL ? out.data : ""), *v;
-	ck_assert_ptr_nonnull(j);
-	ck_assert(json_object_object_get_ex(j, "key", &v));
-	snprintf(key, keylen, "%s", json_object_get_string(v));
-	ck_assert(json_object_object_get_ex(j, "id", &v));
-	snprintf(id, idlen, "%lld", (long long)json_object_get_int64(v));
-	json_object_put(j);
-	ss_buf_free(&out);
-}
-
-static long status_at(const ss_it_server *host, const char *path, const char *key)
-{
-	char h[160], url[400];
-	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
-	snprintf(url, sizeof url, "%s%s", host->base_url, path);
-	const char *hdrs[] = {h, NULL};
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
-	long s = r.status;
-	ss_it_resp_free(&r);
-	return s;
-}
-
-/* clients processes x tries GET /auth/key each, alternating between the two hosts; returns how many got 200.
- * Every refusal must be a JSON 429 with Retry-After and the error code `refusal`. */
-static int race(const char *key, int clients, int tries, const char *refusal)
-{
-	pid_t pids[16];
-	ck_assert_int_le(clients, 16);
-	for (int c = 0; c < clients; c++) {
-		pids[c] = fork();
-		ck_assert_int_ge(pids[c], 0);
-		if (pids[c] == 0) {
-			int ok = 0;
-			for (int i = 0; i < tries; i++) {
-				ss_it_resp r;
-				char h[160], url[160], code[64], ra[32];
-				snprintf(h, sizeof h, "X-API-Key: %.120s", key);
-				snprintf(url, sizeof url, "%s/auth/key", (c + i) % 2 ? host2.base_url : srv.base_url);
-				snprintf(code, sizeof code, "\"%s\"", refusal);
-				const char *hdrs[] = {h, NULL};
-				if (ss_it_request_url("GET", url, hdrs, NULL, 0, &r) != 0)
-					_exit(254);
-				if (r.status == 200)
-					ok++;
-				else if (r.status != 429 || r.body.data == NULL || strstr(r.body.data, code) == NULL ||
-					 !ss_it_header(&r, "Retry-After", ra, sizeof ra))
-					_exit(253);
-				ss_it_resp_free(&r);
-			}
-			_exit(ok);
-		}
+	int by[2] = {0, 0};
+	for (int i = 0; i < n; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_keyed(&srv, path, key, &r), want);
+		by[host_of(&r)]++;
+		ss_it_resp_free(&r);
 	}
-	int total = 0;
-	for (int c = 0; c < clients; c++) {
-		int st;
-		ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
-		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) < 253, "client %d failed (%d)", c, WEXITSTATUS(st));
-		total += WEXITSTATUS(st);
-	}
-	return total;
+	ck_assert_msg(by[0] > 0 && by[1] > 0, "%s: host 1 answered %d, host 2 %d", path, by[0], by[1]);
+}
+
+/* 8 clients race on GET /auth/key through the one nginx: the 200s are `want` in all, and both hosts served some. */
+static void race_both(const char *key, int tries, const char *refusal, int want)
+{
+	ss_it_server *hosts[] = {&srv, &host2};
+	int served[2];
+	ck_assert_int_eq(ss_it_race(&srv, "/auth/key", key, 8, tries, refusal, hosts, 2, served), want);
+	ck_assert_msg(served[0] > 0 && served[1] > 0, "host 1 served %d, host 2 %d", served[0], served[1]);
+	ck_assert_int_eq(served[0] + served[1], want);
 }
 
 START_TEST(daily_limit_is_exact_across_two_hosts)
 {
 	start_both("rate_limit_per_minute = 1000000\n");
-	char key[128], id[32];
-	create_key("shared", "--daily-limit", "50", NULL, NULL, key, sizeof key, id, sizeof id);
-	/* 8 clients x 20 requests spread over both hosts: exactly 50 served in all. */
-	ck_assert_int_eq(race(key, 8, 20, "daily_limit_exceeded"), 50);
-	ck_assert_int_eq(status_at(&srv, "/auth/key", key), 429);
-	ck_assert_int_eq(status_at(&host2, "/auth/key", key), 429);
+	char key[128];
+	ss_it_create_key(&srv, key, sizeof key, NULL, 0, "shared", "--daily-limit", "50", NULL, NULL);
+	/* 8 clients x 20 requests balanced over both hosts: exactly 50 served in all. */
+	race_both(key, 20, "daily_limit_exceeded", 50);
+	expect_from_both("/auth/key", key, 429, 4);
 }
 END_TEST
 
@@ -164,77 +96,54 @@ END_TEST
 START_TEST(per_minute_limit_is_exact_across_two_hosts)
 {
 	start_both("rate_limit_burst = 9\n");
-	char key[128], id[32];
-	create_key("minute", "--rate-limit", "1", NULL, NULL, key, sizeof key, id, sizeof id);
-	ck_assert_int_eq(race(key, 8, 6, "rate_limited"), 10);
-	ck_assert_int_eq(status_at(&srv, "/auth/key", key), 429);
-	ck_assert_int_eq(status_at(&host2, "/auth/key", key), 429);
+	char key[128];
+	ss_it_create_key(&srv, key, sizeof key, NULL, 0, "minute", "--rate-limit", "1", NULL, NULL);
+	race_both(key, 6, "rate_limited", 10);
+	expect_from_both("/auth/key", key, 429, 4);
 }
 END_TEST
 
-/* POST /analyze_data of tone hz to host with key: asserts 200 and returns whether it came from the cache. */
-static bool analyze_cached(const ss_it_server *host, const char *key, double hz)
+/* POST /analyze_data of tone hz through the one nginx: asserts 200; returns which host answered (0 or 1) and
+ * whether it came from the cache. */
+static int analyze_on(const char *key, double hz, bool *cached)
 {
-	size_t len;
-	unsigned char *wav = ss_it_make_wav(hz, 4.0, &len);
-	char kh[160], url[160];
-	snprintf(kh, sizeof kh, "X-API-Key: %.120s", key);
-	snprintf(url, sizeof url, "%s/analyze_data", host->base_url);
-	const char *hdrs[] = {"X-Song-Title: tone", "Content-Type: audio/wav", kh, NULL};
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("POST", url, hdrs, wav, len, &r), 0);
-	free(wav);
-	ck_assert_msg(r.status == 200, "analyze: %ld %s", r.status, r.body.data != NULL ? r.body.data : "");
-	json_object *o = ss_it_json(&r), *v;
-	bool cached = json_object_object_get_ex(o, "cached", &v) && json_object_get_boolean(v);
-	json_object_put(o);
+	long st = ss_it_analyze_tone(&srv, key, hz, cached, &r);
+	ck_assert_msg(st == 200, "analyze: %ld %s", st, r.body.data);
+	int h = host_of(&r);
 	ss_it_resp_free(&r);
-	return cached;
-}
-
-/* True when pid is gone or a zombie (its process has ended). */
-static bool ended(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return true;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
+	return h;
 }
 
 START_TEST(revocation_cache_and_a_lost_host)
 {
 	start_both("rate_limit_per_minute = 100000\n");
 	char key[128], id[32];
-	create_key("client", "--daily-limit", "1000", NULL, NULL, key, sizeof key, id, sizeof id);
+	ss_it_create_key(&srv, key, sizeof key, id, sizeof id, "client", "--daily-limit", "1000", NULL, NULL);
 
-	/* A song analysed through host 1 is a cache hit through host 2 (and back). */
-	ck_assert(!analyze_cached(&srv, key, 550));
-	ck_assert(analyze_cached(&host2, key, 550));
-	ck_assert(analyze_cached(&srv, key, 550));
+	/* A song analysed through one host is a cache hit through the other (and back). */
+	bool cached;
+	int first = analyze_on(key, 550, &cached);
+	ck_assert(!cached);
+	int seen[2] = {0, 0};
+	for (int i = 0; i < 8 && (seen[0] == 0 || seen[1] == 0); i++) {
+		seen[analyze_on(key, 550, &cached)]++;
+		ck_assert(cached);
+	}
+	ck_assert_msg(seen[1 - first] > 0, "the other host never answered");
+	ck_assert_int_gt(seen[first], 0);
 
 	/* Warm both hosts' key caches (every responder), deactivate through songscope-admin: both refuse the key
 	 * on their very next request; activated again, both serve it. */
-	for (int i = 0; i < 8; i++) {
-		ck_assert_int_eq(status_at(&srv, "/auth/key", key), 200);
-		ck_assert_int_eq(status_at(&host2, "/auth/key", key), 200);
-	}
-	admin(NULL, "keys", "deactivate", id, NULL, NULL, NULL, NULL);
-	for (int i = 0; i < 4; i++) {
-		ck_assert_int_eq(status_at(&host2, "/auth/key", key), 403);
-		ck_assert_int_eq(status_at(&srv, "/auth/key", key), 403);
-	}
-	admin(NULL, "keys", "activate", id, NULL, NULL, NULL, NULL);
-	ck_assert_int_eq(status_at(&srv, "/auth/key", key), 200);
-	ck_assert_int_eq(status_at(&host2, "/auth/key", key), 200);
+	expect_from_both("/auth/key", key, 200, 16);
+	ss_it_admin(&srv, NULL, "keys", "deactivate", id, NULL);
+	expect_from_both("/auth/key", key, 403, 8);
+	ss_it_admin(&srv, NULL, "keys", "activate", id, NULL);
+	expect_from_both("/auth/key", key, 200, 4);
 
-	/* Host 1's master killed outright: its responders end with it (PDEATHSIG), host 1's nginx has nothing
-	 * behind it (a JSON 503), and host 2 serves on, cache and keys included. */
+	/* Host 1's master killed outright: its responders end with it (PDEATHSIG), and the same nginx goes on
+	 * answering through host 2 (a host that refuses connections is skipped: fastcgi_next_upstream), cache and
+	 * keys included. */
 	pid_t kids[8];
 	int n = ss_it_children(srv.master_pid, kids, 8);
 	ck_assert_int_eq(n, 2);
@@ -243,203 +152,148 @@ START_TEST(revocation_cache_and_a_lost_host)
 	ck_assert_int_eq(waitpid(srv.master_pid, &st, 0), srv.master_pid);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	srv.master_pid = 0;
-	bool all_ended = false;
-	for (int i = 0; i < 1000 && !all_ended; i++) { /* bounded poll (10 s) on the responders' state */
-		all_ended = true;
-		for (int k = 0; k < n; k++)
-			all_ended = all_ended && ended(kids[k]);
-		if (!all_ended) {
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
+	ck_assert_msg(ss_it_wait_ended(kids, n, 10.0), "host 1's responders outlived their master");
+	for (int i = 0; i < 8; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_keyed(&srv, "/auth/key", key, &r), 200);
+		ck_assert_int_eq(host_of(&r), 1);
+		ss_it_resp_free(&r);
 	}
-	ck_assert_msg(all_ended, "host 1's responders outlived their master");
-	/* nginx's answer for an unreachable upstream (conf/nginx/songscope.conf): a JSON 503 busy. */
-	char kh[160], url[160];
-	snprintf(kh, sizeof kh, "X-API-Key: %.120s", key);
-	snprintf(url, sizeof url, "%s/auth/key", srv.base_url);
-	const char *hdrs[] = {kh, NULL};
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
-	ss_it_assert_error(&r, 503, "busy");
-	ss_it_resp_free(&r);
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(status_at(&host2, "/auth/key", key), 200);
-	ck_assert(analyze_cached(&host2, key, 550));
-	ck_assert(!analyze_cached(&host2, key, 770));
+	ck_assert_int_eq(analyze_on(key, 550, &cached), 1);
+	ck_assert(cached);
+	ck_assert_int_eq(analyze_on(key, 770, &cached), 1);
+	ck_assert(!cached);
 }
 END_TEST
 
-/* GET path on host with key: the body as JSON (caller puts it); asserts 200. */
-static json_object *get_json(const ss_it_server *host, const char *path, const char *key)
+/* The next reading of `what` through the one nginx: a /metrics sample (a name starting "songscope_": the value
+ * on the line `what value`, -1 when absent) or else a /stats member; which host answered into *host. */
+static long long reading(const char *key, const char *what, int *host)
 {
-	char h[160], url[400];
-	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
-	snprintf(url, sizeof url, "%s%s", host->base_url, path);
-	const char *hdrs[] = {h, NULL};
+	bool metric = strncmp(what, "songscope_", 10) == 0;
 	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
-	ck_assert_int_eq(r.status, 200);
-	json_object *o = ss_it_json(&r);
-	ss_it_resp_free(&r);
-	return o;
-}
-
-static long long stats_member(const ss_it_server *host, const char *key, const char *name)
-{
-	json_object *o = get_json(host, "/stats", key), *v;
-	ck_assert(json_object_object_get_ex(o, name, &v));
-	long long n = json_object_get_int64(v);
-	json_object_put(o);
-	return n;
-}
-
-/* A /metrics sample (the line starting with `sample `) on host, or -1 when absent. */
-static long long metric(const ss_it_server *host, const char *key, const char *sample)
-{
-	char h[160], url[400], pat[200];
-	snprintf(h, sizeof h, "X-API-Key: %.120s", key);
-	snprintf(url, sizeof url, "%s/metrics", host->base_url);
-	snprintf(pat, sizeof pat, "\n%s ", sample);
-	const char *hdrs[] = {h, NULL};
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
-	ck_assert_int_eq(r.status, 200);
-	const char *m = strstr(r.body.data, pat);
-	long long v = m != NULL ? atoll(m + strlen(pat)) : -1;
-	ss_it_resp_free(&r);
-	return v;
-}
-
-/* Poll (bounded: 20 s) until /stats' name on host is want; returns the last value. */
-static long long wait_stats(const ss_it_server *host, const char *key, const char *name, long long want)
-{
+	ck_assert_int_eq(ss_it_keyed(&srv, metric ? "/metrics" : "/stats", key, &r), 200);
 	long long v = -1;
-	for (int i = 0; i < 2000 && (v = stats_member(host, key, name)) != want; i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL); /* a bounded poll on the published totals, not a synchronisation */
+	if (metric) {
+		char pat[200];
+		snprintf(pat, sizeof pat, "\n%s ", what);
+		const char *m = strstr(r.body.data, pat);
+		v = m != NULL ? atoll(m + strlen(pat)) : -1;
+	} else {
+		json_object *o = ss_it_json(&r), *j;
+		ck_assert(json_object_object_get_ex(o, what, &j));
+		v = json_object_get_int64(j);
+		json_object_put(o);
 	}
+	*host = host_of(&r);
+	ss_it_resp_free(&r);
 	return v;
 }
 
-/* /stats and /metrics report every host's counters: 1 miss and 9 hits through host 1 and 14 through host 2,
- * plus 3 and 2 invalid keys, read on either host, are 23 hits, 1 miss and 5 invalid keys (once each host's
- * master has published, at most a second later), and stay so (nothing counted twice). */
+/* `what` (see reading) is want on each of the hosts that run (both unless one is stopped): a bounded poll (20 s;
+ * the counters are published within a second) until each of them has answered with want. */
+static bool on_both(const char *key, const char *what, long long want, bool both)
+{
+	bool ok[2] = {false, false};
+	for (int i = 0; i < 2000 && !(ok[0] && (ok[1] || !both)); i++) {
+		int h;
+		if (reading(key, what, &h) == want)
+			ok[h] = true;
+		if (!(ok[0] && (ok[1] || !both))) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL); /* a bounded poll on the published totals, not a synchronisation */
+		}
+	}
+	return ok[0] && (ok[1] || !both);
+}
+
+/* /stats and /metrics report every host's counters: 1 miss and 23 hits, and 5 invalid keys, spread over both
+ * hosts, read on either host, are 23 hits, 1 miss and 5 invalid keys (once each host's master has published, at
+ * most a second later), and stay so (nothing counted twice). */
 START_TEST(stats_and_metrics_count_every_host)
 {
 	start_both("rate_limit_per_minute = 100000\n");
-	char key[128], admin_key[128], id[32];
-	create_key("client", NULL, NULL, NULL, NULL, key, sizeof key, id, sizeof id);
-	create_key("ops", "--scope", "admin", NULL, NULL, admin_key, sizeof admin_key, id, sizeof id);
-	ck_assert(!analyze_cached(&srv, key, 440));
-	for (int i = 0; i < 9; i++)
-		ck_assert(analyze_cached(&srv, key, 440));
-	for (int i = 0; i < 14; i++)
-		ck_assert(analyze_cached(&host2, key, 440));
-	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(status_at(i < 3 ? &srv : &host2, "/auth/key", "ss_not_a_key"), 403);
-
-	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 23), 23);
-	ck_assert_int_eq(wait_stats(&host2, admin_key, "cache_hits", 23), 23);
-	ck_assert_int_eq(stats_member(&srv, admin_key, "cache_misses"), 1);
-	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_misses"), 1);
-	ck_assert_int_eq(stats_member(&host2, admin_key, "total_analyses"), 1);
-	ck_assert_int_eq(metric(&srv, admin_key, "songscope_cache_hits_total"), 23);
-	ck_assert_int_eq(metric(&host2, admin_key, "songscope_cache_misses_total"), 1);
-	const char *invalid = "songscope_auth_rejections_total{reason=\"invalid_api_key\"}";
-	long long inv = -1;
-	for (int i = 0; i < 2000 && (inv = metric(&host2, admin_key, invalid)) != 5; i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	char key[128], admin_key[128];
+	ss_it_create_key(&srv, key, sizeof key, NULL, 0, "client", NULL, NULL, NULL, NULL);
+	ss_it_create_key(&srv, admin_key, sizeof admin_key, NULL, 0, "ops", "--scope", "admin", NULL, NULL);
+	bool cached;
+	analyze_on(key, 440, &cached);
+	ck_assert(!cached);
+	int by[2] = {0, 0};
+	for (int i = 0; i < 23; i++) {
+		by[analyze_on(key, 440, &cached)]++;
+		ck_assert(cached);
 	}
-	ck_assert_int_eq(inv, 5);
-	ck_assert_int_eq(metric(&srv, admin_key, invalid), 5);
+	ck_assert_msg(by[0] > 0 && by[1] > 0, "hits: host 1 answered %d, host 2 %d", by[0], by[1]);
+	expect_from_both("/auth/key", "ss_not_a_key", 403, 5);
 
-	/* Host 2 stopped (its master publishes once more as it stops): its counts stay in the totals. */
+	ck_assert(on_both(admin_key, "cache_hits", 23, true));
+	ck_assert(on_both(admin_key, "cache_misses", 1, true));
+	ck_assert(on_both(admin_key, "total_analyses", 1, true));
+	ck_assert(on_both(admin_key, "songscope_cache_hits_total", 23, true));
+	ck_assert(on_both(admin_key, "songscope_cache_misses_total", 1, true));
+	ck_assert(on_both(admin_key, "songscope_auth_rejections_total{reason=\"invalid_api_key\"}", 5, true));
+
+	/* Host 2 stopped (its master publishes once more as it stops): nginx sends everything to host 1, and host
+	 * 2's counts stay in the totals. */
 	ck_assert_int_eq(ss_it_stop_songscope(&host2), 0);
-	ck_assert_int_eq(analyze_cached(&srv, key, 440), true);
-	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 24), 24);
-	ck_assert_int_eq(stats_member(&srv, admin_key, "cache_misses"), 1);
+	ck_assert_int_eq(analyze_on(key, 440, &cached), 0);
+	ck_assert(cached);
+	ck_assert(on_both(admin_key, "cache_hits", 24, false));
+	ck_assert(on_both(admin_key, "cache_misses", 1, false));
 }
 END_TEST
 
-/* GET /health on host; its status. */
-static long health_at(const ss_it_server *host)
-{
-	char url[160];
-	snprintf(url, sizeof url, "%s/health", host->base_url);
-	ss_it_resp r;
-	ck_assert_int_eq(ss_it_request_url("GET", url, NULL, NULL, 0, &r), 0);
-	long st = r.status;
-	ss_it_resp_free(&r);
-	return st;
-}
-
 /* Redis stopped and started again empty: the requests both hosts answered meanwhile (/health 503s, counted by
  * each host as usual) reach the totals once Redis is back, with everything counted before (each host publishes
- * its whole totals again): nothing lost, nothing twice. */
-/* Each responder reconnects to Redis on its own next request (at most every 250 ms): poll (bounded) until
- * 8 keyed requests in a row, whichever responder nginx picks, are served. */
-static void wait_served(const ss_it_server *host, const char *key)
-{
-	int in_a_row = 0;
-	for (int i = 0; i < 2000 && in_a_row < 8; i++) {
-		if (status_at(host, "/auth/key", key) == 200) {
-			in_a_row++;
-		} else {
-			in_a_row = 0;
-			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	ck_assert_int_ge(in_a_row, 8);
-}
-
+ * its whole totals again): nothing lost, nothing twice. After it, the store is sound (songscope-admin db check)
+ * and Redis's count of the day for the key is exactly the keyed 200s the test received: the requests refused
+ * while Redis was down (limits_fail = closed) count for nothing, those before it are seeded again from the
+ * usage rows. */
 START_TEST(counters_survive_a_redis_outage)
 {
 	start_both("rate_limit_per_minute = 100000\n");
 	char key[128], admin_key[128], id[32];
-	create_key("client", NULL, NULL, NULL, NULL, key, sizeof key, id, sizeof id);
-	create_key("ops", "--scope", "admin", NULL, NULL, admin_key, sizeof admin_key, id, sizeof id);
-	ck_assert(!analyze_cached(&srv, key, 330));
-	for (int i = 0; i < 4; i++)
-		ck_assert(analyze_cached(i % 2 ? &srv : &host2, key, 330));
-	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 4), 4);
+	ss_it_create_key(&srv, key, sizeof key, id, sizeof id, "client", NULL, NULL, NULL, NULL);
+	ss_it_create_key(&srv, admin_key, sizeof admin_key, NULL, 0, "ops", "--scope", "admin", NULL, NULL);
+	long long oks = 0; /* keyed 200s the test received for key */
+	bool cached;
+	analyze_on(key, 330, &cached);
+	ck_assert(!cached);
+	oks++;
+	int by[2] = {0, 0};
+	for (int i = 0; i < 4; i++, oks++) {
+		by[analyze_on(key, 330, &cached)]++;
+		ck_assert(cached);
+	}
+	ck_assert(by[0] > 0 && by[1] > 0);
+	ck_assert(on_both(admin_key, "cache_hits", 4, true));
+	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 
 	ss_redis_stop(&srv.redis);
-	for (int i = 0; i < 6; i++)
-		ck_assert_int_eq(health_at(i < 4 ? &srv : &host2), 503);
+	expect_from_both("/health", NULL, 503, 6);
+	for (int i = 0; i < 4; i++) {
+		ss_it_resp r;
+		ss_it_keyed(&srv, "/auth/key", key, &r);
+		ss_it_assert_error(&r, 503, "unavailable");
+		ss_it_resp_free(&r);
+	}
 	ck_assert_int_eq(ss_redis_start(&srv.redis, srv.dir), 0);
-	wait_served(&srv, admin_key);
-	wait_served(&host2, admin_key);
+	/* Each responder reconnects to Redis on its own next request (at most every 250 ms): until 8 keyed requests
+	 * in a row, whichever responder of whichever host nginx picks, are served. */
+	ck_assert_int_eq(ss_it_wait_status(&srv, "/auth/key", admin_key, 200, 8), 200);
+	for (int i = 0; i < 6; i++, oks++)
+		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
 
 	const char *h503 = "songscope_requests_total{endpoint=\"health\",status=\"503\"}";
-	long long v = -1;
-	for (int i = 0; i < 2000; i++) { /* bounded poll (20 s): until both hosts have published again */
-		ss_it_resp r;
-		char h[160], url[160];
-		snprintf(h, sizeof h, "X-API-Key: %.120s", admin_key);
-		snprintf(url, sizeof url, "%s/metrics", host2.base_url);
-		const char *hdrs[] = {h, NULL};
-		ck_assert_int_eq(ss_it_request_url("GET", url, hdrs, NULL, 0, &r), 0);
-		v = -1;
-		if (r.status == 200) {
-			char pat[160];
-			snprintf(pat, sizeof pat, "\n%s ", h503);
-			const char *m = strstr(r.body.data, pat);
-			v = m != NULL ? atoll(m + strlen(pat)) : 0;
-		}
-		ss_it_resp_free(&r);
-		if (v == 6)
-			break;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	ck_assert_int_eq(v, 6);
-	ck_assert_int_eq(wait_stats(&srv, admin_key, "cache_hits", 4), 4);
-	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_hits"), 4);
-	ck_assert_int_eq(stats_member(&host2, admin_key, "cache_misses"), 1);
-	ck_assert_int_eq(metric(&srv, admin_key, h503), 6);
+	ck_assert(on_both(admin_key, h503, 6, true));
+	ck_assert(on_both(admin_key, "cache_hits", 4, true));
+	ck_assert(on_both(admin_key, "cache_misses", 1, true));
+
+	/* Integrity after the outage: the store, and Redis's count of the day. */
+	ss_it_assert_store_sound(&srv);
+	ss_it_assert_pg_rows_sound(&srv);
+	ck_assert_int_eq(ss_it_redis_day_count(&srv, id), oks);
 }
 END_TEST
 

@@ -552,6 +552,15 @@ static void start_nginx(ss_it_server *s, const ss_it_opts *o)
 	ck_assert_msg(site != NULL, "cannot read %s", path);
 	snprintf(port, sizeof port, "127.0.0.1:%d", s->port);
 	char *a = replace_all(site, "127.0.0.1:8080", port);
+	if (o->also_upstream != NULL) {
+		/* A second host's socket in the same upstream block: nginx balances round robin over both. */
+		char both[800];
+		snprintf(both, sizeof both, "server unix:%s;\n    server unix:%s;", s->socket, o->also_upstream);
+		char *two = replace_all(a, "server unix:/run/songscope/songscope.sock;", both);
+		ck_assert_msg(strcmp(two, a) != 0, "conf/nginx/songscope.conf has no upstream server line to extend");
+		free(a);
+		a = two;
+	}
 	char *b = replace_all(a, "/run/songscope/songscope.sock", s->socket);
 	snprintf(path, sizeof path, "%s/site.conf", s->dir);
 	write_text(path, b);
@@ -575,6 +584,17 @@ static void start_nginx(ss_it_server *s, const ss_it_opts *o)
 	}
 	ss_buf conf;
 	ss_buf_init(&conf, 0);
+	if (o->also_upstream != NULL) {
+		/* Which upstream server answered (the last one nginx tried), for ss_it_served_by; the site's
+		 * `location /` sets no header of its own, so it inherits this one. */
+		char *e = extra;
+		extra = NULL;
+		ss_buf hdr;
+		ss_buf_init(&hdr, 0);
+		ss_buf_printf(&hdr, "  add_header X-Test-Upstream $upstream_addr always;\n%s", e != NULL ? e : "");
+		free(e);
+		extra = ss_buf_steal(&hdr, NULL);
+	}
 	if (geteuid() == 0)
 		ss_buf_puts(&conf, "user root root;\n");
 	ss_buf_printf(&conf,
@@ -641,11 +661,9 @@ static void start_store(ss_it_server *s, ss_buf *conf)
 #endif
 }
 
-void ss_it_start(ss_it_server *s, const ss_it_opts *o)
+/* s's temp dir, file names and ports (nothing started yet). */
+static void init_server(ss_it_server *s, const ss_it_opts *o)
 {
-	static const ss_it_opts none = {0};
-	if (o == NULL)
-		o = &none;
 	memset(s, 0, sizeof *s);
 	const char *tmp = getenv("TMPDIR");
 	snprintf(s->dir, sizeof s->dir, "%s/ss-it-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -660,18 +678,33 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	s->extra_port = free_port();
 	ck_assert(s->port > 0 && s->extra_port > 0);
 	snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
+	s->front = o->front;
+}
 
-	ss_buf conf;
-	ss_buf_init(&conf, 0);
-	/* The page's files from the source tree (extra_conf may set ui_dir again: the last line wins). */
+/* The first lines of s's songscope.conf: its database (db) and state file, auth, workers, the page's files from
+ * the source tree, then o->extra_conf (which may set any of them again: the last line wins). */
+static void base_conf(const ss_it_server *s, const ss_it_opts *o, const char *db, ss_buf *conf)
+{
 	char ui[PATH_MAX + 16];
 	char *src = realpath(ss_it_srcdir(), NULL);
 	ck_assert_ptr_nonnull(src);
 	snprintf(ui, sizeof ui, "%s/fcgi/ui", src);
 	free(src);
-	ss_buf_printf(&conf,
+	ss_buf_printf(conf,
 		      "database = %s\nstate_file = %s\nauth = %s\nworkers = %d\nlog_level = info\nui_dir = \"%s\"\n%s\n",
-		      s->db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
+		      db, s->state, o->auth ? o->auth : "off", s->workers, ui, o->extra_conf ? o->extra_conf : "");
+}
+
+void ss_it_start(ss_it_server *s, const ss_it_opts *o)
+{
+	static const ss_it_opts none = {0};
+	if (o == NULL)
+		o = &none;
+	init_server(s, o);
+
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	base_conf(s, o, s->db, &conf);
 	if (ss_it_limits_redis()) {
 		ck_assert_msg(ss_redis_start(&s->redis, s->dir) == 0, "redis-server did not start");
 		ss_buf_printf(&conf, "limits = redis\nredis = unix:%s\n", s->redis.socket);
@@ -680,7 +713,6 @@ void ss_it_start(ss_it_server *s, const ss_it_opts *o)
 	write_text(s->conf, conf.data);
 	ss_buf_free(&conf);
 
-	s->front = o->front;
 	ck_assert_msg(ss_it_have_front(o->front), "%s is not available", ss_it_front_name(o->front));
 	switch (o->front) {
 	case SS_IT_NGINX:
@@ -758,7 +790,7 @@ static int descendants(pid_t pid, pid_t *out, int max)
 	return n;
 }
 
-static bool pid_alive(pid_t pid)
+bool ss_it_pid_alive(pid_t pid)
 {
 	char path[64], buf[256];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
@@ -769,19 +801,32 @@ static bool pid_alive(pid_t pid)
 	fclose(f);
 	buf[got] = '\0';
 	char *rp = strrchr(buf, ')');
-	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z';
+	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+bool ss_it_wait_ended(const pid_t *pids, int n, double seconds)
+{
+	double deadline = now_mono() + seconds;
+	bool alive = true;
+	while (alive) {
+		alive = false;
+		for (int i = 0; i < n && !alive; i++)
+			alive = ss_it_pid_alive(pids[i]);
+		if (!alive || now_mono() > deadline)
+			break;
+		brief_pause();
+	}
+	return !alive;
 }
 
 /* Wait (bounded) until none of the pids runs any more; SIGKILL what is left after `seconds`. */
 static void wait_gone(const pid_t *pids, int n, double seconds)
 {
-	double deadline = now_mono() + seconds;
-	for (int i = 0; i < n; i++) {
-		while (pid_alive(pids[i]) && now_mono() < deadline)
-			brief_pause();
-		if (pid_alive(pids[i]))
+	if (ss_it_wait_ended(pids, n, seconds))
+		return;
+	for (int i = 0; i < n; i++)
+		if (ss_it_pid_alive(pids[i]))
 			kill(pids[i], SIGKILL);
-	}
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1220,17 +1265,7 @@ int ss_it_run(char *const argv[], ss_buf *out)
 
 void ss_it_make_key(ss_it_server *s, const char *scope, char *key, size_t keylen)
 {
-	char bin[512];
-	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
-	char *argv[] = {bin, "--config", s->conf, "--json", "keys", "create", "it", "--scope", (char *)scope, NULL};
-	ss_buf out;
-	ss_buf_init(&out, 0);
-	ck_assert_int_eq(ss_it_run(argv, &out), 0);
-	json_object *j = out.data ? ss_json_parse(out.data, out.len, 8) : NULL, *v;
-	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "key", &v), "%s", out.data ? out.data : "");
-	snprintf(key, keylen, "%s", json_object_get_string(v));
-	json_object_put(j);
-	ss_buf_free(&out);
+	ss_it_create_key(s, key, keylen, NULL, 0, "it", "--scope", scope, NULL, NULL);
 	/* songscope-admin ran as the test's user: give what it created to the user the responders run as
 	 * (the dir's owner; www-data when Apache's mod_fcgid spawns them), as an operator would. */
 	struct stat dst;
@@ -1280,4 +1315,393 @@ unsigned char *ss_it_make_wav(double hz, double seconds, size_t *len)
 	}
 	*len = 44 + data;
 	return w;
+}
+
+void ss_it_start_two_hosts(ss_it_server *h1, ss_it_server *h2, const ss_it_opts *o)
+{
+	ck_assert_msg(o->front == SS_IT_NGINX && !o->no_songscope && o->also_upstream == NULL,
+		      "two hosts run behind the harness's nginx, each with its own master");
+	init_server(h2, o);
+	h2->base_url[0] = '\0'; /* no web server of its own: it is reached through h1's nginx */
+	h2->port = 0;
+	ss_it_opts o1 = *o;
+	o1.also_upstream = h2->socket;
+	ss_it_start(h1, &o1);
+
+	/* Host 2's config, as a second machine's would be: its own state file, host 1's store and Redis. */
+	ss_buf conf;
+	ss_buf_init(&conf, 0);
+	base_conf(h2, o, h1->pg != NULL ? h2->db : h1->db, &conf);
+	if (h1->redis.pid > 0)
+		ss_buf_printf(&conf, "limits = redis\nredis = unix:%s\n", h1->redis.socket);
+	if (h1->pg != NULL)
+		ss_buf_printf(&conf, "store = postgresql\npostgresql = %s\n", h1->pg->conninfo);
+	write_text(h2->conf, conf.data);
+	ss_buf_free(&conf);
+	ss_it_start_songscope(h2);
+}
+
+bool ss_it_served_by(const ss_it_resp *r, const ss_it_server *host)
+{
+	char v[1024], want[400];
+	if (!ss_it_header(r, "X-Test-Upstream", v, sizeof v))
+		return false;
+	/* "unix:A" or, when nginx had to try more than one, "unix:A, unix:B": the last one answered. */
+	const char *last = v, *p;
+	while ((p = strstr(last, ", ")) != NULL)
+		last = p + 2;
+	snprintf(want, sizeof want, "unix:%s", host->socket);
+	return strcmp(last, want) == 0;
+}
+
+long ss_it_keyed(ss_it_server *s, const char *path, const char *key, ss_it_resp *out)
+{
+	char h[200];
+	snprintf(h, sizeof h, "X-API-Key: %.150s", key != NULL ? key : "");
+	const char *hdrs[] = {key != NULL && key[0] != '\0' ? h : NULL, NULL};
+	ck_assert_msg(ss_it_request(s, "GET", path, hdrs, NULL, 0, out) == 0, "GET %s: no answer", path);
+	return out->status;
+}
+
+long ss_it_status(ss_it_server *s, const char *path, const char *key)
+{
+	ss_it_resp r;
+	long st = ss_it_keyed(s, path, key, &r);
+	ss_it_resp_free(&r);
+	return st;
+}
+
+json_object *ss_it_get_json(ss_it_server *s, const char *path, const char *key)
+{
+	ss_it_resp r;
+	ss_it_keyed(s, path, key, &r);
+	ck_assert_msg(r.status == 200, "GET %s: %ld %.300s", path, r.status, r.body.data);
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
+long ss_it_wait_status(ss_it_server *s, const char *path, const char *key, long want, int n)
+{
+	long other = 0;
+	int in_a_row = 0;
+	double deadline = now_mono() + 20.0;
+	while (in_a_row < n && now_mono() < deadline) {
+		long st = ss_it_status(s, path, key);
+		in_a_row = st == want ? in_a_row + 1 : 0;
+		if (st != want) {
+			other = st;
+			brief_pause();
+		}
+	}
+	return in_a_row >= n ? want : other;
+}
+
+long ss_it_health(ss_it_server *s, const char *component, char *out, size_t len)
+{
+	ss_it_resp r;
+	ss_it_keyed(s, "/health", NULL, &r);
+	json_object *j = ss_it_json(&r), *comps, *v;
+	out[0] = '\0';
+	if (json_object_object_get_ex(j, "components", &comps) && json_object_object_get_ex(comps, component, &v))
+		snprintf(out, len, "%s", json_object_get_string(v));
+	long st = r.status;
+	json_object_put(j);
+	ss_it_resp_free(&r);
+	return st;
+}
+
+long ss_it_analyze_tone(ss_it_server *s, const char *key, double hz, bool *cached, ss_it_resp *out)
+{
+	size_t len;
+	unsigned char *wav = ss_it_make_wav(hz, 4.0, &len);
+	char title[64], kh[200];
+	snprintf(title, sizeof title, "X-Song-Title: tone %.0f", hz);
+	snprintf(kh, sizeof kh, "X-API-Key: %.150s", key != NULL ? key : "");
+	const char *hdrs[] = {title, "Content-Type: audio/wav", key != NULL && key[0] != '\0' ? kh : NULL, NULL};
+	ss_it_resp local;
+	ss_it_resp *r = out != NULL ? out : &local;
+	ck_assert_msg(ss_it_request(s, "POST", "/analyze_data", hdrs, wav, len, r) == 0, "analyze_data: no answer");
+	free(wav);
+	long st = r->status;
+	if (cached != NULL) {
+		*cached = false;
+		if (st == 200) {
+			json_object *o = ss_it_json(r), *v;
+			*cached = json_object_object_get_ex(o, "cached", &v) && json_object_get_boolean(v);
+			json_object_put(o);
+		}
+	}
+	if (out == NULL)
+		ss_it_resp_free(&local);
+	return st;
+}
+
+/* What one client of ss_it_race reports through the pipe (one write, below PIPE_BUF: never interleaved). */
+typedef struct race_report {
+	int ok;
+	int served[SS_IT_RACE_MAX_HOSTS];
+} race_report;
+
+int ss_it_race(ss_it_server *s, const char *path, const char *key, int clients, int tries, const char *refusal,
+	       ss_it_server *const *hosts, int nhosts, int *served)
+{
+	ck_assert(clients > 0 && clients <= 64 && nhosts >= 0 && nhosts <= SS_IT_RACE_MAX_HOSTS);
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid_t pids[64];
+	for (int c = 0; c < clients; c++) {
+		pids[c] = fork();
+		ck_assert_int_ge(pids[c], 0);
+		if (pids[c] != 0)
+			continue;
+		close(pfd[0]);
+		race_report rep;
+		memset(&rep, 0, sizeof rep);
+		char h[200], code[80], ra[32];
+		snprintf(h, sizeof h, "X-API-Key: %.150s", key);
+		snprintf(code, sizeof code, "\"%s\"", refusal);
+		const char *hdrs[] = {h, NULL};
+		for (int i = 0; i < tries; i++) {
+			ss_it_resp r;
+			if (ss_it_request(s, "GET", path, hdrs, NULL, 0, &r) != 0)
+				_exit(3);
+			if (r.status == 200) {
+				rep.ok++;
+				for (int k = 0; k < nhosts; k++)
+					rep.served[k] += ss_it_served_by(&r, hosts[k]);
+			} else if (r.status != 429 || strstr(r.body.data, code) == NULL ||
+				   !ss_it_header(&r, "Retry-After", ra, sizeof ra)) {
+				fprintf(stderr, "race client %d: %ld %.200s\n", c, r.status, r.body.data);
+				_exit(4);
+			}
+			ss_it_resp_free(&r);
+		}
+		_exit(write(pfd[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 5);
+	}
+	close(pfd[1]);
+	int total = 0;
+	for (int k = 0; k < nhosts; k++)
+		served[k] = 0;
+	race_report rep;
+	int reports = 0;
+	while (read(pfd[0], &rep, sizeof rep) == (ssize_t)sizeof rep) {
+		reports++;
+		total += rep.ok;
+		for (int k = 0; k < nhosts; k++)
+			served[k] += rep.served[k];
+	}
+	close(pfd[0]);
+	for (int c = 0; c < clients; c++) {
+		int st;
+		ck_assert_int_eq(waitpid(pids[c], &st, 0), pids[c]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "race client %d failed (%d)", c,
+			      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	ck_assert_int_eq(reports, clients);
+	return total;
+}
+
+int ss_it_children_sorted(pid_t pid, pid_t *out, int max)
+{
+	int n = ss_it_children(pid, out, max);
+	for (int i = 1; i < n; i++)
+		for (int k = i; k > 0 && out[k - 1] > out[k]; k--) {
+			pid_t t = out[k];
+			out[k] = out[k - 1];
+			out[k - 1] = t;
+		}
+	return n;
+}
+
+/* songscope-admin --config <s's config> --json with the arguments in ap (up to a NULL); stdout into out. */
+static void admin_v(const ss_it_server *s, ss_buf *out, va_list ap)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	const char *argv[24] = {bin, "--config", s->conf, "--json"};
+	int n = 4;
+	for (const char *a; (a = va_arg(ap, const char *)) != NULL;) {
+		ck_assert_msg(n < 23, "too many songscope-admin arguments");
+		argv[n++] = a;
+	}
+	argv[n] = NULL;
+	int rc = ss_it_run((char *const *)argv, out);
+	ck_assert_msg(rc == 0, "songscope-admin %s %s failed (%d): %s", n > 4 ? argv[4] : "", n > 5 ? argv[5] : "", rc,
+		      out->data != NULL ? out->data : "");
+}
+
+void ss_it_admin(const ss_it_server *s, ss_buf *out, ...)
+{
+	ss_buf local;
+	ss_buf_init(&local, 0);
+	va_list ap;
+	va_start(ap, out);
+	admin_v(s, out != NULL ? out : &local, ap);
+	va_end(ap);
+	ss_buf_free(&local);
+}
+
+json_object *ss_it_admin_json(const ss_it_server *s, ...)
+{
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	va_list ap;
+	va_start(ap, s);
+	admin_v(s, &out, ap);
+	va_end(ap);
+	json_object *j = out.data != NULL ? ss_json_parse(out.data, out.len, 16) : NULL;
+	ck_assert_msg(j != NULL, "songscope-admin printed no JSON: %s", out.data != NULL ? out.data : "");
+	ss_buf_free(&out);
+	return j;
+}
+
+void ss_it_create_key(const ss_it_server *s, char *key, size_t keylen, char *id, size_t idlen, const char *name,
+		      const char *opt1, const char *val1, const char *opt2, const char *val2)
+{
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	ss_it_admin(s, &out, "keys", "create", name, opt1, val1, opt2, val2, NULL);
+	json_object *j = out.data != NULL ? ss_json_parse(out.data, out.len, 8) : NULL, *v;
+	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "key", &v), "%s", out.data != NULL ? out.data : "");
+	snprintf(key, keylen, "%s", json_object_get_string(v));
+	ck_assert(json_object_object_get_ex(j, "id", &v));
+	if (id != NULL)
+		snprintf(id, idlen, "%lld", (long long)json_object_get_int64(v));
+	json_object_put(j);
+	ss_buf_free(&out);
+}
+
+void ss_it_assert_store_sound(const ss_it_server *s)
+{
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	ss_it_admin(s, &out, "db", "check", NULL);
+	json_object *j = out.data != NULL ? ss_json_parse(out.data, out.len, 8) : NULL, *v;
+	ck_assert_msg(j != NULL && json_object_object_get_ex(j, "ok", &v) && json_object_get_boolean(v),
+		      "songscope-admin db check: %s", out.data != NULL ? out.data : "");
+	json_object_put(j);
+	ss_buf_free(&out);
+}
+
+long long ss_it_redis_day_count(const ss_it_server *s, const char *key_id)
+{
+	char k[64], out[64];
+	snprintf(k, sizeof k, "songscope:k:%s", key_id);
+	const char *argv[] = {"HGET", k, "c", NULL};
+	ck_assert_int_eq(ss_redis_command(&s->redis, out, sizeof out, argv), 0);
+	return strcmp(out, "(nil)") == 0 ? -1 : atoll(out);
+}
+
+char *ss_it_pg_query(const ss_it_server *s, const char *sql)
+{
+	ck_assert_msg(s->pg != NULL, "the test's server has no PostgreSQL");
+	ss_buf out;
+	ss_buf_init(&out, 0);
+#ifdef SS_HAVE_LIBPQ
+	int rc = ss_pg_server_query(s->pg, sql, &out);
+	ck_assert_msg(rc == 0, "%s: %s", sql, out.data != NULL ? out.data : "");
+#else
+	(void)sql;
+	ck_abort_msg("this build has no PostgreSQL client");
+#endif
+	if (out.data == NULL)
+		ss_buf_append(&out, "", 0);
+	return ss_buf_steal(&out, NULL);
+}
+
+/* sql must answer one row "0". */
+static void pg_expect_zero(const ss_it_server *s, const char *what, const char *sql)
+{
+	char *v = ss_it_pg_query(s, sql);
+	ck_assert_msg(strcmp(v, "0\n") == 0, "%s: %s", what, v);
+	free(v);
+}
+
+void ss_it_assert_pg_rows_sound(const ss_it_server *s)
+{
+	pg_expect_zero(s, "duplicate cache keys", "SELECT count(*) - count(DISTINCT cache_key) FROM analysis_cache");
+	/* The cast fails the query for a result that is not JSON at all. */
+	pg_expect_zero(s, "cache rows without a whole result",
+		       "SELECT count(*) FROM analysis_cache WHERE jsonb_typeof(result_json::jsonb) <> 'object' OR NOT "
+		       "(result_json::jsonb ?& array['bpm','bpm_confidence','key','key_confidence','energy',"
+		       "'danceability','acousticness','spectral_centroid'])");
+	pg_expect_zero(s, "usage rows out of range",
+		       "SELECT count(*) FROM api_usage WHERE status NOT BETWEEN 100 AND 599 OR api_key_id <= 0 OR "
+		       "timestamp > timezone('UTC', now()) + interval '1 day'");
+	pg_expect_zero(s, "usage rows of no key",
+		       "SELECT count(*) FROM api_usage u WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = u.api_key_id)");
+	pg_expect_zero(s, "negative counters",
+		       "SELECT count(*) FROM server_stats WHERE least(total_analyses, cache_hits, cache_misses, "
+		       "requests_served) < 0");
+}
+
+/* What one load client reports through the pipe when it stops (one write, below PIPE_BUF). */
+typedef struct load_report {
+	long long keyed, keyed_ok;
+	int unavailable;
+} load_report;
+
+void ss_it_load_start(ss_it_load *l, ss_it_server *s, int clients, ss_it_load_fn fn, const void *arg)
+{
+	ck_assert(clients > 0 && clients <= SS_IT_LOAD_MAX);
+	memset(l, 0, sizeof *l);
+	snprintf(l->stop, sizeof l->stop, "%s/stop-load-%ld", s->dir, (long)getpid());
+	unlink(l->stop);
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	for (int c = 0; c < clients; c++) {
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid != 0) {
+			l->pids[l->n++] = pid;
+			continue;
+		}
+		close(pfd[0]);
+		load_report rep = {0, 0, 0};
+		for (int i = 0; i < 3000 && access(l->stop, F_OK) != 0; i++) {
+			ss_it_resp r;
+			bool keyed = fn(s, c * 3000 + i, arg, &r);
+			char ra[16];
+			bool ok = r.status == 200 || (r.status == 503 && strstr(r.body.data, "\"unavailable\"") != NULL &&
+						      ss_it_header(&r, "Retry-After", ra, sizeof ra));
+			if (!ok)
+				fprintf(stderr, "load client %d: %ld %.200s\n", c, r.status, r.body.data);
+			rep.unavailable += r.status == 503;
+			rep.keyed += keyed;
+			rep.keyed_ok += keyed && r.status == 200;
+			ss_it_resp_free(&r);
+			if (!ok)
+				_exit(4);
+		}
+		_exit(write(pfd[1], &rep, sizeof rep) == (ssize_t)sizeof rep ? 0 : 5);
+	}
+	close(pfd[1]);
+	l->fd = pfd[0];
+}
+
+int ss_it_load_stop(ss_it_load *l, long long *keyed, long long *keyed_ok)
+{
+	FILE *f = fopen(l->stop, "w");
+	ck_assert_msg(f != NULL, "%s: %s", l->stop, strerror(errno));
+	fclose(f);
+	load_report rep;
+	int reports = 0, saw_503 = 0;
+	*keyed = *keyed_ok = 0;
+	while (read(l->fd, &rep, sizeof rep) == (ssize_t)sizeof rep) {
+		reports++;
+		*keyed += rep.keyed;
+		*keyed_ok += rep.keyed_ok;
+		saw_503 += rep.unavailable > 0;
+	}
+	close(l->fd);
+	for (int c = 0; c < l->n; c++) {
+		int st;
+		ck_assert_int_eq(waitpid(l->pids[c], &st, 0), l->pids[c]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "load client %d: bad answer or transport error (%d)",
+			      c, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	ck_assert_int_eq(reports, l->n);
+	unlink(l->stop);
+	return saw_503;
 }

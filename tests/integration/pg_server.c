@@ -368,3 +368,27 @@ void ss_pg_server_destroy(ss_pg_server *pg)
 	pg->dir[0] = '\0';
 	pg->running = false;
 }
+
+int ss_pg_server_query(const ss_pg_server *pg, const char *sql, ss_buf *out)
+{
+	PGconn *c = PQconnectdb(pg->conninfo);
+	int rc = -1;
+	if (PQstatus(c) != CONNECTION_OK) {
+		ss_buf_printf(out, "connect: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK) {
+		rc = 0;
+		for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+			for (int k = 0; k < PQnfields(r) && rc == 0; k++)
+				rc = ss_buf_printf(out, "%s%s", PQgetisnull(r, i, k) ? "(null)" : PQgetvalue(r, i, k),
+						   k + 1 < PQnfields(r) ? "|" : "\n");
+	} else {
+		ss_buf_printf(out, "%s", PQresultErrorMessage(r));
+	}
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}

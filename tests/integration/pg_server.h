@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/util/buf.h"
+
 #define SS_PG_SERVER_DB "songscope" /* the database created for the test */
 
 typedef struct ss_pg_server {
@@ -46,5 +48,9 @@ int ss_pg_server_restart(ss_pg_server *pg);
 /* Stop the server when running and remove its folder (and the parent when ss_pg_server_start made it).
  * A zeroed or already destroyed pg is a no-op. */
 void ss_pg_server_destroy(ss_pg_server *pg);
+
+/* Run sql (one statement) on the test database through a connection of its own. Rows go to out as text, one line
+ * each, columns separated by '|', NULL as "(null)". Returns 0, or -1 with the server's message in out. */
+int ss_pg_server_query(const ss_pg_server *pg, const char *sql, ss_buf *out);
 
 #endif

@@ -204,8 +204,8 @@ static int pg_schema_latest(const ss_store *st)
 }
 
 /* The server guards its own pages (checksums, WAL); what songscope can check is its schema: the version, every
- * index valid (a failed CREATE INDEX CONCURRENTLY leaves an invalid one), and, in full, every row readable and
- * no key duplicated. */
+ * index valid (a failed CREATE INDEX CONCURRENTLY leaves an invalid one), and, in full, every row readable, no
+ * key duplicated, usage rows and counters within their ranges (ss_store_check then checks each cached result). */
 static int pg_check(ss_store *st, bool full, ss_error *err)
 {
 	ss_pgstore *s = ss_pgstore_of(st);
@@ -233,13 +233,24 @@ static int pg_check(ss_store *st, bool full, ss_error *err)
 		"SELECT (SELECT count(*) - count(DISTINCT cache_key) FROM analysis_cache),"
 		" (SELECT count(*) - count(DISTINCT key_hash) FROM api_keys),"
 		" (SELECT count(*) FROM api_usage u WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = u.api_key_id)),"
-		" (SELECT count(*) FROM analysis_cache WHERE result_json IS NULL OR result_json NOT LIKE '{%}')";
+		" (SELECT count(*) FROM analysis_cache WHERE result_json IS NULL OR result_json NOT LIKE '{%}'),"
+		" (SELECT count(*) FROM api_usage WHERE status NOT BETWEEN 100 AND 599 OR endpoint = ''),"
+		" (SELECT count(*) FROM api_usage WHERE timestamp > " SS_PG_NOW_UTC " + interval '1 day'),"
+		" (SELECT count(*) FROM usage_journal WHERE last_seq < 0),"
+		" (SELECT count(*) FROM server_stats WHERE least(total_analyses, cache_hits, cache_misses,"
+		" requests_served) < 0)";
 	r = ss_pgconn_run(s->c, SQL_FULL, NULL, "checking every row", err);
 	if (r == NULL)
 		return -1;
-	static const char *const what[] = {"duplicate cache keys", "duplicate key hashes", "usage rows without a key",
-					   "cache rows without a result object"};
-	for (int i = 0; i < 4 && rc == 0; i++)
+	static const char *const what[] = {"duplicate cache keys",
+					   "duplicate key hashes",
+					   "usage rows without a key",
+					   "cache rows without a result object",
+					   "usage rows without a valid status or endpoint",
+					   "usage rows dated in the future",
+					   "usage journals with a negative sequence",
+					   "negative server counters"};
+	for (int i = 0; i < (int)(sizeof what / sizeof what[0]) && rc == 0; i++)
 		if (ss_pg_int(r, 0, i) != 0)
 			rc = ss_error_set(err, SS_ERR_DB, "%lld %s", (long long)ss_pg_int(r, 0, i), what[i]);
 	PQclear(r);
