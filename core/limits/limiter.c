@@ -1,6 +1,7 @@
 #include "core/limits/limiter.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,45 @@
 
 #include "core/limits/limiter_backend.h"
 #include "core/util/timefmt.h"
+
+/* ---- notes for the caller's log ---- */
+
+/* Queue one note; when the ring is full the oldest gives way (counted, and reported by ss_limiter_take_note). */
+static void note(ss_limiter *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(ss_limiter *lim, const char *fmt, ...)
+{
+	assert(lim->notes_len <= SS_LIMITER_NOTES && lim->notes_head < SS_LIMITER_NOTES);
+	if (lim->notes_len == SS_LIMITER_NOTES) {
+		lim->notes_head = (lim->notes_head + 1) % SS_LIMITER_NOTES;
+		lim->notes_len--;
+		lim->notes_dropped++;
+	}
+	char *slot = lim->notes[(lim->notes_head + lim->notes_len) % SS_LIMITER_NOTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(slot, sizeof lim->notes[0], fmt, ap);
+	va_end(ap);
+	lim->notes_len++;
+}
+
+bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len)
+{
+	if (len == 0)
+		return false;
+	if (lim->notes_dropped != 0) {
+		snprintf(buf, len, "%lu earlier notes about the state file were dropped (more than %d came between two "
+			 "looks at them)", lim->notes_dropped, SS_LIMITER_NOTES);
+		lim->notes_dropped = 0;
+		return true;
+	}
+	if (lim->notes_len == 0)
+		return false;
+	snprintf(buf, len, "%s", lim->notes[lim->notes_head]);
+	lim->notes_head = (lim->notes_head + 1) % SS_LIMITER_NOTES;
+	lim->notes_len--;
+	return true;
+}
 
 /* ---- the host's state file ---- */
 
@@ -35,10 +75,10 @@ static int host_open(ss_limiter *lim, ss_error *err)
 	}
 	const char *why = ss_state_built_reason(lim->host);
 	if (why != NULL)
-		snprintf(lim->note, sizeof lim->note, "rebuilt the state file %s because %s%s", lim->state_path, why,
-			 lim->ops->name[0] == 'l' ? " (daily counts re-seeded from api_usage)" : "");
+		note(lim, "rebuilt the state file %s because %s%s", lim->state_path, why,
+		     lim->ops->name[0] == 'l' ? " (daily counts re-seeded from api_usage)" : "");
 	else if (ss_state_was_created(lim->host))
-		snprintf(lim->note, sizeof lim->note, "built a new state file %s", lim->state_path);
+		note(lim, "built a new state file %s", lim->state_path);
 	lim->host_checked_at = ss_time_mono();
 	return 0;
 }
@@ -55,8 +95,8 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 	if (lim->host != NULL) {
 		if (!ss_state_is_usable(lim->host)) {
 			const char *why = ss_state_problem(lim->host);
-			snprintf(lim->note, sizeof lim->note, "state file %s is unusable (%s); reopening it",
-				 lim->state_path, why != NULL ? why : "no reason given");
+			note(lim, "state file %s is unusable (%s); reopening it", lim->state_path,
+			     why != NULL ? why : "no reason given");
 			host_drop(lim);
 		} else {
 			/* Rebuilt or replaced under us? Then follow it, or key changes announced in the new file
@@ -67,8 +107,7 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 			lim->host_checked_at = now;
 			if (ss_state_is_current(lim->host))
 				return lim->host;
-			snprintf(lim->note, sizeof lim->note, "state file %s was replaced; reopening it",
-				 lim->state_path);
+			note(lim, "state file %s was replaced; reopening it", lim->state_path);
 			host_drop(lim);
 		}
 	}
@@ -81,6 +120,23 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 		return NULL;
 	}
 	return lim->host;
+}
+
+double ss_limiter_maintain(ss_limiter *lim, bool *reopened)
+{
+	*reopened = false;
+	if (!lim->wants_host)
+		return -1;
+	if (lim->host != NULL && !ss_state_is_broken(lim->host))
+		return -1;
+	double now = ss_time_mono();
+	if (lim->host != NULL || now >= lim->host_retry_at) {
+		*reopened = true;
+		if (ss_limiter_host(lim) != NULL)
+			return -1;
+		now = ss_time_mono();
+	}
+	return lim->host_retry_at > now ? lim->host_retry_at - now : 0;
 }
 
 bool ss_limiter_host_recovered(ss_limiter *lim)
@@ -110,7 +166,8 @@ static int limiter_open(const ss_config *cfg, ss_limiter_seed_fn seed, void *see
 		rc = ss_limiter_redis_init(lim, cfg, err);
 	else
 		rc = ss_error_set(err, SS_ERR_CONFIG, "Unknown limits backend '%s' (local or redis).", cfg->limits);
-	if (rc == 0 && (host || strcmp(lim->ops->name, "local") == 0))
+	lim->wants_host = rc == 0 && (host || strcmp(lim->ops->name, "local") == 0);
+	if (lim->wants_host)
 		rc = host_open(lim, err);
 	if (rc != 0) {
 		ss_limiter_close(lim);
@@ -150,15 +207,6 @@ const char *ss_limiter_backend(const ss_limiter *lim)
 const char *ss_limiter_component(const ss_limiter *lim)
 {
 	return lim->ops->component;
-}
-
-bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len)
-{
-	if (lim->note[0] == '\0' || len == 0)
-		return false;
-	snprintf(buf, len, "%s", lim->note);
-	lim->note[0] = '\0';
-	return true;
 }
 
 bool ss_limiter_ready(ss_limiter *lim)

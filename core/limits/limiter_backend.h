@@ -37,10 +37,15 @@ struct ss_limiter {
 	bool seeding; /* the seed callback is filling a state file being built (lim->host is that file) */
 	/* The host's state file (local backend: the limiter itself) */
 	char *state_path;
+	bool wants_host; /* the host state file is this limiter's to keep open (not for a tool's shared limiter) */
 	ss_state *host;
 	double host_retry_at;   /* monotonic: no reopen before */
 	double host_checked_at; /* monotonic: last ss_state_is_current */
-	char note[300];         /* what the last reopen did, for the caller's log ("" = nothing) */
+	/* What the limiter did by itself, for the caller's log: a ring of the newest notes, oldest first from
+	 * notes_head; notes_dropped older ones gave way to newer ones before anybody took them. */
+	char notes[SS_LIMITER_NOTES][300];
+	unsigned notes_head, notes_len;
+	unsigned long notes_dropped;
 	char problem[300];
 };
 
