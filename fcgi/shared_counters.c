@@ -82,8 +82,7 @@ int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err
 
 static void pub_destroy(ss_counter_pub *p)
 {
-	assert(p->lim == NULL);
-	ss_stats_close(p->stats);
+	assert(p->lim == NULL && p->stats == NULL);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -139,6 +138,10 @@ static void *publisher_main(void *arg)
  * free p) by itself. Without a thread, free p now. */
 static void pub_stop(ss_counter_pub *p, double wait_s)
 {
+	/* The master's mapping is closed here, on the master's thread: its descriptor is in the master's table,
+	 * not in the publisher's (which may be the one to free p). */
+	ss_stats_close(p->stats);
+	p->stats = NULL;
 	if (!p->thread_started) {
 		pub_destroy(p);
 		return;

@@ -1,7 +1,7 @@
 /* The master publishes this host's counters to Redis (limits = redis) once a second; a Redis that hangs (here:
  * SIGSTOPped, so it accepts and never answers) must not hold up the master's own duties. With the command
- * timeout at its largest (60 s) and Redis stopped: a SIGKILLed responder is replaced, and SIGTERM stops the
- * master, each within a bound far below that timeout; once Redis runs again the counters are published again.
+ * timeout at its largest (60 s) and Redis stopped: a SIGKILLed responder is replaced, a reload (SIGHUP) is
+ * carried out and SIGTERM stops the master, each within a bound far below that timeout; once Redis runs again the counters are published again.
  * Real nginx, master, responders, SQLite and redis-server. */
 #include <check.h>
 #include <errno.h>
@@ -72,6 +72,20 @@ static int publishes_logged(void)
 	return n;
 }
 
+static bool log_says(const char *needle)
+{
+	char p[400];
+	snprintf(p, sizeof p, "%s/songscope.log", srv.dir);
+	FILE *f = fopen(p, "r");
+	ck_assert_ptr_nonnull(f);
+	char line[1024];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
 /* Wait (bounded) until the master starts one more publish than it had when called. */
 static void wait_publish_started(void)
 {
@@ -110,10 +124,17 @@ START_TEST(a_hanging_redis_does_not_hold_up_the_master)
 	ck_assert_int_ge(redis_int((const char *const[]){"DEL", "songscope:counters:hosts", NULL}), 0);
 	wait_published();
 
-	/* Redis hangs again: SIGTERM still stops the master promptly. */
+	/* Redis hangs again: a reload (SIGHUP) is carried out, and SIGTERM still stops the master promptly. */
 	ck_assert_int_eq(kill(srv.redis.pid, SIGSTOP), 0);
 	wait_publish_started();
 	pid_t master = srv.master_pid;
+	ck_assert_int_eq(kill(master, SIGHUP), 0);
+	double reload_deadline = mono() + BOUND_S;
+	while (!log_says("configuration reloaded")) {
+		ck_assert_msg(mono() < reload_deadline, "the master did not reload while Redis hung");
+		pause_a_little();
+	}
+	wait_publish_started(); /* the reloaded publisher is at it too */
 	ck_assert_int_eq(kill(master, SIGTERM), 0);
 	double deadline = mono() + BOUND_S;
 	int status = 0;
