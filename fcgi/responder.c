@@ -131,7 +131,8 @@ int ss_responder_run(const ss_ctx_params *params, int listen_fd, long max_reques
 	double state_due = ss_auth_between_requests(ctx); /* seconds until the state file wants a look, or -1 */
 	while (!stop_requested && (limit == 0 || (long)ctx->served < limit)) {
 		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-		/* Wake up to write batched usage rows, or to reopen the state file, when due even if no request comes. */
+		/* Wake up to write batched usage rows, or to reopen the state file, when due even if no request
+		 * comes. */
 		double due = ss_auth_flush_due_in(ctx);
 		if (state_due >= 0 && (due < 0 || state_due < due))
 			due = state_due;

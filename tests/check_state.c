@@ -540,8 +540,8 @@ START_TEST(limiter_keeps_every_note_of_a_rebuild)
 		events += 2;
 		if (round == 0) {
 			ck_assert(ss_limiter_take_note(lim, note, sizeof note));
-			ck_assert_msg(strstr(note, "is unusable (its mutex's kind bytes are corrupted); reopening") != NULL,
-				      "%s", note);
+			const char *want = "is unusable (its mutex's kind bytes are corrupted); reopening";
+			ck_assert_msg(strstr(note, want) != NULL, "%s", note);
 			ck_assert(ss_limiter_take_note(lim, note, sizeof note));
 			ck_assert_msg(strstr(note, "rebuilt the state file") != NULL, "%s", note);
 			ck_assert(!ss_limiter_take_note(lim, note, sizeof note));
@@ -555,7 +555,8 @@ START_TEST(limiter_keeps_every_note_of_a_rebuild)
 	int kept = 0;
 	bool unusable_next = dropped % 2 == 0; /* the notes come in pairs */
 	while (ss_limiter_take_note(lim, note, sizeof note)) {
-		ck_assert_msg(strstr(note, unusable_next ? "is unusable" : "rebuilt the state file") != NULL, "%s", note);
+		const char *want = unusable_next ? "is unusable" : "rebuilt the state file";
+		ck_assert_msg(strstr(note, want) != NULL, "%s", note);
 		unusable_next = !unusable_next;
 		kept++;
 	}

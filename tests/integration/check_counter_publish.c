@@ -1,7 +1,8 @@
 /* The master publishes this host's counters to Redis (limits = redis) once a second; a Redis that hangs (here:
  * SIGSTOPped, so it accepts and never answers) must not hold up the master's own duties. With the command
  * timeout at its largest (60 s) and Redis stopped: a SIGKILLed responder is replaced, a reload (SIGHUP) is
- * carried out and SIGTERM stops the master, each within a bound far below that timeout; once Redis runs again the counters are published again.
+ * carried out and SIGTERM stops the master, each within a bound far below that timeout; once Redis runs
+ * again the counters are published again.
  * Real nginx, master, responders, SQLite and redis-server. */
 #include <check.h>
 #include <errno.h>
@@ -99,7 +100,9 @@ static void wait_publish_started(void)
 
 START_TEST(a_hanging_redis_does_not_hold_up_the_master)
 {
-	ss_it_opts o = {.workers = 2, .auth = "required", .extra_conf = "redis_timeout_ms = 60000\nlog_level = debug\n"};
+	ss_it_opts o = {.workers = 2,
+			.auth = "required",
+			.extra_conf = "redis_timeout_ms = 60000\nlog_level = debug\n"};
 	ss_it_start(&srv, &o);
 	ck_assert_int_gt(srv.redis.pid, 0);
 	ss_it_resp r;
