@@ -88,7 +88,7 @@ static int seed_from_db(void *arg, ss_limiter *lim, int64_t day)
 static void log_limiter_note(ss_ctx *ctx)
 {
 	char note[320];
-	if (ctx->limiter != NULL && ss_limiter_take_note(ctx->limiter, note, sizeof note))
+	while (ctx->limiter != NULL && ss_limiter_take_note(ctx->limiter, note, sizeof note))
 		ss_log_warn("%s", note);
 }
 
@@ -117,7 +117,7 @@ int ss_auth_create_state(ss_ctx *ctx)
 		return -1;
 	}
 	char note[320];
-	if (ss_limiter_take_note(lim, note, sizeof note))
+	while (ss_limiter_take_note(lim, note, sizeof note))
 		ss_log_info("%s", note);
 	ss_limiter_close(lim);
 	return 0;
@@ -167,6 +167,18 @@ struct ss_state *ss_auth_host_state(ss_ctx *ctx)
 		}
 	}
 	return st;
+}
+
+double ss_auth_between_requests(ss_ctx *ctx)
+{
+	if (ctx->limiter == NULL)
+		return -1;
+	bool reopened;
+	double due = ss_limiter_maintain(ctx->limiter, &reopened);
+	if (reopened)
+		ss_auth_host_state(ctx); /* registers this responder in the new file */
+	log_limiter_note(ctx);
+	return due;
 }
 
 /* Every call (so every authenticated request): the state file's mapping is usable (one fstat() and one atomic

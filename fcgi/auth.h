@@ -39,6 +39,12 @@ bool ss_auth_state_ready(ss_ctx *ctx);
  * this responder registered in it, or NULL while it cannot be opened. Owned by ctx->limiter. */
 struct ss_state *ss_auth_host_state(ss_ctx *ctx);
 
+/* After every request, and when the time it returned last has passed while idle: the limiter's notes are logged,
+ * and a state file this responder found broken while serving is reopened (rebuilt) now, not by its next
+ * request (which may be long in coming); while it cannot be opened, reopening is retried when due. Cheap when
+ * nothing happened (no system call). Returns the seconds until it wants to be called again, or -1. */
+double ss_auth_between_requests(ss_ctx *ctx);
+
 /* Seconds until the pending usage rows are due to be written (0 = now), or -1 when none are pending. */
 double ss_auth_flush_due_in(const ss_ctx *ctx);
 

@@ -28,6 +28,8 @@ typedef struct ss_ctx {
 	pid_t master_pid;
 	/* API objects, opened after fork by ss_handlers_open (fcgi/handlers.h) */
 	struct ss_stats *stats;     /* shared service counters */
+	char stats_host_id[300];    /* this host's id for those counters (ss_counter_host_id of the file mapped in
+				     * stats), worked out once; "" until it could be */
 	struct ss_admission *adm;   /* analysis admission control */
 } ss_ctx;
 

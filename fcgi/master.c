@@ -28,6 +28,7 @@
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 10.0
 #define QUICK_DEATH 1.0 /* a responder dying sooner than this after start counts as a crash loop */
+#define PUB_FINAL_WAIT_S 1.0 /* at exit, how long the last counter publish may take (a hung Redis: no longer) */
 
 typedef struct {
 	pid_t pid;
@@ -229,7 +230,7 @@ static void child_main(ss_config *cfg, const char *config_path, int listen_fd, p
 	if (getppid() != master)
 		_exit(0);
 	watchdog_drop(&wd); /* the master's mapping of the state file is not the responder's */
-	ss_counter_pub_free(pub); /* nor its limiter connection */
+	ss_counter_pub_forget(pub); /* nor its counter publisher (whose thread is not here) */
 	pub = NULL;
 
 	ss_ctx_params cp = {.cfg = cfg, .config_path = config_path, .service_started_at = started, .own_master = true,
@@ -489,7 +490,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	close(listen_fd);
 	if (pub != NULL)
 		ss_counter_pub_tick(pub, wd.st, true); /* the last counts of the responders that just ended */
-	ss_counter_pub_free(pub);
+	ss_counter_pub_finish(pub, PUB_FINAL_WAIT_S);
 	pub = NULL;
 	watchdog_drop(&wd);
 	ss_log_info("stopped");

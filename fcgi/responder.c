@@ -129,14 +129,19 @@ int ss_responder_run(const ss_ctx_params *params, int listen_fd, long max_reques
 
 	long limit = jittered(max_requests);
 	int status = 0;
+	double state_due = ss_auth_between_requests(ctx); /* seconds until the state file wants a look, or -1 */
 	while (!stop_requested && (limit == 0 || (long)ctx->served < limit)) {
 		struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-		/* Wake up to write batched usage rows when they are due even if no request comes. */
+		/* Wake up to write batched usage rows, or to reopen the state file, when due even if no request
+		 * comes. */
 		double due = ss_auth_flush_due_in(ctx);
+		if (state_due >= 0 && (due < 0 || state_due < due))
+			due = state_due;
 		struct timespec tmo = {.tv_sec = (time_t)due, .tv_nsec = (long)((due - (double)(time_t)due) * 1e9)};
 		int n = ppoll(&p, 1, due >= 0 ? &tmo : NULL, &idle_mask);
 		if (n == 0) {
 			ss_auth_flush(ctx, false);
+			state_due = ss_auth_between_requests(ctx);
 			continue;
 		}
 		if (n < 0) {
@@ -166,6 +171,7 @@ int ss_responder_run(const ss_ctx_params *params, int listen_fd, long max_reques
 		}
 		handle_one(ctx, &fx);
 		FCGX_Finish_r(&fx);
+		state_due = ss_auth_between_requests(ctx);
 	}
 	FCGX_Free(&fx, 1);
 	ss_log_debug("responder stopping after %lu requests", ctx->served);

@@ -1,6 +1,7 @@
 /* Service counters exact across hosts. Each host keeps its counters as before (the .stats file of atomic
  * 64-bit slots, the state file's named counters); with a shared limiter backend (limits = redis) the master
- * publishes the host's totals at most once a second (and when it stops) under the host's id, and /stats and
+ * publishes the host's totals at most once a second (and when it stops) under the host's id, from a thread of
+ * its own (so a Redis that hangs never holds up reaping, respawning or signals), and /stats and
  * /metrics read the sum over every host. A publish carries absolute totals and the backend keeps the largest
  * value per host and counter, so a failed publish is simply repeated by the next one: nothing is lost or
  * counted twice, and a host that goes away keeps its last published counts in the totals. */
@@ -25,14 +26,23 @@ typedef struct ss_counter_pub ss_counter_pub;
  * opens the host's .stats file and the limiter lazily. Returns 0, or -1 with err (SS_ERR_NOMEM). */
 int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err);
 
-/* Free (closing its limiter connection and the stats mapping). NULL is a no-op. A forked child that inherited
- * the master's publisher frees it too (nothing is sent). */
+/* Stop publishing without waiting: a publish already handed over still goes out, and the publisher's thread then
+ * ends and frees what is left by itself (a Redis that hangs delays nobody). NULL is a no-op. */
 void ss_counter_pub_free(ss_counter_pub *p);
 
-/* Publish the host's totals when SS_SHARED_COUNTERS_INTERVAL_S have passed since the last publish that
- * succeeded or was tried (always when force). host_state: this host's state file (its named counters), or
- * NULL. Returns the seconds until the next publish is due (> 0). Failures are logged (once per outage) and
- * retried at the next interval. */
+/* ss_counter_pub_free, but wait up to wait_s seconds for the last publish handed over (the master, exiting,
+ * after its final ss_counter_pub_tick with force). NULL is a no-op. */
+void ss_counter_pub_finish(ss_counter_pub *p, double wait_s);
+
+/* In a child forked by the master: release the master's mappings and forget p (the publisher's thread does not
+ * exist in the child, and its connection is not in the child's descriptor table). NULL is a no-op. */
+void ss_counter_pub_forget(ss_counter_pub *p);
+
+/* The host's totals, read now (a few loads), handed to the publisher's own thread when
+ * SS_SHARED_COUNTERS_INTERVAL_S have passed since the last hand-over (always when force); the round trip to the
+ * backend happens there, so a backend that hangs never holds up the caller. A newer snapshot replaces one still
+ * waiting. host_state: this host's state file (its named counters), or NULL. Returns the seconds until the
+ * next hand-over is due (> 0). Failures are logged (once per outage) and retried at the next interval. */
 double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool force);
 
 /* This host's id for the counters of the .stats file at stats_path (hostname, device and inode) into out (len

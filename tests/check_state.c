@@ -9,8 +9,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/config/config.h"
+#include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "tests/check_main.h"
 
@@ -506,6 +509,129 @@ START_TEST(corrupted_mutex_bytes_are_rebuilt)
 }
 END_TEST
 
+/* The local limiter over a damaged file: the call that finds the damage reopens (rebuilding) and succeeds, and
+ * the caller's log gets every note of it in order: that the file is unusable, then that it was rebuilt. Notes
+ * nobody takes pile up to a bound, and then the oldest give way to a note saying how many were dropped. */
+START_TEST(limiter_keeps_every_note_of_a_rebuild)
+{
+	ss_config c;
+	ss_config_defaults(&c);
+	snprintf(c.state_file, sizeof c.state_file, "%s", path);
+	snprintf(c.limits, sizeof c.limits, "local");
+	ss_limiter *lim = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_limiter_open(&c, NULL, NULL, &lim, &err) == 0, "%s", err.msg);
+	char note[400];
+	ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+	ck_assert_msg(strstr(note, "built a new state file") != NULL, "%s", note);
+	ck_assert(!ss_limiter_take_note(lim, note, sizeof note));
+
+	unsigned char junk[40];
+	memset(junk, 0xA5, sizeof junk);
+	ss_limiter_decision d;
+	int64_t key = 1;
+	int events = 0;
+	for (int round = 0; round < 20; round++) {
+		scribble(192, junk, sizeof junk);
+		ck_assert_msg(ss_limiter_admit(lim, key++, 100, 10, 0, ss_limiter_generation(lim), &d, &err) == 0, "%s",
+			      err.msg);
+		ck_assert_int_eq(d.verdict, SS_LIMITER_ALLOWED);
+		events += 2;
+		if (round == 0) {
+			ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+			const char *want = "is unusable (its mutex's kind bytes are corrupted); reopening";
+			ck_assert_msg(strstr(note, want) != NULL, "%s", note);
+			ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+			ck_assert_msg(strstr(note, "rebuilt the state file") != NULL, "%s", note);
+			ck_assert(!ss_limiter_take_note(lim, note, sizeof note));
+			events = 0;
+		}
+	}
+	/* 38 notes untaken: the first says how many older ones were dropped, the rest are the newest, in order. */
+	ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+	unsigned dropped = 0;
+	ck_assert_msg(sscanf(note, "%u earlier notes", &dropped) == 1, "%s", note);
+	int kept = 0;
+	bool unusable_next = dropped % 2 == 0; /* the notes come in pairs */
+	while (ss_limiter_take_note(lim, note, sizeof note)) {
+		const char *want = unusable_next ? "is unusable" : "rebuilt the state file";
+		ck_assert_msg(strstr(note, want) != NULL, "%s", note);
+		unusable_next = !unusable_next;
+		kept++;
+	}
+	ck_assert_int_gt(kept, 0);
+	ck_assert_int_eq((int)dropped + kept, events);
+	ss_limiter_close(lim);
+}
+END_TEST
+
+/* Damage found by a call that does not reopen by itself (here a direct table call) is repaired by the next
+ * ss_limiter_maintain, which callers run after every request: the file is rebuilt there and then, not by
+ * whichever call comes next. While the path cannot be built, maintain says when to try again, and does. */
+START_TEST(limiter_maintain_rebuilds_what_a_call_found_broken)
+{
+	ss_config c;
+	ss_config_defaults(&c);
+	snprintf(c.state_file, sizeof c.state_file, "%s", path);
+	snprintf(c.limits, sizeof c.limits, "local");
+	ss_limiter *lim = NULL;
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_msg(ss_limiter_open(&c, NULL, NULL, &lim, &err) == 0, "%s", err.msg);
+	char note[400];
+	while (ss_limiter_take_note(lim, note, sizeof note))
+		;
+	bool reopened = true;
+	ck_assert(ss_limiter_maintain(lim, &reopened) < 0); /* nothing to do: no system call, no note */
+	ck_assert(!reopened);
+	ck_assert(!ss_limiter_take_note(lim, note, sizeof note));
+
+	unsigned char junk[40];
+	memset(junk, 0xA5, sizeof junk);
+	scribble(192, junk, sizeof junk);
+	ss_state_decision sd;
+	ck_assert_int_ne(ss_state_acquire(ss_limiter_host_state(lim), 5, 100, 10, 0, T0, &sd, &err), 0);
+	ck_assert(ss_limiter_maintain(lim, &reopened) < 0);
+	ck_assert(reopened);
+	ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+	ck_assert_msg(strstr(note, "is unusable") != NULL, "%s", note);
+	ck_assert(ss_limiter_take_note(lim, note, sizeof note));
+	ck_assert_msg(strstr(note, "rebuilt the state file") != NULL, "%s", note);
+	ss_state *other = open_state(); /* the file on disk is the rebuilt one */
+	ck_assert(!ss_state_was_created(other));
+	int64_t at;
+	char why[200];
+	ck_assert(ss_state_rebuild_info(other, &at, why, sizeof why));
+	ck_assert_int_eq(ss_state_acquire(other, 5, 100, 10, 0, T0, &sd, &err), 0);
+
+	/* The path taken by a directory: the damaged file cannot be rebuilt; maintain retries when it says. */
+	scribble(192, junk, sizeof junk);
+	ck_assert_int_ne(ss_state_acquire(other, 5, 100, 10, 0, T0, &sd, &err), 0); /* marks it broken for all */
+	ss_state_close(other);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_ptr_null(ss_limiter_host_state(lim)); /* sees the mark, cannot reopen */
+	double due = ss_limiter_maintain(lim, &reopened);
+	ck_assert(!reopened); /* not yet due */
+	ck_assert(due > 0 && due <= 1.0);
+	ck_assert_int_eq(rmdir(path), 0);
+	int tries = 0;
+	for (;;) { /* bounded: each pass waits for the time maintain asked for, about a second */
+		ck_assert_int_lt(tries++, 5);
+		struct timespec ts = {(time_t)due, (long)((due - (double)(time_t)due) * 1e9)};
+		nanosleep(&ts, NULL);
+		due = ss_limiter_maintain(lim, &reopened);
+		if (due < 0)
+			break;
+	}
+	ck_assert(reopened);
+	ck_assert_ptr_nonnull(ss_limiter_host_state(lim));
+	ck_assert_int_eq(ss_state_acquire(ss_limiter_host_state(lim), 5, 100, 10, 0, T0, &sd, &err), 0);
+	ss_limiter_close(lim);
+}
+END_TEST
+
 /* A truncated file under a live mapping: no SIGBUS reaches the process; every call returns; the mapping
  * reports itself unusable; the next open rebuilds. Whole-file and partial truncation. */
 START_TEST(truncated_file_every_function_returns)
@@ -758,6 +884,8 @@ int main(void)
 	tcase_add_test(tc, responders_alive_counts_live_processes);
 	tcase_add_test(tc, replaced_file_is_noticed);
 	tcase_add_test(tc, corrupted_mutex_bytes_are_rebuilt);
+	tcase_add_test(tc, limiter_keeps_every_note_of_a_rebuild);
+	tcase_add_test(tc, limiter_maintain_rebuilds_what_a_call_found_broken);
 	tcase_add_test(tc, truncated_file_every_function_returns);
 	tcase_add_test(tc, foreign_sigbus_still_crashes);
 	tcase_add_test(tc, lock_holder_is_recorded);

@@ -140,6 +140,13 @@ tests_integration_check_limiter_SOURCES = tests/integration/check_limiter.c
 tests_integration_check_limiter_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_limiter_LDADD = $(IT_LIBS)
 
+# limits = redis: a Redis that hangs (SIGSTOP) does not hold up the master (respawn, SIGTERM), publishing resumes.
+check_PROGRAMS += tests/integration/check_counter_publish
+TESTS += tests/integration/check_counter_publish
+tests_integration_check_counter_publish_SOURCES = tests/integration/check_counter_publish.c
+tests_integration_check_counter_publish_CFLAGS = $(TEST_CFLAGS)
+tests_integration_check_counter_publish_LDADD = $(IT_LIBS)
+
 # limits = redis on the real stack: Redis stopped and restarted under a running service, fail closed and open.
 check_PROGRAMS += tests/integration/check_redis_limits
 TESTS += tests/integration/check_redis_limits

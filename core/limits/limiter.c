@@ -1,6 +1,7 @@
 #include "core/limits/limiter.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,52 @@
 #include "core/limits/limiter_backend.h"
 #include "core/util/timefmt.h"
 
+/* ---- notes for the caller's log ---- */
+
+/* Queue one note; when the ring is full the oldest gives way (counted, and reported by ss_limiter_take_note). */
+static void note(ss_limiter *lim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(ss_limiter *lim, const char *fmt, ...)
+{
+	assert(lim->notes_len <= SS_LIMITER_NOTES && lim->notes_head < SS_LIMITER_NOTES);
+	if (lim->notes_len == SS_LIMITER_NOTES) {
+		lim->notes_head = (lim->notes_head + 1) % SS_LIMITER_NOTES;
+		lim->notes_len--;
+		lim->notes_dropped++;
+	}
+	char *slot = lim->notes[(lim->notes_head + lim->notes_len) % SS_LIMITER_NOTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(slot, sizeof lim->notes[0], fmt, ap);
+	va_end(ap);
+	lim->notes_len++;
+}
+
+bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len)
+{
+	if (len == 0)
+		return false;
+	if (lim->notes_dropped != 0) {
+		snprintf(buf, len, "%lu earlier notes about the state file were dropped (more than %d came between two "
+			 "looks at them)", lim->notes_dropped, SS_LIMITER_NOTES);
+		lim->notes_dropped = 0;
+		return true;
+	}
+	if (lim->notes_len == 0)
+		return false;
+	snprintf(buf, len, "%s", lim->notes[lim->notes_head]);
+	lim->notes_head = (lim->notes_head + 1) % SS_LIMITER_NOTES;
+	lim->notes_len--;
+	return true;
+}
+
 /* ---- the host's state file ---- */
 
 /* The state file was just built: with the local backend, today's counts come from the caller's seed. */
 static int seed_host(void *arg, ss_state *st)
 {
 	ss_limiter *lim = arg;
-	if (lim->seed == NULL || strcmp(lim->ops->name, "local") != 0)
+	if (lim->seed == NULL || lim->ops->host == NULL)
 		return 0;
 	ss_state *prev = lim->host;
 	lim->host = st; /* ss_limiter_seed_day writes into the file being built */
@@ -35,10 +75,10 @@ static int host_open(ss_limiter *lim, ss_error *err)
 	}
 	const char *why = ss_state_built_reason(lim->host);
 	if (why != NULL)
-		snprintf(lim->note, sizeof lim->note, "rebuilt the state file %s because %s%s", lim->state_path, why,
-			 lim->ops->name[0] == 'l' ? " (daily counts re-seeded from api_usage)" : "");
+		note(lim, "rebuilt the state file %s because %s%s", lim->state_path, why,
+		     lim->ops->host != NULL ? " (daily counts re-seeded from api_usage)" : "");
 	else if (ss_state_was_created(lim->host))
-		snprintf(lim->note, sizeof lim->note, "built a new state file %s", lim->state_path);
+		note(lim, "built a new state file %s", lim->state_path);
 	lim->host_checked_at = ss_time_mono();
 	return 0;
 }
@@ -50,13 +90,15 @@ static void host_drop(ss_limiter *lim)
 	lim->host_retry_at = 0;
 }
 
-ss_state *ss_limiter_host(ss_limiter *lim)
+/* The host state file, reopened when it is broken or was replaced (at most once a second after a failed open).
+ * Returns it, or NULL when it cannot be opened now (lim->problem says why). */
+static ss_state *host_get(ss_limiter *lim)
 {
 	if (lim->host != NULL) {
 		if (!ss_state_is_usable(lim->host)) {
 			const char *why = ss_state_problem(lim->host);
-			snprintf(lim->note, sizeof lim->note, "state file %s is unusable (%s); reopening it",
-				 lim->state_path, why != NULL ? why : "no reason given");
+			note(lim, "state file %s is unusable (%s); reopening it", lim->state_path,
+			     why != NULL ? why : "no reason given");
 			host_drop(lim);
 		} else {
 			/* Rebuilt or replaced under us? Then follow it, or key changes announced in the new file
@@ -67,8 +109,7 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 			lim->host_checked_at = now;
 			if (ss_state_is_current(lim->host))
 				return lim->host;
-			snprintf(lim->note, sizeof lim->note, "state file %s was replaced; reopening it",
-				 lim->state_path);
+			note(lim, "state file %s was replaced; reopening it", lim->state_path);
 			host_drop(lim);
 		}
 	}
@@ -83,12 +124,52 @@ ss_state *ss_limiter_host(ss_limiter *lim)
 	return lim->host;
 }
 
-bool ss_limiter_host_recovered(ss_limiter *lim)
+double ss_limiter_maintain(ss_limiter *lim, bool *reopened)
+{
+	*reopened = false;
+	if (!lim->wants_host)
+		return -1;
+	if (lim->host != NULL && !ss_state_is_broken(lim->host))
+		return -1;
+	double now = ss_time_mono();
+	if (lim->host != NULL || now >= lim->host_retry_at) {
+		*reopened = true;
+		if (host_get(lim) != NULL)
+			return -1;
+		now = ss_time_mono();
+	}
+	return lim->host_retry_at > now ? lim->host_retry_at - now : 0;
+}
+
+/* After a call on the host state failed: true when it turned out broken and was reopened (retry once). */
+static bool host_recovered(ss_limiter *lim)
 {
 	if (lim->host == NULL || ss_state_is_usable(lim->host))
 		return false;
-	return ss_limiter_host(lim) != NULL;
+	return host_get(lim) != NULL;
 }
+
+static int host_unavailable(ss_limiter *lim, ss_error *err)
+{
+	return ss_error_set(err, SS_ERR_UNAVAILABLE, "The shared state file is unavailable: %s",
+			    lim->problem[0] != '\0' ? lim->problem : "not open");
+}
+
+/* Return `call` of a backend whose limits live in the host state file, run on that file as `st`: answered
+ * SS_ERR_UNAVAILABLE while it cannot be opened; run once more on the reopened file when it failed because the
+ * mapping broke. */
+#define ON_HOST(lim, err, call)                                                                                      \
+	do {                                                                                                         \
+		ss_state *st = host_get(lim);                                                                        \
+		if (st == NULL)                                                                                      \
+			return host_unavailable(lim, err);                                                           \
+		int64_t rc_ = (call);                                                                                \
+		if (rc_ < 0 && host_recovered(lim)) {                                                                \
+			st = lim->host;                                                                              \
+			rc_ = (call);                                                                                \
+		}                                                                                                    \
+		return rc_;                                                                                          \
+	} while (0)
 
 /* ---- the interface ---- */
 
@@ -110,7 +191,8 @@ static int limiter_open(const ss_config *cfg, ss_limiter_seed_fn seed, void *see
 		rc = ss_limiter_redis_init(lim, cfg, err);
 	else
 		rc = ss_error_set(err, SS_ERR_CONFIG, "Unknown limits backend '%s' (local or redis).", cfg->limits);
-	if (rc == 0 && (host || strcmp(lim->ops->name, "local") == 0))
+	lim->wants_host = rc == 0 && (host || lim->ops->host != NULL);
+	if (lim->wants_host)
 		rc = host_open(lim, err);
 	if (rc != 0) {
 		ss_limiter_close(lim);
@@ -152,27 +234,18 @@ const char *ss_limiter_component(const ss_limiter *lim)
 	return lim->ops->component;
 }
 
-bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len)
-{
-	if (lim->note[0] == '\0' || len == 0)
-		return false;
-	snprintf(buf, len, "%s", lim->note);
-	lim->note[0] = '\0';
-	return true;
-}
-
 bool ss_limiter_ready(ss_limiter *lim)
 {
-	if (ss_limiter_host(lim) == NULL)
+	if (host_get(lim) == NULL)
 		return false;
-	return lim->ops->ready(lim);
+	return lim->ops->host != NULL || lim->ops->ready(lim);
 }
 
 bool ss_limiter_probe(ss_limiter *lim)
 {
-	if (ss_limiter_host(lim) == NULL)
+	if (host_get(lim) == NULL)
 		return false;
-	return lim->ops->probe(lim);
+	return lim->ops->host != NULL || lim->ops->probe(lim);
 }
 
 const char *ss_limiter_problem(ss_limiter *lim)
@@ -184,30 +257,43 @@ const char *ss_limiter_problem(ss_limiter *lim)
 		snprintf(lim->problem, sizeof lim->problem, "state file: %s", p);
 		return lim->problem;
 	}
-	return lim->ops->problem(lim);
+	return lim->ops->host != NULL ? NULL : lim->ops->problem(lim);
 }
 
 int ss_limiter_admit(ss_limiter *lim, int64_t key_id, int rate_per_min, int burst, int64_t daily_limit,
 		     uint64_t seen_generation, ss_limiter_decision *d, ss_error *err)
 {
 	assert(key_id > 0);
-	return lim->ops->admit(lim, key_id, rate_per_min < 1 ? 1 : rate_per_min, burst < 0 ? 0 : burst,
-			       daily_limit < 0 ? 0 : daily_limit, seen_generation, d, err);
+	rate_per_min = rate_per_min < 1 ? 1 : rate_per_min;
+	burst = burst < 0 ? 0 : burst;
+	daily_limit = daily_limit < 0 ? 0 : daily_limit;
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err,
+			lim->ops->host->admit(st, key_id, rate_per_min, burst, daily_limit, seen_generation, d, err));
+	return lim->ops->admit(lim, key_id, rate_per_min, burst, daily_limit, seen_generation, d, err);
 }
 
 int ss_limiter_authfail_blocked(ss_limiter *lim, const char *addr, int per_min, int *retry_after_s, ss_error *err)
 {
 	*retry_after_s = 0;
-	return lim->ops->authfail_blocked(lim, addr, per_min < 1 ? 1 : per_min, retry_after_s, err);
+	per_min = per_min < 1 ? 1 : per_min;
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->authfail_blocked(st, addr, per_min, retry_after_s, err));
+	return lim->ops->authfail_blocked(lim, addr, per_min, retry_after_s, err);
 }
 
 int ss_limiter_authfail_record(ss_limiter *lim, const char *addr, int per_min, ss_error *err)
 {
-	return lim->ops->authfail_record(lim, addr, per_min < 1 ? 1 : per_min, err);
+	per_min = per_min < 1 ? 1 : per_min;
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->authfail_record(st, addr, per_min, err));
+	return lim->ops->authfail_record(lim, addr, per_min, err);
 }
 
 int64_t ss_limiter_day_count(ss_limiter *lim, int64_t key_id, ss_error *err)
 {
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->day_count(st, key_id, err));
 	return lim->ops->day_count(lim, key_id, err);
 }
 
@@ -215,37 +301,54 @@ int ss_limiter_seed_day(ss_limiter *lim, int64_t key_id, int64_t day, int64_t co
 {
 	if (key_id <= 0 || count < 0)
 		return ss_error_set(err, SS_ERR_INTERNAL, "Bad seed for key %lld.", (long long)key_id);
+	if (lim->ops->host != NULL && lim->seeding) /* lim->host is the file being built: no reopen logic then */
+		return lim->ops->host->seed_day(lim->host, key_id, day, count, err);
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->seed_day(st, key_id, day, count, err));
 	return lim->ops->seed_day(lim, key_id, day, count, err);
 }
 
 int ss_limiter_forget_key(ss_limiter *lim, int64_t key_id, ss_error *err)
 {
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->forget_key(st, key_id, err));
 	return lim->ops->forget_key(lim, key_id, err);
 }
 
 uint64_t ss_limiter_generation(ss_limiter *lim)
 {
+	if (lim->ops->host != NULL)
+		return lim->host != NULL ? lim->ops->host->generation(lim->host) : 0;
 	return lim->ops->generation(lim);
 }
 
 int ss_limiter_generation_sync(ss_limiter *lim, uint64_t *gen, ss_error *err)
 {
+	if (lim->ops->host != NULL) {
+		ss_state *st = host_get(lim);
+		if (st == NULL)
+			return host_unavailable(lim, err);
+		*gen = lim->ops->host->generation(st);
+		return 0;
+	}
 	return lim->ops->generation_sync(lim, gen, err);
 }
 
 int ss_limiter_bump_generation(ss_limiter *lim, ss_error *err)
 {
+	if (lim->ops->host != NULL)
+		ON_HOST(lim, err, lim->ops->host->bump_generation(st, err));
 	return lim->ops->bump_generation(lim, err);
 }
 
 struct ss_state *ss_limiter_host_state(ss_limiter *lim)
 {
-	return ss_limiter_host(lim);
+	return host_get(lim);
 }
 
 int64_t ss_limiter_today(ss_limiter *lim)
 {
-	return lim->ops->today(lim);
+	return lim->ops->host != NULL ? lim->ops->host->today() : lim->ops->today(lim);
 }
 
 int ss_limiter_counters_publish(ss_limiter *lim, const char *host, const char *const *names, const uint64_t *values,

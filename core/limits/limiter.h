@@ -135,8 +135,18 @@ int ss_limiter_bump_generation(ss_limiter *lim, ss_error *err);
  * Owned by lim; valid until the next call on lim. */
 struct ss_state *ss_limiter_host_state(ss_limiter *lim);
 
-/* What the limiter did by itself since the last call (e.g. "rebuilt the state file ... because ..."), for
- * the caller's log: copied into buf (len bytes) and true, or false when nothing happened. */
+/* Between requests, and when the time it returned last has passed: when this process found the host state file
+ * broken during its calls (one load, no system call) the file is reopened now (which rebuilds it), rather than
+ * by whatever call comes next; while it cannot be opened, the reopen is tried again here once it is due (at
+ * most once a second). *reopened: whether it reopened or tried to (then the caller registers itself again and
+ * takes the notes). Returns the seconds until it wants to be called again (>= 0), or -1 when nothing is due. */
+double ss_limiter_maintain(ss_limiter *lim, bool *reopened);
+
+/* What the limiter did by itself (e.g. "state file ... is unusable (...); reopening it", then "rebuilt the state
+ * file ... because ..."), for the caller's log, one note per call, oldest first: copied into buf (len bytes)
+ * and true, or false when there is none left. The newest SS_LIMITER_NOTES are kept until taken; when more
+ * came, the first note taken says how many older ones were dropped. Take them after every request. */
+#define SS_LIMITER_NOTES 8 /* a reopen makes at most two */
 bool ss_limiter_take_note(ss_limiter *lim, char *buf, size_t len);
 
 /* The UTC day number of the backend's clock for today (redis: as of the last round trip, else this host's). */

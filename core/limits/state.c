@@ -212,6 +212,11 @@ bool ss_state_is_usable(const ss_state *st)
 	return ss_shm_is_usable(st->shm);
 }
 
+bool ss_state_is_broken(const ss_state *st)
+{
+	return broken(st);
+}
+
 bool ss_state_is_current(const ss_state *st)
 {
 	return ss_shm_is_current(st->shm);

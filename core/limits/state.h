@@ -76,6 +76,10 @@ void ss_state_close(ss_state *st);
  * When false, close st and open the path again (that rebuilds the file). */
 bool ss_state_is_usable(const ss_state *st);
 
+/* True once this process found the mapping broken itself (a lock attempt failed on it, or the file was
+ * truncated under it). One load, no system call: for a check after every request. */
+bool ss_state_is_broken(const ss_state *st);
+
 /* ss_state_is_usable, and the file at the path st was opened from is still the one mapped (not rebuilt by
  * another process, or deleted and recreated). One fstat() and one stat(); call it about once a second. */
 bool ss_state_is_current(const ss_state *st);

@@ -31,6 +31,20 @@ static void side_path(const ss_ctx *ctx, const char *suffix, char *out, size_t o
 	snprintf(out, outlen, "%s%s", ctx->cfg->state_file, suffix);
 }
 
+/* This host's id for the shared counters (hostname, device and inode of the .stats file), worked out once per
+ * responder, right after the file is mapped, so that it names the file this responder counts in; "" (tried
+ * again at the next call) while it cannot be read. */
+static const char *stats_host_id(ss_ctx *ctx)
+{
+	if (ctx->stats_host_id[0] == '\0' && ctx->stats != NULL) {
+		char path[SS_CONFIG_PATH_MAX + 16];
+		side_path(ctx, ".stats", path, sizeof path);
+		if (ss_counter_host_id(path, ctx->stats_host_id, sizeof ctx->stats_host_id) != 0)
+			ctx->stats_host_id[0] = '\0';
+	}
+	return ctx->stats_host_id;
+}
+
 void ss_handlers_open(ss_ctx *ctx)
 {
 	char path[SS_CONFIG_PATH_MAX + 16];
@@ -39,6 +53,7 @@ void ss_handlers_open(ss_ctx *ctx)
 	side_path(ctx, ".stats", path, sizeof path);
 	if (ctx->stats == NULL && ss_stats_open(path, &ctx->stats, &err) != 0)
 		ss_log_error("%s", err.msg);
+	stats_host_id(ctx);
 	side_path(ctx, ".admission", path, sizeof path);
 	if (ctx->adm == NULL) {
 		if (ss_admission_open(path, ss_config_analysis_slots(ctx->cfg), &ctx->adm, &err) != 0)
@@ -66,6 +81,7 @@ void ss_handlers_close(ss_ctx *ctx)
 	ctx->adm = NULL;
 	ss_stats_close(ctx->stats);
 	ctx->stats = NULL;
+	ctx->stats_host_id[0] = '\0';
 }
 
 /* Route slots: the route table's index; the last two for 405 and unrouted (404/400) answers. */
@@ -106,13 +122,9 @@ static void figures_load(ss_ctx *ctx, figures *f)
 	ss_error err;
 	ss_error_clear(&err);
 	int rc = 0;
-	if (ctx->limiter != NULL) {
-		char stats_path[SS_CONFIG_PATH_MAX + 16], own[300];
-		side_path(ctx, ".stats", stats_path, sizeof stats_path);
-		if (ss_counter_host_id(stats_path, own, sizeof own) != 0)
-			own[0] = '\0';
-		rc = ss_counter_totals(ctx->limiter, own, ctx->stats, ss_auth_host_state(ctx), f->stats, f->state, &err);
-	}
+	if (ctx->limiter != NULL)
+		rc = ss_counter_totals(ctx->limiter, stats_host_id(ctx), ctx->stats, ss_auth_host_state(ctx), f->stats,
+				       f->state, &err);
 	if (rc == 1) {
 		f->have_state = true;
 		return;

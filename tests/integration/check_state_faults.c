@@ -199,6 +199,24 @@ START_TEST(corrupted_lock_bytes_are_rebuilt_while_running)
 }
 END_TEST
 
+/* One responder, one request after the damage, then silence: the responder that found the damage rebuilds the
+ * file and the log says so by itself (not on some later request, which may never come to that responder). */
+START_TEST(a_rebuild_is_logged_without_a_later_request)
+{
+	start(1);
+	ss_it_resp r;
+	ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+	ss_it_resp_free(&r);
+	unsigned char junk[40];
+	memset(junk, 0xA5, sizeof junk);
+	overwrite(srv.state, LOCK_AREA_OFFSET, junk, sizeof junk);
+	ck_assert_int_eq(get_keyed("/auth/key", &r), 200); /* the request that finds the damage recovers */
+	ss_it_resp_free(&r);
+	wait_log("is unusable (its mutex's kind bytes are corrupted); reopening it");
+	wait_log("rebuilt the state file");
+}
+END_TEST
+
 /* The same damage found at start: a restarted service must not trust the file (the header is intact). */
 START_TEST(corrupted_lock_bytes_are_rebuilt_at_start)
 {
@@ -430,6 +448,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_while_running);
+	tcase_add_test(tc, a_rebuild_is_logged_without_a_later_request);
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_at_start);
 	tcase_add_test(tc, truncated_file_is_rebuilt_and_nobody_dies);
 	tcase_add_test(tc, unbuildable_state_file_makes_health_503_then_recovers);
