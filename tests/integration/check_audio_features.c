@@ -483,12 +483,13 @@ static void all_refuse_alike(ss_it_server *c, const char *const *headers, long s
 		ss_it_assert_error(&r, status, code);
 		char v[32];
 		if (retry_after)
-			ck_assert_msg(ss_it_header(&r, "Retry-After", v, sizeof v), "no Retry-After on %s", eps[i].path);
+			ck_assert_msg(ss_it_header(&r, "Retry-After", v, sizeof v), "no Retry-After on %s",
+				      eps[i].path);
 		if (i == 0)
 			snprintf(first, sizeof first, "%s", r.body.data);
 		else
-			ck_assert_msg(strcmp(r.body.data, first) == 0, "%s %s: %s, /analyze: %s", eps[i].method, eps[i].path,
-				      r.body.data, first);
+			ck_assert_msg(strcmp(r.body.data, first) == 0, "%s %s: %s, /analyze: %s", eps[i].method,
+				      eps[i].path, r.body.data, first);
 		ss_it_resp_free(&r);
 	}
 }
@@ -508,8 +509,9 @@ START_TEST(daily_limit_and_deactivation_identical)
 	json_object_put(j);
 	snprintf(h, sizeof h, "X-API-Key: %s", key);
 	const char *with_key[] = {h, NULL};
+	const char *ids = "/v1/audio-features?ids=0000000000000000000000";
 	for (int i = 0; i < 2; i++)
-		json_object_put(request_json_on(&c, "GET", "/v1/audio-features?ids=0000000000000000000000", with_key, 200));
+		json_object_put(request_json_on(&c, "GET", ids, with_key, 200));
 	all_refuse_alike(&c, with_key, 429, "daily_limit_exceeded", true);
 
 	const char *create2[] = {"keys", "create", "gone", "--scope", "client", NULL};
