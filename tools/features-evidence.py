@@ -601,7 +601,7 @@ def main():
         counts = {}
         for c in clips:
             counts[c["kind"]] = counts.get(c["kind"], 0) + 1
-        print("Clips: %s; calibration half %d, report half %d (split by music clip and text)." %
+        print("Clips: %s; calibration half %d, report half %d (split by music clip, text and song)." %
               (", ".join("%s %d" % kv for kv in sorted(counts.items())), len(cal), len(rep)))
         print()
         print(table(rep))
