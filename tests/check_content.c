@@ -76,21 +76,44 @@ static void add_speech(float *x, double gain)
 	}
 }
 
-/* A held melody (notes of 600 ms) with 5.5 Hz, +-40 cent vibrato and a few harmonics. */
-static void add_vibrato_melody(float *x, double gain)
+/* A held melody (notes of 600 ms) with a vibrato of rate Hz and +-cents, and harmonics up to 4 kHz shaped by
+ * fixed formants f1, f2 (0: harmonics falling as 1/h, no formants): a held vowel, "ooh" with 300/870 Hz. */
+static void melody(float *x, double gain, double rate, double cents, double f1, double f2)
 {
 	static const int notes[8] = {0, 2, 4, 5, 7, 5, 4, 2};
 	double phase = 0.0;
 	for (size_t i = 0; i < NS; i++) {
 		double t = (double)i / SR;
 		double f0 = 330.0 * pow(2.0, notes[(int)(t / 0.6) % 8] / 12.0);
-		f0 *= pow(2.0, 0.4 / 12.0 * sin(2 * M_PI * 5.5 * t));
+		f0 *= pow(2.0, cents / 1200.0 * sin(2 * M_PI * rate * t));
 		phase += 2 * M_PI * f0 / SR;
 		double v = 0.0;
-		for (int h = 1; h <= 6; h++)
-			v += sin(h * phase) / h;
+		for (int h = 1; h * f0 < 4000.0 && (f1 > 0.0 || h <= 6); h++) {
+			double fh = h * f0;
+			double a = f1 > 0.0 ? exp(-pow((fh - f1) / 150.0, 2)) + 0.6 * exp(-pow((fh - f2) / 200.0, 2)) + 0.05
+					    : 1.0 / h;
+			v += a * sin(h * phase);
+		}
 		x[i] += (float)(gain * 0.25 * v);
 	}
+}
+
+/* 5.5 Hz, +-40 cents: a singer's vibrato. */
+static void add_vibrato_melody(float *x, double gain)
+{
+	melody(x, gain, 5.5, 40.0, 0.0, 0.0);
+}
+
+/* The same notes held without vibrato (a flute or an organ). */
+static void add_steady_melody(float *x, double gain)
+{
+	melody(x, gain, 5.5, 0.0, 0.0, 0.0);
+}
+
+/* "Ooh" sung with vibrato: the formants never move, as no syllables follow one another. */
+static void add_ooh(float *x, double gain)
+{
+	melody(x, gain, 5.5, 40.0, 300.0, 870.0);
 }
 
 /* Crowd: band-limited noise with a slowly moving level, and applause (dense short noise bursts) in the first
@@ -190,6 +213,31 @@ START_TEST(vibrato_voice_is_not_instrumental)
 }
 END_TEST
 
+/* The vibrato feature reads a 4-8 Hz pitch modulation of partials, not held notes or note changes. */
+START_TEST(vibrato_feature_reads_vibrato)
+{
+	ss_content_features v, st, m;
+	features_of(add_vibrato_melody, 1.0, NULL, 0, NULL, 0, &v);
+	features_of(add_steady_melody, 1.0, NULL, 0, NULL, 0, &st);
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &m);
+	ck_assert_msg(v.vibrato > 0.5, "vibrato on a vibrato melody %g", v.vibrato);
+	ck_assert_msg(st.vibrato < 0.05, "vibrato on held notes %g", st.vibrato);
+	ck_assert_msg(m.vibrato < 0.05, "vibrato on chords and drums %g", m.vibrato);
+}
+END_TEST
+
+/* The syllable feature follows formants that change at syllable rate: speech moves them, a held "ooh" (with
+ * vibrato) does not. */
+START_TEST(syllable_feature_reads_formant_changes)
+{
+	ss_content_features sp, ooh;
+	features_of(add_speech, 1.0, NULL, 0, NULL, 0, &sp);
+	features_of(add_ooh, 1.0, NULL, 0, NULL, 0, &ooh);
+	ck_assert_msg(ooh.vibrato > 0.5, "vibrato on the ooh %g", ooh.vibrato);
+	ck_assert_msg(sp.syllable > 1.5 * ooh.syllable, "syllable: speech %g, ooh %g", sp.syllable, ooh.syllable);
+}
+END_TEST
+
 START_TEST(crowd_under_music_is_live)
 {
 	ss_content_features m, f;
@@ -221,7 +269,7 @@ START_TEST(deterministic_and_bounded)
 	ss_spectrogram_free(&s);
 	ck_assert_int_eq(ss_stft_magnitude(x, 4096, SR, 1024, 1024, &s, &err), 0);
 	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), 0);
-	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db));
+	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db) && isnan(a.vibrato) && isnan(a.syllable));
 	assert_scores_valid(&a);
 	ss_spectrogram_free(&s);
 	/* silence: no energy anywhere, still valid scores */
@@ -244,6 +292,8 @@ int main(void)
 	tcase_add_test(tc, speech_is_spoken_word);
 	tcase_add_test(tc, speech_over_music_is_between);
 	tcase_add_test(tc, vibrato_voice_is_not_instrumental);
+	tcase_add_test(tc, vibrato_feature_reads_vibrato);
+	tcase_add_test(tc, syllable_feature_reads_formant_changes);
 	tcase_add_test(tc, crowd_under_music_is_live);
 	tcase_add_test(tc, deterministic_and_bounded);
 	suite_add_tcase(s, tc);

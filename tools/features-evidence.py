@@ -16,6 +16,13 @@ generated into --work (default: a new temporary directory, removed at the end un
             here, over a music clip at 0 or -6 dB. It is synthetic speech on a melody, not a
             singer: it shows that a voice with held, vibrating pitch over music is found; it
             does not show how real singing is scored                                   (vocals)
+  sung      festival's singing mode (text2wave -mode singing, the kal and ked diphone voices) singing our
+            texts, one word per note, on melodies made here (a random walk on a major or minor scale in a
+            random key, phrases of 4-8 notes, 60-110 BPM), some shifted up 3, 7 or 10 semitones (sox pitch),
+            vibrato of 4.5-7.5 Hz and +-20-90 cents added here (15% with none or +-10 cents), over a music
+            clip at +3..-9 dB. Synthetic singing (diphones on score pitches), not a singer   (vocals)
+  vowels    the same with "ooh", "aah", "ah", "oh" on long legato notes, -3..-12 dB under the music:
+            wordless singing, which Spotify counts as instrumental                          (no vocals)
   live      a music clip in a room (sox reverb) with a SYNTHESISED crowd under it: murmur
             (band-limited noise with a slow level walk) and applause (dense random claps:
             short decaying noise bursts) at the start, the end and now and then, through a
@@ -23,10 +30,11 @@ generated into --work (default: a new temporary directory, removed at the end un
             original is the music class. Not a recorded audience: no Debian package ships
             applause or crowd recordings                                                  (live)
 
-Clips are split into two halves by source (music clip, text): the calibration half fits the weights (--fit
+Clips are split into two halves by source (music clip, text, song): the calibration half fits the weights (--fit
 prints them as C initialisers for core/analysis/content.c), the report half is analysed with
 songscope-analyze and reported. Output: markdown tables on stdout.
-Needs: espeak-ng, sox, python3, and a build with tools/songscope-content and tools/songscope-analyze."""
+Needs: espeak-ng, sox, python3, festival with festvox-kallpc16k and festvox-kdlpc16k (without them the
+festival and ooh/aah classes are left out), and a build with tools/songscope-content and tools/songscope-analyze."""
 
 import argparse
 import array
@@ -44,7 +52,7 @@ SR = 22050
 SECONDS = 30.0
 N = int(SR * SECONDS)
 FEATURES = ["low_energy", "mod4", "flux_sd", "centroid_sd", "stay", "glide", "wobble", "floor_db", "floor_flat",
-            "burst"]
+            "burst", "vibrato", "syllable"]
 
 TEXTS = [
     "The morning train was late again, so the station filled with people who checked their watches, read the "
@@ -75,6 +83,8 @@ TEXTS = [
 VOICES = ["en-us", "en-gb", "en-gb-scotland+f2", "en-gb-x-rp+m3", "en-us+f3", "de", "fr+f4", "es",
           "en-029+m2", "it+f1", "en-gb-x-gbclan", "en-us+m7"]
 SPEEDS = [140, 165, 190]
+N_FESTIVAL = 112  # festival-sung clips over music
+N_VOWELS = 40     # "ooh"/"aah" over music (instrumental, as Spotify counts them)
 MELODY = [0, 2, 4, 5, 7, 5, 4, 2, 0, 4, 7, 9, 7, 4, 2, 0]  # semitones
 
 
@@ -141,6 +151,26 @@ def speak(work, name, voice, speed, text, pitch=50):
     return out
 
 
+def vibrato(x, rate, cents, rng, n=N):
+    """x read through a sinusoidally modulated delay: a pitch vibrato of +-cents at rate Hz, the rate wandering
+    by a few percent as a singer's does (Prame 1994 and 1997 report 5.5-7.5 Hz and +-30-150 cents for sung vibrato)."""
+    dev = 2.0 ** (cents / 1200.0) - 1.0
+    y = array.array("f", bytes(4 * n))
+    phase = 0.0
+    r = rate
+    for i in range(n):
+        if i % 2205 == 0:
+            r = rate * rng.uniform(0.94, 1.06)
+        phase += 2 * math.pi * r / SR
+        d = dev / (2 * math.pi * r) * SR * (1.0 + math.sin(phase)) + 2.0
+        pos = i - d
+        k = int(pos)
+        fr = pos - k
+        if 0 <= k and k + 1 < len(x):
+            y[i] = x[k] + (x[k + 1] - x[k]) * fr
+    return y
+
+
 def sung(work, voice, text, rng):
     """Words on melody notes, stretched, with vibrato; see the module text for what this stands for."""
     words = [w.strip(",.:;") for w in text.split() if w.strip(",.:;")]
@@ -158,19 +188,66 @@ def sung(work, voice, text, rng):
         out.extend(read_wav(held))
         out.extend(array.array("f", bytes(4 * int(0.05 * SR))))
         i += 1
-    # vibrato: read the signal with a sinusoidally modulated delay (5.5 Hz, +-35 cents)
-    f, dev = 5.5, 0.02
-    amp = dev / (2 * math.pi * f) * SR
-    y = []
-    for n in range(N):
-        d = amp * (1.0 + math.sin(2 * math.pi * f * n / SR)) + 2.0
-        pos = n - d
-        k = int(math.floor(pos))
-        fr = pos - k
-        a = out[k] if 0 <= k < len(out) else 0.0
-        b = out[k + 1] if 0 <= k + 1 < len(out) else 0.0
-        y.append(a + (b - a) * fr)
-    return y
+    return vibrato(out, 5.5, 35.0, rng)
+
+
+NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+MAJOR = [0, 2, 4, 5, 7, 9, 11]
+MINOR = [0, 2, 3, 5, 7, 8, 10]
+
+
+def note_name(midi):
+    return "%s%d" % (NOTE_NAMES[midi % 12], midi // 12 - 1)
+
+
+def song_xml(words, rng, vowels=False):
+    """A SINGING score (festival's singing mode): a melody of our own, a random walk on the degrees of a major or
+    minor scale in a random key within a male voice's range (tonic MIDI 45-55, A2-G3), phrases of 4-8 notes that
+    end on a long note and a rest, one note per word; vowels=True sings "ooh" and "aah" on long legato notes."""
+    tonic = rng.randint(45, 55)
+    scale = rng.choice([MAJOR, MINOR])
+    bpm = rng.choice([60, 70, 80, 90, 100, 110])
+    lines = ['<?xml version="1.0"?>',
+             '<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" "Singing.v0_1.dtd" []>',
+             '<SINGING BPM="%d">' % bpm]
+    deg = rng.choice([0, 2, 4])
+    i = 0
+    total = 0.0
+    while total < 60.0 * 1.2:  # beats at singing_bps = BPM / 50: long enough for 30 s at any tempo
+        phrase = rng.randint(4, 8) if not vowels else rng.randint(2, 4)
+        for j in range(phrase):
+            deg = max(-3, min(9, deg + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3])))
+            midi = tonic + 12 * (deg // 7) + scale[deg % 7]
+            if vowels:
+                w = rng.choice(["ooh", "aah", "ooh", "ah", "oh"])
+                beats = rng.choice([1.5, 2.0, 3.0, 4.0])
+            else:
+                w = words[i % len(words)]
+                beats = rng.choice([0.5, 0.5, 1.0, 1.0, 1.0, 1.5, 2.0]) if j < phrase - 1 else rng.choice([2.0, 3.0])
+            i += 1
+            lines.append('<DURATION BEATS="%.2f"><PITCH NOTE="%s">%s</PITCH></DURATION>' % (beats, note_name(midi), w))
+            total += beats
+        rest = rng.choice([0.5, 1.0, 1.0, 2.0])
+        lines.append('<REST BEATS="%.1f"></REST>' % rest)
+        total += rest
+    lines.append("</SINGING>")
+    return "\n".join(lines) + "\n"
+
+
+def festival_sing(work, voice, words, rng, vowels=False, shift=0):
+    """festival's singing mode (text2wave -mode singing) on a score of ours, resampled to SR, optionally shifted
+    up by `shift` cents (sox pitch: a higher voice, formants moved too), looped to 30 s."""
+    xml = os.path.join(work, "song.xml")
+    with open(xml, "w") as f:
+        f.write(song_xml(words, rng, vowels))
+    raw = os.path.join(work, "song.wav")
+    run(["text2wave", "-mode", "singing", "-eval", "(voice_%s_diphone)" % voice, xml, "-o", raw])
+    conv = os.path.join(work, "song-sr.wav")
+    cmd = ["sox", raw, "-r", str(SR), "-c", "1", "-b", "16", conv]
+    if shift:
+        cmd += ["pitch", str(shift)]
+    run(cmd)
+    return loop_to(read_wav(conv), N + SR, gap=int(0.3 * SR))
 
 
 def crowd(rng):
@@ -278,7 +355,36 @@ def build(args, work):
                 v = sung(d, voice, text, random.Random(ti * 2 + vi))
                 bg = music_x(halves[half][(ti * 5 + vi * 3) % len(halves[half])])
                 write_wav(f, mix(v, bg, lv))
-            clips.append({"file": f, "kind": "sung", "half": half, "level": lv})
+            clips.append({"file": f, "kind": "sung", "half": half, "level": lv, "src": "espeak"})
+    if shutil.which("text2wave") is not None:
+        note("festival singing over music, and ooh/aah (a few minutes)")
+        for j in range(N_FESTIVAL + N_VOWELS):
+            vowels = j >= N_FESTIVAL
+            rng = random.Random(5000 + j)
+            half = j % 2
+            voice = ["kal", "ked"][(j // 2) % 2]
+            shift = rng.choice([0, 0, 300, 700, 1000])
+            rate = rng.uniform(4.5, 7.5)
+            cents = rng.choice([0.0, 10.0]) if rng.random() < 0.15 else rng.uniform(20.0, 90.0)
+            lv = rng.choice([-3, -6, -9, -12]) if vowels else rng.choice([3, 0, -3, -6, -9])
+            kind = "vowels" if vowels else "sung"
+            f = os.path.join(d, "%s-%03d%+d.wav" % (kind, j, lv))
+            clips.append({"file": f, "kind": kind, "half": half, "level": lv, "src": "festival"})
+            if os.path.exists(f):
+                continue
+            text = TEXTS[(j // 2) % len(TEXTS)]
+            words = [w.strip(",.:;") for w in text.split() if w.strip(",.:;")]
+            k0 = rng.randrange(len(words))
+            v = festival_sing(d, voice, words[k0:] + words[:k0], rng, vowels, shift)
+            if cents > 0.0:
+                v = vibrato(v, rate, cents, rng)
+            else:
+                v = fit_len(v)
+            bg = music_x(halves[half][rng.randrange(len(halves[half]))])
+            write_wav(f, mix(v, bg, lv))
+    else:
+        note("festival is not installed (apt-get install festival festvox-kallpc16k festvox-kdlpc16k): "
+             "no festival singing, no ooh/aah")
     note("live versions of %d clips (a few minutes)" % len(music))
     for i, m in enumerate(music):
         lv = levels_live[i % 3]
@@ -388,7 +494,7 @@ def do_fit(cal):
     music without speech or vocals; speech and sung clips are not live), thresholds placed at the documented
     values by balanced accuracy."""
     out = []
-    rows = [c for c in cal if c["kind"] != "sung"]  # the stand-in says nothing about speechiness
+    rows = [c for c in cal if c["kind"] not in ("sung", "vowels")]  # sung audio is not labelled for speechiness
     m = fit(rows, FEATURES, [c["kind"] in ("speech", "mix") for c in rows])
     z = {c["file"]: zval(m, c, FEATURES) for c in rows}
     c1 = best_cut([z[c["file"]] for c in rows if c["kind"] in ("music", "live")],
@@ -438,14 +544,23 @@ def table(rep):
                  share(sp_all, lambda c: (sp(c) > 0.33) == (c["kind"] in ("speech", "mix"))))
     lines.append("| instrumentalness | music (no vocals) | > 0.5 | %s |" % share(by("music"), lambda c: ins(c) > 0.5))
     lines.append("| instrumentalness | live music (no vocals) | > 0.5 | %s |" % share(by("live"), lambda c: ins(c) > 0.5))
-    for kind, name in (("speech", "spoken word"), ("mix", "speech over music"), ("sung", "sung stand-in over music")):
-        lines.append("| instrumentalness | %s | < 0.5 | %s |" % (name, share(by(kind), lambda c: ins(c) < 0.5)))
-    v_all = by("music") + by("live") + by("speech") + by("mix") + by("sung")
-    lines.append("| instrumentalness | all | vocals < 0.5, music > 0.5 | %s |" %
-                 share(v_all, lambda c: (ins(c) > 0.5) == (c["kind"] in ("music", "live"))))
+    lines.append("| instrumentalness | ooh/aah over music (no lyrics: instrumental) | > 0.5 | %s |" %
+                 share(by("vowels"), lambda c: ins(c) > 0.5))
+    sung_f = [c for c in by("sung") if c.get("src") == "festival"]
+    sung_e = [c for c in by("sung") if c.get("src") == "espeak"]
+    for sel, name in ((by("speech"), "spoken word"), (by("mix"), "speech over music"),
+                      (sung_f, "festival singing over music"), (sung_e, "espeak words on a melody over music")):
+        lines.append("| instrumentalness | %s | < 0.5 | %s |" % (name, share(sel, lambda c: ins(c) < 0.5)))
+    instr = ("music", "live", "vowels")
+    v_all = [c for c in rep if c["kind"] in instr + ("speech", "mix", "sung")]
+    lines.append("| instrumentalness | all | vocals < 0.5, no vocals > 0.5 | %s |" %
+                 share(v_all, lambda c: (ins(c) > 0.5) == (c["kind"] in instr)))
+    v_songs = [c for c in rep if c["kind"] in instr + ("sung",)]
+    lines.append("| instrumentalness | songs only (music, live, ooh/aah, sung) | vocals < 0.5, no vocals > 0.5 | %s |" %
+                 share(v_songs, lambda c: (ins(c) > 0.5) == (c["kind"] in instr)))
     lines.append("| liveness | dry music | < 0.8 | %s |" % share(by("music"), lambda c: lv(c) < 0.8))
-    lines.append("| liveness | speech, speech over music, sung | < 0.8 | %s |" %
-                 share(by("speech") + by("mix") + by("sung"), lambda c: lv(c) < 0.8))
+    lines.append("| liveness | speech, speech over music, sung, ooh/aah | < 0.8 | %s |" %
+                 share(by("speech") + by("mix") + by("sung") + by("vowels"), lambda c: lv(c) < 0.8))
     for lvl in (-8, -14, -20):
         lines.append("| liveness | crowd %d dB under music | > 0.8 | %s |" %
                      (lvl, share([c for c in by("live") if c["level"] == lvl], lambda c: lv(c) > 0.8)))
@@ -486,7 +601,7 @@ def main():
         counts = {}
         for c in clips:
             counts[c["kind"]] = counts.get(c["kind"], 0) + 1
-        print("Clips: %s; calibration half %d, report half %d (split by music clip and text)." %
+        print("Clips: %s; calibration half %d, report half %d (split by music clip, text and song)." %
               (", ".join("%s %d" % kv for kv in sorted(counts.items())), len(cal), len(rep)))
         print()
         print(table(rep))

@@ -9,12 +9,14 @@ libfcgi-dev libsqlite3-dev libsndfile1-dev libkissfft-dev libjson-c-dev check
 libcurl4-openssl-dev libsoxr-dev libebur128-dev libsodium-dev libhiredis-dev
 libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libpq-dev"
 RUN_PKGS="nginx-light spawn-fcgi sqlite3 curl"
-# espeak-ng, sox: the audio-features evidence (tools/features-evidence.py); chromium + chromium-driver: the
-# page's browser test (tests/integration/check_browser); python3-yaml and python3-jsonschema: every response
-# of the integration suite checked against man/openapi.yaml; debhelper, lintian, fakeroot, mmdebstrap: the
-# Debian package (debian/, tools/deb-install-test.sh).
+# espeak-ng, sox, festival + festvox-kallpc16k + festvox-kdlpc16k (its singing mode): the audio-features evidence
+# (tools/features-evidence.py); chromium + chromium-driver: the page's browser test (tests/integration/
+# check_browser); python3-yaml and python3-jsonschema: every response of the integration suite checked against
+# man/openapi.yaml; debhelper, lintian, fakeroot, mmdebstrap: the Debian package (debian/,
+# tools/deb-install-test.sh).
 TEST_PKGS="lighttpd apache2 libapache2-mod-fcgid wrk clang libclang-rt-14-dev redis-server postgresql-15
-espeak-ng sox python3 chromium chromium-driver python3-yaml python3-jsonschema
+espeak-ng sox festival festvox-kallpc16k festvox-kdlpc16k python3 chromium chromium-driver python3-yaml
+python3-jsonschema
 debhelper lintian fakeroot mmdebstrap"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"

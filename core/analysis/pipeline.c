@@ -74,8 +74,9 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * the key reads its signal, paired FFTs, reordered sums; v3: bpm_candidates, downbeats, 6/8 time
 	 * signatures, key_details.camelot and open_key; v4: the temperley+tkp key profile and the leading-tone
 	 * rule, fast tempi doubled on the low band's off-beats, 3:2 near-ties decided by the unshared beats,
-	 * speechiness, instrumentalness and liveness). */
-	snprintf(out, outlen, "v4;max=%g", o->max_seconds);
+	 * speechiness, instrumentalness and liveness; v5: instrumentalness reads partial vibrato and formant
+	 * modulation). */
+	snprintf(out, outlen, "v5;max=%g", o->max_seconds);
 	return out;
 }
 

@@ -110,6 +110,19 @@ static json_object *request_json(const char *method, const char *path, const cha
 	return o;
 }
 
+/* request_json on another server than the shared one (no body). */
+static json_object *request_json_on(ss_it_server *c, const char *method, const char *path, const char *const *headers,
+				    long want)
+{
+	ss_it_resp r;
+	ck_assert_int_eq(ss_it_request(c, method, path, headers, NULL, 0, &r), 0);
+	ck_assert_msg(r.status == want, "%s %s: %ld, want %ld: %.300s", method, path, r.status, want,
+		      r.body.data ? r.body.data : "");
+	json_object *o = ss_it_json(&r);
+	ss_it_resp_free(&r);
+	return o;
+}
+
 static void expect_error(const char *method, const char *path, const char *const *headers, const void *body,
 			 size_t len, long status, const char *code)
 {
@@ -432,6 +445,89 @@ START_TEST(auth_and_limits_identical)
 }
 END_TEST
 
+/* songscope-admin with the server's config; aborts the test when it fails. Returns its JSON (caller puts). */
+static json_object *admin_json(ss_it_server *c, const char *const *args)
+{
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	const char *argv[16] = {bin, "--config", c->conf, "--json"};
+	size_t n = 4;
+	for (size_t i = 0; args[i] != NULL && n + 1 < sizeof argv / sizeof argv[0]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc = ss_it_run((char *const *)argv, &out);
+	ck_assert_msg(rc == 0, "songscope-admin %s failed (%d): %s", args[0], rc, out.data ? out.data : "");
+	json_object *j = json_tokener_parse(out.data);
+	ck_assert_msg(j != NULL, "songscope-admin printed no JSON: %s", out.data ? out.data : "");
+	ss_buf_free(&out);
+	return j;
+}
+
+/* Every endpoint of the table answers what /analyze (the first) answers: status, error code, body. */
+static void all_refuse_alike(ss_it_server *c, const char *const *headers, long status, const char *code,
+			     bool retry_after)
+{
+	static const struct {
+		const char *method, *path;
+	} eps[] = {{"POST", "/analyze"},
+		   {"POST", "/v1/audio-features"},
+		   {"GET", "/v1/audio-features?ids=0000000000000000000000"},
+		   {"GET", "/v1/audio-features/0000000000000000000000"},
+		   {"GET", "/v1/audio-analysis/0000000000000000000000"}};
+	char first[512] = "";
+	for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(ss_it_request(c, eps[i].method, eps[i].path, headers, "{}", 2, &r), 0);
+		ss_it_assert_error(&r, status, code);
+		char v[32];
+		if (retry_after)
+			ck_assert_msg(ss_it_header(&r, "Retry-After", v, sizeof v), "no Retry-After on %s",
+				      eps[i].path);
+		if (i == 0)
+			snprintf(first, sizeof first, "%s", r.body.data);
+		else
+			ck_assert_msg(strcmp(r.body.data, first) == 0, "%s %s: %s, /analyze: %s", eps[i].method,
+				      eps[i].path, r.body.data, first);
+		ss_it_resp_free(&r);
+	}
+}
+
+/* A key's daily quota spent: 429 daily_limit_exceeded with Retry-After on the new endpoints as on /analyze,
+ * and a key deactivated with songscope-admin: the same 403 everywhere on its very next request. */
+START_TEST(daily_limit_and_deactivation_identical)
+{
+	ss_it_server c;
+	ss_it_opts o = {.workers = 2, .auth = "required", .extra_conf = "rate_limit_per_minute = 100\n"};
+	ss_it_start(&c, &o);
+	const char *create[] = {"keys", "create", "quota", "--scope", "client", "--daily-limit", "2", NULL};
+	json_object *j = admin_json(&c, create);
+	char key[128], h[160], id[32];
+	snprintf(key, sizeof key, "%s", str_of(j, "key"));
+	snprintf(id, sizeof id, "%lld", (long long)int_of(j, "id"));
+	json_object_put(j);
+	snprintf(h, sizeof h, "X-API-Key: %s", key);
+	const char *with_key[] = {h, NULL};
+	const char *ids = "/v1/audio-features?ids=0000000000000000000000";
+	for (int i = 0; i < 2; i++)
+		json_object_put(request_json_on(&c, "GET", ids, with_key, 200));
+	all_refuse_alike(&c, with_key, 429, "daily_limit_exceeded", true);
+
+	const char *create2[] = {"keys", "create", "gone", "--scope", "client", NULL};
+	j = admin_json(&c, create2);
+	snprintf(key, sizeof key, "%s", str_of(j, "key"));
+	snprintf(id, sizeof id, "%lld", (long long)int_of(j, "id"));
+	json_object_put(j);
+	snprintf(h, sizeof h, "X-API-Key: %s", key);
+	json_object_put(request_json_on(&c, "GET", "/v1/audio-features/0000000000000000000000", with_key, 404));
+	const char *deactivate[] = {"keys", "deactivate", id, NULL};
+	json_object_put(admin_json(&c, deactivate));
+	all_refuse_alike(&c, with_key, 403, "invalid_api_key", false);
+	ss_it_stop(&c);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -454,6 +550,7 @@ int main(void)
 	tc = tcase_create("separate");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, auth_and_limits_identical);
+	tcase_add_test(tc, daily_limit_and_deactivation_identical);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
