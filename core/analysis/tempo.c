@@ -2,7 +2,8 @@
  * harmonics of each candidate period, plus a share of the neighbouring metrical levels and of the comb of
  * the low-band (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3
  * relative go to the reading whose own beats (those the two do not share) carry the stronger onsets, and
- * the tempo is doubled when the off-beats are as strong as the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
+ * the tempo is doubled when the off-beats are as strong as the beats (before the near-tie comparison, which a
+ * reading at half the beat does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
  * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
  * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
@@ -474,7 +475,7 @@ static double reading_score(const evidence *ev, double fr, double bpm, double be
 }
 
 /* The readings a DJ would weigh against the chosen tempo out->bpm: half and double, and in a metre of three
- * (3/4, 6/8, 9/8, 12/8) also 2/3 and 3/2, each scored by the same periodicity evidence and prior that chose
+ * (3/4, 6/8) also 2/3 and 3/2, each scored by the same periodicity evidence and prior that chose
  * the tempo. The chosen tempo comes first (whatever its score: the off-beat and near-tie rules may prefer it
  * to a better-scored relative), then the best two of the others within 30..300 BPM, best first (ties
  * in the order listed). Fills out->candidates. */
