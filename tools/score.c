@@ -235,7 +235,8 @@ int main(int argc, char **argv)
 				has_key && rel != TOOL_KEY_SAME ? "key (" : "",
 				has_key && rel != TOOL_KEY_SAME ? tool_key_rel_name(rel) : "",
 				has_key && rel != TOOL_KEY_SAME ? ") " : "", metre_miss ? "metre " : "",
-				metre_miss ? l->metre : "", metre_miss ? " as " : "", metre_miss ? (ts ? ts : "none") : "");
+				metre_miss ? l->metre : "", metre_miss ? " as " : "",
+				metre_miss ? (ts ? ts : "none") : "");
 		ss_result_free(&r);
 	}
 	fclose(mf);

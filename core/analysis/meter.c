@@ -291,7 +291,8 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 		out->phase = odd == 5 ? ph5 : ph7;
 		out->time_signature = odd == 5 ? "5/4" : "7/4";
 		c = c_odd;
-	} else if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST && c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
+	} else if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST &&
+		   c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
 		/* a bar of six beats with one accent per bar: 6/8 at the eighth-note level */
 		out->beats_per_bar = 6;
 		out->phase = ph6;

@@ -1,9 +1,9 @@
-/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first
- * harmonics of each candidate period, plus a share of the neighbouring metrical levels and of the comb of
- * the low-band (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3
- * relative go to the reading whose own beats (those the two do not share) carry the stronger onsets, and
- * the tempo is doubled when the off-beats are as strong as the beats (before the near-tie comparison, which a
- * reading at half the beat does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
+/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first harmonics
+ * of each candidate period, plus a share of the neighbouring metrical levels and of the comb of the low-band
+ * (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3 relative go to the
+ * reading whose own beats (those the two do not share) carry the stronger onsets, and the tempo is doubled when
+ * the off-beats are as strong as the beats (before the near-tie comparison, which a reading at half the beat
+ * does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
  * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
  * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
