@@ -164,7 +164,7 @@ static void assert_sane(const ss_tempo *t)
 	ck_assert(isfinite(t->pulse_clarity) && t->pulse_clarity >= 0.0 && t->pulse_clarity <= 1.0);
 	ck_assert(isfinite(t->beat_regularity) && t->beat_regularity >= 0.0 && t->beat_regularity <= 1.0);
 	ck_assert(isfinite(t->onset_density) && t->onset_density >= 0.0);
-	ck_assert(t->beats_per_bar == 2 || t->beats_per_bar == 3 || t->beats_per_bar == 4 || t->beats_per_bar == 6);
+	ck_assert(t->beats_per_bar >= 2 && t->beats_per_bar <= 7);
 	for (size_t i = 1; i < t->n_beats; i++)
 		ck_assert(t->beats[i] > t->beats[i - 1]);
 	/* every downbeat is one of the beats, bars are beats_per_bar beats long */
@@ -282,6 +282,7 @@ START_TEST(test_precision)
 }
 END_TEST
 
+static void check_downbeats(const ss_tempo *t, double bar_s, double seconds);
 /* Analyse x (22050 Hz, owned: freed here) and expect bpm within 1 % and the given beats per bar. */
 static void check_meter(float *x, size_t n, double bpm, int meter)
 {
@@ -291,6 +292,7 @@ static void check_meter(float *x, size_t n, double bpm, int meter)
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%.0f BPM in %d: got %.2f", bpm, meter, t.bpm);
 	ck_assert_msg(t.beats_per_bar == meter, "%.0f BPM in %d: got %d beats per bar", bpm, meter, t.beats_per_bar);
+	check_downbeats(&t, 60.0 / bpm * meter, 30.0);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -726,22 +728,25 @@ START_TEST(test_fast_electronic)
 }
 END_TEST
 
-/* A fast waltz (3/4 at 165-190 BPM, the bar at 55-63 per minute) is read at the beat, not at two thirds of it
- * (the dotted half that groups the bar in two) nor at the bar. (An oom-pah-pah at 190 BPM, whose beats 2 and 3
- * are soft chords, is still read at the bar: not covered here.) */
+/* A fast waltz (3/4 at 165-200 BPM, the bar at 55-67 per minute) is read at the beat, not at two thirds of it
+ * (the dotted half that groups the bar in two) nor at the bar: accented clicks, and an oom-pah-pah whose beats
+ * 2 and 3 are soft chords (at 190-200 BPM its bar, a third of the tempo, is a strong periodicity in the prior's
+ * centre). */
 START_TEST(test_fast_waltz)
 {
-	static const double bpms[] = {165.0, 180.0, 190.0};
-	size_t n;
-	float *x = _i < 3 ? accents(22050.0, bpms[_i], 3, 30.0, &n) : oompah(22050.0, bpms[_i - 3], 3, 30.0, &n);
-	double bpm = bpms[_i % 3];
+	static const double accented[] = {165.0, 180.0, 190.0, 200.0}, oompahs[] = {165.0, 180.0, 190.0, 195.0, 200.0};
+	size_t n, na = sizeof accented / sizeof accented[0];
+	int oom = (size_t)_i >= na;
+	double bpm = oom ? oompahs[(size_t)_i - na] : accented[_i];
+	float *x = oom ? oompah(22050.0, bpm, 3, 30.0, &n) : accents(22050.0, bpm, 3, 30.0, &n);
 	ss_tempo t;
 	ss_error err;
 	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
 	assert_sane(&t);
-	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%s waltz at %.0f BPM: got %.2f", _i < 3 ? "accented" : "oom-pah-pah",
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%s waltz at %.0f BPM: got %.2f", oom ? "oom-pah-pah" : "accented",
 		      bpm, t.bpm);
 	ck_assert_msg(t.beats_per_bar == 3, "waltz at %.0f BPM: %d beats per bar", bpm, t.beats_per_bar);
+	ck_assert_str_eq(t.time_signature, "3/4");
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -805,6 +810,72 @@ START_TEST(test_five_four)
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%s 5/4 at %.0f BPM: got %.2f", _i < 4 ? "accented" : "oom-pah",
 		      bpm, t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Bars of five and seven beats: accented clicks (a loud low first beat), the same with a secondary accent
+ * where the bar divides (3 + 2, 4 + 3, as 5/4 and 7/4 are usually grouped), and an oom-pah with the bass on the
+ * first beat. time_signature says 5/4 or 7/4 (Spotify's 5 and 7), and the downbeats fall on the first beats. */
+static float *odd_bars(double sr, double bpm, int meter, int second, double seconds, size_t *n)
+{
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 17;
+	double period = 60.0 / bpm * sr;
+	size_t beat = 0;
+	for (double at = 0.1 * sr; at < (double)*n; at += period, beat++) {
+		size_t b = beat % (size_t)meter;
+		if (b == 0) {
+			hit(x, *n, sr, at, KICK, 0.8, &seed);
+			hit(x, *n, sr, at, CLICK, 0.4, &seed);
+		} else {
+			hit(x, *n, sr, at, CLICK, second > 0 && b == (size_t)second ? 0.25 : 0.15, &seed);
+		}
+	}
+	return x;
+}
+
+START_TEST(test_meter_odd)
+{
+	static const struct {
+		double bpm;
+		int meter, second, oompah;
+		const char *ts;
+	} c[] = {{90.0, 5, 0, 0, "5/4"},  {120.0, 5, 0, 0, "5/4"}, {150.0, 5, 0, 0, "5/4"}, {120.0, 5, 3, 0, "5/4"},
+		 {100.0, 5, 0, 1, "5/4"}, {100.0, 7, 0, 0, "7/4"}, {140.0, 7, 0, 0, "7/4"}, {120.0, 7, 4, 0, "7/4"},
+		 {120.0, 7, 0, 1, "7/4"}};
+	size_t n;
+	float *x = c[_i].oompah ? oompah(22050.0, c[_i].bpm, c[_i].meter, 30.0, &n)
+				: odd_bars(22050.0, c[_i].bpm, c[_i].meter, c[_i].second, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "%s at %.0f BPM: got %.2f", c[_i].ts, c[_i].bpm, t.bpm);
+	ck_assert_msg(t.beats_per_bar == c[_i].meter && strcmp(t.time_signature, c[_i].ts) == 0,
+		      "%s at %.0f BPM (%s): got %s, %d beats per bar", c[_i].ts, c[_i].bpm,
+		      c[_i].oompah ? "oom-pah" : c[_i].second ? "grouped" : "accented", t.time_signature,
+		      t.beats_per_bar);
+	check_downbeats(&t, 60.0 / c[_i].bpm * c[_i].meter, 30.0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Weak evidence keeps 4/4: a rock beat (kick 1 and 3, snare 2 and 4) and identical clicks are never read in
+ * five or seven. */
+START_TEST(test_meter_default)
+{
+	static const double bpms[] = {80.0, 110.0, 140.0};
+	size_t n;
+	float *x = _i < 3 ? rock(22050.0, bpms[_i], 30.0, &n) : click_track(22050.0, bpms[_i - 3], 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, 22050.0, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(strcmp(t.time_signature, "4/4") == 0, "%s at %.0f BPM: got %s", _i < 3 ? "rock" : "clicks",
+		      bpms[_i % 3], t.time_signature);
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -894,9 +965,11 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_sparse_slow, 0, 4);
 	tcase_add_loop_test(tc, test_legato, 0, 2);
 	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
-	tcase_add_loop_test(tc, test_fast_waltz, 0, 5);
+	tcase_add_loop_test(tc, test_fast_waltz, 0, 9);
 	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);
 	tcase_add_loop_test(tc, test_five_four, 0, 8);
+	tcase_add_loop_test(tc, test_meter_odd, 0, 9);
+	tcase_add_loop_test(tc, test_meter_default, 0, 6);
 	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
 	tcase_add_test(tc, test_bad_rate);

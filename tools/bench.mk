@@ -27,3 +27,6 @@ tools_songscope_content_LDADD = $(CORE_LIBS)
 dist_noinst_SCRIPTS += tools/bench-limiter.sh
 # bench-invariance.sh DIR: tempo and key of the clips re-encoded at other rates, gains, channels and codecs.
 dist_noinst_SCRIPTS += tools/bench-invariance.sh
+# make-eval-set.py OUTDIR: labelled clips (tempo, key, metre) of other Debian material than the development
+# set (MMA grooves, Freedoom's music, ABC examples) for songscope-score; generated, never committed.
+dist_noinst_SCRIPTS += tools/make-eval-set.py

@@ -49,7 +49,7 @@ int tool_labels_load(const char *dir, tool_labels *out, char *why, size_t whylen
 	}
 	char line[4096];
 	char *f[32];
-	int c_file = -1, c_bpm = -1, c_key = -1, c_kind = -1;
+	int c_file = -1, c_bpm = -1, c_key = -1, c_kind = -1, c_metre = -1;
 	if (fgets(line, sizeof line, fp) == NULL) {
 		fclose(fp);
 		snprintf(why, whylen, "%s is empty", path);
@@ -65,6 +65,8 @@ int tool_labels_load(const char *dir, tool_labels *out, char *why, size_t whylen
 			c_key = i;
 		else if (strcasecmp(f[i], "kind") == 0)
 			c_kind = i;
+		else if (strcasecmp(f[i], "time_signature") == 0)
+			c_metre = i;
 	}
 	if (c_file < 0 || c_bpm < 0 || c_key < 0) {
 		fclose(fp);
@@ -89,9 +91,11 @@ int tool_labels_load(const char *dir, tool_labels *out, char *why, size_t whylen
 		tool_label *l = &out->v[out->n];
 		l->file = strdup(f[c_file]);
 		l->kind = strdup(nf > c_kind && c_kind >= 0 ? f[c_kind] : "");
-		if (l->file == NULL || l->kind == NULL) {
+		l->metre = strdup(nf > c_metre && c_metre >= 0 ? f[c_metre] : "");
+		if (l->file == NULL || l->kind == NULL || l->metre == NULL) {
 			free(l->file);
 			free(l->kind);
+			free(l->metre);
 			fclose(fp);
 			snprintf(why, whylen, "out of memory");
 			return -1;
@@ -117,6 +121,7 @@ void tool_labels_free(tool_labels *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].file);
 		free(l->v[i].kind);
+		free(l->v[i].metre);
 	}
 	free(l->v);
 	memset(l, 0, sizeof *l);

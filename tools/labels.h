@@ -10,6 +10,7 @@ typedef struct tool_label {
 	int key_index;  /* -1 when empty or unparsable */
 	int mode;       /* -1 when unknown */
 	char *kind;     /* the "kind" column or "" */
+	char *metre;    /* the "time_signature" column ("3/4", ...) or "" */
 } tool_label;
 
 typedef struct tool_labels {
@@ -17,7 +18,8 @@ typedef struct tool_labels {
 	size_t n;
 } tool_labels;
 
-/* Read dir/labels.csv: a header naming at least the columns file, bpm, key (any order; kind optional), then
+/* Read dir/labels.csv: a header naming at least the columns file, bpm, key (any order; kind and
+ * time_signature optional), then
  * one row per clip, comma-separated, no quoting. Returns 0, or -1 with a message in why. */
 int tool_labels_load(const char *dir, tool_labels *out, char *why, size_t whylen);
 

@@ -2,8 +2,9 @@
  * Tempo: Accuracy1 = within 4% of the label; Accuracy2 also forgives x2, x1/2, x3, x1/3 (each within 4%).
  * Key: MIREX weighted score as mir_eval computes it (1 exact, 0.5 a perfect fifth above in the same mode,
  * 0.3 relative, 0.2 parallel, else 0; keycmp.h) and the exact-key rate, over clips with a key label, then the
- * confusion counts (same, fifth, fourth, relative, parallel, other). Prints markdown tables, one row per
- * "kind" and one for all; -v adds the per-file misses. */
+ * confusion counts (same, fifth, fourth, relative, parallel, other). With a time_signature column, also how
+ * each labelled metre was read. Prints markdown tables, one row per "kind" and one for all; -v adds the
+ * per-file misses. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,57 @@ typedef struct tally {
 	double mirex;
 	int rel[TOOL_KEY_NREL]; /* key confusion counts over clips with a key label */
 } tally;
+
+/* Time signatures: per labelled metre, how often each metre was reported. */
+enum { METRES = 8 };
+typedef struct metre_tally {
+	char label[METRES][8];
+	int n[METRES], got[METRES][METRES]; /* got[labelled][reported], the reported ones in names[] */
+	char names[METRES][8];
+	int nl, nn;
+} metre_tally;
+
+static int metre_slot(char (*names)[8], int *count, const char *name)
+{
+	for (int i = 0; i < *count; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	if (*count >= METRES)
+		return -1;
+	snprintf(names[*count], sizeof names[0], "%s", name);
+	return (*count)++;
+}
+
+static void metre_add(metre_tally *m, const char *label, const char *got)
+{
+	int i = metre_slot(m->label, &m->nl, label), j = metre_slot(m->names, &m->nn, got);
+	if (i < 0 || j < 0)
+		return;
+	m->n[i]++;
+	m->got[i][j]++;
+}
+
+static void metre_print(const metre_tally *m)
+{
+	printf("\n| time signature | clips | right | reported as |\n|---|---:|---:|---|\n");
+	int all = 0, right = 0;
+	for (int i = 0; i < m->nl; i++) {
+		int r = 0;
+		for (int j = 0; j < m->nn; j++)
+			if (strcmp(m->names[j], m->label[i]) == 0)
+				r = m->got[i][j];
+		printf("| %s | %d | %d |", m->label[i], m->n[i], r);
+		for (int j = 0, first = 1; j < m->nn; j++)
+			if (m->got[i][j] > 0) {
+				printf("%s %s %d", first ? "" : ",", m->names[j], m->got[i][j]);
+				first = 0;
+			}
+		printf(" |\n");
+		all += m->n[i];
+		right += r;
+	}
+	printf("| **all** | %d | %d | |\n", all, right);
+}
 
 static int within(double est, double ref, double tol)
 {
@@ -145,6 +197,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double time_sum = 0.0;
+	metre_tally metres;
+	memset(&metres, 0, sizeof metres);
 	for (size_t i = 0; i < labels.n; i++) {
 		const tool_label *l = &labels.v[i];
 		char path[4096];
@@ -161,6 +215,11 @@ int main(int argc, char **argv)
 						 : TOOL_KEY_OTHER;
 		if (ok)
 			time_sum += r.analysis_duration;
+		char tsbuf[16];
+		const char *ts = ok ? ss_result_time_signature(&r, tsbuf, sizeof tsbuf) : NULL;
+		int metre_miss = ok && l->metre[0] != '\0' && (ts == NULL || strcmp(ts, l->metre) != 0);
+		if (ok && l->metre[0] != '\0')
+			metre_add(&metres, l->metre, ts != NULL ? ts : "none");
 		add(&all, ok, has_bpm, a1, a2, has_key, rel);
 		tally *t = tally_for(kinds, &nk, MAXT, l->kind);
 		if (t != NULL)
@@ -170,12 +229,14 @@ int main(int argc, char **argv)
 		ss_key_name(l->key_index, l->mode, rk, sizeof rk);
 		if (!ok)
 			fprintf(mf, "| %s | %.2f | - | %s | - | error: %s |\n", l->file, l->bpm, has_key ? rk : "", err.msg);
-		else if ((has_bpm && !a1) || (has_key && rel != TOOL_KEY_SAME))
-			fprintf(mf, "| %s | %.2f | %.2f | %s | %s | %s%s%s%s |\n", l->file, l->bpm, r.bpm, has_key ? rk : "",
-				ek, has_bpm && !a1 ? (a2 ? "tempo octave " : "tempo miss ") : "",
+		else if ((has_bpm && !a1) || (has_key && rel != TOOL_KEY_SAME) || metre_miss)
+			fprintf(mf, "| %s | %.2f | %.2f | %s | %s | %s%s%s%s%s%s%s%s |\n", l->file, l->bpm, r.bpm,
+				has_key ? rk : "", ek, has_bpm && !a1 ? (a2 ? "tempo octave " : "tempo miss ") : "",
 				has_key && rel != TOOL_KEY_SAME ? "key (" : "",
 				has_key && rel != TOOL_KEY_SAME ? tool_key_rel_name(rel) : "",
-				has_key && rel != TOOL_KEY_SAME ? ")" : "");
+				has_key && rel != TOOL_KEY_SAME ? ") " : "", metre_miss ? "metre " : "",
+				metre_miss ? l->metre : "", metre_miss ? " as " : "",
+				metre_miss ? (ts ? ts : "none") : "");
 		ss_result_free(&r);
 	}
 	fclose(mf);
@@ -192,6 +253,8 @@ int main(int argc, char **argv)
 		if (kinds[i].key_n > 0)
 			confusion_row(&kinds[i]);
 	confusion_row(&all);
+	if (metres.nl > 0)
+		metre_print(&metres);
 	printf("\nmean analysis time %.1f ms per clip (%d clips analysed)\n",
 	       all.analysed ? 1000.0 * time_sum / all.analysed : 0.0, all.analysed);
 	if (verbose && misses_len > 0) {

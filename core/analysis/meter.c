@@ -8,14 +8,26 @@
  * Downbeats: the position within that bar with the strongest accent, where the accent includes the spectral
  * difference between consecutive beats, after Davies & Plumbley, "A spectral difference approach to downbeat
  * extraction in musical audio" (EUSIPCO 2006): the downbeat is the beat phase at which the spectrum changes
- * most (harmony changes at bar lines) together with onset and bass-onset strength.
+ * most (harmony changes at bar lines) together with onset and bass-onset strength, and (for the phase alone,
+ * once the bar length is chosen) the level of the bass register against the rest of the spectrum, the bass
+ * content feature of Durand, Bello, David & Richard, "Downbeat tracking with multiple features and deep neural
+ * networks" (ICASSP 2015): the bass note of a bar sounds on its first beat. Without it an oom-pah-pah (bass on
+ * 1, chords on 2 and 3) had its bar lines on beat 2, where the spectrum changes as much as on beat 1.
  *
  * Beat division (simple or compound time): onset strength one third and two thirds of the way through each
  * beat against half way, as in the tatum analysis of Klapuri, Eronen & Astola, "Analysis of the meter of
  * acoustic musical signals" (IEEE TASLP 14(1), 2006): a beat divided in three, with bars of two beats, is 6/8
  * read at the dotted quarter; bars of six beats with the accent pattern repeating every six (not every three)
  * are 6/8 read at the eighth note (when those beats are fast and undivided, as eighths are); bars of three beats whose secondary accent falls half way through the bar
- * (between the second and third beats, a hemiola against 3/4) are 6/8 read at the quarter note. */
+ * (between the second and third beats, a hemiola against 3/4) are 6/8 read at the quarter note.
+ *
+ * Bars of five and seven beats (5/4, 7/4; Spotify's time_signature 5 and 7) by the same recurrence measure:
+ * a bar of m beats whose one position stands out gives a contrast at m and at no divisor or multiple of m
+ * among 2, 3, 4 and 6, since 5 and 7 share no factor with them (its accents fall on every position of a bar
+ * of four in turn). The best of more positions stands out more by chance, so these need twice the contrast
+ * and a clear win over every common bar length, over at least four bars, and the recurrence itself: the
+ * beat accents must correlate with those one bar and two bars later (Gouyon & Herrera's recurrence of beat
+ * segment descriptors, as an autocorrelation at the bar lag); otherwise 4/4 stays the answer. */
 #include "core/analysis/meter.h"
 
 #include <math.h>
@@ -33,6 +45,14 @@
 #define METER_DOTTED_MAX_BPM 100.0 /* 6/8 read at the dotted quarter: at most this fast (eighths at 300 per
 				    * minute); faster beats divided in three are swung or shuffled quarter notes */
 #define METER_HEMIOLA 1.2      /* 6/8 read in quarters: mid-bar onsets this many times the weak beats' */
+#define METER_BASS_BANDS 4     /* bar phase: level of the lowest bands (30 Hz to about 200 Hz) */
+#define METER_ODD_CONTRAST 1.0 /* bars of five or seven beats: the first beat stands out by this much (twice
+				* what the common metres need) ... */
+#define METER_ODD_WIN 1.5      /* ... and by this factor over every other bar length */
+#define METER_ODD_BARS 4       /* ... over at least this many bars */
+#define METER_ODD_RECUR 0.5    /* ... and the accents recur: correlation of the beat accents with those one and
+				* two bars later at least this (labelled 4/4 music: at most 0.37; bars of five or seven
+				* accented beats: 0.94 and more) */
 
 /* Zero-mean, unit-variance v; all zero when v hardly varies (st. dev. below floor or 5 % of the mean), so
  * that jitter between identical beats cannot decide the metre. */
@@ -77,6 +97,29 @@ static double bar_contrast(const double *f, size_t n, size_t m, size_t *phase)
 		}
 	}
 	return best;
+}
+
+/* Pearson correlation of f[i] and f[i + lag] over the pairs that fit; 0 when either side is constant. */
+static double lag_corr(const double *f, size_t n, size_t lag)
+{
+	if (lag + 2 > n)
+		return 0.0;
+	size_t m = n - lag;
+	double ma = 0.0, mb = 0.0;
+	for (size_t i = 0; i < m; i++) {
+		ma += f[i];
+		mb += f[i + lag];
+	}
+	ma /= (double)m;
+	mb /= (double)m;
+	double sab = 0.0, saa = 0.0, sbb = 0.0;
+	for (size_t i = 0; i < m; i++) {
+		double a = f[i] - ma, b = f[i + lag] - mb;
+		sab += a * b;
+		saa += a * a;
+		sbb += b * b;
+	}
+	return saa > 0.0 && sbb > 0.0 ? sab / sqrt(saa * sbb) : 0.0;
 }
 
 /* Largest novelty within +-1 frame of fractional frame position at. */
@@ -153,9 +196,11 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 	double *acc = malloc(n_beats * sizeof *acc);
 	double *low = malloc(n_beats * sizeof *low);
 	double *chg = malloc(n_beats * sizeof *chg);
+	double *bass = malloc(n_beats * sizeof *bass);
 	double *prev = malloc(nb * sizeof *prev);
 	double *cur = malloc(nb * sizeof *cur);
-	if (acc == NULL || low == NULL || chg == NULL || prev == NULL || cur == NULL) {
+	if (acc == NULL || low == NULL || chg == NULL || bass == NULL || prev == NULL || cur == NULL) {
+		free(bass);
 		free(acc);
 		free(low);
 		free(chg);
@@ -208,23 +253,46 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 			prev[k] = cur[k];
 		}
 		chg[i] = d / (double)nb;
+		/* the bass register's level over the same span, above the rest of the spectrum's */
+		double lo = 0.0, all = 0.0;
+		size_t nbass = nb < METER_BASS_BANDS ? nb : METER_BASS_BANDS;
+		for (size_t k = 0; k < nb; k++) {
+			all += cur[k];
+			if (k < nbass)
+				lo += cur[k];
+		}
+		bass[i] = nbass > 0 && nb > nbass ? lo / (double)nbass - (all - lo) / (double)(nb - nbass) : 0.0;
 	}
 	chg[0] = chg[1];
 	standardise(acc, n_beats, METER_FLOOR);
 	standardise(low, n_beats, METER_FLOOR);
 	standardise(chg, n_beats, METER_FLOOR);
+	standardise(bass, n_beats, METER_FLOOR);
 	for (size_t i = 0; i < n_beats; i++)
 		acc[i] = acc[i] + low[i] + chg[i];
-	size_t ph2, ph3, ph4, ph6;
+	size_t ph2, ph3, ph4, ph6, ph5, ph7;
 	double c2 = bar_contrast(acc, n_beats, 2, &ph2);
 	double c3 = bar_contrast(acc, n_beats, 3, &ph3);
 	double c4 = bar_contrast(acc, n_beats, 4, &ph4);
 	double c6 = bar_contrast(acc, n_beats, 6, &ph6);
+	double c5 = bar_contrast(acc, n_beats, 5, &ph5);
+	double c7 = bar_contrast(acc, n_beats, 7, &ph7);
+	double common = fmax(fmax(c2, c3), fmax(c4, c6));
 	int division = beat_division(o, beats, n_beats), ternary = division == 3;
 	/* the beat rate, from the mean beat interval */
 	double beat_bpm = 60.0 * o->frame_rate * (double)(n_beats - 1) / (double)(beats[n_beats - 1] - beats[0]);
 	double c;
-	if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST && c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
+	int odd = c5 >= c7 ? 5 : 7;
+	double c_odd = odd == 5 ? c5 : c7, c_other = odd == 5 ? c7 : c5;
+	if (n_beats >= (size_t)(METER_ODD_BARS * odd) && c_odd > METER_ODD_CONTRAST &&
+	    c_odd > METER_ODD_WIN * fmax(common, c_other) && lag_corr(acc, n_beats, (size_t)odd) >= METER_ODD_RECUR &&
+	    lag_corr(acc, n_beats, 2 * (size_t)odd) >= METER_ODD_RECUR) {
+		out->beats_per_bar = odd;
+		out->phase = odd == 5 ? ph5 : ph7;
+		out->time_signature = odd == 5 ? "5/4" : "7/4";
+		c = c_odd;
+	} else if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST &&
+		   c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
 		/* a bar of six beats with one accent per bar: 6/8 at the eighth-note level */
 		out->beats_per_bar = 6;
 		out->phase = ph6;
@@ -252,11 +320,18 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 	/* Bar lines are placed only where some position of the bar stands out; identical beats give a metre by
 	 * default and no downbeats. */
 	out->has_downbeats = c > METER_MIN_CONTRAST;
+	if (out->has_downbeats) {
+		/* the bar phase: the accents plus the bass register's level (see the head of this file) */
+		for (size_t i = 0; i < n_beats; i++)
+			bass[i] += acc[i];
+		bar_contrast(bass, n_beats, (size_t)out->beats_per_bar, &out->phase);
+	}
 	if (!out->has_downbeats)
 		out->phase = 0;
 	free(acc);
 	free(low);
 	free(chg);
+	free(bass);
 	free(prev);
 	free(cur);
 	return 0;

@@ -10,11 +10,11 @@
 #include "core/util/error.h"
 
 typedef struct ss_meter {
-	int beats_per_bar;          /* tracked beats per bar: 2 (6/8 at the dotted quarter), 3, 4, 6 (6/8 at the
-				     * eighth note) */
+	int beats_per_bar;          /* tracked beats per bar: 2 (6/8 at the dotted quarter), 3, 4, 5, 6 (6/8 at the
+				     * eighth note), 7 */
 	size_t phase;               /* index of the first downbeat in the beat list (< beats_per_bar) */
 	int has_downbeats;          /* 0: too few beats to place bar lines (phase is 0, the metre the default) */
-	const char *time_signature; /* static "3/4", "4/4" or "6/8" */
+	const char *time_signature; /* static "3/4", "4/4", "5/4", "6/8" or "7/4" */
 } ss_meter;
 
 /* Estimate the metre and the bar phase from the novelty and band energies in o and n_beats ascending beat

@@ -1,8 +1,9 @@
-/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first
- * harmonics of each candidate period, plus a share of the neighbouring metrical levels and of the comb of
- * the low-band (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3
- * relative go to the reading whose own beats (those the two do not share) carry the stronger onsets, and
- * the tempo is doubled when the off-beats are as strong as the beats. The period is refined to sub-frame precision over every harmonic of the autocorrelation and
+/* Tempo: periodicity of the onset novelty, read from its autocorrelation through a comb over the first harmonics
+ * of each candidate period, plus a share of the neighbouring metrical levels and of the comb of the low-band
+ * (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3 relative go to the
+ * reading whose own beats (those the two do not share) carry the stronger onsets, and the tempo is doubled when
+ * the off-beats are as strong as the beats (before the near-tie comparison, which a reading at half the beat
+ * does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
  * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
  * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
@@ -276,9 +277,20 @@ static double choose_tempo(const evidence *ev, const float *nov, const float *lo
 			best_bpm = b;
 		}
 	}
+	/* A reading whose off-beats are as strong as its beats (the off-beat rule below) is half the beat, not a
+	 * beat level: its 3:2 and 4:3 relatives are then relatives of a subdivision of the bar, not of the beat,
+	 * and are not weighed against it; it is doubled straight away. An oom-pah-pah at 190-200 BPM (bass on 1,
+	 * chords on 2 and 3) is read at 95-100 (every beat alike, so two beats form the best period under the
+	 * prior), and the bar, 2/3 of that, won the near-tie against it, giving a third of the tempo. */
+	int half_beat = 0;
+	if (best_s > 0.0 && 2.0 * best_bpm <= TEMPO_UP_MAX) {
+		double pt = 60.0 * fr / best_bpm;
+		half_beat = offbeat_ratio(nov, n, pt) >= TEMPO_UP_RHO &&
+			    comb(&ev->full, pt / 2.0, TEMPO_NH) >= TEMPO_UP_COMB * comb(&ev->full, pt, TEMPO_NH);
+	}
 	/* Near-ties with a 2:3, 3:2, 3:4 or 4:3 relative (the prior cannot judge those) go to the tempo whose
 	 * own beats, those the two readings do not share, carry the stronger onsets (unshared_gain). */
-	if (best_s > 0.0) {
+	if (best_s > 0.0 && !half_beat) {
 		static const struct {
 			double r;       /* the relative's tempo over the best's */
 			size_t q_best;  /* beats of the best per common cycle */
@@ -463,7 +475,7 @@ static double reading_score(const evidence *ev, double fr, double bpm, double be
 }
 
 /* The readings a DJ would weigh against the chosen tempo out->bpm: half and double, and in a metre of three
- * (3/4, 6/8, 9/8, 12/8) also 2/3 and 3/2, each scored by the same periodicity evidence and prior that chose
+ * (3/4, 6/8) also 2/3 and 3/2, each scored by the same periodicity evidence and prior that chose
  * the tempo. The chosen tempo comes first (whatever its score: the off-beat and near-tie rules may prefer it
  * to a better-scored relative), then the best two of the others within 30..300 BPM, best first (ties
  * in the order listed). Fills out->candidates. */
@@ -471,7 +483,8 @@ static void tempo_candidates(const evidence *ev, double fr, ss_tempo *out)
 {
 	static const double ratios[] = {0.5, 2.0, 2.0 / 3.0, 1.5};
 	double best = grid_best(ev, fr);
-	int triple = out->time_signature != NULL && strcmp(out->time_signature, "4/4") != 0;
+	int triple = out->time_signature != NULL &&
+		     (strcmp(out->time_signature, "3/4") == 0 || strcmp(out->time_signature, "6/8") == 0);
 	size_t nr = triple ? 4 : 2;
 	ss_bpm_candidate alt[4];
 	size_t na = 0;

@@ -13,8 +13,8 @@ typedef struct ss_tempo {
 	double confidence;      /* 0..1, separates clear from ambiguous rhythm */
 	double *beats;          /* beat times in seconds, ascending; owned */
 	size_t n_beats;
-	int beats_per_bar;      /* tracked beats per bar: 2, 3, 4 or 6 (meter.h) */
-	const char *time_signature; /* static "3/4", "4/4", "6/8" ... (meter.h); NULL without a pulse */
+	int beats_per_bar;      /* tracked beats per bar: 2 to 7 (meter.h) */
+	const char *time_signature; /* static "3/4", "4/4", "5/4", "6/8" or "7/4" (meter.h); NULL without a pulse */
 	double *downbeats;      /* bar starts in seconds, each equal to one of beats[]; owned; NULL when the
 				 * bar lines cannot be told (identical beats, too few beats) */
 	size_t n_downbeats;

@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
+
+    tools/make-eval-set.py [--seed N] [--mma N] OUTDIR
+
+Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont) and the
+clips (mono, 22.05 or 44.1 kHz, Ogg Vorbis / MP3 / M4A / FLAC / WAV in turn). Nothing it writes belongs in
+the repository. Deterministic for a seed and the same package versions.
+
+Two kinds, of the same sorts as the development clips but not the same material:
+* "MMA groove": a random choice (fixed seed) of MMA's grooves from every library it ships (stdlib, yamaha,
+  casio, kara, pflib, zoom), each in a random key and mode over a I-vi-IV-V or i-iv-V-i progression, at a
+  tempo drawn from slow (55-80), middle (81-169) or fast (170-200) quarter notes per minute. Labels: the tempo
+  and metre MMA writes into its MIDI file, the key of the progression.
+* "rendered MIDI": the music of Freedoom (the MIDI lumps of its two WAD files) and the ABC examples shipped
+  with abcmidi and abcm2ps (through abc2midi). Labelled as the development set's README says: tempo from the
+  tempo events over a 30 s window where tempo and metre are constant (clips start at that window); key from
+  the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees, else empty.
+Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
+
+Needs: mma, fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont, ffmpeg, freedoom, abcmidi, abcm2ps,
+python3-mido (apt-get install mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont ffmpeg freedoom abcmidi
+abcm2ps python3-mido).
+"""
+import argparse
+import glob
+import math
+import os
+import random
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+SOUNDFONTS = [("/usr/share/sounds/sf2/FluidR3_GM.sf2", "FluidR3_GM", "fluid-soundfont-gm"),
+              ("/usr/share/sounds/sf2/TimGM6mb.sf2", "TimGM6mb", "timgm6mb-soundfont")]
+WADS = ["/usr/share/games/doom/freedoom1.wad", "/usr/share/games/doom/freedoom2.wad"]
+ABC_DIRS = ["/usr/share/doc/abcmidi/examples", "/usr/share/doc/abcm2ps/examples"]
+MMA_LIB = "/usr/share/mma/lib"
+LICENSES = {"mma": "GPL-2+", "freedoom": "BSD-3-clause", "abcmidi": "GPL-2+", "abcm2ps": "GPL-3+"}
+CLIP_S = 30.0
+NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+MMA_FLAT = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
+# Krumhansl-Kessler probe-tone profiles
+KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
+KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
+FORMATS = [("ogg", ["-c:a", "libvorbis", "-q:a", "4"]), ("mp3", ["-c:a", "libmp3lame", "-b:a", "160k"]),
+           ("m4a", ["-c:a", "aac", "-b:a", "128k"]), ("flac", ["-c:a", "flac"]), ("wav", ["-c:a", "pcm_s16le"])]
+
+
+def need():
+    missing = [c for c in ("mma", "fluidsynth", "ffmpeg", "abc2midi") if shutil.which(c) is None]
+    missing += [p for p, _, _ in SOUNDFONTS if not os.path.exists(p)]
+    missing += [w for w in WADS if not os.path.exists(w)]
+    try:
+        import mido  # noqa: F401
+    except ImportError:
+        missing.append("python3-mido")
+    if missing:
+        sys.exit("make-eval-set: missing " + ", ".join(missing) + "\n(apt-get install mma fluidsynth "
+                 "fluid-soundfont-gm timgm6mb-soundfont ffmpeg freedoom abcmidi abcm2ps python3-mido)")
+
+
+def run(cmd, **kw):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def key_estimate(weights):
+    """Krumhansl-Kessler: (tonic, mode 1/0) with the best correlation, or None without notes."""
+    if sum(weights) <= 0:
+        return None
+
+    def corr(a, b):
+        ma, mb = sum(a) / 12, sum(b) / 12
+        num = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+        den = math.sqrt(sum((x - ma) ** 2 for x in a) * sum((y - mb) ** 2 for y in b))
+        return num / den if den > 0 else -1
+    best = None
+    for t in range(12):
+        for mode, prof in ((1, KK_MAJOR), (0, KK_MINOR)):
+            r = corr(weights, [prof[(i - t) % 12] for i in range(12)])
+            if best is None or r > best[0]:
+                best = (r, t, mode)
+    return best[1], best[2]
+
+
+def midi_segments(path):
+    """Events of a MIDI file in seconds: (tempo changes [(t, bpm)], metre changes [(t, 'n/d')], key
+    signatures [(t, name)], notes [(t_on, t_off, pitch)] outside the drum channel, length)."""
+    import mido
+    m = mido.MidiFile(path)
+    tempos, metres, keys, notes, on = [], [], [], [], {}
+    t = 0.0
+    for msg in m:  # merged tracks, times in seconds
+        t += msg.time
+        if msg.type == "set_tempo":
+            tempos.append((t, 60e6 / msg.tempo))
+        elif msg.type == "time_signature":
+            metres.append((t, "%d/%d" % (msg.numerator, msg.denominator)))
+        elif msg.type == "key_signature":
+            keys.append((t, msg.key))
+        elif msg.type in ("note_on", "note_off") and msg.channel != 9:
+            k = (msg.channel, msg.note)
+            if msg.type == "note_on" and msg.velocity > 0:
+                on.setdefault(k, t)
+            elif k in on:
+                notes.append((on.pop(k), t, msg.note))
+    return tempos or [(0.0, 120.0)], metres or [(0.0, "4/4")], keys, notes, t
+
+
+def value_at(changes, t):
+    v = changes[0][1]
+    for ct, cv in changes:
+        if ct <= t + 1e-6:
+            v = cv
+    return v
+
+
+def label_window(path, lead=2.0):
+    """(start s, bpm, metre, key or '') of the first window of CLIP_S s from `lead` s after the music starts
+    with constant tempo and metre and notes throughout, or None."""
+    tempos, metres, keys, notes, length = midi_segments(path)
+    if not notes:
+        return None
+    first = min(n[0] for n in notes)
+    last = max(n[1] for n in notes)
+    cuts = sorted({0.0, length} | {t for t, _ in tempos} | {t for t, _ in metres})
+    for a, b in zip(cuts, cuts[1:]):
+        start = max(a, first + lead if a <= first + lead else a)
+        if start + CLIP_S > min(b, last):
+            continue
+        bpm = value_at(tempos, start)
+        if not (30.0 <= bpm <= 300.0):
+            continue
+        metre = value_at(metres, start)
+        w = [0.0] * 12
+        for on, off, p in notes:
+            d = min(off, start + CLIP_S) - max(on, start)
+            if d > 0:
+                w[p % 12] += d
+        key = ""
+        sig = [k for t, k in keys if t <= start + CLIP_S]
+        if sig and len({k for _, k in keys}) == 1:
+            s = sig[-1]
+            minor = s.endswith("m")
+            tonic = s[:-1] if minor else s
+            flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B"}
+            tonic = flats.get(tonic, tonic)
+            est = key_estimate(w)
+            if tonic in NAMES and est is not None and est == (NAMES.index(tonic), 0 if minor else 1):
+                key = "%s %s" % (tonic, "minor" if minor else "major")
+        return start, bpm, metre, key
+    return None
+
+
+def mma_grooves():
+    """[(library, groove name, beats per bar as the library sets it)] of every groove MMA's libraries define
+    (no intros, endings, fills), sorted."""
+    out = set()
+    for f in sorted(glob.glob(os.path.join(MMA_LIB, "*", "*.mma"))):
+        lib = os.path.basename(os.path.dirname(f))
+        beats = "4"
+        with open(f, encoding="latin-1") as fp:
+            for line in fp:
+                mt = re.match(r"\s*Time\s+(\d+)", line, re.I)
+                if mt:
+                    beats = mt.group(1)
+                mt = re.match(r"\s*DefGroove\s+(\S+)", line, re.I)
+                if mt and not re.search(r"(intro|end|fill|sus|break)", mt.group(1), re.I):
+                    out.add((lib, mt.group(1), beats))
+    return sorted(out)
+
+
+PROG_MAJOR = [(0, ""), (9, "m"), (5, ""), (7, "7")]
+PROG_MINOR = [(0, "m"), (5, "m"), (7, "7"), (0, "m")]
+
+
+def make_mma(work, rnd, i, lib, groove):
+    tonic, mode = rnd.randrange(12), rnd.randrange(2)
+    band = rnd.choice(["slow", "mid", "fast"])
+    tempo = {"slow": rnd.randint(55, 80), "mid": rnd.randint(81, 169), "fast": rnd.randint(170, 200)}[band]
+    prog = PROG_MAJOR if mode else PROG_MINOR
+    src = os.path.join(work, "g%03d.mma" % i)
+    mid = os.path.join(work, "g%03d.mid" % i)
+    with open(src, "w") as fp:
+        fp.write("Tempo %d\nGroove %s\nKeySig %s%s\n" % (tempo, groove, MMA_FLAT[tonic], "" if mode else " minor"))
+        for bar in range(1, 41):  # 40 bars: at least 36 s at 55 BPM in 3/4 is more than a clip and its lead
+            step, q = prog[(bar - 1) % 4]
+            fp.write("%d %s%s\n" % (bar, MMA_FLAT[(tonic + step) % 12], q))
+    try:
+        run(["mma", "-f", mid, src], cwd=work)
+    except subprocess.CalledProcessError:
+        return None
+    lab = label_window(mid, lead=2.0)
+    if lab is None:
+        return None
+    start, bpm, metre, _ = lab
+    return mid, start, bpm, metre, "%s %s" % (NAMES[tonic], "major" if mode else "minor"), "%s/%s" % (lib, groove)
+
+
+def wad_midis(work):
+    out = []
+    for w in WADS:
+        d = open(w, "rb").read()
+        _, n, off = struct.unpack("<4sii", d[:12])
+        for i in range(n):
+            o, s, name = struct.unpack("<ii8s", d[off + 16 * i:off + 16 * i + 16])
+            name = name.rstrip(b"\0").decode("latin-1")
+            if name.startswith("D_") and d[o:o + 4] == b"MThd":
+                p = os.path.join(work, "%s-%s.mid" % (os.path.basename(w)[:-4], name))
+                with open(p, "wb") as fp:
+                    fp.write(d[o:o + s])
+                out.append((p, "freedoom", "%s:%s" % (os.path.basename(w), name)))
+    return out
+
+
+def abc_midis(work):
+    out = []
+    for d in ABC_DIRS:
+        pkg = "abcmidi" if "abcmidi" in d else "abcm2ps"
+        for f in sorted(glob.glob(os.path.join(d, "*.abc"))):
+            base = os.path.join(work, "%s-%s" % (pkg, os.path.basename(f)[:-4]))
+            try:
+                run(["abc2midi", f, "-o", base + ".mid"], cwd=work)
+            except subprocess.CalledProcessError:
+                pass
+            # abc2midi writes one file per tune (NAME.mid, or NAME1.mid, NAME2.mid... for several)
+            for m in sorted(glob.glob(base + "*.mid")):
+                out.append((m, pkg, "%s:%s" % (os.path.basename(f), os.path.basename(m))))
+    return out
+
+
+def render(mid, sf, start, out, fmt, rate):
+    wav = mid[:-4] + "-" + os.path.basename(sf)[:-4] + ".wav"
+    if not os.path.exists(wav):
+        run(["fluidsynth", "-ni", "-q", "-F", wav, "-r", "44100", sf, mid])
+    ext, codec = fmt
+    run(["ffmpeg", "-v", "error", "-y", "-ss", "%.3f" % start, "-t", "%.1f" % CLIP_S, "-i", wav, "-ac", "1",
+         "-ar", str(rate)] + codec + [out])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outdir")
+    ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--mma", type=int, default=80, help="MMA groove clips (default 80)")
+    a = ap.parse_args()
+    need()
+    os.makedirs(a.outdir, exist_ok=True)
+    rnd = random.Random(a.seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
+        # a third of the grooves from those in other metres than 4/4 (3/4, 6/8, 5/4, ...), the rest in 4/4,
+        # each group in a shuffled order
+        grooves = mma_grooves()
+        odd = [g for g in grooves if g[2] != "4"]
+        even = [g for g in grooves if g[2] == "4"]
+        rnd.shuffle(odd)
+        rnd.shuffle(even)
+        jobs = []
+        for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
+            got = 0
+            for lib, g, _ in group:
+                if got >= quota:
+                    break
+                r = make_mma(work, rnd, len(jobs), lib, g)
+                if r is not None:
+                    jobs.append(("MMA groove", "mma", r))
+                    got += 1
+        for mid, pkg, src in wad_midis(work) + abc_midis(work):
+            lab = label_window(mid)
+            if lab is not None:
+                start, bpm, metre, key = lab
+                jobs.append(("rendered MIDI", pkg, (mid, start, bpm, metre, key, src)))
+        for i, (kind, pkg, (mid, start, bpm, metre, key, src)) in enumerate(jobs):
+            sf, sfname, _ = SOUNDFONTS[i % 2]
+            fmt = FORMATS[i % len(FORMATS)]
+            rate = 22050 if (i // len(FORMATS)) % 2 else 44100
+            name = "eval%03d.%s" % (i + 1, fmt[0])
+            try:
+                render(mid, sf, start, os.path.join(a.outdir, name), fmt, rate)
+            except subprocess.CalledProcessError:
+                print("make-eval-set: could not render %s, left out" % src, file=sys.stderr)
+                continue
+            rows.append((name, "%.2f" % bpm, key, kind, pkg, LICENSES[pkg], metre, src, sfname))
+            print("%s %s %s %s %s" % (name, rows[-1][1], key or "-", metre, src), file=sys.stderr)
+    with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
+        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont\n")
+        for r in rows:
+            fp.write(",".join(r) + "\n")
+    print("%d clips in %s" % (len(rows), a.outdir))
+
+
+if __name__ == "__main__":
+    main()
