@@ -915,6 +915,69 @@ static int sum_counts(void *arg, int64_t key_id, int64_t count)
 	return 0;
 }
 
+/* A database outage of thousands of requests: a responder's journal keeps every row (far more than one batch),
+ * a dead responder's journal is imported in full, and a flush writes them all, a batch per transaction. A
+ * journal written by an older version with 512 records is still imported. */
+START_TEST(usage_journal_outlasts_an_outage)
+{
+	ss_store *db = open_db();
+	ss_error err;
+	ss_error_clear(&err);
+	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
+				    &err),
+			 0);
+	const int many = 6 * SS_USAGE_BATCH_MAX + 7;
+	child_journal(many, 0); /* died with every row pending */
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), many);
+	ck_assert_int_eq(usage_rows(db), many);
+
+	ss_usage_journal *j;
+	ck_assert_int_eq(ss_usage_journal_open(dbpath, &j, &err), 0);
+	for (int i = 0; i < many; i++)
+		ck_assert_int_eq(ss_usage_journal_append(j, 1, "cache", 200, 86400 * 20000 + i, 0), 0);
+	ck_assert_int_eq(ss_usage_journal_pending(j), many);
+	ck_assert_int_eq(ss_usage_journal_flush(j, db, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_pending(j), 0);
+	ck_assert_int_eq(usage_rows(db), 2 * many);
+	ss_usage_journal_close(j, true);
+
+	/* The on-disk format of a 512-record journal (header: magic, version, capacity, id, head, flushed, pid, two
+	 * reserved words; then records of seq + row in slot seq % capacity): rows 101..300 pending. */
+	struct {
+		char magic[8];
+		uint32_t version, capacity;
+		int64_t id, head, flushed, pid, reserved[2];
+	} h = {.version = 1, .capacity = 512, .id = 0x1234, .head = 300, .flushed = 100, .pid = 1};
+	memcpy(h.magic, "SSUSAGJ1", 8);
+	struct {
+		int64_t seq;
+		ss_usage_row row;
+	} rec;
+	char path[600];
+	snprintf(path, sizeof path, "%s-usage-%016x", dbpath, 0x1234);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(sizeof h + 512 * sizeof rec)), 0);
+	for (int64_t seq = 1; seq <= 300; seq++) {
+		memset(&rec, 0, sizeof rec);
+		rec.seq = seq;
+		rec.row.key_id = 1;
+		snprintf(rec.row.endpoint, sizeof rec.row.endpoint, "analyze");
+		rec.row.status = 200;
+		rec.row.time_s = 86400 * 20001;
+		off_t at = (off_t)(sizeof h + (size_t)(seq % 512) * sizeof rec);
+		ck_assert_int_eq(pwrite(fd, &rec, sizeof rec, at), (ssize_t)sizeof rec);
+	}
+	close(fd);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 200);
+	ck_assert_int_eq(usage_rows(db), 2 * many + 200);
+	ck_assert_int_eq(access(path, F_OK), -1); /* imported, then removed */
+	ss_store_close(db);
+}
+END_TEST
+
+
 /* What a rebuilt state file is seeded with: rows in api_usage plus rows live journals have not flushed, each
  * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
 START_TEST(usage_journal_day_counts)
@@ -1244,6 +1307,7 @@ int main(void)
 	tcase_add_test(t, fault_codes);
 	tcase_add_test(t, restore_deleted_file);
 	tcase_add_test(t, usage_journal_exactly_once);
+	tcase_add_test(t, usage_journal_outlasts_an_outage);
 	tcase_add_test(t, usage_journal_day_counts);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);

@@ -19,8 +19,8 @@
 #define JOURNAL_MAGIC "SSUSAGJ1"
 #define JOURNAL_VERSION 1u
 
-/* The mapped file: a header, then a ring of SS_USAGE_JOURNAL_ROWS records. Record seq s lives in slot
- * s % SS_USAGE_JOURNAL_ROWS; rows (flushed, head] are pending. The writer stores a record, then its seq,
+/* The mapped file: a header, then a ring of `capacity` records (SS_USAGE_JOURNAL_ROWS for the journals this
+ * version creates). Record seq s lives in slot s % capacity; rows (flushed, head] are pending. The writer stores a record, then its seq,
  * then head (release), so a reader of a dead writer's file trusts a slot only when its seq is the expected
  * one. */
 typedef struct journal_hdr {
@@ -39,7 +39,13 @@ typedef struct journal_rec {
 	ss_usage_row row;
 } journal_rec;
 
-#define JOURNAL_BYTES (sizeof(journal_hdr) + SS_USAGE_JOURNAL_ROWS * sizeof(journal_rec))
+/* Bytes of a journal file of cap records. */
+static size_t journal_bytes(uint32_t cap)
+{
+	return sizeof(journal_hdr) + (size_t)cap * sizeof(journal_rec);
+}
+
+#define JOURNAL_BYTES journal_bytes(SS_USAGE_JOURNAL_ROWS)
 
 struct ss_usage_journal {
 	int fd;
@@ -47,7 +53,7 @@ struct ss_usage_journal {
 	journal_hdr *h;
 	journal_rec *recs;
 	double first_mono;
-	ss_usage_row scratch[SS_USAGE_JOURNAL_ROWS];
+	ss_usage_row scratch[SS_USAGE_BATCH_MAX];
 };
 
 static int io_fail(ss_error *err, const char *what, const char *path)
@@ -180,7 +186,7 @@ int ss_usage_journal_append(ss_usage_journal *j, int64_t key_id, const char *end
 bool ss_usage_journal_due(const ss_usage_journal *j, double now_mono, double max_age_s)
 {
 	size_t n = ss_usage_journal_pending(j);
-	return n >= SS_USAGE_JOURNAL_ROWS / 2 || (n > 0 && now_mono - j->first_mono >= max_age_s);
+	return n >= SS_USAGE_BATCH_MAX / 2 || (n > 0 && now_mono - j->first_mono >= max_age_s);
 }
 
 double ss_usage_journal_first_mono(const ss_usage_journal *j)
@@ -193,15 +199,14 @@ void ss_usage_journal_defer(ss_usage_journal *j, double now_mono)
 	j->first_mono = now_mono;
 }
 
-/* Copy the valid rows with seq in (from, to] of a mapped journal into out; returns how many. */
-static size_t collect(const journal_hdr *h, const journal_rec *recs, int64_t from, int64_t to, ss_usage_row *out)
+/* Copy the valid rows with seq in (from, to] of a ring of cap records into out; returns how many. The caller
+ * keeps to - from <= SS_USAGE_BATCH_MAX (out's size) and to - from <= cap. */
+static size_t collect(const journal_rec *recs, uint32_t cap, int64_t from, int64_t to, ss_usage_row *out)
 {
+	assert(to - from <= SS_USAGE_BATCH_MAX && to - from <= (int64_t)cap);
 	size_t n = 0;
-	if (to - from > SS_USAGE_JOURNAL_ROWS)
-		from = to - SS_USAGE_JOURNAL_ROWS; /* older slots were reused (cannot happen: appends refuse) */
-	(void)h;
 	for (int64_t s = from + 1; s <= to; s++) {
-		const journal_rec *r = &recs[s % SS_USAGE_JOURNAL_ROWS];
+		const journal_rec *r = &recs[s % cap];
 		if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != s)
 			continue;
 		out[n] = r->row;
@@ -211,17 +216,49 @@ static size_t collect(const journal_hdr *h, const journal_rec *recs, int64_t fro
 	return n;
 }
 
+/* Write the rows with seq in (from, head] of journal id (a ring of cap records) to the store, in transactions of
+ * at most SS_USAGE_BATCH_MAX rows (scratch holds that many), each recording the journal's mark. flushed, when not
+ * NULL, is advanced past each chunk written. Returns rows written, or -1 with err (later chunks not written). */
+static long write_rows(ss_store *store, const journal_rec *recs, uint32_t cap, int64_t id, int64_t from, int64_t head,
+		       int64_t *flushed, ss_usage_row *scratch, ss_error *err)
+{
+	long total = 0;
+	if (head - from > (int64_t)cap)
+		from = head - cap; /* older slots were reused (cannot happen: appends refuse) */
+	while (from < head) {
+		int64_t to = head - from > SS_USAGE_BATCH_MAX ? from + SS_USAGE_BATCH_MAX : head;
+		size_t n = collect(recs, cap, from, to, scratch);
+		if (ss_store_usage_write(store, scratch, n, id, to, err) != 0)
+			return -1;
+		/* Killed here, the mark in the database still keeps an importer from writing these rows again. */
+		if (flushed != NULL)
+			__atomic_store_n(flushed, to, __ATOMIC_RELEASE);
+		total += (long)n;
+		from = to;
+	}
+	return total;
+}
+
 int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err)
 {
 	int64_t head = j->h->head, flushed = j->h->flushed;
 	if (head == flushed)
 		return 0;
-	size_t n = collect(j->h, j->recs, flushed, head, j->scratch);
-	if (ss_store_usage_write(store, j->scratch, n, j->h->id, head, err) != 0)
-		return -1;
-	/* Killed here, the mark in the database still keeps an importer from writing these rows again. */
-	__atomic_store_n(&j->h->flushed, head, __ATOMIC_RELEASE);
-	return 0;
+	return write_rows(store, j->recs, SS_USAGE_JOURNAL_ROWS, j->h->id, flushed, head, &j->h->flushed, j->scratch,
+			  err) < 0
+		       ? -1
+		       : 0;
+}
+
+/* The header of a mapped journal file of len bytes when it is one of ours (any capacity up to
+ * SS_USAGE_JOURNAL_MAX_ROWS that the file holds), else NULL. */
+static const journal_hdr *valid_header(const void *m, size_t len)
+{
+	const journal_hdr *h = m;
+	if (len < sizeof *h || memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) != 0 || h->version != JOURNAL_VERSION ||
+	    h->capacity == 0 || h->capacity > SS_USAGE_JOURNAL_MAX_ROWS || h->id <= 0 || len < journal_bytes(h->capacity))
+		return NULL;
+	return h;
 }
 
 static bool is_journal_name(const char *name, const char *base, bool *half_created)
@@ -249,38 +286,32 @@ static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *
 		return io_fail(err, "cannot stat", path);
 	if (st.st_nlink == 0)
 		return 0; /* another importer finished it and deleted it while we waited */
-	if ((size_t)st.st_size < JOURNAL_BYTES) {
+	size_t len = (size_t)st.st_size;
+	if (len < sizeof(journal_hdr) || len > journal_bytes(SS_USAGE_JOURNAL_MAX_ROWS)) {
 		unlink(path); /* not one of ours, or never initialised: nothing in it can be a row */
 		return 0;
 	}
-	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return io_fail(err, "cannot map", path);
-	const journal_hdr *h = m;
-	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
-	long out = 0;
-	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) != 0 || h->version != JOURNAL_VERSION ||
-	    h->capacity != SS_USAGE_JOURNAL_ROWS || h->id <= 0) {
+	const journal_hdr *h = valid_header(m, len);
+	if (h == NULL) {
 		unlink(path);
-		munmap(m, JOURNAL_BYTES);
+		munmap(m, len);
 		return 0;
 	}
+	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
 	int64_t mark = 0, head = h->head, from = h->flushed;
 	if (ss_store_usage_journal_mark(store, h->id, &mark, err) != 0) {
-		munmap(m, JOURNAL_BYTES);
+		munmap(m, len);
 		return -1;
 	}
 	if (mark > from)
 		from = mark;
-	if (head > from) {
-		size_t n = collect(h, recs, from, head, scratch);
-		if (ss_store_usage_write(store, scratch, n, h->id, head, err) != 0) {
-			munmap(m, JOURNAL_BYTES);
-			return -1;
-		}
-		out = (long)n;
-	}
-	munmap(m, JOURNAL_BYTES);
+	long out = write_rows(store, recs, h->capacity, h->id, from, head, NULL, scratch, err);
+	munmap(m, len);
+	if (out < 0)
+		return -1;
 	unlink(path); /* only after the commit: the mark covers a kill before this line */
 	return out;
 }
@@ -323,7 +354,7 @@ long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *er
 			close(fd);
 			continue;
 		}
-		if (scratch == NULL && (scratch = malloc(SS_USAGE_JOURNAL_ROWS * sizeof *scratch)) == NULL) {
+		if (scratch == NULL && (scratch = malloc(SS_USAGE_BATCH_MAX * sizeof *scratch)) == NULL) {
 			close(fd);
 			ss_error_set(err, SS_ERR_NOMEM, "out of memory recovering usage journals");
 			failed = 1;
@@ -385,25 +416,26 @@ static int count_journal(ss_store *store, const char *path, int64_t day, counts 
 	if (fd < 0)
 		return 0; /* imported and deleted meanwhile: its rows are in the snapshot or were not yet */
 	struct stat st;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < JOURNAL_BYTES) {
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(journal_hdr) ||
+	    (size_t)st.st_size > journal_bytes(SS_USAGE_JOURNAL_MAX_ROWS)) {
 		close(fd);
 		return 0;
 	}
-	void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	size_t len = (size_t)st.st_size;
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED)
 		return io_fail(err, "cannot map", path);
-	const journal_hdr *h = m;
+	const journal_hdr *h = valid_header(m, len);
 	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
 	int rc = 0;
 	int64_t mark = 0;
-	if (memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) == 0 && h->version == JOURNAL_VERSION &&
-	    h->capacity == SS_USAGE_JOURNAL_ROWS && h->id > 0) {
+	if (h != NULL) {
+		int64_t cap = h->capacity;
 		rc = ss_store_usage_journal_mark(store, h->id, &mark, err);
 		int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
-		for (int64_t s = head - SS_USAGE_JOURNAL_ROWS > mark ? head - SS_USAGE_JOURNAL_ROWS + 1 : mark + 1;
-		     rc == 0 && s <= head; s++) {
-			const journal_rec *r = &recs[s % SS_USAGE_JOURNAL_ROWS];
+		for (int64_t s = head - cap > mark ? head - cap + 1 : mark + 1; rc == 0 && s <= head; s++) {
+			const journal_rec *r = &recs[s % cap];
 			if (__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != s)
 				continue;
 			ss_usage_row row = r->row;
@@ -412,7 +444,7 @@ static int count_journal(ss_store *store, const char *path, int64_t day, counts 
 				rc = ss_error_set(err, SS_ERR_NOMEM, "out of memory counting usage");
 		}
 	}
-	munmap(m, JOURNAL_BYTES);
+	munmap(m, len);
 	return rc;
 }
 

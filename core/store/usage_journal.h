@@ -25,8 +25,12 @@
 
 typedef struct ss_usage_journal ss_usage_journal;
 
-/* Rows a journal holds before it must be flushed (appends beyond are refused). */
-#define SS_USAGE_JOURNAL_ROWS SS_USAGE_BATCH_MAX
+/* Rows a journal holds before appends are refused: while the database is down a responder keeps this many
+ * (enough for many seconds of a busy responder; 640 KiB of file, allocated when the journal is created). It is
+ * flushed long before in normal operation (ss_usage_journal_due). Journals written with another capacity, up to
+ * SS_USAGE_JOURNAL_MAX_ROWS, are still imported and counted. */
+#define SS_USAGE_JOURNAL_ROWS 8192
+#define SS_USAGE_JOURNAL_MAX_ROWS (1 << 20)
 
 /* Create and lock this process's journal beside db_path (the database file). Open it after fork(). Returns 0
  * and *out (free with ss_usage_journal_close), or -1 with err (SS_ERR_IO: directory not writable, disk full;
@@ -45,7 +49,7 @@ int ss_usage_journal_append(ss_usage_journal *j, int64_t key_id, const char *end
 /* Rows stored and not yet written to the database. */
 size_t ss_usage_journal_pending(const ss_usage_journal *j);
 
-/* True when rows are pending and the oldest is max_age_s old, or the journal is at least half full. */
+/* True when rows are pending and the oldest is max_age_s old, or SS_USAGE_BATCH_MAX / 2 rows are pending. */
 bool ss_usage_journal_due(const ss_usage_journal *j, double now_mono, double max_age_s);
 
 /* Monotonic time the oldest pending row was stored (meaningful when rows are pending). */
@@ -54,8 +58,9 @@ double ss_usage_journal_first_mono(const ss_usage_journal *j);
 /* Push the retry of a failed flush to now_mono (so it is due again after max_age_s, not at once). */
 void ss_usage_journal_defer(ss_usage_journal *j, double now_mono);
 
-/* Write every pending row to api_usage (one transaction, with the journal mark). On success the journal is
- * empty. Returns 0 or -1 with err (the rows stay pending). */
+/* Write every pending row to api_usage, in transactions of at most SS_USAGE_BATCH_MAX rows, each with the
+ * journal mark. On success the journal is empty. Returns 0 or -1 with err (the rows not yet written stay
+ * pending). */
 int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err);
 
 /* Import the journals beside db_path whose owner died (their flock can be taken): each in one transaction
