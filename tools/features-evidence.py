@@ -2,7 +2,8 @@
 """features-evidence: labelled audio for speechiness, instrumentalness and liveness, built from Debian packages,
 and how often each score lands on the right side of its documented threshold.
 
-Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] MUSIC_DIR
+Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] [--cv] [--voice-features F,F,...]
+                                  MUSIC_DIR
 
 MUSIC_DIR holds music clips (any format songscope decodes; the development clips in TESTDATA). Everything is
 generated into --work (default: a new temporary directory, removed at the end unless --keep):
@@ -31,7 +32,8 @@ generated into --work (default: a new temporary directory, removed at the end un
             applause or crowd recordings                                                  (live)
 
 Clips are split into two halves by source (music clip, text, song): the calibration half fits the weights (--fit
-prints them as C initialisers for core/analysis/content.c), the report half is analysed with
+prints them as C initialisers for core/analysis/content.c; --cv cross-validates the VOICE features inside it, 4 folds
+by source, and stops before the report half), the report half is analysed with
 songscope-analyze and reported. Output: markdown tables on stdout.
 Needs: espeak-ng, sox, python3, festival with festvox-kallpc16k and festvox-kdlpc16k (without them the
 festival and ooh/aah classes are left out), and a build with tools/songscope-content and tools/songscope-analyze."""
