@@ -116,6 +116,21 @@ static void add_ooh(float *x, double gain)
 	melody(x, gain, 5.5, 40.0, 300.0, 870.0);
 }
 
+/* The same notes plucked: each starts loud and decays (time constant 150 ms), as a guitar's or a piano's. */
+static void add_plucked_melody(float *x, double gain)
+{
+	static const int notes[8] = {0, 2, 4, 5, 7, 5, 4, 2};
+	double phase = 0.0;
+	for (size_t i = 0; i < NS; i++) {
+		double t = (double)i / SR;
+		double f0 = 330.0 * pow(2.0, notes[(int)(t / 0.6) % 8] / 12.0), v = 0.0;
+		phase += 2 * M_PI * f0 / SR;
+		for (int h = 1; h <= 6; h++)
+			v += sin(h * phase) / h;
+		x[i] += (float)(gain * 0.5 * exp(-fmod(t, 0.6) / 0.15) * v);
+	}
+}
+
 /* Crowd: band-limited noise with a slowly moving level, and applause (dense short noise bursts) in the first
  * and last 4 s and for 2 s every 6 s. */
 static void add_crowd(float *x, double gain)
@@ -238,6 +253,20 @@ START_TEST(syllable_feature_reads_formant_changes)
 }
 END_TEST
 
+/* The attack feature reads whether new partials decay: plucked notes fall by several dB over their first
+ * frames, held notes (sung or bowed) do not. */
+START_TEST(attack_feature_reads_decay)
+{
+	ss_content_features pl, st, v;
+	features_of(add_plucked_melody, 1.0, NULL, 0, NULL, 0, &pl);
+	features_of(add_steady_melody, 1.0, NULL, 0, NULL, 0, &st);
+	features_of(add_vibrato_melody, 1.0, NULL, 0, NULL, 0, &v);
+	ck_assert_msg(pl.attack < -4.0, "attack of plucked notes %g dB", pl.attack);
+	ck_assert_msg(st.attack > -1.0, "attack of held notes %g dB", st.attack);
+	ck_assert_msg(v.attack > pl.attack + 3.0, "attack of a vibrato melody %g dB, plucked %g dB", v.attack, pl.attack);
+}
+END_TEST
+
 START_TEST(crowd_under_music_is_live)
 {
 	ss_content_features m, f;
@@ -269,7 +298,8 @@ START_TEST(deterministic_and_bounded)
 	ss_spectrogram_free(&s);
 	ck_assert_int_eq(ss_stft_magnitude(x, 4096, SR, 1024, 1024, &s, &err), 0);
 	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), 0);
-	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db) && isnan(a.vibrato) && isnan(a.syllable));
+	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db) && isnan(a.vibrato) && isnan(a.syllable) &&
+		  isnan(a.attack));
 	assert_scores_valid(&a);
 	ss_spectrogram_free(&s);
 	/* silence: no energy anywhere, still valid scores */
@@ -294,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, vibrato_voice_is_not_instrumental);
 	tcase_add_test(tc, vibrato_feature_reads_vibrato);
 	tcase_add_test(tc, syllable_feature_reads_formant_changes);
+	tcase_add_test(tc, attack_feature_reads_decay);
 	tcase_add_test(tc, crowd_under_music_is_live);
 	tcase_add_test(tc, deterministic_and_bounded);
 	suite_add_tcase(s, tc);

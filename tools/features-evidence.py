@@ -2,7 +2,8 @@
 """features-evidence: labelled audio for speechiness, instrumentalness and liveness, built from Debian packages,
 and how often each score lands on the right side of its documented threshold.
 
-Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] MUSIC_DIR
+Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] [--cv] [--voice-features F,F,...]
+                                  MUSIC_DIR
 
 MUSIC_DIR holds music clips (any format songscope decodes; the development clips in TESTDATA). Everything is
 generated into --work (default: a new temporary directory, removed at the end unless --keep):
@@ -31,7 +32,8 @@ generated into --work (default: a new temporary directory, removed at the end un
             applause or crowd recordings                                                  (live)
 
 Clips are split into two halves by source (music clip, text, song): the calibration half fits the weights (--fit
-prints them as C initialisers for core/analysis/content.c), the report half is analysed with
+prints them as C initialisers for core/analysis/content.c; --cv cross-validates the VOICE features inside it, 4 folds
+by source, and stops before the report half), the report half is analysed with
 songscope-analyze and reported. Output: markdown tables on stdout.
 Needs: espeak-ng, sox, python3, festival with festvox-kallpc16k and festvox-kdlpc16k (without them the
 festival and ooh/aah classes are left out), and a build with tools/songscope-content and tools/songscope-analyze."""
@@ -52,7 +54,9 @@ SR = 22050
 SECONDS = 30.0
 N = int(SR * SECONDS)
 FEATURES = ["low_energy", "mod4", "flux_sd", "centroid_sd", "stay", "glide", "wobble", "floor_db", "floor_flat",
-            "burst", "vibrato", "syllable"]
+            "burst", "vibrato", "syllable", "attack"]
+SPEECH_FEATURES = FEATURES[:10]  # the v4 fit of SPEECH and LIVE reads these ten
+VOICE_FEATURES = FEATURES[:13]  # analysis v5: the twelve and attack
 
 TEXTS = [
     "The morning train was late again, so the station filled with people who checked their watches, read the "
@@ -314,7 +318,7 @@ def build(args, work):
     halves = {0: [], 1: []}
     for i, m in enumerate(music):
         halves[i % 2].append(m)
-        clips.append({"file": m, "kind": "music", "half": i % 2})
+        clips.append({"file": m, "kind": "music", "half": i % 2, "group": "clip%d" % i})
     d = os.path.join(work, "gen")
     os.makedirs(d, exist_ok=True)
     cache = {}
@@ -339,13 +343,13 @@ def build(args, work):
             else:
                 sp = loop_to(read_wav(speak(d, "s.wav", voice, speed, text)), N)
                 write_wav(f, sp)
-            clips.append({"file": f, "kind": "speech", "half": half})
+            clips.append({"file": f, "kind": "speech", "half": half, "group": "text%d" % ti})
             for li, lv in enumerate(levels_mix[:2] if vi < 2 else levels_mix[2:]):
                 bg = music_x(halves[half][(k * 2 + li) % len(halves[half])])
                 f = os.path.join(d, "mix-%02d-%+d.wav" % (k, lv))
                 if not os.path.exists(f):
                     write_wav(f, mix(sp, bg, lv))
-                clips.append({"file": f, "kind": "mix", "half": half, "level": lv})
+                clips.append({"file": f, "kind": "mix", "half": half, "level": lv, "group": "text%d" % ti})
             k += 1
         for vi in range(2):
             voice = VOICES[(ti * 2 + vi + 5) % len(VOICES)].split("+")[0] + "+f2" if vi else "en-us"
@@ -355,7 +359,7 @@ def build(args, work):
                 v = sung(d, voice, text, random.Random(ti * 2 + vi))
                 bg = music_x(halves[half][(ti * 5 + vi * 3) % len(halves[half])])
                 write_wav(f, mix(v, bg, lv))
-            clips.append({"file": f, "kind": "sung", "half": half, "level": lv, "src": "espeak"})
+            clips.append({"file": f, "kind": "sung", "half": half, "level": lv, "src": "espeak", "group": "text%d" % ti})
     if shutil.which("text2wave") is not None:
         note("festival singing over music, and ooh/aah (a few minutes)")
         for j in range(N_FESTIVAL + N_VOWELS):
@@ -369,7 +373,7 @@ def build(args, work):
             lv = rng.choice([-3, -6, -9, -12]) if vowels else rng.choice([3, 0, -3, -6, -9])
             kind = "vowels" if vowels else "sung"
             f = os.path.join(d, "%s-%03d%+d.wav" % (kind, j, lv))
-            clips.append({"file": f, "kind": kind, "half": half, "level": lv, "src": "festival"})
+            clips.append({"file": f, "kind": kind, "half": half, "level": lv, "src": "festival", "group": "song%d" % j})
             if os.path.exists(f):
                 continue
             text = TEXTS[(j // 2) % len(TEXTS)]
@@ -389,7 +393,7 @@ def build(args, work):
     for i, m in enumerate(music):
         lv = levels_live[i % 3]
         f = os.path.join(d, "live-%03d%+d.wav" % (i, lv))
-        clips.append({"file": f, "kind": "live", "half": i % 2, "level": lv})
+        clips.append({"file": f, "kind": "live", "half": i % 2, "level": lv, "group": "clip%d" % i})
         if os.path.exists(f):
             continue
         rng = random.Random(1000 + i)
@@ -438,10 +442,15 @@ def logit(p):
 
 
 def fit(rows, feats, ys, l2=0.002, iters=3000, lr=1.0):
-    """Logistic regression on standardised features, class-balanced, L2: (bias, weights, means, sds)."""
-    mu = [sum(r[f] for r in rows) / len(rows) for f in feats]
-    sd = [math.sqrt(sum((r[f] - m) ** 2 for r in rows) / len(rows)) or 1.0 for f, m in zip(feats, mu)]
-    X = [[(r[f] - m) / s for f, m, s in zip(feats, mu, sd)] for r in rows]
+    """Logistic regression on standardised features, class-balanced, L2: (bias, weights, means, sds). A NaN
+    feature (e.g. no vibrato window to read) stands at the mean, as it contributes nothing in content.c."""
+    mu = []
+    for f in feats:
+        vals = [r[f] for r in rows if not math.isnan(r[f])]
+        mu.append(sum(vals) / len(vals) if vals else 0.0)
+    val = lambda r, f, m: m if math.isnan(r[f]) else r[f]
+    sd = [math.sqrt(sum((val(r, f, m) - m) ** 2 for r in rows) / len(rows)) or 1.0 for f, m in zip(feats, mu)]
+    X = [[(val(r, f, m) - m) / s for f, m, s in zip(feats, mu, sd)] for r in rows]
     npos = sum(ys)
     wpos, wneg = len(ys) / (2.0 * max(1, npos)), len(ys) / (2.0 * max(1, len(ys) - npos))
     w = [0.0] * len(feats)
@@ -462,7 +471,7 @@ def fit(rows, feats, ys, l2=0.002, iters=3000, lr=1.0):
 
 def zval(model, r, feats):
     b, w, mu, sd = model
-    return b + sum(a * (r[f] - m) / s for a, f, m, s in zip(w, feats, mu, sd))
+    return b + sum(a * (r[f] - m) / s for a, f, m, s in zip(w, feats, mu, sd) if not math.isnan(r[f]))
 
 
 def best_cut(neg, pos):
@@ -489,14 +498,46 @@ def c_model(name, bias, w, mu, sd):
             % (name, bias, fmt(full_w), fmt(full_mu), fmt(full_sd)))
 
 
+VOCALS = ("speech", "mix", "sung")
+NO_VOCALS = ("music", "live", "vowels")
+
+
+def fit_voice(rows, feats):
+    """The VOICE model (vocals against everything else) with its cut placed by balanced accuracy between dry
+    and live music and the vocal classes: (bias, weights, means, sds), vocals where z > 0."""
+    m = fit(rows, feats, [c["kind"] in VOCALS for c in rows])
+    z = {c["file"]: zval(m, c, feats) for c in rows}
+    cut = best_cut([z[c["file"]] for c in rows if c["kind"] in ("music", "live")],
+                   [z[c["file"]] for c in rows if c["kind"] in VOCALS])
+    return m[0] - cut, m[1], m[2], m[3]
+
+
+def cross_validate(cal, feats, k=4, seed=7):
+    """k-fold cross-validation of the VOICE model inside the calibration half, folds by source (a music clip
+    and its live version, a text with its voices and mixes, a generated song stay in one fold): the share of
+    held-out clips on the right side of 0.5, and that share per class."""
+    groups = sorted(set(c["group"] for c in cal))
+    random.Random(seed).shuffle(groups)
+    fold = {g: i % k for i, g in enumerate(groups)}
+    ok, per = {}, {}
+    for i in range(k):
+        m = fit_voice([c for c in cal if fold[c["group"]] != i], feats)
+        for c in cal:
+            if fold[c["group"]] == i and c["kind"] in VOCALS + NO_VOCALS:
+                ok[c["file"]] = (zval(m, c, feats) > 0) == (c["kind"] in VOCALS)
+                kind = c["kind"] + ("/" + c["src"] if "src" in c else "")
+                per.setdefault(kind, []).append(ok[c["file"]])
+    return sum(ok.values()) / len(ok), {kind: "%d/%d" % (sum(v), len(v)) for kind, v in sorted(per.items())}
+
+
 def do_fit(cal):
     """Three logistic regressions on the calibration half, each against every other class (live music is
     music without speech or vocals; speech and sung clips are not live), thresholds placed at the documented
     values by balanced accuracy."""
     out = []
     rows = [c for c in cal if c["kind"] not in ("sung", "vowels")]  # sung audio is not labelled for speechiness
-    m = fit(rows, FEATURES, [c["kind"] in ("speech", "mix") for c in rows])
-    z = {c["file"]: zval(m, c, FEATURES) for c in rows}
+    m = fit(rows, SPEECH_FEATURES, [c["kind"] in ("speech", "mix") for c in rows])
+    z = {c["file"]: zval(m, c, SPEECH_FEATURES) for c in rows}
     c1 = best_cut([z[c["file"]] for c in rows if c["kind"] in ("music", "live")],
                   [z[c["file"]] for c in rows if c["kind"] == "mix"])
     c2 = best_cut([z[c["file"]] for c in rows if c["kind"] == "mix"],
@@ -505,20 +546,17 @@ def do_fit(cal):
         c2 = c1 + 0.5
     a = (logit(0.66) - logit(0.33)) / (c2 - c1)
     b = logit(0.33) - a * c1
-    out.append(c_model("SPEECH", a * m[0] + b, (FEATURES, [a * v for v in m[1]]), m[2], m[3]))
+    out.append(c_model("SPEECH", a * m[0] + b, (SPEECH_FEATURES, [a * v for v in m[1]]), m[2], m[3]))
 
     rows = cal
-    m = fit(rows, FEATURES, [c["kind"] in ("speech", "mix", "sung") for c in rows])
-    z = {c["file"]: zval(m, c, FEATURES) for c in rows}
-    cut = best_cut([z[c["file"]] for c in rows if c["kind"] in ("music", "live")],
-                   [z[c["file"]] for c in rows if c["kind"] in ("speech", "mix", "sung")])
-    out.append(c_model("VOICE", m[0] - cut, (FEATURES, m[1]), m[2], m[3]))
+    m = fit_voice(rows, VOICE_FEATURES)
+    out.append(c_model("VOICE", m[0], (VOICE_FEATURES, m[1]), m[2], m[3]))
 
-    m = fit(rows, FEATURES, [c["kind"] == "live" for c in rows])
-    z = {c["file"]: zval(m, c, FEATURES) for c in rows}
+    m = fit(rows, SPEECH_FEATURES, [c["kind"] == "live" for c in rows])
+    z = {c["file"]: zval(m, c, SPEECH_FEATURES) for c in rows}
     cut = best_cut([z[c["file"]] for c in rows if c["kind"] != "live"],
                    [z[c["file"]] for c in rows if c["kind"] == "live"])
-    out.append(c_model("LIVE", m[0] - cut + logit(0.8), (FEATURES, m[1]), m[2], m[3]))
+    out.append(c_model("LIVE", m[0] - cut + logit(0.8), (SPEECH_FEATURES, m[1]), m[2], m[3]))
     return "\n".join(out)
 
 
@@ -577,6 +615,10 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--fit", action="store_true", help="print the weights fitted on the calibration half")
+    ap.add_argument("--voice-features", help="comma-separated features of the VOICE model (--fit, --cv); default: "
+                    + ",".join(VOICE_FEATURES))
+    ap.add_argument("--cv", action="store_true", help="cross-validate the VOICE model inside the calibration half "
+                    "(4 folds by source) and stop: the report half is not analysed")
     args = ap.parse_args()
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -594,6 +636,16 @@ def main():
         measure(args, clips)
         cal = [c for c in clips if c["half"] == 0]
         rep = [c for c in clips if c["half"] == 1]
+        if args.voice_features:
+            VOICE_FEATURES[:] = args.voice_features.split(",")
+            unknown = [f for f in VOICE_FEATURES if f not in FEATURES]
+            if unknown:
+                sys.exit("features-evidence: unknown features: " + ",".join(unknown))
+        if args.cv:
+            acc, per = cross_validate(cal, VOICE_FEATURES)
+            print("VOICE on %s: %.1f%% right in 4-fold cross-validation inside the calibration half (%s)" %
+                  (",".join(VOICE_FEATURES), 100.0 * acc, ", ".join("%s %s" % kv for kv in per.items())))
+            return
         if args.fit:
             print(do_fit(cal))
             print()

@@ -10,7 +10,7 @@
 #include "core/analysis/stft.h"
 #include "core/util/error.h"
 
-#define SS_CONTENT_N_FEATURES 12 /* the doubles of ss_content_features */
+#define SS_CONTENT_N_FEATURES 13 /* the doubles of ss_content_features */
 
 typedef struct ss_content_features {
 	/* speech/music, after Scheirer & Slaney 1997 */
@@ -35,6 +35,8 @@ typedef struct ss_content_features {
 	double syllable;    /* dB: RMS of the 3-8 Hz modulation of the 300-3400 Hz spectral shape (band levels minus
 			     * their mean): consonants and vowels changing at syllable rate move it, a held "ooh" or
 			     * an instrument's note does not */
+	double attack;      /* dB: mean level change of new partial tracks (200-4000 Hz) from their 2nd to their 4th
+			     * frame (each clamped to +-20 dB): a struck or plucked note decays, a voice holds */
 } ss_content_features;
 
 /* Compute the features from a magnitude spectrogram (ss_stft_magnitude, not power) of the clip, over the
