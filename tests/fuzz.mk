@@ -15,7 +15,7 @@ FUZZ_PROGS = $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/fuzz_request $(FUZZ_DIR)/fuzz_
 # The analysis is capped at 2 s of audio in the fuzz build (pipeline.h: SS_ANALYSIS_MIN_SECONDS); every path
 # is the same as with 30 s but each run is several times faster.
 FUZZ_CFLAGS = -g -O1 -std=c11 -fno-omit-frame-pointer -DSS_ANALYSIS_MIN_SECONDS=1.0 $(AM_CPPFLAGS) \
-	$(SNDFILE_CFLAGS) $(FLAC_CFLAGS) $(KISSFFT_CFLAGS) $(JSONC_CFLAGS) $(SOXR_CFLAGS) $(EBUR128_CFLAGS) $(FFMPEG_CFLAGS) \
+	$(SNDFILE_CFLAGS) $(KISSFFT_CFLAGS) $(JSONC_CFLAGS) $(SOXR_CFLAGS) $(EBUR128_CFLAGS) $(FFMPEG_CFLAGS) \
 	$(SQLITE_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS) $(HIREDIS_CFLAGS) $(FCGI_CFLAGS) $(LIBPQ_CFLAGS)
 FUZZ_SANITIZE = address,undefined -fno-sanitize-recover=undefined
 # The analysis DSP (core/analysis) is loops over samples: tracing its comparisons for the mutator took more
