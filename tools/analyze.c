@@ -1,5 +1,6 @@
 /* songscope-analyze: analyse audio files and print one JSON object per file (the API's result fields), the
- * files shared out to a pool of worker processes (tools/pool.h) and printed in the order they were named. */
+ * files shared out to a pool of worker processes (tools/pool.h) and printed in the order they were named; a
+ * single file is analysed in this process. Idle processors give each analysis a second thread. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>

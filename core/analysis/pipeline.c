@@ -1,7 +1,8 @@
 /* The analysis pipeline: decode -> mono at 22050 Hz -> DC removal -> frame statistics (silence, zero
  * crossings) -> tempo and key modules -> one shared magnitude STFT for the spectral descriptors and HPSS ->
- * perceptual scores. Every number is computed from the samples only, in a fixed order, single-threaded, so
- * the same bytes and options give the same result.
+ * perceptual scores. Every number is computed from the samples only, in a fixed order, so the same bytes and
+ * options give the same result. With opts.threads 2 the stages that share no data run on two threads (decoding
+ * beside the sink; the spectral branch beside tempo and key), each computing exactly what it computes alone.
  *
  * Where each result field comes from:
  *   bpm, bpm_confidence, beats, time_signature   tempo module (bpm null and confidence 0 without a pulse)
