@@ -113,7 +113,8 @@ START_TEST(test_threads_same_results)
 	for (size_t f = 0; f < sizeof files / sizeof files[0]; f++)
 		for (size_t g = 0; g < 2; g++) {
 			size_t len = 0;
-			unsigned char *b = synth_file(files[f].format, files[f].sr, files[f].channels, 12.0, gens[g], &len);
+			unsigned char *b =
+				synth_file(files[f].format, files[f].sr, files[f].channels, 12.0, gens[g], &len);
 			if (b == NULL) /* an encoder this libsndfile lacks */
 				continue;
 			char what[96];
@@ -174,7 +175,8 @@ START_TEST(test_threads_damaged)
 			if (trial < 6) {
 				cl = len * (size_t)(trial + 1) / 7; /* truncated: some short of 3 s, some not */
 			} else {
-				for (int k = 0; k < (trial - 5) * 6; k++) { /* bytes flipped in the stream, not the header */
+				/* bytes flipped in the stream, not the header */
+				for (int k = 0; k < (trial - 5) * 6; k++) {
 					seed = seed * 1103515245u + 12345u;
 					size_t pos = 256 + (seed >> 4) % (len - 256);
 					c[pos] ^= (unsigned char)(seed >> 20);
