@@ -24,3 +24,10 @@ TESTS += tests/check_content
 tests_check_content_SOURCES = tests/check_content.c
 tests_check_content_CFLAGS = $(TEST_CFLAGS)
 tests_check_content_LDADD = $(TEST_LIBS)
+
+# ss_analysis_opts.threads: the two-thread analysis gives the sequential path's results and errors exactly.
+check_PROGRAMS += tests/check_threads
+TESTS += tests/check_threads
+tests_check_threads_SOURCES = tests/check_threads.c tests/fixtures/synth.c tests/fixtures/synth.h
+tests_check_threads_CFLAGS = $(TEST_CFLAGS)
+tests_check_threads_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)

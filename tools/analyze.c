@@ -1,5 +1,6 @@
 /* songscope-analyze: analyse audio files and print one JSON object per file (the API's result fields), the
- * files shared out to a pool of worker processes (tools/pool.h) and printed in the order they were named. */
+ * files shared out to a pool of worker processes (tools/pool.h) and printed in the order they were named; a
+ * single file is analysed in this process. Idle processors give each analysis a second thread. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -324,6 +325,23 @@ static int emit(size_t i, const char *text, size_t len, bool failed, int wstatus
 	return rc;
 }
 
+/* The single job 0 in this process: the same work, progress and emit calls a worker and the parent make. */
+static void run_inline(run *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	bool failed = false;
+	if (work(0, r, &text, &len, &failed) != 0) {
+		fprintf(stderr, "songscope-analyze: out of memory\n");
+		r->status = 1;
+		return;
+	}
+	progress(1, failed ? 1 : 0, r);
+	if (emit(0, text, len, failed, 0, r) != 0)
+		r->status = 1;
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	run r = {0};
@@ -398,15 +416,25 @@ int main(int argc, char **argv)
 	}
 	r.progress = isatty(STDERR_FILENO) == 1;
 	r.stdout_tty = isatty(STDOUT_FILENO) == 1;
-	size_t window = (size_t)jobs * 8 < 64 ? 64 : (size_t)jobs * 8;
-	tool_pool_opts po = {
-		.jobs = jobs, .window = window, .work = work, .emit = emit, .progress = progress, .ctx = &r};
-	char why[256];
-	if (tool_pool_run(r.n, &po, why, sizeof why) != 0) {
-		if (why[0] != '\0')
-			fprintf(stderr, "%ssongscope-analyze: %s\n", r.shown ? "\n" : "", why);
-		r.shown = false;
-		r.status = 1;
+	/* Cores left idle by the processes give each analysis a second thread (ss_analysis_opts.threads): one file
+	 * on two cores is decoded and analysed on both. Threads start only in a process that forks no more. */
+	size_t procs = r.n < jobs ? r.n : jobs;
+	if (procs >= 1 && procs * 2 <= default_jobs())
+		r.opts.threads = 2;
+	if (r.n == 1) {
+		/* One file: analysed in this process, no worker to fork and no pipe to pass the result through. */
+		run_inline(&r);
+	} else {
+		size_t window = (size_t)jobs * 8 < 64 ? 64 : (size_t)jobs * 8;
+		tool_pool_opts po = {
+			.jobs = jobs, .window = window, .work = work, .emit = emit, .progress = progress, .ctx = &r};
+		char why[256];
+		if (tool_pool_run(r.n, &po, why, sizeof why) != 0) {
+			if (why[0] != '\0')
+				fprintf(stderr, "%ssongscope-analyze: %s\n", r.shown ? "\n" : "", why);
+			r.shown = false;
+			r.status = 1;
+		}
 	}
 	if (r.progress && r.n > 0) {
 		draw_progress(&r, true); /* the counts at the end stay on the screen */

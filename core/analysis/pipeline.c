@@ -1,7 +1,8 @@
 /* The analysis pipeline: decode -> mono at 22050 Hz -> DC removal -> frame statistics (silence, zero
  * crossings) -> tempo and key modules -> one shared magnitude STFT for the spectral descriptors and HPSS ->
- * perceptual scores. Every number is computed from the samples only, in a fixed order, single-threaded, so
- * the same bytes and options give the same result.
+ * perceptual scores. Every number is computed from the samples only, in a fixed order, so the same bytes and
+ * options give the same result. With opts.threads 2 the stages that share no data run on two threads (decoding
+ * beside the sink; the spectral branch beside tempo and key), each computing exactly what it computes alone.
  *
  * Where each result field comes from:
  *   bpm, bpm_confidence, beats, time_signature   tempo module (bpm null and confidence 0 without a pulse)
@@ -25,6 +26,7 @@
 #include <malloc.h>
 #endif
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,7 @@
 void ss_analysis_opts_default(ss_analysis_opts *o)
 {
 	o->max_seconds = 30.0;
+	o->threads = 1;
 }
 
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
@@ -113,8 +116,68 @@ static double rnd(double v, double scale)
 	return round(v * scale) / scale;
 }
 
-/* Analyse decoded audio a (mono, ANALYSIS_RATE): removes its DC offset in place, then fills out. */
-static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
+/* The spectral branch of the analysis: one magnitude STFT and what is read from it (spectral statistics,
+ * content features, HPSS). Reads x and active only, so it can run beside tempo and key. */
+typedef struct spectral_branch {
+	const float *x;
+	size_t n;
+	double sr;
+	const unsigned char *active;
+	ss_spectral_stats ss;
+	ss_content_features cf;
+	double harm, perc;
+	int rc;
+	ss_error err;
+} spectral_branch;
+
+static void spectral_branch_run(spectral_branch *b)
+{
+	b->harm = b->perc = NAN;
+	ss_spectrogram spec;
+	b->rc = ss_stft_magnitude(b->x, b->n, b->sr, DESC_NFFT, DESC_HOP, &spec, &b->err);
+	if (b->rc != 0)
+		return;
+	ss_spectral_stats_compute(&spec, b->active, &b->ss);
+	b->rc = ss_content_features_compute(&spec, b->active, &b->cf, &b->err);
+	if (b->rc == 0)
+		b->rc = ss_hpss_energy(&spec, HPSS_POOL_FRAMES, HPSS_POOL_BINS, HPSS_TIME_KERNEL, HPSS_FREQ_KERNEL,
+				       b->active, &b->harm, &b->perc, &b->err);
+	ss_spectrogram_free(&spec);
+}
+
+static void *spectral_branch_main(void *arg)
+{
+	spectral_branch_run(arg);
+	return NULL;
+}
+
+/* Tempo and key of a (see analyze_audio). Returns 0, or -1 with err and nothing to free. */
+static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_error *err)
+{
+	/* Tempo and key share the onset stage's band-limited 5512.5 Hz copy, which is the key's working rate:
+	 * its chroma needs less than 2 kHz, so the key does no resampling of its own. */
+	ss_work_signal w;
+	if (ss_onset_work_signal(a->x, a->n, a->sr, &w, err) != 0)
+		return -1;
+	memset(tempo, 0, sizeof *tempo);
+	if (ss_tempo_analyze_work(a->x, a->n, a->sr, &w, tempo, err) != 0) {
+		ss_work_signal_free(&w);
+		return -1;
+	}
+	memset(key, 0, sizeof *key);
+	/* w.n and w.sr describe the input itself when it was not resampled */
+	int krc = ss_key_analyze(w.x != NULL ? w.x : a->x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, key, err);
+	ss_work_signal_free(&w);
+	if (krc != 0) {
+		ss_tempo_free(tempo);
+		return -1;
+	}
+	return 0;
+}
+
+/* Analyse decoded audio a (mono, ANALYSIS_RATE): removes its DC offset in place, then fills out. With threads > 1
+ * the spectral branch runs on a second thread beside tempo and key (joined before returning). */
+static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err)
 {
 	const double sr = a->sr;
 	if ((double)a->n < MIN_SECONDS * sr)
@@ -138,55 +201,30 @@ static int analyze_audio(ss_audio *a, ss_result *out, ss_error *err)
 				    SS_SILENCE_DBFS);
 	}
 
-	/* Tempo and key share the onset stage's band-limited 5512.5 Hz copy, which is the key's working rate:
-	 * its chroma needs less than 2 kHz, so the key does no resampling of its own. */
-	ss_work_signal w;
-	if (ss_onset_work_signal(a->x, a->n, sr, &w, err) != 0) {
-		free(active);
-		return -1;
-	}
+	/* With two threads the spectral branch runs on the second one; each branch owns its outputs and error,
+	 * and an error is reported in the order the sequential path meets them (tempo and key first). */
+	spectral_branch sb = {.x = a->x, .n = a->n, .sr = sr, .active = active};
+	ss_error_clear(&sb.err);
+	pthread_t th;
+	int threaded = threads > 1 && pthread_create(&th, NULL, spectral_branch_main, &sb) == 0;
 	ss_tempo tempo;
-	memset(&tempo, 0, sizeof tempo);
-	if (ss_tempo_analyze_work(a->x, a->n, sr, &w, &tempo, err) != 0) {
-		ss_work_signal_free(&w);
-		free(active);
-		return -1;
-	}
 	ss_key key;
-	memset(&key, 0, sizeof key);
-	/* w.n and w.sr describe the input itself when it was not resampled */
-	int krc = ss_key_analyze(w.x != NULL ? w.x : a->x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, &key, err);
-	ss_work_signal_free(&w);
-	if (krc != 0) {
-		ss_tempo_free(&tempo);
-		free(active);
-		return -1;
-	}
-
-	ss_spectrogram spec;
-	if (ss_stft_magnitude(a->x, a->n, sr, DESC_NFFT, DESC_HOP, &spec, err) != 0) {
-		ss_tempo_free(&tempo);
-		free(active);
-		return -1;
-	}
-	ss_spectral_stats ss;
-	ss_spectral_stats_compute(&spec, active, &ss);
-	ss_content_features cf;
-	if (ss_content_features_compute(&spec, active, &cf, err) != 0) {
-		ss_spectrogram_free(&spec);
-		ss_tempo_free(&tempo);
-		free(active);
-		return -1;
-	}
-	double harm = NAN, perc = NAN;
-	int rc = ss_hpss_energy(&spec, HPSS_POOL_FRAMES, HPSS_POOL_BINS, HPSS_TIME_KERNEL, HPSS_FREQ_KERNEL, active, &harm,
-				 &perc, err);
-	ss_spectrogram_free(&spec);
+	int tk = tempo_and_key(a, &tempo, &key, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (tk == 0)
+		spectral_branch_run(&sb);
 	free(active);
-	if (rc != 0) {
+	if (tk != 0)
+		return -1;
+	if (sb.rc != 0) {
 		ss_tempo_free(&tempo);
+		*err = sb.err;
 		return -1;
 	}
+	const ss_spectral_stats ss = sb.ss;
+	const ss_content_features cf = sb.cf;
+	const double harm = sb.harm, perc = sb.perc;
 
 	/* tempo */
 	int has_pulse = isfinite(tempo.bpm) && tempo.bpm > 0;
@@ -277,12 +315,12 @@ int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, s
 				    MAX_SECONDS);
 	ss_audio a;
 	ss_audio_init(&a);
-	ss_audio_opts ao = {.max_seconds = o->max_seconds, .out_rate = ANALYSIS_RATE};
+	ss_audio_opts ao = {.max_seconds = o->max_seconds, .out_rate = ANALYSIS_RATE, .threads = o->threads};
 	if (ss_audio_decode(data, len, &ao, &a, err) != 0)
 		return -1;
 	ss_result r;
 	ss_result_init(&r);
-	int rc = analyze_audio(&a, &r, err);
+	int rc = analyze_audio(&a, o->threads, &r, err);
 	ss_audio_free(&a);
 	if (rc != 0) {
 		ss_result_free(&r);

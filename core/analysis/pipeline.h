@@ -15,9 +15,15 @@
 
 typedef struct ss_analysis_opts {
 	double max_seconds; /* analyse at most the first max_seconds of audio (config max_analysis_seconds, 30) */
+	int threads;        /* threads one analysis may use, 1 (the default; 0 counts as 1) or 2: with 2 the file is
+			     * decoded on a second thread while the first downmixes and resamples, and the spectral
+			     * descriptors run beside tempo and key; both threads are joined before the call returns
+			     * and every result field but analysis_duration is bit-identical to 1. Not part of the
+			     * options tag. Only for processes that fork no more after (songscope-analyze, benchmarks):
+			     * the preforked responders keep 1 and never start a thread. */
 } ss_analysis_opts;
 
-/* Default options (max_seconds 30). */
+/* Default options (max_seconds 30, threads 1). */
 void ss_analysis_opts_default(ss_analysis_opts *o);
 
 /* A short stable string naming the options that change results, e.g. "v6;max=30"; part of cache keys.

@@ -25,6 +25,8 @@ typedef struct ss_audio {
 typedef struct ss_audio_opts {
 	double max_seconds; /* decode at most this many seconds of the source (> 0) */
 	double out_rate;    /* analysis rate, Hz (8000..192000) */
+	int threads;        /* above 1: a decoder that supports it reads ahead on its own thread, joined before it
+			     * returns; the samples and every result are the same as with 1 (0 counts as 1) */
 } ss_audio_opts;
 
 /* Set *a to empty (NULL samples, NaN loudness). */

@@ -1,6 +1,7 @@
 /* libsndfile decoder over an in-memory buffer (virtual I/O: no temporary file). */
 #include "core/audio/decode.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/audio/sink.h"
 
 #define SNDFILE_BLOCK_FRAMES 4096
+#define READAHEAD_SLOTS 4 /* blocks the decoder thread may be ahead of the sink */
 
 typedef struct membuf {
 	const unsigned char *data;
@@ -89,6 +91,143 @@ static const char *container_name(int format)
 	}
 }
 
+/* Read blocks until the decoder or the sink stops, pushing each into the sink. The header's frame count is never
+ * trusted. Returns 0 or -1 with err. */
+static int decode_sequential(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_error *err)
+{
+	float *block = malloc((size_t)SNDFILE_BLOCK_FRAMES * (size_t)channels * sizeof *block);
+	if (block == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
+	int rc = 0;
+	for (;;) {
+		sf_count_t got = sf_readf_float(sf, block, SNDFILE_BLOCK_FRAMES);
+		if (got <= 0)
+			break;
+		int r = ss_audio_sink_push(sink, block, (size_t)got, err);
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (r > 0)
+			break;
+	}
+	free(block);
+	return rc;
+}
+
+/* Read-ahead: a decoder thread fills a ring of READAHEAD_SLOTS blocks with sf_readf_float while the calling thread
+ * pushes them into the sink in the same order, so the sink sees exactly the blocks decode_sequential would give
+ * it (a few more may be decoded and dropped when the sink stops early). The decoder thread owns sf until it is
+ * joined; the ring is guarded by mu. */
+typedef struct readahead {
+	pthread_mutex_t mu;
+	pthread_cond_t filled, freed;
+	SNDFILE *sf;
+	size_t block_len;          /* floats per slot */
+	float *buf;                /* READAHEAD_SLOTS * block_len */
+	sf_count_t got[READAHEAD_SLOTS];
+	size_t head, count;        /* oldest filled slot, filled slots (guarded by mu) */
+	int eof;                   /* the decoder has stopped: no slot after the filled ones (guarded by mu) */
+	int stop;                  /* the sink wants no more (guarded by mu) */
+} readahead;
+
+static void *readahead_main(void *arg)
+{
+	readahead *q = arg;
+	size_t tail = 0;
+	for (;;) {
+		pthread_mutex_lock(&q->mu);
+		while (q->count == READAHEAD_SLOTS && !q->stop)
+			pthread_cond_wait(&q->freed, &q->mu);
+		int stop = q->stop;
+		pthread_mutex_unlock(&q->mu);
+		if (stop)
+			break;
+		/* slot tail is not visible to the reader until count says so */
+		sf_count_t got = sf_readf_float(q->sf, q->buf + tail * q->block_len, SNDFILE_BLOCK_FRAMES);
+		pthread_mutex_lock(&q->mu);
+		if (got <= 0) {
+			q->eof = 1;
+			pthread_cond_signal(&q->filled);
+			pthread_mutex_unlock(&q->mu);
+			break;
+		}
+		q->got[tail] = got;
+		q->count++;
+		pthread_cond_signal(&q->filled);
+		pthread_mutex_unlock(&q->mu);
+		tail = (tail + 1) % READAHEAD_SLOTS;
+	}
+	pthread_mutex_lock(&q->mu);
+	q->eof = 1;
+	pthread_cond_signal(&q->filled);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* As decode_sequential with the decoding on a second thread. Returns 1 without having read anything when the
+ * thread or its buffers cannot be had (the caller then decodes sequentially), else 0 or -1 with err. */
+static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_error *err)
+{
+	readahead q;
+	memset(&q, 0, sizeof q);
+	q.sf = sf;
+	q.block_len = (size_t)SNDFILE_BLOCK_FRAMES * (size_t)channels;
+	q.buf = malloc(READAHEAD_SLOTS * q.block_len * sizeof *q.buf);
+	if (q.buf == NULL)
+		return 1;
+	if (pthread_mutex_init(&q.mu, NULL) != 0) {
+		free(q.buf);
+		return 1;
+	}
+	if (pthread_cond_init(&q.filled, NULL) != 0) {
+		pthread_mutex_destroy(&q.mu);
+		free(q.buf);
+		return 1;
+	}
+	if (pthread_cond_init(&q.freed, NULL) != 0) {
+		pthread_cond_destroy(&q.filled);
+		pthread_mutex_destroy(&q.mu);
+		free(q.buf);
+		return 1;
+	}
+	pthread_t th;
+	int rc = 1;
+	if (pthread_create(&th, NULL, readahead_main, &q) == 0) {
+		rc = 0;
+		for (;;) {
+			pthread_mutex_lock(&q.mu);
+			while (q.count == 0 && !q.eof)
+				pthread_cond_wait(&q.filled, &q.mu);
+			if (q.count == 0) { /* eof and drained */
+				pthread_mutex_unlock(&q.mu);
+				break;
+			}
+			size_t slot = q.head;
+			sf_count_t got = q.got[slot];
+			pthread_mutex_unlock(&q.mu);
+			int r = ss_audio_sink_push(sink, q.buf + slot * q.block_len, (size_t)got, err);
+			pthread_mutex_lock(&q.mu);
+			q.head = (q.head + 1) % READAHEAD_SLOTS;
+			q.count--;
+			if (r != 0)
+				q.stop = 1;
+			pthread_cond_signal(&q.freed);
+			pthread_mutex_unlock(&q.mu);
+			if (r < 0)
+				rc = -1;
+			if (r != 0)
+				break;
+		}
+		pthread_join(th, NULL);
+	}
+	pthread_cond_destroy(&q.freed);
+	pthread_cond_destroy(&q.filled);
+	pthread_mutex_destroy(&q.mu);
+	free(q.buf);
+	return rc;
+}
+
 int ss_audio_decode_sndfile(const void *data, size_t len, const ss_audio_opts *o, ss_audio *out, ss_error *err)
 {
 	if (len > (size_t)INT64_MAX / 2)
@@ -114,27 +253,9 @@ int ss_audio_decode_sndfile(const void *data, size_t len, const ss_audio_opts *o
 		sf_close(sf);
 		return -1;
 	}
-	/* The header's frame count is never trusted: read blocks until the decoder or the sink stops. */
-	float *block = malloc((size_t)SNDFILE_BLOCK_FRAMES * (size_t)info.channels * sizeof *block);
-	if (block == NULL) {
-		ss_audio_sink_free(sink);
-		sf_close(sf);
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for decoding");
-	}
-	int rc = 0;
-	for (;;) {
-		sf_count_t got = sf_readf_float(sf, block, SNDFILE_BLOCK_FRAMES);
-		if (got <= 0)
-			break;
-		int r = ss_audio_sink_push(sink, block, (size_t)got, err);
-		if (r < 0) {
-			rc = -1;
-			break;
-		}
-		if (r > 0)
-			break;
-	}
-	free(block);
+	int rc = (o->threads > 1 ? decode_threaded(sf, info.channels, sink, err) : 1);
+	if (rc > 0)
+		rc = decode_sequential(sf, info.channels, sink, err);
 	sf_close(sf);
 	if (rc == 0)
 		rc = ss_audio_sink_finish(sink, name, out, err);

@@ -35,6 +35,9 @@ struct ss_audio_sink {
 	float *clean;       /* SS_SINK_BLOCK * channels scratch for sanitised frames (rarely used) */
 	float *out;         /* analysis-rate output, out_cap samples */
 	size_t out_n, out_cap;
+	ss_loudness_meter *lm; /* fed out[0, metered) in SS_LOUDNESS_CHUNK pieces as it is made; NULL: measured at
+				* the end (no memory for it then) */
+	size_t metered;
 };
 
 ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts *o, ss_error *err)
@@ -85,6 +88,7 @@ ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts 
 		ss_audio_sink_free(s);
 		return NULL;
 	}
+	s->lm = ss_loudness_meter_new(o->out_rate); /* NULL is not an error: finish measures in one go */
 	return s;
 }
 
@@ -104,6 +108,13 @@ static int emit(ss_audio_sink *s, const float *x, size_t n, ss_error *err)
 	if (ss_resampler_process(s->rs, x, n, s->out + s->out_n, s->out_cap - s->out_n, &written, err) != 0)
 		return -1;
 	s->out_n += written;
+	/* Loudness of each whole chunk as soon as it exists, while its samples are in cache (and, with a
+	 * read-ahead decoder, while the other thread decodes). The chunks are the ones ss_loudness_measure
+	 * would feed, so the numbers are the same. */
+	while (s->lm != NULL && s->out_n - s->metered >= SS_LOUDNESS_CHUNK) {
+		ss_loudness_meter_add(s->lm, s->out + s->metered, SS_LOUDNESS_CHUNK);
+		s->metered += SS_LOUDNESS_CHUNK;
+	}
 	return 0;
 }
 
@@ -269,8 +280,16 @@ int ss_audio_sink_finish(ss_audio_sink *s, const char *container, ss_audio *out,
 	 * of the signal analysed (the mean, or the first channel for cancelled channels); the correction is capped
 	 * at +12 dB. */
 	double li, lr;
-	if (ss_loudness_measure(s->out, s->out_n, s->out_rate, &li, &lr, err) != 0)
-		return -1;
+	if (s->lm != NULL && s->metered <= s->out_n) {
+		for (size_t i = s->metered; i < s->out_n; i += SS_LOUDNESS_CHUNK)
+			ss_loudness_meter_add(s->lm, s->out + i,
+					      s->out_n - i < SS_LOUDNESS_CHUNK ? s->out_n - i : SS_LOUDNESS_CHUNK);
+		s->metered = s->out_n;
+		if (ss_loudness_meter_finish(s->lm, &li, &lr, err) != 0)
+			return -1;
+	} else if (ss_loudness_measure(s->out, s->out_n, s->out_rate, &li, &lr, err) != 0) {
+		return -1; /* (metered past the final length, which the resampler's delay rules out, or no meter) */
+	}
 	if (s->channels > 1 && !isnan(li)) {
 		double used = s->downmix == DOWNMIX_FIRST ? s->pow_first : s->pow_mono;
 		double corr = 12.0;
@@ -298,6 +317,7 @@ void ss_audio_sink_free(ss_audio_sink *s)
 	if (s == NULL)
 		return;
 	ss_resampler_free(s->rs);
+	ss_loudness_meter_free(s->lm);
 	free(s->hold_mean);
 	free(s->hold_first);
 	free(s->mono);
