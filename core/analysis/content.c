@@ -119,6 +119,34 @@ typedef struct scratch {
 	signed char *mv_prev, *mv_cur; /* how far each peak moved to get to its bin: 0 stayed, +-1/+-2, NEW */
 } scratch;
 
+/* The tables of a MOD_WIN-point DFT of a Hann-windowed window: cosines, sines, the window and its power. */
+typedef struct mod_dft {
+	double cs[MOD_WIN], sn[MOD_WIN], hann[MOD_WIN], h2;
+} mod_dft;
+
+static void mod_dft_init(mod_dft *d)
+{
+	d->h2 = 0.0;
+	for (size_t i = 0; i < MOD_WIN; i++) {
+		d->cs[i] = cos(2.0 * M_PI * (double)i / MOD_WIN);
+		d->sn[i] = sin(2.0 * M_PI * (double)i / MOD_WIN);
+		d->hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / MOD_WIN);
+		d->h2 += d->hann[i] * d->hann[i];
+	}
+}
+
+/* Power of bin m of the DFT of y[0..MOD_WIN) (already windowed). */
+static double mod_dft_power(const mod_dft *d, const double *y, size_t m)
+{
+	double re = 0.0, im = 0.0;
+	for (size_t i = 0; i < MOD_WIN; i++) {
+		size_t j = (m * i) % MOD_WIN;
+		re += y[i] * d->cs[j];
+		im -= y[i] * d->sn[j];
+	}
+	return re * re + im * im;
+}
+
 /* RMS (in the series' units) of the lo..hi Hz modulation of series x[0..T) sampled at fps, averaged over
  * windows of MOD_WIN frames (Hann, mean removed, hop MOD_WIN / 2); NaN when T < MOD_WIN. x is read with the
  * given stride (one band of a frames x bands matrix). */
@@ -131,13 +159,9 @@ static double modulation_rms(const double *x, size_t T, size_t stride, double fp
 		m_hi = MOD_WIN / 2 - 1;
 	if (m_lo < 1)
 		m_lo = 1;
-	double cs[MOD_WIN], sn[MOD_WIN], hann[MOD_WIN], y[MOD_WIN], h2 = 0.0;
-	for (size_t i = 0; i < MOD_WIN; i++) {
-		cs[i] = cos(2.0 * M_PI * (double)i / MOD_WIN);
-		sn[i] = sin(2.0 * M_PI * (double)i / MOD_WIN);
-		hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / MOD_WIN);
-		h2 += hann[i] * hann[i];
-	}
+	mod_dft d;
+	mod_dft_init(&d);
+	double y[MOD_WIN];
 	double acc = 0.0;
 	size_t nw = 0;
 	for (size_t t0 = 0; t0 + MOD_WIN <= T; t0 += MOD_WIN / 2) {
@@ -146,19 +170,12 @@ static double modulation_rms(const double *x, size_t T, size_t stride, double fp
 			mean += x[(t0 + i) * stride];
 		mean /= MOD_WIN;
 		for (size_t i = 0; i < MOD_WIN; i++)
-			y[i] = (x[(t0 + i) * stride] - mean) * hann[i];
+			y[i] = (x[(t0 + i) * stride] - mean) * d.hann[i];
 		double p = 0.0;
-		for (size_t m = m_lo; m <= m_hi; m++) {
-			double re = 0.0, im = 0.0;
-			for (size_t i = 0; i < MOD_WIN; i++) {
-				size_t j = (m * i) % MOD_WIN;
-				re += y[i] * cs[j];
-				im -= y[i] * sn[j];
-			}
-			p += re * re + im * im;
-		}
+		for (size_t m = m_lo; m <= m_hi; m++)
+			p += mod_dft_power(&d, y, m);
 		/* Parseval: both sidebands of the band, per sample of the window, undoing the window's power */
-		acc += 2.0 * p / ((double)MOD_WIN * h2);
+		acc += 2.0 * p / ((double)MOD_WIN * d.h2);
 		nw++;
 	}
 	return sqrt(acc / (double)nw);
@@ -243,12 +260,9 @@ static void features_speech(const ss_spectrogram *s, const unsigned char *active
 		size_t m4_lo = (size_t)ceil(3.0 * MOD_WIN / fps), m4_hi = (size_t)floor(6.0 * MOD_WIN / fps);
 		if (m_hi > MOD_WIN / 2)
 			m_hi = MOD_WIN / 2;
-		double cs[MOD_WIN], sn[MOD_WIN], hann[MOD_WIN], x[MOD_WIN];
-		for (size_t i = 0; i < MOD_WIN; i++) {
-			cs[i] = cos(2.0 * M_PI * (double)i / MOD_WIN);
-			sn[i] = sin(2.0 * M_PI * (double)i / MOD_WIN);
-			hann[i] = 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / MOD_WIN);
-		}
+		mod_dft d;
+		mod_dft_init(&d);
+		double x[MOD_WIN];
 		double acc = 0.0;
 		size_t nw = 0;
 		for (size_t t0 = 0; t0 + MOD_WIN <= T; t0 += MOD_WIN / 2) {
@@ -259,16 +273,10 @@ static void features_speech(const ss_spectrogram *s, const unsigned char *active
 			}
 			mean /= MOD_WIN;
 			for (size_t i = 0; i < MOD_WIN; i++)
-				x[i] = (x[i] - mean) * hann[i];
+				x[i] = (x[i] - mean) * d.hann[i];
 			double p4 = 0.0, pall = 0.0;
 			for (size_t m = m_lo; m <= m_hi; m++) {
-				double re = 0.0, im = 0.0;
-				for (size_t i = 0; i < MOD_WIN; i++) {
-					size_t j = (m * i) % MOD_WIN;
-					re += x[i] * cs[j];
-					im -= x[i] * sn[j];
-				}
-				double p = re * re + im * im;
+				double p = mod_dft_power(&d, x, m);
 				pall += p;
 				if (m >= m4_lo && m <= m4_hi)
 					p4 += p;
