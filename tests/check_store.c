@@ -846,14 +846,22 @@ static void child_journal(int n, int flush)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-START_TEST(usage_journal_exactly_once)
+/* A new database with one key (id 1), for the usage journal cases. */
+static ss_store *open_db_with_key(void)
 {
 	ss_store *db = open_db();
 	ss_error err;
-	ss_error_clear(&err);
 	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
 				    &err),
 			 0);
+	return db;
+}
+
+START_TEST(usage_journal_exactly_once)
+{
+	ss_store *db = open_db_with_key();
+	ss_error err;
+	ss_error_clear(&err);
 	/* A live journal (this process holds its lock) is never imported by someone else. */
 	ss_usage_journal *mine;
 	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
@@ -920,12 +928,9 @@ static int sum_counts(void *arg, int64_t key_id, int64_t count)
  * journal written by an older version with 512 records is still imported. */
 START_TEST(usage_journal_outlasts_an_outage)
 {
-	ss_store *db = open_db();
+	ss_store *db = open_db_with_key();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
-				    &err),
-			 0);
 	const int many = 6 * SS_USAGE_BATCH_MAX + 7;
 	child_journal(many, 0); /* died with every row pending */
 	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), many);
@@ -982,12 +987,9 @@ END_TEST
  * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
 START_TEST(usage_journal_day_counts)
 {
-	ss_store *db = open_db();
+	ss_store *db = open_db_with_key();
 	ss_error err;
 	ss_error_clear(&err);
-	ck_assert_int_eq(ss_db_exec(SQ(db), "INSERT INTO api_keys (key_hash, prefix, name) VALUES (randomblob(32), 'p', 'k')",
-				    &err),
-			 0);
 	child_journal(4, 4); /* 4 rows of day 20000 in api_usage (its empty journal stays) */
 	ss_usage_journal *mine;
 	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
