@@ -156,10 +156,8 @@ int main(void)
 {
 	if (!ss_it_have_nginx())
 		return 77;
-	if (!ss_redis_available()) {
-		fprintf(stderr, "SKIP: redis-server is not installed (tools/install-deps.sh installs it)\n");
+	if (!ss_redis_or_skip())
 		return 77;
-	}
 	setenv("SS_IT_LIMITS", "redis", 1);
 	Suite *s = suite_create("counter_publish");
 	TCase *tc = tcase_create("counter_publish");

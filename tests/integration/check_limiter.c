@@ -344,10 +344,8 @@ END_TEST
 
 int main(void)
 {
-	if (!ss_redis_available()) {
-		fprintf(stderr, "SKIP: redis-server is not installed (tools/install-deps.sh installs it)\n");
+	if (!ss_redis_or_skip())
 		return 77;
-	}
 	Suite *s = suite_create("limiter");
 	TCase *tc = tcase_create("redis");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -259,10 +259,8 @@ int main(void)
 {
 	if (!ss_it_have_nginx())
 		return 77;
-	if (!ss_redis_available()) {
-		fprintf(stderr, "SKIP: redis-server is not installed (tools/install-deps.sh installs it)\n");
+	if (!ss_redis_or_skip())
 		return 77;
-	}
 	setenv("SS_IT_LIMITS", "redis", 1);
 	Suite *s = suite_create("redis_limits");
 	TCase *tc = tcase_create("redis_limits");

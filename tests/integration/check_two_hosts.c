@@ -308,10 +308,8 @@ int main(void)
 		       ss_pg_server_bindir());
 		return 77;
 	}
-	if (!ss_redis_available()) {
-		printf("SKIP: redis-server is not installed (tools/install-deps.sh installs it)\n");
+	if (!ss_redis_or_skip())
 		return 77;
-	}
 	setenv("SS_IT_STORE", "postgresql", 1);
 	setenv("SS_IT_LIMITS", "redis", 1);
 	Suite *s = suite_create("two_hosts");

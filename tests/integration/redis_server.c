@@ -49,6 +49,14 @@ bool ss_redis_available(void)
 	return server_path() != NULL;
 }
 
+bool ss_redis_or_skip(void)
+{
+	if (ss_redis_available())
+		return true;
+	fprintf(stderr, "SKIP: redis-server is not installed (tools/install-deps.sh installs it)\n");
+	return false;
+}
+
 static void log_tail(const ss_redis_server *r)
 {
 	FILE *f = fopen(r->log, "r");

@@ -15,6 +15,10 @@ typedef struct ss_redis_server {
 /* True when a redis-server can be run (on PATH, or $SS_REDIS_SERVER). Tests skip (exit 77) otherwise. */
 bool ss_redis_available(void);
 
+/* ss_redis_available, and when it is false a "SKIP: redis-server is not installed" line on stderr, for a test
+ * program's main to return 77 after. */
+bool ss_redis_or_skip(void);
+
 /* Start redis-server with its socket and log in dir (an existing directory, path short enough for a unix
  * socket) and wait (bounded, 15 s) until it answers PING. Also restarts a stopped server on the same socket.
  * Returns 0, or -1 with a message on stderr (the log's tail). */
