@@ -142,16 +142,16 @@ START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 	/* Each responder reconnects on its own next request (at most every 250 ms): wait until several answers in
 	 * a row, whichever responder nginx picks, are served again. */
 	ck_assert_int_eq(ss_it_wait_status(&srv, "/auth/key", probe, 200, 8), 200);
-	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", quota_key), 429);
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
+	/* A responder none of those reached may still answer a 503 (not counted by Redis) until its reconnect is due. */
+	ss_it_want_in_a_row(&srv, "/auth/key", quota_key, 429, 1);
+	long key_oks = ss_it_want_in_a_row(&srv, "/auth/key", key, 200, 4);
 	ck_assert_int_eq(ss_it_health(&srv, "redis", comp, sizeof comp), 200);
 	ck_assert_int_eq(ss_it_children_sorted(srv.master_pid, after, 8), n);
 	ck_assert_int_eq(memcmp(before, after, sizeof before[0] * (size_t)n), 0);
 	/* Integrity after the outage: the day's counts are the 200s served (the 503s counted for nothing, nothing
 	 * twice), and the database is sound. */
 	ck_assert_int_eq(ss_it_redis_day_count(&srv, quota_id), 3);
-	ck_assert_int_eq(ss_it_redis_day_count(&srv, key_id), 1 + 4);
+	ck_assert_int_eq(ss_it_redis_day_count(&srv, key_id), 1 + key_oks);
 	ss_it_assert_store_sound(&srv);
 }
 END_TEST

@@ -1397,6 +1397,21 @@ long ss_it_wait_status(ss_it_server *s, const char *path, const char *key, long 
 	return in_a_row >= n ? want : other;
 }
 
+long ss_it_want_in_a_row(ss_it_server *s, const char *path, const char *key, long want, int n)
+{
+	long got = 0;
+	int in_a_row = 0;
+	double deadline = now_mono() + 20.0;
+	while (in_a_row < n) {
+		ck_assert_msg(now_mono() < deadline, "%s: no %d answers %ld in a row within 20 s", path, n, want);
+		long st = ss_it_status(s, path, key);
+		ck_assert_msg(st == want || st == 503, "%s answered %ld, not %ld (or 503)", path, st, want);
+		in_a_row = st == want ? in_a_row + 1 : 0;
+		got += st == want;
+	}
+	return got;
+}
+
 long ss_it_health(ss_it_server *s, const char *component, char *out, size_t len)
 {
 	ss_it_resp r;

@@ -184,6 +184,11 @@ json_object *ss_it_get_json(ss_it_server *s, const char *path, const char *key);
  * request (a backend back up). Returns want when reached, else the last other status seen. */
 long ss_it_wait_status(ss_it_server *s, const char *path, const char *key, long want, int n);
 
+/* After a backend came back: GET path with key until n answers in a row are want, taking 503s in between (from a
+ * responder whose reconnect is not due yet); any other status fails the test, as does not getting there within
+ * 20 s. Returns how many answers were want (at least n), for tests that count what a backend counted. */
+long ss_it_want_in_a_row(ss_it_server *s, const char *path, const char *key, long want, int n);
+
 /* GET /health on s: its status, and components.<component> (as text, "" when absent) into out. */
 long ss_it_health(ss_it_server *s, const char *component, char *out, size_t len);
 
