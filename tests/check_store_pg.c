@@ -4,10 +4,12 @@
  * mapping, and a server stopped and started again under an open handle. Each test gets a database of its own. */
 #include <check.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -908,6 +910,66 @@ START_TEST(test_full_check_finds_broken_rows)
 }
 END_TEST
 
+/* A test process that dies with its whole process group (as a test runner kills a failed or timed-out test's
+ * group) still has its server stopped: the watcher is not in that group. */
+START_TEST(test_server_stopped_when_the_test_group_is_killed)
+{
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		setpgid(0, 0);
+		close(fds[0]);
+		ss_pg_server other;
+		char msg[512];
+		if (ss_pg_server_start(&other, NULL, msg, sizeof msg) != 0)
+			_exit(2);
+		char path[600];
+		snprintf(path, sizeof path, "%s/data/postmaster.pid", other.dir);
+		FILE *f = fopen(path, "r");
+		struct {
+			long pm;
+			char parent[256];
+		} said = {0};
+		if (f == NULL || fscanf(f, "%ld", &said.pm) != 1)
+			_exit(3);
+		fclose(f);
+		snprintf(said.parent, sizeof said.parent, "%s", other.parent);
+		if (write(fds[1], &said, sizeof said) != (ssize_t)sizeof said)
+			_exit(4);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	struct {
+		long pm;
+		char parent[256];
+	} said;
+	ck_assert_int_eq(read(fds[0], &said, sizeof said), (ssize_t)sizeof said);
+	close(fds[0]);
+	long pm = said.pm;
+	ck_assert_int_gt(pm, 0);
+	ck_assert_int_eq(kill((pid_t)pm, 0), 0);
+	ck_assert_int_eq(kill(-child, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	/* bounded poll: pg_ctl stop -m immediate takes well under a second; 30 s is the watcher's own bound */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (kill((pid_t)pm, 0) != 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ck_assert_msg(t.tv_sec - t0.tv_sec < 40, "the postmaster (%ld) outlived its test's process group", pm);
+		struct timespec pause_ = {0, 20 * 1000 * 1000};
+		nanosleep(&pause_, NULL);
+	}
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", said.parent); /* the dead test's folder (made by mkdtemp) */
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -935,6 +997,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_busy_and_read_only_codes);
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_connection_lost_inside_a_transaction);
+	tcase_add_test(tc, test_server_stopped_when_the_test_group_is_killed);
 	tcase_add_test(tc, test_server_restart_reconnects); /* last: it stops the shared server */
 	suite_add_tcase(s, tc);
 	return s;

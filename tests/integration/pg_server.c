@@ -188,6 +188,9 @@ static int start_watcher(ss_pg_server *pg)
 	}
 	if (pid == 0) {
 		int sig = 0;
+		/* A group of its own: a test runner that kills the test's process group after a failure or a
+		 * timeout (Check does) must not take the watcher with it before it stopped the server. */
+		setpgid(0, 0);
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
 			_exit(1);
 		if (getppid() == parent) /* else the parent is already gone */
