@@ -11,7 +11,9 @@
 #include "core/audio/sink.h"
 
 #define SNDFILE_BLOCK_FRAMES 4096
-#define READAHEAD_SLOTS 4 /* blocks the decoder thread may be ahead of the sink */
+#define READAHEAD_SLOTS 4 /* slots the decoder thread may be ahead of the sink */
+#define READAHEAD_READS 16 /* reads of SNDFILE_BLOCK_FRAMES per slot: one hand-over (a wake-up of the other thread,
+			     * costly between the vCPUs of a virtual machine) per 16 blocks, not per block */
 
 typedef struct membuf {
 	const unsigned char *data;
@@ -115,17 +117,18 @@ static int decode_sequential(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_
 	return rc;
 }
 
-/* Read-ahead: a decoder thread fills a ring of READAHEAD_SLOTS blocks with sf_readf_float while the calling thread
- * pushes them into the sink in the same order, so the sink sees exactly the blocks decode_sequential would give
- * it (a few more may be decoded and dropped when the sink stops early). The decoder thread owns sf until it is
- * joined; the ring is guarded by mu. */
+/* Read-ahead: a decoder thread fills a ring of READAHEAD_SLOTS slots, each with up to READAHEAD_READS blocks read
+ * by sf_readf_float, while the calling thread pushes the blocks into the sink in the same order, so the sink sees
+ * exactly the blocks decode_sequential would give it (a few more may be decoded and dropped when the sink stops
+ * early). The decoder thread owns sf until it is joined; the ring is guarded by mu. */
 typedef struct readahead {
 	pthread_mutex_t mu;
 	pthread_cond_t filled, freed;
 	SNDFILE *sf;
-	size_t block_len;          /* floats per slot */
-	float *buf;                /* READAHEAD_SLOTS * block_len */
-	sf_count_t got[READAHEAD_SLOTS];
+	size_t block_len;          /* floats per block */
+	float *buf;                /* READAHEAD_SLOTS * READAHEAD_READS * block_len */
+	sf_count_t got[READAHEAD_SLOTS][READAHEAD_READS]; /* frames of each block read into a slot */
+	int reads[READAHEAD_SLOTS];                        /* blocks in a slot (1..READAHEAD_READS) */
 	size_t head, count;        /* oldest filled slot, filled slots (guarded by mu) */
 	int eof;                   /* the decoder has stopped: no slot after the filled ones (guarded by mu) */
 	int stop;                  /* the sink wants no more (guarded by mu) */
@@ -144,18 +147,27 @@ static void *readahead_main(void *arg)
 		if (stop)
 			break;
 		/* slot tail is not visible to the reader until count says so */
-		sf_count_t got = sf_readf_float(q->sf, q->buf + tail * q->block_len, SNDFILE_BLOCK_FRAMES);
-		pthread_mutex_lock(&q->mu);
-		if (got <= 0) {
-			q->eof = 1;
-			pthread_cond_signal(&q->filled);
-			pthread_mutex_unlock(&q->mu);
-			break;
+		int n = 0, end = 0;
+		while (n < READAHEAD_READS) {
+			float *at = q->buf + ((size_t)tail * READAHEAD_READS + (size_t)n) * q->block_len;
+			sf_count_t got = sf_readf_float(q->sf, at, SNDFILE_BLOCK_FRAMES);
+			if (got <= 0) {
+				end = 1;
+				break;
+			}
+			q->got[tail][n++] = got;
 		}
-		q->got[tail] = got;
-		q->count++;
+		pthread_mutex_lock(&q->mu);
+		if (n > 0) {
+			q->reads[tail] = n;
+			q->count++;
+		}
+		if (end)
+			q->eof = 1;
 		pthread_cond_signal(&q->filled);
 		pthread_mutex_unlock(&q->mu);
+		if (end)
+			break;
 		tail = (tail + 1) % READAHEAD_SLOTS;
 	}
 	pthread_mutex_lock(&q->mu);
@@ -173,7 +185,7 @@ static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_er
 	memset(&q, 0, sizeof q);
 	q.sf = sf;
 	q.block_len = (size_t)SNDFILE_BLOCK_FRAMES * (size_t)channels;
-	q.buf = malloc(READAHEAD_SLOTS * q.block_len * sizeof *q.buf);
+	q.buf = malloc((size_t)READAHEAD_SLOTS * READAHEAD_READS * q.block_len * sizeof *q.buf);
 	if (q.buf == NULL)
 		return 1;
 	if (pthread_mutex_init(&q.mu, NULL) != 0) {
@@ -204,9 +216,12 @@ static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_er
 				break;
 			}
 			size_t slot = q.head;
-			sf_count_t got = q.got[slot];
+			int reads = q.reads[slot];
 			pthread_mutex_unlock(&q.mu);
-			int r = ss_audio_sink_push(sink, q.buf + slot * q.block_len, (size_t)got, err);
+			int r = 0;
+			for (int k = 0; k < reads && r == 0; k++)
+				r = ss_audio_sink_push(sink, q.buf + (slot * READAHEAD_READS + (size_t)k) * q.block_len,
+						       (size_t)q.got[slot][k], err);
 			pthread_mutex_lock(&q.mu);
 			q.head = (q.head + 1) % READAHEAD_SLOTS;
 			q.count--;
