@@ -204,6 +204,7 @@ static int start_watcher(ss_pg_server *pg)
 		run(pg, argv);
 		_exit(0);
 	}
+	setpgid(pid, pid); /* from both sides: the group is the watcher's own before start returns */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	pg->watcher = pid;
 	return 0;
