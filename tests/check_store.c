@@ -325,7 +325,7 @@ START_TEST(search_escaping)
 	ss_buf_reset(&b);
 	ck_assert_int_eq(ss_present_cache_search(db, "default", "", 100, &b, &err), 5);
 	ck_assert_int_eq(count_array(&b), 5);
-	char *p = ss_sqlite_like_pattern("a%b_c\\");
+	char *p = ss_store_like_pattern("a%b_c\\");
 	ck_assert_str_eq(p, "%a\\%b\\_c\\\\%");
 	free(p);
 	ss_buf_free(&b);

@@ -1005,11 +1005,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-	if (!ss_pg_server_available()) {
-		printf("SKIP: PostgreSQL is not installed (no %s/initdb; tools/install-deps.sh installs postgresql-15)\n",
-		       ss_pg_server_bindir());
+	if (!ss_pg_server_or_skip())
 		return 77;
-	}
 	char msg[1024];
 	if (ss_pg_server_start(&pg, NULL, msg, sizeof msg) != 0) {
 		fprintf(stderr, "cannot start PostgreSQL for the tests: %s\n", msg);

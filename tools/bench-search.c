@@ -188,7 +188,7 @@ static const char OLD_LIST[] =
 
 static double old_search(sqlite3 *h, const char *q)
 {
-	char *pat = ss_sqlite_like_pattern(q);
+	char *pat = ss_store_like_pattern(q);
 	if (pat == NULL)
 		die("pattern", "out of memory");
 	double ms = old_query(h, OLD_SEARCH, pat, 100);

@@ -36,6 +36,19 @@ static int fetch_row(const ss_song_env *env, const ss_song_job *j, const char *k
 	return rc;
 }
 
+/* After waiting for an identical request: its stored row, unless the job forces a new analysis. 1 handed over
+ * (o->result SS_SONG_HIT), 0 none (analyse here), -1 with err. */
+static int hit_after_wait(const ss_song_env *env, const ss_song_job *j, const char *key, ss_song_row_fn fn, void *arg,
+			  ss_song_outcome *o, ss_error *err)
+{
+	if (j->force)
+		return 0;
+	int h = fetch_row(env, j, key, true, fn, arg, err);
+	if (h == 1)
+		o->result = SS_SONG_HIT;
+	return h;
+}
+
 /* Analyse bytes and store the result under key. */
 static int analyse_and_store(const ss_song_env *env, const ss_song_job *j, const char *key, const void *data,
 			     size_t len, const ss_analysis_opts *opts, ss_error *err)
@@ -212,16 +225,11 @@ int ss_song_run(const ss_song_env *env, const ss_song_job *j, ss_song_row_fn fn,
 		/* An identical request was in progress: its result is most likely stored now, or it failed for a
 		 * reason this request shares (the same URL, the same bytes). */
 		o->waited = true;
-		if (!j->force) {
-			int h = fetch_row(env, j, key, true, fn, arg, err);
-			if (h < 0)
-				goto out;
-			if (h == 1) {
-				o->result = SS_SONG_HIT;
-				rc = 0;
-				noted = true;
-				goto out;
-			}
+		int h = hit_after_wait(env, j, key, fn, arg, o, err);
+		if (h != 0) {
+			rc = h > 0 ? 0 : -1;
+			noted = h > 0;
+			goto out;
 		}
 		int f = ss_admission_failure_since(env->adm, key, arrived, err);
 		if (f == 1) {
@@ -248,16 +256,11 @@ int ss_song_run(const ss_song_env *env, const ss_song_job *j, ss_song_row_fn fn,
 	claimed = cl > 0; /* an upload whose twin elsewhere takes too long is analysed here all the same */
 	if (cl == 2) {
 		o->waited = true;
-		if (!j->force) {
-			int h = fetch_row(env, j, key, true, fn, arg, err);
-			if (h < 0)
-				goto out;
-			if (h == 1) {
-				o->result = SS_SONG_HIT;
-				rc = 0;
-				noted = true;
-				goto out;
-			}
+		int h = hit_after_wait(env, j, key, fn, arg, o, err);
+		if (h != 0) {
+			rc = h > 0 ? 0 : -1;
+			noted = h > 0;
+			goto out;
 		}
 	}
 	const void *data = j->data;

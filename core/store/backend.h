@@ -117,6 +117,10 @@ struct ss_store {
 };
 
 /* The backends of this build (ss_store_new looks them up by name). */
+/* q for LIKE/ILIKE ... ESCAPE '\\' (both backends' substring search): '%', '_' and '\\' made literal, wrapped in
+ * '%'. A new string (caller frees), NULL when out of memory. */
+char *ss_store_like_pattern(const char *q);
+
 extern const ss_store_ops ss_store_sqlite_ops;
 /* PostgreSQL (core/store/postgresql/, libpq). */
 extern const ss_store_ops ss_store_postgresql_ops;

@@ -3,6 +3,7 @@
 #include "core/store/store.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config/config.h"
@@ -438,4 +439,22 @@ int ss_store_legacy_stats_add(ss_store *s, const char *signature, const int64_t 
 {
 	READY(s, err);
 	return s->ops->legacy_stats_add(s, signature, now, added, err);
+}
+
+char *ss_store_like_pattern(const char *q)
+{
+	size_t n = strlen(q);
+	char *p = malloc(2 * n + 3);
+	if (p == NULL)
+		return NULL;
+	size_t j = 0;
+	p[j++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+			p[j++] = '\\';
+		p[j++] = q[i];
+	}
+	p[j++] = '%';
+	p[j] = '\0';
+	return p;
 }

@@ -300,15 +300,10 @@ END_TEST
 
 int main(void)
 {
-	if (!ss_it_have_nginx()) {
-		printf("SKIP: nginx is not installed\n");
+	if (!ss_it_have_nginx())
 		return 77;
-	}
-	if (!ss_pg_server_available()) {
-		printf("SKIP: PostgreSQL is not installed (no %s/initdb; tools/install-deps.sh installs postgresql-15)\n",
-		       ss_pg_server_bindir());
+	if (!ss_pg_server_or_skip())
 		return 77;
-	}
 	if (!ss_redis_or_skip())
 		return 77;
 	setenv("SS_IT_STORE", "postgresql", 1);

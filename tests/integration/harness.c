@@ -75,7 +75,10 @@ static const char *nginx_path(void)
 bool ss_it_have_nginx(void)
 {
 	const char *p = nginx_path();
-	return p != NULL && access(p, X_OK) == 0;
+	if (p != NULL && access(p, X_OK) == 0)
+		return true;
+	printf("SKIP: nginx is not installed\n");
+	return false;
 }
 
 /* A program configure found (its path in the environment variable `var`), or NULL. */

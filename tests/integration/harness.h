@@ -67,7 +67,8 @@ typedef struct ss_it_resp {
 const char *ss_it_builddir(void);
 const char *ss_it_srcdir(void);
 
-/* True when nginx is available; tests call this first and skip (exit 77) otherwise. */
+/* True when nginx is available; tests call this first and skip (exit 77) otherwise (a "SKIP: nginx is not
+ * installed" line is printed then). */
 bool ss_it_have_nginx(void);
 
 /* True when everything front f needs is installed (web server, modules, spawn-fcgi). */

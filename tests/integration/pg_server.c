@@ -39,6 +39,15 @@ bool ss_pg_server_available(void)
 	return access(a, X_OK) == 0 && access(b, X_OK) == 0;
 }
 
+bool ss_pg_server_or_skip(void)
+{
+	if (ss_pg_server_available())
+		return true;
+	printf("SKIP: PostgreSQL is not installed (no %s/initdb; tools/install-deps.sh installs postgresql-15)\n",
+	       ss_pg_server_bindir());
+	return false;
+}
+
 static void set_msg(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_msg(char *msg, size_t len, const char *fmt, ...)
 {

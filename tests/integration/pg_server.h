@@ -31,6 +31,10 @@ const char *ss_pg_server_bindir(void);
 /* True when initdb and pg_ctl are installed. Tests that need the server exit 77 with a message otherwise. */
 bool ss_pg_server_available(void);
 
+/* ss_pg_server_available, and when it is false a "SKIP: PostgreSQL is not installed" line on stdout, for a test
+ * program's main to return 77 after. */
+bool ss_pg_server_or_skip(void);
+
 /* Initialise a cluster in parent/pg (parent NULL: a new folder under $TMPDIR), start it, wait until it accepts
  * connections and create the database SS_PG_SERVER_DB. Returns 0, or -1 with the reason (and the log's tail)
  * in msg; then nothing is left running (call ss_pg_server_destroy anyway to remove the folder). The server

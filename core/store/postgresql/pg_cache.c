@@ -195,25 +195,6 @@ int ss_pg_cache_list(ss_store *s, const char *ns, int limit, long long offset, s
 	return r == NULL ? -1 : emit_rows(r, fn, arg);
 }
 
-/* q for ILIKE ... ESCAPE '\': '%', '_' and '\' literal, wrapped in '%'. Caller frees; NULL when out of memory. */
-static char *like_pattern(const char *q)
-{
-	size_t n = strlen(q);
-	char *p = malloc(2 * n + 3);
-	if (p == NULL)
-		return NULL;
-	size_t j = 0;
-	p[j++] = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
-			p[j++] = '\\';
-		p[j++] = q[i];
-	}
-	p[j++] = '%';
-	p[j] = '\0';
-	return p;
-}
-
 static size_t utf8_chars(const char *s)
 {
 	size_t n = 0;
@@ -245,7 +226,7 @@ int ss_pg_cache_search(ss_store *s, const char *ns, const char *q, int limit, ss
 {
 	if (q == NULL)
 		q = "";
-	char *pat = like_pattern(q);
+	char *pat = ss_store_like_pattern(q);
 	if (pat == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
 	bool full = utf8_chars(q) >= 3;

@@ -233,24 +233,6 @@ int ss_sqlite_cache_list(ss_store *s, const char *ns, int limit, long long offse
 	return n;
 }
 
-char *ss_sqlite_like_pattern(const char *q)
-{
-	size_t n = strlen(q);
-	char *p = malloc(2 * n + 3);
-	if (p == NULL)
-		return NULL;
-	size_t j = 0;
-	p[j++] = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
-			p[j++] = '\\';
-		p[j++] = q[i];
-	}
-	p[j++] = '%';
-	p[j] = '\0';
-	return p;
-}
-
 /* Search: 3 or more characters go through the trigram index (schema step 5), which yields every row whose
  * title or artist contains q case-folded (a superset of what LIKE accepts); each candidate is then checked
  * with the same LIKE as always, so the answer is exactly the LIKE answer. The candidates are ordered by time
@@ -348,7 +330,7 @@ int ss_sqlite_cache_search(ss_store *s, const char *ns, const char *q, int limit
 	if (q == NULL)
 		q = "";
 	bool fts = utf8_chars(q) >= 3;
-	char *pat = ss_sqlite_like_pattern(q);
+	char *pat = ss_store_like_pattern(q);
 	char *phrase = fts ? fts_phrase(q) : NULL;
 	if (pat == NULL || (fts && phrase == NULL)) {
 		free(pat);

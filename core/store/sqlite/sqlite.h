@@ -74,8 +74,6 @@ void ss_sqlite_read_row(sqlite3_stmt *st, ss_cache_row *r);
 /* Step st and pass each row to fn. Returns the row count, -1 with err, -2 when fn stopped. Resets st. */
 int ss_sqlite_each_row(ss_db *db, sqlite3_stmt *st, ss_cache_row_fn fn, void *arg, ss_error *err);
 
-/* Escape q for LIKE ... ESCAPE '\\' and wrap it in '%': a new string (caller frees), NULL on ENOMEM. */
-char *ss_sqlite_like_pattern(const char *q);
 
 /* cache.c */
 int ss_sqlite_cache_put(ss_store *s, const ss_cache_write *w, int64_t *id, ss_error *err);
