@@ -121,6 +121,9 @@ struct ss_store {
  * '%'. A new string (caller frees), NULL when out of memory. */
 char *ss_store_like_pattern(const char *q);
 
+/* Characters (UTF-8 code points) in s: how long a search query is for the backends' index choices. */
+size_t ss_store_utf8_chars(const char *s);
+
 extern const ss_store_ops ss_store_sqlite_ops;
 /* PostgreSQL (core/store/postgresql/, libpq). */
 extern const ss_store_ops ss_store_postgresql_ops;

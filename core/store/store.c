@@ -458,3 +458,12 @@ char *ss_store_like_pattern(const char *q)
 	p[j] = '\0';
 	return p;
 }
+
+size_t ss_store_utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}

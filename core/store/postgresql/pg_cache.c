@@ -195,15 +195,6 @@ int ss_pg_cache_list(ss_store *s, const char *ns, int limit, long long offset, s
 	return r == NULL ? -1 : emit_rows(r, fn, arg);
 }
 
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* 3 or more characters: every row, through the trigram index (idx_cache_trgm) when the planner finds it cheaper
  * than reading the newest rows until `limit` match (a common q); both give the ILIKE answer. Title and artist are
  * COLLATE "C", so ILIKE folds ASCII letters only, like SQLite's LIKE. Shorter: the newest
@@ -229,7 +220,7 @@ int ss_pg_cache_search(ss_store *s, const char *ns, const char *q, int limit, ss
 	char *pat = ss_store_like_pattern(q);
 	if (pat == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
-	bool full = utf8_chars(q) >= 3;
+	bool full = ss_store_utf8_chars(q) >= 3;
 	ss_pgparams p;
 	ss_pgparams_init(&p);
 	ss_pgparams_text(&p, ns);

@@ -292,16 +292,6 @@ static int fts_worth_it(ss_db *db, const char *phrase, ss_error *err)
 	return rv;
 }
 
-/* Characters (UTF-8 code points) in s. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* q as one FTS5 phrase: in double quotes, inner quotes doubled. Caller frees; NULL on ENOMEM. */
 static char *fts_phrase(const char *q)
 {
@@ -329,7 +319,7 @@ int ss_sqlite_cache_search(ss_store *s, const char *ns, const char *q, int limit
 		limit = SS_CACHE_SEARCH_MAX;
 	if (q == NULL)
 		q = "";
-	bool fts = utf8_chars(q) >= 3;
+	bool fts = ss_store_utf8_chars(q) >= 3;
 	char *pat = ss_store_like_pattern(q);
 	char *phrase = fts ? fts_phrase(q) : NULL;
 	if (pat == NULL || (fts && phrase == NULL)) {
