@@ -306,6 +306,17 @@ static const char *statement(ss_pgconn *c, const char *sql, int nparams, const c
 	return p->name;
 }
 
+/* r when it holds rows or a completed command; otherwise the failure is reported (fail) and r released: NULL. */
+static PGresult *result_or_fail(ss_pgconn *c, PGresult *r, const char *what, ss_error *err)
+{
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	fail(c, r, what, err);
+	PQclear(r);
+	return NULL;
+}
+
 PGresult *ss_pgconn_run(ss_pgconn *c, const char *sql, const ss_pgparams *p, const char *what, ss_error *err)
 {
 	if (c->conn == NULL) {
@@ -318,12 +329,7 @@ PGresult *ss_pgconn_run(ss_pgconn *c, const char *sql, const ss_pgparams *p, con
 		return NULL;
 	PGresult *r = PQexecPrepared(c->conn, name, n, p != NULL ? p->val : NULL, p != NULL ? p->len : NULL,
 				     p != NULL ? p->fmt : NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-		return r;
-	fail(c, r, what, err);
-	PQclear(r);
-	return NULL;
+	return result_or_fail(c, r, what, err);
 }
 
 PGresult *ss_pgconn_run_once(ss_pgconn *c, const char *sql, const ss_pgparams *p, const char *what, ss_error *err)
@@ -335,12 +341,7 @@ PGresult *ss_pgconn_run_once(ss_pgconn *c, const char *sql, const ss_pgparams *p
 	int n = p != NULL ? p->n : 0;
 	PGresult *r = PQexecParams(c->conn, sql, n, NULL, p != NULL ? p->val : NULL, p != NULL ? p->len : NULL,
 				   p != NULL ? p->fmt : NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-		return r;
-	fail(c, r, what, err);
-	PQclear(r);
-	return NULL;
+	return result_or_fail(c, r, what, err);
 }
 
 long long ss_pgconn_stream(ss_pgconn *c, const char *sql, const ss_pgparams *p,
