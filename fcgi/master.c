@@ -64,8 +64,8 @@ typedef struct {
 
 static watchdog wd; /* the master's; a responder closes its inherited copy at start */
 
-/* Publishes this host's counters to the shared limiter backend (NULL with limits = local); the master's, a
- * responder frees its inherited copy at start. */
+/* The record of the process that publishes this host's counters to the shared limiter backend (NULL with
+ * limits = local); the master's, a child frees its inherited copy at start. */
 static ss_counter_pub *pub;
 
 static void pub_reopen(const ss_config *cfg)
@@ -219,18 +219,34 @@ static void prepare_database(const ss_config *cfg)
 	ss_store_close(store);
 }
 
-static void child_main(ss_config *cfg, const char *config_path, int listen_fd, pid_t master, double started)
+/* First steps of any child of the master: end with it, and let go of what is the master's. */
+static void child_start(pid_t master)
 {
-	sigset_t none;
-	sigemptyset(&none);
 	signal(SIGCHLD, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Die with the master even if it is SIGKILLed. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
-	watchdog_drop(&wd); /* the master's mapping of the state file is not the responder's */
-	ss_counter_pub_forget(pub); /* nor its counter publisher (whose thread is not here) */
+	watchdog_drop(&wd); /* the master's mapping of the state file is not the child's */
+}
+
+/* The counter publisher's process (never returns). It keeps every signal blocked but those it waits for. */
+static void publisher_main(int listen_fd, pid_t master)
+{
+	child_start(master);
+	close(listen_fd); /* it serves nobody */
+	ss_counter_pub_run(pub);
+	fflush(NULL);
+	_exit(0);
+}
+
+static void child_main(ss_config *cfg, const char *config_path, int listen_fd, pid_t master, double started)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_start(master);
+	ss_counter_pub_forget(pub); /* the master's record of its publisher */
 	pub = NULL;
 
 	ss_ctx_params cp = {.cfg = cfg, .config_path = config_path, .service_started_at = started, .own_master = true,
@@ -259,6 +275,22 @@ static int spawn(master_state *m, ss_config *cfg, const char *config_path, int l
 	return 0;
 }
 
+/* Fork the counter publisher when ss_counter_pub_due says so. Returns the seconds until it is next due. */
+static double publisher_check(int listen_fd)
+{
+	double due = ss_counter_pub_due(pub);
+	if (due > 0)
+		return due;
+	pid_t master = getpid();
+	pid_t pid = fork();
+	if (pid == 0)
+		publisher_main(listen_fd, master);
+	if (pid < 0)
+		ss_log_error("fork failed (counter publisher): %s", strerror(errno));
+	ss_counter_pub_started(pub, pid);
+	return ss_counter_pub_due(pub);
+}
+
 static int count_generation(const master_state *m, unsigned gen)
 {
 	int n = 0;
@@ -279,6 +311,8 @@ static void reap(master_state *m, int stopping)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (ss_counter_pub_reaped(pub, pid, status))
+			continue;
 		for (int i = 0; i < m->nkids; i++) {
 			if (m->kids[i].pid != pid)
 				continue;
@@ -419,8 +453,8 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			if (watch_wait < wait)
 				wait = watch_wait;
 		}
-		if (pub != NULL) {
-			double pub_wait = ss_counter_pub_tick(pub, wd.st, false);
+		if (pub != NULL && !stopping) {
+			double pub_wait = publisher_check(listen_fd);
 			if (pub_wait < wait)
 				wait = pub_wait;
 		}
@@ -462,9 +496,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 			ss_notify("RELOADING=1");
 			*cfg = fresh;
 			watchdog_drop(&wd); /* state_file may have changed */
-			if (pub != NULL)
-				ss_counter_pub_tick(pub, wd.st, true);
-			pub_reopen(cfg); /* and limits, redis */
+			pub_reopen(cfg); /* and limits, redis: the old publisher publishes once more and ends */
 			ss_log_level lvl;
 			if (ss_log_level_parse(cfg->log_level, &lvl) == 0)
 				ss_log_set_level(lvl);
@@ -488,8 +520,7 @@ int ss_master_run(const ss_master_opts *o, ss_config *cfg)
 	if (created_socket && unlink(o->listen) != 0 && errno != ENOENT)
 		ss_log_warn("cannot remove %s: %s", o->listen, strerror(errno));
 	close(listen_fd);
-	if (pub != NULL)
-		ss_counter_pub_tick(pub, wd.st, true); /* the last counts of the responders that just ended */
+	/* The publisher publishes the last counts of the responders that just ended, then exits. */
 	ss_counter_pub_finish(pub, PUB_FINAL_WAIT_S);
 	pub = NULL;
 	watchdog_drop(&wd);

@@ -1,13 +1,13 @@
 #include "fcgi/shared_counters.h"
 
 #include <assert.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,43 +18,18 @@
  * file counter, summed). */
 enum { NAME_LEN = 8, MAX_COUNTERS = SS_STAT_SLOTS + SS_STATE_COUNTERS };
 
-/* One host's totals as handed from the master to its publisher thread. */
-typedef struct {
-	char host[300];
-	size_t n;
-	char names[MAX_COUNTERS][NAME_LEN];
-	uint64_t values[MAX_COUNTERS];
-} snapshot;
+#define RESTART_MIN_S 1.0 /* a publisher that died is replaced after this, doubling up to RESTART_MAX_S */
+#define RESTART_MAX_S 30.0
 
-/* The master's thread reads the counters (a few loads from its own mappings) and hands a snapshot over; the
- * publisher thread makes the round trip, which may hang as long as Redis does. The thread never logs and never
- * touches the master's mappings; the master logs what the thread reports. */
+/* The master's record of its publisher process. The process itself (ss_counter_pub_run) opens everything it
+ * uses after the fork: the host's .stats file, the state file, the Redis connection. */
 struct ss_counter_pub {
-	/* the master's thread only */
-	char stats_path[SS_CONFIG_PATH_MAX + 16];
-	ss_stats *stats;
-	char host[300]; /* hostname:device:inode of the .stats file, once it is open */
-	double next_at; /* monotonic: next publish due */
-	bool failing;   /* the last publish failed (logged once) */
-	unsigned long reported; /* results looked at */
-	snapshot next;
-	bool thread_started;
-	pthread_t thread;
-	/* the publisher thread only (after it started) */
 	ss_config cfg;
-	ss_limiter *lim;
-	snapshot work;
-	/* shared, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool pending;         /* `handed` waits for the thread */
-	snapshot handed;
-	bool stop;            /* publish what is pending, then end */
-	bool finished;        /* the thread is past its last publish */
-	bool orphaned;        /* nobody waits for the thread: it frees the publisher itself */
-	unsigned long done;   /* publishes finished */
-	int last_rc;          /* of the latest: 1 published, 0 not shared, -1 failed (last_err says why) */
-	char last_err[256];
+	char stats_path[SS_CONFIG_PATH_MAX + 16];
+	pid_t pid;       /* the running publisher, or 0 */
+	double started;  /* monotonic, when pid was forked */
+	double start_at; /* monotonic: no new publisher before this */
+	double backoff;  /* seconds before replacing one that died, 0 after one that lived long */
 };
 
 int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err)
@@ -65,133 +40,96 @@ int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err
 	ss_counter_pub *p = calloc(1, sizeof *p);
 	if (p == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "Out of memory.");
-	if (pthread_mutex_init(&p->mu, NULL) != 0) {
-		free(p);
-		return ss_error_set(err, SS_ERR_NOMEM, "Cannot create the counter publisher's mutex.");
-	}
-	if (pthread_cond_init(&p->cv, NULL) != 0) {
-		pthread_mutex_destroy(&p->mu);
-		free(p);
-		return ss_error_set(err, SS_ERR_NOMEM, "Cannot create the counter publisher's condition.");
-	}
 	p->cfg = *cfg;
 	snprintf(p->stats_path, sizeof p->stats_path, "%s.stats", cfg->state_file);
 	*out = p;
 	return 0;
 }
 
-static void pub_destroy(ss_counter_pub *p)
+double ss_counter_pub_due(const ss_counter_pub *p)
 {
-	assert(p->lim == NULL && p->stats == NULL);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	if (p->pid > 0)
+		return SS_SHARED_COUNTERS_INTERVAL_S;
+	double wait = p->start_at - ss_time_mono();
+	return wait > 0 ? wait : 0;
 }
 
-/* The publisher thread: waits for a snapshot, publishes it, reports, until told to stop (after publishing what
- * is pending then). */
-static void *publisher_main(void *arg)
+void ss_counter_pub_started(ss_counter_pub *p, pid_t pid)
 {
-	ss_counter_pub *p = arg;
-	/* Its own descriptor table holding only what it opens itself (the Redis connection): responders forked
-	 * by the master do not inherit that connection, and nothing the master closes stays open here. */
-	if (unshare(CLONE_FILES) == 0)
-		close_range(3, ~0U, 0);
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->pending && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->pending)
-			break;
-		p->work = p->handed;
-		p->pending = false;
-		pthread_mutex_unlock(&p->mu);
-
-		ss_error err;
-		ss_error_clear(&err);
-		int rc = -1;
-		if (p->lim != NULL || ss_limiter_open_shared(&p->cfg, NULL, NULL, &p->lim, &err) == 0) {
-			const char *names[MAX_COUNTERS];
-			for (size_t i = 0; i < p->work.n; i++)
-				names[i] = p->work.names[i];
-			rc = ss_limiter_counters_publish(p->lim, p->work.host, names, p->work.values, p->work.n, &err);
-		}
-
-		pthread_mutex_lock(&p->mu);
-		p->done++;
-		p->last_rc = rc;
-		snprintf(p->last_err, sizeof p->last_err, "%s", rc < 0 ? err.msg : "");
-	}
-	pthread_mutex_unlock(&p->mu);
-	ss_limiter_close(p->lim);
-	p->lim = NULL;
-	pthread_mutex_lock(&p->mu);
-	p->finished = true;
-	bool orphaned = p->orphaned;
-	pthread_mutex_unlock(&p->mu);
-	if (orphaned)
-		pub_destroy(p);
-	return NULL;
-}
-
-/* Tell the thread to stop after what is pending; wait for it at most wait_s seconds, then leave it to end (and
- * free p) by itself. Without a thread, free p now. */
-static void pub_stop(ss_counter_pub *p, double wait_s)
-{
-	/* The master's mapping is closed here, on the master's thread: its descriptor is in the master's table,
-	 * not in the publisher's (which may be the one to free p). */
-	ss_stats_close(p->stats);
-	p->stats = NULL;
-	if (!p->thread_started) {
-		pub_destroy(p);
+	assert(p->pid == 0);
+	double now = ss_time_mono();
+	if (pid < 0) {
+		p->start_at = now + RESTART_MIN_S;
 		return;
 	}
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	double end = (double)dl.tv_sec + (double)dl.tv_nsec / 1e9 + wait_s;
-	dl.tv_sec = (time_t)end;
-	dl.tv_nsec = (long)((end - (double)dl.tv_sec) * 1e9);
-	if (wait_s > 0 && pthread_timedjoin_np(p->thread, NULL, &dl) == 0) {
-		pub_destroy(p);
-		return;
-	}
-	pthread_mutex_lock(&p->mu);
-	bool finished = p->finished;
-	if (!finished)
-		p->orphaned = true;
-	pthread_mutex_unlock(&p->mu);
-	if (finished) {
-		pthread_join(p->thread, NULL); /* past its last use of p: returns at once */
-		pub_destroy(p);
-	} else {
-		pthread_detach(p->thread);
-	}
+	p->pid = pid;
+	p->started = now;
+	ss_log_debug("counter publisher %ld started", (long)pid);
 }
 
-void ss_counter_pub_free(ss_counter_pub *p)
+bool ss_counter_pub_reaped(ss_counter_pub *p, pid_t pid, int status)
 {
-	if (p != NULL)
-		pub_stop(p, 0);
+	if (p == NULL || pid != p->pid || pid <= 0)
+		return false;
+	p->pid = 0;
+	double now = ss_time_mono();
+	double lived = now - p->started;
+	p->backoff = lived >= RESTART_MAX_S ? RESTART_MIN_S
+		     : p->backoff < RESTART_MIN_S ? RESTART_MIN_S
+		     : p->backoff * 2 > RESTART_MAX_S ? RESTART_MAX_S : p->backoff * 2;
+	p->start_at = now + p->backoff;
+	if (WIFSIGNALED(status))
+		ss_log_warn("counter publisher %ld killed by signal %d after %.1f s; starting another in %.0f s",
+			    (long)pid, WTERMSIG(status), lived, p->backoff);
+	else
+		ss_log_warn("counter publisher %ld exited with status %d after %.1f s; starting another in %.0f s",
+			    (long)pid, WEXITSTATUS(status), lived, p->backoff);
+	return true;
 }
 
 void ss_counter_pub_finish(ss_counter_pub *p, double wait_s)
 {
-	if (p != NULL)
-		pub_stop(p, wait_s);
+	if (p == NULL)
+		return;
+	pid_t pid = p->pid;
+	free(p);
+	if (pid <= 0 || kill(pid, SIGTERM) != 0)
+		return;
+	/* SIGCHLD is blocked in the master: wait for it with sigtimedwait, then look whether it was this child. */
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	double end = ss_time_mono() + wait_s;
+	for (;;) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) != 0)
+			return; /* ended (or not ours any more) */
+		double left = end - ss_time_mono();
+		if (left <= 0)
+			break;
+		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	/* Still in its last round trip (a Redis that hangs): what it was publishing is published by the next
+	 * master, from the same absolute totals. */
+	ss_log_warn("counter publisher %ld did not finish its last publish within %.1f s; killed it", (long)pid,
+		    wait_s);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+void ss_counter_pub_free(ss_counter_pub *p)
+{
+	if (p == NULL)
+		return;
+	if (p->pid > 0)
+		kill(p->pid, SIGTERM); /* it publishes once more and exits; the master's reaping collects it */
+	free(p);
 }
 
 void ss_counter_pub_forget(ss_counter_pub *p)
 {
-	if (p == NULL)
-		return;
-	/* In a child of the master: the thread does not exist here and its mutex may have been held at the fork;
-	 * only what the master's thread owned is released. The rest is memory the child never touches. */
-	ss_stats_close(p->stats);
-	p->stats = NULL;
+	free(p);
 }
 
 int ss_counter_host_id(const char *stats_path, char *out, size_t len)
@@ -208,98 +146,113 @@ int ss_counter_host_id(const char *stats_path, char *out, size_t len)
 	return 0;
 }
 
-/* Open the .stats file when it is not open yet; false when it cannot be opened now (err says why). */
-static bool stats_open(ss_counter_pub *p, ss_error *err)
-{
-	if (p->stats != NULL)
-		return true;
-	if (ss_stats_open(p->stats_path, &p->stats, err) != 0)
-		return false;
-	if (ss_counter_host_id(p->stats_path, p->host, sizeof p->host) != 0) {
-		ss_stats_close(p->stats);
-		p->stats = NULL;
-		ss_error_set(err, SS_ERR_IO, "Cannot identify %s.", p->stats_path);
-		return false;
-	}
-	return true;
-}
+/* ---- the publisher process ---- */
+
+/* What the publisher process holds: its own mappings of the host's counters and its own limiter. */
+typedef struct {
+	const ss_counter_pub *p;
+	ss_stats *stats;
+	char host[300]; /* hostname:device:inode of the .stats file, once it is open */
+	ss_state *state; /* the state file's named counters, when there is a valid file */
+	ss_limiter *lim;
+	bool failing;    /* the last publish failed (logged once per outage) */
+} publisher;
 
 /* Log a change between failing and working (once per outage). */
-static void report(ss_counter_pub *p, int rc, const char *why)
+static void report(publisher *w, int rc, const char *why)
 {
-	if (rc < 0 && !p->failing)
+	if (rc < 0 && !w->failing)
 		ss_log_warn("cannot publish this host's counters (retrying every %.0f s): %s",
 			    SS_SHARED_COUNTERS_INTERVAL_S, why);
-	else if (rc >= 0 && p->failing)
+	else if (rc >= 0 && w->failing)
 		ss_log_info("this host's counters are published again");
-	p->failing = rc < 0;
+	w->failing = rc < 0;
 }
 
-double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool force)
+/* Read the host's totals and publish them in one round trip. */
+static void publish_once(publisher *w)
 {
-	if (p->thread_started) {
-		pthread_mutex_lock(&p->mu);
-		unsigned long done = p->done;
-		int rc = p->last_rc;
-		char why[sizeof p->last_err];
-		memcpy(why, p->last_err, sizeof why);
-		pthread_mutex_unlock(&p->mu);
-		if (done != p->reported) {
-			p->reported = done;
-			report(p, rc, why);
-		}
-	}
-	double now = ss_time_mono();
-	if (!force && now < p->next_at)
-		return p->next_at - now;
-	p->next_at = now + SS_SHARED_COUNTERS_INTERVAL_S;
 	ss_error err;
 	ss_error_clear(&err);
-	if (!stats_open(p, &err)) {
-		report(p, -1, err.msg);
-		return SS_SHARED_COUNTERS_INTERVAL_S;
+	if (w->stats == NULL) {
+		if (ss_stats_open(w->p->stats_path, &w->stats, &err) != 0) {
+			report(w, -1, err.msg);
+			return;
+		}
+		if (ss_counter_host_id(w->p->stats_path, w->host, sizeof w->host) != 0) {
+			ss_stats_close(w->stats);
+			w->stats = NULL;
+			report(w, -1, "cannot identify this host's counters file");
+			return;
+		}
 	}
-	snapshot *s = &p->next;
-	snprintf(s->host, sizeof s->host, "%s", p->host);
+	/* The state file follows rebuilds; its counters count when it is there and valid. */
+	if (w->state != NULL && !ss_state_is_current(w->state)) {
+		ss_state_close(w->state);
+		w->state = NULL;
+	}
+	if (w->state == NULL && ss_state_attach(w->p->cfg.state_file, &w->state, &err) != 0)
+		w->state = NULL;
+
+	char names[MAX_COUNTERS][NAME_LEN];
+	const char *np[MAX_COUNTERS];
+	uint64_t values[MAX_COUNTERS];
 	size_t n = 0;
 	for (unsigned i = 0; i < SS_STAT_SLOTS; i++) {
-		uint64_t v = ss_stats_get(p->stats, i);
+		uint64_t v = ss_stats_get(w->stats, i);
 		if (v == 0)
 			continue;
-		snprintf(s->names[n], NAME_LEN, "%c%u", i == SS_STAT_LAST_UPDATED ? 'm' : 's', i);
-		s->values[n++] = v;
+		snprintf(names[n], NAME_LEN, "%c%u", i == SS_STAT_LAST_UPDATED ? 'm' : 's', i);
+		values[n++] = v;
 	}
-	for (unsigned i = 0; host_state != NULL && i < SS_STATE_COUNTERS; i++) {
-		uint64_t v = ss_state_counter_get(host_state, i);
+	for (unsigned i = 0; w->state != NULL && i < SS_STATE_COUNTERS; i++) {
+		uint64_t v = ss_state_counter_get(w->state, i);
 		if (v == 0)
 			continue;
-		snprintf(s->names[n], NAME_LEN, "c%u", i);
-		s->values[n++] = v;
+		snprintf(names[n], NAME_LEN, "c%u", i);
+		values[n++] = v;
 	}
 	assert(n <= MAX_COUNTERS);
-	s->n = n;
-	if (!p->thread_started) {
-		/* Every signal stays blocked in the thread (the master takes them with sigtimedwait). */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int rc = pthread_create(&p->thread, NULL, publisher_main, p);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (rc != 0) {
-			report(p, -1, "cannot start the publisher thread");
-			return SS_SHARED_COUNTERS_INTERVAL_S;
-		}
-		p->thread_started = true;
-	}
-	/* A publish still hanging is not waited for: this newer snapshot replaces any that is still pending (the
-	 * backend keeps the largest value, so a skipped one loses nothing). */
+	for (size_t i = 0; i < n; i++)
+		np[i] = names[i];
 	ss_log_debug("publishing this host's counters (%zu)", n);
-	pthread_mutex_lock(&p->mu);
-	p->handed = *s;
-	p->pending = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return SS_SHARED_COUNTERS_INTERVAL_S;
+	ss_error_clear(&err);
+	int rc = -1;
+	if (w->lim != NULL || ss_limiter_open_shared(&w->p->cfg, NULL, NULL, &w->lim, &err) == 0)
+		rc = ss_limiter_counters_publish(w->lim, w->host, np, values, n, &err);
+	report(w, rc, err.msg);
+}
+
+void ss_counter_pub_run(const ss_counter_pub *p)
+{
+	prctl(PR_SET_NAME, SS_COUNTER_PUB_NAME);
+	/* SIGTERM and SIGINT stay blocked (as the master has them) and are taken between publishes: a round trip
+	 * is never cut short, and one that hangs is ended by the master's SIGKILL. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigset_t mask = stop;
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	publisher w = {.p = p};
+	for (;;) {
+		double next = ss_time_mono() + SS_SHARED_COUNTERS_INTERVAL_S;
+		publish_once(&w);
+		double left;
+		int sig = -1;
+		while (sig < 0 && (left = next - ss_time_mono()) > 0) {
+			struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+			sig = sigtimedwait(&stop, NULL, &ts);
+		}
+		if (sig > 0)
+			break;
+	}
+	publish_once(&w); /* the last counts, as the master stops (or replaces it on a reload) */
+	ss_limiter_close(w.lim);
+	ss_state_close(w.state);
+	ss_stats_close(w.stats);
 }
 
 typedef struct {

@@ -1,14 +1,18 @@
 /* Service counters exact across hosts. Each host keeps its counters as before (the .stats file of atomic
- * 64-bit slots, the state file's named counters); with a shared limiter backend (limits = redis) the master
- * publishes the host's totals at most once a second (and when it stops) under the host's id, from a thread of
- * its own (so a Redis that hangs never holds up reaping, respawning or signals), and /stats and
+ * 64-bit slots, the state file's named counters); with a shared limiter backend (limits = redis) a process the
+ * master forks and supervises publishes the host's totals once a second (and when it stops) under the host's
+ * id. A process, not a thread: the master forks responders all its life and stays single-threaded, so no lock
+ * of the C library can be held by another thread at a fork; and a Redis that hangs never holds up the master's
+ * reaping, respawning or signals. /stats and
  * /metrics read the sum over every host. A publish carries absolute totals and the backend keeps the largest
  * value per host and counter, so a failed publish is simply repeated by the next one: nothing is lost or
  * counted twice, and a host that goes away keeps its last published counts in the totals. */
 #ifndef SS_FCGI_SHARED_COUNTERS_H
 #define SS_FCGI_SHARED_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/config/config.h"
 #include "core/limits/limiter.h"
@@ -19,31 +23,47 @@
 /* Seconds between two publishes of one host. */
 #define SS_SHARED_COUNTERS_INTERVAL_S 1.0
 
-/* The master's publisher (one per host). */
+/* The process name of the publisher (what ps and /proc/PID/comm show). */
+#define SS_COUNTER_PUB_NAME "songscope-pub"
+
+/* The master's record of its publisher process (one per host). */
 typedef struct ss_counter_pub ss_counter_pub;
 
-/* A publisher for cfg (copied from), or *out = NULL when cfg's limiter is not shared (limits = local). It
- * opens the host's .stats file and the limiter lazily. Returns 0, or -1 with err (SS_ERR_NOMEM). */
+/* A publisher for cfg (copied from), or *out = NULL when cfg's limiter is not shared (limits = local). No
+ * process is started yet (ss_counter_pub_due). Returns 0, or -1 with err (SS_ERR_NOMEM). */
 int ss_counter_pub_new(const ss_config *cfg, ss_counter_pub **out, ss_error *err);
 
-/* Stop publishing without waiting: a publish already handed over still goes out, and the publisher's thread then
- * ends and frees what is left by itself (a Redis that hangs delays nobody). NULL is a no-op. */
+/* Seconds until the master should fork a publisher process: 0 when none runs and it is due now (then fork, run
+ * ss_counter_pub_run in the child and tell ss_counter_pub_started the pid), else the time until one may be
+ * (after one died: 1 s, doubling up to 30 s while they keep dying), or SS_SHARED_COUNTERS_INTERVAL_S while
+ * one runs. */
+double ss_counter_pub_due(const ss_counter_pub *p);
+
+/* The master forked the publisher process pid (or pid < 0: fork failed; tried again in a second). */
+void ss_counter_pub_started(ss_counter_pub *p, pid_t pid);
+
+/* The master reaped child pid with wait status `status`: true when it was p's publisher (its end is logged and
+ * another is started when ss_counter_pub_due says so), false otherwise (also for p NULL). */
+bool ss_counter_pub_reaped(ss_counter_pub *p, pid_t pid, int status);
+
+/* In the forked publisher process: every SS_SHARED_COUNTERS_INTERVAL_S, read the host's totals from its own
+ * mappings of the .stats and state files and publish them in one round trip to the shared backend; on SIGTERM
+ * or SIGINT (taken between round trips) publish once more and return (the caller exits). Failures are logged
+ * once per outage and retried at the next interval. Nothing it opens outlives the return. */
+void ss_counter_pub_run(const ss_counter_pub *p);
+
+/* Free p and stop its publisher without waiting: SIGTERM, after which it publishes once more and exits (the
+ * master's reaping collects it; a Redis that hangs delays nobody). NULL is a no-op. */
 void ss_counter_pub_free(ss_counter_pub *p);
 
-/* ss_counter_pub_free, but wait up to wait_s seconds for the last publish handed over (the master, exiting,
- * after its final ss_counter_pub_tick with force). NULL is a no-op. */
+/* ss_counter_pub_free for the master as it exits, after its responders ended: wait up to wait_s seconds for the
+ * publisher's last publish, then SIGKILL it (a Redis that hangs: the next start publishes the same totals).
+ * NULL is a no-op. */
 void ss_counter_pub_finish(ss_counter_pub *p, double wait_s);
 
-/* In a child forked by the master: release the master's mappings and forget p (the publisher's thread does not
- * exist in the child, and its connection is not in the child's descriptor table). NULL is a no-op. */
+/* In a child forked by the master: free the master's record (the child neither signals nor reaps the
+ * publisher). NULL is a no-op. */
 void ss_counter_pub_forget(ss_counter_pub *p);
-
-/* The host's totals, read now (a few loads), handed to the publisher's own thread when
- * SS_SHARED_COUNTERS_INTERVAL_S have passed since the last hand-over (always when force); the round trip to the
- * backend happens there, so a backend that hangs never holds up the caller. A newer snapshot replaces one still
- * waiting. host_state: this host's state file (its named counters), or NULL. Returns the seconds until the
- * next hand-over is due (> 0). Failures are logged (once per outage) and retried at the next interval. */
-double ss_counter_pub_tick(ss_counter_pub *p, const ss_state *host_state, bool force);
 
 /* This host's id for the counters of the .stats file at stats_path (hostname, device and inode) into out (len
  * bytes). Returns 0, or -1 when the file or the host name cannot be read (out ""). */

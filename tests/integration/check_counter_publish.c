@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,26 @@ START_TEST(a_hanging_redis_does_not_hold_up_the_master)
 	ck_assert_int_eq(kill(srv.redis.pid, SIGSTOP), 0);
 	wait_publish_started();
 	pid_t master = srv.master_pid;
+	pid_t old_pub;
+	ck_assert_int_eq(ss_it_counter_publishers(master, &old_pub, 1), 1);
 	ck_assert_int_eq(kill(master, SIGHUP), 0);
 	double reload_deadline = mono() + BOUND_S;
 	while (!log_says("configuration reloaded")) {
 		ck_assert_msg(mono() < reload_deadline, "the master did not reload while Redis hung");
 		pause_a_little();
 	}
-	wait_publish_started(); /* the reloaded publisher is at it too */
+	/* The reloaded configuration's publisher runs (the old one, stuck in its round trip, ends when that does). */
+	for (;;) {
+		pid_t pubs[4];
+		int npub = ss_it_counter_publishers(master, pubs, 4);
+		bool fresh = false;
+		for (int i = 0; i < npub; i++)
+			fresh = fresh || pubs[i] != old_pub;
+		if (fresh)
+			break;
+		ck_assert_msg(mono() < reload_deadline, "no publisher for the reloaded configuration");
+		pause_a_little();
+	}
 	ck_assert_int_eq(kill(master, SIGTERM), 0);
 	double deadline = mono() + BOUND_S;
 	int status = 0;
@@ -149,6 +163,52 @@ START_TEST(a_hanging_redis_does_not_hold_up_the_master)
 	ck_assert_int_eq(got, master);
 	srv.master_pid = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the master did not exit cleanly (%d)", status);
+}
+END_TEST
+
+/* The number of threads of process pid (/proc/PID/status), or -1. */
+static int threads_of(pid_t pid)
+{
+	char p[64], line[256];
+	snprintf(p, sizeof p, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(p, "r");
+	if (f == NULL)
+		return -1;
+	int n = -1;
+	while (n < 0 && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) != 1)
+			n = -1;
+	fclose(f);
+	return n;
+}
+
+/* The master forks responders all its life. A second thread in it could hold a lock of the C library (the
+ * resolver's, while connecting to Redis) at a fork and leave the new responder to deadlock on its own first
+ * connection; so the master runs one thread, and publishing is the work of a process of its own, which the
+ * master replaces when it dies. */
+START_TEST(the_publisher_is_a_process_the_master_replaces)
+{
+	ss_it_opts o = {.workers = 2, .auth = "required"};
+	ss_it_start(&srv, &o);
+	wait_published();
+	ck_assert_int_eq(threads_of(srv.master_pid), 1);
+	pid_t pub;
+	ck_assert_msg(ss_it_counter_publishers(srv.master_pid, &pub, 1) == 1, "the master has no counter publisher");
+	pid_t kids[8];
+	ck_assert_int_eq(ss_it_children(srv.master_pid, kids, 8), 2); /* the responders */
+
+	ck_assert_int_eq(kill(pub, SIGKILL), 0);
+	ck_assert_int_ge(redis_int((const char *const[]){"DEL", "songscope:counters:hosts", NULL}), 0);
+	wait_published();
+	pid_t again;
+	ck_assert_int_eq(ss_it_counter_publishers(srv.master_pid, &again, 1), 1);
+	ck_assert_msg(again != pub, "the killed publisher was not replaced");
+	ck_assert_int_eq(threads_of(srv.master_pid), 1);
+	ck_assert(log_says("counter publisher"));
+
+	/* Stopping the master stops its publisher too (after a last publish). */
+	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
+	ck_assert(ss_it_wait_ended(&again, 1, BOUND_S));
 }
 END_TEST
 
@@ -164,6 +224,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, a_hanging_redis_does_not_hold_up_the_master);
+	tcase_add_test(tc, the_publisher_is_a_process_the_master_replaces);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

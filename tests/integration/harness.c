@@ -784,12 +784,16 @@ int ss_it_stop_songscope(ss_it_server *s)
 	return WEXITSTATUS(st);
 }
 
+/* Which children proc_children lists: any, or a master's responders, or its counter publisher. */
+enum child_kind { CHILD_ANY, CHILD_RESPONDER, CHILD_PUBLISHER };
+static int proc_children(pid_t pid, pid_t *out, int max, enum child_kind kind);
+
 /* Every descendant of pid (breadth first), up to max. */
 static int descendants(pid_t pid, pid_t *out, int max)
 {
-	int n = ss_it_children(pid, out, max);
+	int n = proc_children(pid, out, max, CHILD_ANY);
 	for (int i = 0; i < n && n < max; i++)
-		n += ss_it_children(out[i], out + n, max - n);
+		n += proc_children(out[i], out + n, max - n, CHILD_ANY);
 	return n;
 }
 
@@ -1190,7 +1194,8 @@ void ss_it_assert_error(const ss_it_resp *r, long status, const char *code)
 	json_object_put(o);
 }
 
-int ss_it_children(pid_t pid, pid_t *out, int max)
+/* The live children of pid from /proc, up to max. */
+static int proc_children(pid_t pid, pid_t *out, int max, enum child_kind kind)
 {
 	DIR *d = opendir("/proc");
 	int n = 0;
@@ -1216,11 +1221,24 @@ int ss_it_children(pid_t pid, pid_t *out, int max)
 		long ppid;
 		if (rp == NULL || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
 			continue;
-		if (ppid == pid && state != 'Z')
+		if (ppid != pid || state == 'Z')
+			continue;
+		bool publisher = strstr(buf, "(" SS_IT_PUBLISHER_COMM ")") != NULL;
+		if (kind == CHILD_ANY || (kind == CHILD_PUBLISHER) == publisher)
 			out[n++] = (pid_t)p;
 	}
 	closedir(d);
 	return n;
+}
+
+int ss_it_children(pid_t pid, pid_t *out, int max)
+{
+	return proc_children(pid, out, max, CHILD_RESPONDER);
+}
+
+int ss_it_counter_publishers(pid_t master, pid_t *out, int max)
+{
+	return proc_children(master, out, max, CHILD_PUBLISHER);
 }
 
 int ss_it_wait_children(pid_t pid, int n, const pid_t *old, int n_old)

@@ -136,8 +136,16 @@ json_object *ss_it_json(const ss_it_resp *r);
 /* Assert a JSON error answer: status, {"error": code, "message": non-empty string}, JSON content type. */
 void ss_it_assert_error(const ss_it_resp *r, long status, const char *code);
 
-/* Child pids of pid (from /proc), up to max; returns the count. */
+/* The process name of a master's counter publisher (limits = redis). */
+#define SS_IT_PUBLISHER_COMM "songscope-pub"
+
+/* Child pids of pid (from /proc), up to max, leaving out a master's counter publisher: a master's responders.
+ * Returns the count. */
 int ss_it_children(pid_t pid, pid_t *out, int max);
+
+/* The pids of master's counter publisher processes (one, or for a moment after a reload two: the old one ends
+ * after its last publish), up to max; returns the count. */
+int ss_it_counter_publishers(pid_t master, pid_t *out, int max);
 
 /* Wait (bounded, 10 s) until pid has exactly n children none of which is in `old` (n_old entries).
  * Returns 0 when reached, -1 on timeout. */
