@@ -22,8 +22,8 @@ Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two
 --paired builds development material for comparing the two soundfonts instead: MMA grooves only (the MIDI of
 the other kind is all in the evaluation set), each rendered with BOTH soundfonts from the same MIDI file, in the
 same container and rate (pairNNNa.EXT FluidR3, pairNNNb.EXT TimGM6mb, one row each with a "pair" column).
---exclude skips the grooves named in the "source" column of other sets' labels.csv (e.g. the evaluation set),
-so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
+--exclude (either mode) skips the grooves named in the "source" column of other sets' labels.csv (e.g. the
+evaluation set), so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
 --exclude EVALSET/labels.csv PAIRDIR
 
 Needs: mma, fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont, ffmpeg, freedoom, abcmidi, abcm2ps,
@@ -338,11 +338,12 @@ def main():
     need()
     os.makedirs(a.outdir, exist_ok=True)
     rnd = random.Random(a.seed)
+    skip = excluded_sources(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         # a third of the grooves from those in other metres than 4/4 (3/4, 6/8, 5/4, ...), the rest in 4/4,
         # each group in a shuffled order
-        grooves = mma_grooves()
+        grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
         odd = [g for g in grooves if g[2] != "4"]
         even = [g for g in grooves if g[2] == "4"]
         rnd.shuffle(odd)
