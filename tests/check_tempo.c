@@ -676,6 +676,50 @@ START_TEST(test_sparse_slow)
 }
 END_TEST
 
+/* A hymn on a church organ as accompaniment generators play it: the chord is held for a whole bar of four beats
+ * (swelling in, tied over the beats), the bass moves in half notes (root on beat 1, fifth on beat 3), so nothing
+ * sounds on beats 2 and 4 and the only regular onsets are at the half note, below the tempo range. */
+static float *organ_hymn(double sr, double bpm, double seconds, size_t *n)
+{
+	static const double chords[][3] = {
+		{261.63, 329.63, 392.00}, {220.00, 261.63, 329.63}, {174.61, 220.00, 261.63}, {196.00, 246.94, 293.66},
+	};
+	static const double roots[] = {65.41, 55.00, 87.31, 98.00};
+	float *x = alloc_signal(sr, seconds, n);
+	double beat = 60.0 / bpm;
+	size_t bar = 0;
+	for (double at = 0.1; at < seconds; at += 4.0 * beat, bar++) {
+		for (int v = 0; v < 3; v++)
+			soft_note(x, *n, sr, at, chords[bar % 4][v], 0.3, 4.0 * beat, 0.2, 0.06);
+		soft_note(x, *n, sr, at, roots[bar % 4], 0.08, 2.0 * beat, 0.2, 0.15);
+		soft_note(x, *n, sr, at + 2.0 * beat, roots[bar % 4] * 1.498, 0.08, 2.0 * beat, 0.2, 0.12);
+	}
+	return x;
+}
+
+/* Music always gets a tempo, also when its only regular onsets are at the half note (the organ hymn above):
+ * the pulse is clear at that level, and the beat is read at the tempo or its double. */
+START_TEST(test_organ_hymn)
+{
+	static const struct {
+		double sr, bpm;
+	} c[] = {{22050.0, 75.0}, {44100.0, 75.0}, {22050.0, 66.0}, {44100.0, 84.0}};
+	size_t n;
+	float *x = organ_hymn(c[_i].sr, c[_i].bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(isfinite(t.bpm), "no tempo for a %.0f BPM organ hymn (clarity %.3f)", c[_i].bpm,
+		      t.pulse_clarity);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.04 || rel_err(t.bpm, 2.0 * c[_i].bpm) < 0.04,
+		      "got %.2f for a %.0f BPM organ hymn", t.bpm, c[_i].bpm);
+	ck_assert(t.confidence > 0.0 && t.n_beats > 0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_legato)
 {
 	static const double sr[] = {22050.0, 44100.0};
@@ -964,6 +1008,7 @@ static Suite *tempo_suite(void)
 	tcase_add_test(tc, test_long);
 	tcase_add_loop_test(tc, test_sparse_slow, 0, 4);
 	tcase_add_loop_test(tc, test_legato, 0, 2);
+	tcase_add_loop_test(tc, test_organ_hymn, 0, 4);
 	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
 	tcase_add_loop_test(tc, test_fast_waltz, 0, 9);
 	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
-    tools/make-eval-set.py [--seed N] [--mma N] OUTDIR
+    tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--exclude LABELS.csv ...] OUTDIR
 
 Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont) and the
 clips (mono, 22.05 or 44.1 kHz, Ogg Vorbis / MP3 / M4A / FLAC / WAV in turn). Nothing it writes belongs in
@@ -16,7 +16,15 @@ Two kinds, of the same sorts as the development clips but not the same material:
   with abcmidi and abcm2ps (through abc2midi). Labelled as the development set's README says: tempo from the
   tempo events over a 30 s window where tempo and metre are constant (clips start at that window); key from
   the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees, else empty.
+  MIDI converted from Doom's MUS format gets no tempo label (its tempo event is the MUS tick rate).
 Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
+
+--paired builds development material for comparing the two soundfonts instead: MMA grooves only (the MIDI of
+the other kind is all in the evaluation set), each rendered with BOTH soundfonts from the same MIDI file, in the
+same container and rate (pairNNNa.EXT FluidR3, pairNNNb.EXT TimGM6mb, one row each with a "pair" column).
+--exclude (either mode) skips the grooves named in the "source" column of other sets' labels.csv (e.g. the
+evaluation set), so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
+--exclude EVALSET/labels.csv PAIRDIR
 
 Needs: mma, fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont, ffmpeg, freedoom, abcmidi, abcm2ps,
 python3-mido (apt-get install mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont ffmpeg freedoom abcmidi
@@ -151,8 +159,23 @@ def label_window(path, lead=2.0):
             est = key_estimate(w)
             if tonic in NAMES and est is not None and est == (NAMES.index(tonic), 0 if minor else 1):
                 key = "%s %s" % (tonic, "minor" if minor else "major")
+        if mus_converted(path):
+            bpm = None  # the tempo event is the MUS tick rate, not the music's beat: no tempo label
         return start, bpm, metre, key
     return None
+
+
+def mus_converted(path):
+    """True for a MIDI file converted from id Software's MUS format (Freedoom's own music is partly MUS):
+    MUS has no tempo, its events are at 140 ticks a second, and the usual converters write 89 ticks a quarter
+    at 631,578 us a quarter (95.0 BPM) so that 89 ticks last 140 ticks' time. The notes then lie on a grid
+    that has nothing to do with 95 BPM (e.g. eighths of 21 ticks: a beat at 201 or 100.6 BPM)."""
+    import mido
+    m = mido.MidiFile(path)
+    if m.ticks_per_beat != 89:
+        return False
+    tempos = {msg.tempo for tr in m.tracks for msg in tr if msg.type == "set_tempo"}
+    return tempos <= {631578, 631579}
 
 
 def mma_grooves():
@@ -241,20 +264,86 @@ def render(mid, sf, start, out, fmt, rate):
          "-ar", str(rate)] + codec + [out])
 
 
+def excluded_sources(paths):
+    """The "source" column of each labels.csv given (grooves as library/name)."""
+    import csv
+    out = set()
+    for p in paths:
+        with open(p, newline="") as fp:
+            for row in csv.DictReader(fp):
+                if row.get("source"):
+                    out.add(row["source"])
+    return out
+
+
+def main_paired(a):
+    need()
+    os.makedirs(a.outdir, exist_ok=True)
+    rnd = random.Random(a.seed)
+    skip = excluded_sources(a.exclude)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
+        grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
+        odd = [g for g in grooves if g[2] != "4"]
+        even = [g for g in grooves if g[2] == "4"]
+        rnd.shuffle(odd)
+        rnd.shuffle(even)
+        jobs = []
+        for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
+            got = 0
+            for lib, g, _ in group:
+                if got >= quota:
+                    break
+                r = make_mma(work, rnd, len(jobs), lib, g)
+                if r is not None:
+                    jobs.append(r)
+                    got += 1
+        for i, (mid, start, bpm, metre, key, src) in enumerate(jobs):
+            fmt = FORMATS[i % len(FORMATS)]
+            rate = 22050 if (i // len(FORMATS)) % 2 else 44100
+            made = []
+            try:
+                for (sf, sfname, _), tag in zip(SOUNDFONTS, "ab"):
+                    name = "pair%03d%s.%s" % (i + 1, tag, fmt[0])
+                    render(mid, sf, start, os.path.join(a.outdir, name), fmt, rate)
+                    made.append((name, sfname))
+            except subprocess.CalledProcessError:
+                print("make-eval-set: could not render %s, left out" % src, file=sys.stderr)
+                for name, _ in made:
+                    os.unlink(os.path.join(a.outdir, name))
+                continue
+            for name, sfname in made:
+                rows.append((name, "%.2f" % bpm, key, "MMA groove", "mma", LICENSES["mma"], metre, src, sfname,
+                             "pair%03d" % (i + 1)))
+                print("%s %s %s %s %s" % (name, rows[-1][1], key, metre, src), file=sys.stderr)
+    with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
+        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont,pair\n")
+        for r in rows:
+            fp.write(",".join(r) + "\n")
+    print("%d clips (%d pairs) in %s" % (len(rows), len(rows) // 2, a.outdir))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
     ap.add_argument("--seed", type=int, default=16)
     ap.add_argument("--mma", type=int, default=80, help="MMA groove clips (default 80)")
+    ap.add_argument("--paired", action="store_true",
+                    help="MMA grooves only, each rendered with both soundfonts from the same MIDI")
+    ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
+                    help="skip the grooves in this labels.csv's source column (repeatable)")
     a = ap.parse_args()
+    if a.paired:
+        return main_paired(a)
     need()
     os.makedirs(a.outdir, exist_ok=True)
     rnd = random.Random(a.seed)
+    skip = excluded_sources(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         # a third of the grooves from those in other metres than 4/4 (3/4, 6/8, 5/4, ...), the rest in 4/4,
         # each group in a shuffled order
-        grooves = mma_grooves()
+        grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
         odd = [g for g in grooves if g[2] != "4"]
         even = [g for g in grooves if g[2] == "4"]
         rnd.shuffle(odd)
@@ -284,7 +373,7 @@ def main():
             except subprocess.CalledProcessError:
                 print("make-eval-set: could not render %s, left out" % src, file=sys.stderr)
                 continue
-            rows.append((name, "%.2f" % bpm, key, kind, pkg, LICENSES[pkg], metre, src, sfname))
+            rows.append((name, "" if bpm is None else "%.2f" % bpm, key, kind, pkg, LICENSES[pkg], metre, src, sfname))
             print("%s %s %s %s %s" % (name, rows[-1][1], key or "-", metre, src), file=sys.stderr)
     with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
         fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont\n")

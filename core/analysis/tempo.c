@@ -5,9 +5,10 @@
  * the off-beats are as strong as the beats (before the near-tie comparison, which a reading at half the beat
  * does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
  * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
- * beat-synchronous accents (meter.c). Without a pulse in the onset novelty, the same analysis runs on the slow
- * rises of the band energies (notes that swell in); no tempo only when neither shows one (silence, stationary
- * noise, a steady tone). */
+ * beat-synchronous accents (meter.c). There is a pulse when the comb of the beat, or of the level above it (half
+ * the tempo), rises above a fixed floor and the noise level. Without a pulse in the onset novelty, the same
+ * analysis runs on the slow rises of the band energies (notes that swell in); no tempo only when neither shows
+ * one (silence, stationary noise, a steady tone). */
 #include "core/analysis/tempo.h"
 
 #include <math.h>
@@ -614,7 +615,14 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, int *foun
 	double period = 60.0 * fr / bpm;
 	double clarity = clamp01(comb(&ev.full, period, TEMPO_NH));
 	double margin = unrelated_margin(&ev, fr, bpm, best_s);
-	if (clarity < TEMPO_MIN_CLARITY || clarity < 2.5 / sqrt((double)N)) {
+	/* Is there a pulse? At the beat or at the metrical level above it: a hymn whose organ chords are held
+	 * over the bar and whose bass moves in half notes has its only regular onsets at half the beat rate,
+	 * below the tempo range, and the beat's comb (teeth on the silent beats 2 and 4) then sits under the
+	 * gate although the periodicity is plain (the pulse clarity of Lartillot et al. 2008 is likewise the
+	 * strongest autocorrelation peak, whatever level it is at). The clarity reported and used for the
+	 * confidence stays the beat's. */
+	double gate = fmax(clarity, clamp01(comb(&ev.full, 2.0 * period, TEMPO_NH)));
+	if (gate < TEMPO_MIN_CLARITY || gate < 2.5 / sqrt((double)N)) {
 		free(ev.full.r);
 		free(ev.low.r);
 		out->pulse_clarity = clarity;
