@@ -5,9 +5,9 @@
  * journal (core/store/usage_journal.h) before the response leaves the responder's FastCGI buffer, and
  * flushed to api_usage every USAGE_MAX_AGE_S seconds or half a journal, and on graceful stop. A SIGKILLed
  * responder's journal is imported by the next responder (at its start, and at most once a second when it
- * flushes), exactly once; so a kill loses only the row of the request in flight in that responder (counted
- * in the state file, not yet answered). Without a journal (the database's directory not writable) rows are
- * batched in memory and a kill loses up to one second of them. */
+ * flushes, and at its graceful stop), exactly once; so a kill loses only the row of the request in flight in
+ * that responder (counted in the state file, not yet answered). Without a journal (the database's directory not
+ * writable) rows are batched in memory and a kill loses up to one second of them. */
 #include "fcgi/auth.h"
 
 #include <signal.h>
@@ -604,6 +604,11 @@ void ss_auth_flush(ss_ctx *ctx, bool force)
 void ss_auth_close(ss_ctx *ctx)
 {
 	ss_auth_flush(ctx, true);
+	/* Journals of killed responders that were still locked when this one last looked (a dying process keeps
+	 * its lock until the kernel has torn it down) are imported now, so a graceful stop leaves none behind
+	 * even when no request came since. */
+	if (journal != NULL)
+		recover_journals(ctx, true);
 	/* Rows that could not be written stay in the file for the next responder to import. */
 	ss_usage_journal_close(journal, true);
 	journal = NULL;
