@@ -812,9 +812,10 @@ static double score(const lin_model *m, const ss_content_features *f)
 }
 
 /* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, wobble, floor_db, floor_flat, burst, vibrato,
- * syllable, attack. SPEECH and LIVE are the analysis-v4 fit (on the calibration half of the set as it was then,
- * before the sung and ooh/aah clips; they leave the last three out); VOICE is fitted on the calibration half of
- * the larger set with all thirteen (attack chosen by cross-validation inside that half, man/BENCHMARKS.md). */
+ * syllable, attack, fluct, fluct_coh. SPEECH and LIVE are the analysis-v4 fit (on the calibration half of the set
+ * as it was then, before the sung and ooh/aah clips; they leave the last five out); VOICE is fitted on the
+ * calibration half of the larger set with all fifteen (attack, then the fluctogram's two, chosen by
+ * cross-validation inside that half, man/BENCHMARKS.md). */
 static const lin_model SPEECH = {
 	.bias = -1.322,
 	.w = {-0.05877, 0.2089, 0.512, -0.1673, -0.3559, 0.4573, -0.586, 0.05527, -0.4494, -0.08184},
@@ -822,12 +823,13 @@ static const lin_model SPEECH = {
 	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 0.06817, 7.89, 0.2206, 0.1791},
 };
 static const lin_model VOICE = {
-	.bias = 0.01516,
-	.w = {0.3525, -1.197, -0.4341, -0.3999, -0.3253, 1.807, -0.6843, -0.5536, -1.202, -0.409, -0.5345, 2.015,
-	      0.467},
-	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602},
-	.sd = {0.09945, 0.08924, 1.103, 0.2767, 0.1502, 0.1343, 0.06143, 6.643, 0.1944, 0.1576, 0.2171, 0.7795,
-	       1.264},
+	.bias = 0.4971,
+	.w = {0.3192, -0.7682, -0.3234, -0.7297, 0.805, 2.092, -0.676, -0.9459, -1.86, -0.8, -0.3934, 0.9397, 1.072, 2.4,
+	      -0.5115},
+	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602, 49.25,
+	       0.1342},
+	.sd = {0.09945, 0.08924, 1.103, 0.2767, 0.1502, 0.1343, 0.06143, 6.643, 0.1944, 0.1576, 0.2171, 0.7795, 1.264,
+	       12.84, 0.04733},
 };
 static const lin_model LIVE = {
 	.bias = -0.04488,
