@@ -792,9 +792,9 @@ typedef struct lin_model {
 
 static double feature(const ss_content_features *f, size_t i)
 {
-	const double v[SS_CONTENT_N_FEATURES] = {f->low_energy, f->mod4,     f->flux_sd,  f->centroid_sd, f->stay,
-						   f->glide,      f->wobble,   f->floor_db, f->floor_flat,  f->burst,
-						   f->vibrato,    f->syllable, f->attack,   f->fluct,       f->fluct_coh};
+	const double v[SS_CONTENT_N_FEATURES] = {
+		f->low_energy, f->mod4,   f->flux_sd, f->centroid_sd, f->stay,  f->glide, f->wobble,   f->floor_db,
+		f->floor_flat, f->burst, f->vibrato, f->syllable,    f->attack, f->fluct, f->fluct_coh};
 	assert(i < SS_CONTENT_N_FEATURES);
 	return v[i];
 }
@@ -824,10 +824,10 @@ static const lin_model SPEECH = {
 };
 static const lin_model VOICE = {
 	.bias = 0.4971,
-	.w = {0.3192, -0.7682, -0.3234, -0.7297, 0.805, 2.092, -0.676, -0.9459, -1.86, -0.8, -0.3934, 0.9397, 1.072, 2.4,
-	      -0.5115},
-	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602, 49.25,
-	       0.1342},
+	.w = {0.3192, -0.7682, -0.3234, -0.7297, 0.805, 2.092, -0.676, -0.9459, -1.86, -0.8, -0.3934, 0.9397, 1.072,
+	      2.4, -0.5115},
+	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602,
+	       49.25, 0.1342},
 	.sd = {0.09945, 0.08924, 1.103, 0.2767, 0.1502, 0.1343, 0.06143, 6.643, 0.1944, 0.1576, 0.2171, 0.7795, 1.264,
 	       12.84, 0.04733},
 };
