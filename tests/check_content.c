@@ -116,6 +116,24 @@ static void add_ooh(float *x, double gain)
 	melody(x, gain, 5.5, 40.0, 300.0, 870.0);
 }
 
+/* The same notes with every harmonic vibrating on its own (rates 4.5-7 Hz, phases apart): as much pitch
+ * movement as add_vibrato_melody, but no common pitch moving all partials together. */
+static void add_independent_vibratos(float *x, double gain)
+{
+	static const int notes[8] = {0, 2, 4, 5, 7, 5, 4, 2};
+	double phase[6] = {0};
+	for (size_t i = 0; i < NS; i++) {
+		double t = (double)i / SR;
+		double f0 = 330.0 * pow(2.0, notes[(int)(t / 0.6) % 8] / 12.0), v = 0.0;
+		for (int h = 1; h <= 6; h++) {
+			double fh = h * f0 * pow(2.0, 40.0 / 1200.0 * sin(2 * M_PI * (4.5 + 0.5 * h) * t + 1.3 * h));
+			phase[h - 1] += 2 * M_PI * fh / SR;
+			v += sin(phase[h - 1]) / h;
+		}
+		x[i] += (float)(gain * 0.25 * v);
+	}
+}
+
 /* The same notes plucked: each starts loud and decays (time constant 150 ms), as a guitar's or a piano's. */
 static void add_plucked_melody(float *x, double gain)
 {
@@ -267,6 +285,27 @@ START_TEST(attack_feature_reads_decay)
 }
 END_TEST
 
+/* The fluctogram follows pitch moves: a vibrato melody moves its bands more than held notes (which move only at
+ * their note changes) or chords with drums do, and moves them together, where harmonics vibrating each on their
+ * own move as much but apart. */
+START_TEST(fluctogram_reads_shared_pitch_moves)
+{
+	ss_content_features v, st, m, ind;
+	features_of(add_vibrato_melody, 1.0, NULL, 0, NULL, 0, &v);
+	features_of(add_steady_melody, 1.0, NULL, 0, NULL, 0, &st);
+	features_of(add_music, 1.0, NULL, 0, NULL, 0, &m);
+	features_of(add_independent_vibratos, 1.0, NULL, 0, NULL, 0, &ind);
+	ck_assert_msg(v.fluct > 1.25 * st.fluct, "fluct: vibrato %g cents, held notes %g", v.fluct, st.fluct);
+	ck_assert_msg(ind.fluct > 1.25 * st.fluct, "fluct: independent vibratos %g cents, held notes %g", ind.fluct,
+		      st.fluct);
+	ck_assert_msg(v.fluct > 1.15 * m.fluct, "fluct: vibrato %g cents, chords and drums %g", v.fluct, m.fluct);
+	/* the same amount of movement, but only the vibrato melody moves all bands together */
+	ck_assert_msg(v.fluct_coh > 1.8 * ind.fluct_coh, "fluct_coh: vibrato %g, independent vibratos %g", v.fluct_coh,
+		      ind.fluct_coh);
+	ck_assert(v.fluct_coh > 0.0 && v.fluct_coh <= 1.0 && ind.fluct_coh > 0.0 && ind.fluct_coh <= 1.0);
+}
+END_TEST
+
 START_TEST(crowd_under_music_is_live)
 {
 	ss_content_features m, f;
@@ -299,7 +338,7 @@ START_TEST(deterministic_and_bounded)
 	ck_assert_int_eq(ss_stft_magnitude(x, 4096, SR, 1024, 1024, &s, &err), 0);
 	ck_assert_int_eq(ss_content_features_compute(&s, NULL, &a, &err), 0);
 	ck_assert(isnan(a.low_energy) && isnan(a.glide) && isnan(a.floor_db) && isnan(a.vibrato) && isnan(a.syllable) &&
-		  isnan(a.attack));
+		  isnan(a.attack) && !(a.fluct > 0.0) && !(a.fluct_coh > 0.0));
 	assert_scores_valid(&a);
 	ss_spectrogram_free(&s);
 	/* silence: no energy anywhere, still valid scores */
@@ -325,6 +364,7 @@ int main(void)
 	tcase_add_test(tc, vibrato_feature_reads_vibrato);
 	tcase_add_test(tc, syllable_feature_reads_formant_changes);
 	tcase_add_test(tc, attack_feature_reads_decay);
+	tcase_add_test(tc, fluctogram_reads_shared_pitch_moves);
 	tcase_add_test(tc, crowd_under_music_is_live);
 	tcase_add_test(tc, deterministic_and_bounded);
 	suite_add_tcase(s, tc);

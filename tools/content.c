@@ -136,11 +136,11 @@ static int one(const char *path, int reps, double max_seconds)
 	if (rc == 0) {
 		qsort(us, (size_t)reps, sizeof us[0], cmp_d);
 		printf("%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.0f"
-		       "\t%.2f\t%.4f\n",
+		       "\t%.2f\t%.4f\t%.3f\t%.4f\n",
 		       path, f.low_energy, f.mod4, f.flux_sd, f.centroid_sd, f.stay, f.glide, f.wobble, f.floor_db,
 		       f.floor_flat, f.burst, f.vibrato, f.syllable,
 		       ss_content_speechiness(&f), ss_content_instrumentalness(&f), ss_content_liveness(&f),
-		       us[reps / 2], (double)a.n / a.sr, f.attack);
+		       us[reps / 2], (double)a.n / a.sr, f.attack, f.fluct, f.fluct_coh);
 	} else {
 		fprintf(stderr, "songscope-content: %s: %s\n", path, err.msg);
 	}
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	}
 	if (wav_dir == NULL)
 		printf("file\tlow_energy\tmod4\tflux_sd\tcentroid_sd\tstay\tglide\twobble\tfloor_db\tfloor_flat\tburst\t"
-		       "vibrato\tsyllable\tspeechiness\tinstrumentalness\tliveness\tfeatures_us\tseconds\tattack\n");
+		       "vibrato\tsyllable\tspeechiness\tinstrumentalness\tliveness\tfeatures_us\tseconds\tattack\tfluct\tfluct_coh\n");
 	int failed = 0;
 	for (int i = optind; i < argc; i++)
 		failed |= one(argv[i], reps, max_seconds) != 0;

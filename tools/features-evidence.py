@@ -2,8 +2,8 @@
 """features-evidence: labelled audio for speechiness, instrumentalness and liveness, built from Debian packages,
 and how often each score lands on the right side of its documented threshold.
 
-Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] [--cv] [--voice-features F,F,...]
-                                  MUSIC_DIR
+Usage: tools/features-evidence.py [--build DIR] [--work DIR] [--keep] [--fit] [--cv] [--seeds S,S,...]
+                                  [--voice-features F,F,...] MUSIC_DIR
 
 MUSIC_DIR holds music clips (any format songscope decodes; the development clips in TESTDATA). Everything is
 generated into --work (default: a new temporary directory, removed at the end unless --keep):
@@ -33,7 +33,7 @@ generated into --work (default: a new temporary directory, removed at the end un
 
 Clips are split into two halves by source (music clip, text, song): the calibration half fits the weights (--fit
 prints them as C initialisers for core/analysis/content.c; --cv cross-validates the VOICE features inside it, 4 folds
-by source, and stops before the report half), the report half is analysed with
+by source, once per fold seed of --seeds, and stops before the report half), the report half is analysed with
 songscope-analyze and reported. Output: markdown tables on stdout.
 Needs: espeak-ng, sox, python3, festival with festvox-kallpc16k and festvox-kdlpc16k (without them the
 festival and ooh/aah classes are left out), and a build with tools/songscope-content and tools/songscope-analyze."""
@@ -54,9 +54,9 @@ SR = 22050
 SECONDS = 30.0
 N = int(SR * SECONDS)
 FEATURES = ["low_energy", "mod4", "flux_sd", "centroid_sd", "stay", "glide", "wobble", "floor_db", "floor_flat",
-            "burst", "vibrato", "syllable", "attack"]
+            "burst", "vibrato", "syllable", "attack", "fluct", "fluct_coh"]
 SPEECH_FEATURES = FEATURES[:10]  # the v4 fit of SPEECH and LIVE reads these ten
-VOICE_FEATURES = FEATURES[:13]  # analysis v5: the twelve and attack
+VOICE_FEATURES = FEATURES[:15]  # the twelve of analysis v5, attack, and the fluctogram's two
 
 TEXTS = [
     "The morning train was late again, so the station filled with people who checked their watches, read the "
@@ -619,6 +619,7 @@ def main():
                     + ",".join(VOICE_FEATURES))
     ap.add_argument("--cv", action="store_true", help="cross-validate the VOICE model inside the calibration half "
                     "(4 folds by source) and stop: the report half is not analysed")
+    ap.add_argument("--seeds", default="7,11,13", help="fold assignments of --cv, one run each (default 7,11,13)")
     args = ap.parse_args()
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -642,9 +643,13 @@ def main():
             if unknown:
                 sys.exit("features-evidence: unknown features: " + ",".join(unknown))
         if args.cv:
-            acc, per = cross_validate(cal, VOICE_FEATURES)
-            print("VOICE on %s: %.1f%% right in 4-fold cross-validation inside the calibration half (%s)" %
-                  (",".join(VOICE_FEATURES), 100.0 * acc, ", ".join("%s %s" % kv for kv in per.items())))
+            accs = []
+            for seed in (int(v) for v in args.seeds.split(",")):
+                acc, per = cross_validate(cal, VOICE_FEATURES, seed=seed)
+                accs.append(acc)
+                print("VOICE on %s, fold seed %d: %.1f%% right in 4-fold cross-validation inside the calibration half"
+                      " (%s)" % (",".join(VOICE_FEATURES), seed, 100.0 * acc, ", ".join("%s %s" % kv for kv in per.items())))
+            print("mean over the %d fold seeds: %.1f%%" % (len(accs), 100.0 * sum(accs) / len(accs)))
             return
         if args.fit:
             print(do_fit(cal))

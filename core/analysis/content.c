@@ -33,6 +33,14 @@
  *   features", ICASSP 2000; Peeters, "A large set of audio features for sound description", CUIDADO report
  *   2004: the temporal decrease), read here per partial track so that a voice over a decaying accompaniment
  *   still counts.
+ * - Pitch fluctuation across bands: the fluctogram of Lehner, Widmer & Sonnleitner, "On the reduction of false
+ *   positives in singing voice detection", ICASSP 2014, designed against instruments that a vibrato cue alone
+ *   mistakes for a voice. The 600-4000 Hz magnitude spectrum is read on a log-frequency grid (20 cents), cut
+ *   into overlapping 600-cent bands, and each band of a frame is cross-correlated with the same region of the
+ *   previous frame within +-100 cents: the best shift is how far that band's partials moved. A voice's pitch
+ *   never holds still (vibrato, scoops, drift) and moves all its partials at once; a sampled or synthesised
+ *   instrument's note holds its pitch. Two clip-level numbers are kept: the spread of the moves over time per
+ *   band, and the share of the moves that the bands have in common.
  * - Audience: the broadband noise floor between notes, estimated by minimum statistics (Martin, "Noise power
  *   spectral density estimation based on optimal smoothing and minimum statistics", IEEE TSAP 2001): a studio
  *   recording decays to a low, tonal floor between notes, a crowd keeps a flat noise floor under the music;
@@ -60,6 +68,12 @@
 #define N_SHAPE 4           /* bands of the 300-3400 Hz spectral shape (formant region) */
 #define ATTACK_LEN 4        /* a new partial track's level is compared between its 2nd and this frame */
 #define ATTACK_CLAMP_DB 20.0 /* one track's level change counts at most this much either way */
+#define FL_LO_HZ 600.0      /* the fluctogram's log-frequency grid: from here */
+#define FL_HI_HZ 4000.0     /* to here (at least), */
+#define FL_STEP_CENTS 20.0  /* in steps of this many cents */
+#define FL_BAND 30          /* grid points per band (600 cents), */
+#define FL_BAND_HOP 15      /* a new band every this many (half-overlapping) */
+#define FL_SHIFT 5          /* shifts tried: +-FL_SHIFT grid points (+-100 cents) */
 
 static size_t bin_of(const ss_spectrogram *s, double hz)
 {
@@ -366,12 +380,140 @@ static void mark_peaks(const double *p, size_t lo, size_t hi, unsigned char *fla
 			   p[k] > PEAK_PROMINENCE * p[k + 2];
 }
 
+/* Points of the fluctogram's grid and its bands (at least one band). */
+static size_t fluct_points(void)
+{
+	return (size_t)ceil(1200.0 * log2(FL_HI_HZ / FL_LO_HZ) / FL_STEP_CENTS) + 1;
+}
+
+static size_t fluct_bands(void)
+{
+	return (fluct_points() - FL_BAND) / FL_BAND_HOP + 1;
+}
+
+/* Doubles of scratch features_fluct needs: two padded grid rows, the grid's positions, the moves. */
+static size_t fluct_scratch(size_t n_frames)
+{
+	return 2 * (fluct_points() + 2 * FL_SHIFT) + fluct_points() + n_frames * fluct_bands();
+}
+
+/* The fluctogram (Lehner, Widmer & Sonnleitner 2014) of the spectrogram and the two numbers read from it (see
+ * the top of this file). buf: 2 * fluct_points() + n_frames * fluct_bands() doubles of scratch. A band's move is
+ * read where the frame and the previous one are active and the band has energy; the features stay NaN without
+ * moves or when the spectrum does not reach FL_HI_HZ. */
+static void features_fluct(const ss_spectrogram *s, const unsigned char *active, double *buf, ss_content_features *out)
+{
+	const size_t T = s->n_frames, K = s->n_bins, G = fluct_points(), NB = fluct_bands();
+	const double bin_hz = s->sr / (double)s->n_fft;
+	assert(G >= FL_BAND && NB >= 1);
+	/* two rows of the grid, each with FL_SHIFT zeros on both sides for the shifted reads */
+	const size_t R = G + 2 * FL_SHIFT;
+	double *cur = buf, *prev = buf + R, *pos = buf + 2 * R, *fl = buf + 2 * R + G;
+	memset(buf, 0, 2 * R * sizeof *buf);
+	for (size_t g = 0; g < G; g++) /* grid points in bins */
+		pos[g] = FL_LO_HZ * pow(2.0, (double)g * FL_STEP_CENTS / 1200.0) / bin_hz;
+	if (pos[G - 1] + 1.0 >= (double)K)
+		return;
+	double tri[FL_BAND]; /* a triangular weight across each band, so that its edges matter less */
+	for (size_t i = 0; i < FL_BAND; i++)
+		tri[i] = 1.0 - fabs(((double)i + 0.5) / (FL_BAND / 2.0) - 1.0);
+	int prev_ok = 0;
+	for (size_t t = 0; t < T; t++) {
+		const float *row = s->mag + t * K;
+		for (size_t g = 0; g < G; g++) { /* magnitude between bins, linearly */
+			size_t k = (size_t)pos[g];
+			double fr = pos[g] - (double)k;
+			cur[FL_SHIFT + g] = (1.0 - fr) * (double)row[k] + fr * (double)row[k + 1];
+		}
+		const int on = active == NULL || active[t];
+		for (size_t b = 0; b < NB; b++) {
+			double *f = fl + t * NB + b;
+			*f = NAN;
+			const double *x = cur + FL_SHIFT + b * FL_BAND_HOP, *y = prev + FL_SHIFT + b * FL_BAND_HOP;
+			double tx[FL_BAND], ex = 0.0;
+			for (size_t i = 0; i < FL_BAND; i++) {
+				tx[i] = tri[i] * x[i];
+				ex += tx[i] * x[i];
+			}
+			if (!on || !prev_ok || !(ex > 0.0))
+				continue;
+			double cs[2 * FL_SHIFT + 1], best = -1.0;
+			int bi = 0;
+			for (int sh = -FL_SHIFT; sh <= FL_SHIFT; sh++) {
+				const double *ys = y + sh;
+				double c = 0.0;
+				for (size_t i = 0; i < FL_BAND; i++)
+					c += tx[i] * ys[i];
+				cs[sh + FL_SHIFT] = c;
+				if (c > best) {
+					best = c;
+					bi = sh;
+				}
+			}
+			double d = 0.0; /* between grid points: a parabola through the correlations */
+			if (bi > -FL_SHIFT && bi < FL_SHIFT) {
+				double a = cs[bi + FL_SHIFT - 1], m = cs[bi + FL_SHIFT], c = cs[bi + FL_SHIFT + 1];
+				double den = a - 2.0 * m + c;
+				d = den < 0.0 ? 0.5 * (a - c) / den : 0.0;
+			}
+			/* x[i] matches the previous frame's y[i + shift]: the band moved down by the shift */
+			*f = -((double)bi + d) * FL_STEP_CENTS;
+		}
+		double *tmp = prev;
+		prev = cur;
+		cur = tmp;
+		prev_ok = on;
+	}
+	double sd_acc = 0.0;
+	size_t n_sd = 0;
+	for (size_t b = 0; b < NB; b++) {
+		double m = 0.0, m2 = 0.0;
+		size_t c = 0;
+		for (size_t t = 0; t < T; t++) {
+			double v = fl[t * NB + b];
+			if (isfinite(v)) {
+				m += v;
+				m2 += v * v;
+				c++;
+			}
+		}
+		if (c > 1) {
+			m /= (double)c;
+			double var = m2 / (double)c - m * m;
+			sd_acc += sqrt(var > 0.0 ? var : 0.0);
+			n_sd++;
+		}
+	}
+	if (n_sd > 0)
+		out->fluct = sd_acc / (double)n_sd;
+	double shared = 0.0, all = 0.0;
+	for (size_t t = 0; t < T; t++) {
+		double m = 0.0, q = 0.0;
+		size_t c = 0;
+		for (size_t b = 0; b < NB; b++) {
+			double v = fl[t * NB + b];
+			if (isfinite(v)) {
+				m += v;
+				q += v * v;
+				c++;
+			}
+		}
+		if (c == NB) { /* frames where every band moved (or held) */
+			m /= (double)c;
+			shared += m * m;
+			all += q / (double)c;
+		}
+	}
+	if (all > 0.0)
+		out->fluct_coh = shared / all;
+}
+
 int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *active, ss_content_features *out,
 				ss_error *err)
 {
 	out->low_energy = out->mod4 = out->flux_sd = out->centroid_sd = NAN;
 	out->stay = out->glide = out->wobble = out->floor_db = out->floor_flat = out->burst = NAN;
-	out->vibrato = out->syllable = out->attack = NAN;
+	out->vibrato = out->syllable = out->attack = out->fluct = out->fluct_coh = NAN;
 	if (s->power)
 		return ss_error_set(err, SS_ERR_INTERNAL, "content features need a magnitude spectrogram");
 	const size_t T = s->n_frames, K = s->n_bins;
@@ -382,10 +524,12 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 	double *blk = malloc(sizeof(double) * (T * (5 + N_BANDS + N_SHAPE) + 5 * K + 2 * K * VIB_LEN));
 	unsigned char *flags = malloc(4 * K);
 	int *lens = calloc(2 * K, sizeof *lens);
-	if (blk == NULL || flags == NULL || lens == NULL) {
+	double *fbuf = malloc(sizeof(double) * fluct_scratch(T));
+	if (blk == NULL || flags == NULL || lens == NULL || fbuf == NULL) {
 		free(blk);
 		free(flags);
 		free(lens);
+		free(fbuf);
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for content features");
 	}
 	w.e = blk;
@@ -632,6 +776,8 @@ int ss_content_features_compute(const ss_spectrogram *s, const unsigned char *ac
 		out->floor_flat = flat_acc / (double)n_blocks;
 	}
 	features_speech(s, active, &w, out);
+	features_fluct(s, active, fbuf, out);
+	free(fbuf);
 	free(blk);
 	free(flags);
 	free(lens);
@@ -646,9 +792,9 @@ typedef struct lin_model {
 
 static double feature(const ss_content_features *f, size_t i)
 {
-	const double v[SS_CONTENT_N_FEATURES] = {f->low_energy, f->mod4,  f->flux_sd,  f->centroid_sd,
-						   f->stay,       f->glide, f->wobble,   f->floor_db,
-						   f->floor_flat, f->burst, f->vibrato, f->syllable, f->attack};
+	const double v[SS_CONTENT_N_FEATURES] = {
+		f->low_energy, f->mod4,   f->flux_sd, f->centroid_sd, f->stay,  f->glide, f->wobble,   f->floor_db,
+		f->floor_flat, f->burst, f->vibrato, f->syllable,    f->attack, f->fluct, f->fluct_coh};
 	assert(i < SS_CONTENT_N_FEATURES);
 	return v[i];
 }
@@ -666,9 +812,10 @@ static double score(const lin_model *m, const ss_content_features *f)
 }
 
 /* Feature order: low_energy, mod4, flux_sd, centroid_sd, stay, glide, wobble, floor_db, floor_flat, burst, vibrato,
- * syllable, attack. SPEECH and LIVE are the analysis-v4 fit (on the calibration half of the set as it was then,
- * before the sung and ooh/aah clips; they leave the last three out); VOICE is fitted on the calibration half of
- * the larger set with all thirteen (attack chosen by cross-validation inside that half, man/BENCHMARKS.md). */
+ * syllable, attack, fluct, fluct_coh. SPEECH and LIVE are the analysis-v4 fit (on the calibration half of the set
+ * as it was then, before the sung and ooh/aah clips; they leave the last five out); VOICE is fitted on the
+ * calibration half of the larger set with all fifteen (attack, then the fluctogram's two, chosen by
+ * cross-validation inside that half, man/BENCHMARKS.md). */
 static const lin_model SPEECH = {
 	.bias = -1.322,
 	.w = {-0.05877, 0.2089, 0.512, -0.1673, -0.3559, 0.4573, -0.586, 0.05527, -0.4494, -0.08184},
@@ -676,12 +823,13 @@ static const lin_model SPEECH = {
 	.sd = {0.1142, 0.08824, 1.244, 0.2936, 0.1697, 0.1391, 0.06817, 7.89, 0.2206, 0.1791},
 };
 static const lin_model VOICE = {
-	.bias = 0.01516,
-	.w = {0.3525, -1.197, -0.4341, -0.3999, -0.3253, 1.807, -0.6843, -0.5536, -1.202, -0.409, -0.5345, 2.015,
-	      0.467},
-	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602},
-	.sd = {0.09945, 0.08924, 1.103, 0.2767, 0.1502, 0.1343, 0.06143, 6.643, 0.1944, 0.1576, 0.2171, 0.7795,
-	       1.264},
+	.bias = 0.4971,
+	.w = {0.3192, -0.7682, -0.3234, -0.7297, 0.805, 2.092, -0.676, -0.9459, -1.86, -0.8, -0.3934, 0.9397, 1.072,
+	      2.4, -0.5115},
+	.mu = {0.09041, 0.2923, 3.106, 0.7342, 0.4293, 0.2522, 0.226, -19.99, 0.4651, 0.114, 0.2227, 1.593, -1.602,
+	       49.25, 0.1342},
+	.sd = {0.09945, 0.08924, 1.103, 0.2767, 0.1502, 0.1343, 0.06143, 6.643, 0.1944, 0.1576, 0.2171, 0.7795, 1.264,
+	       12.84, 0.04733},
 };
 static const lin_model LIVE = {
 	.bias = -0.04488,

@@ -10,7 +10,7 @@
 #include "core/analysis/stft.h"
 #include "core/util/error.h"
 
-#define SS_CONTENT_N_FEATURES 13 /* the doubles of ss_content_features */
+#define SS_CONTENT_N_FEATURES 15 /* the doubles of ss_content_features */
 
 typedef struct ss_content_features {
 	/* speech/music, after Scheirer & Slaney 1997 */
@@ -37,6 +37,13 @@ typedef struct ss_content_features {
 			     * an instrument's note does not */
 	double attack;      /* dB: mean level change of new partial tracks (200-4000 Hz) from their 2nd to their 4th
 			     * frame (each clamped to +-20 dB): a struck or plucked note decays, a voice holds */
+	/* the fluctogram (Lehner et al. 2014): how far each 600-cent band of the 600-4000 Hz spectrum moves in pitch
+	 * from one frame to the next, found by cross-correlation within +-100 cents (a note change reads as a move
+	 * of about 100): a voice's partials fluctuate, together; an instrument's hold */
+	double fluct;       /* cents: mean over the bands of the standard deviation over frames of that move */
+	double fluct_coh;   /* 0..1: the share of the moves' power that all bands share (their mean's power over
+			     * the mean of their powers): one pitch moving every partial gives 1, independent
+			     * moves 1 / bands */
 } ss_content_features;
 
 /* Compute the features from a magnitude spectrogram (ss_stft_magnitude, not power) of the clip, over the
