@@ -1,4 +1,4 @@
-/* Harmonic change at beats: a magnitude STFT of the work signal (0.37 s windows every 46 ms), the key's chroma
+/* Harmonic change at beats: a magnitude STFT of the work signal (0.37 s windows every 186 ms), the key's chroma
  * (chroma.c, default parameters, no tuning offset) of each frame, summed over the frames whose centres fall in
  * a beat interval, and the cosine distance between neighbouring intervals' sums. */
 #include "core/analysis/chord_change.h"
@@ -12,7 +12,7 @@
 #include "core/analysis/stft.h"
 
 #define CC_WINDOW_SEC 0.3 /* window at least this long (2048 samples at 5512.5 Hz: 2.7 Hz bins) */
-#define CC_HOP_DIV 8      /* hop = window / this */
+#define CC_HOP_DIV 2      /* hop = window / this */
 
 int ss_chord_change_at_beats(const float *x, size_t n, double sr, const double *beats, size_t nb, double *dist,
 			     ss_error *err)

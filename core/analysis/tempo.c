@@ -682,14 +682,14 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, const flo
 	}
 	period = refine_period(&ev.full, period);
 	rc = track(on, period, clarity, margin, out, err);
+	/* The chord rule doubles only to a level that is a pulse of its own (passes the gate above: chords that
+	 * change on alternate beats with no onset between them are no evidence for the faster level). */
 	int twice = 0;
-	if (rc == 0)
-		rc = chords_on_alternate_beats(out, wx, wn, wsr, &twice, err);
 	double half = refine_period(&ev.full, period / 2.0), half_clarity = clamp01(comb(&ev.full, half, TEMPO_NH));
-	if (rc == 0 && twice && half_clarity >= TEMPO_MIN_CLARITY) {
-		/* Track again at half the period when that is a pulse of its own (passes the gate above: chords that
-		 * change on alternate beats with no onset between them are no evidence for the faster level). The
-		 * unrelated margin is the same (the double is related). */
+	if (rc == 0 && half_clarity >= TEMPO_MIN_CLARITY)
+		rc = chords_on_alternate_beats(out, wx, wn, wsr, &twice, err);
+	if (rc == 0 && twice) {
+		/* track again at half the period; the unrelated margin is the same (the double is related) */
 		free(out->beats);
 		free(out->downbeats);
 		out->beats = out->downbeats = NULL;
