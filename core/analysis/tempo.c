@@ -3,8 +3,9 @@
  * (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3 relative go to the
  * reading whose own beats (those the two do not share) carry the stronger onsets, and the tempo is doubled when
  * the off-beats are as strong as the beats (before the near-tie comparison, which a reading at half the beat
- * does not enter) or, after tracking, when the chords change on alternate tracked beats (the chord rule). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
- * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
+ * does not enter) or, after tracking, when the chords change on alternate tracked beats (the chord rule). The
+ * period is refined to sub-frame precision over every harmonic of the autocorrelation and then by a line fit
+ * through the beats tracked by dynamic programming (beats.c); the metre comes from
  * beat-synchronous accents (meter.c). There is a pulse when the comb of the beat, or of the level above it (half
  * the tempo), rises above a fixed floor and the noise level. Without a pulse in the onset novelty, the same
  * analysis runs on the slow rises of the band energies (notes that swell in); no tempo only when neither shows
@@ -595,7 +596,8 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 static int chords_on_alternate_beats(const ss_tempo *t, const float *x, size_t n, double sr, int *yes, ss_error *err)
 {
 	*yes = 0;
-	if (x == NULL || !(sr >= 4000.0) || t->beats_per_bar != 4 || t->n_beats < TEMPO_CHORD_BEATS || !(2.0 * t->bpm <= TEMPO_UP_MAX))
+	if (x == NULL || !(sr >= 4000.0) || t->beats_per_bar != 4 || t->n_beats < TEMPO_CHORD_BEATS ||
+	    !(2.0 * t->bpm <= TEMPO_UP_MAX))
 		return 0;
 	size_t nd = t->n_beats - 2;
 	double *d = malloc(nd * sizeof *d);
