@@ -787,6 +787,53 @@ START_TEST(test_chord_per_bar)
 }
 END_TEST
 
+/* The same voices at bpm with two chords per bar (a chord every two beats), the bass on beats 1 and 3, the hat on
+ * every beat and a much softer one on the eighths between: music the chord rule sees as it sees a chord per bar
+ * at twice the tempo, whose eighths carry a pulse far weaker than its beats. */
+static float *half_bar_groove(double sr, double bpm, double seconds, size_t *n)
+{
+	static const double chords[4][4] = {
+		{130.81, 164.81, 196.00, 261.63}, {110.00, 130.81, 164.81, 220.00},
+		{87.31, 110.00, 130.81, 174.61}, {98.00, 123.47, 146.83, 196.00},
+	};
+	static const double bass[4] = {65.41, 55.00, 43.65, 49.00};
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 17;
+	double beat = 60.0 / bpm;
+	size_t k = 0;
+	for (double at = 0.1; at < seconds; at += beat, k++) {
+		if (k % 2 == 0) {
+			size_t chord = (k / 2) % 4;
+			for (int v = 0; v < 4; v++)
+				soft_note(x, *n, sr, at, chords[chord][v], 0.02, 2.0 * beat - 0.05, 0.05, 0.06);
+			soft_note(x, *n, sr, at, bass[chord], 0.01, 1.8 * beat, 0.05, 0.3);
+		}
+		hit(x, *n, sr, at * sr, HAT, 0.1, &seed);
+		hit(x, *n, sr, (at + beat / 2.0) * sr, HAT, 0.02, &seed);
+	}
+	return x;
+}
+
+/* The chord rule doubles only to a level nearly as clear as the tracked one: a groove at 86-96 BPM whose chords
+ * change every half bar, with soft eighths between its beats, keeps its tempo. */
+START_TEST(test_half_bar_chords)
+{
+	static const struct {
+		double sr, bpm;
+	} c[] = {{22050.0, 92.0}, {44100.0, 86.0}, {22050.0, 96.0}};
+	size_t n;
+	float *x = half_bar_groove(c[_i].sr, c[_i].bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "two chords per bar at %.0f BPM (%.0f Hz): got %.2f",
+		      c[_i].bpm, c[_i].sr, t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 /* ss_chord_change_at_beats: one-second beats holding C, C, F, F, A minor at 5512.5 Hz (the work signal's rate):
  * no change within a chord, a large one between chords, a smaller one between chords sharing two notes; NaN
  * for silence; fewer than three beats write nothing; a rate below 4 kHz is an error. */
@@ -1099,6 +1146,7 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_organ_hymn, 0, 4);
 	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
 	tcase_add_loop_test(tc, test_chord_per_bar, 0, 6);
+	tcase_add_loop_test(tc, test_half_bar_chords, 0, 3);
 	tcase_add_test(tc, test_chord_change);
 	tcase_add_loop_test(tc, test_fast_waltz, 0, 9);
 	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);

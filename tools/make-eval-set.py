@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
-    tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed] [--exclude LABELS.csv ...]
+    tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed|half] [--tempo LO-HI]
+                           [--exclude LABELS.csv ...]
                            OUTDIR
 
 Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont,
@@ -28,6 +29,10 @@ same container and rate (pairNNNa.EXT FluidR3, pairNNNb.EXT TimGM6mb, one row ea
 default for every groove), twice a bar (grooves in four) or every two bars, and writes it to the harmonic_rhythm
 column (empty for renders), so that metrical rules that read chord changes are not judged only on material
 whose chords change once a bar by construction. The grooves, keys and tempi drawn for a seed are the same.
+--harmonic-rhythm half changes the chords of every groove in four twice a bar (others once a bar), and --tempo
+LO-HI draws every MMA tempo from LO-HI instead of the three bands: together they build the case a chord-change
+rule must not double (music at 80-105 BPM whose chords change every half bar). Example:
+tools/make-eval-set.py --paired --harmonic-rhythm half --tempo 80-105 --seed 4242 --mma 24 OUT
 --exclude (either mode) skips the grooves named in the "source" column of other sets' labels.csv (e.g. the
 evaluation set), so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
 --exclude EVALSET/labels.csv PAIRDIR
@@ -206,12 +211,15 @@ PROG_MAJOR = [(0, ""), (9, "m"), (5, ""), (7, "7")]
 PROG_MINOR = [(0, "m"), (5, "m"), (7, "7"), (0, "m")]
 
 
-def make_mma(work, rnd, i, lib, groove, rhythm="bar"):
+def make_mma(work, rnd, i, lib, groove, rhythm="bar", tempo_range=None):
     """rhythm: "bar" (one chord per bar), "half" (two per bar, 4/4 grooves only; else one) or "two" (one chord
-    every two bars): how often the progression's chords change."""
+    every two bars): how often the progression's chords change. tempo_range (lo, hi): the tempo is drawn there
+    instead of from the bands."""
     tonic, mode = rnd.randrange(12), rnd.randrange(2)
     band = rnd.choice(["slow", "mid", "fast"])
     tempo = {"slow": rnd.randint(55, 80), "mid": rnd.randint(81, 169), "fast": rnd.randint(170, 200)}[band]
+    if tempo_range is not None:
+        tempo = rnd.randint(*tempo_range)
     prog = PROG_MAJOR if mode else PROG_MINOR
     src = os.path.join(work, "g%03d.mma" % i)
     mid = os.path.join(work, "g%03d.mid" % i)
@@ -240,6 +248,8 @@ def harmonic_rhythm(a, rr, beats_per_bar):
     """The chord rhythm of the next groove: "bar" unless --harmonic-rhythm mixed, then drawn from rr (a generator
     of its own, so the grooves, keys and tempi drawn for a seed stay those of the default), "half" only for
     grooves in four."""
+    if a.harmonic_rhythm == "half":
+        return "half" if beats_per_bar == "4" else "bar"
     if a.harmonic_rhythm != "mixed":
         return "bar"
     return rr.choice(["bar", "half", "two"] if beats_per_bar == "4" else ["bar", "two"])
@@ -318,7 +328,7 @@ def main_paired(a):
                 if got >= quota:
                     break
                 rhythm = harmonic_rhythm(a, rr, bpb)
-                r = make_mma(work, rnd, len(jobs), lib, g, rhythm)
+                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
                 if r is not None:
                     jobs.append(r + (rhythm,))
                     got += 1
@@ -347,6 +357,13 @@ def main_paired(a):
     print("%d clips (%d pairs) in %s" % (len(rows), len(rows) // 2, a.outdir))
 
 
+def tempo_range(text):
+    m = re.fullmatch(r"(\d+)-(\d+)", text)
+    if m is None or not 30 <= int(m.group(1)) <= int(m.group(2)) <= 300:
+        raise argparse.ArgumentTypeError("LO-HI, 30 <= LO <= HI <= 300")
+    return int(m.group(1)), int(m.group(2))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
@@ -354,9 +371,11 @@ def main():
     ap.add_argument("--mma", type=int, default=80, help="MMA groove clips (default 80)")
     ap.add_argument("--paired", action="store_true",
                     help="MMA grooves only, each rendered with both soundfonts from the same MIDI")
-    ap.add_argument("--harmonic-rhythm", choices=["bar", "mixed"], default="bar",
-                    help="MMA chord changes: one per bar (default) or, per groove, one per bar, two per bar (4/4) "
-                         "or one every two bars")
+    ap.add_argument("--harmonic-rhythm", choices=["bar", "mixed", "half"], default="bar",
+                    help="MMA chord changes: one per bar (default); per groove, one per bar, two per bar (4/4) "
+                         "or one every two bars (mixed); two per bar in grooves in four (half)")
+    ap.add_argument("--tempo", type=tempo_range, metavar="LO-HI",
+                    help="draw every MMA tempo from LO-HI BPM instead of the slow, middle and fast bands")
     ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
                     help="skip the grooves in this labels.csv's source column (repeatable)")
     a = ap.parse_args()
@@ -383,7 +402,7 @@ def main():
                 if got >= quota:
                     break
                 rhythm = harmonic_rhythm(a, rr, bpb)
-                r = make_mma(work, rnd, len(jobs), lib, g, rhythm)
+                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
                 if r is not None:
                     jobs.append(("MMA groove", "mma", r, rhythm))
                     got += 1
