@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/analysis/chord_change.h"
 #include "core/analysis/tempo.h"
 
 /* Deterministic noise in [-1, 1). */
@@ -738,6 +739,140 @@ START_TEST(test_legato)
 }
 END_TEST
 
+/* A groove notated at bpm in 4/4 with one chord per bar (I-vi-IV-V in C, four held voices), a bass note on beats 1
+ * and 3 of the bar and a soft closed hat on every beat: the bass and the chords make every other beat the
+ * strongest pulse, so the half reading is plausible, and only the harmonic rhythm tells the two apart. */
+static float *chord_groove(double sr, double bpm, double seconds, size_t *n)
+{
+	static const double chords[4][4] = {
+		{130.81, 164.81, 196.00, 261.63}, {110.00, 130.81, 164.81, 220.00},
+		{87.31, 110.00, 130.81, 174.61}, {98.00, 123.47, 146.83, 196.00},
+	};
+	static const double bass[4] = {65.41, 55.00, 43.65, 49.00};
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 13;
+	double beat = 60.0 / bpm;
+	size_t k = 0;
+	for (double at = 0.1; at < seconds; at += beat, k++) {
+		size_t bar = k / 4;
+		if (k % 4 == 0)
+			for (int v = 0; v < 4; v++)
+				soft_note(x, *n, sr, at, chords[bar % 4][v], 0.02, 4.0 * beat - 0.05, 0.05, 0.06);
+		if (k % 2 == 0)
+			soft_note(x, *n, sr, at, bass[bar % 4], 0.01, 1.8 * beat, 0.05, 0.3);
+		hit(x, *n, sr, at * sr, HAT, 0.1, &seed);
+	}
+	return x;
+}
+
+/* The chord rule: a groove at 176-192 BPM whose chords change once a bar is read at its tempo, not at half of it
+ * (where the chords change on every other beat and on nothing in between); the same groove notated at 88-96,
+ * whose chords change every four beats of that reading, keeps it. */
+START_TEST(test_chord_per_bar)
+{
+	static const struct {
+		double sr, bpm;
+	} c[] = {{22050.0, 184.0}, {44100.0, 176.0}, {22050.0, 192.0},
+		 {22050.0, 92.0},  {44100.0, 88.0},  {22050.0, 96.0}};
+	size_t n;
+	float *x = chord_groove(c[_i].sr, c[_i].bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "a chord per bar at %.0f BPM (%.0f Hz): got %.2f", c[_i].bpm,
+		      c[_i].sr, t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* The same voices at bpm with two chords per bar (a chord every two beats), the bass on beats 1 and 3, the hat on
+ * every beat and a much softer one on the eighths between: music the chord rule sees as it sees a chord per bar
+ * at twice the tempo, whose eighths carry a pulse far weaker than its beats. */
+static float *half_bar_groove(double sr, double bpm, double seconds, size_t *n)
+{
+	static const double chords[4][4] = {
+		{130.81, 164.81, 196.00, 261.63}, {110.00, 130.81, 164.81, 220.00},
+		{87.31, 110.00, 130.81, 174.61}, {98.00, 123.47, 146.83, 196.00},
+	};
+	static const double bass[4] = {65.41, 55.00, 43.65, 49.00};
+	float *x = alloc_signal(sr, seconds, n);
+	uint32_t seed = 17;
+	double beat = 60.0 / bpm;
+	size_t k = 0;
+	for (double at = 0.1; at < seconds; at += beat, k++) {
+		if (k % 2 == 0) {
+			size_t chord = (k / 2) % 4;
+			for (int v = 0; v < 4; v++)
+				soft_note(x, *n, sr, at, chords[chord][v], 0.02, 2.0 * beat - 0.05, 0.05, 0.06);
+			soft_note(x, *n, sr, at, bass[chord], 0.01, 1.8 * beat, 0.05, 0.3);
+		}
+		hit(x, *n, sr, at * sr, HAT, 0.1, &seed);
+		hit(x, *n, sr, (at + beat / 2.0) * sr, HAT, 0.02, &seed);
+	}
+	return x;
+}
+
+/* The chord rule doubles only to a level nearly as clear as the tracked one: a groove at 86-96 BPM whose chords
+ * change every half bar, with soft eighths between its beats, keeps its tempo. */
+START_TEST(test_half_bar_chords)
+{
+	static const struct {
+		double sr, bpm;
+	} c[] = {{22050.0, 92.0}, {44100.0, 86.0}, {22050.0, 96.0}};
+	size_t n;
+	float *x = half_bar_groove(c[_i].sr, c[_i].bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);
+	assert_sane(&t);
+	ck_assert_msg(rel_err(t.bpm, c[_i].bpm) < 0.01, "two chords per bar at %.0f BPM (%.0f Hz): got %.2f",
+		      c[_i].bpm, c[_i].sr, t.bpm);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* ss_chord_change_at_beats: one-second beats holding C, C, F, F, A minor at 5512.5 Hz (the work signal's rate):
+ * no change within a chord, a large one between chords, a smaller one between chords sharing two notes; NaN
+ * for silence; fewer than three beats write nothing; a rate below 4 kHz is an error. */
+START_TEST(test_chord_change)
+{
+	static const double chords[6][3] = {
+		{261.63, 329.63, 392.00}, {261.63, 329.63, 392.00}, {174.61, 220.00, 261.63},
+		{174.61, 220.00, 261.63}, {220.00, 261.63, 329.63}, {220.00, 261.63, 329.63},
+	};
+	double sr = 5512.5;
+	size_t n;
+	float *x = alloc_signal(sr, 6.5, &n);
+	double beats[7];
+	for (int b = 0; b < 7; b++)
+		beats[b] = 0.25 + b;
+	for (int b = 0; b < 6; b++)
+		for (int v = 0; v < 3 && chords[b][v] > 0.0; v++)
+			soft_note(x, n, sr, beats[b], chords[b][v], 0.02, 0.95, 0.03, 0.1);
+	double d[5] = {-1.0, -1.0, -1.0, -1.0, -1.0};
+	ss_error err;
+	ck_assert_int_eq(ss_chord_change_at_beats(x, n, sr, beats, 7, d, &err), 0);
+	ck_assert_msg(d[0] < 0.1 && d[2] < 0.1, "same chord: %.3f %.3f", d[0], d[2]);
+	ck_assert_msg(d[1] > 0.3, "C to F: %.3f", d[1]);
+	ck_assert_msg(d[3] > 0.1 && d[3] < d[1] && d[4] < 0.1, "F to A minor: %.3f, then %.3f", d[3], d[4]);
+	float *z = calloc(n, sizeof *z);
+	ck_assert_ptr_nonnull(z);
+	ck_assert_int_eq(ss_chord_change_at_beats(z, n, sr, beats, 7, d, &err), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(isnan(d[i]), "silence: %.3f", d[i]);
+	free(z);
+	double one = -1.0;
+	ck_assert_int_eq(ss_chord_change_at_beats(x, n, sr, beats, 2, &one, &err), 0);
+	ck_assert(one == -1.0);
+	ck_assert_int_eq(ss_chord_change_at_beats(x, n, 2000.0, beats, 7, d, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_INTERNAL);
+	free(x);
+}
+END_TEST
+
 /* Four-on-the-floor electronic pattern: a kick on every beat, a clap on 2 and 4, an open hat on every
  * off-beat eighth. The kick on every beat is the evidence for the fast level. */
 static float *four_floor(double sr, double bpm, double seconds, size_t *n)
@@ -1010,6 +1145,9 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_legato, 0, 2);
 	tcase_add_loop_test(tc, test_organ_hymn, 0, 4);
 	tcase_add_loop_test(tc, test_fast_electronic, 0, 3);
+	tcase_add_loop_test(tc, test_chord_per_bar, 0, 6);
+	tcase_add_loop_test(tc, test_half_bar_chords, 0, 3);
+	tcase_add_test(tc, test_chord_change);
 	tcase_add_loop_test(tc, test_fast_waltz, 0, 9);
 	tcase_add_loop_test(tc, test_waltz_eighths, 0, 4);
 	tcase_add_loop_test(tc, test_five_four, 0, 8);

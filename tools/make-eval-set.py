@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
-    tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--exclude LABELS.csv ...] OUTDIR
+    tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed|half] [--tempo LO-HI]
+                           [--exclude LABELS.csv ...]
+                           OUTDIR
 
-Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont) and the
+Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont,
+harmonic_rhythm) and the
 clips (mono, 22.05 or 44.1 kHz, Ogg Vorbis / MP3 / M4A / FLAC / WAV in turn). Nothing it writes belongs in
 the repository. Deterministic for a seed and the same package versions.
 
@@ -22,6 +25,14 @@ Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two
 --paired builds development material for comparing the two soundfonts instead: MMA grooves only (the MIDI of
 the other kind is all in the evaluation set), each rendered with BOTH soundfonts from the same MIDI file, in the
 same container and rate (pairNNNa.EXT FluidR3, pairNNNb.EXT TimGM6mb, one row each with a "pair" column).
+--harmonic-rhythm mixed (either mode) draws for each MMA groove how often its chords change: once a bar (the
+default for every groove), twice a bar (grooves in four) or every two bars, and writes it to the harmonic_rhythm
+column (empty for renders), so that metrical rules that read chord changes are not judged only on material
+whose chords change once a bar by construction. The grooves, keys and tempi drawn for a seed are the same.
+--harmonic-rhythm half changes the chords of every groove in four twice a bar (others once a bar), and --tempo
+LO-HI draws every MMA tempo from LO-HI instead of the three bands: together they build the case a chord-change
+rule must not double (music at 80-105 BPM whose chords change every half bar). Example:
+tools/make-eval-set.py --paired --harmonic-rhythm half --tempo 80-105 --seed 4242 --mma 24 OUT
 --exclude (either mode) skips the grooves named in the "source" column of other sets' labels.csv (e.g. the
 evaluation set), so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
 --exclude EVALSET/labels.csv PAIRDIR
@@ -200,18 +211,28 @@ PROG_MAJOR = [(0, ""), (9, "m"), (5, ""), (7, "7")]
 PROG_MINOR = [(0, "m"), (5, "m"), (7, "7"), (0, "m")]
 
 
-def make_mma(work, rnd, i, lib, groove):
+def make_mma(work, rnd, i, lib, groove, rhythm="bar", tempo_range=None):
+    """rhythm: "bar" (one chord per bar), "half" (two per bar, 4/4 grooves only; else one) or "two" (one chord
+    every two bars): how often the progression's chords change. tempo_range (lo, hi): the tempo is drawn there
+    instead of from the bands."""
     tonic, mode = rnd.randrange(12), rnd.randrange(2)
     band = rnd.choice(["slow", "mid", "fast"])
     tempo = {"slow": rnd.randint(55, 80), "mid": rnd.randint(81, 169), "fast": rnd.randint(170, 200)}[band]
+    if tempo_range is not None:
+        tempo = rnd.randint(*tempo_range)
     prog = PROG_MAJOR if mode else PROG_MINOR
     src = os.path.join(work, "g%03d.mma" % i)
     mid = os.path.join(work, "g%03d.mid" % i)
     with open(src, "w") as fp:
         fp.write("Tempo %d\nGroove %s\nKeySig %s%s\n" % (tempo, groove, MMA_FLAT[tonic], "" if mode else " minor"))
         for bar in range(1, 41):  # 40 bars: at least 36 s at 55 BPM in 3/4 is more than a clip and its lead
-            step, q = prog[(bar - 1) % 4]
-            fp.write("%d %s%s\n" % (bar, MMA_FLAT[(tonic + step) % 12], q))
+            if rhythm == "half":  # one chord on beats 1-2, the next on 3-4 ("/" repeats the chord before it)
+                (s1, q1), (s2, q2) = prog[(2 * bar - 2) % 4], prog[(2 * bar - 1) % 4]
+                line = "%s%s / %s%s /" % (MMA_FLAT[(tonic + s1) % 12], q1, MMA_FLAT[(tonic + s2) % 12], q2)
+            else:
+                step, q = prog[((bar - 1) // 2 if rhythm == "two" else bar - 1) % 4]
+                line = "%s%s" % (MMA_FLAT[(tonic + step) % 12], q)
+            fp.write("%d %s\n" % (bar, line))
     try:
         run(["mma", "-f", mid, src], cwd=work)
     except subprocess.CalledProcessError:
@@ -221,6 +242,17 @@ def make_mma(work, rnd, i, lib, groove):
         return None
     start, bpm, metre, _ = lab
     return mid, start, bpm, metre, "%s %s" % (NAMES[tonic], "major" if mode else "minor"), "%s/%s" % (lib, groove)
+
+
+def harmonic_rhythm(a, rr, beats_per_bar):
+    """The chord rhythm of the next groove: "bar" unless --harmonic-rhythm mixed, then drawn from rr (a generator
+    of its own, so the grooves, keys and tempi drawn for a seed stay those of the default), "half" only for
+    grooves in four."""
+    if a.harmonic_rhythm == "half":
+        return "half" if beats_per_bar == "4" else "bar"
+    if a.harmonic_rhythm != "mixed":
+        return "bar"
+    return rr.choice(["bar", "half", "two"] if beats_per_bar == "4" else ["bar", "two"])
 
 
 def wad_midis(work):
@@ -289,16 +321,18 @@ def main_paired(a):
         rnd.shuffle(odd)
         rnd.shuffle(even)
         jobs = []
+        rr = random.Random(a.seed + 1000003)
         for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
             got = 0
-            for lib, g, _ in group:
+            for lib, g, bpb in group:
                 if got >= quota:
                     break
-                r = make_mma(work, rnd, len(jobs), lib, g)
+                rhythm = harmonic_rhythm(a, rr, bpb)
+                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
                 if r is not None:
-                    jobs.append(r)
+                    jobs.append(r + (rhythm,))
                     got += 1
-        for i, (mid, start, bpm, metre, key, src) in enumerate(jobs):
+        for i, (mid, start, bpm, metre, key, src, rhythm) in enumerate(jobs):
             fmt = FORMATS[i % len(FORMATS)]
             rate = 22050 if (i // len(FORMATS)) % 2 else 44100
             made = []
@@ -314,13 +348,20 @@ def main_paired(a):
                 continue
             for name, sfname in made:
                 rows.append((name, "%.2f" % bpm, key, "MMA groove", "mma", LICENSES["mma"], metre, src, sfname,
-                             "pair%03d" % (i + 1)))
+                             "pair%03d" % (i + 1), rhythm))
                 print("%s %s %s %s %s" % (name, rows[-1][1], key, metre, src), file=sys.stderr)
     with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
-        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont,pair\n")
+        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont,pair,harmonic_rhythm\n")
         for r in rows:
             fp.write(",".join(r) + "\n")
     print("%d clips (%d pairs) in %s" % (len(rows), len(rows) // 2, a.outdir))
+
+
+def tempo_range(text):
+    m = re.fullmatch(r"(\d+)-(\d+)", text)
+    if m is None or not 30 <= int(m.group(1)) <= int(m.group(2)) <= 300:
+        raise argparse.ArgumentTypeError("LO-HI, 30 <= LO <= HI <= 300")
+    return int(m.group(1)), int(m.group(2))
 
 
 def main():
@@ -330,6 +371,11 @@ def main():
     ap.add_argument("--mma", type=int, default=80, help="MMA groove clips (default 80)")
     ap.add_argument("--paired", action="store_true",
                     help="MMA grooves only, each rendered with both soundfonts from the same MIDI")
+    ap.add_argument("--harmonic-rhythm", choices=["bar", "mixed", "half"], default="bar",
+                    help="MMA chord changes: one per bar (default); per groove, one per bar, two per bar (4/4) "
+                         "or one every two bars (mixed); two per bar in grooves in four (half)")
+    ap.add_argument("--tempo", type=tempo_range, metavar="LO-HI",
+                    help="draw every MMA tempo from LO-HI BPM instead of the slow, middle and fast bands")
     ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
                     help="skip the grooves in this labels.csv's source column (repeatable)")
     a = ap.parse_args()
@@ -349,21 +395,23 @@ def main():
         rnd.shuffle(odd)
         rnd.shuffle(even)
         jobs = []
+        rr = random.Random(a.seed + 1000003)
         for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
             got = 0
-            for lib, g, _ in group:
+            for lib, g, bpb in group:
                 if got >= quota:
                     break
-                r = make_mma(work, rnd, len(jobs), lib, g)
+                rhythm = harmonic_rhythm(a, rr, bpb)
+                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
                 if r is not None:
-                    jobs.append(("MMA groove", "mma", r))
+                    jobs.append(("MMA groove", "mma", r, rhythm))
                     got += 1
         for mid, pkg, src in wad_midis(work) + abc_midis(work):
             lab = label_window(mid)
             if lab is not None:
                 start, bpm, metre, key = lab
-                jobs.append(("rendered MIDI", pkg, (mid, start, bpm, metre, key, src)))
-        for i, (kind, pkg, (mid, start, bpm, metre, key, src)) in enumerate(jobs):
+                jobs.append(("rendered MIDI", pkg, (mid, start, bpm, metre, key, src), ""))
+        for i, (kind, pkg, (mid, start, bpm, metre, key, src), rhythm) in enumerate(jobs):
             sf, sfname, _ = SOUNDFONTS[i % 2]
             fmt = FORMATS[i % len(FORMATS)]
             rate = 22050 if (i // len(FORMATS)) % 2 else 44100
@@ -373,10 +421,11 @@ def main():
             except subprocess.CalledProcessError:
                 print("make-eval-set: could not render %s, left out" % src, file=sys.stderr)
                 continue
-            rows.append((name, "" if bpm is None else "%.2f" % bpm, key, kind, pkg, LICENSES[pkg], metre, src, sfname))
+            rows.append((name, "" if bpm is None else "%.2f" % bpm, key, kind, pkg, LICENSES[pkg], metre, src, sfname,
+                         rhythm))
             print("%s %s %s %s %s" % (name, rows[-1][1], key or "-", metre, src), file=sys.stderr)
     with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
-        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont\n")
+        fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont,harmonic_rhythm\n")
         for r in rows:
             fp.write(",".join(r) + "\n")
     print("%d clips in %s" % (len(rows), a.outdir))

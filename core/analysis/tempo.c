@@ -3,8 +3,9 @@
  * (bass, kick) flux, weighted by a log-normal tempo prior. Near-ties with a 3:2 or 4:3 relative go to the
  * reading whose own beats (those the two do not share) carry the stronger onsets, and the tempo is doubled when
  * the off-beats are as strong as the beats (before the near-tie comparison, which a reading at half the beat
- * does not enter). The period is refined to sub-frame precision over every harmonic of the autocorrelation and
- * then by a line fit through the beats tracked by dynamic programming (beats.c); the metre comes from
+ * does not enter) or, after tracking, when the chords change on alternate tracked beats (the chord rule). The
+ * period is refined to sub-frame precision over every harmonic of the autocorrelation and then by a line fit
+ * through the beats tracked by dynamic programming (beats.c); the metre comes from
  * beat-synchronous accents (meter.c). There is a pulse when the comb of the beat, or of the level above it (half
  * the tempo), rises above a fixed floor and the noise level. Without a pulse in the onset novelty, the same
  * analysis runs on the slow rises of the band energies (notes that swell in); no tempo only when neither shows
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "core/analysis/beats.h"
+#include "core/analysis/chord_change.h"
 #include "core/analysis/meter.h"
 #include "core/analysis/onset.h"
 #include "core/analysis/signal.h"
@@ -30,6 +32,10 @@
 #define TEMPO_UP_MAX 210.0      /* ... and the doubled tempo is at most this */
 #define TEMPO_UP_LOW_MIN 160.0  /* the low band alone doubles only to this tempo and faster (kick on every beat) */
 #define TEMPO_UP_LOW_COMB 0.98  /* ... when its comb at the doubled tempo is at least this fraction of the slow one's */
+#define TEMPO_CHORD_ALT 0.7     /* chord rule: contrast of the harmonic change on even and odd beats, at least */
+#define TEMPO_CHORD_HALF 0.6    /* ... and the change two beats after the bar's strongest one, relative to it */
+#define TEMPO_CHORD_BEATS 16    /* ... measured over at least this many tracked beats */
+#define TEMPO_CHORD_COMB 0.6    /* ... and the doubled level's comb is at least this fraction of the tracked one's */
 #define TEMPO_HIER 0.25         /* weight of the neighbouring metrical levels in the salience */
 #define TEMPO_NH 4              /* comb teeth for the candidate salience */
 #define TEMPO_FIT_RES 0.04      /* beat line fit used when its rms residual is below this fraction of a period */
@@ -578,11 +584,60 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	return 0;
 }
 
+/* The chord rule (harmonic rhythm as metrical evidence, Goto and Muraoka 1999; Goto 2001): chords change at bar
+ * or half-bar positions. Music notated at 184 BPM with a chord per bar of four beats, read at 92, changes chord
+ * on every other tracked beat and on nothing in between; music read right at 92 changes every four or eight
+ * tracked beats, or irregularly. 1 when, over beats t tracked four to the bar at a tempo whose double is at most
+ * TEMPO_UP_MAX, the harmonic change at the beats (chord_change.h, over the work signal x, n samples at sr Hz) is
+ * strong on alternate beats (the contrast of its mean on even and odd beats, (a - b) / (a + b), at least
+ * TEMPO_CHORD_ALT) and the half bar changes nearly as much as the bar's strongest position (its mean at least
+ * TEMPO_CHORD_HALF of it): the tempo is then twice the tracked one. Renders of real scores seldom change chord
+ * this regularly, and are left alone; music at 92 whose chords change every half bar with nothing changing in
+ * between would be doubled. Returns 0 (result in *yes), or -1 with err (SS_ERR_NOMEM). */
+static int chords_on_alternate_beats(const ss_tempo *t, const float *x, size_t n, double sr, int *yes, ss_error *err)
+{
+	*yes = 0;
+	if (x == NULL || !(sr >= 4000.0) || t->beats_per_bar != 4 || t->n_beats < TEMPO_CHORD_BEATS ||
+	    !(2.0 * t->bpm <= TEMPO_UP_MAX))
+		return 0;
+	size_t nd = t->n_beats - 2;
+	double *d = malloc(nd * sizeof *d);
+	if (d == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	if (ss_chord_change_at_beats(x, n, sr, t->beats, t->n_beats, d, err) != 0) {
+		free(d);
+		return -1;
+	}
+	double s4[4] = {0}, m4[4];
+	size_t c4[4] = {0};
+	for (size_t i = 0; i < nd; i++)
+		if (!isnan(d[i])) {
+			s4[i % 4] += d[i];
+			c4[i % 4]++;
+		}
+	free(d);
+	size_t b = 0;
+	for (size_t k = 0; k < 4; k++) {
+		if (c4[k] < 2)
+			return 0;
+		m4[k] = s4[k] / (double)c4[k];
+		if (m4[k] > m4[b])
+			b = k;
+	}
+	double even = (s4[0] + s4[2]) / (double)(c4[0] + c4[2]), odd = (s4[1] + s4[3]) / (double)(c4[1] + c4[3]);
+	if (!(m4[b] > 0.0))
+		return 0;
+	double alt = fabs(even - odd) / (even + odd);
+	*yes = alt >= TEMPO_CHORD_ALT && m4[(b + 2) % 4] >= TEMPO_CHORD_HALF * m4[b];
+	return 0;
+}
+
 /* The pulse in on->novelty: sets *found and fills out (bpm, beats, metre, candidates; the confidence scaled
  * by conf_scale) when the novelty has at least TEMPO_MIN_ONSETS onsets and is periodic above the noise
  * level, else leaves out without a pulse (pulse_clarity set when it was measured). Returns 0 or -1 with
  * err. */
-static int pulse(const ss_onset *on, size_t onsets, double conf_scale, int *found, ss_tempo *out, ss_error *err)
+static int pulse(const ss_onset *on, size_t onsets, double conf_scale, const float *wx, size_t wn, double wsr,
+		 int *found, ss_tempo *out, ss_error *err)
 {
 	const size_t N = on->n_frames;
 	const double fr = on->frame_rate;
@@ -630,6 +685,23 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, int *foun
 	}
 	period = refine_period(&ev.full, period);
 	rc = track(on, period, clarity, margin, out, err);
+	/* The chord rule doubles only to a level that is a pulse of its own (passes the gate above: chords that
+	 * change on alternate beats with no onset between them are no evidence for the faster level) and nearly as
+	 * clear as the tracked one: music at 80-105 BPM whose chords change every half bar has onsets between its
+	 * beats too, but their comb is weaker (half-bar MMA grooves doubled wrongly: 0.40-0.59 of the tracked
+	 * level's, but two of seven; fast grooves read at half: 0.69-0.99, but two of nineteen). */
+	int twice = 0;
+	double half = refine_period(&ev.full, period / 2.0), half_clarity = clamp01(comb(&ev.full, half, TEMPO_NH));
+	if (rc == 0 && half_clarity >= TEMPO_MIN_CLARITY && half_clarity >= TEMPO_CHORD_COMB * clarity)
+		rc = chords_on_alternate_beats(out, wx, wn, wsr, &twice, err);
+	if (rc == 0 && twice) {
+		/* track again at half the period; the unrelated margin is the same (the double is related) */
+		free(out->beats);
+		free(out->downbeats);
+		out->beats = out->downbeats = NULL;
+		out->n_beats = out->n_downbeats = 0;
+		rc = track(on, half, half_clarity, margin, out, err);
+	}
 	if (rc == 0) {
 		out->confidence *= conf_scale;
 		tempo_candidates(&ev, fr, out);
@@ -710,7 +782,10 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	size_t onsets = ss_onset_count(&on);
 	out->onset_density = (double)onsets / ((double)n / sr);
 	int found = 0;
-	int rc = pulse(&on, onsets, 1.0, &found, out, err);
+	const float *wx = w->x != NULL ? w->x : x;
+	size_t wn = w->x != NULL ? w->n : n;
+	double wsr = w->x != NULL ? w->sr : sr;
+	int rc = pulse(&on, onsets, 1.0, wx, wn, wsr, &found, out, err);
 	if (rc == 0 && !found) {
 		/* No pulse in the onset novelty. Music whose notes swell in (a slow hymn, soft legato lines) has
 		 * its rhythm in slower rises of the band energies, which the novelty's local mean removes: look
@@ -727,7 +802,7 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 			float *fast = on.novelty;
 			on.novelty = slow;
 			double clarity = out->pulse_clarity;
-			rc = pulse(&on, ss_onset_count(&on), TEMPO_SLOW_CONF, &found, out, err);
+			rc = pulse(&on, ss_onset_count(&on), TEMPO_SLOW_CONF, wx, wn, wsr, &found, out, err);
 			on.novelty = fast;
 			free(slow);
 			if (rc == 0 && !found)
