@@ -155,7 +155,7 @@ START_TEST(test_threads_same_samples)
 }
 END_TEST
 
-/* Decode b with 1 and 2 threads (the second may split the file between two libsndfile handles) and check that
+/* Decode b with 1 and 2 threads (the second reads ahead on its own thread) and check that
  * both succeed or fail alike: the same samples, loudness, flags, or the same error. Returns the sequential rc. */
 static int same_decode(const unsigned char *b, size_t len, double max_seconds, const char *what)
 {
@@ -189,29 +189,12 @@ static int same_decode(const unsigned char *b, size_t len, double max_seconds, c
 	return rc1;
 }
 
-#ifdef SS_TEST_HOOKS
-static unsigned long split_used(void)
-{
-	unsigned long used, dropped;
-	ss_audio_split_counts(&used, &dropped);
-	return used;
-}
+#define BLK 4096 /* the decoder's read size (decode_sndfile.c) */
 
-static unsigned long split_dropped(void)
-{
-	unsigned long used, dropped;
-	ss_audio_split_counts(&used, &dropped);
-	return dropped;
-}
-#endif
-
-#define BLK 4096 /* the decoder's read size (decode_sndfile.c): the split point is a multiple of it */
-
-/* Split decoding (two libsndfile handles on two threads for seekable lossless files) gives the sink the samples
- * the sequential path gives it: FLAC and WAV/AIFF of lengths around the split point, around the smallest length
- * that is split, shorter than two reads, and with max_seconds ending the decode on, just before and just after a
- * read boundary. */
-START_TEST(test_split_same_samples)
+/* The read-ahead gives the sink the samples the sequential path gives it at the edges of its reads and hand-overs
+ * (16 reads): FLAC and WAV/AIFF of one frame, shorter than two reads, around 16 and 34 reads, a few seconds with a
+ * partial last read, and with max_seconds ending the decode on, just before and just after a read boundary. */
+START_TEST(test_threads_edge_lengths)
 {
 	static const struct {
 		int format;
@@ -222,11 +205,10 @@ START_TEST(test_split_same_samples)
 		{SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2},  {SF_FORMAT_WAV | SF_FORMAT_FLOAT, 32768, 1},
 		{SF_FORMAT_AIFF | SF_FORMAT_PCM_24, 48000, 2},
 	};
-	/* frames: 1, under two reads, the smallest split length (16 reads) and around it, around an odd split point,
-	 * a few seconds with a partial last read */
-	static const long lengths[] = {1,	   BLK - 1,	  BLK + 1,	   2 * BLK - 1,	  16 * BLK - 1,
-				       16 * BLK,   16 * BLK + 1,  34 * BLK - 1,	   34 * BLK,	  34 * BLK + 1,
-				       35 * BLK,   131071,	  131072,	   131073,	  200000};
+	/* frames: 1, under two reads, around one and two hand-overs of 16 reads, around 32 reads, a few seconds with
+	 * a partial last read */
+	static const long lengths[] = {1, BLK - 1, BLK + 1, 2 * BLK - 1, 16 * BLK - 1, 16 * BLK, 16 * BLK + 1,
+				       34 * BLK - 1, 34 * BLK, 34 * BLK + 1, 35 * BLK, 131071, 131072, 131073, 200000};
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
 		for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
 			size_t len = 0;
@@ -234,15 +216,8 @@ START_TEST(test_split_same_samples)
 			unsigned char *b = synth_file(kinds[k].format, kinds[k].sr, kinds[k].channels, secs, synth_minor, &len);
 			ck_assert_ptr_nonnull(b);
 			char what[96];
-#ifdef SS_TEST_HOOKS
-			unsigned long used = split_used();
-#endif
 			snprintf(what, sizeof what, "kind %zu, %ld frames", k, lengths[i]);
 			ck_assert_int_eq(same_decode(b, len, 30.0, what), 0);
-#ifdef SS_TEST_HOOKS
-			/* split from 16 reads on: the test is about the split path, so it must have been taken */
-			ck_assert_uint_eq(split_used() - used, lengths[i] >= 16 * BLK ? 1 : 0);
-#endif
 			/* max_seconds ending the decode: at 32768 Hz, 4 s is exactly 32 reads; 4 s +- a frame around it */
 			static const double caps[] = {4.0, 4.0 - 1.0 / 32768, 4.0 + 1.0 / 32768, 3.0};
 			for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
@@ -254,41 +229,11 @@ START_TEST(test_split_same_samples)
 }
 END_TEST
 
-#ifdef SS_TEST_HOOKS
-/* A second handle that cannot be opened, cannot seek, or gets no buffer: the decode goes on without the split and
- * gives the same samples (and the split is dropped or not started, never half used). */
-START_TEST(test_split_faults)
-{
-	size_t len = 0;
-	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 6.0, synth_music, &len);
-	ck_assert_ptr_nonnull(b);
-	for (int step = 1; step <= 3; step++) {
-		ss_audio_split_fault(step);
-		unsigned long used = split_used(), dropped = split_dropped();
-		char what[32];
-		snprintf(what, sizeof what, "fault %d", step);
-		ck_assert_int_eq(same_decode(b, len, 30.0, what), 0);
-		ck_assert_int_eq(same_both_ways(b, len, 30.0, what), 0);
-		ck_assert_uint_eq(split_used(), used);
-		/* open and seek fail on the second thread after the first part is under way: the part is dropped;
-		 * without a buffer the split never starts */
-		ck_assert_uint_eq(split_dropped() - dropped, step == 3 ? 0 : 2);
-	}
-	ss_audio_split_fault(0);
-	free(b);
-}
-END_TEST
-#endif
-
 /* Damaged FLAC and WAV, decoded alone: truncated in the first or the second half, or bytes flipped in either: the
- * split path gives the sequential samples or error, and on damage in the FLAC stream it drops the second part
- * rather than use it (the hooks count it). */
-START_TEST(test_split_damaged)
+ * read-ahead gives the sequential samples or error, also when max_seconds stops the sink first. */
+START_TEST(test_threads_damaged_samples)
 {
 	static const int formats[] = {SF_FORMAT_FLAC | SF_FORMAT_PCM_16, SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-#ifdef SS_TEST_HOOKS
-	unsigned long dropped = split_dropped();
-#endif
 	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
 		size_t len = 0;
 		unsigned char *b = synth_file(formats[f], 44100, 2, 8.0, synth_music, &len);
@@ -318,9 +263,6 @@ START_TEST(test_split_damaged)
 		free(c);
 		free(b);
 	}
-#ifdef SS_TEST_HOOKS
-	ck_assert_uint_gt(split_dropped(), dropped);
-#endif
 }
 END_TEST
 
@@ -387,11 +329,8 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_threads_same_samples);
 	tcase_add_test(tc, test_threads_damaged);
 	tcase_add_test(tc, test_threads_errors);
-	tcase_add_test(tc, test_split_same_samples);
-#ifdef SS_TEST_HOOKS
-	tcase_add_test(tc, test_split_faults);
-#endif
-	tcase_add_test(tc, test_split_damaged);
+	tcase_add_test(tc, test_threads_edge_lengths);
+	tcase_add_test(tc, test_threads_damaged_samples);
 	suite_add_tcase(s, tc);
 	return s;
 }

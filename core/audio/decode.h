@@ -51,14 +51,4 @@ void ss_audio_ffmpeg_on_load_failure(void (*fn)(const char *reason));
 int ss_audio_decode_sndfile(const void *data, size_t len, const ss_audio_opts *o, ss_audio *out, ss_error *err);
 int ss_audio_decode_ffmpeg(const void *data, size_t len, const ss_audio_opts *o, ss_audio *out, ss_error *err);
 
-#ifdef SS_TEST_HOOKS
-/* Test hooks of the libsndfile decoder's split decoding (two handles on two threads, see decode_sndfile.c):
- * how many decodes since the process started used the second handle's part (*used) and how many set it up but
- * dropped it and read on with the first handle (*dropped); and a step made to fail in every later split decode
- * (1: opening the second handle, 2: its seek, 3: its buffer; 0: none), which must fall back to the path
- * without the split and give the same result. */
-void ss_audio_split_counts(unsigned long *used, unsigned long *dropped);
-void ss_audio_split_fault(int step);
-#endif
-
 #endif

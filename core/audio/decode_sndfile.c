@@ -1,10 +1,7 @@
 /* libsndfile decoder over an in-memory buffer (virtual I/O: no temporary file). */
 #include "core/audio/decode.h"
 
-#include <assert.h>
-#include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +133,6 @@ typedef struct readahead {
 	size_t head, count;        /* oldest filled slot, filled slots (guarded by mu) */
 	int eof;                   /* the decoder has stopped: no slot after the filled ones (guarded by mu) */
 	int stop;                  /* the sink wants no more (guarded by mu) */
-	sf_count_t limit;          /* no read starts at or after this frame (SF_COUNT_MAX: read to the end) */
-	sf_count_t pos;            /* frames read so far (decoder thread's until joined) */
-	int ended;                 /* a read returned nothing: the sequential path would stop there too */
 } readahead;
 
 static void *readahead_main(void *arg)
@@ -156,18 +150,12 @@ static void *readahead_main(void *arg)
 		/* slot tail is not visible to the reader until count says so */
 		int n = 0, end = 0;
 		while (n < READAHEAD_READS) {
-			if (q->pos >= q->limit) { /* every read has the full size, so the limit ends the same blocks */
-				end = 1;
-				break;
-			}
 			float *at = q->buf + ((size_t)tail * READAHEAD_READS + (size_t)n) * q->block_len;
 			sf_count_t got = sf_readf_float(q->sf, at, SNDFILE_BLOCK_FRAMES);
 			if (got <= 0) {
-				q->ended = 1;
 				end = 1;
 				break;
 			}
-			q->pos += got;
 			q->got[tail][n++] = got;
 		}
 		pthread_mutex_lock(&q->mu);
@@ -190,20 +178,13 @@ static void *readahead_main(void *arg)
 	return NULL;
 }
 
-/* As decode_sequential with the decoding on a second thread, up to the first read that would start at or after
- * frame `limit` (SF_COUNT_MAX: to the end). Returns 1 without having read anything when the thread or its buffers
- * cannot be had (the caller then decodes sequentially), else 0 or -1 with err. On 0, *pos is the frames read from
- * sf, *ended is 1 when a read returned nothing (the sequential path stops there) and *done 1 when the sink asked
- * for no more. */
-static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, sf_count_t limit, sf_count_t *pos,
-			   int *ended, int *done, ss_error *err)
+/* As decode_sequential with the decoding on a second thread. Returns 1 without having read anything when the
+ * thread or its buffers cannot be had (the caller then decodes sequentially), else 0 or -1 with err. */
+static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_error *err)
 {
 	readahead q;
 	memset(&q, 0, sizeof q);
 	q.sf = sf;
-	q.limit = limit;
-	*pos = 0;
-	*ended = *done = 0;
 	q.block_len = (size_t)SNDFILE_BLOCK_FRAMES * (size_t)channels;
 	q.buf = ss_bigmem_alloc((size_t)READAHEAD_SLOTS * READAHEAD_READS * q.block_len * sizeof *q.buf);
 	if (q.buf == NULL)
@@ -251,194 +232,15 @@ static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, sf_co
 			pthread_mutex_unlock(&q.mu);
 			if (r < 0)
 				rc = -1;
-			if (r != 0) {
-				*done = 1;
+			if (r != 0)
 				break;
-			}
 		}
 		pthread_join(th, NULL);
-		*pos = q.pos;
-		*ended = q.ended;
 	}
 	pthread_cond_destroy(&q.freed);
 	pthread_cond_destroy(&q.filled);
 	pthread_mutex_destroy(&q.mu);
 	free(q.buf);
-	return rc;
-}
-
-/* Split decoding of a seekable lossless file: a second handle over the same bytes seeks to frame `from` (a multiple
- * of SNDFILE_BLOCK_FRAMES) and decodes [from, to) into a buffer on its own thread while the read-ahead thread
- * decodes [0, from) and the calling thread sinks it; then the sink takes the buffered blocks. Every block has the
- * size sequential reads give it (SNDFILE_BLOCK_FRAMES, the last one up to the end of the stream), so the sink sees
- * the same blocks in the same order. The buffered part is used only when both handles decoded their part with no
- * error reported and every read had its full size; otherwise the first handle, which stands exactly where the
- * sequential path would stand, goes on reading, and the buffered part is dropped. */
-#define SPLIT_MIN_FRAMES ((sf_count_t)16 * SNDFILE_BLOCK_FRAMES) /* shorter: one handle (about 1.5 s at 44.1 kHz) */
-#define SPLIT_MAX_BYTES ((sf_count_t)64 * 1024 * 1024) /* the buffered part's floats; beyond, the first part grows */
-#define SPLIT_FIRST_NUM 1 /* share of the frames the first handle decodes: SPLIT_FIRST_NUM / SPLIT_FIRST_DEN */
-#define SPLIT_FIRST_DEN 2
-
-#ifdef SS_TEST_HOOKS
-static atomic_ulong split_used, split_dropped;
-static atomic_int split_fault;
-
-void ss_audio_split_counts(unsigned long *used, unsigned long *dropped)
-{
-	*used = atomic_load(&split_used);
-	*dropped = atomic_load(&split_dropped);
-}
-
-void ss_audio_split_fault(int step)
-{
-	atomic_store(&split_fault, step);
-}
-#define SPLIT_FAULT(step) (atomic_load(&split_fault) == (step))
-#define SPLIT_COUNT(counter) atomic_fetch_add(&(counter), 1)
-#else
-#define SPLIT_FAULT(step) 0
-#define SPLIT_COUNT(counter) ((void)0)
-#endif
-
-typedef struct second_part {
-	membuf m;              /* the second handle's own read position over the same bytes */
-	SF_INFO want;          /* what the first handle found: the second must find the same */
-	sf_count_t from, to;   /* frames to decode: reads start at from, from + block, ... while below to */
-	int channels;
-	float *buf;            /* blocks * SNDFILE_BLOCK_FRAMES * channels floats */
-	sf_count_t blocks;
-	sf_count_t frames;     /* frames decoded into buf */
-	int ok;                /* 1: [from, to) decoded in full-size reads with no error reported */
-	atomic_int stop;       /* set by the sink's thread when the part will not be used */
-} second_part;
-
-/* The frames a sequential read of SNDFILE_BLOCK_FRAMES at `pos` gives in a stream of `total` frames. */
-static sf_count_t full_read(sf_count_t pos, sf_count_t total)
-{
-	return total - pos < SNDFILE_BLOCK_FRAMES ? total - pos : SNDFILE_BLOCK_FRAMES;
-}
-
-static void *second_part_main(void *arg)
-{
-	second_part *p = arg;
-	SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
-	SF_INFO info;
-	memset(&info, 0, sizeof info);
-	SNDFILE *sf = SPLIT_FAULT(1) ? NULL : sf_open_virtual(&vio, SFM_READ, &info, &p->m);
-	if (sf == NULL)
-		return NULL;
-	if (info.format != p->want.format || info.channels != p->want.channels ||
-	    info.samplerate != p->want.samplerate || info.frames != p->want.frames || SPLIT_FAULT(2) ||
-	    sf_seek(sf, p->from, SEEK_SET) != p->from) {
-		sf_close(sf);
-		return NULL;
-	}
-	sf_count_t pos = p->from;
-	int ok = 1;
-	for (sf_count_t k = 0; pos < p->to && ok; k++) {
-		if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-			ok = 0;
-			break;
-		}
-		sf_count_t want = full_read(pos, info.frames);
-		sf_count_t got = sf_readf_float(sf, p->buf + (size_t)k * SNDFILE_BLOCK_FRAMES * (size_t)p->channels,
-						SNDFILE_BLOCK_FRAMES);
-		ok = got == want && sf_error(sf) == SF_ERR_NO_ERROR;
-		pos += got > 0 ? got : 0;
-	}
-	p->frames = pos - p->from;
-	p->ok = ok && sf_error(sf) == SF_ERR_NO_ERROR;
-	sf_close(sf);
-	return NULL;
-}
-
-/* Whether sf_seek lands on the exact frame and decoding from there gives the same samples as decoding through:
- * uncompressed PCM or float in WAV/AIFF, and native FLAC (libFLAC seeks to the sample). */
-static int split_eligible(const SF_INFO *info)
-{
-	int major = info->format & SF_FORMAT_TYPEMASK, sub = info->format & SF_FORMAT_SUBMASK;
-	if (!info->seekable)
-		return 0;
-	switch (major) {
-	case SF_FORMAT_WAV:
-	case SF_FORMAT_WAVEX:
-	case SF_FORMAT_RF64:
-	case SF_FORMAT_AIFF:
-		return sub == SF_FORMAT_PCM_S8 || sub == SF_FORMAT_PCM_U8 || sub == SF_FORMAT_PCM_16 ||
-		       sub == SF_FORMAT_PCM_24 || sub == SF_FORMAT_PCM_32 || sub == SF_FORMAT_FLOAT ||
-		       sub == SF_FORMAT_DOUBLE;
-	case SF_FORMAT_FLAC:
-		return sub == SF_FORMAT_PCM_S8 || sub == SF_FORMAT_PCM_16 || sub == SF_FORMAT_PCM_24;
-	default:
-		return 0;
-	}
-}
-
-/* Decode sf (opened over data[0..len) with info) through the sink in two parts (see above). Returns 1 without
- * having read anything when the split does not apply or cannot be set up (the caller decodes another way), else
- * 0 or -1 with err, exactly as decode_sequential would return. */
-static int decode_split(const void *data, size_t len, SNDFILE *sf, const SF_INFO *info, const ss_audio_opts *o,
-			ss_audio_sink *sink, ss_error *err)
-{
-	if (!split_eligible(info) || info->frames <= 0 || info->frames >= SF_COUNT_MAX / 4)
-		return 1;
-	/* the sink stops at max_in frames: reads past the block that reaches it are never used */
-	double max_in = floor(o->max_seconds * (double)info->samplerate);
-	sf_count_t to = (double)info->frames < max_in ? info->frames : (sf_count_t)max_in;
-	if (to < SPLIT_MIN_FRAMES)
-		return 1;
-	const sf_count_t B = SNDFILE_BLOCK_FRAMES;
-	sf_count_t from = to / SPLIT_FIRST_DEN * SPLIT_FIRST_NUM / B * B;
-	sf_count_t cap = SPLIT_MAX_BYTES / ((sf_count_t)sizeof(float) * info->channels) / B * B;
-	if (to - from > cap) /* bounded memory: the first handle takes the rest */
-		from = (to - cap + B - 1) / B * B;
-	assert(from > 0 && from % B == 0 && from < to);
-	second_part *p = calloc(1, sizeof *p);
-	if (p == NULL)
-		return 1;
-	p->m = (membuf){.data = data, .len = (sf_count_t)len, .pos = 0};
-	p->want = *info;
-	p->from = from;
-	p->to = to;
-	p->channels = info->channels;
-	p->blocks = (to - from + B - 1) / B;
-	atomic_init(&p->stop, 0);
-	p->buf = SPLIT_FAULT(3) ? NULL : ss_bigmem_alloc((size_t)p->blocks * (size_t)B * (size_t)info->channels * sizeof(float));
-	pthread_t th;
-	if (p->buf == NULL || pthread_create(&th, NULL, second_part_main, p) != 0) {
-		free(p->buf);
-		free(p);
-		return 1;
-	}
-	sf_count_t pos;
-	int ended, done;
-	int rc = decode_threaded(sf, info->channels, sink, from, &pos, &ended, &done, err);
-	if (rc != 0 || ended || done)
-		atomic_store(&p->stop, 1); /* the second part will not be used */
-	pthread_join(th, NULL);
-	if (rc == 0 && !ended && !done) {
-		if (pos == from && p->ok && sf_error(sf) == SF_ERR_NO_ERROR) {
-			SPLIT_COUNT(split_used);
-			sf_count_t at = from;
-			for (sf_count_t k = 0; k < p->blocks; k++) {
-				sf_count_t n = full_read(at, info->frames);
-				int r = ss_audio_sink_push(sink, p->buf + (size_t)k * (size_t)B * (size_t)info->channels,
-							   (size_t)n, err);
-				at += n;
-				if (r < 0)
-					rc = -1;
-				if (r != 0)
-					break;
-			}
-			/* Past `to` the sink has stopped, or the stream ended there; a sequential read would find the
-			 * end too (libsndfile reads nothing at info->frames). */
-		} else {
-			SPLIT_COUNT(split_dropped);
-			rc = decode_sequential(sf, info->channels, sink, err);
-		}
-	}
-	free(p->buf);
-	free(p);
 	return rc;
 }
 
@@ -467,15 +269,7 @@ int ss_audio_decode_sndfile(const void *data, size_t len, const ss_audio_opts *o
 		sf_close(sf);
 		return -1;
 	}
-	int rc = 1;
-	if (o->threads > 1) {
-		rc = decode_split(data, len, sf, &info, o, sink, err);
-		if (rc > 0) {
-			sf_count_t pos;
-			int ended, done;
-			rc = decode_threaded(sf, info.channels, sink, SF_COUNT_MAX, &pos, &ended, &done, err);
-		}
-	}
+	int rc = (o->threads > 1 ? decode_threaded(sf, info.channels, sink, err) : 1);
 	if (rc > 0)
 		rc = decode_sequential(sf, info.channels, sink, err);
 	sf_close(sf);
