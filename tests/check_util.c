@@ -44,17 +44,18 @@ START_TEST(buf_grows_and_respects_its_limit)
 }
 END_TEST
 
-/* Large buffers: plain malloc below SS_BIGMEM_MIN, 2 MiB aligned from it, every byte writable and kept, freed with
- * free(); nothing for 0 bytes or a size that cannot be rounded up. */
-START_TEST(bigmem_blocks_are_usable_and_aligned)
+/* Every byte of ss_bigmem_alloc blocks of the sizes around SS_BIGMEM_MIN and 2 MiB writable and kept, 2 MiB
+ * aligned from SS_BIGMEM_MIN on when huge pages are on; freed with free(). */
+static void bigmem_sizes(bool huge)
 {
 	static const size_t sizes[] = {1, 4096, SS_BIGMEM_MIN - 1, SS_BIGMEM_MIN, (2u << 20) - 1, 2u << 20,
 				       (2u << 20) + 1, (5u << 20) + 123};
+	ss_bigmem_use_huge_pages(huge);
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		size_t n = sizes[i];
 		unsigned char *p = ss_bigmem_alloc(n);
 		ck_assert_ptr_nonnull(p);
-		if (n >= SS_BIGMEM_MIN)
+		if (huge && n >= SS_BIGMEM_MIN)
 			ck_assert_uint_eq((uintptr_t)p % (2u << 20), 0);
 		for (size_t k = 0; k < n; k++)
 			p[k] = (unsigned char)(k * 7 + i);
@@ -64,7 +65,14 @@ START_TEST(bigmem_blocks_are_usable_and_aligned)
 		free(p);
 	}
 	ck_assert_ptr_null(ss_bigmem_alloc(0));
+}
+
+/* Large buffers with huge pages on and off (the default); nothing for a size that cannot be rounded up. */
+START_TEST(bigmem_blocks_are_usable_and_aligned)
+{
+	bigmem_sizes(true);
 	ck_assert_ptr_null(ss_bigmem_alloc(SIZE_MAX - 16));
+	bigmem_sizes(false);
 }
 END_TEST
 

@@ -7,11 +7,18 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+static bool use_huge; /* set before threads exist, read-only after */
+
+void ss_bigmem_use_huge_pages(bool on)
+{
+	use_huge = on;
+}
+
 void *ss_bigmem_alloc(size_t n)
 {
 	if (n == 0)
 		return NULL;
-	if (n < SS_BIGMEM_MIN)
+	if (!use_huge || n < SS_BIGMEM_MIN)
 		return malloc(n);
 	/* whole huge pages: the block is rounded up to the next 2 MiB (the rest is never touched by the caller, but
 	 * the huge page holding the last bytes is faulted in whole) */
