@@ -155,6 +155,117 @@ START_TEST(test_threads_same_samples)
 }
 END_TEST
 
+/* Decode b with 1 and 2 threads (the second reads ahead on its own thread) and check that
+ * both succeed or fail alike: the same samples, loudness, flags, or the same error. Returns the sequential rc. */
+static int same_decode(const unsigned char *b, size_t len, double max_seconds, const char *what)
+{
+	ss_audio_opts ao = {.max_seconds = max_seconds, .out_rate = 22050.0, .threads = 1};
+	ss_audio a1, a2;
+	ss_error e1, e2;
+	ss_error_clear(&e1);
+	ss_error_clear(&e2);
+	ss_audio_init(&a1);
+	ss_audio_init(&a2);
+	int rc1 = ss_audio_decode(b, len, &ao, &a1, &e1);
+	ao.threads = 2;
+	int rc2 = ss_audio_decode(b, len, &ao, &a2, &e2);
+	ck_assert_msg(rc1 == rc2, "%s: sequential rc %d (%s), threaded rc %d (%s)", what, rc1, e1.msg, rc2, e2.msg);
+	if (rc1 == 0) {
+		ck_assert_msg(a1.n == a2.n, "%s: %zu and %zu samples", what, a1.n, a2.n);
+		ck_assert_msg(a1.n == 0 || memcmp(a1.x, a2.x, a1.n * sizeof *a1.x) == 0, "%s: samples differ", what);
+		ck_assert_msg(memcmp(&a1.loudness, &a2.loudness, sizeof a1.loudness) == 0, "%s: loudness %.17g and %.17g",
+			      what, a1.loudness, a2.loudness);
+		ck_assert(memcmp(&a1.loudness_range, &a2.loudness_range, sizeof a1.loudness_range) == 0);
+		ck_assert_int_eq(a1.truncated, a2.truncated);
+		ck_assert_int_eq(a1.src_channels, a2.src_channels);
+		ck_assert(a1.src_rate == a2.src_rate);
+		ck_assert_str_eq(a1.container, a2.container);
+	} else {
+		ck_assert_msg(e1.code == e2.code && strcmp(e1.msg, e2.msg) == 0, "%s: errors %d '%s' and %d '%s'", what,
+			      e1.code, e1.msg, e2.code, e2.msg);
+	}
+	ss_audio_free(&a1);
+	ss_audio_free(&a2);
+	return rc1;
+}
+
+#define BLK 4096 /* the decoder's read size (decode_sndfile.c) */
+
+/* The read-ahead gives the sink the samples the sequential path gives it at the edges of its reads and hand-overs
+ * (16 reads): FLAC and WAV/AIFF of one frame, shorter than two reads, around 16 and 34 reads, a few seconds with a
+ * partial last read, and with max_seconds ending the decode on, just before and just after a read boundary. */
+START_TEST(test_threads_edge_lengths)
+{
+	static const struct {
+		int format;
+		double sr;
+		int channels;
+	} kinds[] = {
+		{SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2}, {SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 32768, 1},
+		{SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2},  {SF_FORMAT_WAV | SF_FORMAT_FLOAT, 32768, 1},
+		{SF_FORMAT_AIFF | SF_FORMAT_PCM_24, 48000, 2},
+	};
+	/* frames: 1, under two reads, around one and two hand-overs of 16 reads, around 32 reads, a few seconds with
+	 * a partial last read */
+	static const long lengths[] = {1, BLK - 1, BLK + 1, 2 * BLK - 1, 16 * BLK - 1, 16 * BLK, 16 * BLK + 1,
+				       34 * BLK - 1, 34 * BLK, 34 * BLK + 1, 35 * BLK, 131071, 131072, 131073, 200000};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+		for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+			size_t len = 0;
+			double secs = ((double)lengths[i] + 0.5) / kinds[k].sr;
+			unsigned char *b = synth_file(kinds[k].format, kinds[k].sr, kinds[k].channels, secs, synth_minor, &len);
+			ck_assert_ptr_nonnull(b);
+			char what[96];
+			snprintf(what, sizeof what, "kind %zu, %ld frames", k, lengths[i]);
+			ck_assert_int_eq(same_decode(b, len, 30.0, what), 0);
+			/* max_seconds ending the decode: at 32768 Hz, 4 s is exactly 32 reads; 4 s +- a frame around it */
+			static const double caps[] = {4.0, 4.0 - 1.0 / 32768, 4.0 + 1.0 / 32768, 3.0};
+			for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+				snprintf(what, sizeof what, "kind %zu, %ld frames, max %.6f s", k, lengths[i], caps[c]);
+				ck_assert_int_eq(same_decode(b, len, caps[c], what), 0);
+			}
+			free(b);
+		}
+}
+END_TEST
+
+/* Damaged FLAC and WAV, decoded alone: truncated in the first or the second half, or bytes flipped in either: the
+ * read-ahead gives the sequential samples or error, also when max_seconds stops the sink first. */
+START_TEST(test_threads_damaged_samples)
+{
+	static const int formats[] = {SF_FORMAT_FLAC | SF_FORMAT_PCM_16, SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+		size_t len = 0;
+		unsigned char *b = synth_file(formats[f], 44100, 2, 8.0, synth_music, &len);
+		ck_assert_ptr_nonnull(b);
+		unsigned char *c = malloc(len);
+		ck_assert_ptr_nonnull(c);
+		unsigned seed = 7u + (unsigned)f;
+		for (int trial = 0; trial < 24; trial++) {
+			memcpy(c, b, len);
+			size_t cl = len;
+			if (trial < 8) {
+				cl = len * (size_t)(2 * trial + 1) / 16; /* cut in either half */
+			} else {
+				/* a few bytes flipped in one half of the stream */
+				size_t lo = trial % 2 ? len / 2 : 256, hi = trial % 2 ? len : len / 2;
+				for (int k = 0; k < 1 + trial % 5; k++) {
+					seed = seed * 1103515245u + 12345u;
+					size_t pos = lo + (seed >> 4) % (hi - lo);
+					c[pos] ^= (unsigned char)(1 + (seed >> 20) % 255);
+				}
+			}
+			char what[64];
+			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
+			same_decode(c, cl, 30.0, what);
+			same_decode(c, cl, 5.0, what);
+		}
+		free(c);
+		free(b);
+	}
+}
+END_TEST
+
 /* Truncated and corrupted files: the threaded path fails (or succeeds) exactly as the sequential one, with the
  * same error, and returns (a hang would time the test out). */
 START_TEST(test_threads_damaged)
@@ -218,6 +329,8 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_threads_same_samples);
 	tcase_add_test(tc, test_threads_damaged);
 	tcase_add_test(tc, test_threads_errors);
+	tcase_add_test(tc, test_threads_edge_lengths);
+	tcase_add_test(tc, test_threads_damaged_samples);
 	suite_add_tcase(s, tc);
 	return s;
 }

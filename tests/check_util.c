@@ -5,11 +5,14 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/analysis/result.h"
 #include "core/util/base62.h"
+#include "core/util/bigmem.h"
 #include "core/util/buf.h"
 #include "core/util/error.h"
 #include "core/util/jsonutil.h"
@@ -38,6 +41,63 @@ START_TEST(buf_grows_and_respects_its_limit)
 	free(p);
 	ss_buf_free(&b);
 	ss_buf_free(&b);
+}
+END_TEST
+
+/* Every byte of ss_bigmem_alloc blocks of the sizes around SS_BIGMEM_MIN and 2 MiB writable and kept, 2 MiB
+ * aligned from SS_BIGMEM_MIN on when huge pages are on; freed with free(). */
+static void bigmem_sizes(bool huge)
+{
+	static const size_t sizes[] = {1, 4096, SS_BIGMEM_MIN - 1, SS_BIGMEM_MIN, (2u << 20) - 1, 2u << 20,
+				       (2u << 20) + 1, (5u << 20) + 123};
+	ss_bigmem_use_huge_pages(huge);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		unsigned char *p = ss_bigmem_alloc(n);
+		ck_assert_ptr_nonnull(p);
+		if (huge && n >= SS_BIGMEM_MIN)
+			ck_assert_uint_eq((uintptr_t)p % (2u << 20), 0);
+		for (size_t k = 0; k < n; k++)
+			p[k] = (unsigned char)(k * 7 + i);
+		for (size_t k = 0; k < n; k += 4093)
+			ck_assert_uint_eq(p[k], (unsigned char)(k * 7 + i));
+		ck_assert_uint_eq(p[n - 1], (unsigned char)((n - 1) * 7 + i));
+		free(p);
+	}
+	ck_assert_ptr_null(ss_bigmem_alloc(0));
+}
+
+/* Large buffers with huge pages on and off (the default); nothing for a size that cannot be rounded up. */
+START_TEST(bigmem_blocks_are_usable_and_aligned)
+{
+	bigmem_sizes(true);
+	ck_assert_ptr_null(ss_bigmem_alloc(SIZE_MAX - 16));
+	bigmem_sizes(false);
+}
+END_TEST
+
+/* Prefaulting a file mapping (any part of it, any length) only maps pages: the bytes read are the file's. */
+START_TEST(bigmem_prefault_keeps_file_bytes)
+{
+	char path[] = "/tmp/ss-bigmem-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	size_t len = 3 * 4096 + 17;
+	unsigned char *data = malloc(len);
+	ck_assert_ptr_nonnull(data);
+	for (size_t k = 0; k < len; k++)
+		data[k] = (unsigned char)(k * 13);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	unsigned char *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	ck_assert(m != MAP_FAILED);
+	close(fd);
+	ss_bigmem_prefault(m, len);
+	ss_bigmem_prefault(m + 5, 100);
+	ss_bigmem_prefault(m, 0);
+	ck_assert(memcmp(m, data, len) == 0);
+	munmap(m, len);
+	free(data);
 }
 END_TEST
 
@@ -276,6 +336,8 @@ int main(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
 	tcase_add_test(tc, buf_grows_and_respects_its_limit);
+	tcase_add_test(tc, bigmem_blocks_are_usable_and_aligned);
+	tcase_add_test(tc, bigmem_prefault_keeps_file_bytes);
 	tcase_add_test(tc, strict_integers);
 	tcase_add_test(tc, strict_doubles_and_bools);
 	tcase_add_test(tc, json_never_emits_nan);

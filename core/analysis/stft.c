@@ -8,6 +8,8 @@
 #include <kiss_fft.h>
 #include <kiss_fftr.h>
 
+#include "core/util/bigmem.h"
+
 /* Frame loops run in chunks of SS_STFT_CHUNK with a constant inner trip count, which the compiler turns into
  * vector code at -O2; the rest of a frame runs one value at a time. */
 #define SS_STFT_CHUNK 8
@@ -112,7 +114,7 @@ static int stft_run(const float *x, size_t n, double sr, size_t n_fft, size_t ho
 		return ss_error_set(err, SS_ERR_TOO_LARGE, "signal too long for STFT");
 
 	const int pairs = n_fft >= SS_STFT_PAIR_MIN && n_frames >= 2;
-	float *mag = malloc(n_frames * n_bins * sizeof *mag);
+	float *mag = ss_bigmem_alloc(n_frames * n_bins * sizeof *mag);
 	float *win = malloc(n_fft * sizeof *win);
 	float *frame = malloc(2 * n_fft * sizeof *frame);
 	kiss_fft_cpx *spec = malloc((pairs ? 2 * n_fft : n_bins) * sizeof *spec);

@@ -9,6 +9,7 @@
 #include <sndfile.h>
 
 #include "core/audio/sink.h"
+#include "core/util/bigmem.h"
 
 #define SNDFILE_BLOCK_FRAMES 4096
 #define READAHEAD_SLOTS 4 /* slots the decoder thread may be ahead of the sink */
@@ -185,7 +186,7 @@ static int decode_threaded(SNDFILE *sf, int channels, ss_audio_sink *sink, ss_er
 	memset(&q, 0, sizeof q);
 	q.sf = sf;
 	q.block_len = (size_t)SNDFILE_BLOCK_FRAMES * (size_t)channels;
-	q.buf = malloc((size_t)READAHEAD_SLOTS * READAHEAD_READS * q.block_len * sizeof *q.buf);
+	q.buf = ss_bigmem_alloc((size_t)READAHEAD_SLOTS * READAHEAD_READS * q.block_len * sizeof *q.buf);
 	if (q.buf == NULL)
 		return 1;
 	if (pthread_mutex_init(&q.mu, NULL) != 0) {

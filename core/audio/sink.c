@@ -6,6 +6,7 @@
 
 #include "core/audio/loudness.h"
 #include "core/audio/resample.h"
+#include "core/util/bigmem.h"
 
 #define SS_SINK_BLOCK 4096 /* mono scratch block, samples */
 #define SS_SAMPLE_LIMIT 16.0f
@@ -69,7 +70,7 @@ ss_audio_sink *ss_audio_sink_new(int channels, double rate, const ss_audio_opts 
 	/* The whole output is allocated once from the options (at most max_seconds of analysis-rate audio plus
 	 * the resampler's flush slack); pages never written are never touched. */
 	s->out_cap = (size_t)ceil(o->max_seconds * o->out_rate) + 8192;
-	s->out = malloc(s->out_cap * sizeof *s->out);
+	s->out = ss_bigmem_alloc(s->out_cap * sizeof *s->out);
 	s->mono = malloc(SS_SINK_BLOCK * sizeof *s->mono);
 	s->clean = malloc((size_t)SS_SINK_BLOCK * (size_t)channels * sizeof *s->clean);
 	s->downmix = channels == 1 ? DOWNMIX_MEAN : DOWNMIX_UNDECIDED;

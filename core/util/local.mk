@@ -1,6 +1,7 @@
 core_libsscore_a_SOURCES += \
 	core/util/error.c core/util/error.h \
 	core/util/buf.c core/util/buf.h \
+	core/util/bigmem.c core/util/bigmem.h \
 	core/util/strnum.c core/util/strnum.h \
 	core/util/log.c core/util/log.h \
 	core/util/timefmt.c core/util/timefmt.h \
