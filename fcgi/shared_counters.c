@@ -226,14 +226,16 @@ static void publish_once(publisher *w)
 void ss_counter_pub_run(const ss_counter_pub *p)
 {
 	prctl(PR_SET_NAME, SS_COUNTER_PUB_NAME);
-	/* SIGTERM and SIGINT stay blocked (as the master has them) and are taken between publishes: a round trip
-	 * is never cut short, and one that hangs is ended by the master's SIGKILL. */
+	/* SIGTERM stays blocked (as the master has it) and is taken between publishes: a round trip is never cut
+	 * short, and one that hangs is ended by the master's SIGKILL. SIGINT and SIGHUP are the master's to act on:
+	 * a Ctrl-C reaches the whole process group, and the publisher must outlive the responders that are still
+	 * finishing, to publish their last counts when the master sends SIGTERM. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	sigset_t stop;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
 	sigset_t mask = stop;
-	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	publisher w = {.p = p};

@@ -48,8 +48,8 @@ bool ss_counter_pub_reaped(ss_counter_pub *p, pid_t pid, int status);
 
 /* In the forked publisher process: every SS_SHARED_COUNTERS_INTERVAL_S, read the host's totals from its own
  * mappings of the .stats and state files and publish them in one round trip to the shared backend; on SIGTERM
- * or SIGINT (taken between round trips) publish once more and return (the caller exits). Failures are logged
- * once per outage and retried at the next interval. Nothing it opens outlives the return. */
+ * (taken between round trips; SIGINT and SIGHUP are ignored) publish once more and return (the caller exits).
+ * Failures are logged once per outage and retried at the next interval. Nothing it opens outlives the return. */
 void ss_counter_pub_run(const ss_counter_pub *p);
 
 /* Free p and stop its publisher without waiting: SIGTERM, after which it publishes once more and exits (the

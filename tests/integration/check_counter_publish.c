@@ -197,6 +197,16 @@ START_TEST(the_publisher_is_a_process_the_master_replaces)
 	pid_t kids[8];
 	ck_assert_int_eq(ss_it_children(srv.master_pid, kids, 8), 2); /* the responders */
 
+	/* A Ctrl-C reaches the whole process group: the publisher leaves SIGINT (and SIGHUP) to the master and
+	 * stays, to publish the last counts of the responders that are still finishing. */
+	ck_assert_int_eq(kill(pub, SIGINT), 0);
+	ck_assert_int_eq(kill(pub, SIGHUP), 0);
+	ck_assert_int_ge(redis_int((const char *const[]){"DEL", "songscope:counters:hosts", NULL}), 0);
+	wait_published();
+	pid_t same;
+	ck_assert_int_eq(ss_it_counter_publishers(srv.master_pid, &same, 1), 1);
+	ck_assert_msg(same == pub, "SIGINT or SIGHUP ended the publisher");
+
 	ck_assert_int_eq(kill(pub, SIGKILL), 0);
 	ck_assert_int_ge(redis_int((const char *const[]){"DEL", "songscope:counters:hosts", NULL}), 0);
 	wait_published();
