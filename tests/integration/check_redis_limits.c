@@ -145,7 +145,12 @@ START_TEST(redis_down_fails_closed_and_recovers_without_a_restart)
 	/* A responder none of those reached may still answer a 503 (not counted by Redis) until its reconnect is due. */
 	ss_it_want_in_a_row(&srv, "/auth/key", quota_key, 429, 1);
 	long key_oks = ss_it_want_in_a_row(&srv, "/auth/key", key, 200, 4);
-	ck_assert_int_eq(ss_it_health(&srv, "redis", comp, sizeof comp), 200);
+	/* /health as well: the responder that answers it may be one that has not reconnected yet (bounded poll). */
+	for (int i = 0; ss_it_health(&srv, "redis", comp, sizeof comp) != 200; i++) {
+		ck_assert_msg(i < 500, "/health never reported Redis back");
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	ck_assert_int_eq(ss_it_children_sorted(srv.master_pid, after, 8), n);
 	ck_assert_int_eq(memcmp(before, after, sizeof before[0] * (size_t)n), 0);
 	/* Integrity after the outage: the day's counts are the 200s served (the 503s counted for nothing, nothing
@@ -185,10 +190,14 @@ START_TEST(redis_stopped_and_restarted_under_load)
 	ck_assert_int_eq(ss_it_children_sorted(srv.master_pid, after, 8), n);
 	ck_assert_int_eq(memcmp(before, after, sizeof before[0] * (size_t)n), 0);
 	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
-	/* Integrity after the outage under load: the key's count of the day is exactly the 200s its clients got
-	 * (and the one above): the refused requests count for nothing, none is counted twice or lost across the
-	 * restart (Redis came back empty and was seeded from the usage rows). The database is sound. */
-	ck_assert_int_eq(ss_it_redis_day_count(&srv, key_id), served + 1);
+	/* Integrity after the outage under load: the key's count of the day is the 200s its clients got (and the
+	 * one above): the refused requests count for nothing and none is counted twice across the restart (Redis
+	 * came back empty and was seeded from the usage rows). A request admitted just before Redis stopped whose
+	 * usage row was written only after the seed is not in it (API.md: at most one per responder; seen once in
+	 * a sanitizer run). The database is sound. */
+	long long day = ss_it_redis_day_count(&srv, key_id);
+	ck_assert_int_le(day, served + 1);
+	ck_assert_int_ge(day, served + 1 - n);
 	ss_it_assert_store_sound(&srv);
 }
 END_TEST
