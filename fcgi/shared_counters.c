@@ -74,9 +74,10 @@ bool ss_counter_pub_reaped(ss_counter_pub *p, pid_t pid, int status)
 	p->pid = 0;
 	double now = ss_time_mono();
 	double lived = now - p->started;
-	p->backoff = lived >= RESTART_MAX_S ? RESTART_MIN_S
-		     : p->backoff < RESTART_MIN_S ? RESTART_MIN_S
-		     : p->backoff * 2 > RESTART_MAX_S ? RESTART_MAX_S : p->backoff * 2;
+	if (lived >= RESTART_MAX_S || p->backoff < RESTART_MIN_S)
+		p->backoff = RESTART_MIN_S; /* the first death, or one after a long life */
+	else
+		p->backoff = p->backoff * 2 > RESTART_MAX_S ? RESTART_MAX_S : p->backoff * 2;
 	p->start_at = now + p->backoff;
 	if (WIFSIGNALED(status))
 		ss_log_warn("counter publisher %ld killed by signal %d after %.1f s; starting another in %.0f s",

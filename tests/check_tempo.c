@@ -739,10 +739,13 @@ START_TEST(test_legato)
 }
 END_TEST
 
-/* A groove notated at bpm in 4/4 with one chord per bar (I-vi-IV-V in C, four held voices), a bass note on beats 1
- * and 3 of the bar and a soft closed hat on every beat: the bass and the chords make every other beat the
- * strongest pulse, so the half reading is plausible, and only the harmonic rhythm tells the two apart. */
-static float *chord_groove(double sr, double bpm, double seconds, size_t *n)
+/* A groove at bpm in 4/4 on I-vi-IV-V in C (four held voices), a new chord every beats_per_chord beats (4: one
+ * chord per bar, 2: two), a bass note on beats 1 and 3 of the bar and a soft closed hat on every beat, plus a
+ * much softer one on the eighths between when eighth > 0 (its level). With one chord per bar the bass and the
+ * chords make every other beat the strongest pulse, so the half reading is plausible, and only the harmonic
+ * rhythm tells the two apart. seed: the hats' noise. */
+static float *chord_groove(double sr, double bpm, double seconds, size_t beats_per_chord, double eighth, uint32_t seed,
+			   size_t *n)
 {
 	static const double chords[4][4] = {
 		{130.81, 164.81, 196.00, 261.63}, {110.00, 130.81, 164.81, 220.00},
@@ -750,17 +753,19 @@ static float *chord_groove(double sr, double bpm, double seconds, size_t *n)
 	};
 	static const double bass[4] = {65.41, 55.00, 43.65, 49.00};
 	float *x = alloc_signal(sr, seconds, n);
-	uint32_t seed = 13;
 	double beat = 60.0 / bpm;
 	size_t k = 0;
 	for (double at = 0.1; at < seconds; at += beat, k++) {
-		size_t bar = k / 4;
-		if (k % 4 == 0)
+		size_t chord = (k / beats_per_chord) % 4;
+		if (k % beats_per_chord == 0)
 			for (int v = 0; v < 4; v++)
-				soft_note(x, *n, sr, at, chords[bar % 4][v], 0.02, 4.0 * beat - 0.05, 0.05, 0.06);
+				soft_note(x, *n, sr, at, chords[chord][v], 0.02, (double)beats_per_chord * beat - 0.05, 0.05,
+					  0.06);
 		if (k % 2 == 0)
-			soft_note(x, *n, sr, at, bass[bar % 4], 0.01, 1.8 * beat, 0.05, 0.3);
+			soft_note(x, *n, sr, at, bass[chord], 0.01, 1.8 * beat, 0.05, 0.3);
 		hit(x, *n, sr, at * sr, HAT, 0.1, &seed);
+		if (eighth > 0.0)
+			hit(x, *n, sr, (at + beat / 2.0) * sr, HAT, eighth, &seed);
 	}
 	return x;
 }
@@ -775,7 +780,7 @@ START_TEST(test_chord_per_bar)
 	} c[] = {{22050.0, 184.0}, {44100.0, 176.0}, {22050.0, 192.0},
 		 {22050.0, 92.0},  {44100.0, 88.0},  {22050.0, 96.0}};
 	size_t n;
-	float *x = chord_groove(c[_i].sr, c[_i].bpm, 30.0, &n);
+	float *x = chord_groove(c[_i].sr, c[_i].bpm, 30.0, 4, 0.0, 13, &n);
 	ss_tempo t;
 	ss_error err;
 	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);
@@ -787,33 +792,6 @@ START_TEST(test_chord_per_bar)
 }
 END_TEST
 
-/* The same voices at bpm with two chords per bar (a chord every two beats), the bass on beats 1 and 3, the hat on
- * every beat and a much softer one on the eighths between: music the chord rule sees as it sees a chord per bar
- * at twice the tempo, whose eighths carry a pulse far weaker than its beats. */
-static float *half_bar_groove(double sr, double bpm, double seconds, size_t *n)
-{
-	static const double chords[4][4] = {
-		{130.81, 164.81, 196.00, 261.63}, {110.00, 130.81, 164.81, 220.00},
-		{87.31, 110.00, 130.81, 174.61}, {98.00, 123.47, 146.83, 196.00},
-	};
-	static const double bass[4] = {65.41, 55.00, 43.65, 49.00};
-	float *x = alloc_signal(sr, seconds, n);
-	uint32_t seed = 17;
-	double beat = 60.0 / bpm;
-	size_t k = 0;
-	for (double at = 0.1; at < seconds; at += beat, k++) {
-		if (k % 2 == 0) {
-			size_t chord = (k / 2) % 4;
-			for (int v = 0; v < 4; v++)
-				soft_note(x, *n, sr, at, chords[chord][v], 0.02, 2.0 * beat - 0.05, 0.05, 0.06);
-			soft_note(x, *n, sr, at, bass[chord], 0.01, 1.8 * beat, 0.05, 0.3);
-		}
-		hit(x, *n, sr, at * sr, HAT, 0.1, &seed);
-		hit(x, *n, sr, (at + beat / 2.0) * sr, HAT, 0.02, &seed);
-	}
-	return x;
-}
-
 /* The chord rule doubles only to a level nearly as clear as the tracked one: a groove at 86-96 BPM whose chords
  * change every half bar, with soft eighths between its beats, keeps its tempo. */
 START_TEST(test_half_bar_chords)
@@ -822,7 +800,7 @@ START_TEST(test_half_bar_chords)
 		double sr, bpm;
 	} c[] = {{22050.0, 92.0}, {44100.0, 86.0}, {22050.0, 96.0}};
 	size_t n;
-	float *x = half_bar_groove(c[_i].sr, c[_i].bpm, 30.0, &n);
+	float *x = chord_groove(c[_i].sr, c[_i].bpm, 30.0, 2, 0.02, 17, &n); /* two chords per bar, soft eighths */
 	ss_tempo t;
 	ss_error err;
 	ck_assert_int_eq(ss_tempo_analyze(x, n, c[_i].sr, &t, &err), 0);

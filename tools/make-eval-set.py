@@ -255,6 +255,30 @@ def harmonic_rhythm(a, rr, beats_per_bar):
     return rr.choice(["bar", "half", "two"] if beats_per_bar == "4" else ["bar", "two"])
 
 
+def draw_mma(a, rnd, work, skip):
+    """The set's a.mma MMA grooves, made in work: a third from those in other metres than 4/4 (3/4, 6/8, 5/4, ...),
+    the rest in 4/4, each group in an order shuffled by rnd, none whose source is in skip. Returns a list of
+    (make_mma's tuple, chord rhythm)."""
+    grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
+    odd = [g for g in grooves if g[2] != "4"]
+    even = [g for g in grooves if g[2] == "4"]
+    rnd.shuffle(odd)
+    rnd.shuffle(even)
+    out = []
+    rr = random.Random(a.seed + 1000003)
+    for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
+        got = 0
+        for lib, g, bpb in group:
+            if got >= quota:
+                break
+            rhythm = harmonic_rhythm(a, rr, bpb)
+            r = make_mma(work, rnd, len(out), lib, g, rhythm, a.tempo)
+            if r is not None:
+                out.append((r, rhythm))
+                got += 1
+    return out
+
+
 def wad_midis(work):
     out = []
     for w in WADS:
@@ -315,23 +339,7 @@ def main_paired(a):
     skip = excluded_sources(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
-        grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
-        odd = [g for g in grooves if g[2] != "4"]
-        even = [g for g in grooves if g[2] == "4"]
-        rnd.shuffle(odd)
-        rnd.shuffle(even)
-        jobs = []
-        rr = random.Random(a.seed + 1000003)
-        for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
-            got = 0
-            for lib, g, bpb in group:
-                if got >= quota:
-                    break
-                rhythm = harmonic_rhythm(a, rr, bpb)
-                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
-                if r is not None:
-                    jobs.append(r + (rhythm,))
-                    got += 1
+        jobs = [r + (rhythm,) for r, rhythm in draw_mma(a, rnd, work, skip)]
         for i, (mid, start, bpm, metre, key, src, rhythm) in enumerate(jobs):
             fmt = FORMATS[i % len(FORMATS)]
             rate = 22050 if (i // len(FORMATS)) % 2 else 44100
@@ -387,25 +395,7 @@ def main():
     skip = excluded_sources(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
-        # a third of the grooves from those in other metres than 4/4 (3/4, 6/8, 5/4, ...), the rest in 4/4,
-        # each group in a shuffled order
-        grooves = [g for g in mma_grooves() if "%s/%s" % (g[0], g[1]) not in skip]
-        odd = [g for g in grooves if g[2] != "4"]
-        even = [g for g in grooves if g[2] == "4"]
-        rnd.shuffle(odd)
-        rnd.shuffle(even)
-        jobs = []
-        rr = random.Random(a.seed + 1000003)
-        for group, quota in ((odd, a.mma // 3), (even, a.mma - a.mma // 3)):
-            got = 0
-            for lib, g, bpb in group:
-                if got >= quota:
-                    break
-                rhythm = harmonic_rhythm(a, rr, bpb)
-                r = make_mma(work, rnd, len(jobs), lib, g, rhythm, a.tempo)
-                if r is not None:
-                    jobs.append(("MMA groove", "mma", r, rhythm))
-                    got += 1
+        jobs = [("MMA groove", "mma", r, rhythm) for r, rhythm in draw_mma(a, rnd, work, skip)]
         for mid, pkg, src in wad_midis(work) + abc_midis(work):
             lab = label_window(mid)
             if lab is not None:

@@ -397,6 +397,25 @@ static size_t fluct_scratch(size_t n_frames)
 	return 2 * (fluct_points() + 2 * FL_SHIFT) + fluct_points() + n_frames * fluct_bands();
 }
 
+/* The sum (*sum) and the sum of squares (*sumsq) of the finite ones of n values v[0], v[stride], ...; returns
+ * how many were finite. */
+static size_t finite_sums(const double *v, size_t n, size_t stride, double *sum, double *sumsq)
+{
+	double a = 0.0, q = 0.0;
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++) {
+		double x = v[i * stride];
+		if (isfinite(x)) {
+			a += x;
+			q += x * x;
+			c++;
+		}
+	}
+	*sum = a;
+	*sumsq = q;
+	return c;
+}
+
 /* The fluctogram (Lehner, Widmer & Sonnleitner 2014) of the spectrogram and the two numbers read from it (see
  * the top of this file). buf: 2 * fluct_points() + n_frames * fluct_bands() doubles of scratch. A band's move is
  * read where the frame and the previous one are active and the band has energy; the features stay NaN without
@@ -467,16 +486,8 @@ static void features_fluct(const ss_spectrogram *s, const unsigned char *active,
 	double sd_acc = 0.0;
 	size_t n_sd = 0;
 	for (size_t b = 0; b < NB; b++) {
-		double m = 0.0, m2 = 0.0;
-		size_t c = 0;
-		for (size_t t = 0; t < T; t++) {
-			double v = fl[t * NB + b];
-			if (isfinite(v)) {
-				m += v;
-				m2 += v * v;
-				c++;
-			}
-		}
+		double m, m2;
+		size_t c = finite_sums(fl + b, T, NB, &m, &m2);
 		if (c > 1) {
 			m /= (double)c;
 			double var = m2 / (double)c - m * m;
@@ -488,16 +499,8 @@ static void features_fluct(const ss_spectrogram *s, const unsigned char *active,
 		out->fluct = sd_acc / (double)n_sd;
 	double shared = 0.0, all = 0.0;
 	for (size_t t = 0; t < T; t++) {
-		double m = 0.0, q = 0.0;
-		size_t c = 0;
-		for (size_t b = 0; b < NB; b++) {
-			double v = fl[t * NB + b];
-			if (isfinite(v)) {
-				m += v;
-				q += v * v;
-				c++;
-			}
-		}
+		double m, q;
+		size_t c = finite_sums(fl + t * NB, NB, 1, &m, &q);
 		if (c == NB) { /* frames where every band moved (or held) */
 			m /= (double)c;
 			shared += m * m;

@@ -380,6 +380,23 @@ static int wait_age(pid_t pid, double seconds)
 	return -1;
 }
 
+/* Rows of key id in api_usage (the test's own connection). */
+static long long usage_rows(long long id)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open(srv.db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM api_usage WHERE api_key_id = ?1", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	long long rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return rows;
+}
+
 enum { CLIENTS = 6, ROUNDS = 4 };
 
 START_TEST(usage_rows_match_quota_after_kills)
@@ -458,16 +475,7 @@ START_TEST(usage_rows_match_quota_after_kills)
 	ss_it_resp_free(&r);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0); /* a graceful stop writes every pending row */
 
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_open(srv.db, &h), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM api_usage WHERE api_key_id = ?1", -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(st, 1, id);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	long long rows = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
+	long long rows = usage_rows(id);
 	fprintf(stderr,
 		"usage after %d SIGKILLs: state file counted %lld, api_usage has %lld, %d answered 200, %d failed\n",
 		killed, counted, rows, ok, failed);
@@ -514,23 +522,6 @@ START_TEST(rebuilt_state_file_counts_journaled_rows)
 	ck_assert_msg(after >= 20, "the state file was never rebuilt");
 }
 END_TEST
-
-/* Rows of key id in api_usage (the test's own connection). */
-static long long usage_rows(long long id)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_open(srv.db, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM api_usage WHERE api_key_id = ?1", -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(st, 1, id);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	long long rows = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return rows;
-}
 
 /* Open and lock (LOCK_EX) every usage journal beside the database whose owner is gone, into fds (up to max).
  * Returns how many. */
