@@ -18,7 +18,10 @@ Two kinds, of the same sorts as the development clips but not the same material:
 * "rendered MIDI": the music of Freedoom (the MIDI lumps of its two WAD files) and the ABC examples shipped
   with abcmidi and abcm2ps (through abc2midi). Labelled as the development set's README says: tempo from the
   tempo events over a 30 s window where tempo and metre are constant (clips start at that window); key from
-  the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees, else empty.
+  the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees; without
+  such a signature, from the notes where three estimates over the window's notes (Krumhansl-Kessler,
+  Temperley's Kostka-Payne and Aarden's Essen profiles) name the same key, each by a correlation margin of at
+  least 0.05 over its runner-up (kind "rendered MIDI (key from notes)"); else empty.
   MIDI converted from Doom's MUS format gets no tempo label (its tempo event is the MUS tick rate).
 Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
 
@@ -65,6 +68,15 @@ MMA_FLAT = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
 # Krumhansl-Kessler probe-tone profiles
 KK_MAJOR = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
 KK_MINOR = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
+# Temperley (2007), the Kostka-Payne corpus profiles, and Aarden (2003), the Essen folksong profiles: with
+# Krumhansl-Kessler, the three note-based estimates whose agreement labels a render without a usable key signature
+TKP_MAJOR = [0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400]
+TKP_MINOR = [0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330]
+AARDEN_MAJOR = [17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494,
+                0.232998, 4.95122]
+AARDEN_MINOR = [18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186,
+                7.37619, 1.75623]
+KEY_MARGIN = 0.05  # each estimate's best key correlates at least this much more than its runner-up
 FORMATS = [("ogg", ["-c:a", "libvorbis", "-q:a", "4"]), ("mp3", ["-c:a", "libmp3lame", "-b:a", "160k"]),
            ("m4a", ["-c:a", "aac", "-b:a", "128k"]), ("flac", ["-c:a", "flac"]), ("wav", ["-c:a", "pcm_s16le"])]
 
@@ -86,8 +98,9 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
 
 
-def key_estimate(weights):
-    """Krumhansl-Kessler: (tonic, mode 1/0) with the best correlation, or None without notes."""
+def key_ranking(weights, major=KK_MAJOR, minor=KK_MINOR):
+    """The 24 keys as [(correlation, tonic, mode 1/0)], best first (Krumhansl-Schmuckler with the given
+    profiles), or None without notes."""
     if sum(weights) <= 0:
         return None
 
@@ -96,13 +109,26 @@ def key_estimate(weights):
         num = sum((x - ma) * (y - mb) for x, y in zip(a, b))
         den = math.sqrt(sum((x - ma) ** 2 for x in a) * sum((y - mb) ** 2 for y in b))
         return num / den if den > 0 else -1
-    best = None
-    for t in range(12):
-        for mode, prof in ((1, KK_MAJOR), (0, KK_MINOR)):
-            r = corr(weights, [prof[(i - t) % 12] for i in range(12)])
-            if best is None or r > best[0]:
-                best = (r, t, mode)
-    return best[1], best[2]
+    return sorted(((corr(weights, [prof[(i - t) % 12] for i in range(12)]), t, mode)
+                   for t in range(12) for mode, prof in ((1, major), (0, minor))), reverse=True)
+
+
+def key_estimate(weights):
+    """Krumhansl-Kessler: (tonic, mode 1/0) with the best correlation, or None without notes."""
+    r = key_ranking(weights)
+    return None if r is None else r[0][1:]
+
+
+def key_from_notes(weights):
+    """(tonic, mode) when the Krumhansl-Kessler, Kostka-Payne and Aarden-Essen estimates over the notes all name
+    it, each by a margin of at least KEY_MARGIN over its runner-up, else None."""
+    picks = set()
+    for major, minor in ((KK_MAJOR, KK_MINOR), (TKP_MAJOR, TKP_MINOR), (AARDEN_MAJOR, AARDEN_MINOR)):
+        r = key_ranking(weights, major, minor)
+        if r is None or r[0][0] - r[1][0] < KEY_MARGIN:
+            return None
+        picks.add(r[0][1:])
+    return picks.pop() if len(picks) == 1 else None
 
 
 def midi_segments(path):
@@ -138,8 +164,8 @@ def value_at(changes, t):
 
 
 def label_window(path, lead=2.0):
-    """(start s, bpm, metre, key or '') of the first window of CLIP_S s from `lead` s after the music starts
-    with constant tempo and metre and notes throughout, or None."""
+    """(start s, bpm, metre, key or '', key source: 'signature', 'notes' or '') of the first window of CLIP_S s
+    from `lead` s after the music starts with constant tempo and metre and notes throughout, or None."""
     tempos, metres, keys, notes, length = midi_segments(path)
     if not notes:
         return None
@@ -159,7 +185,7 @@ def label_window(path, lead=2.0):
             d = min(off, start + CLIP_S) - max(on, start)
             if d > 0:
                 w[p % 12] += d
-        key = ""
+        key, key_src = "", ""
         sig = [k for t, k in keys if t <= start + CLIP_S]
         if sig and len({k for _, k in keys}) == 1:
             s = sig[-1]
@@ -169,10 +195,14 @@ def label_window(path, lead=2.0):
             tonic = flats.get(tonic, tonic)
             est = key_estimate(w)
             if tonic in NAMES and est is not None and est == (NAMES.index(tonic), 0 if minor else 1):
-                key = "%s %s" % (tonic, "minor" if minor else "major")
+                key, key_src = "%s %s" % (tonic, "minor" if minor else "major"), "signature"
+        if not key:
+            est = key_from_notes(w)
+            if est is not None:
+                key, key_src = "%s %s" % (NAMES[est[0]], "major" if est[1] else "minor"), "notes"
         if mus_converted(path):
             bpm = None  # the tempo event is the MUS tick rate, not the music's beat: no tempo label
-        return start, bpm, metre, key
+        return start, bpm, metre, key, key_src
     return None
 
 
@@ -240,7 +270,7 @@ def make_mma(work, rnd, i, lib, groove, rhythm="bar", tempo_range=None):
     lab = label_window(mid, lead=2.0)
     if lab is None:
         return None
-    start, bpm, metre, _ = lab
+    start, bpm, metre = lab[:3]
     return mid, start, bpm, metre, "%s %s" % (NAMES[tonic], "major" if mode else "minor"), "%s/%s" % (lib, groove)
 
 
@@ -399,8 +429,9 @@ def main():
         for mid, pkg, src in wad_midis(work) + abc_midis(work):
             lab = label_window(mid)
             if lab is not None:
-                start, bpm, metre, key = lab
-                jobs.append(("rendered MIDI", pkg, (mid, start, bpm, metre, key, src), ""))
+                start, bpm, metre, key, key_src = lab
+                kind = "rendered MIDI (key from notes)" if key_src == "notes" else "rendered MIDI"
+                jobs.append((kind, pkg, (mid, start, bpm, metre, key, src), ""))
         for i, (kind, pkg, (mid, start, bpm, metre, key, src), rhythm) in enumerate(jobs):
             sf, sfname, _ = SOUNDFONTS[i % 2]
             fmt = FORMATS[i % len(FORMATS)]
