@@ -2,7 +2,7 @@
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
     tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed|half] [--tempo LO-HI]
-                           [--exclude LABELS.csv ...]
+                           [--exclude LABELS.csv ...] [--renders freedoom-abc|dev-packages]
                            OUTDIR
 
 Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont,
@@ -16,7 +16,10 @@ Two kinds, of the same sorts as the development clips but not the same material:
   tempo drawn from slow (55-80), middle (81-169) or fast (170-200) quarter notes per minute. Labels: the tempo
   and metre MMA writes into its MIDI file, the key of the progression.
 * "rendered MIDI": the music of Freedoom (the MIDI lumps of its two WAD files) and the ABC examples shipped
-  with abcmidi and abcm2ps (through abc2midi). Labelled as the development set's README says: tempo from the
+  with abcmidi and abcm2ps (through abc2midi); with --renders dev-packages instead, the MIDI files of the
+  packages the development set's renders come from (simutrans-data, openttd-openmsx, pianobooster,
+  planetblupi-music-midi, freedink-data, faust-common, mma), less any whose package and tempo label match a
+  render of an --exclude set that names no source (the development set names no MIDI file). Labelled as the development set's README says: tempo from the
   tempo events over a 30 s window where tempo and metre are constant (clips start at that window); key from
   the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees; without
   such a signature, from the notes where three estimates over the window's notes (Krumhansl-Kessler,
@@ -61,7 +64,13 @@ SOUNDFONTS = [("/usr/share/sounds/sf2/FluidR3_GM.sf2", "FluidR3_GM", "fluid-soun
 WADS = ["/usr/share/games/doom/freedoom1.wad", "/usr/share/games/doom/freedoom2.wad"]
 ABC_DIRS = ["/usr/share/doc/abcmidi/examples", "/usr/share/doc/abcm2ps/examples"]
 MMA_LIB = "/usr/share/mma/lib"
-LICENSES = {"mma": "GPL-2+", "freedoom": "BSD-3-clause", "abcmidi": "GPL-2+", "abcm2ps": "GPL-3+"}
+LICENSES = {"mma": "GPL-2+", "freedoom": "BSD-3-clause", "abcmidi": "GPL-2+", "abcm2ps": "GPL-3+",
+            "simutrans-data": "Artistic-1.0", "openttd-openmsx": "GPL-2.0", "pianobooster": "GPL-3+",
+            "planetblupi-music-midi": "GPL-3+", "freedink-data": "see /usr/share/doc/freedink-data/copyright",
+            "faust-common": "STK-4.3"}
+# The packages whose MIDI files the development set renders (its labels.csv's package column)
+DEV_MIDI_PACKAGES = ["simutrans-data", "openttd-openmsx", "pianobooster", "planetblupi-music-midi", "freedink-data",
+                     "faust-common", "mma"]
 CLIP_S = 30.0
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 MMA_FLAT = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
@@ -341,6 +350,40 @@ def abc_midis(work):
     return out
 
 
+def package_midis(work):
+    """Every MIDI file of DEV_MIDI_PACKAGES (dpkg -L), each content once: [(path, package, "package:path")];
+    packages not installed are left out (with a note)."""
+    import hashlib
+    out, seen = [], set()
+    for pkg in DEV_MIDI_PACKAGES:
+        r = subprocess.run(["dpkg", "-L", pkg], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if r.returncode != 0:
+            print("make-eval-set: %s is not installed, its MIDI files left out" % pkg, file=sys.stderr)
+            continue
+        for f in sorted(r.stdout.split()):
+            if f.lower().endswith((".mid", ".midi")) and os.path.isfile(f):
+                with open(f, "rb") as fp:
+                    h = hashlib.sha256(fp.read()).hexdigest()
+                if h not in seen:  # the same file shipped in several places
+                    seen.add(h)
+                    out.append((f, pkg, "%s:%s" % (pkg, f)))
+    return out
+
+
+def excluded_tempi(paths):
+    """(package, bpm label) of each rendered row without a source in the labels.csv given (the development set
+    names no MIDI file, so a file whose window has the same package and tempo label as one of its renders might
+    be that file and is left out)."""
+    import csv
+    out = set()
+    for p in paths:
+        with open(p, newline="") as fp:
+            for row in csv.DictReader(fp):
+                if not row.get("source") and row.get("kind", "").startswith("rendered MIDI") and row.get("bpm"):
+                    out.add((row["package"], "%.2f" % float(row["bpm"])))
+    return out
+
+
 def render(mid, sf, start, out, fmt, rate):
     wav = mid[:-4] + "-" + os.path.basename(sf)[:-4] + ".wav"
     if not os.path.exists(wav):
@@ -348,6 +391,17 @@ def render(mid, sf, start, out, fmt, rate):
     ext, codec = fmt
     run(["ffmpeg", "-v", "error", "-y", "-ss", "%.3f" % start, "-t", "%.1f" % CLIP_S, "-i", wav, "-ac", "1",
          "-ar", str(rate)] + codec + [out])
+    # The synthesiser can stop before the window the MIDI events promise (a file whose events end early, or that
+    # it reads otherwise): a clip much shorter than CLIP_S is not the labelled window.
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        length = float(r.stdout.strip())
+    except ValueError:
+        length = 0.0
+    if length < CLIP_S - 1.0:
+        os.unlink(out)
+        raise subprocess.CalledProcessError(1, "render", "the clip is %.1f s long" % length)
 
 
 def excluded_sources(paths):
@@ -415,7 +469,11 @@ def main():
     ap.add_argument("--tempo", type=tempo_range, metavar="LO-HI",
                     help="draw every MMA tempo from LO-HI BPM instead of the slow, middle and fast bands")
     ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
-                    help="skip the grooves in this labels.csv's source column (repeatable)")
+                    help="skip the grooves in this labels.csv's source column, and renders whose package and tempo "
+                         "label match a row without a source (repeatable)")
+    ap.add_argument("--renders", choices=["freedoom-abc", "dev-packages"], default="freedoom-abc",
+                    help="the MIDI files rendered: Freedoom's music and the ABC examples (default), or the other MIDI "
+                         "files of the packages the development set's renders come from")
     a = ap.parse_args()
     if a.paired:
         return main_paired(a)
@@ -423,11 +481,20 @@ def main():
     os.makedirs(a.outdir, exist_ok=True)
     rnd = random.Random(a.seed)
     skip = excluded_sources(a.exclude)
+    skip_tempi = excluded_tempi(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         jobs = [("MMA groove", "mma", r, rhythm) for r, rhythm in draw_mma(a, rnd, work, skip)]
-        for mid, pkg, src in wad_midis(work) + abc_midis(work):
-            lab = label_window(mid)
+        midis = package_midis(work) if a.renders == "dev-packages" else wad_midis(work) + abc_midis(work)
+        for mid, pkg, src in midis:
+            try:
+                lab = label_window(mid)
+            except Exception as e:  # a file mido cannot read (the packages ship a few broken ones)
+                print("make-eval-set: %s: %s, left out" % (src, e), file=sys.stderr)
+                continue
+            if lab is not None and lab[1] is not None and (pkg, "%.2f" % lab[1]) in skip_tempi:
+                print("make-eval-set: %s has a development clip's package and tempo, left out" % src, file=sys.stderr)
+                continue
             if lab is not None:
                 start, bpm, metre, key, key_src = lab
                 kind = "rendered MIDI (key from notes)" if key_src == "notes" else "rendered MIDI"
