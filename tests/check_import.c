@@ -19,38 +19,20 @@
 #include "fcgi/present.h"
 #include "core/util/jsonutil.h"
 #include "tests/check_main.h"
+#include "tests/store_fixture.h"
 
-static char dir[256];
-static char dbpath[300];
 static char oldpath[300];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-legacy-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/new.db", dir);
+	store_fixture_setup("ss-legacy", "new.db");
 	snprintf(oldpath, sizeof oldpath, "%s/old.db", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	store_fixture_teardown();
 }
-
-static ss_store *open_db(void)
-{
-	ss_store *db = NULL;
-	ss_error err;
-	ss_error_clear(&err);
-	ss_store_params p = {.backend = "sqlite", .path = dbpath};
-	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
-	return db;
-}
-
-/* The SQLite connection behind a store, for the tests of the backend itself. */
-#define SQ(store) ss_sqlite_db(store)
 
 static void exec_old(const char *sql)
 {

@@ -11,36 +11,17 @@
 #include "core/store/sqlite/sqlite.h"
 #include "core/store/usage.h"
 #include "tests/check_main.h"
-
-static char dir[64];
-static char dbpath[128];
+#include "tests/store_fixture.h"
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-keys-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/db.sqlite", dir);
+	store_fixture_setup("ss-keys", "db.sqlite");
 }
 
 static void teardown(void)
 {
-	char cmd[160];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	store_fixture_teardown();
 }
-
-static ss_store *open_db(void)
-{
-	ss_store *db = NULL;
-	ss_error err;
-	ss_error_clear(&err);
-	ss_store_params p = {.backend = "sqlite", .path = dbpath};
-	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
-	return db;
-}
-
-/* The SQLite connection behind a store, for the tests of the backend itself. */
-#define SQ(store) ss_sqlite_db(store)
 
 /* True when needle occurs anywhere in the file (database, WAL). */
 static bool file_contains(const char *path, const char *needle)
@@ -143,7 +124,7 @@ START_TEST(plain_key_never_reaches_the_database_file)
 	ss_error err;
 	ck_assert_int_eq(ss_store_key_create(db, "bob", NULL, SS_KEY_ADMIN, 0, 0, &r, key, &err), 0);
 	ss_store_close(db);
-	char wal[160];
+	char wal[sizeof dbpath + 8];
 	snprintf(wal, sizeof wal, "%s-wal", dbpath);
 	ck_assert(file_contains(dbpath, "bob") || file_contains(wal, "bob")); /* the record is there... */
 	ck_assert(!file_contains(dbpath, key + 4)); /* ...the secret is not */

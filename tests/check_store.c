@@ -28,36 +28,17 @@
 #include "core/util/render.h"
 #include "fcgi/present.h"
 #include "tests/check_main.h"
-
-static char dir[256];
-static char dbpath[300];
+#include "tests/store_fixture.h"
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof dbpath, "%s/t.db", dir);
+	store_fixture_setup("ss-store", "t.db");
 }
 
 static void teardown(void)
 {
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	store_fixture_teardown();
 }
-
-static ss_store *open_db(void)
-{
-	ss_store *db = NULL;
-	ss_error err;
-	ss_error_clear(&err);
-	ss_store_params p = {.backend = "sqlite", .path = dbpath};
-	ck_assert_msg(ss_store_open(&p, &db, &err) == 0, "%s", err.msg);
-	return db;
-}
-
-/* The SQLite connection behind a store, for the tests of the backend itself. */
-#define SQ(store) ss_sqlite_db(store)
 
 static void fake_result(ss_result *r, double bpm)
 {

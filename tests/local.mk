@@ -1,7 +1,7 @@
 # tests/: each area adds its Check suites and integration tests through its own fragment.
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
-EXTRA_DIST += tests/check_main.h
+EXTRA_DIST += tests/check_main.h tests/store_fixture.h
 AM_TESTS_ENVIRONMENT = SS_TOP_SRCDIR='$(abs_top_srcdir)' SS_TOP_BUILDDIR='$(abs_top_builddir)' \
 	SS_NGINX='$(NGINX)' SS_PG_BINDIR='$(PG_TEST_BINDIR)' LSAN_OPTIONS="suppressions=$(abs_top_srcdir)/tests/lsan.supp$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}"; \
 	export SS_TOP_SRCDIR SS_TOP_BUILDDIR SS_NGINX SS_PG_BINDIR LSAN_OPTIONS;
