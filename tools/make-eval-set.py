@@ -45,7 +45,8 @@ evaluation set), so with a seed of its own the material is new. Example: tools/m
 
 Needs: mma, fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont, ffmpeg, freedoom, abcmidi, abcm2ps,
 python3-mido (apt-get install mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont ffmpeg freedoom abcmidi
-abcm2ps python3-mido).
+abcm2ps python3-mido); --renders dev-packages also reads simutrans-data, openttd-openmsx, pianobooster,
+planetblupi-music-midi, freedink-data and faust-common (a package not installed is left out, with a note).
 """
 import argparse
 import glob
