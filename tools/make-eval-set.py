@@ -19,12 +19,13 @@ Two kinds, of the same sorts as the development clips but not the same material:
   with abcmidi and abcm2ps (through abc2midi); with --renders dev-packages instead, the MIDI files of the
   packages the development set's renders come from (simutrans-data, openttd-openmsx, pianobooster,
   planetblupi-music-midi, freedink-data, faust-common, mma), less any whose package and tempo label match a
-  render of an --exclude set that names no source (the development set names no MIDI file). Labelled as the development set's README says: tempo from the
-  tempo events over a 30 s window where tempo and metre are constant (clips start at that window); key from
-  the key-signature event only where a Krumhansl-Kessler estimate over the window's notes agrees; without
-  such a signature, from the notes where three estimates over the window's notes (Krumhansl-Kessler,
-  Temperley's Kostka-Payne and Aarden's Essen profiles) name the same key, each by a correlation margin of at
-  least 0.05 over its runner-up (kind "rendered MIDI (key from notes)"); else empty.
+  render of an --exclude set that names no source (the development set names no MIDI file). Labelled as the
+  development set's README says: tempo from the tempo events over a 30 s window where tempo and metre are
+  constant (clips start at that window); key from the key-signature event only where a Krumhansl-Kessler
+  estimate over the window's notes agrees; without such a signature, from the notes where three estimates over
+  the window's notes (Krumhansl-Kessler, Temperley's Kostka-Payne and Aarden's Essen profiles) name the same
+  key, each by a correlation margin of at least 0.05 over its runner-up (kind "rendered MIDI (key from
+  notes)"); else empty.
   MIDI converted from Doom's MUS format gets no tempo label (its tempo event is the MUS tick rate).
 Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
 
@@ -40,8 +41,8 @@ LO-HI draws every MMA tempo from LO-HI instead of the three bands: together they
 rule must not double (music at 80-105 BPM whose chords change every half bar). Example:
 tools/make-eval-set.py --paired --harmonic-rhythm half --tempo 80-105 --seed 4242 --mma 24 OUT
 --exclude (either mode) skips the grooves named in the "source" column of other sets' labels.csv (e.g. the
-evaluation set), so with a seed of its own the material is new. Example: tools/make-eval-set.py --paired --seed 1603 --mma 40
---exclude EVALSET/labels.csv PAIRDIR
+evaluation set), so with a seed of its own the material is new. Example:
+tools/make-eval-set.py --paired --seed 1603 --mma 40 --exclude EVALSET/labels.csv PAIRDIR
 
 Needs: mma, fluidsynth, fluid-soundfont-gm, timgm6mb-soundfont, ffmpeg, freedoom, abcmidi, abcm2ps,
 python3-mido (apt-get install mma fluidsynth fluid-soundfont-gm timgm6mb-soundfont ffmpeg freedoom abcmidi
@@ -351,7 +352,7 @@ def abc_midis(work):
     return out
 
 
-def package_midis(work):
+def package_midis():
     """Every MIDI file of DEV_MIDI_PACKAGES (dpkg -L), each content once: [(path, package, "package:path")];
     packages not installed are left out (with a note)."""
     import hashlib
@@ -368,20 +369,6 @@ def package_midis(work):
                 if h not in seen:  # the same file shipped in several places
                     seen.add(h)
                     out.append((f, pkg, "%s:%s" % (pkg, f)))
-    return out
-
-
-def excluded_tempi(paths):
-    """(package, bpm label) of each rendered row without a source in the labels.csv given (the development set
-    names no MIDI file, so a file whose window has the same package and tempo label as one of its renders might
-    be that file and is left out)."""
-    import csv
-    out = set()
-    for p in paths:
-        with open(p, newline="") as fp:
-            for row in csv.DictReader(fp):
-                if not row.get("source") and row.get("kind", "").startswith("rendered MIDI") and row.get("bpm"):
-                    out.add((row["package"], "%.2f" % float(row["bpm"])))
     return out
 
 
@@ -405,23 +392,27 @@ def render(mid, sf, start, out, fmt, rate):
         raise subprocess.CalledProcessError(1, "render", "the clip is %.1f s long" % length)
 
 
-def excluded_sources(paths):
-    """The "source" column of each labels.csv given (grooves as library/name)."""
+def excluded(paths):
+    """What the labels.csv files given rule out: (the "source" column of each row, grooves as library/name; the
+    (package, bpm label) of each rendered row without a source: the development set names no MIDI file, so a file
+    whose window has the same package and tempo label as one of its renders might be that file)."""
     import csv
-    out = set()
+    sources, tempi = set(), set()
     for p in paths:
         with open(p, newline="") as fp:
             for row in csv.DictReader(fp):
                 if row.get("source"):
-                    out.add(row["source"])
-    return out
+                    sources.add(row["source"])
+                elif row.get("kind", "").startswith("rendered MIDI") and row.get("bpm"):
+                    tempi.add((row["package"], "%.2f" % float(row["bpm"])))
+    return sources, tempi
 
 
 def main_paired(a):
     need()
     os.makedirs(a.outdir, exist_ok=True)
     rnd = random.Random(a.seed)
-    skip = excluded_sources(a.exclude)
+    skip = excluded(a.exclude)[0]
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         jobs = [r + (rhythm,) for r, rhythm in draw_mma(a, rnd, work, skip)]
@@ -481,12 +472,11 @@ def main():
     need()
     os.makedirs(a.outdir, exist_ok=True)
     rnd = random.Random(a.seed)
-    skip = excluded_sources(a.exclude)
-    skip_tempi = excluded_tempi(a.exclude)
+    skip, skip_tempi = excluded(a.exclude)
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         jobs = [("MMA groove", "mma", r, rhythm) for r, rhythm in draw_mma(a, rnd, work, skip)]
-        midis = package_midis(work) if a.renders == "dev-packages" else wad_midis(work) + abc_midis(work)
+        midis = package_midis() if a.renders == "dev-packages" else wad_midis(work) + abc_midis(work)
         for mid, pkg, src in midis:
             try:
                 lab = label_window(mid)
