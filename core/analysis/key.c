@@ -59,7 +59,7 @@
  * so the rule is one-sided. Measured on four sets of labelled clips (BENCHMARKS.md, "The leading tone's second
  * reach"): where the two best keys were a fifth apart within 0.1, a leading tone at least twice the fourth went
  * with the upper key in all 30 such clips, while a fourth at least twice the leading tone once went with the
- * upper key (a mixolydian tune). The window was chosen on three of the sets: 0.06 changed no right answer on
+ * upper key (its flat seventh). The window was chosen on three of the sets: 0.06 changed no right answer on
  * whole clips or on 10 s excerpts, 0.1 and 0.15 each broke one excerpt. */
 #define KEY_LEADING_TONE_WINDOW 0.06
 #define KEY_LEADING_TONE_RATIO 2.0
