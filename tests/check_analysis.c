@@ -22,6 +22,7 @@
 #include "core/analysis/stft.h"
 #include "core/audio/decode.h"
 #include "core/audio/resample.h"
+#include "tests/check_main.h"
 #include "tests/fixtures/synth.h"
 
 /* LeakSanitizer hook (used only in --enable-sanitizers builds): libsndfile 1.2.0 leaks the vorbis_info it
@@ -1172,9 +1173,5 @@ static Suite *analysis_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(analysis_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(analysis_suite());
 }

@@ -13,6 +13,7 @@
 #include "core/analysis/pipeline.h"
 #include "core/analysis/result_json.h"
 #include "core/audio/decode.h"
+#include "tests/check_main.h"
 #include "tests/fixtures/synth.h"
 
 /* LeakSanitizer hook (used only in --enable-sanitizers builds): libsndfile 1.2.0 leaks the vorbis_info it
@@ -337,9 +338,5 @@ static Suite *threads_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(threads_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(threads_suite());
 }
