@@ -284,11 +284,7 @@ START_TEST(test_decode_damaged)
 				cl = len * (size_t)(trial + 1) / 9; /* truncated */
 			} else {
 				/* flip bytes, more and more of them, header included */
-				for (int k = 0; k < (trial - 7) * 4; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = (seed >> 4) % (trial < 16 ? 64 : len);
-					c[pos] ^= (unsigned char)(seed >> 20);
-				}
+				synth_flip_bytes(c, 0, trial < 16 ? 64 : len, (trial - 7) * 4, &seed);
 			}
 			ss_audio a;
 			ss_error e;

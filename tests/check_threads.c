@@ -249,12 +249,7 @@ START_TEST(test_threads_damaged_samples)
 				cl = len * (size_t)(2 * trial + 1) / 16; /* cut in either half */
 			} else {
 				/* a few bytes flipped in one half of the stream */
-				size_t lo = trial % 2 ? len / 2 : 256, hi = trial % 2 ? len : len / 2;
-				for (int k = 0; k < 1 + trial % 5; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = lo + (seed >> 4) % (hi - lo);
-					c[pos] ^= (unsigned char)(1 + (seed >> 20) % 255);
-				}
+				synth_flip_bytes(c, trial % 2 ? len / 2 : 256, trial % 2 ? len : len / 2, 1 + trial % 5, &seed);
 			}
 			char what[64];
 			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
@@ -288,11 +283,7 @@ START_TEST(test_threads_damaged)
 				cl = len * (size_t)(trial + 1) / 7; /* truncated: some short of 3 s, some not */
 			} else {
 				/* bytes flipped in the stream, not the header */
-				for (int k = 0; k < (trial - 5) * 6; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = 256 + (seed >> 4) % (len - 256);
-					c[pos] ^= (unsigned char)(seed >> 20);
-				}
+				synth_flip_bytes(c, 256, len, (trial - 5) * 6, &seed);
 			}
 			char what[64];
 			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
