@@ -13,6 +13,7 @@
 
 #include "core/limits/admission.h"
 #include "core/util/timefmt.h"
+#include "tests/check_main.h"
 
 static char dir[256], path[300];
 
@@ -338,10 +339,5 @@ int main(void)
 	tcase_add_test(t, outcome_records);
 	tcase_add_test(t, queue_seats_and_waiting_for_a_slot);
 	suite_add_tcase(s, t);
-	SRunner *r = srunner_create(s);
-	srunner_set_fork_status(r, CK_NOFORK);
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ss_check_run_forking(s, CK_NOFORK);
 }

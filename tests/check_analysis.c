@@ -22,6 +22,7 @@
 #include "core/analysis/stft.h"
 #include "core/audio/decode.h"
 #include "core/audio/resample.h"
+#include "tests/check_main.h"
 #include "tests/fixtures/synth.h"
 
 /* LeakSanitizer hook (used only in --enable-sanitizers builds): libsndfile 1.2.0 leaks the vorbis_info it
@@ -283,11 +284,7 @@ START_TEST(test_decode_damaged)
 				cl = len * (size_t)(trial + 1) / 9; /* truncated */
 			} else {
 				/* flip bytes, more and more of them, header included */
-				for (int k = 0; k < (trial - 7) * 4; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = (seed >> 4) % (trial < 16 ? 64 : len);
-					c[pos] ^= (unsigned char)(seed >> 20);
-				}
+				synth_flip_bytes(c, 0, trial < 16 ? 64 : len, (trial - 7) * 4, &seed);
 			}
 			ss_audio a;
 			ss_error e;
@@ -1172,9 +1169,5 @@ static Suite *analysis_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(analysis_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(analysis_suite());
 }

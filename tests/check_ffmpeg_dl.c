@@ -11,6 +11,7 @@
 
 #include "core/analysis/pipeline.h"
 #include "core/audio/decode.h"
+#include "tests/check_main.h"
 
 /* A 16-bit mono WAV of `seconds` of a 440 Hz tone with a click every half second, written by hand (no
  * fixture library: it must not bring FFmpeg in). Caller frees. */
@@ -186,10 +187,5 @@ int main(void)
 	tcase_add_test(tc, failed_load_is_415_reported_once);
 #endif
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK); /* whatever CK_FORK says: each test needs a process of its own */
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run_forking(s, CK_FORK); /* whatever CK_FORK says: each test needs a process of its own */
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "tools/keycmp.h"
+#include "tests/check_main.h"
 
 /* Every pair: the relation follows from the interval and the modes alone, each label has exactly one
  * estimate in each named relation, and the weights are mir_eval's. */
@@ -79,9 +80,5 @@ int main(void)
 	tcase_add_test(tc, test_all_pairs);
 	tcase_add_test(tc, test_named);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include "core/analysis/chord_change.h"
 #include "core/analysis/tempo.h"
+#include "tests/check_main.h"
 
 /* Deterministic noise in [-1, 1). */
 static double noise(uint32_t *s)
@@ -1140,9 +1141,5 @@ static Suite *tempo_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tempo_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(tempo_suite());
 }

@@ -13,6 +13,7 @@
 #include "core/analysis/pipeline.h"
 #include "core/analysis/result_json.h"
 #include "core/audio/decode.h"
+#include "tests/check_main.h"
 #include "tests/fixtures/synth.h"
 
 /* LeakSanitizer hook (used only in --enable-sanitizers builds): libsndfile 1.2.0 leaks the vorbis_info it
@@ -60,6 +61,17 @@ static char *result_text(ss_result *r)
 	return s;
 }
 
+/* The sequential (rc1, e1) and threaded (rc2, e2) outcomes of one call: both succeeded, or both failed with the
+ * same error code and message. Returns 1 when both succeeded, for the caller to compare what they made. */
+static int same_outcome(int rc1, const ss_error *e1, int rc2, const ss_error *e2, const char *what)
+{
+	ck_assert_msg(rc1 == rc2, "%s: sequential rc %d (%s), threaded rc %d (%s)", what, rc1, e1->msg, rc2, e2->msg);
+	if (rc1 != 0)
+		ck_assert_msg(e1->code == e2->code && strcmp(e1->msg, e2->msg) == 0, "%s: errors %d '%s' and %d '%s'",
+			      what, e1->code, e1->msg, e2->code, e2->msg);
+	return rc1 == 0;
+}
+
 /* Analyse b with 1 and 2 threads and check that both succeed or fail alike: the same JSON, or the same error
  * code and message. Returns the sequential rc. */
 static int same_both_ways(const unsigned char *b, size_t len, double max_seconds, const char *what)
@@ -75,15 +87,11 @@ static int same_both_ways(const unsigned char *b, size_t len, double max_seconds
 	int rc1 = ss_analyze_buffer(b, len, &o, &r1, &e1);
 	o.threads = 2;
 	int rc2 = ss_analyze_buffer(b, len, &o, &r2, &e2);
-	ck_assert_msg(rc1 == rc2, "%s: sequential rc %d (%s), threaded rc %d (%s)", what, rc1, e1.msg, rc2, e2.msg);
-	if (rc1 == 0) {
+	if (same_outcome(rc1, &e1, rc2, &e2, what)) {
 		char *s1 = result_text(&r1), *s2 = result_text(&r2);
 		ck_assert_msg(strcmp(s1, s2) == 0, "%s:\nsequential %s\nthreaded   %s", what, s1, s2);
 		free(s1);
 		free(s2);
-	} else {
-		ck_assert_msg(e1.code == e2.code && strcmp(e1.msg, e2.msg) == 0, "%s: errors %d '%s' and %d '%s'", what,
-			      e1.code, e1.msg, e2.code, e2.msg);
 	}
 	ss_result_free(&r1);
 	ss_result_free(&r2);
@@ -127,37 +135,10 @@ START_TEST(test_threads_same_results)
 }
 END_TEST
 
-/* The decoded samples themselves, not only the results: the read-ahead gives the sink the same blocks. */
-START_TEST(test_threads_same_samples)
-{
-	size_t len = 0;
-	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 20.0, synth_minor, &len);
-	ck_assert_ptr_nonnull(b);
-	for (int cap = 0; cap < 2; cap++) {
-		ss_audio_opts ao = {.max_seconds = cap ? 7.5 : 30.0, .out_rate = 22050.0, .threads = 1};
-		ss_audio a1, a2;
-		ss_error e;
-		ss_audio_init(&a1);
-		ss_audio_init(&a2);
-		ck_assert_int_eq(ss_audio_decode(b, len, &ao, &a1, &e), 0);
-		ao.threads = 2;
-		ck_assert_int_eq(ss_audio_decode(b, len, &ao, &a2, &e), 0);
-		ck_assert_uint_eq(a1.n, a2.n);
-		ck_assert(memcmp(a1.x, a2.x, a1.n * sizeof *a1.x) == 0);
-		ck_assert(memcmp(&a1.loudness, &a2.loudness, sizeof a1.loudness) == 0);
-		ck_assert(memcmp(&a1.loudness_range, &a2.loudness_range, sizeof a1.loudness_range) == 0);
-		ck_assert_int_eq(a1.truncated, a2.truncated);
-		ck_assert_int_eq(a2.truncated, cap);
-		ss_audio_free(&a1);
-		ss_audio_free(&a2);
-	}
-	free(b);
-}
-END_TEST
-
-/* Decode b with 1 and 2 threads (the second reads ahead on its own thread) and check that
- * both succeed or fail alike: the same samples, loudness, flags, or the same error. Returns the sequential rc. */
-static int same_decode(const unsigned char *b, size_t len, double max_seconds, const char *what)
+/* Decode b with 1 and 2 threads (the second reads ahead on its own thread) and check that both succeed or fail
+ * alike: the same samples, loudness, flags, or the same error. Returns the sequential rc; *truncated (when not
+ * NULL) gets the truncated flag of a success. */
+static int same_decode(const unsigned char *b, size_t len, double max_seconds, const char *what, int *truncated)
 {
 	ss_audio_opts ao = {.max_seconds = max_seconds, .out_rate = 22050.0, .threads = 1};
 	ss_audio a1, a2;
@@ -169,8 +150,7 @@ static int same_decode(const unsigned char *b, size_t len, double max_seconds, c
 	int rc1 = ss_audio_decode(b, len, &ao, &a1, &e1);
 	ao.threads = 2;
 	int rc2 = ss_audio_decode(b, len, &ao, &a2, &e2);
-	ck_assert_msg(rc1 == rc2, "%s: sequential rc %d (%s), threaded rc %d (%s)", what, rc1, e1.msg, rc2, e2.msg);
-	if (rc1 == 0) {
+	if (same_outcome(rc1, &e1, rc2, &e2, what)) {
 		ck_assert_msg(a1.n == a2.n, "%s: %zu and %zu samples", what, a1.n, a2.n);
 		ck_assert_msg(a1.n == 0 || memcmp(a1.x, a2.x, a1.n * sizeof *a1.x) == 0, "%s: samples differ", what);
 		ck_assert_msg(memcmp(&a1.loudness, &a2.loudness, sizeof a1.loudness) == 0, "%s: loudness %.17g and %.17g",
@@ -180,14 +160,29 @@ static int same_decode(const unsigned char *b, size_t len, double max_seconds, c
 		ck_assert_int_eq(a1.src_channels, a2.src_channels);
 		ck_assert(a1.src_rate == a2.src_rate);
 		ck_assert_str_eq(a1.container, a2.container);
-	} else {
-		ck_assert_msg(e1.code == e2.code && strcmp(e1.msg, e2.msg) == 0, "%s: errors %d '%s' and %d '%s'", what,
-			      e1.code, e1.msg, e2.code, e2.msg);
+		if (truncated != NULL)
+			*truncated = a1.truncated;
 	}
 	ss_audio_free(&a1);
 	ss_audio_free(&a2);
 	return rc1;
 }
+
+/* The decoded samples themselves, not only the results: the read-ahead gives the sink the same blocks, also when
+ * max_seconds stops it early. */
+START_TEST(test_threads_same_samples)
+{
+	size_t len = 0;
+	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 20.0, synth_minor, &len);
+	ck_assert_ptr_nonnull(b);
+	for (int cap = 0; cap < 2; cap++) {
+		int truncated = -1;
+		ck_assert_int_eq(same_decode(b, len, cap ? 7.5 : 30.0, cap ? "20 s, max 7.5 s" : "20 s", &truncated), 0);
+		ck_assert_int_eq(truncated, cap);
+	}
+	free(b);
+}
+END_TEST
 
 #define BLK 4096 /* the decoder's read size (decode_sndfile.c) */
 
@@ -217,12 +212,12 @@ START_TEST(test_threads_edge_lengths)
 			ck_assert_ptr_nonnull(b);
 			char what[96];
 			snprintf(what, sizeof what, "kind %zu, %ld frames", k, lengths[i]);
-			ck_assert_int_eq(same_decode(b, len, 30.0, what), 0);
+			ck_assert_int_eq(same_decode(b, len, 30.0, what, NULL), 0);
 			/* max_seconds ending the decode: at 32768 Hz, 4 s is exactly 32 reads; 4 s +- a frame around it */
 			static const double caps[] = {4.0, 4.0 - 1.0 / 32768, 4.0 + 1.0 / 32768, 3.0};
 			for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
 				snprintf(what, sizeof what, "kind %zu, %ld frames, max %.6f s", k, lengths[i], caps[c]);
-				ck_assert_int_eq(same_decode(b, len, caps[c], what), 0);
+				ck_assert_int_eq(same_decode(b, len, caps[c], what, NULL), 0);
 			}
 			free(b);
 		}
@@ -248,17 +243,12 @@ START_TEST(test_threads_damaged_samples)
 				cl = len * (size_t)(2 * trial + 1) / 16; /* cut in either half */
 			} else {
 				/* a few bytes flipped in one half of the stream */
-				size_t lo = trial % 2 ? len / 2 : 256, hi = trial % 2 ? len : len / 2;
-				for (int k = 0; k < 1 + trial % 5; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = lo + (seed >> 4) % (hi - lo);
-					c[pos] ^= (unsigned char)(1 + (seed >> 20) % 255);
-				}
+				synth_flip_bytes(c, trial % 2 ? len / 2 : 256, trial % 2 ? len : len / 2, 1 + trial % 5, &seed);
 			}
 			char what[64];
 			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
-			same_decode(c, cl, 30.0, what);
-			same_decode(c, cl, 5.0, what);
+			same_decode(c, cl, 30.0, what, NULL);
+			same_decode(c, cl, 5.0, what, NULL);
 		}
 		free(c);
 		free(b);
@@ -287,11 +277,7 @@ START_TEST(test_threads_damaged)
 				cl = len * (size_t)(trial + 1) / 7; /* truncated: some short of 3 s, some not */
 			} else {
 				/* bytes flipped in the stream, not the header */
-				for (int k = 0; k < (trial - 5) * 6; k++) {
-					seed = seed * 1103515245u + 12345u;
-					size_t pos = 256 + (seed >> 4) % (len - 256);
-					c[pos] ^= (unsigned char)(seed >> 20);
-				}
+				synth_flip_bytes(c, 256, len, (trial - 5) * 6, &seed);
 			}
 			char what[64];
 			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
@@ -337,9 +323,5 @@ static Suite *threads_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(threads_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return ss_check_run(threads_suite());
 }
