@@ -2,7 +2,7 @@
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
     tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed|half] [--tempo LO-HI]
-                           [--exclude LABELS.csv ...] [--renders freedoom-abc|dev-packages]
+                           [--exclude LABELS.csv ...] [--renders freedoom-abc|dev-packages|none]
                            OUTDIR
 
 Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont,
@@ -27,6 +27,8 @@ Two kinds, of the same sorts as the development clips but not the same material:
   key, each by a correlation margin of at least 0.05 over its runner-up (kind "rendered MIDI (key from
   notes)"); else empty.
   MIDI converted from Doom's MUS format gets no tempo label (its tempo event is the MUS tick rate).
+  The seed does not change the renders (their windows come from the files, and with the same --mma the same
+  soundfonts and containers): --renders none leaves them out, for a held-out set of grooves only.
 Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
 
 --paired builds development material for comparing the two soundfonts instead: MMA grooves only (the MIDI of
@@ -463,9 +465,9 @@ def main():
     ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
                     help="skip the grooves in this labels.csv's source column, and renders whose package and tempo "
                          "label match a row without a source (repeatable)")
-    ap.add_argument("--renders", choices=["freedoom-abc", "dev-packages"], default="freedoom-abc",
-                    help="the MIDI files rendered: Freedoom's music and the ABC examples (default), or the other MIDI "
-                         "files of the packages the development set's renders come from")
+    ap.add_argument("--renders", choices=["freedoom-abc", "dev-packages", "none"], default="freedoom-abc",
+                    help="the MIDI files rendered: Freedoom's music and the ABC examples (default), the other MIDI "
+                         "files of the packages the development set's renders come from, or none (grooves only)")
     a = ap.parse_args()
     if a.paired:
         return main_paired(a)
@@ -476,7 +478,8 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         jobs = [("MMA groove", "mma", r, rhythm) for r, rhythm in draw_mma(a, rnd, work, skip)]
-        midis = package_midis() if a.renders == "dev-packages" else wad_midis(work) + abc_midis(work)
+        midis = {"dev-packages": package_midis, "none": list,
+                 "freedoom-abc": lambda: wad_midis(work) + abc_midis(work)}[a.renders]()
         for mid, pkg, src in midis:
             try:
                 lab = label_window(mid)
