@@ -11,8 +11,8 @@
  *    (key_profiles.c); the best is the key, the margin over the runner-up gives the confidence, and a
  *    chroma too flat to be told from noise gives no key;
  * 6. the leading-tone rule: when the two best are keys a fifth apart in a near tie, the one scale tone in
- *    which they differ decides between them; a little further apart, the upper key's leading tone overrules
- *    the lower key when it sounds at least twice as strongly as the lower key's fourth. */
+ *    which they differ decides between them; a little further apart, the upper major key's leading tone
+ *    overrules the lower one when it sounds at least twice as strongly as the lower key's fourth. */
 #include "core/analysis/key.h"
 
 #include <assert.h>
@@ -56,7 +56,9 @@
  * (F# between C and G major) sounds at least KEY_LEADING_TONE_RATIO times as strongly as the lower key's own
  * fourth (F), the upper key. The lower key's scale has no F#, and a raised fourth is rare in tonal and popular
  * music, while the reverse, a flat seventh in the upper key (F in G major: mixolydian rock and folk), is common,
- * so the rule is one-sided. Measured on four sets of labelled clips (BENCHMARKS.md, "The leading tone's second
+ * so the rule is one-sided. Major keys only: between minor keys (A and E minor, read through their relative
+ * majors) the same tone is the lower key's raised sixth (F# in A minor, melodic minor), which is common, and no
+ * labelled minor pair showed such a ratio. Measured on four sets of labelled clips (BENCHMARKS.md, "The leading tone's second
  * reach"): where the two best keys were a fifth apart within 0.1, a leading tone at least twice the fourth went
  * with the upper key in all 30 such clips, while a fourth at least twice the leading tone once went with the
  * upper key (its flat seventh). The window was chosen on three of the sets: 0.06 changed no right answer on
@@ -315,8 +317,10 @@ static void leading_tone_rule(const double chroma[12], const double scores[SS_KE
 	int pick;
 	if (scores[a] - scores[b] < KEY_LEADING_TONE_MARGIN)
 		pick = leading > fourth ? upper : lower;
-	else
+	else if (a < 12)
 		pick = leading >= KEY_LEADING_TONE_RATIO * fourth ? upper : a;
+	else
+		return;
 	if (pick != a) {
 		order[0] = b;
 		order[1] = a;
