@@ -224,37 +224,46 @@ START_TEST(test_threads_edge_lengths)
 }
 END_TEST
 
+/* test_threads_damaged_samples' damage: cut in either half, then a few bytes flipped in one half of the stream. */
+static synth_damage damage_halves(int trial, size_t len)
+{
+	if (trial < 8)
+		return (synth_damage){.cut = len * (size_t)(2 * trial + 1) / 16};
+	return (synth_damage){.lo = trial % 2 ? len / 2 : 256, .hi = trial % 2 ? len : len / 2, .count = 1 + trial % 5};
+}
+
+/* The same samples or error decoded alone, also when max_seconds stops the sink first. */
+static void same_decode_capped(const unsigned char *c, size_t len, const char *label)
+{
+	same_decode(c, len, 30.0, label, NULL);
+	same_decode(c, len, 5.0, label, NULL);
+}
+
 /* Damaged FLAC and WAV, decoded alone: truncated in the first or the second half, or bytes flipped in either: the
  * read-ahead gives the sequential samples or error, also when max_seconds stops the sink first. */
 START_TEST(test_threads_damaged_samples)
 {
 	static const int formats[] = {SF_FORMAT_FLAC | SF_FORMAT_PCM_16, SF_FORMAT_WAV | SF_FORMAT_PCM_16};
-	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
-		size_t len = 0;
-		unsigned char *b = synth_file(formats[f], 44100, 2, 8.0, synth_music, &len);
-		ck_assert_ptr_nonnull(b);
-		unsigned char *c = malloc(len);
-		ck_assert_ptr_nonnull(c);
-		unsigned seed = 7u + (unsigned)f;
-		for (int trial = 0; trial < 24; trial++) {
-			memcpy(c, b, len);
-			size_t cl = len;
-			if (trial < 8) {
-				cl = len * (size_t)(2 * trial + 1) / 16; /* cut in either half */
-			} else {
-				/* a few bytes flipped in one half of the stream */
-				synth_flip_bytes(c, trial % 2 ? len / 2 : 256, trial % 2 ? len : len / 2, 1 + trial % 5, &seed);
-			}
-			char what[64];
-			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
-			same_decode(c, cl, 30.0, what, NULL);
-			same_decode(c, cl, 5.0, what, NULL);
-		}
-		free(c);
-		free(b);
-	}
+	const size_t n = sizeof formats / sizeof formats[0];
+	/* both formats written: a file missing fails the test */
+	ck_assert_int_eq(synth_damage_trials(formats, n, 44100, 8.0, 7u, 24, damage_halves, same_decode_capped), n);
 }
 END_TEST
+
+/* test_threads_damaged's damage: truncated to 1/7 .. 6/7 (some short of 3 s, some not), then bytes flipped in the
+ * stream, not the header. */
+static synth_damage damage_stream(int trial, size_t len)
+{
+	if (trial < 6)
+		return (synth_damage){.cut = len * (size_t)(trial + 1) / 7};
+	return (synth_damage){.lo = 256, .hi = len, .count = (trial - 5) * 6};
+}
+
+/* The same analysis or error on one and two threads. */
+static void same_analysis(const unsigned char *c, size_t len, const char *label)
+{
+	same_both_ways(c, len, 30.0, label);
+}
 
 /* Truncated and corrupted files: the threaded path fails (or succeeds) exactly as the sequential one, with the
  * same error, and returns (a hang would time the test out). */
@@ -262,30 +271,8 @@ START_TEST(test_threads_damaged)
 {
 	static const int formats[] = {SF_FORMAT_FLAC | SF_FORMAT_PCM_16, SF_FORMAT_WAV | SF_FORMAT_PCM_16,
 				      SF_FORMAT_OGG | SF_FORMAT_VORBIS, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
-	for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
-		size_t len = 0;
-		unsigned char *b = synth_file(formats[f], 44100, 2, 8.0, synth_music, &len);
-		if (b == NULL)
-			continue;
-		unsigned char *c = malloc(len);
-		ck_assert_ptr_nonnull(c);
-		unsigned seed = 99u + (unsigned)f;
-		for (int trial = 0; trial < 16; trial++) {
-			memcpy(c, b, len);
-			size_t cl = len;
-			if (trial < 6) {
-				cl = len * (size_t)(trial + 1) / 7; /* truncated: some short of 3 s, some not */
-			} else {
-				/* bytes flipped in the stream, not the header */
-				synth_flip_bytes(c, 256, len, (trial - 5) * 6, &seed);
-			}
-			char what[64];
-			snprintf(what, sizeof what, "format %zu trial %d", f, trial);
-			same_both_ways(c, cl, 30.0, what);
-		}
-		free(c);
-		free(b);
-	}
+	const size_t n = sizeof formats / sizeof formats[0];
+	ck_assert_int_ge(synth_damage_trials(formats, n, 44100, 8.0, 99u, 16, damage_stream, same_analysis), 0);
 }
 END_TEST
 
