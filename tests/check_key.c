@@ -104,15 +104,28 @@ static void assert_finite(const ss_key *k)
 	ck_assert_ptr_nonnull(k->profile);
 }
 
+/* The key of x[0..n) at sr Hz with the default profile, which must be found without an error and with finite
+ * numbers. Takes x and frees it. */
+static ss_key key_of(float *x, size_t n, double sr)
+{
+	ss_key k;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
+	free(x);
+	assert_finite(&k);
+	return k;
+}
+
+/* key_of 16 s at 22050 Hz of chord_cycle(ch, n_chords, tonic), chords of 0.5 s. */
+static ss_key cycle_key(const int (*ch)[3], size_t n_chords, int tonic)
+{
+	return key_of(chord_cycle(ch, n_chords, tonic, 22050.0, 16.0, 0.5), (size_t)(16.0 * 22050.0), 22050.0);
+}
+
 /* Progression in a key, detuned, at a sample rate: the detected key must be exact and first in top. */
 static void check_key_at(int tonic, int mode, double cents, double sr, double seconds)
 {
-	float *x = progression(tonic, mode, cents, sr, seconds, 0.5);
-	ss_key k;
-	ss_error err;
-	ck_assert_int_eq(ss_key_analyze(x, (size_t)(seconds * sr), sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-	free(x);
-	assert_finite(&k);
+	ss_key k = key_of(progression(tonic, mode, cents, sr, seconds, 0.5), (size_t)(seconds * sr), sr);
 	ck_assert_msg(k.key_index == tonic && k.mode == mode, "key %d mode %d at %+g cents, %g Hz: got %d mode %d",
 		      tonic, mode, cents, sr, k.key_index, k.mode);
 	ck_assert_int_eq(k.top[0].key_index, tonic);
@@ -217,11 +230,7 @@ START_TEST(single_sine)
 	float *x = calloc(n, sizeof *x);
 	ck_assert_ptr_nonnull(x);
 	add_tone(x, n, 22050.0, 440.0 * pow(2.0, 10.0 / 1200.0), 0.5);
-	ss_key k;
-	ss_error err;
-	ck_assert_int_eq(ss_key_analyze(x, n, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-	free(x);
-	assert_finite(&k);
+	ss_key k = key_of(x, n, 22050.0);
 	ck_assert_int_eq(k.key_index, 9);
 	ck_assert_double_eq(k.chroma[9], 1.0);
 	ck_assert_msg(fabs(k.tuning_cents - 10.0) < 3.0, "tuning %g", k.tuning_cents);
@@ -394,14 +403,7 @@ END_TEST
 START_TEST(aeolian_and_plagal)
 {
 	int tonic = _i % 12, plagal = _i >= 12;
-	double sr = 22050.0, seconds = 16.0;
-	float *x = plagal ? chord_cycle(plagal_chords, 8, tonic, sr, seconds, 0.5)
-			  : chord_cycle(aeolian_chords, 4, tonic, sr, seconds, 0.5);
-	ss_key k;
-	ss_error err;
-	ck_assert_int_eq(ss_key_analyze(x, (size_t)(seconds * sr), sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-	free(x);
-	assert_finite(&k);
+	ss_key k = plagal ? cycle_key(plagal_chords, 8, tonic) : cycle_key(aeolian_chords, 4, tonic);
 	int mode = plagal ? 1 : 0;
 	ck_assert_msg(k.key_index == tonic && k.mode == mode, "%s on %d: got %d mode %d", plagal ? "I-IV" : "i-iv-v",
 		      tonic, k.key_index, k.mode);
@@ -413,13 +415,7 @@ END_TEST
 START_TEST(pop_progression_dwelling_on_iv)
 {
 	int tonic = _i;
-	double sr = 22050.0, seconds = 16.0;
-	float *x = chord_cycle(pop_iv_chords, 5, tonic, sr, seconds, 0.5);
-	ss_key k;
-	ss_error err;
-	ck_assert_int_eq(ss_key_analyze(x, (size_t)(seconds * sr), sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-	free(x);
-	assert_finite(&k);
+	ss_key k = cycle_key(pop_iv_chords, 5, tonic);
 	ck_assert_msg(k.key_index == tonic && k.mode == 1, "I-vi-IV-IV-V on %d: got %d mode %d", tonic, k.key_index,
 		      k.mode);
 	ck_assert_msg(k.top[1].key_index == (tonic + 5) % 12 && k.top[1].mode == 1, "runner-up %d mode %d",
@@ -434,15 +430,9 @@ END_TEST
  * not a leading tone, so the lower key stays (key.c); applied to minor keys, the rule read E minor here. */
 START_TEST(minor_key_with_raised_sixth)
 {
-	double sr = 22050.0, seconds = 16.0;
 	int near = 0;
 	for (int tonic = 0; tonic < 12; tonic++) {
-		float *x = chord_cycle(minor_raised_sixth_chords, 7, tonic, sr, seconds, 0.5);
-		ss_key k;
-		ss_error err;
-		ck_assert_int_eq(ss_key_analyze(x, (size_t)(seconds * sr), sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-		free(x);
-		assert_finite(&k);
+		ss_key k = cycle_key(minor_raised_sixth_chords, 7, tonic);
 		ck_assert_msg(k.key_index == tonic && k.mode == 0, "i-v-IV-v-i-v-i on %d: got %d mode %d", tonic,
 			      k.key_index, k.mode);
 		ck_assert_msg(k.top[1].key_index == (tonic + 7) % 12 && k.top[1].mode == 0, "runner-up on %d: %d mode %d",
@@ -479,11 +469,7 @@ START_TEST(natural_minor_tune)
 			x[start + len - 1 - i] *= (float)i / (float)fade;
 		}
 	}
-	ss_key k;
-	ss_error err;
-	ck_assert_int_eq(ss_key_analyze(x, n, sr, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
-	free(x);
-	assert_finite(&k);
+	ss_key k = key_of(x, n, sr);
 	ck_assert_msg(k.key_index == tonic && k.mode == 0, "natural-minor tune on %d: got %d mode %d", tonic,
 		      k.key_index, k.mode);
 }
