@@ -194,6 +194,38 @@ START_TEST(exact_daily_limit_across_responders)
 }
 END_TEST
 
+/* The day's quota counts the requests the limiter admitted, whatever their answer (API.md): a 403 for the scope and
+ * a 400 for a bad body use it up as a 200 does; the 429s after it, and requests with an invalid key, do not. */
+START_TEST(quota_counts_admitted_requests_whatever_their_answer)
+{
+	char key[128];
+	long long id = create_key("errors-count", "client", "3", NULL, key, sizeof key);
+	char h[160];
+	snprintf(h, sizeof h, "X-API-Key: %s", key);
+	const char *hdrs[] = {h, NULL};
+	ss_it_resp r;
+	ss_it_keyed(&srv, "/auth/usage", key, &r);
+	ss_it_assert_error(&r, 403, "forbidden");
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(ss_it_request(&srv, "POST", "/analyze_batch", hdrs, "{}", 2, &r), 0);
+	ss_it_assert_error(&r, 400, "bad_request");
+	ss_it_resp_free(&r);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
+	for (int i = 0; i < 3; i++) {
+		ss_it_keyed(&srv, "/auth/key", key, &r);
+		ss_it_assert_error(&r, 429, "daily_limit_exceeded");
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", "ssk_not-a-real-key"), 403);
+	/* One more allowed: exactly one more 200, so the 429s were not counted. */
+	char ids[32];
+	snprintf(ids, sizeof ids, "%lld", id);
+	json_object_put(admin("keys", "limit", ids, "4", NULL, NULL, NULL));
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 200);
+	ck_assert_int_eq(ss_it_status(&srv, "/auth/key", key), 429);
+}
+END_TEST
+
 START_TEST(exact_rate_limit_across_responders)
 {
 	char key[128];
@@ -463,6 +495,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, missing_invalid_valid_and_headers);
 	tcase_add_test(tc, exact_daily_limit_across_responders);
+	tcase_add_test(tc, quota_counts_admitted_requests_whatever_their_answer);
 	tcase_add_test(tc, exact_rate_limit_across_responders);
 	tcase_add_test(tc, deactivation_and_rotation_apply_at_once);
 	tcase_add_test(tc, plain_keys_are_not_in_the_database);
