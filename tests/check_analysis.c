@@ -776,6 +776,10 @@ START_TEST(test_score_and_bench_tools)
 	ck_assert_int_eq(run_capture(cmd, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "| synth | 1 | 1 | 1 |") != NULL, "%s", out);
 	ck_assert(strstr(out, "| **all** | 1 | 1 | 1 |") != NULL && strstr(out, "key MIREX") != NULL);
+	/* the clip labelled 120 BPM counts in the middle band of the tempo table, and only there */
+	ck_assert_msg(strstr(out, "| middle (81-169 BPM) | 1 |") != NULL && strstr(out, "| slow (") == NULL &&
+			      strstr(out, "| fast (") == NULL,
+		      "%s", out);
 	snprintf(cmd, sizeof cmd, "'%s' --reps 1 '%s' 2>/dev/null", bench, dir);
 	ck_assert_int_eq(run_capture(cmd, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "| flac | 1 |") != NULL && strstr(out, "real-time factor") != NULL, "%s", out);

@@ -2,7 +2,9 @@
  * Tempo: Accuracy1 = within 4% of the label; Accuracy2 also forgives x2, x1/2, x3, x1/3 (each within 4%).
  * Key: MIREX weighted score as mir_eval computes it (1 exact, 0.5 a perfect fifth above in the same mode,
  * 0.3 relative, 0.2 parallel, else 0; keycmp.h) and the exact-key rate, over clips with a key label, then the
- * confusion counts (same, fifth, fourth, relative, parallel, other). With a time_signature column, also how
+ * confusion counts (same, fifth, fourth, relative, parallel, other). Tempo again by the label's band (slow below
+ * 81 BPM, middle, fast from 170: the bands tools/make-eval-set.py draws grooves from), with the readings at half
+ * and at double, since the octave errors go opposite ways at the two ends. With a time_signature column, also how
  * each labelled metre was read. Prints markdown tables, one row per "kind" and one for all; -v adds the
  * per-file misses. */
 #include <getopt.h>
@@ -73,6 +75,19 @@ static void metre_print(const metre_tally *m)
 	printf("| **all** | %d | %d | |\n", all, right);
 }
 
+/* Tempo by the label's band: readings right (Acc1, Acc2), at half and at double the label. */
+enum { BANDS = 3 };
+typedef struct band_tally {
+	int n[BANDS], acc1[BANDS], acc2[BANDS], half[BANDS], dbl[BANDS];
+} band_tally;
+
+static const char *const band_names[BANDS] = {"slow (below 81 BPM)", "middle (81-169 BPM)", "fast (170 BPM and up)"};
+
+static int band_of(double bpm)
+{
+	return bpm < 81.0 ? 0 : bpm < 170.0 ? 1 : 2;
+}
+
 static int within(double est, double ref, double tol)
 {
 	return fabs(est - ref) <= tol * ref;
@@ -128,6 +143,30 @@ static void pct(char *out, size_t len, double num, int den)
 		snprintf(out, len, "-");
 	else
 		snprintf(out, len, "%.1f%%", 100.0 * num / den);
+}
+
+static void band_add(band_tally *b, double est, double ref, int a1, int a2)
+{
+	int i = band_of(ref);
+	b->n[i]++;
+	b->acc1[i] += a1;
+	b->acc2[i] += a2;
+	b->half[i] += isfinite(est) && within(est, ref / 2.0, 0.04);
+	b->dbl[i] += isfinite(est) && within(est, ref * 2.0, 0.04);
+}
+
+static void band_print(const band_tally *b)
+{
+	printf("\n| labelled tempo | with bpm | tempo Acc1 | tempo Acc2 | read at half | read at double |\n"
+	       "|---|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < BANDS; i++) {
+		if (b->n[i] == 0)
+			continue;
+		char a1[16], a2[16];
+		pct(a1, sizeof a1, b->acc1[i], b->n[i]);
+		pct(a2, sizeof a2, b->acc2[i], b->n[i]);
+		printf("| %s | %d | %s | %s | %d | %d |\n", band_names[i], b->n[i], a1, a2, b->half[i], b->dbl[i]);
+	}
 }
 
 static void row(const tally *t)
@@ -199,6 +238,8 @@ int main(int argc, char **argv)
 	double time_sum = 0.0;
 	metre_tally metres;
 	memset(&metres, 0, sizeof metres);
+	band_tally bands;
+	memset(&bands, 0, sizeof bands);
 	for (size_t i = 0; i < labels.n; i++) {
 		const tool_label *l = &labels.v[i];
 		char path[4096];
@@ -221,6 +262,8 @@ int main(int argc, char **argv)
 		if (ok && l->metre[0] != '\0')
 			metre_add(&metres, l->metre, ts != NULL ? ts : "none");
 		add(&all, ok, has_bpm, a1, a2, has_key, rel);
+		if (ok && has_bpm)
+			band_add(&bands, r.bpm, l->bpm, a1, a2);
 		tally *t = tally_for(kinds, &nk, MAXT, l->kind);
 		if (t != NULL)
 			add(t, ok, has_bpm, a1, a2, has_key, rel);
@@ -253,6 +296,7 @@ int main(int argc, char **argv)
 		if (kinds[i].key_n > 0)
 			confusion_row(&kinds[i]);
 	confusion_row(&all);
+	band_print(&bands);
 	if (metres.nl > 0)
 		metre_print(&metres);
 	printf("\nmean analysis time %.1f ms per clip (%d clips analysed)\n",
