@@ -1,7 +1,10 @@
 #!/bin/sh
-# Invariance of tempo and key: every clip sox can read in DIR (Ogg Vorbis, FLAC, WAV) is re-encoded at other
-# sample rates, gains, channel counts and codecs, and songscope-analyze must give each copy the tempo (within
-# 1 %) and the key of the original. Prints a markdown table per variant and the clips that differ.
+# Invariance of tempo, key and the voice and audience scores: every clip sox can read in DIR (Ogg Vorbis, FLAC,
+# WAV) is re-encoded at other sample rates, gains, channel counts and codecs (and as the lossy previews music
+# apps send, 128 kbit/s MP3 and AAC, when lame and ffmpeg are installed), and songscope-analyze should give each
+# copy the tempo (within 1 %) and the key of the original, and keep speechiness, instrumentalness and liveness
+# on the same side of their documented thresholds (0.33 and 0.66, 0.5, 0.8). Prints a markdown table per
+# variant and the clips that differ.
 #   tools/bench-invariance.sh [--analyze PROGRAM] DIR
 # DIR holds the clips and labels.csv (file first); PROGRAM defaults to the songscope-analyze next to this
 # script's build (tools/songscope-analyze from the current directory). Needs sox and python3.
@@ -29,6 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Variants: name and the sox output options/effects that make it (the output extension picks the codec).
 variants="orig rate48k rate32k gain-12 gain+norm stereo44k flac16 vorbis-q3"
+command -v lame >/dev/null && variants="$variants mp3-128k"
+command -v ffmpeg >/dev/null && variants="$variants aac-128k"
 for v in $variants; do
 	mkdir -p "$tmp/$v"
 done
@@ -39,14 +44,21 @@ tail -n +2 "$dir/labels.csv" | cut -d, -f1 | while read -r f; do
 	esac
 	base=${f%.*}
 	src=$dir/$f
-	sox -q "$src" -b 24 "$tmp/orig/$base.wav"
-	sox -q "$src" -b 24 "$tmp/rate48k/$base.wav" rate -v 48000
-	sox -q "$src" -b 16 "$tmp/rate32k/$base.flac" rate -v 32000
-	sox -q "$src" -b 24 "$tmp/gain-12/$base.wav" gain -12
-	sox -q "$src" -b 24 "$tmp/gain+norm/$base.wav" gain -n -0.1
-	sox -q "$src" -b 16 "$tmp/stereo44k/$base.wav" rate -v 44100 channels 2
-	sox -q "$src" -b 16 "$tmp/flac16/$base.flac"
-	sox -q "$src" -C 3 "$tmp/vorbis-q3/$base.ogg"
+	sox -q -V1 "$src" -b 24 "$tmp/orig/$base.wav"
+	sox -q -V1 "$src" -b 24 "$tmp/rate48k/$base.wav" rate -v 48000
+	sox -q -V1 "$src" -b 16 "$tmp/rate32k/$base.flac" rate -v 32000
+	sox -q -V1 "$src" -b 24 "$tmp/gain-12/$base.wav" gain -12
+	sox -q -V1 "$src" -b 24 "$tmp/gain+norm/$base.wav" gain -n -0.1
+	sox -q -V1 "$src" -b 16 "$tmp/stereo44k/$base.wav" rate -v 44100 channels 2
+	sox -q -V1 "$src" -b 16 "$tmp/flac16/$base.flac"
+	sox -q -V1 "$src" -C 3 "$tmp/vorbis-q3/$base.ogg"
+	if [ -d "$tmp/mp3-128k" ] || [ -d "$tmp/aac-128k" ]; then
+		sox -q -V1 "$src" -b 16 "$tmp/preview.wav" rate -v 44100 channels 2
+		[ ! -d "$tmp/mp3-128k" ] || lame --quiet -b 128 "$tmp/preview.wav" "$tmp/mp3-128k/$base.mp3"
+		[ ! -d "$tmp/aac-128k" ] || ffmpeg -nostdin -loglevel error -i "$tmp/preview.wav" -c:a aac -b:a 128k \
+			"$tmp/aac-128k/$base.m4a"
+		rm -f "$tmp/preview.wav"
+	fi
 done
 for v in $variants; do
 	"$analyze" -r "$tmp/$v" >"$tmp/$v.jsonl" 2>/dev/null || true
@@ -61,12 +73,19 @@ def load(v):
         out[os.path.splitext(os.path.basename(d["file"]))[0]] = d
     return out
 ref = load("orig")
-print("| variant | clips | same tempo (within 1 %) | same key |")
-print("|---|---:|---:|---:|")
+# The documented thresholds: which side of them a score is on.
+SIDES = {"speechiness": (0.33, 0.66), "instrumentalness": (0.5,), "liveness": (0.8,)}
+def side(d, k):
+    v = d.get(k)
+    return None if v is None else sum(v > t for t in SIDES[k])
+print("| variant | clips | same tempo (within 1 %) | same key | same speechiness side | same instrumentalness side"
+      " | same liveness side |")
+print("|---|---:|---:|---:|---:|---:|---:|")
 diffs = []
 for v in variants[1:]:
     got = load(v)
     n = st = sk = 0
+    ss = {k: 0 for k in SIDES}
     for name, r in sorted(ref.items()):
         g = got.get(name)
         if g is None or "error" in r or "error" in g:
@@ -77,10 +96,15 @@ for v in variants[1:]:
         same_k = r.get("key") == g.get("key")
         st += same_t
         sk += same_k
-        if not (same_t and same_k):
-            diffs.append(f"| {v} | {name} | {b0} | {b1} | {r.get('key')} | {g.get('key')} |")
-    print(f"| {v} | {n} | {st} | {sk} |")
+        moved = [k for k in SIDES if side(r, k) != side(g, k)]
+        for k in SIDES:
+            ss[k] += k not in moved
+        if not (same_t and same_k) or moved:
+            scores = ", ".join("%s %.2f -> %.2f" % (k, r[k], g[k]) for k in moved)
+            diffs.append(f"| {v} | {name} | {b0} | {b1} | {r.get('key')} | {g.get('key')} | {scores} |")
+    print(f"| {v} | {n} | {st} | {sk} | {ss['speechiness']} | {ss['instrumentalness']} | {ss['liveness']} |")
 if diffs:
-    print("\n| variant | clip | bpm | bpm of the copy | key | key of the copy |\n|---|---|---:|---:|---|---|")
+    print("\n| variant | clip | bpm | bpm of the copy | key | key of the copy | scores across a threshold |"
+          "\n|---|---|---:|---:|---|---|---|")
     print("\n".join(diffs))
 PY
