@@ -29,7 +29,8 @@ tools_songscope_content_SOURCES = tools/content.c
 tools_songscope_content_LDADD = $(CORE_LIBS)
 # bench-limiter.sh: cached POST /analyze with limits = local and limits = redis in one run, Redis round trips.
 dist_noinst_SCRIPTS += tools/bench-limiter.sh
-# bench-invariance.sh DIR: tempo and key of the clips re-encoded at other rates, gains, channels and codecs.
+# bench-invariance.sh DIR: tempo, key and the three voice and audience scores of the clips re-encoded at other rates,
+# gains, channels and codecs (MP3 and AAC previews too).
 dist_noinst_SCRIPTS += tools/bench-invariance.sh
 # make-eval-set.py OUTDIR: labelled clips (tempo, key, metre) of other Debian material than the development
 # set (MMA grooves, Freedoom's music, ABC examples) for songscope-score; generated, never committed.
