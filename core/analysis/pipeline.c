@@ -82,8 +82,9 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * speechiness, instrumentalness and liveness; v5: instrumentalness reads partial vibrato and formant
 	 * modulation; v6: 5/4 and 7/4 time signatures, the bar phase from the bass register too, a half-beat
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
-	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach). */
-	snprintf(out, outlen, "v8;max=%g", o->max_seconds);
+	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
+	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo). */
+	snprintf(out, outlen, "v9;max=%g", o->max_seconds);
 	return out;
 }
 

@@ -26,7 +26,7 @@ typedef struct ss_analysis_opts {
 /* Default options (max_seconds 30, threads 1). */
 void ss_analysis_opts_default(ss_analysis_opts *o);
 
-/* A short stable string naming the options that change results, e.g. "v8;max=30"; part of cache keys.
+/* A short stable string naming the options that change results, e.g. "v9;max=30"; part of cache keys.
  * Writes into out (at least 64 bytes) and returns out. */
 char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen);
 

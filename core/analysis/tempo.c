@@ -674,9 +674,12 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, const flo
 	 * over the bar and whose bass moves in half notes has its only regular onsets at half the beat rate,
 	 * below the tempo range, and the beat's comb (teeth on the silent beats 2 and 4) then sits under the
 	 * gate although the periodicity is plain (the pulse clarity of Lartillot et al. 2008 is likewise the
-	 * strongest autocorrelation peak, whatever level it is at). The clarity reported and used for the
-	 * confidence stays the beat's. */
+	 * strongest autocorrelation peak, whatever level it is at). Or in the low band alone: a voice over a beat
+	 * (rap, speech over a backing track) fills the full band with syllables at an uneven 3-7 a second that bury
+	 * the beat's periodicity there, while the kick and bass below the voice keep it. The clarity reported and
+	 * used for the confidence stays the full band's beat's. */
 	double gate = fmax(clarity, clamp01(comb(&ev.full, 2.0 * period, TEMPO_NH)));
+	gate = fmax(gate, clamp01(comb(&ev.low, period, TEMPO_NH)));
 	if (gate < TEMPO_MIN_CLARITY || gate < 2.5 / sqrt((double)N)) {
 		free(ev.full.r);
 		free(ev.low.r);
