@@ -262,8 +262,8 @@ int main(int argc, char **argv)
 		if (ok && l->metre[0] != '\0')
 			metre_add(&metres, l->metre, ts != NULL ? ts : "none");
 		add(&all, ok, has_bpm, a1, a2, has_key, rel);
-		if (ok && has_bpm)
-			band_add(&bands, r.bpm, l->bpm, a1, a2);
+		if (has_bpm) /* a clip that failed counts as a miss, as in the table by kind */
+			band_add(&bands, ok ? r.bpm : NAN, l->bpm, a1, a2);
 		tally *t = tally_for(kinds, &nk, MAXT, l->kind);
 		if (t != NULL)
 			add(t, ok, has_bpm, a1, a2, has_key, rel);
