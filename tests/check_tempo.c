@@ -1039,8 +1039,6 @@ START_TEST(test_meter_default)
 }
 END_TEST
 
-/* A 60 BPM pulse with sparse onsets: a soft plucked note on only some beats (1, 2 and 4 of every four,
- * none on 3 of every other bar), soft attacks, nothing else. Music: it gets a tempo. */
 /* Speech over a beat (rap, a voice over a backing track): syllables of a voice (harmonics of 180-260 Hz, no energy
  * below 300 Hz) at an uneven 3-7 a second, 10 dB over a kick on every beat. The voice's onsets outnumber and
  * outweigh the kicks in the full band, so the beat's periodicity there sits under the pulse gate; the low band holds
@@ -1081,6 +1079,8 @@ START_TEST(test_speech_over_beat)
 }
 END_TEST
 
+/* A 60 BPM pulse with sparse onsets: a soft plucked note on only some beats (1, 2 and 4 of every four,
+ * none on 3 of every other bar), soft attacks, nothing else. Music: it gets a tempo. */
 START_TEST(test_sparse_pulse)
 {
 	static const double sr[] = {22050.0, 44100.0};

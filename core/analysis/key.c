@@ -51,18 +51,18 @@
  * clear profile decisions. */
 #define KEY_LEADING_TONE_MARGIN 0.02
 
-/* The leading tone's second reach. A little further apart than that (within KEY_LEADING_TONE_WINDOW), the
- * profiles still decide, except in one direction: when the lower key is ahead but the upper key's leading tone
- * (F# between C and G major) sounds at least KEY_LEADING_TONE_RATIO times as strongly as the lower key's own
- * fourth (F), the upper key. The lower key's scale has no F#, and a raised fourth is rare in tonal and popular
- * music, while the reverse, a flat seventh in the upper key (F in G major: mixolydian rock and folk), is common,
- * so the rule is one-sided. Major keys only: between minor keys (A and E minor, read through their relative
- * majors) the same tone is the lower key's raised sixth (F# in A minor, melodic minor), which is common, and no
- * labelled minor pair showed such a ratio. Measured on four sets of labelled clips (BENCHMARKS.md, "The leading tone's second
- * reach"): where the two best keys were a fifth apart within 0.1, a leading tone at least twice the fourth went
- * with the upper key in all 30 such clips, while a fourth at least twice the leading tone once went with the
- * upper key (its flat seventh). The window was chosen on three of the sets: 0.06 changed no right answer on
- * whole clips or on 10 s excerpts, 0.1 and 0.15 each broke one excerpt. */
+/* The leading tone's second reach. A little further apart than that (within KEY_LEADING_TONE_WINDOW), the profiles
+ * still decide, except in one direction: when the lower key is ahead but the upper key's leading tone (F# between C
+ * and G major) sounds at least KEY_LEADING_TONE_RATIO times as strongly as the lower key's own fourth (F), the upper
+ * key. The lower key's scale has no F#, and a raised fourth is rare in tonal and popular music, while the reverse, a
+ * flat seventh in the upper key (F in G major: mixolydian rock and folk), is common, so the rule is one-sided. Major
+ * keys only: between minor keys (A and E minor, read through their relative majors) the same tone is the lower key's
+ * raised sixth (F# in A minor, melodic minor), which is common, and no labelled minor pair showed such a ratio.
+ * Measured on four sets of labelled clips (BENCHMARKS.md, "The leading tone's second reach"): where the two best keys
+ * were a fifth apart within 0.1, a leading tone at least twice the fourth went with the upper key in all 30 such
+ * clips, while a fourth at least twice the leading tone once went with the upper key (its flat seventh). The window
+ * was chosen on three of the sets: 0.06 changed no right answer on whole clips or on 10 s excerpts, 0.1 and 0.15 each
+ * broke one excerpt. */
 #define KEY_LEADING_TONE_WINDOW 0.06
 #define KEY_LEADING_TONE_RATIO 2.0
 
