@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/util/jsonutil.h"
+#include "core/util/utf8.h"
 
 int ss_resp_add_header(ss_request *r, const char *name, const char *fmt, ...)
 {
@@ -124,23 +125,12 @@ int ss_resp_json(ss_request *r, int status, json_object *body)
  * UTF-8, a message cut inside a character) becomes U+FFFD, so the JSON body stays UTF-8 (RFC 8259). */
 static void utf8_clean(const char *msg, char *out, size_t outlen)
 {
-	const unsigned char *p = (const unsigned char *)msg;
+	const char *p = msg;
 	size_t j = 0;
 	assert(outlen >= 4);
 	while (*p != '\0') {
-		size_t n = *p < 0x80 ? 1 : *p >= 0xC2 && *p <= 0xDF ? 2 : *p >= 0xE0 && *p <= 0xEF ? 3
-			 : *p >= 0xF0 && *p <= 0xF4 ? 4 : 0;
-		unsigned cp = n <= 1 ? *p : *p & (0x7Fu >> n);
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xC0) != 0x80) { /* also stops at the terminating NUL */
-				n = 0;
-				break;
-			}
-			cp = (cp << 6) | (p[i] & 0x3Fu);
-		}
-		if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-			n = 0;
-		const char *src = n ? (const char *)p : "\xEF\xBF\xBD";
+		size_t n = ss_utf8_seq_len(p);
+		const char *src = n ? p : "\xEF\xBF\xBD";
 		size_t len = n ? n : 3;
 		if (j + len >= outlen)
 			break;

@@ -1,4 +1,4 @@
-/* Core utilities: capped buffer, strict number parsing, JSON helpers, error codes, key names. */
+/* Core utilities: capped buffer, strict number parsing, JSON helpers, error codes, key names, UTF-8. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +18,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
+#include "core/util/utf8.h"
 #include "tests/check_main.h"
 
 START_TEST(buf_grows_and_respects_its_limit)
@@ -331,6 +332,27 @@ START_TEST(base62_ids_round_trip)
 }
 END_TEST
 
+START_TEST(utf8_well_formedness)
+{
+	/* well formed: one to four bytes, at the edges of each length */
+	static const char *const good[] = {"", "a", "caf\xc3\xa9", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
+					   "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_msg(ss_utf8_valid(good[i]), "good[%zu] refused", i);
+	/* not: stray continuation, overlong, surrogate, above U+10FFFF, cut short, invalid lead bytes */
+	static const char *const bad[] = {"\x80",         "caf\xe3\xa9",     "\xc0\xaf",     "\xc1\xbf", "\xe0\x80\xaf",
+					  "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\xaf", "\xf4\x90\x80\x80",
+					  "\xf5\x80\x80\x80", "\xff", "a\xc3", "\xe2\x82", "\xf0\x9f\x98"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!ss_utf8_valid(bad[i]), "bad[%zu] accepted", i);
+	ck_assert_uint_eq(ss_utf8_seq_len("a"), 1);
+	ck_assert_uint_eq(ss_utf8_seq_len("\xc3\xa9x"), 2);
+	ck_assert_uint_eq(ss_utf8_seq_len("\xe2\x82\xac"), 3);
+	ck_assert_uint_eq(ss_utf8_seq_len("\xf0\x9f\x98\x80"), 4);
+	ck_assert_uint_eq(ss_utf8_seq_len("\xe3\xa9"), 0); /* cut short by the NUL */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -346,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, error_codes_map_to_api_names);
 	tcase_add_test(tc, key_names_round_trip);
 	tcase_add_test(tc, base62_ids_round_trip);
+	tcase_add_test(tc, utf8_well_formedness);
 	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
 	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
 	suite_add_tcase(s, tc);

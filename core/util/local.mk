@@ -7,4 +7,5 @@ core_libsscore_a_SOURCES += \
 	core/util/timefmt.c core/util/timefmt.h \
 	core/util/jsonutil.c core/util/jsonutil.h \
 	core/util/base62.c core/util/base62.h \
-	core/util/render.c core/util/render.h
+	core/util/render.c core/util/render.h \
+	core/util/utf8.c core/util/utf8.h

@@ -4,32 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence starting at p (1..4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, min = 0x80;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, min = 0x800;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, min = 0x10000;
-	else
-		return 0;
-	unsigned cp = c & (0x7F >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
+#include "core/util/utf8.h"
 
 int ss_render_json_str(ss_buf *b, const char *s)
 {
@@ -58,7 +33,7 @@ int ss_render_json_str(ss_buf *b, const char *s)
 			snprintf(tmp, sizeof tmp, "\\u%04x", c);
 			esc = tmp;
 		} else if (c >= 0x80) {
-			skip = utf8_len(p);
+			skip = ss_utf8_seq_len((const char *)p);
 			if (skip == 0) {
 				esc = "\xEF\xBF\xBD";
 				skip = 1;

@@ -9,6 +9,7 @@
 #include "core/util/log.h"
 #include "core/util/strnum.h"
 #include "core/util/timefmt.h"
+#include "core/util/utf8.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 
@@ -86,6 +87,8 @@ int ss_handle_cache_search(ss_ctx *ctx, ss_request *req)
 	char q[QUERY_MAX + 1];
 	if (query(req, "q", q, sizeof q) < 0)
 		return 0;
+	if (!ss_utf8_valid(q)) /* else SQLite's LIKE decodes it loosely and PostgreSQL refuses it */
+		return ss_resp_error(req, SS_ERR_BAD_REQUEST, "Query parameter 'q' is not UTF-8 text.");
 	char ns[SS_NAMESPACE_MAX + 1];
 	bool all;
 	if (list_namespace(req, "default", ns, &all) != 0 || ss_h_need_db(ctx, req))

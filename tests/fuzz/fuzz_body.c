@@ -20,6 +20,7 @@
 #include "core/store/cache.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
+#include "core/util/utf8.h"
 #include "fcgi/context.h"
 #include "fcgi/handlers.h"
 #include "fcgi/request.h"
@@ -205,19 +206,20 @@ static void check_verify(const fz_request *q, const fz_response *r)
 }
 
 /* GET /cache, /cache/search, /cache/export: 200 or 400; a listing is an array of rows; every search result
- * holds the search text (ASCII case-insensitive) in its title or artist. */
+ * holds the search text (ASCII case-insensitive) in its title or artist; a search text that is not UTF-8 is 400. */
 static void check_listing(const fz_request *q, const fz_response *r, int which)
 {
 	FZ_ASSERT(r->status == 200 || r->status == 400, "listings: 200 or 400");
+	char text[257];
+	const char *qs = fz_env(q, "QUERY_STRING");
+	if (which != 5 || ss_query_get(qs ? qs : "", "q", text, sizeof text) != 1)
+		text[0] = '\0';
+	FZ_ASSERT(ss_utf8_valid(text) || r->status == 400, "a search text that is not UTF-8 is refused");
 	if (r->status != 200 || which == 6)
 		return;
 	FZ_ASSERT(json_object_is_type(r->json, json_type_array), "a listing is an array");
 	if (which != 5)
 		return;
-	char text[257];
-	const char *qs = fz_env(q, "QUERY_STRING");
-	if (ss_query_get(qs ? qs : "", "q", text, sizeof text) != 1)
-		text[0] = '\0';
 	for (size_t i = 0; i < json_object_array_length(r->json); i++) {
 		json_object *row = json_object_array_get_idx(r->json, i), *t, *a;
 		FZ_ASSERT(json_object_object_get_ex(row, "title", &t) && json_object_object_get_ex(row, "artist", &a),

@@ -124,6 +124,7 @@ static int body_seeds(void)
 	rc |= TEXT("\x05QUERY_STRING=q=100%25&namespace=*\n\n");
 	rc |= TEXT("\x0dQUERY_STRING=q=_\n\n");
 	rc |= TEXT("\x15QUERY_STRING=q=CAF%C3%A9\n\n");
+	rc |= TEXT("\x15QUERY_STRING=q=CAF%e3%A9\n\n"); /* not UTF-8: once matched "caf\u00e9" loosely */
 	rc |= TEXT("\x06QUERY_STRING=format=csv&namespace=default\n\n");
 	rc |= TEXT("\x0eQUERY_STRING=format=json\n\n");
 	rc |= TEXT("\x16QUERY_STRING=format=xml&namespace=%ZZ\n\n");

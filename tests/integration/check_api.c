@@ -586,7 +586,7 @@ START_TEST(cache_list_search_export_delete_clear)
 	json_object_put(a);
 	char body[512];
 	snprintf(body, sizeof body,
-		 "{\"url\":\"%s/audio/b.wav\",\"title\":\"100 Percent\",\"artist\":\"Other\",\"cache_namespace\":\"lists\"}",
+		 "{\"url\":\"%s/audio/b.wav\",\"title\":\"100 Percent\",\"artist\":\"Other Caf\\u00e9\",\"cache_namespace\":\"lists\"}",
 		 audio_base);
 	a = request_json("POST", "/analyze", NULL, body, strlen(body), 200);
 	long long id_b = integer(a, "id");
@@ -623,6 +623,14 @@ START_TEST(cache_list_search_export_delete_clear)
 	rows = request_json("GET", "/cache/search?q=other&namespace=lists", NULL, NULL, 0, 200); /* artist */
 	ck_assert_int_eq(json_object_array_length(rows), 1);
 	json_object_put(rows);
+	rows = request_json("GET", "/cache/search?q=caf%C3%A9&namespace=lists", NULL, NULL, 0, 200); /* UTF-8 */
+	ck_assert_int_eq(json_object_array_length(rows), 1);
+	json_object_put(rows);
+	/* Text that is not UTF-8 is refused, not matched loosely: a truncated 3-byte sequence E3 A9 would otherwise
+	 * decode as U+00E9 in SQLite's LIKE and find "Café", and PostgreSQL refuses such bytes as a server error. */
+	expect_error("GET", "/cache/search?q=CAF%E3%A9&namespace=lists", NULL, NULL, 0, 400, "bad_request");
+	expect_error("GET", "/cache/search?q=%C0%AF&namespace=lists", NULL, NULL, 0, 400, "bad_request"); /* overlong */
+	expect_error("GET", "/cache/search?q=%ED%A0%80&namespace=lists", NULL, NULL, 0, 400, "bad_request"); /* surrogate */
 
 	/* Export: JSON (CacheExportResponse/CachedSong) and CSV. */
 	json_object *ex = request_json("GET", "/cache/export?namespace=lists", NULL, NULL, 0, 200);

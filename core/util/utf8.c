@@ -1,0 +1,43 @@
+#include "core/util/utf8.h"
+
+#include <assert.h>
+
+size_t ss_utf8_seq_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	assert(p != NULL && p[0] != '\0');
+	unsigned c = p[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, min = 0x80;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned cp = c & (0x7Fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3Fu);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+bool ss_utf8_valid(const char *s)
+{
+	assert(s != NULL);
+	while (*s != '\0') {
+		size_t n = ss_utf8_seq_len(s);
+		if (n == 0)
+			return false;
+		s += n;
+	}
+	return true;
+}
