@@ -1,6 +1,7 @@
 #include "core/util/utf8.h"
 
 #include <assert.h>
+#include <string.h>
 
 size_t ss_utf8_seq_len(const char *s)
 {
@@ -40,4 +41,32 @@ bool ss_utf8_valid(const char *s)
 		s += n;
 	}
 	return true;
+}
+
+long ss_utf8_from_header(const char *s, char *out, size_t outlen)
+{
+	assert(s != NULL && out != NULL && outlen > 0);
+	size_t n = strlen(s), j = 0;
+	if (ss_utf8_valid(s)) {
+		if (n >= outlen) {
+			out[0] = '\0';
+			return -1;
+		}
+		memcpy(out, s, n + 1);
+		return (long)n;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (j + (*p < 0x80 ? 1 : 2) >= outlen) {
+			out[0] = '\0';
+			return -1;
+		}
+		if (*p < 0x80) {
+			out[j++] = (char)*p;
+		} else {
+			out[j++] = (char)(0xC0 | (*p >> 6));
+			out[j++] = (char)(0x80 | (*p & 0x3F));
+		}
+	}
+	out[j] = '\0';
+	return (long)j;
 }

@@ -14,4 +14,10 @@ size_t ss_utf8_seq_len(const char *p);
 /* True when the NUL-terminated s is well-formed UTF-8 throughout. s must not be NULL. */
 bool ss_utf8_valid(const char *s);
 
+/* Text of an HTTP header value (RFC 9110 5.5: bytes, historically ISO-8859-1) as UTF-8 in out: copied as it is
+ * when s is well-formed UTF-8, else every byte read as ISO-8859-1 (0x80-0xFF become two bytes each). Returns
+ * the length written (out NUL-terminated), or -1 when it does not fit in outlen (out is then ""); 2 * strlen(s)
+ * + 1 always fits. s and out must not be NULL nor overlap. */
+long ss_utf8_from_header(const char *s, char *out, size_t outlen);
+
 #endif

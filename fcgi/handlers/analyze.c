@@ -15,6 +15,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/timefmt.h"
+#include "core/util/utf8.h"
 #include "fcgi/handlers.h"
 #include "fcgi/present.h"
 #include "fcgi/response.h"
@@ -142,9 +143,11 @@ static bool json_truthy(json_object *v)
 	}
 }
 
-static bool header_len_ok(const char *s, size_t max)
+/* Header `name` as UTF-8 text in out ("" when absent): 0, or -1 when longer than TEXT_FIELD_MAX bytes as UTF-8. */
+static int header_text(ss_request *req, const char *name, char out[TEXT_FIELD_MAX + 1])
 {
-	return s == NULL || strlen(s) <= max;
+	const char *v = ss_req_header(req, name);
+	return ss_utf8_from_header(v ? v : "", out, TEXT_FIELD_MAX + 1) < 0 ? -1 : 0;
 }
 
 int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)
@@ -210,14 +213,13 @@ int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SH
 	*rc_out = 0;
 	ss_error err;
 	ss_error_clear(&err);
-	const char *title = ss_req_header(req, "X-Song-Title");
-	const char *artist = ss_req_header(req, "X-Song-Artist");
-	const char *rid = ss_req_header(req, "X-Client-Request-Id");
-	if (!header_len_ok(title, TEXT_FIELD_MAX) || !header_len_ok(artist, TEXT_FIELD_MAX)) {
-		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST, "X-Song-Title and X-Song-Artist are limited to %d bytes.",
-					TEXT_FIELD_MAX);
+	char title[TEXT_FIELD_MAX + 1], artist[TEXT_FIELD_MAX + 1];
+	if (header_text(req, "X-Song-Title", title) != 0 || header_text(req, "X-Song-Artist", artist) != 0) {
+		*rc_out = ss_resp_error(req, SS_ERR_BAD_REQUEST,
+					"X-Song-Title and X-Song-Artist are limited to %d bytes of UTF-8.", TEXT_FIELD_MAX);
 		return 1;
 	}
+	const char *rid = ss_req_header(req, "X-Client-Request-Id");
 	if (rid != NULL && strlen(rid) > 128)
 		rid = NULL;
 	char ns[SS_NAMESPACE_MAX + 1];
@@ -246,7 +248,7 @@ int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SH
 	ss_sha256_hex(body.data, body.len, hash);
 	snprintf(preview, sizeof preview, "sha256:%s", hash);
 	ss_song_job j = {.ns = ns, .kind = "sha256", .source_kind = "upload", .source = hash, .preview_url = preview,
-			 .title = title && title[0] ? title : "Unknown", .artist = artist && artist[0] ? artist : "Unknown",
+			 .title = title[0] ? title : "Unknown", .artist = artist[0] ? artist : "Unknown",
 			 .force = force, .with_beats = with_beats, .data = body.data, .len = body.len};
 	int answered = 0;
 	if (run_job(ctx, &j, rid, out, key, &err) != 0) {

@@ -430,6 +430,36 @@ static char *b64(const void *p, size_t n)
 /* The v3 fields: bpm_candidates (the chosen tempo first), time_signature, key_details.camelot/open_key, and
  * with ?beats=1 downbeats, each one of the beats, the same from the cache. A row cached under the v2 tag is
  * not served: the bytes are analysed again. */
+/* Header values are bytes: UTF-8 is taken as it is, anything else as ISO-8859-1 (RFC 9110 5.5), so a title is
+ * always stored as UTF-8 text, on either store, and found again by search. */
+START_TEST(analyze_data_titles_in_any_header_encoding)
+{
+	size_t len;
+	void *b = read_all(www("audio/a.wav"), &len);
+	const char *utf8[] = {"X-Song-Title: Caf\xc3\xa9", "X-Song-Artist: \xe2\x82\xac", "X-Cache-Namespace: enc-utf8", NULL};
+	json_object *o = request_json("POST", "/analyze_data", utf8, b, len, 200);
+	ck_assert_str_eq(str(o, "title"), "Caf\xc3\xa9");
+	ck_assert_str_eq(str(o, "artist"), "\xe2\x82\xac");
+	json_object_put(o);
+	const char *latin1[] = {"X-Song-Title: Caf\xe9", "X-Song-Artist: \xc2 \xff", "X-Cache-Namespace: enc-latin1", NULL};
+	o = request_json("POST", "/analyze_data", latin1, b, len, 200);
+	ck_assert(!boolean(o, "cached"));
+	ck_assert_str_eq(str(o, "title"), "Caf\xc3\xa9");
+	ck_assert_str_eq(str(o, "artist"), "\xc3\x82 \xc3\xbf");
+	json_object_put(o);
+	json_object *rows = request_json("GET", "/cache/search?q=caf%C3%A9&namespace=enc-latin1", NULL, NULL, 0, 200);
+	ck_assert_int_eq(json_object_array_length(rows), 1);
+	ck_assert_str_eq(str(json_object_array_get_idx(rows, 0), "artist"), "\xc3\x82 \xc3\xbf");
+	json_object_put(rows);
+	/* The 512-byte limit holds for the UTF-8 text: 257 ISO-8859-1 letters are 514 bytes of it. */
+	char big[32 + 257] = "X-Song-Title: ";
+	memset(big + strlen(big), 0xe9, 257);
+	const char *too_long[] = {big, "X-Cache-Namespace: enc-latin1", NULL};
+	expect_error("POST", "/analyze_data", too_long, b, len, 400, "bad_request");
+	free(b);
+}
+END_TEST
+
 START_TEST(analyze_data_alternatives_and_downbeats)
 {
 	size_t len;
@@ -1158,6 +1188,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, analyze_by_url_caches_by_namespace_and_url);
 	tcase_add_test(tc, analyze_data_caches_by_content);
+	tcase_add_test(tc, analyze_data_titles_in_any_header_encoding);
 	tcase_add_test(tc, analyze_data_alternatives_and_downbeats);
 	tcase_add_test(tc, batch_with_bad_items);
 	tcase_add_test(tc, cache_list_search_export_delete_clear);
