@@ -68,9 +68,10 @@ void ss_log(ss_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	/* One event per line: fold any newline a caller let through. */
+	/* One event per line, and nothing a terminal would act on: fold every control character a caller let
+	 * through (a newline, an escape sequence from a client's header) to a space. */
 	for (char *p = msg; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
+		if ((unsigned char)*p < 0x20 || *p == 0x7F)
 			*p = ' ';
 
 	if (log_syslog) {

@@ -31,7 +31,8 @@ int ss_log_level_parse(const char *s, ss_log_level *out);
 /* Current threshold. */
 ss_log_level ss_log_get_level(void);
 
-/* Log one event. The message must never contain a full API key: log its display prefix instead. */
+/* Log one event (at most 1023 bytes; control characters become spaces). The message must never contain a full
+ * API key: log its display prefix instead. */
 void ss_log(ss_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define ss_log_error(...) ss_log(SS_LOG_ERROR, __VA_ARGS__)
