@@ -85,6 +85,11 @@ bool ss_h_truthy(const char *s);
 /* Make sure the database is usable; otherwise answer 503 unavailable and return 1. */
 int ss_h_need_db(ss_ctx *ctx, ss_request *req);
 
+/* Answer err, the failure of a store call made for `what` ("verify", "stats", ...): a refusal of the store
+ * (busy, unavailable, read-only, full) is logged here with `what`; an internal error is logged by the response
+ * layer, which keeps its cause from the client. Returns what ss_resp_error_from returns. */
+int ss_h_store_failed(ss_request *req, const char *what, const ss_error *err);
+
 /* Read the body (at most cap bytes, and never more than max_body_bytes) and parse it as strict JSON of the
  * given type. Returns the value (caller puts it), or NULL after answering 400 (with `usage` as the message,
  * or saying that a \u0000 escape is refused: no string read from the result has an embedded NUL) or 413;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/util/jsonutil.h"
+#include "core/util/log.h"
 #include "core/util/utf8.h"
 
 int ss_resp_add_header(ss_request *r, const char *name, const char *fmt, ...)
@@ -141,11 +142,21 @@ static void utf8_clean(const char *msg, char *out, size_t outlen)
 	out[j] = '\0';
 }
 
+const char *ss_resp_public_message(ss_code code, const char *msg)
+{
+	return ss_code_http_status(code) == 500 ? "The server could not complete the request; the cause is in its log." : msg;
+}
+
 static int send_error(ss_request *r, ss_code code, const char *raw)
 {
 	char msg[SS_ERROR_MSG_MAX * 3];
 	utf8_clean(raw, msg, sizeof msg);
 	int status = ss_code_http_status(code);
+	if (status == 500) {
+		const char *method = ss_req_param(r, "REQUEST_METHOD");
+		ss_log_error("%s %s: %s", method ? method : "-", r->path, msg);
+		snprintf(msg, sizeof msg, "%s", ss_resp_public_message(code, msg));
+	}
 	if ((status == 429 || status == 503) && !has_header(r, "Retry-After"))
 		ss_resp_add_header(r, "Retry-After", "1");
 	json_object *o = json_object_new_object();

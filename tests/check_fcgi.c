@@ -1,5 +1,5 @@
 /* Request parsing (routed path, query strings, Content-Length), routing (404/405/Allow), which listen
- * addresses count as this host only, and error bodies. */
+ * addresses count as this host only, and error bodies (UTF-8; a 500's cause logged, not sent). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
@@ -18,6 +18,7 @@
 #include "fcgi/response.h"
 #include "fcgi/router.h"
 #include "core/util/error.h"
+#include "core/util/utf8.h"
 #include "tests/check_main.h"
 
 /* Every status songscope can send has its standard reason phrase for the Status line. */
@@ -252,24 +253,60 @@ static void mem_flush(FCGX_Stream *s, int doClose)
 	s->wrNext = m->win;
 }
 
-static bool utf8_valid(const unsigned char *p, size_t n)
+/* The JSON object of the error body that ss_resp_error(code, "%s", msg) writes for a GET of path, with the
+ * log lines it wrote in *log (static storage; "" when none). */
+static json_object *error_body(ss_code code, const char *path, const char *msg, const char **log)
 {
-	for (size_t i = 0; i < n;) {
-		size_t k = p[i] < 0x80 ? 1 : p[i] >= 0xC2 && p[i] <= 0xDF ? 2 : p[i] >= 0xE0 && p[i] <= 0xEF ? 3
-			 : p[i] >= 0xF0 && p[i] <= 0xF4 ? 4 : 0;
-		if (k == 0 || i + k > n)
-			return false;
-		for (size_t j = 1; j < k; j++)
-			if ((p[i + j] & 0xC0) != 0x80)
-				return false;
-		unsigned cp = k == 1 ? p[i] : p[i] & (0x7F >> k);
-		for (size_t j = 1; j < k; j++)
-			cp = (cp << 6) | (p[i + j] & 0x3F);
-		if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += k;
-	}
-	return true;
+	mem_out m;
+	memset(&m, 0, sizeof m);
+	ss_buf_init(&m.data, 0);
+	m.s.wrNext = m.s.rdNext = m.s.stopUnget = m.win;
+	m.s.stop = m.win + sizeof m.win;
+	m.s.emptyBuffProc = mem_flush;
+	m.s.data = &m;
+	char method[] = "REQUEST_METHOD=GET", path_info[300];
+	snprintf(path_info, sizeof path_info, "PATH_INFO=%s", path);
+	char *env[] = {method, path_info, NULL};
+	FCGX_Request fcgx;
+	memset(&fcgx, 0, sizeof fcgx);
+	fcgx.envp = env;
+	fcgx.out = &m.s;
+	ss_request r;
+	ss_req_init(&r, &fcgx);
+	char logpath[] = "/tmp/ss-log-XXXXXX";
+	int fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	unlink(logpath);
+	fflush(stderr);
+	int saved = dup(2);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	ck_assert_int_eq(ss_resp_error(&r, code, "%s", msg), 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	static char logged[2048];
+	ssize_t got = pread(fd, logged, sizeof logged - 1, 0);
+	logged[got > 0 ? got : 0] = '\0';
+	close(fd);
+	*log = logged;
+	mem_flush(&m.s, 0);
+	const char *body = strstr(m.data.data, "\r\n\r\n");
+	ck_assert_ptr_nonnull(body);
+	body += 4;
+	ck_assert_msg(strlen(body) == m.data.len - (size_t)(body - m.data.data) && ss_utf8_valid(body),
+		      "the body is not UTF-8 text: %s", body);
+	json_object *o = json_tokener_parse(body);
+	ck_assert_ptr_nonnull(o);
+	ss_req_cleanup(&r);
+	ss_buf_free(&m.data);
+	return o;
+}
+
+static const char *member(json_object *o, const char *k)
+{
+	json_object *v;
+	ck_assert(json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string));
+	return json_object_get_string(v);
 }
 
 /* A path that is not UTF-8 (nginx hands PATH_INFO over percent-decoded: GET /%FF%C3) and a message cut in
@@ -278,37 +315,40 @@ START_TEST(error_bodies_are_utf8_whatever_the_path)
 {
 	static const char *const paths[] = {"/\xff\xfe", "/caf\xc3", "/\xc0\xaf", "/\xed\xa0\x80", "/ok\xe2\x82\xac"};
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-		mem_out m;
-		memset(&m, 0, sizeof m);
-		ss_buf_init(&m.data, 0);
-		m.s.wrNext = m.s.rdNext = m.s.stopUnget = m.win;
-		m.s.stop = m.win + sizeof m.win;
-		m.s.emptyBuffProc = mem_flush;
-		m.s.data = &m;
-		FCGX_Request fcgx;
-		memset(&fcgx, 0, sizeof fcgx);
-		char *env[] = {NULL};
-		fcgx.envp = env;
-		fcgx.out = &m.s;
-		ss_request r;
-		ss_req_init(&r, &fcgx);
-		ck_assert_int_eq(ss_resp_error(&r, SS_ERR_NOT_FOUND, "No such endpoint: %.200s", paths[i]), 0);
-		mem_flush(&m.s, 0);
-		const char *body = strstr(m.data.data, "\r\n\r\n");
-		ck_assert_ptr_nonnull(body);
-		body += 4;
-		size_t n = m.data.len - (size_t)(body - m.data.data);
-		ck_assert_msg(utf8_valid((const unsigned char *)body, n), "path %zu: body is not UTF-8: %s", i, body);
-		json_object *o = json_tokener_parse(body), *msg;
-		ck_assert_ptr_nonnull(o);
-		ck_assert(json_object_object_get_ex(o, "message", &msg));
-		ck_assert_ptr_nonnull(strstr(json_object_get_string(msg), "No such endpoint: /"));
+		char msg[256];
+		snprintf(msg, sizeof msg, "No such endpoint: %.200s", paths[i]);
+		const char *log;
+		json_object *o = error_body(SS_ERR_NOT_FOUND, "/x", msg, &log);
+		ck_assert_ptr_nonnull(strstr(member(o, "message"), "No such endpoint: /"));
 		if (i == 4) /* valid UTF-8 is kept as it is */
-			ck_assert_str_eq(json_object_get_string(msg), "No such endpoint: /ok\xe2\x82\xac");
+			ck_assert_str_eq(member(o, "message"), "No such endpoint: /ok\xe2\x82\xac");
 		json_object_put(o);
-		ss_req_cleanup(&r);
-		ss_buf_free(&m.data);
 	}
+}
+END_TEST
+
+/* A 500's cause (a database's own error text, a file path) goes to the log with the request, never to the
+ * client, who gets one sentence; other errors keep their message and are not logged here. */
+START_TEST(internal_errors_keep_their_cause_from_the_client)
+{
+	static const ss_code internal[] = {SS_ERR_DB, SS_ERR_IO, SS_ERR_INTERNAL, SS_ERR_NOMEM, SS_ERR_CONFIG};
+	const char *cause = "database: storing an analysis: ERROR:  invalid byte sequence for encoding \"UTF8\": 0xe9";
+	for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) {
+		const char *log;
+		json_object *o = error_body(internal[i], "/analyze_data", cause, &log);
+		ck_assert_str_eq(member(o, "error"), "internal");
+		ck_assert_msg(strstr(member(o, "message"), "database") == NULL && strstr(member(o, "message"), "UTF8") == NULL,
+			      "the cause reached the client: %s", member(o, "message"));
+		ck_assert_msg(strstr(log, "GET /analyze_data: database: storing an analysis: ERROR:") != NULL,
+			      "the cause is not in the log: %s", log);
+		json_object_put(o);
+	}
+	const char *log;
+	json_object *o = error_body(SS_ERR_UNAVAILABLE, "/analyze", "The database is unavailable; retry later.", &log);
+	ck_assert_str_eq(member(o, "error"), "unavailable");
+	ck_assert_str_eq(member(o, "message"), "The database is unavailable; retry later.");
+	ck_assert_str_eq(log, "");
+	json_object_put(o);
 }
 END_TEST
 
@@ -329,6 +369,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("response");
 	tcase_add_test(tc, error_bodies_are_utf8_whatever_the_path);
+	tcase_add_test(tc, internal_errors_keep_their_cause_from_the_client);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

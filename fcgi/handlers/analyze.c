@@ -100,8 +100,6 @@ static int send_job_error(ss_request *req, const ss_error *err)
 		ss_resp_add_header(req, "Retry-After", "2");
 	if (err->code == SS_ERR_UNAVAILABLE)
 		ss_resp_add_header(req, "Retry-After", "5");
-	if (err->code == SS_ERR_DB || err->code == SS_ERR_IO || err->code == SS_ERR_INTERNAL)
-		ss_log_error("%s %s: %s", ss_req_param(req, "REQUEST_METHOD"), req->path, err->msg);
 	return ss_resp_error_from(req, err);
 }
 
@@ -363,9 +361,9 @@ int ss_handle_analyze_batch(ss_ctx *ctx, ss_request *req)
 			out.data[mark] = '\0';
 			if (err.code == SS_ERR_NOMEM)
 				goto nomem;
-			if (err.code == SS_ERR_DB || err.code == SS_ERR_INTERNAL)
+			if (ss_code_http_status(err.code) == 500)
 				ss_log_error("batch item %zu: %s", i, err.msg);
-			if (item_error(&out, err.code, err.msg, i) != 0)
+			if (item_error(&out, err.code, ss_resp_public_message(err.code, err.msg), i) != 0)
 				goto nomem;
 		}
 	}

@@ -44,15 +44,12 @@ static int send_rows(ss_ctx *ctx, ss_request *req, ss_buf *out, int n, const ss_
 {
 	(void)ctx;
 	int rc;
-	if (n < 0) {
-		if (err->code != SS_ERR_BAD_REQUEST)
-			ss_log_error("%s: %s", req->path, err->msg);
-		rc = ss_resp_error_from(req, err);
-	} else if (ss_buf_puts(out, "\n") != 0) {
+	if (n < 0)
+		rc = ss_h_store_failed(req, req->path, err);
+	else if (ss_buf_puts(out, "\n") != 0)
 		rc = ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
-	} else {
+	else
 		rc = ss_h_send_text(req, 200, "application/json", out->data, out->len);
-	}
 	ss_buf_free(out);
 	return rc;
 }
@@ -149,8 +146,7 @@ int ss_handle_cache_export(ss_ctx *ctx, ss_request *req)
 	ss_error_clear(&err);
 	if (ss_present_cache_export(ctx->store, all ? NULL : ns, csv ? SS_EXPORT_CSV : SS_EXPORT_JSON, at, sink_write, &s, &err) != 0) {
 		if (!s.begun) {
-			ss_log_error("export: %s", err.msg);
-			return ss_resp_error_from(req, &err);
+			return ss_h_store_failed(req, "export", &err);
 		}
 		ss_log_info("export interrupted: %s", err.msg);
 		return -1;
@@ -168,8 +164,7 @@ int ss_handle_cache_delete(ss_ctx *ctx, ss_request *req)
 	ss_error_clear(&err);
 	int rc = ss_store_cache_delete(ctx->store, req->path_id, &err);
 	if (rc < 0) {
-		ss_log_error("delete: %s", err.msg);
-		return ss_resp_error_from(req, &err);
+		return ss_h_store_failed(req, "delete", &err);
 	}
 	if (rc == 0)
 		return ss_resp_error(req, SS_ERR_NOT_FOUND, "Cache entry %lld not found.", req->path_id);
@@ -199,8 +194,7 @@ int ss_handle_cache_clear(ss_ctx *ctx, ss_request *req)
 	ss_error_clear(&err);
 	long long deleted = 0;
 	if (ss_store_cache_clear(ctx->store, all ? NULL : ns, &deleted, &err) != 0) {
-		ss_log_error("clear: %s", err.msg);
-		return ss_resp_error_from(req, &err);
+		return ss_h_store_failed(req, "clear", &err);
 	}
 	ss_log_info("cache cleared (%s): %lld rows", all ? "all" : ns, deleted);
 	json_object *o = json_object_new_object();

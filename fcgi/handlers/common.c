@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "core/util/jsonutil.h"
+#include "core/util/log.h"
 #include "fcgi/handlers.h"
 #include "fcgi/response.h"
 
@@ -58,6 +59,14 @@ int ss_h_need_db(ss_ctx *ctx, ss_request *req)
 	ss_resp_add_header(req, "Retry-After", "5");
 	ss_resp_error(req, SS_ERR_UNAVAILABLE, "The database is unavailable; try again shortly.");
 	return 1;
+}
+
+int ss_h_store_failed(ss_request *req, const char *what, const ss_error *err)
+{
+	int status = ss_code_http_status(err->code);
+	if (status >= 500 && status != 500)
+		ss_log_error("%s: %s", what, err->msg);
+	return ss_resp_error_from(req, err);
 }
 
 json_object *ss_h_read_json(ss_ctx *ctx, ss_request *req, size_t cap, json_type type, const char *usage, int *rc)

@@ -155,8 +155,7 @@ int ss_handle_stats(ss_ctx *ctx, ss_request *req)
 	snprintf(last, sizeof last, "%s", bl.last_updated);
 	long long songs = ss_store_cache_count(ctx->store, NULL, &err);
 	if (songs < 0) {
-		ss_log_error("stats: %s", err.msg);
-		return ss_resp_error_from(req, &err);
+		return ss_h_store_failed(req, "stats", &err);
 	}
 	figures *f = malloc(sizeof *f);
 	if (f == NULL)

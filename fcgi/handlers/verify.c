@@ -95,8 +95,7 @@ int ss_handle_verify(ss_ctx *ctx, ss_request *req)
 	const char *src = url != NULL && url[0] != '\0' ? url : source;
 	int s = ss_store_override_set(ctx->store, ns, src, &u, &err);
 	if (s < 0) {
-		ss_log_error("verify: %s", err.msg);
-		rc = ss_resp_error_from(req, &err);
+		rc = ss_h_store_failed(req, "verify", &err);
 		goto done;
 	}
 	if (s == 0) {
