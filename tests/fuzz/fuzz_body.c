@@ -20,7 +20,6 @@
 #include "core/store/cache.h"
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
-#include "core/util/utf8.h"
 #include "fcgi/context.h"
 #include "fcgi/handlers.h"
 #include "fcgi/request.h"
@@ -214,7 +213,7 @@ static void check_listing(const fz_request *q, const fz_response *r, int which)
 	const char *qs = fz_env(q, "QUERY_STRING");
 	if (which != 5 || ss_query_get(qs ? qs : "", "q", text, sizeof text) != 1)
 		text[0] = '\0';
-	FZ_ASSERT(ss_utf8_valid(text) || r->status == 400, "a search text that is not UTF-8 is refused");
+	FZ_ASSERT(fz_utf8_valid(text, strlen(text)) || r->status == 400, "a search text that is not UTF-8 is refused");
 	if (r->status != 200 || which == 6)
 		return;
 	FZ_ASSERT(json_object_is_type(r->json, json_type_array), "a listing is an array");

@@ -18,7 +18,8 @@
 
 void fz_fail(const char *file, int line, const char *cond, const char *what) __attribute__((noreturn));
 
-/* Is s[0..len) valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF)? */
+/* Is s[0..len) valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF)? Written apart from
+ * core/util/utf8.c on purpose: it is the oracle for the code that uses that one. */
 bool fz_utf8_valid(const char *s, size_t len);
 
 /* Parse s[0..len) as one complete JSON text (strict, trailing whitespace allowed). Returns the value (caller
