@@ -145,9 +145,8 @@ int ss_handle_cache_export(ss_ctx *ctx, ss_request *req)
 	ss_error err;
 	ss_error_clear(&err);
 	if (ss_present_cache_export(ctx->store, all ? NULL : ns, csv ? SS_EXPORT_CSV : SS_EXPORT_JSON, at, sink_write, &s, &err) != 0) {
-		if (!s.begun) {
+		if (!s.begun)
 			return ss_h_store_failed(req, "export", &err);
-		}
 		ss_log_info("export interrupted: %s", err.msg);
 		return -1;
 	}
@@ -163,9 +162,8 @@ int ss_handle_cache_delete(ss_ctx *ctx, ss_request *req)
 	ss_error err;
 	ss_error_clear(&err);
 	int rc = ss_store_cache_delete(ctx->store, req->path_id, &err);
-	if (rc < 0) {
+	if (rc < 0)
 		return ss_h_store_failed(req, "delete", &err);
-	}
 	if (rc == 0)
 		return ss_resp_error(req, SS_ERR_NOT_FOUND, "Cache entry %lld not found.", req->path_id);
 	json_object *o = json_object_new_object();
@@ -193,9 +191,8 @@ int ss_handle_cache_clear(ss_ctx *ctx, ss_request *req)
 	ss_error err;
 	ss_error_clear(&err);
 	long long deleted = 0;
-	if (ss_store_cache_clear(ctx->store, all ? NULL : ns, &deleted, &err) != 0) {
+	if (ss_store_cache_clear(ctx->store, all ? NULL : ns, &deleted, &err) != 0)
 		return ss_h_store_failed(req, "clear", &err);
-	}
 	ss_log_info("cache cleared (%s): %lld rows", all ? "all" : ns, deleted);
 	json_object *o = json_object_new_object();
 	if (o == NULL || ss_json_add_string(o, "status", "cleared") || ss_json_add_string(o, "namespace", all ? "all" : ns) ||

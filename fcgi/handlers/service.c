@@ -154,9 +154,8 @@ int ss_handle_stats(ss_ctx *ctx, ss_request *req)
 	char last[SS_TIME_STR_LEN] = "";
 	snprintf(last, sizeof last, "%s", bl.last_updated);
 	long long songs = ss_store_cache_count(ctx->store, NULL, &err);
-	if (songs < 0) {
+	if (songs < 0)
 		return ss_h_store_failed(req, "stats", &err);
-	}
 	figures *f = malloc(sizeof *f);
 	if (f == NULL)
 		return ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
