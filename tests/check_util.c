@@ -356,18 +356,18 @@ END_TEST
 START_TEST(header_text_becomes_utf8)
 {
 	char out[8];
-	ck_assert_int_eq(ss_utf8_from_header("Caf\xc3\xa9", out, sizeof out), 5); /* UTF-8: as it is */
+	ck_assert_int_eq(ss_utf8_or_latin1("Caf\xc3\xa9", out, sizeof out), 5); /* UTF-8: as it is */
 	ck_assert_str_eq(out, "Caf\xc3\xa9");
-	ck_assert_int_eq(ss_utf8_from_header("Caf\xe9", out, sizeof out), 5); /* else ISO-8859-1 */
+	ck_assert_int_eq(ss_utf8_or_latin1("Caf\xe9", out, sizeof out), 5); /* else ISO-8859-1 */
 	ck_assert_str_eq(out, "Caf\xc3\xa9");
-	ck_assert_int_eq(ss_utf8_from_header("\xc3\xa9\xff", out, sizeof out), 6); /* one bad byte: all of it */
+	ck_assert_int_eq(ss_utf8_or_latin1("\xc3\xa9\xff", out, sizeof out), 6); /* one bad byte: all of it */
 	ck_assert_str_eq(out, "\xc3\x83\xc2\xa9\xc3\xbf");
-	ck_assert_int_eq(ss_utf8_from_header("", out, sizeof out), 0);
+	ck_assert_int_eq(ss_utf8_or_latin1("", out, sizeof out), 0);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(ss_utf8_from_header("1234567", out, sizeof out), 7); /* fits exactly */
-	ck_assert_int_eq(ss_utf8_from_header("12345678", out, sizeof out), -1);
+	ck_assert_int_eq(ss_utf8_or_latin1("1234567", out, sizeof out), 7); /* fits exactly */
+	ck_assert_int_eq(ss_utf8_or_latin1("12345678", out, sizeof out), -1);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(ss_utf8_from_header("123456\xe9", out, sizeof out), -1); /* 8 bytes once converted */
+	ck_assert_int_eq(ss_utf8_or_latin1("123456\xe9", out, sizeof out), -1); /* 8 bytes once converted */
 	ck_assert_str_eq(out, "");
 }
 END_TEST

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/utf8.h"
+
 typedef struct copy_run {
 	ss_store *to;
 	ss_store_copy_counts *n;
@@ -17,12 +19,37 @@ typedef struct copy_run {
 	size_t nbatch;
 } copy_run;
 
+/* s as UTF-8 text for the target store in *out: s itself when it is well-formed (all that this release writes),
+ * else a converted copy in *owned (read as ISO-8859-1: earlier releases stored an upload's title as the header's
+ * bytes and a key's name as typed, which PostgreSQL refuses). NULL stays NULL. false when out of memory, after
+ * setting x's error. */
+static bool as_utf8(copy_run *x, const char *s, const char **out, char **owned)
+{
+	*owned = NULL;
+	*out = s;
+	if (s == NULL || ss_utf8_valid(s))
+		return true;
+	*owned = ss_utf8_or_latin1_dup(s);
+	*out = *owned;
+	if (*owned == NULL) {
+		ss_error_set(x->err, SS_ERR_NOMEM, "out of memory");
+		x->failed = true;
+	}
+	return *owned != NULL;
+}
+
 static int copy_song(void *arg, const ss_cache_row *r)
 {
 	copy_run *x = arg;
+	const char *title, *artist;
+	char *title_own = NULL, *artist_own = NULL;
+	if (!as_utf8(x, r->title, &title, &title_own) || !as_utf8(x, r->artist, &artist, &artist_own)) {
+		free(title_own);
+		return 1;
+	}
 	ss_cache_write w = {
 		.cache_key = r->cache_key, .ns = r->ns, .source_kind = r->source_kind, .source = r->source,
-		.preview_url = r->preview_url, .title = r->title, .artist = r->artist, .bpm = r->bpm,
+		.preview_url = r->preview_url, .title = title, .artist = artist, .bpm = r->bpm,
 		.bpm_confidence = r->bpm_confidence, .key = r->key, .key_confidence = r->key_confidence, .energy = r->energy,
 		.danceability = r->danceability, .acousticness = r->acousticness, .spectral_centroid = r->spectral_centroid,
 		.time_signature = r->time_signature, .mood = r->mood, .valence = r->valence, .loudness = r->loudness,
@@ -31,6 +58,8 @@ static int copy_song(void *arg, const ss_cache_row *r)
 		.beats_json = r->beats_json, .analyzed_at = r->analyzed_at,
 	};
 	int rc = ss_store_cache_import(x->to, &w, x->err);
+	free(title_own);
+	free(artist_own);
 	if (rc < 0) {
 		x->failed = true;
 		return 1;
@@ -45,8 +74,13 @@ static int copy_song(void *arg, const ss_cache_row *r)
 static int copy_override(void *arg, const ss_override_row *o)
 {
 	copy_run *x = arg;
-	int rc = ss_store_override_import(x->to, o->ns, o->source, o->manual_bpm, o->manual_key, o->notes, o->verified_at,
+	const char *notes;
+	char *notes_own;
+	if (!as_utf8(x, o->notes, &notes, &notes_own))
+		return 1;
+	int rc = ss_store_override_import(x->to, o->ns, o->source, o->manual_bpm, o->manual_key, notes, o->verified_at,
 					  x->err);
+	free(notes_own);
 	if (rc < 0) {
 		x->failed = true;
 		return 1;
@@ -61,12 +95,20 @@ static int copy_override(void *arg, const ss_override_row *o)
 static int copy_key(void *arg, const ss_key_record *k)
 {
 	copy_run *x = arg;
+	const char *name, *email;
+	char *name_own = NULL, *email_own = NULL;
+	if (!as_utf8(x, k->name, &name, &name_own) || !as_utf8(x, k->email, &email, &email_own)) {
+		free(name_own);
+		return 1;
+	}
 	ss_key_import imp = {
-		.name = k->name, .email = k->email[0] != '\0' ? k->email : NULL, .scope = k->scope, .active = k->active,
+		.name = name, .email = email[0] != '\0' ? email : NULL, .scope = k->scope, .active = k->active,
 		.daily_limit = k->daily_limit, .rate_limit = k->rate_limit, .created_at = k->created_at,
 	};
 	int64_t id = 0;
 	int rc = ss_store_key_import_hashed(x->to, k->hash, k->prefix, &imp, &id, x->err);
+	free(name_own);
+	free(email_own);
 	if (rc < 0) {
 		x->failed = true;
 		return 1;

@@ -1,6 +1,7 @@
 #include "core/util/utf8.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t ss_utf8_seq_len(const char *s)
@@ -43,7 +44,7 @@ bool ss_utf8_valid(const char *s)
 	return true;
 }
 
-long ss_utf8_from_header(const char *s, char *out, size_t outlen)
+long ss_utf8_or_latin1(const char *s, char *out, size_t outlen)
 {
 	assert(s != NULL && out != NULL && outlen > 0);
 	size_t n = strlen(s), j = 0;
@@ -69,4 +70,14 @@ long ss_utf8_from_header(const char *s, char *out, size_t outlen)
 	}
 	out[j] = '\0';
 	return (long)j;
+}
+
+char *ss_utf8_or_latin1_dup(const char *s)
+{
+	assert(s != NULL);
+	size_t cap = 2 * strlen(s) + 1;
+	char *out = malloc(cap);
+	if (out != NULL)
+		(void)ss_utf8_or_latin1(s, out, cap); /* always fits */
+	return out;
 }

@@ -14,10 +14,14 @@ size_t ss_utf8_seq_len(const char *p);
 /* True when the NUL-terminated s is well-formed UTF-8 throughout. s must not be NULL. */
 bool ss_utf8_valid(const char *s);
 
-/* Text of an HTTP header value (RFC 9110 5.5: bytes, historically ISO-8859-1) as UTF-8 in out: copied as it is
- * when s is well-formed UTF-8, else every byte read as ISO-8859-1 (0x80-0xFF become two bytes each). Returns
- * the length written (out NUL-terminated), or -1 when it does not fit in outlen (out is then ""); 2 * strlen(s)
- * + 1 always fits. s and out must not be NULL nor overlap. */
-long ss_utf8_from_header(const char *s, char *out, size_t outlen);
+/* s as UTF-8 text in out: copied as it is when s is well-formed UTF-8, else every byte read as ISO-8859-1
+ * (0x80-0xFF become two bytes each): what an HTTP header value is when it is not UTF-8 (RFC 9110 5.5), and
+ * what text stored as such bytes by earlier releases becomes. Returns the length written (out NUL-terminated),
+ * or -1 when it does not fit in outlen (out is then ""); 2 * strlen(s) + 1 always fits. s and out must not be
+ * NULL nor overlap. */
+long ss_utf8_or_latin1(const char *s, char *out, size_t outlen);
+
+/* As ss_utf8_or_latin1, into a malloc'd string the caller frees; NULL when out of memory. */
+char *ss_utf8_or_latin1_dup(const char *s);
 
 #endif

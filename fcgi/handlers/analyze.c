@@ -145,7 +145,7 @@ static bool json_truthy(json_object *v)
 static int header_text(ss_request *req, const char *name, char out[TEXT_FIELD_MAX + 1])
 {
 	const char *v = ss_req_header(req, name);
-	return ss_utf8_from_header(v ? v : "", out, TEXT_FIELD_MAX + 1) < 0 ? -1 : 0;
+	return ss_utf8_or_latin1(v ? v : "", out, TEXT_FIELD_MAX + 1) < 0 ? -1 : 0;
 }
 
 int ss_h_analyze_url(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SHA256_HEX], int *rc_out)

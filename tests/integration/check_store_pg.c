@@ -14,6 +14,7 @@
 #include <pthread.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "core/analysis/pipeline.h"
 #include "core/analysis/result.h"
@@ -207,6 +208,20 @@ static long long int_member(json_object *o, const char *name)
 	return json_object_get_int64(v);
 }
 
+/* The first field of the first row of sql on the server at conninfo (malloc'd; "" for NULL). */
+static char *pg_text(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PGresult *res = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1, "%s", PQerrorMessage(c));
+	char *out = strdup(PQgetvalue(res, 0, 0));
+	ck_assert_ptr_nonnull(out);
+	PQclear(res);
+	PQfinish(c);
+	return out;
+}
+
 /* Run songscope-admin db copy --to postgresql with s's config; returns its exit status and the JSON counts. */
 static int db_copy(ss_it_server *s, json_object **counts)
 {
@@ -263,6 +278,16 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 	json_object_put(k);
 	ck_assert_int_ge(today, 2);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0); /* usage rows are written at the latest when it stops */
+	/* Earlier releases stored an upload's X-Song-Title as the header's bytes, and a key's name as typed: text
+	 * that is not UTF-8 (here "Caf\xe9" and "J\xe4ger" in ISO-8859-1), which PostgreSQL refuses. */
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(srv.db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h,
+				      "UPDATE analysis_cache SET title = CAST(X'436166E9' AS TEXT);"
+				      "UPDATE api_keys SET name = CAST(X'4AE4676572' AS TEXT) WHERE scope = 'client';",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
 
 	char msg[1024];
 	ck_assert_msg(ss_pg_server_start(&pg, srv.dir, msg, sizeof msg) == 0, "%s", msg);
@@ -277,6 +302,9 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 	ck_assert_int_eq(int_member(n, "keys"), 2);
 	ck_assert_int_ge(int_member(n, "usage_rows"), today);
 	json_object_put(n);
+	char *names = pg_text(pg.conninfo, "SELECT string_agg(name, ',' ORDER BY name) FROM api_keys WHERE scope = 'client'");
+	ck_assert_str_eq(names, "J\xc3\xa4ger"); /* read as ISO-8859-1, stored as UTF-8 */
+	free(names);
 	ck_assert_int_eq(db_copy(&srv, &n), 0); /* again: everything is there already */
 	ck_assert_int_eq(int_member(n, "songs"), 0);
 	ck_assert_int_eq(int_member(n, "songs_present"), 1);
@@ -296,6 +324,8 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 	ck_assert(cached);
 	json_object *j = ss_it_json(&r), *v;
 	ck_assert(json_object_object_get_ex(j, "manual_bpm", &v) && json_object_get_double(v) == 123.5);
+	ck_assert(json_object_object_get_ex(j, "title", &v));
+	ck_assert_str_eq(json_object_get_string(v), "Caf\xc3\xa9");
 	json_object_put(j);
 	ss_it_resp_free(&r);
 }
