@@ -18,6 +18,7 @@
 #include "core/store/sqlite/legacy.h"
 #include "fcgi/present.h"
 #include "core/util/jsonutil.h"
+#include "core/util/utf8.h"
 #include "tests/check_main.h"
 #include "tests/store_fixture.h"
 
@@ -147,8 +148,9 @@ static void no_skip_report(void *arg, const char *what, long long id, const char
 /* A database half-way through V4's ALTER loop (namespace added, JSON columns not yet), odd values. */
 START_TEST(odd_original_rows)
 {
-	char name[400];
-	memset(name, 'n', 300);
+	char name[400]; /* 150 two-byte characters: 127 bytes would end inside one */
+	for (size_t i = 0; i < 150; i++)
+		memcpy(name + 2 * i, "\xc3\xa9", 2);
 	name[300] = '\0';
 	char sql[4096];
 	snprintf(sql, sizeof sql,
@@ -162,7 +164,7 @@ START_TEST(odd_original_rows)
 		 " email TEXT, active INTEGER DEFAULT 1, daily_limit INTEGER DEFAULT 1000, created_at TIMESTAMP DEFAULT"
 		 " CURRENT_TIMESTAMP, last_used TIMESTAMP);"
 		 "INSERT INTO api_keys (key, name, daily_limit) VALUES ('0123456789abcdefXYZ', '%s', -5),"
-		 " ('0123456789abcdefXY2', '', NULL);"
+		 " ('0123456789abcdefXY2', '', NULL), ('0123456789abcdefXY3', CAST(X'4AE4676572' AS TEXT), 10);"
 		 "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, cache_namespace, bpm, key,"
 		 " energy, analyzed_at) VALUES"
 		 " ('a', 'Nulls', 'X', 'https://x/1.m4a', NULL, NULL, NULL, 1e999, 'not a time'),"
@@ -181,7 +183,7 @@ START_TEST(odd_original_rows)
 	ck_assert_msg(ss_legacy_import(l, db, &o, &c, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(c.cache_new, 2);
 	ck_assert_int_eq(c.cache_skipped, 1);
-	ck_assert_int_eq(c.keys_new, 2);
+	ck_assert_int_eq(c.keys_new, 3);
 	ck_assert_int_eq(skipped, 1);
 	ck_assert(!c.has_stats);
 	ss_legacy_close(l);
@@ -212,11 +214,14 @@ START_TEST(odd_original_rows)
 
 	ss_key_record r;
 	ck_assert_int_eq(ss_store_key_get(db, 1, &r, &err), 1);
-	ck_assert_int_eq(strlen(r.name), SS_KEY_NAME_MAX - 1);
+	ck_assert_int_eq(strlen(r.name), SS_KEY_NAME_MAX - 2); /* cut at a character boundary */
+	ck_assert(ss_utf8_valid(r.name));
 	ck_assert_int_eq(r.daily_limit, 0);
 	ck_assert_int_eq(ss_store_key_get(db, 2, &r, &err), 1);
 	ck_assert_str_eq(r.name, "original key 2");
 	ck_assert_int_eq(r.daily_limit, 1000);
+	ck_assert_int_eq(ss_store_key_get(db, 3, &r, &err), 1);
+	ck_assert_str_eq(r.name, "J\xc3\xa4ger"); /* not UTF-8 in the original: read as ISO-8859-1 */
 	ss_store_close(db);
 }
 END_TEST

@@ -99,6 +99,15 @@ START_TEST(store_create_lookup_change_rotate_delete)
 	ck_assert_int_eq(ss_store_key_set_daily_limit(db, r.id, -1, &err), -1);
 	ck_assert_int_eq(ss_store_key_create(db, "", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
 	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	/* names and emails are UTF-8 text (a name typed in an ISO-8859-1 terminal is refused, not stored as bytes
+	 * that PostgreSQL refuses and JSON cannot carry) */
+	ck_assert_int_eq(ss_store_key_create(db, "J\xe4ger", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(ss_store_key_create(db, "bob", "b\xf6" "b@example.org", SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
+	ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	ck_assert_int_eq(ss_store_key_create(db, "J\xc3\xa4ger", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), 0);
+	ck_assert_str_eq(g.name, "J\xc3\xa4ger");
+	ck_assert_int_eq(ss_store_key_delete(db, g.id, &err), 1);
 
 	char key2[SS_APIKEY_TEXT_MAX];
 	ck_assert_int_eq(ss_store_key_rotate(db, r.id, key2, &err), 1);

@@ -353,7 +353,7 @@ START_TEST(utf8_well_formedness)
 }
 END_TEST
 
-START_TEST(header_text_becomes_utf8)
+START_TEST(text_of_unknown_encoding_becomes_utf8)
 {
 	char out[8];
 	ck_assert_int_eq(ss_utf8_or_latin1("Caf\xc3\xa9", out, sizeof out), 5); /* UTF-8: as it is */
@@ -369,6 +369,13 @@ START_TEST(header_text_becomes_utf8)
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(ss_utf8_or_latin1("123456\xe9", out, sizeof out), -1); /* 8 bytes once converted */
 	ck_assert_str_eq(out, "");
+	char clip[] = "ab\xc3\xa9\xe2\x82\xac";
+	ss_utf8_clip(clip, 8); /* fits: unchanged */
+	ck_assert_str_eq(clip, "ab\xc3\xa9\xe2\x82\xac");
+	ss_utf8_clip(clip, 6); /* 5 bytes would end inside the euro sign */
+	ck_assert_str_eq(clip, "ab\xc3\xa9");
+	ss_utf8_clip(clip, 4);
+	ck_assert_str_eq(clip, "ab");
 }
 END_TEST
 
@@ -388,7 +395,7 @@ int main(void)
 	tcase_add_test(tc, key_names_round_trip);
 	tcase_add_test(tc, base62_ids_round_trip);
 	tcase_add_test(tc, utf8_well_formedness);
-	tcase_add_test(tc, header_text_becomes_utf8);
+	tcase_add_test(tc, text_of_unknown_encoding_becomes_utf8);
 	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
 	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
 	suite_add_tcase(s, tc);

@@ -101,6 +101,10 @@ static int copy_key(void *arg, const ss_key_record *k)
 		free(name_own);
 		return 1;
 	}
+	if (name_own != NULL) /* read as ISO-8859-1, the text may have grown past the limits */
+		ss_utf8_clip(name_own, SS_KEY_NAME_MAX);
+	if (email_own != NULL)
+		ss_utf8_clip(email_own, SS_KEY_EMAIL_MAX);
 	ss_key_import imp = {
 		.name = name, .email = email[0] != '\0' ? email : NULL, .scope = k->scope, .active = k->active,
 		.daily_limit = k->daily_limit, .rate_limit = k->rate_limit, .created_at = k->created_at,

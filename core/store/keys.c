@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/store/backend.h"
+#include "core/util/utf8.h"
 
 const char *ss_key_scope_name(ss_key_scope s)
 {
@@ -28,6 +29,8 @@ static int check_fields(const char *name, const char *email, ss_key_scope scope,
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A key name must have 1 to %d bytes.", SS_KEY_NAME_MAX - 1);
 	if (email != NULL && strlen(email) >= SS_KEY_EMAIL_MAX)
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "The email must be shorter than %d bytes.", SS_KEY_EMAIL_MAX);
+	if (!ss_utf8_valid(name) || (email != NULL && !ss_utf8_valid(email)))
+		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A key's name and email must be UTF-8 text.");
 	if (daily < 0 || rate < 0 || rate > 1000000)
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "Limits must be >= 0 (rate at most 1000000 per minute).");
 	if (scope != SS_KEY_CLIENT && scope != SS_KEY_ADMIN)

@@ -351,8 +351,9 @@ typedef struct ss_key_record {
 const char *ss_key_scope_name(ss_key_scope s);
 int ss_key_scope_parse(const char *s, ss_key_scope *out);
 
-/* Create an active key (name 1..127 bytes; email may be NULL; limits >= 0). Writes the one-time plain key into
- * key_out and the stored record into *rec. Returns 0 or -1 with err (SS_ERR_BAD_REQUEST for bad fields). */
+/* Create an active key (name 1..127 bytes and email of UTF-8 text; email may be NULL; limits >= 0). Writes the
+ * one-time plain key into key_out and the stored record into *rec. Returns 0 or -1 with err (SS_ERR_BAD_REQUEST
+ * for bad fields). */
 int ss_store_key_create(ss_store *s, const char *name, const char *email, ss_key_scope scope, int64_t daily_limit,
 			int64_t rate_limit, ss_key_record *rec, char key_out[SS_APIKEY_TEXT_MAX], ss_error *err);
 

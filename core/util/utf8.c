@@ -81,3 +81,15 @@ char *ss_utf8_or_latin1_dup(const char *s)
 		(void)ss_utf8_or_latin1(s, out, cap); /* always fits */
 	return out;
 }
+
+void ss_utf8_clip(char *s, size_t cap)
+{
+	assert(s != NULL && cap >= 1);
+	size_t n = strlen(s);
+	if (n < cap)
+		return;
+	n = cap - 1;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	s[n] = '\0';
+}

@@ -24,4 +24,7 @@ long ss_utf8_or_latin1(const char *s, char *out, size_t outlen);
 /* As ss_utf8_or_latin1, into a malloc'd string the caller frees; NULL when out of memory. */
 char *ss_utf8_or_latin1_dup(const char *s);
 
+/* Shorten the UTF-8 text s in place, at a character boundary, to fewer than cap bytes (cap >= 1). */
+void ss_utf8_clip(char *s, size_t cap);
+
 #endif

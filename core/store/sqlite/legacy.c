@@ -12,6 +12,7 @@
 #include "core/store/cache.h"
 #include "core/store/sqlite/db.h"
 #include "core/util/render.h"
+#include "core/util/utf8.h"
 #include "core/util/buf.h"
 #include "core/util/jsonutil.h"
 
@@ -389,18 +390,6 @@ static int import_cache_pass(run *r, bool skip_rows, ss_error *err)
 	return 0;
 }
 
-/* Truncate s (in place, at a UTF-8 character boundary) to fewer than cap bytes. */
-static void clip_utf8(char *s, size_t cap)
-{
-	size_t n = strlen(s);
-	if (n < cap)
-		return;
-	n = cap - 1;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	s[n] = '\0';
-}
-
 static int import_keys(run *r, ss_error *err)
 {
 	if (!r->l->has_keys)
@@ -415,14 +404,24 @@ static int import_keys(run *r, ss_error *err)
 		long long id = sqlite3_column_int64(st, 0);
 		const char *key = col_text(st, 1);
 		char name[SS_KEY_NAME_MAX], email[SS_KEY_EMAIL_MAX];
-		const char *nm = col_text(st, 2), *em = col_text(st, 3);
-		if (nm != NULL && nm[0] != '\0')
+		/* as UTF-8 text (the original wrote it so; other bytes are read as ISO-8859-1), cut to the limits */
+		char *nm = ss_utf8_or_latin1_dup(col_text(st, 2) != NULL ? col_text(st, 2) : "");
+		char *em = ss_utf8_or_latin1_dup(col_text(st, 3) != NULL ? col_text(st, 3) : "");
+		if (nm == NULL || em == NULL) {
+			free(nm);
+			free(em);
+			sqlite3_finalize(st);
+			return ss_error_set(err, SS_ERR_NOMEM, "out of memory importing API key %lld", id);
+		}
+		ss_utf8_clip(nm, sizeof name);
+		ss_utf8_clip(em, sizeof email);
+		if (nm[0] != '\0')
 			snprintf(name, sizeof name, "%s", nm);
 		else
 			snprintf(name, sizeof name, "original key %lld", id);
-		clip_utf8(name, sizeof name);
-		snprintf(email, sizeof email, "%s", em != NULL ? em : "");
-		clip_utf8(email, sizeof email);
+		snprintf(email, sizeof email, "%s", em);
+		free(nm);
+		free(em);
 		long long daily = sqlite3_column_type(st, 5) == SQLITE_NULL ? 1000 : sqlite3_column_int64(st, 5);
 		ss_key_import k = {.name = name, .email = email, .scope = SS_KEY_CLIENT,
 				   .active = sqlite3_column_type(st, 4) == SQLITE_NULL || sqlite3_column_int(st, 4) != 0,
