@@ -27,6 +27,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/render.h"
 #include "fcgi/present.h"
+#include "core/util/utf8.h"
 #include "tests/check_main.h"
 #include "tests/store_fixture.h"
 
@@ -437,6 +438,61 @@ START_TEST(search_index_migration_fills)
 	ck_assert_str_eq(t, "Hallelujah");
 	search_titles(db, "default", "COHEN", t, sizeof t);
 	ck_assert_str_eq(t, "Suzanne|Hallelujah");
+	ss_store_close(db);
+}
+END_TEST
+
+/* Earlier releases stored an upload's X-Song-Title as the header's bytes, and a key's name as typed; a database
+ * made then (schema 5) holds that text as UTF-8 when opened (bytes read as ISO-8859-1, a key name kept within
+ * its limit at a character boundary), found by search; UTF-8 text is left as it is. */
+START_TEST(text_stored_as_bytes_becomes_utf8)
+{
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	for (int i = 0; i < ss_schema_migration_count && ss_schema_migrations[i].version <= 5; i++)
+		ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	char long_name[512] = "INSERT INTO api_keys(key_hash, prefix, name, email) VALUES (zeroblob(32), 'p1', CAST(X'";
+	for (int i = 0; i < 100; i++)
+		strcat(long_name, "E9"); /* 100 ISO-8859-1 letters: 200 bytes of UTF-8, over the 127-byte limit */
+	strcat(long_name, "' AS TEXT), NULL);");
+	ck_assert_int_eq(sqlite3_exec(h,
+				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
+				      " result_json) VALUES ('k1','upload','s1','p1',CAST(X'436166E9' AS TEXT),'Ren\xc3\xa9',"
+				      " '{}');"
+				      "INSERT INTO api_keys(key_hash, prefix, name, email) VALUES"
+				      " (randomblob(32), 'p2', CAST(X'4AE4676572' AS TEXT), CAST(X'6AF640782E6F7267' AS TEXT));"
+				      "INSERT INTO overrides(cache_namespace, source, bpm_notes) VALUES"
+				      " ('default', 's1', CAST(X'E0207069616E6F' AS TEXT));"
+				      "PRAGMA user_version = 5;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, long_name, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	ss_store *db = open_db();
+	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
+	char t[256];
+	search_titles(db, "default", "caf\xc3\xa9", t, sizeof t);
+	ck_assert_str_eq(t, "Caf\xc3\xa9");
+	static const char *const want[][2] = {
+		{"SELECT artist FROM analysis_cache", "Ren\xc3\xa9"},
+		{"SELECT name FROM api_keys WHERE prefix = 'p2'", "J\xc3\xa4ger"},
+		{"SELECT email FROM api_keys WHERE prefix = 'p2'", "j\xc3\xb6@x.org"},
+		{"SELECT bpm_notes FROM overrides", "\xc3\xa0 piano"},
+		{"SELECT length(CAST(name AS BLOB)) FROM api_keys WHERE prefix = 'p1'", "126"},
+	};
+	h = ss_db_handle(SQ(db));
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		sqlite3_stmt *st;
+		ck_assert_int_eq(sqlite3_prepare_v2(h, want[i][0], -1, &st, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_msg(strcmp((const char *)sqlite3_column_text(st, 0), want[i][1]) == 0, "%s: %s", want[i][0],
+			      (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	ss_key_record r;
+	ss_error err;
+	ck_assert_int_eq(ss_store_key_get(db, 1, &r, &err), 1);
+	ck_assert(ss_utf8_valid(r.name));
 	ss_store_close(db);
 }
 END_TEST
@@ -1281,6 +1337,7 @@ int main(void)
 	tcase_add_test(t, search_index_substrings);
 	tcase_add_test(t, search_index_follows_rows);
 	tcase_add_test(t, search_index_migration_fills);
+	tcase_add_test(t, text_stored_as_bytes_becomes_utf8);
 	tcase_add_test(t, search_short_queries);
 	tcase_add_test(t, list_delete_clear);
 	tcase_add_test(t, key_by_prefix);

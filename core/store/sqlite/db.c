@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/store/sqlite/schema.h"
+#include "core/util/utf8.h"
 
 #define SS_DB_STMT_SLOTS 64
 
@@ -122,10 +123,35 @@ int ss_db_schema_version(ss_db *db)
 	return v;
 }
 
+/* SQL songscope_utf8(x, cap), for migrations: a text x as UTF-8 text (ss_utf8_or_latin1: as it is when it is,
+ * else its bytes read as ISO-8859-1), clipped to fewer than cap bytes at a character boundary when cap > 0;
+ * any other value as it is. */
+static void sql_utf8(sqlite3_context *c, int argc, sqlite3_value **v)
+{
+	(void)argc;
+	const char *s = sqlite3_value_type(v[0]) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v[0]) : NULL;
+	sqlite3_int64 cap = sqlite3_value_int64(v[1]);
+	if (s == NULL || (ss_utf8_valid(s) && (cap <= 0 || strlen(s) < (size_t)cap))) {
+		sqlite3_result_value(c, v[0]);
+		return;
+	}
+	char *out = ss_utf8_or_latin1_dup(s);
+	if (out == NULL) {
+		sqlite3_result_error_nomem(c);
+		return;
+	}
+	if (cap > 0)
+		ss_utf8_clip(out, (size_t)cap);
+	sqlite3_result_text(c, out, -1, free);
+}
+
 /* Apply every migration newer than the file's user_version inside one exclusive transaction, so two
  * processes starting at once serialise here and the second finds the work done. */
 static int migrate(ss_db *db, ss_error *err)
 {
+	if (sqlite3_create_function_v2(db->h, "songscope_utf8", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_utf8,
+				       NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, err, "registering a migration function");
 	if (ss_db_exec(db, "BEGIN EXCLUSIVE", err) != 0)
 		return -1;
 	int v = ss_db_schema_version(db);

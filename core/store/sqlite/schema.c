@@ -109,6 +109,17 @@ const ss_migration ss_schema_migrations[] = {
 	 " INSERT INTO analysis_cache_fts(rowid, title, artist) VALUES (new.id, new.title, new.artist);"
 	 " END;"
 	 "INSERT INTO analysis_cache_fts(analysis_cache_fts) VALUES ('rebuild');"},
+	{6,
+	 /* Text earlier releases stored as the bytes they got (an upload's X-Song-Title, a key name typed in an
+	  * ISO-8859-1 terminal) becomes UTF-8 text, those bytes read as ISO-8859-1 as uploads are now; a key's
+	  * name and email stay within SS_KEY_NAME_MAX (128) and SS_KEY_EMAIL_MAX (256). songscope_utf8 is
+	  * registered by the migration (db.c); a row that is UTF-8 already is not written. */
+	 "UPDATE analysis_cache SET title = songscope_utf8(title, 0) WHERE title IS NOT songscope_utf8(title, 0);"
+	 "UPDATE analysis_cache SET artist = songscope_utf8(artist, 0) WHERE artist IS NOT songscope_utf8(artist, 0);"
+	 "UPDATE api_keys SET name = songscope_utf8(name, 128) WHERE name IS NOT songscope_utf8(name, 128);"
+	 "UPDATE api_keys SET email = songscope_utf8(email, 256) WHERE email IS NOT songscope_utf8(email, 256);"
+	 "UPDATE overrides SET bpm_notes = songscope_utf8(bpm_notes, 0)"
+	 " WHERE bpm_notes IS NOT songscope_utf8(bpm_notes, 0);"},
 };
 
 const int ss_schema_migration_count = (int)(sizeof ss_schema_migrations / sizeof ss_schema_migrations[0]);

@@ -7,7 +7,8 @@ typedef struct ss_migration {
 	const char *sql; /* statements to run */
 } ss_migration;
 
-/* The migrations, in order, and their count. */
+/* The migrations, in order, and their count. A step may call the SQL function songscope_utf8(text, cap),
+ * which only the migrating connection has (db.c). */
 extern const ss_migration ss_schema_migrations[];
 extern const int ss_schema_migration_count;
 
