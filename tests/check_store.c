@@ -110,19 +110,27 @@ START_TEST(migrate_empty)
 }
 END_TEST
 
+/* A database file at dbpath as an earlier release left it: the schema steps up to `version`, then the SQL `rows`,
+ * stamped with that version (open_db then migrates the rest). */
+static void old_database(int version, const char *rows)
+{
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
+	for (int i = 0; i < ss_schema_migration_count && ss_schema_migrations[i].version <= version; i++)
+		ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	char stamp[48];
+	snprintf(stamp, sizeof stamp, "PRAGMA user_version = %d;", version);
+	ck_assert_msg(sqlite3_exec(h, rows, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
+	ck_assert_int_eq(sqlite3_exec(h, stamp, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
 START_TEST(migrate_from_v1)
 {
 	/* Build a version-1 file by hand, with a row, then let ss_db_open bring it forward. */
-	sqlite3 *h;
-	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(h,
-				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
-				      " bpm, result_json) VALUES ('k','url','http://x/a.mp3','http://x/a.mp3','Old','Song',"
-				      " 99, '{\"bpm\":99}'); PRAGMA user_version = 1;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(h);
+	old_database(1, "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist, bpm,"
+			" result_json) VALUES ('k','url','http://x/a.mp3','http://x/a.mp3','Old','Song', 99,"
+			" '{\"bpm\":99}');");
 
 	ss_store *db = open_db();
 	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
@@ -420,17 +428,9 @@ END_TEST
 /* A database made before the index (schema 4) gets it filled from its rows when opened. */
 START_TEST(search_index_migration_fills)
 {
-	sqlite3 *h;
-	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
-	for (int i = 0; i < ss_schema_migration_count && ss_schema_migrations[i].version <= 4; i++)
-		ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(h,
-				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
-				      " result_json) VALUES ('k1','url','u1','u1','Hallelujah','Cohen','{}'),"
-				      " ('k2','url','u2','u2','Suzanne','Leonard Cohen','{}'); PRAGMA user_version = 4;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(h);
+	old_database(4, "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist, result_json)"
+			" VALUES ('k1','url','u1','u1','Hallelujah','Cohen','{}'),"
+			" ('k2','url','u2','u2','Suzanne','Leonard Cohen','{}');");
 	ss_store *db = open_db();
 	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	char t[256];
@@ -447,27 +447,20 @@ END_TEST
  * its limit at a character boundary), found by search; UTF-8 text is left as it is. */
 START_TEST(text_stored_as_bytes_becomes_utf8)
 {
-	sqlite3 *h;
-	ck_assert_int_eq(sqlite3_open(dbpath, &h), SQLITE_OK);
-	for (int i = 0; i < ss_schema_migration_count && ss_schema_migrations[i].version <= 5; i++)
-		ck_assert_int_eq(sqlite3_exec(h, ss_schema_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
-	char long_name[512] = "INSERT INTO api_keys(key_hash, prefix, name, email) VALUES (zeroblob(32), 'p1', CAST(X'";
+	char hex[201] = ""; /* 100 ISO-8859-1 letters: 200 bytes of UTF-8, over the 127-byte limit of a key name */
 	for (int i = 0; i < 100; i++)
-		strcat(long_name, "E9"); /* 100 ISO-8859-1 letters: 200 bytes of UTF-8, over the 127-byte limit */
-	strcat(long_name, "' AS TEXT), NULL);");
-	ck_assert_int_eq(sqlite3_exec(h,
-				      "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist,"
-				      " result_json) VALUES ('k1','upload','s1','p1',CAST(X'436166E9' AS TEXT),'Ren\xc3\xa9',"
-				      " '{}');"
-				      "INSERT INTO api_keys(key_hash, prefix, name, email) VALUES"
-				      " (randomblob(32), 'p2', CAST(X'4AE4676572' AS TEXT), CAST(X'6AF640782E6F7267' AS TEXT));"
-				      "INSERT INTO overrides(cache_namespace, source, bpm_notes) VALUES"
-				      " ('default', 's1', CAST(X'E0207069616E6F' AS TEXT));"
-				      "PRAGMA user_version = 5;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(h, long_name, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(h);
+		memcpy(hex + 2 * i, "E9", 3);
+	char rows[1024];
+	snprintf(rows, sizeof rows,
+		 "INSERT INTO analysis_cache(cache_key, source_kind, source, preview_url, title, artist, result_json)"
+		 " VALUES ('k1','upload','s1','p1',CAST(X'436166E9' AS TEXT),'Ren\xc3\xa9','{}');"
+		 "INSERT INTO api_keys(key_hash, prefix, name, email) VALUES"
+		 " (zeroblob(32), 'p1', CAST(X'%s' AS TEXT), NULL),"
+		 " (randomblob(32), 'p2', CAST(X'4AE4676572' AS TEXT), CAST(X'6AF640782E6F7267' AS TEXT));"
+		 "INSERT INTO overrides(cache_namespace, source, bpm_notes) VALUES"
+		 " ('default', 's1', CAST(X'E0207069616E6F' AS TEXT));",
+		 hex);
+	old_database(5, rows);
 	ss_store *db = open_db();
 	ck_assert_int_eq(ss_store_schema_version(db), ss_schema_latest());
 	char t[256];
@@ -480,7 +473,7 @@ START_TEST(text_stored_as_bytes_becomes_utf8)
 		{"SELECT bpm_notes FROM overrides", "\xc3\xa0 piano"},
 		{"SELECT length(CAST(name AS BLOB)) FROM api_keys WHERE prefix = 'p1'", "126"},
 	};
-	h = ss_db_handle(SQ(db));
+	sqlite3 *h = ss_db_handle(SQ(db));
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		sqlite3_stmt *st;
 		ck_assert_int_eq(sqlite3_prepare_v2(h, want[i][0], -1, &st, NULL), SQLITE_OK);
