@@ -155,13 +155,12 @@ static int send_error(ss_request *r, ss_code code, const char *raw)
 	if (status == 500) {
 		const char *method = ss_req_param(r, "REQUEST_METHOD");
 		ss_log_error("%s %s: %s", method ? method : "-", r->path, msg);
-		snprintf(msg, sizeof msg, "%s", ss_resp_public_message(code, msg));
 	}
 	if ((status == 429 || status == 503) && !has_header(r, "Retry-After"))
 		ss_resp_add_header(r, "Retry-After", "1");
 	json_object *o = json_object_new_object();
 	if (o == NULL || ss_json_add_string(o, "error", ss_code_name(code)) != 0 ||
-	    ss_json_add_string(o, "message", msg) != 0) {
+	    ss_json_add_string(o, "message", ss_resp_public_message(code, msg)) != 0) {
 		json_object_put(o);
 		/* Out of memory: a fixed body still keeps the contract. */
 		static const char fallback[] = "{\"error\":\"internal\",\"message\":\"Out of memory.\"}\n";

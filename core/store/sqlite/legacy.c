@@ -405,8 +405,9 @@ static int import_keys(run *r, ss_error *err)
 		const char *key = col_text(st, 1);
 		char name[SS_KEY_NAME_MAX], email[SS_KEY_EMAIL_MAX];
 		/* as UTF-8 text (the original wrote it so; other bytes are read as ISO-8859-1), cut to the limits */
-		char *nm = ss_utf8_or_latin1_dup(col_text(st, 2) != NULL ? col_text(st, 2) : "");
-		char *em = ss_utf8_or_latin1_dup(col_text(st, 3) != NULL ? col_text(st, 3) : "");
+		const char *nm_col = col_text(st, 2), *em_col = col_text(st, 3);
+		char *nm = ss_utf8_or_latin1_dup(nm_col != NULL ? nm_col : "");
+		char *em = ss_utf8_or_latin1_dup(em_col != NULL ? em_col : "");
 		if (nm == NULL || em == NULL) {
 			free(nm);
 			free(em);
