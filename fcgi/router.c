@@ -25,8 +25,8 @@ static bool file_name(const char *s)
 }
 
 /* Does path match pattern? A trailing "{id}" segment matches 1..18 decimal digits; "{file}" a file name; a
- * trailing "{key}" segment any 1..SS_ROUTE_KEY_MAX bytes but '/' (the handler reads it from the path and
- * answers 400 when it is not one of its keys). */
+ * trailing "{key}" segment one or more bytes but '/', of any length (the handler reads it from the path and
+ * answers 400 when it is not one of its keys: an overlong id is a malformed id, not an unknown endpoint). */
 static bool pattern_match(const char *pattern, const char *path, long long *id)
 {
 	const char *kb = strstr(pattern, "{key}");
@@ -35,7 +35,7 @@ static bool pattern_match(const char *pattern, const char *path, long long *id)
 		if (strncmp(pattern, path, pre) != 0)
 			return false;
 		size_t n = strcspn(path + pre, "/");
-		return n > 0 && n <= SS_ROUTE_KEY_MAX && path[pre + n] == '\0';
+		return n > 0 && path[pre + n] == '\0';
 	}
 	const char *file = strstr(pattern, "{file}");
 	if (file != NULL) {

@@ -5,9 +5,6 @@
 #include "fcgi/context.h"
 #include "fcgi/request.h"
 
-/* Longest "{key}" path segment a route matches. */
-#define SS_ROUTE_KEY_MAX 64
-
 typedef enum ss_scope {
 	SS_SCOPE_NONE = 0,   /* no key needed (GET /health) */
 	SS_SCOPE_CLIENT = 1, /* any active key */
@@ -20,7 +17,8 @@ typedef int (*ss_handler_fn)(ss_ctx *ctx, ss_request *req);
 typedef struct ss_route {
 	const char *pattern; /* exact path, or with one trailing segment: "{id}" matching a decimal id, "{file}" a
 			      * file name ([A-Za-z0-9_-]{1,64}, optionally '.' and [a-z0-9]{1,8}), or "{key}"
-			      * 1..SS_ROUTE_KEY_MAX bytes other than '/' */
+			      * one or more bytes other than '/' (of any length the request path allows: the
+			      * handler answers 400 for what is not one of its keys, never 404) */
 	unsigned methods;    /* mask of ss_method */
 	ss_scope scope;
 	ss_handler_fn fn;

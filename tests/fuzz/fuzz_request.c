@@ -82,13 +82,12 @@ static void check_route(const ss_request *r)
 		const char *brace = strstr(rt->pattern, "{id}"), *file = strstr(rt->pattern, "{file}"),
 			   *key = strstr(rt->pattern, "{key}");
 		if (key != NULL) {
-			/* One segment of 1..SS_ROUTE_KEY_MAX bytes after the prefix, anything but '/': the handler
-			 * decides whether it is one of its keys. */
+			/* One non-empty segment after the prefix, anything but '/': the handler decides whether it
+			 * is one of its keys. */
 			size_t pre = (size_t)(key - rt->pattern);
 			const char *seg = r->path + pre;
 			FZ_ASSERT(strncmp(rt->pattern, r->path, pre) == 0 && id == -1, "a {key} route keeps its prefix");
-			FZ_ASSERT(strlen(seg) >= 1 && strlen(seg) <= SS_ROUTE_KEY_MAX && strchr(seg, '/') == NULL,
-				  "a {key} is one segment of bounded length");
+			FZ_ASSERT(strlen(seg) >= 1 && strchr(seg, '/') == NULL, "a {key} is one non-empty segment");
 		} else if (file != NULL) {
 			/* A plain file name after the prefix: one segment, letters, digits, '_', '-', at most one dot
 			 * followed by a short lower-case extension; never "." or ".." or a hidden name. */

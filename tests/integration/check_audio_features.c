@@ -368,6 +368,14 @@ START_TEST(errors_are_the_api_errors)
 	expect_error("GET", "/v1/audio-features/0000000000000000000000", NULL, NULL, 0, 404, "not_found");
 	expect_error("GET", "/v1/audio-analysis/0000000000000000000000", NULL, NULL, 0, 404, "not_found");
 	expect_error("GET", "/v1/audio-features/zzzzzzzzzzzzzzzzzzzzzz", NULL, NULL, 0, 400, "bad_request"); /* > 2^128 */
+	/* Longer than any id (a pasted URL, a cache key in hex): still "not an id", not "no such endpoint". */
+	char longer[96 + 200];
+	int n = snprintf(longer, sizeof longer, "/v1/audio-features/");
+	memset(longer + n, 'a', 200);
+	longer[n + 200] = '\0';
+	expect_error("GET", longer, NULL, NULL, 0, 400, "bad_request");
+	memcpy(longer, "/v1/audio-analysis/", (size_t)n);
+	expect_error("GET", longer, NULL, NULL, 0, 400, "bad_request");
 	expect_error("DELETE", "/v1/audio-features", NULL, NULL, 0, 405, "method_not_allowed");
 	const char *json[] = {"Content-Type: application/json", NULL};
 	expect_error("POST", "/v1/audio-features", json, "{\"title\":\"x\"}", 13, 400, "bad_request");
