@@ -168,8 +168,13 @@ START_TEST(odd_original_rows)
 		 "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, cache_namespace, bpm, key,"
 		 " energy, analyzed_at) VALUES"
 		 " ('a', 'Nulls', 'X', 'https://x/1.m4a', NULL, NULL, NULL, 1e999, 'not a time'),"
-		 " ('b', 'Odd key', 'X', 'https://x/2.m4a', '', 100, 'H minor', 0.5, '2025-01-01 00:00:00'),"
-		 " ('c', 'Empty', 'X', '::chunk=skip', 'default', 100, 'C Major', 0.5, NULL);",
+		 " ('b', 'Odd key', CAST(X'4AE4676572' AS TEXT), 'https://x/2.m4a', '', 100, 'H minor', 0.5,"
+		 " '2025-01-01 00:00:00'),"
+		 " ('d', CAST(X'436166E9' AS TEXT), 'X', 'https://x/4.m4a', 'default', 100, CAST(X'48E4' AS TEXT), 0.5,"
+		 " NULL);"
+		 "UPDATE analysis_cache SET user_verified = 1, bpm_notes = CAST(X'E0207069616E6F' AS TEXT) WHERE preview_url_hash = 'd';"
+		 "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, cache_namespace) VALUES"
+		 " ('c', 'Empty', 'X', '::chunk=skip', 'default');",
 		 name);
 	exec_old(sql);
 	ss_legacy *l = NULL;
@@ -181,7 +186,7 @@ START_TEST(odd_original_rows)
 	ss_legacy_opts o = {.opts_tag = "t", .batch_rows = 1, .skipped = no_skip_report, .arg = &skipped};
 	ss_legacy_counts c;
 	ck_assert_msg(ss_legacy_import(l, db, &o, &c, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(c.cache_new, 2);
+	ck_assert_int_eq(c.cache_new, 3);
 	ck_assert_int_eq(c.cache_skipped, 1);
 	ck_assert_int_eq(c.keys_new, 3);
 	ck_assert_int_eq(skipped, 1);
@@ -189,13 +194,14 @@ START_TEST(odd_original_rows)
 	ss_legacy_close(l);
 
 	/* Rendered as the API serves them: required numbers 0 when unknown, no non-finite number, unreadable key
-	 * text kept, "Unknown" when none. */
+	 * text kept, "Unknown" when none; text that is not UTF-8 in the original read as ISO-8859-1. */
 	ss_buf b;
 	ss_buf_init(&b, 0);
-	ck_assert_int_eq(ss_present_cache_list(db, "default", 10, 0, &b, &err), 2);
+	ck_assert_int_eq(ss_present_cache_list(db, "default", 10, 0, &b, &err), 3);
+	ck_assert_msg(ss_utf8_valid(b.data), "%s", b.data);
 	json_object *arr = ss_json_parse(b.data, b.len, 16);
 	ck_assert_ptr_nonnull(arr);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		json_object *r = json_object_array_get_idx(arr, i), *v;
 		const char *title = json_object_get_string(json_object_object_get(r, "title"));
 		ck_assert(json_object_object_get_ex(r, "bpm", &v) && v != NULL);
@@ -205,8 +211,14 @@ START_TEST(odd_original_rows)
 			ck_assert(json_object_get_double(json_object_object_get(r, "energy")) == 0.0);
 			ck_assert_str_eq(json_object_get_string(json_object_object_get(r, "key")), "Unknown");
 			ck_assert_int_eq(strlen(json_object_get_string(json_object_object_get(r, "analyzed_at"))), 19);
-		} else {
+		} else if (strcmp(title, "Odd key") == 0) {
 			ck_assert_str_eq(json_object_get_string(json_object_object_get(r, "key")), "H minor");
+			ck_assert_str_eq(json_object_get_string(json_object_object_get(r, "artist")), "J\xc3\xa4ger");
+		} else {
+			ck_assert_str_eq(title, "Caf\xc3\xa9");
+			ck_assert_str_eq(json_object_get_string(json_object_object_get(r, "key")), "H\xc3\xa4");
+			ck_assert(json_object_get_boolean(json_object_object_get(r, "user_verified")));
+			ck_assert_str_eq(json_object_get_string(json_object_object_get(r, "bpm_notes")), "\xc3\xa0 piano");
 		}
 	}
 	json_object_put(arr);

@@ -331,6 +331,52 @@ START_TEST(db_copy_moves_an_sqlite_installation)
 }
 END_TEST
 
+/* An original server's database imported straight into PostgreSQL (songscope-admin import-legacy, store =
+ * postgresql): text the file holds as bytes that are not UTF-8 (the original wrote UTF-8; a file edited by other
+ * tools may not), which PostgreSQL refuses, is read as ISO-8859-1 instead of failing the import. */
+START_TEST(import_legacy_into_postgresql)
+{
+	ss_it_opts o = {.workers = 1};
+	ss_it_start(&srv, &o);
+	ck_assert_ptr_nonnull(srv.pg);
+	char old[400];
+	snprintf(old, sizeof old, "%s/original.db", srv.dir);
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(old, &h), SQLITE_OK);
+	char *msg = NULL;
+	ck_assert_msg(
+		sqlite3_exec(h,
+			     "CREATE TABLE analysis_cache (id INTEGER PRIMARY KEY AUTOINCREMENT, preview_url_hash TEXT"
+			     " UNIQUE NOT NULL, title TEXT NOT NULL, artist TEXT NOT NULL, preview_url TEXT NOT NULL, bpm REAL,"
+			     " bpm_confidence REAL, key TEXT, key_confidence REAL, energy REAL, danceability REAL,"
+			     " acousticness REAL, spectral_centroid REAL, analyzed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,"
+			     " analysis_duration REAL, user_verified INTEGER DEFAULT 0, manual_bpm REAL, manual_key TEXT,"
+			     " bpm_notes TEXT);"
+			     "INSERT INTO analysis_cache (preview_url_hash, title, artist, preview_url, bpm, key, user_verified,"
+			     " bpm_notes) VALUES ('h', CAST(X'436166E9' AS TEXT), CAST(X'4AE4676572' AS TEXT),"
+			     " CAST(X'68747470733A2F2F782F66E92E6D3461' AS TEXT), 120, CAST(X'48E4' AS TEXT), 1,"
+			     " CAST(X'E0207069616E6F' AS TEXT));",
+			     NULL, NULL, &msg) == SQLITE_OK,
+		"%s", msg != NULL ? msg : "");
+	sqlite3_close(h);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/tools/songscope-admin", ss_it_builddir());
+	char *argv[] = {bin, "--config", srv.conf, "--json", "import-legacy", old, NULL};
+	ss_buf out;
+	ss_buf_init(&out, 0);
+	int rc = ss_it_run(argv, &out);
+	ck_assert_msg(rc == 0, "import-legacy exit %d: %s", rc, out.data != NULL ? out.data : "");
+	ss_buf_free(&out);
+	char *row = pg_text(srv.pg->conninfo, "SELECT title || '|' || artist || '|' || preview_url || '|' || key"
+					      " FROM analysis_cache");
+	ck_assert_str_eq(row, "Caf\xc3\xa9|J\xc3\xa4ger|https://x/f\xc3\xa9.m4a|H\xc3\xa4");
+	free(row);
+	char *notes = pg_text(srv.pg->conninfo, "SELECT bpm_notes FROM overrides");
+	ck_assert_str_eq(notes, "\xc3\xa0 piano");
+	free(notes);
+}
+END_TEST
+
 typedef struct inflight {
 	double hz;
 	long status;
@@ -456,6 +502,7 @@ int main(void)
 	tcase_add_test(tc, two_hosts_share_the_cache);
 	tcase_add_test(tc, db_copy_moves_an_sqlite_installation);
 	tcase_add_test(tc, identical_miss_on_another_host_is_analysed_once);
+	tcase_add_test(tc, import_legacy_into_postgresql);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -123,9 +123,7 @@ int ss_db_schema_version(ss_db *db)
 	return v;
 }
 
-/* SQL songscope_utf8(x, cap), for migrations: a text x as UTF-8 text (ss_utf8_or_latin1: as it is when it is,
- * else its bytes read as ISO-8859-1), clipped to fewer than cap bytes at a character boundary when cap > 0;
- * any other value as it is. */
+/* SQL songscope_utf8(x, cap): see ss_db_register_utf8. */
 static void sql_utf8(sqlite3_context *c, int argc, sqlite3_value **v)
 {
 	(void)argc;
@@ -145,12 +143,19 @@ static void sql_utf8(sqlite3_context *c, int argc, sqlite3_value **v)
 	sqlite3_result_text(c, out, -1, free);
 }
 
+int ss_db_register_utf8(sqlite3 *h)
+{
+	return sqlite3_create_function_v2(h, "songscope_utf8", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_utf8,
+					  NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
 /* Apply every migration newer than the file's user_version inside one exclusive transaction, so two
  * processes starting at once serialise here and the second finds the work done. */
 static int migrate(ss_db *db, ss_error *err)
 {
-	if (sqlite3_create_function_v2(db->h, "songscope_utf8", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_utf8,
-				       NULL, NULL, NULL) != SQLITE_OK)
+	if (ss_db_register_utf8(db->h) != 0)
 		return db_fail(db, err, "registering a migration function");
 	if (ss_db_exec(db, "BEGIN EXCLUSIVE", err) != 0)
 		return -1;

@@ -28,6 +28,13 @@ int ss_db_open(const char *path, ss_db **out, ss_error *err);
  * immutable) is opened read-only when its schema is current; ss_db_is_readonly says so. */
 int ss_db_open_flags(const char *path, unsigned flags, ss_db **out, ss_error *err);
 
+/* Give connection h the SQL function songscope_utf8(x, cap): a text x as UTF-8 text (as it is when it is
+ * UTF-8, else its bytes read as ISO-8859-1, ss_utf8_or_latin1), clipped to fewer than cap bytes at a
+ * character boundary when cap > 0; any other value (number, NULL, blob) as it is. For reading text that
+ * earlier releases or the original server may have stored as bytes (migrations, import-legacy).
+ * Returns 0, or -1 (SQLite could not register it: out of memory). */
+int ss_db_register_utf8(sqlite3 *h);
+
 /* busy_timeout in milliseconds (how long a write waits for another process's write lock; 0 = fail at once). */
 void ss_db_set_busy_timeout(ss_db *db, int ms);
 

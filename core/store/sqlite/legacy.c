@@ -12,7 +12,6 @@
 #include "core/store/cache.h"
 #include "core/store/sqlite/db.h"
 #include "core/util/render.h"
-#include "core/util/utf8.h"
 #include "core/util/buf.h"
 #include "core/util/jsonutil.h"
 
@@ -45,6 +44,12 @@ static const char *const col_names[NCOLS] = {
 	"dynamic_range", "silence_ratio", "key_details", "chunk_analysis", "analysis_timing", "dynamic_complexity",
 	"tonal_strength", "spectral_complexity", "zero_crossing_rate", "spectral_flux", "percussive_energy_ratio",
 	"harmonic_energy_ratio"};
+
+/* Text columns, read through songscope_utf8: the original wrote UTF-8, but a file edited by other tools may
+ * hold other bytes, which a PostgreSQL store refuses and JSON cannot carry; they are read as ISO-8859-1. */
+static const bool col_is_text[NCOLS] = {
+	[C_TITLE] = true, [C_ARTIST] = true, [C_PREVIEW] = true, [C_KEY] = true, [C_ANALYZED] = true,
+	[C_MANUAL_KEY] = true, [C_NOTES] = true, [C_NS] = true, [C_TS] = true, [C_MOOD] = true, [C_KEY_DETAILS] = true};
 
 const char *ss_legacy_schema_name(ss_legacy_version v)
 {
@@ -129,6 +134,11 @@ int ss_legacy_open(const char *path, ss_legacy **out, ss_error *err)
 		return -1;
 	}
 	sqlite3_busy_timeout(l->h, SS_DB_BUSY_TIMEOUT_MS);
+	if (ss_db_register_utf8(l->h) != 0) {
+		lfail(l, err, "registering a function");
+		ss_legacy_close(l);
+		return -1;
+	}
 	int t = has_table(l, "analysis_cache", err);
 	if (t <= 0) {
 		if (t == 0)
@@ -168,9 +178,16 @@ int ss_legacy_open(const char *path, ss_legacy **out, ss_error *err)
 	/* Columns a version lacks (or a half-migrated file misses) read as NULL. */
 	size_t n = 0;
 	n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, "SELECT ");
-	for (int i = 0; i < NCOLS && n < sizeof l->select_sql; i++)
-		n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, "%s%s%s%s", i ? ", " : "",
-				      present[i] ? "\"" : "", present[i] ? col_names[i] : "NULL", present[i] ? "\"" : "");
+	for (int i = 0; i < NCOLS && n < sizeof l->select_sql; i++) {
+		const char *sep = i ? ", " : "";
+		if (!present[i])
+			n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, "%sNULL", sep);
+		else if (col_is_text[i])
+			n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, "%ssongscope_utf8(\"%s\", 0)",
+					      sep, col_names[i]);
+		else
+			n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, "%s\"%s\"", sep, col_names[i]);
+	}
 	n += (size_t)snprintf(l->select_sql + n, sizeof l->select_sql - n, " FROM analysis_cache");
 	assert(n < sizeof l->select_sql);
 	*out = l;
@@ -394,35 +411,26 @@ static int import_keys(run *r, ss_error *err)
 {
 	if (!r->l->has_keys)
 		return 0;
+	/* Name and email as UTF-8 text (the original wrote it so; other bytes are read as ISO-8859-1), cut to
+	 * the limits at a character boundary. */
+	char sql[200];
+	snprintf(sql, sizeof sql,
+		 "SELECT id, key, songscope_utf8(name, %d), songscope_utf8(email, %d), active, daily_limit, created_at"
+		 " FROM api_keys ORDER BY id",
+		 SS_KEY_NAME_MAX, SS_KEY_EMAIL_MAX);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(r->l->h,
-			       "SELECT id, key, name, email, active, daily_limit, created_at FROM api_keys ORDER BY id", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(r->l->h, sql, -1, &st, NULL) != SQLITE_OK)
 		return lfail(r->l, err, "reading api_keys");
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		long long id = sqlite3_column_int64(st, 0);
-		const char *key = col_text(st, 1);
+		const char *key = col_text(st, 1), *nm = col_text(st, 2), *em = col_text(st, 3);
 		char name[SS_KEY_NAME_MAX], email[SS_KEY_EMAIL_MAX];
-		/* as UTF-8 text (the original wrote it so; other bytes are read as ISO-8859-1), cut to the limits */
-		const char *nm_col = col_text(st, 2), *em_col = col_text(st, 3);
-		char *nm = ss_utf8_or_latin1_dup(nm_col != NULL ? nm_col : "");
-		char *em = ss_utf8_or_latin1_dup(em_col != NULL ? em_col : "");
-		if (nm == NULL || em == NULL) {
-			free(nm);
-			free(em);
-			sqlite3_finalize(st);
-			return ss_error_set(err, SS_ERR_NOMEM, "out of memory importing API key %lld", id);
-		}
-		ss_utf8_clip(nm, sizeof name);
-		ss_utf8_clip(em, sizeof email);
-		if (nm[0] != '\0')
+		if (nm != NULL && nm[0] != '\0')
 			snprintf(name, sizeof name, "%s", nm);
 		else
 			snprintf(name, sizeof name, "original key %lld", id);
-		snprintf(email, sizeof email, "%s", em);
-		free(nm);
-		free(em);
+		snprintf(email, sizeof email, "%s", em != NULL ? em : "");
 		long long daily = sqlite3_column_type(st, 5) == SQLITE_NULL ? 1000 : sqlite3_column_int64(st, 5);
 		ss_key_import k = {.name = name, .email = email, .scope = SS_KEY_CLIENT,
 				   .active = sqlite3_column_type(st, 4) == SQLITE_NULL || sqlite3_column_int(st, 4) != 0,

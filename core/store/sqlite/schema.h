@@ -8,7 +8,7 @@ typedef struct ss_migration {
 } ss_migration;
 
 /* The migrations, in order, and their count. A step may call the SQL function songscope_utf8(text, cap),
- * which only the migrating connection has (db.c). */
+ * which only the migrating connection has (ss_db_register_utf8). */
 extern const ss_migration ss_schema_migrations[];
 extern const int ss_schema_migration_count;
 
