@@ -18,6 +18,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/log.h"
 #include "core/util/strnum.h"
+#include "core/util/timefmt.h"
 #include "core/util/utf8.h"
 #include "tests/check_main.h"
 
@@ -379,6 +380,50 @@ START_TEST(text_of_unknown_encoding_becomes_utf8)
 }
 END_TEST
 
+/* UTC times read back as ss_time_format_utc writes them, and nothing else. */
+START_TEST(utc_times_parse_as_they_are_written)
+{
+	time_t t = 0;
+	char buf[SS_TIME_STR_LEN];
+	static const time_t samples[] = {0, 951782400 /* 2000-02-29 */, 1796634000, 4102444799 /* 2099-12-31 */};
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+		ss_time_format_utc(samples[i], buf);
+		ck_assert_int_eq(ss_time_parse_utc(buf, &t), 0);
+		ck_assert_int_eq((long long)t, (long long)samples[i]);
+	}
+	static const char *const bad[] = {NULL, "", "2026-12-07", "2026-12-07 09:00:00 ", "2026-12-07T09:00:00",
+					  "2026-13-07 09:00:00", "2026-12-07 24:00:00", "1969-12-31 23:59:59",
+					  "2026-12-07 09:00:0", "+026-12-07 09:00:00", "2026-12-07 09:00:00Z"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		t = 7;
+		ck_assert_msg(ss_time_parse_utc(bad[i], &t) == -1, "%s parsed", bad[i] ? bad[i] : "NULL");
+		ck_assert_int_eq((long long)t, 7);
+	}
+}
+END_TEST
+
+/* Numbers as the API prints them (10 significant digits, no -0, null for NaN) and read back from objects. */
+START_TEST(json_numbers_print_short_and_read_back)
+{
+	json_object *o = json_object_new_object();
+	ck_assert_int_eq(ss_json_add_num(o, "a", 100.01), 0);
+	ck_assert_int_eq(ss_json_add_num(o, "b", -0.0), 0);
+	ck_assert_int_eq(ss_json_add_num(o, "c", NAN), 0);
+	ck_assert_int_eq(ss_json_add_int(o, "d", 7), 0);
+	ck_assert_int_eq(ss_json_add_string(o, "e", "x"), 0);
+	ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+			 "{\"a\":100.01,\"b\":0,\"c\":null,\"d\":7,\"e\":\"x\"}");
+	ck_assert_double_eq(ss_json_get_num(o, "a"), 100.01);
+	ck_assert_double_eq(ss_json_get_num(o, "d"), 7.0);
+	ck_assert(isnan(ss_json_get_num(o, "c")));
+	ck_assert(isnan(ss_json_get_num(o, "e")));
+	ck_assert(isnan(ss_json_get_num(o, "missing")));
+	ck_assert_str_eq(ss_json_get_str(o, "e"), "x");
+	ck_assert_ptr_null(ss_json_get_str(o, "a"));
+	json_object_put(o);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -398,6 +443,8 @@ int main(void)
 	tcase_add_test(tc, text_of_unknown_encoding_becomes_utf8);
 	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
 	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
+	tcase_add_test(tc, utc_times_parse_as_they_are_written);
+	tcase_add_test(tc, json_numbers_print_short_and_read_back);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -7,38 +7,13 @@
 
 static const char *const tonic_names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
 
-/* A JSON number printed with at most 10 significant digits (the pipeline already rounds every value to its
- * meaningful precision, so 100.01 prints as 100.01, not 100.01000000000001), or NULL (JSON null) for NaN/Inf. */
-static json_object *num(double v)
-{
-	if (!isfinite(v))
-		return NULL;
-	if (v == 0.0)
-		v = 0.0; /* no "-0" */
-	char buf[32];
-	snprintf(buf, sizeof buf, "%.10g", v);
-	return json_object_new_double_s(v, buf);
-}
-
-static int add_num(json_object *obj, const char *key, double v)
-{
-	json_object *n = num(v);
-	if (n == NULL && isfinite(v))
-		return -1;
-	if (json_object_object_add(obj, key, n) != 0) {
-		json_object_put(n);
-		return -1;
-	}
-	return 0;
-}
-
 /* The fields the original's clients decode as required Doubles (bpm, bpm_confidence, key_confidence, energy,
  * danceability, acousticness, spectral_centroid): null would fail their whole decode, so an unknown value is
  * 0 there — what the original sent for a track without a beat; the iOS client treats bpm <= 0 as "no
  * tempo". Every other unknown number is null. */
 static int add_required(json_object *obj, const char *key, double v)
 {
-	return add_num(obj, key, isfinite(v) ? v : 0.0);
+	return ss_json_add_num(obj, key, isfinite(v) ? v : 0.0);
 }
 
 static int add_obj(json_object *obj, const char *key, json_object *val)
@@ -68,7 +43,7 @@ static json_object *key_details(const ss_result *r)
 	    ss_json_add_string(d, "mode", ok ? (r->mode ? "major" : "minor") : NULL) != 0 ||
 	    ss_json_add_string(d, "camelot", ok ? ss_key_camelot(r->key_index, r->mode) : NULL) != 0 ||
 	    ss_json_add_string(d, "open_key", ok ? ss_key_open_key(r->key_index, r->mode) : NULL) != 0 ||
-	    ss_json_add_string(d, "profile", r->key_profile) != 0 || add_num(d, "tuning_cents", r->tuning_cents) != 0)
+	    ss_json_add_string(d, "profile", r->key_profile) != 0 || ss_json_add_num(d, "tuning_cents", r->tuning_cents) != 0)
 		goto fail;
 	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
 		const ss_key_candidate *c = &r->key_candidates[i];
@@ -80,7 +55,7 @@ static json_object *key_details(const ss_result *r)
 			goto fail;
 		if (ss_json_add_string(e, "key", ss_key_name(c->key_index, c->mode, name, sizeof name)) != 0 ||
 		    ss_json_add_int(e, "key_index", c->key_index) != 0 || ss_json_add_int(e, "mode", c->mode) != 0 ||
-		    add_num(e, "score", c->score) != 0 || json_object_array_add(cands, e) != 0) {
+		    ss_json_add_num(e, "score", c->score) != 0 || json_object_array_add(cands, e) != 0) {
 			json_object_put(e);
 			goto fail;
 		}
@@ -107,7 +82,7 @@ static json_object *bpm_candidates(const ss_result *r)
 		if (!isfinite(c->bpm) || !(c->bpm > 0.0))
 			continue;
 		json_object *e = json_object_new_object();
-		if (e == NULL || add_num(e, "bpm", c->bpm) != 0 || add_num(e, "score", c->score) != 0 ||
+		if (e == NULL || ss_json_add_num(e, "bpm", c->bpm) != 0 || ss_json_add_num(e, "score", c->score) != 0 ||
 		    json_object_array_add(a, e) != 0) {
 			json_object_put(e);
 			json_object_put(a);
@@ -124,7 +99,7 @@ static json_object *times(const double *t, size_t n)
 	if (b == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		json_object *v = num(t[i]);
+		json_object *v = ss_json_num(t[i]);
 		if ((v == NULL && isfinite(t[i])) || json_object_array_add(b, v) != 0) {
 			json_object_put(v);
 			json_object_put(b);
@@ -175,21 +150,21 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    add_required(obj, "acousticness", r->acousticness) != 0 ||
 	    add_required(obj, "spectral_centroid", r->spectral_centroid) != 0 ||
 	    ss_json_add_string(obj, "time_signature", ts) != 0 ||
-	    add_num(obj, "valence", r->valence) != 0 ||
+	    ss_json_add_num(obj, "valence", r->valence) != 0 ||
 	    ss_json_add_string(obj, "mood", r->mood) != 0 ||
-	    add_num(obj, "loudness", r->loudness) != 0 ||
-	    add_num(obj, "dynamic_range", r->dynamic_range) != 0 ||
-	    add_num(obj, "silence_ratio", r->silence_ratio) != 0 ||
-	    add_num(obj, "zero_crossing_rate", r->zero_crossing_rate) != 0 ||
-	    add_num(obj, "spectral_flux", r->spectral_flux) != 0 ||
-	    add_num(obj, "percussive_energy_ratio", r->percussive_energy_ratio) != 0 ||
-	    add_num(obj, "harmonic_energy_ratio", r->harmonic_energy_ratio) != 0 ||
-	    add_num(obj, "tonal_strength", r->tonal_strength) != 0 ||
-	    add_num(obj, "speechiness", r->speechiness) != 0 ||
-	    add_num(obj, "instrumentalness", r->instrumentalness) != 0 ||
-	    add_num(obj, "liveness", r->liveness) != 0 ||
-	    add_num(obj, "signal_duration", r->signal_duration) != 0 ||
-	    add_num(obj, "analysis_duration", r->analysis_duration) != 0)
+	    ss_json_add_num(obj, "loudness", r->loudness) != 0 ||
+	    ss_json_add_num(obj, "dynamic_range", r->dynamic_range) != 0 ||
+	    ss_json_add_num(obj, "silence_ratio", r->silence_ratio) != 0 ||
+	    ss_json_add_num(obj, "zero_crossing_rate", r->zero_crossing_rate) != 0 ||
+	    ss_json_add_num(obj, "spectral_flux", r->spectral_flux) != 0 ||
+	    ss_json_add_num(obj, "percussive_energy_ratio", r->percussive_energy_ratio) != 0 ||
+	    ss_json_add_num(obj, "harmonic_energy_ratio", r->harmonic_energy_ratio) != 0 ||
+	    ss_json_add_num(obj, "tonal_strength", r->tonal_strength) != 0 ||
+	    ss_json_add_num(obj, "speechiness", r->speechiness) != 0 ||
+	    ss_json_add_num(obj, "instrumentalness", r->instrumentalness) != 0 ||
+	    ss_json_add_num(obj, "liveness", r->liveness) != 0 ||
+	    ss_json_add_num(obj, "signal_duration", r->signal_duration) != 0 ||
+	    ss_json_add_num(obj, "analysis_duration", r->analysis_duration) != 0)
 		return -1;
 	if (with_beats && (add_obj(obj, "beats", times(r->beats, r->n_beats)) != 0 ||
 			   add_obj(obj, "downbeats", times(r->downbeats, r->n_downbeats)) != 0))

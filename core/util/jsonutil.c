@@ -1,6 +1,7 @@
 #include "core/util/jsonutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 json_object *ss_json_double(double v)
@@ -26,6 +27,40 @@ int ss_json_add_double(json_object *obj, const char *key, double v)
 	if (!isfinite(v))
 		return add_value(obj, key, NULL, 1);
 	return add_value(obj, key, json_object_new_double(v), 0);
+}
+
+json_object *ss_json_num(double v)
+{
+	if (!isfinite(v))
+		return NULL;
+	if (v == 0.0)
+		v = 0.0; /* no "-0" */
+	char buf[32];
+	snprintf(buf, sizeof buf, "%.10g", v);
+	return json_object_new_double_s(v, buf);
+}
+
+int ss_json_add_num(json_object *obj, const char *key, double v)
+{
+	return add_value(obj, key, ss_json_num(v), !isfinite(v));
+}
+
+double ss_json_get_num(json_object *obj, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return NAN;
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return NAN;
+	return json_object_get_double(v);
+}
+
+const char *ss_json_get_str(json_object *obj, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
 }
 
 int ss_json_add_string(json_object *obj, const char *key, const char *s)

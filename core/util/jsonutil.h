@@ -13,6 +13,21 @@ json_object *ss_json_double(double v);
 /* Add key: ss_json_double(v) to obj (ownership of the new value passes to obj). Returns 0 or -1 on ENOMEM. */
 int ss_json_add_double(json_object *obj, const char *key, double v);
 
+/* A new json number printed with at most 10 significant digits (the analysis rounds every value to its
+ * meaningful precision, so 100.01 prints as 100.01, not 100.01000000000001; no "-0"), or NULL (JSON null) when
+ * v is NaN or infinite. Caller owns the result. */
+json_object *ss_json_num(double v);
+
+/* Add key: ss_json_num(v) to obj. Returns 0 or -1 on ENOMEM. */
+int ss_json_add_num(json_object *obj, const char *key, double v);
+
+/* Member key of object obj as a number (an integer or a double): NaN when obj is not an object, or the member
+ * is absent, null or of another type. */
+double ss_json_get_num(json_object *obj, const char *key);
+
+/* Member key of object obj when it is a string (owned by obj), else NULL. */
+const char *ss_json_get_str(json_object *obj, const char *key);
+
 /* Add key: string s (NULL → null). Returns 0 or -1. */
 int ss_json_add_string(json_object *obj, const char *key, const char *s);
 

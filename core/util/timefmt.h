@@ -11,6 +11,10 @@
 /* Format t as UTC "YYYY-MM-DD HH:MM:SS" into out (at least SS_TIME_STR_LEN bytes). */
 void ss_time_format_utc(time_t t, char out[SS_TIME_STR_LEN]);
 
+/* Parse UTC "YYYY-MM-DD HH:MM:SS", as ss_time_format_utc writes it (nothing before or after it). Returns 0 with
+ * *out the seconds since the epoch, or -1 for any other text or a field out of its range. */
+int ss_time_parse_utc(const char *s, time_t *out);
+
 /* Seconds since the epoch, as a double (CLOCK_REALTIME). */
 double ss_time_now(void);
 
