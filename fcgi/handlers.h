@@ -32,7 +32,8 @@ int ss_h_analyze_bytes(ss_ctx *ctx, ss_request *req, ss_buf *out, char key[SS_SH
 /* fcgi/handlers/audio_features.c: the Spotify-compatible view (API.md "Spotify-compatible view").
  * POST /v1/audio-features (JSON {url} or the bytes, as /analyze and /analyze_data), GET /v1/audio-features/{key}
  * (one object by track id), GET /v1/audio-features?ids= (up to 100, unknown ids null), GET
- * /v1/audio-analysis/{key} (the full result object of that track, beats included). */
+ * /v1/audio-analysis/{key} (Spotify's audio-analysis object of that track; with ?format=songscope the full
+ * result object, beats included). */
 int ss_handle_audio_features_post(ss_ctx *ctx, ss_request *req);
 int ss_handle_audio_features_get(ss_ctx *ctx, ss_request *req);
 int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req);

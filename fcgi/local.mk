@@ -8,6 +8,7 @@ fcgi_libssfcgi_a_SOURCES = \
 	fcgi/cors.c fcgi/cors.h \
 	fcgi/routes.c fcgi/handlers.h \
 	fcgi/present.c fcgi/present.h \
+	fcgi/spotify.c fcgi/spotify.h \
 	fcgi/auth.c fcgi/auth.h \
 	fcgi/responder.c fcgi/responder.h \
 	fcgi/master.c fcgi/master.h \

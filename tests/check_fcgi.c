@@ -1,5 +1,6 @@
 /* Request parsing (routed path, query strings, Content-Length), routing (404/405/Allow), which listen
- * addresses count as this host only, and error bodies (UTF-8; a 500's cause logged, not sent). */
+ * addresses count as this host only, error bodies (UTF-8; a 500's cause logged, not sent), and Spotify's objects
+ * built from stored results. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include "fcgi/request.h"
 #include "fcgi/response.h"
 #include "fcgi/router.h"
+#include "fcgi/spotify.h"
 #include "core/util/error.h"
 #include "core/util/utf8.h"
 #include "tests/check_main.h"
@@ -355,6 +357,98 @@ START_TEST(internal_errors_keep_their_cause_from_the_client)
 }
 END_TEST
 
+static double num_at(json_object *o, const char *path)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%s", path);
+	char *dot = strchr(name, '.');
+	if (dot != NULL) {
+		*dot = '\0';
+		return num_at(json_object_object_get(o, name), dot + 1);
+	}
+	json_object *v = json_object_object_get(o, name);
+	ck_assert_msg(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int), "%s", path);
+	return json_object_get_double(v);
+}
+
+static size_t len_of(json_object *o, const char *name)
+{
+	json_object *a = json_object_object_get(o, name);
+	ck_assert_msg(json_object_is_type(a, json_type_array), "%s", name);
+	return json_object_array_length(a);
+}
+
+static double item(json_object *o, const char *name, size_t i, const char *field)
+{
+	return num_at(json_object_array_get_idx(json_object_object_get(o, name), i), field);
+}
+
+/* Spotify's audio-analysis object from a stored result: times that are not finite, increasing and inside the
+ * track are left out, the last beat lasts the median beat and the last bar the median bar (cut at the end), an
+ * override wins, and a result without beats has empty arrays; text that is not an object gives nothing. */
+START_TEST(spotify_analysis_from_stored_results)
+{
+	ck_assert_ptr_null(ss_spotify_analysis("[1]", 3));
+	ck_assert_ptr_null(ss_spotify_analysis("not json", 8));
+	ck_assert_ptr_null(ss_spotify_features("{}", 2, "not hex", "http://h"));
+	const char *r = "{\"bpm\":120,\"bpm_confidence\":0.8,\"key_index\":9,\"mode\":0,\"key_confidence\":0.5,"
+			"\"manual_bpm\":121.5,\"manual_key\":\"D Major\",\"loudness\":null,\"time_signature\":\"3/4\","
+			"\"signal_duration\":3.0,\"analyzed_at\":\"2026-12-07 09:00:00\",\"analysis_duration\":0.05,"
+			"\"beats\":[0.5,1.0,1.5,2.0,\"x\",1.9,-1,40],\"downbeats\":[0.5,1.5]}";
+	json_object *a = ss_spotify_analysis(r, strlen(r));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_double_eq(num_at(a, "meta.timestamp"), 1796634000.0);
+	ck_assert_double_eq(num_at(a, "track.tempo"), 121.5);
+	ck_assert_double_eq(num_at(a, "track.tempo_confidence"), 0.8);
+	ck_assert_double_eq(num_at(a, "track.key"), 2.0);
+	ck_assert_double_eq(num_at(a, "track.mode"), 1.0);
+	ck_assert_double_eq(num_at(a, "track.loudness"), -60.0);
+	ck_assert_double_eq(num_at(a, "track.time_signature"), 3.0);
+	ck_assert_double_eq(num_at(a, "track.num_samples"), 66150.0);
+	ck_assert_uint_eq(len_of(a, "beats"), 4);
+	ck_assert_double_eq(item(a, "beats", 3, "start"), 2.0);
+	ck_assert_double_eq(item(a, "beats", 3, "duration"), 0.5);
+	ck_assert_double_eq(item(a, "beats", 0, "confidence"), 0.8);
+	ck_assert_uint_eq(len_of(a, "tatums"), 8);
+	ck_assert_double_eq(item(a, "tatums", 1, "start"), 0.75);
+	ck_assert_double_eq(item(a, "tatums", 1, "duration"), 0.25);
+	ck_assert_uint_eq(len_of(a, "bars"), 2);
+	ck_assert_double_eq(item(a, "bars", 1, "start"), 1.5);
+	ck_assert_double_eq(item(a, "bars", 1, "duration"), 1.0);
+	ck_assert_uint_eq(len_of(a, "sections"), 1);
+	ck_assert_double_eq(item(a, "sections", 0, "duration"), 3.0);
+	ck_assert_double_eq(item(a, "sections", 0, "key"), 2.0);
+	ck_assert_uint_eq(len_of(a, "segments"), 0);
+	json_object_put(a);
+
+	/* the same tempo and key in the audio-features object */
+	json_object *f = ss_spotify_features(r, strlen(r), "00000000000000000000000000000001", "http://h");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_double_eq(num_at(f, "tempo"), 121.5);
+	ck_assert_double_eq(num_at(f, "key"), 2.0);
+	ck_assert_double_eq(num_at(f, "duration_ms"), 3000.0);
+	json_object_put(f);
+
+	/* no tempo, no key, a last bar cut at the end of the track */
+	const char *quiet = "{\"bpm\":0,\"key_index\":null,\"signal_duration\":4,\"beats\":[],\"downbeats\":[]}";
+	a = ss_spotify_analysis(quiet, strlen(quiet));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(len_of(a, "beats"), 0);
+	ck_assert_uint_eq(len_of(a, "tatums"), 0);
+	ck_assert_uint_eq(len_of(a, "bars"), 0);
+	ck_assert_double_eq(num_at(a, "track.key"), -1.0);
+	ck_assert_double_eq(num_at(a, "track.key_confidence"), 0.0);
+	ck_assert_double_eq(num_at(a, "track.time_signature"), 4.0);
+	ck_assert_double_eq(num_at(a, "meta.timestamp"), 0.0);
+	json_object_put(a);
+	const char *end = "{\"bpm\":60,\"signal_duration\":3.2,\"beats\":[0,1,2,3],\"downbeats\":[0,2]}";
+	a = ss_spotify_analysis(end, strlen(end));
+	ck_assert_double_eq_tol(item(a, "bars", 1, "duration"), 1.2, 1e-9);
+	ck_assert_double_eq_tol(item(a, "beats", 3, "duration"), 0.2, 1e-9);
+	json_object_put(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fcgi");
@@ -373,6 +467,7 @@ int main(void)
 	tc = tcase_create("response");
 	tcase_add_test(tc, error_bodies_are_utf8_whatever_the_path);
 	tcase_add_test(tc, internal_errors_keep_their_cause_from_the_client);
+	tcase_add_test(tc, spotify_analysis_from_stored_results);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -46,7 +46,6 @@
 #include "core/audio/decode.h"
 #include "core/util/bigmem.h"
 
-#define ANALYSIS_RATE 22050.0
 #define MIN_SECONDS SS_ANALYSIS_MIN_SECONDS
 #define MAX_SECONDS 3600.0
 #define FILE_MAX_BYTES (1024LL * 1024 * 1024)
@@ -179,7 +178,7 @@ static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_err
 	return 0;
 }
 
-/* Analyse decoded audio a (mono, ANALYSIS_RATE): removes its DC offset in place, then fills out. With threads > 1
+/* Analyse decoded audio a (mono, SS_ANALYSIS_RATE): removes its DC offset in place, then fills out. With threads > 1
  * the spectral branch runs on a second thread beside tempo and key (joined before returning). */
 static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err)
 {
@@ -319,7 +318,7 @@ int ss_analyze_buffer(const void *data, size_t len, const ss_analysis_opts *o, s
 				    MAX_SECONDS);
 	ss_audio a;
 	ss_audio_init(&a);
-	ss_audio_opts ao = {.max_seconds = o->max_seconds, .out_rate = ANALYSIS_RATE, .threads = o->threads};
+	ss_audio_opts ao = {.max_seconds = o->max_seconds, .out_rate = SS_ANALYSIS_RATE, .threads = o->threads};
 	if (ss_audio_decode(data, len, &ao, &a, err) != 0)
 		return -1;
 	ss_result r;

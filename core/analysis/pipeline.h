@@ -13,6 +13,9 @@
 #define SS_ANALYSIS_MIN_SECONDS 3.0
 #endif
 
+/* The rate (Hz) the audio is resampled to, mono, before every stage of the analysis. */
+#define SS_ANALYSIS_RATE 22050.0
+
 typedef struct ss_analysis_opts {
 	double max_seconds; /* analyse at most the first max_seconds of audio (config max_analysis_seconds, 30) */
 	int threads;        /* threads one analysis may use, 1 (the default; 0 counts as 1) or 2: with 2 the file is

@@ -1,5 +1,5 @@
-/* The Spotify-compatible view (API.md "Spotify-compatible view"): Spotify's audio-features object, field for
- * field, rendered from the same cached result as /analyze. A track's id is the first 128 bits of its cache key
+/* The Spotify-compatible endpoints (API.md "Spotify-compatible audio features"): Spotify's audio-features and
+ * audio-analysis objects (fcgi/spotify.h), rendered from the same cached result as /analyze. A track's id is the first 128 bits of its cache key
  * in base62 (22 characters, core/util/base62.h): stable for the row, the same for everyone who sends the same
  * bytes or URL in the same namespace, and not a row number. The store is read through two calls only:
  * ss_store_cache_key_by_prefix (id -> cache key) and ss_present_cache_get (cache key -> the result object,
@@ -18,66 +18,11 @@
 #include "fcgi/handlers.h"
 #include "fcgi/present.h"
 #include "fcgi/response.h"
+#include "fcgi/spotify.h"
 
 #define IDS_MAX 100
 #define IDS_PARAM_MAX (IDS_MAX * (SS_BASE62_ID_LEN + 1) + 64) /* 100 ids and their commas, with some slack */
 #define BASE_URL_MAX 512
-#define NO_LOUDNESS_DB (-60.0) /* what loudness says when nothing was loud enough to measure */
-
-/* A JSON number with at most 10 significant digits (as result_json.c writes them); NaN/Inf as null. */
-static int add_num(json_object *o, const char *k, double v)
-{
-	json_object *n = NULL;
-	if (isfinite(v)) {
-		char buf[32];
-		snprintf(buf, sizeof buf, "%.10g", v == 0.0 ? 0.0 : v);
-		n = json_object_new_double_s(v, buf);
-		if (n == NULL)
-			return -1;
-	}
-	if (json_object_object_add(o, k, n) != 0) {
-		json_object_put(n);
-		return -1;
-	}
-	return 0;
-}
-
-/* A number member of the stored result, or NaN when absent, null or not a number. */
-static double num_of(json_object *r, const char *k)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(r, k, &v) || v == NULL)
-		return NAN;
-	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-		return NAN;
-	return json_object_get_double(v);
-}
-
-static const char *str_of(json_object *r, const char *k)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(r, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* 0 for an unknown score: Spotify's clients decode these as plain floats. */
-static double or0(double v)
-{
-	return isfinite(v) ? v : 0.0;
-}
-
-/* Spotify's time_signature: the beats per bar of ours ("3/4" -> 3), 4 when there is no metre, and 2/4 read as
- * 4 (two bars as one), so the value stays within Spotify's 3..7. */
-static int time_signature(const char *ts)
-{
-	if (ts == NULL || !isdigit((unsigned char)ts[0]))
-		return 4;
-	int n = atoi(ts);
-	if (n == 2)
-		return 4;
-	return n >= 3 && n <= 7 ? n : 4;
-}
 
 /* Host names and addresses as they may appear in a Host header, nothing else. */
 static bool host_ok(const char *h)
@@ -115,67 +60,6 @@ static void base_url(const ss_request *req, char out[BASE_URL_MAX])
 		 add_port ? port : "", (int)pre, pre > 0 ? uri : "");
 }
 
-/* Spotify's audio-features object for the result object text (what ss_present_cache_get appends) of the row with
- * cache_key. Returns a new object, or NULL on ENOMEM or text that is not a JSON object. */
-static json_object *features_object(const char *text, size_t len, const char *cache_key, const char *base)
-{
-	json_object *r = ss_json_parse(text, len, 32);
-	if (r == NULL || !json_object_is_type(r, json_type_object)) {
-		json_object_put(r);
-		return NULL;
-	}
-	char id[SS_BASE62_ID_LEN + 1], url[BASE_URL_MAX + 64], uri[64];
-	if (ss_base62_from_hex128(cache_key, id) != 0) {
-		json_object_put(r);
-		return NULL;
-	}
-	/* key and mode: a manual override (/verify) wins, then the analysis; -1 and 0 without a key */
-	int key = -1, mode = 0, ki, mi;
-	const char *manual_key = str_of(r, "manual_key");
-	double k = num_of(r, "key_index"), m = num_of(r, "mode");
-	if (manual_key != NULL && ss_key_parse(manual_key, &ki, &mi) == 0) {
-		key = ki;
-		mode = mi;
-	} else if (k >= 0 && k <= 11 && (m == 0 || m == 1)) {
-		key = (int)k;
-		mode = (int)m;
-	}
-	double tempo = num_of(r, "manual_bpm");
-	if (!(tempo > 0))
-		tempo = num_of(r, "bpm");
-	double loud = num_of(r, "loudness"), dur = num_of(r, "signal_duration");
-	json_object *o = json_object_new_object();
-	int bad = o == NULL || add_num(o, "danceability", or0(num_of(r, "danceability"))) ||
-		  add_num(o, "energy", or0(num_of(r, "energy"))) || ss_json_add_int(o, "key", key) ||
-		  add_num(o, "loudness", isfinite(loud) ? loud : NO_LOUDNESS_DB) || ss_json_add_int(o, "mode", mode) ||
-		  add_num(o, "speechiness", num_of(r, "speechiness")) ||
-		  add_num(o, "acousticness", or0(num_of(r, "acousticness"))) ||
-		  add_num(o, "instrumentalness", num_of(r, "instrumentalness")) ||
-		  add_num(o, "liveness", num_of(r, "liveness")) || add_num(o, "valence", or0(num_of(r, "valence"))) ||
-		  add_num(o, "tempo", tempo > 0 ? tempo : 0.0) || ss_json_add_string(o, "type", "audio_features") ||
-		  ss_json_add_string(o, "id", id);
-	if (!bad) {
-		snprintf(uri, sizeof uri, "songscope:track:%s", id);
-		bad = ss_json_add_string(o, "uri", uri);
-	}
-	if (!bad) {
-		snprintf(url, sizeof url, "%s/v1/audio-features/%s", base, id);
-		bad = ss_json_add_string(o, "track_href", url);
-	}
-	if (!bad) {
-		snprintf(url, sizeof url, "%s/v1/audio-analysis/%s", base, id);
-		bad = ss_json_add_string(o, "analysis_url", url) ||
-		      ss_json_add_int(o, "duration_ms", isfinite(dur) && dur > 0 ? (long long)llround(dur * 1000.0) : 0) ||
-		      ss_json_add_int(o, "time_signature", time_signature(str_of(r, "time_signature")));
-	}
-	json_object_put(r);
-	if (bad) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* Send obj (and put it) with a trailing newline, as the other endpoints do. */
 static int send_obj(ss_request *req, json_object *obj)
 {
@@ -210,7 +94,7 @@ int ss_handle_audio_features_post(ss_ctx *ctx, ss_request *req)
 	int rc;
 	if ((json ? ss_h_analyze_url(ctx, req, &out, key, &rc) : ss_h_analyze_bytes(ctx, req, &out, key, &rc)) == 0) {
 		base_url(req, base);
-		json_object *o = features_object(out.data, out.len, key, base);
+		json_object *o = ss_spotify_features(out.data, out.len, key, base);
 		rc = o != NULL ? send_obj(req, o) : ss_resp_error(req, SS_ERR_NOMEM, "Out of memory while encoding the answer.");
 	}
 	ss_buf_free(&out);
@@ -237,7 +121,11 @@ static const char *path_id(const ss_request *req)
 }
 
 /* GET by id: 400 for what cannot be an id, 404 for an id with no row. */
-static int get_one(ss_ctx *ctx, ss_request *req, bool analysis)
+/* What GET by id answers: Spotify's audio-features object, Spotify's audio-analysis object, or songscope's own
+ * result object (with beats and downbeats). */
+typedef enum view { VIEW_FEATURES, VIEW_ANALYSIS, VIEW_RESULT } view;
+
+static int get_one(ss_ctx *ctx, ss_request *req, view v)
 {
 	const char *id = path_id(req);
 	char prefix[33];
@@ -251,17 +139,18 @@ static int get_one(ss_ctx *ctx, ss_request *req, bool analysis)
 	char key[SS_SHA256_HEX], base[BASE_URL_MAX];
 	ss_buf out;
 	ss_buf_init(&out, 0);
-	int rc, f = lookup(ctx, id, analysis, key, &out, &err);
+	int rc, f = lookup(ctx, id, v != VIEW_FEATURES, key, &out, &err);
 	if (f < 0)
 		rc = send_err(req, &err);
 	else if (f == 0)
 		rc = ss_resp_error(req, SS_ERR_NOT_FOUND, "No analysed track has the id %s.", id);
-	else if (analysis)
+	else if (v == VIEW_RESULT)
 		rc = ss_buf_puts(&out, "\n") == 0 ? ss_h_send_text(req, 200, "application/json", out.data, out.len)
 						   : ss_resp_error(req, SS_ERR_NOMEM, "Out of memory.");
 	else {
 		base_url(req, base);
-		json_object *o = features_object(out.data, out.len, key, base);
+		json_object *o = v == VIEW_FEATURES ? ss_spotify_features(out.data, out.len, key, base)
+						    : ss_spotify_analysis(out.data, out.len);
 		rc = o != NULL ? send_obj(req, o) : ss_resp_error(req, SS_ERR_NOMEM, "Out of memory while encoding the answer.");
 	}
 	ss_buf_free(&out);
@@ -270,12 +159,18 @@ static int get_one(ss_ctx *ctx, ss_request *req, bool analysis)
 
 int ss_handle_audio_features_get(ss_ctx *ctx, ss_request *req)
 {
-	return get_one(ctx, req, false);
+	return get_one(ctx, req, VIEW_FEATURES);
 }
 
 int ss_handle_audio_analysis(ss_ctx *ctx, ss_request *req)
 {
-	return get_one(ctx, req, true);
+	char format[16];
+	int q = ss_query_get(req->query, "format", format, sizeof format);
+	if (q == 0 || (q == 1 && strcmp(format, "spotify") == 0))
+		return get_one(ctx, req, VIEW_ANALYSIS);
+	if (q == 1 && strcmp(format, "songscope") == 0)
+		return get_one(ctx, req, VIEW_RESULT);
+	return ss_resp_error(req, SS_ERR_BAD_REQUEST, "format is spotify (the default) or songscope.");
 }
 
 int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req)
@@ -325,7 +220,7 @@ int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req)
 		int f = lookup(ctx, p, false, key, &out, &err);
 		json_object *o = NULL;
 		if (f == 1) {
-			o = features_object(out.data, out.len, key, base);
+			o = ss_spotify_features(out.data, out.len, key, base);
 			if (o == NULL) {
 				ss_buf_free(&out);
 				goto nomem;

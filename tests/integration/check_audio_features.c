@@ -211,6 +211,112 @@ static void assert_features(json_object *o)
 	ck_assert_msg(ends_with(str_of(o, "analysis_url"), want), "analysis_url %s", str_of(o, "analysis_url"));
 }
 
+static double num_of(json_object *o, const char *k)
+{
+	json_object *v = member(o, k);
+	ck_assert_msg(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int),
+		      "%s is not a number: %s", k, json_object_to_json_string(o));
+	return json_object_get_double(v);
+}
+
+/* An array of Spotify's time intervals ({start, duration, confidence}, nothing else), in order, each ending
+ * where the next starts and the last within the track; returns its length and the starts in starts[0..max). */
+static size_t intervals(json_object *a, double track_end, double *starts, size_t max)
+{
+	ck_assert(json_object_is_type(a, json_type_array));
+	size_t n = json_object_array_length(a);
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(a, i);
+		ck_assert_int_eq(json_object_object_length(it), 3);
+		double s = num_of(it, "start"), d = num_of(it, "duration"), c = num_of(it, "confidence");
+		ck_assert_msg(s >= 0.0 && d > 0.0 && s + d <= track_end + 1e-6, "item %zu: %g + %g of %g", i, s, d,
+			      track_end);
+		ck_assert(c >= 0.0 && c <= 1.0);
+		if (i + 1 < n) {
+			double next = num_of(json_object_array_get_idx(a, i + 1), "start");
+			ck_assert_msg(fabs(s + d - next) < 1e-6, "item %zu ends at %g, the next starts at %g", i, s + d, next);
+		}
+		if (i < max)
+			starts[i] = s;
+	}
+	return n;
+}
+
+/* Spotify's audio-analysis object, and what it shares with the audio-features object f of the same track. */
+static void assert_analysis(json_object *o, json_object *f)
+{
+	static const char *const top[] = {"meta", "track", "bars", "beats", "tatums", "sections", "segments"};
+	ck_assert_int_eq(json_object_object_length(o), 7);
+	for (size_t i = 0; i < 7; i++)
+		member(o, top[i]);
+	json_object *meta = member(o, "meta");
+	ck_assert_str_eq(str_of(meta, "detailed_status"), "OK");
+	ck_assert_int_eq(int_of(meta, "status_code"), 0);
+	ck_assert(int_of(meta, "timestamp") > 1700000000); /* when the row was analysed */
+	ck_assert(num_of(meta, "analysis_time") >= 0.0);
+	str_of(meta, "analyzer_version");
+	str_of(meta, "platform");
+	str_of(meta, "input_process");
+
+	json_object *t = member(o, "track");
+	double dur = num_of(t, "duration");
+	ck_assert_msg(fabs(dur * 1000.0 - (double)int_of(f, "duration_ms")) <= 1.0, "duration %g", dur);
+	ck_assert_int_eq(int_of(t, "analysis_sample_rate"), 22050);
+	ck_assert_int_eq(int_of(t, "analysis_channels"), 1);
+	ck_assert_int_eq(int_of(t, "num_samples"), llround(dur * 22050.0));
+	ck_assert_double_eq(num_of(t, "tempo"), num_of(f, "tempo"));
+	ck_assert_double_eq(num_of(t, "loudness"), num_of(f, "loudness"));
+	ck_assert_int_eq(int_of(t, "key"), int_of(f, "key"));
+	ck_assert_int_eq(int_of(t, "mode"), int_of(f, "mode"));
+	ck_assert_int_eq(int_of(t, "time_signature"), int_of(f, "time_signature"));
+	static const char *const unit[] = {"tempo_confidence", "key_confidence", "mode_confidence",
+					   "time_signature_confidence"};
+	for (size_t i = 0; i < 4; i++)
+		ck_assert(num_of(t, unit[i]) >= 0.0 && num_of(t, unit[i]) <= 1.0);
+	ck_assert(num_of(t, "end_of_fade_in") >= 0.0 && num_of(t, "start_of_fade_out") <= dur);
+	static const char *const strings[] = {"sample_md5", "codestring", "echoprintstring", "synchstring",
+					      "rhythmstring"};
+	for (size_t i = 0; i < 5; i++)
+		str_of(t, strings[i]);
+	static const char *const versions[] = {"offset_seconds", "window_seconds", "code_version",
+					       "echoprint_version", "synch_version", "rhythm_version"};
+	for (size_t i = 0; i < 6; i++)
+		num_of(t, versions[i]);
+
+	/* beats at the tempo, two tatums a beat, bars starting on beats */
+	static double beats[4096], tatums[8192], bars[2048];
+	size_t nb = intervals(member(o, "beats"), dur, beats, 4096);
+	size_t nt = intervals(member(o, "tatums"), dur, tatums, 8192);
+	size_t nbar = intervals(member(o, "bars"), dur, bars, 2048);
+	ck_assert_uint_eq(nt, 2 * nb);
+	for (size_t i = 0; i < nb; i++)
+		ck_assert_double_eq_tol(tatums[2 * i], beats[i], 1e-9);
+	double tempo = num_of(f, "tempo");
+	if (tempo > 0.0) {
+		ck_assert_uint_gt(nb, 4);
+		double mean = (beats[nb - 1] - beats[0]) / (double)(nb - 1);
+		ck_assert_msg(fabs(mean * tempo / 60.0 - 1.0) < 0.1, "beats %g s apart at %g BPM", mean, tempo);
+		ck_assert_uint_gt(nbar, 0);
+		ck_assert_uint_lt(nbar, nb);
+		for (size_t i = 0, j = 0; i < nbar; i++) {
+			while (j < nb && beats[j] < bars[i] - 1e-9)
+				j++;
+			ck_assert_msg(j < nb && fabs(beats[j] - bars[i]) < 1e-9, "bar %zu at %g is on no beat", i, bars[i]);
+		}
+	}
+
+	/* one section spanning the track with the track's values; no segments */
+	json_object *sections = member(o, "sections");
+	ck_assert_uint_eq(json_object_array_length(sections), 1);
+	json_object *s = json_object_array_get_idx(sections, 0);
+	ck_assert_double_eq(num_of(s, "start"), 0.0);
+	ck_assert_double_eq(num_of(s, "duration"), dur);
+	ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
+	ck_assert_double_eq(num_of(s, "tempo"), num_of(f, "tempo"));
+	ck_assert(json_object_is_type(member(o, "segments"), json_type_array));
+	ck_assert_uint_eq(json_object_array_length(member(o, "segments")), 0);
+}
+
 static json_object *post_bytes(const unsigned char *b, size_t len, long want)
 {
 	const char *h[] = {"Content-Type: audio/wav", "X-Song-Title: Song", NULL};
@@ -249,18 +355,31 @@ START_TEST(post_bytes_schema_and_same_cache_as_analyze)
 		ck_assert_double_eq(unit_num(r, three[i]), unit_num(a, three[i]));
 	json_object_put(r);
 
-	/* GET by id gives the same object; analysis_url gives the full result with beats */
+	/* GET by id gives the same object; analysis_url gives Spotify's audio-analysis object of the same track, and
+	 * with format=songscope the full result with beats */
 	char path[128];
 	snprintf(path, sizeof path, "/v1/audio-features/%s", id);
 	b = request_json("GET", path, NULL, NULL, 0, 200);
 	ck_assert(json_object_equal(a, b));
 	json_object_put(b);
-	snprintf(path, sizeof path, "/v1/audio-analysis/%s", id);
+	const char *url = strstr(str_of(a, "analysis_url"), "/v1/audio-analysis/");
+	ck_assert_ptr_nonnull(url);
+	r = request_json("GET", url, NULL, NULL, 0, 200);
+	assert_analysis(r, a);
+	json_object_put(r);
+	snprintf(path, sizeof path, "/v1/audio-analysis/%s?format=spotify", id);
+	b = request_json("GET", path, NULL, NULL, 0, 200);
+	assert_analysis(b, a);
+	json_object_put(b);
+	snprintf(path, sizeof path, "/v1/audio-analysis/%s?format=songscope", id);
 	r = request_json("GET", path, NULL, NULL, 0, 200);
 	ck_assert(json_object_is_type(member(r, "beats"), json_type_array));
+	ck_assert(json_object_is_type(member(r, "downbeats"), json_type_array));
 	unit_num(r, "speechiness");
 	ck_assert_str_eq(str_of(r, "title"), "Song");
 	json_object_put(r);
+	snprintf(path, sizeof path, "/v1/audio-analysis/%s?format=xml", id);
+	expect_error("GET", path, NULL, NULL, 0, 400, "bad_request");
 	json_object_put(a);
 }
 END_TEST
@@ -285,6 +404,11 @@ START_TEST(key_minus_one_on_noise)
 	json_object *a = post_bytes(noise_wav, noise_len, 200);
 	assert_features(a);
 	ck_assert_int_eq(int_of(a, "key"), -1);
+	/* its audio-analysis: no key (and no key confidence) there either */
+	json_object *r = request_json("GET", strstr(str_of(a, "analysis_url"), "/v1/audio-analysis/"), NULL, NULL, 0, 200);
+	assert_analysis(r, a);
+	ck_assert_double_eq(num_of(member(r, "track"), "key_confidence"), 0.0);
+	json_object_put(r);
 	json_object_put(a);
 }
 END_TEST

@@ -1,0 +1,311 @@
+#include "fcgi/spotify.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/analysis/pipeline.h"
+#include "core/analysis/result.h"
+#include "core/util/base62.h"
+#include "core/util/jsonutil.h"
+#include "core/util/timefmt.h"
+
+#define NO_LOUDNESS_DB (-60.0) /* what loudness says when nothing was loud enough to measure */
+#define URL_MAX 600
+
+/* The stored result text as a JSON object, or NULL. */
+static json_object *parse_result(const char *text, size_t len)
+{
+	json_object *r = ss_json_parse(text, len, 32);
+	if (r == NULL || !json_object_is_type(r, json_type_object)) {
+		json_object_put(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* 0 for an unknown score: Spotify's clients decode these as plain floats. */
+static double or0(double v)
+{
+	return isfinite(v) ? v : 0.0;
+}
+
+/* Spotify's time_signature: the beats per bar of ours ("3/4" -> 3), 4 when there is no metre, and 2/4 read as
+ * 4 (two bars as one), so the value stays within Spotify's 3..7. */
+static int time_signature(json_object *r)
+{
+	const char *ts = ss_json_get_str(r, "time_signature");
+	if (ts == NULL || !isdigit((unsigned char)ts[0]))
+		return 4;
+	int n = atoi(ts);
+	if (n == 2)
+		return 4;
+	return n >= 3 && n <= 7 ? n : 4;
+}
+
+/* Spotify's key (-1..11) and mode (1 major, 0 minor): a manual override first, then the analysis; -1 and 0
+ * without a key. */
+static void key_mode(json_object *r, int *key, int *mode)
+{
+	int ki, mi;
+	const char *manual = ss_json_get_str(r, "manual_key");
+	double k = ss_json_get_num(r, "key_index"), m = ss_json_get_num(r, "mode");
+	*key = -1;
+	*mode = 0;
+	if (manual != NULL && ss_key_parse(manual, &ki, &mi) == 0) {
+		*key = ki;
+		*mode = mi;
+	} else if (k >= 0 && k <= 11 && (m == 0 || m == 1)) {
+		*key = (int)k;
+		*mode = (int)m;
+	}
+}
+
+/* The tempo in BPM: a manual override first, then the analysis; 0 without one. */
+static double tempo_of(json_object *r)
+{
+	double t = ss_json_get_num(r, "manual_bpm");
+	if (!(t > 0))
+		t = ss_json_get_num(r, "bpm");
+	return t > 0 ? t : 0.0;
+}
+
+static double loudness_of(json_object *r)
+{
+	double l = ss_json_get_num(r, "loudness");
+	return isfinite(l) ? l : NO_LOUDNESS_DB;
+}
+
+static double duration_of(json_object *r)
+{
+	double d = ss_json_get_num(r, "signal_duration");
+	return isfinite(d) && d > 0 ? d : 0.0;
+}
+
+json_object *ss_spotify_features(const char *text, size_t len, const char *cache_key, const char *base)
+{
+	json_object *r = parse_result(text, len);
+	char id[SS_BASE62_ID_LEN + 1], url[URL_MAX], uri[64];
+	if (r == NULL || ss_base62_from_hex128(cache_key, id) != 0) {
+		json_object_put(r);
+		return NULL;
+	}
+	int key, mode;
+	key_mode(r, &key, &mode);
+	double dur = duration_of(r);
+	json_object *o = json_object_new_object();
+	int bad = o == NULL || ss_json_add_num(o, "danceability", or0(ss_json_get_num(r, "danceability"))) ||
+		  ss_json_add_num(o, "energy", or0(ss_json_get_num(r, "energy"))) || ss_json_add_int(o, "key", key) ||
+		  ss_json_add_num(o, "loudness", loudness_of(r)) || ss_json_add_int(o, "mode", mode) ||
+		  ss_json_add_num(o, "speechiness", ss_json_get_num(r, "speechiness")) ||
+		  ss_json_add_num(o, "acousticness", or0(ss_json_get_num(r, "acousticness"))) ||
+		  ss_json_add_num(o, "instrumentalness", ss_json_get_num(r, "instrumentalness")) ||
+		  ss_json_add_num(o, "liveness", ss_json_get_num(r, "liveness")) ||
+		  ss_json_add_num(o, "valence", or0(ss_json_get_num(r, "valence"))) ||
+		  ss_json_add_num(o, "tempo", tempo_of(r)) || ss_json_add_string(o, "type", "audio_features") ||
+		  ss_json_add_string(o, "id", id);
+	if (!bad) {
+		snprintf(uri, sizeof uri, "songscope:track:%s", id);
+		bad = ss_json_add_string(o, "uri", uri);
+	}
+	if (!bad) {
+		snprintf(url, sizeof url, "%s/v1/audio-features/%s", base, id);
+		bad = ss_json_add_string(o, "track_href", url);
+	}
+	if (!bad) {
+		snprintf(url, sizeof url, "%s/v1/audio-analysis/%s", base, id);
+		bad = ss_json_add_string(o, "analysis_url", url) ||
+		      ss_json_add_int(o, "duration_ms", (long long)llround(dur * 1000.0)) ||
+		      ss_json_add_int(o, "time_signature", time_signature(r));
+	}
+	json_object_put(r);
+	if (bad) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The finite, increasing times (s) of the result's array member name, at most within the track: a new array of
+ * *n values (NULL with *n 0 when there are none), or NULL with *n 1 when out of memory. */
+static double *times_of(json_object *r, const char *name, double end, size_t *n)
+{
+	json_object *a;
+	*n = 0;
+	if (!json_object_object_get_ex(r, name, &a) || !json_object_is_type(a, json_type_array))
+		return NULL;
+	size_t m = json_object_array_length(a);
+	if (m == 0)
+		return NULL;
+	double *t = malloc(m * sizeof *t);
+	if (t == NULL) {
+		*n = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < m; i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+			continue;
+		double x = json_object_get_double(v);
+		if (isfinite(x) && x >= 0.0 && x < end && (*n == 0 || x > t[*n - 1]))
+			t[(*n)++] = x;
+	}
+	if (*n == 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The median gap between consecutive times (0 with fewer than two). Sorts a copy in scratch (n - 1 values). */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_gap(const double *t, size_t n, double *scratch)
+{
+	if (n < 2)
+		return 0.0;
+	for (size_t i = 0; i + 1 < n; i++)
+		scratch[i] = t[i + 1] - t[i];
+	qsort(scratch, n - 1, sizeof *scratch, cmp_double);
+	return scratch[(n - 1) / 2];
+}
+
+/* One {start, duration, confidence} item. */
+static int add_item(json_object *arr, double start, double duration, double confidence)
+{
+	json_object *it = json_object_new_object();
+	if (it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", duration) ||
+	    ss_json_add_num(it, "confidence", confidence) || json_object_array_add(arr, it) != 0) {
+		json_object_put(it);
+		return -1;
+	}
+	return 0;
+}
+
+/* Add member name: the intervals that start at t[0..n) (each `parts` equal items), the last one last_len long
+ * (cut at end). Returns 0 or -1 when out of memory. */
+static int add_intervals(json_object *o, const char *name, const double *t, size_t n, double last_len, double end,
+			 int parts, double confidence)
+{
+	assert(parts >= 1);
+	json_object *arr = json_object_new_array_ext((int)(n * (size_t)parts));
+	if (arr == NULL || json_object_object_add(o, name, arr) != 0) {
+		json_object_put(arr);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double stop = i + 1 < n ? t[i + 1] : fmin(t[i] + last_len, end);
+		double part = (stop - t[i]) / parts;
+		if (!(part > 0.0))
+			continue;
+		for (int k = 0; k < parts; k++)
+			if (add_item(arr, t[i] + k * part, part, confidence) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* The track-level fields a section repeats (Spotify's names), added to o. */
+static int add_tonal_and_metre(json_object *o, double loud, double tempo, double tempo_conf, int key, double key_conf,
+			       int mode, int ts)
+{
+	return ss_json_add_num(o, "loudness", loud) || ss_json_add_num(o, "tempo", tempo) ||
+	       ss_json_add_num(o, "tempo_confidence", tempo_conf) || ss_json_add_int(o, "key", key) ||
+	       ss_json_add_num(o, "key_confidence", key_conf) || ss_json_add_int(o, "mode", mode) ||
+	       ss_json_add_num(o, "mode_confidence", key_conf) || ss_json_add_int(o, "time_signature", ts) ||
+	       ss_json_add_num(o, "time_signature_confidence", 0.0);
+}
+
+static json_object *meta_object(json_object *r)
+{
+	time_t at = 0;
+	if (ss_time_parse_utc(ss_json_get_str(r, "analyzed_at"), &at) != 0)
+		at = 0;
+	json_object *m = json_object_new_object();
+	if (m == NULL || ss_json_add_string(m, "analyzer_version", "songscope " PACKAGE_VERSION) ||
+	    ss_json_add_string(m, "platform", "Linux") || ss_json_add_string(m, "detailed_status", "OK") ||
+	    ss_json_add_int(m, "status_code", 0) || ss_json_add_int(m, "timestamp", (long long)at) ||
+	    ss_json_add_num(m, "analysis_time", or0(ss_json_get_num(r, "analysis_duration"))) ||
+	    ss_json_add_string(m, "input_process", "songscope: mono, 22050 Hz")) {
+		json_object_put(m);
+		return NULL;
+	}
+	return m;
+}
+
+json_object *ss_spotify_analysis(const char *text, size_t len)
+{
+	json_object *r = parse_result(text, len);
+	if (r == NULL)
+		return NULL;
+	double dur = duration_of(r), tempo = tempo_of(r), loud = loudness_of(r);
+	double tempo_conf = or0(ss_json_get_num(r, "bpm_confidence")), key_conf = or0(ss_json_get_num(r, "key_confidence"));
+	int key, mode, ts = time_signature(r);
+	key_mode(r, &key, &mode);
+	if (key < 0)
+		key_conf = 0.0;
+	size_t nb, nd;
+	double *beats = times_of(r, "beats", dur, &nb), *downs = times_of(r, "downbeats", dur, &nd);
+	size_t most = nb > nd ? nb : nd;
+	double *scratch = most > 1 ? malloc((most - 1) * sizeof *scratch) : NULL;
+	json_object *o = json_object_new_object(), *track = json_object_new_object(), *meta = meta_object(r);
+	json_object *sections = json_object_new_array(), *section = json_object_new_object();
+	json_object *segments = json_object_new_array();
+	bool ok = o != NULL && track != NULL && meta != NULL && sections != NULL && section != NULL &&
+		  segments != NULL && (beats != NULL || nb == 0) && (downs != NULL || nd == 0) &&
+		  (scratch != NULL || most <= 1);
+	if (ok) {
+		/* the last beat lasts as long as the median beat, the last bar as the median bar */
+		double beat = median_gap(beats, nb, scratch), bar = nd > 1 ? median_gap(downs, nd, scratch) : beat * ts;
+		ok = json_object_object_add(o, "meta", meta) == 0;
+		meta = ok ? NULL : meta;
+		ok = ok && json_object_object_add(o, "track", track) == 0;
+		track = ok ? NULL : track;
+		json_object *t = json_object_object_get(o, "track");
+		ok = ok && ss_json_add_int(t, "num_samples", (long long)llround(dur * SS_ANALYSIS_RATE)) == 0 &&
+		     ss_json_add_num(t, "duration", dur) == 0 && ss_json_add_string(t, "sample_md5", "") == 0 &&
+		     ss_json_add_int(t, "offset_seconds", 0) == 0 && ss_json_add_int(t, "window_seconds", 0) == 0 &&
+		     ss_json_add_int(t, "analysis_sample_rate", (long long)SS_ANALYSIS_RATE) == 0 &&
+		     ss_json_add_int(t, "analysis_channels", 1) == 0 && ss_json_add_num(t, "end_of_fade_in", 0.0) == 0 &&
+		     ss_json_add_num(t, "start_of_fade_out", dur) == 0 &&
+		     add_tonal_and_metre(t, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0 &&
+		     ss_json_add_string(t, "codestring", "") == 0 && ss_json_add_num(t, "code_version", 0.0) == 0 &&
+		     ss_json_add_string(t, "echoprintstring", "") == 0 &&
+		     ss_json_add_num(t, "echoprint_version", 0.0) == 0 && ss_json_add_string(t, "synchstring", "") == 0 &&
+		     ss_json_add_num(t, "synch_version", 0.0) == 0 && ss_json_add_string(t, "rhythmstring", "") == 0 &&
+		     ss_json_add_num(t, "rhythm_version", 0.0) == 0;
+		ok = ok && add_intervals(o, "bars", downs, nd, bar, dur, 1, tempo_conf) == 0 &&
+		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tempo_conf) == 0 &&
+		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tempo_conf) == 0;
+		ok = ok && ss_json_add_num(section, "start", 0.0) == 0 && ss_json_add_num(section, "duration", dur) == 0 &&
+		     ss_json_add_num(section, "confidence", 1.0) == 0 &&
+		     add_tonal_and_metre(section, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0;
+		ok = ok && json_object_array_add(sections, section) == 0;
+		section = ok ? NULL : section;
+		ok = ok && json_object_object_add(o, "sections", sections) == 0;
+		sections = ok ? NULL : sections;
+		ok = ok && json_object_object_add(o, "segments", segments) == 0;
+		segments = ok ? NULL : segments;
+	}
+	free(beats);
+	free(downs);
+	free(scratch);
+	json_object_put(meta);
+	json_object_put(track);
+	json_object_put(section);
+	json_object_put(sections);
+	json_object_put(segments);
+	json_object_put(r);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
