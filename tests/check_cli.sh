@@ -51,6 +51,26 @@ expect 2 --config "$tmp/missing.conf" keys list
 printf 'database = %s/no/such/dir/db.sqlite\nstate_file = %s/state\n' "$tmp" "$tmp" >"$tmp/nodb.conf"
 expect 1 --config "$tmp/nodb.conf" keys list
 
+# Key names are printable: a control character is refused, and one an earlier release stored reaches the
+# operator's terminal as a space, never as an escape sequence or a forged line.
+esc=$(printf '\033')
+expect 2 --config "$tmp/ok.conf" keys create "$(printf 'evil\033[2Jname')"
+grep -q 'printable' "$tmp/err" || fail "keys create with ESC: $(cat "$tmp/err")"
+expect 2 --config "$tmp/ok.conf" keys create "$(printf 'two\nlines')"
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE api_keys SET name = ?, email = ? WHERE id = 1", ("old\x1b[31mkey\nforged row", "a\tb@x.org")); c.commit()' "$tmp/db.sqlite"
+	for cmd in "keys list" "keys show 1"; do
+		# shellcheck disable=SC2086
+		expect 0 --config "$tmp/ok.conf" $cmd
+		if grep -q "$esc" "$tmp/out" || grep -q '^forged' "$tmp/out"; then
+			fail "songscope-admin $cmd printed a control character: $(od -c "$tmp/out" | head -5)"
+		fi
+		grep -q 'old \[31mkey forged row' "$tmp/out" || fail "songscope-admin $cmd: $(cat "$tmp/out")"
+	done
+	expect 0 --config "$tmp/ok.conf" keys show 1 --json
+	grep -q 'old\\u001b\[31mkey\\nforged row' "$tmp/out" || fail "keys show --json: $(cat "$tmp/out")"
+fi
+
 # songscope-analyze -: a 5 s mono 16-bit WAV of noise, from a file and from standard input.
 n=441000
 le32() { printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $((($1 >> 8) & 255)))\\$(printf %03o $((($1 >> 16) & 255)))\\$(printf %03o $((($1 >> 24) & 255)))"; }

@@ -108,6 +108,26 @@ START_TEST(store_create_lookup_change_rotate_delete)
 	ck_assert_int_eq(ss_store_key_create(db, "J\xc3\xa4ger", NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), 0);
 	ck_assert_str_eq(g.name, "J\xc3\xa4ger");
 	ck_assert_int_eq(ss_store_key_delete(db, g.id, &err), 1);
+	/* ... printable text: no control character a terminal would act on when an operator lists the keys (an
+	 * escape sequence, a newline that forges a row; C1's CSI too) */
+	static const char *const controls[] = {"a\tb", "evil\x1b[2J", "two\nlines", "del\x7f", "csi\xc2\x9b" "2J"};
+	for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
+		ck_assert_int_eq(ss_store_key_create(db, controls[i], NULL, SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
+		ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+		ck_assert_int_eq(ss_store_key_create(db, "bob", controls[i], SS_KEY_CLIENT, 0, 0, &g, key, &err), -1);
+		ck_assert_int_eq(err.code, SS_ERR_BAD_REQUEST);
+	}
+	/* an imported key (another installation's, the original server's) is not refused for it: they become
+	 * spaces */
+	unsigned char ih[SS_APIKEY_HASH_LEN] = {7};
+	ss_key_import imp = {.name = "old\x1b[31mkey\nx", .email = "m\te@x.org", .scope = SS_KEY_CLIENT,
+			     .active = true};
+	int64_t iid = 0;
+	ck_assert_msg(ss_store_key_import_hashed(db, ih, "ssk_imported", &imp, &iid, &err) == 1, "%s", err.msg);
+	ck_assert_int_eq(ss_store_key_get(db, iid, &g, &err), 1);
+	ck_assert_str_eq(g.name, "old [31mkey x");
+	ck_assert_str_eq(g.email, "m e@x.org");
+	ck_assert_int_eq(ss_store_key_delete(db, g.id, &err), 1);
 
 	char key2[SS_APIKEY_TEXT_MAX];
 	ck_assert_int_eq(ss_store_key_rotate(db, r.id, key2, &err), 1);

@@ -380,6 +380,34 @@ START_TEST(text_of_unknown_encoding_becomes_utf8)
 }
 END_TEST
 
+/* Control characters (C0, DEL, C1) are found and folded to one space each; other text is left alone. */
+START_TEST(control_characters_are_found_and_folded)
+{
+	static const char *const clean[] = {"", "plain", "J\xc3\xa4ger", "\xc2\xa0nbsp", "\xe2\x80\xa8", "~"};
+	for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++) {
+		ck_assert_msg(!ss_utf8_has_control(clean[i]), "%s", clean[i]);
+		char b[32];
+		snprintf(b, sizeof b, "%s", clean[i]);
+		ss_utf8_fold_controls(b);
+		ck_assert_str_eq(b, clean[i]);
+	}
+	static const char *const dirty[][2] = {{"a\tb", "a b"},
+					       {"\x1b[2Jx", " [2Jx"},
+					       {"l1\r\nl2", "l1  l2"},
+					       {"del\x7f", "del "},
+					       {"csi\xc2\x9b" "2J\xc2\x80", "csi 2J "},
+					       {"\x01\xc3\xa4\x1f", " \xc3\xa4 "}};
+	for (size_t i = 0; i < sizeof dirty / sizeof dirty[0]; i++) {
+		ck_assert(ss_utf8_has_control(dirty[i][0]));
+		char b[32];
+		snprintf(b, sizeof b, "%s", dirty[i][0]);
+		ss_utf8_fold_controls(b);
+		ck_assert_str_eq(b, dirty[i][1]);
+		ck_assert(!ss_utf8_has_control(b));
+	}
+}
+END_TEST
+
 /* UTC times read back as ss_time_format_utc writes them, and nothing else. */
 START_TEST(utc_times_parse_as_they_are_written)
 {
@@ -441,6 +469,7 @@ int main(void)
 	tcase_add_test(tc, base62_ids_round_trip);
 	tcase_add_test(tc, utf8_well_formedness);
 	tcase_add_test(tc, text_of_unknown_encoding_becomes_utf8);
+	tcase_add_test(tc, control_characters_are_found_and_folded);
 	tcase_add_test(tc, log_lines_for_the_journal_carry_priorities_and_no_timestamp);
 	tcase_add_test(tc, log_lines_elsewhere_keep_their_timestamp);
 	tcase_add_test(tc, utc_times_parse_as_they_are_written);

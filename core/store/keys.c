@@ -31,6 +31,9 @@ static int check_fields(const char *name, const char *email, ss_key_scope scope,
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "The email must be shorter than %d bytes.", SS_KEY_EMAIL_MAX);
 	if (!ss_utf8_valid(name) || (email != NULL && !ss_utf8_valid(email)))
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "A key's name and email must be UTF-8 text.");
+	if (ss_utf8_has_control(name) || (email != NULL && ss_utf8_has_control(email)))
+		return ss_error_set(err, SS_ERR_BAD_REQUEST,
+				    "A key's name and email must be printable text: no tab, newline or other control character.");
 	if (daily < 0 || rate < 0 || rate > 1000000)
 		return ss_error_set(err, SS_ERR_BAD_REQUEST, "Limits must be >= 0 (rate at most 1000000 per minute).");
 	if (scope != SS_KEY_CLIENT && scope != SS_KEY_ADMIN)
@@ -116,8 +119,22 @@ int ss_store_key_import(ss_store *s, const char *key, size_t len, const ss_key_i
 }
 
 int ss_store_key_import_hashed(ss_store *s, const unsigned char hash[SS_APIKEY_HASH_LEN], const char *prefix,
-			       const ss_key_import *k, int64_t *id, ss_error *err)
+			       const ss_key_import *in, int64_t *id, ss_error *err)
 {
+	/* A key another installation (or the original server, or an earlier release) holds keeps working: control
+	 * characters in its name or email become spaces instead of refusing it. Too long is still refused. */
+	char name[SS_KEY_NAME_MAX], email[SS_KEY_EMAIL_MAX];
+	ss_key_import fixed = *in, *k = &fixed;
+	if (in->name != NULL && strlen(in->name) < sizeof name) {
+		memcpy(name, in->name, strlen(in->name) + 1);
+		ss_utf8_fold_controls(name);
+		fixed.name = name;
+	}
+	if (in->email != NULL && strlen(in->email) < sizeof email) {
+		memcpy(email, in->email, strlen(in->email) + 1);
+		ss_utf8_fold_controls(email);
+		fixed.email = email;
+	}
 	if (check_fields(k->name, k->email, k->scope, k->daily_limit, k->rate_limit, err) != 0)
 		return -1;
 	if (prefix == NULL || strlen(prefix) >= SS_APIKEY_PREFIX_MAX)

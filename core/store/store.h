@@ -351,7 +351,8 @@ typedef struct ss_key_record {
 const char *ss_key_scope_name(ss_key_scope s);
 int ss_key_scope_parse(const char *s, ss_key_scope *out);
 
-/* Create an active key (name 1..127 bytes and email of UTF-8 text; email may be NULL; limits >= 0). Writes the
+/* Create an active key (name 1..127 bytes and email of printable UTF-8 text, ss_utf8_has_control false; email
+ * may be NULL; limits >= 0). Writes the
  * one-time plain key into key_out and the stored record into *rec. Returns 0 or -1 with err (SS_ERR_BAD_REQUEST
  * for bad fields). */
 int ss_store_key_create(ss_store *s, const char *name, const char *email, ss_key_scope scope, int64_t daily_limit,
@@ -403,7 +404,8 @@ typedef struct ss_key_import {
 int ss_keys_import_check(const char *key, size_t len, ss_error *err);
 
 /* Register an existing secret: stores only its SHA-256 and a short display prefix (at most a quarter of the key,
- * and at most 8 characters). Returns 1 with *id of the new key, 0 when a key with this secret exists (*id = its
+ * and at most 8 characters). Control characters in the name and email become spaces (ss_utf8_fold_controls)
+ * rather than refusing a key that works elsewhere; the other rules are ss_store_key_create's. Returns 1 with *id of the new key, 0 when a key with this secret exists (*id = its
  * id, nothing changed), -1 with err. Inside or outside ss_store_bulk_begin. */
 int ss_store_key_import(ss_store *s, const char *key, size_t len, const ss_key_import *k, int64_t *id,
 			ss_error *err);

@@ -82,6 +82,39 @@ char *ss_utf8_or_latin1_dup(const char *s)
 	return out;
 }
 
+/* The length of the control character at p (1 for C0 and DEL, 2 for C1 in UTF-8), or 0. */
+static size_t control_len(const unsigned char *p)
+{
+	if (*p < 0x20 || *p == 0x7F)
+		return 1;
+	return p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F ? 2 : 0;
+}
+
+bool ss_utf8_has_control(const char *s)
+{
+	assert(s != NULL);
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (control_len(p) > 0)
+			return true;
+	return false;
+}
+
+void ss_utf8_fold_controls(char *s)
+{
+	assert(s != NULL);
+	unsigned char *w = (unsigned char *)s;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+		size_t n = control_len(p);
+		if (n > 0) {
+			*w++ = ' ';
+			p += n;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+}
+
 void ss_utf8_clip(char *s, size_t cap)
 {
 	assert(s != NULL && cap >= 1);

@@ -24,6 +24,14 @@ long ss_utf8_or_latin1(const char *s, char *out, size_t outlen);
 /* As ss_utf8_or_latin1, into a malloc'd string the caller frees; NULL when out of memory. */
 char *ss_utf8_or_latin1_dup(const char *s);
 
+/* Does the UTF-8 text s hold a control character: C0 (U+0000-U+001F, tab and newline included), DEL (U+007F)
+ * or C1 (U+0080-U+009F, CSI among them)? What a terminal may act on, in a label that has no use for it. */
+bool ss_utf8_has_control(const char *s);
+
+/* Replace each control character of the UTF-8 text s (as ss_utf8_has_control counts them) by one space, in
+ * place (a C1 character's two bytes become one). */
+void ss_utf8_fold_controls(char *s);
+
 /* Shorten the UTF-8 text s in place, at a character boundary, to fewer than cap bytes (cap >= 1). */
 void ss_utf8_clip(char *s, size_t cap);
 

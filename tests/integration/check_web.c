@@ -331,7 +331,10 @@ START_TEST(admin_key_endpoints)
 	static const char *const bad[] = {"{}", "{\"name\":5}", "{\"name\":\"x\",\"scope\":\"root\"}",
 					  "{\"name\":\"x\",\"daily_limit\":-1}",
 					  "{\"name\":\"x\",\"rate_limit\":\"9\"}",
-					  "{\"name\":\"\"}", "[]", "not json"};
+					  "{\"name\":\"\"}", "[]", "not json",
+					  /* names an operator's terminal would act on when it lists the keys */
+					  "{\"name\":\"x\\u001b[2J\"}", "{\"name\":\"a\\nforged row\"}",
+					  "{\"name\":\"ok\",\"email\":\"a\\u009b2J@x.org\"}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_int_eq(req_json(&s, "POST", "/auth/keys", admin, bad[i], &j), 400);
 		ck_assert_str_eq(jstr(j, "error"), "bad_request");

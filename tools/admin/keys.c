@@ -9,6 +9,7 @@
 #include "core/limits/state.h"
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
+#include "core/util/utf8.h"
 #include "tools/admin/admin.h"
 
 typedef admin_opts opts;
@@ -41,8 +42,20 @@ static json_object *record_json(const ss_key_record *r)
 	return o;
 }
 
-static void print_record_text(const ss_key_record *r)
+/* The record as a terminal shows it: control characters in its name and email (earlier releases stored them)
+ * folded to spaces, so that a listing never carries an escape sequence or a forged line. --json keeps them,
+ * escaped. */
+static ss_key_record shown(const ss_key_record *in)
 {
+	ss_key_record r = *in;
+	ss_utf8_fold_controls(r.name);
+	ss_utf8_fold_controls(r.email);
+	return r;
+}
+
+static void print_record_text(const ss_key_record *in)
+{
+	ss_key_record s = shown(in), *r = &s;
 	printf("id:          %lld\n", (long long)r->id);
 	printf("name:        %s\n", r->name);
 	printf("email:       %s\n", r->email[0] ? r->email : "-");
@@ -184,9 +197,10 @@ static int list_row(void *arg, const ss_key_record *r)
 		if (j != NULL)
 			json_object_array_add(arr, j);
 	} else {
-		printf("%-5lld %-14s %-7s %-6s %11lld %7lld  %-19s  %s\n", (long long)r->id, r->prefix,
-		       ss_key_scope_name(r->scope), r->active ? "yes" : "no", (long long)r->daily_limit,
-		       (long long)r->rate_limit, r->last_used[0] ? r->last_used : "never", r->name);
+		ss_key_record s = shown(r);
+		printf("%-5lld %-14s %-7s %-6s %11lld %7lld  %-19s  %s\n", (long long)s.id, s.prefix,
+		       ss_key_scope_name(s.scope), s.active ? "yes" : "no", (long long)s.daily_limit,
+		       (long long)s.rate_limit, s.last_used[0] ? s.last_used : "never", s.name);
 	}
 	return 0;
 }
@@ -309,6 +323,7 @@ static int cmd_change(const opts *o, const char *verb)
 		return admin_db_failed(&err);
 	if (f == 0)
 		return no_such_key(id);
+	before = shown(&before); /* only its name is used below, in messages */
 	if (strcmp(verb, "delete") == 0 && !o->yes) {
 		if (!isatty(STDIN_FILENO)) {
 			fprintf(stderr, "songscope-admin: deleting key %lld (%s) needs --yes\n", (long long)id, before.name);
