@@ -1,17 +1,14 @@
 /* The Spotify-compatible endpoints (API.md "Spotify-compatible audio features"): Spotify's audio-features and
- * audio-analysis objects (fcgi/spotify.h), rendered from the same cached result as /analyze. A track's id is the first 128 bits of its cache key
- * in base62 (22 characters, core/util/base62.h): stable for the row, the same for everyone who sends the same
- * bytes or URL in the same namespace, and not a row number. The store is read through two calls only:
- * ss_store_cache_key_by_prefix (id -> cache key) and ss_present_cache_get (cache key -> the result object,
- * fcgi/present.h, as /analyze renders it). */
-#include <ctype.h>
-#include <math.h>
+ * audio-analysis objects (fcgi/spotify.h), rendered from the same cached result as /analyze. A track's id is the
+ * first 128 bits of its cache key in base62 (22 characters, core/util/base62.h): stable for the row, the same for
+ * everyone who sends the same bytes or URL in the same namespace, and not a row number. The store is read through
+ * two calls only: ss_store_cache_key_by_prefix (id -> cache key) and ss_present_cache_get (cache key -> the
+ * result object, fcgi/present.h, as /analyze renders it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "core/analysis/result.h"
 #include "core/store/cache.h"
 #include "core/util/base62.h"
 #include "core/util/jsonutil.h"
