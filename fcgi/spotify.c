@@ -1,3 +1,4 @@
+/* Spotify's audio-features and audio-analysis objects from a stored songscope result (see spotify.h). */
 #include "fcgi/spotify.h"
 
 #include <assert.h>
