@@ -63,7 +63,7 @@ int ss_handle_verify(ss_ctx *ctx, ss_request *req)
 			}
 			u.bpm = json_object_get_double(v);
 			if (!(u.bpm > 0 && u.bpm <= 1000)) {
-				rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "manual_bpm must be between 0 and 1000.");
+				rc = ss_resp_error(req, SS_ERR_BAD_REQUEST, "manual_bpm must be above 0 and at most 1000 (BPM), or null.");
 				goto done;
 			}
 		}
