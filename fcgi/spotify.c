@@ -34,6 +34,19 @@ static double or0(double v)
 	return isfinite(v) ? v : 0.0;
 }
 
+/* A score or confidence on Spotify's 0..1: clamped there (rows imported from the original server carry its
+ * values, which need not be), NaN kept (null, or 0 through or0). */
+static double unit(double v)
+{
+	return isfinite(v) ? fmin(fmax(v, 0.0), 1.0) : v;
+}
+
+/* Member name of r as a score on 0..1, or NaN. */
+static double score(json_object *r, const char *name)
+{
+	return unit(ss_json_get_num(r, name));
+}
+
 /* Spotify's time_signature: the beats per bar of ours ("3/4" -> 3), 4 when there is no metre, and 2/4 read as
  * 4 (two bars as one), so the value stays within Spotify's 3..7. */
 static int time_signature(json_object *r)
@@ -98,14 +111,13 @@ json_object *ss_spotify_features(const char *text, size_t len, const char *cache
 	key_mode(r, &key, &mode);
 	double dur = duration_of(r);
 	json_object *o = json_object_new_object();
-	int bad = o == NULL || ss_json_add_num(o, "danceability", or0(ss_json_get_num(r, "danceability"))) ||
-		  ss_json_add_num(o, "energy", or0(ss_json_get_num(r, "energy"))) || ss_json_add_int(o, "key", key) ||
+	int bad = o == NULL || ss_json_add_num(o, "danceability", or0(score(r, "danceability"))) ||
+		  ss_json_add_num(o, "energy", or0(score(r, "energy"))) || ss_json_add_int(o, "key", key) ||
 		  ss_json_add_num(o, "loudness", loudness_of(r)) || ss_json_add_int(o, "mode", mode) ||
-		  ss_json_add_num(o, "speechiness", ss_json_get_num(r, "speechiness")) ||
-		  ss_json_add_num(o, "acousticness", or0(ss_json_get_num(r, "acousticness"))) ||
-		  ss_json_add_num(o, "instrumentalness", ss_json_get_num(r, "instrumentalness")) ||
-		  ss_json_add_num(o, "liveness", ss_json_get_num(r, "liveness")) ||
-		  ss_json_add_num(o, "valence", or0(ss_json_get_num(r, "valence"))) ||
+		  ss_json_add_num(o, "speechiness", score(r, "speechiness")) ||
+		  ss_json_add_num(o, "acousticness", or0(score(r, "acousticness"))) ||
+		  ss_json_add_num(o, "instrumentalness", score(r, "instrumentalness")) ||
+		  ss_json_add_num(o, "liveness", score(r, "liveness")) || ss_json_add_num(o, "valence", or0(score(r, "valence"))) ||
 		  ss_json_add_num(o, "tempo", tempo_of(r)) || ss_json_add_string(o, "type", "audio_features") ||
 		  ss_json_add_string(o, "id", id);
 	if (!bad) {
@@ -247,7 +259,7 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 	if (r == NULL)
 		return NULL;
 	double dur = duration_of(r), tempo = tempo_of(r), loud = loudness_of(r);
-	double tempo_conf = or0(ss_json_get_num(r, "bpm_confidence")), key_conf = or0(ss_json_get_num(r, "key_confidence"));
+	double tempo_conf = or0(score(r, "bpm_confidence")), key_conf = or0(score(r, "key_confidence"));
 	int key, mode, ts = time_signature(r);
 	key_mode(r, &key, &mode);
 	if (key < 0)

@@ -429,6 +429,20 @@ START_TEST(spotify_analysis_from_stored_results)
 	ck_assert_double_eq(num_at(f, "duration_ms"), 3000.0);
 	json_object_put(f);
 
+	/* scores and confidences outside 0..1 (rows imported from the original carry its values) are clamped */
+	const char *odd = "{\"bpm\":90,\"bpm_confidence\":5.8,\"key_index\":0,\"mode\":1,\"key_confidence\":-0.2,"
+			  "\"danceability\":1.3,\"speechiness\":-1,\"liveness\":null,\"signal_duration\":2,\"beats\":[0,1]}";
+	a = ss_spotify_analysis(odd, strlen(odd));
+	ck_assert_double_eq(num_at(a, "track.tempo_confidence"), 1.0);
+	ck_assert_double_eq(num_at(a, "track.key_confidence"), 0.0);
+	ck_assert_double_eq(item(a, "beats", 0, "confidence"), 1.0);
+	json_object_put(a);
+	f = ss_spotify_features(odd, strlen(odd), "00000000000000000000000000000001", "http://h");
+	ck_assert_double_eq(num_at(f, "danceability"), 1.0);
+	ck_assert_double_eq(num_at(f, "speechiness"), 0.0);
+	ck_assert(json_object_is_type(json_object_object_get(f, "liveness"), json_type_null));
+	json_object_put(f);
+
 	/* no tempo, no key, a last bar cut at the end of the track */
 	const char *quiet = "{\"bpm\":0,\"key_index\":null,\"signal_duration\":4,\"beats\":[],\"downbeats\":[]}";
 	a = ss_spotify_analysis(quiet, strlen(quiet));

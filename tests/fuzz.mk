@@ -8,10 +8,11 @@
 #   make fuzz-build                            build every target; run one by hand: tests/fuzz/fuzz_query DIR
 FUZZ_SECONDS = 60
 FUZZ_JOBS = 2
-FUZZ_TARGETS = analyze request body query url key config render
+FUZZ_TARGETS = analyze request body query url key config render spotify
 FUZZ_DIR = tests/fuzz
 FUZZ_PROGS = $(FUZZ_DIR)/fuzz_analyze $(FUZZ_DIR)/fuzz_request $(FUZZ_DIR)/fuzz_body $(FUZZ_DIR)/fuzz_query \
-	$(FUZZ_DIR)/fuzz_url $(FUZZ_DIR)/fuzz_key $(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/fuzz_render
+	$(FUZZ_DIR)/fuzz_url $(FUZZ_DIR)/fuzz_key $(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/fuzz_render \
+	$(FUZZ_DIR)/fuzz_spotify
 # The analysis is capped at 2 s of audio in the fuzz build (pipeline.h: SS_ANALYSIS_MIN_SECONDS); every path
 # is the same as with 30 s but each run is several times faster.
 FUZZ_CFLAGS = -g -O1 -std=c11 -fno-omit-frame-pointer -DSS_ANALYSIS_MIN_SECONDS=1.0 $(AM_CPPFLAGS) \
@@ -28,7 +29,8 @@ FUZZ_LIB_SRCS = $(core_libsscore_a_SOURCES) $(fcgi_libssfcgi_a_SOURCES)
 FUZZ_COMMON = $(FUZZ_DIR)/fuzz_fcgi.c $(FUZZ_DIR)/fuzz_fcgi.h $(FUZZ_DIR)/fuzz_check.c $(FUZZ_DIR)/fuzz_check.h
 EXTRA_DIST += $(FUZZ_DIR)/fuzz_analyze.c $(FUZZ_DIR)/fuzz_request.c $(FUZZ_DIR)/fuzz_body.c \
 	$(FUZZ_DIR)/fuzz_query.c $(FUZZ_DIR)/fuzz_url.c $(FUZZ_DIR)/fuzz_key.c $(FUZZ_DIR)/fuzz_config.c \
-	$(FUZZ_DIR)/fuzz_render.c $(FUZZ_COMMON) $(FUZZ_DIR)/make_seeds.c $(FUZZ_DIR)/run-fuzzers.sh
+	$(FUZZ_DIR)/fuzz_render.c $(FUZZ_DIR)/fuzz_spotify.c $(FUZZ_COMMON) $(FUZZ_DIR)/make_seeds.c \
+	$(FUZZ_DIR)/run-fuzzers.sh
 CLEANFILES += $(FUZZ_PROGS) $(FUZZ_DIR)/make_seeds $(FUZZ_LIB)
 
 # Objects are compiled FUZZ_JOBS at a time into $(FUZZ_DIR)/obj (one shell loop: no pattern rules).
@@ -68,6 +70,8 @@ $(FUZZ_DIR)/fuzz_config: $(FUZZ_DIR)/fuzz_config.c $(FUZZ_DEPS)
 	$(FUZZ_LINK) $(top_srcdir)/$(FUZZ_DIR)/fuzz_config.c $(FUZZ_COMMON_SRCS) $(FUZZ_LIB) $(FUZZ_LIBS)
 $(FUZZ_DIR)/fuzz_render: $(FUZZ_DIR)/fuzz_render.c $(FUZZ_DEPS)
 	$(FUZZ_LINK) $(top_srcdir)/$(FUZZ_DIR)/fuzz_render.c $(FUZZ_COMMON_SRCS) $(FUZZ_LIB) $(FUZZ_LIBS)
+$(FUZZ_DIR)/fuzz_spotify: $(FUZZ_DIR)/fuzz_spotify.c $(FUZZ_DEPS)
+	$(FUZZ_LINK) $(top_srcdir)/$(FUZZ_DIR)/fuzz_spotify.c $(FUZZ_COMMON_SRCS) $(FUZZ_LIB) $(FUZZ_LIBS)
 
 # The seed generator is an ordinary program (no coverage): audio clips for fuzz_analyze, text for the others.
 # It encodes its M4A seeds with FFmpeg, so it links FFmpeg (the core does not).

@@ -211,6 +211,22 @@ static int render_seeds(void)
 	return rc;
 }
 
+/* Stored result texts as /analyze writes them (beats, downbeats, overrides), and damaged ones. */
+static int spotify_seeds(void)
+{
+	int rc = 0;
+	rc |= TEXT("{\"bpm\":120,\"bpm_confidence\":0.8,\"key_index\":9,\"mode\":0,\"key_confidence\":0.5,"
+		   "\"loudness\":-9.5,\"time_signature\":\"3/4\",\"signal_duration\":30,\"analyzed_at\":"
+		   "\"2026-12-07 09:00:00\",\"analysis_duration\":0.05,\"beats\":[0.5,1.0,1.5,2.0,2.5],"
+		   "\"downbeats\":[0.5,2.0],\"speechiness\":0.1,\"instrumentalness\":0.9,\"liveness\":0.2}");
+	rc |= TEXT("{\"bpm\":98.5,\"manual_bpm\":197,\"manual_key\":\"D Major\",\"signal_duration\":3.2,"
+		   "\"beats\":[0,1,2,3,3,-1,\"x\",1e308,null],\"downbeats\":[0,2,9],\"time_signature\":\"6/8\"}");
+	rc |= TEXT("{\"bpm\":0,\"key_index\":null,\"beats\":[],\"downbeats\":[],\"signal_duration\":-4}");
+	rc |= TEXT("{\"beats\":{},\"downbeats\":\"0.5\",\"key_index\":12,\"mode\":2,\"time_signature\":\"99/4\"}");
+	rc |= TEXT("[1,2]");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -236,6 +252,8 @@ int main(int argc, char **argv)
 		rc = config_seeds();
 	else if (strcmp(t, "render") == 0)
 		rc = render_seeds();
+	else if (strcmp(t, "spotify") == 0)
+		rc = spotify_seeds();
 	else {
 		fprintf(stderr, "make_seeds: unknown target %s\n", t);
 		return 2;

@@ -1,0 +1,108 @@
+/* libFuzzer target: Spotify's audio-features and audio-analysis objects made from a stored result text
+ * (fcgi/spotify.c), whatever that text holds (a damaged row, a row imported from elsewhere). Input: the text.
+ * Checked: only a JSON object gives objects, and then both; every number in them is finite; key -1..11, mode 0
+ * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
+ * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
+ * are two tatums a beat, one section and no segment. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi/spotify.h"
+#include "tests/fuzz/fuzz_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool all_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (!all_finite(v))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+static double num(json_object *o, const char *k)
+{
+	json_object *v;
+	FZ_ASSERT(json_object_object_get_ex(o, k, &v) &&
+			  (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)),
+		  k);
+	return json_object_get_double(v);
+}
+
+static json_object *member(json_object *o, const char *k)
+{
+	json_object *v;
+	FZ_ASSERT(json_object_object_get_ex(o, k, &v) && v != NULL, k);
+	return v;
+}
+
+/* The intervals of member name: contiguous, inside [0, end], confidences in 0..1. Returns how many. */
+static size_t intervals(json_object *a, const char *name, double end)
+{
+	json_object *arr = member(a, name);
+	FZ_ASSERT(json_object_is_type(arr, json_type_array), name);
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(arr, i);
+		double s = num(it, "start"), d = num(it, "duration"), c = num(it, "confidence");
+		FZ_ASSERT(s >= 0.0 && d > 0.0 && s + d <= end + 1e-6, "an interval inside the track");
+		FZ_ASSERT(c >= 0.0 && c <= 1.0, "a confidence in 0..1");
+		if (i + 1 < n)
+			FZ_ASSERT(fabs(s + d - num(json_object_array_get_idx(arr, i + 1), "start")) < 1e-6 * (1.0 + s),
+				  "each interval ends where the next starts");
+	}
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = fz_strndup(data, size);
+	json_object *in = fz_json_parse(text, size);
+	bool object = in != NULL && json_object_is_type(in, json_type_object);
+	json_object_put(in);
+	static const char key[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	json_object *f = ss_spotify_features(text, size, key, "http://h");
+	json_object *a = ss_spotify_analysis(text, size);
+	FZ_ASSERT((f == NULL) == (a == NULL), "both objects or neither");
+	/* (an object the oracle accepts may still be refused: nested too deep, a \u0000 escape) */
+	FZ_ASSERT(f == NULL || object, "only a JSON object gives objects");
+	if (f == NULL)
+		goto done;
+	FZ_ASSERT(all_finite(f) && all_finite(a), "every number is finite");
+	json_object *t = member(a, "track");
+	double key_f = num(f, "key"), mode_f = num(f, "mode"), ts_f = num(f, "time_signature");
+	FZ_ASSERT(key_f >= -1 && key_f <= 11 && (mode_f == 0 || mode_f == 1) && ts_f >= 3 && ts_f <= 7,
+		  "key, mode and time signature in Spotify's ranges");
+	FZ_ASSERT(num(t, "key") == key_f && num(t, "mode") == mode_f && num(t, "time_signature") == ts_f &&
+			  num(t, "tempo") == num(f, "tempo"),
+		  "the two objects agree");
+	double end = num(t, "duration");
+	FZ_ASSERT(end >= 0.0 && num(f, "tempo") >= 0.0, "no negative duration or tempo");
+	size_t nb = intervals(a, "beats", end);
+	FZ_ASSERT(intervals(a, "tatums", end) == 2 * nb, "two tatums a beat");
+	intervals(a, "bars", end);
+	FZ_ASSERT(json_object_array_length(member(a, "sections")) == 1, "one section");
+	FZ_ASSERT(json_object_array_length(member(a, "segments")) == 0, "no segment");
+done:
+	json_object_put(f);
+	json_object_put(a);
+	free(text);
+	return 0;
+}
