@@ -50,7 +50,12 @@ static void recover_journals(ss_ctx *ctx, bool force)
 		return;
 	ss_error err;
 	ss_error_clear(&err);
-	long n = ss_usage_journal_recover(ctx->store, ctx->cfg->database, &err);
+	int damaged = 0;
+	long n = ss_usage_journal_recover(ctx->store, ctx->cfg->database, &damaged, &err);
+	if (damaged > 0)
+		ss_log_warn("removed %d damaged usage journal(s) of stopped responders without importing them: their "
+			    "header could not be read (a torn write or a bad disk); their requests are missing from the "
+			    "usage history", damaged);
 	if (n < 0)
 		ss_log_warn("usage journals of stopped responders not imported yet: %s", err.msg);
 	else if (n > 0)

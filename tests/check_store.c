@@ -897,17 +897,17 @@ START_TEST(usage_journal_exactly_once)
 	ck_assert_int_eq(ss_usage_journal_open(dbpath, &mine, &err), 0);
 	ck_assert_int_eq(ss_usage_journal_append(mine, 1, "cache", 200, 86400 * 20000, 0), 0);
 	ck_assert_int_eq(ss_usage_journal_pending(mine), 1);
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 0);
 	ck_assert_int_eq(usage_rows(db), 0);
 
 	/* A dead process's journal: 7 rows, 3 of them flushed before it died; the other 4 are imported once. */
 	child_journal(7, 3);
 	ck_assert_int_eq(usage_rows(db), 3);
 	ck_assert_int_eq(journal_files(), 2);
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 4);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 4);
 	ck_assert_int_eq(usage_rows(db), 7);
 	ck_assert_int_eq(journal_files(), 1);
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 0);
 	ck_assert_int_eq(usage_rows(db), 7);
 
 	/* Killed between the flush's commit and noting it in the file: the mark keeps the rows from counting
@@ -934,7 +934,7 @@ START_TEST(usage_journal_exactly_once)
 	int64_t zero = 0;
 	ck_assert_int_eq(pwrite(fd, &zero, sizeof zero, 32), (ssize_t)sizeof zero);
 	close(fd);
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 0);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 0);
 	ck_assert_int_eq(usage_rows(db), 12);
 
 	/* Our own rows flush with the mark; closing removes the empty journal. */
@@ -953,6 +953,41 @@ static int sum_counts(void *arg, int64_t key_id, int64_t count)
 	return 0;
 }
 
+/* Write a journal file as a dead responder leaves it, in the on-disk format (header: magic, version, capacity,
+ * id, head, flushed, pid, two reserved words; then records of seq + row in slot seq % capacity), with the rows of
+ * seq 1..rows stored (day 20001, key 1) and the header's head and flushed as given. Returns its path. */
+static const char *journal_file(int64_t id, uint32_t cap, int64_t head, int64_t flushed, int64_t rows)
+{
+	struct {
+		char magic[8];
+		uint32_t version, capacity;
+		int64_t id, head, flushed, pid, reserved[2];
+	} h = {.version = 1, .capacity = cap, .id = id, .head = head, .flushed = flushed, .pid = 1};
+	memcpy(h.magic, "SSUSAGJ1", 8);
+	struct {
+		int64_t seq;
+		ss_usage_row row;
+	} rec;
+	static char path[600];
+	snprintf(path, sizeof path, "%s-usage-%016llx", dbpath, (unsigned long long)id);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+	ck_assert_int_eq(ftruncate(fd, (off_t)(sizeof h + cap * sizeof rec)), 0);
+	for (int64_t seq = 1; seq <= rows; seq++) {
+		memset(&rec, 0, sizeof rec);
+		rec.seq = seq;
+		rec.row.key_id = 1;
+		snprintf(rec.row.endpoint, sizeof rec.row.endpoint, "analyze");
+		rec.row.status = 200;
+		rec.row.time_s = 86400 * 20001;
+		off_t at = (off_t)(sizeof h + (size_t)(seq % cap) * sizeof rec);
+		ck_assert_int_eq(pwrite(fd, &rec, sizeof rec, at), (ssize_t)sizeof rec);
+	}
+	close(fd);
+	return path;
+}
+
 /* A database outage of thousands of requests: a responder's journal keeps every row (far more than one batch),
  * a dead responder's journal is imported in full, and a flush writes them all, a batch per transaction. A
  * journal written by an older version with 512 records is still imported. */
@@ -963,7 +998,7 @@ START_TEST(usage_journal_outlasts_an_outage)
 	ss_error_clear(&err);
 	const int many = 6 * SS_USAGE_BATCH_MAX + 7;
 	child_journal(many, 0); /* died with every row pending */
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), many);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), many);
 	ck_assert_int_eq(usage_rows(db), many);
 
 	ss_usage_journal *j;
@@ -976,42 +1011,50 @@ START_TEST(usage_journal_outlasts_an_outage)
 	ck_assert_int_eq(usage_rows(db), 2 * many);
 	ss_usage_journal_close(j, true);
 
-	/* The on-disk format of a 512-record journal (header: magic, version, capacity, id, head, flushed, pid, two
-	 * reserved words; then records of seq + row in slot seq % capacity): rows 101..300 pending. */
-	struct {
-		char magic[8];
-		uint32_t version, capacity;
-		int64_t id, head, flushed, pid, reserved[2];
-	} h = {.version = 1, .capacity = 512, .id = 0x1234, .head = 300, .flushed = 100, .pid = 1};
-	memcpy(h.magic, "SSUSAGJ1", 8);
-	struct {
-		int64_t seq;
-		ss_usage_row row;
-	} rec;
-	char path[600];
-	snprintf(path, sizeof path, "%s-usage-%016x", dbpath, 0x1234);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
-	ck_assert_int_eq(ftruncate(fd, (off_t)(sizeof h + 512 * sizeof rec)), 0);
-	for (int64_t seq = 1; seq <= 300; seq++) {
-		memset(&rec, 0, sizeof rec);
-		rec.seq = seq;
-		rec.row.key_id = 1;
-		snprintf(rec.row.endpoint, sizeof rec.row.endpoint, "analyze");
-		rec.row.status = 200;
-		rec.row.time_s = 86400 * 20001;
-		off_t at = (off_t)(sizeof h + (size_t)(seq % 512) * sizeof rec);
-		ck_assert_int_eq(pwrite(fd, &rec, sizeof rec, at), (ssize_t)sizeof rec);
-	}
-	close(fd);
-	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, &err), 200);
+	/* A journal of an older version with 512 records: rows 101..300 pending. */
+	const char *path = journal_file(0x1234, 512, 300, 100, 300);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 200);
 	ck_assert_int_eq(usage_rows(db), 2 * many + 200);
 	ck_assert_int_eq(access(path, F_OK), -1); /* imported, then removed */
 	ss_store_close(db);
 }
 END_TEST
 
+
+/* A dead responder's journal whose header counters are damaged (a torn page, a bad disk) crashes nothing: a
+ * `flushed` outside 0..head is read as "nothing flushed" (the database's mark still keeps imported rows from
+ * counting twice), a `head` no writer reaches makes the file damaged (removed, counted, nothing imported), and
+ * the seeding count reads the same files without overflowing. */
+START_TEST(usage_journal_with_a_damaged_header)
+{
+	ss_store *db = open_db_with_key();
+	ss_error err;
+	ss_error_clear(&err);
+	static const struct {
+		int64_t head, flushed, imported;
+		int damaged;
+	} cases[] = {{300, -100, 300, 0}, {300, INT64_MIN, 300, 0}, {300, INT64_MAX, 300, 0}, {300, 400, 300, 0},
+		     {INT64_MAX, 0, 0, 1},   {INT64_MIN, 0, 0, 1},      {-5, -10, 0, 1}};
+	int64_t total = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *path = journal_file(0x100 + (int64_t)i, 512, cases[i].head, cases[i].flushed, 300);
+		int64_t sums[2] = {0, 0};
+		ck_assert_int_eq(ss_usage_journal_day_counts(db, dbpath, 20001, sum_counts, sums, &err), 0);
+		ck_assert_int_eq(sums[0], total + cases[i].imported); /* what the import will add, and no more */
+		int damaged = -1;
+		ck_assert_msg(ss_usage_journal_recover(db, dbpath, &damaged, &err) == cases[i].imported, "case %zu", i);
+		ck_assert_int_eq(damaged, cases[i].damaged);
+		total += cases[i].imported;
+		ck_assert_int_eq(usage_rows(db), total);
+		ck_assert_int_eq(access(path, F_OK), -1);
+	}
+	/* imported rows stay counted once: the same rows again under the same id add nothing */
+	journal_file(0x100, 512, 300, -1, 300);
+	ck_assert_int_eq(ss_usage_journal_recover(db, dbpath, NULL, &err), 0);
+	ck_assert_int_eq(usage_rows(db), total);
+	ss_store_close(db);
+}
+END_TEST
 
 /* What a rebuilt state file is seeded with: rows in api_usage plus rows live journals have not flushed, each
  * counted once whether or not a flush happened in between; refusals (429) and other days not counted. */
@@ -1342,6 +1385,7 @@ int main(void)
 	tcase_add_test(t, usage_journal_exactly_once);
 	tcase_add_test(t, usage_journal_outlasts_an_outage);
 	tcase_add_test(t, usage_journal_day_counts);
+	tcase_add_test(t, usage_journal_with_a_damaged_header);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	tcase_add_test(t, present_bytes);

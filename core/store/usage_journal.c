@@ -18,6 +18,7 @@
 
 #define JOURNAL_MAGIC "SSUSAGJ1"
 #define JOURNAL_VERSION 1u
+#define JOURNAL_SEQ_MAX (INT64_MAX / 4) /* a head beyond this is damage: a million rows a second for 70,000 years */
 
 /* The mapped file: a header, then a ring of `capacity` records (SS_USAGE_JOURNAL_ROWS for the journals this
  * version creates). Record seq s lives in slot s % capacity; rows (flushed, head] are pending. The writer stores a record, then its seq,
@@ -251,14 +252,16 @@ int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err)
 }
 
 /* The header of a mapped journal file of len bytes when it is one of ours (any capacity up to
- * SS_USAGE_JOURNAL_MAX_ROWS that the file holds), else NULL. */
+ * SS_USAGE_JOURNAL_MAX_ROWS that the file holds) and its head is a sequence number a writer can have reached,
+ * else NULL (not ours, never initialised, or damaged). */
 static const journal_hdr *valid_header(const void *m, size_t len)
 {
 	const journal_hdr *h = m;
 	if (len < sizeof *h || memcmp(h->magic, JOURNAL_MAGIC, sizeof h->magic) != 0 || h->version != JOURNAL_VERSION ||
 	    h->capacity == 0 || h->capacity > SS_USAGE_JOURNAL_MAX_ROWS || h->id <= 0 || len < journal_bytes(h->capacity))
 		return NULL;
-	return h;
+	int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+	return head >= 0 && head <= JOURNAL_SEQ_MAX ? h : NULL;
 }
 
 static bool is_journal_name(const char *name, const char *base, bool *half_created)
@@ -278,8 +281,9 @@ static bool is_journal_name(const char *name, const char *base, bool *half_creat
 	return strlen(name) == 16 && strspn(name, "0123456789abcdef") == 16;
 }
 
-/* Import one journal file whose lock this process now holds (fd). Returns rows imported, or -1 with err. */
-static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *scratch, ss_error *err)
+/* Import one journal file whose lock this process now holds (fd). Returns rows imported, or -1 with err; *damaged
+ * is set when the file had our name and size but a header that cannot be read (it is removed). */
+static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *scratch, bool *damaged, ss_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) != 0)
@@ -296,12 +300,15 @@ static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *
 		return io_fail(err, "cannot map", path);
 	const journal_hdr *h = valid_header(m, len);
 	if (h == NULL) {
+		*damaged = memcmp(m, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) == 0;
 		unlink(path);
 		munmap(m, len);
 		return 0;
 	}
 	const journal_rec *recs = (const journal_rec *)((const char *)m + sizeof(journal_hdr));
-	int64_t mark = 0, head = h->head, from = h->flushed;
+	/* flushed outside 0..head is damage: read as nothing flushed (the database's mark below still keeps the rows
+	 * it holds from counting twice) */
+	int64_t mark = 0, head = h->head, from = h->flushed >= 0 && h->flushed <= head ? h->flushed : 0;
 	if (ss_store_usage_journal_mark(store, h->id, &mark, err) != 0) {
 		munmap(m, len);
 		return -1;
@@ -316,8 +323,10 @@ static long import_one(ss_store *store, int fd, const char *path, ss_usage_row *
 	return out;
 }
 
-long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *err)
+long ss_usage_journal_recover(ss_store *store, const char *db_path, int *damaged, ss_error *err)
 {
+	if (damaged != NULL)
+		*damaged = 0;
 	char *dir, *base;
 	if (split_path(db_path, &dir, &base) != 0)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory recovering usage journals");
@@ -360,8 +369,11 @@ long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *er
 			failed = 1;
 			break;
 		}
-		long n = import_one(store, fd, path, scratch, err);
+		bool bad = false;
+		long n = import_one(store, fd, path, scratch, &bad, err);
 		close(fd);
+		if (bad && damaged != NULL)
+			(*damaged)++;
 		if (n < 0) {
 			failed = 1;
 			break;
@@ -433,6 +445,8 @@ static int count_journal(ss_store *store, const char *path, int64_t day, counts 
 	if (h != NULL) {
 		int64_t cap = h->capacity;
 		rc = ss_store_usage_journal_mark(store, h->id, &mark, err);
+		if (mark < 0)
+			mark = 0; /* a damaged mark row: count every row the ring still holds */
 		int64_t head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
 		for (int64_t s = head - cap > mark ? head - cap + 1 : mark + 1; rc == 0 && s <= head; s++) {
 			const journal_rec *r = &recs[s % cap];

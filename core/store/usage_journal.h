@@ -65,9 +65,11 @@ int ss_usage_journal_flush(ss_usage_journal *j, ss_store *store, ss_error *err);
 
 /* Import the journals beside db_path whose owner died (their flock can be taken): each in one transaction
  * with its mark, then deleted. Also removes half-created journals of dead processes. Journals of live
- * processes are left alone. Returns the number of rows imported (>= 0), or -1 with err when the directory
- * cannot be read or a write failed (the journals not imported stay for a later call). */
-long ss_usage_journal_recover(ss_store *store, const char *db_path, ss_error *err);
+ * processes are left alone. A journal whose header is damaged (a head no writer reaches) is removed without
+ * import and counted in *damaged (when not NULL); one whose `flushed` is impossible is imported above the
+ * database's mark. Returns the number of rows imported (>= 0), or -1 with err when the directory cannot be
+ * read or a write failed (the journals not imported stay for a later call). */
+long ss_usage_journal_recover(ss_store *store, const char *db_path, int *damaged, ss_error *err);
 
 /* Per-key counts of the UTC day `day` (days since the epoch) that a rebuilt state file must start from: the
  * quota-counted rows in api_usage (ss_usage_day_counts) plus those every journal beside db_path still holds
