@@ -748,6 +748,59 @@ START_TEST(counters_shared)
 }
 END_TEST
 
+/* A counters file that cannot be read (its creator killed between sizing it and writing its header, a bad disk,
+ * another program's file, too short) is rebuilt empty by the next opener, which says why, instead of leaving
+ * /stats and /metrics at 503 and the counting off until an operator deletes it. A good file is not rebuilt. */
+START_TEST(unreadable_counters_file_is_rebuilt)
+{
+	char path[400];
+	snprintf(path, sizeof path, "%s/stats", dir);
+	ss_stats *s = NULL;
+	ss_error err;
+	ck_assert_int_eq(ss_stats_open(path, &s, &err), 0);
+	ck_assert_ptr_null(ss_stats_rebuilt(s));
+	ss_stats_add(s, SS_STAT_HITS, 5);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	size_t size = (size_t)st.st_size;
+	ss_stats_close(s);
+	static const struct {
+		size_t len;
+		unsigned char fill;
+	} damage[] = {{0, 0}, {1, 0}, {7, 0xff}, {16, 0x5a}}; /* whole-file zeros; part of the header; the header */
+	for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+		int fd = open(path, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		unsigned char junk[16];
+		memset(junk, damage[i].fill, sizeof junk);
+		if (damage[i].len == 0) {
+			ck_assert_int_eq(ftruncate(fd, 0), 0);
+			ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+		} else {
+			ck_assert_int_eq(pwrite(fd, junk, damage[i].len, 0), (ssize_t)damage[i].len);
+		}
+		close(fd);
+		ck_assert_msg(ss_stats_open(path, &s, &err) == 0, "damage %zu: %s", i, err.msg);
+		ck_assert_ptr_nonnull(ss_stats_rebuilt(s));
+		ck_assert_uint_eq(ss_stats_get(s, SS_STAT_HITS), 0);
+		ss_stats_add(s, SS_STAT_HITS, 2);
+		ss_stats_close(s);
+		ck_assert_int_eq(ss_stats_open(path, &s, &err), 0); /* and then it is a good file */
+		ck_assert_ptr_null(ss_stats_rebuilt(s));
+		ck_assert_uint_eq(ss_stats_get(s, SS_STAT_HITS), 2);
+		ss_stats_close(s);
+	}
+	/* too short (a file of an older layout, or cut): rebuilt at the full size */
+	ck_assert_int_eq(truncate(path, 24), 0);
+	ck_assert_int_eq(ss_stats_open(path, &s, &err), 0);
+	ck_assert_ptr_nonnull(ss_stats_rebuilt(s));
+	ss_stats_add(s, SS_STAT_LAT_COUNT, 1); /* the last slot is inside the file */
+	ss_stats_close(s);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq((size_t)st.st_size, size);
+}
+END_TEST
+
 
 /* Failures map to what a client can do: a held write lock is busy (503), not internal (500). */
 START_TEST(fault_codes)
@@ -1386,6 +1439,7 @@ int main(void)
 	tcase_add_test(t, usage_journal_outlasts_an_outage);
 	tcase_add_test(t, usage_journal_day_counts);
 	tcase_add_test(t, usage_journal_with_a_damaged_header);
+	tcase_add_test(t, unreadable_counters_file_is_rebuilt);
 	tcase_add_test(t, csv_guard_covers_leading_cr_lf_and_tab);
 	tcase_add_test(t, new_files_are_owner_only_whatever_the_umask);
 	tcase_add_test(t, present_bytes);

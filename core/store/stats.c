@@ -23,6 +23,7 @@ typedef struct stats_file {
 struct ss_stats {
 	stats_file *map;
 	size_t size;
+	const char *rebuilt; /* why this open rebuilt the file, or NULL */
 };
 
 const double ss_stats_latency_bounds[SS_STAT_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -31,56 +32,70 @@ const double ss_stats_latency_bounds[SS_STAT_LAT_BUCKETS] = {0.0005, 0.001, 0.00
 const int ss_stats_statuses[SS_STAT_STATUSES] = {0,   200, 201, 204, 304, 400, 401, 403, 404, 405,
 						 413, 415, 422, 429, 500, 501, 502, 503, 504, 206};
 
+/* Write an empty counters file's header and zero its slots (the caller holds the file's flock). The magic goes
+ * last, so an opener that sees it sees the rest. */
+static void init_file(stats_file *f)
+{
+	__atomic_store_n(&f->magic, 0, __ATOMIC_RELAXED);
+	memset(f->slots, 0, sizeof f->slots);
+	f->version = STATS_VERSION;
+	f->nslots = SS_STAT_SLOTS;
+	__atomic_store_n(&f->magic, STATS_MAGIC, __ATOMIC_RELEASE);
+}
+
 int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
 {
 	*out = NULL;
+	ss_stats *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		free(s);
 		return ss_error_set(err, SS_ERR_IO, "cannot open counters file %s: %s", path, strerror(errno));
+	}
 	size_t size = sizeof(stats_file);
 	if (flock(fd, LOCK_EX) != 0) {
 		int e = errno;
 		close(fd);
+		free(s);
 		return ss_error_set(err, SS_ERR_IO, "cannot lock counters file %s: %s", path, strerror(e));
 	}
+	/* Under the lock: size a new or short file (never shrink one: another process may map it), map it, and
+	 * give it a header when it has none that this version reads. */
 	struct stat st;
 	int rc = fstat(fd, &st);
-	bool fresh = rc == 0 && st.st_size == 0;
-	if (rc == 0 && fresh && ftruncate(fd, (off_t)size) != 0)
+	bool fresh = rc == 0 && st.st_size == 0, short_file = rc == 0 && !fresh && (size_t)st.st_size < size;
+	if (rc == 0 && (fresh || short_file) && ftruncate(fd, (off_t)size) != 0)
 		rc = -1;
-	if (rc == 0 && !fresh && (size_t)st.st_size < size) {
-		flock(fd, LOCK_UN);
-		close(fd);
-		return ss_error_set(err, SS_ERR_IO, "counters file %s is truncated or from another version", path);
-	}
 	void *m = rc == 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-	int e = errno;
 	if (m == MAP_FAILED) {
+		int e = errno;
 		flock(fd, LOCK_UN);
 		close(fd);
+		free(s);
 		return ss_error_set(err, SS_ERR_IO, "cannot map counters file %s: %s", path, strerror(e));
 	}
 	stats_file *f = m;
-	if (fresh) {
-		f->version = STATS_VERSION;
-		f->nslots = SS_STAT_SLOTS;
-		__atomic_store_n(&f->magic, STATS_MAGIC, __ATOMIC_RELEASE);
-	}
+	if (short_file)
+		s->rebuilt = "it was shorter than its layout (cut, or from an older version)";
+	else if (!fresh && (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != STATS_MAGIC || f->version != STATS_VERSION ||
+			    f->nslots != SS_STAT_SLOTS))
+		s->rebuilt = "its header was not a counters file's (its creator was killed, a damaged disk, or another "
+			     "program's file)";
+	if (fresh || s->rebuilt != NULL)
+		init_file(f);
 	flock(fd, LOCK_UN);
 	close(fd);
-	if (f->magic != STATS_MAGIC || f->version != STATS_VERSION || f->nslots != SS_STAT_SLOTS) {
-		munmap(m, size);
-		return ss_error_set(err, SS_ERR_IO, "counters file %s has an unknown layout", path);
-	}
-	ss_stats *s = malloc(sizeof *s);
-	if (s == NULL) {
-		munmap(m, size);
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory");
-	}
 	s->map = f;
 	s->size = size;
 	*out = s;
 	return 0;
+}
+
+const char *ss_stats_rebuilt(const ss_stats *s)
+{
+	return s != NULL ? s->rebuilt : NULL;
 }
 
 void ss_stats_close(ss_stats *s)

@@ -39,9 +39,14 @@ extern const int ss_stats_statuses[SS_STAT_STATUSES];
 
 typedef struct ss_stats ss_stats;
 
-/* Open (creating and initialising under flock if needed) the counters file at path. Open after fork.
- * Returns 0 and *out (close with ss_stats_close) or -1 with err (SS_ERR_IO). */
+/* Open (creating and initialising under flock if needed) the counters file at path. Open after fork. A file
+ * this version cannot read (too short, or a header that is not ours: a creator killed before writing it, a
+ * damaged disk) is rebuilt empty, and ss_stats_rebuilt says why. Returns 0 and *out (close with
+ * ss_stats_close) or -1 with err (SS_ERR_IO when the file cannot be opened, locked, sized or mapped). */
 int ss_stats_open(const char *path, ss_stats **out, ss_error *err);
+
+/* Why ss_stats_open rebuilt s's file (the counts before are lost), or NULL when it did not (or s is NULL). */
+const char *ss_stats_rebuilt(const ss_stats *s);
 
 /* Unmap and close. NULL is a no-op. */
 void ss_stats_close(ss_stats *s);

@@ -53,6 +53,9 @@ void ss_handlers_open(ss_ctx *ctx)
 	side_path(ctx, ".stats", path, sizeof path);
 	if (ctx->stats == NULL && ss_stats_open(path, &ctx->stats, &err) != 0)
 		ss_log_error("%s", err.msg);
+	else if (ss_stats_rebuilt(ctx->stats) != NULL)
+		ss_log_warn("rebuilt the counters file %s empty: %s; /stats and /metrics count from zero", path,
+			    ss_stats_rebuilt(ctx->stats));
 	stats_host_id(ctx);
 	side_path(ctx, ".admission", path, sizeof path);
 	if (ctx->adm == NULL) {
