@@ -67,7 +67,8 @@ void ss_handlers_close(ss_ctx *ctx);
  * NULL-terminated: the master creates them before dropping privileges. */
 extern const char *const ss_handlers_side_files[];
 
-/* Count one answered request (requests served, per-endpoint/status counters, latency histogram). */
+/* Count one answered request (requests served, per-endpoint/status counters, latency histogram), then open again
+ * a side file (.stats, .admission) deleted or replaced since it was opened. */
 void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds);
 
 /* fcgi/handlers/common.c: helpers shared by the handlers. */

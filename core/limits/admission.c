@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,6 +131,13 @@ void ss_admission_close(ss_admission *a)
 		return;
 	close(a->fd); /* drops every OFD lock of this description */
 	free(a);
+}
+
+bool ss_admission_same_file(const ss_admission *a, const char *path)
+{
+	struct stat open_file, named;
+	return fstat(a->fd, &open_file) == 0 && stat(path, &named) == 0 && open_file.st_dev == named.st_dev &&
+	       open_file.st_ino == named.st_ino;
 }
 
 /* Lock one free byte of [base, base + n), starting at a random one so that responders do not all probe the

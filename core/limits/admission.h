@@ -32,6 +32,10 @@ int ss_admission_open(const char *path, int slots, ss_admission **out, ss_error 
 /* Close the file, dropping every lock this handle holds. NULL is a no-op. */
 void ss_admission_close(ss_admission *a);
 
+/* Does path still name the file a has open (same device and inode)? False when it was deleted or replaced (a
+ * clean-up, a restore), or cannot be read: the caller opens path again so that every responder shares one file. */
+bool ss_admission_same_file(const ss_admission *a, const char *path);
+
 /* Take a free analysis slot without waiting. Returns 0 (slot held until ss_admission_release), 1 when every
  * slot is taken (answer 503 busy), -1 on a lock error (err). A handle holds at most one slot. */
 int ss_admission_acquire(ss_admission *a, ss_error *err);

@@ -24,6 +24,8 @@ struct ss_stats {
 	stats_file *map;
 	size_t size;
 	const char *rebuilt; /* why this open rebuilt the file, or NULL */
+	dev_t dev;           /* the file mapped */
+	ino_t ino;
 };
 
 const double ss_stats_latency_bounds[SS_STAT_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -85,12 +87,20 @@ int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
 			     "program's file)";
 	if (fresh || s->rebuilt != NULL)
 		init_file(f);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	flock(fd, LOCK_UN);
 	close(fd);
 	s->map = f;
 	s->size = size;
 	*out = s;
 	return 0;
+}
+
+bool ss_stats_same_file(const ss_stats *s, const char *path)
+{
+	struct stat named;
+	return stat(path, &named) == 0 && named.st_dev == s->dev && named.st_ino == s->ino;
 }
 
 const char *ss_stats_rebuilt(const ss_stats *s)

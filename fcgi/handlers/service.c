@@ -107,9 +107,53 @@ static const char *route_name(unsigned i)
 	return i == SS_STAT_ROUTES - 2 ? "method_not_allowed" : "unrouted";
 }
 
+/* A side file deleted or replaced while the responder runs (a clean-up, a restore) would split the responders
+ * between two files: slots, seats and identical-miss waits no longer shared, counts split. After each request
+ * (nothing is held then), open again a side file whose path names another file or none (creating it); the open
+ * one is kept until the new one is open. A failure is logged once until the next success. */
+static void reopen_replaced_side_files(ss_ctx *ctx)
+{
+	static bool told_stats, told_adm;
+	char path[SS_CONFIG_PATH_MAX + 16];
+	ss_error err;
+	ss_error_clear(&err);
+	side_path(ctx, ".stats", path, sizeof path);
+	if (ctx->stats != NULL && !ss_stats_same_file(ctx->stats, path)) {
+		ss_stats *s = NULL;
+		if (ss_stats_open(path, &s, &err) == 0) {
+			ss_log_warn("%s was deleted or replaced; counting in the file now at that path", path);
+			ss_stats_close(ctx->stats);
+			ctx->stats = s;
+			ctx->stats_host_id[0] = '\0'; /* it names the file: worked out again */
+			told_stats = false;
+		} else if (!told_stats) {
+			ss_log_error("%s was deleted or replaced and cannot be opened again: %s", path, err.msg);
+			told_stats = true;
+		}
+	}
+	side_path(ctx, ".admission", path, sizeof path);
+	if (ctx->adm != NULL && !ss_admission_same_file(ctx->adm, path)) {
+		ss_admission *a = NULL;
+		if (ss_admission_open(path, ss_config_analysis_slots(ctx->cfg), &a, &err) == 0 &&
+		    ss_admission_register(a, &err) == 0) {
+			ss_log_warn("%s was deleted or replaced; sharing analysis slots through the file now at that path",
+				    path);
+			ss_admission_close(ctx->adm);
+			ctx->adm = a;
+			told_adm = false;
+		} else {
+			ss_admission_close(a);
+			if (!told_adm)
+				ss_log_error("%s was deleted or replaced and cannot be opened again: %s", path, err.msg);
+			told_adm = true;
+		}
+	}
+}
+
 void ss_handlers_observe(ss_ctx *ctx, const ss_request *req, double seconds)
 {
 	ss_stats_observe(ctx->stats, route_index(req->route), req->status, seconds);
+	reopen_replaced_side_files(ctx);
 }
 
 /* The counters /stats and /metrics report: this host's live ones plus every other host's (as last published, at

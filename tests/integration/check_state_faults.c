@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/limits/admission.h"
 #include "core/limits/state.h"
+#include "core/store/stats.h"
 #include "tests/integration/harness.h"
 #include "tests/check_main.h"
 
@@ -268,6 +270,69 @@ START_TEST(truncated_file_is_rebuilt_and_nobody_dies)
 }
 END_TEST
 
+/* Responders registered (holding their alive byte) in the admission file at path now; 0 when there is none. */
+static int alive_in(const char *path)
+{
+	if (access(path, F_OK) != 0)
+		return 0;
+	ss_admission *a = NULL;
+	ss_error err;
+	ck_assert_msg(ss_admission_open(path, 1, &a, &err) == 0, "%s", err.msg);
+	int n = ss_admission_alive(a);
+	ss_admission_close(a);
+	return n;
+}
+
+/* Requests counted in the counters file at path (its header, then the slots). */
+static uint64_t requests_in(const char *path)
+{
+	uint64_t v = 0;
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &v, sizeof v, 16 + 8 * SS_STAT_REQUESTS), (ssize_t)sizeof v);
+	close(fd);
+	return v;
+}
+
+/* The side files beside the state file deleted while the service runs (a clean-up, a restore): .admission holds
+ * the analysis slots, queue seats and identical-miss waits the responders share, .stats the counters of /stats
+ * and /metrics. Every responder opens them again on its next request, so that they share one file again
+ * instead of each locking and counting in a file nobody else sees; nobody dies of it. */
+START_TEST(deleted_side_files_are_shared_again)
+{
+	start(2);
+	char adm[600], stats[600];
+	snprintf(adm, sizeof adm, "%s.admission", srv.state);
+	snprintf(stats, sizeof stats, "%s.stats", srv.state);
+	ss_it_resp r;
+	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(alive_in(adm), 2);
+	pid_t before[16], after[16];
+	int n = children(before);
+
+	ck_assert_int_eq(unlink(adm), 0);
+	ck_assert_int_eq(unlink(stats), 0);
+	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(alive_in(adm), 2);
+	/* both count in the new counters file now: every request is in it */
+	uint64_t counted = requests_in(stats);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_uint_eq(requests_in(stats), counted + 20);
+	ck_assert_int_eq(children(after), n);
+	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+	wait_log("was deleted or replaced");
+}
+END_TEST
+
 /* While the state file cannot be rebuilt (its path is taken by a directory), /health says the state file
  * is unavailable and keyed requests answer 503; once the path is free again both recover by themselves. */
 START_TEST(unbuildable_state_file_makes_health_503_then_recovers)
@@ -451,6 +516,7 @@ int main(void)
 	tcase_add_test(tc, a_rebuild_is_logged_without_a_later_request);
 	tcase_add_test(tc, corrupted_lock_bytes_are_rebuilt_at_start);
 	tcase_add_test(tc, truncated_file_is_rebuilt_and_nobody_dies);
+	tcase_add_test(tc, deleted_side_files_are_shared_again);
 	tcase_add_test(tc, unbuildable_state_file_makes_health_503_then_recovers);
 	tcase_add_test(tc, stopped_foreign_holder_is_only_logged);
 #ifdef SS_TEST_HOOKS
