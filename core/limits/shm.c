@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/util/mapguard.h"
+
 #define SHM_HEADER_VERSION 1u
 #define FORMAT_WORD                                                                                                  \
 	(SHM_HEADER_VERSION | ((uint32_t)sizeof(void *) << 8) | ((uint32_t)alignof(pthread_mutex_t) << 16))
 #define LOCK_TIMEOUT_S 2
-#define MAX_MAPPINGS 16 /* mappings one process can have at once and still be guarded against SIGBUS */
 
 /* The robust futex word of a glibc mutex (see futex(2)). */
 #define FUTEX_WORD_WAITERS 0x80000000u
@@ -225,70 +225,17 @@ static const char *owner_unrecorded(const shm_header *h)
 #endif
 }
 
-/* ---- SIGBUS: a mapping whose file was truncated under it ---- */
-
-static struct {
-	_Atomic(char *) base;
-	_Atomic size_t size;
-	ss_shm *_Atomic shm;
-} mappings[MAX_MAPPINGS];
-static struct sigaction sigbus_previous;
-static atomic_bool sigbus_installed;
-
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	char *a = si->si_addr;
-	for (unsigned i = 0; i < MAX_MAPPINGS; i++) {
-		char *base = atomic_load(&mappings[i].base);
-		size_t size = atomic_load(&mappings[i].size);
-		ss_shm *shm = atomic_load(&mappings[i].shm);
-		if (base == NULL || shm == NULL || a < base || a >= base + size)
-			continue;
-		/* Anonymous zero pages over the whole mapping: the access completes, the caller sees the flag. */
-		if (mmap(base, size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
-		    MAP_FAILED)
-			break;
-		shm->broken_why = "the file was truncated under its mapping (SIGBUS)";
-		shm->broken = 1;
-		return;
-	}
-	/* Not ours: what would have happened without this handler. A fault repeats on return; a SIGBUS sent by
-	 * kill() must be raised again. */
-	sigaction(SIGBUS, &sigbus_previous, NULL);
-	if (si->si_code <= 0)
-		raise(sig);
-}
+/* ---- SIGBUS: a mapping whose file was truncated under it (core/util/mapguard.h) ---- */
 
 static void guard_mapping(ss_shm *shm)
 {
-	bool expect = false;
-	if (atomic_compare_exchange_strong(&sigbus_installed, &expect, true)) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = on_sigbus;
-		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, &sigbus_previous);
-	}
-	for (unsigned i = 0; i < MAX_MAPPINGS; i++) {
-		ss_shm *none = NULL;
-		if (atomic_compare_exchange_strong(&mappings[i].shm, &none, shm)) {
-			atomic_store(&mappings[i].size, shm->size);
-			atomic_store(&mappings[i].base, (char *)shm->h);
-			return;
-		}
-	}
-	/* More mappings than slots (never in songscope's processes): this one is simply not guarded. */
+	/* More mappings than the guard holds (never in songscope's processes): this one is simply not guarded. */
+	(void)ss_mapguard_add(shm, shm->h, shm->size, &shm->broken, &shm->broken_why);
 }
 
 static void unguard_mapping(ss_shm *shm)
 {
-	for (unsigned i = 0; i < MAX_MAPPINGS; i++)
-		if (atomic_load(&mappings[i].shm) == shm) {
-			atomic_store(&mappings[i].base, NULL);
-			atomic_store(&mappings[i].shm, NULL);
-		}
+	ss_mapguard_remove(shm);
 }
 
 /* This mapping must not be used again; tell every other process too (they reopen, the opener rebuilds). */

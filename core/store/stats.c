@@ -1,14 +1,17 @@
 #include "core/store/stats.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/util/mapguard.h"
 
 #define STATS_MAGIC 0x5353535441545331ULL /* "SSSTATS1" */
 #define STATS_VERSION 1u
@@ -26,6 +29,7 @@ struct ss_stats {
 	const char *rebuilt; /* why this open rebuilt the file, or NULL */
 	dev_t dev;           /* the file mapped */
 	ino_t ino;
+	volatile sig_atomic_t broken; /* the file was truncated under the mapping (core/util/mapguard.h) */
 };
 
 const double ss_stats_latency_bounds[SS_STAT_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -93,6 +97,9 @@ int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
 	close(fd);
 	s->map = f;
 	s->size = size;
+	/* A file truncated under us (by something else) must not kill the responder: the guard gives it zero pages
+	 * and sets broken, and ss_stats_same_file says so (the caller opens the file again). */
+	(void)ss_mapguard_add(s, f, size, &s->broken, NULL);
 	*out = s;
 	return 0;
 }
@@ -100,7 +107,7 @@ int ss_stats_open(const char *path, ss_stats **out, ss_error *err)
 bool ss_stats_same_file(const ss_stats *s, const char *path)
 {
 	struct stat named;
-	return stat(path, &named) == 0 && named.st_dev == s->dev && named.st_ino == s->ino;
+	return !s->broken && stat(path, &named) == 0 && named.st_dev == s->dev && named.st_ino == s->ino;
 }
 
 const char *ss_stats_rebuilt(const ss_stats *s)
@@ -112,6 +119,7 @@ void ss_stats_close(ss_stats *s)
 {
 	if (s == NULL)
 		return;
+	ss_mapguard_remove(s);
 	munmap(s->map, s->size);
 	free(s);
 }

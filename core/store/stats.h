@@ -46,8 +46,9 @@ typedef struct ss_stats ss_stats;
  * ss_stats_close) or -1 with err (SS_ERR_IO when the file cannot be opened, locked, sized or mapped). */
 int ss_stats_open(const char *path, ss_stats **out, ss_error *err);
 
-/* Does path still name the file s maps (same device and inode)? False when it was deleted or replaced, or cannot
- * be read: the caller opens path again so that every process counts in one file. */
+/* Does path still name the file s maps (same device and inode)? False when it was deleted or replaced, truncated
+ * under the mapping (a SIGBUS there is caught: core/util/mapguard.h), or cannot be read: the caller opens path
+ * again so that every process counts in one file. */
 bool ss_stats_same_file(const ss_stats *s, const char *path);
 
 /* Why ss_stats_open rebuilt s's file (the counts before are lost), or NULL when it did not (or s is NULL). */

@@ -8,4 +8,5 @@ core_libsscore_a_SOURCES += \
 	core/util/jsonutil.c core/util/jsonutil.h \
 	core/util/base62.c core/util/base62.h \
 	core/util/render.c core/util/render.h \
-	core/util/utf8.c core/util/utf8.h
+	core/util/utf8.c core/util/utf8.h \
+	core/util/mapguard.c core/util/mapguard.h
