@@ -250,6 +250,19 @@ static int refuse(ss_request *req, ss_code code, const char *msg)
 static void log_usage(ss_ctx *ctx, int64_t key_id, const char *endpoint, int status)
 {
 	double now = ss_time_mono();
+	if (journal != NULL && ss_usage_journal_broken(journal)) {
+		/* truncated under us by something else: its rows are gone; a new journal for the next ones */
+		ss_usage_journal_close(journal, true);
+		journal = NULL;
+		ss_error err;
+		ss_error_clear(&err);
+		if (ss_usage_journal_open(ctx->cfg->database, &journal, &err) != 0)
+			ss_log_warn("this responder's usage journal was truncated under it and no new one can be made (%s); "
+				    "usage rows are kept in memory only", err.msg);
+		else
+			ss_log_warn("this responder's usage journal was truncated under it; the usage rows it held are lost, "
+				    "a new journal holds the next ones");
+	}
 	if (journal != NULL) {
 		if (ss_usage_journal_append(journal, key_id, endpoint, status, (int64_t)ss_time_now(), now) != 0)
 			usage.dropped++;

@@ -16,6 +16,8 @@
 
 #include <sodium.h>
 
+#include "core/util/mapguard.h"
+
 #define JOURNAL_MAGIC "SSUSAGJ1"
 #define JOURNAL_VERSION 1u
 #define JOURNAL_SEQ_MAX (INT64_MAX / 4) /* a head beyond this is damage: a million rows a second for 70,000 years */
@@ -54,6 +56,7 @@ struct ss_usage_journal {
 	journal_hdr *h;
 	journal_rec *recs;
 	double first_mono;
+	volatile sig_atomic_t broken; /* the file was truncated under the mapping (core/util/mapguard.h) */
 	ss_usage_row scratch[SS_USAGE_BATCH_MAX];
 };
 
@@ -125,6 +128,7 @@ int ss_usage_journal_open(const char *db_path, ss_usage_journal **out, ss_error 
 	}
 	j->h = m;
 	j->recs = (journal_rec *)((char *)m + sizeof(journal_hdr));
+	(void)ss_mapguard_add(j, m, JOURNAL_BYTES, &j->broken, NULL); /* truncated by something else: not fatal */
 	memcpy(j->h->magic, JOURNAL_MAGIC, sizeof j->h->magic);
 	j->h->version = JOURNAL_VERSION;
 	j->h->capacity = SS_USAGE_JOURNAL_ROWS;
@@ -132,6 +136,7 @@ int ss_usage_journal_open(const char *db_path, ss_usage_journal **out, ss_error 
 	j->h->pid = (int64_t)getpid();
 	if (rename(tmp, j->path) != 0) {
 		io_fail(err, "cannot rename", tmp);
+		ss_mapguard_remove(j);
 		munmap(m, JOURNAL_BYTES);
 		goto fail_unlink;
 	}
@@ -149,6 +154,11 @@ fail:
 	return -1;
 }
 
+bool ss_usage_journal_broken(const ss_usage_journal *j)
+{
+	return j->broken != 0;
+}
+
 size_t ss_usage_journal_pending(const ss_usage_journal *j)
 {
 	return (size_t)(j->h->head - j->h->flushed);
@@ -160,6 +170,7 @@ void ss_usage_journal_close(ss_usage_journal *j, bool remove)
 		return;
 	if (remove && ss_usage_journal_pending(j) == 0)
 		unlink(j->path);
+	ss_mapguard_remove(j);
 	munmap(j->h, JOURNAL_BYTES);
 	close(j->fd); /* releases the flock */
 	free(j->path);

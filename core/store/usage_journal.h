@@ -37,6 +37,10 @@ typedef struct ss_usage_journal ss_usage_journal;
  * SS_ERR_NOMEM). */
 int ss_usage_journal_open(const char *db_path, ss_usage_journal **out, ss_error *err);
 
+/* True when the journal's file was truncated under its mapping (by something else; the SIGBUS is caught,
+ * core/util/mapguard.h): what it held is lost, and appends go nowhere. Close it and open a new one. */
+bool ss_usage_journal_broken(const ss_usage_journal *j);
+
 /* Unmap and unlock. With remove and no pending row the file is deleted; otherwise it stays for the next
  * responder to import. NULL is a no-op. */
 void ss_usage_journal_close(ss_usage_journal *j, bool remove);

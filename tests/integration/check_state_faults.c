@@ -366,6 +366,34 @@ START_TEST(truncated_counters_file_kills_nobody)
 }
 END_TEST
 
+/* The responders' usage journals truncated under their mappings: nobody dies of the SIGBUS, every request is
+ * answered, and each responder starts a new journal (and says so). */
+START_TEST(truncated_usage_journals_kill_nobody)
+{
+	start(2);
+	char adm[600];
+	snprintf(adm, sizeof adm, "%s.admission", srv.state);
+	ss_it_resp r;
+	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+	pid_t before[16], after[16];
+	int n = children(before);
+	ck_assert_int_eq(n, 2);
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "for f in '%s'-usage-????????????????; do truncate -s 0 \"$f\" || exit 1; done", srv.db);
+	ck_assert_int_eq(system(cmd), 0);
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(children(after), n);
+	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+	wait_log("usage journal was truncated");
+}
+END_TEST
+
 /* While the state file cannot be rebuilt (its path is taken by a directory), /health says the state file
  * is unavailable and keyed requests answer 503; once the path is free again both recover by themselves. */
 START_TEST(unbuildable_state_file_makes_health_503_then_recovers)
@@ -551,6 +579,7 @@ int main(void)
 	tcase_add_test(tc, truncated_file_is_rebuilt_and_nobody_dies);
 	tcase_add_test(tc, deleted_side_files_are_shared_again);
 	tcase_add_test(tc, truncated_counters_file_kills_nobody);
+	tcase_add_test(tc, truncated_usage_journals_kill_nobody);
 	tcase_add_test(tc, unbuildable_state_file_makes_health_503_then_recovers);
 	tcase_add_test(tc, stopped_foreign_holder_is_only_logged);
 #ifdef SS_TEST_HOOKS
