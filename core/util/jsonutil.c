@@ -80,28 +80,27 @@ int ss_json_add_bool(json_object *obj, const char *key, int v)
 	return add_value(obj, key, json_object_new_boolean(v ? 1 : 0), 0);
 }
 
-/* json-c accepts NaN and Infinity literals even in strict mode; they are not JSON. */
-static int all_finite(json_object *o)
+bool ss_json_all_finite(json_object *o)
 {
 	switch (json_object_get_type(o)) {
 	case json_type_double:
 		return isfinite(json_object_get_double(o));
 	case json_type_array:
 		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
-			if (!all_finite(json_object_array_get_idx(o, i)))
-				return 0;
-		return 1;
+			if (!ss_json_all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
 	case json_type_object: {
 		json_object_object_foreach(o, k, v)
 		{
 			(void)k;
-			if (!all_finite(v))
-				return 0;
+			if (!ss_json_all_finite(v))
+				return false;
 		}
-		return 1;
+		return true;
 	}
 	default:
-		return 1;
+		return true;
 	}
 }
 
@@ -150,7 +149,7 @@ json_object *ss_json_parse(const char *text, size_t len, int depth)
 		}
 	}
 	json_tokener_free(tok);
-	if (root != NULL && !all_finite(root)) {
+	if (root != NULL && !ss_json_all_finite(root)) { /* json-c takes NaN and Infinity even when strict */
 		json_object_put(root);
 		root = NULL;
 	}

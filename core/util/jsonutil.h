@@ -48,6 +48,9 @@ bool ss_json_has_nul_escape(const char *text, size_t len);
  * the result is a whole C string (json_object_get_string_len == strlen). */
 json_object *ss_json_parse(const char *text, size_t len, int depth);
 
+/* Is every number in o (and in its members and elements, recursively) finite? JSON has no NaN or Infinity. */
+bool ss_json_all_finite(json_object *o);
+
 /* Serialise compactly without escaping '/'. The string belongs to obj (valid until json_object_put). */
 const char *ss_json_text(json_object *obj, size_t *len);
 

@@ -8,34 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util/jsonutil.h"
 #include "fcgi/spotify.h"
 #include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool all_finite(json_object *o)
-{
-	switch (json_object_get_type(o)) {
-	case json_type_double:
-		return isfinite(json_object_get_double(o));
-	case json_type_array:
-		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
-			if (!all_finite(json_object_array_get_idx(o, i)))
-				return false;
-		return true;
-	case json_type_object: {
-		json_object_object_foreach(o, k, v)
-		{
-			(void)k;
-			if (!all_finite(v))
-				return false;
-		}
-		return true;
-	}
-	default:
-		return true;
-	}
-}
 
 static double num(json_object *o, const char *k)
 {
@@ -85,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(f == NULL || object, "only a JSON object gives objects");
 	if (f == NULL)
 		goto done;
-	FZ_ASSERT(all_finite(f) && all_finite(a), "every number is finite");
+	FZ_ASSERT(ss_json_all_finite(f) && ss_json_all_finite(a), "every number is finite");
 	json_object *t = member(a, "track");
 	double key_f = num(f, "key"), mode_f = num(f, "mode"), ts_f = num(f, "time_signature");
 	FZ_ASSERT(key_f >= -1 && key_f <= 11 && (mode_f == 0 || mode_f == 1) && ts_f >= 3 && ts_f <= 7,

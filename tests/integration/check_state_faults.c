@@ -294,41 +294,68 @@ static uint64_t requests_in(const char *path)
 	return v;
 }
 
+/* `count` keyed requests, each answered 200. */
+static void keyed_ok(int count)
+{
+	for (int i = 0; i < count; i++) {
+		ss_it_resp r;
+		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
+		ss_it_resp_free(&r);
+	}
+}
+
+/* The responders are the ones listed in before (n of them): none died and none was added. */
+static void same_responders(const pid_t *before, int n)
+{
+	pid_t after[16];
+	ck_assert_int_eq(children(after), n);
+	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+}
+
+/* The counters file at stats counts every request: 20 keyed requests add 20 to it. */
+static void counts_every_request(const char *stats)
+{
+	uint64_t counted = requests_in(stats);
+	keyed_ok(20);
+	ck_assert_uint_eq(requests_in(stats), counted + 20);
+}
+
+/* Keyed requests (at most 400) until both responders are registered in the admission file at adm. */
+static void until_both_registered(const char *adm)
+{
+	for (int i = 0; i < 400 && alive_in(adm) < 2; i++)
+		keyed_ok(1);
+	ck_assert_int_eq(alive_in(adm), 2);
+}
+
+/* Start two responders and wait until both are registered; the side files' paths into adm and stats (600
+ * bytes each), the responders into before (16). Returns how many there are. */
+static int start_two(char *adm, char *stats, pid_t *before)
+{
+	start(2);
+	snprintf(adm, 600, "%s.admission", srv.state);
+	snprintf(stats, 600, "%s.stats", srv.state);
+	until_both_registered(adm);
+	int n = children(before);
+	ck_assert_int_eq(n, 2);
+	return n;
+}
+
 /* The side files beside the state file deleted while the service runs (a clean-up, a restore): .admission holds
  * the analysis slots, queue seats and identical-miss waits the responders share, .stats the counters of /stats
  * and /metrics. Every responder opens them again on its next request, so that they share one file again
  * instead of each locking and counting in a file nobody else sees; nobody dies of it. */
 START_TEST(deleted_side_files_are_shared_again)
 {
-	start(2);
 	char adm[600], stats[600];
-	snprintf(adm, sizeof adm, "%s.admission", srv.state);
-	snprintf(stats, sizeof stats, "%s.stats", srv.state);
-	ss_it_resp r;
-	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	ck_assert_int_eq(alive_in(adm), 2);
-	pid_t before[16], after[16];
-	int n = children(before);
+	pid_t before[16];
+	int n = start_two(adm, stats, before);
 
 	ck_assert_int_eq(unlink(adm), 0);
 	ck_assert_int_eq(unlink(stats), 0);
-	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	ck_assert_int_eq(alive_in(adm), 2);
-	/* both count in the new counters file now: every request is in it */
-	uint64_t counted = requests_in(stats);
-	for (int i = 0; i < 20; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	ck_assert_uint_eq(requests_in(stats), counted + 20);
-	ck_assert_int_eq(children(after), n);
-	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+	until_both_registered(adm);
+	counts_every_request(stats); /* both count in the new counters file */
+	same_responders(before, n);
 	wait_log("was deleted or replaced");
 }
 END_TEST
@@ -337,32 +364,14 @@ END_TEST
  * answered, and the responders count in the rebuilt file. */
 START_TEST(truncated_counters_file_kills_nobody)
 {
-	start(2);
 	char adm[600], stats[600];
-	snprintf(adm, sizeof adm, "%s.admission", srv.state);
-	snprintf(stats, sizeof stats, "%s.stats", srv.state);
-	ss_it_resp r;
-	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	pid_t before[16], after[16];
-	int n = children(before);
-	ck_assert_int_eq(n, 2);
+	pid_t before[16];
+	int n = start_two(adm, stats, before);
 
 	ck_assert_int_eq(truncate(stats, 0), 0);
-	for (int i = 0; i < 20; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	uint64_t counted = requests_in(stats);
-	for (int i = 0; i < 20; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	ck_assert_uint_eq(requests_in(stats), counted + 20);
-	ck_assert_int_eq(children(after), n);
-	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+	keyed_ok(20);
+	counts_every_request(stats);
+	same_responders(before, n);
 }
 END_TEST
 
@@ -370,26 +379,14 @@ END_TEST
  * answered, and each responder starts a new journal (and says so). */
 START_TEST(truncated_usage_journals_kill_nobody)
 {
-	start(2);
-	char adm[600];
-	snprintf(adm, sizeof adm, "%s.admission", srv.state);
-	ss_it_resp r;
-	for (int i = 0; i < 400 && alive_in(adm) < 2; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	pid_t before[16], after[16];
-	int n = children(before);
-	ck_assert_int_eq(n, 2);
+	char adm[600], stats[600];
+	pid_t before[16];
+	int n = start_two(adm, stats, before);
 	char cmd[700];
 	snprintf(cmd, sizeof cmd, "for f in '%s'-usage-????????????????; do truncate -s 0 \"$f\" || exit 1; done", srv.db);
 	ck_assert_int_eq(system(cmd), 0);
-	for (int i = 0; i < 40; i++) {
-		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
-		ss_it_resp_free(&r);
-	}
-	ck_assert_int_eq(children(after), n);
-	ck_assert_msg(memcmp(before, after, sizeof(pid_t) * (size_t)n) == 0, "a responder died");
+	keyed_ok(40);
+	same_responders(before, n);
 	wait_log("usage journal was truncated");
 }
 END_TEST
