@@ -121,13 +121,15 @@ static void reopen_replaced_side_files(ss_ctx *ctx)
 	if (ctx->stats != NULL && !ss_stats_same_file(ctx->stats, path)) {
 		ss_stats *s = NULL;
 		if (ss_stats_open(path, &s, &err) == 0) {
-			ss_log_warn("%s was deleted or replaced; counting in the file now at that path", path);
+			const char *why = ss_stats_rebuilt(s);
+			ss_log_warn("%s was deleted, replaced or truncated; counting in the file now at that path%s%s%s", path,
+				    why ? " (rebuilt empty: " : "", why ? why : "", why ? ")" : "");
 			ss_stats_close(ctx->stats);
 			ctx->stats = s;
 			ctx->stats_host_id[0] = '\0'; /* it names the file: worked out again */
 			told_stats = false;
 		} else if (!told_stats) {
-			ss_log_error("%s was deleted or replaced and cannot be opened again: %s", path, err.msg);
+			ss_log_error("%s was deleted, replaced or truncated and cannot be opened again: %s", path, err.msg);
 			told_stats = true;
 		}
 	}

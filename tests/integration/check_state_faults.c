@@ -356,7 +356,7 @@ START_TEST(deleted_side_files_are_shared_again)
 	until_both_registered(adm);
 	counts_every_request(stats); /* both count in the new counters file */
 	same_responders(before, n);
-	wait_log("was deleted or replaced");
+	wait_log("was deleted or replaced; sharing analysis slots");
 }
 END_TEST
 
