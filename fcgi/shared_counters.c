@@ -175,6 +175,11 @@ static void publish_once(publisher *w)
 {
 	ss_error err;
 	ss_error_clear(&err);
+	/* The responders follow a .stats file deleted or replaced under them (handlers/service.c); so does this. */
+	if (w->stats != NULL && !ss_stats_same_file(w->stats, w->p->stats_path)) {
+		ss_stats_close(w->stats);
+		w->stats = NULL;
+	}
 	if (w->stats == NULL) {
 		if (ss_stats_open(w->p->stats_path, &w->stats, &err) != 0) {
 			report(w, -1, err.msg);

@@ -222,6 +222,31 @@ START_TEST(the_publisher_is_a_process_the_master_replaces)
 }
 END_TEST
 
+/* The .stats file deleted while the service runs: the responders count in a new file (fcgi/handlers/service.c),
+ * and the publisher follows them there, publishing under the new file's host id (the host name, device and
+ * inode of the file) beside the old one, instead of publishing the deleted file's counts for ever. */
+START_TEST(the_publisher_follows_a_new_counters_file)
+{
+	ss_it_opts o = {.workers = 2, .auth = "required"};
+	ss_it_start(&srv, &o);
+	wait_published();
+	char stats[600];
+	snprintf(stats, sizeof stats, "%s.stats", srv.state);
+	ck_assert_int_eq(unlink(stats), 0);
+	ss_it_resp r;
+	for (int i = 0; i < 400 && access(stats, F_OK) != 0; i++) { /* a responder opens it again */
+		ck_assert_int_eq(ss_it_request(&srv, "GET", "/health", NULL, NULL, 0, &r), 0);
+		ss_it_resp_free(&r);
+	}
+	ck_assert_int_eq(redis_int((const char *const[]){"SCARD", "songscope:counters:hosts", NULL}), 1);
+	double deadline = mono() + BOUND_S;
+	while (redis_int((const char *const[]){"SCARD", "songscope:counters:hosts", NULL}) < 2) {
+		ck_assert_msg(mono() < deadline, "the publisher never published the new counters file");
+		pause_a_little();
+	}
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx())
@@ -235,6 +260,7 @@ int main(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, a_hanging_redis_does_not_hold_up_the_master);
 	tcase_add_test(tc, the_publisher_is_a_process_the_master_replaces);
+	tcase_add_test(tc, the_publisher_follows_a_new_counters_file);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
