@@ -484,9 +484,10 @@ static unsigned long long metric(const char *name)
  * after SONGSCOPE_TEST_HOLD_LOCK names an existing file takes the lock, writes its pid and stops. */
 START_TEST(stopped_lock_holder_is_killed_by_the_master)
 {
-	char trigger[400], held[420];
+	char trigger[400], held[420], taken[420];
 	snprintf(trigger, sizeof trigger, "/tmp/ss-hold-%ld", (long)getpid());
 	snprintf(held, sizeof held, "%s.held", trigger);
+	snprintf(taken, sizeof taken, "%s.taken", trigger); /* the hook renames the trigger to this */
 	unlink(held);
 	setenv("SONGSCOPE_TEST_HOLD_LOCK", trigger, 1);
 	start(3);
@@ -523,6 +524,7 @@ START_TEST(stopped_lock_holder_is_killed_by_the_master)
 			pause_a_little();
 	}
 	unlink(held);
+	unlink(taken);
 	/* Meanwhile, and after, every request succeeds (the others wait on the lock until the master acts). */
 	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(get_keyed("/auth/key", &r), 200);
