@@ -88,7 +88,8 @@ grep -q 'rm -rf /var/lib/songscope' "$tmp/ctl/postrm" || fail "postrm purge keep
 if command -v lintian >/dev/null 2>&1; then
 	root=
 	[ "$(id -u)" -ne 0 ] || root=--allow-root
-	lintian $root --tag-display-limit 0 "$deb" >"$tmp/lintian" 2>&1 || :
+	# its temporary files in ours (removed on exit): lintian leaves some in /tmp otherwise
+	TMPDIR=$tmp lintian $root --tag-display-limit 0 "$deb" >"$tmp/lintian" 2>&1 || :
 	if [ -s "$tmp/lintian" ]; then cat "$tmp/lintian"; else echo "lintian: no tags"; fi
 	! grep -q '^E:' "$tmp/lintian" || fail "lintian reports errors"
 else

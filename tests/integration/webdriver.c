@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,7 +123,12 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 			dup2(fd, 2);
 			close(fd);
 		}
-		char port[32];
+		/* The driver's and the browser's own temporary files go inside the profile, which is removed at the end
+		 * (Chromium leaves scoped_dir folders in /tmp otherwise). */
+		char port[32], tmpdir[sizeof wd->profile + 8];
+		snprintf(tmpdir, sizeof tmpdir, "%s/tmp", wd->profile);
+		if (mkdir(tmpdir, 0700) == 0)
+			setenv("TMPDIR", tmpdir, 1);
 		snprintf(port, sizeof port, "--port=%d", wd->port);
 		execl(driver, driver, port, "--allowed-ips=127.0.0.1", (char *)NULL);
 		_exit(127);
