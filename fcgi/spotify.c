@@ -142,35 +142,34 @@ json_object *ss_spotify_features(const char *text, size_t len, const char *cache
 	return o;
 }
 
-/* The finite, increasing times (s) of the result's array member name, at most within the track: a new array of
- * *n values (NULL with *n 0 when there are none), or NULL with *n 1 when out of memory. */
-static double *times_of(json_object *r, const char *name, double end, size_t *n)
+/* The finite, increasing times (s) of the result's array member name, within the track, into a new array *t of
+ * *n values (*t NULL when there are none). Returns 0, or -1 when out of memory. */
+static int times_of(json_object *r, const char *name, double end, double **t, size_t *n)
 {
 	json_object *a;
+	*t = NULL;
 	*n = 0;
 	if (!json_object_object_get_ex(r, name, &a) || !json_object_is_type(a, json_type_array))
-		return NULL;
+		return 0;
 	size_t m = json_object_array_length(a);
 	if (m == 0)
-		return NULL;
-	double *t = malloc(m * sizeof *t);
-	if (t == NULL) {
-		*n = 1;
-		return NULL;
-	}
+		return 0;
+	double *v = malloc(m * sizeof *v);
+	if (v == NULL)
+		return -1;
 	for (size_t i = 0; i < m; i++) {
-		json_object *v = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		json_object *e = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
 			continue;
-		double x = json_object_get_double(v);
-		if (isfinite(x) && x >= 0.0 && x < end && (*n == 0 || x > t[*n - 1]))
-			t[(*n)++] = x;
+		double x = json_object_get_double(e);
+		if (isfinite(x) && x >= 0.0 && x < end && (*n == 0 || x > v[*n - 1]))
+			v[(*n)++] = x;
 	}
-	if (*n == 0) {
-		free(t);
-		return NULL;
-	}
-	return t;
+	if (*n == 0)
+		free(v);
+	else
+		*t = v;
+	return 0;
 }
 
 /* The median gap between consecutive times (0 with fewer than two). Sorts a copy in scratch (n - 1 values). */
@@ -190,16 +189,36 @@ static double median_gap(const double *t, size_t n, double *scratch)
 	return scratch[(n - 1) / 2];
 }
 
-/* One {start, duration, confidence} item. */
+/* Add c (a new object or array; NULL when it could not be made) to parent as member name. Returns c, or NULL
+ * (c is put) when out of memory. */
+static json_object *add_child(json_object *parent, const char *name, json_object *c)
+{
+	if (c == NULL || json_object_object_add(parent, name, c) != 0) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A new object appended to the array arr, or NULL when out of memory. */
+static json_object *new_element(json_object *arr)
+{
+	json_object *c = json_object_new_object();
+	if (c != NULL && json_object_array_add(arr, c) != 0) {
+		json_object_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* One {start, duration, confidence} item appended to arr. */
 static int add_item(json_object *arr, double start, double duration, double confidence)
 {
-	json_object *it = json_object_new_object();
-	if (it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", duration) ||
-	    ss_json_add_num(it, "confidence", confidence) || json_object_array_add(arr, it) != 0) {
-		json_object_put(it);
-		return -1;
-	}
-	return 0;
+	json_object *it = new_element(arr);
+	return it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", duration) ||
+			       ss_json_add_num(it, "confidence", confidence)
+		       ? -1
+		       : 0;
 }
 
 /* Add member name: the intervals that start at t[0..n) (each `parts` equal items), the last one last_len long
@@ -208,11 +227,9 @@ static int add_intervals(json_object *o, const char *name, const double *t, size
 			 int parts, double confidence)
 {
 	assert(parts >= 1);
-	json_object *arr = json_object_new_array_ext((int)(n * (size_t)parts));
-	if (arr == NULL || json_object_object_add(o, name, arr) != 0) {
-		json_object_put(arr);
+	json_object *arr = add_child(o, name, json_object_new_array_ext((int)(n * (size_t)parts)));
+	if (arr == NULL)
 		return -1;
-	}
 	for (size_t i = 0; i < n; i++) {
 		double stop = i + 1 < n ? t[i + 1] : fmin(t[i] + last_len, end);
 		double part = (stop - t[i]) / parts;
@@ -264,25 +281,18 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 	key_mode(r, &key, &mode);
 	if (key < 0)
 		key_conf = 0.0;
-	size_t nb, nd;
-	double *beats = times_of(r, "beats", dur, &nb), *downs = times_of(r, "downbeats", dur, &nd);
+	size_t nb = 0, nd = 0;
+	double *beats = NULL, *downs = NULL, *scratch = NULL;
+	json_object *o = json_object_new_object(), *t = NULL, *sections = NULL, *section = NULL;
+	bool ok = o != NULL && times_of(r, "beats", dur, &beats, &nb) == 0 && times_of(r, "downbeats", dur, &downs, &nd) == 0;
 	size_t most = nb > nd ? nb : nd;
-	double *scratch = most > 1 ? malloc((most - 1) * sizeof *scratch) : NULL;
-	json_object *o = json_object_new_object(), *track = json_object_new_object(), *meta = meta_object(r);
-	json_object *sections = json_object_new_array(), *section = json_object_new_object();
-	json_object *segments = json_object_new_array();
-	bool ok = o != NULL && track != NULL && meta != NULL && sections != NULL && section != NULL &&
-		  segments != NULL && (beats != NULL || nb == 0) && (downs != NULL || nd == 0) &&
-		  (scratch != NULL || most <= 1);
+	if (ok && most > 1)
+		ok = (scratch = malloc((most - 1) * sizeof *scratch)) != NULL;
 	if (ok) {
 		/* the last beat lasts as long as the median beat, the last bar as the median bar */
 		double beat = median_gap(beats, nb, scratch), bar = nd > 1 ? median_gap(downs, nd, scratch) : beat * ts;
-		ok = json_object_object_add(o, "meta", meta) == 0;
-		meta = ok ? NULL : meta;
-		ok = ok && json_object_object_add(o, "track", track) == 0;
-		track = ok ? NULL : track;
-		json_object *t = json_object_object_get(o, "track");
-		ok = ok && ss_json_add_int(t, "num_samples", (long long)llround(dur * SS_ANALYSIS_RATE)) == 0 &&
+		ok = add_child(o, "meta", meta_object(r)) != NULL && (t = add_child(o, "track", json_object_new_object())) &&
+		     ss_json_add_int(t, "num_samples", (long long)llround(dur * SS_ANALYSIS_RATE)) == 0 &&
 		     ss_json_add_num(t, "duration", dur) == 0 && ss_json_add_string(t, "sample_md5", "") == 0 &&
 		     ss_json_add_int(t, "offset_seconds", 0) == 0 && ss_json_add_int(t, "window_seconds", 0) == 0 &&
 		     ss_json_add_int(t, "analysis_sample_rate", (long long)SS_ANALYSIS_RATE) == 0 &&
@@ -293,28 +303,19 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     ss_json_add_string(t, "echoprintstring", "") == 0 &&
 		     ss_json_add_num(t, "echoprint_version", 0.0) == 0 && ss_json_add_string(t, "synchstring", "") == 0 &&
 		     ss_json_add_num(t, "synch_version", 0.0) == 0 && ss_json_add_string(t, "rhythmstring", "") == 0 &&
-		     ss_json_add_num(t, "rhythm_version", 0.0) == 0;
-		ok = ok && add_intervals(o, "bars", downs, nd, bar, dur, 1, tempo_conf) == 0 &&
+		     ss_json_add_num(t, "rhythm_version", 0.0) == 0 &&
+		     add_intervals(o, "bars", downs, nd, bar, dur, 1, tempo_conf) == 0 &&
 		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tempo_conf) == 0 &&
-		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tempo_conf) == 0;
-		ok = ok && ss_json_add_num(section, "start", 0.0) == 0 && ss_json_add_num(section, "duration", dur) == 0 &&
+		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tempo_conf) == 0 &&
+		     (sections = add_child(o, "sections", json_object_new_array())) && (section = new_element(sections)) &&
+		     ss_json_add_num(section, "start", 0.0) == 0 && ss_json_add_num(section, "duration", dur) == 0 &&
 		     ss_json_add_num(section, "confidence", 1.0) == 0 &&
-		     add_tonal_and_metre(section, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0;
-		ok = ok && json_object_array_add(sections, section) == 0;
-		section = ok ? NULL : section;
-		ok = ok && json_object_object_add(o, "sections", sections) == 0;
-		sections = ok ? NULL : sections;
-		ok = ok && json_object_object_add(o, "segments", segments) == 0;
-		segments = ok ? NULL : segments;
+		     add_tonal_and_metre(section, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0 &&
+		     add_child(o, "segments", json_object_new_array()) != NULL;
 	}
 	free(beats);
 	free(downs);
 	free(scratch);
-	json_object_put(meta);
-	json_object_put(track);
-	json_object_put(section);
-	json_object_put(sections);
-	json_object_put(segments);
 	json_object_put(r);
 	if (!ok) {
 		json_object_put(o);
