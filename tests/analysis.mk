@@ -31,3 +31,10 @@ TESTS += tests/check_threads
 tests_check_threads_SOURCES = tests/check_threads.c tests/fixtures/synth.c tests/fixtures/synth.h
 tests_check_threads_CFLAGS = $(TEST_CFLAGS)
 tests_check_threads_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)
+
+# Segments (the audio-analysis object's) on synthesised notes, silence and a full-scale tone (core/analysis/segments.h).
+check_PROGRAMS += tests/check_segments
+TESTS += tests/check_segments
+tests_check_segments_SOURCES = tests/check_segments.c
+tests_check_segments_CFLAGS = $(TEST_CFLAGS)
+tests_check_segments_LDADD = $(TEST_LIBS)

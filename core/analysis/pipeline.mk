@@ -3,5 +3,6 @@ core_libsscore_a_SOURCES += \
 	core/analysis/pipeline.c \
 	core/analysis/result_json.c \
 	core/analysis/descriptors.c core/analysis/descriptors.h \
+	core/analysis/segments.c core/analysis/segments.h \
 	core/analysis/hpss.c core/analysis/hpss.h \
 	core/analysis/mood.c core/analysis/mood.h
