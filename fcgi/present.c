@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/analysis/result_json.h"
 #include "core/util/render.h"
 
-int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, bool with_beats)
+int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, ss_present_series series)
 {
 	char num[32];
 	snprintf(num, sizeof num, "%lld", (long long)r->id);
@@ -30,12 +31,16 @@ int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, bool with_b
 				return -1;
 		}
 	}
-	if (with_beats) {
-		/* {"beats":[...],"downbeats":[...]} (ss_result_beats_text): its members are spliced; rows stored
-		 * before downbeats existed hold the beats array alone */
+	if (series != SS_SERIES_NONE) {
+		/* {"beats":[...],"downbeats":[...],"segments":[...]} (ss_result_beats_text): its members are spliced,
+		 * the segments (always last) only when asked for; rows stored before downbeats existed hold the beats
+		 * array alone, rows stored before segments existed have none */
 		const char *beats = r->beats_json;
 		const char *open = beats != NULL ? strchr(beats, '{') : NULL;
 		const char *close = open != NULL ? strrchr(open, '}') : NULL;
+		const char *segments = open != NULL ? strstr(open, SS_RESULT_SEGMENTS_MEMBER) : NULL;
+		if (series == SS_SERIES_BEATS && segments != NULL && close != NULL && segments < close)
+			close = segments;
 		if (open != NULL && close != NULL && close > open + 1) {
 			if (ss_buf_append(b, ",", 1) || ss_buf_append(b, open + 1, (size_t)(close - open - 1)))
 				return -1;
@@ -55,20 +60,21 @@ int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, bool with_b
 /* Rows appended to a buffer: one result object, or an array of them. */
 typedef struct collect {
 	ss_buf *out;
-	bool cached, with_beats;
+	bool cached;
+	ss_present_series series;
 	int n;
 } collect;
 
 static int one_row(void *arg, const ss_cache_row *row)
 {
 	collect *c = arg;
-	return ss_present_result(c->out, row, c->cached, c->with_beats);
+	return ss_present_result(c->out, row, c->cached, c->series);
 }
 
 static int array_row(void *arg, const ss_cache_row *row)
 {
 	collect *c = arg;
-	if ((c->n > 0 && ss_buf_puts(c->out, ",") != 0) || ss_present_result(c->out, row, true, false) != 0)
+	if ((c->n > 0 && ss_buf_puts(c->out, ",") != 0) || ss_present_result(c->out, row, true, SS_SERIES_NONE) != 0)
 		return -1;
 	c->n++;
 	return 0;
@@ -88,12 +94,12 @@ static int nomem(ss_buf *out, size_t mark, ss_error *err)
 	return ss_error_set(err, SS_ERR_NOMEM, "The response does not fit in memory.");
 }
 
-int ss_present_cache_get(ss_store *s, const char *cache_key, bool cached, bool with_beats, ss_buf *out,
+int ss_present_cache_get(ss_store *s, const char *cache_key, bool cached, ss_present_series series, ss_buf *out,
 			 ss_error *err)
 {
 	size_t mark = out->len;
-	collect c = {.out = out, .cached = cached, .with_beats = with_beats};
-	int rc = ss_store_cache_get(s, cache_key, with_beats ? SS_CACHE_ROW_BEATS : 0, one_row, &c, err);
+	collect c = {.out = out, .cached = cached, .series = series};
+	int rc = ss_store_cache_get(s, cache_key, series != SS_SERIES_NONE ? SS_CACHE_ROW_BEATS : 0, one_row, &c, err);
 	if (rc == -2)
 		return nomem(out, mark, err);
 	if (rc < 0)

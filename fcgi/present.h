@@ -11,14 +11,24 @@
 #include "core/util/buf.h"
 #include "core/util/error.h"
 
+/* Which of the row's stored time series (row->beats_json, ss_result_beats_text) a result object carries:
+ * none; beats and downbeats (?beats=1); or those and the segments (for the audio-analysis object, in their
+ * stored array form). */
+typedef enum ss_present_series {
+	SS_SERIES_NONE = 0,
+	SS_SERIES_BEATS = 1,
+	SS_SERIES_ALL = 2,
+} ss_present_series;
+
 /* Append the result object of row to b: id, title, artist, preview_url, cache_namespace, "cached", analyzed_at,
- * the stored result fields, beats and downbeats when with_beats (row->beats_json, or empty arrays), then
- * user_verified, manual_bpm, manual_key, bpm_notes. Returns 0 or -1 (out of memory; b may hold part). */
-int ss_present_result(ss_buf *b, const ss_cache_row *row, bool cached, bool with_beats);
+ * the stored result fields, the time series that series names (from row->beats_json; beats and downbeats as
+ * empty arrays when the row has none), then user_verified, manual_bpm, manual_key, bpm_notes. Returns 0 or -1
+ * (out of memory; b may hold part). */
+int ss_present_result(ss_buf *b, const ss_cache_row *row, bool cached, ss_present_series series);
 
 /* The result object of the row with cache_key appended to out (nothing appended when there is none or on
  * error). Returns 1 found, 0 none, -1 with err (the store's code, or SS_ERR_NOMEM). */
-int ss_present_cache_get(ss_store *s, const char *cache_key, bool cached, bool with_beats, ss_buf *out,
+int ss_present_cache_get(ss_store *s, const char *cache_key, bool cached, ss_present_series series, ss_buf *out,
 			 ss_error *err);
 
 /* A JSON array of result objects ("cached": true, no beats) of ss_store_cache_list / ss_store_cache_search,

@@ -660,7 +660,7 @@ START_TEST(test_pipeline_max_seconds)
 	ck_assert_int_eq(e.code, SS_ERR_INTERNAL);
 	char tag[64];
 	ss_analysis_opts_default(&o);
-	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v9;max=30");
+	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v10;max=30");
 	free(b);
 }
 END_TEST
@@ -877,7 +877,26 @@ START_TEST(test_result_json)
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ck_assert_int_eq(ss_result_beats_text(&r, &b), 0);
-	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000]}");
+	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000],\"segments\":[]}");
+	/* segments: compact arrays, rounded to their stored precision, last */
+	ss_segment seg[2] = {{.start = 0.0, .duration = 0.2321, .confidence = 1.0, .loudness_start = -20.04,
+			      .loudness_max = -9.96, .loudness_max_time = 0.0694, .loudness_end = -30.0},
+			     {.start = 0.2321, .duration = 0.5, .confidence = 0.25, .loudness_start = -30.0,
+			      .loudness_max = -12.5, .loudness_max_time = 0.1, .loudness_end = -60.0}};
+	for (int i = 0; i < SS_SEGMENT_DIMS; i++) {
+		seg[0].pitches[i] = i == 9 ? 1.0 : 0.1234;
+		seg[0].timbre[i] = i == 0 ? 40.04 : -1.26;
+	}
+	r.segments = seg;
+	r.n_segments = 2;
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_result_beats_text(&r, &b), 0);
+	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000],\"segments\":["
+				 "[0,0.232,1,-20,0.069,-10,-30,[0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,1,0.12,0.12],"
+				 "[40,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3]],"
+				 "[0.232,0.5,0.25,-30,0.1,-12.5,-60,[0,0,0,0,0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,0,0,0,0,0]]]}");
+	r.segments = NULL;
+	r.n_segments = 0;
 	ss_buf_free(&b);
 }
 END_TEST

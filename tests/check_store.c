@@ -83,7 +83,7 @@ static json_object *render(ss_store *db, const char *ns, const char *kind, const
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	int rc = ss_present_cache_get(db, key, true, beats, &b, &err);
+	int rc = ss_present_cache_get(db, key, true, beats ? SS_SERIES_BEATS : SS_SERIES_NONE, &b, &err);
 	ck_assert_int_ge(rc, 0);
 	if (rc == 0) {
 		ss_buf_free(&b);
@@ -137,7 +137,7 @@ START_TEST(migrate_from_v1)
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ss_error err;
-	ck_assert_int_eq(ss_present_cache_get(db, "k", true, true, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_get(db, "k", true, SS_SERIES_BEATS, &b, &err), 1);
 	json_object *o = ss_json_parse(b.data, b.len, 16);
 	ck_assert_ptr_nonnull(o);
 	json_object *v;
@@ -1300,6 +1300,9 @@ static int bytes_sink(void *arg, const void *data, size_t len)
 	return ss_buf_append(arg, data, len);
 }
 
+/* A stored segment (ss_result_beats_text's layout): only the audio-analysis object reads it. */
+#define SEGMENTS ",\"segments\":[[0,1,1,-20,0.1,-10,-30,[1,0,0,0,0,0,0,0,0,0,0,0],[40,0,0,0,0,0,0,0,0,0,0,0]]]"
+
 START_TEST(present_bytes)
 {
 	ss_store *db = open_db();
@@ -1321,7 +1324,7 @@ START_TEST(present_bytes)
 	ss_cache_put_args a = {.cache_key = key, .ns = "default", .source_kind = "url", .source = "https://e.com/a",
 			       .preview_url = "https://e.com/a", .title = "Caf\xc3\xa9 \"Q\", =1", .artist = "A\\B",
 			       .result = &r, .result_json = "{\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2]}",
-			       .beats_json = "{\"beats\":[0.5,1],\"downbeats\":[0.5]}"};
+			       .beats_json = "{\"beats\":[0.5,1],\"downbeats\":[0.5]" SEGMENTS "}"};
 	ss_error err;
 	ck_assert_msg(ss_store_cache_put(db, &a, NULL, &err) == 0, "%s", err.msg);
 	ss_override_update u = {.set_bpm = true, .bpm = 64.5, .set_key = true, .key = "D Minor", .set_notes = true,
@@ -1352,10 +1355,16 @@ START_TEST(present_bytes)
 		"234.5,4/4,,happy,,,,0.050,2024-05-06 07:08:09,default,true,64.500,D Minor,\"half\ntime\"\r\n";
 	ss_buf b;
 	ss_buf_init(&b, 0);
-	ck_assert_int_eq(ss_present_cache_get(db, key, true, true, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_get(db, key, true, SS_SERIES_BEATS, &b, &err), 1);
 	ck_assert_str_eq(b.data, get_beats);
 	ss_buf_reset(&b);
-	ck_assert_int_eq(ss_present_cache_get(db, key, false, false, &b, &err), 1);
+	ck_assert_int_eq(ss_present_cache_get(db, key, true, SS_SERIES_ALL, &b, &err), 1);
+	ck_assert_msg(strstr(b.data, "\"downbeats\":[0.5]" SEGMENTS ",\"user_verified\":true,") != NULL, "%s", b.data);
+	json_object *all = ss_json_parse(b.data, b.len, 16);
+	ck_assert_ptr_nonnull(all);
+	json_object_put(all);
+	ss_buf_reset(&b);
+	ck_assert_int_eq(ss_present_cache_get(db, key, false, SS_SERIES_NONE, &b, &err), 1);
 	ck_assert_str_eq(b.data, get_plain);
 	ss_buf_reset(&b);
 	ck_assert_int_eq(ss_present_cache_list(db, NULL, 10, 0, &b, &err), 1);

@@ -34,6 +34,7 @@ void ss_result_free(ss_result *r)
 {
 	free(r->beats);
 	free(r->downbeats);
+	free(r->segments);
 	ss_result_init(r);
 }
 

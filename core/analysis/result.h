@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "core/analysis/segments.h"
+
 #define SS_KEY_CANDIDATES 3
 #define SS_BPM_CANDIDATES 3
 
@@ -32,6 +34,8 @@ typedef struct ss_result {
 	const char *time_signature; /* static "3/4", "4/4", "6/8" ...; NULL without a tempo */
 	double *downbeats;     /* bar starts in seconds, each one of beats[] (same value); owned */
 	size_t n_downbeats;
+	ss_segment *segments;   /* the clip cut at its onsets (segments.h), tiling it; owned */
+	size_t n_segments;
 	ss_bpm_candidate bpm_candidates[SS_BPM_CANDIDATES]; /* the chosen tempo first (bpm_candidates[0].bpm ==
 							    * bpm), then its half/double (2/3, 3/2) readings */
 	size_t n_bpm_candidates; /* 0 without a tempo */
@@ -67,7 +71,7 @@ typedef struct ss_result {
 /* Set every field to its "unknown" value (NaN, zero counts, NULL pointers). */
 void ss_result_init(ss_result *r);
 
-/* Free what r owns (beats, downbeats) and re-initialise it. Safe on an initialised or zeroed result. */
+/* Free what r owns (beats, downbeats, segments) and re-initialise it. Safe on an initialised or zeroed result. */
 void ss_result_free(ss_result *r);
 
 /* "C# Minor" style name for a key index and mode, into out (at least 16 bytes). Returns out. */

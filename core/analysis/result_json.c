@@ -124,10 +124,47 @@ static int times_text(ss_buf *b, const char *name, const double *t, size_t n)
 	return ss_buf_puts(b, "]");
 }
 
+/* v rounded to 1/scale, shortest text; a comma before it unless first. 0 for a value that is not finite. */
+static int num_text(ss_buf *b, double v, double scale, bool first)
+{
+	v = isfinite(v) ? round(v * scale) / scale : 0.0;
+	return ss_buf_printf(b, "%s%.10g", first ? "" : ",", v == 0.0 ? 0.0 : v);
+}
+
+static int dims_text(ss_buf *b, const double *v, double scale)
+{
+	if (ss_buf_puts(b, ",[") != 0)
+		return -1;
+	for (int i = 0; i < SS_SEGMENT_DIMS; i++)
+		if (num_text(b, v[i], scale, i == 0) != 0)
+			return -1;
+	return ss_buf_puts(b, "]");
+}
+
+static int segments_text(ss_buf *b, const ss_segment *s, size_t n)
+{
+	if (ss_buf_puts(b, SS_RESULT_SEGMENTS_MEMBER "[") != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const ss_segment *g = &s[i];
+		/* whole milliseconds, each duration up to the next start, so the stored segments still tile the clip */
+		double start = round(g->start * 1000.0) / 1000.0;
+		double stop = round((i + 1 < n ? s[i + 1].start : g->start + g->duration) * 1000.0) / 1000.0;
+		if (ss_buf_puts(b, i ? ",[" : "[") != 0 || num_text(b, start, 1000, true) != 0 ||
+		    num_text(b, stop - start, 1000, false) != 0 || num_text(b, g->confidence, 1000, false) != 0 ||
+		    num_text(b, g->loudness_start, 10, false) != 0 || num_text(b, g->loudness_max_time, 1000, false) != 0 ||
+		    num_text(b, g->loudness_max, 10, false) != 0 || num_text(b, g->loudness_end, 10, false) != 0 ||
+		    dims_text(b, g->pitches, 100) != 0 || dims_text(b, g->timbre, 10) != 0 || ss_buf_puts(b, "]") != 0)
+			return -1;
+	}
+	return ss_buf_puts(b, "]");
+}
+
 int ss_result_beats_text(const ss_result *r, ss_buf *b)
 {
 	if (ss_buf_puts(b, "{") != 0 || times_text(b, "beats", r->beats, r->n_beats) != 0 ||
-	    ss_buf_puts(b, ",") != 0 || times_text(b, "downbeats", r->downbeats, r->n_downbeats) != 0)
+	    ss_buf_puts(b, ",") != 0 || times_text(b, "downbeats", r->downbeats, r->n_downbeats) != 0 ||
+	    segments_text(b, r->segments, r->n_segments) != 0)
 		return -1;
 	return ss_buf_puts(b, "}");
 }

@@ -37,7 +37,7 @@ static int render_row(void *arg, const ss_cache_row *row, bool cached)
 	render *r = arg;
 	if (r->key_out != NULL)
 		snprintf(r->key_out, SS_SHA256_HEX, "%s", row->cache_key ? row->cache_key : "");
-	return ss_present_result(r->out, row, cached, r->with_beats);
+	return ss_present_result(r->out, row, cached, r->with_beats ? SS_SERIES_BEATS : SS_SERIES_NONE);
 }
 
 /* The log lines of an outcome (the flow itself never logs). */
