@@ -10,6 +10,7 @@
 
 #include "core/analysis/pipeline.h"
 #include "core/analysis/result.h"
+#include "core/analysis/segments.h"
 #include "core/util/base62.h"
 #include "core/util/jsonutil.h"
 #include "core/util/timefmt.h"
@@ -242,6 +243,106 @@ static int add_intervals(json_object *o, const char *name, const double *t, size
 	return 0;
 }
 
+/* Element i of array a as a finite number, or NaN. */
+static double num_at(json_object *a, size_t i)
+{
+	json_object *e = json_object_array_get_idx(a, i);
+	if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
+		return NAN;
+	double v = json_object_get_double(e);
+	return isfinite(v) ? v : NAN;
+}
+
+/* Add member name to o: the first SS_SEGMENT_DIMS numbers of the array src, each clamped to lo..hi (0 where src
+ * has no number there). Returns 0, or -1 when out of memory. */
+static int add_dims(json_object *o, const char *name, json_object *src, double lo, double hi)
+{
+	json_object *a = add_child(o, name, json_object_new_array_ext(SS_SEGMENT_DIMS));
+	if (a == NULL)
+		return -1;
+	for (size_t i = 0; i < SS_SEGMENT_DIMS; i++) {
+		double v = num_at(src, i);
+		json_object *n = ss_json_num(isfinite(v) ? fmin(fmax(v, lo), hi) : 0.0);
+		if (n == NULL || json_object_array_add(a, n) != 0) {
+			json_object_put(n);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether e is an array of SS_SEGMENT_DIMS numbers. */
+static bool dims_ok(json_object *e)
+{
+	if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != SS_SEGMENT_DIMS)
+		return false;
+	for (size_t i = 0; i < SS_SEGMENT_DIMS; i++)
+		if (isnan(num_at(e, i)))
+			return false;
+	return true;
+}
+
+static double level(double db)
+{
+	return fmin(fmax(db, SS_SEGMENT_FLOOR_DB), 0.0);
+}
+
+/* The seven numbers of a stored segment g (ss_result_beats_text's layout) into v, if g is one: an array of the
+ * seven and two arrays of SS_SEGMENT_DIMS numbers, starting at or after 0 and before end, lasting. */
+static bool segment_entry(json_object *g, double end, double v[7])
+{
+	if (!json_object_is_type(g, json_type_array) || json_object_array_length(g) != 9 ||
+	    !dims_ok(json_object_array_get_idx(g, 7)) || !dims_ok(json_object_array_get_idx(g, 8)))
+		return false;
+	for (size_t k = 0; k < 7; k++)
+		if (isnan(v[k] = num_at(g, k)))
+			return false;
+	return v[0] >= 0.0 && v[0] < end && v[1] > 0.0;
+}
+
+/* Add "segments": Spotify's segment objects from the stored arrays, in order, inside the track and apart (an
+ * entry that is malformed, out of order or outside the track is left out; one that runs past the next start or
+ * the end is cut there), levels clamped to SS_SEGMENT_FLOOR_DB..0 dB, scores and pitches to 0..1. Returns 0 or
+ * -1 when out of memory. */
+static int add_segments(json_object *o, json_object *r, double end)
+{
+	json_object *src, *arr = add_child(o, "segments", json_object_new_array());
+	if (arr == NULL)
+		return -1;
+	if (!json_object_object_get_ex(r, "segments", &src) || !json_object_is_type(src, json_type_array))
+		return 0;
+	size_t n = json_object_array_length(src), m = 0;
+	size_t *keep = malloc((n ? n : 1) * sizeof *keep);
+	if (keep == NULL)
+		return -1;
+	double v[7], last = -1.0;
+	for (size_t i = 0; i < n; i++)
+		if (segment_entry(json_object_array_get_idx(src, i), end, v) && v[0] > last) {
+			keep[m++] = i;
+			last = v[0];
+		}
+	int rc = 0;
+	for (size_t j = 0; j < m && rc == 0; j++) {
+		json_object *g = json_object_array_get_idx(src, keep[j]);
+		double next = end, w[7];
+		if (j + 1 < m && segment_entry(json_object_array_get_idx(src, keep[j + 1]), end, w))
+			next = w[0];
+		segment_entry(g, end, v);
+		double start = v[0], dur = fmin(v[1], next - start);
+		assert(dur > 0.0);
+		json_object *it = new_element(arr);
+		if (it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", dur) ||
+		    ss_json_add_num(it, "confidence", unit(v[2])) || ss_json_add_num(it, "loudness_start", level(v[3])) ||
+		    ss_json_add_num(it, "loudness_max_time", fmin(fmax(v[4], 0.0), dur)) ||
+		    ss_json_add_num(it, "loudness_max", level(v[5])) || ss_json_add_num(it, "loudness_end", level(v[6])) ||
+		    add_dims(it, "pitches", json_object_array_get_idx(g, 7), 0.0, 1.0) ||
+		    add_dims(it, "timbre", json_object_array_get_idx(g, 8), -HUGE_VAL, HUGE_VAL))
+			rc = -1;
+	}
+	free(keep);
+	return rc;
+}
+
 /* The track-level fields a section repeats (Spotify's names), added to o. */
 static int add_tonal_and_metre(json_object *o, double loud, double tempo, double tempo_conf, int key, double key_conf,
 			       int mode, int ts)
@@ -311,7 +412,7 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     ss_json_add_num(section, "start", 0.0) == 0 && ss_json_add_num(section, "duration", dur) == 0 &&
 		     ss_json_add_num(section, "confidence", 1.0) == 0 &&
 		     add_tonal_and_metre(section, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0 &&
-		     add_child(o, "segments", json_object_new_array()) != NULL;
+		     add_segments(o, r, dur) == 0;
 	}
 	free(beats);
 	free(downs);

@@ -1,8 +1,8 @@
 /* Spotify's objects from a stored songscope result (the object /analyze answers, as ss_present_cache_get renders
- * it, with beats and downbeats for the analysis): the audio-features object and the audio-analysis object, field
+ * it, with its time series for the analysis): the audio-features object and the audio-analysis object, field
  * for field as Spotify documented them (API.md "Spotify-compatible audio features"). Pure functions of the
- * result's text: no request, no store. A manual override (/verify) wins over the analysis for tempo, key and
- * mode in both. */
+ * result's text: no request, no store; what the text holds is checked, never trusted. A manual override
+ * (/verify) wins over the analysis for tempo, key and mode in both. */
 #ifndef SS_FCGI_SPOTIFY_H
 #define SS_FCGI_SPOTIFY_H
 
@@ -16,10 +16,11 @@
  * memory or when text is not a JSON object or cache_key not hex. */
 json_object *ss_spotify_features(const char *text, size_t len, const char *cache_key, const char *base);
 
-/* The audio-analysis object of the result text (len bytes): meta, track, and bars, beats and tatums as
- * {start, duration, confidence} in seconds from the result's downbeats and beats (tatums: each beat halved),
- * one section spanning the track, and no segments (songscope does not segment). Returns a new object (caller
- * puts it), or NULL when out of memory or when text is not a JSON object. */
+/* The audio-analysis object of the result text (len bytes, with its time series: SS_SERIES_ALL): meta, track,
+ * bars, beats and tatums as {start, duration, confidence} in seconds from the result's downbeats and beats
+ * (tatums: each beat halved), one section spanning the track, and the segments stored with the result (none for
+ * a row analysed before segments existed). Returns a new object (caller puts it), or NULL when out of memory or
+ * when text is not a JSON object. */
 json_object *ss_spotify_analysis(const char *text, size_t len);
 
 #endif

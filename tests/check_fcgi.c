@@ -463,6 +463,65 @@ START_TEST(spotify_analysis_from_stored_results)
 }
 END_TEST
 
+/* Spotify's segments from the stored arrays: in order, within the track and apart, each field where Spotify
+ * puts it, levels on -60..0 dB, confidence and pitches on 0..1; an entry that is malformed, out of order or past
+ * the end is left out, and one that runs past the next start or the end is cut there. */
+START_TEST(spotify_segments_from_stored_arrays)
+{
+#define P12 "[1,0.5,0,0,0,0,0,0,0,0,0,0.25]"
+#define T12 "[40,1.5,-2,0,0,0,0,0,0,0,0,3]"
+	const char *r = "{\"signal_duration\":2.0,\"segments\":["
+			"[0,0.5,1,-20,0.1,-10,-30," P12 "," T12 "],"
+			"[0.5,0.5,7,-70,0.9,5,-12.5,[2,-1,0,0,0,0,0,0,0,0,0,0]," T12 "],"  /* overlaps the next */
+			"[0.9,0.5,0.5,-20,0.1,-10,-30," P12 "," T12 "],"
+			"[0.4,0.5,0.5,-20,0.1,-10,-30," P12 "," T12 "],"          /* out of order */
+			"[1.0,0.5,0.5,-20,0.1,-10,-30,[1,2]," T12 "],"            /* eleven pitches short */
+			"[1.1,0.5,0.5,-20,0.1,-10,\"x\"," P12 "," T12 "],"        /* a string */
+			"[1.2,0.5,0.5,-20,0.1,-10,-30," P12 "],"                 /* no timbre */
+			"[1.5,0.9,0.25,-20,0.1,-10,-30," P12 "," T12 "],"         /* crosses the end */
+			"[2.0,0.5,0.5,-20,0.1,-10,-30," P12 "," T12 "],"          /* past it */
+			"7]}";
+	json_object *a = ss_spotify_analysis(r, strlen(r));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(len_of(a, "segments"), 4);
+	json_object *s0 = json_object_array_get_idx(json_object_object_get(a, "segments"), 0);
+	ck_assert_double_eq(num_at(s0, "start"), 0.0);
+	ck_assert_double_eq(num_at(s0, "duration"), 0.5);
+	ck_assert_double_eq(num_at(s0, "confidence"), 1.0);
+	ck_assert_double_eq(num_at(s0, "loudness_start"), -20.0);
+	ck_assert_double_eq(num_at(s0, "loudness_max_time"), 0.1);
+	ck_assert_double_eq(num_at(s0, "loudness_max"), -10.0);
+	ck_assert_double_eq(num_at(s0, "loudness_end"), -30.0);
+	json_object *p = json_object_object_get(s0, "pitches"), *t = json_object_object_get(s0, "timbre");
+	ck_assert_uint_eq(json_object_array_length(p), 12);
+	ck_assert_uint_eq(json_object_array_length(t), 12);
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(p, 1)), 0.5);
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(p, 11)), 0.25);
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(t, 0)), 40.0);
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(t, 2)), -2.0);
+	/* out-of-range values clamped */
+	ck_assert_double_eq(item(a, "segments", 1, "confidence"), 1.0);
+	ck_assert_double_eq(item(a, "segments", 1, "loudness_start"), -60.0);
+	ck_assert_double_eq(item(a, "segments", 1, "loudness_max"), 0.0);
+	ck_assert_double_eq_tol(item(a, "segments", 1, "duration"), 0.4, 1e-9); /* cut at the next start */
+	ck_assert_double_eq_tol(item(a, "segments", 1, "loudness_max_time"), 0.4, 1e-9);
+	p = json_object_object_get(json_object_array_get_idx(json_object_object_get(a, "segments"), 1), "pitches");
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(p, 0)), 1.0);
+	ck_assert_double_eq(json_object_get_double(json_object_array_get_idx(p, 1)), 0.0);
+	/* cut at the end of the track */
+	ck_assert_double_eq(item(a, "segments", 3, "start"), 1.5);
+	ck_assert_double_eq_tol(item(a, "segments", 3, "duration"), 0.5, 1e-9);
+	json_object_put(a);
+	/* a row stored before segments existed, or a member of another type: none */
+	const char *old = "{\"signal_duration\":2.0,\"segments\":{\"a\":1}}";
+	a = ss_spotify_analysis(old, strlen(old));
+	ck_assert_uint_eq(len_of(a, "segments"), 0);
+	json_object_put(a);
+#undef P12
+#undef T12
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fcgi");
@@ -482,6 +541,7 @@ int main(void)
 	tcase_add_test(tc, error_bodies_are_utf8_whatever_the_path);
 	tcase_add_test(tc, internal_errors_keep_their_cause_from_the_client);
 	tcase_add_test(tc, spotify_analysis_from_stored_results);
+	tcase_add_test(tc, spotify_segments_from_stored_arrays);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

@@ -99,7 +99,8 @@ int ss_handle_audio_features_post(ss_ctx *ctx, ss_request *req)
 }
 
 /* Look one id up: 1 with the result object text in out and the key in key, 0 unknown (or not an id), -1 err. */
-static int lookup(ss_ctx *ctx, const char *id, bool with_beats, char key[SS_SHA256_HEX], ss_buf *out, ss_error *err)
+static int lookup(ss_ctx *ctx, const char *id, ss_present_series series, char key[SS_SHA256_HEX], ss_buf *out,
+		  ss_error *err)
 {
 	char prefix[33];
 	if (ss_base62_to_hex128(id, prefix) != 0)
@@ -107,7 +108,7 @@ static int lookup(ss_ctx *ctx, const char *id, bool with_beats, char key[SS_SHA2
 	int f = ss_store_cache_key_by_prefix(ctx->store, prefix, key, err);
 	if (f != 1)
 		return f;
-	return ss_present_cache_get(ctx->store, key, true, with_beats, out, err);
+	return ss_present_cache_get(ctx->store, key, true, series, out, err);
 }
 
 /* The {key} segment of the path. */
@@ -118,8 +119,8 @@ static const char *path_id(const ss_request *req)
 }
 
 /* GET by id: 400 for what cannot be an id, 404 for an id with no row. */
-/* What GET by id answers: Spotify's audio-features object, Spotify's audio-analysis object, or songscope's own
- * result object (with beats and downbeats). */
+/* What GET by id answers: Spotify's audio-features object, Spotify's audio-analysis object (read from the result
+ * with every stored time series), or songscope's own result object (with beats and downbeats). */
 typedef enum view { VIEW_FEATURES, VIEW_ANALYSIS, VIEW_RESULT } view;
 
 static int get_one(ss_ctx *ctx, ss_request *req, view v)
@@ -136,7 +137,9 @@ static int get_one(ss_ctx *ctx, ss_request *req, view v)
 	char key[SS_SHA256_HEX], base[BASE_URL_MAX];
 	ss_buf out;
 	ss_buf_init(&out, 0);
-	int rc, f = lookup(ctx, id, v != VIEW_FEATURES, key, &out, &err);
+	static const ss_present_series series[] = {[VIEW_FEATURES] = SS_SERIES_NONE, [VIEW_ANALYSIS] = SS_SERIES_ALL,
+						   [VIEW_RESULT] = SS_SERIES_BEATS};
+	int rc, f = lookup(ctx, id, series[v], key, &out, &err);
 	if (f < 0)
 		rc = send_err(req, &err);
 	else if (f == 0)
@@ -214,7 +217,7 @@ int ss_handle_audio_features_list(ss_ctx *ctx, ss_request *req)
 		char key[SS_SHA256_HEX];
 		ss_buf out;
 		ss_buf_init(&out, 0);
-		int f = lookup(ctx, p, false, key, &out, &err);
+		int f = lookup(ctx, p, SS_SERIES_NONE, key, &out, &err);
 		json_object *o = NULL;
 		if (f == 1) {
 			o = ss_spotify_features(out.data, out.len, key, base);

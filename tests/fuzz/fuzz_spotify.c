@@ -3,7 +3,8 @@
  * Checked: only a JSON object gives objects, and then both; every number in them is finite; key -1..11, mode 0
  * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
- * are two tatums a beat, one section and no segment. */
+ * are two tatums a beat and one section; segments are in order, inside the track and apart, with levels in
+ * -60..0 dB, a confidence and twelve pitches in 0..1 and twelve timbre numbers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,37 @@ static size_t intervals(json_object *a, const char *name, double end)
 	return n;
 }
 
+/* Twelve numbers in lo..hi in member name of g. */
+static void dims(json_object *g, const char *name, double lo, double hi)
+{
+	json_object *d = member(g, name);
+	FZ_ASSERT(json_object_is_type(d, json_type_array) && json_object_array_length(d) == 12, "twelve numbers");
+	for (size_t k = 0; k < 12; k++) {
+		json_object *v = json_object_array_get_idx(d, k);
+		FZ_ASSERT(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int), name);
+		FZ_ASSERT(json_object_get_double(v) >= lo && json_object_get_double(v) <= hi, name);
+	}
+}
+
+static void segments(json_object *arr, double end)
+{
+	FZ_ASSERT(json_object_is_type(arr, json_type_array), "segments");
+	double at = 0.0;
+	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
+		json_object *g = json_object_array_get_idx(arr, i);
+		double s = num(g, "start"), d = num(g, "duration"), c = num(g, "confidence");
+		FZ_ASSERT(s >= at && d > 0.0 && s + d <= end + 1e-6 * (1.0 + end), "segments in order, inside, apart");
+		at = s + d - 1e-9 * (1.0 + s);
+		FZ_ASSERT(c >= 0.0 && c <= 1.0, "a confidence in 0..1");
+		FZ_ASSERT(num(g, "loudness_max_time") >= 0.0 && num(g, "loudness_max_time") <= d, "the peak inside");
+		static const char *const levels[] = {"loudness_start", "loudness_max", "loudness_end"};
+		for (size_t k = 0; k < 3; k++)
+			FZ_ASSERT(num(g, levels[k]) >= -60.0 && num(g, levels[k]) <= 0.0, "a level in -60..0 dB");
+		dims(g, "pitches", 0.0, 1.0);
+		dims(g, "timbre", -HUGE_VAL, HUGE_VAL);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fz_strndup(data, size);
@@ -76,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(intervals(a, "tatums", end) == 2 * nb, "two tatums a beat");
 	intervals(a, "bars", end);
 	FZ_ASSERT(json_object_array_length(member(a, "sections")) == 1, "one section");
-	FZ_ASSERT(json_object_array_length(member(a, "segments")) == 0, "no segment");
+	segments(member(a, "segments"), end);
 done:
 	json_object_put(f);
 	json_object_put(a);

@@ -224,6 +224,13 @@ static int spotify_seeds(void)
 	rc |= TEXT("{\"bpm\":0,\"key_index\":null,\"beats\":[],\"downbeats\":[],\"signal_duration\":-4}");
 	rc |= TEXT("{\"beats\":{},\"downbeats\":\"0.5\",\"key_index\":12,\"mode\":2,\"time_signature\":\"99/4\"}");
 	rc |= TEXT("[1,2]");
+	/* segments as the cache stores them, then damaged ones (out of order, overlapping, short, past the end) */
+	rc |= TEXT("{\"signal_duration\":2,\"segments\":[[0,0.5,1,-20,0.1,-10,-30,[1,0.5,0,0,0,0,0,0,0,0,0,0.25],"
+		   "[40,1.5,-2,0,0,0,0,0,0,0,0,3]],[0.5,1.5,0.3,-30,0.2,-12,-60,[0,0,0,0,0,0,0,0,0,1,0,0],"
+		   "[30,-1,0,0,0,0,0,0,0,0,0,0]]]}");
+	rc |= TEXT("{\"signal_duration\":2,\"segments\":[[1,5,9,-99,-1,9,0,[2,-1,0,0,0,0,0,0,0,0,0,0],"
+		   "[1e308,0,0,0,0,0,0,0,0,0,0,0]],[0.5,1,0,0,0,0,0,[0],[0]],[1.5,0.1,0,0,0,0,0,"
+		   "[0,0,0,0,0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,0,0,0,0,0]],[3,1,0,0,0,0,0,[],[]],7,null]}");
 	return rc;
 }
 

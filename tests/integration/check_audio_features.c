@@ -242,6 +242,45 @@ static size_t intervals(json_object *a, double track_end, double *starts, size_t
 	return n;
 }
 
+/* Spotify's segments: they tile the track from 0, every field of Spotify's in its range, the twelve pitches with
+ * their strongest at 1 (all 0 in silence); music has more than one. */
+static void assert_segments(json_object *a, double track_end, bool music)
+{
+	static const char *const fields[] = {"start", "duration", "confidence", "loudness_start", "loudness_max",
+					     "loudness_max_time", "loudness_end", "pitches", "timbre"};
+	ck_assert(json_object_is_type(a, json_type_array));
+	size_t n = json_object_array_length(a);
+	ck_assert_uint_ge(n, music ? 2 : 1);
+	double at = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *g = json_object_array_get_idx(a, i);
+		ck_assert_int_eq(json_object_object_length(g), 9);
+		for (size_t k = 0; k < 9; k++)
+			member(g, fields[k]);
+		double s = num_of(g, "start"), d = num_of(g, "duration");
+		ck_assert_msg(fabs(s - at) < 1e-6 && d > 0.0, "segment %zu: %g + %g after %g", i, s, d, at);
+		at = s + d;
+		ck_assert(num_of(g, "confidence") >= 0.0 && num_of(g, "confidence") <= 1.0);
+		ck_assert(num_of(g, "loudness_max_time") >= 0.0 && num_of(g, "loudness_max_time") <= d);
+		static const char *const levels[] = {"loudness_start", "loudness_max", "loudness_end"};
+		for (size_t k = 0; k < 3; k++)
+			ck_assert(num_of(g, levels[k]) >= -60.0 && num_of(g, levels[k]) <= 0.0);
+		json_object *p = member(g, "pitches"), *t = member(g, "timbre");
+		ck_assert_uint_eq(json_object_array_length(p), 12);
+		ck_assert_uint_eq(json_object_array_length(t), 12);
+		double top = 0.0;
+		for (size_t k = 0; k < 12; k++) {
+			double v = json_object_get_double(json_object_array_get_idx(p, k));
+			ck_assert(v >= 0.0 && v <= 1.0);
+			top = fmax(top, v);
+			ck_assert(json_object_is_type(json_object_array_get_idx(t, k), json_type_double) ||
+				  json_object_is_type(json_object_array_get_idx(t, k), json_type_int));
+		}
+		ck_assert(top == 1.0 || top == 0.0);
+	}
+	ck_assert_msg(fabs(at - track_end) < 1e-6, "segments end at %g, the track at %g", at, track_end);
+}
+
 /* Spotify's audio-analysis object, and what it shares with the audio-features object f of the same track. */
 static void assert_analysis(json_object *o, json_object *f)
 {
@@ -305,7 +344,7 @@ static void assert_analysis(json_object *o, json_object *f)
 		}
 	}
 
-	/* one section spanning the track with the track's values; no segments */
+	/* one section spanning the track with the track's values */
 	json_object *sections = member(o, "sections");
 	ck_assert_uint_eq(json_object_array_length(sections), 1);
 	json_object *s = json_object_array_get_idx(sections, 0);
@@ -313,8 +352,7 @@ static void assert_analysis(json_object *o, json_object *f)
 	ck_assert_double_eq(num_of(s, "duration"), dur);
 	ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
 	ck_assert_double_eq(num_of(s, "tempo"), num_of(f, "tempo"));
-	ck_assert(json_object_is_type(member(o, "segments"), json_type_array));
-	ck_assert_uint_eq(json_object_array_length(member(o, "segments")), 0);
+	assert_segments(member(o, "segments"), dur, tempo > 0.0);
 }
 
 static json_object *post_bytes(const unsigned char *b, size_t len, long want)
@@ -375,6 +413,7 @@ START_TEST(post_bytes_schema_and_same_cache_as_analyze)
 	r = request_json("GET", path, NULL, NULL, 0, 200);
 	ck_assert(json_object_is_type(member(r, "beats"), json_type_array));
 	ck_assert(json_object_is_type(member(r, "downbeats"), json_type_array));
+	ck_assert(!json_object_object_get_ex(r, "segments", NULL)); /* stored for Spotify's object only */
 	unit_num(r, "speechiness");
 	ck_assert_str_eq(str_of(r, "title"), "Song");
 	json_object_put(r);
