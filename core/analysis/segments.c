@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/analysis/chroma.h"
 
 #define BANDS 24
 #define MEL_LO_HZ 40.0
@@ -30,44 +29,47 @@ static double mel(double hz)
 	return 2595.0 * log10(1.0 + hz / 700.0);
 }
 
-/* Per bin: the two mel bands it feeds (triangular filters on BANDS + 2 points equally spaced in mel between
- * MEL_LO_HZ and MEL_HI_HZ) and its weight in the upper one; -1 for no band. */
+/* The mel bands: triangular filters on BANDS + 2 points equally spaced in mel between MEL_LO_HZ and MEL_HI_HZ.
+ * A bin at position q among the points (j = floor(q)) feeds the falling side of band j - 1 and the rising side of
+ * band j, with weight q - j in the latter: slot[k] = j, so that band b sums in e[b + 1] of an array padded at
+ * both ends (e[0] and e[BANDS + 1] collect what falls outside the bands). Bins k0 .. k1 - 1 feed some band. */
 typedef struct mel_map {
-	int *lo, *hi;
+	size_t k0, k1;
+	int *slot;
 	float *w_hi;
 } mel_map;
 
 static void mel_map_free(mel_map *m)
 {
-	free(m->lo);
-	free(m->hi);
+	free(m->slot);
 	free(m->w_hi);
-	m->lo = m->hi = NULL;
+	m->slot = NULL;
 	m->w_hi = NULL;
 }
 
 static int mel_map_init(mel_map *m, size_t n_bins, double bin_hz)
 {
-	m->lo = malloc(n_bins * sizeof *m->lo);
-	m->hi = malloc(n_bins * sizeof *m->hi);
+	m->slot = malloc(n_bins * sizeof *m->slot);
 	m->w_hi = malloc(n_bins * sizeof *m->w_hi);
-	if (m->lo == NULL || m->hi == NULL || m->w_hi == NULL) {
+	if (m->slot == NULL || m->w_hi == NULL) {
 		mel_map_free(m);
 		return -1;
 	}
 	const double m_lo = mel(MEL_LO_HZ), step = (mel(MEL_HI_HZ) - m_lo) / (BANDS + 1);
+	m->k0 = n_bins;
+	m->k1 = 0;
 	for (size_t k = 0; k < n_bins; k++) {
 		double q = (mel((double)k * bin_hz) - m_lo) / step; /* position among the points 0..BANDS+1 */
-		m->lo[k] = m->hi[k] = -1;
-		m->w_hi[k] = 0.0f;
 		if (!(q >= 0.0) || q >= BANDS + 1)
 			continue;
-		int j = (int)q;
-		/* rising side of band j (peak at point j + 1), falling side of band j - 1 (peak at point j) */
-		m->hi[k] = j < BANDS ? j : -1;
-		m->lo[k] = j - 1;
-		m->w_hi[k] = (float)(q - j);
+		if (m->k0 == n_bins)
+			m->k0 = k;
+		m->k1 = k + 1;
+		m->slot[k] = (int)q;
+		m->w_hi[k] = (float)(q - (int)q);
 	}
+	if (m->k1 < m->k0)
+		m->k1 = m->k0;
 	return 0;
 }
 
@@ -81,18 +83,19 @@ static double db(double ms, double floor_db)
 /* Levels of frame row (n_bins magnitudes): the frame's (dBFS, floored) into *level and the mel bands' into band. */
 static void frame_levels(const float *row, size_t n_bins, const mel_map *mm, double scale, double *level, float *band)
 {
-	double e[BANDS] = {0}, total = 0.0;
-	for (size_t k = 0; k < n_bins; k++) {
-		double p = (double)row[k] * row[k];
-		total += (k == 0 || k + 1 == n_bins) ? p : 2.0 * p;
-		if (mm->hi[k] >= 0)
-			e[mm->hi[k]] += mm->w_hi[k] * p;
-		if (mm->lo[k] >= 0)
-			e[mm->lo[k]] += (1.0f - mm->w_hi[k]) * p;
+	double e[BANDS + 2] = {0}, total = 0.0;
+	for (size_t k = 0; k < n_bins; k++)
+		total += (double)row[k] * row[k];
+	/* one-sided spectrum: every bin but DC and Nyquist stands for two */
+	total = 2.0 * total - (double)row[0] * row[0] - (double)row[n_bins - 1] * row[n_bins - 1];
+	for (size_t k = mm->k0; k < mm->k1; k++) {
+		double p = (double)row[k] * row[k], w = mm->w_hi[k];
+		e[mm->slot[k]] += (1.0 - w) * p;
+		e[mm->slot[k] + 1] += w * p;
 	}
 	*level = db(total * scale, SS_SEGMENT_FLOOR_DB);
 	for (int b = 0; b < BANDS; b++)
-		band[b] = (float)db(2.0 * e[b] * scale, BAND_FLOOR_DB);
+		band[b] = (float)db(2.0 * e[b + 1] * scale, BAND_FLOOR_DB);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -139,9 +142,50 @@ static size_t find_onsets(const double *rise, size_t T, size_t *start, double *c
 	return n;
 }
 
+/* Per bin between C3 and B6 (46 ms frames do not resolve the semitones below): the pitch classes of the two
+ * semitones around its frequency and its share in the upper one (linear in cents). A segment's chroma is the
+ * power of its frames folded to 12 classes that way: its loud frames count most, and no frame is cleaned of
+ * harmonics (too coarse a spectrum for it). */
+#define FOLD_MIDI_LO 48
+#define FOLD_MIDI_HI 95
+typedef struct fold {
+	size_t lo, n;         /* bins lo .. lo + n - 1 */
+	unsigned char *pc_lo; /* per bin, 0..11: the semitone below (or at) its frequency */
+	float *w_hi;          /* per bin: its share in the next semitone up */
+} fold;
+
+static void fold_free(fold *f)
+{
+	free(f->pc_lo);
+	free(f->w_hi);
+	f->pc_lo = NULL;
+	f->w_hi = NULL;
+}
+
+static int fold_init(fold *f, size_t n_bins, double bin_hz)
+{
+	const double f_lo = 440.0 * pow(2.0, (FOLD_MIDI_LO - 69) / 12.0);
+	const double f_hi = 440.0 * pow(2.0, (FOLD_MIDI_HI - 69) / 12.0);
+	f->lo = (size_t)ceil(f_lo / bin_hz);
+	size_t hi = (size_t)floor(f_hi / bin_hz) + 1;
+	f->n = hi < n_bins ? hi - f->lo : n_bins > f->lo ? n_bins - f->lo : 0;
+	f->pc_lo = malloc(f->n ? f->n : 1);
+	f->w_hi = malloc((f->n ? f->n : 1) * sizeof *f->w_hi);
+	if (f->pc_lo == NULL || f->w_hi == NULL) {
+		fold_free(f);
+		return -1;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		double q = 69.0 + 12.0 * log2((double)(f->lo + i) * bin_hz / 440.0), below = floor(q);
+		f->pc_lo[i] = (unsigned char)((int)below % 12);
+		f->w_hi[i] = (float)(q - below);
+	}
+	return 0;
+}
+
 /* Fill seg from frames [a, b) (b <= T) whose segment runs from t0 to t1 seconds. */
 static void describe(ss_segment *seg, const ss_spectrogram *s, const double *level, const float *band,
-		     ss_chroma_map *cm, size_t a, size_t b, double t0, double t1)
+		     const fold *fo, const double dct[SS_SEGMENT_DIMS][BANDS], size_t a, size_t b, double t0, double t1)
 {
 	const double fps = s->sr / (double)s->hop;
 	seg->start = t0;
@@ -153,8 +197,14 @@ static void describe(ss_segment *seg, const ss_spectrogram *s, const double *lev
 	for (size_t t = a; t < b; t++) {
 		if (level[t] > level[peak])
 			peak = t;
-		if (level[t] > SS_SEGMENT_FLOOR_DB)
-			ss_chroma_add_frame(cm, s->mag + t * s->n_bins, chroma);
+		if (level[t] > SS_SEGMENT_FLOOR_DB) {
+			const float *row = s->mag + t * s->n_bins + fo->lo;
+			for (size_t i = 0; i < fo->n; i++) {
+				double p = (double)row[i] * row[i];
+				chroma[fo->pc_lo[i]] += (1.0 - fo->w_hi[i]) * p;
+				chroma[(fo->pc_lo[i] + 1) % 12] += fo->w_hi[i] * p;
+			}
+		}
 		for (int k = 0; k < BANDS; k++)
 			mean_band[k] += band[t * BANDS + (size_t)k];
 		mean_level += level[t];
@@ -171,8 +221,8 @@ static void describe(ss_segment *seg, const ss_spectrogram *s, const double *lev
 	for (int c = 1; c < SS_SEGMENT_DIMS; c++) {
 		double v = 0.0;
 		for (int k = 0; k < BANDS; k++)
-			v += mean_band[k] / frames * cos(M_PI * c * (k + 0.5) / BANDS);
-		seg->timbre[c] = 2.0 * v / BANDS;
+			v += mean_band[k] * dct[c][k];
+		seg->timbre[c] = 2.0 * v / (frames * BANDS);
 	}
 }
 
@@ -189,20 +239,14 @@ int ss_segments_compute(const ss_spectrogram *s, double duration, ss_segment **o
 	float *band = malloc(T * BANDS * sizeof *band);
 	size_t *start = malloc(T * sizeof *start);
 	mel_map mm = {0};
-	ss_chroma_map cm;
-	memset(&cm, 0, sizeof cm);
-	ss_chroma_params cp;
-	ss_chroma_params_default(&cp);
-	cp.midi_lo = cp.bass_split = 48; /* C3: 46 ms frames do not resolve the semitones below */
+	fold fo = {0};
 	ss_segment *seg = NULL;
 	int rc = -1;
 	if (level == NULL || rise == NULL || conf == NULL || band == NULL || start == NULL ||
-	    mel_map_init(&mm, nb, s->sr / (double)s->n_fft) != 0) {
+	    mel_map_init(&mm, nb, s->sr / (double)s->n_fft) != 0 || fold_init(&fo, nb, s->sr / (double)s->n_fft) != 0) {
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for segments");
 		goto done;
 	}
-	if (ss_chroma_map_init(&cm, nb, s->sr / (double)s->n_fft, 0.0, &cp, err) != 0)
-		goto done;
 	for (size_t t = 0; t < T; t++) {
 		float *cur = band + t * BANDS;
 		const float *prev = t > 0 ? cur - BANDS : NULL;
@@ -223,12 +267,16 @@ int ss_segments_compute(const ss_spectrogram *s, double duration, ss_segment **o
 		ss_error_set(err, SS_ERR_NOMEM, "out of memory for segments");
 		goto done;
 	}
+	double dct[SS_SEGMENT_DIMS][BANDS]; /* the cosines of the timbre coefficients (DCT-II) */
+	for (int c = 0; c < SS_SEGMENT_DIMS; c++)
+		for (int k = 0; k < BANDS; k++)
+			dct[c][k] = cos(M_PI * c * (k + 0.5) / BANDS);
 	/* a segment starts where its first frame's span does (frames are centred on t * hop) */
 	const double half = (double)s->n_fft / 2.0;
 	for (size_t i = 0; i < m; i++) {
 		double t0 = i == 0 ? 0.0 : fmax(((double)start[i] * (double)s->hop - half) / s->sr, 0.0);
 		double t1 = i + 1 < m ? fmax(((double)start[i + 1] * (double)s->hop - half) / s->sr, 0.0) : duration;
-		describe(&seg[i], s, level, band, &cm, start[i], i + 1 < m ? start[i + 1] : T, t0, fmax(t1, t0));
+		describe(&seg[i], s, level, band, &fo, (const double(*)[BANDS])dct, start[i], i + 1 < m ? start[i + 1] : T, t0, fmax(t1, t0));
 		seg[i].confidence = fmin(fmax(conf[i], 0.0), 1.0);
 	}
 	*out = seg;
@@ -243,6 +291,6 @@ done:
 	free(band);
 	free(start);
 	mel_map_free(&mm);
-	ss_chroma_map_free(&cm);
+	fold_free(&fo);
 	return rc;
 }
