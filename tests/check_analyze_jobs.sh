@@ -81,6 +81,17 @@ printf '%s\n' "$lib/B.wav" "$lib/a.wav" "$lib/a/x.WAV" "$lib/b/c/d.wav" >"$tmp/r
 files "$tmp/r" | cmp -s - "$tmp/r.want" || fail "-r found, in this order: $(files "$tmp/r" | tr '\n' ' ')"
 grep -q "$lib/b/c/up: not entered: a symbolic link to a folder above it" "$tmp/r.err" ||
 	fail "-r did not note the link loop: $(cat "$tmp/r.err")"
+# A folder whose name holds terminal control sequences: the notes about it reach the terminal with them folded
+# to spaces (a name could clear the screen or forge a line), while the JSON lines keep the name, escaped.
+esc=$(printf '\033[2J\033]0;x\007\302\233')
+mkdir -p "$lib/b/n$esc"
+ln -s ../.. "$lib/b/n$esc/up"
+touch "$lib/empty/z$esc"
+"$analyze" -r "$lib/b" "$lib/empty" >"$tmp/r3" 2>"$tmp/r3.err" || true
+LC_ALL=C grep -q "$(printf '[\001-\037\177]\|\302[\200-\237]')" "$tmp/r3.err" &&
+	fail "-r wrote control characters to stderr: $(od -c "$tmp/r3.err" | head -5)"
+grep -q "/n \[2J ]0;x  /up: not entered" "$tmp/r3.err" || fail "-r did not note the folded name: $(cat "$tmp/r3.err")"
+rm -rf "$lib/b/n$esc" "$lib/empty/z$esc"
 # The same with a trailing slash on the folder, and a file named beside it.
 "$analyze" -r "$lib/b/" "$tmp/n2.wav" >"$tmp/r2" 2>/dev/null || fail "-r DIR/ FILE exited $?"
 [ "$(files "$tmp/r2" | tr '\n' ' ')" = "$lib/b/c/d.wav $tmp/n2.wav " ] || fail "-r DIR/ FILE: $(files "$tmp/r2")"

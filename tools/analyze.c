@@ -20,6 +20,7 @@
 #include "core/analysis/result_json.h"
 #include "core/util/bigmem.h"
 #include "core/util/jsonutil.h"
+#include "core/util/utf8.h"
 #include "tools/pool.h"
 #include "tools/walk.h"
 
@@ -123,6 +124,22 @@ typedef struct run {
 	size_t done, failed;
 } run;
 
+/* "songscope-analyze: NAME: MESSAGE" on stderr, after lead ("" or "\n"), with the control characters of both
+ * shown as spaces: a file name may hold escape sequences that would clear the terminal or forge a line. */
+static void note(const char *lead, const char *name, const char *message)
+{
+	char *n = strdup(name), *m = strdup(message);
+	if (n != NULL && m != NULL) {
+		ss_utf8_fold_controls(n);
+		ss_utf8_fold_controls(m);
+		fprintf(stderr, "%ssongscope-analyze: %s: %s\n", lead, n, m);
+	} else {
+		fprintf(stderr, "%ssongscope-analyze: out of memory\n", lead);
+	}
+	free(n);
+	free(m);
+}
+
 static int add_job(run *r, job_kind kind, char *path, ss_code code, const char *message)
 {
 	if (r->n == r->cap) {
@@ -175,7 +192,7 @@ static int add_operand(run *r, const char *arg, bool recursive, bool *stdin_used
 	for (size_t i = 0; i < l.n && rc == 0; i++) {
 		tool_walk_item *it = &l.v[i];
 		if (it->kind == TOOL_WALK_NOTE) {
-			fprintf(stderr, "songscope-analyze: %s: %s\n", it->path, it->message);
+			note("", it->path, it->message);
 			continue;
 		}
 		files += it->kind == TOOL_WALK_FILE;
@@ -184,7 +201,7 @@ static int add_operand(run *r, const char *arg, bool recursive, bool *stdin_used
 			it->path = NULL; /* the job owns it now */
 	}
 	if (rc == 0 && files == 0)
-		fprintf(stderr, "songscope-analyze: %s: no audio files in it\n", arg);
+		note("", arg, "no audio files in it");
 	tool_walk_list_free(&l);
 	return rc;
 }
@@ -317,8 +334,9 @@ static int emit(size_t i, const char *text, size_t len, bool failed, int wstatus
 	}
 	int rc = 0;
 	if (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF || fflush(stdout) != 0) {
-		fprintf(stderr, "%ssongscope-analyze: cannot write the result for %s: %s\n", r->shown ? "\n" : "",
-			r->v[i].path, strerror(errno));
+		char why[160];
+		snprintf(why, sizeof why, "cannot write its result: %s", strerror(errno));
+		note(r->shown ? "\n" : "", r->v[i].path, why);
 		r->status = 1;
 		rc = -1;
 	}
