@@ -32,9 +32,9 @@ int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, ss_present_
 		}
 	}
 	if (series != SS_SERIES_NONE) {
-		/* {"beats":[...],"downbeats":[...],"segments":[...]} (ss_result_beats_text): its members are spliced,
-		 * the segments (always last) only when asked for; rows stored before downbeats existed hold the beats
-		 * array alone, rows stored before segments existed have none */
+		/* {"beats":[...],"downbeats":[...],"segments":[...],"sections":[...]} (ss_result_beats_text): its
+		 * members are spliced, the segments and sections (always last) only when asked for; rows stored before
+		 * downbeats existed hold the beats array alone, rows stored before segments existed have neither */
 		const char *beats = r->beats_json;
 		const char *open = beats != NULL ? strchr(beats, '{') : NULL;
 		const char *close = open != NULL ? strrchr(open, '}') : NULL;

@@ -12,8 +12,8 @@
 #include "core/util/error.h"
 
 /* Which of the row's stored time series (row->beats_json, ss_result_beats_text) a result object carries:
- * none; beats and downbeats (?beats=1); or those and the segments (for the audio-analysis object, in their
- * stored array form). */
+ * none; beats and downbeats (?beats=1); or those, the segments and the sections (for the audio-analysis object,
+ * in their stored array form). */
 typedef enum ss_present_series {
 	SS_SERIES_NONE = 0,
 	SS_SERIES_BEATS = 1,

@@ -32,9 +32,18 @@ tests_check_threads_SOURCES = tests/check_threads.c tests/fixtures/synth.c tests
 tests_check_threads_CFLAGS = $(TEST_CFLAGS)
 tests_check_threads_LDADD = $(TEST_LIBS) $(FFMPEG_LIBS)
 
-# Segments (the audio-analysis object's) on synthesised notes, silence and a full-scale tone (core/analysis/segments.h).
+# Segments (the audio-analysis object's) on synthesised notes, silence and a full-scale tone (core/analysis/segments.h,
+# over frames.h).
 check_PROGRAMS += tests/check_segments
 TESTS += tests/check_segments
 tests_check_segments_SOURCES = tests/check_segments.c
 tests_check_segments_CFLAGS = $(TEST_CFLAGS)
 tests_check_segments_LDADD = $(TEST_LIBS)
+
+# Sections (the audio-analysis object's) on synthesised textures that change, steady music and silence
+# (core/analysis/sections.h).
+check_PROGRAMS += tests/check_sections
+TESTS += tests/check_sections
+tests_check_sections_SOURCES = tests/check_sections.c
+tests_check_sections_CFLAGS = $(TEST_CFLAGS)
+tests_check_sections_LDADD = $(TEST_LIBS)

@@ -877,7 +877,7 @@ START_TEST(test_result_json)
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ck_assert_int_eq(ss_result_beats_text(&r, &b), 0);
-	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000],\"segments\":[]}");
+	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000],\"segments\":[],\"sections\":[]}");
 	/* segments: compact arrays, rounded to their stored precision, last */
 	ss_segment seg[2] = {{.start = 0.0, .duration = 0.2321, .confidence = 1.0, .loudness_start = -20.04,
 			      .loudness_max = -9.96, .loudness_max_time = 0.0694, .loudness_end = -30.0},
@@ -887,16 +887,23 @@ START_TEST(test_result_json)
 		seg[0].pitches[i] = i == 9 ? 1.0 : 0.1234;
 		seg[0].timbre[i] = i == 0 ? 40.04 : -1.26;
 	}
+	ss_section sec[2] = {{.start = 0.0, .duration = 6.3214, .confidence = 1.0, .loudness = -12.34},
+			     {.start = 6.3214, .duration = 10.0, .confidence = 0.4567, .loudness = -60.0}};
 	r.segments = seg;
 	r.n_segments = 2;
+	r.sections = sec;
+	r.n_sections = 2;
 	ss_buf_reset(&b);
 	ck_assert_int_eq(ss_result_beats_text(&r, &b), 0);
 	ck_assert_str_eq(b.data, "{\"beats\":[0.500,1.000],\"downbeats\":[1.000],\"segments\":["
 				 "[0,0.232,1,-20,0.069,-10,-30,[0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,1,0.12,0.12],"
 				 "[40,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3]],"
-				 "[0.232,0.5,0.25,-30,0.1,-12.5,-60,[0,0,0,0,0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,0,0,0,0,0]]]}");
+				 "[0.232,0.5,0.25,-30,0.1,-12.5,-60,[0,0,0,0,0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,0,0,0,0,0]]],"
+				 "\"sections\":[[0,6.321,1,-12.3],[6.321,10,0.457,-60]]}");
 	r.segments = NULL;
 	r.n_segments = 0;
+	r.sections = NULL;
+	r.n_sections = 0;
 	ss_buf_free(&b);
 }
 END_TEST

@@ -1,5 +1,5 @@
-/* Segments (core/analysis/segments.h) on signals synthesised here: notes of known pitch, level and onset time,
- * silence, and a full-scale tone. Onsets must start segments within a frame, each note's segment must name its
+/* Segments (core/analysis/segments.h, over frames.h) on signals synthesised here: notes of known pitch, level
+ * and onset time, silence, and a full-scale tone. Onsets must start segments within a frame, each note's segment must name its
  * pitch class and level, and every segment must keep the documented ranges and tile the clip. */
 #include <check.h>
 #include <math.h>
@@ -14,14 +14,18 @@
 #define NFFT 1024 /* the pipeline's descriptor STFT */
 #define FRAME_S (NFFT / SR)
 
-/* Segments of x (n samples) through the pipeline's STFT; *n receives their count. */
+/* Segments of x (n samples) through the pipeline's STFT and frame measurements; *n receives their count. */
 static ss_segment *segments_of(const float *x, size_t n, size_t *count)
 {
 	ss_spectrogram s;
+	ss_frames f;
 	ss_error err;
 	ck_assert_int_eq(ss_stft_magnitude(x, n, SR, NFFT, NFFT, &s, &err), 0);
+	ck_assert_int_eq(ss_frames_compute(&s, &f, &err), 0);
+	ck_assert_uint_eq(f.n, s.n_frames);
 	ss_segment *seg = NULL;
-	ck_assert_int_eq(ss_segments_compute(&s, (double)n / SR, &seg, count, &err), 0);
+	ck_assert_int_eq(ss_segments_compute(&f, (double)n / SR, &seg, count, &err), 0);
+	ss_frames_free(&f);
 	ss_spectrogram_free(&s);
 	ck_assert_ptr_nonnull(seg);
 	return seg;
@@ -151,13 +155,19 @@ START_TEST(test_bad_input_is_refused)
 	ss_error err;
 	float x[4096] = {0};
 	ck_assert_int_eq(ss_stft_power(x, 4096, SR, NFFT, NFFT, &s, &err), 0);
+	ss_frames f;
+	ck_assert_int_eq(ss_frames_compute(&s, &f, &err), -1); /* power, not magnitude */
+	ck_assert(f.n == 0 && f.level == NULL && err.code == SS_ERR_INTERNAL);
+	ss_spectrogram_free(&s);
 	ss_segment *seg = (ss_segment *)&s; /* must be set to NULL */
 	size_t n = 7;
-	ck_assert_int_eq(ss_segments_compute(&s, 1.0, &seg, &n, &err), -1); /* power, not magnitude */
+	ck_assert_int_eq(ss_segments_compute(&f, 1.0, &seg, &n, &err), -1); /* no frames */
 	ck_assert(seg == NULL && n == 0 && err.code == SS_ERR_INTERNAL);
-	ss_spectrogram_free(&s);
 	ck_assert_int_eq(ss_stft_magnitude(x, 4096, SR, NFFT, NFFT, &s, &err), 0);
-	ck_assert_int_eq(ss_segments_compute(&s, 0.0, &seg, &n, &err), -1); /* no duration */
+	ck_assert_int_eq(ss_frames_compute(&s, &f, &err), 0);
+	ck_assert_int_eq(ss_segments_compute(&f, 0.0, &seg, &n, &err), -1); /* no duration */
+	ss_frames_free(&f);
+	ss_frames_free(&f); /* twice is harmless */
 	ss_spectrogram_free(&s);
 }
 END_TEST

@@ -16,7 +16,8 @@
  *   speechiness, instrumentalness, liveness       speech, voice and audience features of that STFT (content.h)
  *   energy, danceability, acousticness, valence,
  *   mood                                          documented formulas over the above (mood.h)
- *   segments (stored for the audio-analysis)      onsets, loudness, chroma and timbre of that STFT (segments.h)
+ *   segments, sections (for the audio-analysis)   that STFT's frame levels, mel bands and chroma (frames.h):
+ *                                                 onsets (segments.h) and novelty (sections.h)
  *   signal_duration                               seconds analysed (at most max_seconds)
  *   analysis_duration                             wall time of decode + analysis (the only non-deterministic field)
  * Values are rounded to their meaningful precision (bpm 0.01, scores 1e-4, beats 1 ms) so encodings are short. */
@@ -41,6 +42,7 @@
 #include "core/analysis/hpss.h"
 #include "core/analysis/key.h"
 #include "core/analysis/mood.h"
+#include "core/analysis/sections.h"
 #include "core/analysis/segments.h"
 #include "core/analysis/signal.h"
 #include "core/analysis/stft.h"
@@ -84,7 +86,7 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * modulation; v6: 5/4 and 7/4 time signatures, the bar phase from the bass register too, a half-beat
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
-	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments). */
+	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and sections). */
 	snprintf(out, outlen, "v10;max=%g", o->max_seconds);
 	return out;
 }
@@ -132,6 +134,8 @@ typedef struct spectral_branch {
 	ss_content_features cf;
 	ss_segment *segs; /* owned until handed to the result */
 	size_t n_segs;
+	ss_section *secs; /* owned until handed to the result */
+	size_t n_secs;
 	double harm, perc;
 	int rc;
 	ss_error err;
@@ -146,8 +150,15 @@ static void spectral_branch_run(spectral_branch *b)
 		return;
 	ss_spectral_stats_compute(&spec, b->active, &b->ss);
 	b->rc = ss_content_features_compute(&spec, b->active, &b->cf, &b->err);
-	if (b->rc == 0)
-		b->rc = ss_segments_compute(&spec, (double)b->n / b->sr, &b->segs, &b->n_segs, &b->err);
+	if (b->rc == 0) {
+		ss_frames fr;
+		b->rc = ss_frames_compute(&spec, &fr, &b->err);
+		if (b->rc == 0)
+			b->rc = ss_segments_compute(&fr, (double)b->n / b->sr, &b->segs, &b->n_segs, &b->err);
+		if (b->rc == 0)
+			b->rc = ss_sections_compute(&fr, (double)b->n / b->sr, &b->secs, &b->n_secs, &b->err);
+		ss_frames_free(&fr);
+	}
 	if (b->rc == 0)
 		b->rc = ss_hpss_energy(&spec, HPSS_POOL_FRAMES, HPSS_POOL_BINS, HPSS_TIME_KERNEL, HPSS_FREQ_KERNEL,
 				       b->active, &b->harm, &b->perc, &b->err);
@@ -226,16 +237,20 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	free(active);
 	if (tk != 0) {
 		free(sb.segs);
+		free(sb.secs);
 		return -1;
 	}
 	if (sb.rc != 0) {
 		ss_tempo_free(&tempo);
 		free(sb.segs);
+		free(sb.secs);
 		*err = sb.err;
 		return -1;
 	}
 	out->segments = sb.segs;
 	out->n_segments = sb.n_segs;
+	out->sections = sb.secs;
+	out->n_sections = sb.n_secs;
 	const ss_spectral_stats ss = sb.ss;
 	const ss_content_features cf = sb.cf;
 	const double harm = sb.harm, perc = sb.perc;

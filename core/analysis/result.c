@@ -35,6 +35,7 @@ void ss_result_free(ss_result *r)
 	free(r->beats);
 	free(r->downbeats);
 	free(r->segments);
+	free(r->sections);
 	ss_result_init(r);
 }
 

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "core/analysis/sections.h"
 #include "core/analysis/segments.h"
 
 #define SS_KEY_CANDIDATES 3
@@ -36,6 +37,8 @@ typedef struct ss_result {
 	size_t n_downbeats;
 	ss_segment *segments;   /* the clip cut at its onsets (segments.h), tiling it; owned */
 	size_t n_segments;
+	ss_section *sections;   /* the clip divided where it changes for good (sections.h), tiling it; owned */
+	size_t n_sections;
 	ss_bpm_candidate bpm_candidates[SS_BPM_CANDIDATES]; /* the chosen tempo first (bpm_candidates[0].bpm ==
 							    * bpm), then its half/double (2/3, 3/2) readings */
 	size_t n_bpm_candidates; /* 0 without a tempo */
@@ -71,7 +74,7 @@ typedef struct ss_result {
 /* Set every field to its "unknown" value (NaN, zero counts, NULL pointers). */
 void ss_result_init(ss_result *r);
 
-/* Free what r owns (beats, downbeats, segments) and re-initialise it. Safe on an initialised or zeroed result. */
+/* Free what r owns (beats, downbeats, segments, sections) and re-initialise it. Safe on an initialised or zeroed result. */
 void ss_result_free(ss_result *r);
 
 /* "C# Minor" style name for a key index and mode, into out (at least 16 bytes). Returns out. */

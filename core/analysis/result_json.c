@@ -160,11 +160,28 @@ static int segments_text(ss_buf *b, const ss_segment *s, size_t n)
 	return ss_buf_puts(b, "]");
 }
 
+static int sections_text(ss_buf *b, const ss_section *s, size_t n)
+{
+	if (ss_buf_puts(b, ",\"sections\":[") != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const ss_section *g = &s[i];
+		/* whole milliseconds, each duration up to the next start, as for segments */
+		double start = round(g->start * 1000.0) / 1000.0;
+		double stop = round((i + 1 < n ? s[i + 1].start : g->start + g->duration) * 1000.0) / 1000.0;
+		if (ss_buf_puts(b, i ? ",[" : "[") != 0 || num_text(b, start, 1000, true) != 0 ||
+		    num_text(b, stop - start, 1000, false) != 0 || num_text(b, g->confidence, 1000, false) != 0 ||
+		    num_text(b, g->loudness, 10, false) != 0 || ss_buf_puts(b, "]") != 0)
+			return -1;
+	}
+	return ss_buf_puts(b, "]");
+}
+
 int ss_result_beats_text(const ss_result *r, ss_buf *b)
 {
 	if (ss_buf_puts(b, "{") != 0 || times_text(b, "beats", r->beats, r->n_beats) != 0 ||
 	    ss_buf_puts(b, ",") != 0 || times_text(b, "downbeats", r->downbeats, r->n_downbeats) != 0 ||
-	    segments_text(b, r->segments, r->n_segments) != 0)
+	    segments_text(b, r->segments, r->n_segments) != 0 || sections_text(b, r->sections, r->n_sections) != 0)
 		return -1;
 	return ss_buf_puts(b, "}");
 }

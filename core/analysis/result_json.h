@@ -14,12 +14,13 @@
  * on ENOMEM. */
 int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj);
 
-/* Append {"beats":[...],"downbeats":[...],"segments":[...]} to b: what the cache stores to answer ?beats=1 and
- * the audio-analysis object later. Beats and downbeats in seconds, 3 decimals (the numbers ss_result_to_json
- * gives); each segment an array [start, duration, confidence, loudness_start, loudness_max_time, loudness_max,
- * loudness_end, [12 pitches], [12 timbre]] (segments.h; times and confidence to 3 decimals, each duration
- * reaching the next start; pitches to 2 decimals, levels and timbre to 1). "segments" is the last member, so a
- * reader can cut it off at SS_RESULT_SEGMENTS_MEMBER. Returns 0 or -1 on ENOMEM. */
+/* Append {"beats":[...],"downbeats":[...],"segments":[...],"sections":[...]} to b: what the cache stores to
+ * answer ?beats=1 and the audio-analysis object later. Beats and downbeats in seconds, 3 decimals (the numbers
+ * ss_result_to_json gives); each segment an array [start, duration, confidence, loudness_start,
+ * loudness_max_time, loudness_max, loudness_end, [12 pitches], [12 timbre]] (segments.h), each section
+ * [start, duration, confidence, loudness] (sections.h): times and confidences to 3 decimals, each duration
+ * reaching the next start; pitches to 2 decimals, levels and timbre to 1. The segments and then the sections
+ * end the object, so a reader can cut both off at SS_RESULT_SEGMENTS_MEMBER. Returns 0 or -1 on ENOMEM. */
 #define SS_RESULT_SEGMENTS_MEMBER ",\"segments\":"
 int ss_result_beats_text(const ss_result *r, ss_buf *b);
 

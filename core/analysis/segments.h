@@ -1,17 +1,17 @@
 /* Segments: the clip cut at its note and drum onsets into short pieces of steady sound, each with its loudness
  * envelope, its pitch-class content and its timbre, the shape of Spotify's audio-analysis "segments" (API.md
- * "The audio-analysis object"). Read from the descriptor STFT the pipeline already makes; no other input. */
+ * "The audio-analysis object"). Read from the frame measurements of the descriptor STFT (frames.h). */
 #ifndef SS_ANALYSIS_SEGMENTS_H
 #define SS_ANALYSIS_SEGMENTS_H
 
 #include <stddef.h>
 
-#include "core/analysis/stft.h"
+#include "core/analysis/frames.h"
 #include "core/util/error.h"
 
 #define SS_SEGMENT_DIMS 12
-/* Frame levels are floored here (dBFS): what Spotify's loudness calls silence. */
-#define SS_SEGMENT_FLOOR_DB (-60.0)
+/* Levels are floored here (dBFS): what Spotify's loudness calls silence. */
+#define SS_SEGMENT_FLOOR_DB SS_FRAME_FLOOR_DB
 
 typedef struct ss_segment {
 	double start;             /* s from the start of the clip */
@@ -27,12 +27,11 @@ typedef struct ss_segment {
 					  * cosine coefficients of its 24 mel-band levels (dB), slope first */
 } ss_segment;
 
-/* The segments of the magnitude spectrogram s (ss_stft_magnitude, power 0, at least one frame) of a signal of
- * duration seconds. An onset is a frame whose mel-band levels rise, on average over the bands, more than those
+/* The segments of the frames f (ss_frames_compute) of a signal of duration seconds. An onset is a frame whose mel-band levels rise, on average over the bands, more than those
  * around it (a local peak of the positive spectral difference above an adaptive threshold, after Bello et al.
  * 2005, "A tutorial on onset detection in music signals"); segments are at least two frames long. Returns 0 with
  * *out (*n entries, n >= 1, owned by the caller: free()) or -1 with err (SS_ERR_NOMEM; SS_ERR_INTERNAL for an
- * empty spectrogram or a duration that is not positive), *out NULL and *n 0. Deterministic. */
-int ss_segments_compute(const ss_spectrogram *s, double duration, ss_segment **out, size_t *n, ss_error *err);
+ * f without frames or a duration that is not positive), *out NULL and *n 0. Deterministic. */
+int ss_segments_compute(const ss_frames *f, double duration, ss_segment **out, size_t *n, ss_error *err);
 
 #endif
