@@ -287,51 +287,88 @@ static double level(double db)
 	return fmin(fmax(db, SS_SEGMENT_FLOOR_DB), 0.0);
 }
 
-/* The seven numbers of a stored segment g (ss_result_beats_text's layout) into v, if g is one: an array of the
- * seven and two arrays of SS_SEGMENT_DIMS numbers, starting at or after 0 and before end, lasting. */
-static bool segment_entry(json_object *g, double end, double v[7])
+/* A time series stored with a result (ss_result_beats_text's layout): an array whose entries are arrays of
+ * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. Only
+ * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
+typedef struct series {
+	json_object *src;
+	size_t nums, dims;
+	double end;
+	size_t *keep; /* indices into src of the kept entries */
+	size_t m;
+} series;
+
+/* Entry g's numbers into v (nums of them), if it is well formed and inside the track. */
+static bool entry(const series *s, json_object *g, double *v)
 {
-	if (!json_object_is_type(g, json_type_array) || json_object_array_length(g) != 9 ||
-	    !dims_ok(json_object_array_get_idx(g, 7)) || !dims_ok(json_object_array_get_idx(g, 8)))
+	if (!json_object_is_type(g, json_type_array) || json_object_array_length(g) != s->nums + s->dims)
 		return false;
-	for (size_t k = 0; k < 7; k++)
+	for (size_t k = 0; k < s->dims; k++)
+		if (!dims_ok(json_object_array_get_idx(g, s->nums + k)))
+			return false;
+	for (size_t k = 0; k < s->nums; k++)
 		if (isnan(v[k] = num_at(g, k)))
 			return false;
-	return v[0] >= 0.0 && v[0] < end && v[1] > 0.0;
+	return v[0] >= 0.0 && v[0] < s->end && v[1] > 0.0;
 }
 
-/* Add "segments": Spotify's segment objects from the stored arrays, in order, inside the track and apart (an
+/* Open member name of r as a series (none kept when it is missing or not an array). Returns 0, or -1 when out
+ * of memory. */
+static int series_open(series *s, json_object *r, const char *name, size_t nums, size_t dims, double end)
+{
+	assert(nums >= 2 && nums <= 8);
+	*s = (series){.nums = nums, .dims = dims, .end = end};
+	if (!json_object_object_get_ex(r, name, &s->src) || !json_object_is_type(s->src, json_type_array))
+		return 0;
+	size_t n = json_object_array_length(s->src);
+	if ((s->keep = malloc((n ? n : 1) * sizeof *s->keep)) == NULL)
+		return -1;
+	double v[8], last = -1.0;
+	for (size_t i = 0; i < n; i++)
+		if (entry(s, json_object_array_get_idx(s->src, i), v) && v[0] > last) {
+			s->keep[s->m++] = i;
+			last = v[0];
+		}
+	return 0;
+}
+
+/* Kept entry j: its numbers into v, its duration (cut at the next kept start and at the end) into *dur.
+ * Returns the entry. */
+static json_object *series_item(const series *s, size_t j, double *v, double *dur)
+{
+	assert(j < s->m);
+	double w[8], next = s->end;
+	if (j + 1 < s->m && entry(s, json_object_array_get_idx(s->src, s->keep[j + 1]), w))
+		next = w[0];
+	json_object *g = json_object_array_get_idx(s->src, s->keep[j]);
+	entry(s, g, v);
+	*dur = fmin(v[1], next - v[0]);
+	assert(*dur > 0.0);
+	return g;
+}
+
+static void series_close(series *s)
+{
+	free(s->keep);
+	s->keep = NULL;
+}
+
+/* Add "segments": Spotify's segment objects from the stored ones (start, duration, confidence, loudness_start,
+ * loudness_max_time, loudness_max, loudness_end, pitches, timbre), in order, inside the track and apart (an
  * entry that is malformed, out of order or outside the track is left out; one that runs past the next start or
  * the end is cut there), levels clamped to SS_SEGMENT_FLOOR_DB..0 dB, scores and pitches to 0..1. Returns 0 or
  * -1 when out of memory. */
 static int add_segments(json_object *o, json_object *r, double end)
 {
-	json_object *src, *arr = add_child(o, "segments", json_object_new_array());
-	if (arr == NULL)
+	json_object *arr = add_child(o, "segments", json_object_new_array());
+	series s;
+	if (arr == NULL || series_open(&s, r, "segments", 7, 2, end) != 0)
 		return -1;
-	if (!json_object_object_get_ex(r, "segments", &src) || !json_object_is_type(src, json_type_array))
-		return 0;
-	size_t n = json_object_array_length(src), m = 0;
-	size_t *keep = malloc((n ? n : 1) * sizeof *keep);
-	if (keep == NULL)
-		return -1;
-	double v[7], last = -1.0;
-	for (size_t i = 0; i < n; i++)
-		if (segment_entry(json_object_array_get_idx(src, i), end, v) && v[0] > last) {
-			keep[m++] = i;
-			last = v[0];
-		}
 	int rc = 0;
-	for (size_t j = 0; j < m && rc == 0; j++) {
-		json_object *g = json_object_array_get_idx(src, keep[j]);
-		double next = end, w[7];
-		if (j + 1 < m && segment_entry(json_object_array_get_idx(src, keep[j + 1]), end, w))
-			next = w[0];
-		segment_entry(g, end, v);
-		double start = v[0], dur = fmin(v[1], next - start);
-		assert(dur > 0.0);
-		json_object *it = new_element(arr);
-		if (it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", dur) ||
+	for (size_t j = 0; j < s.m && rc == 0; j++) {
+		double v[7], dur;
+		json_object *g = series_item(&s, j, v, &dur), *it = new_element(arr);
+		if (it == NULL || ss_json_add_num(it, "start", v[0]) || ss_json_add_num(it, "duration", dur) ||
 		    ss_json_add_num(it, "confidence", unit(v[2])) || ss_json_add_num(it, "loudness_start", level(v[3])) ||
 		    ss_json_add_num(it, "loudness_max_time", fmin(fmax(v[4], 0.0), dur)) ||
 		    ss_json_add_num(it, "loudness_max", level(v[5])) || ss_json_add_num(it, "loudness_end", level(v[6])) ||
@@ -339,19 +376,55 @@ static int add_segments(json_object *o, json_object *r, double end)
 		    add_dims(it, "timbre", json_object_array_get_idx(g, 8), -HUGE_VAL, HUGE_VAL))
 			rc = -1;
 	}
-	free(keep);
+	series_close(&s);
 	return rc;
 }
 
-/* The track-level fields a section repeats (Spotify's names), added to o. */
-static int add_tonal_and_metre(json_object *o, double loud, double tempo, double tempo_conf, int key, double key_conf,
-			       int mode, int ts)
+/* The track-level values the track object and each section carry. */
+typedef struct track_values {
+	double loudness, tempo, tempo_conf;
+	int key;
+	double key_conf;
+	int mode, ts;
+} track_values;
+
+/* The track-level fields (Spotify's names) added to o, with loudness loud. */
+static int add_tonal_and_metre(json_object *o, double loud, const track_values *v)
 {
-	return ss_json_add_num(o, "loudness", loud) || ss_json_add_num(o, "tempo", tempo) ||
-	       ss_json_add_num(o, "tempo_confidence", tempo_conf) || ss_json_add_int(o, "key", key) ||
-	       ss_json_add_num(o, "key_confidence", key_conf) || ss_json_add_int(o, "mode", mode) ||
-	       ss_json_add_num(o, "mode_confidence", key_conf) || ss_json_add_int(o, "time_signature", ts) ||
+	return ss_json_add_num(o, "loudness", loud) || ss_json_add_num(o, "tempo", v->tempo) ||
+	       ss_json_add_num(o, "tempo_confidence", v->tempo_conf) || ss_json_add_int(o, "key", v->key) ||
+	       ss_json_add_num(o, "key_confidence", v->key_conf) || ss_json_add_int(o, "mode", v->mode) ||
+	       ss_json_add_num(o, "mode_confidence", v->key_conf) || ss_json_add_int(o, "time_signature", v->ts) ||
 	       ss_json_add_num(o, "time_signature_confidence", 0.0);
+}
+
+/* One section object appended to arr. Returns 0, or -1 when out of memory. */
+static int add_section(json_object *arr, double start, double dur, double conf, double loud, const track_values *v)
+{
+	json_object *it = new_element(arr);
+	return it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", dur) ||
+			       ss_json_add_num(it, "confidence", conf) || add_tonal_and_metre(it, loud, v)
+		       ? -1
+		       : 0;
+}
+
+/* Add "sections": the stored ones (start, duration, confidence, loudness) as the segments are read, each with
+ * the track's tempo, key, mode and time signature; one section spanning the track, with its loudness, when none
+ * is stored (a row analysed before sections existed). Returns 0 or -1 when out of memory. */
+static int add_sections(json_object *o, json_object *r, double end, const track_values *v)
+{
+	json_object *arr = add_child(o, "sections", json_object_new_array());
+	series s;
+	if (arr == NULL || series_open(&s, r, "sections", 4, 0, end) != 0)
+		return -1;
+	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
+	for (size_t j = 0; j < s.m && rc == 0; j++) {
+		double w[4], dur;
+		series_item(&s, j, w, &dur);
+		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]), v);
+	}
+	series_close(&s);
+	return rc;
 }
 
 static json_object *meta_object(json_object *r)
@@ -376,22 +449,22 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 	json_object *r = parse_result(text, len);
 	if (r == NULL)
 		return NULL;
-	double dur = duration_of(r), tempo = tempo_of(r), loud = loudness_of(r);
-	double tempo_conf = or0(score(r, "bpm_confidence")), key_conf = or0(score(r, "key_confidence"));
-	int key, mode, ts = time_signature(r);
-	key_mode(r, &key, &mode);
-	if (key < 0)
-		key_conf = 0.0;
+	double dur = duration_of(r);
+	track_values tv = {.loudness = loudness_of(r), .tempo = tempo_of(r), .tempo_conf = or0(score(r, "bpm_confidence")),
+			   .key_conf = or0(score(r, "key_confidence")), .ts = time_signature(r)};
+	key_mode(r, &tv.key, &tv.mode);
+	if (tv.key < 0)
+		tv.key_conf = 0.0;
 	size_t nb = 0, nd = 0;
 	double *beats = NULL, *downs = NULL, *scratch = NULL;
-	json_object *o = json_object_new_object(), *t = NULL, *sections = NULL, *section = NULL;
+	json_object *o = json_object_new_object(), *t = NULL;
 	bool ok = o != NULL && times_of(r, "beats", dur, &beats, &nb) == 0 && times_of(r, "downbeats", dur, &downs, &nd) == 0;
 	size_t most = nb > nd ? nb : nd;
 	if (ok && most > 1)
 		ok = (scratch = malloc((most - 1) * sizeof *scratch)) != NULL;
 	if (ok) {
 		/* the last beat lasts as long as the median beat, the last bar as the median bar */
-		double beat = median_gap(beats, nb, scratch), bar = nd > 1 ? median_gap(downs, nd, scratch) : beat * ts;
+		double beat = median_gap(beats, nb, scratch), bar = nd > 1 ? median_gap(downs, nd, scratch) : beat * tv.ts;
 		ok = add_child(o, "meta", meta_object(r)) != NULL && (t = add_child(o, "track", json_object_new_object())) &&
 		     ss_json_add_int(t, "num_samples", (long long)llround(dur * SS_ANALYSIS_RATE)) == 0 &&
 		     ss_json_add_num(t, "duration", dur) == 0 && ss_json_add_string(t, "sample_md5", "") == 0 &&
@@ -399,19 +472,16 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     ss_json_add_int(t, "analysis_sample_rate", (long long)SS_ANALYSIS_RATE) == 0 &&
 		     ss_json_add_int(t, "analysis_channels", 1) == 0 && ss_json_add_num(t, "end_of_fade_in", 0.0) == 0 &&
 		     ss_json_add_num(t, "start_of_fade_out", dur) == 0 &&
-		     add_tonal_and_metre(t, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0 &&
+		     add_tonal_and_metre(t, tv.loudness, &tv) == 0 &&
 		     ss_json_add_string(t, "codestring", "") == 0 && ss_json_add_num(t, "code_version", 0.0) == 0 &&
 		     ss_json_add_string(t, "echoprintstring", "") == 0 &&
 		     ss_json_add_num(t, "echoprint_version", 0.0) == 0 && ss_json_add_string(t, "synchstring", "") == 0 &&
 		     ss_json_add_num(t, "synch_version", 0.0) == 0 && ss_json_add_string(t, "rhythmstring", "") == 0 &&
 		     ss_json_add_num(t, "rhythm_version", 0.0) == 0 &&
-		     add_intervals(o, "bars", downs, nd, bar, dur, 1, tempo_conf) == 0 &&
-		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tempo_conf) == 0 &&
-		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tempo_conf) == 0 &&
-		     (sections = add_child(o, "sections", json_object_new_array())) && (section = new_element(sections)) &&
-		     ss_json_add_num(section, "start", 0.0) == 0 && ss_json_add_num(section, "duration", dur) == 0 &&
-		     ss_json_add_num(section, "confidence", 1.0) == 0 &&
-		     add_tonal_and_metre(section, loud, tempo, tempo_conf, key, key_conf, mode, ts) == 0 &&
+		     add_intervals(o, "bars", downs, nd, bar, dur, 1, tv.tempo_conf) == 0 &&
+		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tv.tempo_conf) == 0 &&
+		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tv.tempo_conf) == 0 &&
+		     add_sections(o, r, dur, &tv) == 0 &&
 		     add_segments(o, r, dur) == 0;
 	}
 	free(beats);

@@ -463,9 +463,10 @@ START_TEST(spotify_analysis_from_stored_results)
 }
 END_TEST
 
-/* Spotify's segments from the stored arrays: in order, within the track and apart, each field where Spotify
- * puts it, levels on -60..0 dB, confidence and pitches on 0..1; an entry that is malformed, out of order or past
- * the end is left out, and one that runs past the next start or the end is cut there. */
+/* Spotify's segments and sections from the stored arrays: in order, within the track and apart, each field where
+ * Spotify puts it, levels on -60..0 dB, confidence and pitches on 0..1; an entry that is malformed, out of order
+ * or past the end is left out, and one that runs past the next start or the end is cut there. Without stored
+ * sections, one spans the track. */
 START_TEST(spotify_segments_from_stored_arrays)
 {
 #define P12 "[1,0.5,0,0,0,0,0,0,0,0,0,0.25]"
@@ -512,10 +513,36 @@ START_TEST(spotify_segments_from_stored_arrays)
 	ck_assert_double_eq(item(a, "segments", 3, "start"), 1.5);
 	ck_assert_double_eq_tol(item(a, "segments", 3, "duration"), 0.5, 1e-9);
 	json_object_put(a);
-	/* a row stored before segments existed, or a member of another type: none */
-	const char *old = "{\"signal_duration\":2.0,\"segments\":{\"a\":1}}";
+	/* a row stored before segments existed, or a member of another type: none, and one section */
+	const char *old = "{\"signal_duration\":2.0,\"loudness\":-9,\"segments\":{\"a\":1},\"sections\":7}";
 	a = ss_spotify_analysis(old, strlen(old));
 	ck_assert_uint_eq(len_of(a, "segments"), 0);
+	ck_assert_uint_eq(len_of(a, "sections"), 1);
+	ck_assert_double_eq(item(a, "sections", 0, "duration"), 2.0);
+	ck_assert_double_eq(item(a, "sections", 0, "loudness"), -9.0);
+	ck_assert_double_eq(item(a, "sections", 0, "confidence"), 1.0);
+	json_object_put(a);
+
+	/* stored sections: read as the segments are, each with the track's tempo, key, mode and metre */
+	const char *secs = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"key_index\":7,\"mode\":1,"
+			   "\"time_signature\":\"3/4\",\"sections\":[[0,12,1,-20],[12,30,1.5,-99],[11,2,0.5,-9],"
+			   "[20,5,0.5,-9,1],[25,9,0.25,-8],[31,1,0.5,-9]]}";
+	a = ss_spotify_analysis(secs, strlen(secs));
+	ck_assert_uint_eq(len_of(a, "sections"), 3);
+	ck_assert_double_eq(item(a, "sections", 0, "duration"), 12.0);
+	ck_assert_double_eq(item(a, "sections", 0, "loudness"), -20.0);
+	ck_assert_double_eq(item(a, "sections", 1, "start"), 12.0);
+	ck_assert_double_eq(item(a, "sections", 1, "duration"), 13.0); /* cut at the next start */
+	ck_assert_double_eq(item(a, "sections", 1, "confidence"), 1.0);
+	ck_assert_double_eq(item(a, "sections", 1, "loudness"), -60.0);
+	ck_assert_double_eq(item(a, "sections", 2, "duration"), 5.0); /* cut at the end */
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_double_eq(item(a, "sections", i, "tempo"), 100.0);
+		ck_assert_double_eq(item(a, "sections", i, "key"), 7.0);
+		ck_assert_double_eq(item(a, "sections", i, "mode"), 1.0);
+		ck_assert_double_eq(item(a, "sections", i, "time_signature"), 3.0);
+		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), 0.5);
+	}
 	json_object_put(a);
 #undef P12
 #undef T12

@@ -3,8 +3,9 @@
  * Checked: only a JSON object gives objects, and then both; every number in them is finite; key -1..11, mode 0
  * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
- * are two tatums a beat and one section; segments are in order, inside the track and apart, with levels in
- * -60..0 dB, a confidence and twelve pitches in 0..1 and twelve timbre numbers. */
+ * are two tatums a beat; sections (at least one) and segments are in order, inside the track and apart, with
+ * confidences in 0..1, and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre
+ * numbers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,16 +62,28 @@ static void dims(json_object *g, const char *name, double lo, double hi)
 	}
 }
 
-static void segments(json_object *arr, double end)
+/* The items of arr are in order, inside [0, end] and apart, each with a confidence in 0..1. Returns how many. */
+static size_t ordered(json_object *arr, double end)
 {
-	FZ_ASSERT(json_object_is_type(arr, json_type_array), "segments");
+	FZ_ASSERT(json_object_is_type(arr, json_type_array), "an array");
 	double at = 0.0;
-	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
 		json_object *g = json_object_array_get_idx(arr, i);
 		double s = num(g, "start"), d = num(g, "duration"), c = num(g, "confidence");
-		FZ_ASSERT(s >= at && d > 0.0 && s + d <= end + 1e-6 * (1.0 + end), "segments in order, inside, apart");
+		FZ_ASSERT(s >= at && d > 0.0 && s + d <= end + 1e-6 * (1.0 + end), "items in order, inside, apart");
 		at = s + d - 1e-9 * (1.0 + s);
 		FZ_ASSERT(c >= 0.0 && c <= 1.0, "a confidence in 0..1");
+	}
+	return n;
+}
+
+static void segments(json_object *arr, double end)
+{
+	ordered(arr, end);
+	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
+		json_object *g = json_object_array_get_idx(arr, i);
+		double d = num(g, "duration");
 		FZ_ASSERT(num(g, "loudness_max_time") >= 0.0 && num(g, "loudness_max_time") <= d, "the peak inside");
 		static const char *const levels[] = {"loudness_start", "loudness_max", "loudness_end"};
 		for (size_t k = 0; k < 3; k++)
@@ -107,7 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nb = intervals(a, "beats", end);
 	FZ_ASSERT(intervals(a, "tatums", end) == 2 * nb, "two tatums a beat");
 	intervals(a, "bars", end);
-	FZ_ASSERT(json_object_array_length(member(a, "sections")) == 1, "one section");
+	/* (a track of unknown length has one section of length 0) */
+	json_object *sections = member(a, "sections");
+	FZ_ASSERT(end > 0.0 ? ordered(sections, end) >= 1 : json_object_array_length(sections) == 1,
+		  "at least one section");
 	segments(member(a, "segments"), end);
 done:
 	json_object_put(f);

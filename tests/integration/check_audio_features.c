@@ -344,14 +344,26 @@ static void assert_analysis(json_object *o, json_object *f)
 		}
 	}
 
-	/* one section spanning the track with the track's values */
+	/* sections tile the track from 0, each with the track's tempo, key and metre and a level of its own */
 	json_object *sections = member(o, "sections");
-	ck_assert_uint_eq(json_object_array_length(sections), 1);
-	json_object *s = json_object_array_get_idx(sections, 0);
-	ck_assert_double_eq(num_of(s, "start"), 0.0);
-	ck_assert_double_eq(num_of(s, "duration"), dur);
-	ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
-	ck_assert_double_eq(num_of(s, "tempo"), num_of(f, "tempo"));
+	size_t ns = json_object_array_length(sections);
+	ck_assert_uint_ge(ns, 1);
+	double at = 0.0;
+	for (size_t i = 0; i < ns; i++) {
+		json_object *s = json_object_array_get_idx(sections, i);
+		ck_assert_int_eq(json_object_object_length(s), 12);
+		ck_assert_msg(fabs(num_of(s, "start") - at) < 1e-6, "section %zu starts at %g, not %g", i,
+			      num_of(s, "start"), at);
+		ck_assert(num_of(s, "duration") > 0.0);
+		at += num_of(s, "duration");
+		ck_assert(num_of(s, "confidence") >= 0.0 && num_of(s, "confidence") <= 1.0);
+		ck_assert(num_of(s, "loudness") >= -60.0 && num_of(s, "loudness") <= 0.0);
+		ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
+		ck_assert_int_eq(int_of(s, "mode"), int_of(f, "mode"));
+		ck_assert_int_eq(int_of(s, "time_signature"), int_of(f, "time_signature"));
+		ck_assert_double_eq(num_of(s, "tempo"), num_of(f, "tempo"));
+	}
+	ck_assert_msg(fabs(at - dur) < 1e-6, "sections end at %g, the track at %g", at, dur);
 	assert_segments(member(o, "segments"), dur, tempo > 0.0);
 }
 
