@@ -59,6 +59,15 @@ files "$tmp/j3" | cmp -s - "$tmp/named" || fail "--jobs 3 changed the order: $(f
 same "$tmp/j1" >"$tmp/j1.s"
 same "$tmp/j3" | cmp -s - "$tmp/j1.s" || fail "--jobs 3 gives other results than --jobs 1"
 [ -s "$tmp/j3.err" ] && fail "--jobs 3 wrote to stderr, which is not a terminal: $(cat "$tmp/j3.err")"
+# --timeline: segments and sections as the cache stores them, the same with one worker or two.
+"$analyze" --jobs 1 --timeline "$tmp/n2.wav" "$tmp/n4.wav" >"$tmp/t1" || fail "--timeline exited $?"
+"$analyze" --jobs 2 --timeline "$tmp/n2.wav" "$tmp/n4.wav" >"$tmp/t2" || fail "--timeline --jobs 2 exited $?"
+same "$tmp/t2" >"$tmp/t2.same"
+same "$tmp/t1" | cmp -s - "$tmp/t2.same" || fail "--timeline differs between --jobs 1 and 2"
+[ "$(grep -c '"segments":\[\[0,.*\]\],"sections":\[\[0,[^]]*\]' "$tmp/t1")" -eq 2 ] ||
+	fail "--timeline: no segments and sections from 0: $(head -c 300 "$tmp/t1")"
+grep -q '"segments"' "$tmp/j1" && fail "segments without --timeline"
+
 # More workers than files.
 "$analyze" --jobs 16 "$tmp/n2.wav" "$tmp/n4.wav" >"$tmp/j16" || fail "--jobs 16 with 2 files exited $?"
 [ "$(files "$tmp/j16" | tr '\n' ' ')" = "$tmp/n2.wav $tmp/n4.wav " ] || fail "--jobs 16: $(cat "$tmp/j16")"

@@ -43,7 +43,7 @@ static unsigned default_jobs(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: songscope-analyze [--beats] [--pretty] [--max-seconds N] [--jobs N] [-r] FILE|DIR...\n"
+		"Usage: songscope-analyze [--beats] [--timeline] [--pretty] [--max-seconds N] [--jobs N] [-r] FILE|DIR...\n"
 		"A FILE of - reads the audio from standard input.\n"
 		"Analyse audio files (WAV, AIFF, FLAC, Ogg Vorbis/Opus, MP3, AAC/M4A when built with FFmpeg) and print\n"
 		"one JSON object per line per file: \"file\" plus the fields the HTTP API returns for a result, in the\n"
@@ -51,6 +51,7 @@ static void usage(FILE *f)
 		"the exit status is then 1.\n"
 		"\n"
 		"  --beats           include the beat and downbeat times (seconds)\n"
+		"  --timeline        include the segments and sections, as the cache stores them (arrays: API.md)\n"
 		"  --pretty          indent the JSON (several lines per file)\n"
 		"  --max-seconds N   analyse at most the first N seconds (default 30, 3..3600)\n"
 		"  -j, --jobs N      analyse N files at a time, in N processes (default: the processors available, %u)\n"
@@ -114,7 +115,7 @@ typedef struct job {
 typedef struct run {
 	job *v;
 	size_t n, cap;
-	bool beats, pretty;
+	bool beats, timeline, pretty;
 	ss_analysis_opts opts;
 	int status;      /* exit status so far */
 	bool progress;   /* draw a progress line on stderr (it is a terminal) */
@@ -219,6 +220,24 @@ static int json_text(json_object *o, bool pretty, char **text, size_t *len)
 	return 0;
 }
 
+/* Add "segments" and "sections" to o, in the compact arrays the cache stores (ss_result_beats_text). */
+static int add_timeline(const ss_result *res, json_object *o)
+{
+	ss_buf b;
+	ss_buf_init(&b, 0);
+	json_object *t = ss_result_beats_text(res, &b) == 0 ? ss_json_parse(b.data, b.len, 8) : NULL;
+	ss_buf_free(&b);
+	static const char *const names[] = {"segments", "sections"};
+	int rc = t == NULL ? -1 : 0;
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		json_object *v;
+		if (!json_object_object_get_ex(t, names[i], &v) || json_object_object_add(o, names[i], json_object_get(v)) != 0)
+			rc = -1;
+	}
+	json_object_put(t);
+	return rc;
+}
+
 /* In a worker: analyse job i into one JSON text (tool_pool_work_fn). */
 static int work(size_t i, void *ctx, char **text, size_t *len, bool *failed)
 {
@@ -260,7 +279,7 @@ static int work(size_t i, void *ctx, char **text, size_t *len, bool *failed)
 	}
 	int enc;
 	if (rc == 0)
-		enc = ss_result_to_json(&res, r->beats, o);
+		enc = ss_result_to_json(&res, r->beats, o) | (r->timeline ? add_timeline(&res, o) : 0);
 	else
 		enc = ss_json_add_string(o, "error", ss_code_name(err.code)) |
 		      ss_json_add_string(o, "message", err.msg);
@@ -371,6 +390,7 @@ int main(int argc, char **argv)
 	bool recursive = false;
 	static const struct option longopts[] = {
 		{"beats", no_argument, NULL, 'b'},     {"pretty", no_argument, NULL, 'p'},
+		{"timeline", no_argument, NULL, 't'},
 		{"max-seconds", required_argument, NULL, 'm'}, {"version", no_argument, NULL, 'V'},
 		{"jobs", required_argument, NULL, 'j'}, {"recursive", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
@@ -380,6 +400,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'b':
 			r.beats = true;
+			break;
+		case 't':
+			r.timeline = true;
 			break;
 		case 'p':
 			r.pretty = true;

@@ -21,9 +21,10 @@ typedef struct ss_section {
  * the 6 s on either side are least like each other: each block there is compared with its best match among the
  * 12 s on the other side, a repetition-aware form of the novelty of Foote (2000, "Automatic audio segmentation
  * using a measure of audio novelty"), whose peaks are taken when they are the highest within 6 s and clear a
- * fixed threshold. Sections last at least 6 s; steady music, a repeating loop included, is one section. Returns 0 with *out (*n
- * entries, n >= 1, owned by the caller: free()) or -1 with err (SS_ERR_NOMEM; SS_ERR_INTERNAL for f without
- * frames or a duration that is not positive), *out NULL and *n 0. Deterministic. */
+ * fixed threshold. Sections last 6 s or more (the last one may be up to a block shorter); steady music, a
+ * repeating loop included, is one section. Returns 0 with *out (*n entries, n >= 1, owned by the caller:
+ * free()) or -1 with err (SS_ERR_NOMEM; SS_ERR_INTERNAL for f without frames or a duration that is not
+ * positive), *out NULL and *n 0. Deterministic. */
 int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, size_t *n, ss_error *err);
 
 #endif

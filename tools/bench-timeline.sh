@@ -1,0 +1,60 @@
+#!/bin/sh
+# What the audio-analysis timeline gives and costs to store: segments per second, sections per clip and the
+# bytes of beats, downbeats, segments and sections as compact JSON (what the cache stores per row in beats_json,
+# within a few per cent: the cache writes beats with three decimals),
+# over every audio file given or found below the folders given. Runs `songscope-analyze --beats --timeline`
+# and prints a markdown table. Needs python3.
+#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] FILE|DIR...
+# e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
+set -eu
+
+prog=songscope-analyze
+maxs=30
+while [ $# -gt 0 ]; do
+	case $1 in
+	--program) prog=$2; shift 2 ;;
+	--max-seconds) maxs=$2; shift 2 ;;
+	--help)
+		sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0 ;;
+	--) shift; break ;;
+	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 1 ] || { echo "usage: tools/bench-timeline.sh [--program PATH] [--max-seconds N] FILE|DIR..." >&2; exit 2; }
+command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is needed" >&2; exit 2; }
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+"$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
+python3 - "$tmp" <<'PY'
+import json, sys
+
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+ok = [r for r in rows if "segments" in r]
+if not ok:
+    sys.exit("bench-timeline.sh: no file was analysed")
+
+def q(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))]
+
+def line(name, v, fmt):
+    print("| %s | %s | %s | %s | %s | %s |" % (name, *(fmt % q(v, p) for p in (0, 0.1, 0.5, 0.9, 1))))
+
+rate = [len(r["segments"]) / r["signal_duration"] for r in ok]
+seglen = [g[1] for r in ok for g in r["segments"]]
+secs = [len(r["sections"]) for r in ok]
+seclen = [s[1] for r in ok for s in r["sections"]]
+stored = [len(json.dumps({k: r[k] for k in ("beats", "downbeats", "segments", "sections")}, separators=(",", ":")))
+          for r in ok]
+print("%d files analysed (%d failed), %.0f s of audio" % (len(ok), len(rows) - len(ok), sum(r["signal_duration"] for r in ok)))
+print()
+print("| per file | min | p10 | median | p90 | max |")
+print("|---|---:|---:|---:|---:|---:|")
+line("segments per second", rate, "%.2f")
+line("segment length, s (every segment)", seglen, "%.3f")
+line("sections", secs, "%d")
+line("section length, s (every section)", seclen, "%.1f")
+line("timeline as compact JSON, bytes", stored, "%d")
+PY
