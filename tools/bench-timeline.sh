@@ -4,18 +4,21 @@
 # within a few per cent: the cache writes beats with three decimals),
 # over every audio file given or found below the folders given. Runs `songscope-analyze --beats --timeline`
 # and prints a markdown table. Needs python3.
-#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] FILE|DIR...
+# --change S (clips made of two pieces spliced at S seconds): also how far the nearest section start is from S.
+#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] FILE|DIR...
 # e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
 set -eu
 
 prog=songscope-analyze
 maxs=30
+change=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--program) prog=$2; shift 2 ;;
 	--max-seconds) maxs=$2; shift 2 ;;
+	--change) change=$2; shift 2 ;;
 	--help)
-		sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	--) shift; break ;;
 	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
@@ -27,7 +30,7 @@ command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is need
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
-python3 - "$tmp" <<'PY'
+python3 - "$tmp" "$change" <<'PY'
 import json, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -57,4 +60,10 @@ line("segment length, s (every segment)", seglen, "%.3f")
 line("sections", secs, "%d")
 line("section length, s (every section)", seclen, "%.1f")
 line("timeline as compact JSON, bytes", stored, "%d")
+if sys.argv[2]:
+    at = float(sys.argv[2])
+    off = [min(abs(s[0] - at) for s in r["sections"]) for r in ok]
+    line("nearest section start to the change, s away", off, "%.1f")
+    print()
+    print("%d of %d files have a section start within 1 s of %g s" % (sum(o <= 1.0 for o in off), len(ok), at))
 PY
