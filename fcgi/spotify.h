@@ -18,9 +18,9 @@ json_object *ss_spotify_features(const char *text, size_t len, const char *cache
 
 /* The audio-analysis object of the result text (len bytes, with its time series: SS_SERIES_ALL): meta, track,
  * bars, beats and tatums as {start, duration, confidence} in seconds from the result's downbeats and beats
- * (tatums: each beat halved), one section spanning the track, and the segments stored with the result (none for
- * a row analysed before segments existed). Returns a new object (caller puts it), or NULL when out of memory or
- * when text is not a JSON object. */
+ * (tatums: each beat halved), and the sections and segments stored with the result (for a row analysed before
+ * they existed: one section spanning the track, no segments). Returns a new object (caller puts it), or NULL
+ * when out of memory or when text is not a JSON object. */
 json_object *ss_spotify_analysis(const char *text, size_t len);
 
 #endif

@@ -122,7 +122,7 @@ START_TEST(test_steady_music_is_one_section)
 }
 END_TEST
 
-/* Shorter than two kernel halves, and silence: one section; no frames or no duration: refused. */
+/* Shorter than 6 s on either side of any boundary, and silent: one section; no frames or no duration: refused. */
 START_TEST(test_short_silent_and_refused)
 {
 	const size_t n = (size_t)(5.0 * SR);
