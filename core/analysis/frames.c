@@ -1,6 +1,7 @@
 /* Per-frame level, mel bands and pitch-class power of the descriptor STFT (see frames.h). */
 #include "core/analysis/frames.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,21 @@ static void measure(const float *row, size_t n_bins, const maps *m, double scale
 		band[b] = (float)db(2.0 * e[b + 1] * scale, SS_FRAME_BAND_FLOOR_DB);
 	for (int c = 0; c < 12; c++)
 		pitch[c] = (float)pc[c];
+}
+
+double ss_frames_span_start(const ss_frames *f, size_t t)
+{
+	assert(t < f->n);
+	return fmax((double)t * f->hop_s - f->span_s / 2.0, 0.0);
+}
+
+double ss_frames_mean_level(const ss_frames *f, size_t a, size_t b)
+{
+	assert(a < b && b <= f->n);
+	double power = 0.0;
+	for (size_t t = a; t < b; t++)
+		power += pow(10.0, f->level[t] / 10.0);
+	return db(power / (double)(b - a), SS_FRAME_FLOOR_DB);
 }
 
 void ss_frames_free(ss_frames *f)

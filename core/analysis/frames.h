@@ -28,6 +28,13 @@ typedef struct ss_frames {
  * a spectrogram that is empty or holds powers) and *out zeroed. Deterministic. */
 int ss_frames_compute(const ss_spectrogram *s, ss_frames *out, ss_error *err);
 
+/* Where frame t's span starts, in s (0 for a span that starts before the signal): where a segment or section
+ * whose first frame is t starts. t < f->n. */
+double ss_frames_span_start(const ss_frames *f, size_t t);
+
+/* The level of frames [a, b) together (a < b <= f->n): dBFS of their mean power, SS_FRAME_FLOOR_DB..0. */
+double ss_frames_mean_level(const ss_frames *f, size_t a, size_t b);
+
 /* Free what f owns and zero it. NULL-safe. */
 void ss_frames_free(ss_frames *f);
 

@@ -131,6 +131,14 @@ static int num_text(ss_buf *b, double v, double scale, bool first)
 	return ss_buf_printf(b, "%s%.10g", first ? "" : ",", v == 0.0 ? 0.0 : v);
 }
 
+/* "start,duration" of an item that lasts until stop (the next item's start, or its own end for the last), both
+ * ends rounded to whole milliseconds first, so that stored items still tile the clip. */
+static int interval_text(ss_buf *b, double start, double stop)
+{
+	double s = round(start * 1000.0) / 1000.0, e = round(stop * 1000.0) / 1000.0;
+	return num_text(b, s, 1000, true) || num_text(b, e - s, 1000, false) ? -1 : 0;
+}
+
 static int dims_text(ss_buf *b, const double *v, double scale)
 {
 	if (ss_buf_puts(b, ",[") != 0)
@@ -147,11 +155,9 @@ static int segments_text(ss_buf *b, const ss_segment *s, size_t n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const ss_segment *g = &s[i];
-		/* whole milliseconds, each duration up to the next start, so the stored segments still tile the clip */
-		double start = round(g->start * 1000.0) / 1000.0;
-		double stop = round((i + 1 < n ? s[i + 1].start : g->start + g->duration) * 1000.0) / 1000.0;
-		if (ss_buf_puts(b, i ? ",[" : "[") != 0 || num_text(b, start, 1000, true) != 0 ||
-		    num_text(b, stop - start, 1000, false) != 0 || num_text(b, g->confidence, 1000, false) != 0 ||
+		if (ss_buf_puts(b, i ? ",[" : "[") != 0 ||
+		    interval_text(b, g->start, i + 1 < n ? s[i + 1].start : g->start + g->duration) != 0 ||
+		    num_text(b, g->confidence, 1000, false) != 0 ||
 		    num_text(b, g->loudness_start, 10, false) != 0 || num_text(b, g->loudness_max_time, 1000, false) != 0 ||
 		    num_text(b, g->loudness_max, 10, false) != 0 || num_text(b, g->loudness_end, 10, false) != 0 ||
 		    dims_text(b, g->pitches, 100) != 0 || dims_text(b, g->timbre, 10) != 0 || ss_buf_puts(b, "]") != 0)
@@ -166,11 +172,9 @@ static int sections_text(ss_buf *b, const ss_section *s, size_t n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const ss_section *g = &s[i];
-		/* whole milliseconds, each duration up to the next start, as for segments */
-		double start = round(g->start * 1000.0) / 1000.0;
-		double stop = round((i + 1 < n ? s[i + 1].start : g->start + g->duration) * 1000.0) / 1000.0;
-		if (ss_buf_puts(b, i ? ",[" : "[") != 0 || num_text(b, start, 1000, true) != 0 ||
-		    num_text(b, stop - start, 1000, false) != 0 || num_text(b, g->confidence, 1000, false) != 0 ||
+		if (ss_buf_puts(b, i ? ",[" : "[") != 0 ||
+		    interval_text(b, g->start, i + 1 < n ? s[i + 1].start : g->start + g->duration) != 0 ||
+		    num_text(b, g->confidence, 1000, false) != 0 ||
 		    num_text(b, g->loudness, 10, false) != 0 || ss_buf_puts(b, "]") != 0)
 			return -1;
 	}

@@ -37,13 +37,12 @@ typedef struct block {
 static void pool(const ss_frames *f, size_t a, size_t b, block *out)
 {
 	memset(out, 0, sizeof *out);
-	double power = 0.0, len = 0.0, mean = 0.0;
+	double len = 0.0, mean = 0.0;
 	for (size_t t = a; t < b; t++) {
 		for (int i = 0; i < 12; i++)
 			out->v[i] += f->pitch[t * 12 + (size_t)i];
 		for (int k = 0; k < SS_FRAME_BANDS; k++)
 			out->v[12 + k] += f->band[t * SS_FRAME_BANDS + (size_t)k] / (double)(b - a);
-		power += pow(10.0, f->level[t] / 10.0);
 	}
 	for (int i = 0; i < 12; i++)
 		len += out->v[i] * out->v[i];
@@ -53,7 +52,7 @@ static void pool(const ss_frames *f, size_t a, size_t b, block *out)
 		mean += out->v[12 + k] / SS_FRAME_BANDS;
 	for (int k = 0; k < SS_FRAME_BANDS; k++)
 		out->v[12 + k] -= mean;
-	out->v[DIMS - 1] = fmax(10.0 * log10(power / (double)(b - a)), SS_FRAME_FLOOR_DB);
+	out->v[DIMS - 1] = ss_frames_mean_level(f, a, b);
 }
 
 /* Standardise the blocks' dimensions over all nb blocks (see block). */
@@ -87,15 +86,6 @@ static double alike(const block *x, const block *y)
 	for (int d = 0; d < DIMS; d++)
 		dot += x->v[d] * y->v[d];
 	return dot / (x->norm * y->norm);
-}
-
-/* The mean power of frames [a, b) in dBFS. */
-static double loudness(const ss_frames *f, size_t a, size_t b)
-{
-	double power = 0.0;
-	for (size_t t = a; t < b; t++)
-		power += pow(10.0, f->level[t] / 10.0);
-	return fmin(fmax(10.0 * log10(power / (double)(b - a)), SS_FRAME_FLOOR_DB), 0.0);
 }
 
 int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, size_t *n, ss_error *err)
@@ -159,15 +149,15 @@ int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, s
 		goto done;
 	}
 	for (size_t i = 0; i < m; i++) {
-		/* a section starts where its first frame's span does (frames are centred on t * hop_s) */
+		/* a section starts where its first frame's span does */
 		size_t a = cut[i] * per, b = i + 1 < m ? cut[i + 1] * per : f->n;
-		double t0 = i == 0 ? 0.0 : fmax((double)a * f->hop_s - f->span_s / 2.0, 0.0);
-		double t1 = i + 1 < m ? (double)b * f->hop_s - f->span_s / 2.0 : duration;
+		double t0 = i == 0 ? 0.0 : ss_frames_span_start(f, a);
+		double t1 = i + 1 < m ? ss_frames_span_start(f, b) : duration;
 		assert(b > a && t1 > t0);
 		sec[i].start = t0;
 		sec[i].duration = t1 - t0;
 		sec[i].confidence = i == 0 ? 1.0 : fmin(nov[cut[i]] / NOVELTY_FULL, 1.0);
-		sec[i].loudness = loudness(f, a, b);
+		sec[i].loudness = ss_frames_mean_level(f, a, b);
 	}
 	*out = sec;
 	*n = m;

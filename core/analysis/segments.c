@@ -143,10 +143,10 @@ int ss_segments_compute(const ss_frames *f, double duration, ss_segment **out, s
 	for (int c = 0; c < SS_SEGMENT_DIMS; c++)
 		for (int k = 0; k < BANDS; k++)
 			dct[c][k] = cos(M_PI * c * (k + 0.5) / BANDS);
-	/* a segment starts where its first frame's span does (frames are centred on t * hop_s) */
+	/* a segment starts where its first frame's span does */
 	for (size_t i = 0; i < m; i++) {
-		double t0 = i == 0 ? 0.0 : fmax((double)start[i] * f->hop_s - f->span_s / 2.0, 0.0);
-		double t1 = i + 1 < m ? fmax((double)start[i + 1] * f->hop_s - f->span_s / 2.0, 0.0) : duration;
+		double t0 = i == 0 ? 0.0 : ss_frames_span_start(f, start[i]);
+		double t1 = i + 1 < m ? ss_frames_span_start(f, start[i + 1]) : duration;
 		describe(&seg[i], f, (const double(*)[BANDS])dct, start[i], i + 1 < m ? start[i + 1] : T, t0, fmax(t1, t0));
 		seg[i].confidence = fmin(fmax(conf[i], 0.0), 1.0);
 	}
