@@ -398,30 +398,55 @@ static int add_tonal_and_metre(json_object *o, double loud, const track_values *
 	       ss_json_add_num(o, "time_signature_confidence", 0.0);
 }
 
-/* One section object appended to arr. Returns 0, or -1 when out of memory. */
-static int add_section(json_object *arr, double start, double dur, double conf, double loud, const track_values *v)
+/* One section object appended to arr, with the track's values but loudness loud and tempo tempo. Returns 0, or
+ * -1 when out of memory. */
+static int add_section(json_object *arr, double start, double dur, double conf, double loud, double tempo,
+		       const track_values *v)
 {
+	track_values here = *v;
+	here.tempo = tempo;
 	json_object *it = new_element(arr);
 	return it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", dur) ||
-			       ss_json_add_num(it, "confidence", conf) || add_tonal_and_metre(it, loud, v)
+			       ss_json_add_num(it, "confidence", conf) || add_tonal_and_metre(it, loud, &here)
 		       ? -1
 		       : 0;
 }
 
+/* The tempo of the section [start, start + dur): 60 over the median gap of the beats inside it (BPM, to 0.01)
+ * when it holds at least SECTION_BEATS of them and the track's tempo is the analysis's, else the track's. */
+#define SECTION_BEATS 4
+static double section_tempo(const double *beats, size_t nb, double start, double dur, bool measured, double track,
+			    double *scratch)
+{
+	size_t a = 0, b;
+	while (a < nb && beats[a] < start)
+		a++;
+	for (b = a; b < nb && beats[b] < start + dur; b++)
+		;
+	if (!measured || !(track > 0.0) || b - a < SECTION_BEATS)
+		return track;
+	double gap = median_gap(beats + a, b - a, scratch);
+	return gap > 0.0 ? round(6000.0 / gap) / 100.0 : track;
+}
+
 /* Add "sections": the stored ones (start, duration, confidence, loudness) as the segments are read, each with
- * the track's tempo, key, mode and time signature; one section spanning the track, with its loudness, when none
+ * its own tempo from the beats in it (section_tempo; beats[0..nb), scratch for nb - 1 values) and the track's
+ * key, mode and time signature; one section spanning the track, with the track's loudness and tempo, when none
  * is stored (a row analysed before sections existed). Returns 0 or -1 when out of memory. */
-static int add_sections(json_object *o, json_object *r, double end, const track_values *v)
+static int add_sections(json_object *o, json_object *r, double end, const track_values *v, const double *beats,
+			size_t nb, double *scratch)
 {
 	json_object *arr = add_child(o, "sections", json_object_new_array());
 	series s;
 	if (arr == NULL || series_open(&s, r, "sections", 4, 0, end) != 0)
 		return -1;
-	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
+	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0); /* an override is the tempo everywhere */
+	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v->tempo, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
 		double w[4], dur;
 		series_item(&s, j, w, &dur);
-		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]), v);
+		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]),
+				 section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch), v);
 	}
 	series_close(&s);
 	return rc;
@@ -481,7 +506,7 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     add_intervals(o, "bars", downs, nd, bar, dur, 1, tv.tempo_conf) == 0 &&
 		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tv.tempo_conf) == 0 &&
 		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tv.tempo_conf) == 0 &&
-		     add_sections(o, r, dur, &tv) == 0 &&
+		     add_sections(o, r, dur, &tv, beats, nb, scratch) == 0 &&
 		     add_segments(o, r, dur) == 0;
 	}
 	free(beats);

@@ -523,10 +523,12 @@ START_TEST(spotify_segments_from_stored_arrays)
 	ck_assert_double_eq(item(a, "sections", 0, "confidence"), 1.0);
 	json_object_put(a);
 
-	/* stored sections: read as the segments are, each with the track's tempo, key, mode and metre */
+	/* stored sections: read as the segments are, each with the track's key, mode and metre and its own tempo
+	 * from the beats in it: 120 BPM in the first, 150 in the second, too few beats in the third */
 	const char *secs = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"key_index\":7,\"mode\":1,"
 			   "\"time_signature\":\"3/4\",\"sections\":[[0,12,1,-20],[12,30,1.5,-99],[11,2,0.5,-9],"
-			   "[20,5,0.5,-9,1],[25,9,0.25,-8],[31,1,0.5,-9]]}";
+			   "[20,5,0.5,-9,1],[25,9,0.25,-8],[31,1,0.5,-9]],"
+			   "\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14,25.5,26]}";
 	a = ss_spotify_analysis(secs, strlen(secs));
 	ck_assert_uint_eq(len_of(a, "sections"), 3);
 	ck_assert_double_eq(item(a, "sections", 0, "duration"), 12.0);
@@ -536,13 +538,24 @@ START_TEST(spotify_segments_from_stored_arrays)
 	ck_assert_double_eq(item(a, "sections", 1, "confidence"), 1.0);
 	ck_assert_double_eq(item(a, "sections", 1, "loudness"), -60.0);
 	ck_assert_double_eq(item(a, "sections", 2, "duration"), 5.0); /* cut at the end */
+	ck_assert_double_eq(item(a, "sections", 0, "tempo"), 120.0);
+	ck_assert_double_eq(item(a, "sections", 1, "tempo"), 150.0);
+	ck_assert_double_eq(item(a, "sections", 2, "tempo"), 100.0);
+	ck_assert_double_eq(num_at(a, "track.tempo"), 100.0);
 	for (size_t i = 0; i < 3; i++) {
-		ck_assert_double_eq(item(a, "sections", i, "tempo"), 100.0);
 		ck_assert_double_eq(item(a, "sections", i, "key"), 7.0);
 		ck_assert_double_eq(item(a, "sections", i, "mode"), 1.0);
 		ck_assert_double_eq(item(a, "sections", i, "time_signature"), 3.0);
 		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), 0.5);
 	}
+	json_object_put(a);
+	/* a manual tempo is every section's */
+	const char *manual = "{\"signal_duration\":30,\"bpm\":100,\"manual_bpm\":99,\"sections\":[[0,12,1,-20],"
+			     "[12,18,1,-20]],\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14]}";
+	a = ss_spotify_analysis(manual, strlen(manual));
+	ck_assert_uint_eq(len_of(a, "sections"), 2);
+	for (size_t i = 0; i < 2; i++)
+		ck_assert_double_eq(item(a, "sections", i, "tempo"), 99.0);
 	json_object_put(a);
 #undef P12
 #undef T12

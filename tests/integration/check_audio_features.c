@@ -344,7 +344,7 @@ static void assert_analysis(json_object *o, json_object *f)
 		}
 	}
 
-	/* sections tile the track from 0, each with the track's tempo, key and metre and a level of its own */
+	/* sections tile the track from 0, each with the track's key and metre and a level and tempo of its own */
 	json_object *sections = member(o, "sections");
 	size_t ns = json_object_array_length(sections);
 	ck_assert_uint_ge(ns, 1);
@@ -361,7 +361,9 @@ static void assert_analysis(json_object *o, json_object *f)
 		ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
 		ck_assert_int_eq(int_of(s, "mode"), int_of(f, "mode"));
 		ck_assert_int_eq(int_of(s, "time_signature"), int_of(f, "time_signature"));
-		ck_assert_double_eq(num_of(s, "tempo"), num_of(f, "tempo"));
+		/* its own tempo, from the beats in it: this clip keeps one */
+		ck_assert_msg(fabs(num_of(s, "tempo") - num_of(f, "tempo")) <= 0.02 * num_of(f, "tempo"),
+			      "section %zu at %g BPM in a track at %g", i, num_of(s, "tempo"), num_of(f, "tempo"));
 	}
 	ck_assert_msg(fabs(at - dur) < 1e-6, "sections end at %g, the track at %g", at, dur);
 	assert_segments(member(o, "segments"), dur, tempo > 0.0);
