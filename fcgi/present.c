@@ -5,13 +5,16 @@
 #include <string.h>
 
 #include "core/analysis/result_json.h"
+#include "core/util/base62.h"
 #include "core/util/render.h"
 
 int ss_present_result(ss_buf *b, const ss_cache_row *r, bool cached, ss_present_series series)
 {
-	char num[32];
+	char num[32], track[SS_BASE62_ID_LEN + 1];
 	snprintf(num, sizeof num, "%lld", (long long)r->id);
-	if (ss_buf_puts(b, "{\"id\":") || ss_buf_puts(b, num) || ss_buf_puts(b, ",\"title\":") ||
+	bool has_track = r->cache_key != NULL && ss_base62_from_hex128(r->cache_key, track) == 0;
+	if (ss_buf_puts(b, "{\"id\":") || ss_buf_puts(b, num) || ss_buf_puts(b, ",\"track_id\":") ||
+	    ss_render_json_str(b, has_track ? track : NULL) || ss_buf_puts(b, ",\"title\":") ||
 	    ss_render_json_str(b, r->title) || ss_buf_puts(b, ",\"artist\":") || ss_render_json_str(b, r->artist) ||
 	    ss_buf_puts(b, ",\"preview_url\":") || ss_render_json_str(b, r->preview_url) ||
 	    ss_buf_puts(b, ",\"cache_namespace\":") || ss_render_json_str(b, r->ns) ||

@@ -20,7 +20,8 @@ typedef enum ss_present_series {
 	SS_SERIES_ALL = 2,
 } ss_present_series;
 
-/* Append the result object of row to b: id, title, artist, preview_url, cache_namespace, "cached", analyzed_at,
+/* Append the result object of row to b: id, track_id (the row's id in /v1/audio-features and /v1/audio-analysis:
+ * the base62 of its cache key's first 128 bits; null when the key is not hex), title, artist, preview_url, cache_namespace, "cached", analyzed_at,
  * the stored result fields, the time series that series names (from row->beats_json; beats and downbeats as
  * empty arrays when the row has none), then user_verified, manual_bpm, manual_key, bpm_notes. Returns 0 or -1
  * (out of memory; b may hold part). */

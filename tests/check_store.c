@@ -22,6 +22,7 @@
 #include "core/store/sqlite/schema.h"
 #include "core/store/sqlite/sqlite.h"
 #include "core/store/stats.h"
+#include "core/util/base62.h"
 #include "core/store/usage.h"
 #include "core/store/usage_journal.h"
 #include "core/util/jsonutil.h"
@@ -1300,6 +1301,9 @@ static int bytes_sink(void *arg, const void *data, size_t len)
 	return ss_buf_append(arg, data, len);
 }
 
+/* The track id of the row present_bytes stores (the base62 of its cache key's first 128 bits, checked there). */
+#define TRACK_ID "7ftRgnmdOs5dVSuvPi8Opv"
+
 /* A stored segment (ss_result_beats_text's layout): only the audio-analysis object reads it. */
 #define SEGMENTS ",\"segments\":[[0,1,1,-20,0.1,-10,-30,[1,0,0,0,0,0,0,0,0,0,0,0],[40,0,0,0,0,0,0,0,0,0,0,0]]]"
 
@@ -1332,15 +1336,15 @@ START_TEST(present_bytes)
 	ck_assert_int_eq(ss_store_override_set(db, "default", "https://e.com/a", &u, &err), 1);
 	ck_assert_int_eq(ss_db_exec(SQ(db), "UPDATE analysis_cache SET analyzed_at = '2024-05-06 07:08:09'", &err), 0);
 
-	static const char get_beats[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+	static const char get_beats[] = "{\"id\":1,\"track_id\":\"" TRACK_ID "\",\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
 		"m/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
 		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"beats\":[0.5,1],\"downbeats\":[0.5],\"user_ve"
 		"rified\":true,\"manual_bpm\":64.5,\"manual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
-	static const char get_plain[] = "{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
+	static const char get_plain[] = "{\"id\":1,\"track_id\":\"" TRACK_ID "\",\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.co"
 		"m/a\",\"cache_namespace\":\"default\",\"cached\":false,\"analyzed_at\":\"2024-05-06 07:08:09\","
 		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
 		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}";
-	static const char list[] = "[{\"id\":1,\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.c"
+	static const char list[] = "[{\"id\":1,\"track_id\":\"" TRACK_ID "\",\"title\":\"Café \\\"Q\\\", =1\",\"artist\":\"A\\\\B\",\"preview_url\":\"https://e.c"
 		"om/a\",\"cache_namespace\":\"default\",\"cached\":true,\"analyzed_at\":\"2024-05-06 07:08:09\","
 		"\"bpm\":128.25,\"key\":\"C# Major\",\"x\":[1,2],\"user_verified\":true,\"manual_bpm\":64.5,\"ma"
 		"nual_key\":\"D Minor\",\"bpm_notes\":\"half\\ntime\"}]";
@@ -1353,6 +1357,9 @@ START_TEST(present_bytes)
 		"Ratio,Analysis Duration (s),Analyzed At,Namespace,User Verified,Manual BPM,Manual Key,BPM Notes"
 		"\r\n\"Café \"\"Q\"\", =1\",A\\B,https://e.com/a,128.250,0.7500,C# Minor,0.5000,0.6250,,0.1250,1"
 		"234.5,4/4,,happy,,,,0.050,2024-05-06 07:08:09,default,true,64.500,D Minor,\"half\ntime\"\r\n";
+	char track[SS_BASE62_ID_LEN + 1];
+	ck_assert_int_eq(ss_base62_from_hex128(key, track), 0);
+	ck_assert_str_eq(track, TRACK_ID);
 	ss_buf b;
 	ss_buf_init(&b, 0);
 	ck_assert_int_eq(ss_present_cache_get(db, key, true, SS_SERIES_BEATS, &b, &err), 1);

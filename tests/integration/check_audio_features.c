@@ -399,9 +399,11 @@ START_TEST(post_bytes_schema_and_same_cache_as_analyze)
 	ck_assert(json_object_equal(a, b));
 	json_object_put(b);
 
-	/* /analyze_data sees the cached row and carries the three new fields with the same values */
+	/* /analyze_data sees the cached row and carries the three new fields with the same values, and the track id
+	 * that leads to the Spotify objects */
 	json_object *r = request_json("POST", "/analyze_data", NULL, music_wav, music_len, 200);
 	ck_assert(json_object_get_boolean(member(r, "cached")));
+	ck_assert_str_eq(str_of(r, "track_id"), str_of(a, "id"));
 	const char *three[] = {"speechiness", "instrumentalness", "liveness", "danceability", "energy"};
 	for (size_t i = 0; i < 5; i++)
 		ck_assert_double_eq(unit_num(r, three[i]), unit_num(a, three[i]));
