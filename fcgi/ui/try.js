@@ -1,7 +1,9 @@
 // "Try a song": send a file (POST /analyze_data) or a URL (POST /analyze) with ?beats=1 and show the answer:
 // the waveform of what was analysed (decoded here with Web Audio) with beat and downbeat markers, the tempo and
 // its alternatives, the key on the circle of fifths with the runner-ups, the 0..1 features, the loudness, and
-// the raw JSON. A dropped file can be played with a marker moving over the beats.
+// the raw JSON. A dropped file can be played with a marker moving over the beats. Below the waveform, from the
+// song's audio-analysis object (GET /v1/audio-analysis/{track_id}): its sections, the pitch classes of each
+// segment and their loudness.
 'use strict';
 
 (() => {
@@ -182,10 +184,62 @@
 		}
 	}
 
+	// Sections (a band), the twelve pitch classes of each segment (a column of cells, darker where stronger) and
+	// the segments' loudness (a line), from Spotify's audio-analysis object a, over duration seconds.
+	function drawTimeline(a, duration) {
+		const tl = $('timeline');
+		tl.replaceChildren();
+		const sections = Array.isArray(a.sections) ? a.sections : [];
+		const segments = Array.isArray(a.segments) ? a.segments : [];
+		const xOf = (t) => Math.max(0, Math.min(W, t / duration * W));
+		const ROW = 8, TOP = 24, LOUD = TOP + 12 * ROW + 4, LH = 150 - LOUD;
+		sections.forEach((s, i) => {
+			const x = xOf(s.start), w = Math.max(0.5, xOf(s.start + s.duration) - x);
+			const g = svg('g', {class: 'section-box'});
+			g.append(svg('rect', {class: 'section ' + (i % 2 ? 'odd' : 'even'), x: x.toFixed(2), y: 0,
+				width: w.toFixed(2), height: 20}));
+			g.append(svg('text', {x: (x + 4).toFixed(2), y: 10, text: String.fromCharCode(65 + (i % 26))}));
+			g.append(svg('title', {text: 'section ' + String.fromCharCode(65 + (i % 26)) + ': ' + fmt(s.start, 1) +
+				'–' + fmt(s.start + s.duration, 1) + ' s, ' + fmt(s.tempo, 1) + ' BPM, ' + fmt(s.loudness, 1) +
+				' dB, confidence ' + fmt(s.confidence, 2)}));
+			tl.append(g);
+		});
+		let d = '';
+		segments.forEach((g) => {
+			const x = xOf(g.start), w = Math.max(0.5, xOf(g.start + g.duration) - x);
+			const col = svg('g', {class: 'segment'});
+			(g.pitches || []).forEach((p, k) => {
+				if (p > 0.05)
+					col.append(svg('rect', {class: 'pitch', x: x.toFixed(2), y: TOP + (11 - k) * ROW,
+						width: w.toFixed(2), height: ROW, 'fill-opacity': p.toFixed(2)}));
+			});
+			tl.append(col);
+			const y = LOUD + (Math.min(0, Math.max(-60, g.loudness_max)) / -60) * LH;
+			d += (d ? 'L' : 'M') + xOf(g.start + g.loudness_max_time).toFixed(1) + ' ' + y.toFixed(1);
+		});
+		if (d)
+			tl.append(svg('path', {class: 'loudness', d}));
+		$('timeline-count').textContent = sections.length + ' sections, ' + segments.length + ' segments';
+	}
+
+	// The song's audio-analysis object, drawn under the waveform; a song without one leaves the strip empty.
+	async function showTimeline(res, duration) {
+		$('timeline').replaceChildren();
+		$('timeline-count').textContent = '';
+		if (!res.track_id)
+			return;
+		const r = await api('GET', 'v1/audio-analysis/' + encodeURIComponent(res.track_id));
+		if (r.status === 200 && r.json)
+			drawTimeline(r.json, duration);
+		else
+			$('timeline-count').textContent = 'no segments: ' + errorText(r);
+	}
+
 	function show(res, decoded, note) {
 		$('result').hidden = false;
 		$('song-title').textContent = (res.title || 'Unknown') + (res.artist && res.artist !== 'Unknown' ? ' — ' + res.artist : '');
 		drawWave(res, decoded, note);
+		showTimeline(res, shown.duration);
 		$('bpm').textContent = fmt(res.bpm);
 		$('bpm-confidence').textContent = fmt(res.bpm_confidence, 2);
 		$('time-signature').textContent = fmt(res.time_signature);

@@ -157,6 +157,33 @@ START_TEST(page_shows_the_api_answer)
 	ck_assert(ss_wd_exec_number(&wd, "return document.querySelectorAll('#features .feature').length;") >= 3);
 	ss_wd_exec_string(&wd, "return JSON.parse(document.getElementById('raw').textContent).key;", text, sizeof text);
 	ck_assert_str_eq(text, json_object_get_string(v));
+
+	/* Under the waveform, the song's audio-analysis object: a band per section, a column of pitch cells per
+	 * segment (none of them empty for this music) and one loudness line, as many as the API gives. */
+	ck_assert(json_object_object_get_ex(api, "track_id", &v));
+	char path[96];
+	snprintf(path, sizeof path, "/v1/audio-analysis/%s", json_object_get_string(v));
+	const char *hk[] = {hdr, NULL};
+	ck_assert_int_eq(ss_it_request(&s, "GET", path, hk, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	json_object *analysis = ss_it_json(&r), *sections, *segments;
+	ss_it_resp_free(&r);
+	ck_assert(json_object_object_get_ex(analysis, "sections", &sections));
+	ck_assert(json_object_object_get_ex(analysis, "segments", &segments));
+	ck_assert_uint_gt(json_object_array_length(segments), 10);
+	ck_assert_msg(ss_wd_wait(&wd, "return document.getElementById('timeline-count').textContent !== '';", 30),
+		      "the timeline was not drawn");
+	shown = ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline rect.section').length;");
+	ck_assert_msg(shown == (double)json_object_array_length(sections), "%g section bands, %zu sections", shown,
+		      json_object_array_length(sections));
+	shown = ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline g.segment').length;");
+	ck_assert_msg(shown == (double)json_object_array_length(segments), "%g segment columns, %zu segments", shown,
+		      json_object_array_length(segments));
+	ck_assert(ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline g.segment:empty').length;") == 0);
+	ck_assert(ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline path.loudness').length;") == 1);
+	json_object_put(analysis);
+	artifact(&wd, "try-a-song-timeline.png");
+	console_clean(&wd, "the timeline", NULL);
 	json_object_put(api);
 
 	/* Picking the same file instead: the cached answer. */
