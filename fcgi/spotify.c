@@ -253,6 +253,16 @@ static double num_at(json_object *a, size_t i)
 	return isfinite(v) ? v : NAN;
 }
 
+/* The stored number e itself (a new reference) when it is the finite number v, else a new number v (NULL when
+ * out of memory). */
+static json_object *same_or_new(json_object *e, double v)
+{
+	if ((json_object_is_type(e, json_type_double) || json_object_is_type(e, json_type_int)) &&
+	    json_object_get_double(e) == v && !(v == 0.0 && signbit(json_object_get_double(e)))) /* no "-0" */
+		return json_object_get(e);
+	return ss_json_num(v);
+}
+
 /* Add member name to o: the first SS_SEGMENT_DIMS numbers of the array src, each clamped to lo..hi (0 where src
  * has no number there). Returns 0, or -1 when out of memory. */
 static int add_dims(json_object *o, const char *name, json_object *src, double lo, double hi)
@@ -262,11 +272,23 @@ static int add_dims(json_object *o, const char *name, json_object *src, double l
 		return -1;
 	for (size_t i = 0; i < SS_SEGMENT_DIMS; i++) {
 		double v = num_at(src, i);
-		json_object *n = ss_json_num(isfinite(v) ? fmin(fmax(v, lo), hi) : 0.0);
+		json_object *n = same_or_new(json_object_array_get_idx(src, i), isfinite(v) ? fmin(fmax(v, lo), hi) : 0.0);
 		if (n == NULL || json_object_array_add(a, n) != 0) {
 			json_object_put(n);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Add member name = v to o, sharing the stored number e when it holds v (no new node, no formatting: the answer
+ * then carries the stored text of the number). Returns 0, or -1 when out of memory. */
+static int add_same(json_object *o, const char *name, json_object *e, double v)
+{
+	json_object *n = same_or_new(e, v);
+	if (n == NULL || json_object_object_add(o, name, n) != 0) {
+		json_object_put(n);
+		return -1;
 	}
 	return 0;
 }
@@ -294,7 +316,8 @@ typedef struct series {
 	json_object *src;
 	size_t nums, dims;
 	double end;
-	size_t *keep; /* indices into src of the kept entries */
+	size_t *keep;  /* indices into src of the kept entries */
+	double *start; /* their starts */
 	size_t m;
 } series;
 
@@ -321,13 +344,15 @@ static int series_open(series *s, json_object *r, const char *name, size_t nums,
 	if (!json_object_object_get_ex(r, name, &s->src) || !json_object_is_type(s->src, json_type_array))
 		return 0;
 	size_t n = json_object_array_length(s->src);
-	if ((s->keep = malloc((n ? n : 1) * sizeof *s->keep)) == NULL)
+	s->keep = malloc((n ? n : 1) * sizeof *s->keep);
+	s->start = malloc((n ? n : 1) * sizeof *s->start);
+	if (s->keep == NULL || s->start == NULL)
 		return -1;
-	double v[8], last = -1.0;
+	double v[8];
 	for (size_t i = 0; i < n; i++)
-		if (entry(s, json_object_array_get_idx(s->src, i), v) && v[0] > last) {
-			s->keep[s->m++] = i;
-			last = v[0];
+		if (entry(s, json_object_array_get_idx(s->src, i), v) && (s->m == 0 || v[0] > s->start[s->m - 1])) {
+			s->keep[s->m] = i;
+			s->start[s->m++] = v[0];
 		}
 	return 0;
 }
@@ -337,12 +362,10 @@ static int series_open(series *s, json_object *r, const char *name, size_t nums,
 static json_object *series_item(const series *s, size_t j, double *v, double *dur)
 {
 	assert(j < s->m);
-	double w[8], next = s->end;
-	if (j + 1 < s->m && entry(s, json_object_array_get_idx(s->src, s->keep[j + 1]), w))
-		next = w[0];
 	json_object *g = json_object_array_get_idx(s->src, s->keep[j]);
-	entry(s, g, v);
-	*dur = fmin(v[1], next - v[0]);
+	for (size_t k = 0; k < s->nums; k++)
+		v[k] = num_at(g, k); /* entry() accepted them */
+	*dur = fmin(v[1], (j + 1 < s->m ? s->start[j + 1] : s->end) - v[0]);
 	assert(*dur > 0.0);
 	return g;
 }
@@ -350,7 +373,9 @@ static json_object *series_item(const series *s, size_t j, double *v, double *du
 static void series_close(series *s)
 {
 	free(s->keep);
+	free(s->start);
 	s->keep = NULL;
+	s->start = NULL;
 }
 
 /* Add "segments": Spotify's segment objects from the stored ones (start, duration, confidence, loudness_start,
@@ -368,13 +393,14 @@ static int add_segments(json_object *o, json_object *r, double end)
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
 		double v[7], dur;
 		json_object *g = series_item(&s, j, v, &dur), *it = new_element(arr);
-		if (it == NULL || ss_json_add_num(it, "start", v[0]) || ss_json_add_num(it, "duration", dur) ||
-		    ss_json_add_num(it, "confidence", unit(v[2])) || ss_json_add_num(it, "loudness_start", level(v[3])) ||
-		    ss_json_add_num(it, "loudness_max_time", fmin(fmax(v[4], 0.0), dur)) ||
-		    ss_json_add_num(it, "loudness_max", level(v[5])) || ss_json_add_num(it, "loudness_end", level(v[6])) ||
+#define SAME(name, k, value) add_same(it, name, json_object_array_get_idx(g, k), value)
+		if (it == NULL || SAME("start", 0, v[0]) || SAME("duration", 1, dur) || SAME("confidence", 2, unit(v[2])) ||
+		    SAME("loudness_start", 3, level(v[3])) || SAME("loudness_max_time", 4, fmin(fmax(v[4], 0.0), dur)) ||
+		    SAME("loudness_max", 5, level(v[5])) || SAME("loudness_end", 6, level(v[6])) ||
 		    add_dims(it, "pitches", json_object_array_get_idx(g, 7), 0.0, 1.0) ||
 		    add_dims(it, "timbre", json_object_array_get_idx(g, 8), -HUGE_VAL, HUGE_VAL))
 			rc = -1;
+#undef SAME
 	}
 	series_close(&s);
 	return rc;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # HTTP benchmark: wrk on loopback against songscope behind nginx (conf/nginx/songscope.conf, auth on, a real
 # key) and, in the same run and behind the same nginx, a bare libfcgi hello-world responder as the ceiling.
-# Rows: hello-world, GET /health, GET /stats, cached POST /analyze, and a cache-miss POST /analyze_data of
-# a clip (X-Force-Reanalyze: 1, one connection). Endpoints the tree does not have yet are skipped.
+# Rows: hello-world, GET /health, GET /stats, cached POST /analyze, Spotify's audio-features and
+# audio-analysis objects of that song (GET by its track_id), and a cache-miss POST /analyze_data of a clip
+# (X-Force-Reanalyze: 1, one connection). Endpoints the tree does not have yet are skipped.
 # Prints markdown tables; run it on an otherwise idle machine.
 # With --postgresql CONNINFO songscope runs with store = postgresql on that database (give it one of its own),
 # and the store transactions per cached POST /analyze are counted from the server's statistics (needs psql).
@@ -77,6 +78,12 @@ if [ "$code" = 200 ]; then
 	grep -q '"cached": *true' "$d/last.json" && have_analyze=yes
 fi
 [ "$have_analyze" = yes ] || echo "note: cached POST /analyze not available (status $code): $(head -c 200 "$d/last.json")" >&2
+track=""
+[ "$have_analyze" = yes ] && track=$(sed -n 's/.*"track_id": *"\([0-9A-Za-z]*\)".*/\1/p' "$d/last.json")
+have_spotify=no
+[ -n "$track" ] && [ "$(status GET "/v1/audio-analysis/$track")" = 200 ] && have_spotify=yes &&
+	analysis_bytes=$(wc -c <"$d/last.json")
+[ "$have_spotify" = yes ] || echo "note: GET /v1/audio-analysis/{id} not available" >&2
 code=$(status POST /analyze_data -H 'X-Force-Reanalyze: 1' -H 'Content-Type: application/octet-stream' \
 	--data-binary @"$d/www/clip.$ext")
 [ "$code" = 200 ] && have_data=yes
@@ -112,6 +119,11 @@ if [ "$have_analyze" = yes ]; then
 		hits=$(awk -F'|' '$1 == "POST /analyze (cached)" { split($3, r, " "); print r[1] * '"$seconds"' }' "$results")
 		pg_per_hit=$(awk -v a="$c0" -v b="$c1" -v h="$hits" 'BEGIN { printf "%.2f", (h > 0 ? (b - a) / h : 0) }')
 	fi
+fi
+if [ "$have_spotify" = yes ]; then
+	run "GET /v1/audio-features/{id}" "$bench_url/v1/audio-features/$track" "$d/stats.lua" "$conns"
+	run "GET /v1/audio-analysis/{id} ($analysis_bytes-byte answer)" "$bench_url/v1/audio-analysis/$track" \
+		"$d/stats.lua" "$conns"
 fi
 [ "$have_data" = yes ] && run "POST /analyze_data (miss, $clip_bytes-byte .$ext)" "$bench_url/analyze_data" "$d/data.lua" 1
 
