@@ -168,8 +168,9 @@ typedef struct ss_cache_row {
 	const char *artist;
 	const char *analyzed_at; /* "YYYY-MM-DD HH:MM:SS" UTC */
 	const char *result_json; /* the stored JSON object of the analysis fields; spliced by the renderer */
-	const char *beats_json;  /* {"beats":[...],"downbeats":[...]}, an older bare beats array, or NULL; filled
-				  * only when asked for (SS_CACHE_ROW_BEATS), else NULL */
+	const char *beats_json;  /* the result's time series (ss_result_beats_text: beats, downbeats, segments,
+				  * sections), an older object or bare beats array, or NULL; filled only when asked for
+				  * (SS_CACHE_ROW_BEATS), else NULL */
 	/* Scalar columns, for listing, search and export. */
 	double bpm, bpm_confidence;
 	const char *key;         /* "C# Minor" */
