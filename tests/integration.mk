@@ -97,7 +97,7 @@ tests_integration_check_ffmpeg_LDADD = $(IT_LIBS)
 
 # The store on PostgreSQL (a real server the harness starts): the server stopped under load (503s, /health,
 # the same responders, recovery by itself, then integrity: db check, the rows, one usage row per keyed answer)
-# and two hosts sharing one cache. check_api, check_auth and check_deploy
+# and two hosts sharing one cache. check_api, check_auth, check_deploy and check_audio_features
 # run a second time in the scale-out configuration (store = postgresql, limits = redis) through on_pg_redis.sh.
 # All skip (77) without postgresql-15 (and redis-server for the scale-out runs).
 if HAVE_LIBPQ
@@ -108,9 +108,10 @@ tests_integration_check_store_pg_SOURCES = tests/integration/check_store_pg.c
 tests_integration_check_store_pg_CFLAGS = $(TEST_CFLAGS)
 tests_integration_check_store_pg_LDADD = $(IT_LIBS)
 TESTS += tests/integration/check_api_pg_redis.sh tests/integration/check_auth_pg_redis.sh \
-	tests/integration/check_deploy_pg_redis.sh
+	tests/integration/check_deploy_pg_redis.sh tests/integration/check_audio_features_pg_redis.sh
 EXTRA_DIST += tests/integration/on_pg_redis.sh tests/integration/check_api_pg_redis.sh \
-	tests/integration/check_auth_pg_redis.sh tests/integration/check_deploy_pg_redis.sh
+	tests/integration/check_auth_pg_redis.sh tests/integration/check_deploy_pg_redis.sh \
+	tests/integration/check_audio_features_pg_redis.sh
 
 # Two hosts on (postgresql, redis) behind ONE nginx whose upstream lists both hosts' sockets: two masters with
 # their own state files, one PostgreSQL, one Redis; every assertion also checks that both hosts answered. 8 racing
@@ -186,4 +187,5 @@ else
 PG_OPENAPI_LOGS =
 endif
 tests/check_openapi.log: tests/integration/check_api_pg_redis.sh.log tests/integration/check_auth_pg_redis.sh.log \
-	tests/integration/check_deploy_pg_redis.sh.log $(PG_OPENAPI_LOGS)
+	tests/integration/check_deploy_pg_redis.sh.log tests/integration/check_audio_features_pg_redis.sh.log \
+	$(PG_OPENAPI_LOGS)
