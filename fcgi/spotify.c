@@ -378,21 +378,20 @@ static void series_close(series *s)
 	s->start = NULL;
 }
 
-/* Add "segments": Spotify's segment objects from the stored ones (start, duration, confidence, loudness_start,
- * loudness_max_time, loudness_max, loudness_end, pitches, timbre), in order, inside the track and apart (an
- * entry that is malformed, out of order or outside the track is left out; one that runs past the next start or
- * the end is cut there), levels clamped to SS_SEGMENT_FLOOR_DB..0 dB, scores and pitches to 0..1. Returns 0 or
- * -1 when out of memory. */
-static int add_segments(json_object *o, json_object *r, double end)
+/* Add "segments": Spotify's segment objects from the stored ones s (series_open: start, duration, confidence,
+ * loudness_start, loudness_max_time, loudness_max, loudness_end, pitches, timbre), in order, inside the track and
+ * apart (an entry that is malformed, out of order or outside the track is left out; one that runs past the next
+ * start or the end is cut there), levels clamped to SS_SEGMENT_FLOOR_DB..0 dB, scores and pitches to 0..1.
+ * Returns 0 or -1 when out of memory. */
+static int add_segments(json_object *o, const series *s)
 {
 	json_object *arr = add_child(o, "segments", json_object_new_array());
-	series s;
-	if (arr == NULL || series_open(&s, r, "segments", 7, 2, end) != 0)
+	if (arr == NULL)
 		return -1;
 	int rc = 0;
-	for (size_t j = 0; j < s.m && rc == 0; j++) {
+	for (size_t j = 0; j < s->m && rc == 0; j++) {
 		double v[7], dur;
-		json_object *g = series_item(&s, j, v, &dur), *it = new_element(arr);
+		json_object *g = series_item(s, j, v, &dur), *it = new_element(arr);
 #define SAME(name, k, value) add_same(it, name, json_object_array_get_idx(g, k), value)
 		if (it == NULL || SAME("start", 0, v[0]) || SAME("duration", 1, dur) || SAME("confidence", 2, unit(v[2])) ||
 		    SAME("loudness_start", 3, level(v[3])) || SAME("loudness_max_time", 4, fmin(fmax(v[4], 0.0), dur)) ||
@@ -402,8 +401,76 @@ static int add_segments(json_object *o, json_object *r, double end)
 			rc = -1;
 #undef SAME
 	}
-	series_close(&s);
 	return rc;
+}
+
+/* The fades of the kept segments s of a track of end seconds, from their loudest levels: a track fades in when
+ * its first segment is more than FADE_DEEP_DB below its typical level (the duration-weighted median of those
+ * levels), and the fade-in ends where the first segment within FADE_NEAR_DB of it starts; a fade-out the same
+ * from the end, starting where the last such segment ends. Without segments, or when the two would cross: *in 0
+ * and *out end, which is what Spotify gave a track without fades. Returns 0, or -1 when out of memory. */
+#define FADE_DEEP_DB 12.0
+#define FADE_NEAR_DB 6.0
+typedef struct weighed {
+	double level, dur;
+} weighed;
+
+static int cmp_weighed(const void *a, const void *b)
+{
+	const weighed *x = a, *y = b;
+	return (x->level > y->level) - (x->level < y->level);
+}
+
+/* Kept segment j of s: its loudest level (clamped), its start and its end (s). */
+static double segment_level(const series *s, size_t j, double *start, double *stop)
+{
+	double v[7], dur;
+	series_item(s, j, v, &dur);
+	*start = v[0];
+	*stop = v[0] + dur;
+	return level(v[5]);
+}
+
+static int fades(const series *s, double end, double *in, double *out)
+{
+	*in = 0.0;
+	*out = end;
+	const size_t m = s->m;
+	if (m == 0)
+		return 0;
+	weighed *w = malloc(m * sizeof *w);
+	if (w == NULL)
+		return -1;
+	double total = 0.0, a0, a1;
+	for (size_t j = 0; j < m; j++) {
+		w[j].level = segment_level(s, j, &a0, &a1);
+		w[j].dur = a1 - a0;
+		total += w[j].dur;
+	}
+	const double first = w[0].level, last = w[m - 1].level;
+	qsort(w, m, sizeof *w, cmp_weighed);
+	double typical = w[m - 1].level, acc = 0.0;
+	for (size_t j = 0; j < m; j++)
+		if ((acc += w[j].dur) > total / 2.0) {
+			typical = w[j].level;
+			break;
+		}
+	free(w);
+	size_t a = 0, b = m - 1;
+	while (a < m && segment_level(s, a, &a0, &a1) < typical - FADE_NEAR_DB)
+		a++;
+	while (b > 0 && segment_level(s, b, &a0, &a1) < typical - FADE_NEAR_DB)
+		b--;
+	double fin = 0.0, fout = end;
+	if (first < typical - FADE_DEEP_DB && a < m)
+		segment_level(s, a, &fin, &a1);
+	if (last < typical - FADE_DEEP_DB)
+		segment_level(s, b, &a0, &fout);
+	if (fin <= fout) {
+		*in = fin;
+		*out = fmin(fout, end);
+	}
+	return 0;
 }
 
 /* The track-level values the track object and each section carry. */
@@ -507,9 +574,11 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 	if (tv.key < 0)
 		tv.key_conf = 0.0;
 	size_t nb = 0, nd = 0;
-	double *beats = NULL, *downs = NULL, *scratch = NULL;
+	double *beats = NULL, *downs = NULL, *scratch = NULL, fade_in = 0.0, fade_out = dur;
 	json_object *o = json_object_new_object(), *t = NULL;
-	bool ok = o != NULL && times_of(r, "beats", dur, &beats, &nb) == 0 && times_of(r, "downbeats", dur, &downs, &nd) == 0;
+	series segs;
+	bool ok = series_open(&segs, r, "segments", 7, 2, dur) == 0 && fades(&segs, dur, &fade_in, &fade_out) == 0;
+	ok = ok && o != NULL && times_of(r, "beats", dur, &beats, &nb) == 0 && times_of(r, "downbeats", dur, &downs, &nd) == 0;
 	size_t most = nb > nd ? nb : nd;
 	if (ok && most > 1)
 		ok = (scratch = malloc((most - 1) * sizeof *scratch)) != NULL;
@@ -521,8 +590,8 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     ss_json_add_num(t, "duration", dur) == 0 && ss_json_add_string(t, "sample_md5", "") == 0 &&
 		     ss_json_add_int(t, "offset_seconds", 0) == 0 && ss_json_add_int(t, "window_seconds", 0) == 0 &&
 		     ss_json_add_int(t, "analysis_sample_rate", (long long)SS_ANALYSIS_RATE) == 0 &&
-		     ss_json_add_int(t, "analysis_channels", 1) == 0 && ss_json_add_num(t, "end_of_fade_in", 0.0) == 0 &&
-		     ss_json_add_num(t, "start_of_fade_out", dur) == 0 &&
+		     ss_json_add_int(t, "analysis_channels", 1) == 0 && ss_json_add_num(t, "end_of_fade_in", fade_in) == 0 &&
+		     ss_json_add_num(t, "start_of_fade_out", fade_out) == 0 &&
 		     add_tonal_and_metre(t, tv.loudness, &tv) == 0 &&
 		     ss_json_add_string(t, "codestring", "") == 0 && ss_json_add_num(t, "code_version", 0.0) == 0 &&
 		     ss_json_add_string(t, "echoprintstring", "") == 0 &&
@@ -533,8 +602,9 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		     add_intervals(o, "beats", beats, nb, beat, dur, 1, tv.tempo_conf) == 0 &&
 		     add_intervals(o, "tatums", beats, nb, beat, dur, 2, tv.tempo_conf) == 0 &&
 		     add_sections(o, r, dur, &tv, beats, nb, scratch) == 0 &&
-		     add_segments(o, r, dur) == 0;
+		     add_segments(o, &segs) == 0;
 	}
+	series_close(&segs);
 	free(beats);
 	free(downs);
 	free(scratch);

@@ -562,6 +562,34 @@ START_TEST(spotify_segments_from_stored_arrays)
 }
 END_TEST
 
+/* The track's fades from the stored segments' loudest levels: a first segment more than 12 dB below the typical
+ * level starts a fade-in, which ends where the first segment within 6 dB of it starts; the same from the end;
+ * none without such quiet ends or without segments. */
+START_TEST(spotify_fades_from_segments)
+{
+#define SEG(start, lmax) "[" #start ",1,1,-30,0.1," #lmax ",-30,[1,0,0,0,0,0,0,0,0,0,0,0],[40,0,0,0,0,0,0,0,0,0,0,0]]"
+	const char *faded = "{\"signal_duration\":10,\"segments\":[" SEG(0, -40) "," SEG(1, -30) "," SEG(2, -15) ","
+			    SEG(3, -10) "," SEG(4, -10) "," SEG(5, -11) "," SEG(6, -10) "," SEG(7, -9) "," SEG(8, -20) ","
+			    SEG(9, -35) "]}";
+	json_object *a = ss_spotify_analysis(faded, strlen(faded));
+	ck_assert_double_eq(num_at(a, "track.end_of_fade_in"), 2.0);
+	ck_assert_double_eq(num_at(a, "track.start_of_fade_out"), 8.0);
+	json_object_put(a);
+	const char *steady = "{\"signal_duration\":10,\"segments\":[" SEG(0, -12) "," SEG(1, -10) "," SEG(2, -15) ","
+			     SEG(3, -10) "," SEG(9, -20) "]}";
+	a = ss_spotify_analysis(steady, strlen(steady));
+	ck_assert_double_eq(num_at(a, "track.end_of_fade_in"), 0.0);
+	ck_assert_double_eq(num_at(a, "track.start_of_fade_out"), 10.0);
+	json_object_put(a);
+	const char *none = "{\"signal_duration\":10}";
+	a = ss_spotify_analysis(none, strlen(none));
+	ck_assert_double_eq(num_at(a, "track.end_of_fade_in"), 0.0);
+	ck_assert_double_eq(num_at(a, "track.start_of_fade_out"), 10.0);
+	json_object_put(a);
+#undef SEG
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fcgi");
@@ -582,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, internal_errors_keep_their_cause_from_the_client);
 	tcase_add_test(tc, spotify_analysis_from_stored_results);
 	tcase_add_test(tc, spotify_segments_from_stored_arrays);
+	tcase_add_test(tc, spotify_fades_from_segments);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }

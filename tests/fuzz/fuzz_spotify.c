@@ -3,7 +3,7 @@
  * Checked: only a JSON object gives objects, and then both; every number in them is finite; key -1..11, mode 0
  * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
- * are two tatums a beat; sections (at least one) and segments are in order, inside the track and apart, with
+ * are two tatums a beat; the fades lie in order inside the track; sections (at least one) and segments are in order, inside the track and apart, with
  * confidences in 0..1, and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre
  * numbers. */
 #include <math.h>
@@ -117,6 +117,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		  "the two objects agree");
 	double end = num(t, "duration");
 	FZ_ASSERT(end >= 0.0 && num(f, "tempo") >= 0.0, "no negative duration or tempo");
+	FZ_ASSERT(num(t, "end_of_fade_in") >= 0.0 && num(t, "end_of_fade_in") <= num(t, "start_of_fade_out") &&
+			  num(t, "start_of_fade_out") <= end,
+		  "0 <= end_of_fade_in <= start_of_fade_out <= duration");
 	size_t nb = intervals(a, "beats", end);
 	FZ_ASSERT(intervals(a, "tatums", end) == 2 * nb, "two tatums a beat");
 	intervals(a, "bars", end);

@@ -312,7 +312,8 @@ static void assert_analysis(json_object *o, json_object *f)
 					   "time_signature_confidence"};
 	for (size_t i = 0; i < 4; i++)
 		ck_assert(num_of(t, unit[i]) >= 0.0 && num_of(t, unit[i]) <= 1.0);
-	ck_assert(num_of(t, "end_of_fade_in") >= 0.0 && num_of(t, "start_of_fade_out") <= dur);
+	ck_assert(num_of(t, "end_of_fade_in") >= 0.0 && num_of(t, "end_of_fade_in") <= num_of(t, "start_of_fade_out") &&
+		  num_of(t, "start_of_fade_out") <= dur);
 	static const char *const strings[] = {"sample_md5", "codestring", "echoprintstring", "synchstring",
 					      "rhythmstring"};
 	for (size_t i = 0; i < 5; i++)
