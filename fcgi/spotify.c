@@ -190,11 +190,12 @@ static double median_gap(const double *t, size_t n, double *scratch)
 	return scratch[(n - 1) / 2];
 }
 
-/* Add c (a new object or array; NULL when it could not be made) to parent as member name. Returns c, or NULL
- * (c is put) when out of memory. */
+/* Add c (a new object or array; NULL when it could not be made) to parent as member name, a string literal
+ * (kept without a copy, as the ss_json_add_* adders keep theirs). Returns c, or NULL (c is put) when out of
+ * memory. */
 static json_object *add_child(json_object *parent, const char *name, json_object *c)
 {
-	if (c == NULL || json_object_object_add(parent, name, c) != 0) {
+	if (c == NULL || json_object_object_add_ex(parent, name, c, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
 		json_object_put(c);
 		return NULL;
 	}
@@ -281,12 +282,13 @@ static int add_dims(json_object *o, const char *name, json_object *src, double l
 	return 0;
 }
 
-/* Add member name = v to o, sharing the stored number e when it holds v (no new node, no formatting: the answer
- * then carries the stored text of the number). Returns 0, or -1 when out of memory. */
+/* Add member name (a string literal, kept without a copy) = v to o, sharing the stored number e when it holds v
+ * (no new node, no formatting: the answer then carries the stored text of the number). Returns 0, or -1 when
+ * out of memory. */
 static int add_same(json_object *o, const char *name, json_object *e, double v)
 {
 	json_object *n = same_or_new(e, v);
-	if (n == NULL || json_object_object_add(o, name, n) != 0) {
+	if (n == NULL || json_object_object_add_ex(o, name, n, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
 		json_object_put(n);
 		return -1;
 	}
@@ -336,7 +338,7 @@ static bool entry(const series *s, json_object *g, double *v)
 }
 
 /* Open member name of r as a series (none kept when it is missing or not an array). Returns 0, or -1 when out
- * of memory. */
+ * of memory; series_close s either way. */
 static int series_open(series *s, json_object *r, const char *name, size_t nums, size_t dims, double end)
 {
 	assert(nums >= 2 && nums <= 8);
@@ -531,8 +533,12 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 {
 	json_object *arr = add_child(o, "sections", json_object_new_array());
 	series s;
-	if (arr == NULL || series_open(&s, r, "sections", 4, 0, end) != 0)
+	if (arr == NULL)
 		return -1;
+	if (series_open(&s, r, "sections", 4, 0, end) != 0) {
+		series_close(&s);
+		return -1;
+	}
 	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0); /* an override is the tempo everywhere */
 	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v->tempo, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {

@@ -11,9 +11,10 @@ static const char *const tonic_names[12] = {"C", "C#", "D", "D#", "E", "F", "F#"
  * danceability, acousticness, spectral_centroid): null would fail their whole decode, so an unknown value is
  * 0 there — what the original sent for a track without a beat; the iOS client treats bpm <= 0 as "no
  * tempo". Every other unknown number is null. */
-static int add_required(json_object *obj, const char *key, double v)
+#define add_required(obj, key, v) ss_json_add_num((obj), key, finite_or_0(v))
+static double finite_or_0(double v)
 {
-	return ss_json_add_num(obj, key, isfinite(v) ? v : 0.0);
+	return isfinite(v) ? v : 0.0;
 }
 
 static int add_obj(json_object *obj, const char *key, json_object *val)

@@ -15,14 +15,14 @@ static int add_value(json_object *obj, const char *key, json_object *val, int ma
 {
 	if (val == NULL && !may_be_null)
 		return -1;
-	if (json_object_object_add(obj, key, val) != 0) {
+	if (json_object_object_add_ex(obj, key, val, JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0) {
 		json_object_put(val);
 		return -1;
 	}
 	return 0;
 }
 
-int ss_json_add_double(json_object *obj, const char *key, double v)
+int ss_json_add_double_(json_object *obj, const char *key, double v)
 {
 	if (!isfinite(v))
 		return add_value(obj, key, NULL, 1);
@@ -40,7 +40,7 @@ json_object *ss_json_num(double v)
 	return json_object_new_double_s(v, buf);
 }
 
-int ss_json_add_num(json_object *obj, const char *key, double v)
+int ss_json_add_num_(json_object *obj, const char *key, double v)
 {
 	return add_value(obj, key, ss_json_num(v), !isfinite(v));
 }
@@ -63,19 +63,19 @@ const char *ss_json_get_str(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
-int ss_json_add_string(json_object *obj, const char *key, const char *s)
+int ss_json_add_string_(json_object *obj, const char *key, const char *s)
 {
 	if (s == NULL)
 		return add_value(obj, key, NULL, 1);
 	return add_value(obj, key, json_object_new_string(s), 0);
 }
 
-int ss_json_add_int(json_object *obj, const char *key, long long v)
+int ss_json_add_int_(json_object *obj, const char *key, long long v)
 {
 	return add_value(obj, key, json_object_new_int64(v), 0);
 }
 
-int ss_json_add_bool(json_object *obj, const char *key, int v)
+int ss_json_add_bool_(json_object *obj, const char *key, int v)
 {
 	return add_value(obj, key, json_object_new_boolean(v ? 1 : 0), 0);
 }

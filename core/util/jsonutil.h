@@ -10,8 +10,14 @@
 /* A new json double, or NULL (JSON null) when v is NaN or infinite. Caller owns the result. */
 json_object *ss_json_double(double v);
 
+/* The ss_json_add_* adders take key as a string literal, which obj keeps without a copy
+ * (JSON_C_OBJECT_ADD_CONSTANT_KEY): one allocation fewer per member, and none that can fail after the value
+ * is in (json-c 0.16 leaks its copy of a key when its table cannot grow). Each is a macro that accepts nothing
+ * but a literal; the functions behind them (name_) take any key that outlives obj. */
+
 /* Add key: ss_json_double(v) to obj (ownership of the new value passes to obj). Returns 0 or -1 on ENOMEM. */
-int ss_json_add_double(json_object *obj, const char *key, double v);
+int ss_json_add_double_(json_object *obj, const char *key, double v);
+#define ss_json_add_double(obj, key, v) ss_json_add_double_((obj), "" key "", (v))
 
 /* A new json number printed with at most 10 significant digits (the analysis rounds every value to its
  * meaningful precision, so 100.01 prints as 100.01, not 100.01000000000001; no "-0"), or NULL (JSON null) when
@@ -19,7 +25,8 @@ int ss_json_add_double(json_object *obj, const char *key, double v);
 json_object *ss_json_num(double v);
 
 /* Add key: ss_json_num(v) to obj. Returns 0 or -1 on ENOMEM. */
-int ss_json_add_num(json_object *obj, const char *key, double v);
+int ss_json_add_num_(json_object *obj, const char *key, double v);
+#define ss_json_add_num(obj, key, v) ss_json_add_num_((obj), "" key "", (v))
 
 /* Member key of object obj as a number (an integer or a double): NaN when obj is not an object, or the member
  * is absent, null or of another type. */
@@ -29,13 +36,16 @@ double ss_json_get_num(json_object *obj, const char *key);
 const char *ss_json_get_str(json_object *obj, const char *key);
 
 /* Add key: string s (NULL → null). Returns 0 or -1. */
-int ss_json_add_string(json_object *obj, const char *key, const char *s);
+int ss_json_add_string_(json_object *obj, const char *key, const char *s);
+#define ss_json_add_string(obj, key, s) ss_json_add_string_((obj), "" key "", (s))
 
 /* Add key: integer. Returns 0 or -1. */
-int ss_json_add_int(json_object *obj, const char *key, long long v);
+int ss_json_add_int_(json_object *obj, const char *key, long long v);
+#define ss_json_add_int(obj, key, v) ss_json_add_int_((obj), "" key "", (v))
 
 /* Add key: bool. Returns 0 or -1. */
-int ss_json_add_bool(json_object *obj, const char *key, int v);
+int ss_json_add_bool_(json_object *obj, const char *key, int v);
+#define ss_json_add_bool(obj, key, v) ss_json_add_bool_((obj), "" key "", (v))
 
 /* Does JSON text (len bytes) contain a \u0000 escape, i.e. a string or member name with an embedded NUL?
  * An escaped backslash followed by "u0000" is not one. Only meaningful for text that is otherwise valid JSON
