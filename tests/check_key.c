@@ -475,6 +475,87 @@ START_TEST(natural_minor_tune)
 }
 END_TEST
 
+/* The key of each part of a signal (ss_key_of_span): 12 s of a progression in one key, then 12 s in another (a
+ * fifth up, the commonest modulation, or a tritone away), every tonic and both modes. Each half must read its own
+ * key, whatever the whole reads; the whole's frames must give the whole's result exactly; a span without frames or
+ * too short to tell gives no key. */
+START_TEST(span_keys_follow_a_key_change)
+{
+	int tonic = _i % 12, mode = (_i / 12) % 2, step = _i < 24 ? 7 : 6;
+	int second = (tonic + step) % 12;
+	double sr = 22050.0, half = 12.0;
+	size_t m = (size_t)(half * sr);
+	float *x = malloc(2 * m * sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	float *a = progression(tonic, mode, 0.0, sr, half, 0.5), *b = progression(second, mode, 0.0, sr, half, 0.5);
+	memcpy(x, a, m * sizeof *x);
+	memcpy(x + m, b, m * sizeof *x);
+	free(a);
+	free(b);
+	ss_key whole, part, again;
+	ss_key_frames kf;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze_frames(x, 2 * m, sr, SS_KEY_PROFILE_DEFAULT, &whole, &kf, &err), 0);
+	ck_assert_int_eq(ss_key_analyze(x, 2 * m, sr, SS_KEY_PROFILE_DEFAULT, &again, &err), 0);
+	free(x);
+	ck_assert(kf.n > 0 && kf.hop_s > 0.3 && kf.hop_s < 0.4);
+	ck_assert(whole.key_index == again.key_index && whole.mode == again.mode &&
+		  whole.confidence == again.confidence); /* keeping the frames changes nothing */
+
+	ss_key_of_span(&kf, 0.0, half, &whole, &part);
+	assert_finite(&part);
+	ck_assert_msg(part.key_index == tonic && part.mode == mode, "first half in %d mode %d (whole %d mode %d): got %d",
+		      tonic, mode, whole.key_index, whole.mode, part.key_index);
+	ss_key_of_span(&kf, half, 2.0 * half, &whole, &part);
+	ck_assert_msg(part.key_index == second && part.mode == mode,
+		      "second half in %d mode %d (whole %d mode %d): got %d mode %d", second, mode, whole.key_index,
+		      whole.mode, part.key_index, part.mode);
+	ck_assert(part.confidence > 0.0);
+
+	ss_key_of_span(&kf, 0.0, HUGE_VAL, &whole, &part);
+	ck_assert(part.key_index == whole.key_index && part.mode == whole.mode && part.confidence == whole.confidence &&
+		  part.top[1].key_index == whole.top[1].key_index);
+	ss_key_of_span(&kf, 2.0 * half + 1.0, 60.0, &whole, &part); /* after the end */
+	ck_assert(part.key_index == -1 && part.mode == -1 && part.confidence == 0.0);
+	ss_key_of_span(&kf, 3.0, 3.5, &whole, &part); /* one frame: too short to tell */
+	ck_assert(part.key_index == -1 && part.confidence == 0.0);
+	ss_key_of_span(&kf, 5.0, 4.0, NULL, &part); /* empty */
+	ck_assert(part.key_index == -1);
+	ss_key_frames_free(&kf);
+	ck_assert_ptr_null(kf.chroma);
+	ss_key_frames_free(&kf); /* twice is harmless */
+}
+END_TEST
+
+/* A part that is silent has no key, and the frames of silence are kept as such; a part of a noise-free tone
+ * between silences reads like the whole. */
+START_TEST(span_of_silence_has_no_key)
+{
+	double sr = 11025.0, seconds = 24.0;
+	size_t n = (size_t)(seconds * sr), third = n / 3;
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	float *p = progression(9, 0, 0.0, sr, 8.0, 0.5);
+	memcpy(x + third, p, third * sizeof *x);
+	free(p);
+	ss_key whole, part;
+	ss_key_frames kf;
+	ss_error err;
+	ck_assert_int_eq(ss_key_analyze_frames(x, n, sr, SS_KEY_PROFILE_DEFAULT, &whole, &kf, &err), 0);
+	free(x);
+	ck_assert(whole.key_index == 9 && whole.mode == 0);
+	ss_key_of_span(&kf, 0.0, 7.5, &whole, &part);
+	ck_assert(part.key_index == -1 && part.confidence == 0.0);
+	ss_key_of_span(&kf, 8.5, 15.5, &whole, &part);
+	ck_assert(part.key_index == 9 && part.mode == 0);
+	size_t silent = 0;
+	for (size_t t = 0; t < kf.n; t++)
+		silent += !kf.sounding[t];
+	ck_assert_msg(silent >= kf.n / 2, "%zu silent frames of %zu", silent, kf.n);
+	ss_key_frames_free(&kf);
+}
+END_TEST
+
 static Suite *key_suite(void)
 {
 	Suite *s = suite_create("key");
@@ -495,6 +576,8 @@ static Suite *key_suite(void)
 	tcase_add_test(tc, deterministic_and_profiles);
 	tcase_add_test(tc, degenerate_input);
 	tcase_add_test(tc, profiles_and_tuning_units);
+	tcase_add_loop_test(tc, span_keys_follow_a_key_change, 0, 48);
+	tcase_add_test(tc, span_of_silence_has_no_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

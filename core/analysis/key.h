@@ -29,10 +29,39 @@ typedef struct ss_key {
 	const char *profile;  /* static name of the profile used */
 } ss_key;
 
+/* The chroma of each analysis frame, kept so that the key of a part of the signal can be read afterwards
+ * (ss_key_of_span) with the same estimator and profile as the whole. */
+typedef struct ss_key_frames {
+	double *chroma;           /* 12 values per frame (C first), each sounding frame max-normalised; owned */
+	unsigned char *sounding;  /* 1 for a frame the estimate uses, 0 for a silent one; owned */
+	size_t n;                 /* frames; frame t is centred at t * hop_s seconds */
+	size_t cap;               /* frames allocated */
+	double hop_s;             /* seconds between frame centres, > 0 once filled */
+	ss_key_profile_id profile;/* the profile the whole was read with (never SS_KEY_PROFILE_DEFAULT) */
+	double tuning_cents;      /* the whole signal's tuning estimate */
+} ss_key_frames;
+
 /* Analyse n mono samples at sr Hz with the given profile (SS_KEY_PROFILE_DEFAULT for the measured best).
  * Returns 0 and fills *out, or -1 with err (SS_ERR_NOMEM, SS_ERR_INTERNAL for a bad profile id).
  * Silence is not an error: key_index is -1 and confidence 0. Deterministic. */
 int ss_key_analyze(const float *x, size_t n, double sr, ss_key_profile_id profile, ss_key *out, ss_error *err);
+
+/* ss_key_analyze that also keeps each frame's chroma in *frames (owned by the caller afterwards:
+ * ss_key_frames_free, also after an error). The same *out as ss_key_analyze. Memory: 97 bytes per 0.37 s of
+ * signal. */
+int ss_key_analyze_frames(const float *x, size_t n, double sr, ss_key_profile_id profile, ss_key *out,
+			  ss_key_frames *frames, ss_error *err);
+
+/* The key of the frames centred in [start, end) seconds, decided as the whole signal's is (same profile, tonality
+ * gate and rules) from those frames' chroma, except that whole's key (the whole signal's result; NULL for none)
+ * is favoured by a little correlation (KEY_SPAN_STAY in key.c, counted in the confidence too): fills *out
+ * (tuning_cents is the whole signal's). A span holding every frame gives the whole signal's result exactly.
+ * Fewer sounding frames than the whole needs (about 1.5 s), or a span outside the frames, give key_index -1 and
+ * confidence 0. Allocates nothing; deterministic. */
+void ss_key_of_span(const ss_key_frames *frames, double start, double end, const ss_key *whole, ss_key *out);
+
+/* Free what frames owns and zero it. Safe on a zeroed struct. */
+void ss_key_frames_free(ss_key_frames *frames);
 
 /* Static name of a profile ("krumhansl", "temperley", "edma", "tkp", "temperley+tkp"), or NULL for an unknown
  * id. */

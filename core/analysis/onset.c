@@ -179,7 +179,8 @@ int ss_onset_work_signal(const float *x, size_t n, double sr, ss_work_signal *w,
 		soxr_delete(rs);
 		free(y);
 		free(clean);
-		return ss_error_set(err, SS_ERR_INTERNAL, "resampler for onset analysis failed");
+		/* the rates and specification are valid, so what fails is memory */
+		return ss_error_set(err, SS_ERR_NOMEM, "resampler for onset analysis: %s", se ? se : "failed");
 	}
 	size_t pos = 0;
 	while (se == NULL && done < cap) {
