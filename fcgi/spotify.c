@@ -62,8 +62,8 @@ static int time_signature(json_object *r)
 }
 
 /* Spotify's key (-1..11) and mode (1 major, 0 minor): a manual override first, then the analysis; -1 and 0
- * without a key. */
-static void key_mode(json_object *r, int *key, int *mode)
+ * without a key. Returns whether the override gave them. */
+static bool key_mode(json_object *r, int *key, int *mode)
 {
 	int ki, mi;
 	const char *manual = ss_json_get_str(r, "manual_key");
@@ -73,10 +73,13 @@ static void key_mode(json_object *r, int *key, int *mode)
 	if (manual != NULL && ss_key_parse(manual, &ki, &mi) == 0) {
 		*key = ki;
 		*mode = mi;
-	} else if (k >= 0 && k <= 11 && (m == 0 || m == 1)) {
+		return true;
+	}
+	if (k >= 0 && k <= 11 && (m == 0 || m == 1)) {
 		*key = (int)k;
 		*mode = (int)m;
 	}
+	return false;
 }
 
 /* The tempo in BPM: a manual override first, then the analysis; 0 without one. */
@@ -312,37 +315,50 @@ static double level(double db)
 }
 
 /* A time series stored with a result (ss_result_beats_text's layout): an array whose entries are arrays of
- * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. Only
- * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
+ * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. The last
+ * `opt` of the numbers may be missing together (entries stored before they existed); they read as NaN. Only well-formed
+ * entries that start inside the track, last, and start after the previous one kept are kept. */
 typedef struct series {
 	json_object *src;
-	size_t nums, dims;
+	size_t nums, opt, dims;
 	double end;
 	size_t *keep;  /* indices into src of the kept entries */
 	double *start; /* their starts */
 	size_t m;
 } series;
 
-/* Entry g's numbers into v (nums of them), if it is well formed and inside the track. */
+/* How many numbers entry g holds before its arrays: nums, or nums - opt; 0 when g is not such an array. */
+static size_t entry_nums(const series *s, json_object *g)
+{
+	if (!json_object_is_type(g, json_type_array))
+		return 0;
+	size_t len = json_object_array_length(g), have = len >= s->dims ? len - s->dims : 0;
+	return have == s->nums || have == s->nums - s->opt ? have : 0;
+}
+
+/* Entry g's numbers into v (nums of them, the missing optional ones NaN), if it is well formed and inside the
+ * track. */
 static bool entry(const series *s, json_object *g, double *v)
 {
-	if (!json_object_is_type(g, json_type_array) || json_object_array_length(g) != s->nums + s->dims)
+	size_t have = entry_nums(s, g);
+	if (have == 0)
 		return false;
 	for (size_t k = 0; k < s->dims; k++)
-		if (!dims_ok(json_object_array_get_idx(g, s->nums + k)))
+		if (!dims_ok(json_object_array_get_idx(g, have + k)))
 			return false;
 	for (size_t k = 0; k < s->nums; k++)
-		if (isnan(v[k] = num_at(g, k)))
+		if (isnan(v[k] = k < have ? num_at(g, k) : NAN) && k < s->nums - s->opt)
 			return false;
 	return v[0] >= 0.0 && v[0] < s->end && v[1] > 0.0;
 }
 
 /* Open member name of r as a series (none kept when it is missing or not an array). Returns 0, or -1 when out
  * of memory; series_close s either way. */
-static int series_open(series *s, json_object *r, const char *name, size_t nums, size_t dims, double end)
+static int series_open(series *s, json_object *r, const char *name, size_t nums, size_t opt, size_t dims,
+		       double end)
 {
-	assert(nums >= 2 && nums <= 8);
-	*s = (series){.nums = nums, .dims = dims, .end = end};
+	assert(nums >= 2 && nums <= 8 && opt <= nums - 2);
+	*s = (series){.nums = nums, .opt = opt, .dims = dims, .end = end};
 	if (!json_object_object_get_ex(r, name, &s->src) || !json_object_is_type(s->src, json_type_array))
 		return 0;
 	size_t n = json_object_array_length(s->src);
@@ -365,8 +381,9 @@ static json_object *series_item(const series *s, size_t j, double *v, double *du
 {
 	assert(j < s->m);
 	json_object *g = json_object_array_get_idx(s->src, s->keep[j]);
+	size_t have = entry_nums(s, g); /* entry() accepted g */
 	for (size_t k = 0; k < s->nums; k++)
-		v[k] = num_at(g, k); /* entry() accepted them */
+		v[k] = k < have ? num_at(g, k) : NAN;
 	*dur = fmin(v[1], (j + 1 < s->m ? s->start[j + 1] : s->end) - v[0]);
 	assert(*dur > 0.0);
 	return g;
@@ -481,6 +498,7 @@ typedef struct track_values {
 	int key;
 	double key_conf;
 	int mode, ts;
+	bool key_manual; /* key and mode are a manual override */
 } track_values;
 
 /* The track-level fields (Spotify's names) added to o, with loudness loud. */
@@ -493,18 +511,33 @@ static int add_tonal_and_metre(json_object *o, double loud, const track_values *
 	       ss_json_add_num(o, "time_signature_confidence", 0.0);
 }
 
-/* One section object appended to arr, with the track's values but loudness loud and tempo tempo. Returns 0, or
- * -1 when out of memory. */
-static int add_section(json_object *arr, double start, double dur, double conf, double loud, double tempo,
-		       const track_values *v)
+/* One section object appended to arr, with the values here and loudness loud. Returns 0, or -1 when out of
+ * memory. */
+static int add_section(json_object *arr, double start, double dur, double conf, double loud, const track_values *here)
 {
-	track_values here = *v;
-	here.tempo = tempo;
 	json_object *it = new_element(arr);
 	return it == NULL || ss_json_add_num(it, "start", start) || ss_json_add_num(it, "duration", dur) ||
-			       ss_json_add_num(it, "confidence", conf) || add_tonal_and_metre(it, loud, &here)
+			       ss_json_add_num(it, "confidence", conf) || add_tonal_and_metre(it, loud, here)
 		       ? -1
 		       : 0;
+}
+
+/* The key of a section into here from its stored key k (-1..11), mode m (0, 1; -1 with no key) and confidence
+ * c: the track's when they are missing (NaN: a row stored before sections had keys); no key (-1, mode 0,
+ * confidence 0) when the section had none or they are malformed. */
+static void section_key(track_values *here, double k, double m, double c)
+{
+	if (isnan(k) || isnan(m) || isnan(c))
+		return;
+	if (k >= 0.0 && k <= 11.0 && k == floor(k) && (m == 0.0 || m == 1.0)) {
+		here->key = (int)k;
+		here->mode = (int)m;
+		here->key_conf = unit(c);
+	} else {
+		here->key = -1;
+		here->mode = 0;
+		here->key_conf = 0.0;
+	}
 }
 
 /* The tempo of the section [start, start + dur): 60 over the median gap of the beats inside it (BPM, to 0.01)
@@ -524,10 +557,11 @@ static double section_tempo(const double *beats, size_t nb, double start, double
 	return gap > 0.0 ? round(6000.0 / gap) / 100.0 : track;
 }
 
-/* Add "sections": the stored ones (start, duration, confidence, loudness) as the segments are read, each with
- * its own tempo from the beats in it (section_tempo; beats[0..nb), scratch for nb - 1 values) and the track's
- * key, mode and time signature; one section spanning the track, with the track's loudness and tempo, when none
- * is stored (a row analysed before sections existed). Returns 0 or -1 when out of memory. */
+/* Add "sections": the stored ones (start, duration, confidence, loudness, key, mode, key confidence) as the
+ * segments are read, each with its own tempo from the beats in it (section_tempo; beats[0..nb), scratch for
+ * nb - 1 values), its own key (section_key; the track's under a manual key) and the track's time signature; one
+ * section spanning the track, with the track's values, when none is stored (a row analysed before sections
+ * existed). Returns 0 or -1 when out of memory. */
 static int add_sections(json_object *o, json_object *r, double end, const track_values *v, const double *beats,
 			size_t nb, double *scratch)
 {
@@ -535,17 +569,21 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	series s;
 	if (arr == NULL)
 		return -1;
-	if (series_open(&s, r, "sections", 4, 0, end) != 0) {
+	if (series_open(&s, r, "sections", 7, 3, 0, end) != 0) {
 		series_close(&s);
 		return -1;
 	}
-	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0); /* an override is the tempo everywhere */
-	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v->tempo, v) : 0;
+	/* an override is the tempo, or the key, everywhere */
+	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0);
+	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
-		double w[4], dur;
+		double w[7], dur;
 		series_item(&s, j, w, &dur);
-		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]),
-				 section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch), v);
+		track_values here = *v;
+		here.tempo = section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch);
+		if (!v->key_manual)
+			section_key(&here, w[4], w[5], w[6]);
+		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]), &here);
 	}
 	series_close(&s);
 	return rc;
@@ -576,14 +614,14 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 	double dur = duration_of(r);
 	track_values tv = {.loudness = loudness_of(r), .tempo = tempo_of(r), .tempo_conf = or0(score(r, "bpm_confidence")),
 			   .key_conf = or0(score(r, "key_confidence")), .ts = time_signature(r)};
-	key_mode(r, &tv.key, &tv.mode);
+	tv.key_manual = key_mode(r, &tv.key, &tv.mode);
 	if (tv.key < 0)
 		tv.key_conf = 0.0;
 	size_t nb = 0, nd = 0;
 	double *beats = NULL, *downs = NULL, *scratch = NULL, fade_in = 0.0, fade_out = dur;
 	json_object *o = json_object_new_object(), *t = NULL;
 	series segs;
-	bool ok = series_open(&segs, r, "segments", 7, 2, dur) == 0 && fades(&segs, dur, &fade_in, &fade_out) == 0;
+	bool ok = series_open(&segs, r, "segments", 7, 0, 2, dur) == 0 && fades(&segs, dur, &fade_in, &fade_out) == 0;
 	ok = ok && o != NULL && times_of(r, "beats", dur, &beats, &nb) == 0 && times_of(r, "downbeats", dur, &downs, &nd) == 0;
 	size_t most = nb > nd ? nb : nd;
 	if (ok && most > 1)

@@ -549,6 +549,34 @@ START_TEST(spotify_segments_from_stored_arrays)
 		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), 0.5);
 	}
 	json_object_put(a);
+	/* sections stored with their own keys (analysis v11: key, mode, key confidence after the level): each its
+	 * own, -1 (mode 0, confidence 0) where it had none or the stored key is malformed; entries of another length
+	 * are left out, and those stored before sections had keys carry the track's */
+	const char *keyed = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"key_confidence\":0.9,"
+			    "\"sections\":[[0,6,1,-20,2,0,0.8],[6,6,1,-20,-1,-1,0],[12,6,1,-20,12,1,0.5],"
+			    "[13,1,1,-20,4,1],[18,6,1,-20,4.5,1,0.5],[24,3,1,-20,5,1,7],[27,3,1,-20]]}";
+	a = ss_spotify_analysis(keyed, strlen(keyed));
+	ck_assert_uint_eq(len_of(a, "sections"), 6);
+	static const double want_key[6] = {2, -1, -1, -1, 5, 7}, want_mode[6] = {0, 0, 0, 0, 1, 1},
+			    want_conf[6] = {0.8, 0, 0, 0, 1, 0.9};
+	for (size_t i = 0; i < 6; i++) {
+		ck_assert_double_eq(item(a, "sections", i, "key"), want_key[i]);
+		ck_assert_double_eq(item(a, "sections", i, "mode"), want_mode[i]);
+		ck_assert_double_eq(item(a, "sections", i, "key_confidence"), want_conf[i]);
+		ck_assert_double_eq(item(a, "sections", i, "mode_confidence"), want_conf[i]);
+	}
+	ck_assert_double_eq(num_at(a, "track.key"), 7.0);
+	json_object_put(a);
+	/* a manual key is every section's, as a manual tempo is */
+	const char *mkey = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"manual_key\":\"A minor\","
+			   "\"sections\":[[0,6,1,-20,2,0,0.8],[6,24,1,-20,-1,-1,0]]}";
+	a = ss_spotify_analysis(mkey, strlen(mkey));
+	ck_assert_uint_eq(len_of(a, "sections"), 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_double_eq(item(a, "sections", i, "key"), 9.0);
+		ck_assert_double_eq(item(a, "sections", i, "mode"), 0.0);
+	}
+	json_object_put(a);
 	/* a manual tempo is every section's */
 	const char *manual = "{\"signal_duration\":30,\"bpm\":100,\"manual_bpm\":99,\"sections\":[[0,12,1,-20],"
 			     "[12,18,1,-20]],\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14]}";

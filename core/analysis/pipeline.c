@@ -86,8 +86,9 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * modulation; v6: 5/4 and 7/4 time signatures, the bar phase from the bass register too, a half-beat
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
-	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and sections). */
-	snprintf(out, outlen, "v10;max=%g", o->max_seconds);
+	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and sections;
+	 * v11: each section's own key). */
+	snprintf(out, outlen, "v11;max=%g", o->max_seconds);
 	return out;
 }
 
@@ -171,11 +172,13 @@ static void *spectral_branch_main(void *arg)
 	return NULL;
 }
 
-/* Tempo and key of a (see analyze_audio). Returns 0, or -1 with err and nothing to free. */
-static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_error *err)
+/* Tempo and key of a (see analyze_audio), with the key's frames in *kf for the sections' keys. Returns 0, or -1
+ * with err and nothing to free. */
+static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_key_frames *kf, ss_error *err)
 {
 	/* Tempo and key share the onset stage's band-limited 5512.5 Hz copy, which is the key's working rate:
 	 * its chroma needs less than 2 kHz, so the key does no resampling of its own. */
+	memset(kf, 0, sizeof *kf);
 	ss_work_signal w;
 	if (ss_onset_work_signal(a->x, a->n, a->sr, &w, err) != 0)
 		return -1;
@@ -186,13 +189,26 @@ static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_err
 	}
 	memset(key, 0, sizeof *key);
 	/* w.n and w.sr describe the input itself when it was not resampled */
-	int krc = ss_key_analyze(w.x != NULL ? w.x : a->x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, key, err);
+	int krc = ss_key_analyze_frames(w.x != NULL ? w.x : a->x, w.n, w.sr, SS_KEY_PROFILE_DEFAULT, key, kf, err);
 	ss_work_signal_free(&w);
 	if (krc != 0) {
+		ss_key_frames_free(kf);
 		ss_tempo_free(tempo);
 		return -1;
 	}
 	return 0;
+}
+
+/* Each section's own key from the key frames (the last one runs to the end of the frames). */
+static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, const ss_key *whole)
+{
+	for (size_t i = 0; i < n; i++) {
+		ss_key k;
+		ss_key_of_span(kf, sec[i].start, i + 1 < n ? sec[i + 1].start : HUGE_VAL, whole, &k);
+		sec[i].key = k.key_index;
+		sec[i].mode = k.key_index >= 0 ? k.mode : -1;
+		sec[i].key_confidence = k.key_index >= 0 && isfinite(k.confidence) ? rnd(k.confidence, 1000) : 0.0;
+	}
 }
 
 /* Analyse decoded audio a (mono, SS_ANALYSIS_RATE): removes its DC offset in place, then fills out. With threads > 1
@@ -229,7 +245,8 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	int threaded = threads > 1 && pthread_create(&th, NULL, spectral_branch_main, &sb) == 0;
 	ss_tempo tempo;
 	ss_key key;
-	int tk = tempo_and_key(a, &tempo, &key, err);
+	ss_key_frames kf;
+	int tk = tempo_and_key(a, &tempo, &key, &kf, err);
 	if (threaded)
 		pthread_join(th, NULL);
 	else if (tk == 0)
@@ -242,6 +259,7 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	}
 	if (sb.rc != 0) {
 		ss_tempo_free(&tempo);
+		ss_key_frames_free(&kf);
 		free(sb.segs);
 		free(sb.secs);
 		*err = sb.err;
@@ -249,6 +267,8 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	}
 	out->segments = sb.segs;
 	out->n_segments = sb.n_segs;
+	section_keys(sb.secs, sb.n_secs, &kf, &key);
+	ss_key_frames_free(&kf);
 	out->sections = sb.secs;
 	out->n_sections = sb.n_secs;
 	const ss_spectral_stats ss = sb.ss;

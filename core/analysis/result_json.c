@@ -176,7 +176,9 @@ static int sections_text(ss_buf *b, const ss_section *s, size_t n)
 		if (ss_buf_puts(b, i ? ",[" : "[") != 0 ||
 		    interval_text(b, g->start, i + 1 < n ? s[i + 1].start : g->start + g->duration) != 0 ||
 		    num_text(b, g->confidence, 1000, false) != 0 ||
-		    num_text(b, g->loudness, 10, false) != 0 || ss_buf_puts(b, "]") != 0)
+		    num_text(b, g->loudness, 10, false) != 0 || num_text(b, g->key, 1, false) != 0 ||
+		    num_text(b, g->mode, 1, false) != 0 || num_text(b, g->key_confidence, 1000, false) != 0 ||
+		    ss_buf_puts(b, "]") != 0)
 			return -1;
 	}
 	return ss_buf_puts(b, "]");

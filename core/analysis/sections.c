@@ -158,6 +158,8 @@ int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, s
 		sec[i].duration = t1 - t0;
 		sec[i].confidence = i == 0 ? 1.0 : fmin(nov[cut[i]] / NOVELTY_FULL, 1.0);
 		sec[i].loudness = ss_frames_mean_level(f, a, b);
+		sec[i].key = sec[i].mode = -1;
+		sec[i].key_confidence = 0.0;
 	}
 	*out = sec;
 	*n = m;

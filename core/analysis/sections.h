@@ -14,6 +14,9 @@ typedef struct ss_section {
 	double duration;   /* s, > 0; sections tile the clip */
 	double confidence; /* 0..1: how clear the change that starts it is (1 for the first) */
 	double loudness;   /* dBFS: the mean power of its frames, SS_FRAME_FLOOR_DB..0 */
+	int key;           /* 0..11 (C = 0), -1 when none: the key of the section's own audio (ss_key_of_span), */
+	int mode;          /* ... 1 major, 0 minor, -1 when none, */
+	double key_confidence; /* ... 0..1; ss_sections_compute leaves -1, -1, 0: the pipeline fills them */
 } ss_section;
 
 /* The sections of the frames f (ss_frames_compute) of a signal of duration seconds. The frames are pooled into

@@ -4,8 +4,8 @@
  * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
  * are two tatums a beat; the fades lie in order inside the track; sections (at least one) and segments are in order, inside the track and apart, with
- * confidences in 0..1, and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre
- * numbers. */
+ * confidences in 0..1; each section has a key -1..11 and a mode 0 or 1 with confidences in 0..1 (0 without a key),
+ * and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre numbers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +78,17 @@ static size_t ordered(json_object *arr, double end)
 	return n;
 }
 
+static void sections(json_object *arr)
+{
+	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
+		json_object *g = json_object_array_get_idx(arr, i);
+		double k = num(g, "key"), m = num(g, "mode"), kc = num(g, "key_confidence"), mc = num(g, "mode_confidence");
+		FZ_ASSERT(k >= -1 && k <= 11 && k == floor(k) && (m == 0 || m == 1), "a section's key and mode in range");
+		FZ_ASSERT(kc >= 0.0 && kc <= 1.0 && mc >= 0.0 && mc <= 1.0 && (k >= 0 || kc == 0.0),
+			  "a section's key confidences in 0..1, 0 without a key");
+	}
+}
+
 static void segments(json_object *arr, double end)
 {
 	ordered(arr, end);
@@ -124,9 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(intervals(a, "tatums", end) == 2 * nb, "two tatums a beat");
 	intervals(a, "bars", end);
 	/* (a track of unknown length has one section of length 0) */
-	json_object *sections = member(a, "sections");
-	FZ_ASSERT(end > 0.0 ? ordered(sections, end) >= 1 : json_object_array_length(sections) == 1,
-		  "at least one section");
+	json_object *secs = member(a, "sections");
+	FZ_ASSERT(end > 0.0 ? ordered(secs, end) >= 1 : json_object_array_length(secs) == 1, "at least one section");
+	sections(secs);
 	segments(member(a, "segments"), end);
 done:
 	json_object_put(f);
