@@ -198,10 +198,15 @@
 			const g = svg('g', {class: 'section-box'});
 			g.append(svg('rect', {class: 'section ' + (i % 2 ? 'odd' : 'even'), x: x.toFixed(2), y: 0,
 				width: w.toFixed(2), height: 20}));
-			g.append(svg('text', {x: (x + 4).toFixed(2), y: 10, text: String.fromCharCode(65 + (i % 26))}));
-			g.append(svg('title', {text: 'section ' + String.fromCharCode(65 + (i % 26)) + ': ' + fmt(s.start, 1) +
+			// each section's own key (Spotify's key -1..11 and mode), short on the band and whole in the title
+			const keyed = Number.isInteger(s.key) && s.key >= 0 && s.key < 12;
+			const letter = String.fromCharCode(65 + (i % 26));
+			g.append(svg('text', {x: (x + 4).toFixed(2), y: 10,
+				text: letter + (keyed ? ' · ' + TONICS[s.key] + (s.mode ? '' : 'm') : '')}));
+			g.append(svg('title', {text: 'section ' + letter + ': ' + fmt(s.start, 1) +
 				'–' + fmt(s.start + s.duration, 1) + ' s, ' + fmt(s.tempo, 1) + ' BPM, ' + fmt(s.loudness, 1) +
-				' dB, confidence ' + fmt(s.confidence, 2)}));
+				' dB, ' + (keyed ? TONICS[s.key] + (s.mode ? ' major' : ' minor') + ' (key confidence ' +
+				fmt(s.key_confidence, 2) + ')' : 'no key') + ', confidence ' + fmt(s.confidence, 2)}));
 			tl.append(g);
 		});
 		let d = '';

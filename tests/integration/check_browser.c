@@ -176,6 +176,20 @@ START_TEST(page_shows_the_api_answer)
 	shown = ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline rect.section').length;");
 	ck_assert_msg(shown == (double)json_object_array_length(sections), "%g section bands, %zu sections", shown,
 		      json_object_array_length(sections));
+	/* each band names its section's own key */
+	for (size_t i = 0; i < json_object_array_length(sections); i++) {
+		static const char *const tonic[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+		json_object *sec = json_object_array_get_idx(sections, i), *k, *m;
+		ck_assert(json_object_object_get_ex(sec, "key", &k) && json_object_object_get_ex(sec, "mode", &m));
+		int key = json_object_get_int(k);
+		char want[32], script[160];
+		snprintf(want, sizeof want, "%c%s%s%s", 'A' + (int)(i % 26), key >= 0 ? " · " : "",
+			 key >= 0 && key < 12 ? tonic[key] : "", key >= 0 && json_object_get_int(m) == 0 ? "m" : "");
+		snprintf(script, sizeof script,
+			 "return document.querySelectorAll('#timeline g.section-box > text')[%zu].textContent;", i);
+		ss_wd_exec_string(&wd, script, text, sizeof text);
+		ck_assert_msg(strcmp(text, want) == 0, "section %zu labelled '%s', not '%s'", i, text, want);
+	}
 	shown = ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline g.segment').length;");
 	ck_assert_msg(shown == (double)json_object_array_length(segments), "%g segment columns, %zu segments", shown,
 		      json_object_array_length(segments));
