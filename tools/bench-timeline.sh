@@ -5,20 +5,25 @@
 # over every audio file given or found below the folders given. Runs `songscope-analyze --beats --timeline`
 # and prints a markdown table. Needs python3.
 # --change S (clips made of two pieces spliced at S seconds): also how far the nearest section start is from S.
-#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] FILE|DIR...
+# --keys LABELS (a labels.csv: file, key; with --change, key_a and key_b, the keys before and after S): also how
+#   well the sections' own keys match the label (MIREX score: 1 same, 0.5 a fifth above, 0.3 relative, 0.2
+#   parallel; weighted by the time of each section the label covers), beside the track's key on every section.
+#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] [--keys LABELS] FILE|DIR...
 # e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
 set -eu
 
 prog=songscope-analyze
 maxs=30
 change=
+keys=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--program) prog=$2; shift 2 ;;
 	--max-seconds) maxs=$2; shift 2 ;;
 	--change) change=$2; shift 2 ;;
+	--keys) keys=$2; shift 2 ;;
 	--help)
-		sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	--) shift; break ;;
 	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
@@ -30,8 +35,8 @@ command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is need
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
-python3 - "$tmp" "$change" <<'PY'
-import json, sys
+python3 - "$tmp" "$change" "$keys" <<'PY'
+import csv, json, os, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 ok = [r for r in rows if "segments" in r]
@@ -66,4 +71,57 @@ if sys.argv[2]:
     line("nearest section start to the change, s away", off, "%.1f")
     print()
     print("%d of %d files have a section start within 1 s of %g s" % (sum(o <= 1.0 for o in off), len(ok), at))
+if sys.argv[3]:
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    flats = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B"}
+
+    def parse(text):
+        """(tonic, 1 major / 0 minor) of "A minor", or None."""
+        try:
+            tonic, mode = text.split()
+            return names.index(flats.get(tonic, tonic)), 1 if mode.lower() == "major" else 0
+        except ValueError:
+            return None
+
+    def mirex(est, lab):
+        if est is None:
+            return 0.0
+        if est == lab:
+            return 1.0
+        (et, em), (lt, lm) = est, lab
+        if em == lm:
+            return 0.5 if (et - lt) % 12 == 7 else 0.0
+        if et == lt:
+            return 0.2
+        return 0.3 if et == (lt + (9 if lm else 3)) % 12 else 0.0
+
+    labels = {r["file"]: r for r in csv.DictReader(open(sys.argv[3]))}
+    at = float(sys.argv[2]) if sys.argv[2] else None
+    own = track = covered = 0.0
+    files = 0
+    for r in ok:
+        lab_row = labels.get(os.path.basename(r["file"]))
+        if lab_row is None or r.get("key_index", -1) < 0:
+            continue
+        sides = [(0.0, 1e9, parse(lab_row.get("key", "")))] if at is None else \
+            [(0.0, at, parse(lab_row.get("key_a", ""))), (at, 1e9, parse(lab_row.get("key_b", "")))]
+        if all(lab is None for _, _, lab in sides):
+            continue
+        tk = (r["key_index"], r["mode"])
+        files += 1
+        for s in r["sections"]:
+            for a, b, lab in sides:
+                t = max(0.0, min(b, s[0] + s[1]) - max(a, s[0]))
+                if lab is None or t <= 0.0:
+                    continue
+                sk = (s[4], s[5]) if len(s) >= 7 and s[4] >= 0 else None
+                own += t * mirex(sk, lab)
+                track += t * mirex(tk, lab)
+                covered += t
+    print()
+    if covered > 0:
+        print("section keys against the labels (%d files, %.0f s labelled): sections' own keys %.3f, the track's key "
+              "on every section %.3f" % (files, covered, own / covered, track / covered))
+    else:
+        print("no labelled file with a key")
 PY

@@ -94,13 +94,13 @@
 #define KEY_MARGIN_SCALE 0.1
 
 /* The key of a part of the signal (ss_key_of_span) favours the whole signal's key by this much correlation: a part
- * is read from fewer frames, so its ranking is noisier, and most music stays in one key. Measured on the
- * sections of the labelled clips, whose label holds for the whole clip (the development set, the dev-packages
- * renders and the evaluation set: 391 sections), and on 32 splices of two development clips in different keys
- * (15 s each), duration-weighted MIREX score of the section keys against the label of the part they cover:
- * bonus 0: 0.892 / 0.752 / 0.914 and splices 0.952; 0.05: 0.909 / 0.793 / 0.936 and 0.952; 0.1: 0.924 / 0.790 /
- * 0.935 and 0.929; 0.2: 0.959 / 0.808 / 0.946 and 0.902 (the whole clip's key on every section: 0.993 / 0.877 /
- * 0.950 and 0.472). 0.05 keeps every key change of the splices that 0 finds. */
+ * is read from fewer frames, so its ranking is noisier, and most music stays in one key. Measured with
+ * tools/bench-timeline.sh --keys on the sections of the labelled clips, whose label holds for the whole clip (the
+ * development set, the dev-packages renders and the evaluation set: 391 sections), and on 32 splices of two
+ * development clips in different keys (15 s each): MIREX score of the section keys against the label of the time
+ * they cover, bonus 0: 0.892 / 0.752 / 0.914 and splices 0.958; 0.05: 0.909 / 0.793 / 0.936 and 0.958; 0.1: 0.924 /
+ * 0.790 / 0.935 and 0.935; 0.2: 0.959 / 0.808 / 0.946 and 0.908 (the whole clip's key on every section: 0.993 /
+ * 0.877 / 0.950 and 0.481). 0.05 loses none of the splices' key changes that 0 finds (BENCHMARKS.md). */
 #define KEY_SPAN_STAY 0.05
 
 /* Tuning is estimated from peaks in this band, in Hz. */
