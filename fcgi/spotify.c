@@ -498,6 +498,7 @@ typedef struct track_values {
 	int key;
 	double key_conf;
 	int mode, ts;
+	double ts_conf;
 	bool key_manual; /* key and mode are a manual override */
 } track_values;
 
@@ -508,7 +509,7 @@ static int add_tonal_and_metre(json_object *o, double loud, const track_values *
 	       ss_json_add_num(o, "tempo_confidence", v->tempo_conf) || ss_json_add_int(o, "key", v->key) ||
 	       ss_json_add_num(o, "key_confidence", v->key_conf) || ss_json_add_int(o, "mode", v->mode) ||
 	       ss_json_add_num(o, "mode_confidence", v->key_conf) || ss_json_add_int(o, "time_signature", v->ts) ||
-	       ss_json_add_num(o, "time_signature_confidence", 0.0);
+	       ss_json_add_num(o, "time_signature_confidence", v->ts_conf);
 }
 
 /* One section object appended to arr, with the values here and loudness loud. Returns 0, or -1 when out of
@@ -613,7 +614,8 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 		return NULL;
 	double dur = duration_of(r);
 	track_values tv = {.loudness = loudness_of(r), .tempo = tempo_of(r), .tempo_conf = or0(score(r, "bpm_confidence")),
-			   .key_conf = or0(score(r, "key_confidence")), .ts = time_signature(r)};
+			   .key_conf = or0(score(r, "key_confidence")), .ts = time_signature(r),
+			   .ts_conf = or0(score(r, "time_signature_confidence"))};
 	tv.key_manual = key_mode(r, &tv.key, &tv.mode);
 	if (tv.key < 0)
 		tv.key_conf = 0.0;

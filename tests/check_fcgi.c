@@ -547,12 +547,14 @@ START_TEST(spotify_segments_from_stored_arrays)
 		ck_assert_double_eq(item(a, "sections", i, "mode"), 1.0);
 		ck_assert_double_eq(item(a, "sections", i, "time_signature"), 3.0);
 		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), 0.5);
+		ck_assert_double_eq(item(a, "sections", i, "time_signature_confidence"), 0.0); /* a row before v11 */
 	}
 	json_object_put(a);
 	/* sections stored with their own keys (analysis v11: key, mode, key confidence after the level): each its
 	 * own, -1 (mode 0, confidence 0) where it had none or the stored key is malformed; entries of another length
 	 * are left out, and those stored before sections had keys carry the track's */
 	const char *keyed = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"key_confidence\":0.9,"
+			    "\"time_signature_confidence\":0.654,"
 			    "\"sections\":[[0,6,1,-20,2,0,0.8],[6,6,1,-20,-1,-1,0],[12,6,1,-20,12,1,0.5],"
 			    "[13,1,1,-20,4,1],[18,6,1,-20,4.5,1,0.5],[24,3,1,-20,5,1,7],[27,3,1,-20]]}";
 	a = ss_spotify_analysis(keyed, strlen(keyed));
@@ -564,8 +566,10 @@ START_TEST(spotify_segments_from_stored_arrays)
 		ck_assert_double_eq(item(a, "sections", i, "mode"), want_mode[i]);
 		ck_assert_double_eq(item(a, "sections", i, "key_confidence"), want_conf[i]);
 		ck_assert_double_eq(item(a, "sections", i, "mode_confidence"), want_conf[i]);
+		ck_assert_double_eq(item(a, "sections", i, "time_signature_confidence"), 0.654);
 	}
 	ck_assert_double_eq(num_at(a, "track.key"), 7.0);
+	ck_assert_double_eq(num_at(a, "track.time_signature_confidence"), 0.654);
 	json_object_put(a);
 	/* a manual key is every section's, as a manual tempo is */
 	const char *mkey = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"manual_key\":\"A minor\","

@@ -167,6 +167,10 @@ static void assert_sane(const ss_tempo *t)
 	ck_assert(isfinite(t->beat_regularity) && t->beat_regularity >= 0.0 && t->beat_regularity <= 1.0);
 	ck_assert(isfinite(t->onset_density) && t->onset_density >= 0.0);
 	ck_assert(t->beats_per_bar >= 2 && t->beats_per_bar <= 7);
+	/* the metre's confidence: 0..1, and 0 where no bar line could be placed (or there is no pulse) */
+	ck_assert(isfinite(t->time_signature_confidence) && t->time_signature_confidence >= 0.0 &&
+		  t->time_signature_confidence <= 1.0);
+	ck_assert(t->n_downbeats > 0 || t->time_signature_confidence == 0.0);
 	for (size_t i = 1; i < t->n_beats; i++)
 		ck_assert(t->beats[i] > t->beats[i - 1]);
 	/* every downbeat is one of the beats, bars are beats_per_bar beats long */
@@ -355,6 +359,9 @@ START_TEST(test_downbeats_simple)
 	assert_sane(&t);
 	ck_assert_msg(rel_err(t.bpm, cases[_i].bpm) < 0.01, "got %.2f BPM", t.bpm);
 	ck_assert_str_eq(t.time_signature, cases[_i].ts);
+	/* one accent a bar and nothing else: the bar's length is clear */
+	ck_assert_msg(t.time_signature_confidence >= 0.5, "%s at %.0f BPM: time signature confidence %.3f", cases[_i].ts,
+		      cases[_i].bpm, t.time_signature_confidence);
 	check_downbeats(&t, 60.0 / cases[_i].bpm * cases[_i].meter, 30.0);
 	ss_tempo_free(&t);
 	free(x);
@@ -376,6 +383,8 @@ START_TEST(test_downbeats_compound)
 	ck_assert_msg(t.time_signature != NULL && strcmp(t.time_signature, "6/8") == 0,
 		      "6/8 at %.0f dotted quarters per minute: got %s at %.2f BPM (%d beats per bar)", bpm,
 		      t.time_signature ? t.time_signature : "(null)", t.bpm, t.beats_per_bar);
+	ck_assert_msg(t.time_signature_confidence >= 0.5, "6/8 at %.0f: time signature confidence %.3f", bpm,
+		      t.time_signature_confidence);
 	check_downbeats(&t, 2.0 * 60.0 / bpm, 30.0);
 	ss_tempo_free(&t);
 	free(x);
@@ -405,8 +414,9 @@ START_TEST(test_candidates)
 	/* best first after the chosen tempo; identical clicks: the chosen reading is the best-scored one */
 	ck_assert(t.candidates[1].score >= t.candidates[2].score);
 	ck_assert(t.candidates[0].score >= t.candidates[1].score);
-	/* identical beats: no bar lines to show */
+	/* identical beats: no bar lines to show, and no confidence in the metre */
 	ck_assert_uint_eq(t.n_downbeats, 0);
+	ck_assert(t.time_signature_confidence == 0.0);
 	ss_tempo_free(&t);
 	free(x);
 }

@@ -75,6 +75,40 @@ static void metre_print(const metre_tally *m)
 	printf("| **all** | %d | %d | |\n", all, right);
 }
 
+/* The bar length a time signature names, for telling whether the metre's confidence was earned: 3 for 3/4,
+ * 6/8, 3/8, 6/4 and 9/8 (bars of three beats, or of two or three groups of three); 4 for 4/4, 2/4 and 12/8; else
+ * its numerator. */
+static int bar_group(const char *ts)
+{
+	int n = atoi(ts);
+	return n == 3 || n == 6 || n == 9 ? 3 : n == 2 || n == 4 || n == 12 ? 4 : n;
+}
+
+/* Median of v[0..n) (sorted in place); NaN when empty. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_of(double *v, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The chance that a value of a[] exceeds one of b[] (ties count half): the area under the ROC curve. */
+static double auc(const double *a, size_t na, const double *b, size_t nb)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			s += a[i] > b[j] ? 1.0 : a[i] == b[j] ? 0.5 : 0.0;
+	return na && nb ? s / ((double)na * (double)nb) : NAN;
+}
+
 /* Tempo by the label's band: readings right (Acc1, Acc2), at half and at double the label. */
 enum { BANDS = 3 };
 typedef struct band_tally {
@@ -240,6 +274,13 @@ int main(int argc, char **argv)
 	memset(&metres, 0, sizeof metres);
 	band_tally bands;
 	memset(&bands, 0, sizeof bands);
+	/* time_signature_confidence where the bar's length is right and where it is wrong (tempo right within Acc2) */
+	double *ts_right = calloc(labels.n + 1, sizeof *ts_right), *ts_wrong = calloc(labels.n + 1, sizeof *ts_wrong);
+	size_t n_right = 0, n_wrong = 0;
+	if (ts_right == NULL || ts_wrong == NULL) {
+		fprintf(stderr, "songscope-score: out of memory\n");
+		return 1;
+	}
 	for (size_t i = 0; i < labels.n; i++) {
 		const tool_label *l = &labels.v[i];
 		char path[4096];
@@ -261,6 +302,12 @@ int main(int argc, char **argv)
 		int metre_miss = ok && l->metre[0] != '\0' && (ts == NULL || strcmp(ts, l->metre) != 0);
 		if (ok && l->metre[0] != '\0')
 			metre_add(&metres, l->metre, ts != NULL ? ts : "none");
+		if (ok && l->metre[0] != '\0' && ts != NULL && a2) {
+			if (bar_group(ts) == bar_group(l->metre))
+				ts_right[n_right++] = r.time_signature_confidence;
+			else
+				ts_wrong[n_wrong++] = r.time_signature_confidence;
+		}
 		add(&all, ok, has_bpm, a1, a2, has_key, rel);
 		if (has_bpm) /* a clip that failed counts as a miss, as in the table by kind */
 			band_add(&bands, ok ? r.bpm : NAN, l->bpm, a1, a2);
@@ -297,8 +344,15 @@ int main(int argc, char **argv)
 			confusion_row(&kinds[i]);
 	confusion_row(&all);
 	band_print(&bands);
-	if (metres.nl > 0)
+	if (metres.nl > 0) {
 		metre_print(&metres);
+		double a = auc(ts_right, n_right, ts_wrong, n_wrong);
+		printf("\ntime_signature_confidence, clips with the tempo right within Acc2: bar length right %zu (median "
+		       "%.2f), wrong %zu (median %.2f); a right one above a wrong one: %.2f of pairs\n",
+		       n_right, median_of(ts_right, n_right), n_wrong, median_of(ts_wrong, n_wrong), a);
+	}
+	free(ts_right);
+	free(ts_wrong);
 	printf("\nmean analysis time %.1f ms per clip (%d clips analysed)\n",
 	       all.analysed ? 1000.0 * time_sum / all.analysed : 0.0, all.analysed);
 	if (verbose && misses_len > 0) {

@@ -189,6 +189,7 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 	out->phase = 0;
 	out->has_downbeats = 0;
 	out->time_signature = "4/4";
+	out->confidence = 0.0;
 	if (n_beats < METER_MIN_BEATS || o->n_frames == 0)
 		return 0;
 	size_t nb = o->n_bands;
@@ -281,7 +282,7 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 	int division = beat_division(o, beats, n_beats), ternary = division == 3;
 	/* the beat rate, from the mean beat interval */
 	double beat_bpm = 60.0 * o->frame_rate * (double)(n_beats - 1) / (double)(beats[n_beats - 1] - beats[0]);
-	double c;
+	double c, rival; /* the chosen bar's contrast, and the best of the bar lengths it rules out */
 	int odd = c5 >= c7 ? 5 : 7;
 	double c_odd = odd == 5 ? c5 : c7, c_other = odd == 5 ? c7 : c5;
 	if (n_beats >= (size_t)(METER_ODD_BARS * odd) && c_odd > METER_ODD_CONTRAST &&
@@ -291,6 +292,7 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 		out->phase = odd == 5 ? ph5 : ph7;
 		out->time_signature = odd == 5 ? "5/4" : "7/4";
 		c = c_odd;
+		rival = fmax(common, c_other);
 	} else if (beat_bpm >= METER_EIGHTH_MIN_BPM && division == 0 && c3 > METER_MIN_CONTRAST &&
 		   c6 > METER_WIN * c3 && c6 > METER_WIN * c4 && c6 > METER_WIN * c2) {
 		/* a bar of six beats with one accent per bar: 6/8 at the eighth-note level */
@@ -298,28 +300,33 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 		out->phase = ph6;
 		out->time_signature = "6/8";
 		c = c6;
+		rival = fmax(c4, fmax(c5, c7));
 	} else if (c3 > METER_MIN_CONTRAST && c3 > METER_WIN * c4) {
 		out->beats_per_bar = 3;
 		out->phase = ph3;
 		/* (a beat divided in three here is 9/8 in notation, rare enough to name 3/4) */
 		out->time_signature = !ternary && hemiola(o, beats, n_beats, ph3) ? "6/8" : "3/4";
 		c = c3;
+		rival = fmax(fmax(c2, c4), fmax(c5, c7));
 	} else if (ternary && beat_bpm <= METER_DOTTED_MAX_BPM && c2 >= c4) {
 		/* compound duple: two dotted-quarter beats per bar */
 		out->beats_per_bar = 2;
 		out->phase = ph2;
 		out->time_signature = "6/8";
 		c = c2;
+		rival = fmax(c3, fmax(c5, c7));
 	} else {
 		out->beats_per_bar = 4;
 		out->phase = ph4;
 		/* (a beat divided in three here is 12/8, or a swung or shuffled 4/4 as it is usually written) */
 		out->time_signature = "4/4";
 		c = c4;
+		rival = fmax(c3, fmax(c5, c7));
 	}
 	/* Bar lines are placed only where some position of the bar stands out; identical beats give a metre by
 	 * default and no downbeats. */
 	out->has_downbeats = c > METER_MIN_CONTRAST;
+	out->confidence = out->has_downbeats ? fmin(1.0, fmax(0.0, 1.0 - fmax(rival, 0.0) / c)) : 0.0;
 	if (out->has_downbeats) {
 		/* the bar phase: the accents plus the bass register's level (see the head of this file) */
 		for (size_t i = 0; i < n_beats; i++)

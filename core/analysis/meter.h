@@ -15,6 +15,10 @@ typedef struct ss_meter {
 	size_t phase;               /* index of the first downbeat in the beat list (< beats_per_bar) */
 	int has_downbeats;          /* 0: too few beats to place bar lines (phase is 0, the metre the default) */
 	const char *time_signature; /* static "3/4", "4/4", "5/4", "6/8" or "7/4" */
+	double confidence;          /* 0..1: how far the chosen bar's accent contrast stands above the best contrast
+				     * of the bar lengths it rules out (those that share no beat grid with it), as
+				     * 1 - that contrast / the chosen one; 0 without downbeats. It speaks for the bar's
+				     * length, not for 3/4 against 6/8. */
 } ss_meter;
 
 /* Estimate the metre and the bar phase from the novelty and band energies in o and n_beats ascending beat

@@ -7,6 +7,7 @@
  * Where each result field comes from:
  *   bpm, bpm_confidence, beats, time_signature   tempo module (bpm null and confidence 0 without a pulse)
  *   bpm_candidates, downbeats                     tempo module (tempo.c readings, meter.c bar lines)
+ *   time_signature_confidence                     meter.c (how clearly the bar's length stands out)
  *   key*, tonal_strength, key_details             key module ("Unknown"/null without tonal content);
  *                                                 key_details.camelot/open_key from the key (result.c)
  *   loudness, dynamic_range                       libebur128 integrated loudness and loudness range (audio/sink)
@@ -87,7 +88,7 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
 	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and sections;
-	 * v11: each section's own key). */
+	 * v11: each section's own key, time_signature_confidence). */
 	snprintf(out, outlen, "v11;max=%g", o->max_seconds);
 	return out;
 }
@@ -287,6 +288,7 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	for (size_t i = 0; i < out->n_beats; i++)
 		out->beats[i] = rnd(out->beats[i], 1000);
 	out->time_signature = has_pulse ? tempo.time_signature : NULL;
+	out->time_signature_confidence = has_pulse ? rnd(tempo.time_signature_confidence, 1000) : 0.0;
 	out->downbeats = tempo.downbeats; /* each one of the beats: rounded the same way, so equal to it */
 	out->n_downbeats = tempo.n_downbeats;
 	tempo.downbeats = NULL;

@@ -33,6 +33,7 @@ typedef struct ss_result {
 	int beats_per_bar;     /* tracked beats per bar: 2 (6/8 read at the dotted quarter), 3, 4 or 6 (6/8 read
 				* at the eighth note) */
 	const char *time_signature; /* static "3/4", "4/4", "6/8" ...; NULL without a tempo */
+	double time_signature_confidence; /* 0..1: how clearly the bar's length stands out; 0 without downbeats */
 	double *downbeats;     /* bar starts in seconds, each one of beats[] (same value); owned */
 	size_t n_downbeats;
 	ss_segment *segments;   /* the clip cut at its onsets (segments.h), tiling it; owned */

@@ -211,6 +211,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    add_required(obj, "acousticness", r->acousticness) != 0 ||
 	    add_required(obj, "spectral_centroid", r->spectral_centroid) != 0 ||
 	    ss_json_add_string(obj, "time_signature", ts) != 0 ||
+	    ss_json_add_num(obj, "time_signature_confidence", r->time_signature_confidence) != 0 ||
 	    ss_json_add_num(obj, "valence", r->valence) != 0 ||
 	    ss_json_add_string(obj, "mood", r->mood) != 0 ||
 	    ss_json_add_num(obj, "loudness", r->loudness) != 0 ||

@@ -524,6 +524,7 @@ static void no_pulse(ss_tempo *out)
 	out->n_downbeats = 0;
 	out->n_candidates = 0;
 	out->time_signature = NULL;
+	out->time_signature_confidence = 0.0;
 	out->bpm = NAN;
 	out->confidence = 0.0;
 	out->beats_per_bar = 4;
@@ -578,6 +579,7 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	out->n_beats = nbf;
 	out->beats_per_bar = meter.beats_per_bar;
 	out->time_signature = meter.time_signature;
+	out->time_signature_confidence = meter.confidence;
 	out->downbeats = db;
 	out->n_downbeats = nd;
 	out->beat_regularity = regularity(bt, nbf);

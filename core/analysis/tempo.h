@@ -15,6 +15,8 @@ typedef struct ss_tempo {
 	size_t n_beats;
 	int beats_per_bar;      /* tracked beats per bar: 2 to 7 (meter.h) */
 	const char *time_signature; /* static "3/4", "4/4", "5/4", "6/8" or "7/4" (meter.h); NULL without a pulse */
+	double time_signature_confidence; /* 0..1: how clearly the bar's length stands out (meter.h's confidence);
+					   * 0 without downbeats or a pulse */
 	double *downbeats;      /* bar starts in seconds, each equal to one of beats[]; owned; NULL when the
 				 * bar lines cannot be told (identical beats, too few beats) */
 	size_t n_downbeats;
