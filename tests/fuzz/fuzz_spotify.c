@@ -4,7 +4,8 @@
  * or 1 and time_signature 3..7, the same in both, and the same tempo; the analysis' beats, bars and tatums are
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
  * are two tatums a beat; the fades lie in order inside the track; sections (at least one) and segments are in order, inside the track and apart, with
- * confidences in 0..1; each section has a key -1..11 and a mode 0 or 1 with confidences in 0..1 (0 without a key),
+ * confidences in 0..1; each section has a key -1..11 and a mode 0 or 1 with confidences in 0..1 (0 without a key)
+ * and the track's time signature and its confidence (in 0..1),
  * and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre numbers. */
 #include <math.h>
 #include <stdlib.h>
@@ -78,14 +79,19 @@ static size_t ordered(json_object *arr, double end)
 	return n;
 }
 
-static void sections(json_object *arr)
+static void sections(json_object *arr, json_object *track)
 {
+	double tsc = num(track, "time_signature_confidence");
+	FZ_ASSERT(tsc >= 0.0 && tsc <= 1.0, "the time signature's confidence in 0..1");
 	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
 		json_object *g = json_object_array_get_idx(arr, i);
 		double k = num(g, "key"), m = num(g, "mode"), kc = num(g, "key_confidence"), mc = num(g, "mode_confidence");
 		FZ_ASSERT(k >= -1 && k <= 11 && k == floor(k) && (m == 0 || m == 1), "a section's key and mode in range");
 		FZ_ASSERT(kc >= 0.0 && kc <= 1.0 && mc >= 0.0 && mc <= 1.0 && (k >= 0 || kc == 0.0),
 			  "a section's key confidences in 0..1, 0 without a key");
+		FZ_ASSERT(num(g, "time_signature") == num(track, "time_signature") &&
+				  num(g, "time_signature_confidence") == tsc,
+			  "a section's time signature and its confidence are the track's");
 	}
 }
 
@@ -137,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* (a track of unknown length has one section of length 0) */
 	json_object *secs = member(a, "sections");
 	FZ_ASSERT(end > 0.0 ? ordered(secs, end) >= 1 : json_object_array_length(secs) == 1, "at least one section");
-	sections(secs);
+	sections(secs, t);
 	segments(member(a, "segments"), end);
 done:
 	json_object_put(f);
