@@ -13,8 +13,11 @@ tools_songscope_bench_db_LDADD = $(CORE_LIBS)
 dist_noinst_SCRIPTS += tools/bench-import.sh tools/bench-lib.sh tools/bench-http.sh tools/bench-mem.sh tools/bench-queue.sh tools/soak.sh
 # bench-startup.sh: start-up and one-clip wall time of songscope-analyze builds, run in turns.
 dist_noinst_SCRIPTS += tools/bench-startup.sh
-# bench-timeline.sh: segments per second, sections per clip and their stored size over a folder of clips.
+# bench-timeline.sh: segments per second, sections per clip and their stored size over a folder of clips, and
+# with --keys the sections' own keys against labels.
 dist_noinst_SCRIPTS += tools/bench-timeline.sh
+# make-splices.sh DIR OUT: two key-labelled clips of DIR joined half way, for bench-timeline.sh --change --keys.
+dist_noinst_SCRIPTS += tools/make-splices.sh
 # bench-paired.sh --args ARGS PROGRAM...: wall and CPU of builds in turns, each against the first (perf stat).
 dist_noinst_SCRIPTS += tools/bench-paired.sh
 # bench-callgrind.sh PROGRAM... -- CLIP...: instructions of one analysis and of its stages (callgrind), per build.
