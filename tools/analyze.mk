@@ -13,7 +13,9 @@ tests_check_pool_LDADD = $(TEST_LIBS)
 # songscope-score DIR: tempo/key accuracy on a folder with labels.csv (markdown table).
 # songscope-bench DIR|FILE...: median ms per clip, real-time factor and peak RSS of one analysis.
 noinst_PROGRAMS += tools/songscope-score tools/songscope-bench
-tools_songscope_score_SOURCES = tools/score.c tools/labels.c tools/labels.h tools/keycmp.c tools/keycmp.h
+tools_songscope_score_SOURCES = tools/score.c tools/labels.c tools/labels.h tools/keycmp.c tools/keycmp.h \
+	tools/stats.c tools/stats.h
 tools_songscope_score_LDADD = $(CORE_LIBS)
-tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h tools/stereo_clip.c tools/stereo_clip.h
+tools_songscope_bench_SOURCES = tools/bench.c tools/labels.c tools/labels.h tools/stereo_clip.c tools/stereo_clip.h \
+	tools/stats.c tools/stats.h
 tools_songscope_bench_LDADD = $(CORE_LIBS)

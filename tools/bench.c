@@ -23,6 +23,7 @@
 #include "core/analysis/tempo.h"
 #include "core/audio/decode.h"
 #include "tools/labels.h"
+#include "tools/stats.h"
 #include "tools/stereo_clip.h"
 
 typedef struct clip_stat {
@@ -42,28 +43,6 @@ static double clock_ms(clockid_t id)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, (size_t)n, sizeof *v, cmp_d);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double quantile(double *v, int n, double q)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, (size_t)n, sizeof *v, cmp_d);
-	int i = (int)ceil(q * n) - 1;
-	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
 
 static long rss_now_kb(void)
 {
@@ -150,11 +129,11 @@ static void measure(const char *path, int reps, const ss_analysis_opts *opts, cl
 	}
 	free(data);
 	cs->ok = 1;
-	cs->wall_ms = median(wall, reps);
-	cs->cpu_ms = median(cpu, reps);
-	cs->decode_ms = median(dec, reps);
-	cs->tempo_ms = median(tem, reps);
-	cs->key_ms = median(key, reps);
+	cs->wall_ms = tool_median(wall, (size_t)reps);
+	cs->cpu_ms = tool_median(cpu, (size_t)reps);
+	cs->decode_ms = tool_median(dec, (size_t)reps);
+	cs->tempo_ms = tool_median(tem, (size_t)reps);
+	cs->key_ms = tool_median(key, (size_t)reps);
 }
 
 static int run_child(const char *path, int reps, const ss_analysis_opts *opts, clip_stat *cs)
@@ -296,10 +275,12 @@ static void group_row(group *g)
 	if (g->n == 0)
 		return;
 	int n = g->n;
-	double mw = median(g->wall, n), p90 = quantile(g->wall, n, 0.9);
+	size_t m = (size_t)n;
+	double mw = tool_median(g->wall, m), p90 = tool_quantile(g->wall, m, 0.9);
 	printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0fx | %.1f | %.1f |\n", g->name, n, mw,
-	       p90, median(g->cpu, n), median(g->dec, n), median(g->tem, n), median(g->key, n), median(g->rest, n),
-	       (g->secs / n) / (mw / 1000.0), median(g->peak, n), quantile(g->peak, n, 1.0));
+	       p90, tool_median(g->cpu, m), tool_median(g->dec, m), tool_median(g->tem, m), tool_median(g->key, m),
+	       tool_median(g->rest, m), (g->secs / n) / (mw / 1000.0), tool_median(g->peak, m),
+	       tool_quantile(g->peak, m, 1.0));
 }
 
 int main(int argc, char **argv)

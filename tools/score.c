@@ -16,6 +16,7 @@
 #include "core/analysis/pipeline.h"
 #include "tools/keycmp.h"
 #include "tools/labels.h"
+#include "tools/stats.h"
 
 typedef struct tally {
 	char kind[64];
@@ -82,21 +83,6 @@ static int bar_group(const char *ts)
 {
 	int n = atoi(ts);
 	return n == 3 || n == 6 || n == 9 ? 3 : n == 2 || n == 4 || n == 12 ? 4 : n;
-}
-
-/* Median of v[0..n) (sorted in place); NaN when empty. */
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* The chance that a value of a[] exceeds one of b[] (ties count half): the area under the ROC curve. */
@@ -349,7 +335,7 @@ int main(int argc, char **argv)
 		double a = auc(ts_right, n_right, ts_wrong, n_wrong);
 		printf("\ntime_signature_confidence, clips with the tempo right within Acc2: bar length right %zu (median "
 		       "%.2f), wrong %zu (median %.2f); a right one above a wrong one: %.2f of pairs\n",
-		       n_right, median_of(ts_right, n_right), n_wrong, median_of(ts_wrong, n_wrong), a);
+		       n_right, tool_median(ts_right, n_right), n_wrong, tool_median(ts_wrong, n_wrong), a);
 	}
 	free(ts_right);
 	free(ts_wrong);
