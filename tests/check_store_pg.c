@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -970,6 +971,53 @@ START_TEST(test_server_stopped_when_the_test_group_is_killed)
 }
 END_TEST
 
+/* A test process killed while its server is starting (a runner's timeout can come at any moment) still has its
+ * server stopped: here it dies right after pg_ctl start returned, before the database is made. */
+START_TEST(test_server_stopped_when_the_test_dies_while_starting)
+{
+	char parent[] = "/tmp/ss-pgdie-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(parent));
+	chmod(parent, 0755);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		setpgid(0, 0);
+		setenv("SS_PG_SERVER_DIE_AFTER_START", "1", 1);
+		ss_pg_server other;
+		char msg[512];
+		ss_pg_server_start(&other, parent, msg, sizeof msg);
+		_exit(2); /* the start returned: the hook did not run */
+	}
+	int st = 0;
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 9, "the child did not die in the start (status %d)", st);
+	kill(-child, SIGKILL); /* and its group, as a runner would */
+	char path[600];
+	snprintf(path, sizeof path, "%s/pg/data/postmaster.pid", parent);
+	FILE *f = fopen(path, "r");
+	long pm = 0;
+	ck_assert_msg(f != NULL && fscanf(f, "%ld", &pm) == 1 && pm > 0, "no postmaster.pid in %s", path);
+	fclose(f);
+	/* bounded poll, as above */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (kill((pid_t)pm, 0) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 40) {
+			char stop[700]; /* leave no server behind, then fail */
+			snprintf(stop, sizeof stop, "kill -QUIT %ld", pm);
+			ck_assert_int_eq(system(stop), 0);
+			ck_abort_msg("the postmaster (%ld) outlived a test killed while starting it", pm);
+		}
+		struct timespec pause_ = {0, 20 * 1000 * 1000};
+		nanosleep(&pause_, NULL);
+	}
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", parent);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("store_pg");
@@ -998,6 +1046,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_claim);
 	tcase_add_test(tc, test_connection_lost_inside_a_transaction);
 	tcase_add_test(tc, test_server_stopped_when_the_test_group_is_killed);
+	tcase_add_test(tc, test_server_stopped_when_the_test_dies_while_starting);
 	tcase_add_test(tc, test_server_restart_reconnects); /* last: it stops the shared server */
 	suite_add_tcase(s, tc);
 	return s;

@@ -273,25 +273,31 @@ int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t m
 		set_msg(msg, msglen, "cannot write postgresql.conf: %s", strerror(errno));
 		return -1;
 	}
+	/* The watcher first: a test killed at any moment after this (a runner's timeout) still has the server
+	 * stopped, also one killed while pg_ctl start runs or before start returns. */
+	if (start_watcher(pg) != 0) {
+		set_msg(msg, msglen, "fork: %s", strerror(errno));
+		return -1;
+	}
 	if (ss_pg_server_restart(pg) != 0) {
 		char slog[400];
 		snprintf(slog, sizeof slog, "%s/server.log", pg->dir);
 		set_msg(msg, msglen, "pg_ctl start failed");
 		add_tail(msg, msglen, tlog);
 		add_tail(msg, msglen, slog);
+		stop_watcher(pg);
 		return -1;
 	}
+	/* this harness's own test (check_store_pg): die as a test killed now would, its server just started */
+	if (getenv("SS_PG_SERVER_DIE_AFTER_START") != NULL)
+		_exit(9);
 	if (create_db(pg, msg, msglen) != 0) {
+		stop_watcher(pg);
 		ss_pg_server_stop(pg);
 		return -1;
 	}
 	snprintf(pg->conninfo, sizeof pg->conninfo, "host=%s port=5432 dbname=" SS_PG_SERVER_DB " user=" PG_USER,
 		 pg->dir);
-	if (start_watcher(pg) != 0) {
-		set_msg(msg, msglen, "fork: %s", strerror(errno));
-		ss_pg_server_stop(pg);
-		return -1;
-	}
 	return 0;
 }
 
