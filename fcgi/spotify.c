@@ -316,8 +316,8 @@ static double level(double db)
 
 /* A time series stored with a result (ss_result_beats_text's layout): an array whose entries are arrays of
  * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. The last
- * `opt` of the numbers may be missing together (entries stored before they existed); they read as NaN. Only well-formed
- * entries that start inside the track, last, and start after the previous one kept are kept. */
+ * `opt` of the numbers may be missing together (entries stored before they existed); they read as NaN. Only
+ * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
 typedef struct series {
 	json_object *src;
 	size_t nums, opt, dims;

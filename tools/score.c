@@ -333,8 +333,8 @@ int main(int argc, char **argv)
 	if (metres.nl > 0) {
 		metre_print(&metres);
 		double a = auc(ts_right, n_right, ts_wrong, n_wrong);
-		printf("\ntime_signature_confidence, clips with the tempo right within Acc2: bar length right %zu (median "
-		       "%.2f), wrong %zu (median %.2f); a right one above a wrong one: %.2f of pairs\n",
+		printf("\ntime_signature_confidence, clips with the tempo right within Acc2: bar length right %zu "
+		       "(median %.2f), wrong %zu (median %.2f); a right one above a wrong one: %.2f of pairs\n",
 		       n_right, tool_median(ts_right, n_right), n_wrong, tool_median(ts_wrong, n_wrong), a);
 	}
 	free(ts_right);

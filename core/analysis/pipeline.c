@@ -87,8 +87,8 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * modulation; v6: 5/4 and 7/4 time signatures, the bar phase from the bass register too, a half-beat
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
-	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and sections;
-	 * v11: each section's own key, time_signature_confidence). */
+	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and
+	 * sections; v11: each section's own key, time_signature_confidence). */
 	snprintf(out, outlen, "v11;max=%g", o->max_seconds);
 	return out;
 }
@@ -200,15 +200,21 @@ static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_key
 	return 0;
 }
 
+/* The key, mode and confidence a result gives for k: the mode -1 and the confidence 0 without a key. */
+static void key_fields(const ss_key *k, int *key, int *mode, double *confidence)
+{
+	*key = k->key_index;
+	*mode = k->key_index >= 0 ? k->mode : -1;
+	*confidence = k->key_index >= 0 && isfinite(k->confidence) ? rnd(k->confidence, 1000) : 0.0;
+}
+
 /* Each section's own key from the key frames (the last one runs to the end of the frames). */
 static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, const ss_key *whole)
 {
 	for (size_t i = 0; i < n; i++) {
 		ss_key k;
 		ss_key_of_span(kf, sec[i].start, i + 1 < n ? sec[i + 1].start : HUGE_VAL, whole, &k);
-		sec[i].key = k.key_index;
-		sec[i].mode = k.key_index >= 0 ? k.mode : -1;
-		sec[i].key_confidence = k.key_index >= 0 && isfinite(k.confidence) ? rnd(k.confidence, 1000) : 0.0;
+		key_fields(&k, &sec[i].key, &sec[i].mode, &sec[i].key_confidence);
 	}
 }
 
@@ -302,9 +308,7 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	}
 
 	/* key */
-	out->key_index = key.key_index;
-	out->mode = key.key_index >= 0 ? key.mode : -1;
-	out->key_confidence = key.key_index >= 0 && isfinite(key.confidence) ? rnd(key.confidence, 1000) : 0.0;
+	key_fields(&key, &out->key_index, &out->mode, &out->key_confidence);
 	out->key_profile = key.profile;
 	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
 		out->key_candidates[i] = key.top[i];

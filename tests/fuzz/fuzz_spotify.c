@@ -85,7 +85,8 @@ static void sections(json_object *arr, json_object *track)
 	FZ_ASSERT(tsc >= 0.0 && tsc <= 1.0, "the time signature's confidence in 0..1");
 	for (size_t i = 0, n = json_object_array_length(arr); i < n; i++) {
 		json_object *g = json_object_array_get_idx(arr, i);
-		double k = num(g, "key"), m = num(g, "mode"), kc = num(g, "key_confidence"), mc = num(g, "mode_confidence");
+		double k = num(g, "key"), m = num(g, "mode");
+		double kc = num(g, "key_confidence"), mc = num(g, "mode_confidence");
 		FZ_ASSERT(k >= -1 && k <= 11 && k == floor(k) && (m == 0 || m == 1), "a section's key and mode in range");
 		FZ_ASSERT(kc >= 0.0 && kc <= 1.0 && mc >= 0.0 && mc <= 1.0 && (k >= 0 || kc == 0.0),
 			  "a section's key confidences in 0..1, 0 without a key");
