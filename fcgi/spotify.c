@@ -315,25 +315,29 @@ static double level(double db)
 }
 
 /* A time series stored with a result (ss_result_beats_text's layout): an array whose entries are arrays of
- * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. The last
- * `opt` of the numbers may be missing together (entries stored before they existed); they read as NaN. Only
+ * `nums` numbers (start, duration, then the rest) followed by `dims` arrays of SS_SEGMENT_DIMS numbers. An entry
+ * may also hold only the first k numbers for each k in the bit set `older` (entries stored before the rest
+ * existed); the missing ones read as NaN. Only
  * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
+#define SERIES_MAX 9 /* numbers in an entry, at most */
 typedef struct series {
 	json_object *src;
-	size_t nums, opt, dims;
+	size_t nums, dims;
+	unsigned older; /* bit k: entries of k numbers are accepted too */
+	size_t mandatory; /* numbers every accepted layout holds (a NaN among them rejects the entry) */
 	double end;
 	size_t *keep;  /* indices into src of the kept entries */
 	double *start; /* their starts */
 	size_t m;
 } series;
 
-/* How many numbers entry g holds before its arrays: nums, or nums - opt; 0 when g is not such an array. */
+/* How many numbers entry g holds before its arrays: nums, or a count in older; 0 when g is not such an array. */
 static size_t entry_nums(const series *s, json_object *g)
 {
 	if (!json_object_is_type(g, json_type_array))
 		return 0;
 	size_t len = json_object_array_length(g), have = len >= s->dims ? len - s->dims : 0;
-	return have == s->nums || have == s->nums - s->opt ? have : 0;
+	return have == s->nums || (have < s->nums && (s->older >> have & 1u)) ? have : 0;
 }
 
 /* Entry g's numbers into v (nums of them, the missing optional ones NaN), if it is well formed and inside the
@@ -347,18 +351,23 @@ static bool entry(const series *s, json_object *g, double *v)
 		if (!dims_ok(json_object_array_get_idx(g, have + k)))
 			return false;
 	for (size_t k = 0; k < s->nums; k++)
-		if (isnan(v[k] = k < have ? num_at(g, k) : NAN) && k < s->nums - s->opt)
+		if (isnan(v[k] = k < have ? num_at(g, k) : NAN) && k < s->mandatory)
 			return false;
 	return v[0] >= 0.0 && v[0] < s->end && v[1] > 0.0;
 }
 
 /* Open member name of r as a series (none kept when it is missing or not an array). Returns 0, or -1 when out
  * of memory; series_close s either way. */
-static int series_open(series *s, json_object *r, const char *name, size_t nums, size_t opt, size_t dims,
+static int series_open(series *s, json_object *r, const char *name, size_t nums, unsigned older, size_t dims,
 		       double end)
 {
-	assert(nums >= 2 && nums <= 8 && opt <= nums - 2);
-	*s = (series){.nums = nums, .opt = opt, .dims = dims, .end = end};
+	assert(nums >= 2 && nums <= SERIES_MAX && (older & 3u) == 0 && older >> nums == 0);
+	*s = (series){.nums = nums, .older = older, .dims = dims, .end = end, .mandatory = nums};
+	for (size_t k = 2; k < nums; k++)
+		if (older >> k & 1u) {
+			s->mandatory = k; /* the numbers every accepted layout holds */
+			break;
+		}
 	if (!json_object_object_get_ex(r, name, &s->src) || !json_object_is_type(s->src, json_type_array))
 		return 0;
 	size_t n = json_object_array_length(s->src);
@@ -366,7 +375,7 @@ static int series_open(series *s, json_object *r, const char *name, size_t nums,
 	s->start = malloc((n ? n : 1) * sizeof *s->start);
 	if (s->keep == NULL || s->start == NULL)
 		return -1;
-	double v[8];
+	double v[SERIES_MAX];
 	for (size_t i = 0; i < n; i++)
 		if (entry(s, json_object_array_get_idx(s->src, i), v) && (s->m == 0 || v[0] > s->start[s->m - 1])) {
 			s->keep[s->m] = i;
@@ -541,6 +550,17 @@ static void section_key(track_values *here, double k, double m, double c)
 	}
 }
 
+/* The metre of a section into here from its stored time signature ts (beats per bar, as time_signature gives
+ * it) and confidence c: the track's when they are missing (NaN: a row stored before sections had a metre) or
+ * malformed. */
+static void section_metre(track_values *here, double ts, double c)
+{
+	if (ts >= 3.0 && ts <= 7.0 && ts == floor(ts) && isfinite(c)) {
+		here->ts = (int)ts;
+		here->ts_conf = unit(c);
+	}
+}
+
 /* The tempo of the section [start, start + dur): 60 over the median gap of the beats inside it (BPM, to 0.01)
  * when it holds at least SECTION_BEATS of them and the track's tempo is the analysis's, else the track's. */
 #define SECTION_BEATS 4
@@ -558,9 +578,10 @@ static double section_tempo(const double *beats, size_t nb, double start, double
 	return gap > 0.0 ? round(6000.0 / gap) / 100.0 : track;
 }
 
-/* Add "sections": the stored ones (start, duration, confidence, loudness, key, mode, key confidence) as the
- * segments are read, each with its own tempo from the beats in it (section_tempo; beats[0..nb), scratch for
- * nb - 1 values), its own key (section_key; the track's under a manual key) and the track's time signature; one
+/* Add "sections": the stored ones (start, duration, confidence, loudness, key, mode, key confidence, time
+ * signature, its confidence) as the segments are read, each with its own tempo from the beats in it
+ * (section_tempo; beats[0..nb), scratch for nb - 1 values), its own key (section_key; the track's under a manual
+ * key) and its own metre (section_metre); one
  * section spanning the track, with the track's values, when none is stored (a row analysed before sections
  * existed). Returns 0 or -1 when out of memory. */
 static int add_sections(json_object *o, json_object *r, double end, const track_values *v, const double *beats,
@@ -570,7 +591,8 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	series s;
 	if (arr == NULL)
 		return -1;
-	if (series_open(&s, r, "sections", 7, 3, 0, end) != 0) {
+	/* 9 numbers since analysis v12, 7 in v11, 4 before */
+	if (series_open(&s, r, "sections", 9, 1u << 4 | 1u << 7, 0, end) != 0) {
 		series_close(&s);
 		return -1;
 	}
@@ -578,12 +600,13 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0);
 	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
-		double w[7], dur;
+		double w[9], dur;
 		series_item(&s, j, w, &dur);
 		track_values here = *v;
 		here.tempo = section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch);
 		if (!v->key_manual)
 			section_key(&here, w[4], w[5], w[6]);
+		section_metre(&here, w[7], w[8]);
 		rc = add_section(arr, w[0], dur, unit(w[2]), level(w[3]), &here);
 	}
 	series_close(&s);
