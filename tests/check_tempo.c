@@ -5,6 +5,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1049,6 +1050,84 @@ START_TEST(test_meter_default)
 }
 END_TEST
 
+/* A metre that changes: 16 s of 3/4 accents, then 4/4 (or the reverse) at the same tempo. Each part's own metre
+ * (ss_tempo_meter_of_span) is its bar, clear of the whole's, and a span of every beat is the whole's; a span
+ * too short to tell (under 12 beats), and any span of music without a pulse, take the whole's metre. */
+START_TEST(test_meter_of_span)
+{
+	static const double bpms[] = {100.0, 130.0};
+	const double bpm = bpms[_i / 2], sr = 22050.0, part = 16.0;
+	const int first = _i % 2 ? 4 : 3, second = _i % 2 ? 3 : 4;
+	size_t na, nb;
+	float *a = accents(sr, bpm, first, part, &na), *b = accents(sr, bpm, second, 30.0 - part, &nb);
+	/* the second part starts on the beat after the first's last (accents start 0.1 s in) */
+	size_t beats_a = (size_t)ceil((part - 0.1) * bpm / 60.0), off = (size_t)lround((double)beats_a * 60.0 / bpm * sr);
+	size_t n = off + nb - (size_t)lround(0.1 * sr);
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	memcpy(x, a, (na < off ? na : off) * sizeof *x);
+	memcpy(x + off, b + (size_t)lround(0.1 * sr), (n - off) * sizeof *x);
+	free(a);
+	free(b);
+	double cut = 0.1 + (double)beats_a * 60.0 / bpm;
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "%.0f BPM: got %.2f", bpm, t.bpm);
+	ss_meter m;
+	char want[8];
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, cut, &m, &err), 0);
+	snprintf(want, sizeof want, "%d/4", first);
+	ck_assert_msg(strcmp(m.time_signature, want) == 0, "first part (%s) at %.0f BPM read %s, the whole %s", want, bpm,
+		      m.time_signature, t.time_signature);
+	ck_assert_msg(m.confidence >= 0.5, "first part: confidence %.3f", m.confidence);
+	ck_assert_int_eq(m.beats_per_bar, first);
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, cut, HUGE_VAL, &m, &err), 0);
+	snprintf(want, sizeof want, "%d/4", second);
+	ck_assert_msg(strcmp(m.time_signature, want) == 0, "second part (%s) at %.0f BPM read %s, the whole %s", want,
+		      bpm, m.time_signature, t.time_signature);
+	ck_assert_msg(m.confidence >= 0.5, "second part: confidence %.3f", m.confidence);
+	/* every beat: the whole's metre and confidence */
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, HUGE_VAL, &m, &err), 0);
+	ck_assert_str_eq(m.time_signature, t.time_signature);
+	ck_assert_double_eq(m.confidence, t.time_signature_confidence);
+	/* five beats of the first part: too few to tell, so the whole's */
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, 0.1 + 5.0 * 60.0 / bpm, &m, &err), 0);
+	ck_assert_str_eq(m.time_signature, t.time_signature);
+	ck_assert_double_eq(m.confidence, t.time_signature_confidence);
+	ss_tempo_free(&t);
+	/* no pulse: the default metre, no confidence */
+	memset(x, 0, n * sizeof *x);
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, HUGE_VAL, &m, &err), 0);
+	ck_assert_str_eq(m.time_signature, "4/4");
+	ck_assert_double_eq(m.confidence, 0.0);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* A part of music in one metre keeps it: every 10 s span of 3/4 and 4/4 accents and of a rock pattern reads the
+ * whole's metre. */
+START_TEST(test_meter_of_span_steady)
+{
+	const double bpm = 115.0, sr = 22050.0;
+	size_t n;
+	float *x = _i == 2 ? rock(sr, bpm, 30.0, &n) : accents(sr, bpm, _i ? 4 : 3, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	for (double at = 0.0; at < 30.0; at += 10.0) {
+		ss_meter m;
+		ck_assert_int_eq(ss_tempo_meter_of_span(&t, at, at + 10.0, &m, &err), 0);
+		ck_assert_msg(strcmp(m.time_signature, t.time_signature) == 0, "case %d, %.0f-%.0f s: %s, the whole %s", _i,
+			      at, at + 10.0, m.time_signature, t.time_signature);
+	}
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 /* Speech over a beat (rap, a voice over a backing track): syllables of a voice (harmonics of 180-260 Hz, no energy
  * below 300 Hz) at an uneven 3-7 a second, 10 dB over a kick on every beat. The voice's onsets outnumber and
  * outweigh the kicks in the full band, so the beat's periodicity there sits under the pulse gate; the low band holds
@@ -1183,6 +1262,8 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_speech_over_beat, 0, 3);
 	tcase_add_loop_test(tc, test_meter_odd, 0, 9);
 	tcase_add_loop_test(tc, test_meter_default, 0, 6);
+	tcase_add_loop_test(tc, test_meter_of_span, 0, 4);
+	tcase_add_loop_test(tc, test_meter_of_span_steady, 0, 3);
 	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
 	tcase_add_test(tc, test_bad_rate);

@@ -32,6 +32,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define METER_MIN_BEATS 12
 #define METER_LOW_BANDS 8
@@ -50,6 +51,9 @@
 				* what the common metres need) ... */
 #define METER_ODD_WIN 1.5      /* ... and by this factor over every other bar length */
 #define METER_ODD_BARS 4       /* ... over at least this many bars */
+#define METER_SPAN_MOVE 0.5    /* a part of the music (ss_meter_of_span) leaves the whole's metre only with this
+				* confidence: 10 s spans of labelled music in one metre departed from a right whole
+				* at 0.2-0.45, never at 0.5 or more */
 #define METER_ODD_RECUR 0.5    /* ... and the accents recur: correlation of the beat accents with those one and
 				* two bars later at least this (labelled 4/4 music: at most 0.37; bars of five or seven
 				* accented beats: 0.94 and more) */
@@ -341,5 +345,25 @@ int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_
 	free(bass);
 	free(prev);
 	free(cur);
+	return 0;
+}
+
+int ss_meter_of_span(const ss_onset *o, const size_t *beats, size_t n_beats, const ss_meter *whole, ss_meter *out,
+		     ss_error *err)
+{
+	*out = *whole;
+	if (n_beats < METER_MIN_BEATS)
+		return 0;
+	ss_meter own;
+	if (ss_meter_analyze(o, beats, n_beats, &own, err) != 0)
+		return -1;
+	int same = strcmp(own.time_signature, whole->time_signature) == 0;
+	if (own.has_downbeats && (same || own.confidence >= METER_SPAN_MOVE)) {
+		*out = own;
+		return 0;
+	}
+	out->phase = 0;
+	out->has_downbeats = own.has_downbeats && same;
+	out->confidence = own.has_downbeats && same ? own.confidence : 0.0;
 	return 0;
 }

@@ -26,6 +26,15 @@ typedef struct ss_meter {
  * (SS_ERR_NOMEM). Deterministic. */
 int ss_meter_analyze(const ss_onset *o, const size_t *beats, size_t n_beats, ss_meter *out, ss_error *err);
 
+/* The metre of a part of the music (a section) from its own n_beats beat frames, given whole, the metre of every
+ * beat: the part's own metre when it has bar lines and either agrees with whole's time signature or departs from
+ * it with a confidence of at least METER_SPAN_MOVE (meter.c); otherwise whole's bar length and time signature,
+ * with the part's confidence when it agrees and 0 when its own accents point elsewhere. A part of fewer than
+ * METER_MIN_BEATS beats (too short to tell) takes whole as it is. out->phase indexes beats; has_downbeats is the
+ * part's own. Returns 0, or -1 with err (SS_ERR_NOMEM). Deterministic. */
+int ss_meter_of_span(const ss_onset *o, const size_t *beats, size_t n_beats, const ss_meter *whole, ss_meter *out,
+		     ss_error *err);
+
 /* ss_meter_analyze's beats per bar alone. */
 int ss_meter_estimate(const ss_onset *o, const size_t *beats, size_t n_beats, int *beats_per_bar,
 		      ss_error *err);

@@ -12,6 +12,7 @@
  * one (silence, stationary noise, a steady tone). */
 #include "core/analysis/tempo.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,7 +554,6 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 		free(bt);
 		return -1;
 	}
-	free(bf);
 	for (size_t i = 0; i < nbf; i++)
 		bt[i] = fmax(0.0, bt[i] / on->frame_rate + on->lead);
 	size_t bpb = (size_t)meter.beats_per_bar, nd = 0;
@@ -562,6 +562,7 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 		nd = (nbf - meter.phase + bpb - 1) / bpb;
 		db = malloc(nd * sizeof *db);
 		if (db == NULL) {
+			free(bf);
 			free(bt);
 			return ss_error_set(err, SS_ERR_NOMEM, "out of memory for downbeats");
 		}
@@ -583,6 +584,9 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 	out->downbeats = db;
 	out->n_downbeats = nd;
 	out->beat_regularity = regularity(bt, nbf);
+	out->beat_frames = bf;
+	out->n_frames_beats = nbf;
+	out->meter = meter;
 	return 0;
 }
 
@@ -703,8 +707,10 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, const flo
 		/* track again at half the period; the unrelated margin is the same (the double is related) */
 		free(out->beats);
 		free(out->downbeats);
+		free(out->beat_frames);
 		out->beats = out->downbeats = NULL;
-		out->n_beats = out->n_downbeats = 0;
+		out->beat_frames = NULL;
+		out->n_beats = out->n_downbeats = out->n_frames_beats = 0;
 		rc = track(on, half, half_clarity, margin, out, err);
 	}
 	if (rc == 0) {
@@ -808,14 +814,39 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 			on.novelty = slow;
 			double clarity = out->pulse_clarity;
 			rc = pulse(&on, ss_onset_count(&on), TEMPO_SLOW_CONF, wx, wn, wsr, &found, out, err);
-			on.novelty = fast;
-			free(slow);
+			/* the beats were tracked on the slow rises: those are the novelty kept for their metre */
+			on.novelty = rc == 0 && found ? slow : fast;
+			free(rc == 0 && found ? fast : slow);
 			if (rc == 0 && !found)
 				out->pulse_clarity = clarity;
 		}
 	}
+	if (rc == 0 && found && out->beat_frames != NULL) {
+		out->onset = on; /* moved: ss_tempo_free frees it */
+		return 0;
+	}
 	ss_onset_free(&on);
+	if (rc != 0)
+		ss_tempo_free(out); /* a failure leaves nothing to free */
 	return rc;
+}
+
+int ss_tempo_meter_of_span(const ss_tempo *t, double start, double end, ss_meter *out, ss_error *err)
+{
+	if (t->beat_frames == NULL) {
+		ss_meter none;
+		ss_meter_analyze(&t->onset, NULL, 0, &none, err); /* the default metre (no beats: cannot fail) */
+		*out = none;
+		return 0;
+	}
+	assert(t->onset.frame_rate > 0.0);
+	/* beat frame b is at b / frame_rate + lead seconds, as the beat times are */
+	size_t a = 0, b;
+	while (a < t->n_frames_beats && (double)t->beat_frames[a] / t->onset.frame_rate + t->onset.lead < start)
+		a++;
+	for (b = a; b < t->n_frames_beats && (double)t->beat_frames[b] / t->onset.frame_rate + t->onset.lead < end; b++)
+		;
+	return ss_meter_of_span(&t->onset, t->beat_frames + a, b - a, &t->meter, out, err);
 }
 
 void ss_tempo_free(ss_tempo *t)
@@ -824,5 +855,7 @@ void ss_tempo_free(ss_tempo *t)
 		return;
 	free(t->beats);
 	free(t->downbeats);
+	free(t->beat_frames);
+	ss_onset_free(&t->onset);
 	memset(t, 0, sizeof *t);
 }

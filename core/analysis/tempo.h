@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "core/analysis/meter.h"
 #include "core/analysis/onset.h"
 #include "core/analysis/result.h"
 #include "core/util/error.h"
@@ -25,6 +26,11 @@ typedef struct ss_tempo {
 	double pulse_clarity;   /* 0..1: how strongly the novelty is periodic at the chosen tempo */
 	double beat_regularity; /* 0..1: 1 = perfectly even beat intervals */
 	double onset_density;   /* onsets per second detected in the novelty curve */
+	/* kept for ss_tempo_meter_of_span; empty (zero) without a pulse: */
+	ss_onset onset;         /* the onset analysis the beats were tracked on; owned */
+	size_t *beat_frames;    /* the beats as frames of onset (n_frames_beats of them, ascending); owned */
+	size_t n_frames_beats;
+	ss_meter meter;         /* the metre of every beat (time_signature above is its time_signature) */
 } ss_tempo;
 
 /* Analyse n mono samples at sr Hz (any rate from 8 kHz up). Returns 0 and fills *out (free with
@@ -33,6 +39,11 @@ typedef struct ss_tempo {
  * from the slow rises of its band energies at half the confidence when its notes have no sharp onsets.
  * Deterministic. */
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
+
+/* The metre of the part of t's music from start to end seconds (a section; end may be HUGE_VAL) from the beats
+ * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's). Without a pulse, the
+ * whole's default metre. Returns 0, or -1 with err (SS_ERR_NOMEM). */
+int ss_tempo_meter_of_span(const ss_tempo *t, double start, double end, ss_meter *out, ss_error *err);
 
 /* ss_tempo_analyze with the work signal that ss_onset_work_signal made from the same x, n and sr (shared
  * with other stages instead of resampled again). */
