@@ -8,7 +8,11 @@
 # --keys LABELS (a labels.csv: file, key; with --change, key_a and key_b, the keys before and after S): also how
 #   well the sections' own keys match the label (MIREX score: 1 same, 0.5 a fifth above, 0.3 relative, 0.2
 #   parallel; weighted by the time of each section the label covers), beside the track's key on every section.
-#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] [--keys LABELS] FILE|DIR...
+# --metre LABELS (a labels.csv: file, time_signature; or file, ts_a, ts_b, cut: the metre before and after cut
+#   seconds): also how well the sections' own time signatures match the label (the share of section time whose
+#   beats per bar equal the label's, and whose bars are in threes (3/4, 6/8) or fours alike), beside the track's.
+#   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] [--keys LABELS] [--metre LABELS]
+#   FILE|DIR...
 # e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
 set -eu
 
@@ -16,14 +20,16 @@ prog=songscope-analyze
 maxs=30
 change=
 keys=
+metre=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--program) prog=$2; shift 2 ;;
 	--max-seconds) maxs=$2; shift 2 ;;
 	--change) change=$2; shift 2 ;;
 	--keys) keys=$2; shift 2 ;;
+	--metre) metre=$2; shift 2 ;;
 	--help)
-		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	--) shift; break ;;
 	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
@@ -35,7 +41,7 @@ command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is need
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
-python3 - "$tmp" "$change" "$keys" <<'PY'
+python3 - "$tmp" "$change" "$keys" "$metre" <<'PY'
 import csv, json, os, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -124,4 +130,54 @@ if sys.argv[3]:
               "on every section %.3f" % (files, covered, own / covered, track / covered))
     else:
         print("no labelled file with a key")
+if sys.argv[4]:
+    def beats(ts):
+        try:
+            return int(ts.split("/")[0])
+        except (ValueError, AttributeError):
+            return None
+
+    def threes(n):
+        return 3 if n in (3, 6) else n
+
+    labels = {r["file"]: r for r in csv.DictReader(open(sys.argv[4]))}
+    own = track = own3 = track3 = covered = 0.0
+    files = departed = departed_right = 0
+    for r in ok:
+        row = labels.get(os.path.basename(r["file"]))
+        if row is None or not r.get("time_signature"):
+            continue
+        if row.get("cut"):
+            cut = float(row["cut"])
+            sides = [(0.0, cut, beats(row.get("ts_a"))), (cut, 1e9, beats(row.get("ts_b")))]
+        else:
+            sides = [(0.0, 1e9, beats(row.get("time_signature")))]
+        if all(lab is None for _, _, lab in sides):
+            continue
+        whole = beats(r["time_signature"])
+        files += 1
+        for s in r["sections"]:
+            own_ts = s[7] if len(s) >= 9 else whole
+            if own_ts != whole:
+                departed += 1
+            for a, b, lab in sides:
+                t = max(0.0, min(b, s[0] + s[1]) - max(a, s[0]))
+                if lab is None or t <= 0.0:
+                    continue
+                if own_ts != whole and 2 * t >= s[1]:
+                    departed_right += own_ts == lab
+                own += t * (own_ts == lab)
+                track += t * (whole == lab)
+                own3 += t * (threes(own_ts) == threes(lab))
+                track3 += t * (threes(whole) == threes(lab))
+                covered += t
+    print()
+    if covered > 0:
+        print("section metres against the labels (%d files, %.0f s labelled; %d sections left the track's metre, %d "
+              "of them rightly): beats per bar, sections' own %.3f, the track's on every section %.3f; bars in threes "
+              "or fours, sections' own %.3f, the track's %.3f" % (files, covered, departed, departed_right,
+                                                                   own / covered, track / covered, own3 / covered,
+                                                                   track3 / covered))
+    else:
+        print("no labelled file with a time signature")
 PY

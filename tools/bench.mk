@@ -18,6 +18,9 @@ dist_noinst_SCRIPTS += tools/bench-startup.sh
 dist_noinst_SCRIPTS += tools/bench-timeline.sh
 # make-splices.sh DIR OUT: two key-labelled clips of DIR joined half way, for bench-timeline.sh --change --keys.
 dist_noinst_SCRIPTS += tools/make-splices.sh
+# make-metre-changes.py OUTDIR: MMA grooves in three then four (or the reverse) at one tempo, for
+# bench-timeline.sh --metre.
+dist_noinst_SCRIPTS += tools/make-metre-changes.py
 # bench-paired.sh --args ARGS PROGRAM...: wall and CPU of builds in turns, each against the first (perf stat).
 dist_noinst_SCRIPTS += tools/bench-paired.sh
 # bench-callgrind.sh PROGRAM... -- CLIP...: instructions of one analysis and of its stages (callgrind), per build.
