@@ -571,19 +571,23 @@ START_TEST(spotify_segments_from_stored_arrays)
 	ck_assert_double_eq(num_at(a, "track.key"), 7.0);
 	ck_assert_double_eq(num_at(a, "track.time_signature_confidence"), 0.654);
 	json_object_put(a);
-	/* sections stored with their own metre (analysis v12: time signature and its confidence after the key
-	 * confidence): each its own; the track's where the stored one is outside 3..7, not whole or its confidence
-	 * is not a number, and in rows of 7 numbers (v11) and of 4; entries of 8 numbers are left out */
+	/* sections stored with their own metre and tempo confidence (analysis v12: time signature, its confidence and
+	 * the tempo confidence after the key confidence): each its own; the track's metre where the stored one is
+	 * outside 3..7, not whole or its confidence is not a number, the track's tempo confidence where it is not a
+	 * number or not stored (rows of 9, 7 (v11) and 4 numbers); entries of 8 numbers are left out */
 	const char *metred = "{\"signal_duration\":30,\"time_signature\":\"4/4\",\"time_signature_confidence\":0.6,"
-			     "\"sections\":[[0,5,1,-20,2,0,0.8,3,0.75],[5,5,1,-20,2,0,0.8,6,2],[10,5,1,-20,2,0,0.8,2,0.5],"
-			     "[11,1,1,-20,2,0,0.8,3],[15,5,1,-20,2,0,0.8,3.5,0.5],[20,5,1,-20,2,0,0.8,3,\"x\"],"
-			     "[25,3,1,-20,2,0,0.8],[28,2,1,-20]]}";
+			     "\"bpm\":100,\"bpm_confidence\":0.5,"
+			     "\"sections\":[[0,5,1,-20,2,0,0.8,3,0.75,0.25],[5,5,1,-20,2,0,0.8,6,2,1.5],"
+			     "[10,5,1,-20,2,0,0.8,2,0.5,null],[11,1,1,-20,2,0,0.8,3],[15,5,1,-20,2,0,0.8,3.5,0.5],"
+			     "[20,5,1,-20,2,0,0.8,3,\"x\",0],[25,3,1,-20,2,0,0.8],[28,2,1,-20]]}";
 	a = ss_spotify_analysis(metred, strlen(metred));
 	ck_assert_uint_eq(len_of(a, "sections"), 7);
-	static const double want_ts[7] = {3, 6, 4, 4, 4, 4, 4}, want_tsc[7] = {0.75, 1, 0.6, 0.6, 0.6, 0.6, 0.6};
+	static const double want_ts[7] = {3, 6, 4, 4, 4, 4, 4}, want_tsc[7] = {0.75, 1, 0.6, 0.6, 0.6, 0.6, 0.6},
+			    want_tc[7] = {0.25, 1, 0.5, 0.5, 0, 0.5, 0.5};
 	for (size_t i = 0; i < 7; i++) {
 		ck_assert_double_eq(item(a, "sections", i, "time_signature"), want_ts[i]);
 		ck_assert_double_eq(item(a, "sections", i, "time_signature_confidence"), want_tsc[i]);
+		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), want_tc[i]);
 	}
 	ck_assert_double_eq(item(a, "sections", 0, "key"), 2.0); /* the key is still read */
 	ck_assert_double_eq(num_at(a, "track.time_signature"), 4.0);
@@ -599,12 +603,15 @@ START_TEST(spotify_segments_from_stored_arrays)
 	}
 	json_object_put(a);
 	/* a manual tempo is every section's */
-	const char *manual = "{\"signal_duration\":30,\"bpm\":100,\"manual_bpm\":99,\"sections\":[[0,12,1,-20],"
-			     "[12,18,1,-20]],\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14]}";
+	const char *manual = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"manual_bpm\":99,"
+			     "\"sections\":[[0,12,1,-20,2,0,0.8,4,0.5,0.9],[12,18,1,-20]],"
+			     "\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14]}";
 	a = ss_spotify_analysis(manual, strlen(manual));
 	ck_assert_uint_eq(len_of(a, "sections"), 2);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 2; i++) {
 		ck_assert_double_eq(item(a, "sections", i, "tempo"), 99.0);
+		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), 0.5); /* and its confidence the track's */
+	}
 	json_object_put(a);
 #undef P12
 #undef T12

@@ -1107,6 +1107,37 @@ START_TEST(test_meter_of_span)
 }
 END_TEST
 
+/* A section's own tempo confidence (ss_tempo_confidence_of_span): 15 s of a click track, then 15 s of noise. The
+ * clicks' part is clearly periodic at the track's tempo, the noise's not; the whole track and a span too short to
+ * measure give the track's confidence. */
+START_TEST(test_confidence_of_span)
+{
+	const double sr = 22050.0, bpm = _i ? 96.0 : 128.0;
+	size_t n, nc;
+	float *x = alloc_signal(sr, 30.0, &n), *c = click_track(sr, bpm, 15.0, &nc);
+	memcpy(x, c, nc * sizeof *x);
+	free(c);
+	uint32_t seed = 11;
+	for (size_t i = nc; i < n; i++)
+		x[i] = (float)(0.1 * noise(&seed));
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "got %.2f BPM", t.bpm);
+	double clicks, rest, whole, brief;
+	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 0.0, 15.0, &clicks, &err), 0);
+	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 15.0, HUGE_VAL, &rest, &err), 0);
+	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 0.0, HUGE_VAL, &whole, &err), 0);
+	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 3.0, 4.0, &brief, &err), 0);
+	ck_assert_msg(clicks >= 0.7 && clicks <= 1.0, "clicks: %.3f", clicks);
+	ck_assert_msg(rest >= 0.0 && rest < 0.5 * clicks, "noise: %.3f against the clicks' %.3f", rest, clicks);
+	ck_assert_double_eq(whole, t.confidence);
+	ck_assert_double_eq(brief, t.confidence);
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
 /* A part of music in one metre keeps it: every 10 s span of 3/4 and 4/4 accents and of a rock pattern reads the
  * whole's metre. */
 START_TEST(test_meter_of_span_steady)
@@ -1264,6 +1295,7 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_meter_default, 0, 6);
 	tcase_add_loop_test(tc, test_meter_of_span, 0, 4);
 	tcase_add_loop_test(tc, test_meter_of_span_steady, 0, 3);
+	tcase_add_loop_test(tc, test_confidence_of_span, 0, 2);
 	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
 	tcase_add_test(tc, test_bad_rate);

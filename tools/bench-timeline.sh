@@ -11,8 +11,11 @@
 # --metre LABELS (a labels.csv: file, time_signature; or file, ts_a, ts_b, cut: the metre before and after cut
 #   seconds): also how well the sections' own time signatures match the label (the share of section time whose
 #   beats per bar equal the label's, and whose bars are in threes (3/4, 6/8) or fours alike), beside the track's.
+# --tempo-confidence LABELS (with --change S; a labels.csv: file, bpm_a, bpm_b, the tempi before and after S): how
+#   well each section's tempo_confidence tells the sections whose part the track's tempo fits (within 4% of 1, 2,
+#   3, 1/2 or 1/3 times its label) from those it does not (medians, and the share of such pairs ordered right).
 #   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] [--keys LABELS] [--metre LABELS]
-#   FILE|DIR...
+#   [--tempo-confidence LABELS] FILE|DIR...
 # e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
 set -eu
 
@@ -21,6 +24,7 @@ maxs=30
 change=
 keys=
 metre=
+tconf=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--program) prog=$2; shift 2 ;;
@@ -28,8 +32,9 @@ while [ $# -gt 0 ]; do
 	--change) change=$2; shift 2 ;;
 	--keys) keys=$2; shift 2 ;;
 	--metre) metre=$2; shift 2 ;;
+	--tempo-confidence) tconf=$2; shift 2 ;;
 	--help)
-		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	--) shift; break ;;
 	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
@@ -41,7 +46,8 @@ command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is need
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
-python3 - "$tmp" "$change" "$keys" "$metre" <<'PY'
+[ -z "$tconf" ] || [ -n "$change" ] || { echo "bench-timeline.sh: --tempo-confidence needs --change" >&2; exit 2; }
+python3 - "$tmp" "$change" "$keys" "$metre" "$tconf" <<'PY'
 import csv, json, os, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -180,4 +186,37 @@ if sys.argv[4]:
                                                                    track3 / covered))
     else:
         print("no labelled file with a time signature")
+if sys.argv[5]:
+    def fits(bpm, label):
+        return any(abs(bpm / label / k - 1.0) < 0.04 for k in (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0))
+
+    def median(v):
+        v = sorted(v)
+        return v[len(v) // 2] if v else float("nan")
+
+    def ordered(p, q):
+        """Share of pairs (x of p, y of q) with x above y, ties counting half."""
+        return sum((x > y) + 0.5 * (x == y) for x in p for y in q) / (len(p) * len(q)) if p and q else float("nan")
+
+    labels = {r["file"]: r for r in csv.DictReader(open(sys.argv[5]))}
+    at = float(sys.argv[2])
+    own = {True: [], False: []}
+    track = {True: [], False: []}
+    for r in ok:
+        row = labels.get(os.path.basename(r["file"]))
+        if row is None or not r.get("bpm"):
+            continue
+        for s in r["sections"]:
+            before = max(0.0, min(s[0] + s[1], at) - s[0])
+            after = max(0.0, s[0] + s[1] - max(s[0], at))
+            if min(before, after) > 0.2 * s[1]:
+                continue  # a section that spans the change
+            fit = fits(r["bpm"], float(row["bpm_a"] if before >= after else row["bpm_b"]))
+            own[fit].append(s[9] if len(s) >= 10 else r["bpm_confidence"])
+            track[fit].append(r["bpm_confidence"])
+    print()
+    print("section tempo confidence: %d sections whose part the track's tempo fits, median %.3f; %d it does not fit, "
+          "median %.3f; pairs ordered right %.3f (the track's confidence on every section: %.3f)" % (
+              len(own[True]), median(own[True]), len(own[False]), median(own[False]), ordered(own[True], own[False]),
+              ordered(track[True], track[False])))
 PY

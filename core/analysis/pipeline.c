@@ -88,7 +88,8 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
 	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and
-	 * sections; v11: each section's own key, time_signature_confidence; v12: each section's own metre). */
+	 * sections; v11: each section's own key, time_signature_confidence; v12: each section's own metre and tempo
+	 * confidence). */
 	snprintf(out, outlen, "v12;max=%g", o->max_seconds);
 	return out;
 }
@@ -218,16 +219,20 @@ static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, con
 	}
 }
 
-/* Each section's own metre from the beats inside it (the last one runs to the end). Returns 0, or -1 with err
- * (SS_ERR_NOMEM). */
-static int section_metres(ss_section *sec, size_t n, const ss_tempo *t, ss_error *err)
+/* Each section's own metre and tempo confidence from the beats and onsets inside it (the last one runs to the
+ * end). Returns 0, or -1 with err (SS_ERR_NOMEM). */
+static int section_rhythm(ss_section *sec, size_t n, const ss_tempo *t, ss_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
+		const double end = i + 1 < n ? sec[i + 1].start : HUGE_VAL;
 		ss_meter m;
-		if (ss_tempo_meter_of_span(t, sec[i].start, i + 1 < n ? sec[i + 1].start : HUGE_VAL, &m, err) != 0)
+		double tc;
+		if (ss_tempo_meter_of_span(t, sec[i].start, end, &m, err) != 0 ||
+		    ss_tempo_confidence_of_span(t, sec[i].start, end, &tc, err) != 0)
 			return -1;
 		sec[i].time_signature = atoi(m.time_signature);
 		sec[i].time_signature_confidence = rnd(m.confidence, 1000);
+		sec[i].tempo_confidence = isfinite(tc) ? rnd(tc, 1000) : 0.0;
 	}
 	return 0;
 }
@@ -290,7 +295,7 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	out->n_segments = sb.n_segs;
 	section_keys(sb.secs, sb.n_secs, &kf, &key);
 	ss_key_frames_free(&kf);
-	if (section_metres(sb.secs, sb.n_secs, &tempo, err) != 0) {
+	if (section_rhythm(sb.secs, sb.n_secs, &tempo, err) != 0) {
 		ss_tempo_free(&tempo);
 		free(sb.secs);
 		out->segments = NULL;

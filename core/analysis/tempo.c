@@ -372,6 +372,15 @@ static double unrelated_margin(const evidence *ev, double fr, double bpm, double
 	return clamp01(1.0 - unrel / best_s);
 }
 
+/* Confidence: a strong pulse (clarity, 0..1) that stands out from unrelated tempi (margin, unrelated_margin); a
+ * reported tempo keeps at least a little confidence even when an unrelated tempo scores as well (0 means no
+ * pulse). (The margin over the octave alternatives was measured too; it does not predict which estimates are
+ * right.) */
+static double confidence_of(double clarity, double margin)
+{
+	return sqrt(clamp01(clarity / 0.8) * (0.1 + 0.9 * clamp01(margin / 0.5)));
+}
+
 /* Sub-frame period near `period`: maximise the autocorrelation summed over every multiple that fits. */
 static double refine_period(const acf *a, double period)
 {
@@ -572,10 +581,7 @@ static int track(const ss_onset *on, double period, double clarity, double margi
 
 	out->bpm = 60.0 * on->frame_rate / period;
 	out->pulse_clarity = clarity;
-	/* Confidence: a strong pulse that stands out from unrelated tempi; a reported tempo keeps at least a
-	 * little confidence even when an unrelated tempo scores as well (0 means no pulse). (The margin over
-	 * the octave alternatives was measured too; it does not predict which estimates are right.) */
-	out->confidence = sqrt(clamp01(clarity / 0.8) * (0.1 + 0.9 * clamp01(margin / 0.5)));
+	out->confidence = confidence_of(clarity, margin);
 	out->beats = bt;
 	out->n_beats = nbf;
 	out->beats_per_bar = meter.beats_per_bar;
@@ -715,6 +721,7 @@ static int pulse(const ss_onset *on, size_t onsets, double conf_scale, const flo
 	}
 	if (rc == 0) {
 		out->confidence *= conf_scale;
+		out->confidence_scale = conf_scale;
 		tempo_candidates(&ev, fr, out);
 		*found = 1;
 	}
@@ -828,6 +835,51 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	ss_onset_free(&on);
 	if (rc != 0)
 		ss_tempo_free(out); /* a failure leaves nothing to free */
+	return rc;
+}
+
+int ss_tempo_confidence_of_span(const ss_tempo *t, double start, double end, double *confidence, ss_error *err)
+{
+	*confidence = t->confidence;
+	if (t->beat_frames == NULL || !(t->bpm > 0.0))
+		return 0;
+	const ss_onset *on = &t->onset;
+	const double fr = on->frame_rate;
+	/* frame f holds what happened at f / fr + lead seconds */
+	double fa = ceil((start - on->lead) * fr), fb = ceil((end - on->lead) * fr);
+	size_t a = fa > 0.0 ? (fa < (double)on->n_frames ? (size_t)fa : on->n_frames) : 0;
+	size_t b = fb > (double)a ? (fb < (double)on->n_frames ? (size_t)fb : on->n_frames) : a;
+	if (a == 0 && b == on->n_frames)
+		return 0; /* the whole track */
+	size_t n = b - a, L = (size_t)ceil(TEMPO_MAX_LAG_SEC * fr);
+	if (L > n / 2)
+		L = n / 2;
+	const double period = 60.0 * fr / t->bpm;
+	if ((double)L < 2.0 * period)
+		return 0; /* too short for two periods of lag */
+	float *low = low_novelty(on);
+	if (low == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for tempo");
+	evidence ev = {{NULL, 0}, {NULL, 0}};
+	int rc = novelty_acf(on->novelty + a, n, fr, L, &ev.full, err);
+	if (rc == 0)
+		rc = novelty_acf(low + a, n, fr, L, &ev.low, err);
+	free(low);
+	if (rc == 0) {
+		/* the span's own evidence for the track's tempo: its best prior-weighted salience within +-2 % */
+		double own = 0.0;
+		for (double f = 0.98; ev.full.r != NULL && f <= 1.0201; f += 0.002) {
+			double c = salience(&ev, period / f) * prior(t->bpm * f);
+			if (c > own)
+				own = c;
+		}
+		*confidence = own > 0.0 ? confidence_of(clamp01(comb(&ev.full, period, TEMPO_NH)),
+							unrelated_margin(&ev, fr, t->bpm, own)) *
+						  t->confidence_scale
+					: 0.0; /* nothing periodic in the span (silence, a held chord) */
+	}
+	free(ev.full.r);
+	free(ev.low.r);
 	return rc;
 }
 

@@ -31,6 +31,7 @@ typedef struct ss_tempo {
 	size_t *beat_frames;    /* the beats as frames of onset (n_frames_beats of them, ascending); owned */
 	size_t n_frames_beats;
 	ss_meter meter;         /* the metre of every beat (time_signature above is its time_signature) */
+	double confidence_scale; /* what confidence was scaled by (1, or less for a pulse found in slow rises) */
 } ss_tempo;
 
 /* Analyse n mono samples at sr Hz (any rate from 8 kHz up). Returns 0 and fills *out (free with
@@ -39,6 +40,12 @@ typedef struct ss_tempo {
  * from the slow rises of its band energies at half the confidence when its notes have no sharp onsets.
  * Deterministic. */
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
+
+/* The tempo confidence of the part of t's music from start to end seconds (a section; end may be HUGE_VAL): the
+ * track's measure (periodicity at the track's tempo, and its margin over unrelated tempi) on the onsets inside it,
+ * 0..1; 0 when nothing in it is periodic. The track's confidence for the whole track, for a part shorter than two
+ * beats of lag in its autocorrelation, and without a pulse. Returns 0, or -1 with err (SS_ERR_NOMEM). */
+int ss_tempo_confidence_of_span(const ss_tempo *t, double start, double end, double *confidence, ss_error *err);
 
 /* The metre of the part of t's music from start to end seconds (a section; end may be HUGE_VAL) from the beats
  * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's). Without a pulse, the

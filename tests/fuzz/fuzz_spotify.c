@@ -5,7 +5,7 @@
  * intervals that start where the previous one ended, lie inside the track and carry a confidence in 0..1; there
  * are two tatums a beat; the fades lie in order inside the track; sections (at least one) and segments are in order, inside the track and apart, with
  * confidences in 0..1; each section has a key -1..11 and a mode 0 or 1 with confidences in 0..1 (0 without a key)
- * and a time signature 3..7 with a confidence in 0..1,
+ * a time signature 3..7 with a confidence in 0..1 and a tempo confidence in 0..1,
  * and segments have levels in -60..0 dB, twelve pitches in 0..1 and twelve timbre numbers. */
 #include <math.h>
 #include <stdlib.h>
@@ -93,6 +93,8 @@ static void sections(json_object *arr, json_object *track)
 		double ts = num(g, "time_signature"), sc = num(g, "time_signature_confidence");
 		FZ_ASSERT(ts >= 3 && ts <= 7 && ts == floor(ts) && sc >= 0.0 && sc <= 1.0,
 			  "a section's time signature in 3..7, its confidence in 0..1");
+		double tc = num(g, "tempo_confidence");
+		FZ_ASSERT(tc >= 0.0 && tc <= 1.0, "a section's tempo confidence in 0..1");
 	}
 }
 
