@@ -319,7 +319,7 @@ static double level(double db)
  * may also hold only the first k numbers for each k in the bit set `older` (entries stored before the rest
  * existed); the missing ones read as NaN. Only
  * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
-#define SERIES_MAX 10 /* numbers in an entry, at most */
+#define SERIES_MAX 11 /* numbers in an entry, at most */
 typedef struct series {
 	json_object *src;
 	size_t nums, dims;
@@ -579,9 +579,10 @@ static double section_tempo(const double *beats, size_t nb, double start, double
 }
 
 /* Add "sections": the stored ones (start, duration, confidence, loudness, key, mode, key confidence, time
- * signature, its confidence, tempo confidence) as the segments are read, each with its own tempo from the beats in
- * it (section_tempo; beats[0..nb), scratch for nb - 1 values) and its own tempo confidence (the track's under a
- * manual tempo or when it is not stored), its own key (section_key; the track's under a manual key) and its own
+ * signature, its confidence, tempo confidence, tempo) as the segments are read, each with its own tempo (the stored
+ * one where the analysis found the section at a tempo other than the track's, else from the beats in it:
+ * section_tempo; beats[0..nb), scratch for nb - 1 values) and its own tempo confidence (the track's under a manual
+ * tempo or when it is not stored), its own key (section_key; the track's under a manual key) and its own
  * metre (section_metre); one
  * section spanning the track, with the track's values, when none is stored (a row analysed before sections
  * existed). Returns 0 or -1 when out of memory. */
@@ -592,8 +593,8 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	series s;
 	if (arr == NULL)
 		return -1;
-	/* 10 numbers since analysis v12, 7 in v11, 4 before (and 9 in a build on the way to v12) */
-	if (series_open(&s, r, "sections", 10, 1u << 4 | 1u << 7 | 1u << 9, 0, end) != 0) {
+	/* 11 numbers since analysis v12, 7 in v11, 4 before (and 9 or 10 in builds on the way to v12) */
+	if (series_open(&s, r, "sections", 11, 1u << 4 | 1u << 7 | 1u << 9 | 1u << 10, 0, end) != 0) {
 		series_close(&s);
 		return -1;
 	}
@@ -601,10 +602,12 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0);
 	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
-		double w[10], dur;
+		double w[11], dur;
 		series_item(&s, j, w, &dur);
 		track_values here = *v;
-		here.tempo = section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch);
+		/* a section's own tempo where the analysis found it is not the track's, else the beats' */
+		here.tempo = measured && w[10] > 0.0 && w[10] < 1000.0 ? w[10]
+								: section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch);
 		if (!v->key_manual)
 			section_key(&here, w[4], w[5], w[6]);
 		section_metre(&here, w[7], w[8]);

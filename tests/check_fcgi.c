@@ -524,7 +524,8 @@ START_TEST(spotify_segments_from_stored_arrays)
 	json_object_put(a);
 
 	/* stored sections: read as the segments are, each with the track's key, mode and metre and its own tempo
-	 * from the beats in it: 120 BPM in the first, 150 in the second, too few beats in the third */
+	 * from the beats in it: 120 BPM in the first, 150 in the second, too few beats in the third (a stored tempo
+	 * of the section's own wins: below) */
 	const char *secs = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"key_index\":7,\"mode\":1,"
 			   "\"time_signature\":\"3/4\",\"sections\":[[0,12,1,-20],[12,30,1.5,-99],[11,2,0.5,-9],"
 			   "[20,5,0.5,-9,1],[25,9,0.25,-8],[31,1,0.5,-9]],"
@@ -592,6 +593,20 @@ START_TEST(spotify_segments_from_stored_arrays)
 	ck_assert_double_eq(item(a, "sections", 0, "key"), 2.0); /* the key is still read */
 	ck_assert_double_eq(num_at(a, "track.time_signature"), 4.0);
 	json_object_put(a);
+	/* a section's own tempo (stored where the analysis found it is not the track's: 0 otherwise) wins over the
+	 * beats'; a stored 0, a missing, negative or absurd one leaves the beats' */
+	const char *tempi = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"sections\":["
+			    "[0,6,1,-20,2,0,0.8,4,0.5,0.9,0],[6,6,1,-20,2,0,0.8,4,0.5,0.8,137.5],[12,6,1,-20,2,0,0.8,4,0.5,0.7,-3],"
+			    "[18,6,1,-20,2,0,0.8,4,0.5,0.6,5000],[24,6,1,-20,2,0,0.8,4,0.5,0.5]],"
+			    "\"beats\":[0,0.6,1.2,1.8,2.4,6,6.6,7.2,7.8,8.4,12,12.6,13.2,13.8,18,18.6,19.2,19.8,24,24.6,25.2,25.8]}";
+	a = ss_spotify_analysis(tempi, strlen(tempi));
+	ck_assert_uint_eq(len_of(a, "sections"), 5);
+	static const double want_tempo[5] = {100, 137.5, 100, 100, 100}, want_tconf[5] = {0.9, 0.8, 0.7, 0.6, 0.5};
+	for (size_t i = 0; i < 5; i++) {
+		ck_assert_double_eq(item(a, "sections", i, "tempo"), want_tempo[i]);
+		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), want_tconf[i]);
+	}
+	json_object_put(a);
 	/* a manual key is every section's, as a manual tempo is */
 	const char *mkey = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"manual_key\":\"A minor\","
 			   "\"sections\":[[0,6,1,-20,2,0,0.8],[6,24,1,-20,-1,-1,0]]}";
@@ -604,7 +619,7 @@ START_TEST(spotify_segments_from_stored_arrays)
 	json_object_put(a);
 	/* a manual tempo is every section's */
 	const char *manual = "{\"signal_duration\":30,\"bpm\":100,\"bpm_confidence\":0.5,\"manual_bpm\":99,"
-			     "\"sections\":[[0,12,1,-20,2,0,0.8,4,0.5,0.9],[12,18,1,-20]],"
+			     "\"sections\":[[0,12,1,-20,2,0,0.8,4,0.5,0.9,120],[12,18,1,-20]],"
 			     "\"beats\":[0,0.5,1,1.5,2,2.5,12,12.4,12.8,13.2,13.6,14]}";
 	a = ss_spotify_analysis(manual, strlen(manual));
 	ck_assert_uint_eq(len_of(a, "sections"), 2);

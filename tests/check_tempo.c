@@ -1107,32 +1107,75 @@ START_TEST(test_meter_of_span)
 }
 END_TEST
 
-/* A section's own tempo confidence (ss_tempo_confidence_of_span): 15 s of a click track, then 15 s of noise. The
- * clicks' part is clearly periodic at the track's tempo, the noise's not; the whole track and a span too short to
- * measure give the track's confidence. */
-START_TEST(test_confidence_of_span)
+/* A section's own tempo (ss_tempo_of_span): 15 s of a click track, then 15 s of noise, or of clicks at another
+ * tempo. The clicks' part is clearly periodic at the track's tempo and keeps it; the noise's part keeps it with a
+ * low confidence; clicks at an unrelated tempo give their own tempo. The whole track and a span too short to
+ * measure give the track's tempo and confidence. */
+START_TEST(test_tempo_of_span)
 {
-	const double sr = 22050.0, bpm = _i ? 96.0 : 128.0;
-	size_t n, nc;
+	static const double second[] = {0.0, 0.0, 123.0, 77.0};
+	const double sr = 22050.0, bpm = _i % 2 ? 96.0 : 128.0 * (_i == 2 ? 100.0 / 128.0 : 1.0);
+	size_t n, nc, n2 = 0;
 	float *x = alloc_signal(sr, 30.0, &n), *c = click_track(sr, bpm, 15.0, &nc);
 	memcpy(x, c, nc * sizeof *x);
 	free(c);
-	uint32_t seed = 11;
-	for (size_t i = nc; i < n; i++)
-		x[i] = (float)(0.1 * noise(&seed));
+	if (second[_i] > 0.0) {
+		c = click_track(sr, second[_i], 30.0 - 15.0, &n2);
+		memcpy(x + nc, c, (n - nc < n2 ? n - nc : n2) * sizeof *x);
+		free(c);
+	} else {
+		uint32_t seed = 11;
+		for (size_t i = nc; i < n; i++)
+			x[i] = (float)(0.1 * noise(&seed));
+	}
 	ss_tempo t;
 	ss_error err;
 	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
-	ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "got %.2f BPM", t.bpm);
-	double clicks, rest, whole, brief;
-	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 0.0, 15.0, &clicks, &err), 0);
-	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 15.0, HUGE_VAL, &rest, &err), 0);
-	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 0.0, HUGE_VAL, &whole, &err), 0);
-	ck_assert_int_eq(ss_tempo_confidence_of_span(&t, 3.0, 4.0, &brief, &err), 0);
-	ck_assert_msg(clicks >= 0.7 && clicks <= 1.0, "clicks: %.3f", clicks);
-	ck_assert_msg(rest >= 0.0 && rest < 0.5 * clicks, "noise: %.3f against the clicks' %.3f", rest, clicks);
-	ck_assert_double_eq(whole, t.confidence);
-	ck_assert_double_eq(brief, t.confidence);
+	ss_span_tempo first, rest, whole, brief;
+	ck_assert_int_eq(ss_tempo_of_span(&t, 0.0, 15.0, &first, &err), 0);
+	ck_assert_int_eq(ss_tempo_of_span(&t, 15.0, HUGE_VAL, &rest, &err), 0);
+	ck_assert_int_eq(ss_tempo_of_span(&t, 0.0, HUGE_VAL, &whole, &err), 0);
+	ck_assert_int_eq(ss_tempo_of_span(&t, 3.0, 4.0, &brief, &err), 0);
+	ck_assert(isnan(whole.bpm) && isnan(brief.bpm));
+	ck_assert_double_eq(whole.confidence, t.confidence);
+	ck_assert_double_eq(brief.confidence, t.confidence);
+	if (second[_i] == 0.0) {
+		ck_assert_msg(rel_err(t.bpm, bpm) < 0.01, "got %.2f BPM", t.bpm);
+		ck_assert(isnan(first.bpm) && isnan(rest.bpm));
+		ck_assert_msg(first.confidence >= 0.7 && first.confidence <= 1.0, "clicks: %.3f", first.confidence);
+		ck_assert_msg(rest.confidence >= 0.0 && rest.confidence < 0.5 * first.confidence,
+			      "noise: %.3f against the clicks' %.3f", rest.confidence, first.confidence);
+	} else {
+		/* the track takes one of the two tempi; the part at the other one gives its own */
+		int track_first = rel_err(t.bpm, bpm) < 0.01;
+		ck_assert_msg(track_first || rel_err(t.bpm, second[_i]) < 0.01, "got %.2f BPM for %.0f then %.0f", t.bpm,
+			      bpm, second[_i]);
+		const ss_span_tempo *same = track_first ? &first : &rest, *other = track_first ? &rest : &first;
+		double other_bpm = track_first ? second[_i] : bpm;
+		ck_assert(isnan(same->bpm));
+		ck_assert_msg(rel_err(other->bpm, other_bpm) < 0.01, "the part at %.0f read %.2f", other_bpm, other->bpm);
+		ck_assert_msg(other->confidence >= 0.5 && other->confidence <= 1.0, "its confidence %.3f", other->confidence);
+	}
+	ss_tempo_free(&t);
+	free(x);
+}
+END_TEST
+
+/* Music in one tempo keeps it in every part: 10 s spans of a click track and a rock pattern. */
+START_TEST(test_tempo_of_span_steady)
+{
+	const double sr = 22050.0, bpm = _i ? 105.0 : 140.0;
+	size_t n;
+	float *x = _i ? rock(sr, bpm, 30.0, &n) : click_track(sr, bpm, 30.0, &n);
+	ss_tempo t;
+	ss_error err;
+	ck_assert_int_eq(ss_tempo_analyze(x, n, sr, &t, &err), 0);
+	for (double at = 0.0; at < 30.0; at += 10.0) {
+		ss_span_tempo st;
+		ck_assert_int_eq(ss_tempo_of_span(&t, at, at + 10.0, &st, &err), 0);
+		ck_assert_msg(isnan(st.bpm), "case %d, %.0f-%.0f s: %.2f BPM, the track %.2f", _i, at, at + 10.0, st.bpm, t.bpm);
+		ck_assert_msg(st.confidence >= 0.5, "case %d, %.0f-%.0f s: confidence %.3f", _i, at, at + 10.0, st.confidence);
+	}
 	ss_tempo_free(&t);
 	free(x);
 }
@@ -1295,7 +1338,8 @@ static Suite *tempo_suite(void)
 	tcase_add_loop_test(tc, test_meter_default, 0, 6);
 	tcase_add_loop_test(tc, test_meter_of_span, 0, 4);
 	tcase_add_loop_test(tc, test_meter_of_span_steady, 0, 3);
-	tcase_add_loop_test(tc, test_confidence_of_span, 0, 2);
+	tcase_add_loop_test(tc, test_tempo_of_span, 0, 4);
+	tcase_add_loop_test(tc, test_tempo_of_span_steady, 0, 2);
 	tcase_add_loop_test(tc, test_sparse_pulse, 0, 2);
 	tcase_add_test(tc, test_deterministic_and_free);
 	tcase_add_test(tc, test_bad_rate);

@@ -11,11 +11,13 @@
 # --metre LABELS (a labels.csv: file, time_signature; or file, ts_a, ts_b, cut: the metre before and after cut
 #   seconds): also how well the sections' own time signatures match the label (the share of section time whose
 #   beats per bar equal the label's, and whose bars are in threes (3/4, 6/8) or fours alike), beside the track's.
-# --tempo-confidence LABELS (with --change S; a labels.csv: file, bpm_a, bpm_b, the tempi before and after S): how
-#   well each section's tempo_confidence tells the sections whose part the track's tempo fits (within 4% of 1, 2,
-#   3, 1/2 or 1/3 times its label) from those it does not (medians, and the share of such pairs ordered right).
+# --tempo LABELS (a labels.csv: file, bpm; with --change S, bpm_a and bpm_b, the tempi before and after S): how
+#   often each section's tempo (its own where stored, else the track's) is within 4% of its label (Acc1) or of
+#   2, 3, 1/2 or 1/3 times it (Acc2), beside the track's on every section, and how well the sections'
+#   tempo_confidence tells those whose tempo is right (Acc2) from the others (medians, and the share of such pairs
+#   ordered right), beside the track's confidence on every section.
 #   tools/bench-timeline.sh [--program PATH] [--max-seconds N] [--change S] [--keys LABELS] [--metre LABELS]
-#   [--tempo-confidence LABELS] FILE|DIR...
+#   [--tempo LABELS] FILE|DIR...
 # e.g. tools/bench-timeline.sh --program build/tools/songscope-analyze TESTDATA
 set -eu
 
@@ -32,9 +34,9 @@ while [ $# -gt 0 ]; do
 	--change) change=$2; shift 2 ;;
 	--keys) keys=$2; shift 2 ;;
 	--metre) metre=$2; shift 2 ;;
-	--tempo-confidence) tconf=$2; shift 2 ;;
+	--tempo) tconf=$2; shift 2 ;;
 	--help)
-		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0 ;;
 	--) shift; break ;;
 	-*) echo "bench-timeline.sh: unknown option $1" >&2; exit 2 ;;
@@ -46,7 +48,6 @@ command -v python3 >/dev/null 2>&1 || { echo "bench-timeline.sh: python3 is need
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$prog" --beats --timeline --max-seconds "$maxs" -r "$@" >"$tmp" || true
-[ -z "$tconf" ] || [ -n "$change" ] || { echo "bench-timeline.sh: --tempo-confidence needs --change" >&2; exit 2; }
 python3 - "$tmp" "$change" "$keys" "$metre" "$tconf" <<'PY'
 import csv, json, os, sys
 
@@ -187,8 +188,8 @@ if sys.argv[4]:
     else:
         print("no labelled file with a time signature")
 if sys.argv[5]:
-    def fits(bpm, label):
-        return any(abs(bpm / label / k - 1.0) < 0.04 for k in (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0))
+    def fits(bpm, label, levels=(1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)):
+        return any(abs(bpm / label / k - 1.0) < 0.04 for k in levels)
 
     def median(v):
         v = sorted(v)
@@ -199,24 +200,44 @@ if sys.argv[5]:
         return sum((x > y) + 0.5 * (x == y) for x in p for y in q) / (len(p) * len(q)) if p and q else float("nan")
 
     labels = {r["file"]: r for r in csv.DictReader(open(sys.argv[5]))}
-    at = float(sys.argv[2])
+    at = float(sys.argv[2]) if sys.argv[2] else None
     own = {True: [], False: []}
     track = {True: [], False: []}
+    n = own1 = own2 = trk1 = trk2 = moved = moved_right = 0
     for r in ok:
         row = labels.get(os.path.basename(r["file"]))
         if row is None or not r.get("bpm"):
             continue
         for s in r["sections"]:
-            before = max(0.0, min(s[0] + s[1], at) - s[0])
-            after = max(0.0, s[0] + s[1] - max(s[0], at))
-            if min(before, after) > 0.2 * s[1]:
-                continue  # a section that spans the change
-            fit = fits(r["bpm"], float(row["bpm_a"] if before >= after else row["bpm_b"]))
-            own[fit].append(s[9] if len(s) >= 10 else r["bpm_confidence"])
-            track[fit].append(r["bpm_confidence"])
+            if at is None:
+                if not row.get("bpm"):
+                    continue
+                label = float(row["bpm"])
+            else:
+                before = max(0.0, min(s[0] + s[1], at) - s[0])
+                after = max(0.0, s[0] + s[1] - max(s[0], at))
+                if min(before, after) > 0.2 * s[1]:
+                    continue  # a section that spans the change
+                label = float(row["bpm_a"] if before >= after else row["bpm_b"])
+            tempo = s[10] if len(s) >= 11 and s[10] > 0 else r["bpm"]
+            own[fits(tempo, label)].append(s[9] if len(s) >= 10 else r["bpm_confidence"])
+            track[fits(r["bpm"], label)].append(r["bpm_confidence"])
+            n += 1
+            own1 += fits(tempo, label, (1.0,))
+            own2 += fits(tempo, label)
+            trk1 += fits(r["bpm"], label, (1.0,))
+            trk2 += fits(r["bpm"], label)
+            if tempo != r["bpm"]:
+                moved += 1
+                moved_right += fits(tempo, label)
     print()
-    print("section tempo confidence: %d sections whose part the track's tempo fits, median %.3f; %d it does not fit, "
-          "median %.3f; pairs ordered right %.3f (the track's confidence on every section: %.3f)" % (
-              len(own[True]), median(own[True]), len(own[False]), median(own[False]), ordered(own[True], own[False]),
-              ordered(track[True], track[False])))
+    if n:
+        print("section tempi (%d sections; %d with a tempo of their own, %d of them within Acc2): Acc1 %.3f, Acc2 %.3f; "
+              "the track's on every section: Acc1 %.3f, Acc2 %.3f" % (n, moved, moved_right, own1 / n, own2 / n,
+                                                                     trk1 / n, trk2 / n))
+        print("section tempo confidence: %d sections with a right tempo (Acc2), median %.3f; %d with a wrong one, median "
+              "%.3f; pairs ordered right %.3f (the track's tempo and confidence on every section: %d right, %d wrong, "
+              "%.3f)" % (len(own[True]), median(own[True]), len(own[False]), median(own[False]),
+                         ordered(own[True], own[False]), len(track[True]), len(track[False]),
+                         ordered(track[True], track[False])))
 PY

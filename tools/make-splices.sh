@@ -3,8 +3,9 @@
 # S seconds of one key-labelled clip followed by the first S seconds of the next (rows of DIR/labels.csv with a
 # key, taken two by two in order; a pair in the same key is skipped), as 22.05 kHz mono WAV, and OUT/labels.csv
 # with file,key_a,key_b. With --tempo, clips that change tempo instead, for bench-timeline.sh --change S
-# --tempo-confidence: each tempo-labelled row joined with the next unused one whose tempo is unrelated (not within
-# 8% of 1, 2, 3, 1/2, 1/3, 3/2 or 2/3 times it), and OUT/labels.csv with file,bpm_a,bpm_b. Needs ffmpeg and sox.
+# --tempo: each tempo-labelled row joined with the next unused one whose tempo is unrelated (not within
+# 8% of 1, 2, 3, 1/2, 1/3, 3/2, 2/3, 4/3 or 3/4 times it), and OUT/labels.csv with file,bpm_a,bpm_b. Needs ffmpeg
+# and sox.
 #   tools/make-splices.sh [--seconds S] [--tempo] DIR OUT
 set -eu
 
@@ -14,7 +15,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) secs=$2; shift 2 ;;
 	--tempo) tempo=1; shift ;;
-	--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "make-splices.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -34,7 +35,7 @@ if [ -n "$tempo" ]; then
 	# pairs of rows with a tempo (the second column) whose tempi are unrelated, one pair a line
 	awk -F, 'NR > 1 && $2 + 0 > 0 { f[++n] = $1; b[n] = $2 + 0 }
 	function related(x, y,  i, r) {
-		split("1 2 3 0.5 0.333333 1.5 0.666667", r, " ")
+		split("1 2 3 0.5 0.333333 1.5 0.666667 1.333333 0.75", r, " ")
 		for (i in r) if (x / y / r[i] > 0.92 && x / y / r[i] < 1.08) return 1
 		return 0
 	}

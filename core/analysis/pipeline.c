@@ -88,8 +88,8 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * reading doubled before the 3:2 near-ties; v7: the chord rule, a pulse at the half-note level counts,
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
 	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and
-	 * sections; v11: each section's own key, time_signature_confidence; v12: each section's own metre and tempo
-	 * confidence). */
+	 * sections; v11: each section's own key, time_signature_confidence; v12: each section's own metre, tempo and
+	 * tempo confidence). */
 	snprintf(out, outlen, "v12;max=%g", o->max_seconds);
 	return out;
 }
@@ -219,20 +219,21 @@ static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, con
 	}
 }
 
-/* Each section's own metre and tempo confidence from the beats and onsets inside it (the last one runs to the
- * end). Returns 0, or -1 with err (SS_ERR_NOMEM). */
+/* Each section's own metre, tempo (where it is not the track's) and tempo confidence from the beats and onsets
+ * inside it (the last one runs to the end). Returns 0, or -1 with err (SS_ERR_NOMEM). */
 static int section_rhythm(ss_section *sec, size_t n, const ss_tempo *t, ss_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		const double end = i + 1 < n ? sec[i + 1].start : HUGE_VAL;
 		ss_meter m;
-		double tc;
+		ss_span_tempo st;
 		if (ss_tempo_meter_of_span(t, sec[i].start, end, &m, err) != 0 ||
-		    ss_tempo_confidence_of_span(t, sec[i].start, end, &tc, err) != 0)
+		    ss_tempo_of_span(t, sec[i].start, end, &st, err) != 0)
 			return -1;
 		sec[i].time_signature = atoi(m.time_signature);
 		sec[i].time_signature_confidence = rnd(m.confidence, 1000);
-		sec[i].tempo_confidence = isfinite(tc) ? rnd(tc, 1000) : 0.0;
+		sec[i].tempo = isfinite(st.bpm) ? rnd(st.bpm, 100) : 0.0;
+		sec[i].tempo_confidence = isfinite(st.confidence) ? rnd(st.confidence, 1000) : 0.0;
 	}
 	return 0;
 }

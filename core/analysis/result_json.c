@@ -180,7 +180,8 @@ static int sections_text(ss_buf *b, const ss_section *s, size_t n)
 		    num_text(b, g->mode, 1, false) != 0 || num_text(b, g->key_confidence, 1000, false) != 0 ||
 		    num_text(b, g->time_signature, 1, false) != 0 ||
 		    num_text(b, g->time_signature_confidence, 1000, false) != 0 ||
-		    num_text(b, g->tempo_confidence, 1000, false) != 0 || ss_buf_puts(b, "]") != 0)
+		    num_text(b, g->tempo_confidence, 1000, false) != 0 || num_text(b, g->tempo, 100, false) != 0 ||
+		    ss_buf_puts(b, "]") != 0)
 			return -1;
 	}
 	return ss_buf_puts(b, "]");

@@ -162,6 +162,7 @@ int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, s
 		sec[i].key_confidence = 0.0;
 		sec[i].time_signature = 4;
 		sec[i].time_signature_confidence = 0.0;
+		sec[i].tempo = 0.0;
 		sec[i].tempo_confidence = 0.0;
 	}
 	*out = sec;

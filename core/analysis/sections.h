@@ -20,8 +20,9 @@ typedef struct ss_section {
 	int time_signature; /* beats per bar of the section's metre as notated: 3 (3/4), 4, 5, 6 (6/8) or 7 */
 	double time_signature_confidence; /* ... 0..1 (ss_tempo_meter_of_span); ss_sections_compute leaves 4, 0: the
 					   * pipeline fills them */
-	double tempo_confidence; /* 0..1: how clearly the section's onsets pulse at the track's tempo
-				  * (ss_tempo_confidence_of_span); ss_sections_compute leaves 0: the pipeline fills it */
+	double tempo;            /* BPM: the section's own tempo where it is not the track's (ss_tempo_of_span), else 0 */
+	double tempo_confidence; /* 0..1: how clearly the section's onsets pulse at that tempo, or at the track's
+				  * (ss_tempo_of_span); ss_sections_compute leaves 0, 0: the pipeline fills them */
 } ss_section;
 
 /* The sections of the frames f (ss_frames_compute) of a signal of duration seconds. The frames are pooled into

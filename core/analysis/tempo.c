@@ -51,6 +51,8 @@
 #define TEMPO_SLOW_CONF 0.5     /* confidence scale of a pulse found only in the slow rises */
 #define TEMPO_SLOW_CV 0.6       /* ... looked for only when they vary this much (sd / mean; stationary noise: 0.3) */
 #define TEMPO_TIGHTNESS 100.0
+#define TEMPO_SPAN_MOVE 0.5    /* a part of the music (ss_tempo_of_span) takes a tempo of its own, unrelated to the
+				* track's, only with at least this confidence */
 #define TEMPO_ALT_MIN 30.0      /* bpm_candidates: readings considered, a little wider than the search range */
 #define TEMPO_ALT_MAX 300.0
 
@@ -352,18 +354,22 @@ static double choose_tempo(const evidence *ev, const float *nov, const float *lo
 	return best_bpm;
 }
 
-/* 1 - (best prior-weighted salience of a tempo unrelated to bpm) / best_s, where related means within 4 %
- * of 1, 2, 3, 1/2 or 1/3 times bpm. */
-static double unrelated_margin(const evidence *ev, double fr, double bpm, double best_s)
+/* 1 when tempo b is within 4 % of 1, 2, 3, 1/2 or 1/3 times bpm. */
+static int related_tempo(double b, double bpm)
 {
 	static const double rel[] = {1.0, 2.0, 3.0, 0.5, 1.0 / 3.0};
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+		if (fabs(b / bpm / rel[i] - 1.0) < 0.04)
+			return 1;
+	return 0;
+}
+
+/* 1 - (best prior-weighted salience of a tempo unrelated to bpm (related_tempo)) / best_s. */
+static double unrelated_margin(const evidence *ev, double fr, double bpm, double best_s)
+{
 	double unrel = 0.0;
 	for (double b = TEMPO_BPM_MIN; b <= TEMPO_BPM_MAX; b *= TEMPO_GRID_STEP) {
-		int related = 0;
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
-			if (fabs(b / bpm / rel[i] - 1.0) < 0.04)
-				related = 1;
-		if (related)
+		if (related_tempo(b, bpm))
 			continue;
 		double c = salience(ev, 60.0 * fr / b) * prior(b);
 		if (c > unrel)
@@ -838,9 +844,10 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	return rc;
 }
 
-int ss_tempo_confidence_of_span(const ss_tempo *t, double start, double end, double *confidence, ss_error *err)
+int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo *out, ss_error *err)
 {
-	*confidence = t->confidence;
+	out->bpm = NAN;
+	out->confidence = t->confidence;
 	if (t->beat_frames == NULL || !(t->bpm > 0.0))
 		return 0;
 	const ss_onset *on = &t->onset;
@@ -864,20 +871,37 @@ int ss_tempo_confidence_of_span(const ss_tempo *t, double start, double end, dou
 	int rc = novelty_acf(on->novelty + a, n, fr, L, &ev.full, err);
 	if (rc == 0)
 		rc = novelty_acf(low + a, n, fr, L, &ev.low, err);
-	free(low);
-	if (rc == 0) {
+	if (rc == 0 && ev.full.r == NULL)
+		out->confidence = 0.0; /* nothing periodic in the span (silence, a held chord) */
+	if (rc == 0 && ev.full.r != NULL) {
 		/* the span's own evidence for the track's tempo: its best prior-weighted salience within +-2 % */
-		double own = 0.0;
-		for (double f = 0.98; ev.full.r != NULL && f <= 1.0201; f += 0.002) {
+		double here = 0.0;
+		for (double f = 0.98; f <= 1.0201; f += 0.002) {
 			double c = salience(&ev, period / f) * prior(t->bpm * f);
-			if (c > own)
-				own = c;
+			if (c > here)
+				here = c;
 		}
-		*confidence = own > 0.0 ? confidence_of(clamp01(comb(&ev.full, period, TEMPO_NH)),
-							unrelated_margin(&ev, fr, t->bpm, own)) *
-						  t->confidence_scale
-					: 0.0; /* nothing periodic in the span (silence, a held chord) */
+		out->confidence = here > 0.0 ? confidence_of(clamp01(comb(&ev.full, period, TEMPO_NH)),
+							     unrelated_margin(&ev, fr, t->bpm, here)) *
+						       t->confidence_scale
+					     : 0.0;
+		/* the span's own reading, by the rules that chose the track's; taken when it is another tempo and
+		 * clearly so. Not another metrical level of the track's beat: a multiple or fraction, nor 3:2, 2:3,
+		 * 4:3 or 3:4 of it (a short span of music in one tempo reads those where the whole reads the beat). */
+		double own_s = 0.0, own = choose_tempo(&ev, on->novelty + a, low + a, n, fr, &own_s);
+		if (isfinite(own) && own_s > 0.0 && !related_tempo(own, t->bpm) && !related_tempo(own, 1.5 * t->bpm) &&
+		    !related_tempo(own, t->bpm / 1.5) && !related_tempo(own, t->bpm * 4.0 / 3.0) &&
+		    !related_tempo(own, t->bpm * 0.75)) {
+			double p = refine_period(&ev.full, 60.0 * fr / own);
+			double c = confidence_of(clamp01(comb(&ev.full, p, TEMPO_NH)), unrelated_margin(&ev, fr, own, own_s)) *
+				   t->confidence_scale;
+			if (c >= TEMPO_SPAN_MOVE && c > out->confidence) {
+				out->bpm = 60.0 * fr / p;
+				out->confidence = c;
+			}
+		}
 	}
+	free(low);
 	free(ev.full.r);
 	free(ev.low.r);
 	return rc;

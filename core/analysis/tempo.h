@@ -41,11 +41,21 @@ typedef struct ss_tempo {
  * Deterministic. */
 int ss_tempo_analyze(const float *x, size_t n, double sr, ss_tempo *out, ss_error *err);
 
-/* The tempo confidence of the part of t's music from start to end seconds (a section; end may be HUGE_VAL): the
- * track's measure (periodicity at the track's tempo, and its margin over unrelated tempi) on the onsets inside it,
- * 0..1; 0 when nothing in it is periodic. The track's confidence for the whole track, for a part shorter than two
- * beats of lag in its autocorrelation, and without a pulse. Returns 0, or -1 with err (SS_ERR_NOMEM). */
-int ss_tempo_confidence_of_span(const ss_tempo *t, double start, double end, double *confidence, ss_error *err);
+/* The tempo of a part of the music (a section), from its own onsets. */
+typedef struct ss_span_tempo {
+	double bpm;        /* the part's own tempo when it has one that is not another level of the track's beat (not
+			    * within 4 % of 1, 2, 3, 1/2, 1/3, 3/2, 2/3, 4/3 or 3/4 times it, or of a multiple of those)
+			    * with a confidence of at least TEMPO_SPAN_MOVE (tempo.c); else NaN: the track's tempo holds
+			    * there */
+	double confidence; /* 0..1: the track's confidence measure (periodicity at the tempo, and its margin over
+			    * unrelated tempi) on the part's onsets, at bpm or else at the track's tempo; 0 when nothing
+			    * in the part is periodic */
+} ss_span_tempo;
+
+/* The tempo of the part of t's music from start to end seconds (end may be HUGE_VAL). The whole track, a part
+ * shorter than two beats of autocorrelation lag, and music without a pulse give NaN and the track's confidence.
+ * Returns 0, or -1 with err (SS_ERR_NOMEM). Deterministic. */
+int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo *out, ss_error *err);
 
 /* The metre of the part of t's music from start to end seconds (a section; end may be HUGE_VAL) from the beats
  * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's). Without a pulse, the

@@ -93,8 +93,9 @@ static void sections(json_object *arr, json_object *track)
 		double ts = num(g, "time_signature"), sc = num(g, "time_signature_confidence");
 		FZ_ASSERT(ts >= 3 && ts <= 7 && ts == floor(ts) && sc >= 0.0 && sc <= 1.0,
 			  "a section's time signature in 3..7, its confidence in 0..1");
-		double tc = num(g, "tempo_confidence");
+		double tc = num(g, "tempo_confidence"), tempo = num(g, "tempo");
 		FZ_ASSERT(tc >= 0.0 && tc <= 1.0, "a section's tempo confidence in 0..1");
+		FZ_ASSERT(tempo >= 0.0, "a section's tempo not negative");
 	}
 }
 
