@@ -21,6 +21,8 @@ dist_noinst_SCRIPTS += tools/make-splices.sh
 # make-metre-changes.py OUTDIR: MMA grooves in three then four (or the reverse) at one tempo, for
 # bench-timeline.sh --metre.
 dist_noinst_SCRIPTS += tools/make-metre-changes.py
+# make-drum-set.py OUTDIR: Hydrogen's demo songs through its drum kits, tempo-labelled, for songscope-score.
+dist_noinst_SCRIPTS += tools/make-drum-set.py
 # bench-paired.sh --args ARGS PROGRAM...: wall and CPU of builds in turns, each against the first (perf stat).
 dist_noinst_SCRIPTS += tools/bench-paired.sh
 # bench-callgrind.sh PROGRAM... -- CLIP...: instructions of one analysis and of its stages (callgrind), per build.
