@@ -319,7 +319,7 @@ static double level(double db)
  * may also hold only the first k numbers for each k in the bit set `older` (entries stored before the rest
  * existed); the missing ones read as NaN. Only
  * well-formed entries that start inside the track, last, and start after the previous one kept are kept. */
-#define SERIES_MAX 11 /* numbers in an entry, at most */
+#define SERIES_MAX 12 /* numbers in an entry, at most */
 typedef struct series {
 	json_object *src;
 	size_t nums, dims;
@@ -505,7 +505,7 @@ static int fades(const series *s, double end, double *in, double *out)
 typedef struct track_values {
 	double loudness, tempo, tempo_conf;
 	int key;
-	double key_conf;
+	double key_conf, mode_conf;
 	int mode, ts;
 	double ts_conf;
 	bool key_manual; /* key and mode are a manual override */
@@ -517,7 +517,7 @@ static int add_tonal_and_metre(json_object *o, double loud, const track_values *
 	return ss_json_add_num(o, "loudness", loud) || ss_json_add_num(o, "tempo", v->tempo) ||
 	       ss_json_add_num(o, "tempo_confidence", v->tempo_conf) || ss_json_add_int(o, "key", v->key) ||
 	       ss_json_add_num(o, "key_confidence", v->key_conf) || ss_json_add_int(o, "mode", v->mode) ||
-	       ss_json_add_num(o, "mode_confidence", v->key_conf) || ss_json_add_int(o, "time_signature", v->ts) ||
+	       ss_json_add_num(o, "mode_confidence", v->mode_conf) || ss_json_add_int(o, "time_signature", v->ts) ||
 	       ss_json_add_num(o, "time_signature_confidence", v->ts_conf);
 }
 
@@ -532,10 +532,11 @@ static int add_section(json_object *arr, double start, double dur, double conf, 
 		       : 0;
 }
 
-/* The key of a section into here from its stored key k (-1..11), mode m (0, 1; -1 with no key) and confidence
- * c: the track's when they are missing (NaN: a row stored before sections had keys); no key (-1, mode 0,
- * confidence 0) when the section had none or they are malformed. */
-static void section_key(track_values *here, double k, double m, double c)
+/* The key of a section into here from its stored key k (-1..11), mode m (0, 1; -1 with no key), confidence c
+ * and mode confidence mc: the track's when they are missing (NaN: a row stored before sections had keys); no key
+ * (-1, mode 0, confidences 0) when the section had none or they are malformed. The mode confidence is the key
+ * confidence where it is missing (a row before v12) or not a number. */
+static void section_key(track_values *here, double k, double m, double c, double mc)
 {
 	if (isnan(k) || isnan(m) || isnan(c))
 		return;
@@ -543,10 +544,11 @@ static void section_key(track_values *here, double k, double m, double c)
 		here->key = (int)k;
 		here->mode = (int)m;
 		here->key_conf = unit(c);
+		here->mode_conf = isfinite(mc) ? unit(mc) : here->key_conf;
 	} else {
 		here->key = -1;
 		here->mode = 0;
-		here->key_conf = 0.0;
+		here->key_conf = here->mode_conf = 0.0;
 	}
 }
 
@@ -579,7 +581,7 @@ static double section_tempo(const double *beats, size_t nb, double start, double
 }
 
 /* Add "sections": the stored ones (start, duration, confidence, loudness, key, mode, key confidence, time
- * signature, its confidence, tempo confidence, tempo) as the segments are read, each with its own tempo (the stored
+ * signature, its confidence, tempo confidence, tempo, mode confidence) as the segments are read, each with its own tempo (the stored
  * one where the analysis found the section at a tempo other than the track's, else from the beats in it:
  * section_tempo; beats[0..nb), scratch for nb - 1 values) and its own tempo confidence (the track's under a manual
  * tempo or when it is not stored), its own key (section_key; the track's under a manual key) and its own
@@ -593,8 +595,8 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	series s;
 	if (arr == NULL)
 		return -1;
-	/* 11 numbers since analysis v12, 7 in v11, 4 before (and 9 or 10 in builds on the way to v12) */
-	if (series_open(&s, r, "sections", 11, 1u << 4 | 1u << 7 | 1u << 9 | 1u << 10, 0, end) != 0) {
+	/* 12 numbers since analysis v12, 7 in v11, 4 before (and 9 to 11 in builds on the way to v12) */
+	if (series_open(&s, r, "sections", 12, 1u << 4 | 1u << 7 | 1u << 9 | 1u << 10 | 1u << 11, 0, end) != 0) {
 		series_close(&s);
 		return -1;
 	}
@@ -602,14 +604,14 @@ static int add_sections(json_object *o, json_object *r, double end, const track_
 	const bool measured = !(ss_json_get_num(r, "manual_bpm") > 0.0);
 	int rc = s.m == 0 ? add_section(arr, 0.0, end, 1.0, v->loudness, v) : 0;
 	for (size_t j = 0; j < s.m && rc == 0; j++) {
-		double w[11], dur;
+		double w[12], dur;
 		series_item(&s, j, w, &dur);
 		track_values here = *v;
 		/* a section's own tempo where the analysis found it is not the track's, else the beats' */
 		here.tempo = measured && w[10] > 0.0 && w[10] < 1000.0 ? w[10]
 								: section_tempo(beats, nb, w[0], dur, measured, v->tempo, scratch);
 		if (!v->key_manual)
-			section_key(&here, w[4], w[5], w[6]);
+			section_key(&here, w[4], w[5], w[6], w[11]);
 		section_metre(&here, w[7], w[8]);
 		if (measured && isfinite(w[9]))
 			here.tempo_conf = unit(w[9]);
@@ -646,8 +648,11 @@ json_object *ss_spotify_analysis(const char *text, size_t len)
 			   .key_conf = or0(score(r, "key_confidence")), .ts = time_signature(r),
 			   .ts_conf = or0(score(r, "time_signature_confidence"))};
 	tv.key_manual = key_mode(r, &tv.key, &tv.mode);
+	/* the mode's own confidence since analysis v12; before, the key's */
+	double mc = score(r, "mode_confidence");
+	tv.mode_conf = isfinite(mc) ? mc : tv.key_conf;
 	if (tv.key < 0)
-		tv.key_conf = 0.0;
+		tv.key_conf = tv.mode_conf = 0.0;
 	size_t nb = 0, nd = 0;
 	double *beats = NULL, *downs = NULL, *scratch = NULL, fade_in = 0.0, fade_out = dur;
 	json_object *o = json_object_new_object(), *t = NULL;

@@ -889,7 +889,7 @@ START_TEST(test_result_json)
 	}
 	ss_section sec[2] = {{.start = 0.0, .duration = 6.3214, .confidence = 1.0, .loudness = -12.34, .key = 9,
 			      .mode = 0, .key_confidence = 0.8765, .time_signature = 3, .time_signature_confidence = 0.6543,
-			      .tempo_confidence = 0.4321, .tempo = 123.456},
+			      .tempo_confidence = 0.4321, .tempo = 123.456, .mode_confidence = 0.9876},
 			     {.start = 6.3214, .duration = 10.0, .confidence = 0.4567, .loudness = -60.0, .key = -1,
 			      .mode = -1, .key_confidence = 0.0, .time_signature = 4, .time_signature_confidence = 0.0}};
 	r.segments = seg;
@@ -902,7 +902,7 @@ START_TEST(test_result_json)
 				 "[0,0.232,1,-20,0.069,-10,-30,[0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,0.12,1,0.12,0.12],"
 				 "[40,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3,-1.3]],"
 				 "[0.232,0.5,0.25,-30,0.1,-12.5,-60,[0,0,0,0,0,0,0,0,0,0,0,0],[0,0,0,0,0,0,0,0,0,0,0,0]]],"
-				 "\"sections\":[[0,6.321,1,-12.3,9,0,0.877,3,0.654,0.432,123.46],[6.321,10,0.457,-60,-1,-1,0,4,0,0,0]]}");
+				 "\"sections\":[[0,6.321,1,-12.3,9,0,0.877,3,0.654,0.432,123.46,0.988],[6.321,10,0.457,-60,-1,-1,0,4,0,0,0,0]]}");
 	r.segments = NULL;
 	r.n_segments = 0;
 	r.sections = NULL;

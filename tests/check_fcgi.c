@@ -607,6 +607,18 @@ START_TEST(spotify_segments_from_stored_arrays)
 		ck_assert_double_eq(item(a, "sections", i, "tempo_confidence"), want_tconf[i]);
 	}
 	json_object_put(a);
+	/* the mode's own confidence (v12: the twelfth number, and the result's mode_confidence): the key's where it is
+	 * missing or not a number, 0 without a key */
+	const char *moded = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"key_confidence\":0.4,"
+			    "\"mode_confidence\":0.95,\"sections\":[[0,10,1,-20,2,0,0.3,4,0.5,0.9,0,0.85],"
+			    "[10,10,1,-20,2,0,0.3,4,0.5,0.9,0,null],[20,10,1,-20,-1,-1,0,4,0.5,0.9,0,0.7]]}";
+	a = ss_spotify_analysis(moded, strlen(moded));
+	ck_assert_double_eq(num_at(a, "track.key_confidence"), 0.4);
+	ck_assert_double_eq(num_at(a, "track.mode_confidence"), 0.95);
+	static const double want_mc[3] = {0.85, 0.3, 0};
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_double_eq(item(a, "sections", i, "mode_confidence"), want_mc[i]);
+	json_object_put(a);
 	/* a manual key is every section's, as a manual tempo is */
 	const char *mkey = "{\"signal_duration\":30,\"key_index\":7,\"mode\":1,\"manual_key\":\"A minor\","
 			   "\"sections\":[[0,6,1,-20,2,0,0.8],[6,24,1,-20,-1,-1,0]]}";

@@ -95,6 +95,8 @@ static float *chord_cycle(const int (*ch)[3], size_t n_chords, int tonic, double
 static void assert_finite(const ss_key *k)
 {
 	ck_assert(isfinite(k->confidence) && k->confidence >= 0.0 && k->confidence <= 1.0);
+	/* the mode's margin is over a key that ranks second or below */
+	ck_assert(isfinite(k->mode_confidence) && k->mode_confidence >= k->confidence && k->mode_confidence <= 1.0);
 	ck_assert(isfinite(k->tonal_strength) && k->tonal_strength >= 0.0 && k->tonal_strength <= 1.0);
 	ck_assert(isfinite(k->tuning_cents) && k->tuning_cents >= -50.0 && k->tuning_cents < 50.0);
 	for (int i = 0; i < 12; i++)
@@ -187,6 +189,7 @@ START_TEST(silence)
 	ck_assert_int_eq(k.key_index, -1);
 	ck_assert_int_eq(k.mode, -1);
 	ck_assert_double_eq(k.confidence, 0.0);
+	ck_assert_double_eq(k.mode_confidence, 0.0);
 	ck_assert_double_eq(k.tonal_strength, 0.0);
 	/* Nothing at all is not an error either. */
 	ck_assert_int_eq(ss_key_analyze(x, 0, 22050.0, SS_KEY_PROFILE_DEFAULT, &k, &err), 0);
@@ -420,6 +423,10 @@ START_TEST(pop_progression_dwelling_on_iv)
 		      k.mode);
 	ck_assert_msg(k.top[1].key_index == (tonic + 5) % 12 && k.top[1].mode == 1, "runner-up %d mode %d",
 		      k.top[1].key_index, k.top[1].mode);
+	/* the runner-up is major too: the key is close, the mode is not */
+	assert_finite(&k);
+	ck_assert_msg(k.mode_confidence > k.confidence + 0.1, "mode confidence %.3f, key confidence %.3f",
+		      k.mode_confidence, k.confidence);
 }
 END_TEST
 

@@ -438,6 +438,13 @@ static void key_decide(const double sum[12], size_t frames, ss_key_profile_id pr
 	out->confidence = tonal * (1.0 - exp(-margin / KEY_MARGIN_SCALE));
 	if (!(out->confidence > 0.0))
 		out->confidence = 0.0;
+	/* the mode's margin: over the best key of the other mode, wherever it ranks */
+	size_t other = 1;
+	while (other < SS_KEY_PROFILE_KEYS && (order[other] < 12) == (order[0] < 12))
+		other++;
+	assert(other < SS_KEY_PROFILE_KEYS); /* twelve keys of each mode */
+	double mode_margin = fmax(margin, fabs(scores[order[0]] - scores[order[other]]));
+	out->mode_confidence = fmax(out->confidence, tonal * (1.0 - exp(-mode_margin / KEY_MARGIN_SCALE)));
 }
 
 /* ss_key_analyze with explicit chroma parameters, keeping each frame's chroma in frames unless it is NULL. */

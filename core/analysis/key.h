@@ -21,6 +21,8 @@ typedef struct ss_key {
 	int key_index;        /* 0..11, C = 0; -1 when no tonal content */
 	int mode;             /* 1 major, 0 minor; -1 when unknown */
 	double confidence;    /* 0..1: a real margin between best and second-best key */
+	double mode_confidence; /* 0..1: the same measure of the margin between the best key and the best key of the
+				 * other mode (major against minor); at least confidence */
 	ss_key_candidate top[SS_KEY_CANDIDATES]; /* the chosen key first, then by score; top[0] may score up to
 						  * 0.02 below top[1] when the leading-tone rule chose it (key.c) */
 	double tuning_cents;  /* deviation of the reference from A440 in cents, -50..50 */

@@ -18,8 +18,9 @@
  * beat against half way, as in the tatum analysis of Klapuri, Eronen & Astola, "Analysis of the meter of
  * acoustic musical signals" (IEEE TASLP 14(1), 2006): a beat divided in three, with bars of two beats, is 6/8
  * read at the dotted quarter; bars of six beats with the accent pattern repeating every six (not every three)
- * are 6/8 read at the eighth note (when those beats are fast and undivided, as eighths are); bars of three beats whose secondary accent falls half way through the bar
- * (between the second and third beats, a hemiola against 3/4) are 6/8 read at the quarter note.
+ * are 6/8 read at the eighth note (when those beats are fast and undivided, as eighths are); bars of three beats
+ * whose secondary accent falls half way through the bar (between the second and third beats, a hemiola against
+ * 3/4) are 6/8 read at the quarter note.
  *
  * Bars of five and seven beats (5/4, 7/4; Spotify's time_signature 5 and 7) by the same recurrence measure:
  * a bar of m beats whose one position stands out gives a contrast at m and at no divisor or multiple of m

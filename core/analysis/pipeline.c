@@ -201,12 +201,13 @@ static int tempo_and_key(const ss_audio *a, ss_tempo *tempo, ss_key *key, ss_key
 	return 0;
 }
 
-/* The key, mode and confidence a result gives for k: the mode -1 and the confidence 0 without a key. */
-static void key_fields(const ss_key *k, int *key, int *mode, double *confidence)
+/* The key, mode and confidences a result gives for k: the mode -1 and the confidences 0 without a key. */
+static void key_fields(const ss_key *k, int *key, int *mode, double *confidence, double *mode_confidence)
 {
 	*key = k->key_index;
 	*mode = k->key_index >= 0 ? k->mode : -1;
 	*confidence = k->key_index >= 0 && isfinite(k->confidence) ? rnd(k->confidence, 1000) : 0.0;
+	*mode_confidence = k->key_index >= 0 && isfinite(k->mode_confidence) ? rnd(k->mode_confidence, 1000) : 0.0;
 }
 
 /* Each section's own key from the key frames (the last one runs to the end of the frames). */
@@ -215,7 +216,7 @@ static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, con
 	for (size_t i = 0; i < n; i++) {
 		ss_key k;
 		ss_key_of_span(kf, sec[i].start, i + 1 < n ? sec[i + 1].start : HUGE_VAL, whole, &k);
-		key_fields(&k, &sec[i].key, &sec[i].mode, &sec[i].key_confidence);
+		key_fields(&k, &sec[i].key, &sec[i].mode, &sec[i].key_confidence, &sec[i].mode_confidence);
 	}
 }
 
@@ -336,7 +337,7 @@ static int analyze_audio(ss_audio *a, int threads, ss_result *out, ss_error *err
 	}
 
 	/* key */
-	key_fields(&key, &out->key_index, &out->mode, &out->key_confidence);
+	key_fields(&key, &out->key_index, &out->mode, &out->key_confidence, &out->mode_confidence);
 	out->key_profile = key.profile;
 	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
 		out->key_candidates[i] = key.top[i];

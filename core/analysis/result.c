@@ -16,7 +16,7 @@ void ss_result_init(ss_result *r)
 	r->beats_per_bar = 4;
 	r->key_index = -1;
 	r->mode = -1;
-	r->key_confidence = r->tuning_cents = r->tonal_strength = NAN;
+	r->key_confidence = r->mode_confidence = r->tuning_cents = r->tonal_strength = NAN;
 	for (int i = 0; i < SS_KEY_CANDIDATES; i++) {
 		r->key_candidates[i].key_index = -1;
 		r->key_candidates[i].mode = -1;

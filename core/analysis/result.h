@@ -48,6 +48,7 @@ typedef struct ss_result {
 	int key_index;         /* 0..11, C = 0 */
 	int mode;              /* 1 major, 0 minor */
 	double key_confidence; /* 0..1: margin between best and second-best key */
+	double mode_confidence; /* 0..1: margin between the best key and the best of the other mode (ss_key) */
 	const char *key_profile; /* static name of the key profile used */
 	ss_key_candidate key_candidates[SS_KEY_CANDIDATES];
 	double tuning_cents;   /* estimated deviation from A440, cents */

@@ -181,7 +181,7 @@ static int sections_text(ss_buf *b, const ss_section *s, size_t n)
 		    num_text(b, g->time_signature, 1, false) != 0 ||
 		    num_text(b, g->time_signature_confidence, 1000, false) != 0 ||
 		    num_text(b, g->tempo_confidence, 1000, false) != 0 || num_text(b, g->tempo, 100, false) != 0 ||
-		    ss_buf_puts(b, "]") != 0)
+		    num_text(b, g->mode_confidence, 1000, false) != 0 || ss_buf_puts(b, "]") != 0)
 			return -1;
 	}
 	return ss_buf_puts(b, "]");
@@ -208,6 +208,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj)
 	    (ok ? ss_json_add_int(obj, "key_index", r->key_index) : ss_json_add_string(obj, "key_index", NULL)) != 0 ||
 	    (ok ? ss_json_add_int(obj, "mode", r->mode) : ss_json_add_string(obj, "mode", NULL)) != 0 ||
 	    add_required(obj, "key_confidence", r->key_confidence) != 0 ||
+	    ss_json_add_num(obj, "mode_confidence", r->mode_confidence) != 0 ||
 	    add_obj(obj, "key_details", key_details(r)) != 0 ||
 	    add_required(obj, "energy", r->energy) != 0 ||
 	    add_required(obj, "danceability", r->danceability) != 0 ||

@@ -19,7 +19,7 @@ int ss_result_to_json(const ss_result *r, bool with_beats, json_object *obj);
  * ss_result_to_json gives); each segment an array [start, duration, confidence, loudness_start,
  * loudness_max_time, loudness_max, loudness_end, [12 pitches], [12 timbre]] (segments.h), each section
  * [start, duration, confidence, loudness, key, mode, key_confidence, time_signature, time_signature_confidence,
- * tempo_confidence, tempo (0: the track's)] (sections.h): times and confidences to 3
+ * tempo_confidence, tempo (0: the track's), mode_confidence] (sections.h): times and confidences to 3
  * decimals, key and mode whole (-1 without a key), each duration
  * reaching the next start; pitches to 2 decimals, levels and timbre to 1. The segments and then the sections
  * end the object, so a reader can cut both off at SS_RESULT_SEGMENTS_MEMBER. Returns 0 or -1 on ENOMEM. */

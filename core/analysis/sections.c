@@ -159,7 +159,7 @@ int ss_sections_compute(const ss_frames *f, double duration, ss_section **out, s
 		sec[i].confidence = i == 0 ? 1.0 : fmin(nov[cut[i]] / NOVELTY_FULL, 1.0);
 		sec[i].loudness = ss_frames_mean_level(f, a, b);
 		sec[i].key = sec[i].mode = -1;
-		sec[i].key_confidence = 0.0;
+		sec[i].key_confidence = sec[i].mode_confidence = 0.0;
 		sec[i].time_signature = 4;
 		sec[i].time_signature_confidence = 0.0;
 		sec[i].tempo = 0.0;

@@ -17,6 +17,7 @@ typedef struct ss_section {
 	int key;           /* 0..11 (C = 0), -1 when none: the key of the section's own audio (ss_key_of_span), */
 	int mode;          /* ... 1 major, 0 minor, -1 when none, */
 	double key_confidence; /* ... 0..1; ss_sections_compute leaves -1, -1, 0: the pipeline fills them */
+	double mode_confidence; /* 0..1 (ss_key's mode_confidence); ss_sections_compute leaves 0: the pipeline fills it */
 	int time_signature; /* beats per bar of the section's metre as notated: 3 (3/4), 4, 5, 6 (6/8) or 7 */
 	double time_signature_confidence; /* ... 0..1 (ss_tempo_meter_of_span); ss_sections_compute leaves 4, 0: the
 					   * pipeline fills them */

@@ -26,7 +26,7 @@ typedef struct ss_tempo {
 	double pulse_clarity;   /* 0..1: how strongly the novelty is periodic at the chosen tempo */
 	double beat_regularity; /* 0..1: 1 = perfectly even beat intervals */
 	double onset_density;   /* onsets per second detected in the novelty curve */
-	/* kept for ss_tempo_meter_of_span; empty (zero) without a pulse: */
+	/* kept for the parts of the music (ss_tempo_of_span, ss_tempo_meter_of_span); empty (zero) without a pulse: */
 	ss_onset onset;         /* the onset analysis the beats were tracked on; owned */
 	size_t *beat_frames;    /* the beats as frames of onset (n_frames_beats of them, ascending); owned */
 	size_t n_frames_beats;

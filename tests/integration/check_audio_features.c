@@ -312,6 +312,7 @@ static void assert_analysis(json_object *o, json_object *f)
 					   "time_signature_confidence"};
 	for (size_t i = 0; i < 4; i++)
 		ck_assert(num_of(t, unit[i]) >= 0.0 && num_of(t, unit[i]) <= 1.0);
+	ck_assert(num_of(t, "mode_confidence") >= num_of(t, "key_confidence"));
 	ck_assert(num_of(t, "end_of_fade_in") >= 0.0 && num_of(t, "end_of_fade_in") <= num_of(t, "start_of_fade_out") &&
 		  num_of(t, "start_of_fade_out") <= dur);
 	static const char *const strings[] = {"sample_md5", "codestring", "echoprintstring", "synchstring",
@@ -363,7 +364,8 @@ static void assert_analysis(json_object *o, json_object *f)
 		ck_assert(int_of(s, "key") >= -1 && int_of(s, "key") <= 11);
 		ck_assert(int_of(s, "mode") == 0 || int_of(s, "mode") == 1);
 		ck_assert(num_of(s, "key_confidence") >= 0.0 && num_of(s, "key_confidence") <= 1.0);
-		ck_assert(num_of(s, "mode_confidence") == num_of(s, "key_confidence"));
+		/* the mode's margin is over a key that ranks second or below: at least the key's */
+		ck_assert(num_of(s, "mode_confidence") >= num_of(s, "key_confidence") && num_of(s, "mode_confidence") <= 1.0);
 		if (ns == 1) {
 			ck_assert_int_eq(int_of(s, "key"), int_of(f, "key"));
 			ck_assert_int_eq(int_of(s, "mode"), int_of(f, "mode"));
