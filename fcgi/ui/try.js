@@ -10,6 +10,8 @@
 	const {el, svg, api, errorText, fmt} = SS;
 	const W = 1000, H = 160;
 	const TONICS = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
+	// Spotify's time_signature (beats per bar) as songscope names the metre
+	const METRES = {3: '3/4', 4: '4/4', 5: '5/4', 6: '6/8', 7: '7/4'};
 	const CAMELOT_MAJOR = ['8B', '3B', '10B', '5B', '12B', '7B', '2B', '9B', '4B', '11B', '6B', '1B'];
 	const CAMELOT_MINOR = ['5A', '12A', '7A', '2A', '9A', '4A', '11A', '6A', '1A', '8A', '3A', '10A'];
 	const FEATURES = ['energy', 'danceability', 'valence', 'acousticness', 'instrumentalness', 'speechiness',
@@ -203,10 +205,15 @@
 			const letter = String.fromCharCode(65 + (i % 26));
 			g.append(svg('text', {x: (x + 4).toFixed(2), y: 10,
 				text: letter + (keyed ? ' · ' + TONICS[s.key] + (s.mode ? '' : 'm') : '')}));
+			// and in the title its tempo, key and metre with their confidences (each the section's own)
+			const metre = METRES[s.time_signature] || '4/4';
 			g.append(svg('title', {text: 'section ' + letter + ': ' + fmt(s.start, 1) +
-				'–' + fmt(s.start + s.duration, 1) + ' s, ' + fmt(s.tempo, 1) + ' BPM, ' + fmt(s.loudness, 1) +
-				' dB, ' + (keyed ? TONICS[s.key] + (s.mode ? ' major' : ' minor') + ' (key confidence ' +
-				fmt(s.key_confidence, 2) + ')' : 'no key') + ', confidence ' + fmt(s.confidence, 2)}));
+				'–' + fmt(s.start + s.duration, 1) + ' s, ' + fmt(s.tempo, 1) + ' BPM (tempo confidence ' +
+				fmt(s.tempo_confidence, 2) + '), ' + fmt(s.loudness, 1) + ' dB, ' +
+				(keyed ? TONICS[s.key] + (s.mode ? ' major' : ' minor') + ' (key confidence ' +
+				fmt(s.key_confidence, 2) + ', mode confidence ' + fmt(s.mode_confidence, 2) + ')' : 'no key') +
+				', ' + metre + ' (confidence ' + fmt(s.time_signature_confidence, 2) + '), confidence ' +
+				fmt(s.confidence, 2)}));
 			tl.append(g);
 		});
 		let d = '';

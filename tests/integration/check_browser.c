@@ -182,13 +182,32 @@ START_TEST(page_shows_the_api_answer)
 		json_object *sec = json_object_array_get_idx(sections, i), *k, *m;
 		ck_assert(json_object_object_get_ex(sec, "key", &k) && json_object_object_get_ex(sec, "mode", &m));
 		int key = json_object_get_int(k);
-		char want[32], script[160];
+		char want[32], script[256];
 		snprintf(want, sizeof want, "%c%s%s%s", 'A' + (int)(i % 26), key >= 0 ? " · " : "",
 			 key >= 0 && key < 12 ? tonic[key] : "", key >= 0 && json_object_get_int(m) == 0 ? "m" : "");
 		snprintf(script, sizeof script,
 			 "return document.querySelectorAll('#timeline g.section-box > text')[%zu].textContent;", i);
 		ss_wd_exec_string(&wd, script, text, sizeof text);
 		ck_assert_msg(strcmp(text, want) == 0, "section %zu labelled '%s', not '%s'", i, text, want);
+		/* and its title gives its own tempo, metre and their confidences */
+		static const char *const metre[8] = {"4/4", "4/4", "4/4", "3/4", "4/4", "5/4", "6/8", "7/4"};
+		json_object *ts, *tc, *tempo;
+		ck_assert(json_object_object_get_ex(sec, "time_signature", &ts) &&
+			  json_object_object_get_ex(sec, "tempo_confidence", &tc) &&
+			  json_object_object_get_ex(sec, "tempo", &tempo));
+		int per_bar = json_object_get_int(ts);
+		char title[512], part[96];
+		snprintf(script, sizeof script,
+			 "return document.querySelectorAll('#timeline g.section-box > title')[%zu].textContent;", i);
+		ss_wd_exec_string(&wd, script, title, sizeof title);
+		/* the numbers as the page rounds them (JavaScript's toFixed: halves away from zero, unlike printf) */
+		snprintf(script, sizeof script,
+			 "return (%.17g).toFixed(1) + ' BPM (tempo confidence ' + (%.17g).toFixed(2) + ')';",
+			 json_object_get_double(tempo), json_object_get_double(tc));
+		ss_wd_exec_string(&wd, script, part, sizeof part);
+		ck_assert_msg(strstr(title, part) != NULL, "section %zu title '%s' lacks '%s'", i, title, part);
+		snprintf(part, sizeof part, ", %s (confidence ", metre[per_bar >= 3 && per_bar <= 7 ? per_bar : 4]);
+		ck_assert_msg(strstr(title, part) != NULL, "section %zu title '%s' lacks '%s'", i, title, part);
 	}
 	shown = ss_wd_exec_number(&wd, "return document.querySelectorAll('#timeline g.segment').length;");
 	ck_assert_msg(shown == (double)json_object_array_length(segments), "%g segment columns, %zu segments", shown,
