@@ -8,7 +8,7 @@ hydrogen-drumkits, at the song's own tempo and at tempi drawn from slow (55-80),
 
 Writes OUTDIR/labels.csv (file, bpm, key (empty), kind, package, license, time_signature (4/4: every demo
 pattern is 192 ticks of 48 a quarter), source (the song), soundfont (the kit)). kind is "drum machine" for a
-song through its own kit and "drum machine, other kit" through another (whose instrument slots need not hold a
+song through its own kit and "drum machine (other kit)" through another (whose instrument slots need not hold a
 kick and a snare where the song's kit does: the rhythm heard is then a subset of the song's). A render that is
 not music is left out and counted: isolated full-scale clicks (an RMS of about half the peak, which some kits
 give under h2cli) or mostly silence (more than half of its seconds below -50 dBFS: a kit that sounds only one
@@ -113,7 +113,7 @@ def main():
                     os.unlink(path)
                 continue
             rows.append("%s,%d.00,,%s,hydrogen-data,GPL-2+,4/4,%s,%s" % (
-                name, tempo, "drum machine" if kit is None else "drum machine, other kit", os.path.basename(song),
+                name, tempo, "drum machine" if kit is None else "drum machine (other kit)", os.path.basename(song),
                 kit or own))
     with open(os.path.join(a.outdir, "labels.csv"), "w") as fp:
         fp.write("file,bpm,key,kind,package,license,time_signature,source,soundfont\n" + "\n".join(rows) + "\n")
