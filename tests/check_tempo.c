@@ -1095,6 +1095,31 @@ START_TEST(test_meter_of_span)
 	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, 0.1 + 5.0 * 60.0 / bpm, &m, &err), 0);
 	ck_assert_str_eq(m.time_signature, t.time_signature);
 	ck_assert_double_eq(m.confidence, t.time_signature_confidence);
+	/* bar lines that follow each part's metre: on that part's accents (its bars start at 0.1 s and at cut), a
+	 * bar apart; one part gives exactly the track's downbeats */
+	const double parts[2] = {0.0, cut}, beat = 60.0 / bpm;
+	double *db;
+	size_t nd;
+	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, 2, &db, &nd, &err), 0);
+	ck_assert_msg(nd >= 6, "%zu bar lines", nd);
+	size_t before = 0;
+	for (size_t i = 0; i < nd; i++) {
+		int in_first = db[i] < cut - 0.25 * beat;
+		double origin = in_first ? 0.1 : cut, bar = (in_first ? first : second) * beat;
+		double k = round((db[i] - origin) / bar), away = fabs(db[i] - (origin + k * bar)) / beat;
+		ck_assert_msg(away < 0.25, "bar line %.3f is %.2f beats from a %s bar start", db[i], away,
+			      in_first ? "first-part" : "second-part");
+		before += in_first;
+		if (i > 0)
+			ck_assert(db[i] > db[i - 1]);
+	}
+	ck_assert_msg(before >= 2 && nd - before >= 2, "%zu bar lines before %.2f s, %zu after", before, cut, nd - before);
+	free(db);
+	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, 1, &db, &nd, &err), 0);
+	ck_assert_uint_eq(nd, t.n_downbeats);
+	for (size_t i = 0; i < nd; i++)
+		ck_assert_double_eq(db[i], t.downbeats[i]);
+	free(db);
 	ss_tempo_free(&t);
 	/* no pulse: the default metre, no confidence */
 	memset(x, 0, n * sizeof *x);

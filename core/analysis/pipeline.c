@@ -221,8 +221,9 @@ static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, con
 }
 
 /* Each section's own metre, tempo (where it is not the track's) and tempo confidence from the beats and onsets
- * inside it (the last one runs to the end). Returns 0, or -1 with err (SS_ERR_NOMEM). */
-static int section_rhythm(ss_section *sec, size_t n, const ss_tempo *t, ss_error *err)
+ * inside it (the last one runs to the end); t's downbeats then follow each section's metre
+ * (ss_tempo_part_downbeats). Returns 0, or -1 with err (SS_ERR_NOMEM). */
+static int section_rhythm(ss_section *sec, size_t n, ss_tempo *t, ss_error *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		const double end = i + 1 < n ? sec[i + 1].start : HUGE_VAL;
@@ -236,6 +237,19 @@ static int section_rhythm(ss_section *sec, size_t n, const ss_tempo *t, ss_error
 		sec[i].tempo = isfinite(st.bpm) ? rnd(st.bpm, 100) : 0.0;
 		sec[i].tempo_confidence = isfinite(st.confidence) ? rnd(st.confidence, 1000) : 0.0;
 	}
+	double *starts = malloc((n ? n : 1) * sizeof *starts), *db = NULL;
+	size_t nd = 0;
+	if (starts == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for sections");
+	for (size_t i = 0; i < n; i++)
+		starts[i] = sec[i].start;
+	int rc = ss_tempo_part_downbeats(t, starts, n, &db, &nd, err);
+	free(starts);
+	if (rc != 0)
+		return -1;
+	free(t->downbeats);
+	t->downbeats = db;
+	t->n_downbeats = nd;
 	return 0;
 }
 

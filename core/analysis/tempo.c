@@ -844,6 +844,20 @@ int ss_tempo_analyze_work(const float *x, size_t n, double sr, const ss_work_sig
 	return rc;
 }
 
+/* The beats of t in the part from start to end seconds: indices [*a, *b) of t's beats. Beat frame f is at
+ * f / frame_rate + lead seconds. */
+static void span_beats(const ss_tempo *t, double start, double end, size_t *a, size_t *b)
+{
+	assert(t->onset.frame_rate > 0.0);
+	size_t i = 0, j;
+	while (i < t->n_frames_beats && (double)t->beat_frames[i] / t->onset.frame_rate + t->onset.lead < start)
+		i++;
+	for (j = i; j < t->n_frames_beats && (double)t->beat_frames[j] / t->onset.frame_rate + t->onset.lead < end; j++)
+		;
+	*a = i;
+	*b = j;
+}
+
 int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo *out, ss_error *err)
 {
 	out->bpm = NAN;
@@ -915,14 +929,60 @@ int ss_tempo_meter_of_span(const ss_tempo *t, double start, double end, ss_meter
 		*out = none;
 		return 0;
 	}
-	assert(t->onset.frame_rate > 0.0);
-	/* beat frame b is at b / frame_rate + lead seconds, as the beat times are */
-	size_t a = 0, b;
-	while (a < t->n_frames_beats && (double)t->beat_frames[a] / t->onset.frame_rate + t->onset.lead < start)
-		a++;
-	for (b = a; b < t->n_frames_beats && (double)t->beat_frames[b] / t->onset.frame_rate + t->onset.lead < end; b++)
-		;
-	return ss_meter_of_span(&t->onset, t->beat_frames + a, b - a, &t->meter, out, err);
+	size_t a, b;
+	span_beats(t, start, end, &a, &b);
+	if (ss_meter_of_span(&t->onset, t->beat_frames + a, b - a, &t->meter, out, err) != 0)
+		return -1;
+	out->phase += a; /* an index into t's beats */
+	return 0;
+}
+
+int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, size_t n, double **out, size_t *n_out,
+			    ss_error *err)
+{
+	*out = NULL;
+	*n_out = 0;
+	if (t->beat_frames == NULL)
+		return 0; /* no beats, no bar lines */
+	size_t cap = t->n_downbeats;
+	for (size_t i = 0; i < n; i++) {
+		ss_meter m;
+		if (ss_tempo_meter_of_span(t, starts[i], i + 1 < n ? starts[i + 1] : HUGE_VAL, &m, err) != 0)
+			return -1;
+		if (m.has_downbeats && strcmp(m.time_signature, t->time_signature) != 0)
+			cap = t->n_beats; /* a part with bar lines of its own: at most one a beat */
+	}
+	if (cap == 0)
+		return 0;
+	double *db = malloc(cap * sizeof *db);
+	if (db == NULL)
+		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for downbeats");
+	size_t nd = 0, k = 0; /* k: the next of t's downbeats */
+	for (size_t i = 0; i < n; i++) {
+		const double end = i + 1 < n ? starts[i + 1] : HUGE_VAL;
+		size_t a, b;
+		span_beats(t, starts[i], end, &a, &b);
+		ss_meter m;
+		if (ss_tempo_meter_of_span(t, starts[i], end, &m, err) != 0) {
+			free(db);
+			return -1;
+		}
+		if (m.has_downbeats && strcmp(m.time_signature, t->time_signature) != 0) {
+			for (size_t j = m.phase; j < b; j += (size_t)m.beats_per_bar)
+				db[nd++] = t->beats[j];
+		} else {
+			/* the track's downbeats among this part's beats (downbeats are beats, so they compare equal) */
+			double lo = a < t->n_beats ? t->beats[a] : HUGE_VAL, hi = b < t->n_beats ? t->beats[b] : HUGE_VAL;
+			while (k < t->n_downbeats && t->downbeats[k] < lo)
+				k++;
+			for (; k < t->n_downbeats && t->downbeats[k] < hi; k++)
+				db[nd++] = t->downbeats[k];
+		}
+		assert(nd <= cap);
+	}
+	*out = db;
+	*n_out = nd;
+	return 0;
 }
 
 void ss_tempo_free(ss_tempo *t)

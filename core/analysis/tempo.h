@@ -57,9 +57,18 @@ typedef struct ss_span_tempo {
  * Returns 0, or -1 with err (SS_ERR_NOMEM). Deterministic. */
 int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo *out, ss_error *err);
 
+/* The bar starts (s) of t's music cut into parts that start at starts[0..n) (ascending, seconds; each part runs
+ * to the next start, the last to the end): in a part whose own metre (ss_tempo_meter_of_span) is another time
+ * signature than the track's, with bar lines, that part's own bar lines; elsewhere the track's downbeats. Each is
+ * one of t's beats, ascending. With no part departing, exactly t's downbeats. Fills *out (malloc'd, owned by the
+ * caller; NULL when there are none) and *n_out. Returns 0, or -1 with err (SS_ERR_NOMEM). Needs t's beats. */
+int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, size_t n, double **out, size_t *n_out,
+			    ss_error *err);
+
 /* The metre of the part of t's music from start to end seconds (a section; end may be HUGE_VAL) from the beats
- * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's). Without a pulse, the
- * whole's default metre. Returns 0, or -1 with err (SS_ERR_NOMEM). */
+ * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's); out->phase is then an
+ * index into t's beats (its first bar line where it has bar lines of its own). Without a pulse, the whole's
+ * default metre. Returns 0, or -1 with err (SS_ERR_NOMEM). */
 int ss_tempo_meter_of_span(const ss_tempo *t, double start, double end, ss_meter *out, ss_error *err);
 
 /* ss_tempo_analyze with the work signal that ss_onset_work_signal made from the same x, n and sr (shared
