@@ -1098,9 +1098,12 @@ START_TEST(test_meter_of_span)
 	/* bar lines that follow each part's metre: on that part's accents (its bars start at 0.1 s and at cut), a
 	 * bar apart; one part gives exactly the track's downbeats */
 	const double parts[2] = {0.0, cut}, beat = 60.0 / bpm;
+	ss_meter metres[2];
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, cut, &metres[0], &err), 0);
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, cut, HUGE_VAL, &metres[1], &err), 0);
 	double *db;
 	size_t nd;
-	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, 2, &db, &nd, &err), 0);
+	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, metres, 2, &db, &nd, &err), 0);
 	ck_assert_msg(nd >= 6, "%zu bar lines", nd);
 	size_t before = 0;
 	for (size_t i = 0; i < nd; i++) {
@@ -1115,7 +1118,8 @@ START_TEST(test_meter_of_span)
 	}
 	ck_assert_msg(before >= 2 && nd - before >= 2, "%zu bar lines before %.2f s, %zu after", before, cut, nd - before);
 	free(db);
-	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, 1, &db, &nd, &err), 0);
+	ck_assert_int_eq(ss_tempo_meter_of_span(&t, 0.0, HUGE_VAL, &metres[0], &err), 0);
+	ck_assert_int_eq(ss_tempo_part_downbeats(&t, parts, metres, 1, &db, &nd, &err), 0);
 	ck_assert_uint_eq(nd, t.n_downbeats);
 	for (size_t i = 0; i < nd; i++)
 		ck_assert_double_eq(db[i], t.downbeats[i]);
@@ -1138,8 +1142,8 @@ END_TEST
  * measure give the track's tempo and confidence. */
 START_TEST(test_tempo_of_span)
 {
-	static const double second[] = {0.0, 0.0, 123.0, 77.0};
-	const double sr = 22050.0, bpm = _i % 2 ? 96.0 : 128.0 * (_i == 2 ? 100.0 / 128.0 : 1.0);
+	static const double firsts[] = {128.0, 96.0, 100.0, 96.0}, second[] = {0.0, 0.0, 123.0, 77.0};
+	const double sr = 22050.0, bpm = firsts[_i];
 	size_t n, nc, n2 = 0;
 	float *x = alloc_signal(sr, 30.0, &n), *c = click_track(sr, bpm, 15.0, &nc);
 	memcpy(x, c, nc * sizeof *x);

@@ -225,26 +225,28 @@ static void section_keys(ss_section *sec, size_t n, const ss_key_frames *kf, con
  * (ss_tempo_part_downbeats). Returns 0, or -1 with err (SS_ERR_NOMEM). */
 static int section_rhythm(ss_section *sec, size_t n, ss_tempo *t, ss_error *err)
 {
-	for (size_t i = 0; i < n; i++) {
+	double *starts = malloc((n ? n : 1) * sizeof *starts), *db = NULL;
+	ss_meter *metres = malloc((n ? n : 1) * sizeof *metres);
+	size_t nd = 0;
+	int rc = starts != NULL && metres != NULL ? 0 : ss_error_set(err, SS_ERR_NOMEM, "out of memory for sections");
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const double end = i + 1 < n ? sec[i + 1].start : HUGE_VAL;
-		ss_meter m;
 		ss_span_tempo st;
-		if (ss_tempo_meter_of_span(t, sec[i].start, end, &m, err) != 0 ||
-		    ss_tempo_of_span(t, sec[i].start, end, &st, err) != 0)
-			return -1;
-		sec[i].time_signature = atoi(m.time_signature);
-		sec[i].time_signature_confidence = rnd(m.confidence, 1000);
+		if (ss_tempo_meter_of_span(t, sec[i].start, end, &metres[i], err) != 0 ||
+		    ss_tempo_of_span(t, sec[i].start, end, &st, err) != 0) {
+			rc = -1;
+			break;
+		}
+		starts[i] = sec[i].start;
+		sec[i].time_signature = atoi(metres[i].time_signature);
+		sec[i].time_signature_confidence = rnd(metres[i].confidence, 1000);
 		sec[i].tempo = isfinite(st.bpm) ? rnd(st.bpm, 100) : 0.0;
 		sec[i].tempo_confidence = isfinite(st.confidence) ? rnd(st.confidence, 1000) : 0.0;
 	}
-	double *starts = malloc((n ? n : 1) * sizeof *starts), *db = NULL;
-	size_t nd = 0;
-	if (starts == NULL)
-		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for sections");
-	for (size_t i = 0; i < n; i++)
-		starts[i] = sec[i].start;
-	int rc = ss_tempo_part_downbeats(t, starts, n, &db, &nd, err);
+	if (rc == 0)
+		rc = ss_tempo_part_downbeats(t, starts, metres, n, &db, &nd, err);
 	free(starts);
+	free(metres);
 	if (rc != 0)
 		return -1;
 	free(t->downbeats);

@@ -364,6 +364,16 @@ static int related_tempo(double b, double bpm)
 	return 0;
 }
 
+/* 1 when tempo b is another metrical level of bpm's beat: related_tempo to 1, 3/2, 2/3, 4/3 or 3/4 times it. */
+static int beat_level(double b, double bpm)
+{
+	static const double rel[] = {1.0, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75};
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+		if (related_tempo(b, bpm * rel[i]))
+			return 1;
+	return 0;
+}
+
 /* 1 - (best prior-weighted salience of a tempo unrelated to bpm (related_tempo)) / best_s. */
 static double unrelated_margin(const evidence *ev, double fr, double bpm, double best_s)
 {
@@ -903,9 +913,7 @@ int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo 
 		 * clearly so. Not another metrical level of the track's beat: a multiple or fraction, nor 3:2, 2:3,
 		 * 4:3 or 3:4 of it (a short span of music in one tempo reads those where the whole reads the beat). */
 		double own_s = 0.0, own = choose_tempo(&ev, on->novelty + a, low + a, n, fr, &own_s);
-		if (isfinite(own) && own_s > 0.0 && !related_tempo(own, t->bpm) && !related_tempo(own, 1.5 * t->bpm) &&
-		    !related_tempo(own, t->bpm / 1.5) && !related_tempo(own, t->bpm * 4.0 / 3.0) &&
-		    !related_tempo(own, t->bpm * 0.75)) {
+		if (isfinite(own) && own_s > 0.0 && !beat_level(own, t->bpm)) {
 			double p = refine_period(&ev.full, 60.0 * fr / own);
 			double c = confidence_of(clamp01(comb(&ev.full, p, TEMPO_NH)), unrelated_margin(&ev, fr, own, own_s)) *
 				   t->confidence_scale;
@@ -937,38 +945,24 @@ int ss_tempo_meter_of_span(const ss_tempo *t, double start, double end, ss_meter
 	return 0;
 }
 
-int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, size_t n, double **out, size_t *n_out,
-			    ss_error *err)
+int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, const ss_meter *metres, size_t n, double **out,
+			    size_t *n_out, ss_error *err)
 {
 	*out = NULL;
 	*n_out = 0;
-	if (t->beat_frames == NULL)
+	if (t->beat_frames == NULL || t->n_beats == 0)
 		return 0; /* no beats, no bar lines */
-	size_t cap = t->n_downbeats;
-	for (size_t i = 0; i < n; i++) {
-		ss_meter m;
-		if (ss_tempo_meter_of_span(t, starts[i], i + 1 < n ? starts[i + 1] : HUGE_VAL, &m, err) != 0)
-			return -1;
-		if (m.has_downbeats && strcmp(m.time_signature, t->time_signature) != 0)
-			cap = t->n_beats; /* a part with bar lines of its own: at most one a beat */
-	}
-	if (cap == 0)
-		return 0;
-	double *db = malloc(cap * sizeof *db);
+	double *db = malloc(t->n_beats * sizeof *db); /* bar lines are beats: at most one a beat */
 	if (db == NULL)
 		return ss_error_set(err, SS_ERR_NOMEM, "out of memory for downbeats");
 	size_t nd = 0, k = 0; /* k: the next of t's downbeats */
 	for (size_t i = 0; i < n; i++) {
-		const double end = i + 1 < n ? starts[i + 1] : HUGE_VAL;
 		size_t a, b;
-		span_beats(t, starts[i], end, &a, &b);
-		ss_meter m;
-		if (ss_tempo_meter_of_span(t, starts[i], end, &m, err) != 0) {
-			free(db);
-			return -1;
-		}
-		if (m.has_downbeats && strcmp(m.time_signature, t->time_signature) != 0) {
-			for (size_t j = m.phase; j < b; j += (size_t)m.beats_per_bar)
+		span_beats(t, starts[i], i + 1 < n ? starts[i + 1] : HUGE_VAL, &a, &b);
+		const ss_meter *m = &metres[i];
+		if (m->has_downbeats && strcmp(m->time_signature, t->time_signature) != 0) {
+			assert(m->phase >= a && m->beats_per_bar > 0);
+			for (size_t j = m->phase; j < b; j += (size_t)m->beats_per_bar)
 				db[nd++] = t->beats[j];
 		} else {
 			/* the track's downbeats among this part's beats (downbeats are beats, so they compare equal) */
@@ -978,7 +972,7 @@ int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, size_t n, d
 			for (; k < t->n_downbeats && t->downbeats[k] < hi; k++)
 				db[nd++] = t->downbeats[k];
 		}
-		assert(nd <= cap);
+		assert(nd <= t->n_beats);
 	}
 	*out = db;
 	*n_out = nd;

@@ -58,12 +58,13 @@ typedef struct ss_span_tempo {
 int ss_tempo_of_span(const ss_tempo *t, double start, double end, ss_span_tempo *out, ss_error *err);
 
 /* The bar starts (s) of t's music cut into parts that start at starts[0..n) (ascending, seconds; each part runs
- * to the next start, the last to the end): in a part whose own metre (ss_tempo_meter_of_span) is another time
- * signature than the track's, with bar lines, that part's own bar lines; elsewhere the track's downbeats. Each is
- * one of t's beats, ascending. With no part departing, exactly t's downbeats. Fills *out (malloc'd, owned by the
- * caller; NULL when there are none) and *n_out. Returns 0, or -1 with err (SS_ERR_NOMEM). Needs t's beats. */
-int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, size_t n, double **out, size_t *n_out,
-			    ss_error *err);
+ * to the next start, the last to the end), metres[i] being part i's ss_tempo_meter_of_span: in a part whose metre
+ * is another time signature than the track's, with bar lines, that part's own bar lines; elsewhere the track's
+ * downbeats. Each is one of t's beats, ascending. With no part departing, exactly t's downbeats. Fills *out
+ * (malloc'd, owned by the caller; NULL without beats) and *n_out. Returns 0, or -1 with err (SS_ERR_NOMEM). Needs
+ * t's beats. */
+int ss_tempo_part_downbeats(const ss_tempo *t, const double *starts, const ss_meter *metres, size_t n, double **out,
+			    size_t *n_out, ss_error *err);
 
 /* The metre of the part of t's music from start to end seconds (a section; end may be HUGE_VAL) from the beats
  * inside it (ss_meter_of_span: the part's own metre where it is clear, else the whole's); out->phase is then an
