@@ -14,6 +14,7 @@ typedef enum ss_key_profile_id {
 	SS_KEY_PROFILE_EDMA, /* EDM-oriented (Faraldo et al. 2016) */
 	SS_KEY_PROFILE_TKP,  /* Temperley-Kostka-Payne (Temperley 2007), from a corpus of textbook excerpts */
 	SS_KEY_PROFILE_TEMPERLEY_TKP, /* the mean of Temperley (1999) and Temperley-Kostka-Payne, each summing to 1 */
+	SS_KEY_PROFILE_TEMPERLEY_TKP_KK, /* temperley+tkp, with Krumhansl-Kessler's vote on the tonic within a mode */
 	SS_KEY_PROFILE_COUNT
 } ss_key_profile_id;
 
@@ -65,8 +66,8 @@ void ss_key_of_span(const ss_key_frames *frames, double start, double end, const
 /* Free what frames owns and zero it. Safe on a zeroed struct. */
 void ss_key_frames_free(ss_key_frames *frames);
 
-/* Static name of a profile ("krumhansl", "temperley", "edma", "tkp", "temperley+tkp"), or NULL for an unknown
- * id. */
+/* Static name of a profile ("krumhansl", "temperley", "edma", "tkp", "temperley+tkp", "temperley+tkp+kk"), or
+ * NULL for an unknown id. */
 const char *ss_key_profile_name(ss_key_profile_id profile);
 
 #endif

@@ -48,6 +48,7 @@ int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const
 		*minor = tkp_minor;
 		return 0;
 	case SS_KEY_PROFILE_TEMPERLEY_TKP:
+	case SS_KEY_PROFILE_TEMPERLEY_TKP_KK: /* its own tables; the tonic vote is key.c's */
 		*major = temperley_tkp_major;
 		*minor = temperley_tkp_minor;
 		return 0;
