@@ -2,8 +2,8 @@
 """Build a labelled evaluation set of about 30 s clips from Debian packages, for tools/songscope-score.
 
     tools/make-eval-set.py [--seed N] [--mma N] [--paired] [--harmonic-rhythm bar|mixed|half] [--tempo LO-HI]
-                           [--exclude LABELS.csv ...] [--renders freedoom-abc|dev-packages|none]
-                           OUTDIR
+                           [--exclude LABELS.csv ...] [--renders freedoom-abc|dev-packages|all|none]
+                           [--windows K[,K...]] OUTDIR
 
 Writes OUTDIR/labels.csv (file, bpm, key, kind, package, license, time_signature, source, soundfont,
 harmonic_rhythm) and the
@@ -28,7 +28,12 @@ Two kinds, of the same sorts as the development clips but not the same material:
   notes)"); else empty.
   MIDI converted from Doom's MUS format gets no tempo label (its tempo event is the MUS tick rate).
   The seed does not change the renders (their windows come from the files, and with the same --mma the same
-  soundfonts and containers): --renders none leaves them out, for a held-out set of grooves only.
+  soundfonts and containers): --renders none leaves them out, for a held-out set of grooves only; --renders all
+  takes both groups of files.
+  --windows K[,K...] (default 0) takes the window K places after the first instead (0 the first, 1 the 30 s
+  after it, ...), each labelled from its own notes, where the file's tempo and metre stay constant that long:
+  --windows 1,2 makes renders that no set of first windows holds, of the same files (a held-out check for rules
+  fitted on first windows).
 Renders alternate between two General MIDI soundfonts (FluidR3 and TimGM6mb: two productions).
 
 --paired builds development material for comparing the two soundfonts instead: MMA grooves only (the MIDI of
@@ -176,9 +181,10 @@ def value_at(changes, t):
     return v
 
 
-def label_window(path, lead=2.0):
+def label_window(path, lead=2.0, window=0):
     """(start s, bpm, metre, key or '', key source: 'signature', 'notes' or '') of the first window of CLIP_S s
-    from `lead` s after the music starts with constant tempo and metre and notes throughout, or None."""
+    from `lead` s after the music starts with constant tempo and metre and notes throughout, or of the one `window`
+    windows after it in the same stretch of constant tempo and metre; None if there is none."""
     tempos, metres, keys, notes, length = midi_segments(path)
     if not notes:
         return None
@@ -189,6 +195,9 @@ def label_window(path, lead=2.0):
         start = max(a, first + lead if a <= first + lead else a)
         if start + CLIP_S > min(b, last):
             continue
+        start += window * CLIP_S
+        if start + CLIP_S > min(b, last):
+            return None
         bpm = value_at(tempos, start)
         if not (30.0 <= bpm <= 300.0):
             continue
@@ -443,6 +452,17 @@ def main_paired(a):
     print("%d clips (%d pairs) in %s" % (len(rows), len(rows) // 2, a.outdir))
 
 
+def windows_list(text):
+    """--windows: comma-separated window numbers, each 0 or more."""
+    try:
+        ks = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected K[,K...], e.g. 1,2")
+    if not ks or min(ks) < 0:
+        raise argparse.ArgumentTypeError("window numbers are 0 or more")
+    return ks
+
+
 def tempo_range(text):
     m = re.fullmatch(r"(\d+)-(\d+)", text)
     if m is None or not 30 <= int(m.group(1)) <= int(m.group(2)) <= 300:
@@ -465,9 +485,12 @@ def main():
     ap.add_argument("--exclude", action="append", default=[], metavar="LABELS",
                     help="skip the grooves in this labels.csv's source column, and renders whose package and tempo "
                          "label match a row without a source (repeatable)")
-    ap.add_argument("--renders", choices=["freedoom-abc", "dev-packages", "none"], default="freedoom-abc",
+    ap.add_argument("--renders", choices=["freedoom-abc", "dev-packages", "all", "none"], default="freedoom-abc",
                     help="the MIDI files rendered: Freedoom's music and the ABC examples (default), the other MIDI "
-                         "files of the packages the development set's renders come from, or none (grooves only)")
+                         "files of the packages the development set's renders come from, both (all), or none "
+                         "(grooves only)")
+    ap.add_argument("--windows", type=windows_list, default=[0], metavar="K[,K...]",
+                    help="the 30 s windows of each render: 0 the first (default), 1 the next, ...")
     a = ap.parse_args()
     if a.paired:
         return main_paired(a)
@@ -479,14 +502,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="make-eval-set.") as work:
         jobs = [("MMA groove", "mma", r, rhythm) for r, rhythm in draw_mma(a, rnd, work, skip)]
         midis = {"dev-packages": package_midis, "none": list,
-                 "freedoom-abc": lambda: wad_midis(work) + abc_midis(work)}[a.renders]()
-        for mid, pkg, src in midis:
+                 "freedoom-abc": lambda: wad_midis(work) + abc_midis(work),
+                 "all": lambda: package_midis() + wad_midis(work) + abc_midis(work)}[a.renders]()
+        for (mid, pkg, src), window in ((m, k) for m in midis for k in a.windows):
             try:
-                lab = label_window(mid)
+                lab = label_window(mid, window=window)
             except Exception as e:  # a file mido cannot read (the packages ship a few broken ones)
                 print("make-eval-set: %s: %s, left out" % (src, e), file=sys.stderr)
                 continue
-            if lab is not None and lab[1] is not None and (pkg, "%.2f" % lab[1]) in skip_tempi:
+            if window:
+                src = "%s@%d" % (src, window)
+            if window == 0 and lab is not None and lab[1] is not None and (pkg, "%.2f" % lab[1]) in skip_tempi:
                 print("make-eval-set: %s has a development clip's package and tempo, left out" % src, file=sys.stderr)
                 continue
             if lab is not None:
