@@ -6,3 +6,10 @@ tests_check_config_LDADD = $(TEST_LIBS)
 tests_check_util_SOURCES = tests/check_util.c
 tests_check_util_CFLAGS = $(TEST_CFLAGS)
 tests_check_util_LDADD = $(TEST_LIBS)
+
+# The tests' scratch directory (tests/fixtures/scratch.h).
+check_PROGRAMS += tests/check_scratch
+TESTS += tests/check_scratch
+tests_check_scratch_SOURCES = tests/check_scratch.c tests/fixtures/scratch.h
+tests_check_scratch_CFLAGS = $(TEST_CFLAGS)
+tests_check_scratch_LDADD = $(CHECK_LIBS)
