@@ -1,9 +1,12 @@
 /* The scratch directory of the tests (tests/fixtures/scratch.h): $TMPDIR when set and not empty, else /tmp, and
- * paths in it that do not fit are refused. */
+ * paths in it that do not fit are refused. With SS_SCRATCH_PROBE_FAIL set, the probe test fails an assertion
+ * after making a folder in it, so its checked teardown does not run (Check forks each test): the way a failing
+ * test leaves files behind, which tests/check_scratch.sh runs through make check's wrapper. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/check_main.h"
 #include "tests/fixtures/scratch.h"
@@ -34,6 +37,36 @@ START_TEST(path_fits_or_is_refused)
 }
 END_TEST
 
+static char probe[512];
+
+static void probe_setup(void)
+{
+	ck_assert_int_eq(ss_scratch_path(probe, sizeof probe, "ss-probe-XXXXXX"), 0);
+	ck_assert_ptr_nonnull(mkdtemp(probe));
+}
+
+static void probe_teardown(void)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/data", probe);
+	unlink(path);
+	ck_assert_int_eq(rmdir(probe), 0);
+}
+
+/* Writes a file into its folder, which the teardown removes; fails first when SS_SCRATCH_PROBE_FAIL is set. */
+START_TEST(probe_leaves_nothing_when_it_passes)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/data", probe);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs("scratch\n", f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(getenv("SS_SCRATCH_PROBE_FAIL") == NULL, "failing on purpose (SS_SCRATCH_PROBE_FAIL): %s kept",
+		      probe);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scratch");
@@ -41,6 +74,11 @@ int main(void)
 	tcase_add_test(tc, dir_is_tmpdir_else_tmp);
 	tcase_add_test(tc, path_fits_or_is_refused);
 	suite_add_tcase(s, tc);
-	/* Forking: the environment changes stay in their test's process. */
+	tc = tcase_create("probe");
+	tcase_add_checked_fixture(tc, probe_setup, probe_teardown);
+	tcase_add_test(tc, probe_leaves_nothing_when_it_passes);
+	suite_add_tcase(s, tc);
+	/* Forking, as make check runs every suite: the environment changes stay in their test's process, and a
+	 * failed assertion ends the test's process before its teardown. */
 	return ss_check_run_forking(s, CK_FORK);
 }
