@@ -14,12 +14,13 @@
 #include "core/limits/admission.h"
 #include "core/util/timefmt.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 static char dir[256], path[300];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-adm-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-adm-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/admission", dir);
 }

@@ -23,6 +23,7 @@
 #include "core/audio/decode.h"
 #include "core/audio/resample.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/fixtures/synth.h"
 
 /* LeakSanitizer hook (used only in --enable-sanitizers builds): libsndfile 1.2.0 leaks the vorbis_info it
@@ -691,10 +692,11 @@ START_TEST(test_analyze_cli)
 	snprintf(tool, sizeof tool, "%s/tools/songscope-analyze", top);
 	if (access(tool, X_OK) != 0)
 		return; /* run outside the build tree */
-	const char *dir = getenv("TMPDIR");
-	char wav[512], bad[512];
-	snprintf(wav, sizeof wav, "%s/ss-cli-%d.wav", dir && *dir ? dir : "/tmp", (int)getpid());
-	snprintf(bad, sizeof bad, "%s/ss-cli-%d.txt", dir && *dir ? dir : "/tmp", (int)getpid());
+	char wav[512], bad[512], name[64];
+	snprintf(name, sizeof name, "ss-cli-%d.wav", (int)getpid());
+	ck_assert_int_eq(ss_scratch_path(wav, sizeof wav, name), 0);
+	snprintf(name, sizeof name, "ss-cli-%d.txt", (int)getpid());
+	ck_assert_int_eq(ss_scratch_path(bad, sizeof bad, name), 0);
 	size_t len = 0;
 	unsigned char *b = synth_file(SF_FORMAT_WAV | SF_FORMAT_PCM_16, 22050, 1, 6.0, synth_music, &len);
 	FILE *f = fopen(wav, "wb");
@@ -758,9 +760,8 @@ START_TEST(test_score_and_bench_tools)
 	snprintf(bench, sizeof bench, "%s/tools/songscope-bench", top);
 	if (access(score, X_OK) != 0 || access(bench, X_OK) != 0)
 		return;
-	const char *tmp = getenv("TMPDIR");
 	char dir[512], path[600];
-	snprintf(dir, sizeof dir, "%s/ss-labels-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-labels-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	size_t len = 0;
 	unsigned char *b = synth_file(SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 44100, 2, 6.0, synth_music, &len);

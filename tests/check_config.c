@@ -7,6 +7,7 @@
 
 #include "core/config/config.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 static int parse(ss_config *c, const char *text, ss_error *err)
 {
@@ -207,7 +208,8 @@ END_TEST
 
 START_TEST(load_reads_a_file_and_reports_missing_ones)
 {
-	char path[] = "/tmp/ss-config-XXXXXX";
+	char path[512];
+	ck_assert_int_eq(ss_scratch_path(path, sizeof path, "ss-config-XXXXXX"), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	const char *text = "workers = 3\nauth = required\n";

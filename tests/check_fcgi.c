@@ -22,6 +22,7 @@
 #include "core/util/error.h"
 #include "core/util/utf8.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 /* Every status songscope can send has its standard reason phrase for the Status line. */
 START_TEST(every_status_has_a_reason_phrase)
@@ -278,7 +279,8 @@ static json_object *error_body(ss_code code, const char *path, const char *msg, 
 	fcgx.out = &m.s;
 	ss_request r;
 	ss_req_init(&r, &fcgx);
-	char logpath[] = "/tmp/ss-log-XXXXXX";
+	char logpath[512];
+	ck_assert_int_eq(ss_scratch_path(logpath, sizeof logpath, "ss-log-XXXXXX"), 0);
 	int fd = mkstemp(logpath);
 	ck_assert_int_ge(fd, 0);
 	unlink(logpath);

@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tools/pool.h"
 
 typedef struct pool_test {
 	int release[2];   /* job 0 waits for a byte on release[0] */
-	char flag[64];    /* job 0 creates this file before it returns */
+	char flag[320];   /* job 0 creates this file before it returns */
 	size_t window;
 	size_t next;      /* the job emit expects */
 	size_t early;     /* jobs past the window that started before job 0 had finished */
@@ -89,7 +90,8 @@ START_TEST(test_order_and_window)
 {
 	pool_test t = {.window = 4, .stop_at = SIZE_MAX};
 	ck_assert_int_eq(pipe(t.release), 0);
-	char dir[] = "/tmp/check_pool.XXXXXX";
+	char dir[256];
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-pool-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(t.flag, sizeof t.flag, "%s/done0", dir);
 	tool_pool_opts o = {.jobs = 2, .window = 4, .work = work_window, .emit = emit_check,

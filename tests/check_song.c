@@ -12,6 +12,7 @@
 #include "core/store/cache.h"
 #include "core/store/stats.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/fixtures/synth.h"
 
 static char dir[256];
@@ -24,7 +25,7 @@ static size_t wav_len;
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-song-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-song-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ss_config_defaults(&cfg);
 	snprintf(cfg.database, sizeof cfg.database, "%s/t.db", dir);

@@ -16,23 +16,24 @@
 #include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 #define NS 1000000000LL
 #define DAY_NS (86400LL * NS)
 
-static char dir[64];
-static char path[128];
+static char dir[256];
+static char path[300];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-state-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-state-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/state", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[160];
+	char cmd[320];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -666,7 +667,7 @@ START_TEST(foreign_sigbus_still_crashes)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		char other[160];
+		char other[320];
 		snprintf(other, sizeof other, "%s/other", dir);
 		int fd = open(other, O_RDWR | O_CREAT, 0600);
 		if (fd < 0 || ftruncate(fd, 8192) != 0)

@@ -22,6 +22,7 @@
 #include "core/store/postgresql/pg_store.h"
 #include "core/util/timefmt.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/pg_server.h"
 
 static ss_pg_server pg;
@@ -975,7 +976,8 @@ END_TEST
  * server stopped: here it dies right after pg_ctl start returned, before the database is made. */
 START_TEST(test_server_stopped_when_the_test_dies_while_starting)
 {
-	char parent[] = "/tmp/ss-pgdie-XXXXXX";
+	char parent[256];
+	ck_assert_int_eq(ss_scratch_path(parent, sizeof parent, "ss-pgdie-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(parent));
 	chmod(parent, 0755);
 	pid_t child = fork();

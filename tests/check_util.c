@@ -21,6 +21,7 @@
 #include "core/util/timefmt.h"
 #include "core/util/utf8.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 START_TEST(buf_grows_and_respects_its_limit)
 {
@@ -81,7 +82,8 @@ END_TEST
 /* Prefaulting a file mapping (any part of it, any length) only maps pages: the bytes read are the file's. */
 START_TEST(bigmem_prefault_keeps_file_bytes)
 {
-	char path[] = "/tmp/ss-bigmem-XXXXXX";
+	char path[512];
+	ck_assert_int_eq(ss_scratch_path(path, sizeof path, "ss-bigmem-XXXXXX"), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);
@@ -241,7 +243,8 @@ END_TEST
  * own process (Check forks one per test), so the logger sees this stderr first. */
 static const char *log_through(const char *journal)
 {
-	char path[] = "/tmp/ss-log-XXXXXX";
+	char path[512];
+	ck_assert_int_eq(ss_scratch_path(path, sizeof path, "ss-log-XXXXXX"), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	unlink(path);

@@ -10,15 +10,18 @@
 
 #include "core/store/sqlite/sqlite.h"
 #include "core/store/store.h"
+#include "tests/fixtures/scratch.h"
 
 static char dir[256];    /* the running test's directory (store_fixture_setup) */
 static char dbpath[300]; /* the store file in it */
 
-/* Make a new directory /tmp/PREFIX-XXXXXX for the running test and name dbpath DIR/FILE (not created). Fails the
- * test when the directory cannot be made. */
+/* Make a new directory PREFIX-XXXXXX in the scratch directory (tests/fixtures/scratch.h) for the running test and
+ * name dbpath DIR/FILE (not created). Fails the test when the directory cannot be made. */
 static inline void store_fixture_setup(const char *prefix, const char *file)
 {
-	snprintf(dir, sizeof dir, "/tmp/%s-XXXXXX", prefix);
+	char name[128];
+	ck_assert_int_lt(snprintf(name, sizeof name, "%s-XXXXXX", prefix), (int)sizeof name);
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, name), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof dbpath, "%s/%s", dir, file);
 }

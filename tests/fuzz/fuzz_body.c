@@ -23,6 +23,7 @@
 #include "fcgi/context.h"
 #include "fcgi/handlers.h"
 #include "fcgi/request.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_fcgi.h"
 
@@ -31,11 +32,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static ss_config cfg;
 static ss_ctx ctx;
-static char tmpdir[64];
+static char tmpdir[256];
 
 static void cleanup(void)
 {
-	char p[128];
+	char p[320];
 	ss_store_close(ctx.store);
 	ctx.store = NULL;
 	static const char *const files[] = {"songscope.db", "songscope.db-wal", "songscope.db-shm"};
@@ -51,9 +52,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	ss_log_set_level(SS_LOG_ERROR);
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/ssfuzz-XXXXXX", t != NULL && strlen(t) < 40 ? t : "/tmp");
-	FZ_ASSERT(mkdtemp(tmpdir) != NULL, "a temporary directory");
+	FZ_ASSERT(ss_scratch_path(tmpdir, sizeof tmpdir, "ssfuzz-XXXXXX") == 0 && mkdtemp(tmpdir) != NULL,
+		  "a temporary directory");
 	ss_config_defaults(&cfg);
 	snprintf(cfg.database, sizeof cfg.database, "%s/songscope.db", tmpdir);
 	snprintf(cfg.state_file, sizeof cfg.state_file, "%s/songscope.state", tmpdir);

@@ -12,12 +12,13 @@
 
 #include "core/config/config.h"
 #include "core/util/buf.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static char path[96];
+static char path[320];
 
 static void cleanup(void)
 {
@@ -28,8 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *t = getenv("TMPDIR");
-	snprintf(path, sizeof path, "%s/ssfuzz-conf-XXXXXX", t != NULL && strlen(t) < 60 ? t : "/tmp");
+	FZ_ASSERT(ss_scratch_path(path, sizeof path, "ssfuzz-conf-XXXXXX") == 0, "a temporary file's name");
 	int fd = mkstemp(path);
 	FZ_ASSERT(fd >= 0, "a temporary file");
 	close(fd);

@@ -21,17 +21,18 @@
 #include "fcgi/present.h"
 #include "core/util/buf.h"
 #include "core/util/jsonutil.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static ss_store *db;
-static char tmpdir[64];
+static char tmpdir[256];
 
 static void cleanup(void)
 {
-	char p[128];
+	char p[320];
 	ss_store_close(db);
 	static const char *const files[] = {"render.db", "render.db-wal", "render.db-shm"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -45,10 +46,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s/ssfuzz-XXXXXX", t != NULL && strlen(t) < 40 ? t : "/tmp");
-	FZ_ASSERT(mkdtemp(tmpdir) != NULL, "a temporary directory");
-	char p[128];
+	FZ_ASSERT(ss_scratch_path(tmpdir, sizeof tmpdir, "ssfuzz-XXXXXX") == 0 && mkdtemp(tmpdir) != NULL,
+		  "a temporary directory");
+	char p[320];
 	snprintf(p, sizeof p, "%s/render.db", tmpdir);
 	ss_error err;
 	ss_store_params sp = {.backend = "sqlite", .path = p};

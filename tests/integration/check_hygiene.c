@@ -24,6 +24,7 @@
 #include "core/util/jsonutil.h"
 #include "core/util/strnum.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/harness.h"
 
 static ss_it_server srv;
@@ -170,7 +171,7 @@ static void pause_briefly(void)
 /* A private directory with a songscope.conf (plus extra lines) for running the binary directly. */
 static void scratch_conf(char *dir, size_t dirlen, char *conf, size_t conflen, const char *extra)
 {
-	snprintf(dir, dirlen, "/tmp/ss-hyg-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, dirlen, "ss-hyg-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(conf, conflen, "%s/songscope.conf", dir);
 	FILE *f = fopen(conf, "w");
@@ -234,7 +235,7 @@ START_TEST(root_without_user_is_refused_unless_allowed)
 		fprintf(stderr, "skipped: root_without_user_is_refused_unless_allowed needs root\n");
 		return;
 	}
-	char dir[64], conf[128], out[2048], sock[160];
+	char dir[256], conf[320], out[2048], sock[320];
 	scratch_conf(dir, sizeof dir, conf, sizeof conf, NULL);
 	snprintf(sock, sizeof sock, "--listen %s/fcgi.sock", dir);
 	/* Standalone master and the fd-0 form alike: exit 2, a log line saying why, nothing created. */
@@ -242,7 +243,7 @@ START_TEST(root_without_user_is_refused_unless_allowed)
 	ck_assert_msg(strstr(out, "refusing to run as root") != NULL && strstr(out, "--allow-root") != NULL, "%s", out);
 	ck_assert_int_eq(run_fcgi(conf, "", out, sizeof out), 2);
 	ck_assert_msg(strstr(out, "refusing to run as root") != NULL, "%s", out);
-	char path[160];
+	char path[320];
 	snprintf(path, sizeof path, "%s/fcgi.sock", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	snprintf(path, sizeof path, "%s/songscope.db", dir);
@@ -408,7 +409,7 @@ END_TEST
 
 START_TEST(remote_listen_addresses_are_refused)
 {
-	char dir[64], conf[128], out[2048], args[128];
+	char dir[256], conf[320], out[2048], args[128];
 	scratch_conf(dir, sizeof dir, conf, sizeof conf, NULL);
 	const char *root = geteuid() == 0 ? " --allow-root" : "";
 	static const char *const remote[] = {"", "*", "0.0.0.0"};
@@ -425,7 +426,7 @@ START_TEST(remote_listen_addresses_are_refused)
 	static const char *const local[] = {"127.0.0.1", "localhost"};
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
 		int port = free_port();
-		char bin[512], spec[64], log[160];
+		char bin[512], spec[64], log[320];
 		snprintf(bin, sizeof bin, "%s/fcgi/songscope.fcgi", ss_it_builddir());
 		snprintf(spec, sizeof spec, "%s:%d", local[i], port);
 		snprintf(log, sizeof log, "%s/out.log", dir);

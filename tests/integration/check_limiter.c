@@ -18,14 +18,15 @@
 #include "core/limits/limiter.h"
 #include "core/limits/state.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/redis_server.h"
 
-static char dir[64];
+static char dir[256];
 static ss_redis_server redis;
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/ss-lim-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-lim-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	memset(&redis, 0, sizeof redis);
 	ck_assert_int_eq(ss_redis_start(&redis, dir), 0);
@@ -34,7 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
 	ss_redis_stop(&redis);
-	char cmd[160];
+	char cmd[320];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -296,11 +297,12 @@ END_TEST
 START_TEST(a_server_that_never_answers_is_bounded)
 {
 	/* A unix socket that accepts connections (the backlog) and never says a word. */
-	char path[96];
-	snprintf(path, sizeof path, "%.60s/mute.sock", dir);
+	char path[320];
+	snprintf(path, sizeof path, "%s/mute.sock", dir);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	ck_assert_msg(strlen(path) < sizeof sa.sun_path, "socket path too long: %s", path);
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	ck_assert_int_eq(listen(fd, 16), 0);

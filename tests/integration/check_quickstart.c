@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/harness.h"
 
 /* A listening socket on a free loopback port; the port in *port. */
@@ -142,7 +143,7 @@ static void assert_nothing_left(const char *dir)
 
 static void scratch(char *dir, size_t len)
 {
-	snprintf(dir, len, "/tmp/ss-quickstart-XXXXXX");
+	ck_assert_int_eq(ss_scratch_path(dir, len, "ss-quickstart-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
@@ -155,7 +156,7 @@ static void remove_scratch(const char *dir)
 
 START_TEST(a_port_in_use_is_reported)
 {
-	char dir[64];
+	char dir[256];
 	scratch(dir, sizeof dir);
 	int port;
 	int fd = occupy_port(&port);
@@ -177,7 +178,7 @@ END_TEST
 
 START_TEST(a_second_run_says_how_to_make_a_key)
 {
-	char dir[64];
+	char dir[256];
 	scratch(dir, sizeof dir);
 	int port;
 	int fd = occupy_port(&port);

@@ -21,6 +21,7 @@
 #include "tests/integration/fcgi_client.h"
 #include "tests/integration/harness.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 static ss_it_server srv;
 
@@ -343,7 +344,8 @@ END_TEST
 
 START_TEST(invalid_config_exits_2_naming_the_line)
 {
-	char path[] = "/tmp/ss-badconf-XXXXXX";
+	char path[512];
+	ck_assert_int_eq(ss_scratch_path(path, sizeof path, "ss-badconf-XXXXXX"), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	const char *text = "workers = 2\n\nfrobnicate = yes\n";
@@ -368,7 +370,8 @@ END_TEST
  * the missing key, before anything is opened. */
 START_TEST(store_backend_without_its_settings_exits_2)
 {
-	char path[] = "/tmp/ss-storeconf-XXXXXX";
+	char path[512];
+	ck_assert_int_eq(ss_scratch_path(path, sizeof path, "ss-storeconf-XXXXXX"), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	const char *text = "store = postgresql\n";
@@ -517,7 +520,8 @@ static void remove_tree(const char *dir)
  * the path and the reason. */
 START_TEST(unusable_data_directory_is_refused_before_ready)
 {
-	char dir[] = "/tmp/ss-datadir-XXXXXX";
+	char dir[256];
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-datadir-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	char file[300], extra[1200], conf[300], out[4096];
 	bool ready;

@@ -20,6 +20,7 @@
 #include "core/store/stats.h"
 #include "tests/integration/harness.h"
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 
 #define LOCK_AREA_OFFSET 192 /* where the corruption landed: the mutex */
 
@@ -484,8 +485,9 @@ static unsigned long long metric(const char *name)
  * after SONGSCOPE_TEST_HOLD_LOCK names an existing file takes the lock, writes its pid and stops. */
 START_TEST(stopped_lock_holder_is_killed_by_the_master)
 {
-	char trigger[400], held[420], taken[420];
-	snprintf(trigger, sizeof trigger, "/tmp/ss-hold-%ld", (long)getpid());
+	char trigger[400], held[420], taken[420], name[64];
+	snprintf(name, sizeof name, "ss-hold-%ld", (long)getpid());
+	ck_assert_int_eq(ss_scratch_path(trigger, sizeof trigger, name), 0);
 	snprintf(held, sizeof held, "%s.held", trigger);
 	snprintf(taken, sizeof taken, "%s.taken", trigger); /* the hook renames the trigger to this */
 	unlink(held);

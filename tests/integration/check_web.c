@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tests/check_main.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/harness.h"
 
 static const ss_it_front fronts[] = {SS_IT_NGINX, SS_IT_LIGHTTPD, SS_IT_LIGHTTPD_SPAWN, SS_IT_APACHE_PROXY,
@@ -215,7 +216,8 @@ END_TEST
 /* ui_dir: only regular files directly in it, never through a symbolic link; an empty ui_dir means no page. */
 START_TEST(ui_dir_links_and_off)
 {
-	char dir[] = "/tmp/ss-ui-XXXXXX", path[128], conf[256];
+	char dir[256], path[320], conf[320];
+	ck_assert_int_eq(ss_scratch_path(dir, sizeof dir, "ss-ui-XXXXXX"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/index.html", dir);
 	FILE *fp = fopen(path, "w");

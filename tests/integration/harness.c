@@ -30,6 +30,7 @@
 
 #include "core/store/store.h"
 #include "core/util/jsonutil.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/pg_server.h"
 
 #define WAIT_SECONDS 15.0
@@ -668,8 +669,11 @@ static void start_store(ss_it_server *s, ss_buf *conf)
 static void init_server(ss_it_server *s, const ss_it_opts *o)
 {
 	memset(s, 0, sizeof *s);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(s->dir, sizeof s->dir, "%s/ss-it-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	ck_assert_msg(ss_scratch_path(s->dir, sizeof s->dir, "ss-it-XXXXXX") == 0, "scratch directory too long: %s",
+		      ss_scratch_dir());
+	/* the longest unix socket in it: lighttpd's spawned responders' DIR/lighttpd-fcgi.sock-N */
+	ck_assert_msg(strlen(s->dir) + strlen("/lighttpd-fcgi.sock-99") < sizeof ((struct sockaddr_un *)0)->sun_path,
+		      "%s is too long for the unix sockets in it: set TMPDIR to a shorter directory", s->dir);
 	ck_assert_msg(mkdtemp(s->dir) != NULL, "mkdtemp: %s", strerror(errno));
 	chmod(s->dir, 0755);
 	snprintf(s->conf, sizeof s->conf, "%s/songscope.conf", s->dir);

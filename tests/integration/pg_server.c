@@ -18,6 +18,8 @@
 
 #include <libpq-fe.h>
 
+#include "tests/fixtures/scratch.h"
+
 #define PG_USER "songscope" /* the cluster's superuser, named at initdb */
 
 const char *ss_pg_server_bindir(void)
@@ -237,8 +239,10 @@ int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t m
 		return -1;
 	}
 	if (parent == NULL) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(pg->parent, sizeof pg->parent, "%s/ss-pg-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+		if (ss_scratch_path(pg->parent, sizeof pg->parent, "ss-pg-XXXXXX") != 0) {
+			set_msg(msg, msglen, "the scratch directory's name is too long: %s", ss_scratch_dir());
+			return -1;
+		}
 		if (mkdtemp(pg->parent) == NULL) {
 			set_msg(msg, msglen, "mkdtemp: %s", strerror(errno));
 			pg->parent[0] = '\0';

@@ -35,11 +35,11 @@ bool ss_pg_server_available(void);
  * program's main to return 77 after. */
 bool ss_pg_server_or_skip(void);
 
-/* Initialise a cluster in parent/pg (parent NULL: a new folder under $TMPDIR), start it, wait until it accepts
- * connections and create the database SS_PG_SERVER_DB. Returns 0, or -1 with the reason (and the log's tail)
- * in msg; then nothing is left running (call ss_pg_server_destroy anyway to remove the folder). The server
- * daemonises, so a watcher child of the calling process stops it (pg_ctl stop -m immediate) when that process
- * ends without ss_pg_server_destroy: a failed assertion ends a Check test without its teardown. */
+/* Initialise a cluster in parent/pg (parent NULL: a new folder in the scratch directory, tests/fixtures/scratch.h),
+ * start it, wait until it accepts connections and create the database SS_PG_SERVER_DB. Returns 0, or -1 with the
+ * reason (and the log's tail) in msg; then nothing is left running (call ss_pg_server_destroy anyway to remove the
+ * folder). The server daemonises, so a watcher child of the calling process stops it (pg_ctl stop -m immediate)
+ * when that process ends without ss_pg_server_destroy: a failed assertion ends a Check test without its teardown. */
 int ss_pg_server_start(ss_pg_server *pg, const char *parent, char *msg, size_t msglen);
 
 /* Stop the server at once (pg_ctl stop -m immediate: like a crash, clients see their connection drop). The

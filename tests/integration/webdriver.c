@@ -19,6 +19,7 @@
 
 #include "core/util/buf.h"
 #include "core/util/timefmt.h"
+#include "tests/fixtures/scratch.h"
 #include "tests/integration/harness.h"
 
 static const char *exe(const char *env, const char *def)
@@ -108,7 +109,8 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 	memset(wd, 0, sizeof *wd);
 	const char *driver = ss_wd_chromedriver(), *chromium = ss_wd_chromium();
 	ck_assert_msg(driver != NULL && chromium != NULL, "chromium or chromedriver is not installed");
-	snprintf(wd->profile, sizeof wd->profile, "/tmp/ss-wd-XXXXXX");
+	ck_assert_msg(ss_scratch_path(wd->profile, sizeof wd->profile, "ss-wd-XXXXXX") == 0,
+		      "scratch directory too long: %s", ss_scratch_dir());
 	ck_assert_msg(mkdtemp(wd->profile) != NULL, "mkdtemp: %s", strerror(errno));
 	snprintf(wd->log, sizeof wd->log, "%s.log", wd->profile);
 	wd->port = loopback_port();
@@ -124,7 +126,7 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 			close(fd);
 		}
 		/* The driver's and the browser's own temporary files go inside the profile, which is removed at the end
-		 * (Chromium leaves scoped_dir folders in /tmp otherwise). */
+		 * (Chromium leaves scoped_dir folders behind otherwise). */
 		char port[32], tmpdir[sizeof wd->profile + 8];
 		snprintf(tmpdir, sizeof tmpdir, "%s/tmp", wd->profile);
 		if (mkdir(tmpdir, 0700) == 0)
