@@ -57,6 +57,7 @@ abcm2ps python3-mido); --renders dev-packages also reads simutrans-data, openttd
 planetblupi-music-midi, freedink-data and faust-common (a package not installed is left out, with a note).
 """
 import argparse
+import functools
 import glob
 import math
 import os
@@ -149,9 +150,11 @@ def key_from_notes(weights):
     return picks.pop() if len(picks) == 1 else None
 
 
+@functools.lru_cache(maxsize=4)
 def midi_segments(path):
     """Events of a MIDI file in seconds: (tempo changes [(t, bpm)], metre changes [(t, 'n/d')], key
-    signatures [(t, name)], notes [(t_on, t_off, pitch)] outside the drum channel, length)."""
+    signatures [(t, name)], notes [(t_on, t_off, pitch)] outside the drum channel, length). Kept for the last few
+    files read, as each window of a file (--windows) reads the same file; callers must not change the lists."""
     import mido
     m = mido.MidiFile(path)
     tempos, metres, keys, notes, on = [], [], [], [], {}
