@@ -49,9 +49,7 @@ static void teardown(void)
 	ss_stats_close(stats);
 	ss_admission_close(adm);
 	ss_store_close(store);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 }
 
 /* What the caller was handed. */

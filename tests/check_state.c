@@ -33,9 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[320];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 }
 
 static ss_state *open_state(void)

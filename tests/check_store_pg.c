@@ -966,9 +966,7 @@ START_TEST(test_server_stopped_when_the_test_group_is_killed)
 		struct timespec pause_ = {0, 20 * 1000 * 1000};
 		nanosleep(&pause_, NULL);
 	}
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", said.parent); /* the dead test's folder (made by mkdtemp) */
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(said.parent), 0); /* the dead test's folder (made by mkdtemp) */
 }
 END_TEST
 
@@ -1014,9 +1012,7 @@ START_TEST(test_server_stopped_when_the_test_dies_while_starting)
 		struct timespec pause_ = {0, 20 * 1000 * 1000};
 		nanosleep(&pause_, NULL);
 	}
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", parent);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(parent), 0);
 }
 END_TEST
 

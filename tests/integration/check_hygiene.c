@@ -181,13 +181,6 @@ static void scratch_conf(char *dir, size_t dirlen, char *conf, size_t conflen, c
 	fclose(f);
 }
 
-static void remove_dir(const char *dir)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Run songscope.fcgi with args (a shell fragment) and the config; returns its exit status, output in out. */
 static int run_fcgi(const char *conf, const char *args, char *out, size_t outlen)
 {
@@ -249,11 +242,11 @@ START_TEST(root_without_user_is_refused_unless_allowed)
 	snprintf(path, sizeof path, "%s/songscope.db", dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	/* An unknown user is a configuration error too. */
-	remove_dir(dir);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 	scratch_conf(dir, sizeof dir, conf, sizeof conf, "user = no-such-user-here\n");
 	ck_assert_int_eq(run_fcgi(conf, "--allow-root", out, sizeof out), 2);
 	ck_assert_msg(strstr(out, "no-such-user-here") != NULL, "%s", out);
-	remove_dir(dir);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 	/* With --allow-root it runs, and says so in its log. */
 	start("off", NULL);
 	ck_assert_int_eq(ss_it_stop_songscope(&srv), 0);
@@ -454,7 +447,7 @@ START_TEST(remote_listen_addresses_are_refused)
 		ck_assert_msg(up, "%s did not come up", spec);
 		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	remove_dir(dir);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 }
 END_TEST
 

@@ -35,9 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
 	ss_redis_stop(&redis);
-	char cmd[320];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 }
 
 static void config(ss_config *c, const char *backend)

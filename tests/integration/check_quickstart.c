@@ -42,7 +42,7 @@ typedef struct run {
 } run;
 
 /* Start quickstart.sh --port port --data dir --build BUILDDIR --no-deps in its own process group, output to
- * dir/../quickstart-N.out. */
+ * dir.outN (n: 1..9). */
 static void start(run *r, const char *dir, int port, int n)
 {
 	char script[512], build[512], portarg[16];
@@ -147,11 +147,15 @@ static void scratch(char *dir, size_t len)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
+/* The data folder and the runs' outputs beside it (start's dir.out1, dir.out2, ...). */
 static void remove_scratch(const char *dir)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'.out*", dir, dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
+	for (int n = 1; n <= 9; n++) {
+		char out[420];
+		snprintf(out, sizeof out, "%s.out%d", dir, n);
+		ck_assert_int_eq(ss_scratch_remove(out), 0);
+	}
 }
 
 START_TEST(a_port_in_use_is_reported)

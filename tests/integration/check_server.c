@@ -508,13 +508,6 @@ static int start_master_expecting_exit(const char *dir, const char *conf, bool a
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void remove_tree(const char *dir)
-{
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* A database or state file whose directory cannot be created, or that the service's user cannot write, is
  * refused by --check-config (exit 2) and at start-up (non-zero exit, no READY=1), with a log line that names
  * the path and the reason. */
@@ -575,7 +568,7 @@ START_TEST(unusable_data_directory_is_refused_before_ready)
 	chmod(dir, 0755);
 	snprintf(data, sizeof data, "%s/ro", dir);
 	chmod(data, 0755);
-	remove_tree(dir);
+	ck_assert_int_eq(ss_scratch_remove(dir), 0);
 }
 END_TEST
 

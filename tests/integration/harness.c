@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
@@ -840,14 +839,6 @@ static void wait_gone(const pid_t *pids, int n, double seconds)
 			kill(pids[i], SIGKILL);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 void ss_it_stop(ss_it_server *s)
 {
 	if (s->nginx_pid > 0) {
@@ -875,7 +866,7 @@ void ss_it_stop(ss_it_server *s)
 #endif
 	ss_redis_stop(&s->redis);
 	if (s->dir[0] != '\0' && getenv("SS_KEEP_TEST_DIRS") == NULL)
-		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		ss_scratch_remove(s->dir);
 	s->dir[0] = '\0';
 }
 

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -330,14 +329,6 @@ int ss_pg_server_restart(ss_pg_server *pg)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* The postmaster of the data directory, from its postmaster.pid, when it is alive; else 0. */
 static pid_t postmaster(const ss_pg_server *pg)
 {
@@ -384,7 +375,7 @@ void ss_pg_server_destroy(ss_pg_server *pg)
 	ss_pg_server_stop(pg);
 	reap_postmaster(pg);
 	if (getenv("SS_KEEP_TEST_DIRS") == NULL) {
-		nftw(pg->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		ss_scratch_remove(pg->dir);
 		if (pg->own_parent)
 			rmdir(pg->parent);
 	}

@@ -170,17 +170,6 @@ void ss_wd_start(ss_wd *wd, int width, int height)
 	json_object_put(v);
 }
 
-static void remove_tree(const char *dir)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-}
-
 void ss_wd_stop(ss_wd *wd)
 {
 	if (wd->sid[0] != '\0') {
@@ -203,7 +192,7 @@ void ss_wd_stop(ss_wd *wd)
 		wd->driver_pid = 0;
 	}
 	if (wd->profile[0] != '\0') {
-		remove_tree(wd->profile);
+		ss_scratch_remove(wd->profile);
 		unlink(wd->log);
 		wd->profile[0] = '\0';
 	}
