@@ -8,6 +8,13 @@
 #   --no-deps    do not check the Debian packages (tools/install-deps.sh)
 set -eu
 
+# Started with `&` from a script, this shell inherits SIGINT ignored, and a shell may not trap a signal that was
+# ignored when it started: an interrupt would then leave everything running. Run once more with SIGINT restored
+# (coreutils' env; where it cannot, go on as before).
+if [ -z "${SS_QUICKSTART_SIGINT:-}" ] && env --default-signal=INT true 2>/dev/null; then
+	SS_QUICKSTART_SIGINT=1 exec env --default-signal=INT /bin/sh "$0" "$@"
+fi
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 port=8080
 data="$top/data"

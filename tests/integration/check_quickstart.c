@@ -42,8 +42,9 @@ typedef struct run {
 } run;
 
 /* Start quickstart.sh --port port --data dir --build BUILDDIR --no-deps in its own process group, output to
- * dir.outN (n: 1..9). */
-static void start(run *r, const char *dir, int port, int n)
+ * dir.outN (n: 1..9); with sigint_ignored, SIGINT ignored as a non-interactive shell leaves it for a command
+ * started with `&`. */
+static void start_with(run *r, const char *dir, int port, int n, bool sigint_ignored)
 {
 	char script[512], build[512], portarg[16];
 	snprintf(script, sizeof script, "%s/tools/quickstart.sh", ss_it_srcdir());
@@ -54,6 +55,8 @@ static void start(run *r, const char *dir, int port, int n)
 	ck_assert_int_ge(r->pid, 0);
 	if (r->pid == 0) {
 		setpgid(0, 0);
+		if (sigint_ignored)
+			signal(SIGINT, SIG_IGN);
 		int fd = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int in = open("/dev/null", O_RDONLY);
 		if (fd < 0 || in < 0)
@@ -65,6 +68,11 @@ static void start(run *r, const char *dir, int port, int n)
 		_exit(127);
 	}
 	setpgid(r->pid, r->pid);
+}
+
+static void start(run *r, const char *dir, int port, int n)
+{
+	start_with(r, dir, port, n, false);
 }
 
 static const char *output(const run *r)
@@ -212,6 +220,35 @@ START_TEST(a_second_run_says_how_to_make_a_key)
 }
 END_TEST
 
+/* `tools/quickstart.sh &` from a script: the shell starts it with SIGINT ignored, and a shell may not trap a
+ * signal it was started with ignored, so an interrupt sent to it (kill -INT, or a runner's Ctrl-C) did
+ * nothing. It must still stop everything and say so. */
+START_TEST(an_interrupt_stops_it_when_started_in_the_background)
+{
+	char dir[256];
+	scratch(dir, sizeof dir);
+	int port;
+	int fd = occupy_port(&port);
+	close(fd);
+	run r = {0};
+	start_with(&r, dir, port, 1, true);
+	int st = wait_for(&r, "Ctrl-C stops everything");
+	const char *out = output(&r);
+	if (st != -2)
+		stop(&r);
+	ck_assert_msg(st == -2, "start: %d: %s", st, out);
+	ck_assert_int_eq(kill(r.pid, SIGINT), 0); /* the script alone, as `kill -INT` does */
+	st = wait_for(&r, NULL);
+	out = output(&r);
+	if (st == -1)
+		stop(&r);
+	ck_assert_msg(st != -1, "quickstart ignored SIGINT for 60 s: %s", out);
+	ck_assert_msg(strstr(out, "quickstart: stopped") != NULL, "exit %d: %s", st, out);
+	assert_nothing_left(dir);
+	remove_scratch(dir);
+}
+END_TEST
+
 int main(void)
 {
 	if (!ss_it_have_nginx()) {
@@ -223,6 +260,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_port_in_use_is_reported);
 	tcase_add_test(tc, a_second_run_says_how_to_make_a_key);
+	tcase_add_test(tc, an_interrupt_stops_it_when_started_in_the_background);
 	suite_add_tcase(s, tc);
 	return ss_check_run(s);
 }
