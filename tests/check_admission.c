@@ -27,8 +27,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	unlink(path);
-	rmdir(dir);
+	ss_scratch_remove(dir);
 }
 
 static ss_admission *open_adm(int slots)

@@ -108,10 +108,7 @@ START_TEST(probe_leaves_nothing_when_it_passes)
 {
 	char path[600];
 	snprintf(path, sizeof path, "%s/data", probe);
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs("scratch\n", f), 0);
-	ck_assert_int_eq(fclose(f), 0);
+	write_file(path);
 	ck_assert_msg(getenv("SS_SCRATCH_PROBE_FAIL") == NULL, "failing on purpose (SS_SCRATCH_PROBE_FAIL): %s kept",
 		      probe);
 }

@@ -36,15 +36,9 @@ static char tmpdir[256];
 
 static void cleanup(void)
 {
-	char p[320];
 	ss_store_close(ctx.store);
 	ctx.store = NULL;
-	static const char *const files[] = {"songscope.db", "songscope.db-wal", "songscope.db-shm"};
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
-		unlink(p);
-	}
-	rmdir(tmpdir);
+	ss_scratch_remove(tmpdir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -32,14 +32,8 @@ static char tmpdir[256];
 
 static void cleanup(void)
 {
-	char p[320];
 	ss_store_close(db);
-	static const char *const files[] = {"render.db", "render.db-wal", "render.db-shm"};
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
-		unlink(p);
-	}
-	rmdir(tmpdir);
+	ss_scratch_remove(tmpdir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

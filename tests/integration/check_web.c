@@ -251,13 +251,7 @@ START_TEST(ui_dir_links_and_off)
 	ss_it_assert_error(&r, 404, "not_found");
 	ss_it_resp_free(&r);
 	ss_it_stop(&s);
-	snprintf(path, sizeof path, "%s/dir.js", dir);
-	rmdir(path);
-	snprintf(path, sizeof path, "%s/secret.txt", dir);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/index.html", dir);
-	unlink(path);
-	rmdir(dir);
+	ss_scratch_remove(dir);
 }
 END_TEST
 
