@@ -661,7 +661,7 @@ START_TEST(test_pipeline_max_seconds)
 	ck_assert_int_eq(e.code, SS_ERR_INTERNAL);
 	char tag[64];
 	ss_analysis_opts_default(&o);
-	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v13;max=30");
+	ck_assert_str_eq(ss_analysis_opts_tag(&o, tag, sizeof tag), "v14;max=30");
 	free(b);
 }
 END_TEST

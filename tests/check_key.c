@@ -39,6 +39,17 @@ static const int blues_chords[12][4] = {{0, 4, 7, 10}, {0, 4, 7, 10}, {0, 4, 7, 
 					{5, 9, 0, 3},  {5, 9, 0, 3},  {0, 4, 7, 10}, {0, 4, 7, 10},
 					{7, 11, 2, 5}, {5, 9, 0, 3},  {0, 4, 7, 10}, {7, 11, 2, 5}};
 
+/* A minor riff on power chords (root and fifth), i5-bVII5-i5-bIII5, as distorted guitars play it: distortion adds
+ * the root's major third to each power chord (its intermodulation, 2.5 times the root's frequency), here to the
+ * tonic's at a little more than the minor third that bIII5 brings, while the flat seventh sounds in two chords of
+ * four and the leading tone in none. Amplitudes per note in riff_amps. */
+static const int minor_riff_chords[4][4] = {{0, 7, 4, NO}, {10, 5, NO, NO}, {0, 7, 4, NO}, {3, 10, NO, NO}};
+static const double minor_riff_amps[4][4] = {{0.15, 0.15, 0.2, 0}, {0.15, 0.15, 0, 0}, {0.15, 0.15, 0.2, 0},
+					     {0.15, 0.15, 0, 0}};
+/* A major key borrowing its minor third's chord, I-bIII-IV-I (C Eb F C): the major and minor third sound alike and
+ * the flat seventh (in bIII) more than the leading tone, but the minor key's other tones (Ab) do not. */
+static const int major_borrowed_biii_chords[4][4] = {{0, 4, 7, NO}, {3, 7, 10, NO}, {5, 9, 0, NO}, {0, 4, 7, NO}};
+
 /* Frequency of MIDI pitch m detuned by cents. */
 static double pitch_hz(int m, double cents)
 {
@@ -83,8 +94,10 @@ static float *progression(int tonic, int mode, double cents, double sr, double s
 }
 
 /* n samples of n_chords chords (semitone offsets from the tonic, NO for none) of chord_s seconds each, repeated:
- * the chord's notes around C4-B4 and its root two octaves lower, as progression() does. Caller frees. */
-static float *chord_cycle(const int (*ch)[4], size_t n_chords, int tonic, double sr, double seconds, double chord_s)
+ * the chord's notes around C4-B4, each of amplitude amp[c][v] (0.15 when amp is NULL), and its root two octaves
+ * lower, as progression() does. Caller frees. */
+static float *chord_cycle_amps(const int (*ch)[4], const double (*amp)[4], size_t n_chords, int tonic, double sr,
+			       double seconds, double chord_s)
 {
 	size_t n = (size_t)(seconds * sr);
 	size_t per = (size_t)(chord_s * sr);
@@ -94,7 +107,8 @@ static float *chord_cycle(const int (*ch)[4], size_t n_chords, int tonic, double
 		size_t len = start + per <= n ? per : n - start;
 		for (int v = 0; v < 4; v++)
 			if (ch[c][v] != NO)
-				add_tone(x + start, len, sr, pitch_hz(60 + (tonic + ch[c][v]) % 12, 0.0), 0.15);
+				add_tone(x + start, len, sr, pitch_hz(60 + (tonic + ch[c][v]) % 12, 0.0),
+					 amp != NULL ? amp[c][v] : 0.15);
 		add_tone(x + start, len, sr, pitch_hz(36 + (tonic + ch[c][0]) % 12, 0.0), 0.2);
 		size_t fade = (size_t)(0.01 * sr);
 		for (size_t i = 0; i < fade && i < len; i++) {
@@ -103,6 +117,12 @@ static float *chord_cycle(const int (*ch)[4], size_t n_chords, int tonic, double
 		}
 	}
 	return x;
+}
+
+/* chord_cycle_amps with every note at 0.15. */
+static float *chord_cycle(const int (*ch)[4], size_t n_chords, int tonic, double sr, double seconds, double chord_s)
+{
+	return chord_cycle_amps(ch, NULL, n_chords, tonic, sr, seconds, chord_s);
 }
 
 static void assert_finite(const ss_key *k)
@@ -501,6 +521,40 @@ START_TEST(twelve_bar_blues)
 }
 END_TEST
 
+/* The minor riff on distorted power chords (minor_riff_chords) in every key is never read as its parallel major. The
+ * profiles and the tonic vote read the parallel major, a little ahead, in ten keys of twelve: the distortion's major
+ * third outweighs the minor third, and the mean's minor profile, made for the harmonic minor, expects the leading
+ * tone where the riff has the flat seventh. The natural-minor rule (key.c) scores the minor key with the natural
+ * minor's seventh and names it. In the other two keys the chords' voicing (folded into one octave) makes the riff
+ * read as its relative major (C minor's as Eb major: every note of the riff is in Eb's scale), far from the parallel
+ * keys the rule is about. A major key that borrows bIII (major_borrowed_biii_chords) stays major in all twelve. */
+START_TEST(minor_riff_on_distorted_power_chords)
+{
+	int minor = 0;
+	for (int tonic = 0; tonic < 12; tonic++) {
+		ss_key k = key_of(chord_cycle_amps(minor_riff_chords, minor_riff_amps, 4, tonic, 22050.0, 16.0, 0.5),
+				  (size_t)(16.0 * 22050.0), 22050.0);
+		int relative_major = k.key_index == (tonic + 3) % 12 && k.mode == 1;
+		ck_assert_msg((k.key_index == tonic && k.mode == 0) || relative_major, "minor riff on %d: got %d mode %d",
+			      tonic, k.key_index, k.mode);
+		if (relative_major)
+			continue;
+		minor++;
+		ck_assert_msg(k.top[1].key_index == tonic && k.top[1].mode == 1, "runner-up on %d: %d mode %d", tonic,
+			      k.top[1].key_index, k.top[1].mode);
+		/* the case the rule is for: more major third than minor, the flat seventh over the leading tone */
+		ck_assert(k.chroma[(tonic + 4) % 12] > k.chroma[(tonic + 3) % 12]);
+		ck_assert(k.chroma[(tonic + 10) % 12] > 2.0 * k.chroma[(tonic + 11) % 12]);
+	}
+	ck_assert_msg(minor >= 10, "the minor key in %d keys of 12", minor);
+	for (int tonic = 0; tonic < 12; tonic++) {
+		ss_key b = cycle_key(major_borrowed_biii_chords, 4, tonic);
+		ck_assert_msg(b.key_index == tonic && b.mode == 1, "I-bIII-IV-I on %d: got %d mode %d", tonic,
+			      b.key_index, b.mode);
+	}
+}
+END_TEST
+
 /* A natural-minor tune (no raised leading tone: the relative major's notes) over an i-i-VI-VII bass line,
  * the shape of many folk and pop melodies in minor: it is the minor key, not its relative major. Every
  * tonic, notes of 0.4 s, the bass changing every four notes. (Temperley's profile alone read 7 of the 12
@@ -619,6 +673,7 @@ static Suite *key_suite(void)
 	tcase_add_loop_test(tc, sample_rates, 0, 10);
 	tcase_add_loop_test(tc, aeolian_and_plagal, 0, 24);
 	tcase_add_loop_test(tc, natural_minor_tune, 0, 12);
+	tcase_add_test(tc, minor_riff_on_distorted_power_chords);
 	tcase_add_loop_test(tc, pop_progression_dwelling_on_iv, 0, 12);
 	tcase_add_test(tc, minor_key_with_raised_sixth);
 	tcase_add_test(tc, twelve_bar_blues);

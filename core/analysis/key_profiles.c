@@ -1,5 +1,6 @@
 #include "core/analysis/key_profiles.h"
 
+#include <assert.h>
 #include <math.h>
 
 /* Krumhansl & Kessler (1982), probe-tone ratings. */
@@ -57,9 +58,9 @@ int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const
 	}
 }
 
-/* Pearson correlation of a with b rotated so that b[0] lines up with a[tonic]. */
-static double correlate_rotated(const double a[12], const double b[12], int tonic)
+double ss_key_profile_correlate_at(const double a[12], const double b[12], int tonic)
 {
+	assert(tonic >= 0 && tonic < 12);
 	double ma = 0.0, mb = 0.0;
 	for (int i = 0; i < 12; i++) {
 		ma += a[i];
@@ -86,8 +87,8 @@ int ss_key_profile_correlate(ss_key_profile_id profile, const double chroma[12],
 	if (ss_key_profile_tables(profile, &major, &minor) != 0)
 		return -1;
 	for (int k = 0; k < 12; k++) {
-		scores[k] = correlate_rotated(chroma, major, k);
-		scores[12 + k] = correlate_rotated(chroma, minor, k);
+		scores[k] = ss_key_profile_correlate_at(chroma, major, k);
+		scores[12 + k] = ss_key_profile_correlate_at(chroma, minor, k);
 	}
 	return 0;
 }

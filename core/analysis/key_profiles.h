@@ -16,4 +16,9 @@ int ss_key_profile_tables(ss_key_profile_id profile, const double **major, const
  * A flat chroma (zero variance) gives 0 for every key. Returns 0, or -1 for an unknown profile id. */
 int ss_key_profile_correlate(ss_key_profile_id profile, const double chroma[12], double scores[SS_KEY_PROFILE_KEYS]);
 
+/* Pearson correlation of chroma (12 values, C first) with weights (12 values, tonic first) rotated to tonic 0..11,
+ * as ss_key_profile_correlate does for its tables: for a profile of one's own (a variant of a table). 0 when either
+ * is flat. */
+double ss_key_profile_correlate_at(const double chroma[12], const double weights[12], int tonic);
+
 #endif
