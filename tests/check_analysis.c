@@ -1053,6 +1053,38 @@ START_TEST(test_hpss)
 }
 END_TEST
 
+/* With pooling, a pooled frame counts when any of its frames is flagged active: flags on only the second frame of each
+ * pair give what no flags (all active) give, and no flag at all gives no energy (both ratios NaN). A clip whose only
+ * sounding frame was the second of a pair once got no ratios at all. */
+START_TEST(test_hpss_pooled_frame_active_by_any_frame)
+{
+	const double sr = 22050;
+	size_t n = (size_t)(sr * 3);
+	float *x = calloc(n, sizeof *x);
+	ck_assert_ptr_nonnull(x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(0.3 * sin(2 * M_PI * 330 * i / sr) + (i % 4000 == 0 ? 0.8 : 0.0));
+	ss_spectrogram s;
+	ss_error e;
+	ck_assert_int_eq(ss_stft_magnitude(x, n, sr, 1024, 512, &s, &e), 0);
+	unsigned char *second = calloc(s.n_frames, 1), *none = calloc(s.n_frames, 1);
+	ck_assert(second != NULL && none != NULL);
+	for (size_t f = 1; f < s.n_frames; f += 2)
+		second[f] = 1;
+	double h_all, p_all, h, p;
+	ck_assert_int_eq(ss_hpss_energy(&s, 2, 2, 17, 9, NULL, &h_all, &p_all, &e), 0);
+	ck_assert(isfinite(h_all) && h_all > 0.5);
+	ck_assert_int_eq(ss_hpss_energy(&s, 2, 2, 17, 9, second, &h, &p, &e), 0);
+	ck_assert_msg(h == h_all && p == p_all, "second frames only: h %g, all frames: h %g", h, h_all);
+	ck_assert_int_eq(ss_hpss_energy(&s, 2, 2, 17, 9, none, &h, &p, &e), 0);
+	ck_assert(isnan(h) && isnan(p));
+	free(second);
+	free(none);
+	ss_spectrogram_free(&s);
+	free(x);
+}
+END_TEST
+
 /* Reference HPSS for test_hpss_matches_reference: medians by sorting, reflected edges, no pooling. */
 static int cmp_f(const void *a, const void *b)
 {
@@ -1191,6 +1223,7 @@ static Suite *analysis_suite(void)
 	tcase_add_test(u, test_stft_matches_dft);
 	tcase_add_test(u, test_hpss);
 	tcase_add_test(u, test_hpss_matches_reference);
+	tcase_add_test(u, test_hpss_pooled_frame_active_by_any_frame);
 	tcase_add_test(u, test_mood_scores);
 	suite_add_tcase(s, u);
 	return s;

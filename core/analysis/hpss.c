@@ -97,9 +97,23 @@ static void median_rows(const float *const *r, size_t w, float *out, size_t n)
 	}
 }
 
-/* Median-filter HPSS energy over an n_frames x n_bins magnitude matrix (frame-major). */
+/* Whether pooled frame t counts: any of its frames t*pool .. (t+1)*pool-1 (below n_active) is flagged in active,
+ * or active is NULL. */
+static int pooled_active(const unsigned char *active, size_t n_active, size_t pool, size_t t)
+{
+	if (active == NULL)
+		return 1;
+	for (size_t f = t * pool; f < (t + 1) * pool && f < n_active; f++)
+		if (active[f])
+			return 1;
+	return 0;
+}
+
+/* Median-filter HPSS energy over an nf x nb magnitude matrix (frame-major) of frames pooled pool at a time from
+ * n_active frames flagged in active (NULL = all). */
 static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kernel, size_t freq_kernel,
-		       const unsigned char *active, size_t active_step, double *e_harm, double *e_all, ss_error *err)
+		       const unsigned char *active, size_t n_active, size_t pool, double *e_harm, double *e_all,
+		       ss_error *err)
 {
 	const size_t th = time_kernel / 2, fh = freq_kernel / 2;
 	float *hrow = malloc(nb * sizeof *hrow);
@@ -114,7 +128,7 @@ static int hpss_matrix(const float *mag, size_t nf, size_t nb, size_t time_kerne
 	const float *rows[SS_HPSS_MAX_KERNEL];
 	double eh = 0.0, ea = 0.0;
 	for (size_t t = 0; t < nf; t++) {
-		if (active != NULL && !active[t * active_step])
+		if (!pooled_active(active, n_active, pool, t))
 			continue;
 		/* H: median along time of each bin, frames t-th..t+th reflected at the ends */
 		for (size_t j = 0; j < time_kernel; j++)
@@ -174,7 +188,8 @@ int ss_hpss_energy(const ss_spectrogram *s, size_t pool_frames, size_t pool_bins
 			o[k] = sqrtf(o[k]);
 	}
 	double eh = 0.0, ea = 0.0;
-	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, pool_frames, &eh, &ea, err);
+	int rc = hpss_matrix(pooled, nf, nb, time_kernel, freq_kernel, active, s->n_frames, pool_frames, &eh, &ea,
+			     err);
 	free(pooled);
 	if (rc != 0)
 		return -1;
