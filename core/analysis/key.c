@@ -85,16 +85,17 @@
 
 /* The natural-minor rule (the default profile only). The minor profiles are made for the harmonic minor: Temperley's
  * and Kostka-Payne's weigh the raised seventh, the leading tone (G# in A minor), well above the flat seventh (G),
- * which is what classical minor pieces sound. Rock, folk and game music in minor mostly keep the natural minor's
- * flat seventh, and when their guitars are distorted, each power chord (root and fifth) also gets its root's major
- * third from the distortion. Both push such a piece to its parallel major (A minor read as A major). So when the
- * best key is major and its parallel minor is within KEY_PARALLEL_WINDOW, the minor key is scored again with the
- * natural minor's profile (the same table with its two sevenths swapped) and comes first if it then scores more than
- * KEY_PARALLEL_MARGIN higher. A major key that borrows the flat third's chord (I-bIII-IV-I, C Eb F C) has its two
- * thirds alike and the flat seventh over the leading tone too, but its sixth is major (A, in IV): the natural minor
- * gains less there, and wins by less than the margin in three keys of twelve (tests/check_key.c), which it keeps
- * major. On the whole clips of 616 key-labelled clips of eight sets (BENCHMARKS.md, "The natural-minor rule") it
- * changed three keys, each from the parallel major to the labelled minor, and no other. */
+ * which is what classical minor pieces sound. Rock, folk and game music in minor mostly keep the natural minor's flat
+ * seventh, and distorted guitars add major thirds: a distorted note's strong fifth partial is its major third two
+ * octaves up, and a distorted power chord (root and fifth) also makes the root's major third by intermodulation. Both
+ * push such a piece to its parallel major (A minor read as A major). So when the best key is major and its parallel
+ * minor is within KEY_PARALLEL_WINDOW, the minor key is scored again with the natural minor's profile (the same table
+ * with its two sevenths swapped) and comes first if it then scores more than KEY_PARALLEL_MARGIN higher. A major key
+ * that borrows the flat third's chord (I-bIII-IV-I, C Eb F C) has its two thirds alike and the flat seventh over the
+ * leading tone too, but its sixth is major (A, in IV): the natural minor gains less there, and wins by less than the
+ * margin in three keys of twelve (tests/check_key.c), which it keeps major. On the whole clips of 616 key-labelled
+ * clips of eight sets (BENCHMARKS.md, "The natural-minor rule") it changed three keys, each from the parallel major to
+ * the labelled minor, and no other. */
 #define KEY_PARALLEL_WINDOW 0.15
 #define KEY_PARALLEL_MARGIN 0.01
 
@@ -408,9 +409,9 @@ static void leading_tone_rule(const double chroma[12], const double scores[SS_KE
 }
 
 /* The natural-minor rule (KEY_PARALLEL_WINDOW, KEY_PARALLEL_MARGIN) on the best key, order[0]: when it is major and
- * its parallel minor wins with the natural minor's profile in place of the mean's minor profile (corr: the mean's correlations; scores:
- * the same with the tonic vote), the minor key's score becomes that and it moves to the front, the others keeping
- * their order. chroma is max-normalised. */
+ * its parallel minor wins with the natural minor's profile in place of the mean's minor profile (corr: the mean's
+ * correlations; scores: the same with the tonic vote), the minor key's score becomes that and it moves to the front,
+ * the others keeping their order. chroma is max-normalised. */
 static void natural_minor_rule(const double chroma[12], const double corr[SS_KEY_PROFILE_KEYS],
 			       double scores[SS_KEY_PROFILE_KEYS], int order[SS_KEY_PROFILE_KEYS])
 {
