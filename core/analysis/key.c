@@ -430,8 +430,9 @@ static void natural_minor_rule(const double chroma[12], const double corr[SS_KEY
 		return;
 	scores[minor] = s;
 	int i = 1;
-	while (order[i] != minor)
-		i++; /* every key is in order once */
+	while (i < SS_KEY_PROFILE_KEYS && order[i] != minor)
+		i++;
+	assert(i < SS_KEY_PROFILE_KEYS); /* every key is in order once */
 	memmove(order + 1, order, (size_t)i * sizeof *order);
 	order[0] = minor;
 }
