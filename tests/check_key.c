@@ -50,6 +50,9 @@ static const double minor_riff_amps[4][4] = {{0.15, 0.15, 0.2, 0}, {0.15, 0.15, 
  * the flat seventh (in bIII) more than the leading tone, but the minor key's other tones (Ab) do not. */
 static const int major_borrowed_biii_chords[4][4] = {{0, 4, 7, NO}, {3, 7, 10, NO}, {5, 9, 0, NO}, {0, 4, 7, NO}};
 
+/* A mixolydian vamp, I-bVII (C Bb in C): every note is in the scale of the major key a fifth below (F major). */
+static const int mixolydian_vamp_chords[2][4] = {{0, 4, 7, NO}, {10, 2, 5, NO}};
+
 /* Frequency of MIDI pitch m detuned by cents. */
 static double pitch_hz(int m, double cents)
 {
@@ -555,6 +558,23 @@ START_TEST(minor_riff_on_distorted_power_chords)
 }
 END_TEST
 
+/* The mixolydian vamp I-bVII in every key is in its tonic's major key. The profiles and the tonic vote read every one
+ * a fourth too high (C as F major, whose scale it uses) by 0.2-0.3; its tonic sounds more than twice that key's tonic,
+ * and the dominant's tonic rule (key.c) names it. */
+START_TEST(mixolydian_vamp)
+{
+	for (int tonic = 0; tonic < 12; tonic++) {
+		ss_key k = cycle_key(mixolydian_vamp_chords, 2, tonic);
+		ck_assert_msg(k.key_index == tonic && k.mode == 1, "I-bVII on %d: got %d mode %d", tonic, k.key_index,
+			      k.mode);
+		/* the case the rule is for: the key a fourth above is the runner-up, its tonic under half the tonic's */
+		ck_assert_msg(k.top[1].key_index == (tonic + 5) % 12 && k.top[1].mode == 1, "runner-up on %d: %d mode %d",
+			      tonic, k.top[1].key_index, k.top[1].mode);
+		ck_assert(k.chroma[tonic] >= 2.0 * k.chroma[(tonic + 5) % 12]);
+	}
+}
+END_TEST
+
 /* A natural-minor tune (no raised leading tone: the relative major's notes) over an i-i-VI-VII bass line,
  * the shape of many folk and pop melodies in minor: it is the minor key, not its relative major. Every
  * tonic, notes of 0.4 s, the bass changing every four notes. (Temperley's profile alone read 7 of the 12
@@ -674,6 +694,7 @@ static Suite *key_suite(void)
 	tcase_add_loop_test(tc, aeolian_and_plagal, 0, 24);
 	tcase_add_loop_test(tc, natural_minor_tune, 0, 12);
 	tcase_add_test(tc, minor_riff_on_distorted_power_chords);
+	tcase_add_test(tc, mixolydian_vamp);
 	tcase_add_loop_test(tc, pop_progression_dwelling_on_iv, 0, 12);
 	tcase_add_test(tc, minor_key_with_raised_sixth);
 	tcase_add_test(tc, twelve_bar_blues);

@@ -89,7 +89,8 @@ char *ss_analysis_opts_tag(const ss_analysis_opts *o, char *out, size_t outlen)
 	 * instrumentalness with the attack and the fluctogram; v8: the leading-tone rule's second reach; v9: a pulse
 	 * in the low band alone passes the gate, so a voice over a beat gets the beat's tempo; v10: segments and
 	 * sections; v11: each section's own key, time_signature_confidence; v12: each section's own metre, tempo and
-	 * tempo confidence; v13: the key's tonic vote; v14: the natural-minor rule between parallel keys). */
+	 * tempo confidence; v13: the key's tonic vote; v14: the natural-minor rule between parallel keys, the
+	 * dominant's tonic for mixolydian pieces). */
 	snprintf(out, outlen, "v14;max=%g", o->max_seconds);
 	return out;
 }
