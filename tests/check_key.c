@@ -173,6 +173,15 @@ static ss_key cycle_key(const int (*ch)[4], size_t n_chords, int tonic)
 	return cycle_key_profile(ch, n_chords, tonic, SS_KEY_PROFILE_DEFAULT);
 }
 
+/* cycle_key, which must name the key (tonic, mode: 1 major, 0 minor); what names the chords in a failure. */
+static ss_key cycle_key_is(const int (*ch)[4], size_t n_chords, int tonic, int mode, const char *what)
+{
+	ss_key k = cycle_key(ch, n_chords, tonic);
+	ck_assert_msg(k.key_index == tonic && k.mode == mode, "%s on %d: got %d mode %d", what, tonic, k.key_index,
+		      k.mode);
+	return k;
+}
+
 /* Progression in a key, detuned, at a sample rate: the detected key must be exact and first in top. */
 static void check_key_at(int tonic, int mode, double cents, double sr, double seconds)
 {
@@ -512,9 +521,7 @@ END_TEST
 START_TEST(twelve_bar_blues)
 {
 	for (int tonic = 0; tonic < 12; tonic++) {
-		ss_key k = cycle_key(blues_chords, 12, tonic);
-		ck_assert_msg(k.key_index == tonic && k.mode == 1, "blues on %d: got %d mode %d", tonic, k.key_index,
-			      k.mode);
+		ss_key k = cycle_key_is(blues_chords, 12, tonic, 1, "blues");
 		ck_assert_str_eq(k.profile, "temperley+tkp+kk");
 		/* what the vote is for */
 		ss_key m = cycle_key_profile(blues_chords, 12, tonic, SS_KEY_PROFILE_TEMPERLEY_TKP);
@@ -550,11 +557,8 @@ START_TEST(minor_riff_on_distorted_power_chords)
 		ck_assert(k.chroma[(tonic + 10) % 12] > 2.0 * k.chroma[(tonic + 11) % 12]);
 	}
 	ck_assert_msg(minor >= 10, "the minor key in %d keys of 12", minor);
-	for (int tonic = 0; tonic < 12; tonic++) {
-		ss_key b = cycle_key(major_borrowed_biii_chords, 4, tonic);
-		ck_assert_msg(b.key_index == tonic && b.mode == 1, "I-bIII-IV-I on %d: got %d mode %d", tonic,
-			      b.key_index, b.mode);
-	}
+	for (int tonic = 0; tonic < 12; tonic++)
+		cycle_key_is(major_borrowed_biii_chords, 4, tonic, 1, "I-bIII-IV-I");
 }
 END_TEST
 
@@ -564,9 +568,7 @@ END_TEST
 START_TEST(mixolydian_vamp)
 {
 	for (int tonic = 0; tonic < 12; tonic++) {
-		ss_key k = cycle_key(mixolydian_vamp_chords, 2, tonic);
-		ck_assert_msg(k.key_index == tonic && k.mode == 1, "I-bVII on %d: got %d mode %d", tonic, k.key_index,
-			      k.mode);
+		ss_key k = cycle_key_is(mixolydian_vamp_chords, 2, tonic, 1, "I-bVII");
 		/* the case the rule is for: the key a fourth above is the runner-up, its tonic under half the tonic's */
 		ck_assert_msg(k.top[1].key_index == (tonic + 5) % 12 && k.top[1].mode == 1, "runner-up on %d: %d mode %d",
 			      tonic, k.top[1].key_index, k.top[1].mode);
