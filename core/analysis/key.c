@@ -107,10 +107,10 @@
  * own tonic sounds less than 1/KEY_TONIC_RATIO of the tonic of the major key a fifth above, which scores within
  * KEY_TONIC_WINDOW of it, that key comes first. Measured on 616 key-labelled clips (BENCHMARKS.md, "Two key rules"):
  * two keys changed on whole clips, each a C major render read as F major, and no other; a ratio of 1.8 broke a right
- * answer once the window was 0.6 or more. On their first 10 s it changed three: one to the labelled key, two away
- * from it (an excerpt that holds the dominant reads as the dominant's key). The window lets an I-bVII-I-bVII vamp through in every key (its profile
- * margin is 0.21-0.31; tests/check_key.c); a vamp that also dwells on IV (I-bVII-IV-I) keeps its tonic below twice the
- * fourth's and is still read a fourth too high. */
+ * answer once the window was 0.6 or more. On their first 10 s it changed three: one to the labelled key, two away from
+ * it (one of them an excerpt that holds the dominant, read as the dominant's key). The window lets an I-bVII-I-bVII
+ * vamp through in every key (its profile margin is 0.21-0.31; tests/check_key.c); a vamp that also dwells on IV
+ * (I-bVII-IV-I) keeps its tonic below twice the fourth's and is still read a fourth too high. */
 #define KEY_TONIC_WINDOW 0.4
 #define KEY_TONIC_RATIO 2.0
 
